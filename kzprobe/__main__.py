@@ -1,0 +1,3 @@
+from kzprobe.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Commands registered on the kzprobe app (placeholder until implemented)."""

@@ -1,0 +1,85 @@
+"""The closed vocabularies of the report contract (DESIGN.md): verdicts, layers, evidence, failures.
+
+Other tools read these strings; add to them only together with docs/report-format.md.
+"""
+
+from typing import Final
+
+# Verdicts
+REACHABLE: Final = "reachable"
+BLOCKED: Final = "blocked"
+THROTTLED: Final = "throttled"
+DOWN: Final = "down"
+INCONCLUSIVE: Final = "inconclusive"
+VERDICTS: Final = (REACHABLE, BLOCKED, THROTTLED, DOWN, INCONCLUSIVE)
+
+# Blocking layers (only with verdict "blocked"; "throttled" may name the layer it was seen at)
+BLOCKING_LAYERS: Final = ("dns", "tcp", "tls", "http", "network")
+
+# Connectivity of a whole scan, from its baselines
+ONLINE: Final = "online"
+INTERNATIONAL_CUT: Final = "international_cut"
+OFFLINE: Final = "offline"
+CONNECTIVITY: Final = (ONLINE, INTERNATIONAL_CUT, OFFLINE)
+
+# Evidence codes, roughly most decisive first
+EVIDENCE_CODES: Final = (
+    "dns.nxdomain",
+    "dns.no_answer",
+    "dns.bogon",
+    "dns.blockpage_ip",
+    "dns.inconsistent",
+    "dns.timeout",
+    "dns.servfail",
+    "dns.refused",
+    "tcp.timeout",
+    "tcp.refused",
+    "tcp.reset",
+    "tls.reset",
+    "tls.eof",
+    "tls.timeout",
+    "tls.mitm",
+    "tls.invalid_cert",
+    "http.blockpage",
+    "http.blockpage_redirect",
+    "http.reset",
+    "http.timeout",
+    "http.eof",
+    "http.diff",
+    "throughput.low",
+    "throughput.stall",
+    "connectivity.international_cut",
+    "connectivity.offline",
+    "control.failed",
+    "control.missing",
+)
+
+# Failure strings: the only values an observation's "failure" field may hold
+# (besides None and "unknown_failure: <text>"). Mapped from exceptions in failures.py.
+DNS_NXDOMAIN: Final = "dns_nxdomain_error"
+DNS_NO_ANSWER: Final = "dns_no_answer"
+DNS_SERVFAIL: Final = "dns_servfail_error"
+DNS_REFUSED: Final = "dns_refused_error"
+DNS_TIMEOUT: Final = "dns_timeout_error"
+CONNECTION_REFUSED: Final = "connection_refused"
+CONNECTION_RESET: Final = "connection_reset"
+GENERIC_TIMEOUT: Final = "generic_timeout_error"
+EOF_ERROR: Final = "eof_error"
+NETWORK_UNREACHABLE: Final = "network_unreachable"
+HOST_UNREACHABLE: Final = "host_unreachable"
+SSL_INVALID_HOSTNAME: Final = "ssl_invalid_hostname"
+SSL_UNKNOWN_AUTHORITY: Final = "ssl_unknown_authority"
+SSL_INVALID_CERTIFICATE: Final = "ssl_invalid_certificate"
+SSL_FAILED_HANDSHAKE: Final = "ssl_failed_handshake"
+HTTP_PROTOCOL_ERROR: Final = "http_protocol_error"
+BODY_TOO_LARGE: Final = "body_too_large"
+TOO_MANY_REDIRECTS: Final = "too_many_redirects"
+UNKNOWN_FAILURE_PREFIX: Final = "unknown_failure: "
+
+FAILURES: Final = (
+    DNS_NXDOMAIN, DNS_NO_ANSWER, DNS_SERVFAIL, DNS_REFUSED, DNS_TIMEOUT,
+    CONNECTION_REFUSED, CONNECTION_RESET, GENERIC_TIMEOUT, EOF_ERROR,
+    NETWORK_UNREACHABLE, HOST_UNREACHABLE,
+    SSL_INVALID_HOSTNAME, SSL_UNKNOWN_AUTHORITY, SSL_INVALID_CERTIFICATE, SSL_FAILED_HANDSHAKE,
+    HTTP_PROTOCOL_ERROR, BODY_TOO_LARGE, TOO_MANY_REDIRECTS,
+)
