@@ -1,0 +1,50 @@
+"""Every bound on measurement in one place, each with its reason (DESIGN.md, principle 4)."""
+
+from typing import Final
+
+# Per network operation (DNS query, connect, handshake, HTTP read). OONI uses 10-15 s; a
+# volunteer may have minutes before the connection drops, so 10 s is the ceiling by default.
+DEFAULT_TIMEOUT_S: Final = 10.0
+
+# Targets measured at once. Most of a blocked target's time is spent waiting on a timeout, so
+# high concurrency is cheap; 64 keeps file descriptors and ISP-side rate limits modest.
+DEFAULT_CONCURRENCY: Final = 64
+MAX_CONCURRENCY: Final = 1024
+
+# A target's deadline, in multiples of the per-operation timeout: DNS, connect, handshake,
+# a few redirect hops and the download each get at most one timeout.
+TARGET_DEADLINE_TIMEOUTS: Final = 6.0
+
+# Addresses tried per target and family: enough to see that one replica works while another
+# is blocked, bounded so that a name answering 50 addresses cannot fan out.
+ADDRESSES_PER_FAMILY: Final = 2
+
+# Redirect hops followed, one at a time (browsers allow ~20; OONI stops at 10).
+MAX_REDIRECTS: Final = 10
+
+# Body caps. Compressed bytes read from the wire, and decompressed bytes produced, per
+# response: a 10 MB decompression bomb stops at the cap instead of filling memory.
+MAX_BODY_WIRE_BYTES: Final = 4 * 1024 * 1024
+MAX_BODY_DECODED_BYTES: Final = 8 * 1024 * 1024
+# The part of a body kept in the report (DESIGN: first 64 KiB), enough for titles and
+# blockpage fingerprints.
+RECORDED_BODY_BYTES: Final = 64 * 1024
+# Response headers kept per response, and length of each value kept.
+MAX_RECORDED_HEADERS: Final = 64
+MAX_HEADER_VALUE_CHARS: Final = 2048
+MAX_TITLE_CHARS: Final = 300
+
+# Download (throughput) budget: stop after this many bytes or this many seconds, whichever
+# first. 4 MB at 16 KB/s is far beyond the time budget, so a throttled link is judged on the
+# time cap with at least a few hundred KB measured.
+DOWNLOAD_MAX_BYTES: Final = 4 * 1024 * 1024
+DOWNLOAD_MAX_SECONDS: Final = 8.0
+# Samples of (time, bytes) kept for the report; thinned evenly beyond this.
+DOWNLOAD_MAX_SAMPLES: Final = 200
+DOWNLOAD_SAMPLE_INTERVAL_MS: Final = 50.0
+
+# DNS: answers kept per query (a hostile resolver can send thousands).
+MAX_DNS_ANSWERS: Final = 32
+# Certificates kept per chain and SANs kept per certificate.
+MAX_CHAIN_CERTIFICATES: Final = 8
+MAX_CERT_SANS: Final = 100

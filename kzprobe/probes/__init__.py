@@ -1,0 +1,1 @@
+"""Probes: measure and record. None of them decides what an observation means."""

@@ -1,0 +1,138 @@
+"""Read a response body within caps: wire bytes, decoded bytes and time, whatever the server does.
+
+A censor's middlebox or a hostile site may send a decompression bomb, an endless body or one
+byte a second; each read here ends at a cap and records that it did.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import hashlib
+import html
+import re
+import time
+import zlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from kzprobe import limits
+from kzprobe import vocabulary as v
+from kzprobe.failures import failure_from_exception
+from kzprobe.text import clean_text
+
+# Decompressed output produced per step, so that one small compressed chunk cannot expand into
+# a large allocation at once.
+_DECODE_STEP_BYTES = 256 * 1024
+
+_TITLE_RE = re.compile(rb"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
+_META_CHARSET_RE = re.compile(rb"""<meta[^>]+charset=["']?([A-Za-z0-9_.:-]{1,40})""", re.IGNORECASE)
+
+
+class _Decoder:
+    """Incremental, bounded content decoding (gzip, deflate, identity)."""
+
+    def __init__(self, content_encoding: str) -> None:
+        self._steps: list = []
+        for coding in reversed([c.strip().lower() for c in content_encoding.split(",") if c.strip()]):
+            if coding in ("gzip", "x-gzip"):
+                self._steps.append(zlib.decompressobj(16 + zlib.MAX_WBITS))
+            elif coding == "deflate":
+                self._steps.append("deflate")
+            # identity, and codings we never asked for (br, zstd), pass through undecoded
+
+    def decode(self, data: bytes, budget: int) -> bytes:
+        out = data
+        for index, step in enumerate(self._steps):
+            if step == "deflate":  # zlib-wrapped or raw: decided on the first bytes
+                raw = not out[:1] or (out[0] & 0x0F) != 8
+                step = self._steps[index] = zlib.decompressobj(-zlib.MAX_WBITS if raw else zlib.MAX_WBITS)
+            pieces: list[bytes] = []
+            produced = 0
+            chunk = step.decompress(out, _DECODE_STEP_BYTES)
+            while True:
+                pieces.append(chunk)
+                produced += len(chunk)
+                if produced > budget or not step.unconsumed_tail:
+                    break
+                chunk = step.decompress(step.unconsumed_tail, _DECODE_STEP_BYTES)
+            out = b"".join(pieces)
+        return out
+
+
+@dataclass
+class BodyRecord:
+    length: int
+    sha256: str
+    truncated: bool
+    text: str
+    title: str | None
+    read_ms: float
+    failure: str | None
+
+
+def charset_of(content_type: str, head: bytes) -> str:
+    match = re.search(r"charset=[\"']?([A-Za-z0-9_.:-]{1,40})", content_type or "", re.IGNORECASE)
+    name = match.group(1) if match else None
+    if not name:
+        meta = _META_CHARSET_RE.search(head[:4096])
+        name = meta.group(1).decode("ascii") if meta else "utf-8"
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return "utf-8"
+
+
+def title_of(head: bytes, charset: str) -> str | None:
+    match = _TITLE_RE.search(head)
+    if not match:
+        return None
+    title = clean_text(html.unescape(match.group(1).decode(charset, errors="replace")))
+    return title[: limits.MAX_TITLE_CHARS]
+
+
+async def read_body(
+    chunks: AsyncIterator[bytes], content_encoding: str, content_type: str, time_budget: float
+) -> BodyRecord:
+    """Consume a raw (still encoded) body stream within the caps of kzprobe.limits."""
+    start = time.monotonic()
+    decoder = _Decoder(content_encoding)
+    digest = hashlib.sha256()
+    head = bytearray()
+    wire = decoded = 0
+    truncated = False
+    failure: str | None = None
+    try:
+        async with asyncio.timeout(time_budget):
+            async for chunk in chunks:
+                wire += len(chunk)
+                try:
+                    data = decoder.decode(chunk, limits.MAX_BODY_DECODED_BYTES - decoded)
+                except zlib.error:
+                    failure = v.HTTP_PROTOCOL_ERROR  # corrupt compressed body
+                    break
+                room = limits.MAX_BODY_DECODED_BYTES - decoded
+                if len(data) > room:
+                    data = data[:room]
+                    truncated = True
+                digest.update(data)
+                decoded += len(data)
+                if len(head) < limits.RECORDED_BODY_BYTES:
+                    head += data[: limits.RECORDED_BODY_BYTES - len(head)]
+                if truncated or wire > limits.MAX_BODY_WIRE_BYTES:
+                    truncated, failure = True, v.BODY_TOO_LARGE
+                    break
+    except TimeoutError:
+        truncated, failure = True, v.GENERIC_TIMEOUT
+    except Exception as exc:
+        truncated, failure = True, failure_from_exception(exc)
+    charset = charset_of(content_type, bytes(head))
+    return BodyRecord(
+        length=decoded,
+        sha256=digest.hexdigest(),
+        truncated=truncated,
+        text=bytes(head).decode(charset, errors="replace"),
+        title=title_of(bytes(head), charset),
+        read_ms=round((time.monotonic() - start) * 1000, 1),
+        failure=failure,
+    )

@@ -1,0 +1,179 @@
+"""DNS probe: A and AAAA through one configured resolver, recorded as a DnsObservation.
+
+kzprobe resolves every name itself (DESIGN.md, principle 2) so that the report says which
+addresses each later step used, and so that the censor's resolver is measured, not bypassed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import dns.asyncresolver
+import dns.rcode
+import dns.rdatatype
+import dns.resolver
+
+from kzprobe import limits
+from kzprobe import vocabulary as v
+from kzprobe.failures import failure_from_exception
+from kzprobe.observations import DnsObservation, DnsQuery
+
+# Default control resolver: DNS over HTTPS to an address literal, so that reaching it needs no
+# (possibly censored) name resolution first.
+DEFAULT_CONTROL_RESOLVER = "https://1.1.1.1/dns-query"
+
+# When several queries fail, the overall failure is the most telling one.
+_FAILURE_PRIORITY = [v.DNS_NXDOMAIN, v.DNS_SERVFAIL, v.DNS_REFUSED, v.DNS_TIMEOUT]
+
+
+class ResolverConfigError(ValueError):
+    """The resolver given (or the system's configuration) cannot be used."""
+
+
+@dataclass(frozen=True)
+class ResolverSpec:
+    """Where to send DNS queries: the system configuration, a plain DNS server, or DoH."""
+
+    kind: str  # "system" | "dns" | "doh"
+    address: str | None = None
+    port: int = 53
+    url: str | None = None
+
+    def describe(self) -> str:
+        if self.kind == "doh":
+            return str(self.url)
+        if self.kind == "dns":
+            host = f"[{self.address}]" if ":" in str(self.address) else str(self.address)
+            return f"{host}:{self.port}"
+        return "system"
+
+
+SYSTEM_RESOLVER = ResolverSpec("system")
+
+
+def parse_resolver(text: str) -> ResolverSpec:
+    """Parse `IP`, `IP:PORT`, `[IPv6]:PORT` or an https DoH URL."""
+    text = text.strip()
+    if text.startswith("https://"):
+        parts = urlsplit(text)
+        if not parts.hostname:
+            raise ResolverConfigError(f"DoH resolver URL has no host: {text!r}")
+        return ResolverSpec("doh", url=text)
+    host, port = text, 53
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        if rest:
+            if not rest.startswith(":"):
+                raise ResolverConfigError(f"not IP[:PORT]: {text!r}")
+            port = _port(rest[1:], text)
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+        port = _port(port_text, text)
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise ResolverConfigError(f"resolver must be an IP address, IP:PORT or https URL, not {text!r}") from None
+    return ResolverSpec("dns", address=host, port=port)
+
+
+def parse_control_resolver(text: str) -> ResolverSpec | None:
+    """Like parse_resolver, plus "none" to measure without a control resolver."""
+    if text.strip().lower() == "none":
+        return None
+    return parse_resolver(text)
+
+
+def _port(text: str, whole: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise ResolverConfigError(f"bad port in resolver {whole!r}")
+    return int(text)
+
+
+def _ms(start: float) -> float:
+    return round((time.monotonic() - start) * 1000, 1)
+
+
+class DnsProbe:
+    """A resolver configured once per scan; `lookup` records one hostname's resolution."""
+
+    def __init__(self, spec: ResolverSpec, timeout: float) -> None:
+        self.spec = spec
+        try:
+            resolver = dns.asyncresolver.Resolver(configure=spec.kind == "system")
+        except (dns.resolver.NoResolverConfiguration, OSError) as exc:
+            raise ResolverConfigError(
+                f"cannot read the system resolver configuration ({exc}); pass --resolver IP[:PORT]"
+            ) from exc
+        if spec.kind == "dns":
+            resolver.nameservers = [str(spec.address)]
+            resolver.port = spec.port
+        elif spec.kind == "doh":
+            resolver.nameservers = [str(spec.url)]
+        if not resolver.nameservers:
+            raise ResolverConfigError("the system resolver configuration names no server; pass --resolver")
+        # One attempt per server may take a third of the budget, so a lost UDP packet is retried.
+        resolver.timeout = max(1.0, timeout / 3)
+        resolver.lifetime = timeout
+        resolver.cache = None
+        self._resolver = resolver
+        self.description = spec.describe() if spec.kind != "system" else (
+            "system (" + ", ".join(str(ns) for ns in resolver.nameservers) + ")"
+        )
+
+    async def lookup(self, hostname: str) -> DnsObservation:
+        start = time.monotonic()
+        try:
+            literal = ipaddress.ip_address(hostname.strip("[]"))
+        except ValueError:
+            literal = None
+        if literal is not None:
+            return DnsObservation(hostname=hostname, resolver="literal", addresses=[str(literal)],
+                                  failure=None, queries=[], duration_ms=0.0)
+        queries = await asyncio.gather(self._query(hostname, "A"), self._query(hostname, "AAAA"))
+        addresses: list[str] = []
+        for query in queries:
+            for address in query["answers"]:
+                if address not in addresses:
+                    addresses.append(address)
+        failure = None
+        if not addresses:
+            failures = [q["failure"] for q in queries if q["failure"]]
+            failure = next((f for f in _FAILURE_PRIORITY if f in failures), None)
+            failure = failure or next((f for f in failures if f != v.DNS_NO_ANSWER), v.DNS_NO_ANSWER)
+        return DnsObservation(hostname=hostname, resolver=self.description, addresses=addresses,
+                              failure=failure, queries=list(queries), duration_ms=_ms(start))
+
+    async def _query(self, hostname: str, qtype: str) -> DnsQuery:
+        start = time.monotonic()
+        rdtype = dns.rdatatype.from_text(qtype)
+        try:
+            answer = await self._resolver.resolve(hostname, rdtype, raise_on_no_answer=False, search=False)
+        except Exception as exc:  # every failure is data
+            failure = failure_from_exception(exc)
+            rcode = "NXDOMAIN" if failure == v.DNS_NXDOMAIN else _rcode_of_failure(exc)
+            return DnsQuery(qtype=qtype, rcode=rcode, answers=[], cnames=[],
+                            failure=failure, duration_ms=_ms(start))
+        response = answer.response
+        answers: list[str] = []
+        cnames: list[str] = []
+        for rrset in response.answer:
+            for rdata in rrset:
+                if rrset.rdtype == rdtype and len(answers) < limits.MAX_DNS_ANSWERS:
+                    answers.append(str(ipaddress.ip_address(rdata.address)))
+                elif rrset.rdtype == dns.rdatatype.CNAME and len(cnames) < limits.MAX_DNS_ANSWERS:
+                    cnames.append(str(rdata.target).rstrip("."))
+        return DnsQuery(qtype=qtype, rcode=dns.rcode.to_text(response.rcode()), answers=answers,
+                        cnames=cnames, failure=None if answers else v.DNS_NO_ANSWER,
+                        duration_ms=_ms(start))
+
+
+def _rcode_of_failure(exc: BaseException) -> str | None:
+    errors = getattr(exc, "kwargs", {}).get("errors") or []
+    for *_, response in errors:
+        if response is not None and hasattr(response, "rcode"):
+            return dns.rcode.to_text(response.rcode())
+    return None

@@ -1,0 +1,194 @@
+"""One target's measurement session: its resolutions, its connections and what they recorded.
+
+httpx connects through `SessionBackend`, so every connection an HTTP request makes (redirects
+included) goes to an address kzprobe resolved itself and lands in the target's observations.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import ssl
+from typing import Any
+
+import anyio
+import httpcore
+import httpx
+
+from kzprobe import limits
+from kzprobe.failures import RecordedFailure
+from kzprobe.observations import DnsObservation, Observations, TcpObservation, TlsObservation
+from kzprobe.probes.connection import Connector
+from kzprobe.probes.dns import DnsProbe
+
+
+def pick_addresses(addresses: list[str]) -> list[str]:
+    """At most limits.ADDRESSES_PER_FAMILY of each family, IPv4 first, answer order kept."""
+    v4 = [a for a in addresses if ipaddress.ip_address(a).version == 4]
+    v6 = [a for a in addresses if ipaddress.ip_address(a).version == 6]
+    return v4[: limits.ADDRESSES_PER_FAMILY] + v6[: limits.ADDRESSES_PER_FAMILY]
+
+
+class _Stream(httpcore.AsyncNetworkStream):
+    """A connection opened by the session; remembers its address and records its handshake."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkStream, session: TargetSession, hostname: str,
+                 address: str, port: int, tls_done: bool) -> None:
+        self._inner = inner
+        self._session = session
+        self.hostname, self.address, self.port = hostname, address, port
+        self._tls_done = tls_done
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self._inner.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self._inner.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
+                        timeout: float | None = None) -> httpcore.AsyncNetworkStream:
+        if self._tls_done:  # handed over by the endpoint probe, already encrypted
+            return self
+        observation, tls_stream = await self._session.connector.tls_handshake(
+            self._inner, self.hostname, self.address, self.port, server_hostname or self.hostname)
+        self._session.record_tls(observation)
+        if tls_stream is None:
+            raise RecordedFailure(str(observation["failure"]))
+        return _Stream(tls_stream, self._session, self.hostname, self.address, self.port, tls_done=True)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class SessionBackend(httpcore.AsyncNetworkBackend):
+    def __init__(self, session: TargetSession) -> None:
+        self._session = session
+
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                          local_address: str | None = None, socket_options: Any = None) -> httpcore.AsyncNetworkStream:
+        return await self._session.open_stream(host, port)
+
+    async def connect_unix_socket(self, path: str, timeout: float | None = None,
+                                  socket_options: Any = None) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("kzprobe connects to resolved addresses only")
+
+    async def sleep(self, seconds: float) -> None:
+        await anyio.sleep(seconds)
+
+
+class _ResponseStream(httpx.AsyncByteStream):
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    async def __aiter__(self):  # type: ignore[override]
+        async for part in self._stream:
+            yield part
+
+    async def aclose(self) -> None:
+        if hasattr(self._stream, "aclose"):
+            await self._stream.aclose()
+
+
+class SessionTransport(httpx.AsyncBaseTransport):
+    """httpx transport over an httpcore pool whose only way out is the session's backend."""
+
+    def __init__(self, session: TargetSession) -> None:
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=session.connector.verifying, max_connections=4, http1=True, http2=False,
+            retries=0, network_backend=SessionBackend(session),
+        )
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        core_request = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(scheme=request.url.raw_scheme, host=request.url.raw_host,
+                             port=request.url.port, target=request.url.raw_path),
+            headers=request.headers.raw, content=request.stream, extensions=request.extensions,
+        )
+        response = await self._pool.handle_async_request(core_request)
+        return httpx.Response(status_code=response.status, headers=response.headers,
+                              stream=_ResponseStream(response.stream), extensions=response.extensions)
+
+    async def aclose(self) -> None:
+        await self._pool.aclose()
+
+
+class TargetSession:
+    """Shared by the probes of one target; appends everything to `observations` as it happens."""
+
+    def __init__(self, dns: DnsProbe, connector: Connector, observations: Observations) -> None:
+        self.dns = dns
+        self.connector = connector
+        self.observations = observations
+        self._resolved: dict[str, DnsObservation] = {}
+        self._kept: dict[tuple[str, int], _Stream] = {}
+        self._probing: list[_Stream] = []
+
+    def remember_resolution(self, observation: DnsObservation) -> None:
+        self._resolved[observation["hostname"]] = observation
+
+    def record_tcp(self, observation: TcpObservation) -> None:
+        self.observations.setdefault("tcp", []).append(observation)
+
+    def record_tls(self, observation: TlsObservation) -> None:
+        self.observations.setdefault("tls", []).append(observation)
+
+    def keep(self, stream: httpcore.AsyncNetworkStream, hostname: str, address: str, port: int,
+             tls_done: bool) -> None:
+        """Offer a probed connection to the next HTTP request for (hostname, port)."""
+        self._probing.append(_Stream(stream, self, hostname, address, port, tls_done))
+
+    async def keep_first(self, addresses: list[str], hostname: str, port: int) -> None:
+        """Of several probed connections to (hostname, port), keep the first address's; close the rest.
+
+        `keep` is called as endpoint probes finish, in any order; only one connection is handed
+        to HTTP so that the request goes to the first working address in answer order."""
+        kept = [s for s in self._probing if s.hostname == hostname and s.port == port]
+        kept.sort(key=lambda s: addresses.index(s.address) if s.address in addresses else 99)
+        if kept:
+            self._kept[(hostname, port)] = kept[0]
+        self._probing = [s for s in self._probing if s not in kept]
+        for spare in kept[1:]:
+            await _close_quietly(spare)
+
+    def has_kept(self, hostname: str, port: int) -> bool:
+        return (hostname, port) in self._kept
+
+    async def close_kept(self) -> None:
+        for stream in [*self._kept.values(), *self._probing]:
+            await _close_quietly(stream)
+        self._kept.clear()
+        self._probing.clear()
+
+    async def resolve(self, hostname: str) -> DnsObservation:
+        if hostname not in self._resolved:
+            observation = await self.dns.lookup(hostname)
+            self._resolved[hostname] = observation
+            self.observations.setdefault("redirect_dns", []).append(observation)
+        return self._resolved[hostname]
+
+    async def open_stream(self, host: str, port: int) -> httpcore.AsyncNetworkStream:
+        hostname = host.lower()
+        kept = self._kept.pop((hostname, port), None)
+        if kept is not None:
+            return kept
+        resolution = await self.resolve(hostname)
+        if not resolution["addresses"]:
+            raise RecordedFailure(str(resolution["failure"]))
+        failure = None
+        for address in pick_addresses(resolution["addresses"]):
+            observation, stream = await self.connector.tcp_connect(hostname, address, port)
+            self.record_tcp(observation)
+            if stream is not None:
+                return _Stream(stream, self, hostname, address, port, tls_done=False)
+            failure = observation["failure"]
+        raise RecordedFailure(str(failure))
+
+
+async def _close_quietly(stream: httpcore.AsyncNetworkStream) -> None:
+    try:
+        await stream.aclose()
+    except Exception:  # already broken: nothing left to release
+        pass

@@ -1,0 +1,137 @@
+"""Write a scan's record so that nothing measured is lost (DESIGN.md, principle 5).
+
+Each measured result is appended to a JSON Lines journal the moment it is known; the final
+report is written to a temporary file in the same directory, flushed, and renamed over the
+destination, so a reader sees either no report or a whole one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import IO, Any
+
+from kzprobe import __version__
+from kzprobe import vocabulary as v
+
+FORMAT = "kzprobe-report"
+FORMAT_VERSION = 1
+
+
+class ReportWriteError(OSError):
+    """The journal or the report could not be written (disk full, permissions, …)."""
+
+
+def journal_path_for(output: Path) -> Path:
+    return output.with_name(output.name + ".journal.jsonl") if output.suffix != ".json" else \
+        output.with_suffix(".journal.jsonl")
+
+
+def scan_header(scan_id: str, started_at: str, vantage: dict, settings: dict) -> dict:
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "scan_id": scan_id,
+        "started_at": started_at,
+        "software": {"name": "kzprobe", "version": __version__},
+        "vantage": vantage,
+        "settings": settings,
+    }
+
+
+class Journal:
+    """Append-only JSON Lines record of a scan in progress."""
+
+    def __init__(self, path: Path, header: dict, *, append: bool = False) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._file: IO[str] = open(path, "a" if append else "w", encoding="utf-8")
+            if not append:
+                self._write({"type": "scan", **header})
+        except OSError as exc:
+            raise ReportWriteError(f"cannot write the journal {path}: {exc.strerror or exc}") from exc
+
+    def _write(self, record: dict) -> None:
+        self._file.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+        self._file.flush()
+
+    def add(self, measured_result: dict) -> None:
+        try:
+            self._write({"type": "result", **measured_result})
+        except OSError as exc:
+            raise ReportWriteError(f"cannot append to the journal {self.path}: {exc.strerror or exc}") from exc
+
+    def close(self) -> None:
+        try:
+            self._file.close()
+        except OSError:
+            pass
+
+    def remove(self) -> None:
+        self.close()
+        try:
+            self.path.unlink()
+        except OSError:
+            pass
+
+
+def build_report(header: dict, measured: list[dict], analysis: Any, *, complete: bool,
+                 finished_at: str) -> dict:
+    """The report of DESIGN.md format 1: header, connectivity, summary, results with verdicts."""
+    summary = {verdict: 0 for verdict in v.VERDICTS}
+    results = []
+    for result, verdict in zip(measured, analysis.verdicts):
+        summary[verdict["verdict"]] += 1
+        results.append({
+            "target": result["target"],
+            "verdict": verdict["verdict"],
+            "blocking": verdict.get("blocking"),
+            "evidence": verdict.get("evidence", []),
+            "explanation": verdict.get("explanation", ""),
+            "control": verdict.get("control"),
+            "observations": result["observations"],
+            "started_at": result["started_at"],
+            "duration_ms": result["duration_ms"],
+        })
+    report = {
+        "format": header["format"],
+        "format_version": header["format_version"],
+        "scan_id": header["scan_id"],
+        "complete": complete,
+        "started_at": header["started_at"],
+        "finished_at": finished_at,
+        "software": header["software"],
+        "vantage": header["vantage"],
+        "settings": header["settings"],
+        "connectivity": analysis.connectivity,
+        "baselines": analysis.baselines,
+        "summary": summary,
+        "results": results,
+    }
+    return report
+
+
+def write_json_atomically(path: Path, document: dict) -> None:
+    """Write to a temporary file beside `path`, fsync, rename: all or nothing."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise ReportWriteError(f"cannot write into {path.parent}: {exc.strerror or exc}") from exc
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            for chunk in json.JSONEncoder(ensure_ascii=False, indent=None, separators=(",", ":")).iterencode(document):
+                f.write(chunk)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except OSError as exc:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise ReportWriteError(f"cannot write the report {path}: {exc.strerror or exc}") from exc
