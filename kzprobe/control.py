@@ -42,7 +42,7 @@ async def _fetch(url: str, kit: ProbeKit) -> bytes:
     observations: Observations = {}
     session = TargetSession(kit.dns, kit.connector, observations)
     try:
-        async with httpx.AsyncClient(transport=SessionTransport(session), timeout=kit.timeout) as client:
+        async with httpx.AsyncClient(transport=SessionTransport(session), timeout=kit.timeout, trust_env=False) as client:
             async with asyncio.timeout(kit.timeout * 6):
                 async with client.stream("GET", url, headers={"Accept-Encoding": "identity"}) as response:
                     if response.status_code != 200:

@@ -10,6 +10,15 @@ DEFAULT_TIMEOUT_S: Final = 10.0
 # high concurrency is cheap; 64 keeps file descriptors and ISP-side rate limits modest.
 DEFAULT_CONCURRENCY: Final = 64
 MAX_CONCURRENCY: Final = 1024
+# A target keeps its active slot this long; after that it is almost always waiting out a
+# timeout and steps aside (scan.run_scan). Healthy sites answer well within a second or two.
+ACTIVE_SLOT_S: Final = 1.0
+# Targets in flight at once, parked ones included, as a multiple of --concurrency.
+PARKED_FACTOR: Final = 4
+# Open files: each in-flight target may hold a socket per address tried plus a spare;
+# some files are kept for the journal, the report and the resolver.
+FILES_PER_TARGET: Final = 2 * 2 + 2
+RESERVED_FILES: Final = 64
 
 # A target's deadline, in multiples of the per-operation timeout: DNS, connect, handshake,
 # a few redirect hops and the download each get at most one timeout.

@@ -85,6 +85,22 @@ def scheduling_order(targets: Sequence[Target]) -> list[Target]:
     return sorted(targets, key=lambda t: 0 if t.baseline else 1)
 
 
+def in_flight_cap(concurrency: int) -> int:
+    """How many targets may be in flight at once, parked ones included, within open-file limits."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        wanted = hard if hard != resource.RLIM_INFINITY else 65536
+        if soft != resource.RLIM_INFINITY and soft < wanted:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+    except (ImportError, ValueError, OSError):
+        soft = 1024
+    by_files = max(1, (int(soft) - limits.RESERVED_FILES) // limits.FILES_PER_TARGET)
+    return max(1, min(concurrency * limits.PARKED_FACTOR, by_files))
+
+
 async def run_scan(
     kit: ProbeKit,
     targets: Sequence[Target],
@@ -92,30 +108,75 @@ async def run_scan(
     on_result: Callable[[dict], None],
     stop: asyncio.Event | None = None,
 ) -> bool:
-    """Measure every target; returns True when all were measured, False when stopped early."""
+    """Measure every target; returns True when all were measured, False when stopped early.
+
+    `concurrency` targets are measured actively at once. A target still unfinished after
+    limits.ACTIVE_SLOT_S is usually waiting out a timeout (a dropped SYN, a swallowed
+    ClientHello): it gives its slot to the next target and finishes in the background, so
+    blocked targets cannot starve healthy ones. In-flight targets are capped by in_flight_cap.
+    """
     stop = stop or asyncio.Event()
-    queue: asyncio.Queue[Target] = asyncio.Queue()
-    for target in scheduling_order(targets):
-        queue.put_nowait(target)
+    loop = asyncio.get_running_loop()
+    active = asyncio.Semaphore(concurrency)
+    in_flight = asyncio.Semaphore(in_flight_cap(concurrency))
+    running: set[asyncio.Task] = set()
+    failures: list[BaseException] = []
+    pending = list(scheduling_order(targets))
 
-    async def worker() -> None:
-        while not stop.is_set():
-            try:
-                target = queue.get_nowait()
-            except asyncio.QueueEmpty:
+    def start(target: Target) -> None:
+        holds_slot = [True]
+
+        def release_slot() -> None:
+            if holds_slot[0]:
+                holds_slot[0] = False
+                active.release()
+
+        def finished(task: asyncio.Task) -> None:
+            running.discard(task)
+            release_slot()
+            in_flight.release()
+            parking.cancel()
+            if task.cancelled():
                 return
-            on_result(await measure_target(kit, target))
+            if task.exception() is not None:
+                failures.append(task.exception())  # a bug, not a network failure
+                stop.set()
+                return
+            try:
+                on_result(task.result())
+            except BaseException as exc:  # the journal could not be written: stop the scan
+                failures.append(exc)
+                stop.set()
 
-    workers = [asyncio.create_task(worker()) for _ in range(max(1, min(concurrency, len(targets))))]
-    all_done = asyncio.ensure_future(asyncio.gather(*workers))
+        task = asyncio.create_task(measure_target(kit, target))
+        parking = loop.call_later(limits.ACTIVE_SLOT_S, release_slot)
+        running.add(task)
+        task.add_done_callback(finished)
+
+    async def feed() -> None:
+        while pending and not stop.is_set():
+            await in_flight.acquire()
+            await active.acquire()
+            if stop.is_set():
+                active.release()
+                in_flight.release()
+                return
+            start(pending.pop(0))
+
+    feeder = asyncio.create_task(feed())
     stop_wait = asyncio.create_task(stop.wait())
-    await asyncio.wait({all_done, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
-    if not all_done.done():
-        await asyncio.wait({all_done}, timeout=STOP_GRACE_S)
-        for task in workers:
+    await asyncio.wait({feeder, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+    if not stop.is_set():
+        while running and not stop.is_set():
+            await asyncio.wait(set(running) | {stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+    if stop.is_set():
+        feeder.cancel()
+        if running:
+            await asyncio.wait(set(running), timeout=STOP_GRACE_S)
+        for task in list(running):
             task.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
+        await asyncio.gather(*running, feeder, return_exceptions=True)
     stop_wait.cancel()
-    if all_done.done() and not all_done.cancelled() and all_done.exception() is not None:
-        raise all_done.exception()  # a bug, not a network failure: those are recorded
-    return queue.empty() and not stop.is_set()
+    if failures:
+        raise failures[0]
+    return not pending and not running and not stop.is_set()

@@ -74,7 +74,8 @@ async def measure_web_target(kit: ProbeKit, target: Target, observations: Observ
         if not session.has_kept(hostname, port):
             return
         timeout = httpx.Timeout(kit.timeout)
-        async with httpx.AsyncClient(transport=SessionTransport(session), timeout=timeout,
+        # trust_env=False: a proxy from the environment would take requests off our resolver path.
+        async with httpx.AsyncClient(transport=SessionTransport(session), timeout=timeout, trust_env=False,
                                      follow_redirects=False) as client:
             await fetch_chain(client, target.url or "", observations, kit.scrub, kit.timeout)
             last = observations["http"][-1] if observations.get("http") else None
