@@ -1,0 +1,147 @@
+"""safe_yaml: plain data from untrusted YAML, or a YamlError that says where and why."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from kzprobe.safe_yaml import MAX_YAML_BYTES, MAX_YAML_DEPTH, YamlError, YamlMapping, load_yaml
+
+# A "billion laughs": nine levels of aliases, each repeating the previous one nine times.
+BILLION_LAUGHS = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8)
+)
+
+
+# --- what loads, and as what ------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        pytest.param("url: https://orda.kz/\n", {"url": "https://orda.kz/"}, id="plain mapping"),
+        pytest.param("- 1\n- two\n", [1, "two"], id="bare list"),
+        pytest.param("", None, id="empty document is None"),
+        pytest.param("name: no\n", {"name": "no"}, id="yaml 1.1 'no' stays a string (Norway problem)"),
+        pytest.param("tls: yes\n", {"tls": "yes"}, id="yaml 1.1 'yes' stays a string"),
+        pytest.param("tls: true\n", {"tls": True}, id="true is a boolean"),
+        pytest.param("tls: False\n", {"tls": False}, id="False is a boolean"),
+        pytest.param("date: 2022-01-05\n", {"date": "2022-01-05"}, id="dates stay strings"),
+        pytest.param("port: 0777\n", {"port": 777}, id="leading zero is decimal, not octal"),
+        pytest.param("port: 1:20\n", {"port": "1:20"}, id="no sexagesimal numbers"),
+        pytest.param("n: 0x1F\n", {"n": "0x1F"}, id="hex stays a string"),
+        pytest.param("x: 1.5\n", {"x": 1.5}, id="float"),
+        pytest.param("x: -3\n", {"x": -3}, id="negative int"),
+        pytest.param("x: ~\ny: null\nz:\n", {"x": None, "y": None, "z": None}, id="nulls"),
+        pytest.param("x: '<<'\n", {"x": "<<"}, id="'<<' as a quoted value is just text"),
+        pytest.param('t: "tab\\tand\\nnewline"\n', {"t": "tab\tand\nnewline"}, id="tab and newline escapes allowed"),
+        pytest.param("name: Қазақстан\n", {"name": "Қазақстан"}, id="unicode text"),
+        pytest.param("\ufeffa: 1\n", {"a": 1}, id="byte order mark"),
+    ],
+)
+def test_loads_plain_data(text: str, expected: object) -> None:
+    assert load_yaml(text, source_name="t.yaml") == expected
+
+
+def test_mappings_remember_their_line() -> None:
+    data = load_yaml("title: x\ntargets:\n  - url: a\n  - url: b\n", source_name="t.yaml")
+    assert isinstance(data, YamlMapping) and data.line == 1
+    assert [entry.line for entry in data["targets"]] == [3, 4]
+
+
+def test_loads_from_a_path(tmp_path: Path) -> None:
+    path = tmp_path / "list.yaml"
+    path.write_text("a: [1, 2]\n", encoding="utf-8")
+    assert load_yaml(path) == {"a": [1, 2]}
+
+
+# --- what is refused, and how it is reported ---------------------------------------------------
+
+@pytest.mark.parametrize(
+    "text, message, line",
+    [
+        pytest.param("a: &x [1]\nb: *x\n", "aliases", 2, id="alias"),
+        pytest.param("base: {a: 1}\nb:\n  <<: {c: 2}\n", "merge keys", 3, id="merge key"),
+        pytest.param("a: 1\nb: 2\na: 3\n", "duplicate key 'a'", 3, id="duplicate key"),
+        pytest.param("a: !!binary aGk=\n", "tag", 1, id="binary tag"),
+        pytest.param("a: !!python/object/apply:os.system [ls]\n", "tag", 1, id="python tag"),
+        pytest.param("a: !!timestamp 2022-01-01\n", "tag", 1, id="explicit timestamp"),
+        pytest.param("a: !custom x\n", "tag", 1, id="custom tag"),
+        pytest.param("a: !!set {x}\n", "tag", 1, id="set"),
+        pytest.param("? [1, 2]\n: x\n", "plain value", 1, id="unhashable key"),
+        pytest.param("a: 1\n---\nb: 2\n", "single document", 2, id="two documents"),
+        pytest.param("a: [1, 2\n", "expected ','", 2, id="unclosed flow list"),
+        pytest.param("a: b\x07c\n", "U+0007", 1, id="raw control character"),
+        pytest.param('a: "\\e[31mred"\n', "U+001B", 1, id="escape sequence made by a double-quoted escape"),
+        pytest.param('a: "\\x9b31m"\n', "U+009B", 1, id="C1 control (8-bit CSI)"),
+        pytest.param("a: " + "9" * 5000 + "\n", "cannot be read", None, id="integer too long to convert"),
+    ],
+)
+def test_refuses_with_a_positioned_message(text: str, message: str, line: int | None) -> None:
+    with pytest.raises(YamlError) as caught:
+        load_yaml(text, source_name="list.yaml")
+    error = caught.value
+    assert message in str(error)
+    assert str(error).startswith("list.yaml")
+    assert error.line == line
+
+
+def test_error_message_never_echoes_control_characters() -> None:
+    with pytest.raises(YamlError) as caught:
+        load_yaml("a: b\x1b[31m\n", source_name="x.yaml")
+    assert "\x1b" not in str(caught.value)
+
+
+def test_billion_laughs_is_refused_at_the_first_alias_and_fast() -> None:
+    started = time.perf_counter()
+    with pytest.raises(YamlError, match="aliases"):
+        load_yaml(BILLION_LAUGHS, source_name="bomb.yaml")
+    assert time.perf_counter() - started < 0.5
+
+
+def test_deep_nesting_is_refused_before_the_stack_runs_out() -> None:
+    depth = 50_000
+    with pytest.raises(YamlError, match=f"nested more than {MAX_YAML_DEPTH} levels"):
+        load_yaml("[" * depth + "]" * depth, source_name="deep.yaml")
+
+
+def test_nesting_up_to_the_cap_is_fine() -> None:
+    depth = MAX_YAML_DEPTH
+    assert load_yaml("[" * depth + "]" * depth, source_name="ok.yaml") is not None
+
+
+def test_text_over_the_size_cap_is_refused_without_parsing() -> None:
+    started = time.perf_counter()
+    with pytest.raises(YamlError, match="larger than"):
+        load_yaml("a: " + "x" * (MAX_YAML_BYTES + 10), source_name="big.yaml")
+    assert time.perf_counter() - started < 1.0
+
+
+def test_huge_file_is_refused_after_reading_only_the_cap(tmp_path: Path) -> None:
+    path = tmp_path / "huge.yaml"
+    with path.open("wb") as handle:  # sparse: 1 GiB on paper, nothing on disk
+        handle.truncate(1024 * 1024 * 1024)
+    started = time.perf_counter()
+    with pytest.raises(YamlError, match="larger than the 1 MiB cap"):
+        load_yaml(path, max_bytes=1024 * 1024)
+    assert time.perf_counter() - started < 1.0
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        pytest.param(lambda tmp: tmp / "missing.yaml", "no such file", id="missing file"),
+        pytest.param(lambda tmp: tmp, "not a regular file", id="directory"),
+    ],
+)
+def test_unreadable_paths(tmp_path: Path, make, message: str) -> None:
+    with pytest.raises(YamlError, match=message):
+        load_yaml(make(tmp_path))
+
+
+def test_bytes_that_are_not_utf8_are_refused_with_their_line() -> None:
+    with pytest.raises(YamlError) as caught:
+        load_yaml(b"a: 1\nb: \xff\xfe\n", source_name="latin.yaml")
+    assert "not UTF-8" in str(caught.value)
+    assert caught.value.line == 2
