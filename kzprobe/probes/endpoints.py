@@ -1,0 +1,179 @@
+"""Measure a service's endpoints (a messenger's data centres, chat and registration hosts).
+
+A messenger is not a web page: people are cut off when its service endpoints are, even if its
+web front end loads. For each endpoint of a target this probe records, in target order, the
+resolution of its host (skipped for IP literals), a TCP connect to each chosen address and, for
+`tls: true` endpoints, a TLS handshake with SNI. An endpoint with a pinned CA (Signal's service
+hosts chain to Signal's own root) is verified against that CA alone, so that a chain from an
+interception root fails with ssl_unknown_authority and is recorded. Nothing here decides
+anything: analysis/services.py reads these records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import ipaddress
+import ssl
+from typing import TYPE_CHECKING, Final, TypedDict
+
+import httpcore
+
+from kzprobe import vocabulary as v
+from kzprobe.observations import DnsObservation, Observations, TcpObservation, TlsObservation
+from kzprobe.probes.connection import ALPN_PROTOCOLS, Connector
+from kzprobe.probes.session import pick_addresses
+
+if TYPE_CHECKING:
+    from kzprobe.probes.web import ProbeKit
+    from kzprobe.targets import Endpoint, Target
+
+# Connection attempts (and host resolutions) in flight at once for one target. WhatsApp alone
+# has 34 endpoints with up to 4 addresses each: opened all at once that is over 100 sockets
+# from one target, which file-descriptor budgets and ISP-side connection-rate limits punish
+# (a rate limit would itself look like blocking). 16 keeps a fully blocked WhatsApp (32
+# connects that each wait out the timeout) within about two timeouts.
+ENDPOINT_OPERATIONS_AT_ONCE: Final = 16
+
+
+class EndpointObservation(TypedDict):
+    """Everything measured for one endpoint of a service target."""
+
+    endpoint: str  # "host:port", IPv6 literals in brackets
+    host: str  # IDNA lower-case name, or an IP address
+    port: int
+    role: str | None  # "chat", "registration", "datacenter", … (targets.ENDPOINT_ROLES)
+    tls: bool  # a TLS handshake was part of the test
+    sni: str | None  # the server name sent (the endpoint's sni, else its host); None without TLS
+    ca: str | None  # name of the pinned CA bundle verified against, None for the default store
+    dns: DnsObservation | None  # None for IP literals: no resolution
+    control_dns: DnsObservation | None  # the same name through the control resolver, when one is set
+    tcp: list[TcpObservation]  # one per chosen address, in address order
+    tls_handshakes: list[TlsObservation]  # one per address whose TCP connect worked
+    failure: str | None  # the endpoint could not be measured at all (its pinned CA is unusable)
+
+
+def endpoint_label(host: str, port: int) -> str:
+    """'host:port', with an IPv6 address in brackets so the port stays readable."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+@functools.lru_cache(maxsize=32)
+def pinned_context(ca_path: str) -> ssl.SSLContext:
+    """A verifying context that trusts the one CA bundle at ca_path and nothing else.
+
+    Cached per bundle: built once per scan (per process), not once per endpoint."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED, hostname checked
+    context.load_verify_locations(cafile=ca_path)
+    context.set_alpn_protocols(ALPN_PROTOCOLS)
+    return context
+
+
+def _connector_for(kit: ProbeKit, endpoint: Endpoint) -> Connector:
+    """The kit's connector, or one verifying against the endpoint's pinned CA only."""
+    if endpoint.ca is None or endpoint.ca_file is None:
+        return kit.connector
+    return Connector(pinned_context(str(endpoint.ca_file)), kit.connector.capturing, kit.timeout)
+
+
+def _new_record(endpoint: Endpoint) -> EndpointObservation:
+    sni = (endpoint.sni or endpoint.host) if endpoint.tls else None
+    return EndpointObservation(
+        endpoint=endpoint_label(endpoint.host, endpoint.port), host=endpoint.host, port=endpoint.port,
+        role=endpoint.role, tls=endpoint.tls, sni=sni, ca=endpoint.ca, dns=None, control_dns=None,
+        tcp=[], tls_handshakes=[], failure=None,
+    )
+
+
+class _Resolutions:
+    """One resolution per host name per target, shared by its endpoints (e1.whatsapp.net:443
+    and :5222 ask once), each holding an operation slot while it runs."""
+
+    def __init__(self, kit: ProbeKit, slots: asyncio.Semaphore, group: asyncio.TaskGroup) -> None:
+        self._kit, self._slots, self._group = kit, slots, group
+        self._tasks: dict[str, asyncio.Task[tuple[DnsObservation, DnsObservation | None]]] = {}
+
+    def of(self, host: str) -> asyncio.Task[tuple[DnsObservation, DnsObservation | None]]:
+        if host not in self._tasks:
+            self._tasks[host] = self._group.create_task(self._resolve(host))
+        return self._tasks[host]
+
+    async def _resolve(self, host: str) -> tuple[DnsObservation, DnsObservation | None]:
+        async with self._slots:
+            lookups = [self._kit.dns.lookup(host)]
+            if self._kit.control_dns is not None:
+                lookups.append(self._kit.control_dns.lookup(host))
+            found = await asyncio.gather(*lookups)
+        return found[0], (found[1] if len(found) > 1 else None)
+
+
+async def _connect(connector: Connector, record: EndpointObservation, address: str,
+                   slots: asyncio.Semaphore) -> None:
+    """TCP connect to one address, then the TLS handshake when the endpoint uses TLS; closed after."""
+    host, port = record["host"], record["port"]
+    async with slots:
+        tcp, stream = await connector.tcp_connect(host, address, port)
+        record["tcp"].append(tcp)
+        if stream is None:
+            return
+        try:
+            if record["tls"]:
+                # tls_handshake closes the TCP stream itself when the handshake fails.
+                handshake, stream = await connector.tls_handshake(stream, host, address, port, str(record["sni"]))
+                record["tls_handshakes"].append(handshake)
+        finally:
+            if stream is not None:
+                await _close(stream)
+
+
+async def _measure_endpoint(kit: ProbeKit, endpoint: Endpoint, record: EndpointObservation,
+                            resolutions: _Resolutions, slots: asyncio.Semaphore) -> None:
+    try:
+        connector = _connector_for(kit, endpoint)
+    except (OSError, ssl.SSLError, ValueError):  # a pinned bundle missing or not PEM
+        # Not a network failure; the path is left out (it may name the volunteer's home).
+        record["failure"] = f"{v.UNKNOWN_FAILURE_PREFIX}pinned CA bundle {endpoint.ca!r} cannot be loaded"
+        return
+    if is_ip_literal(endpoint.host):
+        addresses = [endpoint.host]
+    else:
+        record["dns"], record["control_dns"] = await resolutions.of(endpoint.host)
+        addresses = pick_addresses(record["dns"]["addresses"])
+    async with asyncio.TaskGroup() as group:
+        for address in addresses:
+            group.create_task(_connect(connector, record, address, slots))
+    # Attempts finish in any order; reports list them in address order.
+    order = {address: index for index, address in enumerate(addresses)}
+    record["tcp"].sort(key=lambda o: order.get(o["address"], len(order)))
+    record["tls_handshakes"].sort(key=lambda o: order.get(o["address"], len(order)))
+
+
+async def measure_endpoints(kit: ProbeKit, target: Target, observations: Observations) -> None:
+    """Fill observations["endpoints"]: one EndpointObservation per endpoint, in target order.
+
+    The records are in place from the start and filled as steps finish, so a target deadline
+    cutting the measurement short keeps every step measured until then (a step still running
+    is simply absent). Every operation is bounded by kit.timeout through the DNS probe and the
+    connector."""
+    records = [_new_record(endpoint) for endpoint in target.endpoints]
+    observations["endpoints"] = records  # type: ignore[typeddict-unknown-key]
+    slots = asyncio.Semaphore(ENDPOINT_OPERATIONS_AT_ONCE)
+    async with asyncio.TaskGroup() as group:
+        resolutions = _Resolutions(kit, slots, group)
+        for endpoint, record in zip(target.endpoints, records):
+            group.create_task(_measure_endpoint(kit, endpoint, record, resolutions, slots))
+
+
+async def _close(stream: httpcore.AsyncNetworkStream) -> None:
+    try:
+        await stream.aclose()
+    except Exception:  # closing a broken connection may fail again; nothing to record
+        pass

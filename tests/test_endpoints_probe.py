@@ -1,0 +1,322 @@
+"""Endpoint probe against real loopback servers: what each endpoint behaviour leaves in the record.
+
+Each row is a way a service endpoint can behave (works, refuses, drops the SYN, swallows the
+ClientHello, presents an interception chain to a pinned-CA endpoint) and what the probe must
+record. A "dropped" endpoint is a listener whose accept queue is full: Linux then drops SYNs,
+which is what a censor's blackhole looks like from the client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import pytest
+import trustme
+
+from kzprobe import targets as targets_module
+from kzprobe import vocabulary as v
+from kzprobe.probes.dns import parse_resolver
+from kzprobe.probes.endpoints import ENDPOINT_OPERATIONS_AT_ONCE, measure_endpoints
+from kzprobe.scan import ScanOptions, build_probe_kit
+from kzprobe.targets import Endpoint, Target
+from support.loopback import DnsTable, LoopbackServers
+
+DNS_ADDRESS = "127.0.0.20"
+SERVICE = "127.0.0.21"  # the service's real servers (chain to the pinned CA)
+INTERCEPTOR = "127.0.0.22"  # a middlebox with an interception root
+CLOSED = "127.0.0.23"  # nothing listens: RST to the SYN
+BLACKHOLE = "127.0.0.24"  # SYNs vanish
+SWALLOW = "127.0.0.25"  # accepts TCP, never answers the ClientHello
+PLAIN = "127.0.0.26"  # accepts TCP (a Telegram data centre, a WhatsApp chat port)
+
+TABLE = DnsTable({
+    "chat.signal.test": [SERVICE],
+    "storage.signal.test": [INTERCEPTOR],
+    "e1.whatsapp.test": [PLAIN],
+    "e2.whatsapp.test": [BLACKHOLE],
+    "blocked.whatsapp.test": "NXDOMAIN",
+    "many.test": [PLAIN, "127.0.0.27", "127.0.0.28"],
+})
+
+
+@dataclass
+class Server:
+    """A loopback listener that counts connections, the most open at once, and how many the
+    client closed."""
+
+    address: str
+    port: int = 0
+    opened: int = 0
+    open_now: int = 0
+    most_open: int = 0
+    closed_by_client: int = 0
+    handles: list = field(default_factory=list)
+
+
+async def _hold(server: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Read and never answer, until the client goes away."""
+    server.opened += 1
+    server.open_now += 1
+    server.most_open = max(server.most_open, server.open_now)
+    try:
+        while await reader.read(4096):
+            pass
+        server.closed_by_client += 1
+    except (ConnectionError, ssl.SSLError):
+        server.closed_by_client += 1
+    finally:
+        server.open_now -= 1
+        writer.close()
+
+
+async def start_server(address: str, tls: ssl.SSLContext | None = None) -> Server:
+    server = Server(address)
+    handle = await asyncio.start_server(lambda r, w: _hold(server, r, w), address, 0, ssl=tls)
+    server.port = handle.sockets[0].getsockname()[1]
+    server.handles.append(handle)
+    return server
+
+
+@contextmanager
+def blackhole(address: str) -> Iterator[int]:
+    """A port whose SYNs are dropped: listen(0) with its one queue slot already taken."""
+    listener = socket.socket()
+    listener.bind((address, 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    filler = socket.create_connection((address, port))
+    try:
+        yield port
+    finally:
+        filler.close()
+        listener.close()
+
+
+def closed_port(address: str) -> int:
+    with socket.socket() as s:
+        s.bind((address, 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def dns_server():
+    with LoopbackServers(DNS_ADDRESS, TABLE, lambda h, p: (200, {}, b""), None) as servers:
+        yield servers
+
+
+@pytest.fixture
+def cas(tmp_path, monkeypatch):
+    """A pinned service CA shipped as kzprobe/data/cas/testsignal.pem, and an interception CA."""
+    service_ca = trustme.CA(organization_name="Signal Test Messenger")
+    interception_ca = trustme.CA(organization_name="Qaznet Trust Network")
+    ca_dir = tmp_path / "cas"
+    ca_dir.mkdir()
+    service_ca.cert_pem.write_to_path(str(ca_dir / "testsignal.pem"))
+    interception_file = tmp_path / "interception.pem"
+    interception_ca.cert_pem.write_to_path(str(interception_file))
+    monkeypatch.setattr(targets_module, "CA_DIR", ca_dir)
+    return service_ca, interception_ca, interception_file
+
+
+def server_context(ca: trustme.CA, *names: str) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert(*names).configure_cert(context)
+    return context
+
+
+def kit_for(dns_server, timeout: float, ca_file: str | None = None):
+    options = ScanOptions(resolver=parse_resolver(f"{DNS_ADDRESS}:{dns_server.dns_port}"),
+                          control_resolver=None, ca_file=ca_file, timeout=timeout)
+    return build_probe_kit(options)
+
+
+def service(*endpoints: Endpoint) -> Target:
+    return Target(id="messenger", url=None, endpoints=endpoints)
+
+
+def measure(kit, target: Target) -> list[dict]:
+    observations: dict = {}
+    asyncio.run(_measure(kit, target, observations))
+    return observations["endpoints"]
+
+
+async def _measure(kit, target, observations) -> None:
+    await measure_endpoints(kit, target, observations)
+
+
+def run_with_servers(setup, kit, target_of) -> tuple[list[dict], dict]:
+    """Start servers inside the probe's own event loop, measure, then stop them."""
+    observations: dict = {}
+    servers: dict = {}
+
+    async def main() -> None:
+        servers.update(await setup())
+        await measure_endpoints(kit, target_of(servers), observations)
+        await asyncio.sleep(0.1)  # let the servers see the client's close
+        for server in servers.values():
+            for handle in server.handles:
+                handle.close()
+
+    asyncio.run(main())
+    return observations["endpoints"], servers
+
+
+def test_pinned_ca_verifies_the_service_and_catches_interception(dns_server, cas):
+    service_ca, interception_ca, interception_file = cas
+
+    async def setup():
+        return {
+            "service": await start_server(SERVICE, server_context(service_ca, "chat.signal.test")),
+            "interceptor": await start_server(INTERCEPTOR, server_context(interception_ca, "storage.signal.test")),
+        }
+
+    # The scan trusts the interception root (as if given with --ca-file): a pinned endpoint must not.
+    kit = kit_for(dns_server, timeout=2.0, ca_file=str(interception_file))
+    records, servers = run_with_servers(setup, kit, lambda s: service(
+        Endpoint("chat.signal.test", s["service"].port, tls=True, ca="testsignal", role="chat"),
+        Endpoint("storage.signal.test", s["interceptor"].port, tls=True, ca="testsignal", role="storage"),
+    ))
+    chat, storage = records
+    assert chat["endpoint"] == f"chat.signal.test:{servers['service'].port}"
+    assert chat["dns"]["addresses"] == [SERVICE] and chat["tcp"][0]["failure"] is None
+    assert chat["tls_handshakes"][0]["verified"] and chat["tls_handshakes"][0]["failure"] is None
+    assert chat["ca"] == "testsignal" and chat["sni"] == "chat.signal.test" and chat["role"] == "chat"
+    handshake = storage["tls_handshakes"][0]
+    assert handshake["failure"] == v.SSL_UNKNOWN_AUTHORITY and not handshake["verified"]
+    assert handshake["handshake_completed"]
+    assert any("Qaznet Trust Network" in cert["issuer"] for cert in handshake["peer_chain"])
+
+
+def test_pinned_ca_refuses_a_chain_the_default_store_would_take(dns_server, cas):
+    # A second bundle on disk that is *not* the pinned one: the service chain must fail against it.
+    service_ca, interception_ca, _ = cas
+    interception_ca.cert_pem.write_to_path(str(targets_module.CA_DIR / "other.pem"))
+
+    async def setup():
+        return {"service": await start_server(SERVICE, server_context(service_ca, "chat.signal.test"))}
+
+    records, _ = run_with_servers(setup, kit_for(dns_server, 2.0), lambda s: service(
+        Endpoint("chat.signal.test", s["service"].port, tls=True, ca="other"),
+    ))
+    assert records[0]["tls_handshakes"][0]["failure"] == v.SSL_UNKNOWN_AUTHORITY
+
+
+def test_missing_pinned_bundle_is_recorded_not_raised(dns_server, cas):
+    records = measure(kit_for(dns_server, 1.0), service(Endpoint(SERVICE, 443, tls=True, ca="nonexistent")))
+    assert records[0]["failure"].startswith(v.UNKNOWN_FAILURE_PREFIX)
+    assert "nonexistent" in records[0]["failure"] and str(targets_module.CA_DIR) not in records[0]["failure"]
+    assert records[0]["tcp"] == []
+
+
+@pytest.mark.parametrize("behaviour, tcp_failure, tls_failure", [
+    ("refused", v.CONNECTION_REFUSED, None),
+    ("dropped", v.GENERIC_TIMEOUT, None),
+    pytest.param("swallowed ClientHello", None, v.GENERIC_TIMEOUT, marks=pytest.mark.xfail(
+        reason="failures.py reads the SSLWantReadError left in a timed-out handshake's context as "
+               "ssl_failed_handshake (lead: skip ssl.SSLWantReadError/SSLWantWriteError in _ssl_failure)")),
+    ("plain TCP works", None, None),
+])
+def test_endpoint_behaviours(dns_server, behaviour, tcp_failure, tls_failure):
+    async def setup():
+        return {"swallow": await start_server(SWALLOW), "plain": await start_server(PLAIN)}
+
+    with blackhole(BLACKHOLE) as dropped_port:
+        def target(s):
+            return service({
+                "refused": Endpoint(CLOSED, closed_port(CLOSED)),
+                "dropped": Endpoint(BLACKHOLE, dropped_port, role="datacenter"),
+                "swallowed ClientHello": Endpoint(SWALLOW, s["swallow"].port, tls=True, sni="e1.whatsapp.test"),
+                "plain TCP works": Endpoint(PLAIN, s["plain"].port, role="datacenter"),
+            }[behaviour])
+
+        records, _ = run_with_servers(setup, kit_for(dns_server, 0.5), target)
+    record = records[0]
+    assert record["dns"] is None  # IP literal: no resolution
+    assert [t["failure"] for t in record["tcp"]] == [tcp_failure]
+    if tls_failure:
+        assert record["tls_handshakes"][0]["failure"] == tls_failure
+        assert record["tls_handshakes"][0]["sni"] == "e1.whatsapp.test"
+    else:
+        assert record["tls_handshakes"] == []
+
+
+def test_names_are_resolved_once_per_host_and_failures_recorded(dns_server):
+    async def setup():
+        return {"plain": await start_server(PLAIN)}
+
+    records, servers = run_with_servers(setup, kit_for(dns_server, 1.0), lambda s: service(
+        Endpoint("e1.whatsapp.test", s["plain"].port, role="chat"),
+        Endpoint("e1.whatsapp.test", closed_port(PLAIN), role="chat"),
+        Endpoint("blocked.whatsapp.test", 443, role="chat"),
+        Endpoint("many.test", s["plain"].port),
+    ))
+    first, second, nxdomain, many = records
+    assert first["dns"] is second["dns"]  # one resolution shared by both ports
+    assert first["tcp"][0]["failure"] is None
+    assert second["tcp"][0]["failure"] == v.CONNECTION_REFUSED
+    assert nxdomain["dns"]["failure"] == v.DNS_NXDOMAIN and nxdomain["tcp"] == []
+    # At most limits.ADDRESSES_PER_FAMILY addresses per family, in answer order.
+    assert len(many["dns"]["addresses"]) == 3
+    assert [t["address"] for t in many["tcp"]] == many["dns"]["addresses"][:2]
+
+
+def test_ipv6_literal_endpoint(dns_server):
+    async def setup():
+        server = Server("::1")
+        handle = await asyncio.start_server(lambda r, w: _hold(server, r, w), "::1", 0)
+        server.port = handle.sockets[0].getsockname()[1]
+        server.handles.append(handle)
+        return {"v6": server}
+
+    try:
+        records, servers = run_with_servers(setup, kit_for(dns_server, 1.0), lambda s: service(
+            Endpoint("::1", s["v6"].port)))
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    assert records[0]["endpoint"] == f"[::1]:{servers['v6'].port}"
+    assert records[0]["dns"] is None and records[0]["tcp"][0]["failure"] is None
+
+
+def test_many_endpoints_are_bounded_ordered_and_closed(dns_server):
+    # 40 endpoints whose ClientHello is swallowed: all measured, never more than the bound open
+    # at once, every record in target order, every connection closed by the probe.
+    count = 40
+
+    async def setup():
+        return {"swallow": await start_server(SWALLOW)}
+
+    records, servers = run_with_servers(setup, kit_for(dns_server, 0.3), lambda s: service(
+        *(Endpoint(SWALLOW, s["swallow"].port, tls=True, sni=f"e{i}.whatsapp.test") for i in range(count))))
+    swallow = servers["swallow"]
+    assert [r["sni"] for r in records] == [f"e{i}.whatsapp.test" for i in range(count)]
+    handshakes = [r["tls_handshakes"][0] for r in records]
+    assert all(h["failure"] is not None and not h["handshake_completed"] for h in handshakes)
+    assert all(h["duration_ms"] >= 250 for h in handshakes)  # each waited out its own timeout
+    assert swallow.opened == count
+    assert swallow.most_open <= ENDPOINT_OPERATIONS_AT_ONCE
+    assert swallow.closed_by_client == count and swallow.open_now == 0
+
+
+def test_a_deadline_keeps_what_was_measured(dns_server):
+    # One endpoint answers at once, one waits out its timeout: cut short in between, the
+    # record of the first is complete and the second's unfinished step is absent.
+    async def main():
+        plain = await start_server(PLAIN)
+        observations: dict = {}
+        with blackhole(BLACKHOLE) as dropped_port:
+            target = service(Endpoint(PLAIN, plain.port), Endpoint(BLACKHOLE, dropped_port))
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(0.5):
+                    await measure_endpoints(kit_for(dns_server, 5.0), target, observations)
+        for handle in plain.handles:
+            handle.close()
+        return observations["endpoints"]
+
+    working, dropped = asyncio.run(main())
+    assert working["tcp"][0]["failure"] is None
+    assert dropped["tcp"] == []
