@@ -138,6 +138,16 @@ def _read_capped(path: str | os.PathLike[str]) -> bytes:
     return data
 
 
+def _ends_mid_value(error: json.JSONDecodeError) -> bool:
+    """True when the text stops inside the JSON (a cut file) rather than going wrong in it."""
+    rest = error.doc[error.pos :].rstrip()
+    return (
+        not rest
+        or error.msg.startswith("Unterminated string")
+        or any(word.startswith(rest) for word in ("true", "false", "null"))
+    )
+
+
 def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not valid JSON")
 
@@ -150,7 +160,7 @@ def _decode_json(data: bytes | str, source: str) -> Any:
     except UnicodeDecodeError:
         raise ReportError(source, "not UTF-8 text") from None
     except json.JSONDecodeError as error:
-        if error.pos >= len(error.doc.rstrip()) or error.msg.startswith("Unterminated string"):
+        if _ends_mid_value(error):
             reason = "truncated JSON (the file ends in the middle of the report)"
         else:
             reason = f"malformed JSON ({error.msg}, line {error.lineno}, column {error.colno})"

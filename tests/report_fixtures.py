@@ -338,3 +338,12 @@ def write_january_2022(directory: Path, *, hours: int = 24 * 9, vantages: tuple[
             name = f"{(hour * 7919) % 1000:03d}-{vantage}.json"  # scrambled order
             paths.append(write_json(directory / vantage / name, january_2022_scan(moment, vantage)))
     return paths
+
+
+def cli(*args: object):
+    """Run the real kzprobe CLI in-process; the result has exit_code, stdout and stderr."""
+    from typer.testing import CliRunner
+
+    from kzprobe.cli import app
+
+    return CliRunner().invoke(app, [str(arg) for arg in args])

@@ -49,6 +49,8 @@ def _mutated(change) -> str:
 BROKEN_FILES = [
     ("empty", "", "empty file"),
     ("truncated", json.dumps(f.kz_report())[:5000], "truncated JSON"),
+    ("truncated in a literal", '{"format": "kzprobe-report", "complete": tr', "truncated JSON"),
+    ("truncated in a string", '{"format": "kzprobe-rep', "truncated JSON"),
     ("malformed", '{"format": "kzprobe-report",, }', "malformed JSON"),
     ("not an object", "[1, 2, 3]", "a JSON array, not an object"),
     ("foreign format", json.dumps({"format": "ooni", "measurement": {}}), "not a kzprobe report"),

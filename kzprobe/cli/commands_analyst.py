@@ -1,1 +1,277 @@
-"""Commands registered on the kzprobe app (placeholder until implemented)."""
+"""Commands that read reports: show, compare, summary, timeline, export.
+
+Thin: parse the options, read through kzprobe.analyst, render. Every string from a report goes
+through kzprobe.analyst.safe_text before reaching the terminal; machine output (--json, --csv,
+--format jsonl) comes from the same data as the tables.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Optional, TextIO
+
+import typer
+from rich.console import Console
+
+from kzprobe import report_reader as rr
+from kzprobe import vocabulary as v
+from kzprobe.analyst.compare import compare_scans, comparison_json, render_comparison
+from kzprobe.analyst.export import EXPORT_FORMATS, write_export
+from kzprobe.analyst.filters import TargetFilter
+from kzprobe.analyst.reading import ScanDigest, ScanFilter, read_scan, read_scans
+from kzprobe.analyst.render import render_scan, scan_json
+from kzprobe.analyst.safe_text import clean
+from kzprobe.analyst.summary import MAX_TABLE_COLUMNS, SummaryMatrix, render_summary, write_summary_csv
+from kzprobe.analyst.timeline import build_timeline, render_timeline, timeline_json
+from kzprobe.cli import app
+from kzprobe.cli import exit_codes
+
+# --- options shared by the commands --------------------------------------------------------
+
+STRICT = typer.Option(False, "--strict", help="Stop at the first unreadable file instead of skipping it.")
+CATEGORY = typer.Option([], "--category", "-c", help="Only targets of this category (repeatable).")
+VERDICT = typer.Option([], "--verdict", help=f"Only targets with this verdict ({', '.join(v.VERDICTS)}; repeatable).")
+TARGET = typer.Option([], "--target", "-t", help="Only this target id; shell patterns like '*telegram*' work (repeatable).")
+VANTAGE = typer.Option([], "--vantage", help="Only scans from this vantage name (repeatable).")
+SINCE = typer.Option(None, "--since", help="Only scans started at or after this time (ISO 8601, UTC if no zone).")
+UNTIL = typer.Option(None, "--until", help="Only scans started before this time (ISO 8601, UTC if no zone).")
+JSON_OUT = typer.Option(False, "--json", help="Print JSON for machines instead of the table.")
+
+
+# Width of tables written to a pipe or file (no terminal to measure): wide enough that rows of
+# `show` stay on one line for grep and less.
+PIPE_WIDTH = 160
+
+
+def _console() -> Console:
+    """stdout for tables: no markup, emoji codes or highlighting of anything printed."""
+    console = Console(markup=False, emoji=False, highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = PIPE_WIDTH
+    return console
+
+
+def _fail(message: str, code: int = exit_codes.BAD_INPUT) -> typer.Exit:
+    typer.echo(f"kzprobe: {_plain(message)}", err=True)
+    return typer.Exit(code)
+
+
+def _plain(text: str) -> str:
+    return clean(text)
+
+
+def _target_filter(categories: list[str], verdicts: list[str], targets: list[str]) -> TargetFilter:
+    unknown = [verdict for verdict in verdicts if verdict not in v.VERDICTS]
+    if unknown:
+        raise _fail(f"unknown verdict {unknown[0]!r}; verdicts are {', '.join(v.VERDICTS)}")
+    return TargetFilter(categories=tuple(categories), verdicts=tuple(verdicts), patterns=tuple(targets))
+
+
+def _time_option(value: Optional[str], name: str) -> Optional[datetime]:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise _fail(f"{name}: not an ISO 8601 date or time: {value!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def _scan_filter(vantages: list[str], since: Optional[str], until: Optional[str]) -> ScanFilter:
+    return ScanFilter(vantages=tuple(vantages), since=_time_option(since, "--since"), until=_time_option(until, "--until"))
+
+
+def _dump_json(data: Any) -> None:
+    # ensure_ascii: every control or bidi character in a report's strings is printed escaped.
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=True))
+
+
+class _Problems:
+    """Counts and prints the files skipped while reading many."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, problem: rr.ReportError) -> None:
+        self.count += 1
+        rr.print_problem(problem)
+
+
+def _scans(paths: list[Path], strict: bool, scan_filter: ScanFilter, problems: _Problems) -> Iterator[ScanDigest]:
+    """read_scans with --strict turned into the BAD_INPUT exit."""
+    try:
+        yield from read_scans(paths, strict=strict, on_problem=problems, scan_filter=scan_filter)
+    except rr.ReportError as error:
+        raise _fail(f"{error} (--strict)") from None
+
+
+def _no_reports(problems: _Problems, filtered: bool) -> typer.Exit:
+    if problems.count:
+        return _fail(f"no readable report ({problems.count} file(s) skipped)")
+    if filtered:
+        return _fail("no report matches --vantage/--since/--until")
+    return _fail("no report found (expected *.json reports or *.journal.jsonl journals)")
+
+
+def _read_one(path: Path) -> ScanDigest:
+    try:
+        return read_scan(path)
+    except rr.ReportError as error:
+        raise _fail(str(error)) from None
+
+
+# --- show ----------------------------------------------------------------------------------
+
+
+@app.command()
+def show(
+    report: Path = typer.Argument(..., help="A report file (or a scan's .journal.jsonl)."),
+    json_out: bool = JSON_OUT,
+    category: list[str] = CATEGORY,
+    verdict: list[str] = VERDICT,
+    target: list[str] = TARGET,
+) -> None:
+    """Show one report: vantage, time, connectivity, one row per target, counts."""
+    target_filter = _target_filter(category, verdict, target)
+    scan = _read_one(report)
+    if json_out:
+        _dump_json(scan_json(scan, target_filter))
+    else:
+        render_scan(scan, _console(), target_filter)
+
+
+# --- compare -------------------------------------------------------------------------------
+
+
+@app.command()
+def compare(
+    a: Path = typer.Argument(..., metavar="A", help="The first report (e.g. one vantage, or the earlier day)."),
+    b: Path = typer.Argument(..., metavar="B", help="The second report."),
+    show_all: bool = typer.Option(False, "--all", help="Also list the targets that did not change."),
+    json_out: bool = JSON_OUT,
+    category: list[str] = CATEGORY,
+    verdict: list[str] = VERDICT,
+    target: list[str] = TARGET,
+) -> None:
+    """Targets whose verdict, blocking layer or evidence differ between two reports."""
+    target_filter = _target_filter(category, verdict, target)
+    comparison = compare_scans(_read_one(a), _read_one(b), target_filter)
+    if json_out:
+        _dump_json(comparison_json(comparison, include_unchanged=show_all))
+    else:
+        render_comparison(comparison, _console(), include_unchanged=show_all)
+
+
+# --- summary -------------------------------------------------------------------------------
+
+
+@app.command()
+def summary(
+    paths: list[Path] = typer.Argument(..., metavar="FILES|DIR", help="Reports, or directories of reports."),
+    csv_out: bool = typer.Option(False, "--csv", help="Print the full matrix (every scan a column) as CSV."),
+    max_columns: int = typer.Option(
+        MAX_TABLE_COLUMNS, "--max-columns", min=1, help="Scans shown as columns before they are grouped by period."
+    ),
+    strict: bool = STRICT,
+    category: list[str] = CATEGORY,
+    verdict: list[str] = VERDICT,
+    target: list[str] = TARGET,
+    vantage: list[str] = VANTAGE,
+    since: Optional[str] = SINCE,
+    until: Optional[str] = UNTIL,
+) -> None:
+    """A matrix of targets x scans (vantage and time), one compact cell per verdict."""
+    target_filter = _target_filter(category, verdict, target)
+    scan_filter = _scan_filter(vantage, since, until)
+    problems = _Problems()
+    matrix = SummaryMatrix()
+    for scan in _scans(paths, strict, scan_filter, problems):
+        matrix.add(scan)
+    if not matrix.scans:
+        raise _no_reports(problems, scan_filter != ScanFilter())
+    if csv_out:
+        write_summary_csv(matrix, sys.stdout, target_filter)
+    else:
+        render_summary(matrix, _console(), target_filter, max_columns=max_columns)
+
+
+# --- timeline ------------------------------------------------------------------------------
+
+
+@app.command()
+def timeline(
+    paths: list[Path] = typer.Argument(..., metavar="DIR", help="Directories (or files) of reports, e.g. hourly scans."),
+    json_out: bool = JSON_OUT,
+    strict: bool = STRICT,
+    category: list[str] = CATEGORY,
+    target: list[str] = TARGET,
+    vantage: list[str] = VANTAGE,
+    since: Optional[str] = SINCE,
+    until: Optional[str] = UNTIL,
+) -> None:
+    """Periods of each state per target and vantage, and the periods a vantage was offline or cut."""
+    target_filter = _target_filter(category, [], target)
+    scan_filter = _scan_filter(vantage, since, until)
+    problems = _Problems()
+    result = build_timeline(_scans(paths, strict, scan_filter, problems), target_filter)
+    if not result.vantages:
+        raise _no_reports(problems, scan_filter != ScanFilter())
+    if json_out:
+        _dump_json(timeline_json(result))
+    else:
+        render_timeline(result, _console())
+
+
+# --- export --------------------------------------------------------------------------------
+
+
+@app.command()
+def export(
+    paths: list[Path] = typer.Argument(..., metavar="DIR", help="Directories (or files) of reports."),
+    format: str = typer.Option("csv", "--format", "-f", help="csv or jsonl."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write here instead of stdout."),
+    strict: bool = STRICT,
+    category: list[str] = CATEGORY,
+    verdict: list[str] = VERDICT,
+    target: list[str] = TARGET,
+    vantage: list[str] = VANTAGE,
+    since: Optional[str] = SINCE,
+    until: Optional[str] = UNTIL,
+) -> None:
+    """One flat row per target per scan, for pandas, DuckDB or a spreadsheet."""
+    if format not in EXPORT_FORMATS:
+        raise _fail(f"--format must be one of {', '.join(EXPORT_FORMATS)}, not {format!r}")
+    target_filter = _target_filter(category, verdict, target)
+    scan_filter = _scan_filter(vantage, since, until)
+    problems = _Problems()
+    with _output(output) as stream:
+        rows = write_export(_scans(paths, strict, scan_filter, problems), stream, format, target_filter)
+        if rows.scans == 0:  # inside: an --output file is then left as it was
+            raise _no_reports(problems, scan_filter != ScanFilter())
+    if output is not None:
+        typer.echo(f"kzprobe: {rows.rows} rows from {rows.scans} scans written to {_plain(str(output))}", err=True)
+
+
+@contextlib.contextmanager
+def _output(path: Optional[Path]) -> Iterator[TextIO]:
+    if path is None:
+        yield sys.stdout
+        return
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(temporary, "w", encoding="utf-8", newline="") as stream:
+            yield stream
+        os.replace(temporary, path)
+    except OSError as error:
+        raise _fail(f"cannot write {path}: {error.strerror or error}", exit_codes.CANNOT_WRITE) from None
+    finally:
+        if temporary.exists():
+            temporary.unlink()

@@ -1,0 +1,10 @@
+"""Reading many kzprobe reports: show, compare, summary, timeline and export.
+
+The commands in kzprobe/cli/commands_analyst.py are thin wrappers over these modules; everything
+they print can be had from here without the CLI.
+"""
+
+from kzprobe.analyst.reading import ScanDigest, ScanFilter, TargetDigest, read_scan, read_scans
+from kzprobe.analyst.render import render_report, render_scan
+
+__all__ = ["ScanDigest", "ScanFilter", "TargetDigest", "read_scan", "read_scans", "render_report", "render_scan"]

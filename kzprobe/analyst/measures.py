@@ -1,0 +1,124 @@
+"""Key figures of one result, read defensively from its observations.
+
+Analysts want a flat row per target per scan (DNS, connect and handshake times, HTTP status,
+throughput) without walking the observation tree. The tree comes from someone else's file, so
+every value is type-checked here: a wrong type reads as "not measured", never as a crash.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from kzprobe import vocabulary as v
+
+# Failures of IPv6 connects that mean "this vantage has no IPv6", not interference (team brief).
+NO_IPV6_FAILURES = frozenset({v.NETWORK_UNREACHABLE, v.HOST_UNREACHABLE})
+# Text fields copied into rows are cut here: a hostile report cannot make one row megabytes.
+MAX_FIELD_CHARS = 300
+
+
+@dataclass(frozen=True, slots=True)
+class Measures:
+    """What `kzprobe export` puts in a row besides the verdict; None where not measured."""
+
+    dns_ms: float | None = None
+    dns_failure: str | None = None
+    dns_addresses: int | None = None
+    tcp_connect_ms: float | None = None
+    tcp_failure: str | None = None
+    tls_handshake_ms: float | None = None
+    tls_failure: str | None = None
+    tls_version: str | None = None
+    http_status: int | None = None
+    http_hops: int | None = None
+    http_first_byte_ms: float | None = None
+    http_total_ms: float | None = None
+    http_failure: str | None = None
+    http_title: str | None = None
+    download_kbps: float | None = None
+    download_bytes: int | None = None
+    download_stall_ms: float | None = None
+    download_failure: str | None = None
+
+
+def number(value: Any) -> float | None:
+    """A finite JSON number as float; anything else (bool, string, NaN) as None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def integer(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value
+
+
+def text(value: Any) -> str | None:
+    return value[:MAX_FIELD_CHARS] if isinstance(value, str) else None
+
+
+def objects(value: Any) -> list[dict[str, Any]]:
+    """The dicts of a list (or a lone dict as a one-item list); anything else as []."""
+    if isinstance(value, dict):
+        return [value]
+    if isinstance(value, list):
+        return [item for item in value if isinstance(item, dict)]
+    return []
+
+
+def is_ipv6(address: str | None) -> bool:
+    return address is not None and ":" in address
+
+
+def measures_of(observations: Any) -> Measures:
+    """The key timings and throughput of one web target's observations."""
+    if not isinstance(observations, dict):
+        return Measures()
+    dns = observations.get("dns") if isinstance(observations.get("dns"), dict) else {}
+    addresses = dns.get("addresses")
+    connect = _first_success(observations.get("tcp"))
+    handshake = _first_success(observations.get("tls"))
+    hops = objects(observations.get("http"))
+    first_hop = hops[0] if hops else {}
+    last_hop = hops[-1] if hops else {}
+    first_timings = first_hop.get("timings") if isinstance(first_hop.get("timings"), dict) else {}
+    totals = [
+        number(hop["timings"].get("total_ms")) for hop in hops if isinstance(hop.get("timings"), dict)
+    ]
+    download = observations.get("download") if isinstance(observations.get("download"), dict) else {}
+    return Measures(
+        dns_ms=number(dns.get("duration_ms")),
+        dns_failure=text(dns.get("failure")),
+        dns_addresses=len(addresses) if isinstance(addresses, list) else None,
+        tcp_connect_ms=number(connect.get("duration_ms")) if connect else None,
+        tcp_failure=None if connect else first_failure(observations.get("tcp")),
+        tls_handshake_ms=number(handshake.get("duration_ms")) if handshake else None,
+        tls_failure=None if handshake else first_failure(observations.get("tls")),
+        tls_version=text(handshake.get("version")) if handshake else None,
+        http_status=integer(last_hop.get("status")),
+        http_hops=len(hops) if "http" in observations else None,
+        http_first_byte_ms=number(first_timings.get("first_byte_ms")),
+        http_total_ms=round(sum(t for t in totals if t is not None), 1) if any(t is not None for t in totals) else None,
+        http_failure=next((text(hop.get("failure")) for hop in hops if hop.get("failure")), None),
+        http_title=text(last_hop.get("title")),
+        download_kbps=number(download.get("kilobytes_per_second")),
+        download_bytes=integer(download.get("bytes")),
+        download_stall_ms=number(download.get("longest_stall_ms")),
+        download_failure=text(download.get("failure")),
+    )
+
+
+def _first_success(attempts: Any) -> dict[str, Any] | None:
+    return next((item for item in objects(attempts) if item.get("failure") is None), None)
+
+
+def first_failure(attempts: Any) -> str | None:
+    """The failure that tells: the first one that is not an IPv6 "no route" (unless only those)."""
+    failures = [(item.get("failure"), text(item.get("address"))) for item in objects(attempts)]
+    failures = [(failure, address) for failure, address in failures if isinstance(failure, str)]
+    telling = [f for f, address in failures if not (is_ipv6(address) and f in NO_IPV6_FAILURES)]
+    chosen = telling or [f for f, _ in failures]
+    return chosen[0][:MAX_FIELD_CHARS] if chosen else None

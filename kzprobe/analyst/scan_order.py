@@ -1,0 +1,113 @@
+"""When and where each file's scan ran, from its first bytes: to order thousands of files by time.
+
+A timeline must follow scan time, not file names, yet parsing every report twice (once to sort,
+once to read) would double the cost. kzprobe writes a report's header before its results, so
+the top-level fields before "results" are decoded from the first bytes (with json's own decoder,
+one value at a time). A file whose header is not up front is read whole instead. The full read
+later checks everything: a header that lies here only misplaces its own scan.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Final
+
+from kzprobe import report_reader as rr
+
+# A report's header (everything before "results") is well under this when kzprobe wrote it.
+HEADER_PEEK_BYTES: Final = 64 * 1024
+# Where unreadable files sort: last, after every real scan.
+FAR_FUTURE: Final = datetime.max.replace(tzinfo=timezone.utc)
+
+
+def order_by_time(files: Sequence[Path]) -> list[Path]:
+    """`files` sorted by scan start time, then vantage name, then path; unreadable ones last."""
+    return [path for _, path in sorted((scan_sort_key(path), path) for path in files)]
+
+
+def scan_sort_key(path: Path) -> tuple[datetime, str, str]:
+    """(start time, vantage name, path) of a report file: the order scans are read in."""
+    started, vantage = peek_scan(path)
+    return (started or FAR_FUTURE, vantage or "", str(path))
+
+
+def peek_scan(path: Path) -> tuple[datetime | None, str | None]:
+    """A file's scan start time and vantage name; (None, None) when unreadable (the full read
+    reports why)."""
+    header = peek_header(path)
+    if header is None or "started_at" not in header:
+        header = _full_header(path)
+    if header is None:
+        return None, None
+    started = header.get("started_at")
+    vantage = header.get("vantage")
+    name = vantage.get("name") if isinstance(vantage, dict) else None
+    return (
+        rr.parse_time(started) if isinstance(started, str) else None,
+        name if isinstance(name, str) else None,
+    )
+
+
+def peek_header(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The top-level fields before "results", from the file's first bytes; None if unsure."""
+    try:
+        with open(path, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                return None
+            head = handle.read(HEADER_PEEK_BYTES).decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    if str(path).endswith(rr.JOURNAL_SUFFIX):
+        line, newline, _ = head.partition("\n")
+        try:
+            entry = json.loads(line) if newline else None
+        except ValueError:
+            return None
+        return entry if isinstance(entry, dict) else None
+    return _leading_fields(head)
+
+
+def _leading_fields(text: str) -> dict[str, Any] | None:
+    decoder = json.JSONDecoder()
+    fields: dict[str, Any] = {}
+    position = _skip_space(text, 0)
+    if text[position : position + 1] != "{":
+        return None
+    position += 1
+    try:
+        while True:
+            position = _skip_space(text, position)
+            if text[position : position + 1] == "}":
+                return fields
+            key, position = decoder.raw_decode(text, position)
+            position = _skip_space(text, position)
+            if not isinstance(key, str) or text[position : position + 1] != ":":
+                return None
+            if key == "results":
+                return fields
+            value, position = decoder.raw_decode(text, _skip_space(text, position + 1))
+            fields[key] = value
+            position = _skip_space(text, position)
+            if text[position : position + 1] == ",":
+                position += 1
+    except ValueError:  # the header runs past the peeked bytes, or the file is malformed
+        return None
+
+
+def _skip_space(text: str, position: int) -> int:
+    while position < len(text) and text[position] in " \t\r\n":
+        position += 1
+    return position
+
+
+def _full_header(path: Path) -> dict[str, Any] | None:
+    try:
+        report = rr.read_report(path)
+    except rr.ReportError:
+        return None
+    return {key: value for key, value in report.items() if key != "results"}
