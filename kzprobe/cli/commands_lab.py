@@ -1,1 +1,164 @@
-"""Commands registered on the kzprobe app (placeholder until implemented)."""
+"""`kzprobe lab`: see every kind of interference happen, on one machine, without a censor.
+
+Thin: the library (kzprobe.lab) builds, scans and compares; this module parses and renders.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from kzprobe.cli import app
+from kzprobe.cli import exit_codes
+from kzprobe.lab import NETWORK_RUNS, Lab, LabError, LabUnavailable, availability
+from kzprobe.lab import netns
+from kzprobe.lab.runner import DEFAULT_TIMEOUT_S, LabRunResult, run_lab, scenario_table
+from kzprobe.lab.scenarios import select
+from kzprobe.text import clean_text
+
+lab_app = typer.Typer(
+    help="The lab: an emulated censored network on this machine (network namespaces).",
+    no_args_is_help=True, rich_markup_mode=None,
+)
+app.add_typer(lab_app, name="lab")
+
+# Piped output (a README, a CI log) gets a wide table rather than rich's 80 columns.
+_out = Console(markup=False, highlight=False, width=shutil.get_terminal_size((160, 24)).columns)
+_err = Console(stderr=True, markup=False, highlight=False)
+SHELL_SIDES = ("inside", "outside", "inside-international", "inside-everything")
+
+
+def _text(value: object) -> Text:
+    return Text(clean_text(str(value)))
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    _err.print(Text(f"kzprobe lab: {clean_text(message)}"))
+    return typer.Exit(code)
+
+
+def _check_available() -> None:
+    reason = availability()
+    if reason:
+        raise _fail(f"cannot build the lab here: {reason}", exit_codes.FAILED)
+
+
+def _selected(ids: list[str] | None):
+    try:
+        return select(ids)
+    except KeyError as exc:
+        raise _fail(f"unknown scenario(s): {exc.args[0]} (see `kzprobe lab list`)", exit_codes.BAD_INPUT)
+
+
+@lab_app.command("list")
+def lab_list(as_json: bool = typer.Option(False, "--json", help="Print the scenarios as JSON.")) -> None:
+    """Every scenario: what the censored network does, and what kzprobe must conclude."""
+    rows = scenario_table(select(None))
+    runs = [{"id": r.id, "summary": r.summary, "scenarios": list(r.scenario_ids), "connectivity": r.connectivity}
+            for r in NETWORK_RUNS]
+    if as_json:
+        typer.echo(json.dumps({"scenarios": rows, "network_runs": runs}, indent=2, ensure_ascii=False))
+        return
+    table = Table("scenario", "inside the censored ISP", "outside", "kzprobe must say", box=None, pad_edge=False)
+    for row in rows:
+        expect = row["expect"] + (f" (pending: {row['pending']})" if row["pending"] else "")
+        table.add_row(_text(row["id"]), _text(row["inside"]), _text(row["outside"]), _text(expect))
+    _out.print(table)
+    _out.print()
+    for run in runs:
+        _out.print(_text(f"network run {run['id']}: {run['summary']} -> connectivity {run['connectivity']}"))
+
+
+@lab_app.command("run")
+def lab_run(
+    scenario: list[str] = typer.Option(None, "--scenario", "-s", help="Only this scenario or network run (repeatable)."),
+    timeout: float = typer.Option(DEFAULT_TIMEOUT_S, "--timeout", min=0.5, help="Per-operation timeout of the scans."),
+    output: Path = typer.Option(None, "--output", help="Keep the scan reports in this directory."),
+    as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON."),
+) -> None:
+    """Build the lab, scan from outside (control) and inside, and compare with the expectations.
+
+    Exits 1 when any scenario's verdict, blocking layer or key evidence differs."""
+    _check_available()
+    _selected(scenario)
+    try:
+        result = run_lab(scenario or None, timeout=timeout, output_dir=output,
+                         progress=lambda line: _err.print(_text(line)))
+    except (LabError, LabUnavailable) as exc:
+        raise _fail(str(exc), exit_codes.FAILED)
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        _render(result)
+    if output:
+        _err.print(_text(f"reports kept in {output}"))
+    raise typer.Exit(exit_codes.OK if result.ok else exit_codes.FAILED)
+
+
+def _render(result: LabRunResult) -> None:
+    for scan in result.scans:
+        if scan.returncode != 0:
+            _err.print(_text(f"{scan.name} scan exited {scan.returncode}: {scan.stderr.strip()[-800:]}"))
+    table = Table("run", "scenario", "expected", "actual", "", box=None, pad_edge=False)
+    for c in result.comparisons:
+        status = "ok" if c.matches else ("MISMATCH (pending)" if c.pending else "MISMATCH")
+        table.add_row(_text(c.run), _text(c.subject), _text(c.expected), _text(c.actual), _text(status))
+    _out.print(table)
+    mismatches = [c for c in result.comparisons if not c.matches]
+    _out.print()
+    _out.print(_text(f"{len(result.comparisons) - len(mismatches)} of {len(result.comparisons)} match"
+                     + (":" if not mismatches else f"; {len(mismatches)} mismatch:")))
+    for c in mismatches:
+        line = f"  {c.run} {c.subject}: {'; '.join(c.problems)}"
+        if c.pending:
+            line += f" (pending: {c.pending})"
+        if c.explanation:
+            line += f"\n    kzprobe said: {c.explanation}"
+        _out.print(_text(line) if "\n" not in line else Text("\n".join(clean_text(part) for part in line.split("\n"))))
+
+
+@lab_app.command("shell")
+def lab_shell(
+    side: str = typer.Option("inside", "--side", help=f"Which network: {', '.join(SHELL_SIDES)}."),
+    scenario: list[str] = typer.Option(None, "--scenario", "-s", help="Only these scenarios (repeatable)."),
+) -> None:
+    """A shell inside the censored network (or another side), to poke at it with curl and dig."""
+    if side not in SHELL_SIDES:
+        raise _fail(f"--side must be one of {', '.join(SHELL_SIDES)}", exit_codes.BAD_INPUT)
+    _check_available()
+    scenarios = _selected(scenario)
+    cuts = [side.split("-", 1)[1]] if side.startswith("inside-") else []
+    shell = os.environ.get("SHELL") or shutil.which("bash") or "/bin/sh"
+    try:
+        with Lab(scenarios, cuts=cuts) as lab:
+            example = next((s for s in scenarios if s.id == "tls-reset"), scenarios[0])
+            _err.print(_text(f"kzprobe lab: a shell in the '{side}' network. Exit the shell to take the lab down."))
+            _err.print(_text(f"  lab CA (for curl --cacert, kzprobe --ca-file): $KZLAB_CA = {lab.ca_file}"))
+            _err.print(_text(f"  targets file: $KZLAB_TARGETS = {lab.targets_file}"))
+            _err.print(_text(f"  server log: {lab.workdir}/{side}.log"))
+            _err.print(_text(f"  try: curl -v --cacert $KZLAB_CA {example.site.url}"))
+            _err.print(_text("       kzprobe scan --targets $KZLAB_TARGETS --ca-file $KZLAB_CA --output /tmp/lab-report.json"))
+            env = lab.env({"KZLAB_CA": str(lab.ca_file), "KZLAB_TARGETS": str(lab.targets_file),
+                           "PS1": f"(kzlab {side}) \\w \\$ "})
+            code = subprocess.run(lab.command(side, [shell, "-i"]), env=env).returncode
+    except (LabError, LabUnavailable) as exc:
+        raise _fail(str(exc), exit_codes.FAILED)
+    raise typer.Exit(code)
+
+
+@lab_app.command("clean")
+def lab_clean(every: bool = typer.Option(False, "--all", help="Also remove labs whose process is still running.")) -> None:
+    """Remove what killed labs left behind: kzlab-* namespaces, /etc/netns/kzlab-*, work directories."""
+    removed = netns.clean(every=every)
+    for item in removed:
+        _out.print(_text(f"removed {item}"))
+    if not removed:
+        _out.print("nothing to clean")

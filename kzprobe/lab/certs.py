@@ -1,0 +1,151 @@
+"""The lab's certificates: an honest lab CA for every site, and an interceptor that copies them.
+
+The probe trusts the lab CA through `--ca-file`. The interception chain imitates the one
+Kazakhstan used in 2019 (research/kz-blocking-fingerprints.md, 3.2): root `C=KZ, CN=Qaznet
+Trust Network`, intermediate `C=KZ, CN=Security Certificate`, and forged leaves that copy the
+real certificate's subject and names, with a fresh RSA key of public exponent 3, validity moved
+six hours earlier and every other extension stripped. Only cryptography is used (a runtime
+dependency), so `kzprobe lab` works outside the test environment too.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
+
+LAB_CA_NAME: Final = "kzprobe lab CA"
+QAZNET_ROOT_NAME: Final = "Qaznet Trust Network"
+QAZNET_INTERMEDIATE_NAME: Final = "Security Certificate"
+# The 2019 forged leaves: validity copied from the real certificate, shifted this much earlier.
+FORGED_VALIDITY_SHIFT: Final = datetime.timedelta(hours=6)
+# Leaves are valid from a day ago for a year: a lab built now works whatever the clock skew.
+_LEAF_LIFETIME: Final = datetime.timedelta(days=365)
+_BACKDATE: Final = datetime.timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class KeyPair:
+    """PEM files of a certificate chain (leaf first) and its private key."""
+
+    chain: Path
+    key: Path
+
+
+def _pem_key(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def _pem(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _name(common_name: str, country: str | None = None) -> x509.Name:
+    attributes = [x509.NameAttribute(NameOID.COUNTRY_NAME, country)] if country else []
+    return x509.Name(attributes + [x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def _ca_certificate(subject: x509.Name, key, issuer: x509.Name, issuer_key, *, not_before, not_after,
+                    path_length: int | None) -> x509.Certificate:
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject).issuer_name(issuer).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before).not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                                     data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                     crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(issuer_key, hashes.SHA256())
+    )
+
+
+class CertificateFactory:
+    """Writes the lab CA, one leaf per host, and forged interception leaves into `directory`."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+        now = datetime.datetime.now(datetime.timezone.utc)
+        self._now = now
+        self._ca_key = ec.generate_private_key(ec.SECP256R1())
+        self._ca = _ca_certificate(_name(LAB_CA_NAME), self._ca_key, _name(LAB_CA_NAME), self._ca_key,
+                                   not_before=now - _BACKDATE, not_after=now + 10 * _LEAF_LIFETIME,
+                                   path_length=0)
+        # One key for every honest leaf: a lab of a thousand sites then costs a thousand
+        # signatures, not a thousand key generations.
+        self._leaf_key = ec.generate_private_key(ec.SECP256R1())
+        self._leaf_key_file = directory / "leaf.key"
+        self._leaf_key_file.write_bytes(_pem_key(self._leaf_key))
+        self.ca_file = directory / "ca.pem"
+        self.ca_file.write_bytes(_pem(self._ca))
+        self._qaznet: tuple[x509.Certificate, rsa.RSAPrivateKey, x509.Certificate, rsa.RSAPrivateKey] | None = None
+
+    def leaf(self, host: str) -> KeyPair:
+        """A certificate for `host` signed by the lab CA (what the real site presents)."""
+        chain = self.directory / f"{host}.pem"
+        if not chain.exists():
+            chain.write_bytes(_pem(self._leaf_certificate(host)))
+        return KeyPair(chain, self._leaf_key_file)
+
+    def _leaf_certificate(self, host: str) -> x509.Certificate:
+        return (
+            x509.CertificateBuilder()
+            .subject_name(_name(host)).issuer_name(self._ca.subject)
+            .public_key(self._leaf_key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(self._now - _BACKDATE).not_valid_after(self._now + _LEAF_LIFETIME)
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .sign(self._ca_key, hashes.SHA256())
+        )
+
+    def _qaznet_chain(self) -> tuple[x509.Certificate, rsa.RSAPrivateKey, x509.Certificate, rsa.RSAPrivateKey]:
+        if self._qaznet is None:
+            # RSA 2048 rather than the original root's 4096: same names, a tenth of the wait.
+            root_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            root_name = _name(QAZNET_ROOT_NAME, "KZ")
+            root = _ca_certificate(root_name, root_key, root_name, root_key,
+                                   not_before=datetime.datetime(2016, 2, 2, 5, 41, tzinfo=datetime.timezone.utc),
+                                   not_after=datetime.datetime(2046, 2, 2, 5, 41, tzinfo=datetime.timezone.utc),
+                                   path_length=None)
+            inter_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            inter = _ca_certificate(_name(QAZNET_INTERMEDIATE_NAME, "KZ"), inter_key, root_name, root_key,
+                                    not_before=self._now - _BACKDATE,
+                                    not_after=self._now + 3 * _LEAF_LIFETIME, path_length=0)
+            self._qaznet = (root, root_key, inter, inter_key)
+            (self.directory / "qaznet-root.pem").write_bytes(_pem(root))
+        return self._qaznet
+
+    def forged(self, host: str) -> KeyPair:
+        """The interceptor's copy of `host`'s certificate, chained to 'Qaznet Trust Network'."""
+        chain = self.directory / f"{host}.qaznet.pem"
+        key_file = self.directory / f"{host}.qaznet.key"
+        if not chain.exists():
+            _root, _root_key, inter, inter_key = self._qaznet_chain()
+            real = x509.load_pem_x509_certificate(self.leaf(host).chain.read_bytes())
+            key = rsa.generate_private_key(public_exponent=3, key_size=2048)
+            san = real.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+            forged = (
+                x509.CertificateBuilder()
+                .subject_name(real.subject).issuer_name(inter.subject).public_key(key.public_key())
+                # The 2019 forgeries kept the real serial number but for its last 4 bytes.
+                .serial_number((real.serial_number & ~0xFFFFFFFF) | 0x0B0B0B0B)
+                .not_valid_before(real.not_valid_before_utc - FORGED_VALIDITY_SHIFT)
+                .not_valid_after(real.not_valid_after_utc - FORGED_VALIDITY_SHIFT)
+                # Only the names survive; the 2019 interceptor stripped every other extension.
+                .add_extension(san, critical=False)
+                .sign(inter_key, hashes.SHA256())
+            )
+            key_file.write_bytes(_pem_key(key))
+            chain.write_bytes(_pem(forged) + _pem(inter))
+        return KeyPair(chain, key_file)

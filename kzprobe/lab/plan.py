@@ -1,0 +1,187 @@
+"""From scenarios to namespaces: which addresses each one has, what vanishes, what its servers do.
+
+Pure: the same scenarios give the same plan. Each namespace plays one network - the outside
+vantage, the censored ISP, or the ISP with its international link (or everything) cut - and
+gets an address on its loopback for every address that answers there, a route into the drop
+link for every address whose packets must vanish, and the serve.py configuration that makes
+its resolvers and web servers behave as the scenarios say.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from kzprobe.lab import addresses as a
+from kzprobe.lab import model as m
+from kzprobe.lab.model import Conditions, Scenario, Site
+
+OUTSIDE: Final = "outside"
+INSIDE: Final = "inside"
+CUT_INTERNATIONAL: Final = "international"
+CUT_EVERYTHING: Final = "everything"
+CUTS: Final = (CUT_INTERNATIONAL, CUT_EVERYTHING)
+
+BLOCKPAGE_HOST: Final = "blockpage.isp.kzlab.test"
+DROP_LINK: Final = "kzdrop0"
+_DROP_PEER: Final = "kzdrop1"
+
+
+@dataclass(frozen=True)
+class SiteAddresses:
+    v4: tuple[str, ...]
+    v6: tuple[str, ...]
+    replica: str | None  # a domestic replica, answered only by a lying resolver (DNS_SPOOF @replica)
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        return self.v4 + self.v6 + ((self.replica,) if self.replica else ())
+
+
+def allocate(sites: Sequence[Site]) -> dict[str, SiteAddresses]:
+    """One address per site from its hosting pool (and an IPv6 one, and a replica), in order."""
+    pools = {
+        m.DOMESTIC: a.site_addresses(a.DOMESTIC_V4),
+        m.INTERNATIONAL: a.site_addresses(a.INTERNATIONAL_V4),
+    }
+    v6_pool = a.site_addresses(a.INTERNATIONAL_V6)
+    allocated: dict[str, SiteAddresses] = {}
+    for site in sites:
+        if site.host in allocated:
+            raise ValueError(f"lab: two sites named {site.host}")
+        allocated[site.host] = SiteAddresses(
+            v4=(next(pools[site.hosting]),),
+            v6=(next(v6_pool),) if site.ipv6 else (),
+            replica=next(pools[m.DOMESTIC]) if site.replica else None,
+        )
+    return allocated
+
+
+@dataclass(frozen=True)
+class NamespacePlan:
+    """One namespace: its loopback addresses, what vanishes, its resolver and its servers."""
+
+    role: str  # "outside", "inside", "inside-international", "inside-everything"
+    resolver: str  # the nameserver of its resolv.conf
+    local: tuple[str, ...]  # addresses on lo
+    dropped: tuple[str, ...]  # CIDRs routed to the drop link, where every packet vanishes
+    config: dict  # serve.py configuration, without the paths the lab adds
+
+    def ip_batch(self) -> str:
+        """Commands for `ip -batch -` that give the namespace its addresses and its drop link."""
+        lines = ["link set lo up"]
+        for address in self.local:
+            prefix = 32 if ipaddress.ip_address(address).version == 4 else 128
+            lines.append(f"address add {address}/{prefix} dev lo")
+        lines += [
+            f"link add {DROP_LINK} type veth peer name {_DROP_PEER}",
+            f"link set {DROP_LINK} up",
+            f"link set {_DROP_PEER} up",
+            # A neighbour that does not exist: frames go out on the link and nobody takes them.
+            f"neigh add {a.DROP_GATEWAY_V4} lladdr {a.DROP_MAC} dev {DROP_LINK} nud permanent",
+            f"neigh add {a.DROP_GATEWAY_V6} lladdr {a.DROP_MAC} dev {DROP_LINK} nud permanent",
+        ]
+        for cidr in self.dropped:
+            if ipaddress.ip_network(cidr).version == 4:
+                lines.append(f"route add {cidr} via {a.DROP_GATEWAY_V4} dev {DROP_LINK} onlink")
+            else:
+                lines.append(f"route add {cidr} via {a.DROP_GATEWAY_V6} dev {DROP_LINK} onlink")
+        return "\n".join(lines) + "\n"
+
+
+def _network(address: str) -> str:
+    ip = ipaddress.ip_address(address)
+    return f"{address}/{32 if ip.version == 4 else 128}"
+
+
+def _cut_networks(cut: str | None) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    if cut == CUT_INTERNATIONAL:
+        return [a.INTERNATIONAL_V4, a.INTERNATIONAL_V6]
+    if cut == CUT_EVERYTHING:
+        return [a.INTERNATIONAL_V4, a.INTERNATIONAL_V6, a.DOMESTIC_V4]
+    return []
+
+
+def _dns_record(conditions: Conditions, where: SiteAddresses) -> dict:
+    """A resolver's table entry for a site under `conditions`."""
+    if conditions.dns == m.DNS_SPOOF:
+        answers = []
+        for item in conditions.spoofed:
+            if item == m.SPOOF_BLOCKPAGE:
+                answers.append(a.BLOCKPAGE_SERVER)
+            elif item == m.SPOOF_REPLICA:
+                if where.replica is None:
+                    raise ValueError("lab: a @replica answer needs a site with replica=True")
+                answers.append(where.replica)
+            else:
+                answers.append(str(ipaddress.ip_address(item)))
+        v4 = [x for x in answers if ipaddress.ip_address(x).version == 4]
+        v6 = [x for x in answers if ipaddress.ip_address(x).version == 6]
+        return {"action": m.DNS_SPOOF, "a": v4, "aaaa": v6}
+    return {"action": conditions.dns, "a": list(where.v4), "aaaa": list(where.v6)}
+
+
+def plan_namespace(role: str, scenarios: Sequence[Scenario], where: dict[str, SiteAddresses],
+                   cut: str | None = None) -> NamespacePlan:
+    """The plan of the outside vantage (role OUTSIDE) or of the censored ISP (INSIDE, maybe cut)."""
+    if role not in (OUTSIDE, INSIDE) or (cut is not None and (role != INSIDE or cut not in CUTS)):
+        raise ValueError(f"lab: no namespace {role!r} with cut {cut!r}")
+    cut_networks = _cut_networks(cut)
+
+    def is_cut(address: str) -> bool:
+        return any(ipaddress.ip_address(address) in net for net in cut_networks)
+
+    local: list[str] = []
+    dropped: list[str] = []
+    listeners: dict[str, dict] = {}
+    sites: dict[str, dict] = {}
+    honest: dict[str, dict] = {BLOCKPAGE_HOST: {"action": m.DNS_ANSWER, "a": [a.BLOCKPAGE_SERVER], "aaaa": []}}
+    isp: dict[str, dict] = dict(honest)
+
+    for scenario in scenarios:
+        site = scenario.site
+        here = scenario.inside if role == INSIDE else scenario.outside
+        site_where = where[site.host]
+        honest[site.host] = _dns_record(scenario.outside, site_where)
+        isp[site.host] = _dns_record(scenario.inside, site_where)
+        sites[site.host] = {
+            "page": site.page, "https_redirect": site.redirects_to_https, "download_bytes": site.download_bytes,
+            "tls": here.tls, "http": here.http, "rate": here.rate_bytes_per_s, "delay": here.delay_s,
+        }
+        for address in site_where.all:
+            if is_cut(address):
+                continue
+            if here.path == m.PATH_DROP:
+                dropped.append(_network(address))
+                continue
+            local.append(address)
+            if here.path == m.PATH_OPEN:
+                listeners.setdefault(address, {"address": address, "server": "site", "hosts": []})["hosts"].append(site.host)
+
+    resolvers = []
+    infrastructure = [(a.HONEST_RESOLVER, "honest", honest)]
+    if role == INSIDE:
+        infrastructure.append((a.ISP_RESOLVER, "isp", isp))
+    for address, label, records in infrastructure:
+        if not is_cut(address):
+            local.append(address)
+            resolvers.append({"address": address, "label": label, "records": records})
+    if not is_cut(a.BLOCKPAGE_SERVER):
+        local.append(a.BLOCKPAGE_SERVER)
+        listeners[a.BLOCKPAGE_SERVER] = {"address": a.BLOCKPAGE_SERVER, "server": "blockpage", "hosts": []}
+
+    dropped = [str(net) for net in cut_networks] + dropped
+    name = role if cut is None else f"{role}-{cut}"
+    return NamespacePlan(
+        role=name,
+        resolver=a.ISP_RESOLVER if role == INSIDE else a.HONEST_RESOLVER,
+        local=tuple(dict.fromkeys(local)),
+        dropped=tuple(dict.fromkeys(dropped)),
+        config={
+            "role": name,
+            "resolvers": resolvers,
+            "web": {"listeners": list(listeners.values()), "sites": sites, "blockpage_host": BLOCKPAGE_HOST},
+        },
+    )

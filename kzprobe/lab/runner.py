@@ -1,0 +1,202 @@
+"""`kzprobe lab run` as a library: build the lab, scan from outside and inside, compare.
+
+The outside scan is the control; the inside scan gets it with `--control` and the honest
+resolver with `--control-resolver`, exactly as a volunteer's scan would get a VPS report and a
+public resolver. Each network run (international cut, offline) scans again from a rebuilt
+inside namespace. Every scan is the real `kzprobe scan` command in its own process, reading
+the namespace's resolv.conf; the lab only compares what the reports say with what the
+scenarios expect.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+from kzprobe import vocabulary as v
+from kzprobe.lab import addresses as a
+from kzprobe.lab.lab import Lab, role_name
+from kzprobe.lab.model import Expectation, NetworkRun, Scenario
+from kzprobe.lab.plan import INSIDE, OUTSIDE
+from kzprobe.lab.scenarios import scenario_by_id, select, select_runs
+from kzprobe.lab.targets_file import targets_yaml
+
+# Per-operation timeout of the lab's scans: loopback answers in microseconds, so 2 s only
+# needs to cover the slow site (1.2 s) and keeps every timeout scenario short.
+DEFAULT_TIMEOUT_S: Final = 2.0
+# A scan's own bound: the slowest target is the throttled download (8 s) after its page.
+_SCAN_LIMIT_S: Final = 300.0
+CONNECTIVITY_SUBJECT: Final = "(connectivity)"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One expected-against-actual line of a lab run."""
+
+    run: str  # "inside" or a network run id
+    subject: str  # scenario id, or CONNECTIVITY_SUBJECT
+    expected: str
+    actual: str
+    problems: tuple[str, ...]  # empty when it matches
+    pending: str | None = None  # why a mismatch is still expected (scenario not reached yet)
+    explanation: str | None = None  # kzprobe's own explanation, for the reader
+
+    @property
+    def matches(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict:
+        return {"run": self.run, "scenario": self.subject, "expected": self.expected, "actual": self.actual,
+                "matches": self.matches, "problems": list(self.problems), "pending": self.pending,
+                "explanation": self.explanation}
+
+
+@dataclass
+class ScanRun:
+    """One `kzprobe scan` inside the lab."""
+
+    name: str
+    role: str
+    report: Path
+    seconds: float
+    returncode: int
+    stderr: str
+
+
+@dataclass
+class LabRunResult:
+    comparisons: list[Comparison] = field(default_factory=list)
+    scans: list[ScanRun] = field(default_factory=list)
+    build_seconds: float = 0.0
+    backend: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return all(c.matches for c in self.comparisons)
+
+    def to_dict(self) -> dict:
+        return {
+            "ok": self.ok,
+            "backend": self.backend,
+            "build_seconds": round(self.build_seconds, 2),
+            "scans": [{"name": s.name, "namespace": s.role, "seconds": round(s.seconds, 2), "returncode": s.returncode,
+                       "report": str(s.report)} for s in self.scans],
+            "comparisons": [c.to_dict() for c in self.comparisons],
+        }
+
+
+def compare(expect: Expectation, result: Mapping | None) -> tuple[str, tuple[str, ...]]:
+    """(the actual finding as text, what differs from the expectation)."""
+    if result is None:
+        return "(no result)", ("the report has no result for this target",)
+    verdict, blocking = result.get("verdict"), result.get("blocking")
+    evidence = [e for e in result.get("evidence") or [] if isinstance(e, str)]
+    actual = Expectation(str(verdict), blocking if isinstance(blocking, str) else None, tuple(evidence)).describe()
+    problems = []
+    if verdict != expect.verdict:
+        problems.append(f"verdict {verdict!r}, expected {expect.verdict!r}")
+    if blocking != expect.blocking:
+        problems.append(f"blocking {blocking!r}, expected {expect.blocking!r}")
+    missing = [e for e in expect.evidence if e not in evidence]
+    if missing:
+        problems.append(f"evidence lacks {', '.join(missing)}")
+    return actual, tuple(problems)
+
+
+def compare_report(run: str, report: Mapping | None, expectations: Mapping[str, Expectation],
+                   connectivity: str) -> list[Comparison]:
+    """Every scenario of one scan, and the scan's connectivity, against what is expected."""
+    if report is None:
+        return [Comparison(run, sid, e.describe(), "(no report)", ("the scan wrote no report",), e.pending)
+                for sid, e in expectations.items()]
+    results = {}
+    for result in report.get("results") or []:
+        target = result.get("target") if isinstance(result, Mapping) else None
+        if isinstance(target, Mapping) and isinstance(target.get("id"), str):
+            results[target["id"]] = result
+    actual_connectivity = report.get("connectivity")
+    comparisons = [Comparison(
+        run, CONNECTIVITY_SUBJECT, connectivity, str(actual_connectivity),
+        () if actual_connectivity == connectivity else (f"connectivity {actual_connectivity!r}, expected {connectivity!r}",),
+    )]
+    for sid, expect in expectations.items():
+        result = results.get(sid)
+        actual, problems = compare(expect, result)
+        explanation = result.get("explanation") if isinstance(result, Mapping) else None
+        comparisons.append(Comparison(run, sid, expect.describe(), actual, problems, expect.pending,
+                                      explanation if isinstance(explanation, str) else None))
+    return comparisons
+
+
+def _scan(lab: Lab, name: str, role: str, targets: Path, output: Path, timeout: float,
+          extra: Sequence[str]) -> ScanRun:
+    argv = [sys.executable, "-m", "kzprobe", "scan", "--targets", str(targets), "--output", str(output),
+            "--ca-file", str(lab.ca_file), "--timeout", f"{timeout:g}", "--vantage", f"lab-{name}", *extra]
+    started = time.monotonic()
+    proc = lab.run(role, argv, capture_output=True, text=True, timeout=_SCAN_LIMIT_S)
+    return ScanRun(name, role, output, time.monotonic() - started, proc.returncode, proc.stderr[-4000:])
+
+
+def _load(path: Path) -> dict | None:
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return report if isinstance(report, dict) else None
+
+
+def run_lab(ids: Sequence[str] | None = None, *, timeout: float = DEFAULT_TIMEOUT_S,
+            output_dir: Path | None = None, backend: str | None = None, env: Mapping[str, str] | None = None,
+            progress: Callable[[str], None] = lambda _: None) -> LabRunResult:
+    """Build the lab for the scenarios (and network runs) named by `ids`, scan, compare.
+
+    All scenarios and runs when `ids` is empty. Reports go to `output_dir` (kept) or to the
+    lab's work directory (removed with the lab)."""
+    scenarios = select(ids)
+    runs = select_runs(ids)
+    result = LabRunResult()
+    started = time.monotonic()
+    with Lab(scenarios, cuts=[r.cut for r in runs], backend=backend, env=env) as lab:
+        result.build_seconds = time.monotonic() - started
+        result.backend = lab.backend
+        progress(f"lab built in {result.build_seconds:.1f} s ({lab.backend} backend, {len(scenarios)} sites)")
+        out = Path(output_dir) if output_dir else lab.workdir
+        assert out is not None
+        out.mkdir(parents=True, exist_ok=True)
+
+        outside = _scan(lab, OUTSIDE, OUTSIDE, lab.targets_file, out / "outside.json", timeout,
+                        ["--control-resolver", "none"])
+        result.scans.append(outside)
+        progress(f"outside scan (the control): {outside.seconds:.1f} s")
+        control = ["--control", str(outside.report), "--control-resolver", f"{a.HONEST_RESOLVER}:53"]
+        inside = _scan(lab, INSIDE, INSIDE, lab.targets_file, out / "inside.json", timeout, control)
+        result.scans.append(inside)
+        progress(f"inside scan: {inside.seconds:.1f} s")
+        result.comparisons += compare_report(INSIDE, _load(inside.report), {s.id: s.expect for s in scenarios}, v.ONLINE)
+
+        for run in runs:
+            scan = _network_run(lab, run, out, timeout, control)
+            result.scans.append(scan)
+            progress(f"{run.id} scan: {scan.seconds:.1f} s")
+            result.comparisons += compare_report(run.id, _load(scan.report), run.expect, run.connectivity)
+    return result
+
+
+def _network_run(lab: Lab, run: NetworkRun, out: Path, timeout: float, control: list[str]) -> ScanRun:
+    catalogue = scenario_by_id()
+    targets = out / f"{run.id}.targets.yaml"
+    targets.write_text(targets_yaml([catalogue[sid] for sid in run.scenario_ids]), encoding="utf-8")
+    return _scan(lab, run.id, role_name(run.cut), targets, out / f"{run.id}.json", timeout, control)
+
+
+def scenario_table(scenarios: Sequence[Scenario]) -> list[dict]:
+    """What `kzprobe lab list` shows, as data."""
+    return [{"id": s.id, "summary": s.summary, "url": s.site.url, "inside": s.inside.describe(),
+             "outside": s.outside.describe(), "expect": s.expect.describe(), "pending": s.expect.pending}
+            for s in scenarios]

@@ -1,0 +1,196 @@
+"""The lab's catalogue: every kind of interference kzprobe must recognise, one row each.
+
+Each row names a site (under .test), what the censored ISP does to it, what the uncensored
+vantage sees, and the verdict, blocking layer and key evidence kzprobe must report. The four
+baselines give every scan its connectivity and throughput reference. Techniques follow what
+public data shows of Kazakhstan (research/kz-blocking-fingerprints.md): mostly TLS by SNI,
+timeouts more often than resets, interception with the "Qaznet Trust Network" root, SNI
+throttling to a policer's rate, rare blockpages; plus the DNS and HTTP techniques of other
+censors, which a probe for Kazakhstan must still tell apart.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from kzprobe import vocabulary as v
+from kzprobe.lab import model as m
+from kzprobe.lab.model import Conditions, Expectation, NetworkRun, Scenario, Site
+
+LAB_DOMAIN: Final = "kzlab.test"
+
+# Throttling: Russia's Twitter policer passed a ~16 KB burst then held flows near 16 KB/s
+# (130 kbit/s); the lab's throttler passes the same burst and then 32 KB/s, in the middle of
+# the 16-64 KB/s a policer of that kind yields (research/throttling-shutdowns.md, 1.1 and 1.5).
+THROTTLE_BYTES_PER_S: Final = 32_000
+# A slow but working site: the answer starts after 1.2 s, well inside a 2 s lab timeout.
+SLOW_SITE_DELAY_S: Final = 1.2
+# Baseline and throughput resources: big enough to leave TCP slow start behind (~1 MB on a
+# fast path, research 1.5), small enough to be fetched in well under a second on loopback.
+BASELINE_DOWNLOAD_BYTES: Final = 1_500_000
+LARGE_DOWNLOAD_BYTES: Final = 2_000_000
+
+
+def _site(name: str, **fields: object) -> Site:
+    return Site(host=f"{name}.{LAB_DOMAIN}", **fields)  # type: ignore[arg-type]
+
+
+def _blocked(layer: str, *evidence: str, pending: str | None = None) -> Expectation:
+    return Expectation(v.BLOCKED, layer, tuple(evidence), pending)
+
+
+REACHABLE: Final = Expectation(v.REACHABLE)
+
+SCENARIOS: Final[tuple[Scenario, ...]] = (
+    # Baselines: always reachable; two in the country, two abroad, each with a download.
+    Scenario("baseline-domestic-1", "domestic baseline over HTTPS",
+             _site("baseline-domestic-1", hosting=m.DOMESTIC, baseline=m.DOMESTIC,
+                   download_bytes=BASELINE_DOWNLOAD_BYTES),
+             m.HONEST, REACHABLE),
+    Scenario("baseline-domestic-2", "domestic baseline over plain HTTP",
+             _site("baseline-domestic-2", scheme="http", hosting=m.DOMESTIC, baseline=m.DOMESTIC,
+                   download_bytes=BASELINE_DOWNLOAD_BYTES),
+             m.HONEST, REACHABLE),
+    Scenario("baseline-international-1", "international baseline, dual stack",
+             _site("baseline-international-1", baseline=m.INTERNATIONAL, ipv6=True,
+                   download_bytes=BASELINE_DOWNLOAD_BYTES),
+             m.HONEST, REACHABLE),
+    Scenario("baseline-international-2", "international baseline over HTTPS",
+             _site("baseline-international-2", baseline=m.INTERNATIONAL,
+                   download_bytes=BASELINE_DOWNLOAD_BYTES),
+             m.HONEST, REACHABLE),
+    # DNS
+    Scenario("dns-nxdomain", "ISP resolver says the name does not exist",
+             _site("dns-nxdomain"), Conditions(dns=m.DNS_NXDOMAIN),
+             _blocked("dns", "dns.nxdomain")),
+    Scenario("dns-localhost", "ISP resolver answers 127.0.0.1",
+             _site("dns-localhost"), Conditions(dns=m.DNS_SPOOF, spoofed=("127.0.0.1",)),
+             _blocked("dns", "dns.bogon")),
+    Scenario("dns-private", "ISP resolver answers a private address (10.10.34.35)",
+             _site("dns-private", scheme="http"), Conditions(dns=m.DNS_SPOOF, spoofed=("10.10.34.35",)),
+             _blocked("dns", "dns.bogon")),
+    Scenario("dns-blockpage-http", "ISP resolver points an http site at its blockpage server",
+             _site("dns-blockpage-http", scheme="http"),
+             Conditions(dns=m.DNS_SPOOF, spoofed=(m.SPOOF_BLOCKPAGE,)),
+             _blocked("dns", "dns.inconsistent", "http.blockpage")),
+    Scenario("dns-blockpage-https", "ISP resolver points an https site at its blockpage server",
+             _site("dns-blockpage-https"), Conditions(dns=m.DNS_SPOOF, spoofed=(m.SPOOF_BLOCKPAGE,)),
+             _blocked("dns", "dns.inconsistent")),
+    Scenario("dns-no-answer", "ISP resolver answers NOERROR with no address",
+             _site("dns-no-answer"), Conditions(dns=m.DNS_NO_ANSWER),
+             _blocked("dns", "dns.no_answer")),
+    Scenario("dns-servfail", "ISP resolver fails (SERVFAIL) for the name only",
+             _site("dns-servfail"), Conditions(dns=m.DNS_SERVFAIL),
+             _blocked("dns", "dns.servfail")),
+    Scenario("dns-replica", "ISP resolver answers another valid replica (a domestic CDN node)",
+             _site("dns-replica", replica=True), Conditions(dns=m.DNS_SPOOF, spoofed=(m.SPOOF_REPLICA,)),
+             REACHABLE),
+    # TCP
+    Scenario("tcp-syn-dropped", "SYNs to the site's address vanish",
+             _site("tcp-syn-dropped"), Conditions(path=m.PATH_DROP),
+             _blocked("tcp", "tcp.timeout")),
+    Scenario("tcp-refused", "SYNs to the site's address are answered with RST",
+             _site("tcp-refused"), Conditions(path=m.PATH_REFUSE),
+             _blocked("tcp", "tcp.refused")),
+    # TLS (Kazakhstan's usual way, triggered by the SNI)
+    Scenario("tls-reset", "RST right after the ClientHello with this SNI",
+             _site("tls-reset"), Conditions(tls=m.TLS_RESET),
+             _blocked("tls", "tls.reset")),
+    Scenario("tls-fin", "connection closed (FIN) right after the ClientHello",
+             _site("tls-fin"), Conditions(tls=m.TLS_FIN),
+             _blocked("tls", "tls.eof")),
+    Scenario("tls-swallow", "ClientHello swallowed: the handshake never answers",
+             _site("tls-swallow"), Conditions(tls=m.TLS_SWALLOW),
+             _blocked("tls", "tls.timeout")),
+    Scenario("tls-mitm-qaznet", "TLS intercepted with a 'Qaznet Trust Network' certificate",
+             _site("tls-mitm-qaznet"), Conditions(tls=m.TLS_MITM),
+             _blocked("tls", "tls.mitm")),
+    # HTTP
+    Scenario("http-blockpage-known", "ISP blockpage that a Kazakh fingerprint matches",
+             _site("http-blockpage-known", scheme="http"), Conditions(http=m.HTTP_BLOCKPAGE),
+             _blocked("http", "http.blockpage")),
+    Scenario("http-blockpage-unknown", "blockpage no fingerprint knows; only the control reveals it",
+             _site("http-blockpage-unknown", scheme="http"), Conditions(http=m.HTTP_UNKNOWN_BLOCKPAGE),
+             _blocked("http", "http.diff")),
+    Scenario("http-redirect-blockpage", "302 redirect to the ISP's blockpage server",
+             _site("http-redirect-blockpage", scheme="http"), Conditions(http=m.HTTP_REDIRECT_BLOCKPAGE),
+             _blocked("http", "http.blockpage_redirect")),
+    Scenario("http-reset", "RST after the HTTP request with this Host",
+             _site("http-reset", scheme="http"), Conditions(http=m.HTTP_RESET),
+             _blocked("http", "http.reset")),
+    # Throughput and things that must not look like interference
+    Scenario("throttled", f"SNI throttling to {THROTTLE_BYTES_PER_S // 1000} KB/s after a 16 KB burst",
+             _site("throttled", download_bytes=LARGE_DOWNLOAD_BYTES),
+             Conditions(rate_bytes_per_s=THROTTLE_BYTES_PER_S),
+             Expectation(v.THROTTLED, None, ("throughput.low",))),
+    Scenario("slow-site", f"slow but working everywhere ({SLOW_SITE_DELAY_S:g} s to answer)",
+             _site("slow-site"), Conditions(delay_s=SLOW_SITE_DELAY_S), REACHABLE,
+             outside=Conditions(delay_s=SLOW_SITE_DELAY_S)),
+    Scenario("dynamic-page", "page that changes on every request",
+             _site("dynamic-page", scheme="http", page=m.PAGE_DYNAMIC), m.HONEST, REACHABLE),
+    Scenario("large-page", "large page and download at full speed",
+             _site("large-page", page=m.PAGE_LARGE, download_bytes=LARGE_DOWNLOAD_BYTES),
+             m.HONEST, REACHABLE),
+    Scenario("http-to-https", "healthy redirect from http to https",
+             _site("http-to-https", scheme="http", https_redirect=True), m.HONEST, REACHABLE),
+    # Dead sites: the stale lists are full of them, and they must never read "blocked".
+    Scenario("site-down", "server down everywhere (connection refused inside and outside)",
+             _site("site-down"), Conditions(path=m.PATH_REFUSE),
+             Expectation(v.DOWN), outside=Conditions(path=m.PATH_REFUSE)),
+    Scenario("domain-gone", "domain expired everywhere (NXDOMAIN inside and outside)",
+             _site("domain-gone"), Conditions(dns=m.DNS_NXDOMAIN),
+             Expectation(v.DOWN), outside=Conditions(dns=m.DNS_NXDOMAIN)),
+)
+
+_BASELINE_IDS: Final = tuple(s.id for s in SCENARIOS if s.site.baseline)
+
+NETWORK_RUNS: Final[tuple[NetworkRun, ...]] = (
+    NetworkRun(
+        "international-cut",
+        "international link cut (January 2022): only domestic sites answer",
+        "international", _BASELINE_IDS + ("dns-replica", "tls-reset"), v.INTERNATIONAL_CUT,
+        {
+            "baseline-domestic-1": REACHABLE,
+            "baseline-domestic-2": REACHABLE,
+            "baseline-international-1": _blocked("network", "connectivity.international_cut"),
+            "baseline-international-2": _blocked("network", "connectivity.international_cut"),
+            "dns-replica": _blocked("network", "connectivity.international_cut"),
+            "tls-reset": _blocked("network", "connectivity.international_cut"),
+        },
+    ),
+    NetworkRun(
+        "offline",
+        "fully offline (5-10 January 2022): nothing answers, not even the ISP's resolver",
+        "everything", _BASELINE_IDS + ("dns-nxdomain", "tls-reset"), v.OFFLINE,
+        {sid: Expectation(v.INCONCLUSIVE, None, ("connectivity.offline",))
+         for sid in _BASELINE_IDS + ("dns-nxdomain", "tls-reset")},
+    ),
+)
+
+
+def scenario_by_id() -> dict[str, Scenario]:
+    return {s.id: s for s in SCENARIOS}
+
+
+def select(ids: list[str] | tuple[str, ...] | None) -> tuple[Scenario, ...]:
+    """The scenarios named (in catalogue order), plus the baselines every scan needs.
+
+    Raises KeyError naming the unknown ids."""
+    if not ids:
+        return SCENARIOS
+    known = scenario_by_id()
+    unknown = [i for i in ids if i not in known and i not in {r.id for r in NETWORK_RUNS}]
+    if unknown:
+        raise KeyError(", ".join(unknown))
+    wanted = set(ids) | set(_BASELINE_IDS)
+    for run in NETWORK_RUNS:
+        if run.id in ids:
+            wanted |= set(run.scenario_ids)
+    return tuple(s for s in SCENARIOS if s.id in wanted)
+
+
+def select_runs(ids: list[str] | tuple[str, ...] | None) -> tuple[NetworkRun, ...]:
+    """The network runs named, all of them when no id is given."""
+    if not ids:
+        return NETWORK_RUNS
+    return tuple(r for r in NETWORK_RUNS if r.id in ids)

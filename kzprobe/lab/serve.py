@@ -1,0 +1,60 @@
+"""Run every server of one lab namespace: `python -m kzprobe.lab.serve CONFIG.json`.
+
+Started inside the namespace by the lab (lab.py). Prints "ready" on stdout once every socket is
+bound, so the lab knows when to scan; runs until SIGTERM or SIGINT. The configuration is what
+plan.py writes for the namespace: {"role", "certs_dir", "log_file", "resolvers", "web"}.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import resource
+import signal
+import sys
+from pathlib import Path
+
+from kzprobe.lab.servers.dns import LabResolver
+from kzprobe.lab.servers.web import WebServer
+
+
+def _raise_file_limit() -> None:
+    # Two listening sockets per address, plus connections: a thousand sites need more than
+    # the usual soft limit of 1024 descriptors.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+async def serve(config: dict) -> None:
+    resolvers = [LabResolver(r["address"], r["records"], r["label"]) for r in config["resolvers"]]
+    web = WebServer(config["web"], Path(config["certs_dir"]))
+    for resolver in resolvers:
+        await resolver.start()
+    await web.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    print("ready", flush=True)
+    await stop.wait()
+    for resolver in resolvers:
+        resolver.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m kzprobe.lab.serve CONFIG.json", file=sys.stderr)
+        return 2
+    config = json.loads(Path(args[0]).read_text(encoding="utf-8"))
+    logging.basicConfig(filename=config.get("log_file"), level=logging.INFO,
+                        format=f"%(asctime)s {config.get('role', '?')} %(message)s")
+    _raise_file_limit()
+    asyncio.run(serve(config))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

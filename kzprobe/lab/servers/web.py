@@ -1,0 +1,250 @@
+"""The lab's web servers: every site, the ISP's blockpage server, and the middlebox in front.
+
+One process per namespace listens on ports 80 and 443 of every address that hosts something,
+each address bound on its own so that an address with no listener refuses connections as a
+dead server does. A connection is first shown to the middlebox, which looks at what a DPI box
+sees (the ClientHello's SNI, the request's Host) and may reset, close, swallow, intercept,
+redirect, or slow it; what passes reaches the server that owns the address.
+
+The web configuration (written by plan.py):
+    listeners: [{"address", "server": "site" | "blockpage", "hosts": [names hosted there]}]
+    sites: {host: {"page", "https_redirect", "download_bytes", "tls", "http", "rate", "delay"}}
+    blockpage_host: the blockpage server's name (its certificate and redirect target)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import ipaddress
+import logging
+import socket
+import ssl
+import time
+from pathlib import Path
+from typing import Final
+from urllib.parse import quote
+
+from kzprobe.lab import model as m
+from kzprobe.lab import pages
+from kzprobe.lab.servers import middlebox
+from kzprobe.lab.servers.clienthello import RECORD_HEADER, looks_like_tls, record_length, server_name
+
+log = logging.getLogger("kzprobe.lab.web")
+
+PORTS: Final = (80, 443)
+# Bounds on what a client may make the server wait for or read.
+_CLIENT_HELLO_WAIT_S: Final = 10.0
+_MAX_CLIENT_HELLO: Final = 16384 + RECORD_HEADER
+_REQUEST_WAIT_S: Final = 10.0
+_MAX_REQUEST_HEAD: Final = 16 * 1024
+_HANDSHAKE_TIMEOUT_S: Final = 10.0
+_PEEK_RETRY_S: Final = 0.01
+
+_REASONS: Final = {200: "OK", 301: "Moved Permanently", 302: "Found", 400: "Bad Request", 404: "Not Found"}
+
+
+class WebServer:
+    def __init__(self, config: dict, certs_dir: Path) -> None:
+        self.listeners: list[dict] = config["listeners"]
+        self.sites: dict[str, dict] = config["sites"]
+        self.blockpage_host: str = config["blockpage_host"]
+        self.certs_dir = certs_dir
+        self._contexts: dict[str, ssl.SSLContext] = {}
+        self._sockets: list[socket.socket] = []
+        self._tasks: set[asyncio.Task] = set()
+
+    # -- listening
+
+    async def start(self) -> None:
+        for listener in self.listeners:
+            family = socket.AF_INET6 if ipaddress.ip_address(listener["address"]).version == 6 else socket.AF_INET
+            for port in PORTS:
+                sock = socket.socket(family, socket.SOCK_STREAM)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind((listener["address"], port))
+                sock.listen(512)
+                sock.setblocking(False)
+                self._sockets.append(sock)
+                self._spawn(self._accept_loop(sock, listener, port))
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _accept_loop(self, sock: socket.socket, listener: dict, port: int) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                conn, _peer = await loop.sock_accept(sock)
+            except OSError as exc:  # e.g. out of file descriptors: back off, keep serving
+                log.warning("accept on %s:%s failed: %s", listener["address"], port, exc)
+                await asyncio.sleep(0.1)
+                continue
+            conn.setblocking(False)
+            self._spawn(self._handle(conn, listener, port))
+
+    async def _handle(self, conn: socket.socket, listener: dict, port: int) -> None:
+        try:
+            if port == 443:
+                await self._handle_tls(conn, listener)
+            else:
+                reader, writer = await self._streams(conn, None)
+                await self._serve_http(reader, writer, listener, tls=False)
+        except Exception as exc:  # one client's trouble must not stop the lab
+            log.info("%s:%s connection ended: %s", listener["address"], port, exc.__class__.__name__)
+            conn.close()
+
+    async def _streams(self, conn: socket.socket, context: ssl.SSLContext | None):
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=_MAX_REQUEST_HEAD)
+        transport, protocol = await loop.connect_accepted_socket(
+            lambda: asyncio.StreamReaderProtocol(reader), sock=conn, ssl=context,
+            ssl_handshake_timeout=_HANDSHAKE_TIMEOUT_S if context else None)
+        return reader, asyncio.StreamWriter(transport, protocol, reader, loop)
+
+    # -- TLS: the middlebox reads the ClientHello first
+
+    async def _handle_tls(self, conn: socket.socket, listener: dict) -> None:
+        hello = await _peek_client_hello(conn)
+        sni = server_name(hello) if looks_like_tls(hello) else None
+        site = self.sites.get(sni or "")
+        action = site["tls"] if site else m.TLS_PASS
+        log.info("TLS %s sni=%s -> %s", listener["address"], sni, action)
+        if action in (m.TLS_RESET, m.TLS_FIN, m.TLS_SWALLOW):
+            # Consume what was peeked: closing a socket with unread data sends an RST.
+            await asyncio.get_running_loop().sock_recv(conn, len(hello) or 1)
+            if action == m.TLS_RESET:
+                middlebox.reset(conn)
+                conn.close()
+            elif action == m.TLS_FIN:
+                conn.close()
+            else:
+                await middlebox.swallow(conn)
+            return
+        if action == m.TLS_MITM and sni:
+            chain, key = self.certs_dir / f"{sni}.qaznet.pem", self.certs_dir / f"{sni}.qaznet.key"
+        else:
+            chain, key = self.certs_dir / f"{self._certificate_host(listener, sni)}.pem", self.certs_dir / "leaf.key"
+        reader, writer = await self._streams(conn, self._context(chain, key))
+        await self._serve_http(reader, writer, listener, tls=True)
+
+    def _certificate_host(self, listener: dict, sni: str | None) -> str:
+        if listener["server"] == "blockpage":
+            return self.blockpage_host
+        return sni if sni in listener["hosts"] else listener["hosts"][0]
+
+    def _context(self, chain: Path, key: Path) -> ssl.SSLContext:
+        cache_key = str(chain)
+        if cache_key not in self._contexts:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(chain, key)
+            context.set_alpn_protocols(["http/1.1"])
+            self._contexts[cache_key] = context
+        return self._contexts[cache_key]
+
+    # -- HTTP: the middlebox reads the Host, then the owner of the address answers
+
+    async def _serve_http(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                          listener: dict, tls: bool) -> None:
+        try:
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), _REQUEST_WAIT_S)
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, ConnectionError, ssl.SSLError):
+            writer.close()
+            return
+        request = _parse_request(head)
+        if request is None:
+            await self._respond(writer, 400, b"bad request\n", "text/plain", None, "GET")
+            return
+        method, path, host = request
+        site = self.sites.get(host)
+        action = site["http"] if site and not tls else m.HTTP_PASS
+        log.info("HTTP%s %s %s %s%s -> %s", "S" if tls else "", listener["address"], method, host, path, action)
+        if action == m.HTTP_RESET:
+            middlebox.reset_transport(writer.transport)
+            return
+        if action == m.HTTP_BLOCKPAGE:
+            return await self._respond(writer, 200, pages.FINGERPRINTED_BLOCKPAGE.encode(), "text/html; charset=utf-8", None, method)
+        if action == m.HTTP_UNKNOWN_BLOCKPAGE:
+            return await self._respond(writer, 200, pages.UNKNOWN_BLOCKPAGE.encode(), "text/html; charset=utf-8", None, method)
+        if action == m.HTTP_REDIRECT_BLOCKPAGE:
+            location = f"http://{self.blockpage_host}/?host={quote(host)}"
+            return await self._respond(writer, 302, b"", "text/html", None, method, location)
+        if site and site["delay"]:
+            await asyncio.sleep(site["delay"])
+        rate = site["rate"] if site else None
+        if listener["server"] == "blockpage":
+            return await self._respond(writer, 200, pages.FINGERPRINTED_BLOCKPAGE.encode(), "text/html; charset=utf-8", None, method)
+        if site is None or host not in listener["hosts"]:
+            return await self._respond(writer, 404, pages.not_found_page(), "text/html", None, method)
+        if not tls and site["https_redirect"]:
+            return await self._respond(writer, 301, b"", "text/html", None, method, f"https://{host}{path}")
+        if path == "/":
+            return await self._respond(writer, 200, pages.page(site["page"], host), "text/html; charset=utf-8", rate, method)
+        if path == pages.DOWNLOAD_PATH and site["download_bytes"]:
+            body = pages.download_body(site["download_bytes"])
+            return await self._respond(writer, 200, body, "application/octet-stream", rate, method)
+        await self._respond(writer, 404, pages.not_found_page(), "text/html", None, method)
+
+    async def _respond(self, writer: asyncio.StreamWriter, status: int, body: bytes, content_type: str,
+                       rate: int | None, method: str, location: str | None = None) -> None:
+        headers = [
+            f"HTTP/1.1 {status} {_REASONS.get(status, 'OK')}",
+            "Server: nginx",
+            f"Date: {email.utils.formatdate(time.time(), usegmt=True)}",
+            f"Content-Type: {content_type}",
+            f"Content-Length: {len(body)}",
+            "Connection: close",
+        ]
+        if location:
+            headers.append(f"Location: {location}")
+        data = ("\r\n".join(headers) + "\r\n\r\n").encode() + (body if method != "HEAD" else b"")
+        try:
+            await middlebox.write_paced(writer, data, rate)
+        finally:
+            writer.close()
+
+
+async def _peek_client_hello(conn: socket.socket) -> bytes:
+    """The first TLS record, read without consuming it, so that TLS can still be done on it."""
+    loop = asyncio.get_running_loop()
+    deadline = time.monotonic() + _CLIENT_HELLO_WAIT_S
+    while (left := deadline - time.monotonic()) > 0:
+        ready = loop.create_future()
+        loop.add_reader(conn.fileno(), lambda: ready.done() or ready.set_result(None))
+        try:
+            await asyncio.wait_for(ready, left)
+        except TimeoutError:
+            return b""
+        finally:
+            loop.remove_reader(conn.fileno())
+        data = conn.recv(_MAX_CLIENT_HELLO, socket.MSG_PEEK)
+        total = record_length(data)
+        if not data or total is None or len(data) >= min(total, _MAX_CLIENT_HELLO):
+            return data
+        await asyncio.sleep(_PEEK_RETRY_S)  # the rest of the record is still on its way
+    return b""
+
+
+def _parse_request(head: bytes) -> tuple[str, str, str] | None:
+    """(method, path, host) of a request head; None when it is not HTTP/1.x."""
+    try:
+        lines = head.decode("latin-1").split("\r\n")
+        method, target, version = lines[0].split(" ")
+    except ValueError:
+        return None
+    if not version.startswith("HTTP/1."):
+        return None
+    host = ""
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        if name.strip().lower() == "host":
+            host = value.strip().lower()
+    if target.startswith(("http://", "https://")):
+        target = "/" + target.split("/", 3)[3] if target.count("/") >= 3 else "/"
+    if host.startswith("["):
+        host = host[1:].split("]")[0]
+    else:
+        host = host.split(":")[0]
+    return method.upper(), target.split("?")[0] or "/", host.rstrip(".")

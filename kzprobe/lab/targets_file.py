@@ -1,0 +1,31 @@
+"""The lab's targets file: an ordinary kzprobe target list of the scenarios' sites.
+
+`kzprobe scan` reads it like any user's file; nothing in it is special to the lab except that
+every name is under .test and exists only inside the lab's namespaces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import yaml
+
+from kzprobe.lab import pages
+from kzprobe.lab.model import Scenario
+
+_HEADER = ("# Written by kzprobe lab: every site below exists only inside the lab's network\n"
+           "# namespaces (.test names, lab addresses); scanning it anywhere else finds nothing.\n")
+
+
+def targets_yaml(scenarios: Sequence[Scenario]) -> str:
+    """One target per scenario: id, url, name (the summary), download and baseline when set."""
+    entries = []
+    for scenario in scenarios:
+        site = scenario.site
+        entry: dict[str, object] = {"id": scenario.id, "url": site.url, "name": scenario.summary}
+        if site.download_bytes:
+            entry["download"] = f"{site.scheme}://{site.host}{pages.DOWNLOAD_PATH}"
+        if site.baseline:
+            entry["baseline"] = site.baseline
+        entries.append(entry)
+    return _HEADER + yaml.safe_dump({"targets": entries}, allow_unicode=True, sort_keys=False)
