@@ -1,1 +1,159 @@
-"""Commands registered on the kzprobe app (placeholder until implemented)."""
+"""`kzprobe targets`: list and validate target files.
+
+Thin: kzprobe.targets loads and judges; this module parses options and renders. Everything
+shown comes from files, so it is cleaned of control characters and wrapped in rich Text (never
+read as markup).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from kzprobe.cli import app, exit_codes
+from kzprobe.targets import (
+    CATEGORIES,
+    Target,
+    TargetFile,
+    TargetFileError,
+    bundled_target_files,
+    load_target_files,
+)
+from kzprobe.text import clean_text
+
+targets_app = typer.Typer(
+    help="Inspect and check target lists (the bundled ones, or your own YAML or Citizen Lab CSV).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(targets_app, name="targets")
+
+
+def _out() -> Console:
+    # Piped output (a file, a CI log) gets a wide table rather than rich's 80 columns.
+    return Console(markup=False, highlight=False, width=shutil.get_terminal_size((160, 24)).columns)
+
+
+@targets_app.command("list")
+def list_targets(
+    targets: Annotated[
+        Optional[list[Path]],
+        typer.Option("--targets", "-t", help="Target file (YAML or Citizen Lab CSV); repeat for several. "
+                     "Default: the bundled lists."),
+    ] = None,
+    category: Annotated[
+        Optional[list[str]],
+        typer.Option("--category", "-c", help="Only this Citizen Lab category code (e.g. NEWS); repeatable."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the targets as JSON instead of a table.")] = False,
+) -> None:
+    """List targets: id, name, category, URL, baseline and number of sources."""
+    codes = _category_codes(category or [])
+    files = _load_or_exit(_display_paths(targets) if targets else _display_paths(bundled_target_files()), strict=False)
+    selected = [t for f in files for t in f.targets if not codes or t.category in codes]
+    if as_json:
+        typer.echo(json.dumps([t.to_dict() for t in selected], indent=2, ensure_ascii=True))
+        return
+    table = Table(title=None, caption=_caption(files, selected, codes), show_lines=False)
+    for header in ("id", "name", "category", "url", "baseline", "sources"):
+        table.add_column(header, overflow="fold", justify="right" if header == "sources" else "left")
+    for target in selected:
+        table.add_row(
+            _cell(target.id),
+            _cell(target.name or ""),
+            _cell(target.category or ""),
+            _cell(_where(target)),
+            _cell(target.baseline or ""),
+            _cell(str(len(target.sources))),
+        )
+    _out().print(table)
+
+
+@targets_app.command("validate")
+def validate(
+    files: Annotated[
+        Optional[list[Path]],
+        typer.Argument(help="Target files to check. Default: the bundled lists, with the strict rules.",
+                       show_default=False),
+    ] = None,
+    strict: Annotated[
+        bool,
+        typer.Option("--strict", help="Apply the bundled-list rules: every entry needs id, name, category "
+                     "and sources (document, reports, date)."),
+    ] = False,
+) -> None:
+    """Check target files; print one line per problem, or a one-line summary when all is well."""
+    if not files:
+        paths, strict = _display_paths(bundled_target_files()), True
+    else:
+        paths = _display_paths(files)
+    loaded = _load_or_exit(paths, strict=strict)
+    total = sum(len(f.targets) for f in loaded)
+    counts = ", ".join(f"{f.name}: {len(f.targets)}" for f in loaded)
+    rules = "strict rules" if strict else "user rules"
+    noun = "file" if len(loaded) == 1 else "files"
+    typer.echo(clean_text(f"OK: {total} targets in {len(loaded)} {noun} ({counts}); {rules}"))
+
+
+def _load_or_exit(paths: list[str], *, strict: bool) -> list[TargetFile]:
+    try:
+        return load_target_files(paths, strict=strict)
+    except TargetFileError as error:
+        for problem in error.problems:
+            typer.echo(clean_text(str(problem)), err=True)
+        files = len({problem.file for problem in error.problems})
+        count = len(error.problems)
+        typer.echo(
+            f"{count} problem{'s' if count != 1 else ''} in {files} file{'s' if files != 1 else ''}; "
+            "the format is described in docs/targets.md",
+            err=True,
+        )
+        raise typer.Exit(exit_codes.BAD_INPUT) from None
+
+
+def _category_codes(values: list[str]) -> set[str]:
+    codes = {value.strip().upper() for value in values}
+    unknown = sorted(code for code in codes if code not in CATEGORIES)
+    if unknown:
+        shown = ", ".join(clean_text(repr(code)) for code in unknown)
+        typer.echo(f"kzprobe targets: unknown category {shown}; known: {', '.join(sorted(CATEGORIES))}", err=True)
+        raise typer.Exit(exit_codes.BAD_INPUT)
+    return codes
+
+
+def _display_paths(paths: list[Path]) -> list[str]:
+    """Paths as the user will recognise them: relative to the current directory when inside it."""
+    cwd = Path.cwd()
+    shown = []
+    for path in paths:
+        try:
+            shown.append(str(path.resolve().relative_to(cwd)) if path.is_absolute() else str(path))
+        except ValueError:
+            shown.append(str(path))
+    return shown
+
+
+def _where(target: Target) -> str:
+    if target.url and target.endpoints:
+        return f"{target.url} (+{len(target.endpoints)} endpoints)"
+    if target.url:
+        return target.url
+    return f"{len(target.endpoints)} endpoints"
+
+
+def _caption(files: list[TargetFile], selected: list[Target], codes: set[str]) -> str:
+    total = sum(len(f.targets) for f in files)
+    noun = "file" if len(files) == 1 else "files"
+    shown = f"{len(selected)} of {total} targets" if codes else f"{total} targets"
+    return clean_text(f"{shown} from {len(files)} {noun}: {', '.join(f.name for f in files)}")
+
+
+def _cell(value: str) -> Text:
+    return Text(clean_text(value))
