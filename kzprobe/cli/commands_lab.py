@@ -40,6 +40,15 @@ def _text(value: object) -> Text:
     return Text(clean_text(str(value)))
 
 
+def _table(headers: list[str], id_widths: list[int]) -> Table:
+    """A plain table whose first columns (names a user types back) keep their full width."""
+    table = Table(box=None, pad_edge=False)
+    for i, header in enumerate(headers):
+        width = id_widths[i] if i < len(id_widths) else None
+        table.add_column(header, overflow="fold", no_wrap=width is not None, min_width=width)
+    return table
+
+
 def _fail(message: str, code: int) -> typer.Exit:
     _err.print(Text(f"kzprobe lab: {clean_text(message)}"))
     return typer.Exit(code)
@@ -67,7 +76,8 @@ def lab_list(as_json: bool = typer.Option(False, "--json", help="Print the scena
     if as_json:
         typer.echo(json.dumps({"scenarios": rows, "network_runs": runs}, indent=2, ensure_ascii=False))
         return
-    table = Table("scenario", "inside the censored ISP", "outside", "kzprobe must say", box=None, pad_edge=False)
+    table = _table(["scenario", "inside the censored ISP", "outside", "kzprobe must say"],
+                   [max(len(row["id"]) for row in rows)])
     for row in rows:
         expect = row["expect"] + (f" (pending: {row['pending']})" if row["pending"] else "")
         table.add_row(_text(row["id"]), _text(row["inside"]), _text(row["outside"]), _text(expect))
@@ -107,7 +117,9 @@ def _render(result: LabRunResult) -> None:
     for scan in result.scans:
         if scan.returncode != 0:
             _err.print(_text(f"{scan.name} scan exited {scan.returncode}: {scan.stderr.strip()[-800:]}"))
-    table = Table("run", "scenario", "expected", "actual", "", box=None, pad_edge=False)
+    table = _table(["run", "scenario", "expected", "actual", ""],
+                   [max((len(c.run) for c in result.comparisons), default=3),
+                    max((len(c.subject) for c in result.comparisons), default=8)])
     for c in result.comparisons:
         status = "ok" if c.matches else ("MISMATCH (pending)" if c.pending else "MISMATCH")
         table.add_row(_text(c.run), _text(c.subject), _text(c.expected), _text(c.actual), _text(status))

@@ -1,0 +1,70 @@
+"""`kzprobe lab` as a user types it: list, shell, clean, and bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from kzprobe.cli import exit_codes
+from kzprobe.lab import NETWORK_RUNS, SCENARIOS, availability
+from kzprobe.lab import addresses as a
+
+UNAVAILABLE = availability()
+needs_namespaces = pytest.mark.skipif(UNAVAILABLE is not None,
+                                      reason=f"network namespaces impossible here: {UNAVAILABLE}")
+
+
+def kzprobe(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "kzprobe", *args], capture_output=True, text=True, **kwargs)
+
+
+def test_list_as_json_is_the_catalogue():
+    proc = kzprobe("lab", "list", "--json")
+    assert proc.returncode == exit_codes.OK, proc.stderr
+    data = json.loads(proc.stdout)
+    assert [row["id"] for row in data["scenarios"]] == [s.id for s in SCENARIOS]
+    assert [run["id"] for run in data["network_runs"]] == [r.id for r in NETWORK_RUNS]
+    row = next(r for r in data["scenarios"] if r["id"] == "tls-reset")
+    assert row == {"id": "tls-reset", "summary": "RST right after the ClientHello with this SNI",
+                   "url": "https://tls-reset.kzlab.test/", "inside": "TLS reset", "outside": "honest",
+                   "expect": "blocked/tls [tls.reset]", "pending": None}
+
+
+def test_list_for_people_names_every_scenario_without_escape_codes():
+    proc = kzprobe("lab", "list")
+    assert proc.returncode == exit_codes.OK
+    for scenario in SCENARIOS:
+        assert scenario.id in proc.stdout
+    assert "\x1b" not in proc.stdout
+
+
+@pytest.mark.parametrize("command", [["run"], ["shell"]])
+def test_unknown_scenario_is_bad_input(command):
+    proc = kzprobe("lab", *command, "--scenario", "no-such-scenario")
+    assert proc.returncode == exit_codes.BAD_INPUT
+    assert "no-such-scenario" in proc.stderr
+
+
+def test_shell_side_must_be_a_network_of_the_lab():
+    proc = kzprobe("lab", "shell", "--side", "moon")
+    assert proc.returncode == exit_codes.BAD_INPUT
+
+
+@needs_namespaces
+def test_shell_runs_inside_the_censored_network():
+    env = dict(os.environ, SHELL="/bin/sh")
+    commands = "cat /etc/resolv.conf\ntest -f \"$KZLAB_CA\" && echo ca-present\nexit 7\n"
+    proc = kzprobe("lab", "shell", "-s", "tls-reset", input=commands, env=env, timeout=60)
+    assert proc.returncode == 7, proc.stderr
+    assert f"nameserver {a.ISP_RESOLVER}" in proc.stdout and "ca-present" in proc.stdout
+    assert "tls-reset.kzlab.test" in proc.stderr  # the hint names a scenario to try
+
+
+@needs_namespaces
+def test_clean_succeeds_with_nothing_to_clean():
+    proc = kzprobe("lab", "clean")
+    assert proc.returncode == exit_codes.OK
