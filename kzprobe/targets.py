@@ -356,6 +356,7 @@ class _IdOwner:
     file: str
     index: int
     line: int | None
+    url: str | None
 
 
 class _IdRegistry:
@@ -365,16 +366,26 @@ class _IdRegistry:
         self._problems = problems
         self._owners: dict[str, _IdOwner] = {}
 
-    def claim(self, target_id: str, derived: bool, ctx: "_EntryContext") -> bool:
-        """True if the id is new; otherwise report the duplicate, naming where it was first used."""
+    def claim(self, target_id: str, derived: bool, ctx: "_EntryContext", url: str | None) -> str | None:
+        """The id the entry gets, or None after reporting a duplicate with the place of the first.
+
+        Rows of a CSV cannot carry an id, and Citizen Lab's lists test http:// and https:// of the
+        same host as two rows: there, a derived id already taken by a *different* URL gets a
+        short hash of the URL appended. The same URL twice is a duplicate everywhere.
+        """
         owner = self._owners.get(target_id)
+        if owner is not None and derived and ctx.unique_derived_ids and url is not None and owner.url != url:
+            target_id = _with_hash(target_id, url)
+            owner = self._owners.get(target_id)
         if owner is None:
-            self._owners[target_id] = _IdOwner(ctx.file, ctx.index, ctx.line)
-            return True
+            self._owners[target_id] = _IdOwner(ctx.file, ctx.index, ctx.line, url)
+            return target_id
         place = f"entry {owner.index}" + (f" (line {owner.line})" if owner.line else "")
         if owner.file != ctx.file:
             place += f" of {owner.file}"
-        if derived:
+        if derived and owner.url == url:
+            message = f"the same URL as {place}; remove one of them"
+        elif derived:
             message = (
                 f"the id {target_id!r}, derived from the host and path, is already used by {place}; "
                 "give one of them an explicit id, or remove the duplicate"
@@ -382,7 +393,7 @@ class _IdRegistry:
         else:
             message = f"duplicate id {target_id!r}: also used by {place}"
         ctx.problem(self._problems, "id", message)
-        return False
+        return None
 
 
 def _file_key(path: Path) -> Path:
@@ -535,7 +546,7 @@ def _load_csv(path: Path, name: str, text: str, strict: bool, problems: _Problem
         if index > MAX_ENTRIES_PER_FILE:
             file_problem(f"more than {MAX_ENTRIES_PER_FILE} rows; the cap is {MAX_ENTRIES_PER_FILE} per file", line)
             break
-        ctx = _EntryContext(name, index, line, strict, field_names=_CSV_FIELD_NAMES)
+        ctx = _EntryContext(name, index, line, strict, field_names=_CSV_FIELD_NAMES, unique_derived_ids=True)
         if len(row) != len(columns):
             ctx.problem(problems, None, f"has {len(row)} fields; the header has {len(columns)}")
             continue
@@ -546,8 +557,13 @@ def _load_csv(path: Path, name: str, text: str, strict: bool, problems: _Problem
     return TargetFile(path, name, tuple(targets), title=f"Citizen Lab test list {basename}")
 
 
-# How entry fields are named in a CSV, for problem messages.
-_CSV_FIELD_NAMES: Final = {"category": "category_code", "sources": "date_added/source/notes"}
+# Entry fields as the CSV columns they came from, for problem messages.
+_CSV_FIELD_NAMES: Final = {
+    "category": "category_code",
+    "sources[1].document": "source",
+    "sources[1].reports": "notes",
+    "sources[1].date": "date_added",
+}
 
 
 def _csv_entry(cells: dict[str, str], basename: str) -> dict[str, Any]:
@@ -584,15 +600,13 @@ class _EntryContext:
     strict: bool
     target_id: str | None = None
     field_names: dict[str, str] = field(default_factory=dict)
+    unique_derived_ids: bool = False  # CSV: make derived ids of different URLs unique
 
     def label(self) -> str:
         return f"entry {self.index}" + (f" ({self.target_id})" if self.target_id else "")
 
     def problem(self, problems: _Problems, field_name: str | None, message: str) -> None:
-        shown = None
-        if field_name is not None:
-            head, _, rest = field_name.partition("[")
-            shown = self.field_names.get(head, head) + (f"[{rest}" if rest else "")
+        shown = None if field_name is None else self.field_names.get(field_name, field_name)
         problems.add(TargetProblem(self.file, self.label(), shown, message, self.line))
 
 
@@ -627,10 +641,11 @@ def _validate_entry(entry: Any, ctx: _EntryContext, problems: _Problems, ids: _I
 
     if len(problems.items) > before or target_id is None:
         return None
-    if not ids.claim(target_id, derived, ctx):
+    claimed = ids.claim(target_id, derived, ctx, url)
+    if claimed is None:
         return None
     return Target(
-        id=target_id,
+        id=claimed,
         url=url,
         name=name,
         category=category,
@@ -681,10 +696,13 @@ def derive_id(url: str) -> str:
     rest_slug = _slug(rest)
     if rest_slug:
         slug = f"{slug}-{rest_slug}"
-    if len(slug) > MAX_ID_CHARS:
-        digest = hashlib.sha256(url.encode("utf-8")).hexdigest()[:8]
-        slug = f"{slug[: MAX_ID_CHARS - 9].rstrip('-')}-{digest}"
-    return slug
+    return _with_hash(slug, url) if len(slug) > MAX_ID_CHARS else slug
+
+
+def _with_hash(slug: str, url: str) -> str:
+    """The slug, cut to fit, with 8 hex digits of the URL's hash: unique for each URL."""
+    digest = hashlib.sha256(url.encode("utf-8")).hexdigest()[:8]
+    return f"{slug[: MAX_ID_CHARS - 9].rstrip('-')}-{digest}"
 
 
 def _slug(text: str) -> str:

@@ -506,13 +506,13 @@ def test_csv_under_strict_rules_lacks_names(tmp_path: Path) -> None:
         pytest.param("url,category_code\nhttps://x.kz/,NEWZ\n", "category_code", "not a Citizen Lab", 2,
                      id="bad category named by its column"),
         pytest.param("url,category_code,category_description,date_added,source,notes\n"
-                     "https://x.kz/,NEWS,News,2019-13-01,,\n", "date_added/source/notes[1].date", "not a date", 2,
+                     "https://x.kz/,NEWS,News,2019-13-01,,\n", "date_added", "not a date", 2,
                      id="bad date_added"),
         pytest.param("url,category_code\n\nhttps://x.kz/,NEWS,extra\n", None, "3 fields; the header has 2", 3,
                      id="row longer than header, after a blank line"),
-        pytest.param("url,category_code\nhttps://x.kz/,NEWS\nhttps://x.kz/,NEWS\n", "id", "derived", 3,
+        pytest.param("url,category_code\nhttps://x.kz/,NEWS\nhttps://x.kz/,NEWS\n", "id", "the same URL as entry 1", 3,
                      id="same URL twice"),
-        pytest.param("url,category_code,notes\nhttps://x.kz/,NEWS,\"multi\nline\"\n", "date_added/source/notes[1].reports",
+        pytest.param("url,category_code,notes\nhttps://x.kz/,NEWS,\"multi\nline\"\n", "notes",
                      "U+000A", 2, id="notes with a line break"),
     ],
 )
@@ -520,6 +520,26 @@ def test_csv_problems(tmp_path: Path, text: str, field: str | None, message: str
     [problem] = problems_of(write(tmp_path, text, "list.csv"))
     assert (problem.field, problem.line) == (field, line)
     assert message in problem.message
+
+
+def test_csv_rows_for_http_and_https_of_one_host_get_distinct_ids(tmp_path: Path) -> None:
+    # Citizen Lab's global list has both http://www.jmarshall.com/ and https://www.jmarshall.com/.
+    path = write(tmp_path, "url,category_code\nhttp://www.x.com/,ANON\nhttps://www.x.com/,ANON\n", "global.csv")
+    first, second = load_targets([path])
+    assert first.id == "www-x-com"
+    assert second.id.startswith("www-x-com-") and len(second.id) == len("www-x-com-") + 8
+
+
+def test_yaml_entries_for_http_and_https_of_one_host_need_explicit_ids(tmp_path: Path) -> None:
+    path = write(tmp_path, "- url: http://www.x.com/\n- url: https://www.x.com/\n")
+    [problem] = problems_of(path)
+    assert "derived from the host and path" in problem.message
+
+
+def test_the_same_url_twice_is_a_duplicate(tmp_path: Path) -> None:
+    path = write(tmp_path, "- url: https://orda.kz/\n- url: https://orda.kz/\n")
+    [problem] = problems_of(path)
+    assert problem.message == "the same URL as entry 1 (line 1); remove one of them"
 
 
 @pytest.mark.parametrize(
@@ -549,3 +569,17 @@ def test_problem_text_never_carries_raw_control_characters(tmp_path: Path) -> No
     path = write(tmp_path, "- {url: 'https://x.kz/', category: \"\\u202eSWEN\", colour\\u200b: 1}\n")
     for problem in problems_of(path):
         assert all(ch.isprintable() for ch in str(problem)), str(problem)
+
+
+# --- the documentation's examples ------------------------------------------------------------
+
+def test_yaml_examples_in_docs_load(tmp_path: Path) -> None:
+    import re
+
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "targets.md").read_text(encoding="utf-8")
+    blocks = [b for b in re.findall(r"```yaml\n(.*?)```", docs, re.S) if b.startswith(("targets:", "title:"))]
+    assert len(blocks) >= 2
+    for number, block in enumerate(blocks):
+        path = tmp_path / f"example{number}.yaml"
+        path.write_text(block, encoding="utf-8")
+        assert load_targets([path])
