@@ -1,0 +1,142 @@
+"""`kzprobe config show` and `kzprobe cron`: a vantage point's effective settings and schedule."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from kzprobe.cli import app, exit_codes
+from kzprobe.text import clean_text
+from kzprobe.vantage.config import (
+    FROM_DEFAULT,
+    LOCAL_CONFIG_NAME,
+    ConfigError,
+    EffectiveSettings,
+    find_config_file,
+    resolve_settings,
+    user_config_file,
+)
+from kzprobe.vantage.cron import DEFAULT_EVERY_MINUTES, ScheduleError, plan_schedule
+
+config_app = typer.Typer(
+    name="config",
+    help="Show where kzprobe's settings come from.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(config_app, name="config")
+
+# How `config show` prints a setting left unset: what "none" means for it.
+_UNSET_MEANS = {
+    "targets": "(the bundled lists)",
+    "resolver": "(the system's resolver)",
+    "control": "(none)",
+    "ca_file": "(none)",
+    "keep": "(all scans)",
+    "keep_days": "(no age limit)",
+}
+
+
+def _say(message: str) -> None:
+    """One line on stderr, control characters removed (values come from files)."""
+    typer.echo("kzprobe: " + clean_text(message), err=True)
+
+
+def _settings_or_exit(config: Path | None, flags: dict[str, object | None]) -> EffectiveSettings:
+    try:
+        return resolve_settings(flags, find_config_file(config))
+    except ConfigError as exc:
+        for problem in exc.problems:
+            _say(str(problem))
+        _say(f"{len(exc.problems)} problem(s) in the configuration")
+        raise typer.Exit(exit_codes.BAD_INPUT) from None
+
+
+def _display(name: str, value: Any) -> str:
+    if value is None:
+        return _UNSET_MEANS.get(name, "(none)")
+    if isinstance(value, list):
+        return ", ".join(clean_text(str(item)) for item in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return clean_text(str(value))
+
+
+def render_settings(settings: EffectiveSettings) -> str:
+    """The human table of `config show`: setting, value, where it came from."""
+    if settings.config_file is not None:
+        head = f"configuration file: {clean_text(str(settings.config_file))}"
+    else:
+        looked = [f"./{LOCAL_CONFIG_NAME}"] + ([str(user_config_file())] if user_config_file() else [])
+        head = "configuration file: none found (looked for " + " and ".join(looked) + ")"
+    rows = [(name, _display(name, value), settings.source(name)) for name, value in settings.values().items()]
+    width = max(len(name) for name, _, _ in rows) + 2
+    value_width = min(48, max(len(value) for _, value, _ in rows)) + 2
+    lines = [head, ""]
+    lines += [f"{name:<{width}}{value:<{value_width}}{clean_text(source)}" for name, value, source in rows]
+    return "\n".join(lines) + "\n"
+
+
+@config_app.command("show")
+def config_show(
+    config: Optional[Path] = typer.Option(None, "--config", help="Configuration file (default: ./kzprobe.yaml, else ~/.config/kzprobe/config.yaml)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the settings and their sources as JSON."),
+    vantage: Optional[str] = typer.Option(None, "--vantage", help="Override: vantage name."),
+    targets: list[Path] = typer.Option([], "--targets", "-t", help="Override: target file; repeatable."),
+    output_dir: Optional[Path] = typer.Option(None, "--output-dir", help="Override: output directory."),
+    resolver: Optional[str] = typer.Option(None, "--resolver", help="Override: resolver measured."),
+    control_resolver: Optional[str] = typer.Option(None, "--control-resolver", help="Override: control resolver."),
+    control: Optional[str] = typer.Option(None, "--control", help="Override: control scan (file or URL)."),
+    ca_file: Optional[Path] = typer.Option(None, "--ca-file", help="Override: extra CA certificates."),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help="Override: seconds per network operation."),
+    concurrency: Optional[int] = typer.Option(None, "--concurrency", help="Override: targets measured at once."),
+    keep: Optional[str] = typer.Option(None, "--keep", help="Override retention: N scans, Nd days, or all."),
+    geo: Optional[bool] = typer.Option(None, "--geo/--no-geo", help="Override: look up ASN and country."),
+) -> None:
+    """Print the effective configuration and where each value came from (default, file, flag).
+
+    The override flags are those of `kzprobe scan`: give them to see what a scan with them
+    would use."""
+    flags: dict[str, object | None] = {
+        "vantage": vantage, "targets": targets, "output_dir": output_dir, "resolver": resolver,
+        "control_resolver": control_resolver, "control": control, "ca_file": ca_file,
+        "timeout": timeout, "concurrency": concurrency, "keep": keep, "geo": geo,
+    }
+    settings = _settings_or_exit(config, flags)
+    if as_json:
+        sys.stdout.write(json.dumps(settings.to_dict(), ensure_ascii=False, indent=1) + "\n")
+    else:
+        sys.stdout.write(render_settings(settings))
+
+
+@app.command()
+def cron(
+    config: Optional[Path] = typer.Option(None, "--config", help="Configuration file the schedule runs with (default: as for scan)."),
+    every: int = typer.Option(DEFAULT_EVERY_MINUTES, "--every", help="Minutes between scans: divides an hour, or a day in whole hours."),
+    log: Optional[Path] = typer.Option(None, "--log", help="Log file for the cron line (default: ~/.local/state/kzprobe/<vantage>.log)."),
+    only: Optional[str] = typer.Option(None, "--only", help="Print just one piece, bare: cron, service or timer."),
+) -> None:
+    """Print a crontab line and a systemd service + timer that run `kzprobe scan` unattended."""
+    if only not in (None, "cron", "service", "timer"):
+        _say("--only: one of cron, service, timer")
+        raise typer.Exit(exit_codes.BAD_INPUT)
+    settings = _settings_or_exit(config, {})
+    workdir = Path.cwd()
+    try:
+        plan = plan_schedule(settings.vantage, settings.config_file, workdir, every=every,
+                             log_file=log.absolute() if log else None)
+    except ScheduleError as exc:
+        _say(str(exc))
+        raise typer.Exit(exit_codes.BAD_INPUT) from None
+    if settings.config_file is None:
+        _say("no configuration file found: the schedule runs with the defaults; write one "
+             "(see docs/vantage-point.md) and run `kzprobe cron --config FILE` again")
+    elif settings.source("output_dir") == FROM_DEFAULT:
+        _say(f"output_dir is not set in {settings.config_file}: the schedule writes into "
+             f"{settings.output_dir} (its working directory); set it to be sure manual runs agree")
+    text = {"cron": plan.crontab + "\n", "service": plan.service, "timer": plan.timer}.get(only or "", None)
+    sys.stdout.write(text if text is not None else plan.render())
