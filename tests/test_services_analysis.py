@@ -1,0 +1,273 @@
+"""Service verdicts from endpoint observations: one row per rule of docs/messengers.md.
+
+Fixtures are endpoint records as probes/endpoints.py writes them, built by `endpoint(...)`:
+a host, a port, a role, and what happened at DNS, TCP and TLS. Addresses are public-looking
+(a bogon answer is itself a signature of blocking).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from kzprobe import vocabulary as v
+from kzprobe.analysis.fingerprints import bundled_fingerprints
+from kzprobe.analysis.services import analyse_service
+
+TELEGRAM_DCS = ["149.154.175.50", "149.154.167.51", "149.154.175.100", "149.154.167.91", "149.154.171.5",
+                "95.161.76.100"]
+SIGNAL_ROLES = {"chat": "chat.signal.org", "contacts": "cdsi.signal.org", "storage": "storage.signal.org",
+                "calling": "sfu.voip.signal.org"}
+
+
+def endpoint(host: str, port: int, role: str, *, dns="ok", tcp="ok", tls=None, ca=None, issuer="CN=Signal Messenger",
+             control_dns=None, address=None) -> dict:
+    """One endpoint record. dns: "ok", a failure string, or a list of addresses; tcp: "ok" or a
+    failure string; tls: None (no TLS), "ok" or a failure string; control_dns like dns, or None."""
+    literal = host.replace(".", "").isdigit() or ":" in host
+    address = address or (host if literal else f"31.13.{len(host)}.{port % 250}")
+    record = {"endpoint": f"[{host}]:{port}" if ":" in host else f"{host}:{port}", "host": host, "port": port,
+              "role": role, "tls": tls is not None, "sni": host if tls is not None else None, "ca": ca,
+              "dns": None if literal else _dns(host, dns, address), "control_dns": _dns(host, control_dns, address)
+              if control_dns is not None else None, "tcp": [], "tls_handshakes": [], "failure": None}
+    if record["dns"] is not None and not record["dns"]["addresses"]:
+        return record
+    target = (record["dns"] or {"addresses": [address]})["addresses"][0]
+    record["tcp"] = [{"hostname": host, "address": target, "port": port,
+                      "failure": None if tcp == "ok" else tcp, "duration_ms": 20.0}]
+    if tcp == "ok" and tls is not None:
+        failure = None if tls == "ok" else tls
+        completed = tls == "ok" or tls in (v.SSL_UNKNOWN_AUTHORITY, v.SSL_INVALID_HOSTNAME)
+        record["tls_handshakes"] = [{
+            "hostname": host, "address": target, "port": port, "sni": host, "failure": failure,
+            "handshake_completed": completed, "verified": tls == "ok", "version": "TLSv1.3" if completed else None,
+            "cipher": None, "alpn": None, "duration_ms": 30.0,
+            "peer_chain": [{"subject": "", "issuer": issuer, "sans": [host], "not_before": "", "not_after": "",
+                            "sha256": "ab" * 32}] if completed else [],
+        }]
+    return record
+
+
+def _dns(host, dns, address) -> dict:
+    addresses = dns if isinstance(dns, list) else [address] if dns == "ok" else []
+    return {"hostname": host, "resolver": "system", "addresses": addresses,
+            "failure": None if addresses else dns, "queries": [], "duration_ms": 5.0}
+
+
+def service(name: str, endpoints: list[dict], url: str | None = None) -> dict:
+    target = {"id": name.lower(), "name": name}
+    if url:
+        target["url"] = url
+    return {"target": target, "observations": {"endpoints": endpoints}, "started_at": "", "duration_ms": 1.0}
+
+
+def telegram(dropped=(), ports=(80, 443)) -> dict:
+    return service("Telegram", [endpoint(ip, port, "datacenter", tcp=v.GENERIC_TIMEOUT if ip in dropped else "ok")
+                                for ip in TELEGRAM_DCS for port in ports], url="https://web.telegram.org/")
+
+
+def whatsapp(chat_tcp="ok", chat_tls=None, registration="ok", chat_dns="ok") -> dict:
+    chat = [endpoint(f"e{i}.whatsapp.net", port, "chat", dns=chat_dns, tcp=chat_tcp, tls=chat_tls if port == 443 else None)
+            for i in range(1, 17) for port in (443, 5222)]
+    return service("WhatsApp", chat + [endpoint("v.whatsapp.net", 443, "registration", tls=registration)],
+                   url="https://web.whatsapp.com/")
+
+
+def signal(**failing) -> dict:
+    """Signal's four service hosts, pinned to the signal CA; failing: role -> (step, failure)."""
+    records = []
+    for role, host in SIGNAL_ROLES.items():
+        step, failure = failing.get(role, (None, None))
+        kwargs = {"tls": "ok"}
+        if step == "tls":
+            kwargs["tls"] = failure
+            kwargs["issuer"] = "CN=Qaznet Trust Network,C=KZ" if failure == v.SSL_UNKNOWN_AUTHORITY else "CN=Signal Messenger"
+        elif step == "tcp":
+            kwargs["tcp"] = failure
+        elif step == "dns":
+            kwargs["dns"] = failure
+        records.append(endpoint(host, 443, role, ca="signal", **kwargs))
+    return service("Signal", records)
+
+
+REACHABLE_WEB = {"verdict": "reachable", "blocking": None, "evidence": [], "explanation": "", "control": None}
+BLOCKED_WEB = {"verdict": "blocked", "blocking": "dns", "evidence": ["dns.nxdomain"], "explanation": "", "control": None}
+
+
+class Context:
+    def __init__(self, connectivity=v.ONLINE, fingerprints=None):
+        self.connectivity = connectivity
+        self.fingerprints = fingerprints
+
+
+def analyse(result, control=None, connectivity=v.ONLINE, front_end=None, fingerprints=None):
+    return analyse_service(result, control, Context(connectivity, fingerprints), front_end=front_end)
+
+
+ROWS = [
+    # id, result, control result, connectivity, front end, verdict, blocking, evidence (all present), parts, words
+    ("telegram-all-dcs-dropped-web-works", telegram(dropped=TELEGRAM_DCS), None, v.ONLINE, REACHABLE_WEB,
+     "blocked", "tcp", ["tcp.timeout"], {"datacenter": "blocked", "web": "ok"},
+     ["Telegram blocked at tcp", "12/12 data-centre endpoints timed out at TCP connect", "all 6 of its servers",
+      "web works"]),
+    ("telegram-some-dcs-dropped-no-control", telegram(dropped=TELEGRAM_DCS[:2]), None, v.ONLINE, REACHABLE_WEB,
+     "reachable", None, [], {"datacenter": "ok", "web": "ok"},
+     ["Telegram works: 8/12 endpoints and the web front end", "4 endpoints failed with no sign of blocking"]),
+    ("telegram-some-dcs-dropped-control-reaches-them", telegram(dropped=TELEGRAM_DCS[:2]), telegram(), v.ONLINE,
+     REACHABLE_WEB, "blocked", "tcp", ["tcp.timeout"], {"datacenter": "partly_blocked", "web": "ok"},
+     ["partly blocked at tcp", "4/12 data-centre endpoints timed out at TCP connect while the control scan reached them"]),
+    ("telegram-dcs-dropped-here-and-in-control", telegram(dropped=TELEGRAM_DCS), telegram(dropped=TELEGRAM_DCS),
+     v.ONLINE, None, "down", None, ["tcp.timeout"], {"datacenter": "down"}, ["Telegram down", "12/12 data-centre endpoints timed out at TCP connect, from the control scan too"]),
+    ("telegram-web-client-blocked-dcs-work", telegram(), None, v.ONLINE, BLOCKED_WEB,
+     "blocked", "dns", ["dns.nxdomain"], {"datacenter": "ok", "web": "blocked"},
+     ["partly blocked at dns", "the web front end is blocked (dns.nxdomain)", "data-centre works"]),
+    ("whatsapp-chat-reset-by-sni-registration-works", whatsapp(chat_tls=v.CONNECTION_RESET), None, v.ONLINE,
+     REACHABLE_WEB, "blocked", "tls", ["tls.reset"], {"chat": "partly_blocked", "registration": "ok", "web": "ok"},
+     ["partly blocked at tls", "16/32 chat endpoints were reset after the ClientHello", "registration and web work"]),
+    ("whatsapp-all-chat-endpoints-dropped", whatsapp(chat_tcp=v.GENERIC_TIMEOUT), None, v.ONLINE, REACHABLE_WEB,
+     "blocked", "tcp", ["tcp.timeout"], {"chat": "blocked", "registration": "ok", "web": "ok"},
+     ["WhatsApp blocked at tcp", "32/32 chat endpoints timed out at TCP connect", "all 16 of its servers"]),
+    ("whatsapp-chat-nxdomain-while-registration-resolves", whatsapp(chat_dns=v.DNS_NXDOMAIN), None, v.ONLINE, None,
+     "blocked", "dns", ["dns.nxdomain"], {"chat": "blocked", "registration": "ok"},
+     ["32/32 chat endpoints got NXDOMAIN for their name"]),
+    ("whatsapp-registration-timeout-no-control", whatsapp(registration=v.GENERIC_TIMEOUT), None, v.ONLINE, None,
+     "blocked", "tls", ["tls.timeout"], {"chat": "ok", "registration": "blocked"},
+     ["WhatsApp partly blocked at tls", "1/1 registration endpoint got no answer to the ClientHello", "chat works"]),
+    ("signal-pinned-ca-interception", signal(chat=("tls", v.SSL_UNKNOWN_AUTHORITY)), None, v.ONLINE, None,
+     "blocked", "tls", ["tls.mitm"], {"chat": "blocked", "contacts": "ok", "storage": "ok", "calling": "ok"},
+     ["Signal blocked at tls", "chat.signal.org:443", "Qaznet Trust Network", "contacts, storage and calling work"]),
+    ("signal-fully-working", signal(), None, v.ONLINE, None,
+     "reachable", None, [], {"chat": "ok", "contacts": "ok", "storage": "ok", "calling": "ok"},
+     ["Signal works: 4/4 endpoints answered"]),
+    ("signal-one-host-times-out-no-control", signal(storage=("tcp", v.GENERIC_TIMEOUT)), None, v.ONLINE, None,
+     "inconclusive", None, ["tcp.timeout", "control.missing"], {"storage": "inconclusive", "chat": "ok"},
+     ["1/1 storage endpoint timed out at TCP connect", "no control scan measured it"]),
+    ("signal-one-host-times-out-control-works", signal(storage=("tcp", v.GENERIC_TIMEOUT)), signal(), v.ONLINE, None,
+     "blocked", "tcp", ["tcp.timeout"], {"storage": "blocked", "chat": "ok"},
+     ["Signal partly blocked at tcp", "timed out at TCP connect while the control scan reached it"]),
+    ("signal-one-host-fails-in-control-too", signal(storage=("tcp", v.CONNECTION_REFUSED)),
+     signal(storage=("tcp", v.CONNECTION_REFUSED)), v.ONLINE, None,
+     "reachable", None, [], {"storage": "down", "chat": "ok"},
+     ["Signal works: 3/4", "1 endpoint failed from the control scan too (tcp.refused): storage.signal.org:443"]),
+    ("signal-chat-fails-in-control-too", signal(chat=("tcp", v.CONNECTION_REFUSED)),
+     signal(chat=("tcp", v.CONNECTION_REFUSED)), v.ONLINE, None,
+     "down", None, ["tcp.refused"], {"chat": "down", "storage": "ok"},
+     ["Signal down", "1/1 chat endpoint refused the TCP connection, from the control scan too"]),
+    ("signal-certificate-changed-everywhere", signal(chat=("tls", v.SSL_UNKNOWN_AUTHORITY)),
+     signal(chat=("tls", v.SSL_UNKNOWN_AUTHORITY)), v.ONLINE, None, "down", None, ["tls.mitm"], {"chat": "down"},
+     ["outside the authority it is pinned to, from the control scan too"]),
+    ("offline-scan", telegram(dropped=TELEGRAM_DCS), None, v.OFFLINE, None,
+     "inconclusive", None, ["connectivity.offline"], {"datacenter": "blocked"}, ["offline"]),
+    ("international-cut", whatsapp(chat_tcp=v.GENERIC_TIMEOUT, registration=v.GENERIC_TIMEOUT), None,
+     v.INTERNATIONAL_CUT, None, "blocked", "network", ["connectivity.international_cut", "tcp.timeout"], {}, ["international link"]),
+    ("international-cut-but-service-works", signal(), None, v.INTERNATIONAL_CUT, None,
+     "reachable", None, [], {"chat": "ok"}, []),
+]
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[row[0] for row in ROWS])
+def test_service_rules(row):
+    _, result, control, connectivity, front_end, verdict, blocking, evidence, parts, words = row
+    got = analyse(result, control, connectivity, front_end)
+    assert got["verdict"] == verdict, got["explanation"]
+    assert got["blocking"] == blocking
+    assert set(evidence) <= set(got["evidence"]), got["evidence"]
+    assert all(code in v.EVIDENCE_CODES for code in got["evidence"])
+    for role, status in parts.items():
+        if connectivity == v.ONLINE:
+            assert got["parts"][role] == status, got["parts"]
+    for phrase in words:
+        assert phrase in got["explanation"], got["explanation"]
+    assert got["explanation"].endswith(".") and "\n" not in got["explanation"]
+    json.dumps(got)  # JSON-ready
+
+
+def test_every_whatsapp_endpoint_has_its_outcome():
+    result = whatsapp(chat_tls=v.CONNECTION_RESET)
+    got = analyse(result, front_end=REACHABLE_WEB)
+    entries = {e["endpoint"]: e for e in got["endpoints"]}
+    assert len(got["endpoints"]) == 34  # 32 chat, registration, the web front end
+    assert entries["e7.whatsapp.net:443"]["outcome"] == "tls.reset" and entries["e7.whatsapp.net:443"]["status"] == "blocked"
+    assert entries["e7.whatsapp.net:5222"]["outcome"] == "ok"
+    assert entries["v.whatsapp.net:443"]["role"] == "registration"
+    assert entries["https://web.whatsapp.com/"]["role"] == "web"
+
+
+def test_pinned_ca_failure_is_interception_and_cites_the_chain():
+    got = analyse(signal(chat=("tls", v.SSL_UNKNOWN_AUTHORITY)))
+    chat = got["endpoints"][0]
+    assert chat["outcome"] == "tls.mitm" and chat["failure"] == v.SSL_UNKNOWN_AUTHORITY
+    assert "Qaznet Trust Network" in chat["detail"]
+
+
+@pytest.mark.parametrize("issuer, fingerprints, outcome, verdict", [
+    # An unknown authority on a public-CA endpoint: interception only when the authority is known.
+    ("CN=Qaznet Trust Network,C=KZ", bundled_fingerprints(), "tls.mitm", "blocked"),
+    ("CN=Some Broken Server", bundled_fingerprints(), "tls.invalid_cert", "inconclusive"),
+])
+def test_unpinned_unknown_authority(issuer, fingerprints, outcome, verdict):
+    record = endpoint("v.whatsapp.net", 443, "registration", tls=v.SSL_UNKNOWN_AUTHORITY, issuer=issuer)
+    got = analyse(service("WhatsApp", [record]), fingerprints=fingerprints)
+    assert got["endpoints"][0]["outcome"] == outcome
+    assert got["verdict"] == verdict
+
+
+@pytest.mark.parametrize("dns, control_dns, status, reason", [
+    ([ "10.10.34.35"], None, "blocked", "signature"),  # a bogon answer
+    (v.DNS_NXDOMAIN, "ok", "blocked", "control_resolver"),  # the control resolver knows the name
+    (v.DNS_NXDOMAIN, v.DNS_NXDOMAIN, "down", "control_resolver"),  # the name is gone everywhere
+    (v.DNS_TIMEOUT, None, "unknown", None),  # a resolver that did not answer says nothing more
+])
+def test_dns_judgements(dns, control_dns, status, reason):
+    record = endpoint("b-api.facebook.com", 443, "api", dns=dns, control_dns=control_dns)
+    got = analyse(service("Facebook Messenger", [record]))
+    entry = got["endpoints"][0]
+    assert entry["status"] == status and entry.get("reason") == reason
+
+
+def test_ipv6_unreachable_is_not_blocking():
+    result = telegram()
+    result["observations"]["endpoints"].append({
+        **endpoint("2001:b28:f23d:f001::a", 443, "datacenter", tcp=v.NETWORK_UNREACHABLE)})
+    got = analyse(result, front_end=REACHABLE_WEB)
+    assert got["verdict"] == "reachable"
+    assert got["endpoints"][-2]["outcome"] == "no_ipv6" and got["endpoints"][-2]["status"] == "untested"
+
+
+def test_deadline_cut_endpoints_are_untested_not_failing():
+    result = signal()
+    cut = result["observations"]["endpoints"][0]
+    cut["tcp"], cut["tls_handshakes"] = [], []
+    got = analyse(result)
+    assert got["verdict"] == "reachable" and got["endpoints"][0]["outcome"] == "not_measured"
+
+
+def test_control_summary_counts_what_the_control_saw():
+    got = analyse(signal(storage=("tcp", v.GENERIC_TIMEOUT)), control=signal())
+    assert got["control"]["endpoints_measured"] == 4 and got["control"]["endpoints_ok"] == 4
+    assert analyse(signal())["control"] is None
+
+
+@pytest.mark.parametrize("mangle", [
+    lambda r: r["observations"].update(endpoints="nonsense"),
+    lambda r: r["observations"].update(endpoints=[None, 3, "x", {"tcp": "?"}]),
+    lambda r: r["observations"]["endpoints"][0].update(tcp=[{"address": 5}], dns=[], tls_handshakes={"a": 1}),
+    lambda r: r["observations"]["endpoints"][0].update(endpoint="\x1b[31mred\x1b[0m:443", role="\x1b[2J" * 50),
+    lambda r: r.update(target="x", observations=None),
+])
+def test_hostile_records_never_crash(mangle):
+    result = copy.deepcopy(signal(chat=("tcp", v.GENERIC_TIMEOUT)))
+    mangle(result)
+    got = analyse(result)
+    assert got["verdict"] in v.VERDICTS
+    assert "\x1b" not in got["explanation"]
+    json.dumps(got)
+
+
+def test_analysis_is_deterministic_and_pure():
+    result = whatsapp(chat_tls=v.CONNECTION_RESET)
+    before = copy.deepcopy(result)
+    assert analyse(result) == analyse(copy.deepcopy(result))
+    assert result == before
