@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import datetime
 import difflib
+import functools
 import hashlib
 import io
 import ipaddress
@@ -211,6 +212,10 @@ class Target:
             data["endpoints"] = [endpoint.to_dict() for endpoint in self.endpoints]
         return data
 
+    def __hash__(self) -> int:
+        # The generated hash would fail on the source dicts; equal targets share id and url.
+        return hash((self.id, self.url))
+
     def _require_url(self) -> str:
         if self.url is None:
             raise ValueError(f"target {self.id!r} has no url (it is a service target: see endpoints)")
@@ -229,7 +234,8 @@ class TargetProblem:
 
     def __str__(self) -> str:
         where = self.file if self.line is None else f"{self.file}:{self.line}"
-        parts = [part for part in (self.entry, None if self.field is None else f"field {self.field!r}") if part]
+        field_part = None if self.field is None else f"field {self.field!r}"
+        parts = [part for part in (self.entry, field_part) if part]
         return f"{where}: {', '.join(parts)}: {self.message}" if parts else f"{where}: {self.message}"
 
 
@@ -266,7 +272,8 @@ def load_targets(paths: Sequence[str | Path], *, strict: bool = False) -> list[T
     Duplicate ids within or across files are errors. strict=True applies the bundled-list rules:
     every entry has an id, a name, a category and at least one complete source.
     """
-    return [target for target_file in load_target_files(paths, strict=strict) for target in target_file.targets]
+    files = load_target_files(paths, strict=strict)
+    return [target for target_file in files for target in target_file.targets]
 
 
 def load_target_files(paths: Sequence[str | Path], *, strict: bool = False) -> list[TargetFile]:
@@ -299,7 +306,8 @@ def targets_from_urls(urls: Iterable[str], *, source_name: str = "command line")
     ids = _IdRegistry(problems)
     targets: list[Target] = []
     for index, url in enumerate(urls, start=1):
-        target = _validate_entry({"url": url}, _EntryContext(source_name, index, None, strict=False), problems, ids)
+        ctx = _EntryContext(source_name, index, None, strict=False)
+        target = _validate_entry({"url": url}, ctx, problems, ids)
         if target is not None:
             targets.append(target)
     if problems:
@@ -318,7 +326,7 @@ def bundled_target_files() -> list[Path]:
         directory = source_dir
     else:
         directory = _PACKAGED_TARGETS
-    extra = sorted(p.name for p in directory.glob("*.yaml") if p.name not in BUNDLED_TARGET_NAMES) if directory.is_dir() else []
+    extra = sorted(p.name for p in directory.glob("*.yaml") if p.name not in BUNDLED_TARGET_NAMES)
     return [directory / name for name in (*BUNDLED_TARGET_NAMES, *extra)]
 
 
@@ -342,7 +350,8 @@ class _Problems:
         if self.full:
             return
         if len(self.items) >= MAX_PROBLEMS:
-            self.items.append(TargetProblem(problem.file, None, None, f"more than {MAX_PROBLEMS} problems; stopped here"))
+            message = f"more than {MAX_PROBLEMS} problems; stopped here"
+            self.items.append(TargetProblem(problem.file, None, None, message))
             self.full = True
             return
         self.items.append(problem)
@@ -407,7 +416,9 @@ def _file_key(path: Path) -> Path:
 # Files: reading, YAML, CSV
 
 
-def _load_one_file(path: Path, name: str, strict: bool, problems: _Problems, ids: _IdRegistry) -> TargetFile | None:
+def _load_one_file(
+    path: Path, name: str, strict: bool, problems: _Problems, ids: _IdRegistry
+) -> TargetFile | None:
     def file_problem(message: str, line: int | None = None) -> None:
         problems.add(TargetProblem(name, None, None, message, line))
 
@@ -463,19 +474,23 @@ def _load_yaml_document(
         for key, value in document.items():
             if key == "targets":
                 continue
-            if key in TOP_LEVEL_METADATA:
-                if not isinstance(value, str) or not value.strip():
-                    problems.add(TargetProblem(name, None, str(key), "must be a non-empty string", line))
-                else:
-                    metadata[key] = value.strip()
+            if key not in TOP_LEVEL_METADATA:
+                message = _unknown_key_message("top-level key", key, ("targets", *TOP_LEVEL_METADATA))
+                problems.add(TargetProblem(name, None, None, message, line))
+            elif not isinstance(value, str) or not value.strip():
+                problems.add(TargetProblem(name, None, key, "must be a non-empty string", line))
+            elif (bad := _first_unsafe_char(value.replace("\n", " "))) is not None:
+                message = f"contains the control or formatting character U+{ord(bad):04X}"
+                problems.add(TargetProblem(name, None, key, message, line))
             else:
-                problems.add(TargetProblem(name, None, None, _unknown_key_message("top-level key", key, ("targets", *TOP_LEVEL_METADATA)), line))
+                metadata[key] = value.strip()
         if "targets" not in document:
             file_problem("no 'targets' list", line)
             return None
         entries = document["targets"]
         if not isinstance(entries, list):
-            problems.add(TargetProblem(name, None, "targets", f"must be a list of entries, not {_type_name(entries)}", line))
+            message = f"must be a list of entries, not {_type_name(entries)}"
+            problems.add(TargetProblem(name, None, "targets", message, line))
             return None
     else:
         file_problem(f"expected a mapping with a 'targets' list (or a list), not {_type_name(document)}")
@@ -494,7 +509,9 @@ def _load_yaml_document(
     return TargetFile(path, name, tuple(targets), **metadata)
 
 
-def _load_csv(path: Path, name: str, text: str, strict: bool, problems: _Problems, ids: _IdRegistry) -> TargetFile | None:
+def _load_csv(
+    path: Path, name: str, text: str, strict: bool, problems: _Problems, ids: _IdRegistry
+) -> TargetFile | None:
     """A Citizen Lab test list (url,category_code,category_description,date_added,source,notes)."""
 
     def file_problem(message: str, line: int | None = None) -> None:
@@ -544,7 +561,7 @@ def _load_csv(path: Path, name: str, text: str, strict: bool, problems: _Problem
             continue
         index += 1
         if index > MAX_ENTRIES_PER_FILE:
-            file_problem(f"more than {MAX_ENTRIES_PER_FILE} rows; the cap is {MAX_ENTRIES_PER_FILE} per file", line)
+            file_problem(f"more than {MAX_ENTRIES_PER_FILE} rows, the cap per file", line)
             break
         ctx = _EntryContext(name, index, line, strict, field_names=_CSV_FIELD_NAMES, unique_derived_ids=True)
         if len(row) != len(columns):
@@ -574,12 +591,10 @@ def _csv_entry(cells: dict[str, str], basename: str) -> dict[str, Any]:
     document = f"Citizen Lab test list {basename} ({CITIZEN_LAB_LISTS})"
     if cells.get("source"):
         document += f", contributed by {cells['source']}"
-    code = cells.get("category_code") or "no category"
-    description = cells.get("category_description")
-    source: dict[str, Any] = {
-        "document": document,
-        "reports": cells.get("notes") or f"listed under {code}" + (f" ({description})" if description else ""),
-    }
+    listed = f"listed under {cells.get('category_code') or 'no category'}"
+    if cells.get("category_description"):
+        listed += f" ({cells['category_description']})"
+    source: dict[str, Any] = {"document": document, "reports": cells.get("notes") or listed}
     if cells.get("date_added"):
         source["date"] = cells["date_added"]
     entry["sources"] = [source]
@@ -669,7 +684,7 @@ def _check_id(
         elif len(value) > MAX_ID_CHARS:
             ctx.problem(problems, "id", f"longer than {MAX_ID_CHARS} characters")
         elif not _ID_RE.match(value):
-            ctx.problem(problems, "id", f"{_show(value)} must be lower-case letters, digits and inner hyphens")
+            ctx.problem(problems, "id", f"{_show(value)} must be lower-case letters, digits, inner hyphens")
         else:
             return value, False
         return None, False
@@ -714,7 +729,9 @@ def _host_slug(host: str) -> str:
     return re.sub(r"[^a-z0-9-]+", "-", host.lower()).strip("-")
 
 
-def _check_text(entry: dict, key: str, ctx: _EntryContext, problems: _Problems, *, required: bool) -> str | None:
+def _check_text(
+    entry: dict, key: str, ctx: _EntryContext, problems: _Problems, *, required: bool
+) -> str | None:
     if key not in entry:
         if required:
             ctx.problem(problems, key, "required in the bundled lists")
@@ -753,7 +770,8 @@ def _check_category(entry: dict, ctx: _EntryContext, problems: _Problems) -> str
     if value in CATEGORIES:
         return value
     hint = f"; did you mean {value.strip().upper()!r}?" if value.strip().upper() in CATEGORIES else ""
-    ctx.problem(problems, "category", f"{_show(value)} is not a Citizen Lab category code{hint} (see docs/targets.md)")
+    message = f"{_show(value)} is not a Citizen Lab category code{hint} (see docs/targets.md)"
+    ctx.problem(problems, "category", message)
     return None
 
 
@@ -770,11 +788,13 @@ def _check_baseline(entry: dict, ctx: _EntryContext, problems: _Problems) -> str
 def _check_sources(entry: dict, ctx: _EntryContext, problems: _Problems) -> tuple[dict, ...]:
     if "sources" not in entry:
         if ctx.strict:
-            ctx.problem(problems, "sources", "required in the bundled lists: at least one {document, reports, date}")
+            message = "required in the bundled lists: at least one {document, reports, date}"
+            ctx.problem(problems, "sources", message)
         return ()
     value = entry["sources"]
     if not isinstance(value, list):
-        ctx.problem(problems, "sources", f"must be a list of {{document, reports, date}}, not {_type_name(value)}")
+        message = f"must be a list of {{document, reports, date}}, not {_type_name(value)}"
+        ctx.problem(problems, "sources", message)
         return ()
     if not value and ctx.strict:
         ctx.problem(problems, "sources", "must list at least one source in the bundled lists")
@@ -791,7 +811,8 @@ def _check_sources(entry: dict, ctx: _EntryContext, problems: _Problems) -> tupl
 
 def _check_source(source: Any, where: str, ctx: _EntryContext, problems: _Problems) -> dict | None:
     if not isinstance(source, dict):
-        ctx.problem(problems, where, f"must be a mapping {{document, reports, date}}, not {_type_name(source)}")
+        message = f"must be a mapping {{document, reports, date}}, not {_type_name(source)}"
+        ctx.problem(problems, where, message)
         return None
     ok = True
     for key in source:
@@ -802,7 +823,8 @@ def _check_source(source: Any, where: str, ctx: _EntryContext, problems: _Proble
     for key in SOURCE_FIELDS:
         if key not in source:
             if key == "document" or ctx.strict:
-                ctx.problem(problems, f"{where}.{key}", "required" + ("" if key == "document" else " in the bundled lists"))
+                message = "required" if key == "document" else "required in the bundled lists"
+                ctx.problem(problems, f"{where}.{key}", message)
                 ok = False
             continue
         value = source[key]
@@ -822,7 +844,8 @@ def _check_date(value: Any, where: str, ctx: _EntryContext, problems: _Problems)
     if isinstance(value, int) and not isinstance(value, bool) and 1000 <= value <= 9999:
         return str(value)
     if not isinstance(value, str):
-        ctx.problem(problems, where, f"must be a date string YYYY, YYYY-MM or YYYY-MM-DD, not {_type_name(value)}")
+        message = f"must be a date string YYYY, YYYY-MM or YYYY-MM-DD, not {_type_name(value)}"
+        ctx.problem(problems, where, message)
         return None
     match = _DATE_RE.match(value.strip())
     if match:
@@ -847,14 +870,18 @@ class _UrlParts:
     port: int
 
 
+@functools.lru_cache(maxsize=4096)
 def _url_parts(url: str) -> _UrlParts:
-    """The parts of an http(s) URL, or ValueError with a message for the user."""
+    """The parts of an http(s) URL, or ValueError with a message for the user.
+
+    Cached: a scan asks each target for its hostname, port and scheme many times.
+    """
     if len(url) > MAX_URL_CHARS:
         raise ValueError(f"longer than {MAX_URL_CHARS} characters")
     for char in url:
         if char.isspace() or unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp"):
             kind = "whitespace" if char.isspace() else "a control or formatting character"
-            raise ValueError(f"contains {kind} (U+{ord(char):04X}); encode it as %{ord(char):02X} or remove it")
+            raise ValueError(f"contains {kind} (U+{ord(char):04X}); percent-encode it or remove it")
     try:
         parts = urlsplit(url)
     except ValueError as error:
@@ -933,7 +960,8 @@ def normalize_host(host: str) -> str:
             try:
                 label[4:].encode("ascii").decode("punycode")
             except UnicodeError:
-                raise ValueError(f"the host {_show(host)} has an invalid punycode label {_show(label)}") from None
+                message = f"the host {_show(host)} has an invalid punycode label {_show(label)}"
+                raise ValueError(message) from None
     return name
 
 
@@ -1002,7 +1030,8 @@ def _check_endpoints(entry: dict, ctx: _EntryContext, problems: _Problems) -> tu
         return ()
     value = entry["endpoints"]
     if not isinstance(value, list):
-        ctx.problem(problems, "endpoints", f"must be a list of 'host:port' or {{host, port, …}}, not {_type_name(value)}")
+        message = f"must be a list of 'host:port' or {{host, port, …}}, not {_type_name(value)}"
+        ctx.problem(problems, "endpoints", message)
         return ()
     if not value:
         ctx.problem(problems, "endpoints", "must not be empty (leave the field out instead)")
@@ -1014,7 +1043,10 @@ def _check_endpoints(entry: dict, ctx: _EntryContext, problems: _Problems) -> tu
     seen: dict[tuple, int] = {}
     for number, item in enumerate(value, start=1):
         where = f"endpoints[{number}]"
-        endpoint = _endpoint_from_string(item, where, ctx, problems) if isinstance(item, str) else _endpoint_from_mapping(item, where, ctx, problems)
+        if isinstance(item, str):
+            endpoint = _endpoint_from_string(item, where, ctx, problems)
+        else:
+            endpoint = _endpoint_from_mapping(item, where, ctx, problems)
         if endpoint is None:
             continue
         key = (endpoint.host, endpoint.port, endpoint.tls, endpoint.sni)
@@ -1041,7 +1073,8 @@ def _endpoint_from_string(item: str, where: str, ctx: _EntryContext, problems: _
             ctx.problem(problems, where, f"{_show(item)} must be 'host:port'")
             return None
         if ":" in host:
-            ctx.problem(problems, where, f"{_show(item)}: write an IPv6 address in brackets, '[2001:db8::1]:443'")
+            message = f"{_show(item)}: write an IPv6 address in brackets, '[2001:db8::1]:443'"
+            ctx.problem(problems, where, message)
             return None
     port = _port_value(port_text, where, ctx, problems)
     try:
@@ -1054,7 +1087,8 @@ def _endpoint_from_string(item: str, where: str, ctx: _EntryContext, problems: _
 
 def _endpoint_from_mapping(item: Any, where: str, ctx: _EntryContext, problems: _Problems) -> Endpoint | None:
     if not isinstance(item, dict):
-        ctx.problem(problems, where, f"must be 'host:port' or a mapping {{host, port, tls, sni, ca, role}}, not {_type_name(item)}")
+        message = f"must be 'host:port' or a mapping {{host, port, tls, sni, ca, role}}, not {_type_name(item)}"
+        ctx.problem(problems, where, message)
         return None
     before = len(problems.items)
     for key in item:
@@ -1118,7 +1152,8 @@ def _endpoint_ca(item: dict, tls: bool, where: str, ctx: _EntryContext, problems
         ctx.problem(problems, f"{where}.ca", "only makes sense with 'tls: true'")
         return None
     if not isinstance(value, str) or not _CA_NAME_RE.match(value):
-        ctx.problem(problems, f"{where}.ca", f"{_show(value)} must be the name of a bundle in kzprobe/data/cas/, e.g. 'signal'")
+        message = f"{_show(value)} must be the name of a bundle in kzprobe/data/cas/, e.g. 'signal'"
+        ctx.problem(problems, f"{where}.ca", message)
         return None
     if not (CA_DIR / f"{value}.pem").is_file():
         known = ", ".join(ca_names()) or "none"
@@ -1158,7 +1193,7 @@ def _type_name(value: Any) -> str:
 
 def _show(value: Any, limit: int = 60) -> str:
     """A value from a file, quoted and made safe to print: escapes, never raw control characters."""
-    text = repr(value) if isinstance(value, str) else _type_name(value) if isinstance(value, (list, dict)) else repr(value)
+    text = _type_name(value) if isinstance(value, (list, dict)) else repr(value)
     text = "".join(char if char.isprintable() else f"\\u{ord(char):04x}" for char in text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

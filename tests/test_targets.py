@@ -583,3 +583,10 @@ def test_yaml_examples_in_docs_load(tmp_path: Path) -> None:
         path = tmp_path / f"example{number}.yaml"
         path.write_text(block, encoding="utf-8")
         assert load_targets([path])
+
+
+def test_targets_are_hashable_and_compare_by_value() -> None:
+    source = {"document": "d", "reports": "r", "date": "2022"}
+    first = Target(id="orda-kz", url="https://orda.kz/", sources=(source,))
+    second = Target(id="orda-kz", url="https://orda.kz/", sources=(dict(source),))
+    assert first == second and len({first, second}) == 1

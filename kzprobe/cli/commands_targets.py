@@ -52,11 +52,13 @@ def list_targets(
         Optional[list[str]],
         typer.Option("--category", "-c", help="Only this Citizen Lab category code (e.g. NEWS); repeatable."),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the targets as JSON instead of a table.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the targets as JSON instead of a table.")
+    ] = False,
 ) -> None:
     """List targets: id, name, category, URL, baseline and number of sources."""
     codes = _category_codes(category or [])
-    files = _load_or_exit(_display_paths(targets) if targets else _display_paths(bundled_target_files()), strict=False)
+    files = _load_or_exit(_display_paths(targets or bundled_target_files()), strict=False)
     selected = [t for f in files for t in f.targets if not codes or t.category in codes]
     if as_json:
         typer.echo(json.dumps([t.to_dict() for t in selected], indent=2, ensure_ascii=True))
@@ -123,7 +125,8 @@ def _category_codes(values: list[str]) -> set[str]:
     unknown = sorted(code for code in codes if code not in CATEGORIES)
     if unknown:
         shown = ", ".join(clean_text(repr(code)) for code in unknown)
-        typer.echo(f"kzprobe targets: unknown category {shown}; known: {', '.join(sorted(CATEGORIES))}", err=True)
+        known = ", ".join(sorted(CATEGORIES))
+        typer.echo(f"kzprobe targets: unknown category {shown}; known: {known}", err=True)
         raise typer.Exit(exit_codes.BAD_INPUT)
     return codes
 
