@@ -1,0 +1,39 @@
+"""What every rule may consult besides the target itself: fingerprints, connectivity, and what
+this scan taught about blockpage servers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kzprobe.analysis.connectivity import Connectivity
+from kzprobe.analysis.facts import TargetFacts, TlsFact
+from kzprobe.analysis.fingerprints import Fingerprints
+
+
+@dataclass(frozen=True)
+class Context:
+    fingerprints: Fingerprints
+    connectivity: Connectivity
+    # Addresses that served a fingerprinted blockpage for a name the control resolves
+    # elsewhere, in this scan: address -> fingerprint id.
+    learned_blockpages: dict[str, str] = field(default_factory=dict)
+
+    def blockpage_address(self, address: str) -> str | None:
+        """Why `address` is a known blockpage server, in words; None when it is not one."""
+        known = self.fingerprints.address(address)
+        if known is not None:
+            return f"a known blockpage address ({known.id})"
+        learned = self.learned_blockpages.get(address)
+        if learned is not None:
+            return f"an address that served a blockpage matching {learned} in this scan"
+        return None
+
+    def tls_authenticates(self, attempt: TlsFact) -> bool:
+        """The handshake proves the server holds the name's key: validated, and no
+        interception root in the chain (a user may have installed one, making it "valid")."""
+        return attempt.ok and self.fingerprints.authority(attempt.chain, "interception") is None
+
+    def host_authenticated(self, facts: TargetFacts, host: str | None, address: str | None = None) -> bool:
+        """Some TLS handshake with `host` (at `address`, when given) authenticated the server."""
+        return any(self.tls_authenticates(t) for t in facts.tls_for(host or "")
+                   if address is None or t.address == address)

@@ -1,0 +1,173 @@
+"""The control: what an uncensored vantage saw for the same target, step by step.
+
+Two sources. The control *resolver* (observations["control_dns"], measured in this scan) says
+what the name really resolves to. The control *scan* (a report from an uncensored vantage, e.g.
+an hourly VPS run) says whether each step - DNS, TCP, TLS, HTTP - works from outside, and what
+the page looks like there. A target is matched in the control scan by id, then by URL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+from kzprobe import vocabulary as v
+from kzprobe.analysis.explain import cite
+from kzprobe.analysis.facts import HopFact, TargetFacts, read_result
+from kzprobe.analysis.names import url_path
+from kzprobe.analysis.throughput import Throughput, measure
+
+# Resolver answers that say something about the name everywhere (it does not exist, has no
+# address, its servers fail), as opposed to a resolver that could not be reached at all.
+DEFINITIVE_DNS_FAILURES: Final = (v.DNS_NXDOMAIN, v.DNS_NO_ANSWER, v.DNS_SERVFAIL)
+
+# Layer outcomes in the control, relative to the layer where the probe failed.
+OK: Final = "ok"  # the control passed this step
+FAILED: Final = "failed"  # the control failed at this same step: the site is down
+EARLIER: Final = "earlier"  # the control failed before reaching it: it says nothing here
+UNKNOWN: Final = "unknown"  # no usable control data for this step
+
+_LAYERS: Final = ("dns", "tcp", "tls", "http")
+
+
+@dataclass(frozen=True)
+class ControlView:
+    """The control scan's facts for one target, or why there are none."""
+
+    facts: TargetFacts | None
+    verdict: str | None  # the control's own verdict for the target, as reported
+    problem: str | None  # why there is no usable control, in words
+    missing: bool = False  # no control data at all (as opposed to control data that failed)
+
+    @property
+    def usable(self) -> bool:
+        return self.facts is not None
+
+    @property
+    def reason(self) -> str:
+        """The evidence code saying why the control cannot decide."""
+        return "control.missing" if self.missing else "control.failed"
+
+    def step(self, layer: str) -> str:
+        """How the control fared at `layer`: OK, FAILED, EARLIER (failed before it) or UNKNOWN."""
+        if self.facts is None:
+            return UNKNOWN
+        for current in _LAYERS:
+            state = _layer_state(self.facts, current)
+            if current == layer:
+                return {True: OK, False: FAILED, None: UNKNOWN}[state]
+            if state is False:
+                return EARLIER
+        return UNKNOWN
+
+    @property
+    def final_hop(self) -> HopFact | None:
+        return self.facts.final_hop if self.facts else None
+
+    def chain_paths(self) -> set[str]:
+        return {url_path(h.url) for h in self.facts.http} if self.facts else set()
+
+    def throughput(self) -> Throughput | None:
+        return measure(self.facts) if self.facts else None
+
+
+def _layer_state(facts: TargetFacts, layer: str) -> bool | None:
+    """True when the step worked, False when it failed, None when it was not measured."""
+    host = facts.hostname
+    if layer == "dns":
+        if facts.host_is_ip or facts.dns is None:
+            return None
+        return bool(facts.dns.addresses)
+    if layer == "tcp":
+        attempts = [t for t in facts.tcp_for(host) if not t.vantage_lacks_ipv6]
+        return any(t.ok for t in attempts) if attempts else None
+    if layer == "tls":
+        attempts = facts.tls_for(host)
+        return any(t.ok for t in attempts) if attempts and facts.scheme == "https" else None
+    if facts.http:
+        return facts.final_hop is not None
+    return None
+
+
+def dns_failure_is_definitive(failure: str | None) -> bool:
+    return failure in DEFINITIVE_DNS_FAILURES
+
+
+class ControlScan:
+    """A control report indexed for lookups; tolerant of any shape, never trusted blindly."""
+
+    def __init__(self, report: Any) -> None:
+        self.present = isinstance(report, dict)
+        self.problem: str | None = None
+        self._by_id: dict[str, dict] = {}
+        self._by_url: dict[str, dict] = {}
+        self._by_path: dict[str, dict] = {}
+        if not self.present:
+            return
+        connectivity = report.get("connectivity")
+        if connectivity in (v.OFFLINE, v.INTERNATIONAL_CUT):
+            self.problem = f"the control scan's own connectivity was {connectivity}"
+        results = report.get("results")
+        for result in results if isinstance(results, list) else []:
+            target = result.get("target") if isinstance(result, dict) else None
+            if not isinstance(target, dict):
+                continue
+            ident, url = target.get("id"), target.get("url")
+            if isinstance(ident, str) and ident:
+                self._by_id.setdefault(ident, result)
+            if isinstance(url, str) and url:
+                self._by_url.setdefault(url, result)
+                self._by_path.setdefault(_url_key(url), result)
+
+    def raw_result(self, facts: TargetFacts) -> dict | None:
+        """The control scan's result for the same target: by id, then by URL."""
+        return (self._by_id.get(facts.id) if facts.id else None) \
+            or (self._by_url.get(facts.url) if facts.url else None) \
+            or (self._by_path.get(_url_key(facts.url)) if facts.url else None)
+
+    def view(self, facts: TargetFacts) -> ControlView:
+        if not self.present:
+            return ControlView(None, None, "no control scan was given", missing=True)
+        result = self.raw_result(facts)
+        if result is None:
+            return ControlView(None, None, "the control scan has no result for this target", missing=True)
+        verdict = result.get("verdict") if isinstance(result.get("verdict"), str) else None
+        if self.problem:
+            return ControlView(None, verdict, self.problem)
+        control = read_result(result)
+        if not (control.dns or control.tcp or control.http):
+            return ControlView(None, verdict, "the control scan measured nothing for this target")
+        return ControlView(control, verdict, None)
+
+
+def _url_key(url: str) -> str:
+    scheme = url.split(":", 1)[0].lower()
+    return f"{scheme}://{url_path(url)}"
+
+
+def control_summary(view: ControlView) -> dict | None:
+    """The compact, JSON-ready control facts recorded with the verdict (None without a control scan)."""
+    if view.facts is None:
+        if view.missing:
+            return None
+        return {"verdict": view.verdict, "usable": False, "problem": view.problem}
+    facts = view.facts
+    final = facts.final_hop
+    last = facts.http[-1] if facts.http else None
+    tcp = _layer_state(facts, "tcp")
+    tls = _layer_state(facts, "tls")
+    speed = view.throughput()
+    return {
+        "verdict": view.verdict,
+        "usable": True,
+        "dns_addresses": list(facts.dns.addresses) if facts.dns else None,
+        "dns_failure": facts.dns.failure if facts.dns else None,
+        "tcp_ok": tcp,
+        "tls_ok": tls,
+        "http_failure": last.failure if last is not None and final is None else None,
+        "final_url": cite(final.url, 300) if final else None,
+        "http_status": final.status if final else None,
+        "http_title": cite(final.title, 120) if final and final.title else None,
+        "http_body_length": final.body_length if final else None,
+        "kilobytes_per_second": round(speed.rate_kbps, 1) if speed and speed.rate_kbps is not None else None,
+    }

@@ -1,0 +1,192 @@
+"""DNS: did the resolver tell the truth about the target's name?
+
+A failure (NXDOMAIN, no answer, SERVFAIL, timeout) is blocking when a control resolves the name,
+and the site's own problem when the control fails the same way. An answer is consistent when
+a control returned the same address, or when a TLS handshake to it validates for the name (CDN
+replicas differ by region). Otherwise it is a lie - a special-purpose address, a blockpage
+server, or just another address - unless what it served is the control's page (a transparent
+proxy answering for everything is not blocking).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kzprobe.analysis import codes
+from kzprobe.analysis.addresses import special_block
+from kzprobe.analysis.context import Context
+from kzprobe.analysis.control import ControlView, dns_failure_is_definitive
+from kzprobe.analysis.explain import addresses, cite, quote, sentence
+from kzprobe.analysis.facts import TargetFacts
+from kzprobe.analysis.model import Verdict, blocked, down, inconclusive
+from kzprobe.analysis.pages import compare_pages
+
+RESOLVES, BROKEN, UNKNOWN = "resolves", "broken", "unknown"
+
+
+@dataclass(frozen=True)
+class DnsControl:
+    """What the controls say about the name: it resolves (to these), is broken everywhere, or unknown."""
+
+    state: str
+    addresses: tuple[str, ...]
+    failure: str | None  # the control's failure when BROKEN
+    source: str  # "the control resolver" / "the control scan", for explanations
+    reason: str  # evidence code when no control can decide
+
+
+def dns_control(facts: TargetFacts, view: ControlView) -> DnsControl:
+    """The live control resolver first (same moment), then the control scan (maybe an hour old)."""
+    known: list[str] = []
+    resolver = facts.control_dns
+    scan = view.facts.dns if view.facts is not None else None
+    if resolver is not None:
+        known += resolver.addresses
+    if scan is not None:
+        known += scan.addresses
+    if view.facts is not None:  # addresses the control scan reached with a valid certificate
+        known += [t.address for t in view.facts.tls_for(facts.hostname) if t.ok]
+    known_addresses = tuple(dict.fromkeys(known))
+    reason = "control.failed" if resolver is not None or not view.missing else "control.missing"
+    for source, observation in (("the control resolver", resolver), ("the control scan", scan)):
+        if observation is None:
+            continue
+        if observation.addresses:
+            return DnsControl(RESOLVES, known_addresses, None, source, reason)
+        if dns_failure_is_definitive(observation.failure):
+            return DnsControl(BROKEN, known_addresses, observation.failure, source, reason)
+    return DnsControl(UNKNOWN, known_addresses, None, "", reason)
+
+
+@dataclass(frozen=True)
+class AddressCheck:
+    address: str
+    kind: str  # "consistent" | "blockpage" | "bogon" | "unknown"
+    detail: str  # why, in words
+
+
+def check_address(address: str, facts: TargetFacts, control: DnsControl, ctx: Context) -> AddressCheck:
+    if address in control.addresses:
+        return AddressCheck(address, "consistent", f"{control.source} returned it too")
+    if ctx.host_authenticated(facts, facts.hostname, address):
+        return AddressCheck(address, "consistent", "TLS to it validates for the name")
+    blockpage = ctx.blockpage_address(address)
+    if blockpage:
+        return AddressCheck(address, "blockpage", blockpage)
+    block = special_block(address)
+    if block is not None:
+        # A network that really serves the name from this kind of block (an intranet, a lab)
+        # makes the block normal for it; loopback and the like never are.
+        in_same_block = any(special_block(a) == block for a in control.addresses)
+        if block.never_remote or not in_same_block:
+            return AddressCheck(address, "bogon", f"a special-purpose ({block.label}) address")
+    return AddressCheck(address, "unknown", "an address no control returned")
+
+
+def _failed_lookup(facts: TargetFacts, control: DnsControl, view: ControlView) -> Verdict:
+    failure = facts.dns.failure if facts.dns else None
+    code = codes.evidence("dns", failure)
+    said = f"the resolver answered {cite(failure)} for {facts.hostname}"
+    if control.state == RESOLVES:
+        return blocked("dns", [code], sentence(said, f"{control.source} resolved it to {addresses(control.addresses)}"),
+                       failure_based=code not in codes.DNS_STATEMENTS)
+    if control.state == BROKEN:
+        return down([code], sentence(said, f"{control.source} got {cite(control.failure)} too: "
+                                           "the name does not resolve anywhere"))
+    why = view.problem or "no control resolver answered"
+    if facts.control_dns is not None and facts.control_dns.failure:
+        why = f"the control resolver failed too ({cite(facts.control_dns.failure)}) and {why}"
+    return inconclusive([control.reason, code], sentence(said, f"{why}, so a blocked name cannot be told "
+                                                               "from a dead one"), failure_based=True)
+
+
+def _what_the_addresses_gave(facts: TargetFacts, suspicious: list[str], view: ControlView,
+                             ctx: Context) -> tuple[list[str], list[str], bool]:
+    """Evidence, clauses, and whether any of it is a positive sign (not just a failure)."""
+    evidence: list[str] = []
+    clauses: list[str] = []
+    positive = False
+    host = facts.hostname
+    for attempt in facts.tls_for(host):
+        if attempt.address not in suspicious:
+            continue
+        interception = ctx.fingerprints.authority(attempt.chain, "interception")
+        if interception is None and not attempt.failure:
+            continue
+        code = "tls.mitm" if interception else codes.evidence("tls", attempt.failure)
+        evidence.append(code)
+        positive = positive or code in ("tls.mitm", "tls.invalid_cert")
+        clauses.append(f"TLS to {cite(attempt.address)} was intercepted ({quote(interception.matched)})"
+                       if interception else f"TLS to {cite(attempt.address)} failed with {cite(attempt.failure)}")
+        break
+    failed_tcp = [t for t in facts.tcp_for(host) if t.address in suspicious and not t.ok]
+    if not evidence and failed_tcp and not any(t.ok for t in facts.tcp_for(host) if t.address in suspicious):
+        evidence.append(codes.evidence("tcp", failed_tcp[0].failure))
+        clauses.append(f"TCP to {cite(failed_tcp[0].address)} failed with {cite(failed_tcp[0].failure)}")
+    final = facts.final_hop
+    if final is not None and final.address in suspicious:
+        pattern = ctx.fingerprints.page(final)
+        if pattern is not None:
+            evidence.append("http.blockpage")
+            clauses.append(f"it served a page matching blockpage fingerprint {pattern.id}")
+            positive = True
+        elif view.final_hop is not None:
+            comparison = compare_pages(final, view.final_hop)
+            if comparison.same is False:
+                evidence.append("http.diff")
+                clauses.append(f"it served a different page ({comparison.reason})")
+                positive = True
+    return evidence, clauses, positive
+
+
+def _served_the_real_page(facts: TargetFacts, suspicious: list[str], view: ControlView, ctx: Context) -> bool:
+    """A lying-looking answer that led to the control's own page over plain HTTP: a proxy or a
+    replica, not a block. (Over HTTPS the handshake decides: an interceptor relays the real page.)"""
+    final = facts.final_hop
+    if final is None or final.scheme != "http" or final.address not in suspicious \
+            or ctx.fingerprints.page(final) is not None:
+        return False
+    return view.final_hop is not None and compare_pages(final, view.final_hop).same is True
+
+
+def dns_verdict(facts: TargetFacts, view: ControlView, ctx: Context) -> Verdict | None:
+    """A verdict when DNS decides the target's fate; None to let the later steps decide."""
+    if facts.host_is_ip or facts.dns is None:
+        return None
+    control = dns_control(facts, view)
+    if not facts.dns.addresses:
+        return _failed_lookup(facts, control, view)
+    checks = [check_address(a, facts, control, ctx) for a in facts.dns.addresses]
+    if any(c.kind == "consistent" for c in checks):
+        return None
+    suspicious = [c.address for c in checks]
+    lies = [c for c in checks if c.kind in ("blockpage", "bogon")]
+    answered = f"the resolver answered {facts.hostname} with {addresses(suspicious)}"
+    if control.state == BROKEN:
+        if any(c.kind == "blockpage" for c in checks):
+            bp = next(c for c in checks if c.kind == "blockpage")
+            return blocked("dns", ["dns.blockpage_ip"], sentence(
+                answered, f"{cite(bp.address)} is {bp.detail}",
+                f"{control.source} got {cite(control.failure)}: the name exists nowhere else"))
+        return down([codes.evidence("dns", control.failure)], sentence(
+            f"{control.source} got {cite(control.failure)} for {facts.hostname}: the name does not exist",
+            f"the local resolver's answer ({addresses(suspicious)}) leads to no server that proves it holds the name"))
+    evidence = ["dns.blockpage_ip"] * any(c.kind == "blockpage" for c in checks) \
+        + ["dns.bogon"] * any(c.kind == "bogon" for c in checks)
+    if control.state == RESOLVES:
+        evidence.append("dns.inconsistent")
+    if not evidence or _served_the_real_page(facts, suspicious, view, ctx):
+        return None
+    extra, clauses, positive = _what_the_addresses_gave(facts, suspicious, view, ctx)
+    reasons = [f"{cite(c.address)} is {c.detail}" for c in lies[:2]]
+    if control.state == RESOLVES:
+        reasons.append(f"{control.source} returned {addresses(control.addresses)}")
+    only_inconsistent = evidence == ["dns.inconsistent"]
+    if only_inconsistent and not positive and facts.final_hop is not None:
+        # A page came back from an address the control does not know, and nothing shows it is
+        # not the site: a transparent proxy or a replica cannot be ruled out without the
+        # control's page.
+        return inconclusive([view.reason, "dns.inconsistent"], sentence(
+            answered, *reasons, f"the page it served cannot be compared ({view.problem or 'no control page'})"))
+    return blocked("dns", evidence + extra, sentence(answered, *reasons, *clauses),
+                   failure_based=only_inconsistent and not positive)

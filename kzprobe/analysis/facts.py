@@ -1,0 +1,310 @@
+"""A result's observations read once into small typed records, whatever the input looks like.
+
+Results come from this scan or from report files other people wrote: any field may be missing,
+of the wrong type or oversized. Reading them here, once, with every field checked, lets the
+rules below work on plain records and never crash on a hostile report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from kzprobe import vocabulary as v
+from kzprobe.analysis.addresses import canonical_address, is_ipv6
+from kzprobe.analysis.names import host_key, is_ip_literal, url_host, url_scheme
+
+# Entries read per observation list; the probes stay far below (2 addresses per family, 10 hops).
+MAX_ITEMS: Final = 256
+# Download samples read; the probe keeps at most limits.DOWNLOAD_MAX_SAMPLES (200).
+MAX_SAMPLES: Final = 2_000
+# Text read per body: the probe records 64 KiB.
+MAX_BODY_CHARS: Final = 128 * 1024
+MAX_FIELD_CHARS: Final = 4096
+
+_VANTAGE_LACKS_ROUTE: Final = (v.NETWORK_UNREACHABLE, v.HOST_UNREACHABLE)
+
+
+def _str(value: Any, limit: int = MAX_FIELD_CHARS) -> str | None:
+    return value[:limit] if isinstance(value, str) else None
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _num(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    number = float(value)
+    return number if number == number and abs(number) != float("inf") else None
+
+
+def _list(value: Any, limit: int = MAX_ITEMS) -> list:
+    return value[:limit] if isinstance(value, list) else []
+
+
+def _dict(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _failure(value: Any) -> str | None:
+    text = _str(value, 300)
+    return text or None
+
+
+@dataclass(frozen=True)
+class DnsFact:
+    hostname: str
+    resolver: str
+    addresses: tuple[str, ...]
+    failure: str | None
+
+
+@dataclass(frozen=True)
+class TcpFact:
+    hostname: str
+    address: str
+    failure: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+    @property
+    def vantage_lacks_ipv6(self) -> bool:
+        """An IPv6 connect that never left the machine: the vantage has no IPv6 route."""
+        return is_ipv6(self.address) and self.failure in _VANTAGE_LACKS_ROUTE
+
+
+@dataclass(frozen=True)
+class CertFact:
+    subject: str
+    issuer: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class TlsFact:
+    hostname: str
+    address: str
+    failure: str | None
+    completed: bool
+    verified: bool
+    chain: tuple[CertFact, ...]
+
+    @property
+    def ok(self) -> bool:
+        """The handshake completed and the chain validated for the name."""
+        return self.failure is None and self.verified and self.completed
+
+
+@dataclass(frozen=True)
+class HopFact:
+    url: str
+    host: str | None
+    scheme: str
+    address: str | None
+    status: int | None
+    headers: dict[str, str]
+    location: str | None
+    body_length: int | None
+    body: str
+    title: str | None
+    truncated: bool
+    body_read_ms: float | None
+    failure: str | None
+
+    @property
+    def responded(self) -> bool:
+        return self.status is not None
+
+    @property
+    def is_redirect(self) -> bool:
+        return self.status is not None and 300 <= self.status < 400 and bool(self.location)
+
+
+@dataclass(frozen=True)
+class DownloadFact:
+    url: str
+    status: int | None
+    bytes: int
+    duration_ms: float
+    first_byte_ms: float | None
+    samples: tuple[tuple[float, int], ...]  # (ms since the request, cumulative bytes)
+    longest_stall_ms: float
+    complete: bool
+    failure: str | None
+
+
+@dataclass(frozen=True)
+class TargetFacts:
+    """One result as the rules see it."""
+
+    id: str
+    url: str
+    hostname: str
+    scheme: str
+    baseline: str | None
+    has_endpoints: bool
+    deadline_exceeded: bool
+    dns: DnsFact | None
+    control_dns: DnsFact | None
+    tcp: tuple[TcpFact, ...]
+    tls: tuple[TlsFact, ...]
+    http: tuple[HopFact, ...]
+    redirect_dns: tuple[DnsFact, ...]
+    download: DownloadFact | None
+    raw_target: dict = field(compare=False, repr=False)
+
+    @property
+    def host_is_ip(self) -> bool:
+        return is_ip_literal(self.hostname)
+
+    def tcp_for(self, host: str) -> list[TcpFact]:
+        return [t for t in self.tcp if t.hostname == host]
+
+    def tls_for(self, host: str) -> list[TlsFact]:
+        return [t for t in self.tls if t.hostname == host]
+
+    def resolution_for(self, host: str) -> DnsFact | None:
+        if host == self.hostname:
+            return self.dns
+        return next((d for d in self.redirect_dns if d.hostname == host), None)
+
+    @property
+    def final_hop(self) -> HopFact | None:
+        """The last hop of the redirect chain when it brought a response."""
+        return self.http[-1] if self.http and self.http[-1].responded else None
+
+    @property
+    def works(self) -> bool:
+        """Something answered over HTTP: the path to the target carries traffic."""
+        return any(hop.responded for hop in self.http)
+
+
+def _dns(value: Any) -> DnsFact | None:
+    data = _dict(value)
+    if not data:
+        return None
+    addresses = tuple(dict.fromkeys(canonical_address(a) for a in _list(data.get("addresses"), 64)
+                                    if isinstance(a, str) and a.strip()))
+    failure = _failure(data.get("failure"))
+    if not addresses and failure is None:
+        failure = v.DNS_NO_ANSWER  # an empty answer with no failure recorded says the same
+    return DnsFact(host_key(_str(data.get("hostname")) or ""), _str(data.get("resolver"), 200) or "",
+                   addresses, failure)
+
+
+def _tcp(value: Any) -> TcpFact | None:
+    data = _dict(value)
+    address = _str(data.get("address"), 100)
+    if not address:
+        return None
+    return TcpFact(host_key(_str(data.get("hostname")) or ""), canonical_address(address),
+                   _failure(data.get("failure")))
+
+
+def _cert(value: Any) -> CertFact:
+    data = _dict(value)
+    return CertFact(_str(data.get("subject")) or "", _str(data.get("issuer")) or "",
+                    (_str(data.get("sha256"), 128) or "").lower())
+
+
+def _tls(value: Any) -> TlsFact | None:
+    data = _dict(value)
+    address = _str(data.get("address"), 100)
+    if not address:
+        return None
+    failure = _failure(data.get("failure"))
+    completed = data.get("handshake_completed")
+    return TlsFact(
+        hostname=host_key(_str(data.get("hostname")) or _str(data.get("sni")) or ""),
+        address=canonical_address(address),
+        failure=failure,
+        completed=completed is True or (completed is None and failure is None),
+        verified=data.get("verified") is True,
+        chain=tuple(_cert(c) for c in _list(data.get("peer_chain"), 16)),
+    )
+
+
+def _hop(value: Any) -> HopFact | None:
+    data = _dict(value)
+    url = _str(data.get("url"))
+    if not url:
+        return None
+    status = _int(data.get("status"))
+    address = _str(data.get("address"), 100)
+    headers = {k.lower(): val[:MAX_FIELD_CHARS] for k, val in list(_dict(data.get("headers")).items())[:128]
+               if isinstance(k, str) and isinstance(val, str)}
+    body_length = _int(data.get("body_length"))
+    return HopFact(
+        url=url,
+        host=url_host(url),
+        scheme=url_scheme(url),
+        address=canonical_address(address) if address else None,
+        status=status if status is not None and 100 <= status <= 999 else None,
+        headers=headers,
+        location=_str(data.get("location")),
+        body_length=body_length if body_length is not None and body_length >= 0 else None,
+        body=_str(data.get("body"), MAX_BODY_CHARS) or "",
+        title=_str(data.get("title"), 1000),
+        truncated=data.get("body_truncated") is True,
+        body_read_ms=_num(data.get("body_read_ms")),
+        failure=_failure(data.get("failure")),
+    )
+
+
+def _download(value: Any) -> DownloadFact | None:
+    data = _dict(value)
+    if not data:
+        return None
+    samples = []
+    for item in _list(data.get("samples"), MAX_SAMPLES):
+        sample = _dict(item)
+        t, b = _num(sample.get("t_ms")), _int(sample.get("bytes"))
+        if t is not None and b is not None and t >= 0 and b >= 0:
+            samples.append((t, b))
+    samples.sort()
+    return DownloadFact(
+        url=_str(data.get("url")) or "",
+        status=_int(data.get("status")),
+        bytes=max(_int(data.get("bytes")) or 0, 0),
+        duration_ms=max(_num(data.get("duration_ms")) or 0.0, 0.0),
+        first_byte_ms=_num(data.get("first_byte_ms")),
+        samples=tuple(samples),
+        longest_stall_ms=max(_num(data.get("longest_stall_ms")) or 0.0, 0.0),
+        complete=data.get("complete") is True,
+        failure=_failure(data.get("failure")),
+    )
+
+
+def _items(value: Any, reader) -> tuple:
+    return tuple(item for item in (reader(x) for x in _list(value)) if item is not None)
+
+
+def read_result(result: Any) -> TargetFacts:
+    """The facts of one measured (or reported) result; old verdict fields are ignored."""
+    data = _dict(result)
+    target = _dict(data.get("target"))
+    observations = _dict(data.get("observations"))
+    url = _str(target.get("url")) or ""
+    hostname = host_key(_str(target.get("hostname")) or url_host(url) or "")
+    baseline = _str(target.get("baseline"))
+    return TargetFacts(
+        id=_str(target.get("id"), 200) or "",
+        url=url,
+        hostname=hostname,
+        scheme=url_scheme(url),
+        baseline=baseline if baseline in ("domestic", "international") else None,
+        has_endpoints="endpoints" in observations or (bool(_list(target.get("endpoints"))) and not url),
+        deadline_exceeded=observations.get("deadline_exceeded") is True,
+        dns=_dns(observations.get("dns")),
+        control_dns=_dns(observations.get("control_dns")),
+        tcp=_items(observations.get("tcp"), _tcp),
+        tls=_items(observations.get("tls"), _tls),
+        http=_items(observations.get("http"), _hop),
+        redirect_dns=_items(observations.get("redirect_dns"), _dns),
+        download=_download(observations.get("download")),
+        raw_target=target,
+    )

@@ -1,0 +1,201 @@
+"""HTTP: the redirect chain and the page it ends on.
+
+Checked in order: a redirect to a known blockpage destination; a hop that failed (its DNS, TCP,
+TLS or the request itself, located by the host the hop went to - a redirect can lead into a
+block); a page matching a blockpage fingerprint; a plain-HTTP redirect off the site that the
+control did not see; and the final page against the control's. A page that came over TLS
+validated for its own host is the site's own: no censor can forge it, so it is never compared.
+"""
+
+from __future__ import annotations
+
+from kzprobe import vocabulary as v
+from kzprobe.analysis import codes
+from kzprobe.analysis.context import Context
+from kzprobe.analysis.control import FAILED, OK, UNKNOWN, ControlView
+from kzprobe.analysis.explain import cite, quote, sentence
+from kzprobe.analysis.facts import HopFact, TargetFacts
+from kzprobe.analysis.model import Verdict, blocked, down, inconclusive, reachable, throttled
+from kzprobe.analysis.names import site_key, url_host
+from kzprobe.analysis.pages import compare_pages
+from kzprobe.analysis.throughput import describe, judge, measure
+from kzprobe.analysis.transport_rules import no_control_clause, tls_attempt_verdict
+
+
+def _authentic(facts: TargetFacts, hop: HopFact, ctx: Context) -> bool:
+    """The hop came over TLS that authenticated its host: its content is the server's own."""
+    return hop.scheme == "https" and ctx.host_authenticated(facts, hop.host, hop.address)
+
+
+def _answered(hop: HopFact) -> str:
+    title = f" titled {quote(hop.title)}" if hop.title else ""
+    via = f" from {cite(hop.address)}" if hop.address else ""
+    return f"{cite(hop.url, 100)} answered {hop.status}{title}{via}"
+
+
+def _redirect_off_site(facts: TargetFacts, view: ControlView, ctx: Context) -> HopFact | None:
+    """The first plain-HTTP (forgeable) redirect to another site that the control's chain did
+    not take: how a censor sends a request to its blockpage server."""
+    control_sites = {site_key(h.host or "") for h in view.facts.http} if view.facts else set()
+    own = site_key(facts.hostname)
+    for hop in facts.http[:-1]:
+        if not hop.is_redirect or _authentic(facts, hop, ctx):
+            continue
+        destination = site_key(url_host(hop.location or "") or "")
+        if destination and destination != own and destination not in control_sites:
+            return hop
+    return None
+
+
+def _by_control(layer: str, evidence: list[str], said: str, view: ControlView, *,
+                failure_based: bool = True) -> Verdict:
+    step = view.step("http")
+    if step == OK:
+        final = view.final_hop
+        got = f"the control scan fetched {cite(final.url, 100)} ({final.status})" if final else "the control scan got the page"
+        return blocked(layer, evidence, sentence(said, got), failure_based=failure_based)
+    if step == FAILED:
+        return down(evidence, sentence(said, "the control scan's request failed too: the site is down"))
+    return inconclusive([view.reason, *evidence], sentence(said, no_control_clause(view, "http")),
+                        failure_based=failure_based)
+
+
+def failed_hop(facts: TargetFacts, index: int, view: ControlView, ctx: Context) -> Verdict:
+    """A hop that brought no (complete) response: find which step of it failed, then compare."""
+    hop = facts.http[index]
+    host = hop.host or facts.hostname
+    where = f"the request to {cite(hop.url, 100)}"
+    if index:
+        where += f" (redirected from {cite(facts.http[index - 1].url, 100)})"
+    if hop.failure == v.TOO_MANY_REDIRECTS:
+        return _by_control("http", ["http.blockpage_redirect"],
+                           f"{where} kept redirecting ({len(facts.http)} hops, {cite(hop.failure)})",
+                           view, failure_based=False)
+    if host != facts.hostname:
+        resolution = facts.resolution_for(host)
+        if resolution is not None and not resolution.addresses:
+            code = codes.evidence("dns", resolution.failure)
+            return _by_control("dns", [code], f"{where} could not resolve {host} ({cite(resolution.failure)})",
+                               view, failure_based=code not in codes.DNS_STATEMENTS)
+        tcp = [t for t in facts.tcp_for(host) if not t.vantage_lacks_ipv6]
+        if tcp and not any(t.ok for t in tcp):
+            evidence = [codes.evidence("tcp", t.failure) for t in tcp]
+            return _by_control("tcp", evidence, f"{where}: TCP to {cite(tcp[0].address)} failed with "
+                                                f"{cite(tcp[0].failure)}", view)
+    if hop.scheme == "https" and not hop.responded:
+        attempts = facts.tls_for(host)
+        if attempts and not any(ctx.tls_authenticates(t) for t in attempts):
+            step = view.step("http")
+            verdict = tls_attempt_verdict(facts, host, attempts, view, ctx, step if step in (OK, FAILED) else UNKNOWN)
+            if verdict is not None:
+                return verdict
+    code = codes.evidence("http", hop.failure)
+    if hop.responded:
+        said = f"{where} began answering ({hop.status}, {hop.body_length or 0:,} bytes) then failed with {cite(hop.failure)}"
+        if hop.failure == v.GENERIC_TIMEOUT and hop.body_length and view.step("http") == OK:
+            return throttled(["throughput.stall"], sentence(said, "the control scan fetched the whole page"))
+    else:
+        said = f"{where} failed with {cite(hop.failure)}"
+    return _by_control("http", [code], said, view)
+
+
+def _reachable(facts: TargetFacts, view: ControlView, ctx: Context, index: int, *clauses: str) -> Verdict:
+    """Reachable - unless its throughput shows throttling."""
+    measured = measure(facts)
+    if measured is not None:
+        reference, kind = ctx.connectivity.reference(index)
+        finding = judge(measured, reference, f"the {kind} baselines' median" if kind else "", view.throughput())
+        if finding is not None:
+            return throttled(finding.evidence, sentence(*clauses, finding.explanation))
+        return reachable(sentence(*clauses, describe(measured)))
+    return reachable(sentence(*clauses))
+
+
+def final_page(facts: TargetFacts, view: ControlView, ctx: Context, index: int) -> Verdict:
+    final = facts.final_hop
+    assert final is not None
+    control_final = view.final_hop
+    authentic = _authentic(facts, final, ctx)
+    own_site = site_key(final.host or "") == site_key(facts.hostname)
+    off_site = _redirect_off_site(facts, view, ctx)
+    redirect_clause = f"reached by a redirect from {cite(off_site.url, 100)}" if off_site else ""
+    pattern = None if authentic and own_site else ctx.fingerprints.page(final)
+    if pattern is not None and control_final is not None and pattern.matches(control_final):
+        pattern = None  # the site's own text (an article about blocking), the control sees it too
+    if pattern is not None:
+        evidence = ["http.blockpage_redirect", "http.blockpage"] if off_site else ["http.blockpage"]
+        return blocked("http", evidence, sentence(
+            _answered(final), f"its {pattern.location} matches blockpage fingerprint {pattern.id} "
+                              f"({quote(pattern.pattern, 60)})", redirect_clause))
+    known_server = ctx.fingerprints.address(final.address) if final.address and not authentic else None
+    if known_server is not None and (control_final is None or compare_pages(final, control_final).same is not True):
+        return blocked("http", ["http.blockpage"], sentence(
+            _answered(final), f"{cite(final.address)} is a known blockpage address ({known_server.id})"))
+    if final.failure and final.failure != v.BODY_TOO_LARGE:
+        return failed_hop(facts, len(facts.http) - 1, view, ctx)
+    server_error = final.status is not None and final.status >= 500
+    if control_final is not None:
+        if server_error and control_final.status is not None and control_final.status >= 500:
+            return down([], sentence(_answered(final), f"the control scan got {control_final.status} too: "
+                                                       "the site's server is failing"))
+        comparison = compare_pages(final, control_final)
+        if off_site and comparison.same is not True:
+            if comparison.same is None:
+                return inconclusive(["control.failed", "http.blockpage_redirect"], sentence(
+                    _answered(final), redirect_clause, comparison.reason))
+            return blocked("http", ["http.blockpage_redirect", "http.diff"], sentence(
+                _answered(final), f"{redirect_clause} the control scan did not take",
+                f"the control's page differs: {comparison.reason}"))
+        if authentic:
+            return _reachable(facts, view, ctx, index, _answered(final), f"over TLS validated for {final.host}")
+        if comparison.same is True:
+            return _reachable(facts, view, ctx, index, _answered(final), f"the control's page matches ({comparison.reason})")
+        if comparison.same is False:
+            return blocked("http", ["http.diff"], sentence(
+                _answered(final), f"the control scan got a different page: {comparison.reason}"))
+        return inconclusive(["control.failed"], sentence(_answered(final), comparison.reason))
+    if authentic:
+        if off_site:
+            return inconclusive([view.reason], sentence(
+                _answered(final), f"{redirect_clause} over plain HTTP to another site",
+                f"{no_control_clause(view, 'http')}, so a moved site cannot be told from a redirect into a block"))
+        if server_error:
+            return down([], sentence(_answered(final), "the site's own server, over validated TLS, answered with an error"))
+        return _reachable(facts, view, ctx, index, _answered(final), f"over TLS validated for {final.host}")
+    if server_error and view.step("http") == FAILED:
+        return down([], sentence(_answered(final), "the control scan could not fetch the page either"))
+    return inconclusive([view.reason], sentence(
+        _answered(final), f"over plain HTTP, and {no_control_clause(view, 'http')}",
+        "a blockpage no fingerprint knows cannot be ruled out without the control's page"))
+
+
+def http_verdict(facts: TargetFacts, view: ControlView, ctx: Context, index: int) -> Verdict:
+    hops = facts.http
+    if not hops:
+        return nothing_fetched(facts, view)
+    for hop in hops:
+        if hop.is_redirect and not _authentic(facts, hop, ctx):
+            destination = ctx.fingerprints.redirect(hop.location or "")
+            if destination is not None:
+                return blocked("http", ["http.blockpage_redirect"], sentence(
+                    f"{cite(hop.url, 100)} redirected to {cite(hop.location, 100)}",
+                    f"a known blockpage destination ({destination.id})"))
+    if not hops[-1].responded:
+        return failed_hop(facts, len(hops) - 1, view, ctx)
+    return final_page(facts, view, ctx, index)
+
+
+def nothing_fetched(facts: TargetFacts, view: ControlView) -> Verdict:
+    """DNS (and maybe TCP/TLS) went through but no HTTP exchange was recorded."""
+    if not facts.tcp:
+        step, code = "TCP connect", "tcp.timeout"
+    elif facts.scheme == "https" and not facts.tls:
+        step, code = "TLS handshake", "tls.timeout"
+    else:
+        step, code = "HTTP request", "http.timeout"
+    if facts.deadline_exceeded:
+        return inconclusive([code], sentence(
+            f"the target's time budget ran out before the {step} to {facts.hostname} finished",
+            "a budget is the probe's own limit, not an answer from the network"))
+    return inconclusive([view.reason], sentence(
+        f"no {step} to {facts.hostname} was recorded, so there is nothing to judge"))

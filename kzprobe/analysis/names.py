@@ -1,0 +1,65 @@
+"""Host names and URLs compared the way the network sees them: lower case, IDNA, no trailing dot.
+
+Observations carry names as sent on the wire (punycode); target files and redirect Locations may
+carry Unicode (IDN) or odd case. Every comparison of hosts in the analysis goes through here.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit
+
+
+def host_key(name: str) -> str:
+    """The wire form of a host name: lower case, IDNA (punycode) labels, no brackets or final dot."""
+    name = name.strip().lower()
+    if name.startswith("[") and name.endswith("]"):
+        name = name[1:-1]
+    name = name.rstrip(".")
+    try:
+        name.encode("ascii")
+        return name
+    except UnicodeEncodeError:
+        pass
+    try:
+        return name.encode("idna").decode("ascii")
+    except UnicodeError:  # not a valid IDN: compare it as written
+        return name
+
+
+def url_host(url: str) -> str | None:
+    """The host of an http(s) URL in wire form, None when there is none."""
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return None
+    return host_key(host) if host else None
+
+
+def url_scheme(url: str) -> str:
+    try:
+        return urlsplit(url).scheme.lower()
+    except ValueError:
+        return ""
+
+
+def url_path(url: str) -> str:
+    """Host and path of a URL, query and fragment dropped: what a redirect points *at*."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    return f"{host_key(parts.hostname or '')}{parts.path or '/'}"
+
+
+def is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def site_key(host: str) -> str:
+    """A host without a leading "www.": sites answer on both and redirect between them."""
+    return host[4:] if host.startswith("www.") else host

@@ -1,0 +1,100 @@
+"""Is the page we got the page the control got? Finds blockpages no fingerprint knows.
+
+Pages change between two fetches (tokens, clocks, headlines) and the control scan may be an
+hour old, so "different" must mean a different *page*, not a different copy: same status, and
+then the title decides when the control's page has one (a page keeps its title as its content
+changes; a blockpage has its own); without a title, any of similar length (OONI's 0.7 ratio),
+similar visible text, or a shared uncommon response header makes the pages the same.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+from kzprobe.analysis import thresholds as th
+from kzprobe.analysis.explain import quote, ratio
+from kzprobe.analysis.facts import HopFact
+
+_TAG: Final = re.compile(r"<[^<>]*>")
+_WORD: Final = re.compile(r"\w{%d,}" % th.TEXT_WORD_MIN_CHARS)
+_EDGE_PUNCTUATION: Final = "\"'«»“”„()[]{}:;,.!?|-–—/\\"
+
+
+@dataclass(frozen=True)
+class PageComparison:
+    same: bool | None  # None: the control's page cannot serve as a reference
+    reason: str  # the facts that decided, for the explanation
+
+
+def title_words(title: str | None) -> set[str]:
+    """The title's long words (>= 5 bytes in UTF-8), case-folded, edge punctuation removed."""
+    words = (w.strip(_EDGE_PUNCTUATION).casefold() for w in (title or "").split())
+    return {w for w in words if len(w.encode("utf-8")) >= th.TITLE_WORD_MIN_BYTES}
+
+
+def visible_words(body: str) -> set[str]:
+    """Distinct words of the page's text, markup removed (bounded work on any input)."""
+    text = _TAG.sub(" ", body)
+    words: set[str] = set()
+    for count, match in enumerate(_WORD.finditer(text)):
+        if count >= th.TEXT_MAX_WORDS:
+            break
+        words.add(match.group().casefold())
+    return words
+
+
+def _uncommon_headers(hop: HopFact) -> set[str]:
+    return {name for name in hop.headers if name not in th.COMMON_HEADERS}
+
+
+def _length_ratio(probe: HopFact, control: HopFact) -> float | None:
+    if not probe.body_length or not control.body_length:
+        return None
+    if probe.truncated and control.truncated:
+        return 1.0  # both larger than the cap: neither is a small blockpage
+    if probe.truncated or control.truncated:
+        return None
+    return min(probe.body_length, control.body_length) / max(probe.body_length, control.body_length)
+
+
+def _text_similarity(probe: HopFact, control: HopFact) -> float | None:
+    ours, theirs = visible_words(probe.body), visible_words(control.body)
+    if len(ours) < th.TEXT_MIN_WORDS or len(theirs) < th.TEXT_MIN_WORDS:
+        return None
+    return len(ours & theirs) / len(ours | theirs)
+
+
+def compare_pages(probe: HopFact, control: HopFact) -> PageComparison:
+    """Same page, different page, or no reference (the control's own page was an error)."""
+    if control.status is None:
+        return PageComparison(None, "the control got no page")
+    ok_control = 200 <= control.status < 300
+    if probe.status != control.status:
+        if not ok_control:
+            return PageComparison(None, f"the control's own page was status {control.status}, no reference")
+        return PageComparison(False, f"status {probe.status} here, {control.status} in the control")
+    theirs = title_words(control.title)
+    if theirs:
+        ours = title_words(probe.title)
+        shared = len(ours & theirs)
+        if ours and shared >= th.TITLE_SHARED_FRACTION * min(len(ours), len(theirs)):
+            return PageComparison(True, f"same status {probe.status} and title {quote(probe.title)}")
+        return PageComparison(False, f"title {quote(probe.title) if probe.title else 'missing'} here, "
+                                     f"{quote(control.title)} in the control")
+    length = _length_ratio(probe, control)
+    text = _text_similarity(probe, control)
+    headers = _uncommon_headers(probe) & _uncommon_headers(control)
+    if (length is not None and length > th.BODY_LENGTH_RATIO) or \
+            (text is not None and text >= th.TEXT_SIMILARITY_MIN) or headers:
+        return PageComparison(True, f"same status {probe.status} and a similar page")
+    if length is None and text is None:
+        return PageComparison(True, f"same status {probe.status}, nothing else to compare")
+    facts = []
+    if length is not None:
+        facts.append(f"body {probe.body_length:,} bytes here, {control.body_length:,} in the control "
+                     f"(ratio {ratio(length)})")
+    if text is not None:
+        facts.append(f"{ratio(text)} of their words shared")
+    return PageComparison(False, ", ".join(facts))

@@ -1,0 +1,101 @@
+"""Every number the verdict rules use, each with its reason or source (docs/methodology.md).
+
+Sources: OONI Web Connectivity (research/web-connectivity.md), OONI's throttling design and
+the Russian Twitter policer (research/throttling-shutdowns.md). "Ours" marks a choice made for
+kzprobe, with the reasoning next to it.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# --- Page comparison with the control (unknown blockpages) -----------------------------------
+
+# OONI: two bodies "match" when the shorter is more than 70% of the longer. Loose on purpose:
+# pages change between two fetches, blockpages are usually a fraction of the real page.
+BODY_LENGTH_RATIO: Final = 0.7
+
+# OONI compares titles by their "long" words: at least 5 bytes in UTF-8 (so a 3-letter
+# Cyrillic word, 6 bytes, counts). Short words ("the", "и", "|") say nothing about the page.
+TITLE_WORD_MIN_BYTES: Final = 5
+
+# Ours: titles match when at least half of the shorter title's long words are in the other.
+# OONI's code wants all words shared (a changing headline breaks it), its spec prose one word
+# (a blockpage naming the site passes); half keeps "Orda.kz - 24 ноября" equal to
+# "Orda.kz - 25 ноября" and "Orda.kz заблокирован" apart from "Orda.kz новости Казахстана".
+TITLE_SHARED_FRACTION: Final = 0.5
+
+# Ours: a page that changes on every request keeps its template (navigation, footer, most of
+# the text). Visible-text word sets sharing 30% or more are the same page; a blockpage and an
+# article share a few percent at most. Needs enough words on both sides to mean anything.
+TEXT_SIMILARITY_MIN: Final = 0.3
+TEXT_MIN_WORDS: Final = 5
+TEXT_WORD_MIN_CHARS: Final = 3
+# Words read from each body (the report keeps 64 KiB of it): bounds the work on hostile input.
+TEXT_MAX_WORDS: Final = 20_000
+
+# OONI's list of response headers every server sends: only the *other* ("uncommon") header
+# names identify a server, and two responses sharing one come from the same kind of server.
+COMMON_HEADERS: Final = frozenset(
+    {
+        "date", "content-type", "server", "cache-control", "vary", "set-cookie", "location",
+        "expires", "x-powered-by", "content-encoding", "last-modified", "accept-ranges",
+        "pragma", "x-frame-options", "etag", "x-content-type-options", "age", "via", "p3p",
+        "x-xss-protection", "content-language", "cf-ray", "strict-transport-security", "link",
+        "x-varnish",
+        # Ours: framing headers every HTTP/1.1 response may carry, equally uninformative.
+        "content-length", "connection", "transfer-encoding", "keep-alive",
+    }
+)
+
+# --- Throughput (throttling) ------------------------------------------------------------------
+
+# Policers let a burst through at line rate before holding the flow down (Russia's Twitter
+# policer: ~16 KB, then ~16 KB/s). Research 1.5: ignore roughly the first 64 KB.
+BURST_BYTES: Final = 64 * 1024
+
+# Research 1.5: judge a steady rate only over >= 3-5 s or >= 256 KB after the burst; less
+# measures latency and TCP slow start, not the path's rate.
+MIN_SUSTAINED_MS: Final = 3_000.0
+MIN_SUSTAINED_BYTES: Final = 256 * 1024
+
+# Cloudflare's speed test discards requests shorter than 10 ms: below that, timer resolution
+# and buffering make a rate meaningless.
+MIN_RATE_SPAN_MS: Final = 10.0
+
+# Ours: a policer with a large bucket passes more than BURST_BYTES at line rate; the second
+# half of a long transfer shows the held-down rate regardless of the bucket size. Only used
+# when that half lasts long enough to hold several samples (the probe samples every 50 ms).
+TAIL_MIN_SPAN_MS: Final = 1_000.0
+
+# OONI dd-007: "extreme" throttling is 10x or more below what is typical on the same network.
+THROTTLED_RATIO: Final = 0.1
+
+# Ours: above this rate nothing is called throttled, however fast the baseline. Documented
+# policers sit at 16-19 KB/s (128-150 kbit/s, research 1.1); 256 KB/s (about 2 Mbit/s) leaves
+# 16x headroom and keeps a healthy but slow server on a fast datacentre link from reading as
+# throttled.
+THROTTLED_MAX_KBPS: Final = 256.0
+
+# Ours: when the control vantage fetched the same resource at no more than twice our rate,
+# the site is slow everywhere (its server, not our path).
+SLOW_EVERYWHERE_RATIO: Final = 0.5
+
+# Ours: a gap of 3 s between two received chunks is three times the ~1 s silences a policer
+# leaves (research 1.1) and well beyond a healthy transfer's pauses: the flow stalled.
+STALL_MS: Final = 3_000.0
+
+# --- Explanations -----------------------------------------------------------------------------
+
+# Strings from the network quoted in an explanation (titles, failure texts) are cut here: the
+# explanation is one sentence, and a hostile title must not fill a terminal.
+MAX_QUOTED_CHARS: Final = 80
+# Addresses cited per list in an explanation; the full list is in the observations.
+MAX_CITED_ADDRESSES: Final = 3
+
+# --- Fingerprints file ------------------------------------------------------------------------
+
+# The bundled file is a few KB; a file a hundred times that is not a fingerprint list.
+FINGERPRINTS_MAX_BYTES: Final = 1024 * 1024
+FINGERPRINTS_MAX_ENTRIES: Final = 5_000
+FINGERPRINT_MAX_PATTERN_CHARS: Final = 500

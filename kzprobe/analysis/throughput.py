@@ -1,0 +1,144 @@
+"""Throughput: the sustained rate of a transfer, and whether it shows throttling.
+
+Policers let a first burst through at full speed and then hold the flow down (research 1.1,
+1.5), and TCP slow start makes short transfers look slow. So the rate is read from the
+download's (time, bytes) samples *after* the first BURST_BYTES, judged only once enough time or
+data has passed, and compared with the same scan's baselines (same link, same moment) and with
+the control vantage's rate for the same resource.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kzprobe.analysis import thresholds as th
+from kzprobe.analysis.explain import cite, kbps, ratio
+from kzprobe.analysis.facts import DownloadFact, HopFact, TargetFacts
+
+
+@dataclass(frozen=True)
+class Throughput:
+    source: str  # "download" or "page" (the final page, when large enough and no download)
+    url: str
+    bytes: int
+    rate_kbps: float | None  # sustained rate after the burst, KB/s (1 KB = 1000 bytes)
+    judged: bool  # measured over enough time or data after the burst to be trusted
+    window_ms: float  # how long the sustained rate was measured over
+    whole_kbps: float | None  # bytes over the whole request, latency included: a lower bound
+    longest_stall_ms: float
+    complete: bool
+
+    @property
+    def reference_kbps(self) -> float | None:
+        """What this transfer says the path can carry at least, for use as a baseline.
+
+        The whole-request rate can only understate the path; the sustained rate is used when
+        it was measured over long enough to be more than timer noise."""
+        candidates = [self.whole_kbps]
+        if self.rate_kbps is not None and self.window_ms >= th.MIN_RATE_SPAN_MS:
+            candidates.append(self.rate_kbps)
+        usable = [c for c in candidates if c is not None]
+        return max(usable) if usable else None
+
+
+def _rate(bytes_: int, ms: float) -> float | None:
+    return bytes_ / ms if ms > 0 else None  # bytes per ms == KB/s
+
+
+def from_download(download: DownloadFact) -> Throughput | None:
+    if download.status is None or not 200 <= download.status < 300 or download.bytes <= 0:
+        return None
+    samples = download.samples
+    rate, judged, window_ms = None, False, 0.0
+    if len(samples) >= 2:
+        t_last, b_last = samples[-1]
+        # The sustained window starts once the burst is behind; if the whole transfer came in
+        # one rush (no sample between), it starts at the first sample.
+        start = next(((t, b) for t, b in samples if b >= th.BURST_BYTES and t < t_last), samples[0])
+        window_ms = t_last - start[0]
+        window_bytes = b_last - start[1]
+        rates = [r for r in [_rate(window_bytes, window_ms)] if r is not None]
+        # A bucket larger than BURST_BYTES still shows in the second half of a long transfer.
+        t_mid = samples[0][0] + (t_last - samples[0][0]) / 2
+        tail = next(((t, b) for t, b in samples if t >= t_mid and t < t_last), None)
+        if tail is not None and t_last - tail[0] >= th.TAIL_MIN_SPAN_MS:
+            rates.append((b_last - tail[1]) / (t_last - tail[0]))
+        if rates:
+            rate = min(rates)
+            judged = window_ms >= th.MIN_SUSTAINED_MS or window_bytes >= th.MIN_SUSTAINED_BYTES
+    whole = _rate(download.bytes, download.duration_ms)
+    return Throughput("download", download.url, download.bytes, rate, judged, window_ms, whole,
+                      download.longest_stall_ms, download.complete and download.failure is None)
+
+
+def from_page(hop: HopFact) -> Throughput | None:
+    """The final page as a transfer, when it is large enough for throughput to mean something.
+
+    Its rate includes any burst and is measured on decoded bytes, so it can only overstate the
+    path's rate: safe for saying "not throttled", never used as a baseline."""
+    if hop.status is None or not 200 <= hop.status < 300 or hop.body_length is None \
+            or hop.body_length < th.BURST_BYTES or not hop.body_read_ms:
+        return None
+    judged = hop.body_read_ms >= th.MIN_SUSTAINED_MS or hop.body_length - th.BURST_BYTES >= th.MIN_SUSTAINED_BYTES
+    rate = hop.body_length / hop.body_read_ms
+    return Throughput("page", hop.url, hop.body_length, rate, judged, hop.body_read_ms, None, 0.0,
+                      hop.failure is None)
+
+
+def measure(facts: TargetFacts) -> Throughput | None:
+    """The target's throughput: its download, else its final page when that is large."""
+    if facts.download is not None:
+        measured = from_download(facts.download)
+        if measured is not None:
+            return measured
+    final = facts.final_hop
+    return from_page(final) if final is not None else None
+
+
+@dataclass(frozen=True)
+class ThrottleFinding:
+    evidence: tuple[str, ...]
+    explanation: str
+
+
+def _what(t: Throughput) -> str:
+    return f"the download of {cite(t.url, 100)}" if t.source == "download" else f"the page {cite(t.url, 100)}"
+
+
+def judge(target: Throughput, reference_kbps: float | None, reference_label: str,
+          control: Throughput | None) -> ThrottleFinding | None:
+    """Throttled or not, against the baseline figure and the control's rate for the same resource."""
+    stalled = target.longest_stall_ms >= th.STALL_MS
+    stall_note = f"with a {target.longest_stall_ms / 1000:.1f} s stall" if stalled else ""
+    rate = target.rate_kbps
+    if target.judged and rate is not None and rate <= th.THROTTLED_MAX_KBPS:
+        slow_everywhere = control is not None and control.judged and control.rate_kbps is not None \
+            and rate >= control.rate_kbps * th.SLOW_EVERYWHERE_RATIO
+        compare_to, label = reference_kbps, reference_label
+        if compare_to is None and control is not None:
+            compare_to, label = control.reference_kbps, "the control's rate for the same resource"
+        if not slow_everywhere and compare_to:
+            share = rate / compare_to
+            if share <= th.THROTTLED_RATIO:
+                evidence = ("throughput.low", "throughput.stall") if stalled else ("throughput.low",)
+                parts = [f"{_what(target)} ran at {kbps(rate)} after the first {th.BURST_BYTES // 1024} KB "
+                         f"(over {target.window_ms / 1000:.1f} s{', ' + stall_note if stall_note else ''})",
+                         f"{ratio(share)} of {label} ({kbps(compare_to)})"]
+                if control is not None and control.rate_kbps is not None:
+                    parts.append(f"the control fetched it at {kbps(control.rate_kbps)}")
+                return ThrottleFinding(evidence, "; ".join(parts))
+    if stalled and target.bytes > 0 and not target.complete and control is not None \
+            and control.complete and control.longest_stall_ms < th.STALL_MS:
+        return ThrottleFinding(
+            ("throughput.stall",),
+            f"{_what(target)} stalled for {target.longest_stall_ms / 1000:.1f} s after {target.bytes:,} bytes "
+            f"and never finished, while the control fetched all {control.bytes:,} bytes without a stall")
+    return None
+
+
+def describe(target: Throughput) -> str:
+    """A clause citing a measured rate that was not judged throttled."""
+    if target.rate_kbps is None:
+        return ""
+    how = "" if target.judged else " (too little data after the burst to judge)"
+    return f"{_what(target)} ran at {kbps(target.rate_kbps)}{how}"

@@ -1,0 +1,118 @@
+"""TCP and TLS to the target's own addresses: is the path to the server being cut?
+
+With a control scan, a step that fails here and works there is blocked at that step; failing in
+both is the site's own problem (down). Without a usable control, only intrinsic signs decide:
+a handshake reset, closed or silenced right after the ClientHello while TCP to the same address
+connects (Kazakhstan's usual SNI block), or a certificate chain from an interception root or an
+untrusted issuer. One working address is enough for the step to be working.
+"""
+
+from __future__ import annotations
+
+from kzprobe import vocabulary as v
+from kzprobe.analysis import codes
+from kzprobe.analysis.context import Context
+from kzprobe.analysis.control import EARLIER, FAILED, OK, ControlView
+from kzprobe.analysis.explain import addresses, cite, quote, sentence
+from kzprobe.analysis.facts import TargetFacts, TlsFact
+from kzprobe.analysis.model import Verdict, blocked, codes as evidence_codes, down, inconclusive
+
+
+def no_control_clause(view: ControlView, layer: str) -> str:
+    """Why the control cannot decide, in words."""
+    if view.step(layer) == EARLIER:
+        return "the control scan failed before reaching this step, so it cannot tell"
+    return f"{view.problem or 'the control has no data for this step'}"
+
+
+def tcp_verdict(facts: TargetFacts, view: ControlView, ctx: Context) -> Verdict | None:
+    attempts = facts.tcp_for(facts.hostname)
+    if not attempts:
+        return None
+    usable = [t for t in attempts if not t.vantage_lacks_ipv6]
+    if not usable:
+        return inconclusive(["connectivity.offline"], sentence(
+            f"every address tried for {facts.hostname} ({addresses([t.address for t in attempts])}) is IPv6 "
+            f"and this vantage has no IPv6 route ({cite(attempts[0].failure)})",
+            "it cannot test the site, which says nothing about blocking"))
+    if any(t.ok for t in usable):
+        return None
+    evidence = evidence_codes(*(codes.evidence("tcp", t.failure) for t in usable))
+    failures = ", ".join(dict.fromkeys(cite(t.failure) for t in usable))
+    said = f"TCP connections to {addresses([t.address for t in usable])} for {facts.hostname} failed ({failures})"
+    step = view.step("tcp")
+    if step == OK:
+        return blocked("tcp", evidence, sentence(said, "the control scan connected to the site"), failure_based=True)
+    if step == FAILED:
+        return down(evidence, sentence(said, "the control scan could not connect either: the site is down"))
+    return inconclusive([view.reason, *evidence], sentence(
+        said, f"{no_control_clause(view, 'tcp')}, and a refused or silent port alone cannot be told from a dead server"),
+        failure_based=True)
+
+
+def _self_signed(attempt: TlsFact) -> bool:
+    leaf = attempt.chain[0] if attempt.chain else None
+    return leaf is not None and len(attempt.chain) == 1 and bool(leaf.subject) and leaf.subject == leaf.issuer
+
+
+def certificate_verdict(facts: TargetFacts, host: str, attempt: TlsFact, view: ControlView,
+                        ctx: Context, control_step: str) -> Verdict:
+    """A handshake that completed with a certificate that does not validate for `host`."""
+    failure = attempt.failure or v.SSL_INVALID_CERTIFICATE
+    issuer = attempt.chain[0].issuer if attempt.chain else ""
+    said = (f"the certificate {cite(attempt.address)} presented for {host} failed validation ({cite(failure)})"
+            + (f", issued by {quote(issuer)}" if issuer else ""))
+    if control_step == OK:
+        code = "tls.mitm" if failure == v.SSL_UNKNOWN_AUTHORITY else "tls.invalid_cert"
+        return blocked("tls", [code], sentence(said, "the control scan validated the site's certificate, "
+                                                     "so the chain was replaced on the way"))
+    if control_step == FAILED:
+        return down(["tls.invalid_cert"], sentence(said, "the control scan could not validate it either: "
+                                                         "the site's own certificate is at fault"))
+    national = ctx.fingerprints.authority(attempt.chain, "national")
+    if failure == v.SSL_UNKNOWN_AUTHORITY and national is None and not _self_signed(attempt):
+        return blocked("tls", ["tls.mitm"], sentence(
+            said, "a chain from an issuer no browser trusts, on the server's own address, is the mark of "
+                  f"interception ({no_control_clause(view, 'tls')})"))
+    why = (f"the issuer is Kazakhstan's national CA ({national.authority.id}), which some sites use for their own "
+           "certificates" if national else "a site's own broken or self-signed certificate looks the same")
+    return inconclusive([view.reason, "tls.invalid_cert"], sentence(said, f"{no_control_clause(view, 'tls')}, and {why}"))
+
+
+def tls_attempt_verdict(facts: TargetFacts, host: str, attempts: list[TlsFact], view: ControlView,
+                        ctx: Context, control_step: str) -> Verdict | None:
+    """The verdict on the TLS handshakes with `host`, or None when one of them authenticated."""
+    for attempt in attempts:
+        interception = ctx.fingerprints.authority(attempt.chain, "interception")
+        if interception is not None:
+            return blocked("tls", ["tls.mitm"], sentence(
+                f"TLS to {cite(attempt.address)} for {host} was intercepted: the chain names "
+                f"{quote(interception.matched)}, a known interception authority ({interception.authority.id})"))
+    if any(ctx.tls_authenticates(t) for t in attempts):
+        return None
+    certificate = [t for t in attempts if t.completed]
+    if certificate:
+        return certificate_verdict(facts, host, certificate[0], view, ctx, control_step)
+    first = attempts[0]
+    evidence = evidence_codes(*(codes.evidence("tls", t.failure) for t in attempts))
+    said = (f"the TLS handshake with {cite(first.address)} for {host} failed with {cite(first.failure)} "
+            "after the ClientHello")
+    if control_step == OK:
+        return blocked("tls", evidence, sentence(said, "the control scan completed it"), failure_based=True)
+    if control_step == FAILED:
+        return down(evidence, sentence(said, "the control scan failed the handshake too: the site's TLS is broken"))
+    tcp_connected = any(t.ok and t.address == first.address for t in facts.tcp_for(host))
+    if first.failure in codes.SNI_FILTER_FAILURES and tcp_connected:
+        return blocked("tls", evidence, sentence(
+            said + " although TCP to the same address connected",
+            f"that is how SNI filtering cuts a connection ({no_control_clause(view, 'tls')})"), failure_based=True)
+    return inconclusive([view.reason, *evidence], sentence(said, no_control_clause(view, "tls")), failure_based=True)
+
+
+def tls_verdict(facts: TargetFacts, view: ControlView, ctx: Context) -> Verdict | None:
+    if facts.scheme != "https":
+        return None
+    attempts = facts.tls_for(facts.hostname)
+    if not attempts:
+        return None
+    return tls_attempt_verdict(facts, facts.hostname, attempts, view, ctx, view.step("tls"))

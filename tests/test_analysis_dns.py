@@ -1,0 +1,185 @@
+"""DNS rules (docs/methodology.md, "DNS"): one row per rule and edge, no network."""
+
+from __future__ import annotations
+
+import pytest
+
+from analysis_fixtures import (
+    ADDRESS, HOST, KZ_BLOCKPAGE, QAZNET_CHAIN, UNKNOWN_BLOCKPAGE, baselines, control_of, dns, hop, result, tcp, tls, verdict_of, web,
+)
+from kzprobe.analysis import analyse_scan, load_fingerprints
+
+BLOCKPAGE_SERVER = "95.57.255.80"
+
+
+def lied(addresses: list[str], scheme: str = "https", **kwargs) -> dict:
+    """The probe's resolver answered `addresses`; the control resolver the real one."""
+    obs = web(scheme=scheme)
+    obs["dns"] = dns(HOST, addresses)
+    obs.update(kwargs)
+    return obs
+
+
+def failed(failure: str, control_resolver: dict | None = None) -> dict:
+    obs = {"dns": dns(HOST, failure=failure)}
+    obs["control_dns"] = control_resolver if control_resolver is not None else dns(HOST, [ADDRESS], resolver="doh")
+    return obs
+
+
+def no_control_resolver(obs: dict) -> dict:
+    obs.pop("control_dns", None)
+    return obs
+
+
+HEALTHY_CONTROL = control_of(result(web()))
+HEALTHY_HTTP_CONTROL = control_of(result(web(scheme="http"), scheme="http"))
+GONE_CONTROL = control_of(result({"dns": dns(HOST, failure="dns_nxdomain_error")}))
+
+ROWS = [
+    # Failures where a control resolves the name: blocking, by the failure's code.
+    ("nxdomain_while_control_resolves", failed("dns_nxdomain_error"), HEALTHY_CONTROL,
+     "blocked", "dns", ["dns.nxdomain"]),
+    ("no_answer_while_control_resolves", failed("dns_no_answer"), HEALTHY_CONTROL,
+     "blocked", "dns", ["dns.no_answer"]),
+    ("servfail_while_control_resolves", failed("dns_servfail_error"), HEALTHY_CONTROL,
+     "blocked", "dns", ["dns.servfail"]),
+    ("timeout_while_control_resolves", failed("dns_timeout_error"), HEALTHY_CONTROL,
+     "blocked", "dns", ["dns.timeout"]),
+    ("refused_while_control_resolves", failed("dns_refused_error"), HEALTHY_CONTROL,
+     "blocked", "dns", ["dns.refused"]),
+    ("nxdomain_control_resolver_alone_decides", failed("dns_nxdomain_error"), None,
+     "blocked", "dns", ["dns.nxdomain"]),
+    # Broken everywhere: the site's problem, never blocking.
+    ("nxdomain_everywhere_is_down",
+     failed("dns_nxdomain_error", dns(HOST, failure="dns_nxdomain_error")), GONE_CONTROL,
+     "down", None, ["dns.nxdomain"]),
+    ("nxdomain_in_control_scan_only_is_down", no_control_resolver(failed("dns_nxdomain_error")), GONE_CONTROL,
+     "down", None, ["dns.nxdomain"]),
+    ("no_answer_everywhere_is_down", failed("dns_no_answer", dns(HOST, failure="dns_no_answer")), None,
+     "down", None, ["dns.no_answer"]),
+    # No control can tell.
+    ("nxdomain_without_any_control", no_control_resolver(failed("dns_nxdomain_error")), None,
+     "inconclusive", None, ["control.missing", "dns.nxdomain"]),
+    ("nxdomain_control_resolver_unreachable",
+     failed("dns_nxdomain_error", dns(HOST, failure="dns_timeout_error")), None,
+     "inconclusive", None, ["control.failed", "dns.nxdomain"]),
+    # Special-purpose answers.
+    ("answer_loopback", lied(["127.0.0.1"], tcp=[tcp("127.0.0.1", "connection_refused")], tls=[], http=[]),
+     HEALTHY_CONTROL, "blocked", "dns", ["dns.bogon", "dns.inconsistent", "tcp.refused"]),
+    ("answer_private_for_http_site",
+     lied(["10.10.34.35"], "http", tcp=[tcp("10.10.34.35", "generic_timeout_error", port=80)], tls=[], http=[]),
+     HEALTHY_HTTP_CONTROL, "blocked", "dns", ["dns.bogon", "dns.inconsistent", "tcp.timeout"]),
+    ("answer_zero_address", lied(["0.0.0.0"], tcp=[tcp("0.0.0.0", "connection_refused")], tls=[], http=[]),
+     HEALTHY_CONTROL, "blocked", "dns", ["dns.bogon", "dns.inconsistent", "tcp.refused"]),
+    ("bogon_is_intrinsic_without_any_control",
+     no_control_resolver(lied(["127.0.0.1"], tcp=[tcp("127.0.0.1", "connection_refused")], tls=[], http=[])),
+     None, "blocked", "dns", ["dns.bogon", "tcp.refused"]),
+    ("not_an_address_counts_as_bogon", lied(["not-an-ip"], tcp=[], tls=[], http=[]), HEALTHY_CONTROL,
+     "blocked", "dns", ["dns.bogon", "dns.inconsistent"]),
+    # Inconsistent answers: rescued by TLS or by the control's page, else blocking.
+    ("cdn_replica_validated_by_tls",
+     lied(["95.57.9.9"], tcp=[tcp("95.57.9.9")], tls=[tls("95.57.9.9")], http=[hop(address="95.57.9.9")]),
+     HEALTHY_CONTROL, "reachable", None, []),
+    ("replica_over_http_serving_the_control_page",
+     lied(["95.57.9.9"], "http", tcp=[tcp("95.57.9.9", port=80)], tls=[],
+          http=[hop(f"http://{HOST}/", address="95.57.9.9")]),
+     HEALTHY_HTTP_CONTROL, "reachable", None, []),
+    ("transparent_proxy_serving_another_page",
+     lied(["95.57.9.9"], "http", tcp=[tcp("95.57.9.9", port=80)], tls=[],
+          http=[hop(f"http://{HOST}/", address="95.57.9.9", title="Qazline: ескерту", body=UNKNOWN_BLOCKPAGE)]),
+     HEALTHY_HTTP_CONTROL, "blocked", "dns", ["dns.inconsistent", "http.diff"]),
+    ("inconsistent_http_answer_without_control_page",
+     lied(["95.57.9.9"], "http", tcp=[tcp("95.57.9.9", port=80)], tls=[],
+          http=[hop(f"http://{HOST}/", address="95.57.9.9")]),
+     None, "inconclusive", None, ["control.missing", "dns.inconsistent"]),
+    ("inconsistent_https_answer_that_does_not_connect",
+     lied(["95.57.9.9"], tcp=[tcp("95.57.9.9", "generic_timeout_error")], tls=[], http=[]),
+     HEALTHY_CONTROL, "blocked", "dns", ["dns.inconsistent", "tcp.timeout"]),
+    ("inconsistent_https_answer_with_wrong_certificate",
+     lied([BLOCKPAGE_SERVER], tcp=[tcp(BLOCKPAGE_SERVER)],
+          tls=[tls(BLOCKPAGE_SERVER, "ssl_invalid_hostname", completed=True)], http=[]),
+     HEALTHY_CONTROL, "blocked", "dns", ["dns.inconsistent", "tls.invalid_cert"]),
+    ("inconsistent_answer_intercepted_with_installed_root",
+     lied(["95.57.9.9"], tcp=[tcp("95.57.9.9")], http=[hop(address="95.57.9.9")],
+          tls=[tls("95.57.9.9", chain=QAZNET_CHAIN)]),
+     HEALTHY_CONTROL, "blocked", "dns", ["dns.inconsistent", "tls.mitm"]),
+    ("blockpage_server_for_http_site",
+     lied([BLOCKPAGE_SERVER], "http", tcp=[tcp(BLOCKPAGE_SERVER, port=80)], tls=[],
+          http=[hop(f"http://{HOST}/", address=BLOCKPAGE_SERVER, title="Страница заблокирована", body=KZ_BLOCKPAGE)]),
+     HEALTHY_HTTP_CONTROL, "blocked", "dns", ["dns.blockpage_ip", "dns.inconsistent", "http.blockpage"]),
+    ("one_consistent_answer_is_enough",
+     lied([ADDRESS, "127.0.0.1"], tcp=[tcp(ADDRESS), tcp("127.0.0.1", "connection_refused")]),
+     HEALTHY_CONTROL, "reachable", None, []),
+    # The name exists nowhere, yet the local resolver answers (an ISP's catch-all).
+    ("ghost_answer_for_a_dead_name_is_down",
+     lied(["95.57.9.9"], tcp=[tcp("95.57.9.9", "connection_refused")], tls=[], http=[],
+          control_dns=dns(HOST, failure="dns_nxdomain_error")),
+     GONE_CONTROL, "down", None, ["dns.nxdomain"]),
+]
+
+
+@pytest.mark.parametrize("name,observations,control,verdict,blocking,evidence", ROWS, ids=[r[0] for r in ROWS])
+def test_dns_rule(name, observations, control, verdict, blocking, evidence):
+    scheme = "http" if observations.get("http") and observations["http"][0]["url"].startswith("http:") \
+        or observations.get("tcp") and observations["tcp"][0]["port"] == 80 else "https"
+    got = verdict_of(result(observations, scheme=scheme), control)
+    assert (got["verdict"], got["blocking"], got["evidence"]) == (verdict, blocking, evidence), got["explanation"]
+    assert got["explanation"].endswith(".")
+
+
+def test_private_answer_is_normal_where_the_control_also_answers_private_space():
+    """An intranet (or a lab) serving the name from 10/8: another 10/8 answer is inconsistent, not a bogon."""
+    obs = web(address="10.0.0.5")
+    obs["dns"] = dns(HOST, ["10.0.0.66"])
+    obs["tcp"] = [tcp("10.0.0.66")]
+    obs["tls"] = [tls("10.0.0.66", "ssl_invalid_hostname", completed=True)]
+    obs.pop("http")
+    got = verdict_of(result(obs), None)
+    assert (got["verdict"], got["evidence"]) == ("blocked", ["dns.inconsistent", "tls.invalid_cert"])
+
+
+def test_loopback_stays_a_bogon_even_beside_a_private_control_answer():
+    obs = web(address="10.0.0.5")
+    obs["dns"] = dns(HOST, ["127.0.0.1"])
+    obs["tcp"], obs["tls"] = [tcp("127.0.0.1", "connection_refused")], []
+    obs.pop("http")
+    assert verdict_of(result(obs), None)["evidence"][0] == "dns.bogon"
+
+
+def test_blockpage_address_learned_from_one_name_marks_another():
+    """The http name shows the blockpage; the https name pointed at the same server shows only a
+    certificate error - it is recognised by the address."""
+    http_site = lied([BLOCKPAGE_SERVER], "http", tcp=[tcp(BLOCKPAGE_SERVER, port=80)], tls=[],
+                     http=[hop(f"http://{HOST}/", address=BLOCKPAGE_SERVER, title="x", body=KZ_BLOCKPAGE)])
+    https_obs = web("other.example")
+    https_obs["dns"] = dns("other.example", [BLOCKPAGE_SERVER])
+    https_obs["tcp"] = [tcp(BLOCKPAGE_SERVER, host="other.example")]
+    https_obs["tls"] = [tls(BLOCKPAGE_SERVER, "ssl_invalid_hostname", host="other.example", completed=True)]
+    https_obs.pop("http")
+    https_site = result(https_obs, ident="other", host="other.example")
+    got = verdict_of(https_site, None, others=[result(http_site, ident="news-http", scheme="http")])
+    assert got["evidence"] == ["dns.blockpage_ip", "dns.inconsistent", "tls.invalid_cert"]
+    assert BLOCKPAGE_SERVER in got["explanation"]
+
+
+def test_known_blockpage_address_from_the_fingerprint_file():
+    fingerprints = load_fingerprints(
+        "format: kzprobe-fingerprints\nversion: 1\nblockpage_addresses:\n"
+        f"  - {{id: test-isp, address: '{BLOCKPAGE_SERVER}', source: a test}}\n")
+    obs = lied([BLOCKPAGE_SERVER], tcp=[tcp(BLOCKPAGE_SERVER, "connection_refused")], tls=[], http=[])
+    got = analyse_scan([*baselines(), result(obs)], HEALTHY_CONTROL, fingerprints=fingerprints).verdicts[-1]
+    assert got["evidence"] == ["dns.blockpage_ip", "dns.inconsistent", "tcp.refused"]
+    assert "test-isp" in got["explanation"]
+
+
+def test_ip_literal_url_skips_dns():
+    obs = web(address=ADDRESS)
+    obs["dns"] = {"hostname": ADDRESS, "resolver": "literal", "addresses": [ADDRESS], "failure": None,
+                  "queries": [], "duration_ms": 0.0}
+    got = verdict_of(result(obs, url=f"https://{ADDRESS}/", host=ADDRESS), None)
+    assert got["verdict"] == "reachable"
+
+
+def test_explanation_cites_the_addresses_and_failure():
+    got = verdict_of(result(failed("dns_nxdomain_error")), HEALTHY_CONTROL)
+    assert "dns_nxdomain_error" in got["explanation"] and ADDRESS in got["explanation"]
