@@ -90,6 +90,9 @@ def _dns_failure(exc: BaseException) -> str | None:
 
 
 def _ssl_failure(exc: BaseException) -> str | None:
+    if isinstance(exc, (ssl.SSLWantReadError, ssl.SSLWantWriteError)):
+        # "Waiting for more bytes": left in the context of a handshake that timed out, not a failure.
+        return None
     if isinstance(exc, ssl.SSLCertVerificationError):
         code = getattr(exc, "verify_code", None)
         if code == _HOSTNAME_MISMATCH_CODE:

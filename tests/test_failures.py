@@ -85,6 +85,18 @@ def test_wrapped_exception_maps_to_its_cause(exception, failure):
     assert failure_from_exception(exception) == failure
 
 
+def test_handshake_timeout_is_not_read_as_a_handshake_failure():
+    # anyio raises the timeout while handling the SSLWantReadError of the pending handshake.
+    try:
+        try:
+            raise ssl.SSLWantReadError(2, "The operation did not complete (read)")
+        except ssl.SSLError:
+            raise TimeoutError()
+    except TimeoutError as exc:
+        timeout = exc
+    assert failure_from_exception(wrapped(httpcore.ConnectTimeout, timeout)) == v.GENERIC_TIMEOUT
+
+
 def test_unknown_exception_keeps_a_short_single_line_text():
     failure = failure_from_exception(ValueError("weird\nthing " + "x" * 500))
     assert failure.startswith(v.UNKNOWN_FAILURE_PREFIX)
