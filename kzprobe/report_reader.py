@@ -27,6 +27,10 @@ REPORT_FORMAT: Final = "kzprobe-report"
 FORMAT_VERSION: Final = 1
 JOURNAL_SUFFIX: Final = ".journal.jsonl"
 REPORT_SUFFIX: Final = ".json"
+# A vantage's output directory holds latest.json, a copy of its newest complete report, served
+# to other probes as their control (kzprobe/vantage/latest.py): reading it too would count that
+# scan twice.
+LATEST_COPY: Final = "latest.json"
 
 # A full report keeps at most 64 KiB of body per HTTP hop: 600 targets with two hops each is
 # ~80 MB before JSON escaping. 200 MB leaves room for that and refuses the multi-gigabyte file
@@ -302,11 +306,13 @@ def print_problem(problem: ReportError) -> None:
 def expand_report_paths(paths: Sequence[str | os.PathLike[str]], on_problem: ProblemHandler) -> list[Path]:
     """Files named, and the reports found under directories named (recursively, sorted by path).
 
-    Under a directory: every `*.json`, plus a `X.journal.jsonl` whose report `X` does not exist
-    (the scan died before writing it, e.g. power loss); a journal beside its report is a copy of
-    what the report already holds. Hidden files and directories (dot-names, e.g. the temporary
-    file of an atomic write) are skipped; symlinked directories are not followed (no loops).
-    A path that does not exist is a problem, reported like a bad file.
+    Under a directory: every `*.json` except `latest.json` (a vantage's published copy of its
+    newest report), plus each journal whose report does not exist (the scan died before writing
+    it, e.g. power loss): `X.journal.jsonl` belongs to the report `X.json` (or `X`); beside its
+    report it is a copy of what the report holds. Hidden files and directories (dot-names, e.g.
+    the temporary file of an atomic write) are skipped; symlinked directories are not followed
+    (no loops). A path that does not exist is a problem, reported like a bad file. Files named
+    explicitly are always kept.
     """
     found: list[Path] = []
     for raw in paths:
@@ -329,9 +335,10 @@ def _reports_under(directory: Path) -> list[Path]:
             if name.startswith("."):
                 continue
             if name.endswith(JOURNAL_SUFFIX):
-                if name[: -len(JOURNAL_SUFFIX)] not in names:
+                stem = name[: -len(JOURNAL_SUFFIX)]
+                if stem not in names and stem + REPORT_SUFFIX not in names:
                     found.append(Path(root, name))
-            elif name.endswith(REPORT_SUFFIX):
+            elif name.endswith(REPORT_SUFFIX) and name != LATEST_COPY:
                 found.append(Path(root, name))
     return found
 

@@ -11,7 +11,7 @@ import pytest
 
 import report_fixtures as f
 from kzprobe import report_reader as rr
-from kzprobe.analyst import reading
+from kzprobe.analyst import reading, streaming
 from kzprobe.analyst.endpoints import summarise_endpoints
 from kzprobe.analyst.measures import measures_of
 from kzprobe.analyst.scan_order import order_by_time, peek_header
@@ -23,7 +23,7 @@ def _hourly(tmp_path, hours: int) -> list:
 
 def test_scans_come_in_time_order_whatever_the_file_names(tmp_path):
     _hourly(tmp_path, 12)
-    times = [scan.started_at.hour for scan in reading.read_scans([tmp_path], strict=False)]
+    times = [scan.started_at.hour for scan in streaming.read_scans([tmp_path], strict=False)]
     assert times == list(range(12))
 
 
@@ -47,7 +47,7 @@ def test_the_peeked_header_is_what_a_full_read_finds(tmp_path):
 def test_files_are_read_one_by_one_as_the_reader_advances(tmp_path):
     paths = _hourly(tmp_path, 3)
     problems: list[rr.ReportError] = []
-    scans = reading.read_scans([tmp_path], strict=False, on_problem=problems.append)
+    scans = streaming.read_scans([tmp_path], strict=False, on_problem=problems.append)
     assert next(scans).started_at.hour == 0
     paths[2].write_text("[]")  # not read yet: the change is seen when its turn comes
     assert [scan.started_at.hour for scan in scans] == [1]
@@ -58,11 +58,11 @@ def test_worker_processes_give_the_same_digests_in_the_same_order(tmp_path, monk
     _hourly(tmp_path, 20)
     (tmp_path / "almaty-vps" / "broken.json").write_text("{")
     sequential_problems: list[rr.ReportError] = []
-    sequential = list(reading.read_scans([tmp_path], strict=False, on_problem=sequential_problems.append, workers=1))
-    monkeypatch.setattr(reading, "PARALLEL_MIN_FILES", 2)
-    monkeypatch.setattr(reading, "WINDOW_PER_WORKER", 2)
+    sequential = list(streaming.read_scans([tmp_path], strict=False, on_problem=sequential_problems.append, workers=1))
+    monkeypatch.setattr(streaming, "PARALLEL_MIN_FILES", 2)
+    monkeypatch.setattr(streaming, "WINDOW_PER_WORKER", 2)
     parallel_problems: list[rr.ReportError] = []
-    parallel = list(reading.read_scans([tmp_path], strict=False, on_problem=parallel_problems.append, workers=2))
+    parallel = list(streaming.read_scans([tmp_path], strict=False, on_problem=parallel_problems.append, workers=2))
     assert parallel == sequential and len(parallel) == 20
     assert [str(p) for p in parallel_problems] == [str(p) for p in sequential_problems]
 
@@ -70,9 +70,9 @@ def test_worker_processes_give_the_same_digests_in_the_same_order(tmp_path, monk
 def test_strict_in_parallel_raises_the_first_problem(tmp_path, monkeypatch):
     _hourly(tmp_path, 10)
     (tmp_path / "almaty-vps" / "broken.json").write_text("[]")
-    monkeypatch.setattr(reading, "PARALLEL_MIN_FILES", 2)
+    monkeypatch.setattr(streaming, "PARALLEL_MIN_FILES", 2)
     with pytest.raises(rr.ReportError, match="broken.json"):
-        list(reading.read_scans([tmp_path], strict=True, workers=2))
+        list(streaming.read_scans([tmp_path], strict=True, workers=2))
 
 
 def test_a_journal_is_judged_by_the_analysis_when_it_is_installed(tmp_path, monkeypatch):
@@ -145,3 +145,12 @@ def test_endpoints_prefer_the_ipv4_failure_over_a_missing_ipv6_route():
     assert summary.describe() == (
         "2/3 endpoints fail: tcp.timeout on 192.0.2.1:5222, dns.nxdomain on e2.whatsapp.example"
     )
+
+
+def test_a_second_copy_of_a_scan_is_skipped_with_a_note_even_when_strict(tmp_path):
+    f.write_json(tmp_path / "a" / "scan.json", f.kz_report())
+    f.write_json(tmp_path / "b" / "copy.json", f.kz_report())  # e.g. a synced directory
+    notes: list[rr.ReportError] = []
+    scans = list(streaming.read_scans([tmp_path], strict=True, on_problem=notes.append))
+    assert len(scans) == 1
+    assert [(n.path, n.reason) for n in notes] == [(str(tmp_path / "b" / "copy.json"), f"a copy of {tmp_path / 'a' / 'scan.json'} (same scan_id)")]

@@ -183,17 +183,20 @@ def test_a_resumed_journal_keeps_the_latest_measurement_and_ignores_unknown_line
 def test_directories_expand_to_reports_and_orphan_journals_only(tmp_path):
     f.write_json(tmp_path / "b.json", f.kz_report())
     f.write_json(tmp_path / "sub" / "a.json", f.kz_report())
-    f.write_journal(tmp_path / "b.json.journal.jsonl", f.kz_report())  # its report exists: a copy
-    f.write_journal(tmp_path / "crashed.json.journal.jsonl", f.kz_report())  # no report: the only copy
+    f.write_journal(tmp_path / "b.journal.jsonl", f.kz_report())  # its report b.json exists: a copy
+    f.write_journal(tmp_path / "b.json.journal.jsonl", f.kz_report())  # the same, for an output named b
+    f.write_journal(tmp_path / "crashed.journal.jsonl", f.kz_report())  # no report: the only copy
+    f.write_json(tmp_path / "latest.json", f.kz_report())  # the vantage's published copy of b.json
     f.write_json(tmp_path / ".b.json.tmp.json", f.kz_report())  # hidden: an atomic write in progress
     f.write_json(tmp_path / ".hidden" / "c.json", f.kz_report())
     (tmp_path / "notes.txt").write_text("not a report")
     problems: list[rr.ReportError] = []
     found = rr.expand_report_paths([tmp_path], problems.append)
     assert [p.relative_to(tmp_path).as_posix() for p in found] == [
-        "b.json", "crashed.json.journal.jsonl", "sub/a.json",
+        "b.json", "crashed.journal.jsonl", "sub/a.json",
     ]
     assert problems == []
+    assert rr.expand_report_paths([tmp_path / "latest.json"], problems.append) == [tmp_path / "latest.json"]
 
 
 def test_bad_files_are_reported_by_name_and_skipped(tmp_path):

@@ -26,7 +26,7 @@ STATUSES: Final = ("changed", "only_a", "only_b", "unchanged")
 _STATUS_LABELS: Final = {"changed": "changed", "only_a": "only in A", "only_b": "only in B", "unchanged": "unchanged"}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class TargetChange:
     id: str
     category: str | None

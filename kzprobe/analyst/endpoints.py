@@ -7,8 +7,7 @@ Analysts need "3/16 endpoints fail: tcp.timeout on 149.154.167.51:443, …", not
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from kzprobe import vocabulary as v
 from kzprobe.analyst.measures import NO_IPV6_FAILURES, integer, is_ipv6, objects, text
@@ -40,14 +39,12 @@ _SHORT_FAILURES = {
 SHOWN_FAILURES = 3
 
 
-@dataclass(frozen=True, slots=True)
-class EndpointFailure:
+class EndpointFailure(NamedTuple):
     code: str  # "tcp.timeout"
     where: str  # "149.154.167.51:443", or the host name when its resolution failed
 
 
-@dataclass(frozen=True, slots=True)
-class EndpointSummary:
+class EndpointSummary(NamedTuple):
     total: int
     failing: tuple[EndpointFailure, ...]
 

@@ -1,17 +1,19 @@
 """One flat row per target per scan, for pandas, DuckDB or a spreadsheet.
 
-Rows are written as scans are read (streaming), in scan-time order. CSV cells from files are
-cleaned of control characters and guarded against formula injection; JSON Lines keeps the
-evidence as a list and escapes every non-ASCII character, so nothing in it reaches a terminal raw.
+Rows are written as scans are read (streaming), in scan-time order; each scan's rows are
+formatted in the worker process that read it. CSV cells from files are cleaned of control
+characters and guarded against formula injection; JSON Lines keeps the evidence as a list and
+escapes every non-ASCII character, so nothing in it reaches a terminal raw.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass, fields
-from typing import Any, Final, TextIO
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Final, NamedTuple, TextIO
 
 from kzprobe.analyst.filters import TargetFilter
 from kzprobe.analyst.measures import Measures
@@ -27,10 +29,17 @@ TARGET_COLUMNS: Final = (
     "target", "category", "url", "verdict", "blocking", "evidence", "explanation",
     "target_started_at", "duration_ms", "endpoints_total", "endpoints_failing",
 )
-MEASURE_COLUMNS: Final = tuple(f.name for f in fields(Measures))
+MEASURE_COLUMNS: Final = Measures._fields
 COLUMNS: Final = SCAN_COLUMNS + TARGET_COLUMNS + MEASURE_COLUMNS + ("file",)
 # Evidence codes joined in one CSV cell (JSON Lines keeps the list).
 EVIDENCE_SEPARATOR: Final = " "
+
+
+class ScanRows(NamedTuple):
+    """One scan's rows, formatted."""
+
+    rows: int
+    text: str
 
 
 @dataclass
@@ -39,8 +48,8 @@ class ExportCount:
     rows: int = 0
 
 
-def export_rows(scan: ScanDigest, target_filter: TargetFilter) -> Iterable[dict[str, Any]]:
-    """The flat rows of one scan (evidence as a list)."""
+def export_rows(scan: ScanDigest, target_filter: TargetFilter) -> Iterator[dict[str, Any]]:
+    """The flat rows of one scan (evidence as a list), in COLUMNS order."""
     common = {
         "scan_started_at": iso(scan.started_at),
         "scan_id": scan.scan_id,
@@ -52,7 +61,7 @@ def export_rows(scan: ScanDigest, target_filter: TargetFilter) -> Iterable[dict[
     }
     for target in scan.targets:
         if target_filter.accepts(target):
-            yield {**common, **_target_fields(target), **asdict(target.measures), "file": scan.path}
+            yield {**common, **_target_fields(target), **(target.measures or Measures())._asdict(), "file": scan.path}
 
 
 def _target_fields(target: TargetDigest) -> dict[str, Any]:
@@ -72,20 +81,30 @@ def _target_fields(target: TargetDigest) -> dict[str, Any]:
     }
 
 
-def write_export(scans: Iterable[ScanDigest], stream: TextIO, format: str, target_filter: TargetFilter) -> ExportCount:
-    """Write every row of every scan to `stream` as `format` (csv with a header, or jsonl)."""
-    count = ExportCount()
-    writer = None
+def format_rows(scan: ScanDigest, format: str, target_filter: TargetFilter) -> ScanRows:
+    """One scan's rows as CSV lines (no header) or JSON lines."""
+    out = io.StringIO()
+    count = 0
     if format == "csv":
-        writer = csv.writer(stream, lineterminator="\n")
-        writer.writerow(COLUMNS)
-    for scan in scans:
-        count.scans += 1
+        writer = csv.writer(out, lineterminator="\n")
         for row in export_rows(scan, target_filter):
-            count.rows += 1
-            if writer is not None:
-                row["evidence"] = EVIDENCE_SEPARATOR.join(row["evidence"])
-                writer.writerow([csv_cell(row[column]) for column in COLUMNS])
-            else:
-                stream.write(json.dumps(row, ensure_ascii=True) + "\n")
+            row["evidence"] = EVIDENCE_SEPARATOR.join(row["evidence"])
+            writer.writerow([csv_cell(value) for value in row.values()])
+            count += 1
+    else:
+        for row in export_rows(scan, target_filter):
+            out.write(json.dumps(row, ensure_ascii=True) + "\n")
+            count += 1
+    return ScanRows(count, out.getvalue())
+
+
+def write_export(chunks: Iterable[ScanRows], stream: TextIO, format: str) -> ExportCount:
+    """Write the header (CSV), then each scan's rows as they come."""
+    count = ExportCount()
+    if format == "csv":
+        csv.writer(stream, lineterminator="\n").writerow(COLUMNS)
+    for chunk in chunks:
+        count.scans += 1
+        count.rows += chunk.rows
+        stream.write(chunk.text)
     return count

@@ -8,8 +8,7 @@ every value is type-checked here: a wrong type reads as "not measured", never as
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from kzprobe import vocabulary as v
 
@@ -19,9 +18,11 @@ NO_IPV6_FAILURES = frozenset({v.NETWORK_UNREACHABLE, v.HOST_UNREACHABLE})
 MAX_FIELD_CHARS = 300
 
 
-@dataclass(frozen=True, slots=True)
-class Measures:
-    """What `kzprobe export` puts in a row besides the verdict; None where not measured."""
+class Measures(NamedTuple):
+    """What `kzprobe export` puts in a row besides the verdict; None where not measured.
+
+    (Named tuples: built and sent between processes several times faster than dataclasses.)
+    """
 
     dns_ms: float | None = None
     dns_failure: str | None = None

@@ -1,39 +1,29 @@
-"""Many reports read as compact digests, in time order, in parallel, a bounded number at a time.
+"""A report reduced to what the analysts need: its header and each result's verdict fields.
 
-The analyst commands need the verdict fields and a few figures of each result, not the
-observations (which are most of a report's bytes). Each file is read, checked and reduced to a
-`ScanDigest` in a worker process; the parent receives digests in scan-time order, at most a
-window of them at once. Ten thousand reports therefore never sit in memory together.
+The observations are most of a report's bytes; the analyst commands need the verdicts and a
+few figures. A `ScanDigest` is that reduction: small enough to send between processes and to
+hold by the thousand (kzprobe.analyst.streaming reads many files into digests).
 """
 
 from __future__ import annotations
 
 import os
-from collections import deque
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
-from typing import Any, Final
+from typing import Any, NamedTuple
 
 from kzprobe import report_reader as rr
 from kzprobe import vocabulary as v
 from kzprobe.analyst.endpoints import EndpointSummary, summarise_endpoints
-from kzprobe.analyst.scan_order import FAR_FUTURE, peek_scan
 from kzprobe.analyst.measures import Measures, measures_of, number, text
 
-# Below this many files, starting worker processes (~50 ms each) costs more than it saves.
-PARALLEL_MIN_FILES: Final = 64
-# Worker processes: one per available core, at most this many (reading is CPU-bound JSON parsing).
-MAX_WORKERS: Final = 8
-# Files in flight per worker: keeps the workers busy while bounding digests held in memory.
-WINDOW_PER_WORKER: Final = 8
 
+class TargetDigest(NamedTuple):
+    """One result of one scan, as the analysts see it (strings raw: clean them to render).
 
-@dataclass(frozen=True, slots=True)
-class TargetDigest:
-    """One result of one scan, as the analysts see it (strings raw: clean them to render)."""
+    Named tuples, not dataclasses: a digest is built and sent between processes for every
+    result of every report, and tuples are several times cheaper at both.
+    """
 
     id: str
     category: str | None
@@ -45,11 +35,11 @@ class TargetDigest:
     explanation: str | None
     started_at: str | None
     duration_ms: float | None
-    endpoints: EndpointSummary | None
-    measures: Measures
+    endpoints: EndpointSummary | None  # service targets only
+    measures: Measures | None  # only when read with detail=True (show, export)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ScanDigest:
     """One report, reduced: its header and its results' digests."""
 
@@ -94,8 +84,12 @@ def iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def digest_report(report: dict[str, Any], path: str, *, from_journal: bool = False) -> ScanDigest:
-    """The digest of a report already checked by report_reader."""
+def digest_report(report: dict[str, Any], path: str, *, from_journal: bool = False, detail: bool = True) -> ScanDigest:
+    """The digest of a report already checked by report_reader.
+
+    `detail=False` skips the figures and endpoint summaries (measures, endpoints), which only
+    show and export print: a summary or timeline of thousands of reports reads faster without.
+    """
     vantage = report["vantage"]
     software = report.get("software") if isinstance(report.get("software"), dict) else {}
     version = software.get("version")
@@ -114,11 +108,11 @@ def digest_report(report: dict[str, Any], path: str, *, from_journal: bool = Fal
         country=vantage.get("country"),
         connectivity=report.get("connectivity"),
         software=f"kzprobe {version}" if isinstance(version, str) else None,
-        targets=tuple(_digest_result(result) for result in report["results"]),
+        targets=tuple(_digest_result(result, detail) for result in report["results"]),
     )
 
 
-def _digest_result(result: dict[str, Any]) -> TargetDigest:
+def _digest_result(result: dict[str, Any], detail: bool) -> TargetDigest:
     target = result["target"]
     observations = result.get("observations")
     return TargetDigest(
@@ -132,18 +126,18 @@ def _digest_result(result: dict[str, Any]) -> TargetDigest:
         explanation=result.get("explanation"),
         started_at=text(result.get("started_at")),
         duration_ms=number(result.get("duration_ms")),
-        endpoints=summarise_endpoints(observations),
-        measures=measures_of(observations),
+        endpoints=summarise_endpoints(observations) if detail else None,
+        measures=measures_of(observations) if detail else None,
     )
 
 
-def read_scan(path: str | os.PathLike[str]) -> ScanDigest:
+def read_scan(path: str | os.PathLike[str], *, detail: bool = True) -> ScanDigest:
     """The digest of one report or journal file; ReportError when it cannot be read."""
     report = rr.read_report(path)
     from_journal = str(path).endswith(rr.JOURNAL_SUFFIX)
     if from_journal:
         report = _judge_journal(report, str(path))
-    return digest_report(report, str(path), from_journal=from_journal)
+    return digest_report(report, str(path), from_journal=from_journal, detail=detail)
 
 
 def _judge_journal(report: dict[str, Any], source: str) -> dict[str, Any]:
@@ -162,81 +156,3 @@ def _judge_journal(report: dict[str, Any], source: str) -> dict[str, Any]:
     judged = dict(judged)
     judged["complete"] = False
     return rr.check_report(judged, source)
-
-
-def _read_scan_or_error(path: str) -> ScanDigest | rr.ReportError:
-    try:
-        return read_scan(path)
-    except rr.ReportError as error:
-        return error
-
-
-@dataclass(frozen=True)
-class ScanFilter:
-    """Which scans to read: by vantage name and start time (inclusive `since`, exclusive `until`)."""
-
-    vantages: tuple[str, ...] = ()
-    since: datetime | None = None
-    until: datetime | None = None
-
-    def accepts(self, vantage: str | None, started_at: datetime | None) -> bool:
-        if self.vantages and vantage not in self.vantages:
-            return False
-        if started_at is not None:
-            if self.since is not None and started_at < self.since:
-                return False
-            if self.until is not None and started_at >= self.until:
-                return False
-        return True
-
-
-def read_scans(
-    paths: Sequence[str | os.PathLike[str]],
-    *,
-    strict: bool,
-    on_problem: Callable[[rr.ReportError], None] = rr.print_problem,
-    scan_filter: ScanFilter = ScanFilter(),
-    workers: int | None = None,
-) -> Iterator[ScanDigest]:
-    """Digests of the reports under `paths`, ordered by scan start time, filtered by `scan_filter`.
-
-    Bad files go to `on_problem` and are skipped; with `strict` the first raises ReportError.
-    """
-
-    def problem(error: rr.ReportError) -> None:
-        if strict:
-            raise error
-        on_problem(error)
-
-    files = rr.expand_report_paths(paths, problem)
-    planned = []
-    for path in files:
-        started, vantage = peek_scan(path)
-        if started is None or scan_filter.accepts(vantage, started):  # unreadable: read to report it
-            planned.append((started or FAR_FUTURE, vantage or "", str(path)))
-    planned.sort()
-    for outcome in _map_ordered(_read_scan_or_error, [path for _, _, path in planned], workers):
-        if isinstance(outcome, rr.ReportError):
-            problem(outcome)
-        elif scan_filter.accepts(outcome.vantage, outcome.started_at):
-            yield outcome
-
-
-def _map_ordered(function: Callable[[str], Any], items: list[str], workers: int | None) -> Iterator[Any]:
-    """function(item) for each item, in order; in worker processes when there are many items."""
-    count = workers if workers is not None else min(len(os.sched_getaffinity(0)), MAX_WORKERS)
-    if count <= 1 or len(items) < PARALLEL_MIN_FILES:
-        yield from map(function, items)
-        return
-    window = count * WINDOW_PER_WORKER
-    pool = ProcessPoolExecutor(max_workers=count)
-    try:
-        pending: deque[Future[Any]] = deque()
-        for item in items:
-            pending.append(pool.submit(function, item))
-            if len(pending) >= window:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-    finally:  # also when the reader stops early (--strict, a broken pipe)
-        pool.shutdown(wait=True, cancel_futures=True)

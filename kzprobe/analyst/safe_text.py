@@ -43,9 +43,12 @@ def clean(value: object, max_chars: int | None = None) -> str:
     if value is None:
         return ""
     text = value if isinstance(value, str) else str(value)
-    if "\x1b" in text:
-        text = _ESCAPE_SEQUENCE.sub("", text)
-    text = text.translate(_TRANSLATION)
+    # Every character removed above is a control, format or separator character, which
+    # str.isprintable() rejects: printable text (the common case) needs no translation.
+    if not text.isprintable():
+        if "\x1b" in text:
+            text = _ESCAPE_SEQUENCE.sub("", text)
+        text = text.translate(_TRANSLATION)
     if max_chars is not None and len(text) > max_chars:
         text = text[: max(max_chars - 1, 0)].rstrip() + "…"
     return text
@@ -58,13 +61,16 @@ def safe(value: object, style: str = "", max_chars: int | None = None) -> Text:
 
 def csv_cell(value: object) -> object:
     """A CSV cell value: strings cleaned and guarded against formula injection; numbers as they are."""
-    if value is None:
+    if type(value) is str:
+        text = clean(value)
+    elif value is None:
         return ""
-    if isinstance(value, bool):
+    elif isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, (int, float)):
+    elif isinstance(value, (int, float)):
         return value
-    text = clean(value)
+    else:
+        text = clean(value)
     if text.startswith(_FORMULA_STARTS):
         return "'" + text
     return text

@@ -15,7 +15,7 @@ import stat
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from kzprobe import report_reader as rr
 
@@ -25,31 +25,37 @@ HEADER_PEEK_BYTES: Final = 64 * 1024
 FAR_FUTURE: Final = datetime.max.replace(tzinfo=timezone.utc)
 
 
+class ScanKey(NamedTuple):
+    """Where a file's scan sorts, and what identifies it, from its header."""
+
+    started_at: datetime  # FAR_FUTURE when the header cannot be read
+    vantage: str
+    path: str
+    scan_id: str | None
+    known: bool  # the header was read: started_at and vantage are the file's own
+
+
 def order_by_time(files: Sequence[Path]) -> list[Path]:
     """`files` sorted by scan start time, then vantage name, then path; unreadable ones last."""
-    return [path for _, path in sorted((scan_sort_key(path), path) for path in files)]
+    return [Path(key.path) for key in sorted(scan_key(path) for path in files)]
 
 
-def scan_sort_key(path: Path) -> tuple[datetime, str, str]:
-    """(start time, vantage name, path) of a report file: the order scans are read in."""
-    started, vantage = peek_scan(path)
-    return (started or FAR_FUTURE, vantage or "", str(path))
-
-
-def peek_scan(path: Path) -> tuple[datetime | None, str | None]:
-    """A file's scan start time and vantage name; (None, None) when unreadable (the full read
-    reports why)."""
+def scan_key(path: Path) -> ScanKey:
+    """The sort key of a report file: its header, or a whole read when the header is not up front."""
     header = peek_header(path)
     if header is None or "started_at" not in header:
         header = _full_header(path)
-    if header is None:
-        return None, None
-    started = header.get("started_at")
-    vantage = header.get("vantage")
+    started = header.get("started_at") if header else None
+    moment = rr.parse_time(started) if isinstance(started, str) else None
+    vantage = header.get("vantage") if header else None
     name = vantage.get("name") if isinstance(vantage, dict) else None
-    return (
-        rr.parse_time(started) if isinstance(started, str) else None,
-        name if isinstance(name, str) else None,
+    scan_id = header.get("scan_id") if header else None
+    return ScanKey(
+        started_at=moment or FAR_FUTURE,
+        vantage=name if isinstance(name, str) else "",
+        path=str(path),
+        scan_id=scan_id if isinstance(scan_id, str) else None,
+        known=moment is not None,
     )
 
 

@@ -42,7 +42,7 @@ MAX_TABLE_COLUMNS: Final = 12
 _MAX_STATES: Final = 255
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ScanColumn:
     """What the matrix keeps of one scan besides its cells."""
 

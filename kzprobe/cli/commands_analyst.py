@@ -8,6 +8,7 @@ through kzprobe.analyst.safe_text before reaching the terminal; machine output (
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import sys
@@ -22,11 +23,12 @@ from rich.console import Console
 from kzprobe import report_reader as rr
 from kzprobe import vocabulary as v
 from kzprobe.analyst.compare import compare_scans, comparison_json, render_comparison
-from kzprobe.analyst.export import EXPORT_FORMATS, write_export
+from kzprobe.analyst.export import EXPORT_FORMATS, format_rows, write_export
 from kzprobe.analyst.filters import TargetFilter
-from kzprobe.analyst.reading import ScanDigest, ScanFilter, read_scan, read_scans
+from kzprobe.analyst.reading import ScanDigest, read_scan
 from kzprobe.analyst.render import render_scan, scan_json
 from kzprobe.analyst.safe_text import clean
+from kzprobe.analyst.streaming import ScanFilter, map_scans
 from kzprobe.analyst.summary import MAX_TABLE_COLUMNS, SummaryMatrix, render_summary, write_summary_csv
 from kzprobe.analyst.timeline import build_timeline, render_timeline, timeline_json
 from kzprobe.cli import app
@@ -105,10 +107,14 @@ class _Problems:
         rr.print_problem(problem)
 
 
-def _scans(paths: list[Path], strict: bool, scan_filter: ScanFilter, problems: _Problems) -> Iterator[ScanDigest]:
-    """read_scans with --strict turned into the BAD_INPUT exit."""
+def _scans(
+    paths: list[Path], strict: bool, scan_filter: ScanFilter, problems: _Problems, transform: Any = None
+) -> Iterator[Any]:
+    """Digests (or transform(digest), made in the reading worker), --strict turned into BAD_INPUT."""
     try:
-        yield from read_scans(paths, strict=strict, on_problem=problems, scan_filter=scan_filter)
+        yield from map_scans(
+            paths, transform, strict=strict, on_problem=problems, scan_filter=scan_filter, detail=transform is not None
+        )
     except rr.ReportError as error:
         raise _fail(f"{error} (--strict)") from None
 
@@ -253,7 +259,8 @@ def export(
     scan_filter = _scan_filter(vantage, since, until)
     problems = _Problems()
     with _output(output) as stream:
-        rows = write_export(_scans(paths, strict, scan_filter, problems), stream, format, target_filter)
+        chunks = _scans(paths, strict, scan_filter, problems, functools.partial(format_rows, format=format, target_filter=target_filter))
+        rows = write_export(chunks, stream, format)
         if rows.scans == 0:  # inside: an --output file is then left as it was
             raise _no_reports(problems, scan_filter != ScanFilter())
     if output is not None:
