@@ -103,7 +103,7 @@ class Context:
 
 
 def analyse(result, control=None, connectivity=v.ONLINE, front_end=None, fingerprints=None):
-    return analyse_service(result, control, Context(connectivity, fingerprints), front_end=front_end)
+    return analyse_service(result, control, Context(connectivity, fingerprints), front_end=front_end).to_dict()
 
 
 ROWS = [
@@ -271,3 +271,43 @@ def test_analysis_is_deterministic_and_pure():
     before = copy.deepcopy(result)
     assert analyse(result) == analyse(copy.deepcopy(result))
     assert result == before
+
+
+def web_observations(host: str, address: str, title: str) -> dict:
+    """The web front end's observations when its page loads (dns, tcp, tls, one http hop)."""
+    return {
+        "dns": {"hostname": host, "resolver": "system", "addresses": [address], "failure": None, "queries": [],
+                "duration_ms": 1.0},
+        "tcp": [{"hostname": host, "address": address, "port": 443, "failure": None, "duration_ms": 1.0}],
+        "tls": [{"hostname": host, "address": address, "port": 443, "sni": host, "failure": None,
+                 "handshake_completed": True, "verified": True, "version": "TLSv1.3", "cipher": None,
+                 "alpn": "http/1.1", "peer_chain": [], "duration_ms": 1.0}],
+        "http": [{"url": f"https://{host}/", "method": "GET", "address": address, "port": 443, "status": 200,
+                  "headers": {}, "location": None, "body_length": 60, "body_sha256": None, "body_truncated": False,
+                  "body": f"<title>{title}</title> the page a user expects to see here", "title": title,
+                  "body_read_ms": 1.0, "failure": None,
+                  "timings": {"dns_ms": 1.0, "connect_ms": 1.0, "tls_ms": 1.0, "first_byte_ms": 1.0, "total_ms": 2.0}}],
+    }
+
+
+def test_dispatched_by_analyse_scan_with_the_web_front_end_as_a_part():
+    # The ANALYSIS dispatcher (analysis/verdict.py) hands results with observations["endpoints"]
+    # to analyse_service; the front end is judged by the web rules and becomes the "web" part.
+    from kzprobe.analysis import analyse_scan
+
+    result = whatsapp(chat_tcp=v.GENERIC_TIMEOUT)
+    result["target"]["hostname"] = "web.whatsapp.com"
+    result["observations"].update(web_observations("web.whatsapp.com", "157.240.1.53", "WhatsApp Web"))
+    got = analyse_scan([result], None).verdicts[0]
+    assert (got["verdict"], got["blocking"]) == ("blocked", "tcp")
+    assert got["parts"] == {"chat": "blocked", "registration": "ok", "web": "ok"}
+    assert got["endpoints"][-1]["endpoint"] == "https://web.whatsapp.com/" and got["endpoints"][-1]["status"] == "ok"
+    assert "registration and web work" in got["explanation"]
+
+
+def test_returns_a_verdict_the_dispatcher_can_extend():
+    from kzprobe.analysis.model import Verdict
+
+    verdict = analyse_service(signal(), None, v.ONLINE)
+    assert isinstance(verdict, Verdict)
+    assert verdict.with_control({"x": 1}).to_dict()["parts"] == verdict.to_dict()["parts"]
