@@ -27,8 +27,9 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 # A target list holding all of Citizen Lab's global list (1,722 rows) written as YAML is about
-# 0.4 MB; 5 MiB leaves ten times that for any real list or configuration, while a file meant to
-# exhaust memory or parse time (pure-Python PyYAML parses roughly 1 MB/s) is refused unread.
+# 0.4 MB; 5 MiB leaves ten times that for any real list or configuration. Anything larger is
+# refused unread. Pure-Python PyYAML parses about 0.5 MB/s, so the cap also bounds what a
+# hostile file costs to some ten seconds of CPU and a few hundred MB of memory at worst.
 MAX_YAML_BYTES: Final = 5 * 1024 * 1024
 
 # No kzprobe file nests deeper than 5 levels (targets > entry > endpoints > endpoint > field).
