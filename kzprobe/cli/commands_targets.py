@@ -45,12 +45,13 @@ def _out() -> Console:
 def list_targets(
     targets: Annotated[
         Optional[list[Path]],
-        typer.Option("--targets", "-t", help="Target file (YAML or Citizen Lab CSV); repeat for several. "
-                     "Default: the bundled lists."),
+        typer.Option("--targets", "-t", metavar="FILE", help="Target file (YAML or Citizen Lab CSV); "
+                     "repeat for several. Default: the bundled lists."),
     ] = None,
     category: Annotated[
         Optional[list[str]],
-        typer.Option("--category", "-c", help="Only this Citizen Lab category code (e.g. NEWS); repeatable."),
+        typer.Option("--category", "-c", metavar="CODE",
+                     help="Only this Citizen Lab category code (e.g. NEWS); repeatable."),
     ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the targets as JSON instead of a table.")
@@ -83,7 +84,7 @@ def validate(
     files: Annotated[
         Optional[list[Path]],
         typer.Argument(help="Target files to check. Default: the bundled lists, with the strict rules.",
-                       show_default=False),
+                       show_default=False, metavar="FILE"),
     ] = None,
     strict: Annotated[
         bool,
