@@ -278,6 +278,8 @@ def load_targets(paths: Sequence[str | Path], *, strict: bool = False) -> list[T
 
 def load_target_files(paths: Sequence[str | Path], *, strict: bool = False) -> list[TargetFile]:
     """Like load_targets, keeping each file's metadata and targets apart (for listings and counts)."""
+    if isinstance(paths, (str, Path)):
+        raise TypeError("paths must be a list of paths, not a single path")
     problems = _Problems()
     loaded: list[TargetFile] = []
     ids = _IdRegistry(problems)
@@ -652,6 +654,8 @@ def _validate_entry(entry: Any, ctx: _EntryContext, problems: _Problems, ids: _I
     category = _check_category(entry, ctx, problems)
     sources = _check_sources(entry, ctx, problems)
     baseline = _check_baseline(entry, ctx, problems)
+    if baseline is not None and "url" not in entry:
+        ctx.problem(problems, "baseline", "needs the target's 'url': baselines are judged on web access")
     download = _check_download(entry, url, ctx, problems)
 
     if len(problems.items) > before or target_id is None:

@@ -281,6 +281,8 @@ ENTRY_PROBLEMS = [
                  id="download on another site"),
     pytest.param("{endpoints: ['x.kz:443'], download: https://x.kz/big}", "download", "needs the target's 'url'",
                  id="download without url"),
+    pytest.param("{endpoints: ['x.kz:443'], baseline: domestic}", "baseline", "needs the target's 'url'",
+                 id="baseline without url"),
     pytest.param("{url: https://orda.kz/, sources: x}", "sources", "must be a list", id="sources not a list"),
     pytest.param("{url: https://orda.kz/, sources: [x]}", "sources[1]", "must be a mapping", id="source not a mapping"),
     pytest.param("{url: https://orda.kz/, sources: [{reports: x}]}", "sources[1].document", "required",
@@ -590,3 +592,8 @@ def test_targets_are_hashable_and_compare_by_value() -> None:
     first = Target(id="orda-kz", url="https://orda.kz/", sources=(source,))
     second = Target(id="orda-kz", url="https://orda.kz/", sources=(dict(source),))
     assert first == second and len({first, second}) == 1
+
+
+def test_a_single_path_instead_of_a_list_is_a_type_error(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="list of paths"):
+        load_targets(str(tmp_path / "list.yaml"))  # type: ignore[arg-type]
