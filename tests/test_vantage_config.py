@@ -326,3 +326,14 @@ def test_config_show_with_a_bad_file_exits_bad_input(tmp_path, monkeypatch):
     assert f"{config}: geo: must be true or false" in result.stderr
     assert "2 problem(s) in the configuration" in result.stderr
     assert result.stdout == ""
+
+
+def test_the_documented_examples_are_valid_configurations(tmp_path):
+    """Every ```yaml block of docs/vantage-point.md loads cleanly: the guide cannot rot."""
+    guide = (Path(__file__).parent.parent / "docs" / "vantage-point.md").read_text(encoding="utf-8")
+    blocks = [block.split("```", 1)[0] for block in guide.split("```yaml\n")[1:]]
+    assert len(blocks) >= 2
+    for number, block in enumerate(blocks):
+        settings = resolve_settings({}, write(tmp_path / f"example{number}.yaml", block))
+        assert settings.source("vantage").startswith("config ")
+        assert settings.source("output_dir").startswith("config ")

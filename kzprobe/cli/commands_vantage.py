@@ -75,9 +75,9 @@ def render_settings(settings: EffectiveSettings) -> str:
         head = "configuration file: none found (looked for " + " and ".join(looked) + ")"
     rows = [(name, _display(name, value), settings.source(name)) for name, value in settings.values().items()]
     width = max(len(name) for name, _, _ in rows) + 2
-    value_width = min(48, max(len(value) for _, value, _ in rows)) + 2
+    value_width = min(48, max(len(value) for _, value, _ in rows))
     lines = [head, ""]
-    lines += [f"{name:<{width}}{value:<{value_width}}{clean_text(source)}" for name, value, source in rows]
+    lines += [f"{name:<{width}}{value:<{value_width}}  {clean_text(source)}" for name, value, source in rows]
     return "\n".join(lines) + "\n"
 
 
