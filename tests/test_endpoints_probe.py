@@ -344,3 +344,15 @@ def test_interception_measured_on_loopback_is_judged_tls_mitm(dns_server, cas):
     assert (verdict["verdict"], verdict["blocking"], verdict["evidence"]) == ("blocked", "tls", ["tls.mitm"])
     assert verdict["parts"] == {"chat": "ok", "storage": "blocked"}
     assert "Qaznet Trust Network" in verdict["explanation"]
+
+
+def test_a_bundle_replaced_on_disk_is_loaded_afresh(tmp_path):
+    from kzprobe.probes.endpoints import pinned_context
+
+    path = tmp_path / "lab.pem"
+    first, second = trustme.CA(), trustme.CA(organization_name="A longer organisation name")
+    first.cert_pem.write_to_path(str(path))
+    before = pinned_context(str(path))
+    assert pinned_context(str(path)) is before  # cached
+    second.cert_pem.write_to_path(str(path))
+    assert pinned_context(str(path)) is not before

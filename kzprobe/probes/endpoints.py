@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import ipaddress
+import os
 import ssl
 from typing import TYPE_CHECKING, Final, TypedDict
 
@@ -66,11 +67,17 @@ def is_ip_literal(host: str) -> bool:
     return True
 
 
-@functools.lru_cache(maxsize=32)
 def pinned_context(ca_path: str) -> ssl.SSLContext:
     """A verifying context that trusts the one CA bundle at ca_path and nothing else.
 
-    Cached per bundle: built once per scan (per process), not once per endpoint."""
+    Built once per bundle and kept (once per scan, not once per endpoint); a bundle replaced
+    on disk (a lab regenerating its CA at the same path) is loaded afresh."""
+    status = os.stat(ca_path)
+    return _pinned_context(ca_path, status.st_mtime_ns, status.st_size)
+
+
+@functools.lru_cache(maxsize=32)
+def _pinned_context(ca_path: str, mtime_ns: int, size: int) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED, hostname checked
     context.load_verify_locations(cafile=ca_path)
     context.set_alpn_protocols(ALPN_PROTOCOLS)
