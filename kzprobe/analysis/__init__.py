@@ -60,7 +60,7 @@ def analyse_scan(results: list[dict], control_report: dict | None, *,
     ctx = Context(fingerprints or bundled_fingerprints(), connectivity)
     ctx = Context(ctx.fingerprints, connectivity, learn_blockpage_addresses(facts, views, ctx))
     verdicts = [
-        target_verdict(f, i, views[i], ctx, raw[i], control.raw_result(f)).to_dict()
+        target_verdict(f, i, views[i], ctx, raw[i], None if control.problem else control.raw_result(f)).to_dict()
         for i, f in enumerate(facts)
     ]
     return ScanAnalysis(connectivity.state, connectivity.baselines, verdicts)

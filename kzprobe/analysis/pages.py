@@ -3,8 +3,9 @@
 Pages change between two fetches (tokens, clocks, headlines) and the control scan may be an
 hour old, so "different" must mean a different *page*, not a different copy: same status, and
 then the title decides when the control's page has one (a page keeps its title as its content
-changes; a blockpage has its own); without a title, any of similar length (OONI's 0.7 ratio),
-similar visible text, or a shared uncommon response header makes the pages the same.
+changes; a blockpage has its own - or names the site, and then its short, unrelated body gives
+it away); without a title, any of similar length (OONI's 0.7 ratio), similar visible text, or a
+shared uncommon response header makes the pages the same.
 """
 
 from __future__ import annotations
@@ -75,26 +76,33 @@ def compare_pages(probe: HopFact, control: HopFact) -> PageComparison:
         if not ok_control:
             return PageComparison(None, f"the control's own page was status {control.status}, no reference")
         return PageComparison(False, f"status {probe.status} here, {control.status} in the control")
-    theirs = title_words(control.title)
-    if theirs:
-        ours = title_words(probe.title)
-        shared = len(ours & theirs)
-        if ours and shared >= th.TITLE_SHARED_FRACTION * min(len(ours), len(theirs)):
-            return PageComparison(True, f"same status {probe.status} and title {quote(probe.title)}")
-        return PageComparison(False, f"title {quote(probe.title) if probe.title else 'missing'} here, "
-                                     f"{quote(control.title)} in the control")
     length = _length_ratio(probe, control)
     text = _text_similarity(probe, control)
     headers = _uncommon_headers(probe) & _uncommon_headers(control)
-    if (length is not None and length > th.BODY_LENGTH_RATIO) or \
-            (text is not None and text >= th.TEXT_SIMILARITY_MIN) or headers:
+    length_same = length is not None and length > th.BODY_LENGTH_RATIO
+    text_same = text is not None and text >= th.TEXT_SIMILARITY_MIN
+    theirs = title_words(control.title)
+    if theirs:
+        ours = title_words(probe.title)
+        if not ours or len(ours & theirs) < th.TITLE_SHARED_FRACTION * min(len(ours), len(theirs)):
+            return PageComparison(False, f"title {quote(probe.title) if probe.title else 'missing'} here, "
+                                         f"{quote(control.title)} in the control")
+        if length is not None and not length_same and not text_same:
+            # A blockpage can name the site in its title; its body still gives it away.
+            return PageComparison(False, f"same title {quote(probe.title)} but {_body_facts(probe, control, length, text)}")
+        return PageComparison(True, f"same status {probe.status} and title {quote(probe.title)}")
+    if length_same or text_same or headers:
         return PageComparison(True, f"same status {probe.status} and a similar page")
     if length is None and text is None:
         return PageComparison(True, f"same status {probe.status}, nothing else to compare")
+    return PageComparison(False, _body_facts(probe, control, length, text))
+
+
+def _body_facts(probe: HopFact, control: HopFact, length: float | None, text: float | None) -> str:
     facts = []
     if length is not None:
         facts.append(f"body {probe.body_length:,} bytes here, {control.body_length:,} in the control "
                      f"(ratio {ratio(length)})")
     if text is not None:
         facts.append(f"{ratio(text)} of their words shared")
-    return PageComparison(False, ", ".join(facts))
+    return ", ".join(facts)

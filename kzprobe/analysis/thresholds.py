@@ -20,9 +20,9 @@ BODY_LENGTH_RATIO: Final = 0.7
 TITLE_WORD_MIN_BYTES: Final = 5
 
 # Ours: titles match when at least half of the shorter title's long words are in the other.
-# OONI's code wants all words shared (a changing headline breaks it), its spec prose one word
-# (a blockpage naming the site passes); half keeps "Orda.kz - 24 ноября" equal to
-# "Orda.kz - 25 ноября" and "Orda.kz заблокирован" apart from "Orda.kz новости Казахстана".
+# OONI's code wants all words shared (a changing headline breaks it), its spec prose one word;
+# half keeps "Orda.kz - 24 ноября" equal to "Orda.kz - 25 ноября". A blockpage that names the
+# site in its title ("Orda.kz заблокирован") is caught by its body instead (pages.py).
 TITLE_SHARED_FRACTION: Final = 0.5
 
 # Ours: a page that changes on every request keeps its template (navigation, footer, most of

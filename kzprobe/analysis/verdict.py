@@ -1,6 +1,6 @@
 """The decision for one target, in the order of docs/methodology.md.
 
-1. Service targets (observations["endpoints"]) go to their own analyser.
+1. Service targets (observations["endpoints"]) go to analysis/services.py.
 2. An offline vantage decides nothing: every target is inconclusive.
 3. DNS, TCP, TLS, HTTP - the first step that explains the outcome gives the verdict; a
    reachable page is then checked for throttling.
@@ -10,8 +10,6 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from typing import Any
 
 from kzprobe import vocabulary as v
@@ -22,12 +20,8 @@ from kzprobe.analysis.explain import addresses, sentence
 from kzprobe.analysis.facts import TargetFacts
 from kzprobe.analysis.http_rules import http_verdict
 from kzprobe.analysis.model import Verdict, blocked, inconclusive
+from kzprobe.analysis.services import analyse_service
 from kzprobe.analysis.transport_rules import tcp_verdict, tls_verdict
-
-# Where service verdicts (messengers: many endpoints per target) plug in. The module, when it
-# exists, provides analyse_service(result: dict, control_result: dict | None, connectivity: str)
-# -> kzprobe.analysis.model.Verdict.
-SERVICE_ANALYSER = "kzprobe.analysis.services"
 
 
 def web_verdict(facts: TargetFacts, index: int, view: ControlView, ctx: Context) -> Verdict:
@@ -36,16 +30,6 @@ def web_verdict(facts: TargetFacts, index: int, view: ControlView, ctx: Context)
         if verdict is not None:
             return verdict
     return http_verdict(facts, view, ctx, index)
-
-
-def service_verdict(result: Any, control_result: Any, ctx: Context) -> Verdict:
-    if importlib.util.find_spec(SERVICE_ANALYSER) is None:
-        reason = "control.missing" if control_result is None else "control.failed"
-        return inconclusive([reason], sentence(
-            "this is a service target (its endpoints were measured one by one)",
-            "this version of kzprobe has no rules for service endpoints yet, so it draws no conclusion"))
-    module = importlib.import_module(SERVICE_ANALYSER)
-    return module.analyse_service(result, control_result, ctx.connectivity.state)
 
 
 def _cut_clause(ctx: Context) -> str:
@@ -59,8 +43,10 @@ def _cut_clause(ctx: Context) -> str:
 def _blame_the_cut(verdict: Verdict, facts: TargetFacts, ctx: Context) -> Verdict:
     observed = [code for code in verdict.evidence if not code.startswith("control.")]
     detail = verdict.explanation.rstrip(".")
+    if detail[:1].isupper() and detail[1:2].islower():  # "The TLS…" reads on as "the TLS…", "TCP…" stays
+        detail = detail[:1].lower() + detail[1:]
     return blocked("network", ["connectivity.international_cut", *observed], sentence(
-        _cut_clause(ctx), f"{facts.hostname or facts.url} fails with it: {detail[:1].lower()}{detail[1:]}"))
+        _cut_clause(ctx), f"{facts.hostname or facts.url} fails with it: {detail}"))
 
 
 def target_verdict(facts: TargetFacts, index: int, view: ControlView, ctx: Context,
@@ -72,9 +58,11 @@ def target_verdict(facts: TargetFacts, index: int, view: ControlView, ctx: Conte
             f"({addresses(_baseline_ids(ctx))})",
             "the vantage was offline, so no failure here can be blamed on a censor"))
     if facts.has_endpoints:
-        verdict = service_verdict(result, control_result, ctx)
-    else:
-        verdict = web_verdict(facts, index, view, ctx)
+        # Service targets (messengers): judged endpoint by endpoint, with the web rules' verdict
+        # for their url as one more member; connectivity and the control summary are theirs.
+        front_end = web_verdict(facts, index, view, ctx) if facts.url and facts.dns is not None else None
+        return analyse_service(result, control_result, ctx, front_end=front_end)
+    verdict = web_verdict(facts, index, view, ctx)
     if ctx.connectivity.state == v.INTERNATIONAL_CUT and verdict.failure_based and verdict.verdict != v.DOWN:
         verdict = _blame_the_cut(verdict, facts, ctx)
     return verdict.with_control(control_summary(view))

@@ -1,0 +1,279 @@
+"""TCP, TLS and HTTP rules (docs/methodology.md): one row per rule and edge, with and without a
+control scan. The probe's observations are built from a healthy target and changed by one step."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from analysis_fixtures import (
+    ADDRESS, HOST, KZ_BLOCKPAGE, QAZNET_CHAIN, UNKNOWN_BLOCKPAGE, article_body, control_of, dns, hop, real_chain,
+    result, tcp, tls, verdict_of, web,
+)
+
+HTTPS_CONTROL = control_of(result(web()))
+HTTP_CONTROL = control_of(result(web(scheme="http"), scheme="http"))
+HTTPS_REDIRECT_CONTROL = control_of(result(dict(web(), http=[
+    hop(f"http://{HOST}/", 301, location=f"https://{HOST}/", title=None, body=""), hop()]), scheme="http"))
+
+
+def https(**changes) -> dict:
+    obs = web()
+    obs.update(changes)
+    return obs
+
+
+def http(**changes) -> dict:
+    obs = web(scheme="http")
+    obs.update(changes)
+    return obs
+
+
+def tls_failed(failure: str, **kwargs) -> dict:
+    return https(tls=[tls(failure=failure, **kwargs)], http=[])
+
+
+def self_signed() -> list[dict]:
+    return [{"subject": f"CN={HOST}", "issuer": f"CN={HOST}", "sans": [], "not_before": "", "not_after": "",
+             "sha256": "cd" * 32}]
+
+
+def national_ca() -> list[dict]:
+    return [{"subject": f"CN={HOST}", "issuer": "C=KZ,CN=ҰЛТТЫҚ КУӘЛАНДЫРУШЫ ОРТАЛЫҚ (RSA)", "sans": [],
+             "not_before": "", "not_after": "", "sha256": "ef" * 32}]
+
+
+def unknown_ca() -> list[dict]:
+    return [{"subject": f"CN={HOST}", "issuer": "CN=Corporate Gateway CA,O=Some ISP", "sans": [],
+             "not_before": "", "not_after": "", "sha256": "ee" * 32}]
+
+
+def redirected_to(location: str, status: int = 302) -> dict:
+    return hop(f"http://{HOST}/", status, location=location, title=None, body="")
+
+
+def control_with(obs: dict, scheme: str = "https") -> dict:
+    return control_of(result(obs, scheme=scheme))
+
+
+ROWS = [
+    # TCP
+    ("tcp_timeout_where_control_connects", "https",
+     https(tcp=[tcp(failure="generic_timeout_error")], tls=[], http=[]), HTTPS_CONTROL,
+     "blocked", "tcp", ["tcp.timeout"]),
+    ("tcp_refused_where_control_connects", "https",
+     https(tcp=[tcp(failure="connection_refused")], tls=[], http=[]), HTTPS_CONTROL,
+     "blocked", "tcp", ["tcp.refused"]),
+    ("tcp_refused_in_control_too_is_down", "https",
+     https(tcp=[tcp(failure="connection_refused")], tls=[], http=[]),
+     control_with(https(tcp=[tcp(failure="connection_refused")], tls=[], http=[])),
+     "down", None, ["tcp.refused"]),
+    ("tcp_timeout_without_control", "https",
+     https(tcp=[tcp(failure="generic_timeout_error")], tls=[], http=[]), None,
+     "inconclusive", None, ["control.missing", "tcp.timeout"]),
+    ("tcp_one_address_works_is_not_blocked", "https",
+     https(dns=dns(HOST, [ADDRESS, "88.198.1.11"]), tcp=[tcp(), tcp("88.198.1.11", "generic_timeout_error")]),
+     HTTPS_CONTROL, "reachable", None, []),
+    ("ipv6_unreachable_on_the_vantage_is_ignored", "https",
+     https(dns=dns(HOST, [ADDRESS, "2a01:4f8::10"]), tcp=[tcp(), tcp("2a01:4f8::10", "network_unreachable")]),
+     HTTPS_CONTROL, "reachable", None, []),
+    ("ipv6_only_name_on_ipv4_only_vantage", "https",
+     https(dns=dns(HOST, ["2a01:4f8::10"]), control_dns=dns(HOST, ["2a01:4f8::10"]),
+           tcp=[tcp("2a01:4f8::10", "network_unreachable")], tls=[], http=[]),
+     None, "inconclusive", None, ["connectivity.offline"]),
+    ("ipv4_host_unreachable_is_a_rejection", "https",
+     https(tcp=[tcp(failure="host_unreachable")], tls=[], http=[]), HTTPS_CONTROL,
+     "blocked", "tcp", ["tcp.refused"]),
+    ("control_failed_before_tcp", "https",
+     https(tcp=[tcp(failure="generic_timeout_error")], tls=[], http=[]),
+     control_with({"dns": dns(HOST, failure="dns_timeout_error")}),
+     "inconclusive", None, ["control.failed", "tcp.timeout"]),
+    # TLS: with a control
+    ("tls_reset_where_control_completes", "https", tls_failed("connection_reset"), HTTPS_CONTROL,
+     "blocked", "tls", ["tls.reset"]),
+    ("tls_eof_where_control_completes", "https", tls_failed("eof_error"), HTTPS_CONTROL,
+     "blocked", "tls", ["tls.eof"]),
+    ("tls_timeout_where_control_completes", "https", tls_failed("generic_timeout_error"), HTTPS_CONTROL,
+     "blocked", "tls", ["tls.timeout"]),
+    ("tls_alert_where_control_completes", "https", tls_failed("ssl_failed_handshake"), HTTPS_CONTROL,
+     "blocked", "tls", ["tls.reset"]),
+    ("tls_reset_in_control_too_is_down", "https", tls_failed("connection_reset"),
+     control_with(tls_failed("connection_reset")), "down", None, ["tls.reset"]),
+    # TLS: intrinsic signatures without a control
+    ("tls_reset_after_clienthello_without_control", "https", tls_failed("connection_reset"), None,
+     "blocked", "tls", ["tls.reset"]),
+    ("tls_eof_after_clienthello_without_control", "https", tls_failed("eof_error"), None,
+     "blocked", "tls", ["tls.eof"]),
+    ("tls_silence_after_clienthello_without_control", "https", tls_failed("generic_timeout_error"), None,
+     "blocked", "tls", ["tls.timeout"]),
+    ("tls_reset_when_control_failed_earlier", "https", tls_failed("connection_reset"),
+     control_with(https(tcp=[tcp(failure="generic_timeout_error")], tls=[], http=[])),
+     "blocked", "tls", ["tls.reset"]),
+    ("tls_alert_without_control_is_not_a_signature", "https", tls_failed("ssl_failed_handshake"), None,
+     "inconclusive", None, ["control.missing", "tls.reset"]),
+    ("tls_one_address_validates_is_not_blocked", "https",
+     https(dns=dns(HOST, [ADDRESS, "88.198.1.11"]), tcp=[tcp(), tcp("88.198.1.11")],
+           tls=[tls(), tls("88.198.1.11", "connection_reset")]), None, "reachable", None, []),
+    # TLS: certificates
+    ("tls_qaznet_interception", "https",
+     tls_failed("ssl_unknown_authority", completed=True, chain=QAZNET_CHAIN), HTTPS_CONTROL,
+     "blocked", "tls", ["tls.mitm"]),
+    ("tls_qaznet_interception_without_control", "https",
+     tls_failed("ssl_unknown_authority", completed=True, chain=QAZNET_CHAIN), None,
+     "blocked", "tls", ["tls.mitm"]),
+    ("tls_qaznet_root_installed_still_interception", "https",
+     https(tls=[tls(chain=QAZNET_CHAIN)]), None, "blocked", "tls", ["tls.mitm"]),
+    ("tls_interception_known_by_hash", "https",
+     tls_failed("ssl_unknown_authority", completed=True, chain=[dict(real_chain()[0], issuer="CN=x", sha256=(
+         "00309c736dd661da6f1eb24173aa849944c168a43a15bffd192eecfdb6f8dbd2"))]), None,
+     "blocked", "tls", ["tls.mitm"]),
+    ("tls_untrusted_issuer_without_control", "https",
+     tls_failed("ssl_unknown_authority", completed=True, chain=unknown_ca()), None,
+     "blocked", "tls", ["tls.mitm"]),
+    ("tls_untrusted_issuer_where_control_validates", "https",
+     tls_failed("ssl_unknown_authority", completed=True, chain=unknown_ca()), HTTPS_CONTROL,
+     "blocked", "tls", ["tls.mitm"]),
+    ("tls_self_signed_without_control", "https",
+     tls_failed("ssl_unknown_authority", completed=True, chain=self_signed()), None,
+     "inconclusive", None, ["control.missing", "tls.invalid_cert"]),
+    ("tls_national_ca_without_control", "https",
+     tls_failed("ssl_unknown_authority", completed=True, chain=national_ca()), None,
+     "inconclusive", None, ["control.missing", "tls.invalid_cert"]),
+    ("tls_wrong_name_where_control_validates", "https",
+     tls_failed("ssl_invalid_hostname", completed=True), HTTPS_CONTROL, "blocked", "tls", ["tls.invalid_cert"]),
+    ("tls_expired_everywhere_is_down", "https", tls_failed("ssl_invalid_certificate", completed=True),
+     control_with(tls_failed("ssl_invalid_certificate", completed=True)), "down", None, ["tls.invalid_cert"]),
+    # HTTP: failures
+    ("http_reset_after_request_where_control_fetches", "http",
+     http(http=[hop(f"http://{HOST}/", None, failure="connection_reset")]), HTTP_CONTROL,
+     "blocked", "http", ["http.reset"]),
+    ("http_reset_in_control_too_is_down", "http",
+     http(http=[hop(f"http://{HOST}/", None, failure="connection_reset")]),
+     control_with(http(http=[hop(f"http://{HOST}/", None, failure="connection_reset")]), "http"),
+     "down", None, ["http.reset"]),
+    ("http_reset_without_control", "http",
+     http(http=[hop(f"http://{HOST}/", None, failure="connection_reset")]), None,
+     "inconclusive", None, ["control.missing", "http.reset"]),
+    ("http_eof_where_control_fetches", "http",
+     http(http=[hop(f"http://{HOST}/", None, failure="eof_error")]), HTTP_CONTROL, "blocked", "http", ["http.eof"]),
+    ("http_timeout_where_control_fetches", "http",
+     http(http=[hop(f"http://{HOST}/", None, failure="generic_timeout_error")]), HTTP_CONTROL,
+     "blocked", "http", ["http.timeout"]),
+    ("http_page_stalls_midway_where_control_fetches", "http",
+     http(http=[hop(f"http://{HOST}/", failure="generic_timeout_error", body_length=4000)]), HTTP_CONTROL,
+     "throttled", None, ["throughput.stall"]),
+    ("redirect_loop_where_control_fetches", "http",
+     http(http=[redirected_to(f"http://{HOST}/a"), hop(f"http://{HOST}/a", 302, location=f"http://{HOST}/",
+                                                       title=None, body="", failure="too_many_redirects")]),
+     HTTP_CONTROL, "blocked", "http", ["http.blockpage_redirect"]),
+    # HTTP: redirects into a block
+    ("redirect_then_tls_reset_on_the_new_host", "http",
+     http(http=[redirected_to("https://www.news.example/"), hop("https://www.news.example/", None,
+                                                                failure="connection_reset")],
+          tcp=[tcp(port=80), tcp(host="www.news.example")],
+          tls=[tls(failure="connection_reset", host="www.news.example")]),
+     HTTP_CONTROL, "blocked", "tls", ["tls.reset"]),
+    ("redirect_then_nxdomain_on_the_new_host", "http",
+     http(http=[redirected_to("https://cdn.example/"), hop("https://cdn.example/", None, failure="dns_nxdomain_error")],
+          redirect_dns=[dns("cdn.example", failure="dns_nxdomain_error")]),
+     HTTP_CONTROL, "blocked", "dns", ["dns.nxdomain"]),
+    ("redirect_then_tcp_timeout_on_the_new_host", "http",
+     http(http=[redirected_to("https://cdn.example/"), hop("https://cdn.example/", None, failure="generic_timeout_error")],
+          redirect_dns=[dns("cdn.example", ["88.198.5.5"])],
+          tcp=[tcp(port=80), tcp("88.198.5.5", "generic_timeout_error", host="cdn.example")]),
+     HTTP_CONTROL, "blocked", "tcp", ["tcp.timeout"]),
+    ("redirect_to_a_fingerprinted_blockpage", "http",
+     http(http=[redirected_to("http://blockpage.isp.example/?host=news.example"),
+                hop("http://blockpage.isp.example/?host=news.example", address="95.57.255.80",
+                    title="Страница заблокирована", body=KZ_BLOCKPAGE)]),
+     HTTP_CONTROL, "blocked", "http", ["http.blockpage_redirect", "http.blockpage"]),
+    ("redirect_to_an_unknown_page_off_site", "http",
+     http(http=[redirected_to("http://notice.isp.example/"),
+                hop("http://notice.isp.example/", address="95.57.255.81", title="Qazline: ескерту",
+                    body=UNKNOWN_BLOCKPAGE)]),
+     HTTP_CONTROL, "blocked", "http", ["http.blockpage_redirect", "http.diff"]),
+    ("redirect_to_known_certificate_install_page", "http",
+     http(http=[redirected_to("http://qca.kz/install"), hop("http://qca.kz/install", address="95.57.1.1",
+                                                            title="Install", body="install the certificate")]),
+     None, "blocked", "http", ["http.blockpage_redirect"]),
+    ("healthy_redirect_http_to_https", "http",
+     http(http=[redirected_to(f"https://{HOST}/", 301), hop()], tls=[tls()]),
+     HTTPS_REDIRECT_CONTROL, "reachable", None, []),
+    ("healthy_redirect_http_to_https_without_control", "http",
+     http(http=[redirected_to(f"https://{HOST}/", 301), hop()], tls=[tls()]),
+     None, "reachable", None, []),
+    ("redirect_off_site_to_https_without_control", "http",
+     http(http=[redirected_to("https://elsewhere.example/"), hop("https://elsewhere.example/")],
+          tls=[tls(host="elsewhere.example")]),
+     None, "inconclusive", None, ["control.missing"]),
+    # HTTP: pages
+    ("fingerprinted_blockpage", "http",
+     http(http=[hop(f"http://{HOST}/", title="Страница заблокирована", body=KZ_BLOCKPAGE)]), HTTP_CONTROL,
+     "blocked", "http", ["http.blockpage"]),
+    ("fingerprinted_blockpage_without_control", "http",
+     http(http=[hop(f"http://{HOST}/", title="Страница заблокирована", body=KZ_BLOCKPAGE)]), None,
+     "blocked", "http", ["http.blockpage"]),
+    ("blockpage_words_in_the_sites_own_article", "http",
+     http(http=[hop(f"http://{HOST}/", body=article_body(extra="<p>Страница заблокирована</p>"))]),
+     control_with(http(http=[hop(f"http://{HOST}/", body=article_body(extra="<p>Страница заблокирована</p>"))]),
+                  "http"),
+     "reachable", None, []),
+    ("blockpage_words_on_a_validated_https_page", "https",
+     https(http=[hop(body=article_body(extra="<p>Страница заблокирована</p>"))]), None, "reachable", None, []),
+    ("unknown_blockpage_only_the_control_reveals", "http",
+     http(http=[hop(f"http://{HOST}/", title="Qazline: ескерту", body=UNKNOWN_BLOCKPAGE)]), HTTP_CONTROL,
+     "blocked", "http", ["http.diff"]),
+    ("unknown_blockpage_without_control", "http",
+     http(http=[hop(f"http://{HOST}/", title="Qazline: ескерту", body=UNKNOWN_BLOCKPAGE)]), None,
+     "inconclusive", None, ["control.missing"]),
+    ("plain_http_page_without_control", "http", http(), None, "inconclusive", None, ["control.missing"]),
+    ("page_that_changes_on_every_request", "http",
+     http(http=[hop(f"http://{HOST}/", body=article_body(paragraphs=25, extra="<aside>token 8f3a Updated 10:01</aside>"))]),
+     HTTP_CONTROL, "reachable", None, []),
+    ("status_forbidden_where_control_gets_the_page", "http",
+     http(http=[hop(f"http://{HOST}/", 403, title="403 Forbidden", body="<h1>Forbidden</h1>")]), HTTP_CONTROL,
+     "blocked", "http", ["http.diff"]),
+    ("control_page_was_an_error", "http", http(),
+     control_with(http(http=[hop(f"http://{HOST}/", 503, title="Service Unavailable", body="busy")]), "http"),
+     "inconclusive", None, ["control.failed"]),
+    ("server_error_everywhere_is_down", "http",
+     http(http=[hop(f"http://{HOST}/", 502, title="Bad Gateway", body="bad gateway")]),
+     control_with(http(http=[hop(f"http://{HOST}/", 502, title="Bad Gateway", body="bad gateway")]), "http"),
+     "down", None, []),
+    ("server_error_over_validated_tls_without_control", "https",
+     https(http=[hop(status=503, title="Service Unavailable", body="busy")]), None, "down", None, []),
+    ("transparent_proxy_on_path_relaying_the_page", "http",
+     http(http=[hop(f"http://{HOST}/", headers={"via": "1.1 isp-proxy", "x-cache": "HIT", "server": "squid"})]),
+     HTTP_CONTROL, "reachable", None, []),
+]
+
+
+@pytest.mark.parametrize("name,scheme,observations,control,verdict,blocking,evidence", ROWS, ids=[r[0] for r in ROWS])
+def test_layer_rule(name, scheme, observations, control, verdict, blocking, evidence):
+    got = verdict_of(result(copy.deepcopy(observations), scheme=scheme), control)
+    assert (got["verdict"], got["blocking"], got["evidence"]) == (verdict, blocking, evidence), got["explanation"]
+    assert got["explanation"] and got["explanation"].endswith(".")
+
+
+def test_tls_explanation_names_address_failure_and_what_the_control_did():
+    got = verdict_of(result(tls_failed("connection_reset")), HTTPS_CONTROL)
+    assert ADDRESS in got["explanation"] and "connection_reset" in got["explanation"]
+    assert "control" in got["explanation"]
+
+
+def test_interception_explanation_names_the_authority():
+    got = verdict_of(result(tls_failed("ssl_unknown_authority", completed=True, chain=QAZNET_CHAIN)), None)
+    assert "kz-" in got["explanation"] and "Security Certificate" in got["explanation"]
+
+
+def test_idn_host_matches_its_punycode_observations():
+    puny = "пример.example".encode("idna").decode()  # xn--e1afmkfd.example
+    obs = web(puny)
+    got = verdict_of(result(obs, url="https://пример.example/", host=puny), control_of(result(web(puny), host=puny)))
+    assert got["verdict"] == "reachable"
+    obs = web(puny)
+    obs["tls"] = [tls(failure="connection_reset", host=puny)]
+    obs.pop("http")
+    got = verdict_of(result(obs, url="https://ПРИМЕР.example/", host=puny), None)
+    assert (got["verdict"], got["blocking"]) == ("blocked", "tls")
