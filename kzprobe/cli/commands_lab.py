@@ -126,15 +126,18 @@ def _render(result: LabRunResult) -> None:
     _out.print(table)
     mismatches = [c for c in result.comparisons if not c.matches]
     _out.print()
-    _out.print(_text(f"{len(result.comparisons) - len(mismatches)} of {len(result.comparisons)} match"
-                     + (":" if not mismatches else f"; {len(mismatches)} mismatch:")))
+    if not mismatches:
+        _out.print(_text(f"all {len(result.comparisons)} expectations met"))
+    else:
+        _out.print(_text(f"{len(result.comparisons) - len(mismatches)} of {len(result.comparisons)} expectations met; "
+                         f"{len(mismatches)} mismatch:"))
     for c in mismatches:
-        line = f"  {c.run} {c.subject}: {'; '.join(c.problems)}"
+        line = f"{c.run} {c.subject}: {'; '.join(c.problems)}"
         if c.pending:
             line += f" (pending: {c.pending})"
+        _out.print(Text("  ") + _text(line))
         if c.explanation:
-            line += f"\n    kzprobe said: {c.explanation}"
-        _out.print(_text(line) if "\n" not in line else Text("\n".join(clean_text(part) for part in line.split("\n"))))
+            _out.print(Text("    kzprobe said: ") + _text(c.explanation))
 
 
 @lab_app.command("shell")

@@ -22,7 +22,7 @@ from typing import Final
 from kzprobe import vocabulary as v
 from kzprobe.lab import addresses as a
 from kzprobe.lab.lab import Lab, role_name
-from kzprobe.lab.model import Expectation, NetworkRun, Scenario
+from kzprobe.lab.model import Expectation, Scenario
 from kzprobe.lab.plan import INSIDE, OUTSIDE
 from kzprobe.lab.scenarios import scenario_by_id, select, select_runs
 from kzprobe.lab.targets_file import targets_yaml
@@ -134,13 +134,29 @@ def compare_report(run: str, report: Mapping | None, expectations: Mapping[str, 
     return comparisons
 
 
-def _scan(lab: Lab, name: str, role: str, targets: Path, output: Path, timeout: float,
-          extra: Sequence[str]) -> ScanRun:
-    argv = [sys.executable, "-m", "kzprobe", "scan", "--targets", str(targets), "--output", str(output),
-            "--ca-file", str(lab.ca_file), "--timeout", f"{timeout:g}", "--vantage", f"lab-{name}", *extra]
-    started = time.monotonic()
-    proc = lab.run(role, argv, capture_output=True, text=True, timeout=_SCAN_LIMIT_S)
-    return ScanRun(name, role, output, time.monotonic() - started, proc.returncode, proc.stderr[-4000:])
+class _Scan:
+    """One `kzprobe scan` process inside the lab, started now and collected later."""
+
+    def __init__(self, lab: Lab, name: str, role: str, targets: Path, output: Path, timeout: float,
+                 extra: Sequence[str]) -> None:
+        argv = [sys.executable, "-m", "kzprobe", "scan", "--targets", str(targets), "--output", str(output),
+                "--ca-file", str(lab.ca_file), "--timeout", f"{timeout:g}", "--vantage", f"lab-{name}",
+                # No lookup of the vantage's ASN and country: there is nothing to ask in the lab.
+                "--no-geo", *extra]
+        self.name, self.role, self.output = name, role, output
+        self.started = time.monotonic()
+        self.process = lab.popen(role, argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE, text=True)
+
+    def finish(self) -> ScanRun:
+        try:
+            _, stderr = self.process.communicate(timeout=_SCAN_LIMIT_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            _, stderr = self.process.communicate()
+            stderr += f"\nkzprobe lab: the scan was stopped after {_SCAN_LIMIT_S:g} s"
+        return ScanRun(self.name, self.role, self.output, time.monotonic() - self.started,
+                       self.process.returncode, stderr[-4000:])
 
 
 def _load(path: Path) -> dict | None:
@@ -156,10 +172,13 @@ def run_lab(ids: Sequence[str] | None = None, *, timeout: float = DEFAULT_TIMEOU
             progress: Callable[[str], None] = lambda _: None) -> LabRunResult:
     """Build the lab for the scenarios (and network runs) named by `ids`, scan, compare.
 
-    All scenarios and runs when `ids` is empty. Reports go to `output_dir` (kept) or to the
-    lab's work directory (removed with the lab)."""
+    All scenarios and runs when `ids` is empty. The outside scan comes first (it is everyone's
+    control); the inside scan and the network runs then run at the same time, each in its own
+    namespace. Reports go to `output_dir` (kept) or to the lab's work directory (removed with
+    the lab)."""
     scenarios = select(ids)
     runs = select_runs(ids)
+    catalogue = scenario_by_id()
     result = LabRunResult()
     started = time.monotonic()
     with Lab(scenarios, cuts=[r.cut for r in runs], backend=backend, env=env) as lab:
@@ -170,29 +189,26 @@ def run_lab(ids: Sequence[str] | None = None, *, timeout: float = DEFAULT_TIMEOU
         assert out is not None
         out.mkdir(parents=True, exist_ok=True)
 
-        outside = _scan(lab, OUTSIDE, OUTSIDE, lab.targets_file, out / "outside.json", timeout,
-                        ["--control-resolver", "none"])
+        outside = _Scan(lab, OUTSIDE, OUTSIDE, lab.targets_file, out / "outside.json", timeout,
+                        ["--control-resolver", "none"]).finish()
         result.scans.append(outside)
         progress(f"outside scan (the control): {outside.seconds:.1f} s")
+
         control = ["--control", str(outside.report), "--control-resolver", f"{a.HONEST_RESOLVER}:53"]
-        inside = _scan(lab, INSIDE, INSIDE, lab.targets_file, out / "inside.json", timeout, control)
-        result.scans.append(inside)
-        progress(f"inside scan: {inside.seconds:.1f} s")
-        result.comparisons += compare_report(INSIDE, _load(inside.report), {s.id: s.expect for s in scenarios}, v.ONLINE)
-
+        expectations = {INSIDE: ({s.id: s.expect for s in scenarios}, v.ONLINE)}
+        scans = [_Scan(lab, INSIDE, INSIDE, lab.targets_file, out / "inside.json", timeout, control)]
         for run in runs:
-            scan = _network_run(lab, run, out, timeout, control)
+            targets = out / f"{run.id}.targets.yaml"
+            targets.write_text(targets_yaml([catalogue[sid] for sid in run.scenario_ids]), encoding="utf-8")
+            scans.append(_Scan(lab, run.id, role_name(run.cut), targets, out / f"{run.id}.json", timeout, control))
+            expectations[run.id] = (run.expect, run.connectivity)
+        for running in scans:
+            scan = running.finish()
             result.scans.append(scan)
-            progress(f"{run.id} scan: {scan.seconds:.1f} s")
-            result.comparisons += compare_report(run.id, _load(scan.report), run.expect, run.connectivity)
+            progress(f"{scan.name} scan: {scan.seconds:.1f} s")
+            expect, connectivity = expectations[scan.name]
+            result.comparisons += compare_report(scan.name, _load(scan.report), expect, connectivity)
     return result
-
-
-def _network_run(lab: Lab, run: NetworkRun, out: Path, timeout: float, control: list[str]) -> ScanRun:
-    catalogue = scenario_by_id()
-    targets = out / f"{run.id}.targets.yaml"
-    targets.write_text(targets_yaml([catalogue[sid] for sid in run.scenario_ids]), encoding="utf-8")
-    return _scan(lab, run.id, role_name(run.cut), targets, out / f"{run.id}.json", timeout, control)
 
 
 def scenario_table(scenarios: Sequence[Scenario]) -> list[dict]:

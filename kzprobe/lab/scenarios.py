@@ -154,7 +154,9 @@ NETWORK_RUNS: Final[tuple[NetworkRun, ...]] = (
             "baseline-domestic-2": REACHABLE,
             "baseline-international-1": _blocked("network", "connectivity.international_cut"),
             "baseline-international-2": _blocked("network", "connectivity.international_cut"),
-            "dns-replica": _blocked("network", "connectivity.international_cut"),
+            # The ISP's resolver sends it to a domestic replica, which survives the cut: a local
+            # point of presence can answer while the link abroad is down (research 2.3).
+            "dns-replica": REACHABLE,
             "tls-reset": _blocked("network", "connectivity.international_cut"),
         },
     ),
