@@ -3,7 +3,6 @@ and systemd units that systemd itself accepts."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
