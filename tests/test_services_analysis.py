@@ -135,6 +135,13 @@ ROWS = [
     ("whatsapp-registration-timeout-no-control", whatsapp(registration=v.GENERIC_TIMEOUT), None, v.ONLINE, None,
      "blocked", "tls", ["tls.timeout"], {"chat": "ok", "registration": "blocked"},
      ["WhatsApp partly blocked at tls", "1/1 registration endpoint got no answer to the ClientHello", "chat works"]),
+    ("self-signed-chat-certificates-are-not-mass-blocking",
+     whatsapp(chat_tls=v.SSL_UNKNOWN_AUTHORITY, chat_tcp="ok"), None, v.ONLINE, None,
+     "reachable", None, [], {"chat": "ok"}, ["16 endpoints failed with no sign of blocking"]),
+    ("self-signed-everywhere-no-working-endpoint",
+     service("Private", [endpoint(f"s{i}.example.net", 443, "chat", tls=v.SSL_UNKNOWN_AUTHORITY, issuer="CN=Private CA")
+                         for i in range(4)]), None, v.ONLINE, None,
+     "inconclusive", None, ["tls.invalid_cert", "control.missing"], {"chat": "inconclusive"}, []),
     ("signal-pinned-ca-interception", signal(chat=("tls", v.SSL_UNKNOWN_AUTHORITY)), None, v.ONLINE, None,
      "blocked", "tls", ["tls.mitm"], {"chat": "blocked", "contacts": "ok", "storage": "ok", "calling": "ok"},
      ["Signal blocked at tls", "chat.signal.org:443", "Qaznet Trust Network", "contacts, storage and calling work"]),

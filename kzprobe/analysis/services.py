@@ -96,6 +96,8 @@ _VERIFICATION_FAILURES: Final = (v.SSL_UNKNOWN_AUTHORITY, v.SSL_INVALID_HOSTNAME
 _SIGNATURES: Final = frozenset({"dns.bogon", "dns.blockpage_ip", "tls.reset", "tls.eof", "tls.timeout", "tls.mitm"})
 # A resolver lying about a name: blocked whatever the server's state, even if the control fails it.
 _LIES: Final = frozenset({"dns.bogon", "dns.blockpage_ip"})
+# Failures that say more about the server's certificate than about the path.
+_NOT_PATH_FAILURES: Final = frozenset({"tls.invalid_cert"})
 # Resolution failures the control resolver can contradict.
 _DNS_FAILURES: Final = frozenset({"dns.nxdomain", "dns.no_answer", "dns.servfail", "dns.refused", "dns.timeout"})
 # Control-resolver answers that say the name itself is broken everywhere.
@@ -363,7 +365,11 @@ def _mass_failure(members: list[Member]) -> list[Member]:
         tested = [m for m in part if m.judgement != J_UNTESTED]
         if not tested or any(m.judgement in (J_OK, J_DOWN) for m in tested):
             continue
-        if any(m.judgement == J_UNKNOWN for m in tested) and len({m.host for m in tested}) >= MASS_FAILURE_MIN_SERVERS:
+        unknown = [m for m in tested if m.judgement == J_UNKNOWN]
+        # A certificate that does not verify is the server's setup as often as a censor's
+        # (self-signed service certificates): only path failures add up to mass failure.
+        if unknown and len({m.host for m in tested}) >= MASS_FAILURE_MIN_SERVERS \
+                and not any(m.outcome.code in _NOT_PATH_FAILURES for m in unknown):
             massed.add(role)
     return [replace(m, judgement=J_BLOCKED, reason="mass") if m.role in massed and m.judgement == J_UNKNOWN else m
             for m in members]
