@@ -380,7 +380,8 @@ def front_end_member(url: str, web_verdict: dict) -> Member:
     verdict = web_verdict.get("verdict")
     evidence = [c for c in web_verdict.get("evidence") or [] if isinstance(c, str)]
     layer = web_verdict.get("blocking") if web_verdict.get("blocking") in _LAYER_ORDER else None
-    code = next((c for c in evidence if not c.startswith(("control.", "connectivity."))), None)
+    code = next((c for c in evidence if not c.startswith(("control.", "connectivity."))), None) \
+        or next((c for c in evidence if c in v.EVIDENCE_CODES and not c.startswith("control.")), None)
     if verdict in (v.REACHABLE, v.THROTTLED):
         return Member(url, "web", url, Outcome(OK), J_OK, "web", web=web_verdict)
     judgement = {v.BLOCKED: J_BLOCKED, v.DOWN: J_DOWN}.get(str(verdict), J_UNKNOWN)
