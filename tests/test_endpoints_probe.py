@@ -9,8 +9,11 @@ which is what a censor's blackhole looks like from the client.
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import ssl
+import struct
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -356,3 +359,98 @@ def test_a_bundle_replaced_on_disk_is_loaded_afresh(tmp_path):
     assert pinned_context(str(path)) is before  # cached
     second.cert_pem.write_to_path(str(path))
     assert pinned_context(str(path)) is not before
+
+
+# --------------------------------------------------------------------------------------------
+# Through the real CLI: `kzprobe scan` measures service targets and `kzprobe show` lists them.
+
+CLI_WEB = "127.0.0.40"  # a working page (IP literal: its loopback address is not a DNS answer)
+CLI_DCS = ("127.0.0.41", "127.0.0.42", "127.0.0.43")  # "data centres" whose SYNs vanish
+CLI_SERVICE = "127.0.0.44"  # TLS service host, certificate from the scan's --ca-file
+CLI_RESET = "127.0.0.45"  # resets the connection when the ClientHello arrives
+
+
+async def _reset_on_hello(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await reader.read(1)
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close with RST
+    writer.transport.abort()
+
+
+def test_service_targets_through_the_cli(tmp_path, dns_server):
+    import subprocess
+    import sys
+    import threading
+
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    loop = asyncio.new_event_loop()
+    ports: dict[str, int] = {}
+
+    async def start() -> None:
+        for name, address, handler, tls in (
+            ("service", CLI_SERVICE, None, server_context(ca, "chat.messenger.test")),
+            ("reset", CLI_RESET, _reset_on_hello, None),
+        ):
+            holder = Server(address)
+            handle = await asyncio.start_server(handler or (lambda r, w, s=holder: _hold(s, r, w)), address, 0, ssl=tls)
+            ports[name] = handle.sockets[0].getsockname()[1]
+
+    thread = threading.Thread(target=lambda: (asyncio.set_event_loop(loop), loop.run_until_complete(start()),
+                                              loop.run_forever()), daemon=True)
+    thread.start()
+    page = lambda host, path: (200, {"Content-Type": "text/html"}, b"<title>home</title><p>a working page</p>")
+    with LoopbackServers(CLI_WEB, DnsTable({}), page, None) as web, \
+            blackhole(CLI_DCS[0]) as p0, blackhole(CLI_DCS[1]) as p1, blackhole(CLI_DCS[2]) as p2:
+        for _ in range(100):
+            if len(ports) == 2:
+                break
+            time.sleep(0.05)
+        targets = tmp_path / "services.yaml"
+        targets.write_text(f"""
+targets:
+  - id: page
+    url: http://{CLI_WEB}:{web.http_port}/
+  - id: telegram-lab
+    name: Telegram (lab)
+    endpoints:
+      - {{host: {CLI_DCS[0]}, port: {p0}, role: datacenter}}
+      - {{host: {CLI_DCS[1]}, port: {p1}, role: datacenter}}
+      - {{host: {CLI_DCS[2]}, port: {p2}, role: datacenter}}
+  - id: messenger-lab
+    name: Messenger (lab)
+    endpoints:
+      - {{host: {CLI_SERVICE}, port: {ports['service']}, tls: true, sni: chat.messenger.test, role: chat}}
+      - {{host: {CLI_RESET}, port: {ports['reset']}, tls: true, sni: storage.messenger.test, role: storage}}
+  - id: working-lab
+    name: Working (lab)
+    endpoints:
+      - {{host: {CLI_SERVICE}, port: {ports['service']}, tls: true, sni: chat.messenger.test, role: chat}}
+""")
+        output = tmp_path / "report.json"
+        common = dict(cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        scan = subprocess.run([sys.executable, "-m", "kzprobe", "scan", "--targets", str(targets),
+                               "--resolver", f"{DNS_ADDRESS}:{dns_server.dns_port}", "--control-resolver", "none",
+                               "--ca-file", str(tmp_path / "ca.pem"), "--timeout", "1", "--no-geo",
+                               "--output", str(output)], **common)
+        loop.call_soon_threadsafe(loop.stop)
+    assert scan.returncode == 0, scan.stderr
+    results = {r["target"]["id"]: r for r in json.loads(output.read_text())["results"]}
+
+    telegram = results["telegram-lab"]
+    assert (telegram["verdict"], telegram["blocking"], telegram["evidence"]) == ("blocked", "tcp", ["tcp.timeout"])
+    assert "3/3 data-centre endpoints timed out at TCP connect" in telegram["explanation"]
+    assert [e["tcp"][0]["failure"] for e in telegram["observations"]["endpoints"]] == [v.GENERIC_TIMEOUT] * 3
+
+    messenger = results["messenger-lab"]
+    assert (messenger["verdict"], messenger["blocking"], messenger["evidence"]) == ("blocked", "tls", ["tls.reset"])
+    assert "partly blocked at tls" in messenger["explanation"] and "chat works" in messenger["explanation"]
+    chat, storage = messenger["observations"]["endpoints"]
+    assert chat["tls_handshakes"][0]["verified"] and storage["tls_handshakes"][0]["failure"] == v.CONNECTION_RESET
+
+    assert results["working-lab"]["verdict"] == "reachable"
+
+    show = subprocess.run([sys.executable, "-m", "kzprobe", "show", str(output)], **common)
+    assert show.returncode == 0, show.stderr
+    for target_id in ("telegram-lab", "messenger-lab", "working-lab"):
+        assert sum(target_id in line for line in show.stdout.splitlines()) == 1
