@@ -45,6 +45,21 @@ def _rate(bytes_: int, ms: float) -> float | None:
     return bytes_ / ms if ms > 0 else None  # bytes per ms == KB/s
 
 
+def _burst_end(samples: tuple[tuple[float, int], ...]) -> tuple[float, float]:
+    """When the first BURST_BYTES had arrived: interpolated between the samples around it (they
+    are 50 ms apart, and a fast transfer passes 64 KB between two of them). The first sample
+    when it already holds more; when the transfer never got that far, the first sample too."""
+    previous = None
+    for t, b in samples:
+        if b >= th.BURST_BYTES:
+            if previous is None or b == previous[1]:
+                return t, b
+            t0, b0 = previous
+            return t0 + (th.BURST_BYTES - b0) * (t - t0) / (b - b0), th.BURST_BYTES
+        previous = (t, b)
+    return samples[0]
+
+
 def from_download(download: DownloadFact) -> Throughput | None:
     if download.status is None or not 200 <= download.status < 300 or download.bytes <= 0:
         return None
@@ -52,9 +67,7 @@ def from_download(download: DownloadFact) -> Throughput | None:
     rate, judged, window_ms = None, False, 0.0
     if len(samples) >= 2:
         t_last, b_last = samples[-1]
-        # The sustained window starts once the burst is behind; if the whole transfer came in
-        # one rush (no sample between), it starts at the first sample.
-        start = next(((t, b) for t, b in samples if b >= th.BURST_BYTES and t < t_last), samples[0])
+        start = _burst_end(samples)
         window_ms = t_last - start[0]
         window_bytes = b_last - start[1]
         rates = [r for r in [_rate(window_bytes, window_ms)] if r is not None]
