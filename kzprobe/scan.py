@@ -18,6 +18,7 @@ from kzprobe import limits
 from kzprobe.observations import Observations
 from kzprobe.probes.connection import Connector, make_tls_contexts
 from kzprobe.probes.dns import DnsProbe, ResolverSpec
+from kzprobe.probes.endpoints import measure_endpoints
 from kzprobe.probes.web import ProbeKit, measure_web_target
 from kzprobe.scrub import Scrubber, local_public_addresses
 
@@ -68,8 +69,12 @@ async def measure_target(kit: ProbeKit, target: Target) -> dict:
     observations: Observations = {}
     try:
         async with asyncio.timeout(target_deadline(target, kit.timeout)):
+            steps = []
             if target.url:
-                await measure_web_target(kit, target, observations)
+                steps.append(measure_web_target(kit, target, observations))
+            if target.endpoints:
+                steps.append(measure_endpoints(kit, target, observations))
+            await asyncio.gather(*steps)
     except TimeoutError:
         observations["deadline_exceeded"] = True  # type: ignore[typeddict-unknown-key]
     return {

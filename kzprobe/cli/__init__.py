@@ -37,6 +37,7 @@ def _register_commands() -> None:
     from kzprobe.cli import commands_targets  # noqa: F401
     from kzprobe.cli import commands_analyst  # noqa: F401
     from kzprobe.cli import commands_lab  # noqa: F401
+    from kzprobe.cli import commands_vantage  # noqa: F401
 
 
 _register_commands()

@@ -1,1 +1,131 @@
-"""Commands registered on the kzprobe app (placeholder until implemented)."""
+"""`kzprobe scan` and `kzprobe analyse`: parse, call the library, render."""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from kzprobe import limits
+from kzprobe.analysis import analyse_report
+from kzprobe.cli import app, exit_codes
+from kzprobe.probes.dns import DEFAULT_CONTROL_RESOLVER
+from kzprobe.report import ReportWriteError, write_json_atomically
+from kzprobe.report_reader import ReportError, read_report
+from kzprobe.scan_job import BAD_INPUT, CANNOT_WRITE, LOCKED, ScanJobError, run_scan_job
+from kzprobe.vantage import ConfigError, find_config_file, resolve_settings
+
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+def _fail(message: str, code: int) -> typer.Exit:
+    err.print(f"kzprobe: {message}", markup=False)
+    return typer.Exit(code)
+
+
+@app.command()
+def scan(
+    targets: list[Path] = typer.Option([], "--targets", "-t", help="Target file (YAML or Citizen Lab CSV); repeatable. Default: the bundled lists."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Report file. Default: <output dir>/<vantage>-<UTC time>.json"),
+    output_dir: Optional[Path] = typer.Option(None, "--output-dir", help="Directory for reports, journals and latest.json (default: results)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="Configuration file (default: ./kzprobe.yaml, else ~/.config/kzprobe/config.yaml)."),
+    resolver: Optional[str] = typer.Option(None, "--resolver", help="Resolver IP[:PORT] to measure (default: the system's configuration)."),
+    control_resolver: Optional[str] = typer.Option(None, "--control-resolver", help=f"Uncensored resolver: https DoH URL, IP[:PORT], or none (default {DEFAULT_CONTROL_RESOLVER})."),
+    control: Optional[str] = typer.Option(None, "--control", help="Report of a scan from an uncensored vantage (file or URL)."),
+    ca_file: Optional[Path] = typer.Option(None, "--ca-file", help="Extra trusted CA certificates (PEM)."),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help=f"Seconds per network operation (default {limits.DEFAULT_TIMEOUT_S:g})."),
+    concurrency: Optional[int] = typer.Option(None, "--concurrency", help=f"Targets measured actively at once (default {limits.DEFAULT_CONCURRENCY})."),
+    vantage: Optional[str] = typer.Option(None, "--vantage", help="A name for this vantage point, no personal data (default: local)."),
+    keep: Optional[str] = typer.Option(None, "--keep", help="Retention: keep N complete scans, or Nd days, or all."),
+    geo: Optional[bool] = typer.Option(None, "--geo/--no-geo", help="Look up this network's ASN and country (never its address). Default: on."),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="Complete an interrupted scan: its journal or incomplete report."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
+) -> None:
+    """Scan targets and write a report."""
+    flags = {"vantage": vantage, "targets": targets, "output_dir": output_dir, "resolver": resolver,
+             "control_resolver": control_resolver, "control": control, "ca_file": ca_file,
+             "timeout": timeout, "concurrency": concurrency, "keep": keep, "geo": geo}
+    try:
+        settings = resolve_settings(flags, find_config_file(config))
+    except ConfigError as exc:
+        for problem in exc.problems:
+            err.print(str(problem), markup=False)
+        raise _fail(f"{len(exc.problems)} problem(s) in the settings; nothing was scanned", exit_codes.BAD_INPUT)
+    interactive = sys.stderr.isatty() and not as_json
+    with _progress(interactive) as (on_result, total_known):
+        try:
+            outcome = run_scan_job(settings, output=output, resume=resume, on_result=on_result,
+                                   total_known=total_known)
+        except ScanJobError as exc:
+            for detail in exc.details:
+                err.print(detail, markup=False)
+            raise _fail(str(exc), _EXIT_CODES[exc.kind])
+    for warning in outcome.warnings:
+        err.print(f"kzprobe: warning: {warning}", markup=False)
+    _finish_output(outcome.report, outcome.output, as_json, interactive)
+    if not outcome.complete:
+        raise typer.Exit(exit_codes.INTERRUPTED)
+
+
+_EXIT_CODES = {BAD_INPUT: exit_codes.BAD_INPUT, LOCKED: exit_codes.LOCKED, CANNOT_WRITE: exit_codes.CANNOT_WRITE}
+
+
+@contextmanager
+def _progress(interactive: bool):
+    """A progress bar on a terminal; nothing otherwise (cron logs get only the summary line)."""
+    if not interactive:
+        yield None, None
+        return
+    with Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=True) as progress:
+        task = progress.add_task("scan", total=None)
+        yield (lambda result: progress.advance(task)), (lambda total: progress.update(task, total=total))
+
+
+def _summary_line(report: dict, output: Path) -> str:
+    counts = ", ".join(f"{n} {verdict}" for verdict, n in report["summary"].items() if n)
+    state = "complete" if report["complete"] else "INCOMPLETE (interrupted)"
+    return (f"kzprobe: {len(report['results'])} targets, {counts or 'none'}; connectivity "
+            f"{report['connectivity']}; scan {state}; report {output}")
+
+
+def _finish_output(report: dict, output: Path, as_json: bool, interactive: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=1) + "\n")
+    elif interactive:
+        from kzprobe.analyst.render import render_report
+
+        render_report(report, Console(highlight=False))
+    err.print(_summary_line(report, output), markup=False)
+
+
+@app.command()
+def analyse(
+    report_file: Path = typer.Argument(..., metavar="REPORT", help="A saved report (or journal)."),
+    control: Optional[Path] = typer.Option(None, "--control", help="Control report from an uncensored vantage."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the re-analysed report here (default: print a summary only)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the re-analysed report as JSON."),
+) -> None:
+    """Re-run the analysis on a saved report, offline (new fingerprints, a new control)."""
+    try:
+        report = read_report(report_file)
+        control_report = read_report(control) if control else None
+    except ReportError as exc:
+        raise _fail(str(exc), exit_codes.BAD_INPUT)
+    updated = analyse_report(report, control_report)
+    if output:
+        try:
+            write_json_atomically(output, updated)
+        except ReportWriteError as exc:
+            raise _fail(str(exc), exit_codes.CANNOT_WRITE)
+    if as_json:
+        sys.stdout.write(json.dumps(updated, ensure_ascii=False, indent=1) + "\n")
+    else:
+        from kzprobe.analyst.render import render_report
+
+        render_report(updated, Console(highlight=False))

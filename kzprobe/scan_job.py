@@ -1,0 +1,243 @@
+"""One scan from settings to report on disk, as the CLI and a cron job run it.
+
+Order (docs/vantage-point.md): settings -> output lock -> network metadata (ASN, country) ->
+journal -> measure -> analyse -> atomic report -> latest.json -> retention -> unlock. A resumed
+scan continues the journal of an interrupted one and measures only the targets it lacks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kzprobe.analysis import analyse_scan
+from kzprobe.control import ControlError, load_control
+from kzprobe.probes.dns import SYSTEM_RESOLVER, ResolverConfigError, parse_control_resolver, parse_resolver
+from kzprobe.report import (
+    Journal,
+    ReportWriteError,
+    build_report,
+    journal_path_for,
+    scan_header,
+    write_json_atomically,
+)
+from kzprobe.report_reader import JOURNAL_SUFFIX, ReportError, read_report
+from kzprobe.scan import ScanOptions, build_probe_kit, run_scan, utc_now
+from kzprobe.targets import Target, TargetFileError, bundled_target_files, load_targets
+from kzprobe.vantage import (
+    EffectiveSettings,
+    LatestError,
+    LockedError,
+    OutputDirError,
+    RetentionError,
+    acquire_output_lock,
+    apply_retention,
+    publish_latest,
+)
+from kzprobe.vantage.geo import DEFAULT_GEO_TIMEOUT_S, lookup_network, txt_lookup_via
+from kzprobe.vantage.report_files import report_file_name
+
+# Why a scan could not run, for the caller to turn into an exit code.
+BAD_INPUT = "bad_input"
+LOCKED = "locked"
+CANNOT_WRITE = "cannot_write"
+
+
+class ScanJobError(Exception):
+    def __init__(self, kind: str, message: str, details: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.details = details or []
+
+
+@dataclass
+class ScanOutcome:
+    report: dict
+    output: Path
+    complete: bool
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Resumed:
+    path: Path  # the journal or report given
+    output: Path  # the report it completes
+    header: dict
+    results: list[dict]
+
+
+def _load_resume(path: Path) -> _Resumed:
+    """An interrupted scan: its journal (preferred, it has everything) or its incomplete report."""
+    if str(path).endswith(JOURNAL_SUFFIX):
+        journal, output = path, Path(str(path)[: -len(JOURNAL_SUFFIX)] + ".json")
+    else:
+        journal, output = journal_path_for(path), path
+    source = journal if journal.exists() else path
+    try:
+        previous = read_report(source)
+    except ReportError as exc:
+        raise ScanJobError(BAD_INPUT, f"--resume: {exc}") from exc
+    if previous.get("complete") is True:
+        raise ScanJobError(BAD_INPUT, f"--resume: {source} is a complete scan; nothing to resume")
+    header = {key: previous[key] for key in ("format", "format_version", "scan_id", "started_at",
+                                             "software", "vantage", "settings") if key in previous}
+    results = [{key: r[key] for key in ("target", "observations", "started_at", "duration_ms") if key in r}
+               for r in previous.get("results", [])]
+    return _Resumed(path=path, output=output, header=header, results=results)
+
+
+def _probe_options(settings: EffectiveSettings) -> ScanOptions:
+    try:
+        return ScanOptions(
+            resolver=parse_resolver(settings.resolver) if settings.resolver else SYSTEM_RESOLVER,
+            control_resolver=parse_control_resolver(settings.control_resolver),
+            ca_file=str(settings.ca_file) if settings.ca_file else None,
+            timeout=settings.timeout,
+            concurrency=settings.concurrency,
+        )
+    except ResolverConfigError as exc:
+        raise ScanJobError(BAD_INPUT, str(exc)) from exc
+
+
+def _targets(settings: EffectiveSettings) -> tuple[list[Path], list[Target]]:
+    files = list(settings.targets) if settings.targets else bundled_target_files()
+    try:
+        return files, load_targets(files)
+    except TargetFileError as exc:
+        raise ScanJobError(BAD_INPUT, f"{len(exc.problems)} problem(s) in the target files; nothing was scanned",
+                           [str(p) for p in exc.problems]) from exc
+
+
+def _settings_record(settings: EffectiveSettings, kit_resolver: str, files: list[Path]) -> dict:
+    # File names only: absolute paths would carry the volunteer's user name into the report.
+    return {
+        "resolver": kit_resolver,
+        "control_resolver": settings.control_resolver,
+        "control": settings.control,
+        "timeout": settings.timeout,
+        "concurrency": settings.concurrency,
+        "ca_file": settings.ca_file.name if settings.ca_file else None,
+        "targets": [p.name for p in files],
+    }
+
+
+def run_scan_job(
+    settings: EffectiveSettings,
+    *,
+    output: Path | None = None,
+    resume: Path | None = None,
+    on_result: Callable[[dict], None] | None = None,
+    total_known: Callable[[int], None] | None = None,
+) -> ScanOutcome:
+    """Scan (or resume) per `settings`; raise ScanJobError when it cannot run."""
+    files, targets = _targets(settings)
+    options = _probe_options(settings)
+    resumed = _load_resume(resume) if resume else None
+    started_at = resumed.header["started_at"] if resumed else utc_now()
+    if resumed:
+        output = resumed.output
+    output = output or settings.output_dir / report_file_name(settings.vantage, started_at)
+    try:
+        lock = acquire_output_lock(output.parent)
+    except LockedError as exc:
+        raise ScanJobError(LOCKED, str(exc)) from exc
+    except OutputDirError as exc:
+        raise ScanJobError(CANNOT_WRITE, str(exc)) from exc
+    try:
+        return _run_locked(settings, options, files, targets, output, started_at, resumed, on_result, total_known)
+    finally:
+        lock.release()
+
+
+def _run_locked(settings, options, files, targets, output, started_at, resumed, on_result, total_known) -> ScanOutcome:
+    network = None
+    if settings.geo:
+        network = asyncio.run(lookup_network(txt_lookup_via(options.resolver, DEFAULT_GEO_TIMEOUT_S)))
+        options.own_addresses |= network.public_addresses
+    try:
+        kit = build_probe_kit(options)
+    except (ResolverConfigError, OSError, ValueError) as exc:
+        raise ScanJobError(BAD_INPUT, str(exc)) from exc
+    control_report = None
+    if settings.control:
+        try:
+            control_report = load_control(settings.control, kit)
+        except ControlError as exc:
+            raise ScanJobError(BAD_INPUT, f"--control: {exc}") from exc
+
+    if resumed:
+        header = resumed.header
+        measured = list(resumed.results)
+    else:
+        vantage = {"name": settings.vantage, **(network.fields() if network else {"asn": None, "country": None})}
+        header = scan_header(uuid.uuid4().hex, started_at, vantage,
+                             _settings_record(settings, kit.dns.description, files))
+        measured = []
+    done = {r["target"]["id"] for r in measured}
+    to_measure = [t for t in targets if t.id not in done]
+    journal_path = journal_path_for(output)
+    append = resumed is not None and journal_path.exists()
+    try:
+        journal = Journal(journal_path, header, append=append)
+        if resumed and not append:  # resumed from a report whose journal is gone: start one
+            for result in measured:
+                journal.add(result)
+    except ReportWriteError as exc:
+        raise ScanJobError(CANNOT_WRITE, str(exc)) from exc
+    if total_known:
+        total_known(len(to_measure))
+
+    def record(result: dict) -> None:
+        journal.add(result)
+        measured.append(result)
+        if on_result:
+            on_result(result)
+
+    try:
+        finished = _measure_with_signals(kit, to_measure, settings.concurrency, record)
+    except ReportWriteError as exc:
+        journal.close()
+        raise ScanJobError(CANNOT_WRITE, str(exc)) from exc
+    order = {t.id: i for i, t in enumerate(targets)}
+    measured.sort(key=lambda r: order.get(r["target"]["id"], len(order)))
+    analysis = analyse_scan(measured, control_report)
+    report = build_report(header, measured, analysis, complete=finished, finished_at=utc_now())
+    try:
+        write_json_atomically(output, report)
+    except ReportWriteError as exc:
+        journal.close()
+        raise ScanJobError(CANNOT_WRITE, f"{exc} (the journal {journal.path} keeps every result)") from exc
+    outcome = ScanOutcome(report=report, output=output, complete=finished)
+    if network is not None and network.failure:
+        outcome.warnings.append(f"network lookup (ASN, country) failed: {network.failure}")
+    if not finished:
+        journal.close()
+        return outcome
+    journal.remove()
+    try:
+        publish_latest(output, output.parent)
+        protect = {output} | ({resumed.path} if resumed else set())
+        apply_retention(output.parent, settings.keep, settings.keep_days, protect=protect)
+    except (LatestError, RetentionError) as exc:
+        outcome.warnings.append(str(exc))
+    return outcome
+
+
+def _measure_with_signals(kit, targets: list[Target], concurrency: int, record: Callable[[dict], None]) -> bool:
+    """Run the probes; SIGINT/SIGTERM stop new work and keep what was measured."""
+
+    async def main() -> bool:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(signum, stop.set)
+            except (NotImplementedError, RuntimeError):
+                pass
+        return await run_scan(kit, targets, concurrency, record, stop)
+
+    return asyncio.run(main())

@@ -1,0 +1,180 @@
+"""End to end through the real CLI: loopback DNS, HTTP and HTTPS servers, a report that validates."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jsonschema
+import pytest
+import trustme
+
+from kzprobe.cli import exit_codes
+from support.loopback import DnsTable, LoopbackServers
+
+SCHEMA = json.loads((Path(__file__).parent.parent / "kzprobe" / "data" / "report.schema.json").read_text())
+ADDRESS = "127.0.0.2"
+
+
+def page(host: str, path: str):
+    if path == "/slow-list":
+        time.sleep(0.3)
+    if path == "/moved":
+        return 301, {"Location": "/"}, b""
+    return 200, {"Content-Type": "text/html; charset=utf-8"}, f"<html><title>{host} home</title><p>news</p></html>".encode()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("loopback")
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("news.test", "xn--80aswg.test").configure_cert(server_context)
+    ca.cert_pem.write_to_path(str(directory / "ca.pem"))
+    table = DnsTable({"news.test": [ADDRESS], "xn--80aswg.test": [ADDRESS], "gone.test": "NXDOMAIN"})
+    with LoopbackServers(ADDRESS, table, page, server_context) as servers:
+        yield directory, servers
+
+
+def write_targets(directory: Path, servers: LoopbackServers, extra: str = "") -> Path:
+    path = directory / "targets.yaml"
+    path.write_text(f"""
+targets:
+  - url: https://news.test:{servers.https_port}/
+  - id: news-http
+    url: http://news.test:{servers.http_port}/moved
+  - id: idn
+    url: https://сайт.test:{servers.https_port}/
+  - url: https://gone.test:{servers.https_port}/
+{extra}""")
+    return path
+
+
+def kzprobe(*args: str, cwd: Path, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "kzprobe", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=60, **kwargs)
+
+
+def scan_args(directory: Path, servers: LoopbackServers, output: Path) -> list[str]:
+    resolver = f"{ADDRESS}:{servers.dns_port}"
+    return ["scan", "--targets", str(write_targets(directory, servers)), "--resolver", resolver,
+            "--control-resolver", resolver, "--ca-file", str(directory / "ca.pem"), "--timeout", "2",
+            "--output", str(output), "--vantage", "loopback-test", "--no-geo"]
+
+
+@pytest.fixture(scope="module")
+def report(lab):
+    directory, servers = lab
+    output = directory / "report.json"
+    proc = kzprobe(*scan_args(directory, servers, output), cwd=directory)
+    assert proc.returncode == exit_codes.OK, proc.stderr
+    return json.loads(output.read_text()), proc, output
+
+
+def result(report: dict, target_id: str) -> dict:
+    return next(r for r in report["results"] if r["target"]["id"] == target_id)
+
+
+def test_report_validates_against_the_schema(report):
+    document, _, _ = report
+    jsonschema.validate(document, SCHEMA)
+    assert document["format"] == "kzprobe-report" and document["format_version"] == 1
+    assert document["complete"] is True
+    assert sum(document["summary"].values()) == len(document["results"]) == 4
+
+
+def test_https_target_observations_show_each_step(report):
+    observations = result(report[0], "news-test")["observations"]
+    assert observations["dns"]["addresses"] == [ADDRESS]
+    assert observations["tcp"][0]["failure"] is None and observations["tcp"][0]["address"] == ADDRESS
+    tls = observations["tls"][0]
+    assert tls["verified"] and tls["sni"] == "news.test" and tls["peer_chain"][0]["sans"][0] == "news.test"
+    http = observations["http"][-1]
+    assert http["status"] == 200 and http["title"] == "news.test home" and http["address"] == ADDRESS
+
+
+def test_redirect_is_followed_hop_by_hop(report):
+    hops = result(report[0], "news-http")["observations"]["http"]
+    assert [h["status"] for h in hops] == [301, 200]
+    assert hops[1]["url"].endswith("/")
+
+
+def test_idn_host_is_resolved_in_punycode(report):
+    observations = result(report[0], "idn")["observations"]
+    assert observations["dns"]["hostname"] == "xn--80aswg.test"
+    assert observations["tls"][0]["sni"] == "xn--80aswg.test" and observations["tls"][0]["verified"]
+
+
+def test_name_broken_for_everyone_is_not_blocked(report):
+    gone = result(report[0], "gone-test")
+    assert gone["observations"]["dns"]["failure"] == "dns_nxdomain_error"
+    assert gone["verdict"] != "blocked"
+
+
+def test_every_result_carries_a_verdict_and_an_explanation(report):
+    for item in report[0]["results"]:
+        assert item["verdict"] in ("reachable", "blocked", "throttled", "down", "inconclusive")
+        assert item["explanation"]
+        if item["verdict"] == "blocked":
+            assert item["evidence"] and item["blocking"]
+
+
+def test_no_terminal_leaves_only_a_summary_line_and_no_journal(report):
+    _, proc, output = report
+    assert proc.stdout == ""
+    assert proc.stderr.strip().count("\n") == 0 and "4 targets" in proc.stderr
+    assert not list(output.parent.glob("*.journal.jsonl"))
+
+
+def test_json_flag_prints_the_report(lab, tmp_path):
+    directory, servers = lab
+    proc = kzprobe(*scan_args(directory, servers, tmp_path / "r.json"), "--json", cwd=directory)
+    assert proc.returncode == 0
+    assert json.loads(proc.stdout)["scan_id"] == json.loads((tmp_path / "r.json").read_text())["scan_id"]
+
+
+def test_bad_target_file_scans_nothing(lab, tmp_path):
+    directory, servers = lab
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("targets:\n  - url: ftp://x.test/\n    colour: red\n")
+    proc = kzprobe("scan", "--targets", str(bad), "--output", str(tmp_path / "r.json"), "--no-geo", cwd=tmp_path)
+    assert proc.returncode == exit_codes.BAD_INPUT
+    assert "bad.yaml" in proc.stderr and "colour" in proc.stderr and "url" in proc.stderr
+    assert not list(tmp_path.glob("r.json*"))
+
+
+def test_sigterm_leaves_an_incomplete_report(lab, tmp_path):
+    directory, servers = lab
+    # A listener that never answers: TCP completes in the kernel, the ClientHello waits forever.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.9", 0))
+        silent.listen(16)
+        port = silent.getsockname()[1]
+        silent_targets = "\n".join(f"  - id: silent-{i}\n    url: https://127.0.0.9:{port}/{i}" for i in range(3))
+        targets = write_targets(tmp_path, servers, silent_targets)
+        output = tmp_path / "r.json"
+        args = scan_args(directory, servers, output)
+        args[args.index("--targets") + 1] = str(targets)
+        args[args.index("--timeout") + 1] = "20"
+        proc = subprocess.Popen([sys.executable, "-m", "kzprobe", *args], cwd=tmp_path,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        journal = output.with_suffix(".journal.jsonl")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and (not journal.exists() or journal.read_text().count("\n") < 5):
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == exit_codes.INTERRUPTED, stderr
+    document = json.loads(output.read_text())
+    assert document["complete"] is False
+    measured = {r["target"]["id"] for r in document["results"]}
+    assert {"news-test", "news-http", "idn", "gone-test"} <= measured
+    assert not measured & {"silent-0", "silent-1", "silent-2"}
+    assert journal.exists()  # kept for --resume
