@@ -159,6 +159,13 @@ class _Scan:
                        self.process.returncode, stderr[-4000:])
 
 
+def _report_path(out: Path, name: str) -> Path:
+    """<out>/<name>/<name>.json: a directory per scan, since a scan locks its output directory."""
+    directory = out / name
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory / f"{name}.json"
+
+
 def _load(path: Path) -> dict | None:
     try:
         report = json.loads(path.read_text(encoding="utf-8"))
@@ -189,18 +196,19 @@ def run_lab(ids: Sequence[str] | None = None, *, timeout: float = DEFAULT_TIMEOU
         assert out is not None
         out.mkdir(parents=True, exist_ok=True)
 
-        outside = _Scan(lab, OUTSIDE, OUTSIDE, lab.targets_file, out / "outside.json", timeout,
+        outside = _Scan(lab, OUTSIDE, OUTSIDE, lab.targets_file, _report_path(out, OUTSIDE), timeout,
                         ["--control-resolver", "none"]).finish()
         result.scans.append(outside)
         progress(f"outside scan (the control): {outside.seconds:.1f} s")
 
         control = ["--control", str(outside.report), "--control-resolver", f"{a.HONEST_RESOLVER}:53"]
         expectations = {INSIDE: ({s.id: s.expect for s in scenarios}, v.ONLINE)}
-        scans = [_Scan(lab, INSIDE, INSIDE, lab.targets_file, out / "inside.json", timeout, control)]
+        scans = [_Scan(lab, INSIDE, INSIDE, lab.targets_file, _report_path(out, INSIDE), timeout, control)]
         for run in runs:
-            targets = out / f"{run.id}.targets.yaml"
+            report = _report_path(out, run.id)
+            targets = report.with_suffix(".targets.yaml")
             targets.write_text(targets_yaml([catalogue[sid] for sid in run.scenario_ids]), encoding="utf-8")
-            scans.append(_Scan(lab, run.id, role_name(run.cut), targets, out / f"{run.id}.json", timeout, control))
+            scans.append(_Scan(lab, run.id, role_name(run.cut), targets, report, timeout, control))
             expectations[run.id] = (run.expect, run.connectivity)
         for running in scans:
             scan = running.finish()
