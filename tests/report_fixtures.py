@@ -14,6 +14,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from kzprobe import vocabulary as v
 
 WEB_ADDRESS = "198.51.100.10"
@@ -347,3 +349,10 @@ def cli(*args: object):
     from kzprobe.cli import app
 
     return CliRunner().invoke(app, [str(arg) for arg in args])
+
+
+@pytest.fixture(autouse=True)
+def private_digest_cache(tmp_path_factory, monkeypatch):
+    """Every test gets its own empty digest cache (never the user's ~/.cache). Import this
+    fixture into a test module to apply it there."""
+    monkeypatch.setenv("KZPROBE_CACHE_DIR", str(tmp_path_factory.mktemp("digest-cache")))

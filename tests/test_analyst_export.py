@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 
 import report_fixtures as f
+from report_fixtures import private_digest_cache  # noqa: F401 (autouse fixture)
 from kzprobe.analyst.export import COLUMNS
 from kzprobe.cli import exit_codes
 

@@ -10,6 +10,7 @@ import pytest
 from rich.console import Console
 
 import report_fixtures as f
+from report_fixtures import private_digest_cache  # noqa: F401 (autouse fixture)
 from kzprobe.analyst.render import render_report
 from kzprobe.cli import exit_codes
 
@@ -75,15 +76,18 @@ def test_hostile_strings_are_shown_as_text_never_as_markup_or_escapes(tmp_path):
     assert "[red]fake[/red]" in out
 
 
-def test_render_report_on_a_colour_console_emits_no_foreign_escape(tmp_path):
+def test_render_report_on_a_colour_console_with_markup_on_emits_no_foreign_escape(tmp_path):
+    """The scan command's console keeps rich's defaults (markup, emoji): still nothing is interpreted."""
     made = f.kz_report()
-    made["results"][0]["explanation"] = f.HOSTILE_TITLE
+    made["results"][0]["explanation"] = f.HOSTILE_TITLE + " :warning:"
+    made["vantage"]["name"] = "[link=http://evil.example]vps[/link]"
     out = io.StringIO()
     render_report(made, Console(file=out, force_terminal=True, color_system="256", width=160))
     text = out.getvalue()
     escapes = set(re.findall(r"\x1b[^m]*m|\x1b.", text))
     assert escapes and all(e.startswith("\x1b[") and e.endswith("m") for e in escapes), escapes
-    assert "[bold red]x[/]" in text
+    assert "[bold red]x[/]" in text and ":warning:" in text
+    assert "[link=http://evil.example]vps[/link]" in text
 
 
 def test_a_narrow_terminal_gets_two_lines_per_target(kz_file, monkeypatch):

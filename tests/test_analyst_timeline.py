@@ -8,6 +8,7 @@ import re
 import pytest
 
 import report_fixtures as f
+from report_fixtures import private_digest_cache  # noqa: F401 (autouse fixture)
 from kzprobe.cli import exit_codes
 
 # Hours after 3 Jan 2022 00:00 UTC with no scan: the vantage itself was unreachable.

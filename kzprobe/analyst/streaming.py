@@ -15,11 +15,12 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, TypeVar
+from typing import Any, Final, NamedTuple, TypeVar
 
 from kzprobe import report_reader as rr
 from kzprobe.analyst.reading import ScanDigest, read_scan
-from kzprobe.analyst.scan_order import scan_key
+from kzprobe.analyst.digest_cache import DigestCache, FileStamp, cacheable, file_stamp
+from kzprobe.analyst.scan_order import ScanKey, scan_key
 
 # Below this many files, starting worker processes (~50 ms each) costs more than it saves.
 PARALLEL_MIN_FILES: Final = 64
@@ -58,6 +59,7 @@ def read_scans(
     scan_filter: ScanFilter = ScanFilter(),
     detail: bool = False,
     workers: int | None = None,
+    cache: DigestCache | None = None,
 ) -> Iterator[ScanDigest]:
     """Digests of the reports under `paths`, ordered by scan start time, filtered by `scan_filter`.
 
@@ -67,7 +69,8 @@ def read_scans(
     note, never fatal.
     """
     return map_scans(
-        paths, None, strict=strict, on_problem=on_problem, scan_filter=scan_filter, detail=detail, workers=workers
+        paths, None, strict=strict, on_problem=on_problem, scan_filter=scan_filter, detail=detail, workers=workers,
+        cache=cache,
     )
 
 
@@ -80,8 +83,12 @@ def map_scans(
     scan_filter: ScanFilter = ScanFilter(),
     detail: bool = False,
     workers: int | None = None,
+    cache: DigestCache | None = None,
 ) -> Iterator[Any]:
-    """Like read_scans, but yields transform(digest), computed in the worker (it must pickle)."""
+    """Like read_scans, but yields transform(digest), computed in the worker (it must pickle).
+
+    With a `cache`, digests of unchanged files come from it and new ones are added to it.
+    """
 
     def problem(error: rr.ReportError) -> None:
         if strict:
@@ -91,9 +98,9 @@ def map_scans(
     keys = (scan_key(path) for path in rr.expand_report_paths(paths, problem))
     # A file whose header cannot be read is read anyway, so that its problem is reported.
     planned = sorted(key for key in keys if not key.known or scan_filter.accepts(key.vantage, key.started_at))
-    job = functools.partial(_read_one, detail=detail, scan_filter=scan_filter, transform=transform)
+    reader = _Reader(detail, scan_filter, transform, cache)
     first_file_of: dict[str, str] = {}
-    for key, outcome in zip(planned, _map_ordered(job, [key.path for key in planned], workers)):
+    for key, outcome in _ordered(planned, reader, workers):
         if isinstance(outcome, rr.ReportError):
             problem(outcome)
         elif isinstance(outcome, _FilteredOut):
@@ -111,31 +118,88 @@ class _FilteredOut:
     """What a worker returns for a scan the filter rejects (its header lied to the peek)."""
 
 
-def _read_one(path: str, *, detail: bool, scan_filter: ScanFilter, transform: Callable[[ScanDigest], Any] | None) -> Any:
+class _Miss(NamedTuple):
+    """A file the cache could not answer for: read it (in a worker), then remember its digest."""
+
+    stamp: FileStamp | None
+
+
+def _read_one(
+    path: str, *, detail: bool, scan_filter: ScanFilter, transform: Callable[[ScanDigest], Any] | None, keep: bool
+) -> Any:
+    """Read, check, digest, filter and transform one file; with `keep`, also return the digest."""
     try:
         scan = read_scan(path, detail=detail)
     except rr.ReportError as error:
         return error
+    outcome = _finish(scan, scan_filter, transform)
+    return (scan, outcome) if keep else outcome
+
+
+def _finish(scan: ScanDigest, scan_filter: ScanFilter, transform: Callable[[ScanDigest], Any] | None) -> Any:
     if not scan_filter.accepts(scan.vantage, scan.started_at):
         return _FilteredOut()
     return scan if transform is None else transform(scan)
 
 
-def _map_ordered(function: Callable[[str], Any], items: list[str], workers: int | None) -> Iterator[Any]:
-    """function(item) for each item, in order; in worker processes when there are many items."""
+class _Reader:
+    """Answers a file from the cache when it can; otherwise gives the job a worker must do."""
+
+    def __init__(self, detail: bool, scan_filter: ScanFilter, transform: Callable[[ScanDigest], Any] | None,
+                 cache: DigestCache | None) -> None:
+        self.detail, self.scan_filter, self.transform, self.cache = detail, scan_filter, transform, cache
+        self.job = functools.partial(_read_one, detail=detail, scan_filter=scan_filter, transform=transform,
+                                     keep=cache is not None)
+
+    def cached(self, path: str) -> Any:
+        """The outcome from the cache, or a _Miss."""
+        if self.cache is None or not cacheable(path):
+            return _Miss(None)
+        stamp = file_stamp(path)
+        scan = self.cache.get(path, self.detail, stamp) if stamp is not None else None
+        return _Miss(stamp) if scan is None else _finish(scan, self.scan_filter, self.transform)
+
+    def remember(self, path: str, miss: _Miss, result: Any) -> Any:
+        """The outcome of a worker's job, its digest stored in the cache."""
+        if self.cache is None or not isinstance(result, tuple):
+            return result
+        scan, outcome = result
+        if miss.stamp is not None:
+            self.cache.put(path, self.detail, miss.stamp, scan)
+        return outcome
+
+
+def _ordered(planned: list[ScanKey], reader: _Reader, workers: int | None) -> Iterator[tuple[ScanKey, Any]]:
+    """(key, outcome) for each planned file, in order: from the cache, or read in worker processes
+    (in this process when there are few files), at most a window of them in flight."""
     count = workers if workers is not None else min(len(os.sched_getaffinity(0)), MAX_WORKERS)
-    if count <= 1 or len(items) < PARALLEL_MIN_FILES:
-        yield from map(function, items)
-        return
-    window = count * WINDOW_PER_WORKER
-    pool = ProcessPoolExecutor(max_workers=count)
+    parallel = count > 1 and len(planned) >= PARALLEL_MIN_FILES
+    window = max(count, 1) * WINDOW_PER_WORKER
+    pool: ProcessPoolExecutor | None = None
+    pending: deque[tuple[ScanKey, _Miss | None, Any]] = deque()  # key, miss, outcome or Future
     try:
-        pending: deque[Future[Any]] = deque()
-        for item in items:
-            pending.append(pool.submit(function, item))
-            if len(pending) >= window:
-                yield pending.popleft().result()
+        for key in planned:
+            answer = reader.cached(key.path)
+            if not isinstance(answer, _Miss):
+                pending.append((key, None, answer))
+            elif parallel:
+                pool = pool or ProcessPoolExecutor(max_workers=count)
+                pending.append((key, answer, pool.submit(reader.job, key.path)))
+            else:
+                pending.append((key, answer, reader.job(key.path)))
+            while pending and (len(pending) >= window or not isinstance(pending[0][2], Future)):
+                yield _settle(pending.popleft(), reader)
         while pending:
-            yield pending.popleft().result()
+            yield _settle(pending.popleft(), reader)
     finally:  # also when the reader stops early (--strict, a broken pipe)
-        pool.shutdown(wait=True, cancel_futures=True)
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if reader.cache is not None:
+            reader.cache.close()
+
+
+def _settle(entry: tuple[ScanKey, _Miss | None, Any], reader: _Reader) -> tuple[ScanKey, Any]:
+    key, miss, outcome = entry
+    if isinstance(outcome, Future):
+        outcome = outcome.result()
+    return key, (outcome if miss is None else reader.remember(key.path, miss, outcome))

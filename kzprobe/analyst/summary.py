@@ -1,10 +1,10 @@
 """Targets × scans: one compact cell per target per scan, and each scan's connectivity.
 
 Memory: a scan is kept as one byte per target (an index into the states seen), not as its
-report, so ten thousand scans of 600 targets take ~6 MB. A terminal shows at most
-MAX_TABLE_COLUMNS columns: beyond that, scans are grouped by vantage and the shortest period
-(day, week, month, year, all) that fits, each cell showing the most frequent state. `--csv`
-gives the full matrix, one column per scan.
+report, so ten thousand scans of 600 targets take ~6 MB. A terminal shows as many scan columns
+as its width allows (at most MAX_TABLE_COLUMNS): beyond that, scans are grouped by vantage and
+the shortest period (day, week, month, year, all) that fits, each cell showing the most
+frequent state. `--csv` gives the full matrix, one column per scan.
 """
 
 from __future__ import annotations
@@ -36,8 +36,12 @@ from kzprobe.analyst.style import (
     verdict_of,
 )
 
-# A terminal 160-200 characters wide fits a target column and about this many 10-character cells.
-MAX_TABLE_COLUMNS: Final = 12
+# Columns of a terminal table, whatever its width: beyond this a matrix is unreadable anyway.
+MAX_TABLE_COLUMNS: Final = 16
+# Characters a scan column takes (cells like "tls 27/48", headings like "almaty-vps"), and
+# what the target and category columns leave of the width.
+COLUMN_CHARS: Final = 13
+ROW_HEADING_CHARS: Final = 30
 # States are stored as one byte each: index 0 means "not in this scan".
 _MAX_STATES: Final = 255
 
@@ -160,7 +164,16 @@ def dominant(states: Iterable[str]) -> tuple[str, int, int] | None:
 # --- terminal -------------------------------------------------------------------------------
 
 
-def render_summary(matrix: SummaryMatrix, console: Console, target_filter: TargetFilter, *, max_columns: int = MAX_TABLE_COLUMNS) -> None:
+def columns_that_fit(width: int) -> int:
+    """How many scan columns a console `width` characters wide shows readably."""
+    return max(1, min(MAX_TABLE_COLUMNS, (width - ROW_HEADING_CHARS) // COLUMN_CHARS))
+
+
+def render_summary(
+    matrix: SummaryMatrix, console: Console, target_filter: TargetFilter, *, max_columns: int | None = None
+) -> None:
+    """The matrix as a table; `max_columns` defaults to what the console's width fits."""
+    max_columns = max_columns or columns_that_fit(console.width)
     scans = matrix.ordered_scans()
     grouping, groups = group_columns(scans, max_columns)
     vantages = sorted({scan.vantage for scan in scans})
@@ -175,23 +188,17 @@ def render_summary(matrix: SummaryMatrix, console: Console, target_filter: Targe
         return
     rows = matrix.rows(target_filter)
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    table.add_column("Target", no_wrap=True)
-    table.add_column("Cat")
+    longest = max((len(clean(matrix.target_ids[index], 30)) for index in rows), default=6)
+    table.add_column("Target", no_wrap=True, min_width=max(longest, 6))
+    table.add_column("Cat", no_wrap=True)
+    status_line = any(not scan.complete for scan in scans)  # all headings keep the same height
     for group in groups:
-        heading = Text.assemble(safe(group.vantage, "bold", 16), "\n", group.period)
-        incomplete = sum(1 for scan in group.scans if not scan.complete)
-        if grouping != "scan":
-            heading.append(f"\n{len(group.scans)} scans")
-        else:
-            heading.append("\n")
-        if incomplete:
-            heading.append(" INCOMPLETE" if grouping == "scan" else f" ({incomplete} INCOMPLETE)", style="bold red")
-        table.add_column(heading, no_wrap=True)
+        table.add_column(_heading(group, grouping, status_line), overflow="fold")
     table.add_row(Text("connectivity", style="italic"), Text(""), *[_connectivity_cell(g.scans) for g in groups])
     table.add_section()
     for index in rows:
         cells = [_state_cell(matrix, group.scans, index) for group in groups]
-        table.add_row(safe(matrix.target_ids[index], max_chars=40), safe(matrix.categories[index], max_chars=6), *cells)
+        table.add_row(safe(matrix.target_ids[index], max_chars=30), safe(matrix.categories[index], max_chars=6), *cells)
     console.print(table)
     if not rows:
         console.print(Text("No target matches the filters.", style="dim"))
@@ -207,6 +214,23 @@ def render_summary(matrix: SummaryMatrix, console: Console, target_filter: Targe
             )
         )
     console.print(Text(LEGEND, style="dim"))
+
+
+def _heading(group: ColumnGroup, grouping: str, status_line: bool) -> Text:
+    """Vantage, then the date (or period), then the time (or the number of scans), then (when
+    some scan of the matrix is incomplete) INCOMPLETE or nothing."""
+    heading = safe(group.vantage, "bold", 24)
+    if grouping == "scan":
+        moment = group.scans[0].started_at
+        heading.append(f"\n{moment:%Y-%m-%d}\n{moment:%H:%MZ}")
+    else:
+        heading.append(f"\n{group.period}\n{len(group.scans)} scans")
+    incomplete = sum(1 for scan in group.scans if not scan.complete)
+    if incomplete:
+        heading.append("\nINCOMPLETE" if grouping == "scan" else f"\n{incomplete} INCOMPLETE", style="bold red")
+    elif status_line:
+        heading.append("\n")
+    return heading
 
 
 def _state_cell(matrix: SummaryMatrix, scans: list[ScanColumn], index: int) -> Text:
@@ -226,7 +250,8 @@ def _connectivity_cell(scans: list[ScanColumn]) -> Text:
     worst = [(name, label) for name, label in ((v.OFFLINE, "off"), (v.INTERNATIONAL_CUT, "cut")) if counts[name]]
     if not worst:
         return Text("online" if counts[v.ONLINE] == len(scans) else "?", style=connectivity_style(v.ONLINE))
-    return Text(" ".join(f"{label} {counts[name]}/{len(scans)}" for name, label in worst), style=connectivity_style(worst[0][0]))
+    label = " ".join(f"{label} {counts[name]}" for name, label in worst) + f"/{len(scans)}"
+    return Text(label, style=connectivity_style(worst[0][0]))
 
 
 # --- CSV -------------------------------------------------------------------------------------

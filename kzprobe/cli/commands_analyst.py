@@ -22,6 +22,7 @@ from rich.console import Console
 
 from kzprobe import report_reader as rr
 from kzprobe import vocabulary as v
+from kzprobe.analyst.digest_cache import open_cache
 from kzprobe.analyst.compare import compare_scans, comparison_json, render_comparison
 from kzprobe.analyst.export import EXPORT_FORMATS, format_rows, write_export
 from kzprobe.analyst.filters import TargetFilter
@@ -29,7 +30,7 @@ from kzprobe.analyst.reading import ScanDigest, read_scan
 from kzprobe.analyst.render import render_scan, scan_json
 from kzprobe.analyst.safe_text import clean
 from kzprobe.analyst.streaming import ScanFilter, map_scans
-from kzprobe.analyst.summary import MAX_TABLE_COLUMNS, SummaryMatrix, render_summary, write_summary_csv
+from kzprobe.analyst.summary import SummaryMatrix, render_summary, write_summary_csv
 from kzprobe.analyst.timeline import build_timeline, render_timeline, timeline_json
 from kzprobe.cli import app
 from kzprobe.cli import exit_codes
@@ -44,6 +45,9 @@ VANTAGE = typer.Option([], "--vantage", help="Only scans from this vantage name 
 SINCE = typer.Option(None, "--since", help="Only scans started at or after this time (ISO 8601, UTC if no zone).")
 UNTIL = typer.Option(None, "--until", help="Only scans started before this time (ISO 8601, UTC if no zone).")
 JSON_OUT = typer.Option(False, "--json", help="Print JSON for machines instead of the table.")
+NO_CACHE = typer.Option(
+    False, "--no-cache", help="Read every file again instead of reusing digests of unchanged files ($KZPROBE_CACHE_DIR)."
+)
 
 
 # Width of tables written to a pipe or file (no terminal to measure): wide enough that rows of
@@ -108,12 +112,14 @@ class _Problems:
 
 
 def _scans(
-    paths: list[Path], strict: bool, scan_filter: ScanFilter, problems: _Problems, transform: Any = None
+    paths: list[Path], strict: bool, scan_filter: ScanFilter, problems: _Problems, no_cache: bool, transform: Any = None
 ) -> Iterator[Any]:
     """Digests (or transform(digest), made in the reading worker), --strict turned into BAD_INPUT."""
+    cache = None if no_cache else open_cache()
     try:
         yield from map_scans(
-            paths, transform, strict=strict, on_problem=problems, scan_filter=scan_filter, detail=transform is not None
+            paths, transform, strict=strict, on_problem=problems, scan_filter=scan_filter,
+            detail=transform is not None, cache=cache,
         )
     except rr.ReportError as error:
         raise _fail(f"{error} (--strict)") from None
@@ -183,8 +189,8 @@ def compare(
 def summary(
     paths: list[Path] = typer.Argument(..., metavar="FILES|DIR", help="Reports, or directories of reports."),
     csv_out: bool = typer.Option(False, "--csv", help="Print the full matrix (every scan a column) as CSV."),
-    max_columns: int = typer.Option(
-        MAX_TABLE_COLUMNS, "--max-columns", min=1, help="Scans shown as columns before they are grouped by period."
+    max_columns: Optional[int] = typer.Option(
+        None, "--max-columns", min=1, help="Scans shown as columns before they are grouped by period (default: what the terminal fits)."
     ),
     strict: bool = STRICT,
     category: list[str] = CATEGORY,
@@ -193,13 +199,14 @@ def summary(
     vantage: list[str] = VANTAGE,
     since: Optional[str] = SINCE,
     until: Optional[str] = UNTIL,
+    no_cache: bool = NO_CACHE,
 ) -> None:
     """A matrix of targets x scans (vantage and time), one compact cell per verdict."""
     target_filter = _target_filter(category, verdict, target)
     scan_filter = _scan_filter(vantage, since, until)
     problems = _Problems()
     matrix = SummaryMatrix()
-    for scan in _scans(paths, strict, scan_filter, problems):
+    for scan in _scans(paths, strict, scan_filter, problems, no_cache):
         matrix.add(scan)
     if not matrix.scans:
         raise _no_reports(problems, scan_filter != ScanFilter())
@@ -222,12 +229,13 @@ def timeline(
     vantage: list[str] = VANTAGE,
     since: Optional[str] = SINCE,
     until: Optional[str] = UNTIL,
+    no_cache: bool = NO_CACHE,
 ) -> None:
     """Periods of each state per target and vantage, and the periods a vantage was offline or cut."""
     target_filter = _target_filter(category, [], target)
     scan_filter = _scan_filter(vantage, since, until)
     problems = _Problems()
-    result = build_timeline(_scans(paths, strict, scan_filter, problems), target_filter)
+    result = build_timeline(_scans(paths, strict, scan_filter, problems, no_cache), target_filter)
     if not result.vantages:
         raise _no_reports(problems, scan_filter != ScanFilter())
     if json_out:
@@ -251,6 +259,7 @@ def export(
     vantage: list[str] = VANTAGE,
     since: Optional[str] = SINCE,
     until: Optional[str] = UNTIL,
+    no_cache: bool = NO_CACHE,
 ) -> None:
     """One flat row per target per scan, for pandas, DuckDB or a spreadsheet."""
     if format not in EXPORT_FORMATS:
@@ -259,7 +268,8 @@ def export(
     scan_filter = _scan_filter(vantage, since, until)
     problems = _Problems()
     with _output(output) as stream:
-        chunks = _scans(paths, strict, scan_filter, problems, functools.partial(format_rows, format=format, target_filter=target_filter))
+        rows_of = functools.partial(format_rows, format=format, target_filter=target_filter)
+        chunks = _scans(paths, strict, scan_filter, problems, no_cache, rows_of)
         rows = write_export(chunks, stream, format)
         if rows.scans == 0:  # inside: an --output file is then left as it was
             raise _no_reports(problems, scan_filter != ScanFilter())

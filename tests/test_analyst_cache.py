@@ -1,0 +1,92 @@
+"""The digest cache: unchanged files are not parsed again; any change, or any trouble, reads the file."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+
+import kzprobe
+import report_fixtures as f
+from report_fixtures import private_digest_cache  # noqa: F401 (autouse fixture)
+from kzprobe.analyst import digest_cache
+from kzprobe.analyst.digest_cache import file_stamp, open_cache
+from kzprobe.analyst.reading import read_scan
+
+
+def _forge_same_stamp(path, text: str) -> None:
+    """Rewrite a file in place with other content of the same size and modification time."""
+    before = os.stat(path)
+    assert len(text.encode()) == before.st_size
+    with open(path, "r+", encoding="utf-8") as handle:
+        handle.write(text)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
+def test_a_digest_round_trips_through_the_cache(tmp_path):
+    path = f.write_json(tmp_path / "kz.json", f.kz_report())
+    cache = open_cache(tmp_path / "cache")
+    for detail in (True, False):
+        scan = read_scan(path, detail=detail)
+        cache.put(str(path), detail, file_stamp(str(path)), scan)
+        assert cache.get(str(path), detail, file_stamp(str(path))) == scan
+    cache.close()
+
+
+def test_an_unchanged_file_is_answered_from_the_cache_and_a_touched_one_is_read(tmp_path):
+    path = f.write_json(tmp_path / "kz.json", f.kz_report())
+    first = f.cli("summary", tmp_path, "--csv")
+    assert first.exit_code == 0
+    size = os.stat(path).st_size
+    _forge_same_stamp(path, "[" + " " * (size - 2) + "]")  # same size, inode and time: not read again
+    second = f.cli("summary", tmp_path, "--csv")
+    assert second.stdout == first.stdout and second.stderr == ""
+    fresh = f.cli("summary", tmp_path, "--csv", "--no-cache")
+    assert "kz.json: not a kzprobe report" in fresh.stderr
+    os.utime(path, ns=(0, 0))  # any change of the stamp: read again
+    assert "kz.json: not a kzprobe report" in f.cli("summary", tmp_path).stderr
+
+
+def test_export_uses_the_detailed_digests_from_the_cache(tmp_path):
+    f.write_json(tmp_path / "kz.json", f.kz_report())
+    first = f.cli("export", tmp_path).stdout
+    assert f.cli("export", tmp_path).stdout == first
+    rows = list(csv.DictReader(io.StringIO(first)))
+    assert rows[0]["tls_failure"] == "connection_reset" and rows[-1]["endpoints_total"] == "5"
+
+
+def test_journals_are_never_cached(tmp_path):
+    path = f.write_journal(tmp_path / "s.journal.jsonl", f.kz_report())
+    assert not digest_cache.cacheable(str(path))
+    assert digest_cache.cacheable(str(tmp_path / "s.json"))
+
+
+def test_an_unusable_cache_only_turns_caching_off(tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("x")
+    monkeypatch.setenv("KZPROBE_CACHE_DIR", str(blocker / "cache"))
+    assert open_cache() is None
+    f.write_json(tmp_path / "r" / "kz.json", f.kz_report())
+    result = f.cli("summary", tmp_path / "r")
+    assert result.exit_code == 0 and "orda-kz" in result.stdout
+
+
+def test_off_means_off(tmp_path, monkeypatch):
+    monkeypatch.setenv("KZPROBE_CACHE_DIR", "off")
+    assert digest_cache.cache_directory() is None and open_cache() is None
+
+
+def test_databases_of_other_versions_are_removed(tmp_path):
+    old = tmp_path / "digests-0-0.0.1.sqlite3"
+    old.write_text("old")
+    open_cache(tmp_path).close()
+    assert [p.name for p in tmp_path.iterdir()] == [f"digests-{digest_cache.DIGEST_FORMAT}-{kzprobe.__version__}.sqlite3"]
+
+
+def test_a_corrupt_entry_is_a_miss(tmp_path):
+    path = f.write_json(tmp_path / "kz.json", f.kz_report())
+    cache = open_cache(tmp_path / "cache")
+    stamp = file_stamp(str(path))
+    cache._db.execute("INSERT INTO digests VALUES (?, 1, ?, ?, ?, ?)", (str(path), *stamp, '["not", "a digest"]'))
+    assert cache.get(str(path), True, stamp) is None
+    cache.close()
