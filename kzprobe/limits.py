@@ -15,9 +15,9 @@ MAX_CONCURRENCY: Final = 1024
 ACTIVE_SLOT_S: Final = 1.0
 # Targets in flight at once, parked ones included, as a multiple of --concurrency.
 PARKED_FACTOR: Final = 4
-# Open files: each in-flight target may hold a socket per address tried plus a spare;
-# some files are kept for the journal, the report and the resolver.
-FILES_PER_TARGET: Final = 2 * 2 + 2
+# Open files: a web target holds a socket per address tried (2 per family) plus a spare; a
+# service target up to 16 endpoint operations at once. Budgeted at the larger of the two.
+FILES_PER_TARGET: Final = 16
 RESERVED_FILES: Final = 64
 
 # A target's deadline, in multiples of the per-operation timeout: DNS, connect, handshake,

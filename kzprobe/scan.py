@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import asyncio
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from kzprobe import limits
 from kzprobe.observations import Observations
 from kzprobe.probes.connection import Connector, make_tls_contexts
 from kzprobe.probes.dns import DnsProbe, ResolverSpec
-from kzprobe.probes.endpoints import measure_endpoints
+from kzprobe.probes.endpoints import ENDPOINT_OPERATIONS_AT_ONCE, measure_endpoints
 from kzprobe.probes.web import ProbeKit, measure_web_target
 from kzprobe.scrub import Scrubber, local_public_addresses
 
@@ -59,6 +60,10 @@ def target_deadline(target: Target, timeout: float) -> float:
     deadline = limits.TARGET_DEADLINE_TIMEOUTS * timeout
     if target.download:
         deadline += limits.DOWNLOAD_MAX_SECONDS
+    if target.endpoints:
+        # Endpoints are measured a bounded number at a time; each round may wait out a timeout.
+        rounds = math.ceil(2 * len(target.endpoints) / ENDPOINT_OPERATIONS_AT_ONCE)
+        deadline += rounds * timeout
     return deadline
 
 
