@@ -1,0 +1,71 @@
+"""What to test: the Target model, and the loader that validates target files nobody vouched for.
+
+A target file is YAML (a mapping with a `targets` list, or a bare list) or a Citizen Lab test
+list CSV. A user's own file needs only `url` per entry; the bundled lists (`strict=True`) must
+also give every entry an id, a name, a category and its sources. Every problem in every file is
+collected, each naming file, entry and field, before one TargetFileError is raised: someone
+fixing a list wants all of its mistakes at once. docs/targets.md describes the format.
+
+The modules, one job each: model (Target, Endpoint, problems, vocabularies), limits (caps),
+hosts (URLs and hosts), ids (derived and unique ids), entries and endpoints (one entry's
+fields), problems (collecting them), messages (showing file values in them), loader (files,
+YAML, the public loading API), csv_files (Citizen Lab CSV), bundled (kzprobe's own data).
+Everything other code uses is imported from here, kzprobe.targets.
+"""
+
+from __future__ import annotations
+
+from kzprobe.targets.bundled import (
+    _PACKAGED_TARGETS,
+    _SOURCE_CHECKOUT,
+    BUNDLED_TARGET_NAMES,
+    CA_DIR,
+    bundled_target_files,
+    ca_names,
+)
+from kzprobe.targets.csv_files import CITIZEN_LAB_LISTS, CSV_COLUMNS, CSV_HEADER_PREFIX
+from kzprobe.targets.endpoints import ENDPOINT_FIELDS
+from kzprobe.targets.entries import ENTRY_FIELDS, SOURCE_FIELDS
+from kzprobe.targets.hosts import normalize_host
+from kzprobe.targets.ids import derive_id
+from kzprobe.targets.limits import (
+    MAX_ENDPOINTS_PER_TARGET,
+    MAX_ENTRIES_PER_FILE,
+    MAX_ID_CHARS,
+    MAX_PROBLEMS,
+    MAX_SOURCES_PER_TARGET,
+    MAX_TARGET_FILE_BYTES,
+    MAX_TEXT_CHARS,
+    MAX_URL_CHARS,
+)
+from kzprobe.targets.loader import TOP_LEVEL_METADATA, load_target_files, load_targets, targets_from_urls
+from kzprobe.targets.model import (
+    BASELINE_DOMESTIC,
+    BASELINE_INTERNATIONAL,
+    BASELINES,
+    CATEGORIES,
+    ENDPOINT_ROLES,
+    Endpoint,
+    Target,
+    TargetFile,
+    TargetFileError,
+    TargetProblem,
+)
+
+__all__ = [
+    "BASELINES",
+    "CATEGORIES",
+    "ENDPOINT_ROLES",
+    "Endpoint",
+    "Target",
+    "TargetFile",
+    "TargetFileError",
+    "TargetProblem",
+    "bundled_target_files",
+    "ca_names",
+    "derive_id",
+    "load_target_files",
+    "load_targets",
+    "normalize_host",
+    "targets_from_urls",
+]

@@ -1,0 +1,164 @@
+"""Validation of a service target's `endpoints`: 'host:port' strings or {host, port, tls, sni, ca, role}."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Final
+
+from kzprobe.targets.bundled import ca_bundle_path, ca_names
+from kzprobe.targets.hosts import _is_ip_address, normalize_host
+from kzprobe.targets.limits import MAX_ENDPOINTS_PER_TARGET
+from kzprobe.targets.messages import _show, _type_name, _unknown_key_message
+from kzprobe.targets.model import ENDPOINT_ROLES, Endpoint
+from kzprobe.targets.problems import _EntryContext, _Problems
+
+# Fields of an endpoint given as a mapping.
+ENDPOINT_FIELDS: Final = ("host", "port", "tls", "sni", "ca", "role")
+
+_CA_NAME_RE: Final = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+def _check_endpoints(entry: dict, ctx: _EntryContext, problems: _Problems) -> tuple[Endpoint, ...]:
+    if "endpoints" not in entry:
+        return ()
+    value = entry["endpoints"]
+    if not isinstance(value, list):
+        message = f"must be a list of 'host:port' or {{host, port, …}}, not {_type_name(value)}"
+        ctx.problem(problems, "endpoints", message)
+        return ()
+    if not value:
+        ctx.problem(problems, "endpoints", "must not be empty (leave the field out instead)")
+        return ()
+    if len(value) > MAX_ENDPOINTS_PER_TARGET:
+        ctx.problem(problems, "endpoints", f"{len(value)} endpoints; the cap is {MAX_ENDPOINTS_PER_TARGET}")
+        return ()
+    endpoints: list[Endpoint] = []
+    seen: dict[tuple, int] = {}
+    for number, item in enumerate(value, start=1):
+        where = f"endpoints[{number}]"
+        if isinstance(item, str):
+            endpoint = _endpoint_from_string(item, where, ctx, problems)
+        else:
+            endpoint = _endpoint_from_mapping(item, where, ctx, problems)
+        if endpoint is None:
+            continue
+        key = (endpoint.host, endpoint.port, endpoint.tls, endpoint.sni)
+        if key in seen:
+            ctx.problem(problems, where, f"repeats endpoints[{seen[key]}]")
+            continue
+        seen[key] = number
+        endpoints.append(endpoint)
+    return tuple(endpoints)
+
+
+def _endpoint_from_string(item: str, where: str, ctx: _EntryContext, problems: _Problems) -> Endpoint | None:
+    """'host:port', '1.2.3.4:443' or '[2001:db8::1]:443': a plain TCP endpoint."""
+    text = item.strip()
+    if text.startswith("["):
+        host, sep, port_text = text.partition("]:")
+        host += "]"
+        if not sep:
+            ctx.problem(problems, where, f"{_show(item)} must be '[IPv6]:port'")
+            return None
+    else:
+        host, sep, port_text = text.rpartition(":")
+        if not sep or not host:
+            ctx.problem(problems, where, f"{_show(item)} must be 'host:port'")
+            return None
+        if ":" in host:
+            message = f"{_show(item)}: write an IPv6 address in brackets, '[2001:db8::1]:443'"
+            ctx.problem(problems, where, message)
+            return None
+    port = _port_value(port_text, where, ctx, problems)
+    try:
+        normalized = normalize_host(host)
+    except ValueError as error:
+        ctx.problem(problems, where, str(error))
+        return None
+    return Endpoint(host=normalized, port=port) if port is not None else None
+
+
+def _endpoint_from_mapping(item: Any, where: str, ctx: _EntryContext, problems: _Problems) -> Endpoint | None:
+    if not isinstance(item, dict):
+        message = f"must be 'host:port' or a mapping {{host, port, tls, sni, ca, role}}, not {_type_name(item)}"
+        ctx.problem(problems, where, message)
+        return None
+    before = len(problems.items)
+    for key in item:
+        if key not in ENDPOINT_FIELDS:
+            ctx.problem(problems, where, _unknown_key_message("key", key, ENDPOINT_FIELDS))
+    host = None
+    if "host" not in item:
+        ctx.problem(problems, f"{where}.host", "required")
+    elif not isinstance(item["host"], str) or not item["host"]:
+        ctx.problem(problems, f"{where}.host", "must be a non-empty string (a name or an IP address)")
+    else:
+        try:
+            host = normalize_host(item["host"])
+        except ValueError as error:
+            ctx.problem(problems, f"{where}.host", str(error))
+    port = None
+    if "port" not in item:
+        ctx.problem(problems, f"{where}.port", "required")
+    else:
+        port = _port_value(item["port"], f"{where}.port", ctx, problems)
+    tls = item.get("tls", False)
+    if not isinstance(tls, bool):
+        ctx.problem(problems, f"{where}.tls", f"must be true or false, not {_type_name(tls)}")
+        tls = False
+    sni = _endpoint_sni(item, tls, where, ctx, problems)
+    ca = _endpoint_ca(item, tls, where, ctx, problems)
+    role = item.get("role")
+    if role is not None and role not in ENDPOINT_ROLES:
+        ctx.problem(problems, f"{where}.role", f"{_show(role)} is not one of: {', '.join(ENDPOINT_ROLES)}")
+    if len(problems.items) > before or host is None or port is None:
+        return None
+    return Endpoint(host=host, port=port, tls=tls, sni=sni, ca=ca, role=role)
+
+
+def _endpoint_sni(item: dict, tls: bool, where: str, ctx: _EntryContext, problems: _Problems) -> str | None:
+    if "sni" not in item:
+        return None
+    value = item["sni"]
+    if not tls:
+        ctx.problem(problems, f"{where}.sni", "only makes sense with 'tls: true'")
+        return None
+    if not isinstance(value, str) or not value:
+        ctx.problem(problems, f"{where}.sni", "must be a non-empty host name")
+        return None
+    try:
+        sni = normalize_host(value)
+    except ValueError as error:
+        ctx.problem(problems, f"{where}.sni", str(error))
+        return None
+    if _is_ip_address(sni):
+        ctx.problem(problems, f"{where}.sni", "must be a host name; TLS sends no IP address as server name")
+        return None
+    return sni
+
+
+def _endpoint_ca(item: dict, tls: bool, where: str, ctx: _EntryContext, problems: _Problems) -> str | None:
+    if "ca" not in item:
+        return None
+    value = item["ca"]
+    if not tls:
+        ctx.problem(problems, f"{where}.ca", "only makes sense with 'tls: true'")
+        return None
+    if not isinstance(value, str) or not _CA_NAME_RE.match(value):
+        message = f"{_show(value)} must be the name of a bundle in kzprobe/data/cas/, e.g. 'signal'"
+        ctx.problem(problems, f"{where}.ca", message)
+        return None
+    if not ca_bundle_path(value).is_file():
+        known = ", ".join(ca_names()) or "none"
+        ctx.problem(problems, f"{where}.ca", f"no CA bundle {value!r} in kzprobe/data/cas/ (known: {known})")
+        return None
+    return value
+
+
+def _port_value(value: Any, where: str, ctx: _EntryContext, problems: _Problems) -> int | None:
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        ctx.problem(problems, where, f"{_show(value)} is not a port number from 1 to 65535")
+        return None
+    return value

@@ -1,0 +1,265 @@
+"""Validation of one entry of a target file: every field checked, every problem reported, or a Target."""
+
+from __future__ import annotations
+
+import datetime
+import re
+from typing import Any, Final
+
+from kzprobe.targets.endpoints import _check_endpoints
+from kzprobe.targets.hosts import _site, _url_parts
+from kzprobe.targets.ids import _ID_RE, _host_slug, _IdRegistry, derive_id
+from kzprobe.targets.limits import MAX_ID_CHARS, MAX_SOURCES_PER_TARGET, MAX_TEXT_CHARS
+from kzprobe.targets.messages import _first_unsafe_char, _show, _type_name, _unknown_key_message
+from kzprobe.targets.model import BASELINES, CATEGORIES, Endpoint, Target
+from kzprobe.targets.problems import _EntryContext, _Problems
+
+# Fields of an entry, and of each of its sources.
+ENTRY_FIELDS: Final = ("id", "url", "name", "category", "sources", "download", "baseline", "endpoints")
+SOURCE_FIELDS: Final = ("document", "reports", "date")
+
+_DATE_RE: Final = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+
+
+def _validate_entry(entry: Any, ctx: _EntryContext, problems: _Problems, ids: _IdRegistry) -> Target | None:
+    """One entry to a Target, or None after reporting every problem it has."""
+    if not isinstance(entry, dict):
+        hint = " (write '- url: …')" if isinstance(entry, str) else ""
+        ctx.problem(problems, None, f"must be a mapping with at least 'url'{hint}, not {_type_name(entry)}")
+        return None
+    before = len(problems.items)
+    raw_id = entry.get("id")
+    if isinstance(raw_id, str) and _ID_RE.match(raw_id):
+        ctx.target_id = raw_id
+    for key in entry:
+        if key not in ENTRY_FIELDS:
+            ctx.problem(problems, None, _unknown_key_message("field", key, ENTRY_FIELDS))
+
+    url = _check_url_field(entry, "url", ctx, problems)
+    endpoints = _check_endpoints(entry, ctx, problems)
+    if "url" not in entry and "endpoints" not in entry:
+        ctx.problem(problems, "url", "required (or 'endpoints' for a service target)")
+
+    target_id, derived = _check_id(entry, url, endpoints, ctx, problems)
+    if ctx.target_id is None and target_id is not None:
+        ctx.target_id = target_id
+
+    name = _check_text(entry, "name", ctx, problems, required=ctx.strict)
+    category = _check_category(entry, ctx, problems)
+    sources = _check_sources(entry, ctx, problems)
+    baseline = _check_baseline(entry, ctx, problems)
+    if baseline is not None and "url" not in entry:
+        ctx.problem(problems, "baseline", "needs the target's 'url': baselines are judged on web access")
+    download = _check_download(entry, url, ctx, problems)
+
+    if len(problems.items) > before or target_id is None:
+        return None
+    claimed = ids.claim(target_id, derived, ctx, url)
+    if claimed is None:
+        return None
+    return Target(
+        id=claimed,
+        url=url,
+        name=name,
+        category=category,
+        sources=sources,
+        download=download,
+        baseline=baseline,
+        endpoints=endpoints,
+    )
+
+
+def _check_id(
+    entry: dict, url: str | None, endpoints: tuple[Endpoint, ...], ctx: _EntryContext, problems: _Problems
+) -> tuple[str | None, bool]:
+    """(id, derived): the entry's own id, or one derived from its URL or first endpoint."""
+    if "id" in entry:
+        value = entry["id"]
+        if not isinstance(value, str):
+            ctx.problem(problems, "id", f"must be a string, not {_type_name(value)}")
+        elif not value:
+            ctx.problem(problems, "id", "must not be empty")
+        elif len(value) > MAX_ID_CHARS:
+            ctx.problem(problems, "id", f"longer than {MAX_ID_CHARS} characters")
+        elif not _ID_RE.match(value):
+            ctx.problem(problems, "id", f"{_show(value)} must be lower-case letters, digits, inner hyphens")
+        else:
+            return value, False
+        return None, False
+    if ctx.strict:
+        ctx.problem(problems, "id", "required in the bundled lists")
+        return None, False
+    if url is not None:
+        return derive_id(url), True
+    if endpoints:
+        return _host_slug(endpoints[0].host), True
+    return None, False
+
+
+def _check_url_field(entry: dict, key: str, ctx: _EntryContext, problems: _Problems) -> str | None:
+    if key not in entry:
+        return None
+    value = entry[key]
+    if not isinstance(value, str):
+        ctx.problem(problems, key, f"must be a string, not {_type_name(value)}")
+        return None
+    if not value:
+        ctx.problem(problems, key, "must not be empty")
+        return None
+    try:
+        _url_parts(value)
+    except ValueError as error:
+        ctx.problem(problems, key, str(error))
+        return None
+    return value
+
+
+def _check_download(entry: dict, url: str | None, ctx: _EntryContext, problems: _Problems) -> str | None:
+    download = _check_url_field(entry, "download", ctx, problems)
+    if download is None:
+        return None
+    if url is None:
+        if "url" not in entry:
+            ctx.problem(problems, "download", "needs the target's 'url': the download measures that site")
+        return None
+    target_site = _site(_url_parts(url).hostname)
+    download_site = _site(_url_parts(download).hostname)
+    if target_site != download_site:
+        ctx.problem(
+            problems,
+            "download",
+            f"is on {download_site}, a different site from the target's {target_site}; "
+            "its throughput would say nothing about this target",
+        )
+        return None
+    return download
+
+
+def _check_text(
+    entry: dict, key: str, ctx: _EntryContext, problems: _Problems, *, required: bool
+) -> str | None:
+    if key not in entry:
+        if required:
+            ctx.problem(problems, key, "required in the bundled lists")
+        return None
+    return _text_value(entry[key], key, ctx, problems)
+
+
+def _text_value(value: Any, key: str, ctx: _EntryContext, problems: _Problems) -> str | None:
+    """A short human text: a string, not empty, no control or formatting characters."""
+    if not isinstance(value, str):
+        ctx.problem(problems, key, f"must be a string, not {_type_name(value)}")
+        return None
+    text = value.strip()
+    if not text:
+        ctx.problem(problems, key, "must not be empty")
+        return None
+    if len(text) > MAX_TEXT_CHARS:
+        ctx.problem(problems, key, f"longer than {MAX_TEXT_CHARS} characters")
+        return None
+    bad = _first_unsafe_char(text)
+    if bad is not None:
+        ctx.problem(problems, key, f"contains the control or formatting character U+{ord(bad):04X}")
+        return None
+    return text
+
+
+def _check_category(entry: dict, ctx: _EntryContext, problems: _Problems) -> str | None:
+    if "category" not in entry:
+        if ctx.strict:
+            ctx.problem(problems, "category", "required in the bundled lists")
+        return None
+    value = entry["category"]
+    if not isinstance(value, str):
+        ctx.problem(problems, "category", f"must be a Citizen Lab category code, not {_type_name(value)}")
+        return None
+    if value in CATEGORIES:
+        return value
+    hint = f"; did you mean {value.strip().upper()!r}?" if value.strip().upper() in CATEGORIES else ""
+    message = f"{_show(value)} is not a Citizen Lab category code{hint} (see docs/targets.md)"
+    ctx.problem(problems, "category", message)
+    return None
+
+
+def _check_baseline(entry: dict, ctx: _EntryContext, problems: _Problems) -> str | None:
+    if "baseline" not in entry:
+        return None
+    value = entry["baseline"]
+    if value in BASELINES:
+        return value
+    ctx.problem(problems, "baseline", f"{_show(value)} is not one of: {', '.join(BASELINES)}")
+    return None
+
+
+def _check_sources(entry: dict, ctx: _EntryContext, problems: _Problems) -> tuple[dict, ...]:
+    if "sources" not in entry:
+        if ctx.strict:
+            message = "required in the bundled lists: at least one {document, reports, date}"
+            ctx.problem(problems, "sources", message)
+        return ()
+    value = entry["sources"]
+    if not isinstance(value, list):
+        message = f"must be a list of {{document, reports, date}}, not {_type_name(value)}"
+        ctx.problem(problems, "sources", message)
+        return ()
+    if not value and ctx.strict:
+        ctx.problem(problems, "sources", "must list at least one source in the bundled lists")
+    if len(value) > MAX_SOURCES_PER_TARGET:
+        ctx.problem(problems, "sources", f"{len(value)} sources; the cap is {MAX_SOURCES_PER_TARGET}")
+        return ()
+    sources: list[dict] = []
+    for number, source in enumerate(value, start=1):
+        checked = _check_source(source, f"sources[{number}]", ctx, problems)
+        if checked is not None:
+            sources.append(checked)
+    return tuple(sources)
+
+
+def _check_source(source: Any, where: str, ctx: _EntryContext, problems: _Problems) -> dict | None:
+    if not isinstance(source, dict):
+        message = f"must be a mapping {{document, reports, date}}, not {_type_name(source)}"
+        ctx.problem(problems, where, message)
+        return None
+    ok = True
+    for key in source:
+        if key not in SOURCE_FIELDS:
+            ctx.problem(problems, where, _unknown_key_message("key", key, SOURCE_FIELDS))
+            ok = False
+    checked: dict[str, str] = {}
+    for key in SOURCE_FIELDS:
+        if key not in source:
+            if key == "document" or ctx.strict:
+                message = "required" if key == "document" else "required in the bundled lists"
+                ctx.problem(problems, f"{where}.{key}", message)
+                ok = False
+            continue
+        value = source[key]
+        if key == "date":
+            text = _check_date(value, f"{where}.date", ctx, problems)
+        else:
+            text = _text_value(value, f"{where}.{key}", ctx, problems)
+        if text is None:
+            ok = False
+        else:
+            checked[key] = text
+    return checked if ok else None
+
+
+def _check_date(value: Any, where: str, ctx: _EntryContext, problems: _Problems) -> str | None:
+    """YYYY, YYYY-MM or YYYY-MM-DD, a real calendar date; an unquoted year (int) is accepted."""
+    if isinstance(value, int) and not isinstance(value, bool) and 1000 <= value <= 9999:
+        return str(value)
+    if not isinstance(value, str):
+        message = f"must be a date string YYYY, YYYY-MM or YYYY-MM-DD, not {_type_name(value)}"
+        ctx.problem(problems, where, message)
+        return None
+    match = _DATE_RE.match(value.strip())
+    if match:
+        year, month, day = (int(part) if part else None for part in match.groups())
+        try:
+            datetime.date(year, month or 1, day or 1)  # type: ignore[arg-type]
+            return value.strip()
+        except ValueError:
+            pass
+    ctx.problem(problems, where, f"{_show(value)} is not a date YYYY, YYYY-MM or YYYY-MM-DD")
+    return None
