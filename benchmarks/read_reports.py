@@ -80,7 +80,8 @@ def _result(index: int, moment: str, state: tuple, rng: random.Random) -> dict:
                 "duration_ms": 2000.0, "first_byte_ms": 90.0, "kilobytes_per_second": kbps,
                 "samples": [{"t_ms": 100.0 * i, "bytes": int(kbps * 100 * i)} for i in range(20)],
                 "longest_stall_ms": 40.0, "complete": True, "failure": None}
-    return {"target": {"id": f"site-{index}", "url": f"https://{host}/", "category": ["NEWS", "HUMR", "ANON", "COMM"][index % 4]},
+    category = ["NEWS", "HUMR", "ANON", "COMM"][index % 4]
+    return {"target": {"id": f"site-{index}", "url": f"https://{host}/", "category": category},
             "verdict": verdict, "blocking": blocking, "evidence": evidence,
             "explanation": f"{verdict} ({', '.join(evidence) or 'all steps worked'}) for {host}.",
             "control": None, "observations": observations, "started_at": moment, "duration_ms": 812.0}

@@ -179,7 +179,7 @@ TELEGRAM_DCS = ["149.154.175.50", "149.154.167.51", "149.154.175.100", "149.154.
 
 
 def service_result(target_id: str = "telegram", *, failing: dict[str, str] | None = None,
-                   verdict: str = v.BLOCKED, blocking: str | None = "tcp") -> dict[str, Any]:
+                   verdict: str = v.BLOCKED, blocking: str | None = "tcp", started_at: datetime = START) -> dict[str, Any]:
     """A messenger target: one endpoint per Telegram DC; `failing` maps address -> tcp failure."""
     failing = failing if failing is not None else {"149.154.167.51": v.GENERIC_TIMEOUT}
     endpoints = []
@@ -198,10 +198,11 @@ def service_result(target_id: str = "telegram", *, failing: dict[str, str] | Non
         "verdict": v.REACHABLE if reachable else verdict,
         "blocking": None if reachable else blocking,
         "evidence": [] if reachable else ["tcp.timeout"],
-        "explanation": f"{broken} of {len(TELEGRAM_DCS)} data centres could not be reached.",
+        "explanation": (f"{broken} of {len(TELEGRAM_DCS)} data centres could not be reached; the control reached them all."
+                        if broken else f"All {len(TELEGRAM_DCS)} data centres answered."),
         "control": None,
         "observations": {"endpoints": endpoints},
-        "started_at": iso(START),
+        "started_at": iso(started_at),
         "duration_ms": 10012.0,
     }
 
@@ -323,8 +324,13 @@ def january_2022_scan(moment: datetime, vantage: str = "almaty-vps", asn: str = 
             results[0]["blocking"] = "network"
             results[0]["evidence"] = ["connectivity.international_cut"]
         connectivity = v.INTERNATIONAL_CUT if cut else v.ONLINE
-    results.append(service_result(failing=dict.fromkeys(TELEGRAM_DCS, v.GENERIC_TIMEOUT) if messengers_cut or offline else {}))
+    results.append(service_result(failing=dict.fromkeys(TELEGRAM_DCS, v.GENERIC_TIMEOUT) if messengers_cut or offline else {},
+                                  started_at=moment))
     return report(results, vantage=vantage, asn=asn, started_at=moment, connectivity=connectivity)
+
+
+# Kazakhtelecom, and Kar-Tel (Beeline Kazakhstan): the networks of the example vantages.
+VANTAGE_ASNS = {"almaty-vps": "AS9198", "almaty-kaztelecom": "AS9198", "shymkent-beeline": "AS21299"}
 
 
 def write_january_2022(directory: Path, *, hours: int = 24 * 9, vantages: tuple[str, ...] = ("almaty-vps",),
@@ -338,7 +344,8 @@ def write_january_2022(directory: Path, *, hours: int = 24 * 9, vantages: tuple[
         moment = first + timedelta(hours=hour)
         for vantage in vantages:
             name = f"{(hour * 7919) % 1000:03d}-{vantage}.json"  # scrambled order
-            paths.append(write_json(directory / vantage / name, january_2022_scan(moment, vantage)))
+            scan = january_2022_scan(moment, vantage, VANTAGE_ASNS.get(vantage, "AS9198"))
+            paths.append(write_json(directory / vantage / name, scan))
     return paths
 
 

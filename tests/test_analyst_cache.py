@@ -28,7 +28,7 @@ def test_a_digest_round_trips_through_the_cache(tmp_path):
     cache = open_cache(tmp_path / "cache")
     for detail in (True, False):
         scan = read_scan(path, detail=detail)
-        cache.put(str(path), detail, file_stamp(str(path)), scan)
+        cache.put(str(path), detail, file_stamp(str(path)), digest_cache.serialize(scan))
         assert cache.get(str(path), detail, file_stamp(str(path))) == scan
     cache.close()
 

@@ -14,7 +14,7 @@ from kzprobe import report_reader as rr
 from kzprobe.analyst import reading, streaming
 from kzprobe.analyst.endpoints import summarise_endpoints
 from kzprobe.analyst.measures import measures_of
-from kzprobe.analyst.scan_order import order_by_time, peek_header
+from kzprobe.analyst.scan_order import peek_header, scan_key
 
 
 def _hourly(tmp_path, hours: int) -> list:
@@ -33,7 +33,8 @@ def test_a_report_whose_header_is_not_up_front_is_still_placed_by_time(tmp_path)
     f.write_json(tmp_path / "a.json", reordered)
     f.write_json(tmp_path / "b.json", f.kz_report())
     assert peek_header(tmp_path / "a.json") == {}
-    assert [p.name for p in order_by_time([tmp_path / "a.json", tmp_path / "b.json"])] == ["b.json", "a.json"]
+    keys = sorted(scan_key(tmp_path / name) for name in ("a.json", "b.json"))
+    assert [(key.path, key.known) for key in keys] == [(str(tmp_path / "b.json"), True), (str(tmp_path / "a.json"), True)]
 
 
 def test_the_peeked_header_is_what_a_full_read_finds(tmp_path):

@@ -98,11 +98,12 @@ def test_journal_lines_validate_against_their_definitions(schema):
     for key in ("allOf", "required", "properties", "if", "then", "type"):
         scan_line.pop(key, None)
         result_line.pop(key, None)
-    jsonschema.validate(lines[0], scan_line, cls=jsonschema.Draft202012Validator)
+    jsonschema.Draft202012Validator(scan_line).validate(lines[0])
+    results = jsonschema.Draft202012Validator(result_line)
     for line in lines[1:]:
-        jsonschema.validate(line, result_line, cls=jsonschema.Draft202012Validator)
+        results.validate(line)
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate({**lines[1], "type": "scan"}, result_line, cls=jsonschema.Draft202012Validator)
+        results.validate({**lines[1], "type": "scan"})
 
 
 def test_what_the_runtime_reader_accepts_from_a_fixture_the_schema_accepts_too(validator, tmp_path):

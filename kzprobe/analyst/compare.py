@@ -56,7 +56,8 @@ class Comparison:
         if self.a.connectivity != self.b.connectivity:
             notes.append(
                 f"Connectivity differs ({connectivity_label(self.a.connectivity)} in A, "
-                f"{connectivity_label(self.b.connectivity)} in B): changes may come from that, not from blocking of each target."
+                f"{connectivity_label(self.b.connectivity)} in B): changes may come from that, "
+                "not from blocking of each target."
             )
         for name, scan in (("A", self.a), ("B", self.b)):
             if not scan.complete:
@@ -128,7 +129,12 @@ def comparison_json(comparison: Comparison, *, include_unchanged: bool = False) 
 def _side_json(side: TargetDigest | None) -> dict[str, Any] | None:
     if side is None:
         return None
-    return {"verdict": side.verdict, "blocking": side.blocking, "evidence": list(side.evidence), "explanation": side.explanation}
+    return {
+        "verdict": side.verdict,
+        "blocking": side.blocking,
+        "evidence": list(side.evidence),
+        "explanation": side.explanation,
+    }
 
 
 def render_comparison(comparison: Comparison, console: Console, *, include_unchanged: bool = False) -> None:

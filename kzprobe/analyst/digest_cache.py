@@ -81,11 +81,12 @@ class DigestCache:
         except (ValueError, TypeError, KeyError, IndexError):
             return None  # written by something else: read the file instead
 
-    def put(self, path: str, detail: bool, stamp: FileStamp, digest: ScanDigest) -> None:
+    def put(self, path: str, detail: bool, stamp: FileStamp, data: str) -> None:
+        """Store `data`, a digest as serialize() wrote it (in the worker that read the file)."""
         try:
             self._db.execute(
                 "INSERT OR REPLACE INTO digests (path, detail, size, mtime_ns, inode, data) VALUES (?, ?, ?, ?, ?, ?)",
-                (_key(path), int(detail), *stamp, json.dumps(_to_json(digest), separators=(",", ":"))),
+                (_key(path), int(detail), *stamp, data),
             )
             self._unsaved += 1
             if self._unsaved >= COMMIT_EVERY:
@@ -131,6 +132,11 @@ def cacheable(path: str) -> bool:
 
 def _key(path: str) -> str:
     return os.path.abspath(path)
+
+
+def serialize(scan: ScanDigest) -> str:
+    """The digest as the cache stores it (JSON text)."""
+    return json.dumps(_to_json(scan), separators=(",", ":"))
 
 
 def _to_json(scan: ScanDigest) -> list[Any]:

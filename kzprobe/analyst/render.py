@@ -59,11 +59,12 @@ def header_lines(scan: ScanDigest) -> list[Text]:
     """The scan's identity: vantage, time, connectivity, completeness."""
     status = Text("complete", style="green") if scan.complete else Text(incomplete_reason(scan), style=INCOMPLETE_STYLE)
     vantage = Text.assemble(safe(scan.vantage, "bold"), *_joined(safe(scan.asn), safe(scan.country)))
+    connectivity = Text(connectivity_label(scan.connectivity), style=connectivity_style(scan.connectivity))
     lines = [
         Text.assemble(Text("Report        ", style="bold"), status),
         Text.assemble("Vantage       ", vantage),
         Text.assemble("Time          ", time_span(scan)),
-        Text.assemble("Connectivity  ", Text(connectivity_label(scan.connectivity), style=connectivity_style(scan.connectivity))),
+        Text.assemble("Connectivity  ", connectivity),
     ]
     identity = [part for part in (clean(scan.scan_id, 40), clean(scan.software, 40)) if part]
     if identity:

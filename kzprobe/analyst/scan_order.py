@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import stat
-from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Final, NamedTuple
@@ -26,18 +25,14 @@ FAR_FUTURE: Final = datetime.max.replace(tzinfo=timezone.utc)
 
 
 class ScanKey(NamedTuple):
-    """Where a file's scan sorts, and what identifies it, from its header."""
+    """Where a file's scan sorts (keys sort by start time, vantage, path; unreadable files last),
+    and what identifies it, from its header."""
 
     started_at: datetime  # FAR_FUTURE when the header cannot be read
     vantage: str
     path: str
     scan_id: str | None
     known: bool  # the header was read: started_at and vantage are the file's own
-
-
-def order_by_time(files: Sequence[Path]) -> list[Path]:
-    """`files` sorted by scan start time, then vantage name, then path; unreadable ones last."""
-    return [Path(key.path) for key in sorted(scan_key(path) for path in files)]
 
 
 def scan_key(path: Path) -> ScanKey:

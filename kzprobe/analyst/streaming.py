@@ -19,7 +19,7 @@ from typing import Any, Final, NamedTuple, TypeVar
 
 from kzprobe import report_reader as rr
 from kzprobe.analyst.reading import ScanDigest, read_scan
-from kzprobe.analyst.digest_cache import DigestCache, FileStamp, cacheable, file_stamp
+from kzprobe.analyst.digest_cache import DigestCache, FileStamp, cacheable, file_stamp, serialize
 from kzprobe.analyst.scan_order import ScanKey, scan_key
 
 # Below this many files, starting worker processes (~50 ms each) costs more than it saves.
@@ -127,13 +127,14 @@ class _Miss(NamedTuple):
 def _read_one(
     path: str, *, detail: bool, scan_filter: ScanFilter, transform: Callable[[ScanDigest], Any] | None, keep: bool
 ) -> Any:
-    """Read, check, digest, filter and transform one file; with `keep`, also return the digest."""
+    """Read, check, digest, filter and transform one file; with `keep`, also return the digest
+    serialized for the cache (here, in the worker, not in the process that collects)."""
     try:
         scan = read_scan(path, detail=detail)
     except rr.ReportError as error:
         return error
     outcome = _finish(scan, scan_filter, transform)
-    return (scan, outcome) if keep else outcome
+    return (serialize(scan), outcome) if keep else outcome
 
 
 def _finish(scan: ScanDigest, scan_filter: ScanFilter, transform: Callable[[ScanDigest], Any] | None) -> Any:
@@ -163,9 +164,9 @@ class _Reader:
         """The outcome of a worker's job, its digest stored in the cache."""
         if self.cache is None or not isinstance(result, tuple):
             return result
-        scan, outcome = result
+        data, outcome = result
         if miss.stamp is not None:
-            self.cache.put(path, self.detail, miss.stamp, scan)
+            self.cache.put(path, self.detail, miss.stamp, data)
         return outcome
 
 

@@ -54,7 +54,6 @@ class ScanColumn:
     started_at: datetime
     complete: bool
     connectivity: str | None
-    scan_id: str | None
     cells: bytes  # one state index per target index; shorter when later targets are absent
 
 
@@ -83,7 +82,8 @@ class SummaryMatrix:
             cells[index] = self._state(state_of(target.verdict, target.blocking))
             if target.verdict is not None:
                 self._verdicts_seen[index].add(target.verdict)
-        self.scans.append(ScanColumn(scan.vantage, scan.started_at, scan.complete, scan.connectivity, scan.scan_id, bytes(cells)))
+        column = ScanColumn(scan.vantage, scan.started_at, scan.complete, scan.connectivity, bytes(cells))
+        self.scans.append(column)
 
     def _state(self, state: str) -> int:
         index = self._state_index.get(state)
@@ -245,7 +245,8 @@ def _state_cell(matrix: SummaryMatrix, scans: list[ScanColumn], index: int) -> T
 def _connectivity_cell(scans: list[ScanColumn]) -> Text:
     if len(scans) == 1:
         state = scans[0].connectivity
-        return Text({v.INTERNATIONAL_CUT: "CUT", v.OFFLINE: "OFFLINE"}.get(state or "", state or "?"), style=connectivity_style(state))
+        label = {v.INTERNATIONAL_CUT: "CUT", v.OFFLINE: "OFFLINE"}.get(state or "", state or "?")
+        return Text(label, style=connectivity_style(state))
     counts = Counter(scan.connectivity for scan in scans)
     worst = [(name, label) for name, label in ((v.OFFLINE, "off"), (v.INTERNATIONAL_CUT, "cut")) if counts[name]]
     if not worst:

@@ -16,6 +16,7 @@ from typing import Any, Final
 
 from rich import box
 from rich.console import Console
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -42,7 +43,13 @@ class Period:
     incomplete: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        return {"state": self.state, "from": iso(self.start), "to": iso(self.end), "scans": self.scans, "incomplete_scans": self.incomplete}
+        return {
+            "state": self.state,
+            "from": iso(self.start),
+            "to": iso(self.end),
+            "scans": self.scans,
+            "incomplete_scans": self.incomplete,
+        }
 
 
 @dataclass
@@ -155,18 +162,18 @@ def _scans_text(period: Period) -> Text:
 def render_timeline(timeline: Timeline, console: Console) -> None:
     for vantage in timeline.vantages:
         console.print(_vantage_heading(vantage))
-        table = Table(box=None, show_header=False, pad_edge=False, padding=(0, 2, 0, 2))
-        for period in vantage.disrupted():
-            table.add_row(
-                Text(period.state, style=connectivity_style(period.state)),
-                f"from {_when(period.start)} to {_when(period.end)}",
-                _scans_text(period),
-            )
-        for start, end in vantage.gaps():
-            hours = (end - start).total_seconds() / 3600
-            table.add_row(Text("no scans", style="dim"), f"from {_when(start)} to {_when(end)}", Text(f"{hours:.1f} h without a scan"))
+        table = Table(box=None, show_header=False, pad_edge=False, padding=(0, 4, 0, 0))
+        rows = [
+            (period.start, Text(period.state, style=connectivity_style(period.state)), period.end, _scans_text(period))
+            for period in vantage.disrupted()
+        ] + [
+            (start, Text("no scans", style="dim"), end, Text(f"{(end - start) / timedelta(hours=1):.1f} h without a scan"))
+            for start, end in vantage.gaps()
+        ]
+        for start, label, end, count in sorted(rows, key=lambda row: row[0]):
+            table.add_row(label, f"from {_when(start)} to {_when(end)}", count)
         if table.rows:
-            console.print(table)
+            console.print(Padding(table, (0, 0, 0, 2), expand=False))
         else:
             console.print(Text("  online in every scan", style="green"))
     console.print()
@@ -175,10 +182,12 @@ def render_timeline(timeline: Timeline, console: Console) -> None:
         table.add_column(name, no_wrap=name not in ("Target", "Vantage"))
     previous = None
     for entry in timeline.targets:
-        label = Text.assemble(safe(entry.target, "bold", 40), " ", safe(f"({entry.category})" if entry.category else "")) if entry.target != previous else Text("")
-        if entry.target != previous and previous is not None:
+        first_of_target = entry.target != previous
+        if first_of_target and previous is not None:
             table.add_section()
         previous = entry.target
+        category = safe(f"({entry.category})" if entry.category else "")
+        label = Text.assemble(safe(entry.target, "bold", 40), " ", category) if first_of_target else Text("")
         for number, period in enumerate(entry.track.periods):
             table.add_row(
                 label if number == 0 else Text(""),

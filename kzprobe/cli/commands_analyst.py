@@ -190,7 +190,8 @@ def summary(
     paths: list[Path] = typer.Argument(..., metavar="FILES|DIR", help="Reports, or directories of reports."),
     csv_out: bool = typer.Option(False, "--csv", help="Print the full matrix (every scan a column) as CSV."),
     max_columns: Optional[int] = typer.Option(
-        None, "--max-columns", min=1, help="Scans shown as columns before they are grouped by period (default: what the terminal fits)."
+        None, "--max-columns", min=1,
+        help="Scans shown as columns before they are grouped by period (default: what the terminal fits).",
     ),
     strict: bool = STRICT,
     category: list[str] = CATEGORY,
