@@ -162,7 +162,9 @@ def final_page(facts: TargetFacts, view: ControlView, ctx: Context, index: int) 
         if server_error:
             return down([], sentence(_answered(final), "the site's own server, over validated TLS, answered with an error"))
         return _reachable(facts, view, ctx, index, _answered(final), f"over TLS validated for {final.host}")
-    if server_error and view.step("http") == FAILED:
+    if server_error and view.usable:
+        # The control got no page at all (it failed at some step): an error page here - often a
+        # proxy's "bad gateway" - says the same, the site is down, not blocked.
         return down([], sentence(_answered(final), "the control scan could not fetch the page either"))
     return inconclusive([view.reason], sentence(
         _answered(final), f"over plain HTTP, and {no_control_clause(view, 'http')}",
