@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, BinaryIO, Final
 
 from kzprobe import vocabulary as v
 
@@ -90,6 +90,8 @@ def read_journal(path: str | os.PathLike[str]) -> dict[str, Any]:
     header: dict[str, Any] | None = None
     results: dict[str, dict[str, Any]] = {}
     for number, line in enumerate(lines, start=1):
+        if number > 1 and not line.strip():
+            continue
         try:
             entry = _decode_json(line, source)
         except ReportError as error:
@@ -109,7 +111,7 @@ def read_journal(path: str | os.PathLike[str]) -> dict[str, Any]:
             target_id = target.get("id") if isinstance(target, dict) else None
             if not isinstance(target_id, str):
                 raise ReportError(source, f"line {number}: result without a target id")
-            results.pop(target_id, None)  # re-insert so the latest measurement keeps its place
+            results.pop(target_id, None)  # the latest measurement, at the place of its line
             results[target_id] = result
     assert header is not None
     report = dict(header)
@@ -119,13 +121,28 @@ def read_journal(path: str | os.PathLike[str]) -> dict[str, Any]:
     return check_report(report, source, require_verdicts=False)
 
 
+def open_regular_file(path: str | os.PathLike[str]) -> BinaryIO:
+    """`path` opened for reading, refusing anything but a regular file.
+
+    O_NONBLOCK: opening a FIFO named like a report (a trap in someone else's directory) must not
+    wait forever for a writer; the check after opening then refuses it.
+    """
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise ReportError(path, "not a regular file")
+        os.set_blocking(descriptor, True)
+        return os.fdopen(descriptor, "rb")
+    except BaseException:
+        os.close(descriptor)
+        raise
+
+
 def _read_capped(path: str | os.PathLike[str]) -> bytes:
     source = str(path)
     try:
-        with open(path, "rb") as handle:
+        with open_regular_file(path) as handle:
             info = os.fstat(handle.fileno())
-            if not stat.S_ISREG(info.st_mode):
-                raise ReportError(source, "not a regular file")
             if info.st_size > MAX_REPORT_BYTES:
                 raise ReportError(source, f"larger than {MAX_REPORT_BYTES // (1024 * 1024)} MB, refused")
             data = handle.read(MAX_REPORT_BYTES + 1)

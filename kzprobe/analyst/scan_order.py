@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Final, NamedTuple
@@ -57,11 +56,9 @@ def scan_key(path: Path) -> ScanKey:
 def peek_header(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     """The top-level fields before "results", from the file's first bytes; None if unsure."""
     try:
-        with open(path, "rb") as handle:
-            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-                return None
+        with rr.open_regular_file(path) as handle:
             head = handle.read(HEADER_PEEK_BYTES).decode("utf-8", errors="replace")
-    except OSError:
+    except (OSError, rr.ReportError):
         return None
     if str(path).endswith(rr.JOURNAL_SUFFIX):
         line, newline, _ = head.partition("\n")
