@@ -18,12 +18,8 @@ from kzprobe.analysis.connectivity import assess_connectivity
 from kzprobe.analysis.context import Context
 from kzprobe.analysis.control import ControlScan
 from kzprobe.analysis.facts import read_result
-from kzprobe.analysis.fingerprints import (
-    FingerprintError,
-    Fingerprints,
-    bundled_fingerprints,
-    load_fingerprints,
-)
+from kzprobe.analysis.fingerprint_file import FingerprintError, load_fingerprints
+from kzprobe.analysis.fingerprints import Fingerprints, bundled_fingerprints
 from kzprobe.analysis.verdict import learn_blockpage_addresses, target_verdict
 
 __all__ = [
