@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import os
+import sqlite3
 
 import kzprobe
 import report_fixtures as f
 from report_fixtures import private_digest_cache  # noqa: F401 (autouse fixture)
-from kzprobe.analyst import digest_cache
+from kzprobe.analyst import digest_cache, streaming
+from kzprobe.analyst.export import format_rows
+from kzprobe.analyst.filters import TargetFilter
 from kzprobe.analyst.digest_cache import file_stamp, open_cache
 from kzprobe.analyst.reading import read_scan
 
@@ -90,3 +94,22 @@ def test_a_corrupt_entry_is_a_miss(tmp_path):
     cache._db.execute("INSERT INTO digests VALUES (?, 1, ?, ?, ?, ?)", (str(path), *stamp, '["not", "a digest"]'))
     assert cache.get(str(path), True, stamp) is None
     cache.close()
+
+
+def test_cached_digests_feed_the_workers_like_fresh_ones(tmp_path, monkeypatch):
+    f.write_january_2022(tmp_path / "reports", hours=12)
+    monkeypatch.setattr(streaming, "PARALLEL_MIN_FILES", 2)
+    rows_of = functools.partial(format_rows, format="csv", target_filter=TargetFilter())
+
+    def export() -> list[str]:
+        cache = open_cache(tmp_path / "cache")
+        scans = streaming.map_scans([tmp_path / "reports"], rows_of, strict=True, detail=True, workers=2, cache=cache)
+        return [chunk.text for chunk in scans]
+
+    filling = export()
+    database = sqlite3.connect(next((tmp_path / "cache").glob("digests-*.sqlite3")))
+    assert database.execute("SELECT count(*) FROM digests WHERE detail = 1").fetchone() == (12,)
+    database.execute("UPDATE digests SET data = 'garbage' WHERE rowid = 1")  # a damaged entry: the file is read
+    database.commit()
+    database.close()
+    assert export() == filling and len(filling) == 12

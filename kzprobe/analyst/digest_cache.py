@@ -67,6 +67,11 @@ class DigestCache:
         self._unsaved = 0
 
     def get(self, path: str, detail: bool, stamp: FileStamp) -> ScanDigest | None:
+        data = self.get_data(path, detail, stamp)
+        return None if data is None else deserialize(data, path)
+
+    def get_data(self, path: str, detail: bool, stamp: FileStamp) -> str | None:
+        """The stored text of the digest (deserialize() it, possibly in a worker), or None."""
         try:
             row = self._db.execute(
                 "SELECT data FROM digests WHERE path = ? AND detail = ? AND size = ? AND mtime_ns = ? AND inode = ?",
@@ -74,12 +79,7 @@ class DigestCache:
             ).fetchone()
         except sqlite3.Error:
             return None
-        if row is None:
-            return None
-        try:
-            return _from_json(json.loads(row[0]), path)
-        except (ValueError, TypeError, KeyError, IndexError):
-            return None  # written by something else: read the file instead
+        return row[0] if row is not None and isinstance(row[0], str) else None
 
     def put(self, path: str, detail: bool, stamp: FileStamp, data: str) -> None:
         """Store `data`, a digest as serialize() wrote it (in the worker that read the file)."""
@@ -137,6 +137,14 @@ def _key(path: str) -> str:
 def serialize(scan: ScanDigest) -> str:
     """The digest as the cache stores it (JSON text)."""
     return json.dumps(_to_json(scan), separators=(",", ":"))
+
+
+def deserialize(data: str, path: str) -> ScanDigest | None:
+    """The digest serialize() wrote, or None when the text is not one (read the file instead)."""
+    try:
+        return _from_json(json.loads(data), path)
+    except (ValueError, TypeError, KeyError, IndexError):
+        return None
 
 
 def _to_json(scan: ScanDigest) -> list[Any]:

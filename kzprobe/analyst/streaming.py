@@ -19,7 +19,7 @@ from typing import Any, Final, NamedTuple, TypeVar
 
 from kzprobe import report_reader as rr
 from kzprobe.analyst.reading import ScanDigest, read_scan
-from kzprobe.analyst.digest_cache import DigestCache, FileStamp, cacheable, file_stamp, serialize
+from kzprobe.analyst.digest_cache import DigestCache, FileStamp, cacheable, deserialize, file_stamp, serialize
 from kzprobe.analyst.scan_order import ScanKey, scan_key
 
 # Below this many files, starting worker processes (~50 ms each) costs more than it saves.
@@ -119,7 +119,7 @@ class _FilteredOut:
 
 
 class _Miss(NamedTuple):
-    """A file the cache could not answer for: read it (in a worker), then remember its digest."""
+    """A file the cache could not answer for: read it, then remember its digest."""
 
     stamp: FileStamp | None
 
@@ -137,6 +137,16 @@ def _read_one(
     return (serialize(scan), outcome) if keep else outcome
 
 
+def _from_cache(
+    path: str, data: str, *, detail: bool, scan_filter: ScanFilter, transform: Callable[[ScanDigest], Any] | None
+) -> Any:
+    """The outcome of a file from its cached digest (the file itself if the entry is unreadable)."""
+    scan = deserialize(data, path)
+    if scan is None:
+        return _read_one(path, detail=detail, scan_filter=scan_filter, transform=transform, keep=False)
+    return _finish(scan, scan_filter, transform)
+
+
 def _finish(scan: ScanDigest, scan_filter: ScanFilter, transform: Callable[[ScanDigest], Any] | None) -> Any:
     if not scan_filter.accepts(scan.vantage, scan.started_at):
         return _FilteredOut()
@@ -144,24 +154,30 @@ def _finish(scan: ScanDigest, scan_filter: ScanFilter, transform: Callable[[Scan
 
 
 class _Reader:
-    """Answers a file from the cache when it can; otherwise gives the job a worker must do."""
+    """For each file, the job that gives its outcome: from the cache or from the file."""
 
     def __init__(self, detail: bool, scan_filter: ScanFilter, transform: Callable[[ScanDigest], Any] | None,
                  cache: DigestCache | None) -> None:
-        self.detail, self.scan_filter, self.transform, self.cache = detail, scan_filter, transform, cache
-        self.job = functools.partial(_read_one, detail=detail, scan_filter=scan_filter, transform=transform,
-                                     keep=cache is not None)
+        self.cache = cache
+        self.transform = transform
+        self.detail = detail
+        options = {"detail": detail, "scan_filter": scan_filter, "transform": transform}
+        self.read = functools.partial(_read_one, keep=cache is not None, **options)
+        self.from_cache = functools.partial(_from_cache, **options)
 
-    def cached(self, path: str) -> Any:
-        """The outcome from the cache, or a _Miss."""
+    def job(self, path: str) -> tuple[_Miss | None, Callable[[], Any], bool]:
+        """(the miss to remember, or None for a hit; the job; whether it is worth a worker)."""
         if self.cache is None or not cacheable(path):
-            return _Miss(None)
+            return _Miss(None), functools.partial(self.read, path), True
         stamp = file_stamp(path)
-        scan = self.cache.get(path, self.detail, stamp) if stamp is not None else None
-        return _Miss(stamp) if scan is None else _finish(scan, self.scan_filter, self.transform)
+        data = self.cache.get_data(path, self.detail, stamp) if stamp is not None else None
+        if data is None:
+            return _Miss(stamp), functools.partial(self.read, path), True
+        # A hit costs little to decode; a transform (export's formatting) is worth a worker.
+        return None, functools.partial(self.from_cache, path, data), self.transform is not None
 
     def remember(self, path: str, miss: _Miss, result: Any) -> Any:
-        """The outcome of a worker's job, its digest stored in the cache."""
+        """The outcome of a read, its serialized digest stored in the cache."""
         if self.cache is None or not isinstance(result, tuple):
             return result
         data, outcome = result
@@ -180,14 +196,12 @@ def _ordered(planned: list[ScanKey], reader: _Reader, workers: int | None) -> It
     pending: deque[tuple[ScanKey, _Miss | None, Any]] = deque()  # key, miss, outcome or Future
     try:
         for key in planned:
-            answer = reader.cached(key.path)
-            if not isinstance(answer, _Miss):
-                pending.append((key, None, answer))
-            elif parallel:
+            miss, job, heavy = reader.job(key.path)
+            if parallel and heavy:
                 pool = pool or ProcessPoolExecutor(max_workers=count)
-                pending.append((key, answer, pool.submit(reader.job, key.path)))
+                pending.append((key, miss, pool.submit(job)))
             else:
-                pending.append((key, answer, reader.job(key.path)))
+                pending.append((key, miss, job()))
             while pending and (len(pending) >= window or not isinstance(pending[0][2], Future)):
                 yield _settle(pending.popleft(), reader)
         while pending:
