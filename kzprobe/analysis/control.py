@@ -64,9 +64,6 @@ class ControlView:
     def final_hop(self) -> HopFact | None:
         return self.facts.final_hop if self.facts else None
 
-    def chain_paths(self) -> set[str]:
-        return {url_path(h.url) for h in self.facts.http} if self.facts else set()
-
     def throughput(self) -> Throughput | None:
         return measure(self.facts) if self.facts else None
 

@@ -16,7 +16,7 @@ from kzprobe.analysis.control import FAILED, OK, UNKNOWN, ControlView
 from kzprobe.analysis.explain import cite, quote, sentence
 from kzprobe.analysis.facts import HopFact, TargetFacts
 from kzprobe.analysis.model import Verdict, blocked, down, inconclusive, reachable, throttled
-from kzprobe.analysis.names import site_key, url_host
+from kzprobe.analysis.names import site_key, url_host, url_path
 from kzprobe.analysis.pages import compare_pages
 from kzprobe.analysis.throughput import describe, judge, measure
 from kzprobe.analysis.transport_rules import no_control_clause, tls_attempt_verdict
@@ -33,16 +33,21 @@ def _answered(hop: HopFact) -> str:
     return f"{cite(hop.url, 100)} answered {hop.status}{title}{via}"
 
 
-def _redirect_off_site(facts: TargetFacts, view: ControlView, ctx: Context) -> HopFact | None:
-    """The first plain-HTTP (forgeable) redirect to another site that the control's chain did
-    not take: how a censor sends a request to its blockpage server."""
-    control_sites = {site_key(h.host or "") for h in view.facts.http} if view.facts else set()
+def _unexpected_redirect(facts: TargetFacts, view: ControlView, ctx: Context, *,
+                         off_site_only: bool) -> HopFact | None:
+    """The first plain-HTTP (forgeable) redirect that the control's chain did not take - how a
+    censor sends a request to its blockpage. `off_site_only`: only one to another site (a site
+    may redirect within itself by region, and then its validated page is still its own)."""
+    control = view.facts.http if view.facts else ()
+    control_paths = {url_path(h.url) for h in control}
+    control_sites = {site_key(h.host or "") for h in control}
     own = site_key(facts.hostname)
     for hop in facts.http[:-1]:
         if not hop.is_redirect or _authentic(facts, hop, ctx):
             continue
         destination = site_key(url_host(hop.location or "") or "")
-        if destination and destination != own and destination not in control_sites:
+        off_site = bool(destination) and destination != own and destination not in control_sites
+        if off_site or (not off_site_only and url_path(hop.location or "") not in control_paths):
             return hop
     return None
 
@@ -117,13 +122,14 @@ def final_page(facts: TargetFacts, view: ControlView, ctx: Context, index: int) 
     control_final = view.final_hop
     authentic = _authentic(facts, final, ctx)
     own_site = site_key(final.host or "") == site_key(facts.hostname)
-    off_site = _redirect_off_site(facts, view, ctx)
-    redirect_clause = f"reached by a redirect from {cite(off_site.url, 100)}" if off_site else ""
+    off_site = _unexpected_redirect(facts, view, ctx, off_site_only=True)
+    unexpected = _unexpected_redirect(facts, view, ctx, off_site_only=False)
+    redirect_clause = f"reached by a redirect from {cite(unexpected.url, 100)}" if unexpected else ""
     pattern = None if authentic and own_site else ctx.fingerprints.page(final)
     if pattern is not None and control_final is not None and pattern.matches(control_final):
         pattern = None  # the site's own text (an article about blocking), the control sees it too
     if pattern is not None:
-        evidence = ["http.blockpage_redirect", "http.blockpage"] if off_site else ["http.blockpage"]
+        evidence = ["http.blockpage_redirect", "http.blockpage"] if unexpected else ["http.blockpage"]
         return blocked("http", evidence, sentence(
             _answered(final), f"its {pattern.location} matches blockpage fingerprint {pattern.id} "
                               f"({quote(pattern.pattern, 60)})", redirect_clause))
@@ -151,8 +157,10 @@ def final_page(facts: TargetFacts, view: ControlView, ctx: Context, index: int) 
         if comparison.same is True:
             return _reachable(facts, view, ctx, index, _answered(final), f"the control's page matches ({comparison.reason})")
         if comparison.same is False:
-            return blocked("http", ["http.diff"], sentence(
-                _answered(final), f"the control scan got a different page: {comparison.reason}"))
+            evidence = ["http.blockpage_redirect", "http.diff"] if unexpected else ["http.diff"]
+            return blocked("http", evidence, sentence(
+                _answered(final), redirect_clause and f"{redirect_clause} the control scan did not take",
+                f"the control scan got a different page: {comparison.reason}"))
         return inconclusive(["control.failed"], sentence(_answered(final), comparison.reason))
     if authentic:
         if off_site:
