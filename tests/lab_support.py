@@ -4,7 +4,7 @@
 
 Reads a JSON list of checks, runs them concurrently, prints one result per check in order.
 Checks: {"op": "resolve", "name", "server"?, "qtype"?}, {"op": "connect", "address", "port"},
-{"op": "tls", "address", "sni", "ca"}, {"op": "http", "address", "port", "host", "path",
+{"op": "tls", "address", "sni", "ca", "port"?}, {"op": "http", "address", "port", "host", "path",
 "tls"?, "ca"?, "seconds"?}. Used by tests/test_lab_topology.py to check the servers and the
 topology before (and independently of) kzprobe's own probes.
 """
@@ -71,13 +71,13 @@ def connect(check: dict) -> dict:
 def tls(check: dict) -> dict:
     context = ssl.create_default_context(cafile=check["ca"])
     try:
-        with context.wrap_socket(_connect(check["address"], 443), server_hostname=check["sni"]) as s:
+        with context.wrap_socket(_connect(check["address"], check.get("port", 443)), server_hostname=check["sni"]) as s:
             return {"outcome": "ok", "issuer": dict(x[0] for x in s.getpeercert()["issuer"])}
     except ssl.SSLCertVerificationError as exc:
         # Look again without verification, to see who issued what the server sent.
         insecure = ssl.create_default_context()
         insecure.check_hostname, insecure.verify_mode = False, ssl.CERT_NONE
-        with insecure.wrap_socket(_connect(check["address"], 443), server_hostname=check["sni"]) as s:
+        with insecure.wrap_socket(_connect(check["address"], check.get("port", 443)), server_hostname=check["sni"]) as s:
             der = s.getpeercert(binary_form=True)
         from cryptography import x509
 

@@ -96,7 +96,7 @@ def test_ids_and_names_are_unique_and_lab_only():
 
 def test_healthy_sites_get_public_addresses_inside_the_guarded_lab_ranges():
     allowed = [ipaddress.ip_network(c) for c in a.guard_allow()]
-    for host, where in allocate([s.site for s in SCENARIOS]).items():
+    for host, where in allocate(SCENARIOS).sites.items():
         for address in where.all:
             ip = ipaddress.ip_address(address)
             assert ip.is_global and not ip.is_private, f"{host}: {address} looks like a bogon"
@@ -124,21 +124,21 @@ def test_conditions_reject_unknown_behaviours():
 
 
 def _plan(role, cut=None, scenarios=SCENARIOS):
-    return plan_namespace(role, scenarios, allocate([s.site for s in scenarios]), cut)
+    return plan_namespace(role, scenarios, allocate(scenarios), cut)
 
 
 def test_outside_has_the_honest_resolver_only_and_serves_blocked_sites():
     plan = _plan(OUTSIDE)
     assert plan.resolver == a.HONEST_RESOLVER
     assert [r["label"] for r in plan.config["resolvers"]] == ["honest"]
-    where = allocate([s.site for s in SCENARIOS])
+    where = allocate(SCENARIOS).sites
     assert where["tcp-syn-dropped.kzlab.test"].v4[0] in plan.local
     assert not any(d.endswith("/32") for d in plan.dropped)
 
 
 def test_inside_drops_and_refuses_per_scenario():
     plan = _plan(INSIDE)
-    where = allocate([s.site for s in SCENARIOS])
+    where = allocate(SCENARIOS).sites
     dropped = where["tcp-syn-dropped.kzlab.test"].v4[0]
     refused = where["tcp-refused.kzlab.test"].v4[0]
     assert f"{dropped}/32" in plan.dropped and dropped not in plan.local
@@ -234,9 +234,29 @@ def test_targets_file_is_an_ordinary_target_list(tmp_path):
     from kzprobe.targets import load_targets
 
     path = tmp_path / "lab.yaml"
-    path.write_text(targets_yaml(SCENARIOS), encoding="utf-8")
+    allocation = allocate(SCENARIOS)
+    path.write_text(targets_yaml(SCENARIOS, allocation), encoding="utf-8")
     targets = {t.id: t for t in load_targets([path])}
     assert list(targets) == [s.id for s in SCENARIOS]
     assert targets["baseline-domestic-1"].baseline == "domestic"
     assert targets["throttled"].download == "https://throttled.kzlab.test/download.bin"
     assert targets["http-to-https"].url == "http://http-to-https.kzlab.test/"
+    datacentres = targets["service-datacentres-dropped"].endpoints
+    assert [(e.host, e.port, e.role) for e in datacentres[:2]] == [
+        (allocation.endpoints[("service-datacentres-dropped", "@dc1")], port, "datacenter") for port in (80, 443)]
+    assert all(e.tls for e in targets["service-chat-reset"].endpoints)
+
+
+def test_certificates_name_hosts_and_address_literals(tmp_path):
+    from cryptography import x509
+
+    from kzprobe.lab.certs import CertificateFactory
+
+    factory = CertificateFactory(tmp_path)
+    for name, kind in (("a.kzlab.test", x509.DNSName), ("88.198.1.4", x509.IPAddress)):
+        cert = x509.load_pem_x509_certificate(factory.leaf(name).chain.read_bytes())
+        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        assert [str(v) for v in sans.get_values_for_type(kind)] == [name]
+        forged = x509.load_pem_x509_certificate(factory.forged(name).chain.read_bytes())
+        assert forged.issuer.rfc4514_string() == "CN=Security Certificate,C=KZ"
+        assert forged.subject == cert.subject and forged.public_key().public_numbers().e == 3

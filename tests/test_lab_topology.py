@@ -98,6 +98,21 @@ ROWS = [
     _row("dynamic-1", "inside", "http", "dynamic-page", {"status": 200}),
     _row("dynamic-2", "inside", "http", "dynamic-page", {"status": 200}),
     _row("large", "inside", "http", "large-page", {"status": 200}, tls=True),
+    # Service endpoints: behaviour by address and port, certificates for address literals
+    _row("endpoint-dropped", "inside", "connect", "service-datacentres-dropped", {"outcome": "timeout"},
+         address="@endpoint:@dc1", port=443),
+    _row("endpoint-outside", "outside", "connect", "service-datacentres-dropped", {"outcome": "ok"},
+         address="@endpoint:@dc2", port=80),
+    _row("endpoint-answers-http-on-443", "outside", "http", "service-datacentres-dropped", {"status": 200},
+         address="@endpoint:@dc1", host="@endpoint:@dc1", port=443),
+    _row("endpoint-reset-5222", "inside", "tls", "service-chat-reset", {"outcome": "reset"},
+         address="@endpoint:chat1.service-chat-reset.kzlab.test", sni="chat1.service-chat-reset.kzlab.test", port=5222),
+    _row("endpoint-5222-outside", "outside", "tls", "service-chat-reset", {"outcome": "ok"},
+         address="@endpoint:chat1.service-chat-reset.kzlab.test", sni="chat1.service-chat-reset.kzlab.test", port=5222),
+    _row("endpoint-registration-untouched", "inside", "tls", "service-chat-reset", {"outcome": "ok"},
+         address="@endpoint:register.service-chat-reset.kzlab.test", sni="register.service-chat-reset.kzlab.test"),
+    _row("endpoint-name-resolves", "inside", "resolve", None, {"answers": ["@endpoint:chat2.service-chat-reset.kzlab.test"]},
+         name="chat2.service-chat-reset.kzlab.test", scenario="service-chat-reset"),
     # Whole-network cuts
     _row("cut-domestic-resolves", "inside-international", "resolve", "baseline-domestic-1", {"answers": ["@site"]}),
     _row("cut-control-resolver-gone", "inside-international", "resolve", "baseline-domestic-1", {"outcome": "timeout"},
@@ -113,9 +128,12 @@ ROWS = [
 
 
 def _symbol(lab: Lab, site: str | None, value: str) -> str:
-    """Lab addresses named in rows: @site, @site6, @replica of the row's scenario."""
+    """Lab addresses named in rows: @site, @site6, @replica of the row's scenario, and
+    @endpoint:<host> for one of its endpoints."""
     if site is None or not value.startswith("@"):
         return value
+    if value.startswith("@endpoint:"):
+        return lab.allocation.endpoints[(site, value.split(":", 1)[1])]
     where = lab.addresses[f"{site}.kzlab.test"]
     return {"@site": where.v4[0] if where.v4 else "", "@site6": where.v6[0] if where.v6 else "",
             "@replica": where.replica or ""}[value]
@@ -126,6 +144,10 @@ def _check(lab: Lab, row: Row) -> dict:
     args = dict(row.args)
     via = args.pop("via", None)
     address = _symbol(lab, via or row.site, args.pop("address", "@site"))
+    host = _symbol(lab, row.site, args.pop("host", None) or host or "")
+    if "sni" in args:
+        args["sni"] = _symbol(lab, row.site, args["sni"])
+    args.pop("scenario", None)  # names the scenario of a row about another name (see _symbol)
     check = {"op": row.op}
     if row.op == "resolve":
         check |= {"name": args.pop("name", host)}
@@ -167,7 +189,7 @@ def test_namespace_behaves_as_its_scenario_says(lab_results, row):
     result = lab_results["results"][row.id]
     for key, expected in row.expect.items():
         if key == "answers":
-            expected = [_symbol(lab, row.site, x) for x in expected]
+            expected = [_symbol(lab, row.site or row.args.get("scenario"), x) for x in expected]
         assert result.get(key) == expected, f"{row.id}: {key} is {result.get(key)!r}, expected {expected!r}: {result}"
 
 

@@ -11,6 +11,7 @@ dependency), so `kzprobe lab` works outside the test environment too.
 from __future__ import annotations
 
 import datetime
+import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -45,6 +46,14 @@ def _pem_key(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> bytes:
 
 def _pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _general_name(host: str) -> x509.GeneralName:
+    """A SAN entry: an IP address for an address literal (a data-centre endpoint), else a DNS name."""
+    try:
+        return x509.IPAddress(ipaddress.ip_address(host))
+    except ValueError:
+        return x509.DNSName(host)
 
 
 def _name(common_name: str, country: str | None = None) -> x509.Name:
@@ -90,7 +99,7 @@ class CertificateFactory:
         self._qaznet: tuple[x509.Certificate, rsa.RSAPrivateKey, x509.Certificate, rsa.RSAPrivateKey] | None = None
 
     def leaf(self, host: str) -> KeyPair:
-        """A certificate for `host` signed by the lab CA (what the real site presents)."""
+        """A certificate for `host` (a name or an address) signed by the lab CA, as the real server has."""
         chain = self.directory / f"{host}.pem"
         if not chain.exists():
             chain.write_bytes(_pem(self._leaf_certificate(host)))
@@ -103,7 +112,7 @@ class CertificateFactory:
             .public_key(self._leaf_key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(self._now - _BACKDATE).not_valid_after(self._now + _LEAF_LIFETIME)
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+            .add_extension(x509.SubjectAlternativeName([_general_name(host)]), critical=False)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
             .sign(self._ca_key, hashes.SHA256())

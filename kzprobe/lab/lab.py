@@ -33,7 +33,8 @@ from kzprobe.lab import netns
 from kzprobe.lab import model as m
 from kzprobe.lab.certs import CertificateFactory
 from kzprobe.lab.model import Scenario
-from kzprobe.lab.plan import BLOCKPAGE_HOST, INSIDE, OUTSIDE, NamespacePlan, allocate, plan_namespace
+from kzprobe.lab.plan import (BLOCKPAGE_HOST, INSIDE, OUTSIDE, NamespacePlan, allocate, endpoint_certificate_name,
+                              plan_namespace)
 from kzprobe.lab.targets_file import targets_yaml
 
 # How long a namespace's servers may take to bind everything (a thousand sites take ~2 s).
@@ -68,7 +69,8 @@ class Lab:
         self.namespaces: dict[str, netns.Namespace] = {}
         self.plans: dict[str, NamespacePlan] = {}
         self.servers: dict[str, subprocess.Popen] = {}
-        self.addresses = allocate([s.site for s in self.scenarios])
+        self.allocation = allocate(self.scenarios)
+        self.addresses = self.allocation.sites  # site host -> its addresses
         self._closed = False
 
     # -- what users of the lab need
@@ -117,6 +119,10 @@ class Lab:
         kwargs.setdefault("env", self.env())
         return subprocess.Popen(self.command(role, argv), preexec_fn=netns.die_with_parent, **kwargs)
 
+    def endpoint_address(self, scenario_id: str, endpoint: m.EndpointBehaviour) -> str:
+        """The address the lab gave a service endpoint's host."""
+        return self.allocation.endpoints[(scenario_id, endpoint.host)]
+
     def scenario_url(self, scenario_id: str) -> str:
         return next(s.site.url for s in self.scenarios if s.id == scenario_id)
 
@@ -141,9 +147,9 @@ class Lab:
         self._write_targets()
         plans = []
         if self.with_outside:
-            plans.append(plan_namespace(OUTSIDE, self.scenarios, self.addresses))
+            plans.append(plan_namespace(OUTSIDE, self.scenarios, self.allocation))
         for cut in (None, *self.cuts):
-            plans.append(plan_namespace(INSIDE, self.scenarios, self.addresses, cut))
+            plans.append(plan_namespace(INSIDE, self.scenarios, self.allocation, cut))
         serial = next(_counter)
         for plan in plans:
             self._create_namespace(plan, f"{netns.PREFIX}-{os.getpid()}-{serial}-{plan.role}")
@@ -159,9 +165,15 @@ class Lab:
         for scenario in self.scenarios:
             if m.TLS_MITM in (scenario.inside.tls, scenario.outside.tls):
                 factory.forged(scenario.site.host)
+            for endpoint in scenario.endpoints:
+                if endpoint.tls:
+                    name = endpoint_certificate_name(endpoint, self.endpoint_address(scenario.id, endpoint))
+                    factory.leaf(name)
+                    if m.TLS_MITM in (endpoint.inside.tls, endpoint.outside.tls):
+                        factory.forged(name)
 
     def _write_targets(self) -> None:
-        self.targets_file.write_text(targets_yaml(self.scenarios), encoding="utf-8")
+        self.targets_file.write_text(targets_yaml(self.scenarios, self.allocation), encoding="utf-8")
 
     def _create_namespace(self, plan: NamespacePlan, name: str) -> None:
         try:

@@ -143,15 +143,25 @@ class Expectation:
 
 @dataclass(frozen=True)
 class EndpointBehaviour:
-    """A service endpoint (host:port) and what the censored network does to it.
+    """A service endpoint (host:port) and how each network treats it.
 
-    For service targets such as messengers: TCP to a data-centre address dropped, TLS reset by
-    SNI, interception. Carried by the model so that such scenarios are data like the rest."""
+    For service targets such as messengers: a data-centre address whose packets vanish, a chat
+    host reset by SNI, an API behind an interception root. `host` is a name under .test (resolved
+    by the lab's resolvers, `dns` conditions apply) or "@label" for an address literal the lab
+    allocates (like Telegram's data centres); endpoints with the same host share one address.
+    `path` "drop" applies to that whole address, "refuse" to this port only."""
 
     host: str
     port: int
     tls: bool = False
+    hosting: str = INTERNATIONAL
     inside: Conditions = HONEST
+    outside: Conditions = HONEST
+    role: str | None = None
+
+    @property
+    def literal(self) -> bool:
+        return self.host.startswith("@")
 
 
 @dataclass(frozen=True)
@@ -165,6 +175,18 @@ class Scenario:
     expect: Expectation
     outside: Conditions = HONEST
     endpoints: tuple[EndpointBehaviour, ...] = field(default=())
+
+    def describe(self, side: str) -> str:
+        """How the network `side` ("inside" or "outside") treats the site and its endpoints."""
+        text = getattr(self, side).describe()
+        counts: dict[str, int] = {}
+        for endpoint in self.endpoints:
+            what = getattr(endpoint, side).describe()
+            counts[what] = counts.get(what, 0) + 1
+        if counts:
+            parts = [f"{n} endpoint{'s' if n > 1 else ''} {what}" for what, n in counts.items()]
+            text = f"web {text}; " + ", ".join(parts)
+        return text
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,6 @@ from typing import Final, Protocol
 
 PREFIX: Final = "kzlab"
 ETC_NETNS: Final = Path("/etc/netns")
-_NAME = re.compile(rf"^{PREFIX}-(\d+)-")
 _PR_SET_PDEATHSIG: Final = 1
 _HOLDER_READY_S: Final = 10.0
 
@@ -178,7 +177,7 @@ def availability(backend: str | None = None) -> str | None:
 
 
 def _owner_alive(name: str) -> bool:
-    match = _NAME.match(name)
+    match = re.match(rf"^{re.escape(PREFIX)}-(\d+)-", name)
     if not match:
         return True  # not ours to judge
     try:

@@ -105,5 +105,9 @@ def download_body(size: int) -> bytes:
     return os.urandom(size)
 
 
+# What a service endpoint answers to an HTTP request (messenger APIs answer something short).
+ENDPOINT_REPLY: Final = b"kzprobe lab service endpoint\n"
+
+
 def not_found_page() -> bytes:
     return b"<!DOCTYPE html><html><head><title>404 Not Found</title></head><body>Not Found</body></html>\n"

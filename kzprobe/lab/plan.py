@@ -26,6 +26,8 @@ CUTS: Final = (CUT_INTERNATIONAL, CUT_EVERYTHING)
 
 BLOCKPAGE_HOST: Final = "blockpage.isp.kzlab.test"
 DROP_LINK: Final = "kzdrop0"
+# Every site answers plain HTTP on 80 and TLS on 443.
+SITE_PORTS: Final = ({"port": 80, "tls": False}, {"port": 443, "tls": True})
 _DROP_PEER: Final = "kzdrop1"
 
 
@@ -40,23 +42,38 @@ class SiteAddresses:
         return self.v4 + self.v6 + ((self.replica,) if self.replica else ())
 
 
-def allocate(sites: Sequence[Site]) -> dict[str, SiteAddresses]:
-    """One address per site from its hosting pool (and an IPv6 one, and a replica), in order."""
+@dataclass(frozen=True)
+class Allocation:
+    """Every lab address: per site, and per service endpoint host (scenario id, host)."""
+
+    sites: dict[str, SiteAddresses]
+    endpoints: dict[tuple[str, str], str]
+
+
+def allocate(scenarios: Sequence[Scenario]) -> Allocation:
+    """Addresses from each hosting pool, in order: one per site (plus IPv6 and a replica when
+    the site has them), one per endpoint host."""
     pools = {
         m.DOMESTIC: a.site_addresses(a.DOMESTIC_V4),
         m.INTERNATIONAL: a.site_addresses(a.INTERNATIONAL_V4),
     }
     v6_pool = a.site_addresses(a.INTERNATIONAL_V6)
-    allocated: dict[str, SiteAddresses] = {}
-    for site in sites:
-        if site.host in allocated:
+    sites: dict[str, SiteAddresses] = {}
+    endpoints: dict[tuple[str, str], str] = {}
+    for scenario in scenarios:
+        site = scenario.site
+        if site.host in sites:
             raise ValueError(f"lab: two sites named {site.host}")
-        allocated[site.host] = SiteAddresses(
+        sites[site.host] = SiteAddresses(
             v4=(next(pools[site.hosting]),),
             v6=(next(v6_pool),) if site.ipv6 else (),
             replica=next(pools[m.DOMESTIC]) if site.replica else None,
         )
-    return allocated
+        for endpoint in scenario.endpoints:
+            key = (scenario.id, endpoint.host)
+            if key not in endpoints:
+                endpoints[key] = next(pools[endpoint.hosting])
+    return Allocation(sites, endpoints)
 
 
 @dataclass(frozen=True)
@@ -123,7 +140,7 @@ def _dns_record(conditions: Conditions, where: SiteAddresses) -> dict:
     return {"action": conditions.dns, "a": list(where.v4), "aaaa": list(where.v6)}
 
 
-def plan_namespace(role: str, scenarios: Sequence[Scenario], where: dict[str, SiteAddresses],
+def plan_namespace(role: str, scenarios: Sequence[Scenario], allocation: Allocation,
                    cut: str | None = None) -> NamespacePlan:
     """The plan of the outside vantage (role OUTSIDE) or of the censored ISP (INSIDE, maybe cut)."""
     if role not in (OUTSIDE, INSIDE) or (cut is not None and (role != INSIDE or cut not in CUTS)):
@@ -143,7 +160,7 @@ def plan_namespace(role: str, scenarios: Sequence[Scenario], where: dict[str, Si
     for scenario in scenarios:
         site = scenario.site
         here = scenario.inside if role == INSIDE else scenario.outside
-        site_where = where[site.host]
+        site_where = allocation.sites[site.host]
         honest[site.host] = _dns_record(scenario.outside, site_where)
         isp[site.host] = _dns_record(scenario.inside, site_where)
         sites[site.host] = {
@@ -158,7 +175,10 @@ def plan_namespace(role: str, scenarios: Sequence[Scenario], where: dict[str, Si
                 continue
             local.append(address)
             if here.path == m.PATH_OPEN:
-                listeners.setdefault(address, {"address": address, "server": "site", "hosts": []})["hosts"].append(site.host)
+                listener = listeners.setdefault(address, {"address": address, "server": "site", "hosts": [],
+                                                          "ports": list(SITE_PORTS)})
+                listener["hosts"].append(site.host)
+        _plan_endpoints(role, scenario, allocation, is_cut, honest, isp, local, dropped, listeners)
 
     resolvers = []
     infrastructure = [(a.HONEST_RESOLVER, "honest", honest)]
@@ -170,7 +190,8 @@ def plan_namespace(role: str, scenarios: Sequence[Scenario], where: dict[str, Si
             resolvers.append({"address": address, "label": label, "records": records})
     if not is_cut(a.BLOCKPAGE_SERVER):
         local.append(a.BLOCKPAGE_SERVER)
-        listeners[a.BLOCKPAGE_SERVER] = {"address": a.BLOCKPAGE_SERVER, "server": "blockpage", "hosts": []}
+        listeners[a.BLOCKPAGE_SERVER] = {"address": a.BLOCKPAGE_SERVER, "server": "blockpage", "hosts": [],
+                                         "ports": list(SITE_PORTS)}
 
     dropped = [str(net) for net in cut_networks] + dropped
     name = role if cut is None else f"{role}-{cut}"
@@ -185,3 +206,44 @@ def plan_namespace(role: str, scenarios: Sequence[Scenario], where: dict[str, Si
             "web": {"listeners": list(listeners.values()), "sites": sites, "blockpage_host": BLOCKPAGE_HOST},
         },
     )
+
+
+def _plan_endpoints(role: str, scenario: Scenario, allocation: Allocation, is_cut, honest: dict, isp: dict,
+                    local: list[str], dropped: list[str], listeners: dict[str, dict]) -> None:
+    """A service's endpoints: resolver entries for named hosts, one listener port per endpoint.
+
+    The middlebox behaviour travels with the port (an endpoint is often an address literal, so
+    there may be no SNI to key it on)."""
+    drops: dict[str, set[bool]] = {}
+    for endpoint in scenario.endpoints:
+        here = endpoint.inside if role == INSIDE else endpoint.outside
+        address = allocation.endpoints[(scenario.id, endpoint.host)]
+        drops.setdefault(address, set()).add(here.path == m.PATH_DROP)
+        if not endpoint.literal:
+            family = ipaddress.ip_address(address).version
+            where = SiteAddresses(v4=(address,) if family == 4 else (), v6=(address,) if family == 6 else (),
+                                  replica=None)
+            honest[endpoint.host] = _dns_record(endpoint.outside, where)
+            isp[endpoint.host] = _dns_record(endpoint.inside, where)
+        if is_cut(address):
+            continue
+        if here.path == m.PATH_DROP:
+            dropped.append(_network(address))
+            continue
+        local.append(address)
+        listener = listeners.setdefault(address, {"address": address, "server": "endpoint", "hosts": [], "ports": []})
+        if not endpoint.literal and endpoint.host not in listener["hosts"]:
+            listener["hosts"].append(endpoint.host)
+        if here.path == m.PATH_OPEN:
+            listener["ports"].append({
+                "port": endpoint.port, "tls": endpoint.tls, "certificate": endpoint_certificate_name(endpoint, address),
+                "middlebox": {"tls": here.tls, "http": here.http, "rate": here.rate_bytes_per_s, "delay": here.delay_s},
+            })
+    conflicting = [address for address, kinds in drops.items() if len(kinds) > 1]
+    if conflicting:
+        raise ValueError(f"lab: {scenario.id}: endpoints at {conflicting[0]} disagree on dropping the address")
+
+
+def endpoint_certificate_name(endpoint: m.EndpointBehaviour, address: str) -> str:
+    """The name its certificate is for: the host name, or the address of a literal endpoint."""
+    return address if endpoint.literal else endpoint.host

@@ -207,7 +207,7 @@ def run_lab(ids: Sequence[str] | None = None, *, timeout: float = DEFAULT_TIMEOU
         for run in runs:
             report = _report_path(out, run.id)
             targets = report.with_suffix(".targets.yaml")
-            targets.write_text(targets_yaml([catalogue[sid] for sid in run.scenario_ids]), encoding="utf-8")
+            targets.write_text(targets_yaml([catalogue[sid] for sid in run.scenario_ids], lab.allocation), encoding="utf-8")
             scans.append(_Scan(lab, run.id, role_name(run.cut), targets, report, timeout, control))
             expectations[run.id] = (run.expect, run.connectivity)
         for running in scans:
@@ -221,6 +221,6 @@ def run_lab(ids: Sequence[str] | None = None, *, timeout: float = DEFAULT_TIMEOU
 
 def scenario_table(scenarios: Sequence[Scenario]) -> list[dict]:
     """What `kzprobe lab list` shows, as data."""
-    return [{"id": s.id, "summary": s.summary, "url": s.site.url, "inside": s.inside.describe(),
-             "outside": s.outside.describe(), "expect": s.expect.describe(), "pending": s.expect.pending}
+    return [{"id": s.id, "summary": s.summary, "url": s.site.url, "inside": s.describe("inside"),
+             "outside": s.describe("outside"), "expect": s.expect.describe(), "pending": s.expect.pending}
             for s in scenarios]

@@ -15,7 +15,7 @@ from typing import Final
 
 from kzprobe import vocabulary as v
 from kzprobe.lab import model as m
-from kzprobe.lab.model import Conditions, Expectation, NetworkRun, Scenario, Site
+from kzprobe.lab.model import Conditions, EndpointBehaviour, Expectation, NetworkRun, Scenario, Site
 
 LAB_DOMAIN: Final = "kzlab.test"
 
@@ -118,6 +118,23 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
     Scenario("http-reset", "RST after the HTTP request with this Host",
              _site("http-reset", scheme="http"), Conditions(http=m.HTTP_RESET),
              _blocked("http", "http.reset")),
+    # Services: endpoints (host:port) blocked while the web front end may still load
+    Scenario("service-datacentres-dropped", "messenger whose data centres (address literals) vanish, as Telegram's did",
+             _site("service-datacentres-dropped"), m.HONEST, _blocked("tcp", "tcp.timeout"),
+             endpoints=tuple(
+                 EndpointBehaviour(dc, port, inside=Conditions(path=m.PATH_DROP), role="datacenter")
+                 for dc in ("@dc1", "@dc2") for port in (80, 443))),
+    Scenario("service-chat-reset", "messenger whose chat hosts are reset by SNI, registration untouched",
+             _site("service-chat-reset"), m.HONEST, _blocked("tls", "tls.reset"),
+             endpoints=tuple(
+                 EndpointBehaviour(f"chat{n}.service-chat-reset.{LAB_DOMAIN}", port, tls=True,
+                                   inside=Conditions(tls=m.TLS_RESET), role="chat")
+                 for n in (1, 2) for port in (443, 5222))
+             + (EndpointBehaviour(f"register.service-chat-reset.{LAB_DOMAIN}", 443, tls=True, role="registration"),)),
+    Scenario("service-intercepted", "messenger API intercepted with the 'Qaznet Trust Network' root",
+             _site("service-intercepted"), m.HONEST, _blocked("tls", "tls.mitm"),
+             endpoints=(EndpointBehaviour(f"chat.service-intercepted.{LAB_DOMAIN}", 443, tls=True,
+                                          inside=Conditions(tls=m.TLS_MITM), role="chat"),)),
     # Throughput and things that must not look like interference
     Scenario("throttled", f"SNI throttling to {THROTTLE_BYTES_PER_S // 1000} KB/s after a 16 KB burst",
              _site("throttled", download_bytes=LARGE_DOWNLOAD_BYTES),

@@ -11,14 +11,16 @@ from collections.abc import Sequence
 import yaml
 
 from kzprobe.lab import pages
-from kzprobe.lab.model import Scenario
+from kzprobe.lab.model import EndpointBehaviour, Scenario
+from kzprobe.lab.plan import Allocation
 
 _HEADER = ("# Written by kzprobe lab: every site below exists only inside the lab's network\n"
            "# namespaces (.test names, lab addresses); scanning it anywhere else finds nothing.\n")
 
 
-def targets_yaml(scenarios: Sequence[Scenario]) -> str:
-    """One target per scenario: id, url, name (the summary), download and baseline when set."""
+def targets_yaml(scenarios: Sequence[Scenario], allocation: Allocation) -> str:
+    """One target per scenario: id, url, name (the summary), download, baseline and endpoints
+    (an address-literal endpoint as the address `allocation` gave it)."""
     entries = []
     for scenario in scenarios:
         site = scenario.site
@@ -27,5 +29,17 @@ def targets_yaml(scenarios: Sequence[Scenario]) -> str:
             entry["download"] = f"{site.scheme}://{site.host}{pages.DOWNLOAD_PATH}"
         if site.baseline:
             entry["baseline"] = site.baseline
+        if scenario.endpoints:
+            entry["endpoints"] = [_endpoint(scenario, e, allocation) for e in scenario.endpoints]
         entries.append(entry)
     return _HEADER + yaml.safe_dump({"targets": entries}, allow_unicode=True, sort_keys=False)
+
+
+def _endpoint(scenario: Scenario, endpoint: EndpointBehaviour, allocation: Allocation) -> dict:
+    host = allocation.endpoints[(scenario.id, endpoint.host)] if endpoint.literal else endpoint.host
+    item: dict[str, object] = {"host": host, "port": endpoint.port}
+    if endpoint.tls:
+        item["tls"] = True
+    if endpoint.role:
+        item["role"] = endpoint.role
+    return item

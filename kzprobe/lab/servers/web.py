@@ -1,13 +1,15 @@
 """The lab's web servers: every site, the ISP's blockpage server, and the middlebox in front.
 
-One process per namespace listens on ports 80 and 443 of every address that hosts something,
-each address bound on its own so that an address with no listener refuses connections as a
-dead server does. A connection is first shown to the middlebox, which looks at what a DPI box
-sees (the ClientHello's SNI, the request's Host) and may reset, close, swallow, intercept,
-redirect, or slow it; what passes reaches the server that owns the address.
+One process per namespace listens on the ports of every address that hosts something (80 and
+443 for sites, any port for a service's endpoints), each address bound on its own so that an
+address with no listener refuses connections as a dead server does. A connection is first
+shown to the middlebox, which looks at what a DPI box sees (the ClientHello's SNI, the
+request's Host; for an endpoint, its address and port) and may reset, close, swallow,
+intercept, redirect, or slow it; what passes reaches the server that owns the address.
 
 The web configuration (written by plan.py):
-    listeners: [{"address", "server": "site" | "blockpage", "hosts": [names hosted there]}]
+    listeners: [{"address", "server": "site" | "blockpage" | "endpoint", "hosts": [names there],
+                 "ports": [{"port", "tls", and for endpoints "certificate", "middlebox"}]}]
     sites: {host: {"page", "https_redirect", "download_bytes", "tls", "http", "rate", "delay"}}
     blockpage_host: the blockpage server's name (its certificate and redirect target)
 """
@@ -32,7 +34,6 @@ from kzprobe.lab.servers.clienthello import RECORD_HEADER, looks_like_tls, recor
 
 log = logging.getLogger("kzprobe.lab.web")
 
-PORTS: Final = (80, 443)
 # Bounds on what a client may make the server wait for or read.
 _CLIENT_HELLO_WAIT_S: Final = 10.0
 _MAX_CLIENT_HELLO: Final = 16384 + RECORD_HEADER
@@ -59,10 +60,10 @@ class WebServer:
     async def start(self) -> None:
         for listener in self.listeners:
             family = socket.AF_INET6 if ipaddress.ip_address(listener["address"]).version == 6 else socket.AF_INET
-            for port in PORTS:
+            for port in listener["ports"]:
                 sock = socket.socket(family, socket.SOCK_STREAM)
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                sock.bind((listener["address"], port))
+                sock.bind((listener["address"], port["port"]))
                 sock.listen(512)
                 sock.setblocking(False)
                 self._sockets.append(sock)
@@ -73,27 +74,27 @@ class WebServer:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _accept_loop(self, sock: socket.socket, listener: dict, port: int) -> None:
+    async def _accept_loop(self, sock: socket.socket, listener: dict, port: dict) -> None:
         loop = asyncio.get_running_loop()
         while True:
             try:
                 conn, _peer = await loop.sock_accept(sock)
             except OSError as exc:  # e.g. out of file descriptors: back off, keep serving
-                log.warning("accept on %s:%s failed: %s", listener["address"], port, exc)
+                log.warning("accept on %s:%s failed: %s", listener["address"], port["port"], exc)
                 await asyncio.sleep(0.1)
                 continue
             conn.setblocking(False)
             self._spawn(self._handle(conn, listener, port))
 
-    async def _handle(self, conn: socket.socket, listener: dict, port: int) -> None:
+    async def _handle(self, conn: socket.socket, listener: dict, port: dict) -> None:
         try:
-            if port == 443:
-                await self._handle_tls(conn, listener)
+            if port["tls"]:
+                await self._handle_tls(conn, listener, port)
             else:
                 reader, writer = await self._streams(conn, None)
-                await self._serve_http(reader, writer, listener, tls=False)
+                await self._serve_http(reader, writer, listener, port, tls=False)
         except Exception as exc:  # one client's trouble must not stop the lab
-            log.info("%s:%s connection ended: %s", listener["address"], port, exc.__class__.__name__)
+            log.info("%s:%s connection ended: %s", listener["address"], port["port"], exc.__class__.__name__)
             conn.close()
 
     async def _streams(self, conn: socket.socket, context: ssl.SSLContext | None):
@@ -106,11 +107,15 @@ class WebServer:
 
     # -- TLS: the middlebox reads the ClientHello first
 
-    async def _handle_tls(self, conn: socket.socket, listener: dict) -> None:
+    def _middlebox(self, port: dict, name: str | None) -> dict | None:
+        """What the middlebox does to this connection: by endpoint (address and port), else by name."""
+        return port.get("middlebox") or self.sites.get(name or "")
+
+    async def _handle_tls(self, conn: socket.socket, listener: dict, port: dict) -> None:
         hello = await _peek_client_hello(conn)
         sni = server_name(hello) if looks_like_tls(hello) else None
-        site = self.sites.get(sni or "")
-        action = site["tls"] if site else m.TLS_PASS
+        rules = self._middlebox(port, sni)
+        action = rules["tls"] if rules else m.TLS_PASS
         log.info("TLS %s sni=%s -> %s", listener["address"], sni, action)
         if action in (m.TLS_RESET, m.TLS_FIN, m.TLS_SWALLOW):
             # Consume what was peeked: closing a socket with unread data sends an RST.
@@ -123,16 +128,19 @@ class WebServer:
             else:
                 await middlebox.swallow(conn)
             return
-        if action == m.TLS_MITM and sni:
-            chain, key = self.certs_dir / f"{sni}.qaznet.pem", self.certs_dir / f"{sni}.qaznet.key"
+        name = self._certificate_name(listener, port, sni)
+        if action == m.TLS_MITM:
+            chain, key = self.certs_dir / f"{name}.qaznet.pem", self.certs_dir / f"{name}.qaznet.key"
         else:
-            chain, key = self.certs_dir / f"{self._certificate_host(listener, sni)}.pem", self.certs_dir / "leaf.key"
+            chain, key = self.certs_dir / f"{name}.pem", self.certs_dir / "leaf.key"
         reader, writer = await self._streams(conn, self._context(chain, key))
-        await self._serve_http(reader, writer, listener, tls=True)
+        await self._serve_http(reader, writer, listener, port, tls=True)
 
-    def _certificate_host(self, listener: dict, sni: str | None) -> str:
+    def _certificate_name(self, listener: dict, port: dict, sni: str | None) -> str:
         if listener["server"] == "blockpage":
             return self.blockpage_host
+        if listener["server"] == "endpoint":
+            return port["certificate"]
         return sni if sni in listener["hosts"] else listener["hosts"][0]
 
     def _context(self, chain: Path, key: Path) -> ssl.SSLContext:
@@ -147,7 +155,7 @@ class WebServer:
     # -- HTTP: the middlebox reads the Host, then the owner of the address answers
 
     async def _serve_http(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                          listener: dict, tls: bool) -> None:
+                          listener: dict, port: dict, tls: bool) -> None:
         try:
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), _REQUEST_WAIT_S)
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, ConnectionError, ssl.SSLError):
@@ -158,8 +166,8 @@ class WebServer:
             await self._respond(writer, 400, b"bad request\n", "text/plain", None, "GET")
             return
         method, path, host = request
-        site = self.sites.get(host)
-        action = site["http"] if site and not tls else m.HTTP_PASS
+        rules = self._middlebox(port, host)
+        action = rules["http"] if rules and not tls else m.HTTP_PASS
         log.info("HTTP%s %s %s %s%s -> %s", "S" if tls else "", listener["address"], method, host, path, action)
         if action == m.HTTP_RESET:
             middlebox.reset_transport(writer.transport)
@@ -171,11 +179,14 @@ class WebServer:
         if action == m.HTTP_REDIRECT_BLOCKPAGE:
             location = f"http://{self.blockpage_host}/?host={quote(host)}"
             return await self._respond(writer, 302, b"", "text/html", None, method, location)
-        if site and site["delay"]:
-            await asyncio.sleep(site["delay"])
-        rate = site["rate"] if site else None
+        if rules and rules["delay"]:
+            await asyncio.sleep(rules["delay"])
+        rate = rules["rate"] if rules else None
         if listener["server"] == "blockpage":
             return await self._respond(writer, 200, pages.FINGERPRINTED_BLOCKPAGE.encode(), "text/html; charset=utf-8", None, method)
+        if listener["server"] == "endpoint":
+            return await self._respond(writer, 200, pages.ENDPOINT_REPLY, "text/plain", rate, method)
+        site = self.sites.get(host)
         if site is None or host not in listener["hosts"]:
             return await self._respond(writer, 404, pages.not_found_page(), "text/html", None, method)
         if not tls and site["https_redirect"]:
