@@ -129,7 +129,10 @@ def open_regular_file(path: str | os.PathLike[str]) -> BinaryIO:
     """
     descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     try:
-        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        mode = os.fstat(descriptor).st_mode
+        if stat.S_ISDIR(mode):
+            raise ReportError(path, "is a directory")
+        if not stat.S_ISREG(mode):
             raise ReportError(path, "not a regular file")
         os.set_blocking(descriptor, True)
         return os.fdopen(descriptor, "rb")
@@ -148,8 +151,6 @@ def _read_capped(path: str | os.PathLike[str]) -> bytes:
             data = handle.read(MAX_REPORT_BYTES + 1)
     except FileNotFoundError:
         raise ReportError(source, "no such file") from None
-    except IsADirectoryError:
-        raise ReportError(source, "is a directory") from None
     except PermissionError:
         raise ReportError(source, "permission denied") from None
     except OSError as error:

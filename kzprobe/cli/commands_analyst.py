@@ -64,12 +64,8 @@ def _console() -> Console:
 
 
 def _fail(message: str, code: int = exit_codes.BAD_INPUT) -> typer.Exit:
-    typer.echo(f"kzprobe: {_plain(message)}", err=True)
+    typer.echo(f"kzprobe: {clean(message)}", err=True)
     return typer.Exit(code)
-
-
-def _plain(text: str) -> str:
-    return clean(text)
 
 
 def _target_filter(categories: list[str], verdicts: list[str], targets: list[str]) -> TargetFilter:
@@ -112,14 +108,14 @@ class _Problems:
 
 
 def _scans(
-    paths: list[Path], strict: bool, scan_filter: ScanFilter, problems: _Problems, no_cache: bool, transform: Any = None
+    paths: list[Path], strict: bool, scan_filter: ScanFilter, problems: _Problems, no_cache: bool,
+    transform: Any = None, *, detail: bool = False,
 ) -> Iterator[Any]:
     """Digests (or transform(digest), made in the reading worker), --strict turned into BAD_INPUT."""
     cache = None if no_cache else open_cache()
     try:
         yield from map_scans(
-            paths, transform, strict=strict, on_problem=problems, scan_filter=scan_filter,
-            detail=transform is not None, cache=cache,
+            paths, transform, strict=strict, on_problem=problems, scan_filter=scan_filter, detail=detail, cache=cache
         )
     except rr.ReportError as error:
         raise _fail(f"{error} (--strict)") from None
@@ -270,12 +266,12 @@ def export(
     problems = _Problems()
     with _output(output) as stream:
         rows_of = functools.partial(format_rows, format=format, target_filter=target_filter)
-        chunks = _scans(paths, strict, scan_filter, problems, no_cache, rows_of)
+        chunks = _scans(paths, strict, scan_filter, problems, no_cache, rows_of, detail=True)
         rows = write_export(chunks, stream, format)
         if rows.scans == 0:  # inside: an --output file is then left as it was
             raise _no_reports(problems, scan_filter != ScanFilter())
     if output is not None:
-        typer.echo(f"kzprobe: {rows.rows} rows from {rows.scans} scans written to {_plain(str(output))}", err=True)
+        typer.echo(f"kzprobe: {rows.rows} rows from {rows.scans} scans written to {clean(str(output))}", err=True)
 
 
 @contextlib.contextmanager
