@@ -21,8 +21,10 @@ from kzprobe.analysis.names import url_host
 BUNDLED: Final = Path(__file__).resolve().parent.parent / "data" / "fingerprints.yaml"
 
 
+@functools.lru_cache(maxsize=256)
 def fold(text: str) -> str:
-    """Case and whitespace folded: how patterns and names are compared."""
+    """Case and whitespace folded: how patterns and names are compared (cached: one page body
+    is matched against every pattern, at several steps)."""
     return " ".join(text.casefold().split())
 
 

@@ -10,6 +10,7 @@ shared uncommon response header makes the pages the same.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Final
@@ -35,15 +36,11 @@ def title_words(title: str | None) -> set[str]:
     return {w for w in words if len(w.encode("utf-8")) >= th.TITLE_WORD_MIN_BYTES}
 
 
-def visible_words(body: str) -> set[str]:
-    """Distinct words of the page's text, markup removed (bounded work on any input)."""
-    text = _TAG.sub(" ", body)
-    words: set[str] = set()
-    for count, match in enumerate(_WORD.finditer(text)):
-        if count >= th.TEXT_MAX_WORDS:
-            break
-        words.add(match.group().casefold())
-    return words
+@functools.lru_cache(maxsize=256)
+def visible_words(body: str) -> frozenset[str]:
+    """Distinct words of the page's text, markup removed. Linear in the body, which the facts
+    cap; cached, as a page is compared more than once (DNS rescue, blockpage learning, HTTP)."""
+    return frozenset(_WORD.findall(_TAG.sub(" ", body).casefold()))
 
 
 def _uncommon_headers(hop: HopFact) -> set[str]:
@@ -77,21 +74,24 @@ def compare_pages(probe: HopFact, control: HopFact) -> PageComparison:
             return PageComparison(None, f"the control's own page was status {control.status}, no reference")
         return PageComparison(False, f"status {probe.status} here, {control.status} in the control")
     length = _length_ratio(probe, control)
-    text = _text_similarity(probe, control)
-    headers = _uncommon_headers(probe) & _uncommon_headers(control)
     length_same = length is not None and length > th.BODY_LENGTH_RATIO
-    text_same = text is not None and text >= th.TEXT_SIMILARITY_MIN
     theirs = title_words(control.title)
     if theirs:
         ours = title_words(probe.title)
         if not ours or len(ours & theirs) < th.TITLE_SHARED_FRACTION * min(len(ours), len(theirs)):
             return PageComparison(False, f"title {quote(probe.title) if probe.title else 'missing'} here, "
                                          f"{quote(control.title)} in the control")
-        if length is not None and not length_same and not text_same:
+        if length is not None and not length_same:
             # A blockpage can name the site in its title; its body still gives it away.
-            return PageComparison(False, f"same title {quote(probe.title)} but {_body_facts(probe, control, length, text)}")
+            text = _text_similarity(probe, control)
+            if text is None or text < th.TEXT_SIMILARITY_MIN:
+                return PageComparison(False, f"same title {quote(probe.title)} but "
+                                             f"{_body_facts(probe, control, length, text)}")
         return PageComparison(True, f"same status {probe.status} and title {quote(probe.title)}")
-    if length_same or text_same or headers:
+    if length_same or _uncommon_headers(probe) & _uncommon_headers(control):
+        return PageComparison(True, f"same status {probe.status} and a similar page")
+    text = _text_similarity(probe, control)
+    if text is not None and text >= th.TEXT_SIMILARITY_MIN:
         return PageComparison(True, f"same status {probe.status} and a similar page")
     if length is None and text is None:
         return PageComparison(True, f"same status {probe.status}, nothing else to compare")

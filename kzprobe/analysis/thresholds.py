@@ -31,8 +31,6 @@ TITLE_SHARED_FRACTION: Final = 0.5
 TEXT_SIMILARITY_MIN: Final = 0.3
 TEXT_MIN_WORDS: Final = 5
 TEXT_WORD_MIN_CHARS: Final = 3
-# Words read from each body (the report keeps 64 KiB of it): bounds the work on hostile input.
-TEXT_MAX_WORDS: Final = 20_000
 
 # OONI's list of response headers every server sends: only the *other* ("uncommon") header
 # names identify a server, and two responses sharing one come from the same kind of server.
