@@ -171,8 +171,8 @@ def dns_verdict(facts: TargetFacts, view: ControlView, ctx: Context) -> Verdict 
         return down([codes.evidence("dns", control.failure)], sentence(
             f"{control.source} got {cite(control.failure)} for {facts.hostname}: the name does not exist",
             f"the local resolver's answer ({addresses(suspicious)}) leads to no server that proves it holds the name"))
-    evidence = ["dns.blockpage_ip"] * any(c.kind == "blockpage" for c in checks) \
-        + ["dns.bogon"] * any(c.kind == "bogon" for c in checks)
+    kinds = {c.kind for c in checks}
+    evidence = [code for kind, code in (("blockpage", "dns.blockpage_ip"), ("bogon", "dns.bogon")) if kind in kinds]
     if control.state == RESOLVES:
         evidence.append("dns.inconsistent")
     if not evidence or _served_the_real_page(facts, suspicious, view, ctx):
