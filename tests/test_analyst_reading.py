@@ -14,7 +14,8 @@ from kzprobe import report_reader as rr
 from kzprobe.analyst import reading, streaming
 from kzprobe.analyst.endpoints import summarise_endpoints
 from kzprobe.analyst.measures import measures_of
-from kzprobe.analyst.scan_order import peek_header, scan_key
+from kzprobe.analyst.scan_order import scan_key
+from kzprobe.report_reader import peek_header
 
 
 def _hourly(tmp_path, hours: int) -> list:

@@ -2,9 +2,9 @@
 
 A timeline must follow scan time, not file names, yet parsing every report twice (once to sort,
 once to read) would double the cost. kzprobe writes a report's header before its results, so
-the top-level fields before "results" are decoded from the first bytes (with json's own decoder,
-one value at a time). A file whose header is not up front is read whole instead. The full read
-later checks everything: a header that lies here only misplaces its own scan.
+the header is decoded from the first bytes (report_reader.peek_header). A file whose header is
+not up front is read whole instead. The full read later checks everything: a header that lies
+here only misplaces its own scan.
 """
 
 from __future__ import annotations
@@ -17,8 +17,6 @@ from typing import Any, Final, NamedTuple
 
 from kzprobe import report_reader as rr
 
-# A report's header (everything before "results") is well under this when kzprobe wrote it.
-HEADER_PEEK_BYTES: Final = 64 * 1024
 # Where unreadable files sort: last, after every real scan.
 FAR_FUTURE: Final = datetime.max.replace(tzinfo=timezone.utc)
 
@@ -36,7 +34,7 @@ class ScanKey(NamedTuple):
 
 def scan_key(path: Path) -> ScanKey:
     """The sort key of a report file: its header, or a whole read when the header is not up front."""
-    header = peek_header(path)
+    header = rr.peek_header(path)
     if header is None or "started_at" not in header:
         header = _full_header(path)
     started = header.get("started_at") if header else None
@@ -51,56 +49,6 @@ def scan_key(path: Path) -> ScanKey:
         scan_id=scan_id if isinstance(scan_id, str) else None,
         known=moment is not None,
     )
-
-
-def peek_header(path: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """The top-level fields before "results", from the file's first bytes; None if unsure."""
-    try:
-        with rr.open_regular_file(path) as handle:
-            head = handle.read(HEADER_PEEK_BYTES).decode("utf-8", errors="replace")
-    except (OSError, rr.ReportError):
-        return None
-    if str(path).endswith(rr.JOURNAL_SUFFIX):
-        line, newline, _ = head.partition("\n")
-        try:
-            entry = json.loads(line) if newline else None
-        except ValueError:
-            return None
-        return entry if isinstance(entry, dict) else None
-    return _leading_fields(head)
-
-
-def _leading_fields(text: str) -> dict[str, Any] | None:
-    decoder = json.JSONDecoder()
-    fields: dict[str, Any] = {}
-    position = _skip_space(text, 0)
-    if text[position : position + 1] != "{":
-        return None
-    position += 1
-    try:
-        while True:
-            position = _skip_space(text, position)
-            if text[position : position + 1] == "}":
-                return fields
-            key, position = decoder.raw_decode(text, position)
-            position = _skip_space(text, position)
-            if not isinstance(key, str) or text[position : position + 1] != ":":
-                return None
-            if key == "results":
-                return fields
-            value, position = decoder.raw_decode(text, _skip_space(text, position + 1))
-            fields[key] = value
-            position = _skip_space(text, position)
-            if text[position : position + 1] == ",":
-                position += 1
-    except ValueError:  # the header runs past the peeked bytes, or the file is malformed
-        return None
-
-
-def _skip_space(text: str, position: int) -> int:
-    while position < len(text) and text[position] in " \t\r\n":
-        position += 1
-    return position
 
 
 def _full_header(path: Path) -> dict[str, Any] | None:
