@@ -96,3 +96,8 @@ def test_baselines_report_what_worked_and_the_reference_figure():
     assert b["domestic"] == {"tested": 1, "working": [], "failing": ["dom-baseline"]}
     assert b["reference"] == "international" and b["kilobytes_per_second"] > 10_000
     assert set(b["throughput"]) == {"intl-baseline"}
+
+
+def test_only_domestic_baselines_working_without_international_ones_is_online():
+    domestic_only = [b for b in baselines() if b["target"]["baseline"] == "domestic"]
+    assert analyse_scan(domestic_only, None).connectivity == "online"

@@ -183,3 +183,22 @@ def test_ip_literal_url_skips_dns():
 def test_explanation_cites_the_addresses_and_failure():
     got = verdict_of(result(failed("dns_nxdomain_error")), HEALTHY_CONTROL)
     assert "dns_nxdomain_error" in got["explanation"] and ADDRESS in got["explanation"]
+
+
+def test_ipv6_loopback_answer_is_a_bogon():
+    obs = lied(["::1"], tcp=[tcp("::1", "connection_refused")], tls=[], http=[])
+    assert verdict_of(result(obs), HEALTHY_CONTROL)["evidence"][:2] == ["dns.bogon", "dns.inconsistent"]
+
+
+def test_blockpage_injected_on_the_sites_own_address_teaches_no_address():
+    """An on-path middlebox answering for the real address: that address is the site's, and
+    another name hosted there must not be called DNS-blocked."""
+    injected = web(scheme="http")
+    injected["http"] = [hop(f"http://{HOST}/", title="x", body=KZ_BLOCKPAGE)]
+    neighbour = web("neighbour.example", address="88.198.9.9")
+    neighbour["dns"] = dns("neighbour.example", [ADDRESS])  # same server as news.example, not the control's answer
+    neighbour["tcp"] = [tcp(ADDRESS, "generic_timeout_error", host="neighbour.example")]
+    neighbour["tls"], neighbour["http"] = [], []
+    got = verdict_of(result(neighbour, ident="neighbour", host="neighbour.example"), None,
+                     others=[result(injected, scheme="http")])
+    assert "dns.blockpage_ip" not in got["evidence"]

@@ -294,3 +294,12 @@ def test_idn_host_matches_its_punycode_observations():
     obs.pop("http")
     got = verdict_of(result(obs, url="https://ПРИМЕР.example/", host=puny), None)
     assert (got["verdict"], got["blocking"]) == ("blocked", "tls")
+
+
+def test_redirect_to_a_blockpage_destination_over_validated_tls_is_the_sites_own():
+    """Only a forgeable (plain-HTTP) redirect can be a censor's; a validated one is the site's."""
+    obs = https(http=[hop(f"https://{HOST}/", 302, location="https://qca.kz/", title=None, body=""),
+                      hop("https://qca.kz/", title="QCA", body="<p>qca</p>")],
+                tls=[tls(), tls(host="qca.kz")])
+    got = verdict_of(result(obs), None)
+    assert "http.blockpage_redirect" not in got["evidence"]

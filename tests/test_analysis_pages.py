@@ -67,3 +67,25 @@ def test_title_words_are_long_words_by_utf8_bytes():
 def test_visible_words_ignore_markup():
     assert visible_words("<div class='navigation'>Hello <b>world</b></div>") == {"hello", "world"}
     assert visible_words("<<<<a" * 1000 + "> tail") == {"tail"}
+
+
+@pytest.mark.parametrize("name,probe_title,control_title,same", [
+    ("half_of_the_shorter_title_shared", "Alpha Bravo Charlie Delta", "Alpha Bravo Foxtrot Golf Hotel", True),
+    ("less_than_half_shared", "Alpha Bravo Charlie Delta", "Alpha Echoes Foxtrot Golfs Hotel", False),
+], ids=lambda x: x if isinstance(x, str) else "")
+def test_title_sharing_threshold(name, probe_title, control_title, same):
+    body = article_body(title="")
+    assert compare_pages(page(title=probe_title, body=body), page(title=control_title, body=body)).same is same
+
+
+@pytest.mark.parametrize("name,shared,same", [
+    ("text_similarity_at_threshold", 3, True),   # 3 shared of 10 distinct words: 0.3
+    ("text_similarity_below_threshold", 2, False),
+], ids=lambda x: x if isinstance(x, str) else "")
+def test_text_similarity_threshold(name, shared, same):
+    common = [f"common{i}" for i in range(shared)]
+    ours = " ".join(common + [f"ours{i}" for i in range(5 - shared + 2)])
+    theirs = " ".join(common + [f"theirs{i}" for i in range(10 - len(common) - (5 - shared + 2))])
+    probe = page(title=None, body=f"<p>{ours}</p>", body_length=100, headers={})
+    control = page(title=None, body=f"<p>{theirs}</p>", body_length=1_000, headers={})
+    assert compare_pages(probe, control).same is same

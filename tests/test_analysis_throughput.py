@@ -132,3 +132,20 @@ def test_baselines_are_compared_with_each_other_not_themselves():
     both[0]["observations"]["download"] = THROTTLED
     analysis = analyse_scan(both, None)
     assert analysis.verdicts[0]["verdict"] == "throttled"
+
+
+@pytest.mark.parametrize("name,control_rate,expected", [
+    ("control_at_twice_our_rate_is_slow_everywhere", 64.0, None),
+    ("control_just_above_twice_is_not", 64.1, ("throughput.low",)),
+], ids=lambda x: x if isinstance(x, str) else "")
+def test_slow_everywhere_edge(name, control_rate, expected):
+    finding = judge(measured(32.0), 30_000.0, "the baselines", measured(control_rate))
+    assert (finding.evidence if finding else None) == expected
+
+
+def test_baseline_figure_ignores_a_sustained_rate_measured_too_briefly():
+    """Under 10 ms a rate is timer noise: only the whole-request rate (a lower bound) counts."""
+    brief = Throughput("download", "u", 1_000_000, 900_000.0, True, th.MIN_RATE_SPAN_MS - 1, 5_000.0, 0.0, True)
+    assert brief.reference_kbps == 5_000.0
+    long_enough = Throughput("download", "u", 1_000_000, 900_000.0, True, th.MIN_RATE_SPAN_MS, 5_000.0, 0.0, True)
+    assert long_enough.reference_kbps == 900_000.0
