@@ -144,3 +144,13 @@ def test_an_unreadable_report_exits_with_bad_input_and_the_reason(tmp_path, cont
 def test_an_unknown_verdict_filter_is_bad_input(kz_file):
     result = f.cli("show", kz_file, "--verdict", "banned")
     assert result.exit_code == exit_codes.BAD_INPUT and "unknown verdict" in result.stderr
+
+
+def test_render_report_says_why_a_broken_report_cannot_be_shown():
+    made = f.kz_report()
+    made["results"][0]["verdict"] = "\x1b[2Jbanned"
+    out = io.StringIO()
+    render_report(made, Console(file=out, width=120))
+    text = out.getvalue()
+    assert text.startswith("The report cannot be shown: \"results[0].verdict\" is '\\x1b[2Jbanned'")
+    assert "\x1b" not in text

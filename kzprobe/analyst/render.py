@@ -14,6 +14,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from kzprobe import report_reader as rr
 from kzprobe.analyst.filters import TargetFilter
 from kzprobe.analyst.reading import ScanDigest, TargetDigest, digest_report, iso
 from kzprobe.analyst.safe_text import clean, safe
@@ -34,8 +35,16 @@ NARROW_WIDTH = 110
 
 
 def render_report(report: dict[str, Any], console: Console) -> None:
-    """Print a checked report (from report_reader, or just written by a scan) as a human table."""
-    render_scan(digest_report(report, ""), console)
+    """Print a report (from report_reader, or just written by a scan) as a human table.
+
+    The report is checked first: one that breaks the format gets a line saying why, not a crash.
+    """
+    try:
+        checked = rr.check_report(report, "report", require_verdicts=False)
+    except rr.ReportError as error:
+        console.print(Text(f"The report cannot be shown: {clean(error.reason)}", style="bold red"))
+        return
+    render_scan(digest_report(checked, ""), console)
 
 
 def render_scan(scan: ScanDigest, console: Console, target_filter: TargetFilter = TargetFilter()) -> None:
