@@ -134,7 +134,8 @@ def judge(target: Throughput, reference_kbps: float | None, reference_label: str
             share = rate / compare_to
             if share <= th.THROTTLED_RATIO:
                 evidence = ("throughput.low", "throughput.stall") if stalled else ("throughput.low",)
-                parts = [f"{_what(target)} ran at {kbps(rate)} after the first {th.BURST_BYTES // 1024} KB "
+                span = f"after the first {th.BURST_BYTES // 1024} KB" if target.source == "download" else "over its body"
+                parts = [f"{_what(target)} ran at {kbps(rate)} {span} "
                          f"(over {target.window_ms / 1000:.1f} s{', ' + stall_note if stall_note else ''})",
                          f"{ratio(share)} of {label} ({kbps(compare_to)})"]
                 if control is not None and control.rate_kbps is not None:
