@@ -68,3 +68,38 @@ def test_shell_runs_inside_the_censored_network():
 def test_clean_succeeds_with_nothing_to_clean():
     proc = kzprobe("lab", "clean")
     assert proc.returncode == exit_codes.OK
+
+
+@needs_namespaces
+def test_run_some_scenarios_as_json():
+    proc = kzprobe("lab", "run", "-s", "tls-reset", "-s", "offline", "--json", timeout=120)
+    assert proc.returncode == exit_codes.OK, proc.stdout + proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["ok"] is True
+    seen = {(c["run"], c["scenario"]) for c in data["comparisons"]}
+    assert {("inside", "tls-reset"), ("inside", "(connectivity)"), ("offline", "tls-reset")} <= seen
+    assert not any(run == "international-cut" for run, _ in seen)  # only the network run named
+    assert [s["name"] for s in data["scans"]] == ["outside", "inside", "offline"]
+    assert "outside scan (the control)" in proc.stderr
+
+
+def test_run_exits_1_and_names_each_mismatch(monkeypatch):
+    """What a mismatch looks like; the result is made up, so nothing is built."""
+    from typer.testing import CliRunner
+
+    from kzprobe.cli import app
+    from kzprobe.cli import commands_lab
+    from kzprobe.lab.runner import Comparison, LabRunResult
+
+    result = LabRunResult(comparisons=[
+        Comparison("inside", "tls-reset", "blocked/tls [tls.reset]", "blocked/tls [tls.reset]", ()),
+        Comparison("inside", "tls-fin", "blocked/tls [tls.eof]", "reachable", ("verdict 'reachable', expected 'blocked'",),
+                   pending="the TLS rules do not know eof yet", explanation="It loaded.\x1b[31m"),
+    ])
+    monkeypatch.setattr(commands_lab, "availability", lambda: None)
+    monkeypatch.setattr(commands_lab, "run_lab", lambda *args, **kwargs: result)
+    out = CliRunner().invoke(app, ["lab", "run"])
+    assert out.exit_code == exit_codes.FAILED
+    assert "MISMATCH (pending)" in out.output and "1 of 2 expectations met" in out.output
+    assert "inside tls-fin: verdict 'reachable', expected 'blocked' (pending: the TLS rules do not know eof yet)" in out.output
+    assert "kzprobe said: It loaded." in out.output and "\x1b" not in out.output

@@ -18,7 +18,7 @@ from kzprobe.lab import NETWORK_RUNS, SCENARIOS
 from kzprobe.lab import addresses as a
 from kzprobe.lab import model as m
 from kzprobe.lab.generate import generate_scenarios
-from kzprobe.lab.model import Conditions
+from kzprobe.lab.model import Conditions, Expectation
 from kzprobe.lab.plan import CUT_EVERYTHING, CUT_INTERNATIONAL, INSIDE, OUTSIDE, allocate, plan_namespace
 from kzprobe.lab.scenarios import scenario_by_id, select
 from kzprobe.lab.servers.clienthello import server_name
@@ -260,3 +260,85 @@ def test_certificates_name_hosts_and_address_literals(tmp_path):
         forged = x509.load_pem_x509_certificate(factory.forged(name).chain.read_bytes())
         assert forged.issuer.rfc4514_string() == "CN=Security Certificate,C=KZ"
         assert forged.subject == cert.subject and forged.public_key().public_numbers().e == 3
+
+
+# -- the lab against kzprobe's own fingerprints
+
+
+def _hop(body: bytes):
+    from kzprobe.analysis.facts import HopFact
+    from kzprobe.probes.body import title_of
+
+    return HopFact(url="http://x.kzlab.test/", host="x.kzlab.test", scheme="http", address=None, status=200,
+                   headers={}, location=None, body_length=len(body), body=body[:65536].decode("utf-8"),
+                   title=title_of(body, "utf-8"), truncated=False, body_read_ms=None, failure=None)
+
+
+def test_lab_pages_against_the_bundled_fingerprints():
+    """The 'known' blockpage is one a Kazakh fingerprint matches; the unknown one and every
+    site's page match none; the ISP's blockpage server and redirect host are not listed, so the
+    verdicts for them must come from the page and the control."""
+    from kzprobe.analysis.fingerprints import bundled_fingerprints
+    from kzprobe.lab import pages
+    from kzprobe.lab.plan import BLOCKPAGE_HOST
+
+    fingerprints = bundled_fingerprints()
+    known = fingerprints.page(_hop(pages.FINGERPRINTED_BLOCKPAGE.encode()))
+    assert known is not None and known.country == "KZ"
+    assert fingerprints.page(_hop(pages.UNKNOWN_BLOCKPAGE.encode())) is None
+    for scenario in SCENARIOS:
+        assert fingerprints.page(_hop(pages.standard_page(scenario.site.host))) is None, scenario.id
+    assert fingerprints.address(a.BLOCKPAGE_SERVER) is None
+    assert fingerprints.redirect(f"http://{BLOCKPAGE_HOST}/?host=x") is None
+
+
+def test_forged_chain_is_a_known_interception_authority(tmp_path):
+    from cryptography import x509
+
+    from kzprobe.analysis.facts import CertFact
+    from kzprobe.analysis.fingerprints import bundled_fingerprints
+    from kzprobe.lab.certs import CertificateFactory
+
+    factory = CertificateFactory(tmp_path)
+    forged = x509.load_pem_x509_certificates(factory.forged("tls-mitm-qaznet.kzlab.test").chain.read_bytes())
+    honest = x509.load_pem_x509_certificate(factory.leaf("tls-mitm-qaznet.kzlab.test").chain.read_bytes())
+
+    def facts(cert: x509.Certificate) -> tuple:
+        return (CertFact(subject=cert.subject.rfc4514_string(), issuer=cert.issuer.rfc4514_string(), sha256=""),)
+
+    fingerprints = bundled_fingerprints()
+    assert fingerprints.authority(facts(forged[0]), "interception") is not None  # the leaf alone suffices
+    assert fingerprints.authority(facts(forged[1]), "interception").authority.id == "kz-qaznet-trust-network"
+    assert fingerprints.authority(facts(honest), "interception") is None
+
+
+# -- comparing a report with the expectations
+
+
+@pytest.mark.parametrize("result, problems", [
+    ({"verdict": "blocked", "blocking": "tls", "evidence": ["tls.reset", "tcp.reset"]}, []),
+    ({"verdict": "reachable", "blocking": None, "evidence": []},
+     ["verdict 'reachable', expected 'blocked'", "blocking None, expected 'tls'", "evidence lacks tls.reset"]),
+    ({"verdict": "blocked", "blocking": "tcp", "evidence": ["tls.reset"]}, ["blocking 'tcp', expected 'tls'"]),
+    ({"verdict": "blocked", "blocking": "tls", "evidence": ["tls.eof"]}, ["evidence lacks tls.reset"]),
+    (None, ["the report has no result for this target"]),
+], ids=["match, more evidence is fine", "everything differs", "wrong layer", "wrong evidence", "no result"])
+def test_compare_names_every_difference(result, problems):
+    from kzprobe.lab.runner import compare
+
+    _actual, found = compare(Expectation(v.BLOCKED, "tls", ("tls.reset",)), result)
+    assert list(found) == problems
+
+
+def test_compare_report_checks_connectivity_and_survives_a_missing_report():
+    from kzprobe.lab.runner import CONNECTIVITY_SUBJECT, compare_report
+
+    expect = {"tls-reset": Expectation(v.BLOCKED, "tls", ("tls.reset",), pending="later")}
+    report = {"connectivity": "offline", "results": [
+        {"target": {"id": "tls-reset"}, "verdict": "blocked", "blocking": "tls", "evidence": ["tls.reset"],
+         "explanation": "reset"}]}
+    rows = {c.subject: c for c in compare_report("inside", report, expect, v.ONLINE)}
+    assert rows[CONNECTIVITY_SUBJECT].problems == ("connectivity 'offline', expected 'online'",)
+    assert rows["tls-reset"].matches and rows["tls-reset"].explanation == "reset"
+    missing = compare_report("inside", None, expect, v.ONLINE)
+    assert [c.problems for c in missing] == [("the scan wrote no report",)] and missing[0].pending == "later"
