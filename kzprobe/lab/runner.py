@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -135,7 +136,10 @@ def compare_report(run: str, report: Mapping | None, expectations: Mapping[str, 
 
 
 class _Scan:
-    """One `kzprobe scan` process inside the lab, started now and collected later."""
+    """One `kzprobe scan` process inside the lab, started now and collected later.
+
+    Its end is timed by a waiting thread, so scans that run side by side each get their own
+    duration, whatever order they are collected in."""
 
     def __init__(self, lab: Lab, name: str, role: str, targets: Path, output: Path, timeout: float,
                  extra: Sequence[str]) -> None:
@@ -144,18 +148,28 @@ class _Scan:
                 # No lookup of the vantage's ASN and country: there is nothing to ask in the lab.
                 "--no-geo", *extra]
         self.name, self.role, self.output = name, role, output
+        self._stderr_path = output.with_suffix(".stderr")
         self.started = time.monotonic()
-        self.process = lab.popen(role, argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.PIPE, text=True)
+        self.ended: float | None = None
+        with open(self._stderr_path, "wb") as stderr:
+            self.process = lab.popen(role, argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr)
+        self._waiter = threading.Thread(target=self._wait, daemon=True)
+        self._waiter.start()
 
-    def finish(self) -> ScanRun:
+    def _wait(self) -> None:
         try:
-            _, stderr = self.process.communicate(timeout=_SCAN_LIMIT_S)
+            self.process.wait(_SCAN_LIMIT_S)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            _, stderr = self.process.communicate()
-            stderr += f"\nkzprobe lab: the scan was stopped after {_SCAN_LIMIT_S:g} s"
-        return ScanRun(self.name, self.role, self.output, time.monotonic() - self.started,
+            self.process.wait()
+        self.ended = time.monotonic()
+
+    def finish(self) -> ScanRun:
+        self._waiter.join()
+        stderr = self._stderr_path.read_text(encoding="utf-8", errors="replace")
+        if self.process.returncode < 0:
+            stderr += f"\nkzprobe lab: the scan was stopped (signal {-self.process.returncode})"
+        return ScanRun(self.name, self.role, self.output, (self.ended or time.monotonic()) - self.started,
                        self.process.returncode, stderr[-4000:])
 
 
