@@ -81,8 +81,12 @@ def _dns_failure(exc: BaseException) -> str | None:
             return v.DNS_REFUSED
         if rcodes:
             return v.DNS_SERVFAIL
-        # No server answered at all: every attempt failed on the network (refused port,
-        # unreachable), which is a resolver that cannot be reached.
+        # No server answered at all. When the network said why (unreachable, refused), say
+        # that; otherwise the resolver could not be reached in time.
+        network = {_ERRNO_FAILURES.get(getattr(error, "errno", None)) for _, _, _, error, _ in
+                   (exc.kwargs.get("errors") or []) if isinstance(error, OSError)}
+        if len(network) == 1 and None not in network:
+            return network.pop()
         return v.DNS_TIMEOUT
     if isinstance(exc, dns.exception.Timeout):
         return v.DNS_TIMEOUT

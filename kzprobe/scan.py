@@ -19,6 +19,7 @@ from kzprobe import limits
 from kzprobe.observations import Observations
 from kzprobe.probes.connection import Connector, make_tls_contexts
 from kzprobe.probes.dns import DnsProbe, ResolverSpec
+from kzprobe.probes.doh import DohClient
 from kzprobe.probes.endpoints import ENDPOINT_OPERATIONS_AT_ONCE, measure_endpoints
 from kzprobe.probes.web import ProbeKit, measure_web_target
 from kzprobe.scrub import Scrubber, local_public_addresses
@@ -47,12 +48,22 @@ class ScanOptions:
 
 def build_probe_kit(options: ScanOptions) -> ProbeKit:
     verifying, capturing = make_tls_contexts(options.ca_file)
+    connector = Connector(verifying, capturing, options.timeout)
+    dns = DnsProbe(options.resolver, options.timeout)
+    control_dns = doh = None
+    if options.control_resolver is not None:
+        exchange = None
+        if options.control_resolver.kind == "doh":
+            doh = DohClient(str(options.control_resolver.url), dns, connector, options.timeout)
+            exchange = doh.exchange
+        control_dns = DnsProbe(options.control_resolver, options.timeout, exchange)
     return ProbeKit(
-        dns=DnsProbe(options.resolver, options.timeout),
-        control_dns=DnsProbe(options.control_resolver, options.timeout) if options.control_resolver else None,
-        connector=Connector(verifying, capturing, options.timeout),
+        dns=dns,
+        control_dns=control_dns,
+        connector=connector,
         scrub=Scrubber(options.own_addresses | local_public_addresses()),
         timeout=options.timeout,
+        doh=doh,
     )
 
 

@@ -238,6 +238,9 @@ def _measure_with_signals(kit, targets: list[Target], concurrency: int, record: 
                 loop.add_signal_handler(signum, stop.set)
             except (NotImplementedError, RuntimeError):
                 pass
-        return await run_scan(kit, targets, concurrency, record, stop)
+        try:
+            return await run_scan(kit, targets, concurrency, record, stop)
+        finally:
+            await kit.aclose()
 
     return asyncio.run(main())

@@ -36,7 +36,7 @@ def lab(tmp_path_factory):
     directory = tmp_path_factory.mktemp("loopback")
     ca = trustme.CA()
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("news.test", "xn--80aswg.test").configure_cert(server_context)
+    ca.issue_cert("news.test", "xn--80aswg.test", ADDRESS).configure_cert(server_context)
     ca.cert_pem.write_to_path(str(directory / "ca.pem"))
     table = DnsTable({"news.test": [ADDRESS], "xn--80aswg.test": [ADDRESS], "gone.test": "NXDOMAIN"})
     with LoopbackServers(ADDRESS, table, page, server_context) as servers:
@@ -138,6 +138,20 @@ def test_json_flag_prints_the_report(lab, tmp_path):
     proc = kzprobe(*scan_args(directory, servers, tmp_path / "r.json"), "--json", cwd=directory)
     assert proc.returncode == 0
     assert json.loads(proc.stdout)["scan_id"] == json.loads((tmp_path / "r.json").read_text())["scan_id"]
+
+
+def test_doh_control_resolver(lab, tmp_path):
+    directory, servers = lab
+    args = scan_args(directory, servers, tmp_path / "r.json")
+    doh = f"https://{ADDRESS}:{servers.https_port}/dns-query"
+    args[args.index("--control-resolver") + 1] = doh
+    proc = kzprobe(*args, cwd=directory)
+    assert proc.returncode == 0, proc.stderr
+    document = json.loads((tmp_path / "r.json").read_text())
+    assert document["settings"]["control_resolver"] == doh
+    control = result(document, "news-test")["observations"]["control_dns"]
+    assert control["resolver"] == doh and control["addresses"] == [ADDRESS]
+    assert result(document, "gone-test")["observations"]["control_dns"]["failure"] == "dns_nxdomain_error"
 
 
 def test_bad_target_file_scans_nothing(lab, tmp_path):

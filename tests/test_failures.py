@@ -46,6 +46,9 @@ def servfail_error(rcode: int) -> dns.resolver.NoNameservers:
     pytest.param(servfail_error(dns.rcode.SERVFAIL), v.DNS_SERVFAIL, id="servfail"),
     pytest.param(servfail_error(dns.rcode.REFUSED), v.DNS_REFUSED, id="refused"),
     pytest.param(dns.resolver.NoNameservers(request=dns.message.make_query("example.kz", "A"), errors=[]), v.DNS_TIMEOUT, id="no-server-answered"),
+    pytest.param(dns.resolver.NoNameservers(request=dns.message.make_query("example.kz", "A"), errors=[
+        ("192.0.2.1", False, 53, OSError(errno.ENETUNREACH, "unreachable"), None)]),
+        v.NETWORK_UNREACHABLE, id="resolver-unreachable"),
     pytest.param(dns.resolver.LifetimeTimeout(timeout=1.0, errors=[]), v.DNS_TIMEOUT, id="dns-lifetime"),
     pytest.param(dns.exception.Timeout(), v.DNS_TIMEOUT, id="dns-timeout"),
     pytest.param(ConnectionRefusedError(), v.CONNECTION_REFUSED, id="refused-connect"),

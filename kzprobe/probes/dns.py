@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import dns.asyncresolver
+import dns.message
 import dns.rcode
 import dns.rdatatype
 import dns.resolver
@@ -28,6 +30,9 @@ DEFAULT_CONTROL_RESOLVER = "https://1.1.1.1/dns-query"
 
 # When several queries fail, the overall failure is the most telling one.
 _FAILURE_PRIORITY = [v.DNS_NXDOMAIN, v.DNS_SERVFAIL, v.DNS_REFUSED, v.DNS_TIMEOUT]
+
+
+DohExchange = Callable[[dns.message.Message], Awaitable[dns.message.Message]]
 
 
 class ResolverConfigError(ValueError):
@@ -100,8 +105,12 @@ def _ms(start: float) -> float:
 class DnsProbe:
     """A resolver configured once per scan; `lookup` records one hostname's resolution."""
 
-    def __init__(self, spec: ResolverSpec, timeout: float) -> None:
+    def __init__(self, spec: ResolverSpec, timeout: float, doh_exchange: DohExchange | None = None) -> None:
+        """`doh_exchange` sends one DNS message to the DoH server (probes/doh.py); needed for DoH."""
         self.spec = spec
+        if spec.kind == "doh" and doh_exchange is None:
+            raise ResolverConfigError("a DoH resolver needs an HTTPS client (probes.doh.DohClient)")
+        self._doh_exchange = doh_exchange
         try:
             resolver = dns.asyncresolver.Resolver(configure=spec.kind == "system")
         except (dns.resolver.NoResolverConfiguration, OSError) as exc:
@@ -112,7 +121,7 @@ class DnsProbe:
             resolver.nameservers = [str(spec.address)]
             resolver.port = spec.port
         elif spec.kind == "doh":
-            resolver.nameservers = [str(spec.url)]
+            resolver.nameservers = ["127.0.0.1"]  # unused: DoH goes through doh_exchange
         if not resolver.nameservers:
             raise ResolverConfigError("the system resolver configuration names no server; pass --resolver")
         # One attempt per server may take a third of the budget, so a lost UDP packet is retried.
@@ -120,6 +129,7 @@ class DnsProbe:
         resolver.lifetime = timeout
         resolver.cache = None
         self._resolver = resolver
+        self._timeout = timeout
         self.description = spec.describe() if spec.kind != "system" else (
             "system (" + ", ".join(str(ns) for ns in resolver.nameservers) + ")"
         )
@@ -147,17 +157,24 @@ class DnsProbe:
         return DnsObservation(hostname=hostname, resolver=self.description, addresses=addresses,
                               failure=failure, queries=list(queries), duration_ms=_ms(start))
 
+    async def _exchange(self, hostname: str, rdtype: dns.rdatatype.RdataType) -> dns.message.Message:
+        """One question answered. DoH is asked once, with the timeout: the resolver object would
+        retry a DoH server it cannot reach until its lifetime ends, for every name of the scan."""
+        if self._doh_exchange is not None:
+            return await self._doh_exchange(dns.message.make_query(hostname, rdtype))
+        answer = await self._resolver.resolve(hostname, rdtype, raise_on_no_answer=False, search=False)
+        return answer.response
+
     async def _query(self, hostname: str, qtype: str) -> DnsQuery:
         start = time.monotonic()
         rdtype = dns.rdatatype.from_text(qtype)
         try:
-            answer = await self._resolver.resolve(hostname, rdtype, raise_on_no_answer=False, search=False)
+            response = await self._exchange(hostname, rdtype)
         except Exception as exc:  # every failure is data
             failure = failure_from_exception(exc)
             rcode = "NXDOMAIN" if failure == v.DNS_NXDOMAIN else _rcode_of_failure(exc)
             return DnsQuery(qtype=qtype, rcode=rcode, answers=[], cnames=[],
                             failure=failure, duration_ms=_ms(start))
-        response = answer.response
         answers: list[str] = []
         cnames: list[str] = []
         for rrset in response.answer:
@@ -166,9 +183,14 @@ class DnsProbe:
                     answers.append(str(ipaddress.ip_address(rdata.address)))
                 elif rrset.rdtype == dns.rdatatype.CNAME and len(cnames) < limits.MAX_DNS_ANSWERS:
                     cnames.append(str(rdata.target).rstrip("."))
-        return DnsQuery(qtype=qtype, rcode=dns.rcode.to_text(response.rcode()), answers=answers,
-                        cnames=cnames, failure=None if answers else v.DNS_NO_ANSWER,
+        rcode = dns.rcode.to_text(response.rcode())
+        failure = None if answers else _RCODE_FAILURES.get(rcode, v.DNS_NO_ANSWER)
+        return DnsQuery(qtype=qtype, rcode=rcode, answers=answers, cnames=cnames, failure=failure,
                         duration_ms=_ms(start))
+
+
+# A reply without addresses, by its rcode (DoH replies carry the rcode instead of raising).
+_RCODE_FAILURES = {"NXDOMAIN": v.DNS_NXDOMAIN, "SERVFAIL": v.DNS_SERVFAIL, "REFUSED": v.DNS_REFUSED}
 
 
 def _rcode_of_failure(exc: BaseException) -> str | None:

@@ -94,9 +94,9 @@ class _ResponseStream(httpx.AsyncByteStream):
 class SessionTransport(httpx.AsyncBaseTransport):
     """httpx transport over an httpcore pool whose only way out is the session's backend."""
 
-    def __init__(self, session: TargetSession) -> None:
+    def __init__(self, session: TargetSession, max_connections: int = 4) -> None:
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=session.connector.verifying, max_connections=4, http1=True, http2=False,
+            ssl_context=session.connector.verifying, max_connections=max_connections, http1=True, http2=False,
             retries=0, network_backend=SessionBackend(session),
         )
 
@@ -118,10 +118,12 @@ class SessionTransport(httpx.AsyncBaseTransport):
 class TargetSession:
     """Shared by the probes of one target; appends everything to `observations` as it happens."""
 
-    def __init__(self, dns: DnsProbe, connector: Connector, observations: Observations) -> None:
+    def __init__(self, dns: DnsProbe, connector: Connector, observations: Observations, *,
+                 recording: bool = True) -> None:
         self.dns = dns
         self.connector = connector
         self.observations = observations
+        self.recording = recording  # False for long-lived helpers (DoH) whose records nobody reads
         self._resolved: dict[str, DnsObservation] = {}
         self._kept: dict[tuple[str, int], _Stream] = {}
         self._probing: list[_Stream] = []
@@ -130,9 +132,13 @@ class TargetSession:
         self._resolved[observation["hostname"]] = observation
 
     def record_tcp(self, observation: TcpObservation) -> None:
+        if not self.recording:
+            return
         self.observations.setdefault("tcp", []).append(observation)
 
     def record_tls(self, observation: TlsObservation) -> None:
+        if not self.recording:
+            return
         self.observations.setdefault("tls", []).append(observation)
 
     def keep(self, stream: httpcore.AsyncNetworkStream, hostname: str, address: str, port: int,
@@ -166,7 +172,8 @@ class TargetSession:
         if hostname not in self._resolved:
             observation = await self.dns.lookup(hostname)
             self._resolved[hostname] = observation
-            self.observations.setdefault("redirect_dns", []).append(observation)
+            if self.recording:
+                self.observations.setdefault("redirect_dns", []).append(observation)
         return self._resolved[hostname]
 
     async def open_stream(self, host: str, port: int) -> httpcore.AsyncNetworkStream:

@@ -14,6 +14,7 @@ import httpx
 from kzprobe.observations import Observations
 from kzprobe.probes.connection import Connector
 from kzprobe.probes.dns import DnsProbe
+from kzprobe.probes.doh import DohClient
 from kzprobe.probes.download import download
 from kzprobe.probes.http import fetch_chain
 from kzprobe.probes.session import SessionTransport, TargetSession, pick_addresses
@@ -32,6 +33,11 @@ class ProbeKit:
     connector: Connector
     scrub: Scrubber
     timeout: float
+    doh: DohClient | None = None  # the control resolver's HTTPS client, when it is DoH
+
+    async def aclose(self) -> None:
+        if self.doh is not None:
+            await self.doh.aclose()
 
 
 async def _probe_endpoint(kit: ProbeKit, session: TargetSession, hostname: str, address: str,

@@ -50,14 +50,19 @@ class _DnsUdp(asyncio.DatagramProtocol):
 Page = Callable[[str, str], tuple[int, dict[str, str], bytes]]  # (host, path) -> status, headers, body
 
 
-async def _serve_http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, page: Page) -> None:
+async def _serve_http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, page: Page,
+                      table: DnsTable) -> None:
     try:
         while True:
             head = await reader.readuntil(b"\r\n\r\n")
             lines = head.decode("latin-1").split("\r\n")
-            path = lines[0].split(" ")[1]
+            method, path = lines[0].split(" ")[:2]
             headers = {k.strip().lower(): v.strip() for k, _, v in (l.partition(":") for l in lines[1:] if l)}
-            status, extra, body = page(headers.get("host", "").split(":")[0], path)
+            request_body = await reader.readexactly(int(headers.get("content-length", "0")))
+            if method == "POST" and path == "/dns-query":  # DNS over HTTPS, RFC 8484
+                status, extra, body = 200, {"Content-Type": "application/dns-message"}, table.answer(request_body)
+            else:
+                status, extra, body = page(headers.get("host", "").split(":")[0], path)
             out = [f"HTTP/1.1 {status} X", f"Content-Length: {len(body)}"] + [f"{k}: {v}" for k, v in extra.items()]
             writer.write(("\r\n".join(out) + "\r\n\r\n").encode() + body)
             await writer.drain()
@@ -87,10 +92,10 @@ class LoopbackServers:
         transport, _ = await self._loop.create_datagram_endpoint(lambda: _DnsUdp(self.table),
                                                                  local_addr=(self.address, 0))
         self.dns_port = transport.get_extra_info("sockname")[1]
-        http = await asyncio.start_server(lambda r, w: _serve_http(r, w, self.page), self.address, 0)
+        http = await asyncio.start_server(lambda r, w: _serve_http(r, w, self.page, self.table), self.address, 0)
         self.http_port = http.sockets[0].getsockname()[1]
         if self.ssl_context is not None:
-            https = await asyncio.start_server(lambda r, w: _serve_http(r, w, self.page), self.address, 0,
+            https = await asyncio.start_server(lambda r, w: _serve_http(r, w, self.page, self.table), self.address, 0,
                                                ssl=self.ssl_context)
             self.https_port = https.sockets[0].getsockname()[1]
 
