@@ -29,7 +29,7 @@ from kzprobe import vocabulary as v
 
 # Column widths a table keeps readable in: long ids and explanations are shortened with "…".
 MAX_ID_CHARS = 40
-MAX_EXPLANATION_CHARS = 160
+MAX_EXPLANATION_CHARS = 240
 # Below this console width the table has no room for explanations: each target takes two lines.
 NARROW_WIDTH = 110
 

@@ -1,9 +1,10 @@
 """Many report files read as digests, in scan-time order, in parallel, a bounded number at a time.
 
-Each file is read, checked and reduced to a ScanDigest (kzprobe.analyst.reading) in a worker
-process, optionally turned there into what the command needs (export's rows as text); the
-parent receives the outcomes in scan-time order, with at most a small window of them in flight.
-Ten thousand reports therefore never sit in memory together, and every core parses JSON.
+Each file is answered from the digest cache when it has not changed (kzprobe.analyst.
+digest_cache), or read, checked and reduced to a ScanDigest (kzprobe.analyst.reading) in a worker
+process; either way it may be turned, in the worker, into what the command needs (export's rows
+as text). The parent receives the outcomes in scan-time order, with at most a small window of
+them in flight: ten thousand reports never sit in memory together, and every core parses JSON.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from datetime import datetime
 from typing import Any, Final, NamedTuple, TypeVar
 
 from kzprobe import report_reader as rr
-from kzprobe.analyst.reading import ScanDigest, read_scan
 from kzprobe.analyst.digest_cache import DigestCache, FileStamp, cacheable, deserialize, file_stamp, serialize
+from kzprobe.analyst.reading import ScanDigest, read_scan
 from kzprobe.analyst.scan_order import ScanKey, scan_key
 
 # Below this many files, starting worker processes (~50 ms each) costs more than it saves.
