@@ -8,7 +8,6 @@ and what a client must then see - the ground truth the end-to-end tests rely on.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from kzprobe.cli import app
 from kzprobe.cli import exit_codes
 from kzprobe.lab import NETWORK_RUNS, Lab, LabError, LabUnavailable, availability
 from kzprobe.lab import netns
+from kzprobe.lab.addresses import HONEST_RESOLVER
+from kzprobe.lab.plan import CUTS, OUTSIDE, inside_role
 from kzprobe.lab.runner import DEFAULT_TIMEOUT_S, LabRunResult, run_lab, scenario_table
 from kzprobe.lab.scenarios import select
 from kzprobe.text import clean_text
@@ -33,7 +36,7 @@ app.add_typer(lab_app, name="lab")
 # Piped output (a README, a CI log) gets a wide table rather than rich's 80 columns.
 _out = Console(markup=False, highlight=False, width=shutil.get_terminal_size((160, 24)).columns)
 _err = Console(stderr=True, markup=False, highlight=False)
-SHELL_SIDES = ("inside", "outside", "inside-international", "inside-everything")
+SHELL_SIDES = (inside_role(None), OUTSIDE, *(inside_role(cut) for cut in CUTS))
 
 
 def _text(value: object) -> Text:
@@ -140,6 +143,11 @@ def _render(result: LabRunResult) -> None:
             _out.print(Text("    kzprobe said: ") + _text(c.explanation))
 
 
+def _shell_child() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # the lab ignores Ctrl-C meanwhile; the shell must not
+    netns.die_with_parent()
+
+
 @lab_app.command("shell")
 def lab_shell(
     side: str = typer.Option("inside", "--side", help=f"Which network: {', '.join(SHELL_SIDES)}."),
@@ -156,14 +164,24 @@ def lab_shell(
         with Lab(scenarios, cuts=cuts) as lab:
             example = next((s for s in scenarios if s.id == "tls-reset"), scenarios[0])
             _err.print(_text(f"kzprobe lab: a shell in the '{side}' network. Exit the shell to take the lab down."))
-            _err.print(_text(f"  lab CA (for curl --cacert, kzprobe --ca-file): $KZLAB_CA = {lab.ca_file}"))
-            _err.print(_text(f"  targets file: $KZLAB_TARGETS = {lab.targets_file}"))
-            _err.print(_text(f"  server log: {lab.workdir}/{side}.log"))
-            _err.print(_text(f"  try: curl -v --cacert $KZLAB_CA {example.site.url}"))
-            _err.print(_text("       kzprobe scan --targets $KZLAB_TARGETS --ca-file $KZLAB_CA --output /tmp/lab-report.json"))
+            hints = [
+                f"lab CA (for curl --cacert, kzprobe --ca-file): $KZLAB_CA = {lab.ca_file}",
+                f"targets file: $KZLAB_TARGETS = {lab.targets_file}",
+                f"server log: {lab.workdir}/{side}.log",
+                f"try: curl -v --cacert $KZLAB_CA {example.site.url}",
+                "     kzprobe scan --targets $KZLAB_TARGETS --ca-file $KZLAB_CA --no-geo "
+                f"--control-resolver {HONEST_RESOLVER}:53 --output /tmp/lab-report.json",
+            ]
+            for hint in hints:  # the lab's own words and paths: Text prints them literally
+                _err.print(Text("  " + hint))
             env = lab.env({"KZLAB_CA": str(lab.ca_file), "KZLAB_TARGETS": str(lab.targets_file),
                            "PS1": f"(kzlab {side}) \\w \\$ "})
-            code = subprocess.run(lab.command(side, [shell, "-i"]), env=env).returncode
+            # Ctrl-C belongs to the shell (to stop a curl), not to the lab around it.
+            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+            try:
+                code = subprocess.run(lab.command(side, [shell, "-i"]), env=env, preexec_fn=_shell_child).returncode
+            finally:
+                signal.signal(signal.SIGINT, previous)
     except (LabError, LabUnavailable) as exc:
         raise _fail(str(exc), exit_codes.FAILED)
     raise typer.Exit(code)

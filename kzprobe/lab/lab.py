@@ -49,11 +49,6 @@ class LabError(Exception):
     """The lab could not be built (the message says which step failed and why)."""
 
 
-def role_name(cut: str | None) -> str:
-    """The namespace role for the censored ISP with `cut` (None: the ISP as it normally is)."""
-    return INSIDE if cut is None else f"{INSIDE}-{cut}"
-
-
 class Lab:
     """The emulated censored network. Use as a context manager."""
 
@@ -67,7 +62,7 @@ class Lab:
         self.extra_env = dict(env or {})
         self.workdir: Path | None = None
         self.namespaces: dict[str, netns.Namespace] = {}
-        self.plans: dict[str, NamespacePlan] = {}
+        self.plans: dict[str, NamespacePlan] = {}  # by role: what each namespace was given
         self.servers: dict[str, subprocess.Popen] = {}
         self.allocation = allocate(self.scenarios)
         self.addresses = self.allocation.sites  # site host -> its addresses
@@ -196,7 +191,8 @@ class Lab:
             self.servers[plan.role] = subprocess.Popen(
                 self.command(plan.role, [sys.executable, "-m", "kzprobe.lab.serve", str(config_file)]),
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr, env=self.env(),
-                preexec_fn=netns.die_with_parent,
+                # A session of its own: Ctrl-C at the terminal (in `kzprobe lab shell`) is not for it.
+                preexec_fn=netns.die_with_parent, start_new_session=True,
             )
         finally:
             stderr.close()

@@ -103,7 +103,7 @@ class UserNetns:
             ["unshare", "--user", "--map-root-user", "--net", "--mount", "--propagation", "private",
              "sh", "-c", script, "sh", path],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            preexec_fn=die_with_parent,
+            preexec_fn=die_with_parent, start_new_session=True,  # Ctrl-C at the terminal is not for it
         )
         namespace = cls(name, holder, Path(path))
         assert holder.stdout is not None

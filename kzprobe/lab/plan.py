@@ -16,7 +16,7 @@ from typing import Final
 
 from kzprobe.lab import addresses as a
 from kzprobe.lab import model as m
-from kzprobe.lab.model import Conditions, Scenario, Site
+from kzprobe.lab.model import Conditions, Scenario
 
 OUTSIDE: Final = "outside"
 INSIDE: Final = "inside"
@@ -29,6 +29,11 @@ DROP_LINK: Final = "kzdrop0"
 # Every site answers plain HTTP on 80 and TLS on 443.
 SITE_PORTS: Final = ({"port": 80, "tls": False}, {"port": 443, "tls": True})
 _DROP_PEER: Final = "kzdrop1"
+
+
+def inside_role(cut: str | None) -> str:
+    """The name of the censored ISP's namespace with `cut` ("inside-international"), or "inside"."""
+    return INSIDE if cut is None else f"{INSIDE}-{cut}"
 
 
 @dataclass(frozen=True)
@@ -194,7 +199,7 @@ def plan_namespace(role: str, scenarios: Sequence[Scenario], allocation: Allocat
                                          "ports": list(SITE_PORTS)}
 
     dropped = [str(net) for net in cut_networks] + dropped
-    name = role if cut is None else f"{role}-{cut}"
+    name = role if cut is None else inside_role(cut)
     return NamespacePlan(
         role=name,
         resolver=a.ISP_RESOLVER if role == INSIDE else a.HONEST_RESOLVER,

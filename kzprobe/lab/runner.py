@@ -22,9 +22,9 @@ from typing import Final
 
 from kzprobe import vocabulary as v
 from kzprobe.lab import addresses as a
-from kzprobe.lab.lab import Lab, role_name
+from kzprobe.lab.lab import Lab
 from kzprobe.lab.model import Expectation, Scenario
-from kzprobe.lab.plan import INSIDE, OUTSIDE
+from kzprobe.lab.plan import INSIDE, OUTSIDE, inside_role
 from kzprobe.lab.scenarios import scenario_by_id, select, select_runs
 from kzprobe.lab.targets_file import targets_yaml
 
@@ -222,7 +222,7 @@ def run_lab(ids: Sequence[str] | None = None, *, timeout: float = DEFAULT_TIMEOU
             report = _report_path(out, run.id)
             targets = report.with_suffix(".targets.yaml")
             targets.write_text(targets_yaml([catalogue[sid] for sid in run.scenario_ids], lab.allocation), encoding="utf-8")
-            scans.append(_Scan(lab, run.id, role_name(run.cut), targets, report, timeout, control))
+            scans.append(_Scan(lab, run.id, inside_role(run.cut), targets, report, timeout, control))
             expectations[run.id] = (run.expect, run.connectivity)
         for running in scans:
             scan = running.finish()
