@@ -23,7 +23,7 @@ LAB_DOMAIN: Final = "kzlab.test"
 # (130 kbit/s); the lab's throttler passes the same burst and then 32 KB/s, in the middle of
 # the 16-64 KB/s a policer of that kind yields (research/throttling-shutdowns.md, 1.1 and 1.5).
 THROTTLE_BYTES_PER_S: Final = 32_000
-# A slow but working site: the answer starts after 1.2 s, well inside a 2 s lab timeout.
+# A slow but working site: the answer starts after 1.2 s, well inside the lab's 2.5 s timeout.
 SLOW_SITE_DELAY_S: Final = 1.2
 # Baseline and throughput resources: big enough to leave TCP slow start behind (~1 MB on a
 # fast path, research 1.5), small enough to be fetched in well under a second on loopback.
