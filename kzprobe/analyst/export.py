@@ -67,13 +67,7 @@ def export_rows(scan: ScanDigest, target_filter: TargetFilter) -> Iterator[dict[
 def _target_fields(target: TargetDigest) -> dict[str, Any]:
     endpoints = target.endpoints
     return {
-        "target": target.id,
-        "category": target.category,
-        "url": target.url,
-        "verdict": target.verdict,
-        "blocking": target.blocking,
-        "evidence": list(target.evidence),
-        "explanation": target.explanation,
+        **target.verdict_fields(),
         "target_started_at": target.started_at,
         "duration_ms": target.duration_ms,
         "endpoints_total": endpoints.total if endpoints else None,

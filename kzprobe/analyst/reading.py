@@ -38,6 +38,18 @@ class TargetDigest(NamedTuple):
     endpoints: EndpointSummary | None  # service targets only
     measures: Measures | None  # only when read with detail=True (show, export)
 
+    def verdict_fields(self) -> dict[str, Any]:
+        """The target and its verdict, JSON-ready: what every machine output starts a target with."""
+        return {
+            "target": self.id,
+            "category": self.category,
+            "url": self.url,
+            "verdict": self.verdict,
+            "blocking": self.blocking,
+            "evidence": list(self.evidence),
+            "explanation": self.explanation,
+        }
+
 
 @dataclass(frozen=True)
 class ScanDigest:

@@ -200,15 +200,7 @@ def scan_json(scan: ScanDigest, target_filter: TargetFilter = TargetFilter()) ->
 
 
 def target_json(target: TargetDigest) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "target": target.id,
-        "category": target.category,
-        "url": target.url,
-        "verdict": target.verdict,
-        "blocking": target.blocking,
-        "evidence": list(target.evidence),
-        "explanation": target.explanation,
-    }
+    entry = target.verdict_fields()
     if target.endpoints is not None:
         entry["endpoints"] = {
             "total": target.endpoints.total,
