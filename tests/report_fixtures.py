@@ -303,6 +303,10 @@ def write_journal(path: Path, made: dict[str, Any], *, cut_last_line_at: int | N
 HOSTILE_TITLE = "[bold red]x[/]\x1b[2J\x1b]0;pwned\x07\u202eevil"
 
 
+JANUARY_TARGETS = (("orda-kz", "Orda.kz", "NEWS"), ("tengrinews-kz", "Tengrinews", "NEWS"),
+                   ("livejournal-com", "LiveJournal", "HOST"))
+
+
 def january_2022_scan(moment: datetime, vantage: str = "almaty-vps", asn: str = "AS9198") -> dict[str, Any]:
     """One hourly scan of the January 2022 events as the sources date them (UTC, simplified):
     messengers cut from 4 Jan 14:00, the country offline 5 Jan 11:00 to 10 Jan 08:00, only
@@ -312,14 +316,13 @@ def january_2022_scan(moment: datetime, vantage: str = "almaty-vps", asn: str = 
     orda_blocked = moment >= datetime(2022, 1, 5, 10, tzinfo=timezone.utc)
     messengers_cut = moment >= datetime(2022, 1, 4, 14, tzinfo=timezone.utc)
     if offline:
-        results = [web_result(name, "offline", started_at=moment) for name in ("orda-kz", "tengrinews-kz", "livejournal-com")]
+        results = [web_result(target, "offline", started_at=moment, name=name, category=category)
+                   for target, name, category in JANUARY_TARGETS]
         connectivity = v.OFFLINE
     else:
-        results = [
-            web_result("orda-kz", "tls_timeout" if orda_blocked or cut else "reachable", started_at=moment),
-            web_result("tengrinews-kz", "reachable", started_at=moment),
-            web_result("livejournal-com", "offline" if cut else "dns_nxdomain", category="HOST", started_at=moment),
-        ]
+        states = ("tls_timeout" if orda_blocked or cut else "reachable", "reachable", "offline" if cut else "dns_nxdomain")
+        results = [web_result(target, state, started_at=moment, name=name, category=category)
+                   for (target, name, category), state in zip(JANUARY_TARGETS, states)]
         if cut:
             results[0]["blocking"] = "network"
             results[0]["evidence"] = ["connectivity.international_cut"]

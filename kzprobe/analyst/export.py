@@ -26,7 +26,7 @@ SCAN_COLUMNS: Final = (
     "scan_started_at", "scan_id", "scan_complete", "vantage", "asn", "country", "connectivity",
 )
 TARGET_COLUMNS: Final = (
-    "target", "category", "url", "verdict", "blocking", "evidence", "explanation",
+    "target", "name", "category", "url", "verdict", "blocking", "evidence", "explanation",
     "target_started_at", "duration_ms", "endpoints_total", "endpoints_failing",
 )
 MEASURE_COLUMNS: Final = Measures._fields
@@ -66,8 +66,11 @@ def export_rows(scan: ScanDigest, target_filter: TargetFilter) -> Iterator[dict[
 
 def _target_fields(target: TargetDigest) -> dict[str, Any]:
     endpoints = target.endpoints
+    fields = target.verdict_fields()
     return {
-        **target.verdict_fields(),
+        "target": fields.pop("target"),
+        "name": target.name,
+        **fields,
         "target_started_at": target.started_at,
         "duration_ms": target.duration_ms,
         "endpoints_total": endpoints.total if endpoints else None,
