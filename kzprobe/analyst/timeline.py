@@ -53,7 +53,7 @@ class Period:
 
 
 @dataclass
-class _Track:
+class StateTrack:
     """The periods of one sequence of states, extended scan by scan."""
 
     periods: list[Period] = field(default_factory=list)
@@ -79,7 +79,7 @@ class VantageTimeline:
     first: datetime
     last: datetime
     incomplete: int = 0
-    connectivity: _Track = field(default_factory=_Track)
+    connectivity: StateTrack = field(default_factory=StateTrack)
     intervals: Counter[int] = field(default_factory=Counter)  # minutes between scans -> count
     pauses: list[tuple[datetime, datetime]] = field(default_factory=list)  # candidate gaps
 
@@ -105,7 +105,7 @@ class TargetTimeline:
     target: str
     category: str | None
     vantage: str
-    track: _Track
+    track: StateTrack
 
 
 @dataclass
@@ -139,7 +139,7 @@ def build_timeline(scans: Iterable[ScanDigest], target_filter: TargetFilter = Ta
             key = (target.id, scan.vantage)
             entry = tracks.get(key)
             if entry is None:
-                entry = tracks[key] = TargetTimeline(target.id, target.category, scan.vantage, _Track())
+                entry = tracks[key] = TargetTimeline(target.id, target.category, scan.vantage, StateTrack())
             entry.track.add(state_of(target.verdict, target.blocking), moment, scan.complete)
     first_seen: dict[str, int] = {}
     for target_id, _ in tracks:
