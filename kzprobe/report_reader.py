@@ -202,10 +202,8 @@ def peek_header(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     For ordering and filtering thousands of files cheaply; the fields are unchecked, and a full
     read (read_report) is still what tells whether the file is a report. For a journal: its scan line.
     """
-    try:
-        with open_regular_file(path) as handle:
-            head = handle.read(HEADER_PEEK_BYTES).decode("utf-8", errors="replace")
-    except (OSError, ReportError):
+    head = read_head(path, HEADER_PEEK_BYTES)
+    if head is None:
         return None
     if str(path).endswith(JOURNAL_SUFFIX):
         line, newline, _ = head.partition("\n")
@@ -214,34 +212,52 @@ def peek_header(path: str | os.PathLike[str]) -> dict[str, Any] | None:
         except ValueError:
             return None
         return entry if isinstance(entry, dict) else None
-    return _leading_fields(head)
-
-
-def _leading_fields(text: str) -> dict[str, Any] | None:
-    decoder = json.JSONDecoder()
-    fields: dict[str, Any] = {}
-    position = _skip_space(text, 0)
-    if text[position : position + 1] != "{":
-        return None
-    position += 1
     try:
-        while True:
-            position = _skip_space(text, position)
-            if text[position : position + 1] == "}":
-                return fields
-            key, position = decoder.raw_decode(text, position)
-            position = _skip_space(text, position)
-            if not isinstance(key, str) or text[position : position + 1] != ":":
-                return None
-            if key == "results":
-                return fields
-            value, position = decoder.raw_decode(text, _skip_space(text, position + 1))
-            fields[key] = value
-            position = _skip_space(text, position)
-            if text[position : position + 1] == ",":
-                position += 1
+        return dict(leading_fields(head))
     except ValueError:  # the header runs past the peeked bytes, or the file is malformed
         return None
+
+
+def read_head(path: str | os.PathLike[str], limit: int) -> str | None:
+    """The first `limit` bytes of a regular file as text; None for anything that cannot be read
+    or is not a regular file (a FIFO is refused without waiting for a writer)."""
+    try:
+        with open_regular_file(path) as handle:
+            return handle.read(limit).decode("utf-8", errors="replace")
+    except (OSError, ReportError):
+        return None
+
+
+def leading_fields(text: str) -> Iterator[tuple[str, Any]]:
+    """The (key, value) members of the JSON object `text` starts with, in file order, up to
+    "results" or the object's end.
+
+    Raises ValueError where the text stops being such an object: cut short (a header longer
+    than the bytes read), not an object, or malformed. The members before that point have
+    already been yielded, so a caller chooses between them and nothing.
+    """
+    decoder = json.JSONDecoder()
+    position = _skip_space(text, 0)
+    if text[position : position + 1] != "{":
+        raise ValueError("not a JSON object")
+    position += 1
+    while True:
+        position = _skip_space(text, position)
+        if text[position : position + 1] == "}":
+            return
+        key, position = decoder.raw_decode(text, position)
+        position = _skip_space(text, position)
+        if not isinstance(key, str) or text[position : position + 1] != ":":
+            raise ValueError("not a JSON object member")
+        if key == "results":
+            return
+        value, position = decoder.raw_decode(text, _skip_space(text, position + 1))
+        yield key, value
+        position = _skip_space(text, position)
+        if text[position : position + 1] == ",":
+            position += 1
+        elif text[position : position + 1] != "}":
+            raise ValueError("no comma between members")
 
 
 def _skip_space(text: str, position: int) -> int:

@@ -126,6 +126,49 @@ def test_unknown_fields_are_ignored_for_forward_compatibility(tmp_path):
     assert rr.read_report(f.write_json(tmp_path / "r.json", report))["new_top_level_field"] == {"x": 1}
 
 
+# --- the header, from the first bytes -------------------------------------------------------
+
+LEADING_FIELDS = [
+    # name, text, members yielded, then stops cleanly (True) or raises ValueError (False)
+    ("stops at results", '{"a": 1, "results": [], "b": 2}', [("a", 1)], True),
+    ("whole object", ' {"a": 1 , "b": [1, 2] }', [("a", 1), ("b", [1, 2])], True),
+    ("empty object", "{}", [], True),
+    ("trailing comma", '{"a": 1,}', [("a", 1)], True),
+    ("a key given twice is passed on", '{"a": 1, "a": 2}', [("a", 1), ("a", 2)], True),
+    ("cut in a value", '{"a": 1, "b": "x', [("a", 1)], False),
+    ("cut after a colon", '{"a": 1, "b":', [("a", 1)], False),
+    ("no comma between members", '{"a": 1 "b": 2}', [("a", 1)], False),
+    ("not an object", "[1, 2]", [], False),
+    ("a key that is not a string", "{1: 2}", [], False),
+]
+
+
+@pytest.mark.parametrize("name, text, members, clean", LEADING_FIELDS, ids=[row[0] for row in LEADING_FIELDS])
+def test_leading_fields_yield_the_members_before_results(name, text, members, clean):
+    seen: list[tuple[str, object]] = []
+    try:
+        for member in rr.leading_fields(text):
+            seen.append(member)
+    except ValueError:
+        assert not clean, name
+    else:
+        assert clean, name
+    assert seen == members
+
+
+def test_a_peek_is_none_when_unsure_and_never_waits_on_a_fifo(tmp_path):
+    (tmp_path / "cut.json").write_text('{"format": "kzprobe-report", "started_at": "2026-')
+    os.mkfifo(tmp_path / "trap.json")
+    signal.signal(signal.SIGALRM, lambda *_: pytest.fail("peeking at a FIFO blocked"))
+    signal.alarm(5)
+    try:
+        assert rr.peek_header(tmp_path / "cut.json") is None
+        assert rr.peek_header(tmp_path / "trap.json") is None
+        assert rr.read_head(tmp_path / "trap.json", 16) is None
+    finally:
+        signal.alarm(0)
+
+
 # --- journals -------------------------------------------------------------------------------
 
 

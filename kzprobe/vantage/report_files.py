@@ -8,8 +8,6 @@ scan report here, whatever it contains.
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import stat
 from dataclasses import dataclass
@@ -17,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Final
 
-from kzprobe.report_reader import JOURNAL_SUFFIX, REPORT_FORMAT, parse_time
+from kzprobe.report_reader import JOURNAL_SUFFIX, REPORT_FORMAT, leading_fields, parse_time, read_head
 
 REPORT_NAME: Final = re.compile(
     r"^(?P<vantage>[A-Za-z0-9][A-Za-z0-9._-]{0,63})-(?P<stamp>[0-9]{8}T[0-9]{6}Z)\.json$"
@@ -52,49 +50,18 @@ def read_header(path: Path) -> dict[str, Any]:
     A header cut by the read limit yields the fields before the cut: callers check for the
     fields they need and leave a file alone when one is missing.
     """
-    try:
-        # O_NONBLOCK: a FIFO planted under a report's name must not hang retention.
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
-        return {}
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return {}
-        head = os.read(fd, HEADER_READ_BYTES)
-    except OSError:
-        return {}
-    finally:
-        os.close(fd)
-    text = head.decode("utf-8", errors="replace")
-    decoder = json.JSONDecoder()
+    head = read_head(path, HEADER_READ_BYTES)  # a FIFO planted under a report's name: None, at once
     fields: dict[str, Any] = {}
-    position = _skip_space(text, 0)
-    if text[position:position + 1] != "{":
+    if head is None:
         return fields
-    position += 1
     try:
-        while True:
-            position = _skip_space(text, position)
-            key, position = decoder.raw_decode(text, position)
-            position = _skip_space(text, position)
-            if not isinstance(key, str) or key == "results" or text[position:position + 1] != ":":
-                return fields
-            value, position = decoder.raw_decode(text, _skip_space(text, position + 1))
+        for key, value in leading_fields(head):
             if key in fields:
                 return {}  # a key given twice: readers disagree on which counts; leave it alone
             fields[key] = value
-            position = _skip_space(text, position)
-            if text[position:position + 1] != ",":
-                return fields
-            position += 1
     except ValueError:  # cut by the read limit, or not JSON
-        return fields
-
-
-def _skip_space(text: str, position: int) -> int:
-    while position < len(text) and text[position] in " \t\r\n":
-        position += 1
-    return position
+        pass
+    return fields
 
 
 def scan_report(path: Path) -> ScanReport | None:
