@@ -10,7 +10,7 @@ its resolvers and web servers behave as the scenarios say.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -173,13 +173,8 @@ def plan_namespace(role: str, scenarios: Sequence[Scenario], allocation: Allocat
             "tls": here.tls, "http": here.http, "rate": here.rate_bytes_per_s, "delay": here.delay_s,
         }
         for address in site_where.all:
-            if is_cut(address):
-                continue
-            if here.path == m.PATH_DROP:
-                dropped.append(_network(address))
-                continue
-            local.append(address)
-            if here.path == m.PATH_OPEN:
+            is_local = _place_address(address, here.path, is_cut, local, dropped)
+            if is_local and here.path == m.PATH_OPEN:  # refused: the address is here, nothing listens
                 listener = listeners.setdefault(address, {"address": address, "server": "site", "hosts": [],
                                                           "ports": list(SITE_PORTS)})
                 listener["hosts"].append(site.host)
@@ -213,6 +208,19 @@ def plan_namespace(role: str, scenarios: Sequence[Scenario], allocation: Allocat
     )
 
 
+def _place_address(address: str, path: str, is_cut: Callable[[str], bool], local: list[str],
+                   dropped: list[str]) -> bool:
+    """Add a site's or endpoint's address to the namespace: nothing when the cut takes it, a drop
+    route when `path` drops its packets, else a local address. True when it is local."""
+    if is_cut(address):
+        return False
+    if path == m.PATH_DROP:
+        dropped.append(_network(address))
+        return False
+    local.append(address)
+    return True
+
+
 def _plan_endpoints(role: str, scenario: Scenario, allocation: Allocation, is_cut, honest: dict, isp: dict,
                     local: list[str], dropped: list[str], listeners: dict[str, dict]) -> None:
     """A service's endpoints: resolver entries for named hosts, one listener port per endpoint.
@@ -230,12 +238,8 @@ def _plan_endpoints(role: str, scenario: Scenario, allocation: Allocation, is_cu
                                   replica=None)
             honest[endpoint.host] = _dns_record(endpoint.outside, where)
             isp[endpoint.host] = _dns_record(endpoint.inside, where)
-        if is_cut(address):
+        if not _place_address(address, here.path, is_cut, local, dropped):
             continue
-        if here.path == m.PATH_DROP:
-            dropped.append(_network(address))
-            continue
-        local.append(address)
         listener = listeners.setdefault(address, {"address": address, "server": "endpoint", "hosts": [], "ports": []})
         if not endpoint.literal and endpoint.host not in listener["hosts"]:
             listener["hosts"].append(endpoint.host)
