@@ -6,8 +6,9 @@ carry Unicode (IDN) or odd case. Every comparison of hosts in the analysis goes 
 
 from __future__ import annotations
 
-import ipaddress
 from urllib.parse import urlsplit
+
+from kzprobe.targets import is_ip_literal  # re-exported: the analysis takes its host helpers from here
 
 
 def host_key(name: str) -> str:
@@ -50,14 +51,6 @@ def url_path(url: str) -> str:
     except ValueError:
         return url
     return f"{host_key(parts.hostname or '')}{parts.path or '/'}"
-
-
-def is_ip_literal(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def site_key(host: str) -> str:

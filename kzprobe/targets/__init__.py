@@ -26,7 +26,7 @@ from kzprobe.targets.bundled import (
 from kzprobe.targets.csv_files import CITIZEN_LAB_LISTS, CSV_COLUMNS, CSV_HEADER_PREFIX
 from kzprobe.targets.endpoints import ENDPOINT_FIELDS
 from kzprobe.targets.entries import ENTRY_FIELDS, SOURCE_FIELDS
-from kzprobe.targets.hosts import normalize_host
+from kzprobe.targets.hosts import is_ip_literal, normalize_host
 from kzprobe.targets.ids import derive_id
 from kzprobe.targets.limits import (
     MAX_ENDPOINTS_PER_TARGET,
@@ -64,6 +64,7 @@ __all__ = [
     "bundled_target_files",
     "ca_names",
     "derive_id",
+    "is_ip_literal",
     "load_target_files",
     "load_targets",
     "normalize_host",

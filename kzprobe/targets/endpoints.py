@@ -6,7 +6,7 @@ import re
 from typing import Any, Final
 
 from kzprobe.targets.bundled import ca_bundle_path, ca_names
-from kzprobe.targets.hosts import _is_ip_address, normalize_host
+from kzprobe.targets.hosts import is_ip_literal, normalize_host
 from kzprobe.targets.limits import MAX_ENDPOINTS_PER_TARGET
 from kzprobe.targets.messages import _show, _type_name, _unknown_key_message
 from kzprobe.targets.model import ENDPOINT_ROLES, Endpoint
@@ -131,7 +131,7 @@ def _endpoint_sni(item: dict, tls: bool, where: str, ctx: _EntryContext, problem
     except ValueError as error:
         ctx.problem(problems, f"{where}.sni", str(error))
         return None
-    if _is_ip_address(sni):
+    if is_ip_literal(sni):
         ctx.problem(problems, f"{where}.sni", "must be a host name; TLS sends no IP address as server name")
         return None
     return sni

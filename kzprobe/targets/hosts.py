@@ -126,7 +126,8 @@ def normalize_host(host: str) -> str:
     return name
 
 
-def _is_ip_address(host: str) -> bool:
+def is_ip_literal(host: str) -> bool:
+    """True for a host written as an IPv4 or IPv6 address (without brackets) rather than a name."""
     try:
         ipaddress.ip_address(host)
     except ValueError:
@@ -136,7 +137,7 @@ def _is_ip_address(host: str) -> bool:
 
 def _site(host: str) -> str:
     """The registrable part of a host, approximately: orda.kz for www.orda.kz, x.com.kz for a.x.com.kz."""
-    if _is_ip_address(host):
+    if is_ip_literal(host):
         return host
     labels = host.split(".")
     keep = 3 if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in _GENERIC_SECOND_LEVEL else 2
