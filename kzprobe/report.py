@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -116,6 +117,31 @@ def build_report(header: dict, measured: list[dict], analysis: Any, *, complete:
     return report
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def json_pieces(document: Any) -> Iterator[str]:
+    """Compact JSON of `document` in pieces: each top-level value, and each item of a top-level
+    list (a report's results), encoded whole by the C encoder.
+
+    One piece per result keeps memory to one result at a time, as iterencode did, at C speed:
+    iterencode always takes the pure-Python encoder, twice as slow on a 1,000-target report."""
+    if not isinstance(document, dict) or not all(isinstance(key, str) for key in document):
+        yield _ENCODER.encode(document)
+        return
+    yield "{"
+    for index, (key, value) in enumerate(document.items()):
+        yield ("," if index else "") + _ENCODER.encode(key) + ":"
+        if isinstance(value, list):
+            yield "["
+            for position, item in enumerate(value):
+                yield ("," if position else "") + _ENCODER.encode(item)
+            yield "]"
+        else:
+            yield _ENCODER.encode(value)
+    yield "}"
+
+
 def write_json_atomically(path: Path, document: dict) -> None:
     """Write to a temporary file beside `path`, fsync, rename: all or nothing."""
     try:
@@ -125,8 +151,8 @@ def write_json_atomically(path: Path, document: dict) -> None:
         raise ReportWriteError(f"cannot write into {path.parent}: {exc.strerror or exc}") from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            for chunk in json.JSONEncoder(ensure_ascii=False, indent=None, separators=(",", ":")).iterencode(document):
-                f.write(chunk)
+            for piece in json_pieces(document):
+                f.write(piece)
             f.write("\n")
             f.flush()
             os.fsync(f.fileno())
