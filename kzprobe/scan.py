@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import asyncio
 import math
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -101,9 +102,19 @@ async def measure_target(kit: ProbeKit, target: Target) -> dict:
     }
 
 
-def scheduling_order(targets: Sequence[Target]) -> list[Target]:
-    """Baselines first: connectivity and the throughput reference come from them."""
-    return sorted(targets, key=lambda t: 0 if t.baseline else 1)
+def scheduling_order(targets: Sequence[Target], timeout: float = limits.DEFAULT_TIMEOUT_S) -> list[Target]:
+    """Baselines first: connectivity and the throughput reference come from them. Then the
+    targets that may run longest (a download, a service's many endpoints) before the rest, list
+    order kept among equals: started last, a long target would keep the scan running alone long
+    after everything else finished (longest-first scheduling)."""
+
+    def longest_first(target: Target) -> tuple[int, float]:
+        # Its deadline bounds how long a target may take; stand-ins without a download or
+        # endpoints field are plain targets.
+        may_take = target_deadline(target, timeout) if hasattr(target, "download") else 0.0
+        return (0 if target.baseline else 1, -may_take)
+
+    return sorted(targets, key=longest_first)
 
 
 def in_flight_cap(concurrency: int) -> int:
@@ -142,7 +153,7 @@ async def run_scan(
     in_flight = asyncio.Semaphore(in_flight_cap(concurrency))
     running: set[asyncio.Task] = set()
     failures: list[BaseException] = []
-    pending = list(scheduling_order(targets))
+    pending = deque(scheduling_order(targets, getattr(kit, "timeout", limits.DEFAULT_TIMEOUT_S)))
 
     def start(target: Target) -> None:
         holds_slot = [True]
@@ -182,7 +193,7 @@ async def run_scan(
                 active.release()
                 in_flight.release()
                 return
-            start(pending.pop(0))
+            start(pending.popleft())
 
     feeder = asyncio.create_task(feed())
     stop_wait = asyncio.create_task(stop.wait())
