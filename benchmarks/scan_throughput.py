@@ -57,6 +57,7 @@ class Figures:
     slowest_s: float  # the largest duration_ms in the report
     cores: int
     server_cpu_s: float | None = None  # the lab's server process, same cores
+    others_cpu_s: float | None = None  # every other process on the machine meanwhile (other users' work)
     extrapolated_from: int | None = None  # measured on this many targets, scaled linearly
 
     @property
@@ -78,7 +79,7 @@ class Figures:
     def scaled(self, factor: float, targets: int) -> Figures:
         """Linear extrapolation of a sample (wall and CPU grow with the list; the rest does not)."""
         return Figures(self.label, targets, self.wall_s * factor, self.cpu_s * factor, self.peak_rss_mb,
-                       self.slowest_s, self.cores, None, extrapolated_from=self.targets)
+                       self.slowest_s, self.cores, extrapolated_from=self.targets)
 
 
 def kind_of(target_id: str) -> str:
@@ -111,6 +112,12 @@ def server_cpu_s(pid: int) -> float:
     """CPU seconds used so far by a running process (the lab's server), from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_s() -> float:
+    """CPU seconds the whole machine has spent busy (all cores, all processes), from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")  # minus idle and iowait
 
 
 def run_in_lab(lab, argv: list[str], workdir: Path, label: str) -> tuple[float, float, float, str]:
@@ -155,9 +162,12 @@ def measurement_errors(report: dict) -> Counter:
     return errors
 
 
-def figures_of(label: str, report: dict, wall: float, cpu: float, rss: float, server: float | None) -> Figures:
+def figures_of(label: str, report: dict, wall: float, cpu: float, rss: float, server: float,
+               machine: float) -> Figures:
+    """`server` and `machine`: CPU seconds of the lab's server and of the whole machine during the run."""
     slowest = max(r["duration_ms"] for r in report["results"]) / 1000
-    return Figures(label, len(report["results"]), wall, cpu, rss, slowest, os.cpu_count() or 1, server)
+    return Figures(label, len(report["results"]), wall, cpu, rss, slowest, os.cpu_count() or 1, server,
+                   max(0.0, machine - cpu - server))
 
 
 def time_report_writing(report: dict, workdir: Path) -> tuple[float, float, int]:
@@ -199,7 +209,10 @@ def sequential_worker(targets_file: str, ca_file: str, timeout: float, control_r
     started_at = utc_now()
 
     async def loop() -> list[dict]:
-        return [await measure_target(kit, target) for target in targets]
+        try:
+            return [await measure_target(kit, target) for target in targets]
+        finally:
+            await kit.aclose()
 
     measured = asyncio.run(loop())
     header = scan_header("sequential", started_at, {"name": "bench", "asn": None, "country": None},
@@ -225,6 +238,7 @@ def show(figures: list[Figures]) -> None:
         ("CPU per target", lambda f: f"{f.cpu_ms_per_target:.2f} ms"),
         ("peak RSS (probe)", lambda f: f"{f.peak_rss_mb:.0f} MB"),
         ("lab server CPU (same cores)", lambda f: "-" if f.server_cpu_s is None else f"{f.server_cpu_s:.1f} s"),
+        ("other processes' CPU meanwhile", lambda f: "-" if f.others_cpu_s is None else f"{f.others_cpu_s:.1f} s"),
     ]
     width = max(len(name) for name, _ in rows) + 2
     columns = [f.label + extrapolation(f) for f in figures]
@@ -291,10 +305,11 @@ def main(argv: list[str] | None = None) -> int:
                     "--no-geo", "--vantage", "bench", "--control-resolver", control, "--keep", "all"]
             if args.concurrency:
                 argv += ["--concurrency", str(args.concurrency)]
-            before = server_cpu_s(server)
+            before, busy = server_cpu_s(server), machine_busy_s()
             wall, cpu, rss, _ = run_in_lab(lab, argv, workdir, "concurrent")
             report = load_report(report_path)
-            concurrent = figures_of("concurrent scan", report, wall, cpu, rss, server_cpu_s(server) - before)
+            concurrent = figures_of("concurrent scan", report, wall, cpu, rss, server_cpu_s(server) - before,
+                                    machine_busy_s() - busy)
             results.append(concurrent)
             errors = measurement_errors(report)
             print(f"concurrent scan done in {wall:.1f} s; verdicts {report['summary']}", flush=True)
@@ -308,10 +323,11 @@ def main(argv: list[str] | None = None) -> int:
                 argv = [sys.executable, str(Path(__file__).resolve()), "--sequential-worker", str(sample_targets),
                         str(lab.ca_file), f"{args.timeout:g}", control, str(sequential_report)]
                 print(f"sequential reference: {len(sample)} sites one at a time ...", flush=True)
-                before = server_cpu_s(server)
+                before, busy = server_cpu_s(server), machine_busy_s()
                 wall, cpu, rss, _ = run_in_lab(lab, argv, workdir, "sequential")
                 seq_report = load_report(sequential_report)
-                sequential = figures_of("sequential loop", seq_report, wall, cpu, rss, server_cpu_s(server) - before)
+                sequential = figures_of("sequential loop", seq_report, wall, cpu, rss, server_cpu_s(server) - before,
+                                        machine_busy_s() - busy)
                 sequential_errors = measurement_errors(seq_report)
                 results.append(sequential if len(sample) == n else sequential.scaled(n / len(sample), n))
 
