@@ -12,7 +12,7 @@ import asyncio
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -102,17 +102,25 @@ async def measure_target(kit: ProbeKit, target: Target) -> dict:
     }
 
 
-def scheduling_order(targets: Sequence[Target], timeout: float = limits.DEFAULT_TIMEOUT_S) -> list[Target]:
+def scheduling_order(targets: Sequence[Target], timeout: float = limits.DEFAULT_TIMEOUT_S,
+                     previous_ms: Mapping[str, float] | None = None) -> list[Target]:
     """Baselines first: connectivity and the throughput reference come from them. Then the
-    targets that may run longest (a download, a service's many endpoints) before the rest, list
-    order kept among equals: started last, a long target would keep the scan running alone long
-    after everything else finished (longest-first scheduling)."""
+    targets expected to run longest, list order kept among equals (longest-first scheduling):
+    started last, a target that waits out a timeout keeps the scan running alone for that long
+    after everything else has finished; started first, it waits while the rest is measured.
 
-    def longest_first(target: Target) -> tuple[int, float]:
-        # Its deadline bounds how long a target may take; stand-ins without a download or
-        # endpoints field are plain targets.
+    Expected length: how long the target took in the previous scan of this vantage
+    (`previous_ms`: target id -> duration_ms; a target it lacks counts as the median), then how
+    long the target may take at most (its deadline: a download, a service's many endpoints)."""
+    previous_ms = previous_ms or {}
+    known = sorted(previous_ms[t.id] for t in targets if t.id in previous_ms)
+    typical = known[len(known) // 2] if known else 0.0
+
+    def longest_first(target: Target) -> tuple[int, float, float]:
+        took = previous_ms.get(target.id, typical)
+        # Stand-ins without a download or endpoints field (tests) are plain targets.
         may_take = target_deadline(target, timeout) if hasattr(target, "download") else 0.0
-        return (0 if target.baseline else 1, -may_take)
+        return (0 if target.baseline else 1, -took, -may_take)
 
     return sorted(targets, key=longest_first)
 
@@ -139,6 +147,7 @@ async def run_scan(
     concurrency: int,
     on_result: Callable[[dict], None],
     stop: asyncio.Event | None = None,
+    previous_ms: Mapping[str, float] | None = None,
 ) -> bool:
     """Measure every target; returns True when all were measured, False when stopped early.
 
@@ -146,6 +155,8 @@ async def run_scan(
     limits.ACTIVE_SLOT_S is usually waiting out a timeout (a dropped SYN, a swallowed
     ClientHello): it gives its slot to the next target and finishes in the background, so
     blocked targets cannot starve healthy ones. In-flight targets are capped by in_flight_cap.
+    `previous_ms` (target id -> duration_ms in this vantage's previous scan) starts the targets
+    that took longest first (scheduling_order).
     """
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -153,7 +164,7 @@ async def run_scan(
     in_flight = asyncio.Semaphore(in_flight_cap(concurrency))
     running: set[asyncio.Task] = set()
     failures: list[BaseException] = []
-    pending = deque(scheduling_order(targets, getattr(kit, "timeout", limits.DEFAULT_TIMEOUT_S)))
+    pending = deque(scheduling_order(targets, getattr(kit, "timeout", limits.DEFAULT_TIMEOUT_S), previous_ms))
 
     def start(target: Target) -> None:
         holds_slot = [True]

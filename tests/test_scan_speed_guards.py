@@ -85,6 +85,18 @@ def test_longest_targets_start_first_after_the_baselines():
     assert order == ["baseline", "messenger", "with-download", "plain-1", "plain-2", "plain-3"]
 
 
+def test_targets_slow_in_the_previous_scan_start_first():
+    # An hourly vantage knows which targets waited out a timeout last time: started first, their
+    # waits overlap the rest of the scan instead of trailing after it.
+    targets = [SimpleNamespace(id=tid, baseline="domestic" if tid == "base" else None)
+               for tid in ("fast", "new", "dropped", "base", "reset", "swallowed")]
+    previous = {"fast": 40.0, "dropped": 3012.0, "reset": 15.0, "swallowed": 3005.0, "base": 900.0,
+                "gone-from-the-list": 9000.0}
+    order = [t.id for t in scan.scheduling_order(targets, 3.0, previous)]
+    # "new" was not scanned before: it counts as the median previous duration (900 ms).
+    assert order == ["base", "dropped", "swallowed", "new", "fast", "reset"]
+
+
 # -- the report
 
 
