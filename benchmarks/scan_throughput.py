@@ -120,12 +120,15 @@ def machine_busy_s() -> float:
     return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")  # minus idle and iowait
 
 
-def run_in_lab(lab, argv: list[str], workdir: Path, label: str) -> tuple[float, float, float, str]:
+def run_in_lab(lab, argv: list[str], workdir: Path, label: str,
+               kzprobe_from: Path | None = None) -> tuple[float, float, float, str]:
     """Run argv in the censored namespace; (wall s, CPU s, peak RSS MB, stderr) of that process alone.
 
     os.wait4 gives the rusage of exactly this child (`ip netns exec` execs the command, so the
-    pid is the probe's own)."""
+    pid is the probe's own). `kzprobe_from`: a checkout whose kzprobe the probe runs instead."""
     env = lab.env({"HOME": str(workdir)})  # no user configuration file can change the settings
+    if kzprobe_from is not None:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(kzprobe_from), env.get("PYTHONPATH")) if p)
     with open(workdir / f"{label}.stderr", "w+", encoding="utf-8") as stderr:
         start = time.monotonic()
         process = lab.popen("inside", argv, cwd=workdir, env=env, stdin=None, stdout=stderr, stderr=stderr)
@@ -262,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1, help="order of the sites in the list")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     parser.add_argument("--keep", type=Path, default=None, help="copy the reports into this directory")
+    parser.add_argument("--kzprobe-from", type=Path, default=None,
+                        help="scan with the kzprobe package of this checkout (to compare two versions)")
     parser.add_argument("--sequential-worker", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -306,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.concurrency:
                 argv += ["--concurrency", str(args.concurrency)]
             before, busy = server_cpu_s(server), machine_busy_s()
-            wall, cpu, rss, _ = run_in_lab(lab, argv, workdir, "concurrent")
+            wall, cpu, rss, _ = run_in_lab(lab, argv, workdir, "concurrent", args.kzprobe_from)
             report = load_report(report_path)
             concurrent = figures_of("concurrent scan", report, wall, cpu, rss, server_cpu_s(server) - before,
                                     machine_busy_s() - busy)
@@ -324,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
                         str(lab.ca_file), f"{args.timeout:g}", control, str(sequential_report)]
                 print(f"sequential reference: {len(sample)} sites one at a time ...", flush=True)
                 before, busy = server_cpu_s(server), machine_busy_s()
-                wall, cpu, rss, _ = run_in_lab(lab, argv, workdir, "sequential")
+                wall, cpu, rss, _ = run_in_lab(lab, argv, workdir, "sequential", args.kzprobe_from)
                 seq_report = load_report(sequential_report)
                 sequential = figures_of("sequential loop", seq_report, wall, cpu, rss, server_cpu_s(server) - before,
                                         machine_busy_s() - busy)
