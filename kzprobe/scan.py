@@ -9,10 +9,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import asyncio
+import gc
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -31,6 +33,13 @@ if TYPE_CHECKING:
 # After a stop request, targets already being measured get this long to finish before they
 # are cut short (their partial observations are kept).
 STOP_GRACE_S = 3.0
+
+# Container allocations between two young-generation passes of Python's cyclic garbage
+# collector while a scan runs (Python's default: 700). A target allocates tens of thousands of
+# objects, and the default let collections, with the full passes they lead to over every result
+# kept so far, take a tenth of the probe's CPU in a 1,000-target lab scan; at 10,000 it is a
+# thirtieth, for a few more megabytes of garbage waiting at most.
+GC_YOUNG_ALLOCATIONS = 10_000
 
 
 def utc_now() -> str:
@@ -158,6 +167,29 @@ async def run_scan(
     `previous_ms` (target id -> duration_ms in this vantage's previous scan) starts the targets
     that took longest first (scheduling_order).
     """
+    with fewer_gc_passes():
+        return await _run_scan(kit, targets, concurrency, on_result, stop, previous_ms)
+
+
+@contextmanager
+def fewer_gc_passes() -> Iterator[None]:
+    """Young-generation collections every GC_YOUNG_ALLOCATIONS allocations while inside."""
+    before = gc.get_threshold()
+    gc.set_threshold(max(before[0], GC_YOUNG_ALLOCATIONS), *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
+async def _run_scan(
+    kit: ProbeKit,
+    targets: Sequence[Target],
+    concurrency: int,
+    on_result: Callable[[dict], None],
+    stop: asyncio.Event | None,
+    previous_ms: Mapping[str, float] | None,
+) -> bool:
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     active = asyncio.Semaphore(concurrency)

@@ -5,6 +5,7 @@ scan (TLS contexts, resolvers) must not be built again per target."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib.machinery
 import json
 import ssl
@@ -70,6 +71,19 @@ def scheduled(count: int, concurrency: int = 8) -> int:
 def test_scheduling_work_per_target_does_not_grow_with_the_list():
     small, large = scheduled(200), scheduled(2000)
     assert large / 2000 <= 1.15 * small / 200
+
+
+def test_garbage_collection_runs_less_often_while_measuring(monkeypatch):
+    seen = []
+
+    async def measure(kit, target):
+        seen.append(gc.get_threshold()[0])
+        return {"target": {"id": target.id}}
+
+    monkeypatch.setattr(scan, "measure_target", measure)
+    before = gc.get_threshold()
+    asyncio.run(scan.run_scan(None, [SimpleNamespace(id="t", baseline=None)], 1, lambda r: None))
+    assert seen == [max(before[0], scan.GC_YOUNG_ALLOCATIONS)] and gc.get_threshold() == before
 
 
 def test_longest_targets_start_first_after_the_baselines():
