@@ -8,7 +8,7 @@ predictable:
 
 - aliases, merge keys (`<<`) and explicit tags other than the core ones are refused, and so
   are control characters in strings (other than tab and line breaks);
-- the file size and the nesting depth are capped;
+- the file size, the number of values (nodes) and the nesting depth are capped;
 - duplicate keys in a mapping are an error, not a silent overwrite;
 - scalars resolve like YAML 1.2's core schema: booleans are only true/false, integers only
   decimal, and dates stay strings, so what is loaded is JSON-ready as it stands.
@@ -36,6 +36,13 @@ MAX_YAML_BYTES: Final = 5 * 1024 * 1024
 # The cap stops a small file of "[[[[…" from driving the recursive composer into the Python
 # stack limit; 32 is far beyond any honest file.
 MAX_YAML_DEPTH: Final = 32
+
+# Values (scalars, lists, mappings) composed per document. The byte cap alone does not bound
+# the cost: PyYAML spends ~25 µs and ~700 bytes on each node, and a flow list "[1,1,1,…]" packs
+# one into 2 bytes (4 MB took 50 s and 1.4 GB). The bundled lists hold a node per ~24 bytes, so
+# a 5 MiB file written like them has ~220,000; a user's 10,000 bare URLs have 30,000. Beyond
+# 250,000 the file is refused, after ~6 s and ~200 MB at worst.
+MAX_YAML_NODES: Final = 250_000
 
 _CORE_TAGS: Final = frozenset(
     {
@@ -96,6 +103,9 @@ class _UntrustedLoader(yaml.SafeLoader):
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self._depth = 0
+        self._nodes = 0
+        # Read at load time, so that tests (and callers) can lower it.
+        self._max_nodes = MAX_YAML_NODES
 
     def compose_node(self, parent: Node | None, index: Any) -> Node:  # type: ignore[override]
         if self.check_event(yaml.AliasEvent):
@@ -103,6 +113,11 @@ class _UntrustedLoader(yaml.SafeLoader):
             raise _MarkedProblem(
                 "aliases (*name) are not allowed in kzprobe files; write the value out in full",
                 event.start_mark,
+            )
+        self._nodes += 1
+        if self._nodes > self._max_nodes:
+            raise _MarkedProblem(
+                f"more than {self._max_nodes} values; no kzprobe file needs that many", self.peek_event().start_mark
             )
         self._depth += 1
         try:
@@ -299,4 +314,4 @@ def _reader_error(error: yaml.reader.ReaderError, text: str, name: str) -> YamlE
     )
 
 
-__all__ = ["MAX_YAML_BYTES", "MAX_YAML_DEPTH", "YamlError", "YamlMapping", "load_yaml"]
+__all__ = ["MAX_YAML_BYTES", "MAX_YAML_DEPTH", "MAX_YAML_NODES", "YamlError", "YamlMapping", "load_yaml"]
