@@ -76,10 +76,12 @@ class Figures:
     def cpu_ms_per_target(self) -> float:
         return 1000 * self.cpu_s / self.targets
 
-    def scaled(self, factor: float, targets: int) -> Figures:
-        """Linear extrapolation of a sample (wall and CPU grow with the list; the rest does not)."""
-        return Figures(self.label, targets, self.wall_s * factor, self.cpu_s * factor, self.peak_rss_mb,
-                       self.slowest_s, self.cores, extrapolated_from=self.targets)
+    def scaled(self, targets: int, loop_wall_s: float, loop_cpu_s: float) -> Figures:
+        """A sample's figures extrapolated to `targets`: the process's fixed costs (start-up,
+        analysis, report) once, its measuring loop (`loop_*`, for the sample) grown linearly."""
+        more = targets / self.targets - 1
+        return Figures(self.label, targets, self.wall_s + loop_wall_s * more, self.cpu_s + loop_cpu_s * more,
+                       self.peak_rss_mb, self.slowest_s, self.cores, extrapolated_from=self.targets)
 
 
 def kind_of(target_id: str) -> str:
@@ -217,7 +219,10 @@ def sequential_worker(targets_file: str, ca_file: str, timeout: float, control_r
         finally:
             await kit.aclose()
 
+    started, cpu = time.monotonic(), time.process_time()
     measured = asyncio.run(loop())
+    Path(output + ".loop.json").write_text(json.dumps(
+        {"loop_wall_s": time.monotonic() - started, "loop_cpu_s": time.process_time() - cpu}))
     header = scan_header("sequential", started_at, {"name": "bench", "asn": None, "country": None},
                          {"timeout": timeout, "concurrency": 1})
     report = build_report(header, measured, analyse_scan(measured, None), complete=True, finished_at=utc_now())
@@ -229,7 +234,7 @@ def sequential_worker(targets_file: str, ca_file: str, timeout: float, control_r
 
 def show(figures: list[Figures]) -> None:
     def extrapolation(f: Figures) -> str:
-        return f" (measured on {f.extrapolated_from}, x{f.targets / f.extrapolated_from:g})" if f.extrapolated_from else ""
+        return f" (extrapolated from {f.extrapolated_from})" if f.extrapolated_from else ""
 
     rows = [
         ("wall time", lambda f: f"{f.wall_s:.1f} s"),
@@ -334,12 +339,20 @@ def main(argv: list[str] | None = None) -> int:
                 sequential = figures_of("sequential loop", seq_report, wall, cpu, rss, server_cpu_s(server) - before,
                                         machine_busy_s() - busy)
                 sequential_errors = measurement_errors(seq_report)
-                results.append(sequential if len(sample) == n else sequential.scaled(n / len(sample), n))
+                if len(sample) < n:
+                    loop = json.loads(Path(str(sequential_report) + ".loop.json").read_text())
+                    sequential = sequential.scaled(n, loop["loop_wall_s"], loop["loop_cpu_s"])
+                results.append(sequential)
 
         analysed, written, size = time_report_writing(report, workdir)
         print()
         show(results)
         print()
+        for f in results:
+            if f.extrapolated_from:
+                print(f"{f.label}: measured on {f.extrapolated_from} of the sites (same mix); its measuring loop "
+                      f"scaled to {f.targets}, start-up, analysis and report counted once; slowest target and "
+                      f"peak RSS are the sample's")
         print(f"report of {len(report['results'])} results: analysis {analysed:.2f} s; "
               f"build + atomic write {written:.2f} s ({size / 1e6:.1f} MB)")
         for label, found in (("concurrent scan", errors), ("sequential loop", sequential_errors)):
