@@ -65,10 +65,12 @@ class AddressCheck:
     detail: str  # why, in words
 
 
-def check_address(address: str, facts: TargetFacts, control: DnsControl, ctx: Context) -> AddressCheck:
+def check_address(address: str, facts: TargetFacts, control: DnsControl, ctx: Context,
+                  host: str | None = None) -> AddressCheck:
+    """How `address`, answered for `host` (the target's own name by default), stands."""
     if address in control.addresses:
         return AddressCheck(address, "consistent", f"{control.source} returned it too")
-    if ctx.host_authenticated(facts, facts.hostname, address):
+    if ctx.host_authenticated(facts, host or facts.hostname, address):
         return AddressCheck(address, "consistent", "TLS to it validates for the name")
     blockpage = ctx.blockpage_address(address)
     if blockpage:
@@ -190,3 +192,54 @@ def dns_verdict(facts: TargetFacts, view: ControlView, ctx: Context) -> Verdict 
             answered, *reasons, f"the page it served cannot be compared ({view.problem or 'no control page'})"))
     return blocked("dns", evidence + extra, sentence(answered, *reasons, *clauses),
                    failure_based=only_inconsistent and not positive)
+
+
+@dataclass(frozen=True)
+class RedirectLie:
+    """The resolver lied about a host met in a redirect: why, and the addresses it answered."""
+
+    evidence: list[str]
+    reasons: list[str]
+    addresses: tuple[str, ...]
+
+
+def redirect_host_lie(facts: TargetFacts, host: str, view: ControlView, ctx: Context, *,
+                      authentic_redirect: bool) -> RedirectLie | None:
+    """The DNS rules for a host the site's own redirect led to (not the target's name).
+
+    Only for a redirect the site itself made - one over TLS validated for the site
+    (`authentic_redirect`), or one the control scan's chain took too - since a censor's own
+    redirect to its blockpage server (maybe on a private address) is an HTTP block, not a DNS
+    one. A special-purpose or known blockpage answer is a lie by itself; another address is one
+    when the control scan resolved the host elsewhere and no TLS handshake to it proved it holds
+    the host's key."""
+    resolution = facts.resolution_for(host)
+    if host == facts.hostname or resolution is None or not resolution.addresses:
+        return None
+    control_facts = view.facts
+    control_took_it = control_facts is not None and any(hop.host == host for hop in control_facts.http)
+    if not (authentic_redirect or control_took_it):
+        return None
+    control_resolution = control_facts.resolution_for(host) if control_took_it and control_facts else None
+    if control_resolution is not None and not control_resolution.addresses:
+        return None  # the control could not resolve it either: the later rules decide
+    known = list(control_resolution.addresses if control_resolution else ())
+    if control_took_it and control_facts is not None:
+        known += [t.address for t in control_facts.tls_for(host) if t.ok]
+    control = DnsControl(RESOLVES if known else UNKNOWN, tuple(dict.fromkeys(known)), None, "the control scan",
+                         view.reason)
+    checks = [check_address(a, facts, control, ctx, host) for a in resolution.addresses]
+    if any(c.kind == "consistent" for c in checks):
+        return None
+    kinds = {c.kind for c in checks}
+    evidence = [code for kind, code in (("blockpage", "dns.blockpage_ip"), ("bogon", "dns.bogon")) if kind in kinds]
+    if control.state == RESOLVES:
+        evidence.append("dns.inconsistent")
+    control_got_there = control_facts is not None and any(
+        hop.host == host and hop.responded for hop in control_facts.http)
+    if not evidence or (evidence == ["dns.inconsistent"] and not control_got_there):
+        return None  # another address alone says nothing when the control did not get a page there
+    reasons = [f"{cite(c.address)} is {c.detail}" for c in checks if c.kind in ("blockpage", "bogon")][:2]
+    if control.state == RESOLVES:
+        reasons.append(f"the control scan, following the same redirect, resolved {host} to {addresses(control.addresses)}")
+    return RedirectLie(evidence, reasons, resolution.addresses)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from kzprobe import vocabulary as v
 from kzprobe.analysis.addresses import canonical_address, is_ipv6
@@ -66,6 +67,7 @@ class TcpFact:
     hostname: str
     address: str
     failure: str | None
+    port: int | None = None  # None in reports that did not record it
 
     @property
     def ok(self) -> bool:
@@ -114,6 +116,7 @@ class HopFact:
     truncated: bool
     body_read_ms: float | None
     failure: str | None
+    port: int | None = None  # the port the request went to: the URL's, or its scheme's
 
     @property
     def responded(self) -> bool:
@@ -201,8 +204,9 @@ def _tcp(value: Any) -> TcpFact | None:
     address = _str(data.get("address"), 100)
     if not address:
         return None
+    port = _int(data.get("port"))
     return TcpFact(host_key(_str(data.get("hostname")) or ""), canonical_address(address),
-                   _failure(data.get("failure")))
+                   _failure(data.get("failure")), port if port is not None and 0 < port < 65536 else None)
 
 
 def _cert(value: Any) -> CertFact:
@@ -228,6 +232,15 @@ def _tls(value: Any) -> TlsFact | None:
     )
 
 
+def _url_port(url: str) -> int | None:
+    """The port a request for `url` goes to: explicit, else the scheme's."""
+    try:
+        parts = urlsplit(url)
+        return parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+    except ValueError:
+        return None
+
+
 def _hop(value: Any) -> HopFact | None:
     data = _dict(value)
     url = _str(data.get("url"))
@@ -243,6 +256,7 @@ def _hop(value: Any) -> HopFact | None:
         host=url_host(url),
         scheme=url_scheme(url),
         address=canonical_address(address) if address else None,
+        port=_url_port(url),
         status=status if status is not None and 100 <= status <= 999 else None,
         headers=headers,
         location=_str(data.get("location")),

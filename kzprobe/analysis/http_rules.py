@@ -13,7 +13,8 @@ from kzprobe import vocabulary as v
 from kzprobe.analysis import codes
 from kzprobe.analysis.context import Context
 from kzprobe.analysis.control import FAILED, OK, UNKNOWN, ControlView
-from kzprobe.analysis.explain import cite, quote, sentence
+from kzprobe.analysis.dns_rules import RedirectLie, redirect_host_lie
+from kzprobe.analysis.explain import addresses, cite, quote, sentence
 from kzprobe.analysis.facts import HopFact, TargetFacts
 from kzprobe.analysis.model import Verdict, blocked, down, inconclusive, reachable, throttled
 from kzprobe.analysis.names import site_key, url_host, url_path
@@ -82,11 +83,18 @@ def failed_hop(facts: TargetFacts, index: int, view: ControlView, ctx: Context) 
             code = codes.evidence("dns", resolution.failure)
             return _by_control("dns", [code], f"{where} could not resolve {host} ({cite(resolution.failure)})",
                                view, failure_based=code not in codes.DNS_STATEMENTS)
-        tcp = [t for t in facts.tcp_for(host) if not t.vantage_lacks_ipv6]
-        if tcp and not any(t.ok for t in tcp):
-            evidence = [codes.evidence("tcp", t.failure) for t in tcp]
-            return _by_control("tcp", evidence, f"{where}: TCP to {cite(tcp[0].address)} failed with "
-                                                f"{cite(tcp[0].failure)}", view)
+        lie = redirect_host_lie(facts, host, view, ctx,
+                                authentic_redirect=index > 0 and _authentic(facts, facts.http[index - 1], ctx))
+        if lie is not None:
+            return _lying_redirect_host(facts, hop, host, lie, where, ctx)
+    # The connects of this hop: to its host, on its port (an http -> https redirect on the same
+    # host opens port 443 after port 80 worked). Reports without ports count every connect.
+    tcp = [t for t in facts.tcp_for(host) if not t.vantage_lacks_ipv6
+           and (t.port is None or hop.port is None or t.port == hop.port)]
+    if not hop.responded and tcp and not any(t.ok for t in tcp):
+        evidence = [codes.evidence("tcp", t.failure) for t in tcp]
+        return _by_control("tcp", evidence, f"{where}: TCP to {cite(tcp[0].address)} port {hop.port or '?'} "
+                                            f"failed with {cite(tcp[0].failure)}", view)
     if hop.scheme == "https" and not hop.responded:
         attempts = facts.tls_for(host)
         if attempts and not any(ctx.tls_authenticates(t) for t in attempts):
@@ -97,11 +105,48 @@ def failed_hop(facts: TargetFacts, index: int, view: ControlView, ctx: Context) 
     code = codes.evidence("http", hop.failure)
     if hop.responded:
         said = f"{where} began answering ({hop.status}, {hop.body_length or 0:,} bytes) then failed with {cite(hop.failure)}"
+        control_final = view.final_hop
+        if control_final is not None and control_final.failure and control_final.failure != v.BODY_TOO_LARGE:
+            # The control's page broke off too (a server dripping its body, or closing midway,
+            # for everyone): the site's own failure, neither throttling nor blocking.
+            return down([code], sentence(said, f"the control scan's page broke off too "
+                                               f"({cite(control_final.failure)} after {control_final.body_length or 0:,} "
+                                               "bytes): the site itself fails to deliver it"))
         if hop.failure == v.GENERIC_TIMEOUT and hop.body_length and view.step("http") == OK:
             return throttled(["throughput.stall"], sentence(said, "the control scan fetched the whole page"))
     else:
         said = f"{where} failed with {cite(hop.failure)}"
     return _by_control("http", [code], said, view)
+
+
+def _lying_redirect_host(facts: TargetFacts, hop: HopFact, host: str, lie: RedirectLie, where: str,
+                         ctx: Context, page_evidence: tuple[str, str] | None = None) -> Verdict:
+    """Blocked at DNS: the resolver lied about a host the site's own redirect led to; then what
+    its answer gave - a failed connection, a handshake, or a page that is not the site's."""
+    evidence = list(lie.evidence)
+    clauses = [f"{where} went to {addresses(lie.addresses)}, the resolver's answer for {host}", *lie.reasons]
+    failed_tcp = [t for t in facts.tcp_for(host) if t.address in lie.addresses and not t.ok]
+    tls_failed = [t for t in facts.tls_for(host) if t.address in lie.addresses and not ctx.tls_authenticates(t)]
+    if page_evidence is not None:
+        evidence.append(page_evidence[0])
+        clauses.append(page_evidence[1])
+    elif failed_tcp and not any(t.ok for t in facts.tcp_for(host) if t.address in lie.addresses):
+        evidence.append(codes.evidence("tcp", failed_tcp[0].failure))
+        clauses.append(f"TCP to {cite(failed_tcp[0].address)} failed with {cite(failed_tcp[0].failure)}")
+    elif tls_failed:
+        attempt = tls_failed[0]
+        interception = ctx.fingerprints.authority(attempt.chain, "interception")
+        evidence.append("tls.mitm" if interception else codes.evidence("tls", attempt.failure))
+        clauses.append(f"TLS to {cite(attempt.address)} failed with {cite(attempt.failure)}" if attempt.failure
+                       else f"TLS to {cite(attempt.address)} was intercepted")
+    elif hop.failure:
+        evidence.append(codes.evidence("http", hop.failure))
+        clauses.append(f"the request failed with {cite(hop.failure)}")
+    # As for the target's own name: another address followed by a failure alone is no positive
+    # sign (during an international cut, the cut may explain it).
+    positive = any(code in evidence for code in ("dns.bogon", "dns.blockpage_ip", "tls.mitm", "tls.invalid_cert",
+                                                 "http.blockpage", "http.diff"))
+    return blocked("dns", evidence, sentence(*clauses), failure_based=not positive)
 
 
 def _reachable(facts: TargetFacts, view: ControlView, ctx: Context, index: int, *clauses: str) -> Verdict:
@@ -126,6 +171,20 @@ def final_page(facts: TargetFacts, view: ControlView, ctx: Context, index: int) 
     unexpected = _unexpected_redirect(facts, view, ctx, off_site_only=False)
     redirect_clause = f"reached by a redirect from {cite(unexpected.url, 100)}" if unexpected else ""
     pattern = None if authentic and own_site else ctx.fingerprints.page(final)
+    if not authentic and final.host and final.host != facts.hostname and len(facts.http) > 1:
+        lie = redirect_host_lie(facts, final.host, view, ctx, authentic_redirect=_authentic(facts, facts.http[-2], ctx))
+        if lie is not None and final.address in lie.addresses:
+            comparison = compare_pages(final, control_final) if control_final is not None else None
+            if pattern is not None:
+                page = ("http.blockpage", f"it served a page matching blockpage fingerprint {pattern.id}")
+            elif comparison is not None and comparison.same is False:
+                page = ("http.diff", f"it served a different page ({comparison.reason})")
+            else:
+                page = None
+            only_inconsistent = lie.evidence == ["dns.inconsistent"] and page is None
+            if (comparison is None or comparison.same is not True) and not only_inconsistent:
+                where = f"the request to {cite(final.url, 100)} (redirected from {cite(facts.http[-2].url, 100)})"
+                return _lying_redirect_host(facts, final, final.host, lie, where, ctx, page)
     if pattern is not None and control_final is not None and pattern.matches(control_final):
         pattern = None  # the site's own text (an article about blocking), the control sees it too
     if pattern is not None:

@@ -27,6 +27,9 @@ class Throughput:
     whole_kbps: float | None  # bytes over the whole request, latency included: a lower bound
     longest_stall_ms: float
     complete: bool
+    # The rate is the whole body's average, first burst included (a policer slower than its
+    # burst left too short a window after BURST_BYTES): it can only overstate the held rate.
+    burst_included: bool = False
 
     @property
     def reference_kbps(self) -> float | None:
@@ -64,7 +67,7 @@ def from_download(download: DownloadFact) -> Throughput | None:
     if download.status is None or not 200 <= download.status < 300 or download.bytes <= 0:
         return None
     samples = download.samples
-    rate, judged, window_ms = None, False, 0.0
+    rate, judged, window_ms, burst_included = None, False, 0.0, False
     if len(samples) >= 2:
         t_last, b_last = samples[-1]
         start = _burst_end(samples)
@@ -79,9 +82,18 @@ def from_download(download: DownloadFact) -> Throughput | None:
         if rates:
             rate = min(rates)
             judged = window_ms >= th.MIN_SUSTAINED_MS or window_bytes >= th.MIN_SUSTAINED_BYTES
+        body_ms = t_last - samples[0][0]
+        if not judged and not download.complete and body_ms >= th.MIN_SUSTAINED_MS:
+            # A policer slower than its burst (16 KB, then 8 KB/s) delivers BURST_BYTES only
+            # seconds into the transfer, leaving too short a window after them before the
+            # probe's time budget ends it. The body's average over its whole span, burst
+            # included, can only overstate the held rate, so it is safe to judge by once the
+            # span alone is long enough.
+            rate = max(rate or 0.0, (b_last - samples[0][1]) / body_ms)
+            judged, window_ms, burst_included = True, body_ms, True
     whole = _rate(download.bytes, download.duration_ms)
     return Throughput("download", download.url, download.bytes, rate, judged, window_ms, whole,
-                      download.longest_stall_ms, download.complete and download.failure is None)
+                      download.longest_stall_ms, download.complete and download.failure is None, burst_included)
 
 
 def from_page(hop: HopFact) -> Throughput | None:
@@ -134,7 +146,13 @@ def judge(target: Throughput, reference_kbps: float | None, reference_label: str
             share = rate / compare_to
             if share <= th.THROTTLED_RATIO:
                 evidence = ("throughput.low", "throughput.stall") if stalled else ("throughput.low",)
-                span = f"after the first {th.BURST_BYTES // 1024} KB" if target.source == "download" else "over its body"
+                burst = f"{th.BURST_BYTES // 1024} KB"
+                if target.source != "download":
+                    span = "over its body"
+                elif target.burst_included:
+                    span = f"over the whole transfer, its first {burst} having taken most of it"
+                else:
+                    span = f"after the first {burst}"
                 parts = [f"{_what(target)} ran at {kbps(rate)} {span} "
                          f"(over {target.window_ms / 1000:.1f} s{', ' + stall_note if stall_note else ''})",
                          f"{ratio(share)} of {label} ({kbps(compare_to)})"]
