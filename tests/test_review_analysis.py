@@ -167,3 +167,24 @@ def test_a_censors_redirect_to_its_warning_server_on_a_private_address_stays_an_
     verdict = verdict_of(target, control_of(http_target()))
     assert (verdict["verdict"], verdict["blocking"]) == ("blocked", "http"), verdict
     assert verdict["evidence"] == ["http.blockpage_redirect", "http.diff"]
+
+
+# -- a slow path near the timeout, without a control scan --------------------------------------
+
+def tls_silence(tcp_ms: float, tls_ms: float = 1000.0) -> dict:
+    connect = dict(tcp(), duration_ms=tcp_ms)
+    handshake = dict(tls(failure="generic_timeout_error"), duration_ms=tls_ms)
+    return https_target(tcp=[connect], tls=[handshake], http=[])
+
+
+def test_a_handshake_late_on_a_path_as_slow_as_the_timeout_is_not_called_sni_filtering():
+    # TCP took 0.8 s of a 1 s timeout: a TLS handshake needs about as long again, so its
+    # silence is no sign of a middlebox.
+    verdict = verdict_of(tls_silence(tcp_ms=800.0))
+    assert verdict["verdict"] == "inconclusive", verdict
+    assert verdict["evidence"] == ["control.missing", "tls.timeout"]
+
+
+def test_a_handshake_silent_on_a_fast_path_is_still_sni_filtering():
+    verdict = verdict_of(tls_silence(tcp_ms=40.0, tls_ms=10_000.0))
+    assert (verdict["verdict"], verdict["blocking"], verdict["evidence"]) == ("blocked", "tls", ["tls.timeout"])

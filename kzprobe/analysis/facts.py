@@ -49,6 +49,11 @@ def _dict(value: Any) -> dict:
     return value if isinstance(value, dict) else {}
 
 
+def _duration(value: Any) -> float | None:
+    number = _num(value)
+    return number if number is not None and number >= 0 else None
+
+
 def _failure(value: Any) -> str | None:
     text = _str(value, 300)
     return text or None
@@ -68,6 +73,7 @@ class TcpFact:
     address: str
     failure: str | None
     port: int | None = None  # None in reports that did not record it
+    duration_ms: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -94,6 +100,7 @@ class TlsFact:
     completed: bool
     verified: bool
     chain: tuple[CertFact, ...]
+    duration_ms: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -206,7 +213,8 @@ def _tcp(value: Any) -> TcpFact | None:
         return None
     port = _int(data.get("port"))
     return TcpFact(host_key(_str(data.get("hostname")) or ""), canonical_address(address),
-                   _failure(data.get("failure")), port if port is not None and 0 < port < 65536 else None)
+                   _failure(data.get("failure")), port if port is not None and 0 < port < 65536 else None,
+                   _duration(data.get("duration_ms")))
 
 
 def _cert(value: Any) -> CertFact:
@@ -229,6 +237,7 @@ def _tls(value: Any) -> TlsFact | None:
         completed=completed is True or (completed is None and failure is None),
         verified=data.get("verified") is True,
         chain=tuple(_cert(c) for c in _list(data.get("peer_chain"), 16)),
+        duration_ms=_duration(data.get("duration_ms")),
     )
 
 

@@ -83,6 +83,16 @@ SLOW_EVERYWHERE_RATIO: Final = 0.5
 # leaves (research 1.1) and well beyond a healthy transfer's pauses: the flow stalled.
 STALL_MS: Final = 3_000.0
 
+# --- TLS without a control ---------------------------------------------------------------------
+
+# Ours: a TLS handshake takes about one round trip more than the TCP connect. A handshake that
+# timed out where the connect alone took a third of the wait or more may just be late (a
+# 600 ms satellite round trip against a 1 s timeout): its silence is no SNI-filter signature.
+SLOW_PATH_SHARE: Final = 1 / 3
+# Ours: and only when the connect itself was slow; round trips from Kazakhstan to European
+# hosting are ~60-120 ms, a geostationary satellite link's ~600 ms.
+SLOW_PATH_MIN_MS: Final = 200.0
+
 # --- Explanations -----------------------------------------------------------------------------
 
 # Strings from the network quoted in an explanation (titles, failure texts) are cut here: the

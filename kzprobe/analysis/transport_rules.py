@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from kzprobe import vocabulary as v
 from kzprobe.analysis import codes
+from kzprobe.analysis import thresholds as th
 from kzprobe.analysis.context import Context
 from kzprobe.analysis.control import EARLIER, FAILED, OK, ControlView
 from kzprobe.analysis.explain import addresses, cite, quote, sentence
@@ -101,12 +102,28 @@ def tls_attempt_verdict(facts: TargetFacts, host: str, attempts: list[TlsFact], 
         return blocked("tls", evidence, sentence(said, "the control scan completed it"), failure_based=True)
     if control_step == FAILED:
         return down(evidence, sentence(said, "the control scan failed the handshake too: the site's TLS is broken"))
-    tcp_connected = any(t.ok and t.address == first.address for t in facts.tcp_for(host))
-    if first.failure in codes.SNI_FILTER_FAILURES and tcp_connected:
+    connects = [t for t in facts.tcp_for(host) if t.ok and t.address == first.address]
+    late = _late_on_a_slow_path(first, connects)
+    if first.failure in codes.SNI_FILTER_FAILURES and connects and not late:
         return blocked("tls", evidence, sentence(
             said + " although TCP to the same address connected",
             f"that is how SNI filtering cuts a connection ({no_control_clause(view, 'tls')})"), failure_based=True)
-    return inconclusive([view.reason, *evidence], sentence(said, no_control_clause(view, "tls")), failure_based=True)
+    slow = (f"TCP to it alone took {min(t.duration_ms or 0.0 for t in connects):,.0f} ms, so on a path this slow "
+            "the handshake may just have been late") if late else ""
+    return inconclusive([view.reason, *evidence], sentence(said, slow, no_control_clause(view, "tls")), failure_based=True)
+
+
+def _late_on_a_slow_path(attempt: TlsFact, connects: list) -> bool:
+    """A handshake that timed out on a path where TCP alone took a large share of the wait.
+
+    A TLS handshake costs about one round trip more than the TCP connect: when the connect took
+    at least SLOW_PATH_SHARE of the time waited for the handshake (and SLOW_PATH_MIN_MS), the
+    handshake may simply have been late (a satellite link, a timeout set near the round trip),
+    not silenced by a middlebox."""
+    if attempt.failure != v.GENERIC_TIMEOUT or not attempt.duration_ms:
+        return False
+    fastest = min((t.duration_ms for t in connects if t.duration_ms is not None), default=None)
+    return fastest is not None and fastest >= max(th.SLOW_PATH_MIN_MS, th.SLOW_PATH_SHARE * attempt.duration_ms)
 
 
 def tls_verdict(facts: TargetFacts, view: ControlView, ctx: Context) -> Verdict | None:
