@@ -123,7 +123,7 @@ def scheduling_order(targets: Sequence[Target], timeout: float = limits.DEFAULT_
     long the target may take at most (its deadline: a download, a service's many endpoints)."""
     previous_ms = previous_ms or {}
     known = sorted(previous_ms[t.id] for t in targets if t.id in previous_ms)
-    typical = known[len(known) // 2] if known else 0.0
+    typical = known[(len(known) - 1) // 2] if known else 0.0  # the lower median
 
     def longest_first(target: Target) -> tuple[int, float, float]:
         took = previous_ms.get(target.id, typical)
@@ -165,7 +165,8 @@ async def run_scan(
     ClientHello): it gives its slot to the next target and finishes in the background, so
     blocked targets cannot starve healthy ones. In-flight targets are capped by in_flight_cap.
     `previous_ms` (target id -> duration_ms in this vantage's previous scan) starts the targets
-    that took longest first (scheduling_order).
+    that took longest first (scheduling_order), and those that took longer than
+    limits.ACTIVE_SLOT_S parked: they do not hold a slot while they wait again.
     """
     with fewer_gc_passes():
         return await _run_scan(kit, targets, concurrency, on_result, stop, previous_ms)
@@ -196,7 +197,8 @@ async def _run_scan(
     in_flight = asyncio.Semaphore(in_flight_cap(concurrency))
     running: set[asyncio.Task] = set()
     failures: list[BaseException] = []
-    pending = deque(scheduling_order(targets, getattr(kit, "timeout", limits.DEFAULT_TIMEOUT_S), previous_ms))
+    previous = previous_ms or {}
+    pending = deque(scheduling_order(targets, getattr(kit, "timeout", limits.DEFAULT_TIMEOUT_S), previous))
 
     def start(target: Target) -> None:
         holds_slot = [True]
@@ -224,7 +226,9 @@ async def _run_scan(
                 stop.set()
 
         task = asyncio.create_task(measure_target(kit, target))
-        parking = loop.call_later(limits.ACTIVE_SLOT_S, release_slot)
+        # A target that waited out a timeout in the previous scan is parked from the start.
+        waited_before = previous.get(target.id, 0.0) >= limits.ACTIVE_SLOT_S * 1000
+        parking = loop.call_later(0.0 if waited_before else limits.ACTIVE_SLOT_S, release_slot)
         running.add(task)
         task.add_done_callback(finished)
 

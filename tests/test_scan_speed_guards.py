@@ -111,6 +111,28 @@ def test_targets_slow_in_the_previous_scan_start_first():
     assert order == ["base", "dropped", "swallowed", "new", "fast", "reset"]
 
 
+def test_targets_that_waited_in_the_previous_scan_do_not_hold_a_slot(monkeypatch):
+    # With one slot and no parking before 10 s, the fast targets could only start once the
+    # slow one finished, unless the previous scan's durations park it from the start.
+    monkeypatch.setattr(scan.limits, "ACTIVE_SLOT_S", 10.0)
+    running: set[str] = set()
+    alongside: dict[str, set[str]] = {}
+
+    async def measure(kit, target):
+        alongside[target.id] = set(running)
+        running.add(target.id)
+        await asyncio.sleep(0.3 if target.id == "dropped" else 0)
+        running.discard(target.id)
+        return {"target": {"id": target.id}}
+
+    monkeypatch.setattr(scan, "measure_target", measure)
+    targets = [SimpleNamespace(id=tid, baseline=None) for tid in ("fast-1", "dropped", "fast-2")]
+    results: list[dict] = []
+    asyncio.run(scan.run_scan(None, targets, 1, results.append, previous_ms={"dropped": 30010.0, "fast-1": 20.0}))
+    assert [r["target"]["id"] for r in results] == ["fast-1", "fast-2", "dropped"]
+    assert alongside["fast-1"] == {"dropped"}
+
+
 # -- the report
 
 
