@@ -265,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample", type=int, default=DEFAULT_SAMPLE,
                         help="sites in the sequential reference when the list is larger (extrapolated)")
     parser.add_argument("--no-sequential", action="store_true", help="skip the sequential reference")
+    parser.add_argument("--next-hour", action="store_true",
+                        help="scan a second time into the same output directory, as a vantage's next hourly scan")
     parser.add_argument("--control-resolver", choices=["lab", "none"], default="lab",
                         help="the lab's honest resolver as control resolver (default), or none")
     parser.add_argument("--seed", type=int, default=1, help="order of the sites in the list")
@@ -308,21 +310,30 @@ def main(argv: list[str] | None = None) -> int:
             print(f"lab built in {time.monotonic() - started:.1f} s ({lab.backend} backend)", flush=True)
             server = lab.servers["inside"].pid
 
-            report_path = workdir / "concurrent" / "scan.json"
-            report_path.parent.mkdir()
-            argv = [sys.executable, "-m", "kzprobe", "scan", "--targets", str(lab.targets_file),
-                    "--output", str(report_path), "--ca-file", str(lab.ca_file), "--timeout", f"{args.timeout:g}",
-                    "--no-geo", "--vantage", "bench", "--control-resolver", control, "--keep", "all"]
-            if args.concurrency:
-                argv += ["--concurrency", str(args.concurrency)]
-            before, busy = server_cpu_s(server), machine_busy_s()
-            wall, cpu, rss, _ = run_in_lab(lab, argv, workdir, "concurrent", args.kzprobe_from)
-            report = load_report(report_path)
-            concurrent = figures_of("concurrent scan", report, wall, cpu, rss, server_cpu_s(server) - before,
-                                    machine_busy_s() - busy)
-            results.append(concurrent)
-            errors = measurement_errors(report)
-            print(f"concurrent scan done in {wall:.1f} s; verdicts {report['summary']}", flush=True)
+            (workdir / "concurrent").mkdir()
+            errors: Counter = Counter()
+            scans = [("concurrent scan", "scan.json")]
+            if args.next_hour:
+                scans.append(("next hour's scan", "next-hour.json"))
+            for label, name in scans:
+                # One output directory, as a vantage point's cron job keeps: the second scan
+                # finds the first one's report there (latest.json).
+                report_path = workdir / "concurrent" / name
+                argv = [sys.executable, "-m", "kzprobe", "scan", "--targets", str(lab.targets_file),
+                        "--output", str(report_path), "--ca-file", str(lab.ca_file),
+                        "--timeout", f"{args.timeout:g}", "--no-geo", "--vantage", "bench",
+                        "--control-resolver", control, "--keep", "all"]
+                if args.concurrency:
+                    argv += ["--concurrency", str(args.concurrency)]
+                before, busy = server_cpu_s(server), machine_busy_s()
+                wall, cpu, rss, _ = run_in_lab(lab, argv, workdir, report_path.stem, args.kzprobe_from)
+                scanned = load_report(report_path)
+                results.append(figures_of(label, scanned, wall, cpu, rss, server_cpu_s(server) - before,
+                                          machine_busy_s() - busy))
+                errors += measurement_errors(scanned)
+                print(f"{label} done in {wall:.1f} s; verdicts {scanned['summary']}", flush=True)
+                if name == "scan.json":
+                    report = scanned
 
             sequential_errors: Counter = Counter()
             if not args.no_sequential:
