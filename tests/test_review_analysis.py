@@ -188,3 +188,43 @@ def test_a_handshake_late_on_a_path_as_slow_as_the_timeout_is_not_called_sni_fil
 def test_a_handshake_silent_on_a_fast_path_is_still_sni_filtering():
     verdict = verdict_of(tls_silence(tcp_ms=40.0, tls_ms=10_000.0))
     assert (verdict["verdict"], verdict["blocking"], verdict["evidence"]) == ("blocked", "tls", ["tls.timeout"])
+
+
+# -- a slow site right at the timeout, with a control scan ------------------------------------
+# Measured: 20 sites answering after 0.99-1.0 s, scanned with --timeout 1 inside and outside:
+# 3 of 20 read "blocked/http (http.timeout)" whenever the control's request won the race.
+
+def _timed(observation: dict, **timings) -> dict:
+    return dict(observation, timings=dict(observation["timings"], **timings))
+
+
+def test_a_request_timing_out_where_the_control_also_needed_as_long_is_not_blocked():
+    late = _timed(hop(f"https://{HOST}/", None, failure="generic_timeout_error"), total_ms=1017.0, first_byte_ms=None)
+    control = control_of(https_target(http=[_timed(hop(), first_byte_ms=1018.5, total_ms=1022.2)]))
+    verdict = verdict_of(https_target(http=[late]), control)
+    assert verdict["verdict"] == "inconclusive", verdict
+    assert verdict["evidence"][0] == "http.timeout"
+    assert "1,018 ms" in verdict["explanation"]
+
+
+def test_a_request_timing_out_where_the_control_answered_at_once_is_blocked():
+    late = _timed(hop(f"https://{HOST}/", None, failure="generic_timeout_error"), total_ms=10_000.0, first_byte_ms=None)
+    control = control_of(https_target(http=[_timed(hop(), first_byte_ms=80.0, total_ms=95.0)]))
+    verdict = verdict_of(https_target(http=[late]), control)
+    assert (verdict["verdict"], verdict["blocking"], verdict["evidence"]) == ("blocked", "http", ["http.timeout"])
+
+
+def test_a_connect_timing_out_where_the_control_needed_as_long_is_not_blocked():
+    ours = dict(tcp(failure="generic_timeout_error"), duration_ms=1000.0)
+    control = control_of(https_target(tcp=[dict(tcp(), duration_ms=900.0)]))
+    verdict = verdict_of(https_target(tcp=[ours], tls=[], http=[]), control)
+    assert verdict["verdict"] == "inconclusive", verdict
+    assert verdict["evidence"][0] == "tcp.timeout"
+
+
+def test_a_handshake_timing_out_where_the_control_needed_as_long_is_not_blocked():
+    ours = dict(tls(failure="generic_timeout_error"), duration_ms=1000.0)
+    control = control_of(https_target(tls=[dict(tls(), duration_ms=950.0)]))
+    verdict = verdict_of(https_target(tls=[ours], http=[]), control)
+    assert verdict["verdict"] == "inconclusive", verdict
+    assert verdict["evidence"][0] == "tls.timeout"

@@ -124,6 +124,8 @@ class HopFact:
     body_read_ms: float | None
     failure: str | None
     port: int | None = None  # the port the request went to: the URL's, or its scheme's
+    first_byte_ms: float | None = None  # from sending the request to the response's first byte
+    total_ms: float | None = None  # the whole hop, or how long it waited before failing
 
     @property
     def responded(self) -> bool:
@@ -275,6 +277,8 @@ def _hop(value: Any) -> HopFact | None:
         truncated=data.get("body_truncated") is True,
         body_read_ms=_num(data.get("body_read_ms")),
         failure=_failure(data.get("failure")),
+        first_byte_ms=_duration(_dict(data.get("timings")).get("first_byte_ms")),
+        total_ms=_duration(_dict(data.get("timings")).get("total_ms")),
     )
 
 

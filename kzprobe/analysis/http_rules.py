@@ -19,6 +19,7 @@ from kzprobe.analysis.facts import HopFact, TargetFacts
 from kzprobe.analysis.model import Verdict, blocked, down, inconclusive, reachable, throttled
 from kzprobe.analysis.names import site_key, url_host, url_path
 from kzprobe.analysis.pages import compare_pages
+from kzprobe.analysis.slowness import as_slow_in_the_control, slow_site
 from kzprobe.analysis.throughput import describe, judge, measure
 from kzprobe.analysis.transport_rules import no_control_clause, tls_attempt_verdict
 
@@ -116,6 +117,11 @@ def failed_hop(facts: TargetFacts, index: int, view: ControlView, ctx: Context) 
             return throttled(["throughput.stall"], sentence(said, "the control scan fetched the whole page"))
     else:
         said = f"{where} failed with {cite(hop.failure)}"
+        if hop.failure == v.GENERIC_TIMEOUT and view.step("http") == OK and view.facts is not None:
+            same = [h.first_byte_ms for h in view.facts.http if h.responded and url_path(h.url) == url_path(hop.url)]
+            control_ms = as_slow_in_the_control([hop.total_ms], same)
+            if control_ms is not None:
+                return slow_site([code], said, "request", control_ms, hop.total_ms or 0.0)
     return _by_control("http", [code], said, view)
 
 

@@ -93,6 +93,14 @@ SLOW_PATH_SHARE: Final = 1 / 3
 # hosting are ~60-120 ms, a geostationary satellite link's ~600 ms.
 SLOW_PATH_MIN_MS: Final = 200.0
 
+# --- Timeouts against the control -----------------------------------------------------------------
+
+# Ours: a step that timed out here is blocked when the control did it - unless the control itself
+# needed at least half the time this scan waited: then the site is as slow as the timeout (a
+# server answering after 0.99 s against --timeout 1 wins the race in one scan and loses it in the
+# other), and its timeout here is no sign of a censor.
+SLOW_CONTROL_SHARE: Final = 0.5
+
 # --- Explanations -----------------------------------------------------------------------------
 
 # Strings from the network quoted in an explanation (titles, failure texts) are cut here: the

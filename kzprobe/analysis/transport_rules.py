@@ -17,6 +17,7 @@ from kzprobe.analysis.control import EARLIER, FAILED, OK, ControlView
 from kzprobe.analysis.explain import addresses, cite, quote, sentence
 from kzprobe.analysis.facts import TargetFacts, TlsFact
 from kzprobe.analysis.model import Verdict, blocked, codes as evidence_codes, down, inconclusive
+from kzprobe.analysis.slowness import as_slow_in_the_control, slow_site
 
 
 def no_control_clause(view: ControlView, layer: str) -> str:
@@ -43,6 +44,11 @@ def tcp_verdict(facts: TargetFacts, view: ControlView, ctx: Context) -> Verdict 
     said = f"TCP connections to {addresses([t.address for t in usable])} for {facts.hostname} failed ({failures})"
     step = view.step("tcp")
     if step == OK:
+        if all(t.failure == v.GENERIC_TIMEOUT for t in usable) and view.facts is not None:
+            control_ms = as_slow_in_the_control(
+                [t.duration_ms for t in usable], [t.duration_ms for t in view.facts.tcp_for(facts.hostname) if t.ok])
+            if control_ms is not None:
+                return slow_site(evidence, said, "TCP connect", control_ms, max(t.duration_ms or 0.0 for t in usable))
         return blocked("tcp", evidence, sentence(said, "the control scan connected to the site"), failure_based=True)
     if step == FAILED:
         return down(evidence, sentence(said, "the control scan could not connect either: the site is down"))
@@ -99,6 +105,11 @@ def tls_attempt_verdict(facts: TargetFacts, host: str, attempts: list[TlsFact], 
     said = (f"the TLS handshake with {cite(first.address)} for {host} failed with {cite(first.failure)} "
             "after the ClientHello")
     if control_step == OK:
+        if first.failure == v.GENERIC_TIMEOUT and view.facts is not None:
+            control_ms = as_slow_in_the_control(
+                [first.duration_ms], [t.duration_ms for t in view.facts.tls_for(host) if t.ok])
+            if control_ms is not None:
+                return slow_site(evidence, said, "TLS handshake", control_ms, first.duration_ms or 0.0)
         return blocked("tls", evidence, sentence(said, "the control scan completed it"), failure_based=True)
     if control_step == FAILED:
         return down(evidence, sentence(said, "the control scan failed the handshake too: the site's TLS is broken"))
