@@ -73,6 +73,13 @@ class Figures:
         return self.wall_s / self.floor_s
 
     @property
+    def machine_floor_s(self) -> float | None:
+        """The floor if the lab server's CPU, which shares the cores, counted as the scan's work."""
+        if self.server_cpu_s is None:
+            return None
+        return max(self.slowest_s, (self.cpu_s + self.server_cpu_s) / self.cores)
+
+    @property
     def cpu_ms_per_target(self) -> float:
         return 1000 * self.cpu_s / self.targets
 
@@ -246,6 +253,8 @@ def show(figures: list[Figures]) -> None:
         ("CPU per target", lambda f: f"{f.cpu_ms_per_target:.2f} ms"),
         ("peak RSS (probe)", lambda f: f"{f.peak_rss_mb:.0f} MB"),
         ("lab server CPU (same cores)", lambda f: "-" if f.server_cpu_s is None else f"{f.server_cpu_s:.1f} s"),
+        ("wall / floor with the server's CPU", lambda f: "-" if f.machine_floor_s is None
+         else f"{f.wall_s / f.machine_floor_s:.2f}"),
         ("other processes' CPU meanwhile", lambda f: "-" if f.others_cpu_s is None else f"{f.others_cpu_s:.1f} s"),
     ]
     width = max(len(name) for name, _ in rows) + 2
@@ -375,7 +384,8 @@ def main(argv: list[str] | None = None) -> int:
             args.json.write_text(json.dumps({
                 "sites": n, "timeout": args.timeout, "concurrency": concurrency, "control_resolver": control,
                 "cores": cores, "runs": [asdict(f) | {"targets_per_s": f.targets_per_s, "floor_s": f.floor_s,
-                                                       "ratio": f.ratio, "cpu_ms_per_target": f.cpu_ms_per_target}
+                                                       "ratio": f.ratio, "cpu_ms_per_target": f.cpu_ms_per_target,
+                                                       "machine_floor_s": f.machine_floor_s}
                                          for f in results],
                 "report": {"analysis_s": analysed, "write_s": written, "bytes": size},
                 "measurement_errors": {"concurrent": dict(errors), "sequential": dict(sequential_errors)},
