@@ -59,3 +59,16 @@ def test_billion_laughs_is_refused_at_the_first_alias(tmp_path):
     with pytest.raises(TargetFileError, match="aliases"):
         load_targets([path])
     assert time.monotonic() - start < 1.0
+
+
+def test_a_bloated_configuration_file_is_refused_unread(tmp_path):
+    # A configuration holds a dozen settings; a 4 MB one (here a flow list of 2 million values)
+    # cost ~6.5 s and ~220 MB before being refused, on every cron run.
+    from kzprobe.vantage.config import ConfigError, load_config
+
+    path = tmp_path / "kzprobe.yaml"
+    path.write_text("targets: [" + ",".join(["a"] * 2_000_000) + "]\n")
+    start = time.monotonic()
+    with pytest.raises(ConfigError, match="larger than"):
+        load_config(path)
+    assert time.monotonic() - start < 1.0
