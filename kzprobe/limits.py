@@ -54,6 +54,12 @@ DOWNLOAD_SAMPLE_INTERVAL_MS: Final = 50.0
 
 # DNS: answers kept per query (a hostile resolver can send thousands).
 MAX_DNS_ANSWERS: Final = 32
+# DNS queries one resolver has from us at once; more wait their turn (their clock starts when
+# sent). A burst beyond what a resolver buffers is dropped, and a dropped query reads as
+# dns.timeout, a false "blocked": the lab's resolver lost 30 % of the queries of a
+# --concurrency 256 scan (its socket buffer overflowed). 128 is the default concurrency's
+# A+AAAA burst (64 targets x 2), so the default scan never waits.
+DNS_QUERIES_IN_FLIGHT: Final = 128
 # Certificates kept per chain and SANs kept per certificate.
 MAX_CHAIN_CERTIFICATES: Final = 8
 MAX_CERT_SANS: Final = 100

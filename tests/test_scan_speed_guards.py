@@ -14,12 +14,13 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import dns.asyncresolver
+import dns.resolver
 import pytest
 import trustme
 
 from kzprobe import report as report_module
 from kzprobe import scan
-from kzprobe.probes.dns import parse_resolver
+from kzprobe.probes.dns import DnsProbe, parse_resolver
 from kzprobe.targets import load_targets
 from support.loopback import DnsTable, LoopbackServers
 
@@ -131,6 +132,30 @@ def test_targets_that_waited_in_the_previous_scan_do_not_hold_a_slot(monkeypatch
     asyncio.run(scan.run_scan(None, targets, 1, results.append, previous_ms={"dropped": 30010.0, "fast-1": 20.0}))
     assert [r["target"]["id"] for r in results] == ["fast-1", "fast-2", "dropped"]
     assert alongside["fast-1"] == {"dropped"}
+
+
+def test_a_resolver_never_has_more_than_its_share_of_queries_at_once(monkeypatch):
+    # A burst beyond what a resolver buffers is dropped, and a dropped query reads as
+    # dns.timeout: a scan with a high --concurrency must queue its queries instead.
+    monkeypatch.setattr(scan.limits, "DNS_QUERIES_IN_FLIGHT", 8)
+    probe = DnsProbe(parse_resolver("127.0.0.1:53"), timeout=2.0)
+    outstanding, most = 0, 0
+
+    async def exchange(hostname, rdtype):
+        nonlocal outstanding, most
+        outstanding += 1
+        most = max(most, outstanding)
+        await asyncio.sleep(0.001)
+        outstanding -= 1
+        raise dns.resolver.NXDOMAIN()
+
+    monkeypatch.setattr(probe, "_exchange", exchange)
+
+    async def main():
+        return await asyncio.gather(*(probe.lookup(f"site{i}.test") for i in range(100)))
+
+    lookups = asyncio.run(main())
+    assert most == 8 and all(lookup["failure"] == "dns_nxdomain_error" for lookup in lookups)
 
 
 # -- the report

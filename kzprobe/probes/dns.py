@@ -130,6 +130,7 @@ class DnsProbe:
         resolver.cache = None
         self._resolver = resolver
         self._timeout = timeout
+        self._queries_in_flight: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
         self.description = spec.describe() if spec.kind != "system" else (
             "system (" + ", ".join(str(ns) for ns in resolver.nameservers) + ")"
         )
@@ -165,7 +166,19 @@ class DnsProbe:
         answer = await self._resolver.resolve(hostname, rdtype, raise_on_no_answer=False, search=False)
         return answer.response
 
+    def _query_slots(self) -> asyncio.Semaphore:
+        """limits.DNS_QUERIES_IN_FLIGHT for this resolver, per event loop (a kit may serve two)."""
+        loop = asyncio.get_running_loop()
+        if self._queries_in_flight is None or self._queries_in_flight[0] is not loop:
+            self._queries_in_flight = (loop, asyncio.Semaphore(limits.DNS_QUERIES_IN_FLIGHT))
+        return self._queries_in_flight[1]
+
     async def _query(self, hostname: str, qtype: str) -> DnsQuery:
+        # The wait for a slot is not the resolver's time: the query's clock starts after it.
+        async with self._query_slots():
+            return await self._timed_query(hostname, qtype)
+
+    async def _timed_query(self, hostname: str, qtype: str) -> DnsQuery:
         start = time.monotonic()
         rdtype = dns.rdatatype.from_text(qtype)
         try:
