@@ -228,3 +228,42 @@ def test_a_handshake_timing_out_where_the_control_needed_as_long_is_not_blocked(
     verdict = verdict_of(https_target(tls=[ours], http=[]), control)
     assert verdict["verdict"] == "inconclusive", verdict
     assert verdict["evidence"][0] == "tls.timeout"
+
+
+# -- one transparent proxy: the real page for most names, a blockpage for some ------------------
+# Measured: the ISP's resolver sends every name to one proxy, which serves each site's own page
+# and a fingerprinted blockpage for blk.test. With the control resolver and no control scan, the
+# proxy was learned as a blockpage server and every healthy site behind it read blocked/dns.
+
+PROXY = "95.57.9.9"
+
+
+def proxied(host: str, page: dict) -> dict:
+    return result({"dns": dns(host, [PROXY]), "control_dns": dns(host, ["88.198.3.1"], resolver="doh"),
+                   "tcp": [tcp(PROXY, host=host, port=80)], "tls": [], "http": [page]},
+                  ident=host, host=host, scheme="http")
+
+
+def test_a_proxy_serving_a_sites_own_page_is_not_a_blockpage_server_for_it():
+    from analysis_fixtures import KZ_BLOCKPAGE
+    blocked_one = proxied("blk.example", hop("http://blk.example/", address=PROXY, title="Страница заблокирована",
+                                            body=KZ_BLOCKPAGE))
+    healthy = proxied("tp1.example", hop("http://tp1.example/", address=PROXY, title="tp1 news of the day"))
+    verdict = verdict_of(healthy, None, others=[blocked_one])
+    assert verdict["verdict"] == "inconclusive", verdict
+    assert "dns.blockpage_ip" not in verdict["evidence"]
+    assert verdict_of(blocked_one, None, others=[healthy])["verdict"] == "blocked"
+
+
+def test_a_learned_blockpage_server_still_betrays_an_https_name_it_cannot_serve():
+    from analysis_fixtures import KZ_BLOCKPAGE
+    blocked_one = proxied("blk.example", hop("http://blk.example/", address=PROXY, title="Страница заблокирована",
+                                            body=KZ_BLOCKPAGE))
+    https_one = result({"dns": dns("s.example", [PROXY]), "control_dns": dns("s.example", ["88.198.3.4"]),
+                        "tcp": [tcp(PROXY, host="s.example")],
+                        "tls": [tls(PROXY, "ssl_invalid_hostname", host="s.example", completed=True, verified=False,
+                                    chain=real_chain("blockpage.isp.example"))], "http": []},
+                       ident="s", host="s.example")
+    verdict = verdict_of(https_one, None, others=[blocked_one])
+    assert (verdict["verdict"], verdict["blocking"]) == ("blocked", "dns")
+    assert verdict["evidence"][0] == "dns.blockpage_ip"

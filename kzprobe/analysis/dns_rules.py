@@ -73,7 +73,7 @@ def check_address(address: str, facts: TargetFacts, control: DnsControl, ctx: Co
     if ctx.host_authenticated(facts, host or facts.hostname, address):
         return AddressCheck(address, "consistent", "TLS to it validates for the name")
     blockpage = ctx.blockpage_address(address)
-    if blockpage:
+    if blockpage and not _served_its_own_page(address, host or facts.hostname, facts, ctx):
         return AddressCheck(address, "blockpage", blockpage)
     block = special_block(address)
     if block is not None:
@@ -83,6 +83,19 @@ def check_address(address: str, facts: TargetFacts, control: DnsControl, ctx: Co
         if block.never_remote or not in_same_block:
             return AddressCheck(address, "bogon", f"a special-purpose ({block.label}) address")
     return AddressCheck(address, "unknown", "an address no control returned")
+
+
+def _served_its_own_page(address: str, host: str, facts: TargetFacts, ctx: Context) -> bool:
+    """An address learned as a blockpage server in this scan that served this name a page no
+    fingerprint matches: a transparent proxy that answers most names with their own page and
+    only some with a blockpage. Being a blockpage server for another name is no lie about this
+    one; the page decides (with the control's, or inconclusive without it). Addresses in the
+    fingerprints file stay blockpage servers whatever they serve."""
+    if ctx.fingerprints.address(address) is not None:
+        return False
+    final = facts.final_hop
+    return final is not None and final.address == address and final.host == host \
+        and ctx.fingerprints.page(final) is None
 
 
 def _failed_lookup(facts: TargetFacts, control: DnsControl, view: ControlView) -> Verdict:
