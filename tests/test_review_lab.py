@@ -1,6 +1,7 @@
 """Review, end to end in the lab: cases next to the catalogue's, with the real `kzprobe scan`.
 
-One lab: the four baselines, a policer slower than its burst (16 KB, then 8 KB/s), an IDN
+One lab: the four baselines, a policer slower than its burst (16 KB, then 8 KB/s), one with a
+1 MB bucket (then 100 KB/s), an IDN
 (Cyrillic) host reset by SNI, a plain-HTTP site the ISP's resolver sends to a replica serving
 the real page (a transparent proxy, to a probe), and a name that exists nowhere. Scanned from
 outside (the control), then inside twice at once: with the control scan and the honest
@@ -33,6 +34,9 @@ REACHABLE = Expectation("reachable")
 CASES = (
     Scenario("slow-policer", "16 KB burst, then 8 KB/s", Site("slow-policer.kzlab.test", download_bytes=2_000_000),
              Conditions(rate_bytes_per_s=8_000), Expectation("throttled", None, ("throughput.low",))),
+    Scenario("burst-policer", "1 MB burst, then 100 KB/s", Site("burst-policer.kzlab.test", download_bytes=2_000_000),
+             Conditions(rate_bytes_per_s=100_000, burst_bytes=1_000_000),
+             Expectation("throttled", None, ("throughput.low",))),
     Scenario("idn-sni", "Cyrillic name reset by SNI", Site(IDN_WIRE), Conditions(tls=m.TLS_RESET),
              Expectation("blocked", "tls", ("tls.reset",))),
     Scenario("http-replica", "resolver answers a replica serving the real page", Site("http-replica.kzlab.test",
@@ -102,7 +106,8 @@ def test_without_any_control_nothing_healthy_is_blocked(reports):
 def test_without_any_control_the_intrinsic_signs_still_speak(reports):
     bare = reports["bare"]
     assert _result(bare, "idn-sni")["verdict"] == "blocked"
-    assert _result(bare, "slow-policer")["verdict"] == "throttled"  # against the baselines
+    for policer in ("slow-policer", "burst-policer"):  # against the baselines
+        assert _result(bare, policer)["verdict"] == "throttled", _result(bare, policer)["explanation"]
 
 
 def test_the_lab_run_is_quick(reports):

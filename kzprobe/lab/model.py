@@ -87,6 +87,7 @@ class Conditions:
     tls: str = TLS_PASS
     http: str = HTTP_PASS
     rate_bytes_per_s: int | None = None  # throttle every response body to this rate after a burst
+    burst_bytes: int | None = None  # with a rate: bytes passed at full speed first (default: 16 KB)
     delay_s: float = 0.0  # wait before answering each HTTP request (a slow but working site)
 
     def __post_init__(self) -> None:
@@ -113,7 +114,8 @@ class Conditions:
         if self.http != HTTP_PASS:
             parts.append(f"HTTP {self.http.replace('_', ' ')}")
         if self.rate_bytes_per_s:
-            parts.append(f"{self.rate_bytes_per_s // 1000} KB/s")
+            burst = f" after {self.burst_bytes // 1000} KB" if self.burst_bytes else ""
+            parts.append(f"{self.rate_bytes_per_s // 1000} KB/s{burst}")
         if self.delay_s:
             parts.append(f"{self.delay_s:g} s delay")
         return "; ".join(parts) or "honest"

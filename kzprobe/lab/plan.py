@@ -170,7 +170,8 @@ def plan_namespace(role: str, scenarios: Sequence[Scenario], allocation: Allocat
         isp[site.host] = _dns_record(scenario.inside, site_where)
         sites[site.host] = {
             "page": site.page, "https_redirect": site.redirects_to_https, "download_bytes": site.download_bytes,
-            "tls": here.tls, "http": here.http, "rate": here.rate_bytes_per_s, "delay": here.delay_s,
+            "tls": here.tls, "http": here.http, "rate": here.rate_bytes_per_s, "burst": here.burst_bytes,
+            "delay": here.delay_s,
         }
         for address in site_where.all:
             is_local = _place_address(address, here.path, is_cut, local, dropped)
@@ -246,7 +247,8 @@ def _plan_endpoints(role: str, scenario: Scenario, allocation: Allocation, is_cu
         if here.path == m.PATH_OPEN:
             listener["ports"].append({
                 "port": endpoint.port, "tls": endpoint.tls, "certificate": endpoint_certificate_name(endpoint, address),
-                "middlebox": {"tls": here.tls, "http": here.http, "rate": here.rate_bytes_per_s, "delay": here.delay_s},
+                "middlebox": {"tls": here.tls, "http": here.http, "rate": here.rate_bytes_per_s,
+                              "burst": here.burst_bytes, "delay": here.delay_s},
             })
     conflicting = [address for address, kinds in drops.items() if len(kinds) > 1]
     if conflicting:

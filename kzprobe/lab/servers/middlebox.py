@@ -55,18 +55,21 @@ async def swallow(conn: socket.socket) -> None:
         conn.close()
 
 
-async def write_paced(writer: asyncio.StreamWriter, data: bytes, rate_bytes_per_s: int | None) -> None:
-    """Send `data`; throttled: a burst, then slices at `rate_bytes_per_s`."""
+async def write_paced(writer: asyncio.StreamWriter, data: bytes, rate_bytes_per_s: int | None,
+                      burst_bytes: int | None = None) -> None:
+    """Send `data`; throttled: a burst (`burst_bytes`, default THROTTLE_BURST_BYTES), then
+    slices at `rate_bytes_per_s`."""
     if not rate_bytes_per_s:
         writer.write(data)
         await writer.drain()
         return
-    writer.write(data[:THROTTLE_BURST_BYTES])
+    burst = burst_bytes or THROTTLE_BURST_BYTES
+    writer.write(data[:burst])
     await writer.drain()
     slice_bytes = max(1, rate_bytes_per_s // THROTTLE_SLICES_PER_S)
     interval = 1 / THROTTLE_SLICES_PER_S
     next_at = time.monotonic()
-    for start in range(THROTTLE_BURST_BYTES, len(data), slice_bytes):
+    for start in range(burst, len(data), slice_bytes):
         next_at += interval
         await asyncio.sleep(max(0.0, next_at - time.monotonic()))
         writer.write(data[start : start + slice_bytes])

@@ -10,7 +10,7 @@ intercept, redirect, or slow it; what passes reaches the server that owns the ad
 The web configuration (written by plan.py):
     listeners: [{"address", "server": "site" | "blockpage" | "endpoint", "hosts": [names there],
                  "ports": [{"port", "tls", and for endpoints "certificate", "middlebox"}]}]
-    sites: {host: {"page", "https_redirect", "download_bytes", "tls", "http", "rate", "delay"}}
+    sites: {host: {"page", "https_redirect", "download_bytes", "tls", "http", "rate", "burst", "delay"}}
     blockpage_host: the blockpage server's name (its certificate and redirect target)
 """
 
@@ -181,7 +181,7 @@ class WebServer:
             return await self._respond(writer, 302, b"", "text/html", None, method, location)
         if rules and rules["delay"]:
             await asyncio.sleep(rules["delay"])
-        rate = rules["rate"] if rules else None
+        rate = (rules["rate"], rules.get("burst")) if rules and rules["rate"] else None
         if listener["server"] == "blockpage":
             return await self._respond(writer, 200, pages.FINGERPRINTED_BLOCKPAGE.encode(), "text/html; charset=utf-8", None, method)
         if listener["server"] == "endpoint":
@@ -199,7 +199,8 @@ class WebServer:
         await self._respond(writer, 404, pages.not_found_page(), "text/html", None, method)
 
     async def _respond(self, writer: asyncio.StreamWriter, status: int, body: bytes, content_type: str,
-                       rate: int | None, method: str, location: str | None = None) -> None:
+                       rate: tuple[int, int | None] | None, method: str, location: str | None = None) -> None:
+        """`rate`: (bytes per second, burst bytes or None for the default burst), or None: full speed."""
         headers = [
             f"HTTP/1.1 {status} {_REASONS.get(status, 'OK')}",
             "Server: nginx",
@@ -212,7 +213,7 @@ class WebServer:
             headers.append(f"Location: {location}")
         data = ("\r\n".join(headers) + "\r\n\r\n").encode() + (body if method != "HEAD" else b"")
         try:
-            await middlebox.write_paced(writer, data, rate)
+            await middlebox.write_paced(writer, data, *(rate or (None,)))
         finally:
             writer.close()
 
