@@ -267,3 +267,19 @@ def test_a_learned_blockpage_server_still_betrays_an_https_name_it_cannot_serve(
     verdict = verdict_of(https_one, None, others=[blocked_one])
     assert (verdict["verdict"], verdict["blocking"]) == ("blocked", "dns")
     assert verdict["evidence"][0] == "dns.blockpage_ip"
+
+
+def test_a_page_served_from_a_lying_answer_after_the_sites_own_redirect_is_blocked_at_dns():
+    control = control_of(https_target(
+        http=[hop(f"https://{HOST}/", 302, location=f"http://{CDN}/", title=None, body=""),
+              hop(f"http://{CDN}/", address=CDN_ADDRESS)],
+        redirect_dns=[dns(CDN, [CDN_ADDRESS])],
+        tcp=[tcp(), tcp(CDN_ADDRESS, host=CDN, port=80)]))
+    target = https_target(
+        http=[hop(f"https://{HOST}/", 302, location=f"http://{CDN}/", title=None, body=""),
+              hop(f"http://{CDN}/", address="10.1.2.3", title="Qazline: ескерту", body=UNKNOWN_BLOCKPAGE)],
+        redirect_dns=[dns(CDN, ["10.1.2.3"])],
+        tcp=[tcp(), tcp("10.1.2.3", host=CDN, port=80)])
+    verdict = verdict_of(target, control)
+    assert (verdict["verdict"], verdict["blocking"]) == ("blocked", "dns"), verdict
+    assert verdict["evidence"] == ["dns.bogon", "dns.inconsistent", "http.diff"]
