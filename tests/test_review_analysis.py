@@ -283,3 +283,17 @@ def test_a_page_served_from_a_lying_answer_after_the_sites_own_redirect_is_block
     verdict = verdict_of(target, control)
     assert (verdict["verdict"], verdict["blocking"]) == ("blocked", "dns"), verdict
     assert verdict["evidence"] == ["dns.bogon", "dns.inconsistent", "http.diff"]
+
+
+# -- a redirect loop everywhere ---------------------------------------------------------------------
+
+def looping() -> dict:
+    hops = [hop(f"http://{HOST}/{i}", 302, location=f"http://{HOST}/{i + 1}", title=None, body="") for i in range(11)]
+    hops[-1]["failure"] = "too_many_redirects"
+    return http_target(http=hops)
+
+
+def test_a_site_that_redirects_forever_from_the_control_too_is_down():
+    verdict = verdict_of(looping(), control_of(looping()))
+    assert verdict["verdict"] == "down", verdict
+    assert "kept redirecting" in verdict["explanation"]

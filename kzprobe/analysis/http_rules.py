@@ -75,9 +75,14 @@ def failed_hop(facts: TargetFacts, index: int, view: ControlView, ctx: Context) 
     if index:
         where += f" (redirected from {cite(facts.http[index - 1].url, 100)})"
     if hop.failure == v.TOO_MANY_REDIRECTS:
-        return _by_control("http", ["http.blockpage_redirect"],
-                           f"{where} kept redirecting ({len(facts.http)} hops, {cite(hop.failure)})",
-                           view, failure_based=False)
+        said = f"{where} kept redirecting ({len(facts.http)} hops, {cite(hop.failure)})"
+        control_final = view.final_hop
+        if control_final is not None and control_final.failure == v.TOO_MANY_REDIRECTS:
+            # The control never reached a page either: the site's own redirect loop.
+            return down(["http.blockpage_redirect"], sentence(
+                said, f"the control scan's chain never ended either ({len(view.facts.http) if view.facts else 0} hops): "
+                      "the site redirects in a loop everywhere"))
+        return _by_control("http", ["http.blockpage_redirect"], said, view, failure_based=False)
     if host != facts.hostname:
         resolution = facts.resolution_for(host)
         if resolution is not None and not resolution.addresses:
