@@ -297,3 +297,10 @@ def test_a_site_that_redirects_forever_from_the_control_too_is_down():
     verdict = verdict_of(looping(), control_of(looping()))
     assert verdict["verdict"] == "down", verdict
     assert "kept redirecting" in verdict["explanation"]
+
+
+def test_a_request_failing_here_while_the_controls_server_answered_503_is_down():
+    failing = http_target(http=[hop(HTTP_URL, None, failure="connection_reset")])
+    overloaded = http_target(http=[hop(HTTP_URL, 503, title="503 Service Temporarily Unavailable")])
+    verdict = verdict_of(failing, control_of(overloaded))
+    assert verdict["verdict"] == "down", verdict

@@ -57,8 +57,12 @@ def _unexpected_redirect(facts: TargetFacts, view: ControlView, ctx: Context, *,
 def _by_control(layer: str, evidence: list[str], said: str, view: ControlView, *,
                 failure_based: bool = True) -> Verdict:
     step = view.step("http")
+    final = view.final_hop
+    if step == OK and final is not None and final.status is not None and final.status >= 500:
+        # The control reached the server, which said it is failing: not a page this scan missed.
+        return down(evidence, sentence(said, f"the control scan got {final.status} from {cite(final.url, 100)}: "
+                                             "the site's server is failing"))
     if step == OK:
-        final = view.final_hop
         got = f"the control scan fetched {cite(final.url, 100)} ({final.status})" if final else "the control scan got the page"
         return blocked(layer, evidence, sentence(said, got), failure_based=failure_based)
     if step == FAILED:
