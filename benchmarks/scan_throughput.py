@@ -402,4 +402,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # the lab and the work directory are already gone
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
