@@ -8,7 +8,7 @@ vocabulary.FAILURES (or "unknown_failure: <text>").
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 
 class DnsQuery(TypedDict):
@@ -100,6 +100,10 @@ class HttpObservation(TypedDict):
     body_read_ms: float | None  # from first byte to the end of the body read
     failure: str | None
     timings: HttpTimings
+    # Only when a first attempt on a connection reused from the previous hop failed before any
+    # response byte (the server closed it as the request went out): that attempt's failure.
+    # This hop is then the second attempt, on a new connection.
+    retried_after: NotRequired[str]
 
 
 class DownloadSample(TypedDict):

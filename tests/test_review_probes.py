@@ -23,11 +23,6 @@ from kzprobe.targets import targets_from_urls
 ADDRESS = "127.0.0.3"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "probes/body.py: _TITLE_RE `<title[^>]*>(.*?)</title` is retried from every '<title>' and scans "
-    "to the end each time: 64 KiB of '<title>' costs ~2.7 s of CPU on the event loop, per hop. Fix: "
-    "find the first b'<title' (case-folded), then b'>' after it, then b'</title' once (bytes.find), "
-    "so the search is linear."))
 def test_a_head_full_of_title_tags_is_read_in_linear_time():
     head = b"<title>" * (64 * 1024 // 7)
     start = time.process_time()
@@ -106,13 +101,6 @@ class _Servers:
         self.thread.join(5)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "probes/dns.py: with --timeout below 2 s, resolver.timeout = max(1.0, timeout / 3) equals the "
-    "lifetime, so a single lost UDP packet is a dns_timeout_error - and, with a control resolver "
-    "answering, 'blocked/dns'. (Measured first at --timeout 1 --concurrency 256: 30 healthy sites of a "
-    "1,000-site lab read blocked/dns; the flood is now capped at 128 queries in flight, 23f8dac, but a "
-    "lost packet still is one.) Fix: retransmit the same query on the same socket every timeout/3 "
-    "until the lifetime ends and accept the first reply (as stub resolvers do)."))
 def test_one_lost_dns_packet_is_not_a_dns_timeout():
     with _Servers() as servers:
         probe = DnsProbe(ResolverSpec("dns", address=ADDRESS, port=servers.dns_port), timeout=1.0)
@@ -120,13 +108,6 @@ def test_one_lost_dns_packet_is_not_a_dns_timeout():
     assert observation["addresses"] == [ADDRESS], observation
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "probes/session.py / http.py: a redirect to the same origin reuses the kept-alive connection; "
-    "when the server closes it as the request arrives (its keep-alive timer and the request cross), "
-    "the hop fails (eof_error / connection_reset) and reads as http.eof or http.reset - blocked/http "
-    "when the control's timing happened to win the race. Fix: when a request on a reused connection fails "
-    "before any response byte (connection_reset, eof_error, RemoteProtocolError), retry it once on a "
-    "fresh connection, as browsers do for idempotent requests (RFC 9112 section 9.3.1)."))
 def test_a_redirect_on_a_connection_the_server_closed_is_retried_on_a_new_one():
     with _Servers() as servers:
         servers.seen.update({("site.test.", 1), ("site.test.", 28)})  # no DNS losses here

@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import dns.asyncbackend
+import dns.asyncquery
 import dns.asyncresolver
+import dns.exception
+import dns.flags
+import dns.inet
 import dns.message
 import dns.rcode
 import dns.rdatatype
@@ -124,9 +130,8 @@ class DnsProbe:
             resolver.nameservers = ["127.0.0.1"]  # unused: DoH goes through doh_exchange
         if not resolver.nameservers:
             raise ResolverConfigError("the system resolver configuration names no server; pass --resolver")
-        # One attempt per server may take a third of the budget, so a lost UDP packet is retried.
-        resolver.timeout = max(1.0, timeout / 3)
-        resolver.lifetime = timeout
+        # The resolver object holds the configuration (servers, port); queries are sent by
+        # _udp_exchange, which resends a lost one within the timeout.
         resolver.cache = None
         self._resolver = resolver
         self._timeout = timeout
@@ -161,10 +166,55 @@ class DnsProbe:
     async def _exchange(self, hostname: str, rdtype: dns.rdatatype.RdataType) -> dns.message.Message:
         """One question answered. DoH is asked once, with the timeout: the resolver object would
         retry a DoH server it cannot reach until its lifetime ends, for every name of the scan."""
+        query = dns.message.make_query(hostname, rdtype)
         if self._doh_exchange is not None:
-            return await self._doh_exchange(dns.message.make_query(hostname, rdtype))
-        answer = await self._resolver.resolve(hostname, rdtype, raise_on_no_answer=False, search=False)
-        return answer.response
+            return await self._doh_exchange(query)
+        return await self._udp_exchange(query)
+
+    async def _udp_exchange(self, query: dns.message.Message) -> dns.message.Message:
+        """Plain DNS as a stub resolver does it: one socket per server, the same query resent
+        every timeout/3 to the servers in turn, the first matching reply taken (a late reply to
+        an earlier send still counts); TCP when the reply is truncated. A lost packet costs a
+        third of the timeout, not the answer."""
+        backend = dns.asyncbackend.get_default_backend()
+        servers = [(str(ns), self._resolver.port) for ns in self._resolver.nameservers]
+        deadline = time.time() + self._timeout
+        interval = self._timeout / _RESENDS_PER_TIMEOUT
+        sockets: dict[int, object] = {}
+        unusable: dict[int, OSError] = {}  # servers the network refused to reach: not retried
+        try:
+            attempt = 0
+            while time.time() < deadline and len(unusable) < len(servers):
+                index = attempt % len(servers)
+                attempt += 1
+                if index in unusable:
+                    continue
+                address, port = servers[index]
+                family = dns.inet.af_for_address(address)
+                destination = dns.inet.low_level_address_tuple((address, port), family)
+                try:
+                    if index not in sockets:
+                        sockets[index] = await backend.make_socket(family, socket.SOCK_DGRAM)
+                    sock = sockets[index]
+                    await dns.asyncquery.send_udp(sock, query, destination, deadline)
+                    reply, *_ = await dns.asyncquery.receive_udp(
+                        sock, destination, min(deadline, time.time() + interval), query=query,
+                        ignore_unexpected=True, ignore_errors=True)
+                except dns.exception.Timeout:
+                    continue
+                except OSError as exc:  # unreachable, or refused (ICMP): that server is out
+                    unusable[index] = exc
+                    continue
+                if reply.flags & dns.flags.TC:
+                    return await dns.asyncquery.tcp(query, address, timeout=max(0.1, deadline - time.time()),
+                                                    port=port)
+                return reply
+        finally:
+            for sock in sockets.values():
+                await sock.close()
+        if len(unusable) == len(servers):
+            raise next(iter(unusable.values()))
+        raise dns.exception.Timeout(timeout=self._timeout)
 
     def _query_slots(self) -> asyncio.Semaphore:
         """limits.DNS_QUERIES_IN_FLIGHT for this resolver, per event loop (a kit may serve two)."""
@@ -201,6 +251,9 @@ class DnsProbe:
         return DnsQuery(qtype=qtype, rcode=rcode, answers=answers, cnames=cnames, failure=failure,
                         duration_ms=_ms(start))
 
+
+# How many times a query is sent per --timeout when no reply comes (the resolver may be far).
+_RESENDS_PER_TIMEOUT = 3
 
 # A reply without addresses, by its rcode (DoH replies carry the rcode instead of raising).
 _RCODE_FAILURES = {"NXDOMAIN": v.DNS_NXDOMAIN, "SERVFAIL": v.DNS_SERVFAIL, "REFUSED": v.DNS_REFUSED}

@@ -95,6 +95,16 @@ async def fetch_one(client: httpx.AsyncClient, url: str, observations: Observati
     return hop
 
 
+# Failures of a request on a reused connection that mean "closed under us", not "refused".
+_KEEP_ALIVE_RACE_FAILURES = {v.EOF_ERROR, v.CONNECTION_RESET}
+
+
+def _lost_a_kept_alive_race(hop: HttpObservation, observations: Observations, connections_before: int) -> bool:
+    """The request failed before any response byte on a connection an earlier hop had used."""
+    reused = len(observations.get("tcp", [])) == connections_before
+    return reused and hop["status"] is None and hop["failure"] in _KEEP_ALIVE_RACE_FAILURES
+
+
 async def fetch_chain(client: httpx.AsyncClient, url: str, observations: Observations, scrub: Scrubber,
                       timeout: float) -> None:
     """Append one HttpObservation per hop to observations["http"], at most MAX_REDIRECTS redirects."""
@@ -102,7 +112,14 @@ async def fetch_chain(client: httpx.AsyncClient, url: str, observations: Observa
     seen: set[str] = set()
     for _ in range(limits.MAX_REDIRECTS + 1):
         seen.add(url)
+        connections_before = len(observations.get("tcp", []))
         hop = await fetch_one(client, url, observations, scrub, timeout)
+        if hops and _lost_a_kept_alive_race(hop, observations, connections_before):
+            # The server closed the idle connection as our request went out (RFC 9112 §9.3.1):
+            # nothing was answered, so the GET is sent once more, on a new connection.
+            first_failure = hop["failure"]
+            hop = await fetch_one(client, url, observations, scrub, timeout)
+            hop["retried_after"] = first_failure  # type: ignore[typeddict-unknown-key]
         hops.append(hop)
         following = hop["location"]
         if hop["failure"] or not following or urlsplit(following).scheme not in ("http", "https"):
