@@ -8,6 +8,7 @@ scan continues the journal of an interrupted one and measures only the targets i
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import uuid
 from collections.abc import Callable
@@ -40,6 +41,10 @@ from kzprobe.vantage import (
 )
 from kzprobe.vantage.geo import DEFAULT_GEO_TIMEOUT_S, lookup_network, txt_lookup_via
 from kzprobe.vantage.report_files import report_file_name
+
+# Durations of the previous complete scan in an output directory (hidden: not a report).
+DURATIONS_NAME = ".kzprobe-durations.json"
+MAX_DURATIONS_BYTES = 8 * 1024 * 1024
 
 # Why a scan could not run, for the caller to turn into an exit code.
 BAD_INPUT = "bad_input"
@@ -198,7 +203,8 @@ def _run_locked(settings, options, files, targets, output, started_at, resumed, 
             on_result(result)
 
     try:
-        finished = _measure_with_signals(kit, to_measure, settings.concurrency, record)
+        finished = _measure_with_signals(kit, to_measure, settings.concurrency, record,
+                                         read_durations(output.parent))
     except ReportWriteError as exc:
         journal.close()
         raise ScanJobError(CANNOT_WRITE, str(exc)) from exc
@@ -220,14 +226,37 @@ def _run_locked(settings, options, files, targets, output, started_at, resumed, 
     journal.remove()
     try:
         publish_latest(output, output.parent)
+        write_durations(output.parent, report)
         protect = {output} | ({resumed.path} if resumed else set())
         apply_retention(output.parent, settings.keep, settings.keep_days, protect=protect)
-    except (LatestError, RetentionError) as exc:
+    except (LatestError, RetentionError, ReportWriteError) as exc:
         outcome.warnings.append(str(exc))
     return outcome
 
 
-def _measure_with_signals(kit, targets: list[Target], concurrency: int, record: Callable[[dict], None]) -> bool:
+def read_durations(directory: Path) -> dict[str, float]:
+    """Each target's duration in this directory's previous complete scan ({} when unknown):
+    the slow ones start first next time, so their timeouts overlap the rest of the scan."""
+    path = directory / DURATIONS_NAME
+    try:
+        if path.stat().st_size > MAX_DURATIONS_BYTES:
+            return {}
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: float(v) for k, v in data.items()
+            if isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0}
+
+
+def write_durations(directory: Path, report: dict) -> None:
+    durations = {r["target"]["id"]: r["duration_ms"] for r in report["results"]}
+    write_json_atomically(directory / DURATIONS_NAME, durations)
+
+
+def _measure_with_signals(kit, targets: list[Target], concurrency: int, record: Callable[[dict], None],
+                          previous_ms: dict[str, float] | None = None) -> bool:
     """Run the probes; SIGINT/SIGTERM stop new work and keep what was measured."""
 
     async def main() -> bool:
@@ -239,7 +268,7 @@ def _measure_with_signals(kit, targets: list[Target], concurrency: int, record: 
             except (NotImplementedError, RuntimeError):
                 pass
         try:
-            return await run_scan(kit, targets, concurrency, record, stop)
+            return await run_scan(kit, targets, concurrency, record, stop, previous_ms)
         finally:
             await kit.aclose()
 

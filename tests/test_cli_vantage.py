@@ -135,3 +135,21 @@ def test_retention_keeps_the_newest_scans_and_latest(lab, tmp_path):
     assert len(reports) == 2
     assert {json.loads(p.read_text())["scan_id"] for p in reports} == set(ids[1:])
     assert json.loads((out / "latest.json").read_text())["scan_id"] == ids[-1]
+
+
+def test_next_scan_knows_the_previous_durations(lab, tmp_path):
+    from kzprobe.scan_job import DURATIONS_NAME, read_durations
+
+    directory, servers = lab
+    out = tmp_path / "results"
+    args = scan_args(directory, servers, tmp_path / "unused.json")
+    i = args.index("--output")
+    del args[i:i + 2]
+    assert kzprobe(*args, "--output-dir", str(out), cwd=tmp_path).returncode == 0
+    durations = read_durations(out)
+    latest = json.loads((out / "latest.json").read_text())
+    assert durations == {r["target"]["id"]: r["duration_ms"] for r in latest["results"]}
+    (out / DURATIONS_NAME).write_text('{"x": "not a number", "y": -1, "z": 3}')
+    assert read_durations(out) == {"z": 3.0}
+    (out / DURATIONS_NAME).write_text("[1, 2")
+    assert read_durations(out) == {}
