@@ -304,3 +304,11 @@ def test_a_request_failing_here_while_the_controls_server_answered_503_is_down()
     overloaded = http_target(http=[hop(HTTP_URL, 503, title="503 Service Temporarily Unavailable")])
     verdict = verdict_of(failing, control_of(overloaded))
     assert verdict["verdict"] == "down", verdict
+
+
+@pytest.mark.parametrize("name", ["straße.kz", "ςαφ.kz", "пример.kz", "Орда.KZ."])
+def test_analysis_host_names_match_the_targets_idna_mapping(name):
+    from kzprobe.analysis.names import host_key
+    from kzprobe.targets import normalize_host
+
+    assert host_key(name) == normalize_host(name.rstrip("."))

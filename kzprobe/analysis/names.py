@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+import idna
+
 from kzprobe.targets import is_ip_literal  # re-exported: the analysis takes its host helpers from here
 
 
@@ -23,8 +25,10 @@ def host_key(name: str) -> str:
     except UnicodeEncodeError:
         pass
     try:
-        return name.encode("idna").decode("ascii")
-    except UnicodeError:  # not a valid IDN: compare it as written
+        # The same IDNA 2008 / UTS 46 mapping as the targets' hostnames (kzprobe.targets), so
+        # that names with ß or ς match the name the probe asked for.
+        return idna.encode(name, uts46=True, std3_rules=False, transitional=False).decode("ascii")
+    except (idna.IDNAError, UnicodeError, ValueError):  # not a valid IDN: compare it as written
         return name
 
 
