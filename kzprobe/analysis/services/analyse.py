@@ -1,0 +1,112 @@
+"""The entry point for analyse_scan: a service result (observations["endpoints"]) in, a
+ServiceVerdict out (analysis/verdict.py dispatches such results here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from kzprobe import vocabulary as v
+from kzprobe.analysis import explain
+from kzprobe.analysis.model import Verdict
+from kzprobe.analysis.services.judgement import front_end_member, judge_endpoints
+from kzprobe.analysis.services.members import Member
+from kzprobe.analysis.services.outcomes import OK, UNTESTED_OUTCOMES
+from kzprobe.analysis.services.records import read_endpoints, text
+from kzprobe.analysis.services.service_verdict import service_verdict
+
+
+@dataclass(frozen=True)
+class ServiceVerdict(Verdict):
+    """A Verdict that also carries each endpoint's judged outcome and each part's status.
+
+    `to_dict()` gives the web verdict's keys plus "endpoints" and "parts", which the report
+    writer merges into the result like the others."""
+
+    endpoints: tuple[dict, ...] = ()
+    parts: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        data = super().to_dict()
+        data["endpoints"] = [dict(entry) for entry in self.endpoints]
+        data["parts"] = dict(self.parts)
+        return data
+
+
+def _context_parts(context: Any) -> tuple[str, Any]:
+    """(connectivity state, fingerprints) from analysis.context.Context, a state string, or a dict."""
+    if isinstance(context, str):
+        return (context if context in v.CONNECTIVITY else v.ONLINE), None
+    getter = context.get if isinstance(context, dict) else lambda key: getattr(context, key, None)
+    state = getter("connectivity")
+    state = getattr(state, "state", state)  # analysis.connectivity.Connectivity, or its state
+    return (state if state in v.CONNECTIVITY else v.ONLINE), getter("fingerprints")
+
+
+def _control_summary(members: list[Member], control_result: Any) -> dict | None:
+    """What the control scan said about these endpoints (None without a control result)."""
+    if not isinstance(control_result, dict):
+        return None
+    measured = [m for m in members if m.control is not None and m.control not in UNTESTED_OUTCOMES]
+    failing = [m for m in measured if m.control != OK]
+    verdict = control_result.get("verdict")
+    return {
+        "verdict": verdict if isinstance(verdict, str) and verdict in v.VERDICTS else None,
+        "usable": bool(measured),
+        "endpoints_measured": len(measured),
+        "endpoints_ok": len(measured) - len(failing),
+        "endpoints_failing": [{"endpoint": m.label, "outcome": m.control} for m in failing],
+    }
+
+
+def _web_rules_verdict(result: dict, control_result: Any, context: Any, state: str, fingerprints: Any) -> dict | None:
+    """The web rules' verdict for the target's url (its web front end), or None without one."""
+    from kzprobe.analysis.connectivity import Connectivity
+    from kzprobe.analysis.context import Context
+    from kzprobe.analysis.control import ControlView
+    from kzprobe.analysis.facts import read_result
+    from kzprobe.analysis.fingerprints import bundled_fingerprints
+    from kzprobe.analysis.verdict import web_verdict
+
+    facts = read_result(result)
+    if not facts.url or facts.dns is None:
+        return None  # no url, or the front end was not measured (cut short)
+    ctx = context if isinstance(context, Context) else Context(fingerprints or bundled_fingerprints(),
+                                                              Connectivity(state, {}))
+    control = read_result(control_result) if isinstance(control_result, dict) else None
+    if control is not None and (control.dns or control.tcp or control.http):
+        verdict = control_result.get("verdict")
+        view = ControlView(control, verdict if isinstance(verdict, str) else None, None)
+    else:
+        view = ControlView(None, None, "no control scan measured the web front end", missing=True)
+    # Index -1: a service target is never a baseline, so every baseline is its throughput reference.
+    return web_verdict(facts, -1, view, ctx).to_dict()
+
+
+def analyse_service(result: dict, control_result: dict | None, context: Any, *,
+                    front_end: Any = None) -> ServiceVerdict:
+    """The verdict of a service target (a result whose observations hold "endpoints").
+
+    `control_result`: the same target's result in a usable control scan, or None.
+    `context`: analysis.context.Context (best: its fingerprints are used), or the connectivity
+    state string. `front_end`: the web rules' verdict (Verdict or dict) for the target's url;
+    when None it is computed here from the result's web observations. Returns a ServiceVerdict:
+    `.to_dict()` has "verdict", "blocking", "evidence", "explanation", "control", plus
+    "endpoints" (one judged entry per endpoint, the web front end last) and "parts"."""
+    result = result if isinstance(result, dict) else {}
+    target = result.get("target") if isinstance(result.get("target"), dict) else {}
+    name = explain.cite(text(target.get("name"), 200) or text(target.get("id"), 200) or "this service", 60)
+    state, fingerprints = _context_parts(context)
+    control_endpoints = read_endpoints(control_result.get("observations")) if isinstance(control_result, dict) else None
+    members = judge_endpoints(read_endpoints(result.get("observations")), control_endpoints, state, fingerprints)
+    if front_end is None:
+        front_end = _web_rules_verdict(result, control_result, context, state, fingerprints)
+    if isinstance(front_end, Verdict):
+        front_end = front_end.to_dict()
+    if isinstance(front_end, dict):
+        url = explain.cite(text(target.get("url"), 300) or "web front end", 120)
+        members.append(front_end_member(url, front_end))
+    verdict, parts = service_verdict(name, members, state)
+    return ServiceVerdict(verdict.verdict, verdict.blocking, verdict.evidence, verdict.explanation,
+                          _control_summary(members, control_result), verdict.failure_based,
+                          tuple(m.to_dict() for m in members), parts)

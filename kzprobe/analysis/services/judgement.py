@@ -1,0 +1,87 @@
+"""Judging members: an endpoint against the control scan or a signature no outage produces,
+the web front end by the web rules' verdict."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from kzprobe import vocabulary as v
+from kzprobe.analysis.names import is_ip_literal
+from kzprobe.analysis.services.members import J_BLOCKED, J_DOWN, J_OK, J_UNKNOWN, J_UNTESTED, Member
+from kzprobe.analysis.services.outcomes import (
+    LAYER_ORDER,
+    NOT_MEASURED,
+    OK,
+    UNTESTED_OUTCOMES,
+    Outcome,
+    endpoint_outcome,
+)
+from kzprobe.analysis.services.parts import mass_failure
+from kzprobe.analysis.services.records import EndpointFacts
+
+# Outcomes no outage produces: blocked without a control (package docstring).
+_SIGNATURES: Final = frozenset({"dns.bogon", "dns.blockpage_ip", "tls.reset", "tls.eof", "tls.timeout", "tls.mitm"})
+# A resolver lying about a name: blocked whatever the server's state, even if the control fails it.
+_LIES: Final = frozenset({"dns.bogon", "dns.blockpage_ip"})
+# Resolution failures the control resolver can contradict.
+_DNS_FAILURES: Final = frozenset({"dns.nxdomain", "dns.no_answer", "dns.servfail", "dns.refused", "dns.timeout"})
+# Control-resolver answers that say the name itself is broken everywhere.
+_DEFINITIVE_DNS: Final = (v.DNS_NXDOMAIN, v.DNS_NO_ANSWER, v.DNS_SERVFAIL)
+
+
+def _judge(facts: EndpointFacts, outcome: Outcome, control: Outcome | None,
+           resolver_works: bool) -> tuple[str, str | None]:
+    """(judgement, reason) of one endpoint from its outcome here and in the control scan."""
+    if outcome.code == OK:
+        return J_OK, None
+    if not outcome.failing:
+        return J_UNTESTED, None
+    if control is not None and control.code not in UNTESTED_OUTCOMES:
+        if control.code == OK:
+            return J_BLOCKED, "control"
+        if outcome.code in _LIES:
+            return J_BLOCKED, "signature"
+        return J_DOWN, "control"
+    if outcome.code in _SIGNATURES:
+        return J_BLOCKED, "signature"
+    if outcome.code in _DNS_FAILURES:
+        answer = facts.control_dns
+        if answer is not None and answer.addresses and (outcome.code != "dns.timeout" or resolver_works):
+            return J_BLOCKED, "control_resolver"
+        if answer is not None and answer.failure in _DEFINITIVE_DNS:
+            return J_DOWN, "control_resolver"
+        if answer is None and outcome.code == "dns.nxdomain" and resolver_works:
+            # The same resolver answers the service's other names: this one is singled out.
+            return J_BLOCKED, "signature"
+    return J_UNKNOWN, None
+
+
+def judge_endpoints(endpoints: list[EndpointFacts], control_endpoints: list[EndpointFacts] | None,
+                    connectivity: str, fingerprints: Any = None) -> list[Member]:
+    """Every endpoint judged, mass failure applied per part; in the order given."""
+    outcomes = [endpoint_outcome(e, fingerprints) for e in endpoints]
+    in_control: dict[str, Outcome] = {}
+    for facts in control_endpoints or []:
+        in_control.setdefault(facts.label, endpoint_outcome(facts, fingerprints))
+    resolver_works = any(not is_ip_literal(e.host) and o.code not in _DNS_FAILURES | _LIES and o.code != NOT_MEASURED
+                         for e, o in zip(endpoints, outcomes))
+    members = []
+    for facts, outcome in zip(endpoints, outcomes):
+        control = in_control.get(facts.label)
+        judgement, reason = _judge(facts, outcome, control, resolver_works)
+        members.append(Member(facts.label, facts.role, facts.host, outcome, judgement, reason,
+                              control.code if control is not None else None))
+    return mass_failure(members) if connectivity == v.ONLINE else members
+
+
+def front_end_member(url: str, web_verdict: dict) -> Member:
+    """The web front end as a member of the "web" part, judged by the web rules' verdict."""
+    verdict = web_verdict.get("verdict")
+    evidence = [c for c in web_verdict.get("evidence") or [] if isinstance(c, str)]
+    layer = web_verdict.get("blocking") if web_verdict.get("blocking") in LAYER_ORDER else None
+    code = next((c for c in evidence if not c.startswith(("control.", "connectivity."))), None) \
+        or next((c for c in evidence if c in v.EVIDENCE_CODES and not c.startswith("control.")), None)
+    if verdict in (v.REACHABLE, v.THROTTLED):
+        return Member(url, "web", url, Outcome(OK), J_OK, "web", web=web_verdict)
+    judgement = {v.BLOCKED: J_BLOCKED, v.DOWN: J_DOWN}.get(str(verdict), J_UNKNOWN)
+    return Member(url, "web", url, Outcome(code or f"{layer or 'http'}.unknown"), judgement, "web", web=web_verdict)

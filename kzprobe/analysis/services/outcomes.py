@@ -1,0 +1,118 @@
+"""The outcome of one endpoint: "ok", or the first step that failed (DNS, TCP, TLS) as a code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+from kzprobe import vocabulary as v
+from kzprobe.analysis import explain
+from kzprobe.analysis.addresses import special_block
+from kzprobe.analysis.facts import TlsFact
+from kzprobe.analysis.names import is_ip_literal
+from kzprobe.analysis.services.records import EndpointFacts
+
+# Outcomes that are not failures of the network.
+OK: Final = "ok"
+NOT_MEASURED: Final = "not_measured"  # cut short by the target deadline, or its pinned CA unusable
+NO_IPV6: Final = "no_ipv6"  # IPv6 addresses only, and this vantage has no IPv6 route
+UNTESTED_OUTCOMES: Final = (NOT_MEASURED, NO_IPV6)
+
+# Layers an outcome code can name, in the order a connection goes through them.
+LAYER_ORDER: Final = ("dns", "tcp", "tls", "http", "network")
+
+# Failure string -> outcome code, per step. Codes outside vocabulary.EVIDENCE_CODES
+# ("tcp.unreachable", "tls.failed", "<layer>.unknown") appear in the endpoint list, not in evidence.
+_DNS_CODES: Final = {
+    v.DNS_NXDOMAIN: "dns.nxdomain", v.DNS_NO_ANSWER: "dns.no_answer", v.DNS_SERVFAIL: "dns.servfail",
+    v.DNS_REFUSED: "dns.refused", v.DNS_TIMEOUT: "dns.timeout",
+}
+_TCP_CODES: Final = {
+    v.GENERIC_TIMEOUT: "tcp.timeout", v.CONNECTION_REFUSED: "tcp.refused", v.CONNECTION_RESET: "tcp.reset",
+    v.EOF_ERROR: "tcp.reset", v.NETWORK_UNREACHABLE: "tcp.unreachable", v.HOST_UNREACHABLE: "tcp.unreachable",
+}
+_TLS_CODES: Final = {
+    v.CONNECTION_RESET: "tls.reset", v.EOF_ERROR: "tls.eof", v.GENERIC_TIMEOUT: "tls.timeout",
+    v.SSL_FAILED_HANDSHAKE: "tls.failed",
+}
+_VERIFICATION_FAILURES: Final = (v.SSL_UNKNOWN_AUTHORITY, v.SSL_INVALID_HOSTNAME, v.SSL_INVALID_CERTIFICATE)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    code: str  # OK, NOT_MEASURED, NO_IPV6 or "<layer>.<what>"
+    address: str | None = None  # where it worked, or where it failed
+    failure: str | None = None  # the failure string behind the code
+    detail: str | None = None  # e.g. the issuer of the chain an interceptor presented
+
+    @property
+    def failing(self) -> bool:
+        return self.code != OK and self.code not in UNTESTED_OUTCOMES
+
+    @property
+    def layer(self) -> str:
+        layer = self.code.split(".", 1)[0]
+        return layer if layer in LAYER_ORDER else "http"
+
+
+def endpoint_outcome(facts: EndpointFacts, fingerprints: Any = None) -> Outcome:
+    """"ok", or the first step that failed (DNS, then TCP, then TLS) and how."""
+    if facts.setup_failure:
+        return Outcome(NOT_MEASURED, failure=facts.setup_failure)
+    if not is_ip_literal(facts.host):
+        if facts.dns is None:
+            return Outcome(NOT_MEASURED)
+        if not facts.dns.addresses:
+            failure = facts.dns.failure or v.DNS_NO_ANSWER
+            return Outcome(_DNS_CODES.get(failure, "dns.unknown"), failure=failure)
+        blocks = [special_block(a) for a in facts.dns.addresses]
+        if all(block is not None for block in blocks):
+            return Outcome("dns.bogon", facts.dns.addresses[0], detail=blocks[0].label)  # type: ignore[union-attr]
+        known = _blockpage_address(facts.dns.addresses, fingerprints)
+        if known:
+            return Outcome("dns.blockpage_ip", known)
+    attempts = [t for t in facts.tcp if not t.vantage_lacks_ipv6]
+    if not attempts:
+        return Outcome(NO_IPV6 if facts.tcp else NOT_MEASURED)
+    connected = [t for t in attempts if t.ok]
+    if not connected:
+        first = attempts[0]
+        return Outcome(_TCP_CODES.get(first.failure or "", "tcp.unknown"), first.address, first.failure)
+    if not facts.tls:
+        return Outcome(OK, connected[0].address)
+    addresses = {t.address for t in connected}
+    handshakes = [h for h in facts.tls_handshakes if h.address in addresses]
+    if not handshakes:
+        return Outcome(NOT_MEASURED, connected[0].address)
+    good = next((h for h in handshakes if h.ok), None)
+    if good is not None:
+        return Outcome(OK, good.address)
+    return _tls_outcome(facts, handshakes[0], fingerprints)
+
+
+def _tls_outcome(facts: EndpointFacts, handshake: TlsFact, fingerprints: Any) -> Outcome:
+    failure = handshake.failure or v.SSL_INVALID_CERTIFICATE  # completed, yet not verified
+    if failure not in _VERIFICATION_FAILURES:
+        return Outcome(_TLS_CODES.get(failure, "tls.unknown"), handshake.address, failure)
+    known = _interception_authority(handshake, fingerprints)
+    if known is not None:
+        return Outcome("tls.mitm", handshake.address, failure, f"known interception authority {known}")
+    top = handshake.chain[-1] if handshake.chain else None
+    detail = f"issuer {explain.cite(top.issuer, 120)}" if top is not None and top.issuer else None
+    if facts.ca is not None and failure == v.SSL_UNKNOWN_AUTHORITY:
+        # A pinned endpoint's chain must lead to its own CA: anything else is interception.
+        return Outcome("tls.mitm", handshake.address, failure, detail)
+    # An unrecognised authority on a public-CA endpoint may be a broken server as well as an
+    # interceptor nobody has fingerprinted: the control scan decides.
+    return Outcome("tls.invalid_cert", handshake.address, failure, detail)
+
+
+def _blockpage_address(addresses: tuple[str, ...], fingerprints: Any) -> str | None:
+    finder = getattr(fingerprints, "address", None)
+    return next((a for a in addresses if finder(a) is not None), None) if finder else None
+
+
+def _interception_authority(handshake: TlsFact, fingerprints: Any) -> str | None:
+    finder = getattr(fingerprints, "authority", None)
+    match = finder(handshake.chain, "interception") if finder is not None and handshake.chain else None
+    return explain.cite(match.matched, 120) if match is not None else None

@@ -1,0 +1,63 @@
+"""Parts of a service: its members grouped by role, each part's status, and the mass-failure floor."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Final
+
+from kzprobe.analysis.services.members import J_BLOCKED, J_DOWN, J_OK, J_UNKNOWN, J_UNTESTED, Member
+
+# Statuses of one part (the verdict's "parts").
+PART_OK: Final = "ok"
+PART_BLOCKED: Final = "blocked"
+PART_PARTLY_BLOCKED: Final = "partly_blocked"
+PART_DOWN: Final = "down"
+PART_INCONCLUSIVE: Final = "inconclusive"
+PART_UNTESTED: Final = "untested"
+
+# Mass failure. OONI calls Telegram blocked when every data centre fails on every port, and
+# WhatsApp's endpoints blocked when all 32 fail: independent servers failing together while the
+# network is online is not an outage. Two distinct servers is the least that says "together"; a
+# lone failing host (one of Signal's services) is left to the control scan.
+MASS_FAILURE_MIN_SERVERS: Final = 2
+
+# Failures that say more about the server's certificate than about the path.
+_NOT_PATH_FAILURES: Final = frozenset({"tls.invalid_cert"})
+
+
+def by_role(members: list[Member]) -> dict[str, list[Member]]:
+    """Members grouped into parts by role, parts and members in the order first seen."""
+    parts: dict[str, list[Member]] = {}
+    for member in members:
+        parts.setdefault(member.role, []).append(member)
+    return parts
+
+
+def part_status(part: list[Member]) -> str:
+    judgements = {m.judgement for m in part if m.judgement != J_UNTESTED}
+    if not judgements:
+        return PART_UNTESTED
+    if judgements == {J_OK}:
+        return PART_OK
+    if J_BLOCKED in judgements:
+        return PART_PARTLY_BLOCKED if J_OK in judgements else PART_BLOCKED
+    if J_OK in judgements:
+        return PART_OK  # a failing endpoint among working ones, with no sign of blocking
+    return PART_DOWN if judgements == {J_DOWN} else PART_INCONCLUSIVE
+
+
+def mass_failure(members: list[Member]) -> list[Member]:
+    """Parts whose every tested endpoint fails, unexplained, on several servers: blocked."""
+    massed = set()
+    for role, part in by_role(members).items():
+        tested = [m for m in part if m.judgement != J_UNTESTED]
+        if not tested or any(m.judgement in (J_OK, J_DOWN) for m in tested):
+            continue
+        unknown = [m for m in tested if m.judgement == J_UNKNOWN]
+        # A certificate that does not verify is the server's setup as often as a censor's
+        # (self-signed service certificates): only path failures add up to mass failure.
+        if unknown and len({m.host for m in tested}) >= MASS_FAILURE_MIN_SERVERS \
+                and not any(m.outcome.code in _NOT_PATH_FAILURES for m in unknown):
+            massed.add(role)
+    return [replace(m, judgement=J_BLOCKED, reason="mass") if m.role in massed and m.judgement == J_UNKNOWN else m
+            for m in members]

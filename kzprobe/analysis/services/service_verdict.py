@@ -1,0 +1,106 @@
+"""The service's verdict from its judged members: blocked fully or partly, down, unclear or working,
+with the explanation saying which parts still work."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Final
+
+from kzprobe import vocabulary as v
+from kzprobe.analysis import explain
+from kzprobe.analysis.model import Verdict, blocked, down, inconclusive, reachable
+from kzprobe.analysis.services.members import J_BLOCKED, J_DOWN, J_OK, J_UNKNOWN, Member
+from kzprobe.analysis.services.outcomes import LAYER_ORDER
+from kzprobe.analysis.services.parts import (
+    PART_BLOCKED,
+    PART_DOWN,
+    PART_INCONCLUSIVE,
+    PART_OK,
+    PART_UNTESTED,
+    by_role,
+    part_status,
+)
+from kzprobe.analysis.services.phrasing import asides, cited, count, part_clause, part_name, works
+
+# The roles that carry the messages themselves: when one of them is fully stopped, the
+# messenger is blocked, whatever else still works; otherwise it is "partly blocked".
+ESSENTIAL_ROLES: Final = ("chat", "datacenter")
+# Evidence for outcomes the vocabulary has no code for yet (the explanation and the endpoint
+# list keep the precise code): an ICMP "unreachable" rejects like a refusal; a TLS alert or an
+# unclassified failure aborts the step like a reset.
+_EVIDENCE_STAND_INS: Final = {
+    "tcp.unreachable": "tcp.refused", "tcp.unknown": "tcp.reset", "tls.failed": "tls.reset",
+    "tls.unknown": "tls.reset", "dns.unknown": "dns.servfail", "http.unknown": "http.reset",
+}
+
+
+def service_verdict(name: str, members: list[Member], connectivity: str) -> tuple[Verdict, dict[str, str]]:
+    """The service's verdict and the status of each of its parts, from its judged members."""
+    parts = by_role(members)
+    statuses = {role: part_status(part) for role, part in parts.items()}
+    failing = [m for m in members if m.outcome.failing]
+    working_parts = [part_name(role) for role, status in statuses.items() if status == PART_OK]
+
+    if connectivity == v.OFFLINE and failing:
+        return inconclusive(["connectivity.offline"], explain.sentence(
+            f"{name} unclear: this scan was offline (no baseline answered)",
+            f"its {count(failing, 'failing endpoint')} say nothing about blocking")), statuses
+    if connectivity == v.INTERNATIONAL_CUT and failing:
+        return blocked("network", ["connectivity.international_cut", *_evidence(failing)], explain.sentence(
+            f"{name} cut off with the international link (only domestic baselines answered)",
+            f"{count(failing, 'endpoint')} failed: {cited(failing)}")), statuses
+
+    stopped = [m for m in members if m.judgement == J_BLOCKED]
+    if stopped:
+        fully = all(status in (PART_BLOCKED, PART_UNTESTED) for status in statuses.values()) or any(
+            statuses.get(role) == PART_BLOCKED for role in ESSENTIAL_ROLES)
+        clauses = [part_clause(role, part, J_BLOCKED) for role, part in parts.items()
+                   if any(m.judgement == J_BLOCKED for m in part)]
+        layer = _main_layer(stopped)
+        return blocked(layer, _evidence(stopped), explain.sentence(
+            f"{name} {'blocked' if fully else 'partly blocked'} at {layer}: " + "; ".join(clauses),
+            works(working_parts))), statuses
+
+    down_parts = [role for role, status in statuses.items() if status == PART_DOWN]
+    tested_parts = [role for role, status in statuses.items() if status != PART_UNTESTED]
+    if down_parts and (set(down_parts) == set(tested_parts) or set(down_parts) & set(ESSENTIAL_ROLES)):
+        clauses = [part_clause(role, parts[role], J_DOWN) for role in down_parts]
+        down_members = [m for role in down_parts for m in parts[role]]
+        return down(_evidence(down_members), explain.sentence(
+            f"{name} down: " + "; ".join(clauses), works(working_parts))), statuses
+
+    unclear = [role for role, status in statuses.items() if status == PART_INCONCLUSIVE]
+    if unclear:
+        unknown = [m for role in unclear for m in parts[role] if m.judgement == J_UNKNOWN]
+        reason = "control.missing" if all(m.control is None for m in unknown) else "control.failed"
+        clauses = [part_clause(role, parts[role], J_UNKNOWN) for role in unclear]
+        them = "it" if len(unknown) == 1 else "them"
+        why = f"no control scan measured {them}" if reason == "control.missing" else f"the control scan could not measure {them}"
+        return inconclusive([*_evidence(unknown), reason], explain.sentence(
+            f"{name} unclear: " + "; ".join(clauses),
+            f"{why}, so blocking cannot be told from an outage", works(working_parts))), statuses
+    if not tested_parts:
+        return inconclusive(["control.missing"], explain.sentence(
+            f"{name} unclear: none of its {count(members, 'endpoint')} could be measured "
+            "(cut short by the deadline, or IPv6 only on a vantage without IPv6)")), statuses
+
+    endpoints = [m for m in members if m.reason != "web"]
+    answered = sum(1 for m in endpoints if m.judgement == J_OK)
+    front = " and the web front end" if any(m.reason == "web" for m in members) else ""
+    text = f"{name} works: {answered}/{len(endpoints)} endpoints{front} answered"
+    if len(statuses) > 1:
+        text += f" ({', '.join(part_name(role) for role in statuses)})"
+    return reachable(explain.sentence(text, *asides(failing))), statuses
+
+
+def _main_layer(members: list[Member]) -> str:
+    layers = Counter(m.outcome.layer for m in members)
+    return min(layers, key=lambda layer: (-layers[layer], LAYER_ORDER.index(layer)))
+
+
+def _evidence(members: list[Member]) -> list[str]:
+    """Evidence codes of these members' outcomes, most frequent first (vocabulary order on ties)."""
+    codes = (_EVIDENCE_STAND_INS.get(m.outcome.code, m.outcome.code) for m in members)
+    counts = Counter(code for code in codes if code in v.EVIDENCE_CODES)
+    order = {code: index for index, code in enumerate(v.EVIDENCE_CODES)}
+    return sorted(counts, key=lambda code: (-counts[code], order[code]))
