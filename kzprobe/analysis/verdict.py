@@ -1,7 +1,7 @@
 """The decision for one target, in the order of docs/methodology.md.
 
 1. An offline vantage decides nothing: every target is inconclusive.
-2. Service targets (observations["endpoints"]) go to analysis/services.py.
+2. Service targets (observations["endpoints"]) go to analysis/services/.
 3. DNS, TCP, TLS, HTTP - the first step that explains the outcome gives the verdict; a
    reachable page is then checked for throttling.
 4. When the international link is cut, a target that failed without a positive sign of

@@ -6,7 +6,7 @@ resolution of its host (skipped for IP literals), a TCP connect to each chosen a
 `tls: true` endpoints, a TLS handshake with SNI. An endpoint with a pinned CA (Signal's service
 hosts chain to Signal's own root) is verified against that CA alone, so that a chain from an
 interception root fails with ssl_unknown_authority and is recorded. Nothing here decides
-anything: analysis/services.py reads these records.
+anything: analysis/services/ reads these records.
 """
 
 from __future__ import annotations
