@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import ipaddress
 import os
 import ssl
 from typing import TYPE_CHECKING, Final, TypedDict
@@ -24,6 +23,7 @@ from kzprobe import vocabulary as v
 from kzprobe.observations import DnsObservation, Observations, TcpObservation, TlsObservation
 from kzprobe.probes.connection import ALPN_PROTOCOLS, Connector
 from kzprobe.probes.session import pick_addresses
+from kzprobe.targets import is_ip_literal
 
 if TYPE_CHECKING:
     from kzprobe.probes.web import ProbeKit
@@ -57,14 +57,6 @@ class EndpointObservation(TypedDict):
 def endpoint_label(host: str, port: int) -> str:
     """'host:port', with an IPv6 address in brackets so the port stays readable."""
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def is_ip_literal(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def pinned_context(ca_path: str) -> ssl.SSLContext:
