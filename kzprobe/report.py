@@ -8,14 +8,13 @@ destination, so a reader sees either no report or a whole one.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
 from kzprobe import __version__
 from kzprobe import vocabulary as v
+from kzprobe.atomic_file import replace_atomically
 
 FORMAT = "kzprobe-report"
 FORMAT_VERSION = 1
@@ -144,22 +143,14 @@ def json_pieces(document: Any) -> Iterator[str]:
 
 def write_json_atomically(path: Path, document: dict) -> None:
     """Write to a temporary file beside `path`, fsync, rename: all or nothing."""
+
+    def fill(f: IO[bytes]) -> None:
+        for piece in json_pieces(document):
+            f.write(piece.encode("utf-8"))
+        f.write(b"\n")
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        replace_atomically(path, fill)
     except OSError as exc:
-        raise ReportWriteError(f"cannot write into {path.parent}: {exc.strerror or exc}") from exc
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            for piece in json_pieces(document):
-                f.write(piece)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, path)
-    except OSError as exc:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
         raise ReportWriteError(f"cannot write the report {path}: {exc.strerror or exc}") from exc

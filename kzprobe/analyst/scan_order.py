@@ -9,8 +9,6 @@ here only misplaces its own scan.
 
 from __future__ import annotations
 
-import json
-import os
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Final, NamedTuple

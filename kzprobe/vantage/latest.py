@@ -13,12 +13,11 @@ is one more report's worth of disk.
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from pathlib import Path
-from typing import Final
+from typing import IO, Final
 
+from kzprobe.atomic_file import replace_atomically
 from kzprobe.report_reader import REPORT_FORMAT
 from kzprobe.vantage.report_files import read_header
 
@@ -45,36 +44,13 @@ def publish_latest(report_path: Path, directory: Path) -> Path:
     if header.get("complete") is not True:
         raise LatestError(f"{report_path}: the scan is incomplete; latest.json left as it was")
     latest = directory / LATEST_NAME
-    try:
-        fd, temporary = tempfile.mkstemp(prefix=f".{LATEST_NAME}.", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise LatestError(f"cannot write into {directory}: {exc.strerror or exc}") from exc
-    try:
-        with os.fdopen(fd, "wb") as target, open(report_path, "rb") as source:
+
+    def copy_report(target: IO[bytes]) -> None:
+        with open(report_path, "rb") as source:
             shutil.copyfileobj(source, target, 1024 * 1024)
-            target.flush()
-            os.fchmod(target.fileno(), LATEST_MODE)
-            os.fsync(target.fileno())
-        os.replace(temporary, latest)
+
+    try:
+        replace_atomically(latest, copy_report, mode=LATEST_MODE)
     except OSError as exc:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
         raise LatestError(f"cannot replace {latest}: {exc.strerror or exc}") from exc
-    _sync_directory(directory)
     return latest
-
-
-def _sync_directory(directory: Path) -> None:
-    """Make the rename itself durable: after a power cut latest.json is the old or the new file."""
-    try:
-        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some file systems refuse fsync on a directory; the rename is still atomic
-    finally:
-        os.close(fd)
