@@ -15,6 +15,7 @@ from typing import IO, Any
 from kzprobe import __version__
 from kzprobe import vocabulary as v
 from kzprobe.atomic_file import replace_atomically
+from kzprobe.report_reader import JOURNAL_SUFFIX
 
 FORMAT = "kzprobe-report"
 FORMAT_VERSION = 1
@@ -25,8 +26,14 @@ class ReportWriteError(OSError):
 
 
 def journal_path_for(output: Path) -> Path:
-    return output.with_name(output.name + ".journal.jsonl") if output.suffix != ".json" else \
-        output.with_suffix(".journal.jsonl")
+    """The journal kept beside a report while its scan runs: X.json -> X.journal.jsonl."""
+    return output.with_name(output.name + JOURNAL_SUFFIX) if output.suffix != ".json" else \
+        output.with_suffix(JOURNAL_SUFFIX)
+
+
+def report_path_for(journal: Path) -> Path:
+    """The report a journal belongs to: X.journal.jsonl -> X.json."""
+    return journal.with_name(journal.name[: -len(JOURNAL_SUFFIX)] + ".json")
 
 
 def scan_header(scan_id: str, started_at: str, vantage: dict, settings: dict) -> dict:

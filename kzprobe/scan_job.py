@@ -23,6 +23,7 @@ from kzprobe.report import (
     ReportWriteError,
     build_report,
     journal_path_for,
+    report_path_for,
     scan_header,
     write_json_atomically,
 )
@@ -78,7 +79,7 @@ class _Resumed:
 def _load_resume(path: Path) -> _Resumed:
     """An interrupted scan: its journal (preferred, it has everything) or its incomplete report."""
     if str(path).endswith(JOURNAL_SUFFIX):
-        journal, output = path, Path(str(path)[: -len(JOURNAL_SUFFIX)] + ".json")
+        journal, output = path, report_path_for(path)
     else:
         journal, output = journal_path_for(path), path
     source = journal if journal.exists() else path
