@@ -202,6 +202,14 @@ def time_report_writing(report: dict, workdir: Path) -> tuple[float, float, int]
     return analysed, written, out.stat().st_size
 
 
+def profiled(argv: list[str], out: Path) -> list[str]:
+    """argv run under a profiler: py-spy's sampling (little overhead) when installed, else cProfile."""
+    py_spy = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
+    if py_spy:
+        return [py_spy, "record", "--rate", "250", "--format", "raw", "--output", str(out), "--", *argv]
+    return [argv[0], "-m", "cProfile", "-o", str(out), *argv[1:]]
+
+
 # -- the naive reference, run inside the namespace: one target at a time
 
 
@@ -283,6 +291,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", type=Path, default=None, help="copy the reports into this directory")
     parser.add_argument("--kzprobe-from", type=Path, default=None,
                         help="scan with the kzprobe package of this checkout (to compare two versions)")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="sample the concurrent scan with py-spy (collapsed stacks), or if it is not "
+                             "installed profile it with cProfile (much slower), into this file")
     parser.add_argument("--sequential-worker", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -334,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
                         "--control-resolver", control, "--keep", "all"]
                 if args.concurrency:
                     argv += ["--concurrency", str(args.concurrency)]
+                if args.profile:
+                    argv = profiled(argv, args.profile.resolve())
                 before, busy = server_cpu_s(server), machine_busy_s()
                 wall, cpu, rss, _ = run_in_lab(lab, argv, workdir, report_path.stem, args.kzprobe_from)
                 scanned = load_report(report_path)

@@ -10,11 +10,17 @@ DEFAULT_TIMEOUT_S: Final = 10.0
 # high concurrency is cheap; 64 keeps file descriptors and ISP-side rate limits modest.
 DEFAULT_CONCURRENCY: Final = 64
 MAX_CONCURRENCY: Final = 1024
-# A target keeps its active slot this long; after that it is almost always waiting out a
-# timeout and steps aside (scan.run_scan). Healthy sites answer well within a second or two.
+# Measuring processes one scan may fork (scan_processes), whatever the cores.
+MAX_PROCESSES: Final = 16
+# A target resolving or connecting this long, or holding a turn for CPU work this long, is
+# almost always waiting out a timeout: it parks, stepping aside (scan.run_scan, turns.py).
+# Healthy sites answer well within a second or two.
 ACTIVE_SLOT_S: Final = 1.0
+# Targets admitted and not parked (resolving and connecting ahead of their turns, waiting for
+# one, or having one), as a multiple of --concurrency (the turns for CPU work at once).
+AHEAD_FACTOR: Final = 16
 # Targets in flight at once, parked ones included, as a multiple of --concurrency.
-PARKED_FACTOR: Final = 4
+PARKED_FACTOR: Final = 16
 # Open files: a web target holds a socket per address tried (2 per family) plus a spare; a
 # service target up to 16 endpoint operations at once. Budgeted at the larger of the two.
 FILES_PER_TARGET: Final = 16

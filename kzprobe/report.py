@@ -48,6 +48,16 @@ def scan_header(scan_id: str, started_at: str, vantage: dict, settings: dict) ->
     }
 
 
+def journal_line(record: dict) -> str:
+    """One journal line: the record as compact JSON, and a newline."""
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def result_line(measured_result: dict) -> str:
+    """A measured result's journal line (also what a measuring process sends its parent)."""
+    return journal_line({"type": "result", **measured_result})
+
+
 class Journal:
     """Append-only JSON Lines record of a scan in progress."""
 
@@ -62,12 +72,16 @@ class Journal:
             raise ReportWriteError(f"cannot write the journal {path}: {exc.strerror or exc}") from exc
 
     def _write(self, record: dict) -> None:
-        self._file.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+        self._write_line(journal_line(record))
+
+    def _write_line(self, line: str) -> None:
+        self._file.write(line)
         self._file.flush()
 
-    def add(self, measured_result: dict) -> None:
+    def add(self, measured_result: dict, line: str | None = None) -> None:
+        """Append a result; `line`, when given, is its result_line already encoded."""
         try:
-            self._write({"type": "result", **measured_result})
+            self._write_line(line if line is not None else result_line(measured_result))
         except OSError as exc:
             raise ReportWriteError(f"cannot append to the journal {self.path}: {exc.strerror or exc}") from exc
 

@@ -26,6 +26,7 @@ from kzprobe.probes.doh import DohClient
 from kzprobe.probes.endpoints import ENDPOINT_OPERATIONS_AT_ONCE, measure_endpoints
 from kzprobe.probes.web import ProbeKit, measure_web_target
 from kzprobe.scrub import Scrubber, local_public_addresses
+from kzprobe.turns import Ticket, current_ticket, hold
 
 if TYPE_CHECKING:
     from kzprobe.targets import Target
@@ -54,19 +55,23 @@ class ScanOptions:
     timeout: float = limits.DEFAULT_TIMEOUT_S
     concurrency: int = limits.DEFAULT_CONCURRENCY
     own_addresses: set[str] = field(default_factory=set)
+    # Processes measuring this scan together (scan_processes): each keeps its share of the
+    # limits that hold for the whole scan (a resolver's queries in flight).
+    processes: int = 1
 
 
 def build_probe_kit(options: ScanOptions) -> ProbeKit:
     verifying, capturing = make_tls_contexts(options.ca_file)
     connector = Connector(verifying, capturing, options.timeout)
-    dns = DnsProbe(options.resolver, options.timeout)
+    dns_share = limits.DNS_QUERIES_IN_FLIGHT // max(1, options.processes)
+    dns = DnsProbe(options.resolver, options.timeout, queries_in_flight=dns_share)
     control_dns = doh = None
     if options.control_resolver is not None:
         exchange = None
         if options.control_resolver.kind == "doh":
             doh = DohClient(str(options.control_resolver.url), dns, connector, options.timeout)
             exchange = doh.exchange
-        control_dns = DnsProbe(options.control_resolver, options.timeout, exchange)
+        control_dns = DnsProbe(options.control_resolver, options.timeout, exchange, dns_share)
     return ProbeKit(
         dns=dns,
         control_dns=control_dns,
@@ -93,8 +98,11 @@ async def measure_target(kit: ProbeKit, target: Target) -> dict:
     started_at = utc_now()
     start = time.monotonic()
     observations: Observations = {}
+    ticket = current_ticket()
     try:
-        async with asyncio.timeout(target_deadline(target, kit.timeout)):
+        async with asyncio.timeout(target_deadline(target, kit.timeout)) as deadline:
+            if ticket is not None:
+                ticket.deadline = deadline  # waiting for a turn (turns.py) extends it
             steps = []
             if target.url:
                 steps.append(measure_web_target(kit, target, observations))
@@ -103,12 +111,16 @@ async def measure_target(kit: ProbeKit, target: Target) -> dict:
             await asyncio.gather(*steps)
     except TimeoutError:
         observations["deadline_exceeded"] = True  # type: ignore[typeddict-unknown-key]
-    return {
+    result = {
         "target": target.to_dict(),
         "observations": observations,
         "started_at": started_at,
         "duration_ms": round((time.monotonic() - start) * 1000, 1),
     }
+    if ticket is not None and ticket.queued_s:
+        # Part of duration_ms spent waiting for a turn for CPU work (turns.py): our queue, not the network.
+        result["queued_ms"] = round(ticket.queued_s * 1000, 1)
+    return result
 
 
 def scheduling_order(targets: Sequence[Target], timeout: float = limits.DEFAULT_TIMEOUT_S,
@@ -150,6 +162,12 @@ def in_flight_cap(concurrency: int) -> int:
     return max(1, min(concurrency * limits.PARKED_FACTOR, by_files))
 
 
+def admission_cap(concurrency: int) -> int:
+    """How many targets may be admitted and not parked at once: resolving and connecting ahead
+    of their turns (turns.py), waiting for one, or having one."""
+    return max(1, concurrency * limits.AHEAD_FACTOR)
+
+
 async def run_scan(
     kit: ProbeKit,
     targets: Sequence[Target],
@@ -160,13 +178,15 @@ async def run_scan(
 ) -> bool:
     """Measure every target; returns True when all were measured, False when stopped early.
 
-    `concurrency` targets are measured actively at once. A target still unfinished after
-    limits.ACTIVE_SLOT_S is usually waiting out a timeout (a dropped SYN, a swallowed
-    ClientHello): it gives its slot to the next target and finishes in the background, so
-    blocked targets cannot starve healthy ones. In-flight targets are capped by in_flight_cap.
-    `previous_ms` (target id -> duration_ms in this vantage's previous scan) starts the targets
-    that took longest first (scheduling_order), and those that took longer than
-    limits.ACTIVE_SLOT_S parked: they do not hold a slot while they wait again.
+    At most `concurrency` targets do CPU work (TLS, HTTP) at once, each in a turn (turns.py).
+    Up to admission_cap(concurrency) targets are admitted ahead of their turns: they resolve
+    and connect meanwhile, so that a dropped SYN starts its wait early instead of trailing after
+    everything else. A target still resolving or connecting after limits.ACTIVE_SLOT_S is
+    usually waiting out a timeout: it parks (gives its admission to the next target) and
+    finishes in the background, so blocked targets cannot starve healthy ones. In-flight
+    targets, parked ones included, are capped by in_flight_cap. `previous_ms` (target id ->
+    duration_ms in this vantage's previous scan) starts the targets that took longest first
+    (scheduling_order), and those that took longer than limits.ACTIVE_SLOT_S parked.
     """
     with fewer_gc_passes():
         return await _run_scan(kit, targets, concurrency, on_result, stop, previous_ms)
@@ -193,7 +213,8 @@ async def _run_scan(
 ) -> bool:
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
-    active = asyncio.Semaphore(concurrency)
+    admission = asyncio.Semaphore(admission_cap(concurrency))
+    turns = asyncio.Semaphore(concurrency)
     in_flight = asyncio.Semaphore(in_flight_cap(concurrency))
     running: set[asyncio.Task] = set()
     failures: list[BaseException] = []
@@ -201,18 +222,18 @@ async def _run_scan(
     pending = deque(scheduling_order(targets, getattr(kit, "timeout", limits.DEFAULT_TIMEOUT_S), previous))
 
     def start(target: Target) -> None:
-        holds_slot = [True]
+        # A target that waited out a timeout in the previous scan is parked from the start.
+        waited_before = previous.get(target.id, 0.0) >= limits.ACTIVE_SLOT_S * 1000
+        ticket = Ticket(admission, turns, 0.0 if waited_before else limits.ACTIVE_SLOT_S, limits.ACTIVE_SLOT_S)
 
-        def release_slot() -> None:
-            if holds_slot[0]:
-                holds_slot[0] = False
-                active.release()
+        async def measure() -> dict:
+            hold(ticket)
+            return await measure_target(kit, target)
 
         def finished(task: asyncio.Task) -> None:
             running.discard(task)
-            release_slot()
+            ticket.finish()
             in_flight.release()
-            parking.cancel()
             if task.cancelled():
                 return
             if task.exception() is not None:
@@ -225,19 +246,16 @@ async def _run_scan(
                 failures.append(exc)
                 stop.set()
 
-        task = asyncio.create_task(measure_target(kit, target))
-        # A target that waited out a timeout in the previous scan is parked from the start.
-        waited_before = previous.get(target.id, 0.0) >= limits.ACTIVE_SLOT_S * 1000
-        parking = loop.call_later(0.0 if waited_before else limits.ACTIVE_SLOT_S, release_slot)
+        task = asyncio.create_task(measure())
         running.add(task)
         task.add_done_callback(finished)
 
     async def feed() -> None:
         while pending and not stop.is_set():
             await in_flight.acquire()
-            await active.acquire()
+            await admission.acquire()
             if stop.is_set():
-                active.release()
+                admission.release()
                 in_flight.release()
                 return
             start(pending.popleft())

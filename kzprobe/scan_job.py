@@ -29,6 +29,7 @@ from kzprobe.report import (
 )
 from kzprobe.report_reader import JOURNAL_SUFFIX, ReportError, read_report
 from kzprobe.scan import ScanOptions, build_probe_kit, run_scan, utc_now
+from kzprobe.scan_processes import measure_in_processes, process_count
 from kzprobe.targets import Target, TargetFileError, bundled_target_files, load_targets
 from kzprobe.vantage import (
     EffectiveSettings,
@@ -118,7 +119,7 @@ def _targets(settings: EffectiveSettings) -> tuple[list[Path], list[Target]]:
                            [str(p) for p in exc.problems]) from exc
 
 
-def _settings_record(settings: EffectiveSettings, kit_resolver: str, files: list[Path]) -> dict:
+def _settings_record(settings: EffectiveSettings, kit_resolver: str, files: list[Path], processes: int) -> dict:
     # File names only: absolute paths would carry the volunteer's user name into the report.
     return {
         "resolver": kit_resolver,
@@ -126,6 +127,7 @@ def _settings_record(settings: EffectiveSettings, kit_resolver: str, files: list
         "control": settings.control,
         "timeout": settings.timeout,
         "concurrency": settings.concurrency,
+        "processes": processes,
         "ca_file": settings.ca_file.name if settings.ca_file else None,
         "targets": [p.name for p in files],
     }
@@ -175,16 +177,16 @@ def _run_locked(settings, options, files, targets, output, started_at, resumed, 
         except ControlError as exc:
             raise ScanJobError(BAD_INPUT, f"--control: {exc}") from exc
 
+    measured = list(resumed.results) if resumed else []
+    done = {r["target"]["id"] for r in measured}
+    to_measure = [t for t in targets if t.id not in done]
+    processes = process_count(settings.processes, len(to_measure))
     if resumed:
         header = resumed.header
-        measured = list(resumed.results)
     else:
         vantage = {"name": settings.vantage, **(network.fields() if network else {"asn": None, "country": None})}
         header = scan_header(uuid.uuid4().hex, started_at, vantage,
-                             _settings_record(settings, kit.dns.description, files))
-        measured = []
-    done = {r["target"]["id"] for r in measured}
-    to_measure = [t for t in targets if t.id not in done]
+                             _settings_record(settings, kit.dns.description, files, processes))
     journal_path = journal_path_for(output)
     append = resumed is not None and journal_path.exists()
     try:
@@ -197,15 +199,19 @@ def _run_locked(settings, options, files, targets, output, started_at, resumed, 
     if total_known:
         total_known(len(to_measure))
 
-    def record(result: dict) -> None:
-        journal.add(result)
+    def record(result: dict, line: str | None = None) -> None:
+        journal.add(result, line)
         measured.append(result)
         if on_result:
             on_result(result)
 
     try:
-        finished = _measure_with_signals(kit, to_measure, settings.concurrency, record,
-                                         read_durations(output.parent))
+        previous_ms = read_durations(output.parent)
+        if processes > 1:
+            finished = measure_in_processes(options, to_measure, settings.concurrency, record, previous_ms,
+                                            processes)
+        else:
+            finished = _measure_with_signals(kit, to_measure, settings.concurrency, record, previous_ms)
     except ReportWriteError as exc:
         journal.close()
         raise ScanJobError(CANNOT_WRITE, str(exc)) from exc

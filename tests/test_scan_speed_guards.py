@@ -5,6 +5,7 @@ scan (TLS contexts, resolvers) must not be built again per target."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import importlib.machinery
 import json
@@ -137,8 +138,7 @@ def test_targets_that_waited_in_the_previous_scan_do_not_hold_a_slot(monkeypatch
 def test_a_resolver_never_has_more_than_its_share_of_queries_at_once(monkeypatch):
     # A burst beyond what a resolver buffers is dropped, and a dropped query reads as
     # dns.timeout: a scan with a high --concurrency must queue its queries instead.
-    monkeypatch.setattr(scan.limits, "DNS_QUERIES_IN_FLIGHT", 8)
-    probe = DnsProbe(parse_resolver("127.0.0.1:53"), timeout=2.0)
+    probe = DnsProbe(parse_resolver("127.0.0.1:53"), timeout=2.0, queries_in_flight=8)
     outstanding, most = 0, 0
 
     async def exchange(hostname, rdtype):
@@ -156,6 +156,15 @@ def test_a_resolver_never_has_more_than_its_share_of_queries_at_once(monkeypatch
 
     lookups = asyncio.run(main())
     assert most == 8 and all(lookup["failure"] == "dns_nxdomain_error" for lookup in lookups)
+
+
+def test_processes_measuring_one_scan_share_a_resolver_s_queries_in_flight():
+    options = scan.ScanOptions(resolver=parse_resolver("127.0.0.1:53"),
+                               control_resolver=parse_resolver("127.0.0.2:53"), timeout=2.0, processes=2)
+    kit = scan.build_probe_kit(options)
+    assert kit.dns.queries_in_flight == kit.control_dns.queries_in_flight == scan.limits.DNS_QUERIES_IN_FLIGHT // 2
+    assert scan.build_probe_kit(dataclasses.replace(options, processes=1)).dns.queries_in_flight == \
+        scan.limits.DNS_QUERIES_IN_FLIGHT
 
 
 # -- the report

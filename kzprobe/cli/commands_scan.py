@@ -40,6 +40,7 @@ def scan(
     ca_file: Optional[Path] = typer.Option(None, "--ca-file", help="Extra trusted CA certificates (PEM)."),
     timeout: Optional[float] = typer.Option(None, "--timeout", help=f"Seconds per network operation (default {limits.DEFAULT_TIMEOUT_S:g})."),
     concurrency: Optional[int] = typer.Option(None, "--concurrency", help=f"Targets measured actively at once (default {limits.DEFAULT_CONCURRENCY})."),
+    processes: Optional[int] = typer.Option(None, "--processes", help="Measuring processes; 0: one per core for lists of 200 targets or more (default 0)."),
     vantage: Optional[str] = typer.Option(None, "--vantage", help="A name for this vantage point, no personal data (default: local)."),
     keep: Optional[str] = typer.Option(None, "--keep", help="Retention: keep N complete scans, or Nd days, or all."),
     geo: Optional[bool] = typer.Option(None, "--geo/--no-geo", help="Look up this network's ASN and country (never its address). Default: on."),
@@ -49,7 +50,7 @@ def scan(
     """Scan targets and write a report."""
     flags = {"vantage": vantage, "targets": targets, "output_dir": output_dir, "resolver": resolver,
              "control_resolver": control_resolver, "control": control, "ca_file": ca_file,
-             "timeout": timeout, "concurrency": concurrency, "keep": keep, "geo": geo}
+             "timeout": timeout, "concurrency": concurrency, "processes": processes, "keep": keep, "geo": geo}
     try:
         settings = resolve_settings(flags, find_config_file(config))
     except ConfigError as exc:

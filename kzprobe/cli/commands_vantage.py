@@ -94,6 +94,7 @@ def config_show(
     ca_file: Optional[Path] = typer.Option(None, "--ca-file", help="Override: extra CA certificates."),
     timeout: Optional[float] = typer.Option(None, "--timeout", help="Override: seconds per network operation."),
     concurrency: Optional[int] = typer.Option(None, "--concurrency", help="Override: targets measured at once."),
+    processes: Optional[int] = typer.Option(None, "--processes", help="Override: measuring processes (0: one per core)."),
     keep: Optional[str] = typer.Option(None, "--keep", help="Override retention: N scans, Nd days, or all."),
     geo: Optional[bool] = typer.Option(None, "--geo/--no-geo", help="Override: look up ASN and country."),
 ) -> None:
@@ -104,7 +105,7 @@ def config_show(
     flags: dict[str, object | None] = {
         "vantage": vantage, "targets": targets, "output_dir": output_dir, "resolver": resolver,
         "control_resolver": control_resolver, "control": control, "ca_file": ca_file,
-        "timeout": timeout, "concurrency": concurrency, "keep": keep, "geo": geo,
+        "timeout": timeout, "concurrency": concurrency, "processes": processes, "keep": keep, "geo": geo,
     }
     settings = _settings_or_exit(config, flags)
     if as_json:

@@ -111,9 +111,12 @@ def _ms(start: float) -> float:
 class DnsProbe:
     """A resolver configured once per scan; `lookup` records one hostname's resolution."""
 
-    def __init__(self, spec: ResolverSpec, timeout: float, doh_exchange: DohExchange | None = None) -> None:
-        """`doh_exchange` sends one DNS message to the DoH server (probes/doh.py); needed for DoH."""
+    def __init__(self, spec: ResolverSpec, timeout: float, doh_exchange: DohExchange | None = None,
+                 queries_in_flight: int = limits.DNS_QUERIES_IN_FLIGHT) -> None:
+        """`doh_exchange` sends one DNS message to the DoH server (probes/doh.py); needed for DoH.
+        `queries_in_flight`: this process's share of limits.DNS_QUERIES_IN_FLIGHT."""
         self.spec = spec
+        self.queries_in_flight = max(1, queries_in_flight)
         if spec.kind == "doh" and doh_exchange is None:
             raise ResolverConfigError("a DoH resolver needs an HTTPS client (probes.doh.DohClient)")
         self._doh_exchange = doh_exchange
@@ -217,10 +220,10 @@ class DnsProbe:
         raise dns.exception.Timeout(timeout=self._timeout)
 
     def _query_slots(self) -> asyncio.Semaphore:
-        """limits.DNS_QUERIES_IN_FLIGHT for this resolver, per event loop (a kit may serve two)."""
+        """self.queries_in_flight for this resolver, per event loop (a kit may serve two)."""
         loop = asyncio.get_running_loop()
         if self._queries_in_flight is None or self._queries_in_flight[0] is not loop:
-            self._queries_in_flight = (loop, asyncio.Semaphore(limits.DNS_QUERIES_IN_FLIGHT))
+            self._queries_in_flight = (loop, asyncio.Semaphore(self.queries_in_flight))
         return self._queries_in_flight[1]
 
     async def _query(self, hostname: str, qtype: str) -> DnsQuery:

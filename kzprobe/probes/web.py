@@ -7,8 +7,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import asyncio
+from contextlib import nullcontext
 from dataclasses import dataclass
 
+import httpcore
 import httpx
 
 from kzprobe.observations import Observations
@@ -19,6 +21,7 @@ from kzprobe.probes.download import download
 from kzprobe.probes.http import fetch_chain
 from kzprobe.probes.session import SessionTransport, TargetSession, pick_addresses
 from kzprobe.scrub import Scrubber
+from kzprobe.turns import cpu_turn
 
 if TYPE_CHECKING:
     from kzprobe.targets import Target
@@ -40,10 +43,15 @@ class ProbeKit:
             await self.doh.aclose()
 
 
-async def _probe_endpoint(kit: ProbeKit, session: TargetSession, hostname: str, address: str,
-                          port: int, use_tls: bool) -> None:
+async def _connect(kit: ProbeKit, session: TargetSession, hostname: str, address: str,
+                   port: int) -> httpcore.AsyncNetworkStream | None:
     tcp, stream = await kit.connector.tcp_connect(hostname, address, port)
     session.record_tcp(tcp)
+    return stream
+
+
+async def _secure(kit: ProbeKit, session: TargetSession, stream: httpcore.AsyncNetworkStream | None,
+                  hostname: str, address: str, port: int, use_tls: bool) -> None:
     if stream is None:
         return
     if use_tls:
@@ -52,6 +60,28 @@ async def _probe_endpoint(kit: ProbeKit, session: TargetSession, hostname: str, 
         if stream is None:
             return
     session.keep(stream, hostname, address, port, tls_done=use_tls)
+
+
+async def _first_connection(connecting: list[asyncio.Task]) -> bool:
+    """Wait until one TCP connection is made (True), or every attempt has failed (False)."""
+    pending = set(connecting)
+    while pending:
+        done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+        if any(task.result() is not None for task in done):
+            return True
+    return False
+
+
+async def _close_unclaimed(connecting: list[asyncio.Task], claimed: set[asyncio.Task]) -> None:
+    """Connections made but never handed on (the target was cut short meanwhile)."""
+    for task in connecting:
+        task.cancel()
+        if task in claimed or not task.done() or task.cancelled() or task.result() is None:
+            continue
+        try:
+            await task.result().aclose()
+        except Exception:  # closing a broken connection may fail again; nothing to record
+            pass
 
 
 async def measure_web_target(kit: ProbeKit, target: Target, observations: Observations) -> None:
@@ -68,24 +98,44 @@ async def measure_web_target(kit: ProbeKit, target: Target, observations: Observ
     addresses = pick_addresses(resolutions[0]["addresses"])
     if not addresses:
         return
-    use_tls = target.scheme == "https"
     observations["tcp"], observations["tls"] = [], []
+    # Every address is connected to at once; the CPU work (TLS, HTTP) waits for a turn
+    # (turns.py), taken once a connection is made: a dropped SYN waits without holding one.
+    connecting = [asyncio.create_task(_connect(kit, session, hostname, a, port)) for a in addresses]
+    claimed: set[asyncio.Task] = set()
     try:
-        # Endpoints are probed concurrently, then recorded in address order (stable reports).
-        await asyncio.gather(*(_probe_endpoint(kit, session, hostname, a, port, use_tls) for a in addresses))
-        order = {a: i for i, a in enumerate(addresses)}
-        observations["tcp"].sort(key=lambda o: order.get(o["address"], 99))
-        observations["tls"].sort(key=lambda o: order.get(o["address"], 99))
-        await session.keep_first(addresses, hostname, port)
-        if not session.has_kept(hostname, port):
-            return
-        timeout = httpx.Timeout(kit.timeout)
-        # trust_env=False: a proxy from the environment would take requests off our resolver path.
-        async with httpx.AsyncClient(transport=SessionTransport(session), timeout=timeout, trust_env=False,
-                                     follow_redirects=False) as client:
-            await fetch_chain(client, target.url or "", observations, kit.scrub, kit.timeout)
-            last = observations["http"][-1] if observations.get("http") else None
-            if target.download and last is not None and last["status"] is not None:
-                observations["download"] = await download(client, target.download, kit.timeout)
+        connected = await _first_connection(connecting)
+        async with cpu_turn() if connected else nullcontext():
+            await _measure_connected(kit, target, session, observations, addresses, connecting, claimed)
     finally:
+        await _close_unclaimed(connecting, claimed)
         await session.close_kept()
+
+
+async def _measure_connected(kit: ProbeKit, target: Target, session: TargetSession, observations: Observations,
+                             addresses: list[str], connecting: list[asyncio.Task],
+                             claimed: set[asyncio.Task]) -> None:
+    hostname, port = target.hostname, target.port
+    use_tls = target.scheme == "https"
+
+    async def secure(task: asyncio.Task, address: str) -> None:
+        stream = await task
+        claimed.add(task)
+        await _secure(kit, session, stream, hostname, address, port, use_tls)
+
+    # Endpoints are probed concurrently, then recorded in address order (stable reports).
+    await asyncio.gather(*(secure(task, a) for task, a in zip(connecting, addresses)))
+    order = {a: i for i, a in enumerate(addresses)}
+    observations["tcp"].sort(key=lambda o: order.get(o["address"], 99))
+    observations["tls"].sort(key=lambda o: order.get(o["address"], 99))
+    await session.keep_first(addresses, hostname, port)
+    if not session.has_kept(hostname, port):
+        return
+    timeout = httpx.Timeout(kit.timeout)
+    # trust_env=False: a proxy from the environment would take requests off our resolver path.
+    async with httpx.AsyncClient(transport=SessionTransport(session), timeout=timeout, trust_env=False,
+                                 follow_redirects=False) as client:
+        await fetch_chain(client, target.url or "", observations, kit.scrub, kit.timeout)
+        last = observations["http"][-1] if observations.get("http") else None
+        if target.download and last is not None and last["status"] is not None:
+            observations["download"] = await download(client, target.download, kit.timeout)

@@ -1,0 +1,232 @@
+"""Measure a scan in several processes, so that a long list uses every core.
+
+One process measuring a thousand targets is CPU-bound: TLS handshakes, DNS messages and HTTP
+parsing cost a few milliseconds per target, and Python runs them on one core. Here the parent
+forks `processes` measuring processes, deals them the targets in scheduling order (each gets
+its share of the slow ones and of the baselines), and each streams every measured result back
+over a pipe as the journal line it makes. The parent writes the journal and keeps the results,
+as one process does; it relays SIGINT/SIGTERM to its measuring processes, which keep what they
+measured, so a stopped scan can be resumed the same way.
+
+`process_count` decides how many: one per usable core, but one process per
+TARGETS_PER_PROCESS targets at most (a short list is network-bound, not CPU-bound).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import asyncio
+import dataclasses
+import json
+import math
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+
+from kzprobe import limits
+from kzprobe.report import result_line
+from kzprobe.scan import STOP_GRACE_S, ScanOptions, build_probe_kit, run_scan, scheduling_order
+
+if TYPE_CHECKING:
+    from kzprobe.targets import Target
+
+# Fewest targets worth a measuring process of their own.
+TARGETS_PER_PROCESS = 100
+# A measuring process's exit status: all its targets measured, or stopped early.
+_FINISHED, _STOPPED, _CRASHED = 0, 3, 70
+# After a stop, a measuring process that has not exited this long after its grace is killed.
+_KILL_AFTER_S = STOP_GRACE_S + 5.0
+# Bytes a measuring process may write before the parent reads them (a result is ~30 KB).
+_PIPE_BYTES = 1 << 20
+
+Record = Callable[[dict, "str | None"], None]
+
+
+class MeasuringProcessError(RuntimeError):
+    """A measuring process failed (a bug, not a network failure): its traceback is on stderr."""
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def process_count(requested: int, targets: int, cores: int | None = None) -> int:
+    """Measuring processes for `targets`: `requested` if not 0 (never more than targets), else
+    one per core and per TARGETS_PER_PROCESS targets. 1 means: measure in this process."""
+    if not hasattr(os, "fork"):
+        return 1
+    if requested > 0:
+        return max(1, min(requested, targets, limits.MAX_PROCESSES))
+    cores = usable_cores() if cores is None else cores
+    return max(1, min(cores, targets // TARGETS_PER_PROCESS, limits.MAX_PROCESSES))
+
+
+def deal(targets: Sequence[Target], processes: int, timeout: float,
+         previous_ms: Mapping[str, float] | None) -> list[list[Target]]:
+    """The targets dealt in scheduling order, one to each process in turn: every process gets
+    its share of the baselines and of the targets expected to run longest."""
+    order = scheduling_order(targets, timeout, previous_ms)
+    return [order[i::processes] for i in range(processes)]
+
+
+def measure_in_processes(options: ScanOptions, targets: Sequence[Target], concurrency: int, record: Record,
+                         previous_ms: Mapping[str, float] | None, processes: int) -> bool:
+    """Measure `targets` in `processes` forked processes; `record(result, journal_line)` is
+    called in this process for each result as it arrives. True when every target was measured;
+    False when stopped by SIGINT/SIGTERM. Raises MeasuringProcessError when one failed, and
+    whatever `record` raised (the others are stopped first)."""
+    options = dataclasses.replace(options, processes=processes)
+    per_process = max(1, math.ceil(concurrency / processes))
+    children: list[tuple[int, int]] = []  # (pid, read end of its pipe)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        for share in deal(targets, processes, options.timeout, previous_ms):
+            read_end, write_end = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # the measuring process: never returns
+                os.close(read_end)
+                for _, other in children:
+                    os.close(other)
+                _measuring_process(options, share, per_process, write_end, previous_ms)
+            os.close(write_end)
+            children.append((pid, read_end))
+    except BaseException:
+        _kill(children)
+        raise
+    return asyncio.run(_collect(children, record))
+
+
+def _measuring_process(options: ScanOptions, targets: list[Target], concurrency: int, out_fd: int,
+                       previous_ms: Mapping[str, float] | None) -> None:
+    status = _CRASHED
+    try:
+        _widen_pipe(out_fd)
+        out = os.fdopen(out_fd, "w", encoding="utf-8")
+
+        def send(result: dict) -> None:
+            out.write(result_line(result))
+            out.flush()
+
+        kit = build_probe_kit(options)
+        status = _FINISHED if _measure(kit, targets, concurrency, send, previous_ms) else _STOPPED
+        out.close()
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        sys.stderr.flush()
+        os._exit(status)
+
+
+def _measure(kit, targets, concurrency, send, previous_ms) -> bool:
+    async def main() -> bool:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        try:
+            return await run_scan(kit, targets, concurrency, send, stop, previous_ms)
+        finally:
+            await kit.aclose()
+
+    return asyncio.run(main())
+
+
+def _widen_pipe(fd: int) -> None:
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), _PIPE_BYTES)
+    except (ImportError, OSError):
+        pass  # the default pipe size only means the parent reads more often
+
+
+def _kill(children: list[tuple[int, int]], signum: int = signal.SIGKILL) -> None:
+    for pid, _ in children:
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+
+async def _collect(children: list[tuple[int, int]], record: Record) -> bool:
+    """Read every measuring process's results until each has exited; their exit statuses say
+    whether all was measured."""
+    loop = asyncio.get_running_loop()
+    stopping = False
+    failures: list[BaseException] = []
+    kill_timer: asyncio.TimerHandle | None = None
+
+    def stop() -> None:
+        nonlocal stopping, kill_timer
+        if stopping:
+            return
+        stopping = True
+        _kill(children, signal.SIGTERM)
+        kill_timer = loop.call_later(_KILL_AFTER_S, _kill, children)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop)
+
+    async def follow(pid: int, fd: int) -> int:
+        ended = loop.create_future()
+        pending = bytearray()
+
+        def readable() -> None:
+            try:
+                chunk = os.read(fd, _PIPE_BYTES)
+            except BlockingIOError:
+                return
+            except OSError as exc:  # treated as the end of its output
+                chunk = b""
+                failures.append(exc)
+            if not chunk:
+                loop.remove_reader(fd)
+                ended.set_result(None)
+                return
+            pending.extend(chunk)
+            end = pending.rfind(b"\n")
+            if end < 0:
+                return
+            lines = bytes(pending[: end + 1]).decode("utf-8").splitlines(keepends=True)
+            del pending[: end + 1]
+            for line in lines:
+                if failures:  # stopping: what still arrives cannot be kept
+                    continue
+                result = json.loads(line)
+                del result["type"]
+                try:
+                    record(result, line)
+                except BaseException as exc:  # the journal could not be written: stop the scan
+                    failures.append(exc)
+                    stop()
+                    return
+
+        os.set_blocking(fd, False)
+        loop.add_reader(fd, readable)
+        try:
+            await ended
+        finally:
+            os.close(fd)
+        _, status = os.waitpid(pid, 0)
+        return os.waitstatus_to_exitcode(status)
+
+    try:
+        statuses = await asyncio.gather(*(follow(pid, fd) for pid, fd in children))
+    finally:
+        if kill_timer is not None:
+            kill_timer.cancel()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    if failures:
+        raise failures[0]
+    crashed = [s for s in statuses if s not in (_FINISHED, _STOPPED)]
+    if crashed and not stopping:
+        raise MeasuringProcessError(f"a measuring process failed (exit status {crashed[0]}); see its error above")
+    return not stopping and all(s == _FINISHED for s in statuses)

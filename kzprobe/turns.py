@@ -1,0 +1,98 @@
+"""Turns for CPU work: how a scan's targets share one process.
+
+A target mostly waits on the network (DNS, the TCP handshake) and now and then works the CPU
+(the TLS handshake, HTTP, parsing). A blocked target's wait is long (a dropped SYN costs a full
+timeout) and cheap; a healthy target's work is short and costly. So `run_scan` lets targets
+start their waits well ahead (admission, parking) and bounds only the work: a target takes a
+turn (`cpu_turn`) for its TLS and HTTP, at most `concurrency` turns at once, so that every
+timing recorded inside a turn is the network's, not a queue in our own event loop.
+
+A turn held longer than limits.ACTIVE_SLOT_S is usually a wait (a swallowed ClientHello): it
+is given back, as the admission is. The time spent waiting for a turn is recorded
+(`queued_ms`) and does not count against the target's deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+
+
+class Ticket:
+    """One target's place in the scan: its admission (released when it parks or ends) and its
+    turns. `admission` and `turns` are the scan's semaphores, shared by all tickets."""
+
+    def __init__(self, admission: asyncio.Semaphore, turns: asyncio.Semaphore, park_after: float,
+                 slot_s: float) -> None:
+        self._admission = admission
+        self._turns = turns
+        self._slot_s = slot_s
+        self._admitted = True
+        self._loop = asyncio.get_running_loop()
+        self._park = self._loop.call_later(park_after, self.release_admission)
+        self.queued_s = 0.0
+        self.deadline: asyncio.Timeout | None = None  # the target's; waiting for a turn extends it
+
+    def release_admission(self) -> None:
+        """Parked or finished: the next target may be admitted."""
+        if self._admitted:
+            self._admitted = False
+            self._admission.release()
+
+    def finish(self) -> None:
+        self._park.cancel()
+        self.release_admission()
+
+    @asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        # Waiting for a turn is not waiting on the network: the target keeps its admission,
+        # so that no more targets are admitted than can soon take their turns.
+        self._park.cancel()
+        queued = time.monotonic()
+        await self._turns.acquire()
+        waited = time.monotonic() - queued
+        self.queued_s += waited
+        if self.deadline is not None and self.deadline.when() is not None:
+            self.deadline.reschedule(self.deadline.when() + waited)
+        held = True
+
+        def give_back() -> None:
+            nonlocal held
+            if held:
+                held = False
+                self._turns.release()
+                self.release_admission()
+
+        timer = self._loop.call_later(self._slot_s, give_back)
+        try:
+            yield
+        finally:
+            timer.cancel()
+            give_back()
+
+
+_ticket: ContextVar[Ticket | None] = ContextVar("kzprobe_ticket", default=None)
+
+
+def current_ticket() -> Ticket | None:
+    return _ticket.get()
+
+
+def hold(ticket: Ticket) -> None:
+    """Make `ticket` the current task's (run_scan sets it at the start of each target's task)."""
+    _ticket.set(ticket)
+
+
+@asynccontextmanager
+async def cpu_turn() -> AsyncIterator[None]:
+    """Inside: the current target's turn for CPU work. Without a ticket (a probe run on its
+    own, the sequential reference), there is nothing to wait for."""
+    ticket = _ticket.get()
+    if ticket is None:
+        yield
+        return
+    async with ticket.turn():
+        yield
