@@ -118,6 +118,7 @@ def build_report(header: dict, measured: list[dict], analysis: Any, *, complete:
             "observations": result["observations"],
             "started_at": result["started_at"],
             "duration_ms": result["duration_ms"],
+            **({"queued_ms": result["queued_ms"]} if "queued_ms" in result else {}),
         })
     report = {
         "format": header["format"],

@@ -258,7 +258,8 @@ def read_durations(directory: Path) -> dict[str, float]:
 
 
 def write_durations(directory: Path, report: dict) -> None:
-    durations = {r["target"]["id"]: r["duration_ms"] for r in report["results"]}
+    # A target's own time: without what it queued behind the rest of the scan (turns.py).
+    durations = {r["target"]["id"]: round(r["duration_ms"] - r.get("queued_ms", 0.0), 1) for r in report["results"]}
     write_json_atomically(directory / DURATIONS_NAME, durations)
 
 

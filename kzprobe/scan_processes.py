@@ -194,11 +194,14 @@ async def _collect(children: list[tuple[int, int]], record: Record) -> bool:
             end = pending.rfind(b"\n")
             if end < 0:
                 return
-            lines = bytes(pending[: end + 1]).decode("utf-8").splitlines(keepends=True)
+            # Split on newline bytes only: a line's JSON carries U+2028 and the like raw
+            # (ensure_ascii=False), which str.splitlines would also break on.
+            lines = bytes(pending[:end]).split(b"\n")
             del pending[: end + 1]
-            for line in lines:
+            for raw in lines:
                 if failures:  # stopping: what still arrives cannot be kept
                     continue
+                line = raw.decode("utf-8") + "\n"
                 result = json.loads(line)
                 del result["type"]
                 try:

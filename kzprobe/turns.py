@@ -8,8 +8,9 @@ turn (`cpu_turn`) for its TLS and HTTP, at most `concurrency` turns at once, so 
 timing recorded inside a turn is the network's, not a queue in our own event loop.
 
 A turn held longer than limits.ACTIVE_SLOT_S is usually a wait (a swallowed ClientHello): it
-is given back, as the admission is. The time spent waiting for a turn is recorded
-(`queued_ms`) and does not count against the target's deadline.
+is given back, as the admission is. The time spent waiting for a turn, or for a slot under
+another of the scan's own limits (a resolver's queries in flight), is recorded (`queued_ms`)
+and does not count against the target's deadline: it is our queue, not the network's time.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ class Ticket:
         self._loop = asyncio.get_running_loop()
         self._park = self._loop.call_later(park_after, self.release_admission)
         self.queued_s = 0.0
+        self._waits = 0  # waits in our own queues in progress (a target's lookups wait side by side)
+        self._waiting_since = 0.0
         self.deadline: asyncio.Timeout | None = None  # the target's; waiting for a turn extends it
 
     def release_admission(self) -> None:
@@ -41,6 +44,23 @@ class Ticket:
         if self._admitted:
             self._admitted = False
             self._admission.release()
+
+    @asynccontextmanager
+    async def waiting(self) -> AsyncIterator[None]:
+        """Inside: waiting in one of our own queues. Overlapping waits count once; their time is
+        recorded and added to the deadline."""
+        if self._waits == 0:
+            self._waiting_since = time.monotonic()
+        self._waits += 1
+        try:
+            yield
+        finally:
+            self._waits -= 1
+            if self._waits == 0:
+                seconds = time.monotonic() - self._waiting_since
+                self.queued_s += seconds
+                if self.deadline is not None and self.deadline.when() is not None:
+                    self.deadline.reschedule(self.deadline.when() + seconds)
 
     def finish(self) -> None:
         self._park.cancel()
@@ -51,12 +71,8 @@ class Ticket:
         # Waiting for a turn is not waiting on the network: the target keeps its admission,
         # so that no more targets are admitted than can soon take their turns.
         self._park.cancel()
-        queued = time.monotonic()
-        await self._turns.acquire()
-        waited = time.monotonic() - queued
-        self.queued_s += waited
-        if self.deadline is not None and self.deadline.when() is not None:
-            self.deadline.reschedule(self.deadline.when() + waited)
+        async with self.waiting():
+            await self._turns.acquire()
         held = True
 
         def give_back() -> None:
@@ -84,6 +100,22 @@ def current_ticket() -> Ticket | None:
 def hold(ticket: Ticket) -> None:
     """Make `ticket` the current task's (run_scan sets it at the start of each target's task)."""
     _ticket.set(ticket)
+
+
+@asynccontextmanager
+async def queue_slot(slots: asyncio.Semaphore) -> AsyncIterator[None]:
+    """Inside: a slot of `slots`, one of the scan's own limits; the wait for it is the current
+    target's queue time (Ticket.queued)."""
+    ticket = _ticket.get()
+    if ticket is not None and slots.locked():
+        async with ticket.waiting():
+            await slots.acquire()
+    else:
+        await slots.acquire()
+    try:
+        yield
+    finally:
+        slots.release()
 
 
 @asynccontextmanager

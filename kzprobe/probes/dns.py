@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import dns.asyncbackend
 import dns.asyncquery
 import dns.asyncresolver
 import dns.exception
@@ -29,6 +28,7 @@ from kzprobe import limits
 from kzprobe import vocabulary as v
 from kzprobe.failures import failure_from_exception
 from kzprobe.observations import DnsObservation, DnsQuery
+from kzprobe.turns import queue_slot
 
 # Default control resolver: DNS over HTTPS to an address literal, so that reaching it needs no
 # (possibly censored) name resolution first.
@@ -178,16 +178,19 @@ class DnsProbe:
         """Plain DNS as a stub resolver does it: one socket per server, the same query resent
         every timeout/3 to the servers in turn, the first matching reply taken (a late reply to
         an earlier send still counts); TCP when the reply is truncated. A lost packet costs a
-        third of the timeout, not the answer."""
-        backend = dns.asyncbackend.get_default_backend()
+        third of the timeout, not the answer. A datagram from another address, one that does
+        not parse, or a reply to another question is ignored, as an on-path injector's
+        malformed packet must not end the wait for the real answer."""
+        loop = asyncio.get_running_loop()
         servers = [(str(ns), self._resolver.port) for ns in self._resolver.nameservers]
-        deadline = time.time() + self._timeout
+        wire = query.to_wire()
+        deadline = time.monotonic() + self._timeout
         interval = self._timeout / _RESENDS_PER_TIMEOUT
-        sockets: dict[int, object] = {}
+        sockets: dict[int, socket.socket] = {}
         unusable: dict[int, OSError] = {}  # servers the network refused to reach: not retried
         try:
             attempt = 0
-            while time.time() < deadline and len(unusable) < len(servers):
+            while time.monotonic() < deadline and len(unusable) < len(servers):
                 index = attempt % len(servers)
                 attempt += 1
                 if index in unusable:
@@ -197,24 +200,24 @@ class DnsProbe:
                 destination = dns.inet.low_level_address_tuple((address, port), family)
                 try:
                     if index not in sockets:
-                        sockets[index] = await backend.make_socket(family, socket.SOCK_DGRAM)
+                        sock = socket.socket(family, socket.SOCK_DGRAM)
+                        sock.setblocking(False)
+                        sockets[index] = sock
                     sock = sockets[index]
-                    await dns.asyncquery.send_udp(sock, query, destination, deadline)
-                    reply, *_ = await dns.asyncquery.receive_udp(
-                        sock, destination, min(deadline, time.time() + interval), query=query,
-                        ignore_unexpected=True, ignore_errors=True)
-                except dns.exception.Timeout:
-                    continue
+                    await loop.sock_sendto(sock, wire, destination)
+                    reply = await _receive_reply(loop, sock, destination, query, min(deadline, time.monotonic() + interval))
                 except OSError as exc:  # unreachable, or refused (ICMP): that server is out
                     unusable[index] = exc
                     continue
+                if reply is None:
+                    continue
                 if reply.flags & dns.flags.TC:
-                    return await dns.asyncquery.tcp(query, address, timeout=max(0.1, deadline - time.time()),
+                    return await dns.asyncquery.tcp(query, address, timeout=max(0.1, deadline - time.monotonic()),
                                                     port=port)
                 return reply
         finally:
             for sock in sockets.values():
-                await sock.close()
+                sock.close()
         if len(unusable) == len(servers):
             raise next(iter(unusable.values()))
         raise dns.exception.Timeout(timeout=self._timeout)
@@ -228,7 +231,7 @@ class DnsProbe:
 
     async def _query(self, hostname: str, qtype: str) -> DnsQuery:
         # The wait for a slot is not the resolver's time: the query's clock starts after it.
-        async with self._query_slots():
+        async with queue_slot(self._query_slots()):
             return await self._timed_query(hostname, qtype)
 
     async def _timed_query(self, hostname: str, qtype: str) -> DnsQuery:
@@ -254,6 +257,29 @@ class DnsProbe:
         return DnsQuery(qtype=qtype, rcode=rcode, answers=answers, cnames=cnames, failure=failure,
                         duration_ms=_ms(start))
 
+
+async def _receive_reply(loop: asyncio.AbstractEventLoop, sock: socket.socket, source: tuple,
+                         query: dns.message.Message, until: float) -> dns.message.Message | None:
+    """The first reply to `query` from `source` before `until` (monotonic), or None."""
+    while (left := until - time.monotonic()) > 0:
+        try:
+            async with asyncio.timeout(left):
+                data, sender = await loop.sock_recvfrom(sock, _MAX_UDP_MESSAGE)
+        except TimeoutError:
+            return None
+        if sender[:2] != source[:2]:
+            continue
+        try:
+            reply = dns.message.from_wire(data)
+        except Exception:  # malformed: not the answer
+            continue
+        if query.is_response(reply):
+            return reply
+    return None
+
+
+# Largest UDP reply read (EDNS allows up to 64 KB; without EDNS a resolver sends 512 bytes).
+_MAX_UDP_MESSAGE = 65535
 
 # How many times a query is sent per --timeout when no reply comes (the resolver may be far).
 _RESENDS_PER_TIMEOUT = 3
