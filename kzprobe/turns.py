@@ -37,6 +37,7 @@ class Ticket:
         self.queued_s = 0.0
         self._waits = 0  # waits in our own queues in progress (a target's lookups wait side by side)
         self._waiting_since = 0.0
+        self._paused_deadline: float | None = None
         self.deadline: asyncio.Timeout | None = None  # the target's; waiting for a turn extends it
 
     def release_admission(self) -> None:
@@ -51,6 +52,10 @@ class Ticket:
         recorded and added to the deadline."""
         if self._waits == 0:
             self._waiting_since = time.monotonic()
+            # The deadline stops while we wait (it must not fire meanwhile) and resumes after.
+            self._paused_deadline = self.deadline.when() if self.deadline is not None else None
+            if self._paused_deadline is not None:
+                self._reschedule(None)
         self._waits += 1
         try:
             yield
@@ -59,8 +64,14 @@ class Ticket:
             if self._waits == 0:
                 seconds = time.monotonic() - self._waiting_since
                 self.queued_s += seconds
-                if self.deadline is not None and self.deadline.when() is not None:
-                    self.deadline.reschedule(self.deadline.when() + seconds)
+                if self._paused_deadline is not None:
+                    self._reschedule(self._paused_deadline + seconds)
+
+    def _reschedule(self, when: float | None) -> None:
+        try:
+            self.deadline.reschedule(when)  # type: ignore[union-attr]
+        except RuntimeError:  # the deadline has already fired or been left: nothing to move
+            pass
 
     def finish(self) -> None:
         self._park.cancel()
@@ -71,7 +82,10 @@ class Ticket:
         # Waiting for a turn is not waiting on the network: the target keeps its admission,
         # so that no more targets are admitted than can soon take their turns.
         self._park.cancel()
-        async with self.waiting():
+        if self._turns.locked():
+            async with self.waiting():
+                await self._turns.acquire()
+        else:
             await self._turns.acquire()
         held = True
 
