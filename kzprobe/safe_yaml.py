@@ -144,7 +144,8 @@ class _UntrustedLoader(yaml.SafeLoader):
                 hash(key)
             except TypeError:
                 raise _MarkedProblem("a mapping key must be a plain value", key_node.start_mark) from None
-            if key == "<<" and isinstance(key_node, ScalarNode) and key_node.style is None:
+            # A plain scalar's style is None from PyYAML's parser, "" from libyaml's.
+            if key == "<<" and isinstance(key_node, ScalarNode) and not key_node.style:
                 raise _MarkedProblem("merge keys (<<) are not allowed in kzprobe files", key_node.start_mark)
             if key in mapping:
                 raise _MarkedProblem(f"duplicate key {key!r}", key_node.start_mark)
@@ -243,6 +244,17 @@ def load_yaml(
 
 
 def _load_text(text: str, name: str) -> Any:
+    if _UntrustedCLoader is not None:
+        try:
+            loader = _UntrustedCLoader(text)
+            try:
+                return loader.get_single_data()
+            finally:
+                loader.dispose()
+        except _MarkedProblem as problem:  # one of our checks (a bomb's node cap among them)
+            raise _positioned(name, problem.message, problem.mark) from None
+        except (yaml.YAMLError, ValueError, OverflowError, RecursionError):
+            pass  # not valid YAML: reported below by the pure-Python loader, with its own words
     try:
         loader = _UntrustedLoader(text)
     except yaml.reader.ReaderError as error:
@@ -267,6 +279,31 @@ def _load_text(text: str, name: str) -> Any:
         raise YamlError(name, "nested too deeply") from None
     finally:
         loader.dispose()
+
+
+if getattr(yaml, "__with_libyaml__", False):
+    from yaml._yaml import CParser
+
+    class _UntrustedCLoader(CParser, _UntrustedLoader):  # type: ignore[misc]
+        """_UntrustedLoader reading its events from libyaml: the same composer with the same
+        checks, the same constructors and resolvers, four times faster on a long target list
+        (pure-Python scanning and parsing was most of loading 1,000 targets). Used only for
+        files it loads without error; any problem is reported by _UntrustedLoader, so that
+        messages and positions stay the same."""
+
+        # Composed in Python, node by node, so that the checks above apply.
+        check_node = yaml.composer.Composer.check_node
+        get_node = yaml.composer.Composer.get_node
+        get_single_node = yaml.composer.Composer.get_single_node
+
+        def __init__(self, stream: str) -> None:
+            _UntrustedLoader.__init__(self, stream)  # the reader refuses control characters here
+            CParser.__init__(self, stream)
+
+        def dispose(self) -> None:
+            CParser.dispose(self)
+else:  # pragma: no cover - PyYAML built without libyaml
+    _UntrustedCLoader = None  # type: ignore[assignment,misc]
 
 
 def _read_capped(path: Path, name: str, max_bytes: int) -> bytes:

@@ -29,7 +29,7 @@ from kzprobe.report import (
 )
 from kzprobe.report_reader import JOURNAL_SUFFIX, ReportError, read_report
 from kzprobe.scan import ScanOptions, build_probe_kit, run_scan, utc_now
-from kzprobe.scan_processes import measure_in_processes, process_count
+from kzprobe.scan_processes import MeasuringProcessError, measure_in_processes, process_count
 from kzprobe.targets import Target, TargetFileError, bundled_target_files, load_targets
 from kzprobe.vantage import (
     EffectiveSettings,
@@ -52,6 +52,7 @@ MAX_DURATIONS_BYTES = 8 * 1024 * 1024
 BAD_INPUT = "bad_input"
 LOCKED = "locked"
 CANNOT_WRITE = "cannot_write"
+MEASURING_FAILED = "measuring_failed"
 
 
 class ScanJobError(Exception):
@@ -215,6 +216,10 @@ def _run_locked(settings, options, files, targets, output, started_at, resumed, 
     except ReportWriteError as exc:
         journal.close()
         raise ScanJobError(CANNOT_WRITE, str(exc)) from exc
+    except MeasuringProcessError as exc:  # a bug: what was measured stays in the journal
+        journal.close()
+        raise ScanJobError(MEASURING_FAILED, f"{exc}; the journal {journal.path} keeps the {len(measured)} "
+                           f"result(s) measured; `kzprobe scan --resume {journal.path}` completes the scan") from exc
     order = {t.id: i for i, t in enumerate(targets)}
     measured.sort(key=lambda r: order.get(r["target"]["id"], len(order)))
     analysis = analyse_scan(measured, control_report)

@@ -39,6 +39,8 @@ TARGETS_PER_PROCESS = 100
 _FINISHED, _STOPPED, _CRASHED = 0, 3, 70
 # After a stop, a measuring process that has not exited this long after its grace is killed.
 _KILL_AFTER_S = STOP_GRACE_S + 5.0
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_PR_SET_PDEATHSIG = 1  # prctl(2)
 # Bytes a measuring process may write before the parent reads them (a result is ~30 KB).
 _PIPE_BYTES = 1 << 20
 
@@ -86,6 +88,9 @@ def measure_in_processes(options: ScanOptions, targets: Sequence[Target], concur
     children: list[tuple[int, int]] = []  # (pid, read end of its pipe)
     sys.stdout.flush()
     sys.stderr.flush()
+    # A stop requested while forking waits until every process can act on it (_collect and
+    # each measuring process unblock these once their handlers are in place).
+    signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
     try:
         for share in deal(targets, processes, options.timeout, previous_ms):
             read_end, write_end = os.pipe()
@@ -98,15 +103,20 @@ def measure_in_processes(options: ScanOptions, targets: Sequence[Target], concur
             os.close(write_end)
             children.append((pid, read_end))
     except BaseException:
-        _kill(children)
+        _kill([pid for pid, _ in children])
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
         raise
-    return asyncio.run(_collect(children, record))
+    try:
+        return asyncio.run(_collect(children, record))
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
 
 
 def _measuring_process(options: ScanOptions, targets: list[Target], concurrency: int, out_fd: int,
                        previous_ms: Mapping[str, float] | None) -> None:
     status = _CRASHED
     try:
+        _die_with_parent()
         _widen_pipe(out_fd)
         out = os.fdopen(out_fd, "w", encoding="utf-8")
 
@@ -128,8 +138,9 @@ def _measure(kit, targets, concurrency, send, previous_ms) -> bool:
     async def main() -> bool:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in _STOP_SIGNALS:
             loop.add_signal_handler(signum, stop.set)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
         try:
             return await run_scan(kit, targets, concurrency, send, stop, previous_ms)
         finally:
@@ -147,8 +158,22 @@ def _widen_pipe(fd: int) -> None:
         pass  # the default pipe size only means the parent reads more often
 
 
-def _kill(children: list[tuple[int, int]], signum: int = signal.SIGKILL) -> None:
-    for pid, _ in children:
+def _die_with_parent() -> None:
+    """If the parent dies (SIGKILL, no chance to relay a stop), this process is sent SIGTERM:
+    it stops as if asked, instead of measuring on unseen and holding the output lock."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+    except (OSError, AttributeError):
+        pass  # not Linux: the parent's own stop still reaches it
+    if os.getppid() == 1:  # the parent died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _kill(pids: list[int], signum: int = signal.SIGKILL) -> None:
+    for pid in pids:
         try:
             os.kill(pid, signum)
         except ProcessLookupError:
@@ -162,17 +187,19 @@ async def _collect(children: list[tuple[int, int]], record: Record) -> bool:
     stopping = False
     failures: list[BaseException] = []
     kill_timer: asyncio.TimerHandle | None = None
+    running = {pid for pid, _ in children}  # not yet reaped: only these may be signalled
 
     def stop() -> None:
         nonlocal stopping, kill_timer
         if stopping:
             return
         stopping = True
-        _kill(children, signal.SIGTERM)
-        kill_timer = loop.call_later(_KILL_AFTER_S, _kill, children)
+        _kill(sorted(running), signal.SIGTERM)
+        kill_timer = loop.call_later(_KILL_AFTER_S, lambda: _kill(sorted(running)))
 
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in _STOP_SIGNALS:
         loop.add_signal_handler(signum, stop)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
 
     async def follow(pid: int, fd: int) -> int:
         ended = loop.create_future()
@@ -201,9 +228,15 @@ async def _collect(children: list[tuple[int, int]], record: Record) -> bool:
             for raw in lines:
                 if failures:  # stopping: what still arrives cannot be kept
                     continue
-                line = raw.decode("utf-8") + "\n"
-                result = json.loads(line)
-                del result["type"]
+                try:
+                    line = raw.decode("utf-8") + "\n"
+                    result = json.loads(line)
+                    del result["type"]
+                except (ValueError, KeyError, TypeError):  # a bug in the measuring process
+                    failures.append(MeasuringProcessError(f"a measuring process sent an unreadable result: "
+                                                          f"{raw[:80]!r}"))
+                    stop()
+                    return
                 try:
                     record(result, line)
                 except BaseException as exc:  # the journal could not be written: stop the scan
@@ -218,6 +251,7 @@ async def _collect(children: list[tuple[int, int]], record: Record) -> bool:
         finally:
             os.close(fd)
         _, status = os.waitpid(pid, 0)
+        running.discard(pid)
         return os.waitstatus_to_exitcode(status)
 
     try:
@@ -225,7 +259,7 @@ async def _collect(children: list[tuple[int, int]], record: Record) -> bool:
     finally:
         if kill_timer is not None:
             kill_timer.cancel()
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in _STOP_SIGNALS:
             loop.remove_signal_handler(signum)
     if failures:
         raise failures[0]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from kzprobe import safe_yaml
 from kzprobe.safe_yaml import MAX_YAML_BYTES, MAX_YAML_DEPTH, YamlError, YamlMapping, load_yaml
 
 # A "billion laughs": nine levels of aliases, each repeating the previous one nine times.
@@ -145,3 +146,52 @@ def test_bytes_that_are_not_utf8_are_refused_with_their_line() -> None:
         load_yaml(b"a: 1\nb: \xff\xfe\n", source_name="latin.yaml")
     assert "not UTF-8" in str(caught.value)
     assert caught.value.line == 2
+
+
+# --- libyaml reads, the same checks apply ----------------------------------------------------
+
+needs_libyaml = pytest.mark.skipif(safe_yaml._UntrustedCLoader is None, reason="PyYAML built without libyaml")
+
+
+def _with_lines(data: object) -> object:
+    if isinstance(data, YamlMapping):
+        return ("mapping", data.line, [(_with_lines(k), _with_lines(v)) for k, v in data.items()])
+    if isinstance(data, list):
+        return [_with_lines(item) for item in data]
+    return (type(data).__name__, data)
+
+
+def _load_with(loader_class: type, text: str) -> object:
+    loader = loader_class(text)
+    try:
+        return _with_lines(loader.get_single_data())
+    finally:
+        loader.dispose()
+
+
+@needs_libyaml
+def test_libyaml_and_pure_python_read_every_bundled_file_alike() -> None:
+    root = Path(__file__).resolve().parent.parent
+    files = sorted((root / "targets").glob("*.yaml")) + sorted((root / "kzprobe" / "data").glob("*.yaml"))
+    assert len(files) >= 4
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        assert _load_with(safe_yaml._UntrustedCLoader, text) == _load_with(safe_yaml._UntrustedLoader, text), path
+
+
+@needs_libyaml
+def test_long_lists_are_read_by_libyaml_and_its_problems_keep_their_position(monkeypatch) -> None:
+    used = []
+
+    class Spy(safe_yaml._UntrustedCLoader):  # type: ignore[misc, valid-type]
+        def get_single_data(self):
+            used.append(True)
+            return super().get_single_data()
+
+    monkeypatch.setattr(safe_yaml, "_UntrustedCLoader", Spy)
+    text = "targets:\n" + "".join(f"- id: site-{i}\n  url: https://site-{i}.test/\n" for i in range(500))
+    assert len(load_yaml(text)["targets"]) == 500 and used
+    # Our own checks run on libyaml's events too, with the same message and line.
+    with pytest.raises(YamlError) as caught:
+        load_yaml("base: {a: 1}\nb:\n  <<: {c: 2}\n", source_name="list.yaml")
+    assert "merge keys" in str(caught.value) and caught.value.line == 3

@@ -358,6 +358,30 @@ def test_a_crash_in_one_process_keeps_what_the_others_measured(lab, forked, monk
     assert_reaped(forked)
 
 
+def test_an_unreadable_result_from_a_measuring_process_is_an_error(lab, forked, monkeypatch):
+    real_line = scan_processes.result_line
+    monkeypatch.setattr(scan_processes, "result_line",
+                        lambda result: "{not json\n" if result["target"]["id"] == "site-03" else real_line(result))
+    with pytest.raises(MeasuringProcessError, match="unreadable result"):
+        measure_in_processes(lab.options(2), web_targets(lab.targets()), 8, lambda r, line: None, None, 2)
+    assert_reaped(forked)
+
+
+def test_a_measuring_failure_ends_the_scan_job_with_a_way_to_resume(lab, forked, monkeypatch, tmp_path):
+    from kzprobe.scan_job import MEASURING_FAILED, ScanJobError, run_scan_job
+    from kzprobe.vantage import resolve_settings
+
+    monkeypatch.setattr(scan_processes, "build_probe_kit", lambda options: 1 / 0)
+    targets = lab.target_file(tmp_path, lab.targets())
+    settings = resolve_settings({"targets": [targets], "output_dir": tmp_path / "out", "processes": 2, "geo": False,
+                                 "resolver": f"{SITES}:{lab.servers.dns_port}", "control_resolver": "none",
+                                 "ca_file": lab.directory / "ca.pem", "timeout": 2.0}, None)
+    with pytest.raises(ScanJobError) as caught:
+        run_scan_job(settings)
+    assert caught.value.kind == MEASURING_FAILED and "--resume" in str(caught.value)
+    assert_reaped(forked)
+
+
 def test_a_page_with_unicode_line_separators_is_recorded_like_any_other(lab, forked):
     # A journal line carries U+2028, U+2029 and U+0085 raw (ensure_ascii=False): split on
     # str.splitlines, such a result was lost and the scan still said it was complete.

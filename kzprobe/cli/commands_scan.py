@@ -18,7 +18,7 @@ from kzprobe.cli import app, exit_codes
 from kzprobe.probes.dns import DEFAULT_CONTROL_RESOLVER
 from kzprobe.report import ReportWriteError, write_json_atomically
 from kzprobe.report_reader import ReportError, read_report
-from kzprobe.scan_job import BAD_INPUT, CANNOT_WRITE, LOCKED, ScanJobError, run_scan_job
+from kzprobe.scan_job import BAD_INPUT, CANNOT_WRITE, LOCKED, MEASURING_FAILED, ScanJobError, run_scan_job
 from kzprobe.vantage import ConfigError, find_config_file, resolve_settings
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -73,7 +73,8 @@ def scan(
         raise typer.Exit(exit_codes.INTERRUPTED)
 
 
-_EXIT_CODES = {BAD_INPUT: exit_codes.BAD_INPUT, LOCKED: exit_codes.LOCKED, CANNOT_WRITE: exit_codes.CANNOT_WRITE}
+_EXIT_CODES = {BAD_INPUT: exit_codes.BAD_INPUT, LOCKED: exit_codes.LOCKED, CANNOT_WRITE: exit_codes.CANNOT_WRITE,
+               MEASURING_FAILED: exit_codes.FAILED}
 
 
 @contextmanager
