@@ -26,7 +26,7 @@ from kzprobe.probes.doh import DohClient
 from kzprobe.probes.endpoints import ENDPOINT_OPERATIONS_AT_ONCE, measure_endpoints
 from kzprobe.probes.web import ProbeKit, measure_web_target
 from kzprobe.scrub import Scrubber, local_public_addresses
-from kzprobe.turns import Ticket, current_ticket, hold
+from kzprobe.turns import Backlog, Ticket, current_ticket, hold
 
 if TYPE_CHECKING:
     from kzprobe.targets import Target
@@ -215,6 +215,7 @@ async def _run_scan(
     loop = asyncio.get_running_loop()
     admission = asyncio.Semaphore(admission_cap(concurrency))
     turns = asyncio.Semaphore(concurrency)
+    backlog = Backlog(concurrency)
     in_flight = asyncio.Semaphore(in_flight_cap(concurrency))
     running: set[asyncio.Task] = set()
     failures: list[BaseException] = []
@@ -224,7 +225,8 @@ async def _run_scan(
     def start(target: Target) -> None:
         # A target that waited out a timeout in the previous scan is parked from the start.
         waited_before = previous.get(target.id, 0.0) >= limits.ACTIVE_SLOT_S * 1000
-        ticket = Ticket(admission, turns, 0.0 if waited_before else limits.ACTIVE_SLOT_S, limits.ACTIVE_SLOT_S)
+        ticket = Ticket(admission, turns, 0.0 if waited_before else limits.ACTIVE_SLOT_S, limits.ACTIVE_SLOT_S,
+                        backlog)
 
         async def measure() -> dict:
             hold(ticket)

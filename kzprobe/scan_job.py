@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kzprobe.analysis import analyse_scan
 from kzprobe.control import ControlError, load_control
 from kzprobe.probes.dns import SYSTEM_RESOLVER, ResolverConfigError, parse_control_resolver, parse_resolver
 from kzprobe.report import (
@@ -220,6 +219,9 @@ def _run_locked(settings, options, files, targets, output, started_at, resumed, 
         journal.close()
         raise ScanJobError(MEASURING_FAILED, f"{exc}; the journal {journal.path} keeps the {len(measured)} "
                            f"result(s) measured; `kzprobe scan --resume {journal.path}` completes the scan") from exc
+    # Imported here, not at start-up: the measuring processes fork without it, sooner.
+    from kzprobe.analysis import analyse_scan
+
     order = {t.id: i for i, t in enumerate(targets)}
     measured.sort(key=lambda r: order.get(r["target"]["id"], len(order)))
     analysis = analyse_scan(measured, control_report)

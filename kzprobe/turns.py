@@ -8,7 +8,10 @@ turn (`cpu_turn`) for its TLS and HTTP, at most `concurrency` turns at once, so 
 timing recorded inside a turn is the network's, not a queue in our own event loop.
 
 A turn held longer than limits.ACTIVE_SLOT_S is usually a wait (a swallowed ClientHello): it
-is given back, as the admission is. The time spent waiting for a turn, or for a slot under
+is given back, as the admission is. Work also waits while many lookups are queued behind a
+resolver's limit (`Backlog`): answered sooner on a quiet event loop, they let the connections
+ahead, a dropped SYN's wait among them, start sooner; the work is the same, only its order
+changes. The time spent waiting for a turn, or for a slot under
 another of the scan's own limits (a resolver's queries in flight), is recorded (`queued_ms`)
 and does not count against the target's deadline: it is our queue, not the network's time.
 """
@@ -22,12 +25,37 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 
 
+class Backlog:
+    """Lookups of a scan queued behind a resolver's limit, shared by its tickets. Turns for
+    work wait while more than `limit` are queued: work makes the event loop slow to read
+    answers, and every answer late is a connection started late."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.queued = 0
+        self.caught_up = asyncio.Event()
+        self.caught_up.set()
+
+    @asynccontextmanager
+    async def queued_lookup(self) -> AsyncIterator[None]:
+        self.queued += 1
+        if self.queued > self.limit:
+            self.caught_up.clear()
+        try:
+            yield
+        finally:
+            self.queued -= 1
+            if self.queued <= self.limit:
+                self.caught_up.set()
+
+
 class Ticket:
     """One target's place in the scan: its admission (released when it parks or ends) and its
     turns. `admission` and `turns` are the scan's semaphores, shared by all tickets."""
 
     def __init__(self, admission: asyncio.Semaphore, turns: asyncio.Semaphore, park_after: float,
-                 slot_s: float) -> None:
+                 slot_s: float, backlog: Backlog | None = None) -> None:
+        self.backlog = backlog
         self._admission = admission
         self._turns = turns
         self._slot_s = slot_s
@@ -82,8 +110,10 @@ class Ticket:
         # Waiting for a turn is not waiting on the network: the target keeps its admission,
         # so that no more targets are admitted than can soon take their turns.
         self._park.cancel()
-        if self._turns.locked():
+        if self._turns.locked() or (self.backlog is not None and not self.backlog.caught_up.is_set()):
             async with self.waiting():
+                if self.backlog is not None:
+                    await self.backlog.caught_up.wait()
                 await self._turns.acquire()
         else:
             await self._turns.acquire()
@@ -123,7 +153,11 @@ async def queue_slot(slots: asyncio.Semaphore) -> AsyncIterator[None]:
     ticket = _ticket.get()
     if ticket is not None and slots.locked():
         async with ticket.waiting():
-            await slots.acquire()
+            if ticket.backlog is not None:
+                async with ticket.backlog.queued_lookup():
+                    await slots.acquire()
+            else:
+                await slots.acquire()
     else:
         await slots.acquire()
     try:

@@ -193,3 +193,38 @@ def test_no_more_than_concurrency_targets_work_at_once_and_queueing_is_recorded(
     queued = [r.get("queued_ms", 0.0) for r in results]
     assert max(queued) > 0  # 40 targets, 3 turns: most waited
     assert all(q <= r["duration_ms"] for q, r in zip(queued, results))
+
+
+def test_work_waits_while_many_lookups_are_queued_behind_a_resolver():
+    # Lookups answered on a quiet event loop let connections (a dropped SYN's wait) start
+    # sooner: a turn is not granted while more than the backlog's limit wait for a slot.
+    from kzprobe.turns import Backlog
+
+    async def main():
+        admission, turns, backlog = asyncio.Semaphore(100), asyncio.Semaphore(4), Backlog(limit=2)
+        resolver = asyncio.Semaphore(1)
+        events: list[str] = []
+
+        async def lookup(i):
+            hold(Ticket(admission, turns, 1.0, 10.0, backlog))
+            async with queue_slot(resolver):
+                await asyncio.sleep(0.01)
+                events.append(f"lookup-{i}")
+
+        async def work():
+            worker = Ticket(admission, turns, 1.0, 10.0, backlog)
+            hold(worker)
+            async with cpu_turn():
+                events.append("work")
+            return worker.queued_s
+
+        lookups = [asyncio.create_task(lookup(i)) for i in range(6)]
+        await asyncio.sleep(0)  # all six queued: five behind the resolver's one slot
+        queued = await work()
+        await asyncio.gather(*lookups)
+        return events, queued
+
+    events, queued = run(main())
+    # Five wait behind lookup-0; the turn comes once only 2 are left waiting: lookups 0-2
+    # answered, lookup-3 sent, 4 and 5 queued.
+    assert events.index("work") == 3 and queued > 0.02

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from kzprobe import __version__
@@ -31,9 +33,14 @@ def _root(
     """kzprobe: can people here reach it, and if not, how is it being stopped?"""
 
 
-def _register_commands() -> None:
+def _register_commands(argv: list[str] | None = None) -> None:
     # Imported for their side effect: each module adds its commands to `app`.
+    argv = sys.argv[1:] if argv is None else argv
     from kzprobe.cli import commands_scan  # noqa: F401
+    if argv[:1] == ["scan"]:
+        # The command a vantage point runs every hour needs only its own module; the others'
+        # imports (the lab's catalogue, the analysts' readers) would only delay its start.
+        return
     from kzprobe.cli import commands_targets  # noqa: F401
     from kzprobe.cli import commands_analyst  # noqa: F401
     from kzprobe.cli import commands_lab  # noqa: F401

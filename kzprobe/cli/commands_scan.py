@@ -13,7 +13,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from kzprobe import limits
-from kzprobe.analysis import analyse_report
 from kzprobe.cli import app, exit_codes
 from kzprobe.probes.dns import DEFAULT_CONTROL_RESOLVER
 from kzprobe.report import ReportWriteError, write_json_atomically
@@ -119,6 +118,8 @@ def analyse(
         control_report = read_report(control) if control else None
     except ReportError as exc:
         raise _fail(str(exc), exit_codes.BAD_INPUT)
+    from kzprobe.analysis import analyse_report  # not at start-up: `scan` needs it only at its end
+
     updated = analyse_report(report, control_report)
     if output:
         try:
