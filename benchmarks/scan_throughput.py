@@ -53,13 +53,14 @@ class Figures:
     targets: int
     wall_s: float
     cpu_s: float  # user + system of the probe process
-    peak_rss_mb: float
+    peak_rss_mb: float  # the largest single process's (the parent, or one measuring process)
     slowest_s: float  # the largest own time in the report: duration_ms - queued_ms
     cores: int
     server_cpu_s: float | None = None  # the lab's server process, same cores
     others_cpu_s: float | None = None  # every other process on the machine meanwhile (other users' work)
     extrapolated_from: int | None = None  # measured on this many targets, scaled linearly
     longest_s: float | None = None  # the largest duration_ms, queue included
+    peak_tree_mb: float | None = None  # peak of the probe's processes together (PSS: shared pages split)
 
     @property
     def targets_per_s(self) -> float:
@@ -89,7 +90,8 @@ class Figures:
         analysis, report) once, its measuring loop (`loop_*`, for the sample) grown linearly."""
         more = targets / self.targets - 1
         return Figures(self.label, targets, self.wall_s + loop_wall_s * more, self.cpu_s + loop_cpu_s * more,
-                       self.peak_rss_mb, self.slowest_s, self.cores, extrapolated_from=self.targets)
+                       self.peak_rss_mb, self.slowest_s, self.cores, extrapolated_from=self.targets,
+                       longest_s=self.longest_s, peak_tree_mb=self.peak_tree_mb)
 
 
 def kind_of(target_id: str) -> str:
@@ -130,9 +132,57 @@ def machine_busy_s() -> float:
     return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")  # minus idle and iowait
 
 
+class TreeMemory:
+    """Samples the memory of a process and its children together, every `interval` seconds.
+
+    PSS (proportional set size) splits each shared page among the processes sharing it, so
+    the forked measuring processes' pages shared with their parent are counted once: the sum
+    is what the probe really holds. ru_maxrss alone is only the largest single process."""
+
+    def __init__(self, pid: int, interval: float = 0.02) -> None:
+        import threading
+
+        self.pid, self.interval, self.peak_kb = pid, interval, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _tree(self) -> list[int]:
+        pids, seen = [self.pid], 0
+        while seen < len(pids):
+            pid = pids[seen]
+            seen += 1
+            try:
+                for task in Path(f"/proc/{pid}/task").iterdir():
+                    pids += [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                pass
+        return pids
+
+    def _pss_kb(self, pid: int) -> int:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+        except (OSError, ValueError):
+            pass
+        return 0
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.peak_kb = max(self.peak_kb, sum(self._pss_kb(pid) for pid in self._tree()))
+
+    def stop(self) -> float:
+        """Peak MB seen."""
+        self._stop.set()
+        self._thread.join()
+        return self.peak_kb / 1024
+
+
 def run_in_lab(lab, argv: list[str], workdir: Path, label: str,
-               kzprobe_from: Path | None = None) -> tuple[float, float, float, str]:
-    """Run argv in the censored namespace; (wall s, CPU s, peak RSS MB, stderr) of that process alone.
+               kzprobe_from: Path | None = None) -> tuple[float, float, float, str, float]:
+    """Run argv in the censored namespace; (wall s, CPU s, peak RSS MB, stderr, peak MB of the
+    process and its measuring processes together) of that process alone.
 
     os.wait4 gives the rusage of exactly this child (`ip netns exec` execs the command, so the
     pid is the probe's own). `kzprobe_from`: a checkout whose kzprobe the probe runs instead."""
@@ -142,14 +192,16 @@ def run_in_lab(lab, argv: list[str], workdir: Path, label: str,
     with open(workdir / f"{label}.stderr", "w+", encoding="utf-8") as stderr:
         start = time.monotonic()
         process = lab.popen("inside", argv, cwd=workdir, env=env, stdin=None, stdout=stderr, stderr=stderr)
+        memory = TreeMemory(process.pid)
         _, status, usage = os.wait4(process.pid, 0)
+        tree_mb = memory.stop()
         wall = time.monotonic() - start
         process.returncode = os.waitstatus_to_exitcode(status)
         stderr.seek(0)
         output = stderr.read()
     if process.returncode != 0:
         raise SystemExit(f"{label}: exit {process.returncode}\n{output[-3000:]}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, output
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, output, tree_mb
 
 
 def load_report(path: Path) -> dict:
@@ -264,7 +316,9 @@ def show(figures: list[Figures]) -> None:
         ("floor: max(slowest, CPU/cores)", lambda f: f"{f.floor_s:.2f} s"),
         ("wall / floor", lambda f: f"{f.ratio:.2f}"),
         ("CPU per target", lambda f: f"{f.cpu_ms_per_target:.2f} ms"),
-        ("peak RSS (probe)", lambda f: f"{f.peak_rss_mb:.0f} MB"),
+        ("peak memory, all probe processes (PSS)", lambda f: "-" if f.peak_tree_mb is None
+         else f"{f.peak_tree_mb:.0f} MB"),
+        ("peak RSS, largest single process", lambda f: f"{f.peak_rss_mb:.0f} MB"),
         ("lab server CPU (same cores)", lambda f: "-" if f.server_cpu_s is None else f"{f.server_cpu_s:.1f} s"),
         ("wall / floor with the server's CPU", lambda f: "-" if f.machine_floor_s is None
          else f"{f.wall_s / f.machine_floor_s:.2f}"),
@@ -284,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_SITES} sites, sequential reference in full")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="kzprobe --timeout (default 3)")
     parser.add_argument("--concurrency", type=int, default=None, help="kzprobe --concurrency (default: kzprobe's)")
+    parser.add_argument("--processes", type=int, default=None, help="kzprobe --processes (default: kzprobe's)")
     parser.add_argument("--sample", type=int, default=DEFAULT_SAMPLE,
                         help="sites in the sequential reference when the list is larger (extrapolated)")
     parser.add_argument("--no-sequential", action="store_true", help="skip the sequential reference")
@@ -350,13 +405,17 @@ def main(argv: list[str] | None = None) -> int:
                         "--control-resolver", control, "--keep", "all"]
                 if args.concurrency:
                     argv += ["--concurrency", str(args.concurrency)]
+                if args.processes is not None:
+                    argv += ["--processes", str(args.processes)]
                 if args.profile:
                     argv = profiled(argv, args.profile.resolve())
                 before, busy = server_cpu_s(server), machine_busy_s()
-                wall, cpu, rss, _ = run_in_lab(lab, argv, workdir, report_path.stem, args.kzprobe_from)
+                wall, cpu, rss, _, tree_mb = run_in_lab(lab, argv, workdir, report_path.stem, args.kzprobe_from)
                 scanned = load_report(report_path)
-                results.append(figures_of(label, scanned, wall, cpu, rss, server_cpu_s(server) - before,
-                                          machine_busy_s() - busy))
+                figures = figures_of(label, scanned, wall, cpu, rss, server_cpu_s(server) - before,
+                                     machine_busy_s() - busy)
+                figures.peak_tree_mb = tree_mb
+                results.append(figures)
                 errors += measurement_errors(scanned)
                 print(f"{label} done in {wall:.1f} s; verdicts {scanned['summary']}", flush=True)
                 if name == "scan.json":
@@ -372,10 +431,11 @@ def main(argv: list[str] | None = None) -> int:
                         str(lab.ca_file), f"{args.timeout:g}", control, str(sequential_report)]
                 print(f"sequential reference: {len(sample)} sites one at a time ...", flush=True)
                 before, busy = server_cpu_s(server), machine_busy_s()
-                wall, cpu, rss, _ = run_in_lab(lab, argv, workdir, "sequential", args.kzprobe_from)
+                wall, cpu, rss, _, tree_mb = run_in_lab(lab, argv, workdir, "sequential", args.kzprobe_from)
                 seq_report = load_report(sequential_report)
                 sequential = figures_of("sequential loop", seq_report, wall, cpu, rss, server_cpu_s(server) - before,
                                         machine_busy_s() - busy)
+                sequential.peak_tree_mb = tree_mb
                 sequential_errors = measurement_errors(seq_report)
                 if len(sample) < n:
                     loop = json.loads(Path(str(sequential_report) + ".loop.json").read_text())

@@ -413,8 +413,8 @@ def test_a_page_with_unicode_line_separators_is_recorded_like_any_other(lab, for
     (0, TARGETS_PER_PROCESS - 1, 8, 1),
     (0, 2 * TARGETS_PER_PROCESS - 1, 8, 1),
     (0, 2 * TARGETS_PER_PROCESS, 8, 2),
-    (0, 1000, 4, 4),
-    (0, 1000, 1, 1),
+    (0, 4 * TARGETS_PER_PROCESS, 4, 4),
+    (0, 4 * TARGETS_PER_PROCESS, 1, 1),
     (0, 100_000, 64, limits.MAX_PROCESSES),
     (0, 0, 8, 1),
 ])

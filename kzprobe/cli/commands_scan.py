@@ -39,7 +39,7 @@ def scan(
     ca_file: Optional[Path] = typer.Option(None, "--ca-file", help="Extra trusted CA certificates (PEM)."),
     timeout: Optional[float] = typer.Option(None, "--timeout", help=f"Seconds per network operation (default {limits.DEFAULT_TIMEOUT_S:g})."),
     concurrency: Optional[int] = typer.Option(None, "--concurrency", help=f"Targets measured actively at once (default {limits.DEFAULT_CONCURRENCY})."),
-    processes: Optional[int] = typer.Option(None, "--processes", help="Measuring processes; 0: one per core for lists of 200 targets or more (default 0)."),
+    processes: Optional[int] = typer.Option(None, "--processes", help="Measuring processes; 0: one per core for lists of 2,000 targets or more (default 0)."),
     vantage: Optional[str] = typer.Option(None, "--vantage", help="A name for this vantage point, no personal data (default: local)."),
     keep: Optional[str] = typer.Option(None, "--keep", help="Retention: keep N complete scans, or Nd days, or all."),
     geo: Optional[bool] = typer.Option(None, "--geo/--no-geo", help="Look up this network's ASN and country (never its address). Default: on."),

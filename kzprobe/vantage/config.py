@@ -226,7 +226,7 @@ SETTINGS: Final[dict[str, _Setting]] = {
     "timeout": _Setting(_number(0, MAX_TIMEOUT_S, "seconds"), limits.DEFAULT_TIMEOUT_S, False, "seconds per network operation"),
     "concurrency": _Setting(_integer(1, limits.MAX_CONCURRENCY, "targets"), limits.DEFAULT_CONCURRENCY, False, "targets measured at once"),
     "processes": _Setting(_integer(0, limits.MAX_PROCESSES, "processes"), 0, False,
-                          "measuring processes (0: one per core, for lists of 200 targets or more)"),
+                          "measuring processes (0: one per core, for lists of 2,000 targets or more)"),
     "keep": _Setting(_integer(1, MAX_KEEP_SCANS, "scans"), None, True, "complete scans kept (none: all)"),
     "keep_days": _Setting(_integer(1, MAX_KEEP_DAYS, "days"), None, True, "days complete scans are kept (none: forever)"),
     "geo": _Setting(_boolean, True, False, "look up the network's ASN and country"),
