@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import asyncio
 import gc
 import math
+import signal
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -121,6 +122,33 @@ async def measure_target(kit: ProbeKit, target: Target) -> dict:
         # Part of duration_ms spent waiting for a turn for CPU work (turns.py): our queue, not the network.
         result["queued_ms"] = round(ticket.queued_s * 1000, 1)
     return result
+
+
+def measure_with_signals(kit: ProbeKit, targets: Sequence[Target], concurrency: int,
+                         on_result: Callable[[dict], None], previous_ms: Mapping[str, float] | None = None) -> bool:
+    """run_scan in a new event loop, until done or SIGINT/SIGTERM: a stop ends new work and
+    keeps what was measured (False). The signals are unblocked once handled (a measuring
+    process is forked with them blocked, scan_processes)."""
+
+    async def main() -> bool:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in _STOP_SIGNALS:
+            try:
+                loop.add_signal_handler(signum, stop.set)
+            except (NotImplementedError, RuntimeError):
+                pass
+        if hasattr(signal, "pthread_sigmask"):
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+        try:
+            return await run_scan(kit, targets, concurrency, on_result, stop, previous_ms)
+        finally:
+            await kit.aclose()
+
+    return asyncio.run(main())
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def scheduling_order(targets: Sequence[Target], timeout: float = limits.DEFAULT_TIMEOUT_S,

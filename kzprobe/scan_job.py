@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from kzprobe.report import (
     write_json_atomically,
 )
 from kzprobe.report_reader import JOURNAL_SUFFIX, ReportError, read_report
-from kzprobe.scan import ScanOptions, build_probe_kit, run_scan, utc_now
+from kzprobe.scan import ScanOptions, build_probe_kit, measure_with_signals, utc_now
 from kzprobe.scan_processes import MeasuringProcessError, measure_in_processes, process_count
 from kzprobe.targets import Target, TargetFileError, bundled_target_files, load_targets
 from kzprobe.vantage import (
@@ -211,7 +210,7 @@ def _run_locked(settings, options, files, targets, output, started_at, resumed, 
             finished = measure_in_processes(options, to_measure, settings.concurrency, record, previous_ms,
                                             processes)
         else:
-            finished = _measure_with_signals(kit, to_measure, settings.concurrency, record, previous_ms)
+            finished = measure_with_signals(kit, to_measure, settings.concurrency, record, previous_ms)
     except ReportWriteError as exc:
         journal.close()
         raise ScanJobError(CANNOT_WRITE, str(exc)) from exc
@@ -268,23 +267,3 @@ def write_durations(directory: Path, report: dict) -> None:
     # A target's own time: without what it queued behind the rest of the scan (turns.py).
     durations = {r["target"]["id"]: round(r["duration_ms"] - r.get("queued_ms", 0.0), 1) for r in report["results"]}
     write_json_atomically(directory / DURATIONS_NAME, durations)
-
-
-def _measure_with_signals(kit, targets: list[Target], concurrency: int, record: Callable[[dict], None],
-                          previous_ms: dict[str, float] | None = None) -> bool:
-    """Run the probes; SIGINT/SIGTERM stop new work and keep what was measured."""
-
-    async def main() -> bool:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(signum, stop.set)
-            except (NotImplementedError, RuntimeError):
-                pass
-        try:
-            return await run_scan(kit, targets, concurrency, record, stop, previous_ms)
-        finally:
-            await kit.aclose()
-
-    return asyncio.run(main())

@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from kzprobe import limits
 from kzprobe.report import result_line
-from kzprobe.scan import STOP_GRACE_S, ScanOptions, build_probe_kit, run_scan, scheduling_order
+from kzprobe.scan import STOP_GRACE_S, ScanOptions, build_probe_kit, measure_with_signals, scheduling_order
 
 if TYPE_CHECKING:
     from kzprobe.targets import Target
@@ -128,28 +128,13 @@ def _measuring_process(options: ScanOptions, targets: list[Target], concurrency:
             out.flush()
 
         kit = build_probe_kit(options)
-        status = _FINISHED if _measure(kit, targets, concurrency, send, previous_ms) else _STOPPED
+        status = _FINISHED if measure_with_signals(kit, targets, concurrency, send, previous_ms) else _STOPPED
         out.close()
     except BaseException:
         traceback.print_exc()
     finally:
         sys.stderr.flush()
         os._exit(status)
-
-
-def _measure(kit, targets, concurrency, send, previous_ms) -> bool:
-    async def main() -> bool:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in _STOP_SIGNALS:
-            loop.add_signal_handler(signum, stop.set)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
-        try:
-            return await run_scan(kit, targets, concurrency, send, stop, previous_ms)
-        finally:
-            await kit.aclose()
-
-    return asyncio.run(main())
 
 
 def _widen_pipe(fd: int) -> None:

@@ -342,14 +342,14 @@ def test_a_measuring_process_that_fails_before_measuring_is_an_error(lab, forked
 
 def test_a_crash_in_one_process_keeps_what_the_others_measured(lab, forked, monkeypatch):
     targets = web_targets(lab.targets())
-    real_run_scan = scan_processes.run_scan
+    real_run_scan = scan.run_scan
 
     async def run_scan(kit, share, *args):
         if any(t.id == "site-03" for t in share):
             raise RuntimeError("a bug while measuring")
         return await real_run_scan(kit, share, *args)
 
-    monkeypatch.setattr(scan_processes, "run_scan", run_scan)
+    monkeypatch.setattr(scan, "run_scan", run_scan)  # inherited by the forked processes
     recorded: list[str] = []
     with pytest.raises(MeasuringProcessError):
         measure_in_processes(lab.options(2), targets, 8, lambda r, line: recorded.append(r["target"]["id"]), None, 2)
