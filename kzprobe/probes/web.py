@@ -85,17 +85,38 @@ async def _close_unclaimed(connecting: list[asyncio.Task], claimed: set[asyncio.
 
 
 async def measure_web_target(kit: ProbeKit, target: Target, observations: Observations) -> None:
+    hostname = target.hostname
+    # The control resolver's answer is only compared with afterwards: it is awaited at the
+    # end, and the connections start as soon as the measured resolver has answered.
+    control = asyncio.create_task(kit.control_dns.lookup(hostname)) if kit.control_dns is not None else None
+    try:
+        observations["dns"] = await kit.dns.lookup(hostname)
+        if control is not None:
+            observations["control_dns"] = None  # type: ignore[typeddict-item]  # its place; filled below
+        await _connect_and_fetch(kit, target, observations)
+    finally:
+        if control is not None:
+            if control.done() or not _cancelling():
+                try:
+                    observations["control_dns"] = await control
+                except asyncio.CancelledError:
+                    observations.pop("control_dns", None)
+                    raise
+            else:
+                control.cancel()
+                observations.pop("control_dns", None)
+
+
+def _cancelling() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+async def _connect_and_fetch(kit: ProbeKit, target: Target, observations: Observations) -> None:
     hostname, port = target.hostname, target.port
     session = TargetSession(kit.dns, kit.connector, observations)
-    lookups = [kit.dns.lookup(hostname)]
-    if kit.control_dns is not None:
-        lookups.append(kit.control_dns.lookup(hostname))
-    resolutions = await asyncio.gather(*lookups)
-    observations["dns"] = resolutions[0]
-    if len(resolutions) > 1:
-        observations["control_dns"] = resolutions[1]
-    session.remember_resolution(resolutions[0])
-    addresses = pick_addresses(resolutions[0]["addresses"])
+    session.remember_resolution(observations["dns"])
+    addresses = pick_addresses(observations["dns"]["addresses"])
     if not addresses:
         return
     observations["tcp"], observations["tls"] = [], []
