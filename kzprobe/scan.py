@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import asyncio
 import gc
 import math
+import ssl
 import signal
 import time
 from collections import deque
@@ -21,7 +22,7 @@ from datetime import datetime, timezone
 
 from kzprobe import limits
 from kzprobe.observations import Observations
-from kzprobe.probes.connection import Connector, make_tls_contexts
+from kzprobe.probes.connection import Connector
 from kzprobe.probes.dns import DnsProbe, ResolverSpec
 from kzprobe.probes.doh import DohClient
 from kzprobe.probes.endpoints import ENDPOINT_OPERATIONS_AT_ONCE, measure_endpoints
@@ -62,8 +63,11 @@ class ScanOptions:
 
 
 def build_probe_kit(options: ScanOptions) -> ProbeKit:
-    verifying, capturing = make_tls_contexts(options.ca_file)
-    connector = Connector(verifying, capturing, options.timeout)
+    if options.ca_file:
+        # Checked now, so that a file that is not PEM certificates stops the scan before it
+        # starts; the trust store itself is loaded at the first handshake (Connector).
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=options.ca_file)
+    connector = Connector(None, None, options.timeout, ca_file=options.ca_file)
     dns_share = limits.DNS_QUERIES_IN_FLIGHT // max(1, options.processes)
     dns = DnsProbe(options.resolver, options.timeout, queries_in_flight=dns_share)
     control_dns = doh = None

@@ -277,3 +277,14 @@ def test_per_scan_objects_are_not_rebuilt_per_target(loopback, monkeypatch):
     # import searches sys.path while measuring (httpcore's per-request probe for sniffio did).
     assert (many.tls_contexts, many.resolvers, many.path_searches) == (few.tls_contexts, few.resolvers,
                                                                        few.path_searches)
+
+
+def test_the_trust_store_is_loaded_at_the_first_handshake_but_a_bad_ca_file_stops_the_scan_at_once(tmp_path):
+    options = scan.ScanOptions(resolver=parse_resolver("127.0.0.1:53"), control_resolver=None, timeout=2.0)
+    kit = scan.build_probe_kit(options)
+    assert kit.connector._contexts is None  # not yet: the first lookups need not wait for it
+    assert isinstance(kit.connector.verifying, ssl.SSLContext) and kit.connector._contexts is not None
+    bad = tmp_path / "bad.pem"
+    bad.write_text("not a certificate\n")
+    with pytest.raises(ssl.SSLError):
+        scan.build_probe_kit(dataclasses.replace(options, ca_file=str(bad)))

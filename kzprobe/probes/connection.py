@@ -46,11 +46,27 @@ def _ms(start: float) -> float:
 class Connector:
     """Opens recorded TCP connections and TLS sessions to explicit addresses."""
 
-    def __init__(self, verifying: ssl.SSLContext, capturing: ssl.SSLContext, timeout: float) -> None:
-        self.verifying = verifying
-        self.capturing = capturing
+    def __init__(self, verifying: ssl.SSLContext | None, capturing: ssl.SSLContext | None, timeout: float,
+                 ca_file: str | None = None) -> None:
+        """Without contexts, make_tls_contexts(ca_file) builds them at the first use: loading
+        the trust store takes tens of milliseconds the scan's first lookups need not wait for."""
+        self._contexts = (verifying, capturing) if verifying is not None and capturing is not None else None
+        self._ca_file = ca_file
         self.timeout = timeout
         self._backend = AnyIOBackend()
+
+    def _built(self) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+        if self._contexts is None:
+            self._contexts = make_tls_contexts(self._ca_file)
+        return self._contexts
+
+    @property
+    def verifying(self) -> ssl.SSLContext:
+        return self._built()[0]
+
+    @property
+    def capturing(self) -> ssl.SSLContext:
+        return self._built()[1]
 
     async def tcp_connect(
         self, hostname: str, address: str, port: int
