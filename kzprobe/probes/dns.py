@@ -7,8 +7,10 @@ addresses each later step used, and so that the censor's resolver is measured, n
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import os
+import re
 import socket
 import struct
 import time
@@ -33,6 +35,7 @@ from kzprobe import limits
 from kzprobe import vocabulary as v
 from kzprobe.failures import failure_from_exception
 from kzprobe.observations import DnsObservation, DnsQuery
+from kzprobe.probes.dns_wire import Reply, read_reply
 from kzprobe.turns import queue_slot
 
 # Default control resolver: DNS over HTTPS to an address literal, so that reaching it needs no
@@ -171,14 +174,14 @@ class DnsProbe:
         return DnsObservation(hostname=hostname, resolver=self.description, addresses=addresses,
                               failure=failure, queries=list(queries), duration_ms=_ms(start))
 
-    async def _exchange(self, hostname: str, rdtype: dns.rdatatype.RdataType) -> dns.message.Message:
+    async def _exchange(self, hostname: str, rdtype: dns.rdatatype.RdataType) -> dns.message.Message | Reply:
         """One question answered. DoH is asked once, with the timeout: the resolver object would
         retry a DoH server it cannot reach until its lifetime ends, for every name of the scan."""
         if self._doh_exchange is not None:
             return await self._doh_exchange(dns.message.make_query(hostname, rdtype))
         return await self._udp_exchange(Question.of(hostname, rdtype))
 
-    async def _udp_exchange(self, query: Question) -> dns.message.Message:
+    async def _udp_exchange(self, query: Question) -> dns.message.Message | Reply:
         """Plain DNS as a stub resolver does it: one socket per server, the same query resent
         every timeout/3 to the servers in turn, the first matching reply taken (a late reply to
         an earlier send still counts); TCP when the reply is truncated. A lost packet costs a
@@ -250,35 +253,46 @@ class DnsProbe:
                             failure=failure, duration_ms=_ms(start))
         answers: list[str] = []
         cnames: list[str] = []
-        for rrset in response.answer:
-            for rdata in rrset:
-                if rrset.rdtype == rdtype and len(answers) < limits.MAX_DNS_ANSWERS:
-                    answers.append(str(ipaddress.ip_address(rdata.address)))
-                elif rrset.rdtype == dns.rdatatype.CNAME and len(cnames) < limits.MAX_DNS_ANSWERS:
-                    cnames.append(str(rdata.target).rstrip("."))
-        rcode = dns.rcode.to_text(response.rcode())
+        if isinstance(response, Reply):  # read by dns_wire: addresses only
+            answers = response.addresses.get(rdtype, [])[: limits.MAX_DNS_ANSWERS]
+            rcode = dns.rcode.to_text(response.rcode)
+        else:
+            for rrset in response.answer:
+                for rdata in rrset:
+                    if rrset.rdtype == rdtype and len(answers) < limits.MAX_DNS_ANSWERS:
+                        answers.append(str(ipaddress.ip_address(rdata.address)))
+                    elif rrset.rdtype == dns.rdatatype.CNAME and len(cnames) < limits.MAX_DNS_ANSWERS:
+                        cnames.append(str(rdata.target).rstrip("."))
+            rcode = dns.rcode.to_text(response.rcode())
         failure = None if answers else _RCODE_FAILURES.get(rcode, v.DNS_NO_ANSWER)
         return DnsQuery(qtype=qtype, rcode=rcode, answers=answers, cnames=cnames, failure=failure,
                         duration_ms=_ms(start))
 
 
-@dataclass(frozen=True)
 class Question:
     """One plain query (recursion desired, no EDNS: what dnspython's make_query sends), built
     without a Message object: a scan sends four per target, and building Messages was a tenth
     of the probe's CPU on a large list."""
 
-    qid: int
-    name: dns.name.Name
-    rdtype: int
-    wire: bytes
+    def __init__(self, qid: int, hostname: str, rdtype: int) -> None:
+        self.qid = qid
+        self.hostname = hostname
+        self.rdtype = rdtype
+        name_wire = _plain_name_wire(hostname)
+        if name_wire is None:  # escapes, or anything unusual: dnspython's reading of the text
+            name_wire = self.name.to_wire()
+        header = struct.pack("!HHHHHH", qid, dns.flags.RD, 1, 0, 0, 0)
+        self.wire = header + name_wire + struct.pack("!HH", rdtype, dns.rdataclass.IN)
+        # As dns_wire.Reply has it: (lower-case wire name, type, class).
+        self.question = (name_wire.lower(), rdtype, dns.rdataclass.IN)
 
     @classmethod
     def of(cls, hostname: str, rdtype: int) -> Question:
-        qid = int.from_bytes(os.urandom(2), "big")
-        name = dns.name.from_text(hostname)
-        header = struct.pack("!HHHHHH", qid, dns.flags.RD, 1, 0, 0, 0)
-        return cls(qid, name, rdtype, header + name.to_wire() + struct.pack("!HH", rdtype, dns.rdataclass.IN))
+        return cls(int.from_bytes(os.urandom(2), "big"), hostname, rdtype)
+
+    @functools.cached_property
+    def name(self) -> dns.name.Name:
+        return dns.name.from_text(self.hostname)
 
     def message(self) -> dns.message.Message:
         """The same question as a dnspython Message (for the TCP retry of a truncated reply)."""
@@ -286,8 +300,11 @@ class Question:
         query.id = self.qid
         return query
 
-    def answered_by(self, reply: dns.message.Message) -> bool:
+    def answered_by(self, reply: dns.message.Message | Reply) -> bool:
         """Whether `reply` answers this query: dnspython's Message.is_response for it."""
+        if isinstance(reply, Reply):
+            return bool(reply.flags & dns.flags.QR) and reply.qid == self.qid and \
+                dns.opcode.from_flags(reply.flags) == 0 and reply.question == self.question
         if not reply.flags & dns.flags.QR or reply.id != self.qid or dns.opcode.from_flags(reply.flags) != 0:
             return False
         if not reply.question:
@@ -296,12 +313,24 @@ class Question:
                    for rrset in reply.question)
 
 
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_-]{1,63}(?:\.[A-Za-z0-9_-]{1,63})*\.?")
+
+
+def _plain_name_wire(hostname: str) -> bytes | None:
+    """The wire form of a host name of letters, digits, '-' and '_' (what kzprobe's targets
+    hold, IDNs in punycode), as dns.name.from_text makes it; None for any other text."""
+    if len(hostname) > 253 or not _PLAIN_NAME.fullmatch(hostname):
+        return None
+    labels = hostname.rstrip(".").encode("ascii").split(b".")
+    return b"".join(bytes([len(label)]) + label for label in labels) + b"\0"
+
+
 # Replies that may leave out the question (dnspython accepts them as responses too).
 _REPLIES_WITHOUT_QUESTION = frozenset({dns.rcode.FORMERR, dns.rcode.SERVFAIL, dns.rcode.NOTIMP, dns.rcode.REFUSED})
 
 
 async def _receive_reply(loop: asyncio.AbstractEventLoop, sock: socket.socket, source: tuple,
-                         query: Question, until: float) -> dns.message.Message | None:
+                         query: Question, until: float) -> dns.message.Message | Reply | None:
     """The first reply to `query` from `source` before `until` (monotonic), or None."""
     while (left := until - time.monotonic()) > 0:
         try:
@@ -311,10 +340,12 @@ async def _receive_reply(loop: asyncio.AbstractEventLoop, sock: socket.socket, s
             return None
         if sender[:2] != source[:2]:
             continue
-        try:
-            reply = dns.message.from_wire(data)
-        except Exception:  # malformed: not the answer
-            continue
+        reply = read_reply(data)  # the common shape, read fast; else dnspython reads it
+        if reply is None:
+            try:
+                reply = dns.message.from_wire(data)
+            except Exception:  # malformed: not the answer
+                continue
         if query.answered_by(reply):
             return reply
     return None
