@@ -19,6 +19,10 @@ ACTIVE_SLOT_S: Final = 1.0
 # Targets admitted and not parked (resolving and connecting ahead of their turns, waiting for
 # one, or having one), as a multiple of --concurrency (the turns for CPU work at once).
 AHEAD_FACTOR: Final = 16
+# A connection made ahead and left idle this long waiting for its turn is replaced by a fresh
+# one before its TLS handshake: some servers and middleboxes close a connection that does not
+# start its handshake at once, and that close would read as blocking (probes/web.py).
+IDLE_CONNECTION_S: Final = 0.5
 # Targets in flight at once, parked ones included, as a multiple of --concurrency.
 PARKED_FACTOR: Final = 16
 # Open files: a web target holds a socket per address tried (2 per family) plus a spare; a

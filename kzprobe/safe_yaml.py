@@ -159,7 +159,20 @@ def _construct_map(loader: _UntrustedLoader, node: MappingNode) -> YamlMapping:
 
 
 def _construct_seq(loader: _UntrustedLoader, node: SequenceNode) -> list:
+    if not isinstance(node, SequenceNode):  # "!!seq abc"
+        raise _MarkedProblem("expected a list", node.start_mark)
     return [loader.construct_object(child, deep=True) for child in node.value]
+
+
+def _construct_bool(loader: _UntrustedLoader, node: ScalarNode) -> bool:
+    # YAML 1.2's spellings only, also under an explicit !!bool ("!!bool maybe" is no boolean).
+    value = loader.construct_scalar(node)
+    if value not in _BOOLEANS:
+        raise _MarkedProblem(f"{value!r} is not true or false", node.start_mark)
+    return _BOOLEANS[value]
+
+
+_BOOLEANS: Final = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
 
 
 def _construct_str(loader: _UntrustedLoader, node: ScalarNode) -> str:
@@ -177,8 +190,9 @@ def _construct_str(loader: _UntrustedLoader, node: ScalarNode) -> str:
 
 
 def _is_forbidden_control(char: str) -> bool:
+    # Surrogates ("\ud800") are not characters: no UTF-8 file or report can hold them.
     code = ord(char)
-    return (code < 0x20 and char not in "\t\n\r") or 0x7F <= code <= 0x9F
+    return (code < 0x20 and char not in "\t\n\r") or 0x7F <= code <= 0x9F or 0xD800 <= code <= 0xDFFF
 
 
 def _construct_int(loader: _UntrustedLoader, node: ScalarNode) -> int:
@@ -190,6 +204,7 @@ _UntrustedLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
 _UntrustedLoader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
 _UntrustedLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 _UntrustedLoader.add_constructor("tag:yaml.org,2002:str", _construct_str)
+_UntrustedLoader.add_constructor("tag:yaml.org,2002:bool", _construct_bool)
 
 # YAML 1.2 core schema (https://yaml.org/spec/1.2.2/#1032-tag-resolution), first characters
 # listed as PyYAML's resolver wants them.
@@ -253,7 +268,7 @@ def _load_text(text: str, name: str) -> Any:
                 loader.dispose()
         except _MarkedProblem as problem:  # one of our checks (a bomb's node cap among them)
             raise _positioned(name, problem.message, problem.mark) from None
-        except (yaml.YAMLError, ValueError, OverflowError, RecursionError):
+        except (yaml.YAMLError, ValueError, OverflowError, RecursionError, KeyError, AttributeError, TypeError):
             pass  # not valid YAML: reported below by the pure-Python loader, with its own words
     try:
         loader = _UntrustedLoader(text)
@@ -275,6 +290,8 @@ def _load_text(text: str, name: str) -> Any:
     except (ValueError, OverflowError) as error:
         # e.g. an integer with more digits than Python converts (sys.get_int_max_str_digits).
         raise YamlError(name, f"a value cannot be read: {error}") from None
+    except (KeyError, AttributeError, TypeError) as error:  # a construct PyYAML does not expect
+        raise YamlError(name, f"a value cannot be read ({error.__class__.__name__})") from None
     except RecursionError:
         raise YamlError(name, "nested too deeply") from None
     finally:

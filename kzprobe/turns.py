@@ -22,6 +22,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+import contextvars
 from contextvars import ContextVar
 
 
@@ -139,6 +140,15 @@ _ticket: ContextVar[Ticket | None] = ContextVar("kzprobe_ticket", default=None)
 
 def current_ticket() -> Ticket | None:
     return _ticket.get()
+
+
+def without_ticket() -> contextvars.Context:
+    """A copy of the current context without the target's ticket: for work a target starts
+    beside its own (the control resolver's lookup), whose waits are not the target's queue and
+    must not pause its deadline."""
+    context = contextvars.copy_context()
+    context.run(_ticket.set, None)
+    return context
 
 
 def hold(ticket: Ticket) -> None:

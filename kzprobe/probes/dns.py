@@ -16,6 +16,7 @@ import struct
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Final
 from urllib.parse import urlsplit
 
 import dns.asyncquery
@@ -189,7 +190,7 @@ class DnsProbe:
         not parse, or a reply to another question is ignored, as an on-path injector's
         malformed packet must not end the wait for the real answer."""
         loop = asyncio.get_running_loop()
-        servers = [(str(ns), self._resolver.port) for ns in self._resolver.nameservers]
+        servers = [(_canonical(str(ns)), self._resolver.port) for ns in self._resolver.nameservers]
         wire = query.wire
         deadline = time.monotonic() + self._timeout
         interval = self._timeout / _RESENDS_PER_TIMEOUT
@@ -218,7 +219,7 @@ class DnsProbe:
                     continue
                 if reply is None:
                     continue
-                if reply.flags & dns.flags.TC:
+                if reply is TRUNCATED or reply.flags & dns.flags.TC:
                     return await dns.asyncquery.tcp(query.message(), address, port=port,
                                                     timeout=max(0.1, deadline - time.monotonic()))
                 return reply
@@ -329,8 +330,28 @@ def _plain_name_wire(hostname: str) -> bytes | None:
 _REPLIES_WITHOUT_QUESTION = frozenset({dns.rcode.FORMERR, dns.rcode.SERVFAIL, dns.rcode.NOTIMP, dns.rcode.REFUSED})
 
 
+# A reply to our query, cut short (TC) so that it does not even parse: asked again over TCP.
+TRUNCATED: Final = "truncated"
+
+
+def _truncated_reply_to(query: Question, data: bytes) -> bool:
+    if len(data) < 12:
+        return False
+    qid, flags = struct.unpack_from("!HH", data)
+    return qid == query.qid and bool(flags & dns.flags.QR) and bool(flags & dns.flags.TC)
+
+
+def _canonical(address: str) -> str:
+    """The address as the kernel reports a sender ("0:0:0:0:0:0:0:1" -> "::1"), so that replies
+    from it are recognised."""
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return address
+
+
 async def _receive_reply(loop: asyncio.AbstractEventLoop, sock: socket.socket, source: tuple,
-                         query: Question, until: float) -> dns.message.Message | Reply | None:
+                         query: Question, until: float) -> dns.message.Message | Reply | str | None:
     """The first reply to `query` from `source` before `until` (monotonic), or None."""
     while (left := until - time.monotonic()) > 0:
         try:
@@ -344,7 +365,9 @@ async def _receive_reply(loop: asyncio.AbstractEventLoop, sock: socket.socket, s
         if reply is None:
             try:
                 reply = dns.message.from_wire(data)
-            except Exception:  # malformed: not the answer
+            except Exception:  # malformed: not the answer, unless it says it was cut short
+                if _truncated_reply_to(query, data):
+                    return TRUNCATED
                 continue
         if query.answered_by(reply):
             return reply

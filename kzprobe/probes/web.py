@@ -7,13 +7,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import asyncio
+import time
 from contextlib import nullcontext
 from dataclasses import dataclass
 
 import httpcore
 import httpx
 
-from kzprobe.observations import Observations
+from kzprobe import limits
+from kzprobe.observations import Observations, TcpObservation
 from kzprobe.probes.connection import Connector
 from kzprobe.probes.dns import DnsProbe
 from kzprobe.probes.doh import DohClient
@@ -21,7 +23,7 @@ from kzprobe.probes.download import download
 from kzprobe.probes.http import fetch_chain
 from kzprobe.probes.session import SessionTransport, TargetSession, pick_addresses
 from kzprobe.scrub import Scrubber
-from kzprobe.turns import cpu_turn
+from kzprobe.turns import cpu_turn, without_ticket
 
 if TYPE_CHECKING:
     from kzprobe.targets import Target
@@ -43,11 +45,43 @@ class ProbeKit:
             await self.doh.aclose()
 
 
-async def _connect(kit: ProbeKit, session: TargetSession, hostname: str, address: str,
-                   port: int) -> httpcore.AsyncNetworkStream | None:
+@dataclass(frozen=True)
+class _Connection:
+    stream: httpcore.AsyncNetworkStream | None  # None: the connection failed
+    tcp: TcpObservation  # as recorded
+    made_at: float  # time.monotonic()
+
+
+async def _connect(kit: ProbeKit, session: TargetSession, hostname: str, address: str, port: int) -> _Connection:
+    tcp, stream = await kit.connector.tcp_connect(hostname, address, port)
+    session.record_tcp(tcp)
+    return _Connection(stream, tcp, time.monotonic())
+
+
+async def _fresh_if_idle(kit: ProbeKit, session: TargetSession, observations: Observations, made: _Connection,
+                         hostname: str, address: str, port: int) -> httpcore.AsyncNetworkStream | None:
+    """The connection, or a new one if it sat idle past limits.IDLE_CONNECTION_S waiting for a
+    turn: a server or middlebox may close a connection that does not start its handshake at
+    once, and that close would read as TLS blocking. The new connection's TCP result replaces
+    the idle one's in the observations."""
+    if made.stream is None or time.monotonic() - made.made_at <= limits.IDLE_CONNECTION_S:
+        return made.stream
+    await _close_quietly(made.stream)
+    recorded = observations.get("tcp", [])
+    for index, tcp in enumerate(recorded):
+        if tcp is made.tcp:
+            del recorded[index]
+            break
     tcp, stream = await kit.connector.tcp_connect(hostname, address, port)
     session.record_tcp(tcp)
     return stream
+
+
+async def _close_quietly(stream: httpcore.AsyncNetworkStream) -> None:
+    try:
+        await stream.aclose()
+    except Exception:  # closing a broken connection may fail again; nothing to record
+        pass
 
 
 async def _secure(kit: ProbeKit, session: TargetSession, stream: httpcore.AsyncNetworkStream | None,
@@ -67,7 +101,7 @@ async def _first_connection(connecting: list[asyncio.Task]) -> bool:
     pending = set(connecting)
     while pending:
         done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-        if any(task.result() is not None for task in done):
+        if any(task.result().stream is not None for task in done):
             return True
     return False
 
@@ -76,19 +110,18 @@ async def _close_unclaimed(connecting: list[asyncio.Task], claimed: set[asyncio.
     """Connections made but never handed on (the target was cut short meanwhile)."""
     for task in connecting:
         task.cancel()
-        if task in claimed or not task.done() or task.cancelled() or task.result() is None:
+        if task in claimed or not task.done() or task.cancelled() or task.result().stream is None:
             continue
-        try:
-            await task.result().aclose()
-        except Exception:  # closing a broken connection may fail again; nothing to record
-            pass
+        await _close_quietly(task.result().stream)
 
 
 async def measure_web_target(kit: ProbeKit, target: Target, observations: Observations) -> None:
     hostname = target.hostname
     # The control resolver's answer is only compared with afterwards: it is awaited at the
     # end, and the connections start as soon as the measured resolver has answered.
-    control = asyncio.create_task(kit.control_dns.lookup(hostname)) if kit.control_dns is not None else None
+    # Outside the target's ticket: its waits for a resolver slot are not the target's queue.
+    control = asyncio.create_task(kit.control_dns.lookup(hostname), context=without_ticket()) \
+        if kit.control_dns is not None else None
     try:
         observations["dns"] = await kit.dns.lookup(hostname)
         if control is not None:
@@ -140,8 +173,9 @@ async def _measure_connected(kit: ProbeKit, target: Target, session: TargetSessi
     use_tls = target.scheme == "https"
 
     async def secure(task: asyncio.Task, address: str) -> None:
-        stream = await task
+        made = await task
         claimed.add(task)
+        stream = await _fresh_if_idle(kit, session, observations, made, hostname, address, port)
         await _secure(kit, session, stream, hostname, address, port, use_tls)
 
     # Endpoints are probed concurrently, then recorded in address order (stable reports).
