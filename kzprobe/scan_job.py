@@ -91,7 +91,7 @@ def _load_resume(path: Path) -> _Resumed:
         raise ScanJobError(BAD_INPUT, f"--resume: {source} is a complete scan; nothing to resume")
     header = {key: previous[key] for key in ("format", "format_version", "scan_id", "started_at",
                                              "software", "vantage", "settings") if key in previous}
-    results = [{key: r[key] for key in ("target", "observations", "started_at", "duration_ms") if key in r}
+    results = [{key: r[key] for key in ("target", "observations", "started_at", "duration_ms", "queued_ms") if key in r}
                for r in previous.get("results", [])]
     return _Resumed(path=path, output=output, header=header, results=results)
 
@@ -123,13 +123,35 @@ def _settings_record(settings: EffectiveSettings, kit_resolver: str, files: list
     return {
         "resolver": kit_resolver,
         "control_resolver": settings.control_resolver,
-        "control": settings.control,
+        "control": _file_name_or_url(settings.control),
         "timeout": settings.timeout,
         "concurrency": settings.concurrency,
         "processes": processes,
         "ca_file": settings.ca_file.name if settings.ca_file else None,
         "targets": [p.name for p in files],
     }
+
+
+def _file_name_or_url(control: str | None) -> str | None:
+    """A control scan as the report names it: a URL as given, a file by its name only."""
+    if control is None or control.startswith(("http://", "https://")):
+        return control
+    return Path(control).name
+
+
+# Settings a resumed scan must share with the scan it completes (what is measured, through
+# which resolvers, judged against what): one report, one method. A different --timeout is
+# allowed (a volunteer may need to finish sooner) and said in a warning.
+_RESUMED_ALIKE = ("resolver", "control_resolver", "control", "ca_file", "targets")
+
+
+def _resume_differences(recorded: dict, now: dict, keys: tuple[str, ...] = _RESUMED_ALIKE) -> list[str]:
+    differences = []
+    for key in keys:
+        before = _file_name_or_url(recorded.get(key)) if key == "control" else recorded.get(key)
+        if before != now.get(key):
+            differences.append(f"{key} {before!r} (now {now.get(key)!r})")
+    return differences
 
 
 def run_scan_job(
@@ -177,11 +199,20 @@ def _run_locked(settings, options, files, targets, output, started_at, resumed, 
             raise ScanJobError(BAD_INPUT, f"--control: {exc}") from exc
 
     measured = list(resumed.results) if resumed else []
+    resume_notes: list[str] = []
     done = {r["target"]["id"] for r in measured}
     to_measure = [t for t in targets if t.id not in done]
     processes = process_count(settings.processes, len(to_measure))
     if resumed:
         header = resumed.header
+        differences = _resume_differences(header.get("settings", {}),
+                                          _settings_record(settings, kit.dns.description, files, processes))
+        if differences:
+            raise ScanJobError(BAD_INPUT, "--resume: the interrupted scan was made with other settings: "
+                               + "; ".join(differences) + ". Resume it with the same options or configuration file")
+        resume_notes = [f"resumed with timeout {settings.timeout:g} s; the report's settings give the first "
+                        f"part's {header['settings'].get('timeout')!r}"] \
+            if header.get("settings", {}).get("timeout") != settings.timeout else []
     else:
         vantage = {"name": settings.vantage, **(network.fields() if network else {"asn": None, "country": None})}
         header = scan_header(uuid.uuid4().hex, started_at, vantage,
@@ -231,6 +262,7 @@ def _run_locked(settings, options, files, targets, output, started_at, resumed, 
         journal.close()
         raise ScanJobError(CANNOT_WRITE, f"{exc} (the journal {journal.path} keeps every result)") from exc
     outcome = ScanOutcome(report=report, output=output, complete=finished)
+    outcome.warnings.extend(resume_notes)
     if network is not None and network.failure:
         outcome.warnings.append(f"network lookup (ASN, country) failed: {network.failure}")
     if not finished:

@@ -69,6 +69,32 @@ def test_interrupted_scan_is_resumed_to_a_complete_report(lab, tmp_path, silent_
     assert json.loads((output.parent / "latest.json").read_text())["scan_id"] == final["scan_id"]
 
 
+def test_a_scan_is_resumed_only_with_the_resolvers_it_was_started_with(lab, tmp_path, silent_port):
+    # One report, one method: the rest of the list measured through another resolver (or
+    # judged against another control) would be described by the first part's settings.
+    output = tmp_path / "out" / "scan.json"
+    journal = output.with_suffix(".journal.jsonl")
+    proc = start_and_wait_for_journal(slow_scan_args(lab, tmp_path, silent_port, output, "20"), tmp_path, journal, 5)
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=30)
+    args = slow_scan_args(lab, tmp_path, silent_port, tmp_path / "unused.json", "1")
+    args[args.index("--control-resolver") + 1] = "none"
+    refused = kzprobe(*args, "--resume", str(journal), cwd=tmp_path)
+    assert refused.returncode == exit_codes.BAD_INPUT and "control_resolver" in refused.stderr
+    assert journal.exists()  # untouched: the same options resume it
+
+
+def test_a_control_file_is_named_in_the_report_without_its_directory(lab, tmp_path):
+    # The directory of a file would carry the volunteer's user name into a shared report.
+    directory, servers = lab
+    control = tmp_path / "home-of-someone" / "control.json"
+    control.parent.mkdir()
+    assert kzprobe(*scan_args(directory, servers, control), cwd=tmp_path).returncode == 0
+    output = tmp_path / "with-control.json"
+    assert kzprobe(*scan_args(directory, servers, output), "--control", str(control), cwd=tmp_path).returncode == 0
+    assert json.loads(output.read_text())["settings"]["control"] == "control.json"
+
+
 def test_resuming_a_complete_scan_is_refused(lab, tmp_path):
     directory, servers = lab
     output = tmp_path / "done.json"
