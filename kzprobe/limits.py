@@ -20,9 +20,11 @@ ACTIVE_SLOT_S: Final = 1.0
 # one, or having one), as a multiple of --concurrency (the turns for CPU work at once).
 AHEAD_FACTOR: Final = 16
 # A connection made ahead and left idle this long waiting for its turn is replaced by a fresh
-# one before its TLS handshake: some servers and middleboxes close a connection that does not
-# start its handshake at once, and that close would read as blocking (probes/web.py).
-IDLE_CONNECTION_S: Final = 0.5
+# one before its TLS handshake: a server or middlebox may close a connection that does not
+# start its handshake soon, and that close would read as blocking (probes/web.py). Servers
+# commonly wait 5 s to a minute for a ClientHello (Apache has no limit by default, nginx 60 s);
+# 2 s stays below the strict ones without reconnecting every target of a long queue.
+IDLE_CONNECTION_S: Final = 2.0
 # Targets in flight at once, parked ones included, as a multiple of --concurrency.
 PARKED_FACTOR: Final = 16
 # Open files: a web target holds a socket per address tried (2 per family) plus a spare; a

@@ -159,7 +159,7 @@ def test_an_ipv6_resolver_written_in_another_form_answers(ipv6_dns, written):
 # --- Connected ahead, TLS in a turn: the connection waits idle meanwhile --------------------
 
 ADDRESS = "127.0.0.31"
-IDLE_S = 1.0      # the server's handshake timeout: no byte within IDLE_S after accept, it closes
+IDLE_S = 2.5      # the server's handshake timeout: no byte within IDLE_S after accept, it closes
 PAGE_DELAY_S = 0.4  # a healthy but not fast site: each answer takes this long
 
 
@@ -220,7 +220,7 @@ class _HandshakeTimeoutServer:
 # handshake timeout closed it, and the healthy site read as "blocked at tls". Connections idle
 # past limits.IDLE_CONNECTION_S are now replaced before their handshake (probes/web.py).
 def test_healthy_sites_behind_a_queue_are_not_reported_blocked(tmp_path):
-    names = [f"s{i}.test" for i in range(8)]
+    names = [f"s{i}.test" for i in range(12)]  # the last ones queue for longer than IDLE_S
     server = _HandshakeTimeoutServer(names, tmp_path)
     try:
         with LoopbackServers(ADDRESS, DnsTable({n: [ADDRESS] for n in names}), lambda h, p: (200, {}, b""),
