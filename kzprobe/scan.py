@@ -244,7 +244,6 @@ async def _run_scan(
     previous_ms: Mapping[str, float] | None,
 ) -> bool:
     stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
     admission = asyncio.Semaphore(admission_cap(concurrency))
     turns = asyncio.Semaphore(concurrency)
     backlog = Backlog(concurrency)
