@@ -120,3 +120,14 @@ def test_strict_stops_at_a_bad_file(scans):
     assert result.exit_code == 0 and "m-broken.json: truncated JSON" in result.stderr
     result = f.cli("export", scans, "--strict")
     assert result.exit_code == exit_codes.BAD_INPUT
+
+
+def test_time_queued_behind_the_scan_is_exported_apart(tmp_path):
+    made = f.kz_report()
+    made["results"][0]["duration_ms"], made["results"][0]["queued_ms"] = 2400.0, 1900.0
+    f.write_json(tmp_path / "queued.json", made)
+    for _ in range(2):  # read, then from the digest cache: the field survives both
+        rows = [json.loads(line) for line in f.cli("export", tmp_path, "-f", "jsonl").stdout.splitlines()]
+        first = next(row for row in rows if row["target"] == made["results"][0]["target"]["id"])
+        assert (first["duration_ms"], first["queued_ms"]) == (2400.0, 1900.0)
+        assert all(row["queued_ms"] is None for row in rows if row is not first)

@@ -28,7 +28,7 @@ from kzprobe.analyst.reading import ScanDigest, TargetDigest
 CACHE_ENV: Final = "KZPROBE_CACHE_DIR"
 # Raise when the digest's shape or the rules that fill it change: old entries are then ignored
 # (the database file name carries this and the kzprobe version; older files are deleted).
-DIGEST_FORMAT: Final = 1
+DIGEST_FORMAT: Final = 2
 # Writes are committed in batches: one transaction per file would dominate a cold run.
 COMMIT_EVERY: Final = 500
 _NAME_PREFIX: Final = "digests-"
@@ -152,7 +152,8 @@ def _to_json(scan: ScanDigest) -> list[Any]:
         scan.scan_id, scan.started_at.isoformat(), scan.finished_at.isoformat() if scan.finished_at else None,
         scan.complete, scan.vantage, scan.asn, scan.country, scan.connectivity, scan.software,
         [
-            [*target[:10], _endpoints_json(target.endpoints), list(target.measures) if target.measures else None]
+            [*target[:10], _endpoints_json(target.endpoints), list(target.measures) if target.measures else None,
+             target.queued_ms]
             for target in scan.targets
         ],
     ]
@@ -188,4 +189,5 @@ def _target_from_json(item: list[Any]) -> TargetDigest:
         *item[7:10],
         EndpointSummary(endpoints[0], tuple(EndpointFailure(*f) for f in endpoints[1])) if endpoints else None,
         Measures(*item[11]) if item[11] is not None else None,
+        item[12],
     )

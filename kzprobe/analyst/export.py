@@ -27,7 +27,7 @@ SCAN_COLUMNS: Final = (
 )
 TARGET_COLUMNS: Final = (
     "target", "name", "category", "url", "verdict", "blocking", "evidence", "explanation",
-    "target_started_at", "duration_ms", "endpoints_total", "endpoints_failing",
+    "target_started_at", "duration_ms", "queued_ms", "endpoints_total", "endpoints_failing",
 )
 MEASURE_COLUMNS: Final = Measures._fields
 COLUMNS: Final = SCAN_COLUMNS + TARGET_COLUMNS + MEASURE_COLUMNS + ("file",)
@@ -73,6 +73,7 @@ def _target_fields(target: TargetDigest) -> dict[str, Any]:
         **fields,
         "target_started_at": target.started_at,
         "duration_ms": target.duration_ms,
+        "queued_ms": target.queued_ms,
         "endpoints_total": endpoints.total if endpoints else None,
         "endpoints_failing": len(endpoints.failing) if endpoints else None,
     }

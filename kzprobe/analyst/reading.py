@@ -37,6 +37,7 @@ class TargetDigest(NamedTuple):
     duration_ms: float | None
     endpoints: EndpointSummary | None  # service targets only
     measures: Measures | None  # only when read with detail=True (show, export)
+    queued_ms: float | None = None  # the part of duration_ms spent behind the scan's own queues
 
     def verdict_fields(self) -> dict[str, Any]:
         """The target and its verdict, JSON-ready: what every machine output starts a target with."""
@@ -140,6 +141,7 @@ def _digest_result(result: dict[str, Any], detail: bool) -> TargetDigest:
         duration_ms=number(result.get("duration_ms")),
         endpoints=summarise_endpoints(observations) if detail else None,
         measures=measures_of(observations) if detail else None,
+        queued_ms=number(result.get("queued_ms")),
     )
 
 
