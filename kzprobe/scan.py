@@ -33,6 +33,10 @@ from kzprobe.turns import Backlog, Ticket, current_ticket, hold
 if TYPE_CHECKING:
     from kzprobe.targets import Target
 
+# The signals that stop a scan: new work ends, what was measured is kept.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 # After a stop request, targets already being measured get this long to finish before they
 # are cut short (their partial observations are kept).
 STOP_GRACE_S = 3.0
@@ -137,22 +141,19 @@ def measure_with_signals(kit: ProbeKit, targets: Sequence[Target], concurrency: 
     async def main() -> bool:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for signum in _STOP_SIGNALS:
+        for signum in STOP_SIGNALS:
             try:
                 loop.add_signal_handler(signum, stop.set)
             except (NotImplementedError, RuntimeError):
                 pass
         if hasattr(signal, "pthread_sigmask"):
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         try:
             return await run_scan(kit, targets, concurrency, on_result, stop, previous_ms)
         finally:
             await kit.aclose()
 
     return asyncio.run(main())
-
-
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def scheduling_order(targets: Sequence[Target], timeout: float = limits.DEFAULT_TIMEOUT_S,

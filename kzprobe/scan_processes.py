@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from kzprobe import limits
 from kzprobe.report import result_line
-from kzprobe.scan import STOP_GRACE_S, ScanOptions, build_probe_kit, measure_with_signals, scheduling_order
+from kzprobe.scan import STOP_GRACE_S, STOP_SIGNALS, ScanOptions, build_probe_kit, measure_with_signals, scheduling_order
 
 if TYPE_CHECKING:
     from kzprobe.targets import Target
@@ -42,7 +42,6 @@ TARGETS_PER_PROCESS = 1000
 _FINISHED, _STOPPED, _CRASHED = 0, 3, 70
 # After a stop, a measuring process that has not exited this long after its grace is killed.
 _KILL_AFTER_S = STOP_GRACE_S + 5.0
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _PR_SET_PDEATHSIG = 1  # prctl(2)
 # Bytes a measuring process may write before the parent reads them (a result is ~30 KB).
 _PIPE_BYTES = 1 << 20
@@ -93,7 +92,7 @@ def measure_in_processes(options: ScanOptions, targets: Sequence[Target], concur
     sys.stderr.flush()
     # A stop requested while forking waits until every process can act on it (_collect and
     # each measuring process unblock these once their handlers are in place).
-    signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     try:
         for share in deal(targets, processes, options.timeout, previous_ms):
             read_end, write_end = os.pipe()
@@ -107,12 +106,12 @@ def measure_in_processes(options: ScanOptions, targets: Sequence[Target], concur
             children.append((pid, read_end))
     except BaseException:
         _kill([pid for pid, _ in children])
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         raise
     try:
         return asyncio.run(_collect(children, record))
     finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
 
 def _measuring_process(options: ScanOptions, targets: list[Target], concurrency: int, out_fd: int,
@@ -185,9 +184,9 @@ async def _collect(children: list[tuple[int, int]], record: Record) -> bool:
         _kill(sorted(running), signal.SIGTERM)
         kill_timer = loop.call_later(_KILL_AFTER_S, lambda: _kill(sorted(running)))
 
-    for signum in _STOP_SIGNALS:
+    for signum in STOP_SIGNALS:
         loop.add_signal_handler(signum, stop)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
     async def follow(pid: int, fd: int) -> int:
         ended = loop.create_future()
@@ -247,7 +246,7 @@ async def _collect(children: list[tuple[int, int]], record: Record) -> bool:
     finally:
         if kill_timer is not None:
             kill_timer.cancel()
-        for signum in _STOP_SIGNALS:
+        for signum in STOP_SIGNALS:
             loop.remove_signal_handler(signum)
     if failures:
         raise failures[0]

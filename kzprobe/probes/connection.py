@@ -94,7 +94,7 @@ class Connector:
         except Exception as exc:
             failure = failure_from_exception(exc)
             duration = _ms(start)
-            await _close(stream)
+            await close_quietly(stream)
             observation = _tls_observation(hostname, address, port, sni, failure, duration, None)
             if failure in VERIFICATION_FAILURES:
                 observation.update(await self._capture_chain(hostname, address, port, sni))
@@ -109,11 +109,11 @@ class Connector:
         try:
             tls_stream = await stream.start_tls(self.capturing, server_hostname=sni, timeout=self.timeout)
         except Exception:
-            await _close(stream)
+            await close_quietly(stream)
             return {"handshake_completed": True}
         ssl_object = tls_stream.get_extra_info("ssl_object")
         captured = _tls_observation(hostname, address, port, sni, None, 0.0, ssl_object)
-        await _close(tls_stream)
+        await close_quietly(tls_stream)
         return {key: captured[key] for key in ("version", "cipher", "alpn", "peer_chain")} | {
             "handshake_completed": True
         }
@@ -136,8 +136,9 @@ def _tls_observation(
     )
 
 
-async def _close(stream: httpcore.AsyncNetworkStream) -> None:
+async def close_quietly(stream: httpcore.AsyncNetworkStream) -> None:
+    """Close a connection we are done with; one already broken may fail to close: nothing to record."""
     try:
         await stream.aclose()
-    except Exception:  # closing a broken connection may fail again; nothing to record
+    except Exception:
         pass

@@ -17,11 +17,10 @@ import os
 import ssl
 from typing import TYPE_CHECKING, Final, TypedDict
 
-import httpcore
 
 from kzprobe import vocabulary as v
 from kzprobe.observations import DnsObservation, Observations, TcpObservation, TlsObservation
-from kzprobe.probes.connection import ALPN_PROTOCOLS, Connector
+from kzprobe.probes.connection import ALPN_PROTOCOLS, Connector, close_quietly
 from kzprobe.probes.session import pick_addresses
 from kzprobe.targets import is_ip_literal
 
@@ -130,7 +129,7 @@ async def _connect(connector: Connector, record: EndpointObservation, address: s
                 record["tls_handshakes"].append(handshake)
         finally:
             if stream is not None:
-                await _close(stream)
+                await close_quietly(stream)
 
 
 async def _measure_endpoint(kit: ProbeKit, endpoint: Endpoint, record: EndpointObservation,
@@ -171,8 +170,4 @@ async def measure_endpoints(kit: ProbeKit, target: Target, observations: Observa
             group.create_task(_measure_endpoint(kit, endpoint, record, resolutions, slots))
 
 
-async def _close(stream: httpcore.AsyncNetworkStream) -> None:
-    try:
-        await stream.aclose()
-    except Exception:  # closing a broken connection may fail again; nothing to record
-        pass
+

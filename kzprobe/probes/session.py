@@ -19,7 +19,7 @@ import httpx
 from kzprobe import limits
 from kzprobe.failures import RecordedFailure
 from kzprobe.observations import DnsObservation, Observations, TcpObservation, TlsObservation
-from kzprobe.probes.connection import Connector
+from kzprobe.probes.connection import Connector, close_quietly
 from kzprobe.probes.dns import DnsProbe
 
 # httpcore asks which async library runs by importing sniffio for every lock, event and
@@ -166,14 +166,14 @@ class TargetSession:
             self._kept[(hostname, port)] = kept[0]
         self._probing = [s for s in self._probing if s not in kept]
         for spare in kept[1:]:
-            await _close_quietly(spare)
+            await close_quietly(spare)
 
     def has_kept(self, hostname: str, port: int) -> bool:
         return (hostname, port) in self._kept
 
     async def close_kept(self) -> None:
         for stream in [*self._kept.values(), *self._probing]:
-            await _close_quietly(stream)
+            await close_quietly(stream)
         self._kept.clear()
         self._probing.clear()
 
@@ -203,8 +203,4 @@ class TargetSession:
         raise RecordedFailure(str(failure))
 
 
-async def _close_quietly(stream: httpcore.AsyncNetworkStream) -> None:
-    try:
-        await stream.aclose()
-    except Exception:  # already broken: nothing left to release
-        pass
+

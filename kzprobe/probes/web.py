@@ -16,7 +16,7 @@ import httpx
 
 from kzprobe import limits
 from kzprobe.observations import Observations, TcpObservation
-from kzprobe.probes.connection import Connector
+from kzprobe.probes.connection import Connector, close_quietly
 from kzprobe.probes.dns import DnsProbe
 from kzprobe.probes.doh import DohClient
 from kzprobe.probes.download import download
@@ -66,7 +66,7 @@ async def _fresh_if_idle(kit: ProbeKit, session: TargetSession, observations: Ob
     the idle one's in the observations."""
     if made.stream is None or time.monotonic() - made.made_at <= limits.IDLE_CONNECTION_S:
         return made.stream
-    await _close_quietly(made.stream)
+    await close_quietly(made.stream)
     recorded = observations.get("tcp", [])
     for index, tcp in enumerate(recorded):
         if tcp is made.tcp:
@@ -75,13 +75,6 @@ async def _fresh_if_idle(kit: ProbeKit, session: TargetSession, observations: Ob
     tcp, stream = await kit.connector.tcp_connect(hostname, address, port)
     session.record_tcp(tcp)
     return stream
-
-
-async def _close_quietly(stream: httpcore.AsyncNetworkStream) -> None:
-    try:
-        await stream.aclose()
-    except Exception:  # closing a broken connection may fail again; nothing to record
-        pass
 
 
 async def _secure(kit: ProbeKit, session: TargetSession, stream: httpcore.AsyncNetworkStream | None,
@@ -112,7 +105,7 @@ async def _close_unclaimed(connecting: list[asyncio.Task], claimed: set[asyncio.
         task.cancel()
         if task in claimed or not task.done() or task.cancelled() or task.result().stream is None:
             continue
-        await _close_quietly(task.result().stream)
+        await close_quietly(task.result().stream)
 
 
 async def measure_web_target(kit: ProbeKit, target: Target, observations: Observations) -> None:
