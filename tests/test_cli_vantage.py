@@ -45,13 +45,19 @@ def start_and_wait_for_journal(args: list[str], cwd: Path, journal: Path, lines:
     return proc
 
 
-def test_interrupted_scan_is_resumed_to_a_complete_report(lab, tmp_path, silent_port):
+def interrupted_scan(lab, tmp_path: Path, silent_port: int) -> tuple[Path, Path, int]:
+    """A slow scan stopped by SIGTERM once four results are in: (report, journal, exit code)."""
     output = tmp_path / "out" / "scan.json"
     journal = output.with_suffix(".journal.jsonl")
     proc = start_and_wait_for_journal(slow_scan_args(lab, tmp_path, silent_port, output, "20"), tmp_path, journal, 5)
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=30)
-    assert proc.returncode == exit_codes.INTERRUPTED
+    return output, journal, proc.returncode
+
+
+def test_interrupted_scan_is_resumed_to_a_complete_report(lab, tmp_path, silent_port):
+    output, journal, returncode = interrupted_scan(lab, tmp_path, silent_port)
+    assert returncode == exit_codes.INTERRUPTED
     first = json.loads(output.read_text())
     assert first["complete"] is False and len(first["results"]) == 4
 
@@ -72,11 +78,7 @@ def test_interrupted_scan_is_resumed_to_a_complete_report(lab, tmp_path, silent_
 def test_a_scan_is_resumed_only_with_the_resolvers_it_was_started_with(lab, tmp_path, silent_port):
     # One report, one method: the rest of the list measured through another resolver (or
     # judged against another control) would be described by the first part's settings.
-    output = tmp_path / "out" / "scan.json"
-    journal = output.with_suffix(".journal.jsonl")
-    proc = start_and_wait_for_journal(slow_scan_args(lab, tmp_path, silent_port, output, "20"), tmp_path, journal, 5)
-    proc.send_signal(signal.SIGTERM)
-    proc.communicate(timeout=30)
+    _, journal, _ = interrupted_scan(lab, tmp_path, silent_port)
     args = slow_scan_args(lab, tmp_path, silent_port, tmp_path / "unused.json", "1")
     args[args.index("--control-resolver") + 1] = "none"
     refused = kzprobe(*args, "--resume", str(journal), cwd=tmp_path)
