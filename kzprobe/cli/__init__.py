@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
@@ -34,18 +35,26 @@ def _root(
     """kzprobe: can people here reach it, and if not, how is it being stopped?"""
 
 
+# Which module adds each command. `kzprobe X` imports only X's module (a vantage's hourly scan
+# need not import the lab's catalogue or the analysts' readers); anything else (help, a typo)
+# imports them all. tests/test_cli_commands.py checks this table against the commands.
+COMMAND_MODULES: dict[str, str] = {
+    "scan": "commands_scan", "analyse": "commands_scan",
+    "targets": "commands_targets",
+    "show": "commands_analyst", "compare": "commands_analyst", "summary": "commands_analyst",
+    "timeline": "commands_analyst", "export": "commands_analyst",
+    "lab": "commands_lab",
+    "config": "commands_vantage", "cron": "commands_vantage",
+}
+
+
 def _register_commands(argv: list[str] | None = None) -> None:
     # Imported for their side effect: each module adds its commands to `app`.
     argv = sys.argv[1:] if argv is None else argv
-    from kzprobe.cli import commands_scan  # noqa: F401
-    if argv[:1] == ["scan"]:
-        # The command a vantage point runs every hour needs only its own module; the others'
-        # imports (the lab's catalogue, the analysts' readers) would only delay its start.
-        return
-    from kzprobe.cli import commands_targets  # noqa: F401
-    from kzprobe.cli import commands_analyst  # noqa: F401
-    from kzprobe.cli import commands_lab  # noqa: F401
-    from kzprobe.cli import commands_vantage  # noqa: F401
+    wanted = COMMAND_MODULES.get(argv[0]) if argv else None
+    for module in dict.fromkeys(COMMAND_MODULES.values()):  # in the order `kzprobe --help` lists them
+        if wanted is None or module == wanted:
+            importlib.import_module(f"kzprobe.cli.{module}")
 
 
 _register_commands()
