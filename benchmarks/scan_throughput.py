@@ -230,7 +230,7 @@ def measurement_errors(report: dict) -> Counter:
 def figures_of(label: str, report: dict, wall: float, cpu: float, rss: float, server: float,
                machine: float) -> Figures:
     """`server` and `machine`: CPU seconds of the lab's server and of the whole machine during the run."""
-    # A target's own time excludes what it queued behind the others (queued_ms, kzprobe/turns.py):
+    # A target's own time excludes what it queued behind the others (queued_ms, kzprobe/probes/turns.py):
     # that wait is the scan's work, counted in the CPU half of the floor, not the target's.
     slowest = max(r["duration_ms"] - r.get("queued_ms", 0.0) for r in report["results"]) / 1000
     longest = max(r["duration_ms"] for r in report["results"]) / 1000
@@ -241,7 +241,7 @@ def figures_of(label: str, report: dict, wall: float, cpu: float, rss: float, se
 def time_report_writing(report: dict, workdir: Path) -> tuple[float, float, int]:
     """(analysis s, build + atomic write s, bytes) for the report's results, in this process."""
     from kzprobe.analysis import analyse_scan
-    from kzprobe.report import build_report, write_json_atomically
+    from kzprobe.report.write import build_report, write_json_atomically
 
     keys = ("format", "format_version", "scan_id", "started_at", "software", "vantage", "settings")
     header = {key: report[key] for key in keys}
@@ -274,8 +274,8 @@ def sequential_worker(targets_file: str, ca_file: str, timeout: float, control_r
     as the CLI does: the same probes, timeouts and deadlines, no overlap at all."""
     from kzprobe.analysis import analyse_scan
     from kzprobe.probes.dns import SYSTEM_RESOLVER, parse_control_resolver
-    from kzprobe.report import build_report, scan_header, write_json_atomically
-    from kzprobe.scan import ScanOptions, build_probe_kit, measure_target, utc_now
+    from kzprobe.report.write import build_report, scan_header, write_json_atomically
+    from kzprobe.scan.run import ScanOptions, build_probe_kit, measure_target, utc_now
     from kzprobe.targets import load_targets
 
     targets = load_targets([targets_file])
@@ -362,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
         sequential_worker(targets_file, ca_file, float(timeout), control, output)
         return 0
 
-    from kzprobe import limits
+    from kzprobe.scan import limits
     from kzprobe.lab import Lab, availability
     from kzprobe.lab import addresses
     from kzprobe.lab.targets_file import targets_yaml

@@ -16,8 +16,7 @@ from typing import Any
 
 import pytest
 
-from kzprobe import vocabulary as v
-
+from kzprobe.report import vocabulary as v
 WEB_ADDRESS = "198.51.100.10"
 WEB_ADDRESS_V6 = "2001:db8::10"
 START = datetime(2022, 1, 5, 10, 0, tzinfo=timezone.utc)

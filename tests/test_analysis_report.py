@@ -11,7 +11,7 @@ import pytest
 from analysis_fixtures import (
     HOST, baselines, control_of, dns, hop, report, result, tcp, tls, verdict_of, web,
 )
-from kzprobe import vocabulary as v
+from kzprobe.report import vocabulary as v
 from kzprobe.analysis import analyse_report, analyse_scan
 
 TLS_RESET = dict(web(), tls=[tls(failure="connection_reset")], http=[])

@@ -10,12 +10,12 @@ from datetime import timedelta
 import pytest
 
 import report_fixtures as f
-from kzprobe import report_reader as rr
+from kzprobe.report import read as rr
 from kzprobe.analyst import reading, streaming
-from kzprobe.analyst.endpoints import summarise_endpoints
+from kzprobe.analyst.service_rows import summarise_endpoints
 from kzprobe.analyst.measures import measures_of
 from kzprobe.analyst.scan_order import scan_key
-from kzprobe.report_reader import peek_header
+from kzprobe.report.read import peek_header
 
 
 def _hourly(tmp_path, hours: int) -> list:

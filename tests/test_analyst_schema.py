@@ -10,9 +10,7 @@ import jsonschema
 import pytest
 
 import report_fixtures as f
-from kzprobe import vocabulary as v
-
-
+from kzprobe.report import vocabulary as v
 @pytest.fixture(scope="module")
 def schema() -> dict:
     return json.loads(resources.files("kzprobe").joinpath("data/report.schema.json").read_text(encoding="utf-8"))
@@ -107,7 +105,6 @@ def test_journal_lines_validate_against_their_definitions(schema):
 
 
 def test_what_the_runtime_reader_accepts_from_a_fixture_the_schema_accepts_too(validator, tmp_path):
-    from kzprobe import report_reader as rr
-
+    from kzprobe.report import read as rr
     report = copy.deepcopy(f.kz_report())
     assert _errors(validator, rr.read_report(f.write_json(tmp_path / "r.json", report))) == []

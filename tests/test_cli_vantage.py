@@ -166,7 +166,7 @@ def test_retention_keeps_the_newest_scans_and_latest(lab, tmp_path):
 
 
 def test_next_scan_knows_the_previous_durations(lab, tmp_path):
-    from kzprobe.scan_job import DURATIONS_NAME, read_durations
+    from kzprobe.scan.job import DURATIONS_NAME, read_durations
 
     directory, servers = lab
     out = tmp_path / "results"

@@ -22,10 +22,10 @@ import pytest
 import trustme
 
 from kzprobe import targets as targets_module
-from kzprobe import vocabulary as v
+from kzprobe.report import vocabulary as v
 from kzprobe.probes.dns import parse_resolver
-from kzprobe.probes.endpoints import ENDPOINT_OPERATIONS_AT_ONCE, measure_endpoints
-from kzprobe.scan import ScanOptions, build_probe_kit
+from kzprobe.probes.service_endpoints import ENDPOINT_OPERATIONS_AT_ONCE, measure_endpoints
+from kzprobe.scan.run import ScanOptions, build_probe_kit
 from kzprobe.targets import Endpoint, Target
 from support.loopback import DnsTable, LoopbackServers
 
@@ -350,7 +350,7 @@ def test_interception_measured_on_loopback_is_judged_tls_mitm(dns_server, cas):
 
 
 def test_a_bundle_replaced_on_disk_is_loaded_afresh(tmp_path):
-    from kzprobe.probes.endpoints import pinned_context
+    from kzprobe.probes.service_endpoints import pinned_context
 
     path = tmp_path / "lab.pem"
     first, second = trustme.CA(), trustme.CA(organization_name="A longer organisation name")

@@ -12,8 +12,8 @@ import httpcore
 import httpx
 import pytest
 
-from kzprobe import vocabulary as v
-from kzprobe.failures import BodyTooLarge, RecordedFailure, TooManyRedirects, failure_from_exception
+from kzprobe.report import vocabulary as v
+from kzprobe.probes.failures import BodyTooLarge, RecordedFailure, TooManyRedirects, failure_from_exception
 
 
 def wrapped(outer: type[Exception], inner: BaseException) -> Exception:

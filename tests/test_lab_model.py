@@ -13,12 +13,12 @@ import dns.message
 import dns.rcode
 import pytest
 
-from kzprobe import vocabulary as v
+from kzprobe.report import vocabulary as v
 from kzprobe.lab import NETWORK_RUNS, SCENARIOS
 from kzprobe.lab import addresses as a
-from kzprobe.lab import model as m
+from kzprobe.lab import site_spec as m
 from kzprobe.lab.generate import generate_scenarios
-from kzprobe.lab.model import Conditions, Expectation
+from kzprobe.lab.site_spec import Conditions, Expectation
 from kzprobe.lab.plan import CUT_EVERYTHING, CUT_INTERNATIONAL, INSIDE, OUTSIDE, allocate, plan_namespace
 from kzprobe.lab.scenarios import scenario_by_id, select
 from kzprobe.lab.servers.clienthello import server_name

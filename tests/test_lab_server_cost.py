@@ -19,7 +19,7 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-from kzprobe.lab import model as m
+from kzprobe.lab import site_spec as m
 from kzprobe.lab import pages
 from kzprobe.lab.certs import CertificateFactory
 from kzprobe.lab.serve import _LogFormatter

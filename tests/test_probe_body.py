@@ -6,8 +6,8 @@ import zlib
 
 import pytest
 
-from kzprobe import limits
-from kzprobe import vocabulary as v
+from kzprobe.probes import limits
+from kzprobe.report import vocabulary as v
 from kzprobe.probes.body import read_body
 
 

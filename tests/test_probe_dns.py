@@ -5,7 +5,7 @@ import socket
 
 import pytest
 
-from kzprobe import vocabulary as v
+from kzprobe.report import vocabulary as v
 from kzprobe.probes.dns import DnsProbe, ResolverConfigError, ResolverSpec, parse_control_resolver, parse_resolver
 from support.loopback import DnsTable, LoopbackServers
 

@@ -10,9 +10,7 @@ from pathlib import Path
 import pytest
 
 import report_fixtures as f
-from kzprobe import report_reader as rr
-
-
+from kzprobe.report import read as rr
 def _write(path: Path, text: str | bytes) -> Path:
     if isinstance(text, bytes):
         path.write_bytes(text)

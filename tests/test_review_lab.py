@@ -20,8 +20,8 @@ import pytest
 
 from kzprobe.lab import SCENARIOS, Lab, availability
 from kzprobe.lab import addresses as a
-from kzprobe.lab import model as m
-from kzprobe.lab.model import Conditions, Expectation, Scenario, Site
+from kzprobe.lab import site_spec as m
+from kzprobe.lab.site_spec import Conditions, Expectation, Scenario, Site
 
 UNAVAILABLE = availability()
 pytestmark = [

@@ -17,7 +17,7 @@ import pytest
 
 from kzprobe.probes.body import title_of
 from kzprobe.probes.dns import DnsProbe, ResolverSpec
-from kzprobe.scan import ScanOptions, build_probe_kit, measure_target
+from kzprobe.scan.run import ScanOptions, build_probe_kit, measure_target
 from kzprobe.targets import targets_from_urls
 
 ADDRESS = "127.0.0.3"

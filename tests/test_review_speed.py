@@ -27,7 +27,7 @@ import pytest
 import trustme
 
 from kzprobe import safe_yaml
-from kzprobe import vocabulary as v
+from kzprobe.report import vocabulary as v
 from kzprobe.probes.dns import DnsProbe, parse_resolver
 from kzprobe.safe_yaml import YamlError, load_yaml
 from support.loopback import DnsTable, LoopbackServers

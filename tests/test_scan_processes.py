@@ -1,4 +1,4 @@
-"""Measuring in several processes (scan_processes): the same results as one process, every
+"""Measuring in several processes (scan/processes.py): the same results as one process, every
 target exactly once, a stop or a broken journal leaves no process behind, a resumed scan
 completes. End to end through the real CLI on loopback, and measure_in_processes directly."""
 
@@ -18,12 +18,14 @@ import jsonschema
 import pytest
 import trustme
 
-from kzprobe import limits, scan, scan_processes
+from kzprobe.scan import limits
+from kzprobe.scan import processes as scan_processes
+from kzprobe.scan import run as scan
 from kzprobe.cli import exit_codes
 from kzprobe.probes.dns import parse_resolver
-from kzprobe.report import ReportWriteError, journal_path_for, result_line
-from kzprobe.scan import ScanOptions, scheduling_order
-from kzprobe.scan_processes import (
+from kzprobe.report.write import ReportWriteError, journal_path_for, result_line
+from kzprobe.scan.run import ScanOptions, scheduling_order
+from kzprobe.scan.processes import (
     TARGETS_PER_PROCESS,
     MeasuringProcessError,
     deal,
@@ -368,7 +370,7 @@ def test_an_unreadable_result_from_a_measuring_process_is_an_error(lab, forked, 
 
 
 def test_a_measuring_failure_ends_the_scan_job_with_a_way_to_resume(lab, forked, monkeypatch, tmp_path):
-    from kzprobe.scan_job import MEASURING_FAILED, ScanJobError, run_scan_job
+    from kzprobe.scan.job import MEASURING_FAILED, ScanJobError, run_scan_job
     from kzprobe.vantage import resolve_settings
 
     monkeypatch.setattr(scan_processes, "build_probe_kit", lambda options: 1 / 0)

@@ -6,9 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from kzprobe import scan
-
-
+from kzprobe.scan import run as scan
 def fake_targets(slow: int, fast: int, baselines: int = 0):
     targets = [SimpleNamespace(id=f"slow{i}", baseline=None, delay=1.5) for i in range(slow)]
     targets += [SimpleNamespace(id=f"fast{i}", baseline=None, delay=0.01) for i in range(fast)]
@@ -55,7 +53,7 @@ def test_waiting_targets_step_aside_for_healthy_ones(fake_measure):
 
 
 def test_in_flight_targets_are_capped(fake_measure, monkeypatch):
-    monkeypatch.setattr(scan.limits, "PARKED_FACTOR", 2)
+    monkeypatch.setattr(scan.scan_limits, "PARKED_FACTOR", 2)
     complete, results, wall = run(fake_targets(slow=8, fast=0), concurrency=2)
     # at most 4 in flight: two rounds of 1.5 s
     assert complete and len(results) == 8 and 2.9 < wall < 4.5

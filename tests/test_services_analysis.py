@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from kzprobe import vocabulary as v
+from kzprobe.report import vocabulary as v
 from kzprobe.analysis.fingerprints import bundled_fingerprints
 from kzprobe.analysis.services import analyse_service
 
@@ -313,7 +313,7 @@ def test_dispatched_by_analyse_scan_with_the_web_front_end_as_a_part():
 
 
 def test_returns_a_verdict_the_dispatcher_can_extend():
-    from kzprobe.analysis.model import Verdict
+    from kzprobe.analysis.conclusion import Verdict
 
     verdict = analyse_service(signal(), None, v.ONLINE)
     assert isinstance(verdict, Verdict)

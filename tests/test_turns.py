@@ -13,8 +13,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from kzprobe import scan
-from kzprobe.turns import Ticket, cpu_turn, current_ticket, hold, queue_slot
+from kzprobe.scan import run as scan
+from kzprobe.probes.turns import Ticket, cpu_turn, current_ticket, hold, queue_slot
 
 
 def run(coro):
@@ -198,7 +198,7 @@ def test_no_more_than_concurrency_targets_work_at_once_and_queueing_is_recorded(
 def test_work_waits_while_many_lookups_are_queued_behind_a_resolver():
     # Lookups answered on a quiet event loop let connections (a dropped SYN's wait) start
     # sooner: a turn is not granted while more than the backlog's limit wait for a slot.
-    from kzprobe.turns import Backlog
+    from kzprobe.probes.turns import Backlog
 
     async def main():
         admission, turns, backlog = asyncio.Semaphore(100), asyncio.Semaphore(4), Backlog(limit=2)

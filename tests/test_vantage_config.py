@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from kzprobe import limits
+from kzprobe.scan import limits
 from kzprobe.cli import app, exit_codes
 from kzprobe.cli import commands_vantage  # noqa: F401  (registers `config show` and `cron`)
 from kzprobe.probes.dns import DEFAULT_CONTROL_RESOLVER

@@ -9,7 +9,7 @@ import time
 from types import SimpleNamespace
 
 from kzprobe.probes.web import ProbeKit, measure_web_target
-from kzprobe.scrub import Scrubber
+from kzprobe.report.scrub import Scrubber
 
 
 def resolution(hostname: str, resolver: str) -> dict:

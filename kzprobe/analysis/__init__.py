@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from kzprobe import vocabulary as v
+from kzprobe.report import vocabulary as v
 from kzprobe.analysis.connectivity import assess_connectivity
 from kzprobe.analysis.context import Context
 from kzprobe.analysis.control import ControlScan

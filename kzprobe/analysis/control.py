@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from kzprobe import vocabulary as v
+from kzprobe.report import vocabulary as v
 from kzprobe.analysis.explain import cite
 from kzprobe.analysis.facts import HopFact, TargetFacts, read_result
 from kzprobe.analysis.names import url_path

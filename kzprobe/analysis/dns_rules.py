@@ -18,7 +18,7 @@ from kzprobe.analysis.context import Context
 from kzprobe.analysis.control import ControlView, dns_failure_is_definitive
 from kzprobe.analysis.explain import addresses, cite, quote, sentence
 from kzprobe.analysis.facts import TargetFacts
-from kzprobe.analysis.model import Verdict, blocked, down, inconclusive
+from kzprobe.analysis.conclusion import Verdict, blocked, down, inconclusive
 from kzprobe.analysis.pages import compare_pages
 
 RESOLVES, BROKEN, UNKNOWN = "resolves", "broken", "unknown"

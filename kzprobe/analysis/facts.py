@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from kzprobe import vocabulary as v
+from kzprobe.report import vocabulary as v
 from kzprobe.analysis.addresses import canonical_address, is_ipv6
 from kzprobe.analysis.names import host_key, is_ip_literal, url_host, url_scheme
 

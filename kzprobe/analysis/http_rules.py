@@ -9,14 +9,14 @@ validated for its own host is the site's own: no censor can forge it, so it is n
 
 from __future__ import annotations
 
-from kzprobe import vocabulary as v
+from kzprobe.report import vocabulary as v
 from kzprobe.analysis import codes
 from kzprobe.analysis.context import Context
 from kzprobe.analysis.control import FAILED, OK, UNKNOWN, ControlView
 from kzprobe.analysis.dns_rules import RedirectLie, redirect_host_lie
 from kzprobe.analysis.explain import addresses, cite, quote, sentence
 from kzprobe.analysis.facts import HopFact, TargetFacts
-from kzprobe.analysis.model import Verdict, blocked, down, inconclusive, reachable, throttled
+from kzprobe.analysis.conclusion import Verdict, blocked, down, inconclusive, reachable, throttled
 from kzprobe.analysis.names import site_key, url_host, url_path
 from kzprobe.analysis.pages import compare_pages
 from kzprobe.analysis.slowness import as_slow_in_the_control, slow_site

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from kzprobe.analysis import thresholds as th
 from kzprobe.analysis.explain import sentence
-from kzprobe.analysis.model import Verdict, inconclusive
+from kzprobe.analysis.conclusion import Verdict, inconclusive
 
 
 def as_slow_in_the_control(waited_ms: Iterable[float | None], control_ms: Iterable[float | None]) -> float | None:

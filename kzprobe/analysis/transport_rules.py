@@ -9,14 +9,14 @@ untrusted issuer. One working address is enough for the step to be working.
 
 from __future__ import annotations
 
-from kzprobe import vocabulary as v
+from kzprobe.report import vocabulary as v
 from kzprobe.analysis import codes
 from kzprobe.analysis import thresholds as th
 from kzprobe.analysis.context import Context
 from kzprobe.analysis.control import EARLIER, FAILED, OK, ControlView
 from kzprobe.analysis.explain import addresses, cite, quote, sentence
 from kzprobe.analysis.facts import TargetFacts, TlsFact
-from kzprobe.analysis.model import Verdict, blocked, codes as evidence_codes, down, inconclusive
+from kzprobe.analysis.conclusion import Verdict, blocked, codes as evidence_codes, down, inconclusive
 from kzprobe.analysis.slowness import as_slow_in_the_control, slow_site
 
 

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from kzprobe import vocabulary as v
+from kzprobe.report import vocabulary as v
 from kzprobe.analysis.context import Context
 from kzprobe.analysis.control import ControlView, control_summary
 from kzprobe.analysis.dns_rules import RESOLVES, dns_control, dns_verdict
 from kzprobe.analysis.explain import addresses, sentence
 from kzprobe.analysis.facts import TargetFacts
 from kzprobe.analysis.http_rules import http_verdict
-from kzprobe.analysis.model import Verdict, blocked, inconclusive
+from kzprobe.analysis.conclusion import Verdict, blocked, inconclusive
 from kzprobe.analysis.services import analyse_service
 from kzprobe.analysis.transport_rules import tcp_verdict, tls_verdict
 

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any, Final, NamedTuple
 
 from kzprobe import __version__
-from kzprobe import report_reader as rr
-from kzprobe.analyst.endpoints import EndpointFailure, EndpointSummary
+from kzprobe.report import read as rr
+from kzprobe.analyst.service_rows import EndpointFailure, EndpointSummary
 from kzprobe.analyst.measures import Measures
 from kzprobe.analyst.reading import ScanDigest, TargetDigest
 

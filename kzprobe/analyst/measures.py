@@ -10,8 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple
 
-from kzprobe import vocabulary as v
-
+from kzprobe.report import vocabulary as v
 # Failures of IPv6 connects that mean "this vantage has no IPv6", not interference (team brief).
 NO_IPV6_FAILURES = frozenset({v.NETWORK_UNREACHABLE, v.HOST_UNREACHABLE})
 # Text fields copied into rows are cut here: a hostile report cannot make one row megabytes.

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from kzprobe import report_reader as rr
-from kzprobe import vocabulary as v
-from kzprobe.analyst.endpoints import EndpointSummary, summarise_endpoints
+from kzprobe.report import read as rr
+from kzprobe.report import vocabulary as v
+from kzprobe.analyst.service_rows import EndpointSummary, summarise_endpoints
 from kzprobe.analyst.measures import Measures, measures_of, number, text
 
 
@@ -98,7 +98,7 @@ def iso(moment: datetime | None) -> str | None:
 
 
 def digest_report(report: dict[str, Any], path: str, *, from_journal: bool = False, detail: bool = True) -> ScanDigest:
-    """The digest of a report already checked by report_reader.
+    """The digest of a report already checked by report.read.
 
     `detail=False` skips the figures and endpoint summaries (measures, endpoints), which only
     show and export print: a summary or timeline of thousands of reports reads faster without.
@@ -107,7 +107,7 @@ def digest_report(report: dict[str, Any], path: str, *, from_journal: bool = Fal
     software = report.get("software") if isinstance(report.get("software"), dict) else {}
     version = software.get("version")
     started = rr.parse_time(report["started_at"])
-    assert started is not None  # checked by report_reader
+    assert started is not None  # checked by report.read
     finished_text = report.get("finished_at")
     return ScanDigest(
         path=path,

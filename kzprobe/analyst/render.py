@@ -14,7 +14,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from kzprobe import report_reader as rr
+from kzprobe.report import read as rr
 from kzprobe.analyst.filters import TargetFilter
 from kzprobe.analyst.reading import ScanDigest, TargetDigest, digest_report, iso
 from kzprobe.analyst.safe_text import clean, safe
@@ -25,8 +25,7 @@ from kzprobe.analyst.style import (
     connectivity_style,
     state_style,
 )
-from kzprobe import vocabulary as v
-
+from kzprobe.report import vocabulary as v
 # Column widths a table keeps readable in: long ids and explanations are shortened with "…".
 MAX_ID_CHARS = 40
 MAX_EXPLANATION_CHARS = 240
@@ -35,7 +34,7 @@ NARROW_WIDTH = 110
 
 
 def render_report(report: dict[str, Any], console: Console) -> None:
-    """Print a report (from report_reader, or just written by a scan) as a human table.
+    """Print a report (from report.read, or just written by a scan) as a human table.
 
     The report is checked first: one that breaks the format gets a line saying why, not a crash.
     """

@@ -2,7 +2,7 @@
 
 A timeline must follow scan time, not file names, yet parsing every report twice (once to sort,
 once to read) would double the cost. kzprobe writes a report's header before its results, so
-the header is decoded from the first bytes (report_reader.peek_header). A file whose header is
+the header is decoded from the first bytes (report.read.peek_header). A file whose header is
 not up front is read whole instead. The full read later checks everything: a header that lies
 here only misplaces its own scan.
 """
@@ -13,8 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Final, NamedTuple
 
-from kzprobe import report_reader as rr
-
+from kzprobe.report import read as rr
 # Where unreadable files sort: last, after every real scan.
 FAR_FUTURE: Final = datetime.max.replace(tzinfo=timezone.utc)
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, NamedTuple, TypeVar
 
-from kzprobe import report_reader as rr
+from kzprobe.report import read as rr
 from kzprobe.analyst.digest_cache import DigestCache, FileStamp, cacheable, deserialize, file_stamp, serialize
 from kzprobe.analyst.reading import ScanDigest, read_scan
 from kzprobe.analyst.scan_order import ScanKey, scan_key

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from kzprobe import vocabulary as v
-
+from kzprobe.report import vocabulary as v
 VERDICT_STYLES: Final = {
     v.REACHABLE: "green",
     v.BLOCKED: "bold red",

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from kzprobe import vocabulary as v
+from kzprobe.report import vocabulary as v
 from kzprobe.analyst.filters import TargetFilter
 from kzprobe.analyst.reading import ScanDigest, iso
 from kzprobe.analyst.safe_text import clean, csv_cell, safe

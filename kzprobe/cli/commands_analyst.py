@@ -20,8 +20,8 @@ from typing import Any, Optional, TextIO
 import typer
 from rich.console import Console
 
-from kzprobe import report_reader as rr
-from kzprobe import vocabulary as v
+from kzprobe.report import read as rr
+from kzprobe.report import vocabulary as v
 from kzprobe.analyst.digest_cache import open_cache
 from kzprobe.analyst.compare import compare_scans, comparison_json, render_comparison
 from kzprobe.analyst.export import EXPORT_FORMATS, format_rows, write_export

@@ -12,12 +12,12 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from kzprobe import limits
+from kzprobe.scan import limits
 from kzprobe.cli import app, exit_codes
 from kzprobe.probes.dns import DEFAULT_CONTROL_RESOLVER
-from kzprobe.report import ReportWriteError, write_json_atomically
-from kzprobe.report_reader import ReportError, read_report
-from kzprobe.scan_job import BAD_INPUT, CANNOT_WRITE, LOCKED, MEASURING_FAILED, ScanJobError, run_scan_job
+from kzprobe.report.write import ReportWriteError, write_json_atomically
+from kzprobe.report.read import ReportError, read_report
+from kzprobe.scan.job import BAD_INPUT, CANNOT_WRITE, LOCKED, MEASURING_FAILED, ScanJobError, run_scan_job
 from kzprobe.vantage import ConfigError, find_config_file, resolve_settings
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)

@@ -6,7 +6,7 @@ verdict kzprobe must reach for each.
 """
 
 from kzprobe.lab.lab import Lab, LabError
-from kzprobe.lab.model import Conditions, Expectation, NetworkRun, Scenario, Site
+from kzprobe.lab.site_spec import Conditions, Expectation, NetworkRun, Scenario, Site
 from kzprobe.lab.netns import LabUnavailable, availability
 from kzprobe.lab.scenarios import NETWORK_RUNS, SCENARIOS
 

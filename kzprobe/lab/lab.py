@@ -30,9 +30,9 @@ from typing import Final
 
 from kzprobe.lab import addresses as a
 from kzprobe.lab import netns
-from kzprobe.lab import model as m
+from kzprobe.lab import site_spec as m
 from kzprobe.lab.certs import CertificateFactory
-from kzprobe.lab.model import Scenario
+from kzprobe.lab.site_spec import Scenario
 from kzprobe.lab.plan import (BLOCKPAGE_HOST, INSIDE, OUTSIDE, NamespacePlan, allocate, endpoint_certificate_name,
                               plan_namespace)
 from kzprobe.lab.targets_file import targets_yaml

@@ -15,7 +15,7 @@ import secrets
 import time
 from typing import Final
 
-from kzprobe.lab import model as m
+from kzprobe.lab import site_spec as m
 
 # The blockpage of a Kazakh ISP as public fingerprint lists know it: the body contains
 # "Страница заблокирована" ("Page blocked"), the pattern Censored Planet and OONI list for

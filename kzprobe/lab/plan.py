@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from kzprobe.lab import addresses as a
-from kzprobe.lab import model as m
-from kzprobe.lab.model import Conditions, Scenario
+from kzprobe.lab import site_spec as m
+from kzprobe.lab.site_spec import Conditions, Scenario
 
 OUTSIDE: Final = "outside"
 INSIDE: Final = "inside"

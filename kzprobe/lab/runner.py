@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from kzprobe import vocabulary as v
+from kzprobe.report import vocabulary as v
 from kzprobe.lab import addresses as a
 from kzprobe.lab.lab import Lab
-from kzprobe.lab.model import Expectation, Scenario
+from kzprobe.lab.site_spec import Expectation, Scenario
 from kzprobe.lab.plan import INSIDE, OUTSIDE, inside_role
 from kzprobe.lab.scenarios import scenario_by_id, select, select_runs
 from kzprobe.lab.targets_file import targets_yaml

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import Final
 
-from kzprobe import vocabulary as v
-from kzprobe.lab import model as m
-from kzprobe.lab.model import Conditions, EndpointBehaviour, Expectation, NetworkRun, Scenario, Site
+from kzprobe.report import vocabulary as v
+from kzprobe.lab import site_spec as m
+from kzprobe.lab.site_spec import Conditions, EndpointBehaviour, Expectation, NetworkRun, Scenario, Site
 
 LAB_DOMAIN: Final = "kzlab.test"
 

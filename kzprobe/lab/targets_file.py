@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import yaml
 
 from kzprobe.lab import pages
-from kzprobe.lab.model import EndpointBehaviour, Scenario
+from kzprobe.lab.site_spec import EndpointBehaviour, Scenario
 from kzprobe.lab.plan import Allocation
 
 _HEADER = ("# Written by kzprobe lab: every site below exists only inside the lab's network\n"

@@ -16,9 +16,9 @@ import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from kzprobe import limits
-from kzprobe import vocabulary as v
-from kzprobe.failures import failure_from_exception
+from kzprobe.probes import limits
+from kzprobe.report import vocabulary as v
+from kzprobe.probes.failures import failure_from_exception
 from kzprobe.text import clean_text
 
 # Decompressed output produced per step, so that one small compressed chunk cannot expand into

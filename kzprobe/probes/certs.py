@@ -7,8 +7,8 @@ import ssl
 
 from cryptography import x509
 
-from kzprobe import limits
-from kzprobe.observations import CertificateInfo
+from kzprobe.probes import limits
+from kzprobe.report.observations import CertificateInfo
 
 
 def certificate_info(der: bytes) -> CertificateInfo:

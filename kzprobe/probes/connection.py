@@ -12,9 +12,9 @@ import time
 import httpcore
 from httpcore._backends.anyio import AnyIOBackend
 
-from kzprobe import vocabulary as v
-from kzprobe.failures import failure_from_exception
-from kzprobe.observations import TcpObservation, TlsObservation
+from kzprobe.report import vocabulary as v
+from kzprobe.probes.failures import failure_from_exception
+from kzprobe.report.observations import TcpObservation, TlsObservation
 from kzprobe.probes.certs import peer_chain
 
 # Failures that mean "this handshake finished, but the certificate is not acceptable".

@@ -32,12 +32,12 @@ import dns.rcode
 import dns.rdatatype
 import dns.resolver
 
-from kzprobe import limits
-from kzprobe import vocabulary as v
-from kzprobe.failures import failure_from_exception
-from kzprobe.observations import DnsObservation, DnsQuery
+from kzprobe.probes import limits
+from kzprobe.report import vocabulary as v
+from kzprobe.probes.failures import failure_from_exception
+from kzprobe.report.observations import DnsObservation, DnsQuery
 from kzprobe.probes.dns_wire import Reply, read_reply
-from kzprobe.turns import queue_slot
+from kzprobe.probes.turns import queue_slot
 
 # Default control resolver: DNS over HTTPS to an address literal, so that reaching it needs no
 # (possibly censored) name resolution first.

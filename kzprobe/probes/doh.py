@@ -46,7 +46,7 @@ class DohClient:
             raise DohError("DoH response larger than a DNS message")
         try:
             return dns.message.from_wire(body)
-        except Exception as exc:  # a malformed message is a protocol error, mapped by failures.py
+        except Exception as exc:  # a malformed message is a protocol error, mapped by probes/failures.py
             raise DohError(f"DoH response is not a DNS message: {exc}") from exc
 
     async def aclose(self) -> None:

@@ -7,9 +7,9 @@ import time
 
 import httpx
 
-from kzprobe import limits
-from kzprobe.failures import failure_from_exception
-from kzprobe.observations import DownloadObservation, DownloadSample
+from kzprobe.probes import limits
+from kzprobe.probes.failures import failure_from_exception
+from kzprobe.report.observations import DownloadObservation, DownloadSample
 from kzprobe.probes.http import REQUEST_HEADERS
 
 # Throughput is measured on the wire: no compression, so bytes counted are bytes carried.

@@ -7,12 +7,12 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from kzprobe import limits
-from kzprobe import vocabulary as v
-from kzprobe.failures import failure_from_exception
-from kzprobe.observations import HttpObservation, HttpTimings, Observations
+from kzprobe.probes import limits
+from kzprobe.report import vocabulary as v
+from kzprobe.probes.failures import failure_from_exception
+from kzprobe.report.observations import HttpObservation, HttpTimings, Observations
 from kzprobe.probes.body import read_body
-from kzprobe.scrub import Scrubber
+from kzprobe.report.scrub import Scrubber
 
 # What a browser sends, so that a censor filtering "non-browser" clients treats us as one.
 REQUEST_HEADERS = {

@@ -16,9 +16,9 @@ import anyio
 import httpcore
 import httpx
 
-from kzprobe import limits
-from kzprobe.failures import RecordedFailure
-from kzprobe.observations import DnsObservation, Observations, TcpObservation, TlsObservation
+from kzprobe.probes import limits
+from kzprobe.probes.failures import RecordedFailure
+from kzprobe.report.observations import DnsObservation, Observations, TcpObservation, TlsObservation
 from kzprobe.probes.connection import Connector, close_quietly
 from kzprobe.probes.dns import DnsProbe
 

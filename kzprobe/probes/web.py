@@ -14,16 +14,16 @@ from dataclasses import dataclass
 import httpcore
 import httpx
 
-from kzprobe import limits
-from kzprobe.observations import Observations, TcpObservation
+from kzprobe.probes import limits
+from kzprobe.report.observations import Observations, TcpObservation
 from kzprobe.probes.connection import Connector, close_quietly
 from kzprobe.probes.dns import DnsProbe
 from kzprobe.probes.doh import DohClient
 from kzprobe.probes.download import download
 from kzprobe.probes.http import fetch_chain
 from kzprobe.probes.session import SessionTransport, TargetSession, pick_addresses
-from kzprobe.scrub import Scrubber
-from kzprobe.turns import cpu_turn, without_ticket
+from kzprobe.report.scrub import Scrubber
+from kzprobe.probes.turns import cpu_turn, without_ticket
 
 if TYPE_CHECKING:
     from kzprobe.targets import Target

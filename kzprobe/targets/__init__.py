@@ -24,7 +24,7 @@ from kzprobe.targets.bundled import (
     ca_names,
 )
 from kzprobe.targets.csv_files import CITIZEN_LAB_LISTS, CSV_COLUMNS, CSV_HEADER_PREFIX
-from kzprobe.targets.endpoints import ENDPOINT_FIELDS
+from kzprobe.targets.endpoint_specs import ENDPOINT_FIELDS
 from kzprobe.targets.entries import ENTRY_FIELDS, SOURCE_FIELDS
 from kzprobe.targets.hosts import is_ip_literal, normalize_host
 from kzprobe.targets.ids import derive_id
@@ -39,7 +39,7 @@ from kzprobe.targets.limits import (
     MAX_URL_CHARS,
 )
 from kzprobe.targets.loader import TOP_LEVEL_METADATA, load_target_files, load_targets, targets_from_urls
-from kzprobe.targets.model import (
+from kzprobe.targets.target import (
     BASELINE_DOMESTIC,
     BASELINE_INTERNATIONAL,
     BASELINES,

@@ -13,7 +13,7 @@ from kzprobe import targets as _package
 from kzprobe.targets.entries import _validate_entry
 from kzprobe.targets.ids import _IdRegistry
 from kzprobe.targets.messages import _unknown_key_message
-from kzprobe.targets.model import Target, TargetFile, TargetProblem
+from kzprobe.targets.target import Target, TargetFile, TargetProblem
 from kzprobe.targets.problems import _EntryContext, _Problems
 
 # Citizen Lab CSV columns (lists/*.csv); only `url` is required in a CSV given to kzprobe.

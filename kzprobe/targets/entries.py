@@ -6,12 +6,12 @@ import datetime
 import re
 from typing import Any, Final
 
-from kzprobe.targets.endpoints import _check_endpoints
+from kzprobe.targets.endpoint_specs import _check_endpoints
 from kzprobe.targets.hosts import _site, _url_parts
 from kzprobe.targets.ids import _ID_RE, _host_slug, _IdRegistry, derive_id
 from kzprobe.targets.limits import MAX_ID_CHARS, MAX_SOURCES_PER_TARGET, MAX_TEXT_CHARS
 from kzprobe.targets.messages import _first_unsafe_char, _show, _type_name, _unknown_key_message
-from kzprobe.targets.model import BASELINES, CATEGORIES, Endpoint, Target
+from kzprobe.targets.target import BASELINES, CATEGORIES, Endpoint, Target
 from kzprobe.targets.problems import _EntryContext, _Problems
 
 # Fields of an entry, and of each of its sources.

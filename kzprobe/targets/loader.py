@@ -18,7 +18,7 @@ from kzprobe.targets.entries import _validate_entry
 from kzprobe.targets.ids import _IdRegistry
 from kzprobe.targets.limits import MAX_TARGET_FILE_BYTES
 from kzprobe.targets.messages import _first_unsafe_char, _type_name, _unknown_key_message
-from kzprobe.targets.model import Target, TargetFile, TargetFileError, TargetProblem
+from kzprobe.targets.target import Target, TargetFile, TargetFileError, TargetProblem
 from kzprobe.targets.problems import _EntryContext, _Problems
 
 # Top-level fields of a YAML target file, besides its `targets` list.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kzprobe.targets.limits import MAX_PROBLEMS
-from kzprobe.targets.model import TargetProblem
+from kzprobe.targets.target import TargetProblem
 
 
 class _Problems:

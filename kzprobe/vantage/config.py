@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from kzprobe import limits
+from kzprobe.scan import limits
 from kzprobe.probes.dns import (
     DEFAULT_CONTROL_RESOLVER,
     ResolverConfigError,

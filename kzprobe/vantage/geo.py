@@ -36,8 +36,8 @@ import dns.rcode
 import dns.rdatatype
 import dns.resolver
 
-from kzprobe import vocabulary as v
-from kzprobe.failures import failure_from_exception
+from kzprobe.report import vocabulary as v
+from kzprobe.probes.failures import failure_from_exception
 from kzprobe.probes.dns import ResolverConfigError, ResolverSpec
 
 # Per query; the whole lookup gets GEO_DEADLINE_QUERIES times that (two echo servers in turn,

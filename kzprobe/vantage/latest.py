@@ -17,8 +17,8 @@ import shutil
 from pathlib import Path
 from typing import IO, Final
 
-from kzprobe.atomic_file import replace_atomically
-from kzprobe.report_reader import REPORT_FORMAT
+from kzprobe.report.atomic import replace_atomically
+from kzprobe.report.read import REPORT_FORMAT
 from kzprobe.vantage.report_files import read_header
 
 LATEST_NAME: Final = "latest.json"

@@ -15,8 +15,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Final
 
-from kzprobe.report import journal_path_for
-from kzprobe.report_reader import REPORT_FORMAT, leading_fields, parse_time, read_head
+from kzprobe.report.write import journal_path_for
+from kzprobe.report.read import REPORT_FORMAT, leading_fields, parse_time, read_head
 
 REPORT_NAME: Final = re.compile(
     r"^(?P<vantage>[A-Za-z0-9][A-Za-z0-9._-]{0,63})-(?P<stamp>[0-9]{8}T[0-9]{6}Z)\.json$"
@@ -91,5 +91,5 @@ def scan_report(path: Path) -> ScanReport | None:
 
 
 def journal_of(report: Path) -> Path:
-    """The journal a scan writing `report` keeps beside it (report.py's naming)."""
+    """The journal a scan writing `report` keeps beside it (report/write.py's naming)."""
     return journal_path_for(report)

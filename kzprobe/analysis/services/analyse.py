@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kzprobe import vocabulary as v
+from kzprobe.report import vocabulary as v
 from kzprobe.analysis import explain
-from kzprobe.analysis.model import Verdict
+from kzprobe.analysis.conclusion import Verdict
 from kzprobe.analysis.services.judgement import front_end_member, judge_endpoints
 from kzprobe.analysis.services.members import Member
 from kzprobe.analysis.services.outcomes import OK, UNTESTED_OUTCOMES

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from kzprobe import vocabulary as v
+from kzprobe.report import vocabulary as v
 from kzprobe.analysis.names import is_ip_literal
 from kzprobe.analysis.services.members import J_BLOCKED, J_DOWN, J_OK, J_UNKNOWN, J_UNTESTED, Member
 from kzprobe.analysis.services.outcomes import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from kzprobe import vocabulary as v
+from kzprobe.report import vocabulary as v
 from kzprobe.analysis import explain
 from kzprobe.analysis.addresses import special_block
 from kzprobe.analysis.facts import TlsFact

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Final
 
-from kzprobe import vocabulary as v
+from kzprobe.report import vocabulary as v
 from kzprobe.analysis import explain
-from kzprobe.analysis.model import Verdict, blocked, down, inconclusive, reachable
+from kzprobe.analysis.conclusion import Verdict, blocked, down, inconclusive, reachable
 from kzprobe.analysis.services.members import J_BLOCKED, J_DOWN, J_OK, J_UNKNOWN, Member
 from kzprobe.analysis.services.outcomes import LAYER_ORDER
 from kzprobe.analysis.services.parts import (

@@ -34,7 +34,7 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 
-from kzprobe.lab import model as m
+from kzprobe.lab import site_spec as m
 
 log = logging.getLogger("kzprobe.lab.dns")
 

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Final
 from urllib.parse import quote
 
-from kzprobe.lab import model as m
+from kzprobe.lab import site_spec as m
 from kzprobe.lab import pages
 from kzprobe.lab.servers import middlebox
 from kzprobe.lab.servers.clienthello import RECORD_HEADER, looks_like_tls, record_length, server_name

@@ -26,9 +26,9 @@ import sys
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 
-from kzprobe import limits
-from kzprobe.report import result_line
-from kzprobe.scan import STOP_GRACE_S, STOP_SIGNALS, ScanOptions, build_probe_kit, measure_with_signals, scheduling_order
+from kzprobe.scan import limits
+from kzprobe.report.write import result_line
+from kzprobe.scan.run import STOP_GRACE_S, STOP_SIGNALS, ScanOptions, build_probe_kit, measure_with_signals, scheduling_order
 
 if TYPE_CHECKING:
     from kzprobe.targets import Target

@@ -18,8 +18,8 @@ import ssl
 from typing import TYPE_CHECKING, Final, TypedDict
 
 
-from kzprobe import vocabulary as v
-from kzprobe.observations import DnsObservation, Observations, TcpObservation, TlsObservation
+from kzprobe.report import vocabulary as v
+from kzprobe.report.observations import DnsObservation, Observations, TcpObservation, TlsObservation
 from kzprobe.probes.connection import ALPN_PROTOCOLS, Connector, close_quietly
 from kzprobe.probes.session import pick_addresses
 from kzprobe.targets import is_ip_literal

@@ -55,7 +55,7 @@ EVIDENCE_CODES: Final = (
 )
 
 # Failure strings: the only values an observation's "failure" field may hold
-# (besides None and "unknown_failure: <text>"). Mapped from exceptions in failures.py.
+# (besides None and "unknown_failure: <text>"). Mapped from exceptions in probes/failures.py.
 DNS_NXDOMAIN: Final = "dns_nxdomain_error"
 DNS_NO_ANSWER: Final = "dns_no_answer"
 DNS_SERVFAIL: Final = "dns_servfail_error"

@@ -17,9 +17,7 @@ import dns.resolver
 import httpcore
 import httpx
 
-from kzprobe import vocabulary as v
-
-
+from kzprobe.report import vocabulary as v
 class BodyTooLarge(Exception):
     """Raised by the body reader when a response exceeds the wire or decoded-bytes cap."""
 

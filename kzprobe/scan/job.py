@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kzprobe.control import ControlError, load_control
+from kzprobe.scan.control_source import ControlError, load_control
 from kzprobe.probes.dns import SYSTEM_RESOLVER, ResolverConfigError, parse_control_resolver, parse_resolver
-from kzprobe.report import (
+from kzprobe.report.write import (
     Journal,
     ReportWriteError,
     build_report,
@@ -25,9 +25,9 @@ from kzprobe.report import (
     scan_header,
     write_json_atomically,
 )
-from kzprobe.report_reader import JOURNAL_SUFFIX, ReportError, read_report
-from kzprobe.scan import ScanOptions, build_probe_kit, measure_with_signals, utc_now
-from kzprobe.scan_processes import MeasuringProcessError, measure_in_processes, process_count
+from kzprobe.report.read import JOURNAL_SUFFIX, ReportError, read_report
+from kzprobe.scan.run import ScanOptions, build_probe_kit, measure_with_signals, utc_now
+from kzprobe.scan.processes import MeasuringProcessError, measure_in_processes, process_count
 from kzprobe.targets import Target, TargetFileError, bundled_target_files, load_targets
 from kzprobe.vantage import (
     EffectiveSettings,

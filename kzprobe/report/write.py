@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from kzprobe import __version__
-from kzprobe import vocabulary as v
-from kzprobe.atomic_file import replace_atomically
-from kzprobe.report_reader import JOURNAL_SUFFIX
+from kzprobe.report import vocabulary as v
+from kzprobe.report.atomic import replace_atomically
+from kzprobe.report.read import JOURNAL_SUFFIX
 
 FORMAT = "kzprobe-report"
 FORMAT_VERSION = 1

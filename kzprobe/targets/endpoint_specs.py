@@ -9,7 +9,7 @@ from kzprobe.targets.bundled import ca_bundle_path, ca_names
 from kzprobe.targets.hosts import is_ip_literal, normalize_host
 from kzprobe.targets.limits import MAX_ENDPOINTS_PER_TARGET
 from kzprobe.targets.messages import _show, _type_name, _unknown_key_message
-from kzprobe.targets.model import ENDPOINT_ROLES, Endpoint
+from kzprobe.targets.target import ENDPOINT_ROLES, Endpoint
 from kzprobe.targets.problems import _EntryContext, _Problems
 
 # Fields of an endpoint given as a mapping.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from kzprobe import vocabulary as v
+from kzprobe.report import vocabulary as v
 from kzprobe.analyst.measures import NO_IPV6_FAILURES, integer, is_ipv6, objects, text
 
 # Steps of an endpoint probe, in the order they run: the first that failed is the one shown.

@@ -20,15 +20,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from kzprobe import limits
-from kzprobe.observations import Observations
+from kzprobe.probes import limits
+
+from kzprobe.scan import limits as scan_limits
+from kzprobe.report.observations import Observations
 from kzprobe.probes.connection import Connector
 from kzprobe.probes.dns import DnsProbe, ResolverSpec
 from kzprobe.probes.doh import DohClient
-from kzprobe.probes.endpoints import ENDPOINT_OPERATIONS_AT_ONCE, measure_endpoints
+from kzprobe.probes.service_endpoints import ENDPOINT_OPERATIONS_AT_ONCE, measure_endpoints
 from kzprobe.probes.web import ProbeKit, measure_web_target
-from kzprobe.scrub import Scrubber, local_public_addresses
-from kzprobe.turns import Backlog, Ticket, current_ticket, hold
+from kzprobe.report.scrub import Scrubber, local_public_addresses
+from kzprobe.probes.turns import Backlog, Ticket, current_ticket, hold
 
 if TYPE_CHECKING:
     from kzprobe.targets import Target
@@ -58,10 +60,10 @@ class ScanOptions:
     resolver: ResolverSpec
     control_resolver: ResolverSpec | None
     ca_file: str | None = None
-    timeout: float = limits.DEFAULT_TIMEOUT_S
-    concurrency: int = limits.DEFAULT_CONCURRENCY
+    timeout: float = scan_limits.DEFAULT_TIMEOUT_S
+    concurrency: int = scan_limits.DEFAULT_CONCURRENCY
     own_addresses: set[str] = field(default_factory=set)
-    # Processes measuring this scan together (scan_processes): each keeps its share of the
+    # Processes measuring this scan together (scan/processes.py): each keeps its share of the
     # limits that hold for the whole scan (a resolver's queries in flight).
     processes: int = 1
 
@@ -92,7 +94,7 @@ def build_probe_kit(options: ScanOptions) -> ProbeKit:
 
 
 def target_deadline(target: Target, timeout: float) -> float:
-    deadline = limits.TARGET_DEADLINE_TIMEOUTS * timeout
+    deadline = scan_limits.TARGET_DEADLINE_TIMEOUTS * timeout
     if target.download:
         deadline += limits.DOWNLOAD_MAX_SECONDS
     if target.endpoints:
@@ -156,7 +158,7 @@ def measure_with_signals(kit: ProbeKit, targets: Sequence[Target], concurrency: 
     return asyncio.run(main())
 
 
-def scheduling_order(targets: Sequence[Target], timeout: float = limits.DEFAULT_TIMEOUT_S,
+def scheduling_order(targets: Sequence[Target], timeout: float = scan_limits.DEFAULT_TIMEOUT_S,
                      previous_ms: Mapping[str, float] | None = None) -> list[Target]:
     """Baselines first: connectivity and the throughput reference come from them. Then the
     targets expected to run longest, list order kept among equals (longest-first scheduling):
@@ -191,14 +193,14 @@ def in_flight_cap(concurrency: int) -> int:
             soft = wanted
     except (ImportError, ValueError, OSError):
         soft = 1024
-    by_files = max(1, (int(soft) - limits.RESERVED_FILES) // limits.FILES_PER_TARGET)
-    return max(1, min(concurrency * limits.PARKED_FACTOR, by_files))
+    by_files = max(1, (int(soft) - scan_limits.RESERVED_FILES) // scan_limits.FILES_PER_TARGET)
+    return max(1, min(concurrency * scan_limits.PARKED_FACTOR, by_files))
 
 
 def admission_cap(concurrency: int) -> int:
     """How many targets may be admitted and not parked at once: resolving and connecting ahead
     of their turns (turns.py), waiting for one, or having one."""
-    return max(1, concurrency * limits.AHEAD_FACTOR)
+    return max(1, concurrency * scan_limits.AHEAD_FACTOR)
 
 
 async def run_scan(
@@ -252,7 +254,7 @@ async def _run_scan(
     running: set[asyncio.Task] = set()
     failures: list[BaseException] = []
     previous = previous_ms or {}
-    pending = deque(scheduling_order(targets, getattr(kit, "timeout", limits.DEFAULT_TIMEOUT_S), previous))
+    pending = deque(scheduling_order(targets, getattr(kit, "timeout", scan_limits.DEFAULT_TIMEOUT_S), previous))
 
     def start(target: Target) -> None:
         # A target that waited out a timeout in the previous scan is parked from the start.

@@ -19,8 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, BinaryIO, Final
 
-from kzprobe import vocabulary as v
-
+from kzprobe.report import vocabulary as v
 REPORT_FORMAT: Final = "kzprobe-report"
 # The major version this kzprobe writes and reads. Additions that old readers can ignore keep
 # the number; anything that changes a field's type or meaning raises it (docs/report-format.md).

@@ -11,11 +11,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from kzprobe.failures import failure_from_exception
-from kzprobe.observations import Observations
+from kzprobe.probes.failures import failure_from_exception
+from kzprobe.report.observations import Observations
 from kzprobe.probes.session import SessionTransport, TargetSession
 from kzprobe.probes.web import ProbeKit
-from kzprobe.report_reader import ReportError, parse_report, read_report
+from kzprobe.report.read import ReportError, parse_report, read_report
 
 # A control report for a few hundred targets is a few MB; 200 MB leaves room for thousands.
 MAX_CONTROL_BYTES = 200 * 1024 * 1024

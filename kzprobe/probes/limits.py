@@ -1,48 +1,23 @@
-"""Every bound on measurement in one place, each with its reason (DESIGN.md, principle 4)."""
+"""Every bound on one measurement in one place, each with its reason (docs/architecture.md:
+everything is bounded). Bounds on the scan as a whole are in scan/limits.py."""
 
 from typing import Final
 
-# Per network operation (DNS query, connect, handshake, HTTP read). OONI uses 10-15 s; a
-# volunteer may have minutes before the connection drops, so 10 s is the ceiling by default.
-DEFAULT_TIMEOUT_S: Final = 10.0
-
-# Targets measured at once. Most of a blocked target's time is spent waiting on a timeout, so
-# high concurrency is cheap; 64 keeps file descriptors and ISP-side rate limits modest.
-DEFAULT_CONCURRENCY: Final = 64
-MAX_CONCURRENCY: Final = 1024
-# Measuring processes one scan may fork (scan_processes), whatever the cores.
-MAX_PROCESSES: Final = 16
 # A target resolving or connecting this long, or holding a turn for CPU work this long, is
 # almost always waiting out a timeout: it parks, stepping aside (scan.run_scan, turns.py).
 # Healthy sites answer well within a second or two.
 ACTIVE_SLOT_S: Final = 1.0
-# Targets admitted and not parked (resolving and connecting ahead of their turns, waiting for
-# one, or having one), as a multiple of --concurrency (the turns for CPU work at once).
-AHEAD_FACTOR: Final = 16
 # A connection made ahead and left idle this long waiting for its turn is replaced by a fresh
 # one before its TLS handshake: a server or middlebox may close a connection that does not
 # start its handshake soon, and that close would read as blocking (probes/web.py). Servers
 # commonly wait 5 s to a minute for a ClientHello (Apache has no limit by default, nginx 60 s);
 # 2 s stays below the strict ones without reconnecting every target of a long queue.
 IDLE_CONNECTION_S: Final = 2.0
-# Targets in flight at once, parked ones included, as a multiple of --concurrency.
-PARKED_FACTOR: Final = 16
-# Open files: a web target holds a socket per address tried (2 per family) plus a spare; a
-# service target up to 16 endpoint operations at once. Budgeted at the larger of the two.
-FILES_PER_TARGET: Final = 16
-RESERVED_FILES: Final = 64
-
-# A target's deadline, in multiples of the per-operation timeout: DNS, connect, handshake,
-# a few redirect hops and the download each get at most one timeout.
-TARGET_DEADLINE_TIMEOUTS: Final = 6.0
-
 # Addresses tried per target and family: enough to see that one replica works while another
 # is blocked, bounded so that a name answering 50 addresses cannot fan out.
 ADDRESSES_PER_FAMILY: Final = 2
-
 # Redirect hops followed, one at a time (browsers allow ~20; OONI stops at 10).
 MAX_REDIRECTS: Final = 10
-
 # Body caps. Compressed bytes read from the wire, and decompressed bytes produced, per
 # response: a 10 MB decompression bomb stops at the cap instead of filling memory.
 MAX_BODY_WIRE_BYTES: Final = 4 * 1024 * 1024
@@ -54,7 +29,6 @@ RECORDED_BODY_BYTES: Final = 64 * 1024
 MAX_RECORDED_HEADERS: Final = 64
 MAX_HEADER_VALUE_CHARS: Final = 2048
 MAX_TITLE_CHARS: Final = 300
-
 # Download (throughput) budget: stop after this many bytes or this many seconds, whichever
 # first. 4 MB at 16 KB/s is far beyond the time budget, so a throttled link is judged on the
 # time cap with at least a few hundred KB measured.
@@ -63,7 +37,6 @@ DOWNLOAD_MAX_SECONDS: Final = 8.0
 # Samples of (time, bytes) kept for the report; thinned evenly beyond this.
 DOWNLOAD_MAX_SAMPLES: Final = 200
 DOWNLOAD_SAMPLE_INTERVAL_MS: Final = 50.0
-
 # DNS: answers kept per query (a hostile resolver can send thousands).
 MAX_DNS_ANSWERS: Final = 32
 # DNS queries one resolver has from us at once; more wait their turn (their clock starts when

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from kzprobe import vocabulary as v
-
-
+from kzprobe.report import vocabulary as v
 @dataclass(frozen=True)
 class Verdict:
     verdict: str

@@ -1,0 +1,26 @@
+"""Bounds on a scan as a whole: the default timeout, concurrency, measuring processes, admission
+and the target's deadline, each with its reason (bounds on one measurement: probes/limits.py)."""
+
+from typing import Final
+
+# Per network operation (DNS query, connect, handshake, HTTP read). OONI uses 10-15 s; a
+# volunteer may have minutes before the connection drops, so 10 s is the ceiling by default.
+DEFAULT_TIMEOUT_S: Final = 10.0
+# Targets measured at once. Most of a blocked target's time is spent waiting on a timeout, so
+# high concurrency is cheap; 64 keeps file descriptors and ISP-side rate limits modest.
+DEFAULT_CONCURRENCY: Final = 64
+MAX_CONCURRENCY: Final = 1024
+# Measuring processes one scan may fork (scan_processes), whatever the cores.
+MAX_PROCESSES: Final = 16
+# Targets admitted and not parked (resolving and connecting ahead of their turns, waiting for
+# one, or having one), as a multiple of --concurrency (the turns for CPU work at once).
+AHEAD_FACTOR: Final = 16
+# Targets in flight at once, parked ones included, as a multiple of --concurrency.
+PARKED_FACTOR: Final = 16
+# Open files: a web target holds a socket per address tried (2 per family) plus a spare; a
+# service target up to 16 endpoint operations at once. Budgeted at the larger of the two.
+FILES_PER_TARGET: Final = 16
+RESERVED_FILES: Final = 64
+# A target's deadline, in multiples of the per-operation timeout: DNS, connect, handshake,
+# a few redirect hops and the download each get at most one timeout.
+TARGET_DEADLINE_TIMEOUTS: Final = 6.0
