@@ -13,7 +13,7 @@ import json
 import os
 import sys
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Optional, TextIO
 
@@ -29,11 +29,13 @@ from kzprobe.analyst.filters import TargetFilter
 from kzprobe.analyst.reading import ScanDigest, read_scan
 from kzprobe.analyst.render import render_scan, scan_json
 from kzprobe.analyst.safe_text import clean
+from kzprobe.analyst.scan_order import scan_key
 from kzprobe.analyst.streaming import ScanFilter, map_scans
 from kzprobe.analyst.summary import SummaryMatrix, render_summary, write_summary_csv
 from kzprobe.analyst.timeline import build_timeline, render_timeline, timeline_json
 from kzprobe.cli import app
 from kzprobe.cli import exit_codes
+from kzprobe.cli.moments import MomentError, parse_moment
 
 # --- options shared by the commands --------------------------------------------------------
 
@@ -42,8 +44,8 @@ CATEGORY = typer.Option([], "--category", "-c", help="Only targets of this categ
 VERDICT = typer.Option([], "--verdict", help=f"Only targets with this verdict ({', '.join(v.VERDICTS)}; repeatable).")
 TARGET = typer.Option([], "--target", "-t", help="Only this target id; shell patterns like '*telegram*' work (repeatable).")
 VANTAGE = typer.Option([], "--vantage", help="Only scans from this vantage name (repeatable).")
-SINCE = typer.Option(None, "--since", help="Only scans started at or after this time (ISO 8601, UTC if no zone).")
-UNTIL = typer.Option(None, "--until", help="Only scans started before this time (ISO 8601, UTC if no zone).")
+SINCE = typer.Option(None, "--since", help="Only scans started at or after this time: ISO 8601 (UTC if no zone) or ago (7d, 12h, 2w).")
+UNTIL = typer.Option(None, "--until", help="Only scans started before this time: ISO 8601 (UTC if no zone) or ago (7d, 12h, 2w).")
 JSON_OUT = typer.Option(False, "--json", help="Print JSON for machines instead of the table.")
 NO_CACHE = typer.Option(
     False, "--no-cache", help="Read every file again instead of reusing digests of unchanged files ($KZPROBE_CACHE_DIR)."
@@ -53,6 +55,8 @@ NO_CACHE = typer.Option(
 # Width of tables written to a pipe or file (no terminal to measure): wide enough that rows of
 # `show` stay on one line for grep and less.
 PIPE_WIDTH = 160
+# Where `kzprobe scan` writes when nothing is configured (vantage.config.DEFAULT_OUTPUT_DIR).
+DEFAULT_RESULTS = "results"
 
 
 def _console() -> Console:
@@ -79,12 +83,9 @@ def _time_option(value: Optional[str], name: str) -> Optional[datetime]:
     if value is None:
         return None
     try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise _fail(f"{name}: not an ISO 8601 date or time: {value!r}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+        return parse_moment(value)
+    except MomentError as error:
+        raise _fail(f"{name}: {error}") from None
 
 
 def _scan_filter(vantages: list[str], since: Optional[str], until: Optional[str]) -> ScanFilter:
@@ -141,19 +142,54 @@ def _read_one(path: Path) -> ScanDigest:
 
 @app.command()
 def show(
-    report: Path = typer.Argument(..., help="A report file (or a scan's .journal.jsonl)."),
+    report: Optional[Path] = typer.Argument(
+        None, help="A report, a scan's .journal.jsonl, or a directory (its newest report). "
+                   "Default: latest.json in the results directory."),
     json_out: bool = JSON_OUT,
     category: list[str] = CATEGORY,
     verdict: list[str] = VERDICT,
     target: list[str] = TARGET,
 ) -> None:
-    """Show one report: vantage, time, connectivity, one row per target, counts."""
+    """Show one report: vantage, connectivity, a row per target."""
     target_filter = _target_filter(category, verdict, target)
-    scan = _read_one(report)
+    scan = _read_one(_report_to_show(report))
     if json_out:
         _dump_json(scan_json(scan, target_filter))
     else:
         render_scan(scan, _console(), target_filter)
+
+
+def _report_to_show(given: Optional[Path]) -> Path:
+    """The file `show` reads: the one given; a directory's newest report by scan time; else the
+    results directory's latest.json (the configured output directory, else ./results)."""
+    if given is None:
+        directory = _results_directory()
+        latest = directory / rr.LATEST_COPY
+        if latest.is_file():
+            return latest
+        if not directory.is_dir():
+            raise _fail(f"no report to show: {directory} does not exist; run `kzprobe scan` first, "
+                        "or name a report or a directory")
+        given = directory
+    if not given.is_dir():
+        return given
+    problems = _Problems()
+    found = rr.expand_report_paths([given], problems)
+    if not found:
+        raise _fail(f"no report in {given} (expected *.json reports or *.journal.jsonl journals)")
+    readable = [key for key in map(scan_key, found) if key.known]
+    if not readable:
+        return found[-1]  # nothing has a readable header: reading it says what is wrong
+    return Path(max(readable, key=lambda key: (key.started_at, key.path)).path)
+
+
+def _results_directory() -> Path:
+    from kzprobe.vantage import ConfigError, find_config_file, resolve_settings
+
+    try:
+        return resolve_settings({}, find_config_file(None)).output_dir
+    except (ConfigError, OSError):
+        return Path(DEFAULT_RESULTS)
 
 
 # --- compare -------------------------------------------------------------------------------

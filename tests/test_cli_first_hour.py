@@ -1,0 +1,87 @@
+"""What trips a new user in the first hour (issue 15), each through the real CLI."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+import report_fixtures as f
+from report_fixtures import private_digest_cache  # noqa: F401 (autouse fixture)
+from kzprobe.cli import exit_codes
+from kzprobe.cli.moments import MomentError, parse_moment
+
+NOW = datetime(2026, 12, 3, 12, 0, tzinfo=timezone.utc)
+
+
+# --- times: ISO 8601 and "ago" everywhere ----------------------------------------------------
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("7d", NOW - timedelta(days=7)),
+    ("12h", NOW - timedelta(hours=12)),
+    ("2w", NOW - timedelta(weeks=2)),
+    ("30m", NOW - timedelta(minutes=30)),
+    (" 3D ", NOW - timedelta(days=3)),
+    ("2026-01-04", datetime(2026, 1, 4, tzinfo=timezone.utc)),
+    ("2026-01-04T18:00", datetime(2026, 1, 4, 18, tzinfo=timezone.utc)),
+    ("2026-01-04T18:00+05:00", datetime(2026, 1, 4, 13, tzinfo=timezone.utc)),
+    ("2026-01-04T18:00:00Z", datetime(2026, 1, 4, 18, tzinfo=timezone.utc)),
+])
+def test_a_time_is_iso_8601_or_a_time_ago(text, expected):
+    assert parse_moment(text, NOW) == expected
+
+
+@pytest.mark.parametrize("text", ["yesterday", "7", "7y", "-7d", "d7", "", "99999999d", "2026-13-01"])
+def test_anything_else_is_refused_saying_what_is_accepted(text):
+    with pytest.raises(MomentError, match="ISO 8601|century"):
+        parse_moment(text, NOW)
+
+
+def _recent_reports(directory, hours_ago: list[int]):
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    for hours in hours_ago:
+        started = now - timedelta(hours=hours)
+        f.write_json(directory / f"almaty-{hours}.json", f.kz_report(started_at=started))
+
+
+@pytest.mark.parametrize("command", ["summary", "timeline", "export"])
+def test_since_takes_a_time_ago_in_every_analyst_command(tmp_path, command):
+    _recent_reports(tmp_path, [1, 30, 24 * 10])
+    args = [command, tmp_path, "--since", "2d"] + (["--json"] if command == "timeline" else [])
+    result = f.cli(*args)
+    assert result.exit_code == 0, result.stderr
+    everything = f.cli(*[a for a in args if a not in ("--since", "2d")])
+    assert result.stdout != everything.stdout  # the 10-day-old scan was left out
+
+
+def test_a_bad_time_names_the_option_and_the_accepted_forms(tmp_path):
+    _recent_reports(tmp_path, [1])
+    result = f.cli("summary", tmp_path, "--since", "last week")
+    assert result.exit_code == exit_codes.BAD_INPUT
+    assert "--since" in result.stderr and "7d" in result.stderr
+
+
+# --- show: a sensible default ----------------------------------------------------------------
+
+def test_show_without_an_argument_shows_the_results_latest_json(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    f.write_json(tmp_path / "results" / "latest.json", f.kz_report(vantage="latest-copy"))
+    result = f.cli("show")
+    assert result.exit_code == 0, result.stderr
+    assert "latest-copy" in result.stdout
+
+
+def test_show_of_a_directory_shows_its_newest_scan_by_time_not_by_name(tmp_path):
+    older = datetime(2022, 1, 5, tzinfo=timezone.utc)
+    f.write_json(tmp_path / "zzz.json", f.kz_report(vantage="older-scan", started_at=older))
+    f.write_json(tmp_path / "aaa.json", f.kz_report(vantage="newer-scan", started_at=older + timedelta(hours=1)))
+    result = f.cli("show", tmp_path)
+    assert result.exit_code == 0, result.stderr
+    assert "newer-scan" in result.stdout and "older-scan" not in result.stdout
+
+
+def test_show_with_nothing_scanned_yet_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = f.cli("show")
+    assert result.exit_code == exit_codes.BAD_INPUT
+    assert "kzprobe scan" in result.stderr
