@@ -17,7 +17,10 @@ from kzprobe.cli import app, exit_codes
 from kzprobe.probes.dns import DEFAULT_CONTROL_RESOLVER
 from kzprobe.report.write import ReportWriteError, write_json_atomically
 from kzprobe.report.read import ReportError, read_report
-from kzprobe.scan.job import BAD_INPUT, CANNOT_WRITE, LOCKED, MEASURING_FAILED, ScanJobError, run_scan_job
+from kzprobe.scan.control_source import ControlError, load_control_alone
+from kzprobe.scan.job import BAD_INPUT, CANNOT_WRITE, LOCKED, MEASURING_FAILED, ScanJobError, plan_scan, run_scan_job
+from kzprobe.targets.selection import TargetSelection
+from kzprobe.text import clean_text as clean
 from kzprobe.vantage import ConfigError, find_config_file, resolve_settings
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -29,7 +32,11 @@ def _fail(message: str, code: int) -> typer.Exit:
 
 @app.command()
 def scan(
-    targets: list[Path] = typer.Option([], "--targets", "-t", help="Target file (YAML or Citizen Lab CSV); repeatable. Default: the bundled lists."),
+    targets: list[str] = typer.Option([], "--targets", "-t", help="Target list: a YAML or Citizen Lab CSV file, or an https:// URL of one; repeatable. Default: the bundled lists."),
+    urls: list[str] = typer.Option([], "--url", "-u", help="Scan this URL (repeatable), no file needed; the bundled baselines are measured beside it."),
+    target_ids: list[str] = typer.Option([], "--target", help="Only this target id from the lists; shell patterns like '*telegram*' work (repeatable)."),
+    categories: list[str] = typer.Option([], "--category", "-c", help="Only targets of this category, e.g. NEWS (repeatable)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List what would be scanned, touch no network, write nothing."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Report file. Default: <output dir>/<vantage>-<UTC time>.json"),
     output_dir: Optional[Path] = typer.Option(None, "--output-dir", help="Directory for reports, journals and latest.json (default: results)."),
     config: Optional[Path] = typer.Option(None, "--config", help="Configuration file (default: ./kzprobe.yaml, else ~/.config/kzprobe/config.yaml)."),
@@ -47,7 +54,7 @@ def scan(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
 ) -> None:
     """Scan targets and write a report."""
-    flags = {"vantage": vantage, "targets": targets, "output_dir": output_dir, "resolver": resolver,
+    flags = {"vantage": vantage, "targets": targets or None, "output_dir": output_dir, "resolver": resolver,
              "control_resolver": control_resolver, "control": control, "ca_file": ca_file,
              "timeout": timeout, "concurrency": concurrency, "processes": processes, "keep": keep, "geo": geo}
     try:
@@ -56,11 +63,15 @@ def scan(
         for problem in exc.problems:
             err.print(str(problem), markup=False)
         raise _fail(f"{len(exc.problems)} problem(s) in the settings; nothing was scanned", exit_codes.BAD_INPUT)
+    selection = TargetSelection(tuple(target_ids), tuple(categories))
+    if dry_run:
+        _print_plan(settings, selection, urls, as_json)
+        return
     interactive = sys.stderr.isatty() and not as_json
     with _progress(interactive) as (on_result, total_known):
         try:
             outcome = run_scan_job(settings, output=output, resume=resume, on_result=on_result,
-                                   total_known=total_known)
+                                   total_known=total_known, selection=selection, urls=urls)
         except ScanJobError as exc:
             for detail in exc.details:
                 err.print(detail, markup=False)
@@ -70,6 +81,28 @@ def scan(
     _finish_output(outcome.report, outcome.output, as_json, interactive)
     if not outcome.complete:
         raise typer.Exit(exit_codes.INTERRUPTED)
+
+
+def _print_plan(settings, selection: TargetSelection, urls: list[str], as_json: bool) -> None:
+    """`--dry-run`: the targets a scan would measure, one per line (id, category, URL), no network
+    but the fetch of a list given by URL."""
+    try:
+        plan = plan_scan(settings, selection, urls)
+    except ScanJobError as exc:
+        for detail in exc.details:
+            err.print(detail, markup=False)
+        raise _fail(str(exc), _EXIT_CODES[exc.kind])
+    if as_json:
+        rows = [{"id": t.id, "category": t.category, "url": t.url, "baseline": t.baseline} for t in plan.targets]
+        sys.stdout.write(json.dumps({"lists": plan.lists, "targets": rows}, ensure_ascii=False, indent=1) + "\n")
+        return
+    width = max((len(t.id) for t in plan.targets), default=0)
+    for t in plan.targets:
+        note = f"  (baseline, {t.baseline})" if t.baseline else ""
+        sys.stdout.write(f"{clean(t.id):<{width}}  {clean(t.category or '-'):<5}  {clean(t.url or t.id)}{note}\n")
+    sources = plan.lists + (["--url"] if urls else [])
+    err.print(f"kzprobe: {len(plan.targets)} targets would be scanned from {', '.join(sources)}"
+              " (dry run: nothing measured)", markup=False)
 
 
 _EXIT_CODES = {BAD_INPUT: exit_codes.BAD_INPUT, LOCKED: exit_codes.LOCKED, CANNOT_WRITE: exit_codes.CANNOT_WRITE,
@@ -108,16 +141,19 @@ def _finish_output(report: dict, output: Path, as_json: bool, interactive: bool)
 @app.command()
 def analyse(
     report_file: Path = typer.Argument(..., metavar="REPORT", help="A saved report (or journal)."),
-    control: Optional[Path] = typer.Option(None, "--control", help="Control report from an uncensored vantage."),
+    control: Optional[str] = typer.Option(None, "--control", help="Control report from an uncensored vantage (file or URL)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the re-analysed report here (default: print a summary only)."),
     as_json: bool = typer.Option(False, "--json", help="Print the re-analysed report as JSON."),
+    resolver: Optional[str] = typer.Option(None, "--resolver", help="Resolver IP[:PORT] for fetching a --control URL (default: the system's)."),
+    ca_file: Optional[Path] = typer.Option(None, "--ca-file", help="Extra trusted CA certificates (PEM) for a --control URL."),
 ) -> None:
-    """Re-run the analysis on a saved report, offline (new fingerprints, a new control)."""
+    """Re-analyse a saved report offline (new fingerprints or control)."""
     try:
         report = read_report(report_file)
-        control_report = read_report(control) if control else None
-    except ReportError as exc:
-        raise _fail(str(exc), exit_codes.BAD_INPUT)
+        control_report = load_control_alone(control, resolver=resolver, ca_file=str(ca_file) if ca_file else None) \
+            if control else None
+    except (ReportError, ControlError) as exc:
+        raise _fail(str(exc) if isinstance(exc, ReportError) else f"--control: {exc}", exit_codes.BAD_INPUT)
     from kzprobe.analysis import analyse_report  # not at start-up: `scan` needs it only at its end
 
     updated = analyse_report(report, control_report)

@@ -1,4 +1,5 @@
-"""Load a control scan (a report from an uncensored vantage) from a file or an http(s) URL.
+"""Files a scan takes from elsewhere: a control scan (a report from an uncensored vantage), from a
+file or an http(s) URL, and target lists by URL.
 
 A URL is fetched through kzprobe's own resolver path like every other request, with a size
 and time cap: the control is someone else's file and is validated before use.
@@ -11,7 +12,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from kzprobe.probes.dns import SYSTEM_RESOLVER, ResolverConfigError, parse_resolver
 from kzprobe.probes.failures import failure_from_exception
+from kzprobe.scan.limits import DEFAULT_TIMEOUT_S
 from kzprobe.report.observations import Observations
 from kzprobe.probes.session import SessionTransport, TargetSession
 from kzprobe.probes.web import ProbeKit
@@ -21,13 +24,23 @@ from kzprobe.report.read import ReportError, parse_report, read_report
 MAX_CONTROL_BYTES = 200 * 1024 * 1024
 
 
+class RemoteFileError(Exception):
+    """A file named by URL could not be fetched (the message says what failed)."""
+
+
 class ControlError(Exception):
     """The control scan could not be fetched or is not a usable report."""
 
 
-def load_control(spec: str, kit: ProbeKit) -> dict:
+def load_control(spec: str, kit: ProbeKit | None) -> dict:
+    """The control scan from a file, or from a URL through `kit` (needed only for a URL)."""
     if urlsplit(spec).scheme in ("http", "https"):
-        data = asyncio.run(_fetch(spec, kit))
+        if kit is None:
+            raise ControlError(f"{spec}: a control by URL needs the scan's resolver path")
+        try:
+            data = fetch_file(spec, kit, MAX_CONTROL_BYTES)
+        except RemoteFileError as exc:
+            raise ControlError(str(exc)) from exc
         try:
             return parse_report(data, spec)
         except ReportError as exc:
@@ -38,7 +51,30 @@ def load_control(spec: str, kit: ProbeKit) -> dict:
         raise ControlError(str(exc)) from exc
 
 
-async def _fetch(url: str, kit: ProbeKit) -> bytes:
+def load_control_alone(spec: str, *, resolver: str | None = None, ca_file: str | None = None,
+                       timeout: float = DEFAULT_TIMEOUT_S) -> dict:
+    """A control scan outside a scan (`kzprobe analyse --control`): a file, or a URL fetched
+    through kzprobe's resolver path (`resolver`, default the system's) and trust store."""
+    if urlsplit(spec).scheme not in ("http", "https"):
+        return load_control(spec, None)
+    from kzprobe.scan.run import ScanOptions, build_probe_kit
+
+    try:
+        options = ScanOptions(resolver=parse_resolver(resolver) if resolver else SYSTEM_RESOLVER,
+                              control_resolver=None, ca_file=ca_file, timeout=timeout)
+        kit = build_probe_kit(options)
+    except (ResolverConfigError, OSError, ValueError) as exc:
+        raise ControlError(str(exc)) from exc
+    return load_control(spec, kit)
+
+
+def fetch_file(url: str, kit: ProbeKit, max_bytes: int) -> bytes:
+    """Someone else's file by URL (a control scan, a target list): through kzprobe's own resolver
+    path, within `max_bytes` and six timeouts in all; raises RemoteFileError saying what failed."""
+    return asyncio.run(_fetch(url, kit, max_bytes))
+
+
+async def _fetch(url: str, kit: ProbeKit, max_bytes: int) -> bytes:
     observations: Observations = {}
     session = TargetSession(kit.dns, kit.connector, observations)
     try:
@@ -46,18 +82,18 @@ async def _fetch(url: str, kit: ProbeKit) -> bytes:
             async with asyncio.timeout(kit.timeout * 6):
                 async with client.stream("GET", url, headers={"Accept-Encoding": "identity"}) as response:
                     if response.status_code != 200:
-                        raise ControlError(f"{url} answered HTTP {response.status_code}")
+                        raise RemoteFileError(f"{url} answered HTTP {response.status_code}")
                     chunks: list[bytes] = []
                     size = 0
                     async for chunk in response.aiter_raw():
                         size += len(chunk)
-                        if size > MAX_CONTROL_BYTES:
-                            raise ControlError(f"{url} is larger than {MAX_CONTROL_BYTES} bytes")
+                        if size > max_bytes:
+                            raise RemoteFileError(f"{url} is larger than {max_bytes} bytes")
                         chunks.append(chunk)
                     return b"".join(chunks)
-    except ControlError:
+    except RemoteFileError:
         raise
     except Exception as exc:  # any network failure: say what happened, in the vocabulary
-        raise ControlError(f"cannot fetch {url}: {failure_from_exception(exc)}") from exc
+        raise RemoteFileError(f"cannot fetch {url}: {failure_from_exception(exc)}") from exc
     finally:
         await session.close_kept()

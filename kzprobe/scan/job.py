@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kzprobe.scan.control_source import ControlError, load_control
+from kzprobe.scan.control_source import ControlError, RemoteFileError, fetch_file, load_control
 from kzprobe.probes.dns import SYSTEM_RESOLVER, ResolverConfigError, parse_control_resolver, parse_resolver
 from kzprobe.report.write import (
     Journal,
@@ -28,7 +28,16 @@ from kzprobe.report.write import (
 from kzprobe.report.read import JOURNAL_SUFFIX, ReportError, read_report
 from kzprobe.scan.run import ScanOptions, build_probe_kit, measure_with_signals, utc_now
 from kzprobe.scan.processes import MeasuringProcessError, measure_in_processes, process_count
-from kzprobe.targets import Target, TargetFileError, bundled_target_files, load_targets
+from kzprobe.targets import (
+    BASELINES_FILE,
+    MAX_TARGET_FILE_BYTES,
+    Target,
+    TargetFileError,
+    bundled_target_files,
+    load_targets,
+    targets_from_urls,
+)
+from kzprobe.targets.selection import TargetSelection, TargetSelectionError, select_targets
 from kzprobe.vantage import (
     EffectiveSettings,
     LatestError,
@@ -109,16 +118,54 @@ def _probe_options(settings: EffectiveSettings) -> ScanOptions:
         raise ScanJobError(BAD_INPUT, str(exc)) from exc
 
 
-def _targets(settings: EffectiveSettings) -> tuple[list[Path], list[Target]]:
-    files = list(settings.targets) if settings.targets else bundled_target_files()
+@dataclass(frozen=True)
+class ScanPlan:
+    """What a scan measures: its targets, and where they came from as the report names them."""
+
+    lists: list[str]  # file names (never their directories) and URLs of lists
+    targets: list[Target]
+    selection: dict[str, list[str]] | None  # --target/--category/--url as given, None without
+
+
+def plan_scan(settings: EffectiveSettings, selection: TargetSelection = TargetSelection(),
+              urls: Sequence[str] = ()) -> ScanPlan:
+    """The targets of a scan: the lists given (files or https URLs; default the bundled lists, or
+    only the bundled baselines when `urls` are given), narrowed by `selection`, then the `urls`
+    as quick targets. Raises ScanJobError (nothing is scanned) for any problem in any of them."""
+    if settings.targets:
+        lists: list[Path | str] = list(settings.targets)
+    else:
+        bundled = bundled_target_files()
+        lists = [p for p in bundled if p.name == BASELINES_FILE] if urls else list(bundled)
+    fetched = _fetch_lists([s for s in lists if isinstance(s, str)], settings)
     try:
-        return files, load_targets(files)
+        targets = select_targets(load_targets(lists, fetched=fetched), selection)
+        known = {t.id for t in targets}
+        targets += [t for t in targets_from_urls(urls, source_name="--url") if t.id not in known]
     except TargetFileError as exc:
-        raise ScanJobError(BAD_INPUT, f"{len(exc.problems)} problem(s) in the target files; nothing was scanned",
+        raise ScanJobError(BAD_INPUT, f"{len(exc.problems)} problem(s) in the targets; nothing was scanned",
                            [str(p) for p in exc.problems]) from exc
+    except TargetSelectionError as exc:
+        raise ScanJobError(BAD_INPUT, f"{exc}; nothing was scanned") from exc
+    record = {**selection.record(), "url": list(urls)} if selection.narrows or urls else None
+    return ScanPlan([s if isinstance(s, str) else s.name for s in lists], targets, record)
 
 
-def _settings_record(settings: EffectiveSettings, kit_resolver: str, files: list[Path], processes: int) -> dict:
+def _fetch_lists(urls: list[str], settings: EffectiveSettings) -> dict[str, bytes]:
+    """The bytes of each target list given by URL, fetched through the scan's own resolver."""
+    if not urls:
+        return {}
+    kit = build_probe_kit(_probe_options(settings))
+    fetched = {}
+    for url in urls:
+        try:
+            fetched[url] = fetch_file(url, kit, MAX_TARGET_FILE_BYTES)
+        except RemoteFileError as exc:
+            raise ScanJobError(BAD_INPUT, f"--targets: {exc}; nothing was scanned") from exc
+    return fetched
+
+
+def _settings_record(settings: EffectiveSettings, kit_resolver: str, plan: ScanPlan, processes: int) -> dict:
     # File names only: absolute paths would carry the volunteer's user name into the report.
     return {
         "resolver": kit_resolver,
@@ -128,7 +175,8 @@ def _settings_record(settings: EffectiveSettings, kit_resolver: str, files: list
         "concurrency": settings.concurrency,
         "processes": processes,
         "ca_file": settings.ca_file.name if settings.ca_file else None,
-        "targets": [p.name for p in files],
+        "targets": plan.lists,
+        **({"selection": plan.selection} if plan.selection else {}),
     }
 
 
@@ -142,7 +190,7 @@ def _file_name_or_url(control: str | None) -> str | None:
 # Settings a resumed scan must share with the scan it completes (what is measured, through
 # which resolvers, judged against what): one report, one method. A different --timeout is
 # allowed (a volunteer may need to finish sooner) and said in a warning.
-_RESUMED_ALIKE = ("resolver", "control_resolver", "control", "ca_file", "targets")
+_RESUMED_ALIKE = ("resolver", "control_resolver", "control", "ca_file", "targets", "selection")
 
 
 def _resume_differences(recorded: dict, now: dict, keys: tuple[str, ...] = _RESUMED_ALIKE) -> list[str]:
@@ -161,9 +209,11 @@ def run_scan_job(
     resume: Path | None = None,
     on_result: Callable[[dict], None] | None = None,
     total_known: Callable[[int], None] | None = None,
+    selection: TargetSelection = TargetSelection(),
+    urls: Sequence[str] = (),
 ) -> ScanOutcome:
     """Scan (or resume) per `settings`; raise ScanJobError when it cannot run."""
-    files, targets = _targets(settings)
+    plan = plan_scan(settings, selection, urls)
     options = _probe_options(settings)
     resumed = _load_resume(resume) if resume else None
     started_at = resumed.header["started_at"] if resumed else utc_now()
@@ -177,12 +227,12 @@ def run_scan_job(
     except OutputDirError as exc:
         raise ScanJobError(CANNOT_WRITE, str(exc)) from exc
     try:
-        return _run_locked(settings, options, files, targets, output, started_at, resumed, on_result, total_known)
+        return _run_locked(settings, options, plan, output, started_at, resumed, on_result, total_known)
     finally:
         lock.release()
 
 
-def _run_locked(settings, options, files, targets, output, started_at, resumed, on_result, total_known) -> ScanOutcome:
+def _run_locked(settings, options, plan, output, started_at, resumed, on_result, total_known) -> ScanOutcome:
     network = None
     if settings.geo:
         network = asyncio.run(lookup_network(txt_lookup_via(options.resolver, DEFAULT_GEO_TIMEOUT_S)))
@@ -201,12 +251,12 @@ def _run_locked(settings, options, files, targets, output, started_at, resumed, 
     measured = list(resumed.results) if resumed else []
     resume_notes: list[str] = []
     done = {r["target"]["id"] for r in measured}
-    to_measure = [t for t in targets if t.id not in done]
+    to_measure = [t for t in plan.targets if t.id not in done]
     processes = process_count(settings.processes, len(to_measure))
     if resumed:
         header = resumed.header
         differences = _resume_differences(header.get("settings", {}),
-                                          _settings_record(settings, kit.dns.description, files, processes))
+                                          _settings_record(settings, kit.dns.description, plan, processes))
         if differences:
             raise ScanJobError(BAD_INPUT, "--resume: the interrupted scan was made with other settings: "
                                + "; ".join(differences) + ". Resume it with the same options or configuration file")
@@ -216,7 +266,7 @@ def _run_locked(settings, options, files, targets, output, started_at, resumed, 
     else:
         vantage = {"name": settings.vantage, **(network.fields() if network else {"asn": None, "country": None})}
         header = scan_header(uuid.uuid4().hex, started_at, vantage,
-                             _settings_record(settings, kit.dns.description, files, processes))
+                             _settings_record(settings, kit.dns.description, plan, processes))
     journal_path = journal_path_for(output)
     append = resumed is not None and journal_path.exists()
     try:
@@ -252,7 +302,7 @@ def _run_locked(settings, options, files, targets, output, started_at, resumed, 
     # Imported here, not at start-up: the measuring processes fork without it, sooner.
     from kzprobe.analysis import analyse_scan
 
-    order = {t.id: i for i, t in enumerate(targets)}
+    order = {t.id: i for i, t in enumerate(plan.targets)}
     measured.sort(key=lambda r: order.get(r["target"]["id"], len(order)))
     analysis = analyse_scan(measured, control_report)
     report = build_report(header, measured, analysis, complete=finished, finished_at=utc_now())

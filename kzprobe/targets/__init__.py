@@ -18,6 +18,7 @@ from __future__ import annotations
 from kzprobe.targets.bundled import (
     _PACKAGED_TARGETS,
     _SOURCE_CHECKOUT,
+    BASELINES_FILE,
     BUNDLED_TARGET_NAMES,
     CA_DIR,
     bundled_target_files,

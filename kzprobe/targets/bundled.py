@@ -17,7 +17,9 @@ _KZPROBE_DIR: Final = Path(__file__).resolve().parent.parent
 CA_DIR: Final = _KZPROBE_DIR / "data" / "cas"
 
 # Bundled lists: in a source checkout <repo>/targets/; in an installed wheel, package data.
-BUNDLED_TARGET_NAMES: Final = ("kz.yaml", "messengers.yaml", "baselines.yaml")
+# The baselines alone are scanned beside quick targets (`scan --url`): they tell offline from blocked.
+BASELINES_FILE: Final = "baselines.yaml"
+BUNDLED_TARGET_NAMES: Final = ("kz.yaml", "messengers.yaml", BASELINES_FILE)
 _SOURCE_CHECKOUT: Final = _KZPROBE_DIR.parent
 _PACKAGED_TARGETS: Final = _KZPROBE_DIR / "data" / "targets"
 

@@ -5,7 +5,7 @@ Every problem in every file is collected before one TargetFileError is raised.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -25,17 +25,20 @@ from kzprobe.targets.problems import _EntryContext, _Problems
 TOP_LEVEL_METADATA: Final = ("title", "description", "licence")
 
 
-def load_targets(paths: Sequence[str | Path], *, strict: bool = False) -> list[Target]:
+def load_targets(paths: Sequence[str | Path], *, strict: bool = False,
+                 fetched: Mapping[str, bytes] | None = None) -> list[Target]:
     """All targets of all files, in order. Raises TargetFileError listing every problem found.
 
     Duplicate ids within or across files are errors. strict=True applies the bundled-list rules:
-    every entry has an id, a name, a category and at least one complete source.
+    every entry has an id, a name, a category and at least one complete source. `fetched` holds
+    the bytes of lists named by URL (fetched by the caller), checked exactly like a file's.
     """
-    files = load_target_files(paths, strict=strict)
+    files = load_target_files(paths, strict=strict, fetched=fetched)
     return [target for target_file in files for target in target_file.targets]
 
 
-def load_target_files(paths: Sequence[str | Path], *, strict: bool = False) -> list[TargetFile]:
+def load_target_files(paths: Sequence[str | Path], *, strict: bool = False,
+                      fetched: Mapping[str, bytes] | None = None) -> list[TargetFile]:
     """Like load_targets, keeping each file's metadata and targets apart (for listings and counts)."""
     if isinstance(paths, (str, Path)):
         raise TypeError("paths must be a list of paths, not a single path")
@@ -51,7 +54,7 @@ def load_target_files(paths: Sequence[str | Path], *, strict: bool = False) -> l
             problems.add(TargetProblem(name, None, None, f"given twice (also as {seen_files[key]})"))
             continue
         seen_files[key] = name
-        target_file = _load_one_file(path, name, strict, problems, ids)
+        target_file = _load_one_file(path, name, strict, problems, ids, (fetched or {}).get(name))
         if target_file is not None:
             loaded.append(target_file)
         if problems.full:
@@ -84,12 +87,12 @@ def _file_key(path: Path) -> Path:
 
 
 def _load_one_file(
-    path: Path, name: str, strict: bool, problems: _Problems, ids: _IdRegistry
+    path: Path, name: str, strict: bool, problems: _Problems, ids: _IdRegistry, data: bytes | None = None
 ) -> TargetFile | None:
     def file_problem(message: str, line: int | None = None) -> None:
         problems.add(TargetProblem(name, None, None, message, line))
 
-    text = _read_text(path, name, file_problem)
+    text = _read_text(path, name, file_problem) if data is None else _decode_text(data, file_problem)
     if text is None:
         return None
     if path.suffix.lower() == ".csv" or text.lstrip("\ufeff").lower().startswith(CSV_HEADER_PREFIX):
@@ -114,6 +117,11 @@ def _read_text(path: Path, name: str, file_problem: Callable[..., None]) -> str 
     except OSError as error:
         file_problem(f"cannot be read: {error.strerror or error}")
         return None
+    return _decode_text(data, file_problem)
+
+
+def _decode_text(data: bytes, file_problem: Callable[..., None]) -> str | None:
+    """Text of a list's bytes within the cap, or None after reporting why not."""
     if len(data) > MAX_TARGET_FILE_BYTES:
         file_problem(f"larger than the {MAX_TARGET_FILE_BYTES // (1024 * 1024)} MiB cap for target files")
         return None

@@ -120,7 +120,7 @@ def _existing_file(value: object, base: Path) -> Path:
     return path
 
 
-def _targets(value: object, base: Path) -> tuple[Path, ...]:
+def _targets(value: object, base: Path) -> tuple[Path | str, ...]:
     items = [value] if isinstance(value, (str, Path)) else value
     if not isinstance(items, (list, tuple)):
         raise _Bad(f"must be a list of target files, e.g. [targets/kz.yaml], not {_show(value)}")
@@ -130,12 +130,26 @@ def _targets(value: object, base: Path) -> tuple[Path, ...]:
     paths = []
     for index, item in enumerate(items, start=1):
         try:
-            paths.append(_existing_file(item, base))
+            paths.append(_target_list_url(item) if _is_url(item) else _existing_file(item, base))
         except _Bad as bad:
             problems.append(f"file {index}: {bad}")
     if problems:
         raise _Bad("; ".join(problems))
     return tuple(paths)
+
+
+def _is_url(value: object) -> bool:
+    return isinstance(value, str) and value.strip().lower().startswith(("http://", "https://"))
+
+
+def _target_list_url(value: str) -> str:
+    """A target list on the web: HTTPS only (a list fetched in clear could be swapped on the way)."""
+    text = value.strip()
+    if not text.lower().startswith("https://"):
+        raise _Bad(f"a target list by URL must be https://, not {_show(text)}")
+    if len(text) > 2048 or any(ch.isspace() or ord(ch) < 32 for ch in text):
+        raise _Bad(f"not a usable URL: {_show(text)}")
+    return text
 
 
 def _output_dir(value: object, base: Path) -> Path:
@@ -323,7 +337,7 @@ class EffectiveSettings:
     """The settings a scan runs with; `sources[name]` says where each value came from."""
 
     vantage: str
-    targets: tuple[Path, ...] | None
+    targets: tuple[Path | str, ...] | None  # files, or https URLs of lists
     output_dir: Path
     resolver: str | None
     control_resolver: str
