@@ -138,7 +138,7 @@ def test_list_table_shows_the_columns(tmp_path: Path) -> None:
         """)
     result = invoke("list", "--targets", str(path))
     assert result.exit_code == OK, result.stderr
-    header = result.stdout.splitlines()[1]
+    header = result.stdout.splitlines()[0]
     for column in ("id", "name", "category", "url", "baseline", "sources"):
         assert column in header
     assert "https://orda.kz/" in result.stdout and "Orda.kz" in result.stdout
@@ -173,3 +173,24 @@ def test_python_dash_m_kzprobe_targets_validate(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=60)
     assert failed.returncode == BAD_INPUT
     assert "user name or password" in failed.stderr
+
+
+def test_list_piped_is_plain_columns_one_target_a_line_with_whole_urls(tmp_path: Path) -> None:
+    long_url = "https://www.very-long-host-name-of-a-news-site.kz/section/subsection/article-with-a-long-slug?id=12345"
+    path = write(tmp_path, f"""\
+        - {{id: long-one, url: '{long_url}', name: A site whose name is long enough to wrap in any table at all}}
+        - {{id: short, url: 'https://a.kz/'}}
+        """)
+    result = invoke("list", "--targets", str(path))
+    assert result.exit_code == OK, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 4  # header, two targets, caption
+    assert long_url in lines[1] and lines[1].startswith("long-one ")
+    assert not any(ch in result.stdout for ch in "┃│━─")  # no box drawing to copy around
+
+
+def test_validate_names_bundled_lists_by_their_short_name_when_installed(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # outside the checkout, as a pip user is
+    result = invoke("validate")
+    assert result.exit_code == OK, result.stderr
+    assert "(kz.yaml: " in result.stdout and "/" not in result.stdout.split("(")[1]

@@ -206,7 +206,7 @@ def test_cron_only_one_piece(tmp_path, monkeypatch):
 ])
 def test_cron_bad_arguments(tmp_path, monkeypatch, arguments, message):
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(app, ["cron", *arguments])
+    result = CliRunner().invoke(app, ["cron", "--vantage", "vps", "--output-dir", "out", *arguments])
     assert result.exit_code == exit_codes.BAD_INPUT
     assert message in result.stderr
 
@@ -219,12 +219,29 @@ def test_cron_with_a_bad_configuration(tmp_path, monkeypatch):
     assert "every: unknown key" in result.stderr
 
 
+def test_cron_without_a_configuration_refuses_to_guess(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    for partial in ([], ["--vantage", "vps"], ["--output-dir", "out"]):
+        refused = CliRunner().invoke(app, ["cron", *partial])
+        assert refused.exit_code == exit_codes.BAD_INPUT, partial
+        assert "no configuration file found" in refused.stderr and refused.stdout == ""
+
+
+def test_cron_with_vantage_and_output_dir_pins_both_in_the_scan_command(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    result = CliRunner().invoke(app, ["cron", "--vantage", "vps-ala", "--output-dir", "out", "--only", "cron"])
+    assert result.exit_code == 0, result.stderr
+    assert f" scan --vantage vps-ala --output-dir {tmp_path / 'out'} >> " in result.stdout
+
+
 def test_cron_warns_what_is_not_pinned_down(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
-    without = CliRunner().invoke(app, ["cron"])
-    assert without.exit_code == 0 and "no configuration file found" in without.stderr
     (tmp_path / "kzprobe.yaml").write_text("vantage: vps\n")
     unpinned = CliRunner().invoke(app, ["cron"])
     assert "output_dir is not set" in unpinned.stderr

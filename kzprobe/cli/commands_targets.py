@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -18,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from kzprobe.cli import app, exit_codes
+from kzprobe.docs_links import doc_path
 from kzprobe.targets import (
     CATEGORIES,
     Target,
@@ -64,19 +66,32 @@ def list_targets(
     if as_json:
         typer.echo(json.dumps([t.to_dict() for t in selected], indent=2, ensure_ascii=True))
         return
-    table = Table(title=None, caption=_caption(files, selected, codes), show_lines=False)
-    for header in ("id", "name", "category", "url", "baseline", "sources"):
-        table.add_column(header, overflow="fold", justify="right" if header == "sources" else "left")
-    for target in selected:
-        table.add_row(
-            _cell(target.id),
-            _cell(target.name or ""),
-            _cell(target.category or ""),
-            _cell(_where(target)),
-            _cell(target.baseline or ""),
-            _cell(str(len(target.sources))),
-        )
-    _out().print(table)
+    rows = [(target.id, target.name or "", target.category or "", _where(target), target.baseline or "",
+             str(len(target.sources))) for target in selected]
+    caption = _short(_caption(files, selected, codes), _bundled_names())
+    console = _out()
+    if not console.is_terminal:
+        # Piped (grep, a file, a spreadsheet): plain columns, one target a line, nothing folded.
+        sys.stdout.write(_plain_columns(LIST_COLUMNS, rows) + caption + "\n")
+        return
+    table = Table(title=None, caption=caption, show_lines=False)
+    for header in LIST_COLUMNS:
+        # A URL is never split (it must stay copyable); a long name is cut short instead.
+        table.add_column(header, no_wrap=header in ("id", "url", "category"), overflow="ellipsis",
+                         justify="right" if header == "sources" else "left", ratio=2 if header == "name" else None)
+    for row in rows:
+        table.add_row(*(_cell(value) for value in row))
+    console.print(table)
+
+
+LIST_COLUMNS = ("id", "name", "category", "url", "baseline", "sources")
+
+
+def _plain_columns(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    cleaned = [tuple(clean_text(value) for value in row) for row in [headers, *rows]]
+    widths = [max(len(row[i]) for row in cleaned) for i in range(len(headers))]
+    return "".join("  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip() + "\n"
+                   for row in cleaned)
 
 
 @targets_app.command("validate")
@@ -99,7 +114,8 @@ def validate(
         paths = _display_paths(files)
     loaded = _load_or_exit(paths, strict=strict)
     total = sum(len(f.targets) for f in loaded)
-    counts = ", ".join(f"{f.name}: {len(f.targets)}" for f in loaded)
+    names = _bundled_names()
+    counts = ", ".join(f"{_short(f.name, names)}: {len(f.targets)}" for f in loaded)
     rules = "strict rules" if strict else "user rules"
     noun = "file" if len(loaded) == 1 else "files"
     typer.echo(clean_text(f"OK: {total} targets in {len(loaded)} {noun} ({counts}); {rules}"))
@@ -109,13 +125,14 @@ def _load_or_exit(paths: list[str], *, strict: bool) -> list[TargetFile]:
     try:
         return load_target_files(paths, strict=strict)
     except TargetFileError as error:
+        names = _bundled_names()
         for problem in error.problems:
-            typer.echo(clean_text(str(problem)), err=True)
+            typer.echo(clean_text(_short(str(problem), names)), err=True)
         files = len({problem.file for problem in error.problems})
         count = len(error.problems)
         typer.echo(
             f"{count} problem{'s' if count != 1 else ''} in {files} file{'s' if files != 1 else ''}; "
-            "the format is described in docs/targets.md",
+            f"the format is described in {doc_path('targets.md')}",
             err=True,
         )
         raise typer.Exit(exit_codes.BAD_INPUT) from None
@@ -142,6 +159,18 @@ def _display_paths(paths: list[Path]) -> list[str]:
         except ValueError:
             shown.append(str(path))
     return shown
+
+
+def _bundled_names() -> dict[str, str]:
+    """The bundled lists' paths as loaded -> the short name a user knows them by (kz.yaml), so
+    that an installed kzprobe does not print paths inside site-packages."""
+    return {shown: Path(shown).name for shown in _display_paths(bundled_target_files()) if Path(shown).is_absolute()}
+
+
+def _short(text: str, names: dict[str, str]) -> str:
+    for path, short in names.items():
+        text = text.replace(path, short)
+    return text
 
 
 def _where(target: Target) -> str:

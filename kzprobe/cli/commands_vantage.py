@@ -10,6 +10,7 @@ from typing import Any, Optional
 import typer
 
 from kzprobe.cli import app, exit_codes
+from kzprobe.docs_links import doc_path
 from kzprobe.text import clean_text
 from kzprobe.vantage.config import (
     FROM_DEFAULT,
@@ -120,23 +121,29 @@ def cron(
     every: int = typer.Option(DEFAULT_EVERY_MINUTES, "--every", help="Minutes between scans: divides an hour, or a day in whole hours."),
     log: Optional[Path] = typer.Option(None, "--log", help="Log file for the cron line (default: ~/.local/state/kzprobe/<vantage>.log)."),
     only: Optional[str] = typer.Option(None, "--only", help="Print just one piece, bare: cron, service or timer."),
+    vantage: Optional[str] = typer.Option(None, "--vantage", help="Vantage name for the scans (with --output-dir, when there is no configuration file)."),
+    output_dir: Optional[Path] = typer.Option(None, "--output-dir", help="Where the scans write (with --vantage, when there is no configuration file)."),
 ) -> None:
-    """Print a crontab line and a systemd service + timer that run `kzprobe scan` unattended."""
+    """Print a crontab line and systemd units for unattended scans."""
     if only not in (None, "cron", "service", "timer"):
         _say("--only: one of cron, service, timer")
         raise typer.Exit(exit_codes.BAD_INPUT)
-    settings = _settings_or_exit(config, {})
+    settings = _settings_or_exit(config, {"vantage": vantage, "output_dir": output_dir})
+    if settings.config_file is None and (vantage is None or output_dir is None):
+        _say("no configuration file found: an unattended vantage needs one (see "
+             f"{doc_path('vantage-point.md')}), or both --vantage NAME and --output-dir DIR, so that "
+             "its scans are not filed under 'local' in whatever directory cron starts in")
+        raise typer.Exit(exit_codes.BAD_INPUT)
+    pinned = [*(["--vantage", vantage] if vantage else []),
+              *(["--output-dir", str(settings.output_dir.absolute())] if output_dir else [])]
     workdir = Path.cwd()
     try:
         plan = plan_schedule(settings.vantage, settings.config_file, workdir, every=every,
-                             log_file=log.absolute() if log else None)
+                             log_file=log.absolute() if log else None, scan_flags=pinned)
     except ScheduleError as exc:
         _say(str(exc))
         raise typer.Exit(exit_codes.BAD_INPUT) from None
-    if settings.config_file is None:
-        _say("no configuration file found: the schedule runs with the defaults; write one "
-             "(see docs/vantage-point.md) and run `kzprobe cron --config FILE` again")
-    elif settings.source("output_dir") == FROM_DEFAULT:
+    if settings.config_file is not None and output_dir is None and settings.source("output_dir") == FROM_DEFAULT:
         _say(f"output_dir is not set in {settings.config_file}: the schedule writes into "
              f"{settings.output_dir} (its working directory); set it to be sure manual runs agree")
     text = {"cron": plan.crontab + "\n", "service": plan.service, "timer": plan.timer}.get(only or "", None)

@@ -6,6 +6,7 @@ import datetime
 import re
 from typing import Any, Final
 
+from kzprobe.docs_links import doc_path
 from kzprobe.targets.endpoint_specs import _check_endpoints
 from kzprobe.targets.hosts import _site, _url_parts
 from kzprobe.targets.ids import _ID_RE, _host_slug, _IdRegistry, derive_id
@@ -176,7 +177,7 @@ def _check_category(entry: dict, ctx: _EntryContext, problems: _Problems) -> str
     if value in CATEGORIES:
         return value
     hint = f"; did you mean {value.strip().upper()!r}?" if value.strip().upper() in CATEGORIES else ""
-    message = f"{_show(value)} is not a Citizen Lab category code{hint} (see docs/targets.md)"
+    message = f"{_show(value)} is not a Citizen Lab category code{hint} (see {doc_path('targets.md')})"
     ctx.problem(problems, "category", message)
     return None
 

@@ -104,11 +104,12 @@ def kzprobe_command() -> list[str]:
     return [str(Path(sys.executable).absolute()), "-m", "kzprobe"]
 
 
-def scan_command(executable: list[str], config_file: Path | None) -> list[str]:
+def scan_command(executable: list[str], config_file: Path | None, extra: list[str] | None = None) -> list[str]:
+    """`kzprobe scan` with the configuration file (absolute) and any pinned flags (`extra`)."""
     command = [*executable, "scan"]
     if config_file is not None:
         command += ["--config", str(config_file.absolute())]
-    return command
+    return command + list(extra or [])
 
 
 def default_log_file(vantage: str, environ: dict[str, str] | None = None) -> Path:
@@ -275,10 +276,13 @@ class SchedulePlan:
 def plan_schedule(vantage: str, config_file: Path | None, workdir: Path, *,
                   every: int = DEFAULT_EVERY_MINUTES, log_file: Path | None = None,
                   executable: list[str] | None = None, seed: str | None = None,
-                  system_wide: bool | None = None) -> SchedulePlan:
-    """The crontab line and systemd units that run `kzprobe scan --config FILE` in `workdir`."""
+                  system_wide: bool | None = None, scan_flags: list[str] | None = None) -> SchedulePlan:
+    """The crontab line and systemd units that run `kzprobe scan --config FILE` (plus
+    `scan_flags`, e.g. --vantage and --output-dir when there is no file) in `workdir`."""
     schedule = schedule_for(every, seed if seed is not None else default_seed(vantage, config_file))
-    command = scan_command(executable or kzprobe_command(), config_file)
+    for flag in scan_flags or []:
+        _check_path_text(flag)
+    command = scan_command(executable or kzprobe_command(), config_file, scan_flags)
     log = log_file or default_log_file(vantage)
     name = unit_name(vantage)
     return SchedulePlan(
