@@ -85,3 +85,22 @@ def test_show_with_nothing_scanned_yet_says_what_to_do(tmp_path, monkeypatch):
     result = f.cli("show")
     assert result.exit_code == exit_codes.BAD_INPUT
     assert "kzprobe scan" in result.stderr
+
+
+# --- an offline vantage: said once ------------------------------------------------------------
+
+def test_an_offline_vantage_is_explained_once_with_what_to_check(tmp_path):
+    results = [f.web_result(f"site-{n:02d}", "offline") for n in range(84)]
+    for result in results:
+        result.update(verdict="inconclusive", blocking=None, evidence=["connectivity.offline"],
+                      explanation="nothing answered from this vantage, not even the baseline sites; "
+                                  "the vantage was offline, so no failure here can be blamed on a censor.")
+    path = f.write_json(tmp_path / "offline.json", f.report(results, connectivity="offline"))
+    result = f.cli("show", path)
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    assert out.count("vantage was offline") == 1
+    assert "captive portal" in out and "DNS" in out
+    assert "site-00" in out and "site-83" in out
+    assert "no failure here can be blamed" not in out  # the per-target explanation is not repeated
+    assert len(out.splitlines()) < 25

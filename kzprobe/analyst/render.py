@@ -51,7 +51,12 @@ def render_scan(scan: ScanDigest, console: Console, target_filter: TargetFilter 
     for line in header_lines(scan):
         console.print(line)
     rows = [target for target in scan.targets if target_filter.accepts(target)]
-    if rows and console.width < NARROW_WIDTH:
+    if scan.connectivity in VANTAGE_DOWN and rows:
+        # Every row would repeat the same explanation: say it once, with what to check.
+        for line in vantage_down_banner(scan.connectivity):
+            console.print(line)
+        console.print(compact_targets(rows))
+    elif rows and console.width < NARROW_WIDTH:
         for line in narrow_lines(rows):
             console.print(line)
     elif rows:
@@ -61,6 +66,27 @@ def render_scan(scan: ScanDigest, console: Console, target_filter: TargetFilter 
     console.print(counts_line(scan, shown=len(rows) if target_filter.active else None))
     if not scan.complete:
         console.print(Text("INCOMPLETE: the scan stopped before every target was measured.", style=INCOMPLETE_STYLE))
+
+
+# Connectivity states in which no target's verdict says anything about the target.
+VANTAGE_DOWN = (v.OFFLINE,)
+
+
+def vantage_down_banner(connectivity: str | None) -> list[Text]:
+    """What an offline vantage tells its user, once, instead of on every row."""
+    return [
+        Text("This vantage was offline: nothing answered, not even the baseline sites.", style="bold red"),
+        Text("No target below was measured, so none is blocked or reachable: all are inconclusive."),
+        Text("Check the network connection (cable, Wi-Fi, mobile data), that names resolve (DNS, "
+             "--resolver), and whether a captive portal waits for a login in a browser; then scan again."),
+    ]
+
+
+def compact_targets(rows: list[TargetDigest]) -> Text:
+    """The targets of a scan that measured nothing, as a few wrapped lines of ids."""
+    line = Text("Targets: ", style="bold")
+    line.append(", ".join(clean(target.id, MAX_ID_CHARS) for target in rows))
+    return line
 
 
 def header_lines(scan: ScanDigest) -> list[Text]:
