@@ -104,3 +104,35 @@ def test_an_offline_vantage_is_explained_once_with_what_to_check(tmp_path):
     assert "site-00" in out and "site-83" in out
     assert "no failure here can be blamed" not in out  # the per-target explanation is not repeated
     assert len(out.splitlines()) < 25
+
+
+# --- progress and the closing line -------------------------------------------------------------
+
+def test_the_closing_line_names_the_blocked_targets():
+    from pathlib import Path
+
+    from kzprobe.cli.commands_scan import _summary_line
+
+    report = f.kz_report()
+    line = _summary_line(report, Path("results/x.json"))
+    blocked = [r["target"]["id"] for r in report["results"] if r["verdict"] == "blocked"]
+    assert blocked and f"blocked: {', '.join(blocked)};" in line
+    many = f.report([f.web_result(f"site-{n:02d}", "tls_reset") for n in range(15)])
+    assert "site-09 and 5 more;" in _summary_line(many, Path("r.json"))
+
+
+@pytest.mark.parametrize(("scenario", "failed"), [
+    ("reachable", False), ("tls_reset", True), ("dns_nxdomain", True), ("tcp_timeout", True), ("throttled", False),
+    ("blockpage", False),  # a page came back: only the analysis can say it is a blockpage
+])
+def test_the_progress_hint_counts_pages_that_did_not_load(scenario, failed):
+    from kzprobe.cli.commands_scan import did_not_load
+
+    assert did_not_load(f.measured_result("x", scenario)) is failed
+
+
+def test_the_progress_hint_counts_a_service_with_a_failing_endpoint():
+    from kzprobe.cli.commands_scan import did_not_load
+
+    assert did_not_load(f.service_result(failing={"149.154.167.51": "generic_timeout_error"}))
+    assert not did_not_load(f.service_result(failing={}))

@@ -10,7 +10,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from kzprobe.scan import limits
 from kzprobe.cli import app, exit_codes
@@ -116,16 +116,55 @@ def _progress(interactive: bool):
         yield None, None
         return
     with Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("left"), TimeRemainingColumn(), TextColumn("{task.fields[failing]}"),
                   console=err, transient=True) as progress:
-        task = progress.add_task("scan", total=None)
-        yield (lambda result: progress.advance(task)), (lambda total: progress.update(task, total=total))
+        task = progress.add_task("scan", total=None, failing="")
+        failing = 0
+
+        def advance(result: dict) -> None:
+            nonlocal failing
+            failing += did_not_load(result)
+            note = f"{failing} did not load (verdicts at the end)" if failing else ""
+            progress.update(task, advance=1, failing=note)
+
+        yield advance, (lambda total: progress.update(task, total=total))
+
+
+def did_not_load(result: dict) -> bool:
+    """Whether a measured result's page did not load (no HTTP response at the end of its chain),
+    or a service endpoint failed: a hint while the scan runs, not a verdict (verdicts need the
+    baselines and the control, known only at the end)."""
+    observations = result.get("observations")
+    if not isinstance(observations, dict):
+        return False
+    endpoints = observations.get("endpoints")
+    if isinstance(endpoints, list) and endpoints:
+        return any(isinstance(step, dict) and step.get("failure")
+                   for endpoint in endpoints if isinstance(endpoint, dict)
+                   for key in ("dns", "tcp", "tls") for step in _steps(endpoint.get(key)))
+    hops = observations.get("http")
+    last = hops[-1] if isinstance(hops, list) and hops and isinstance(hops[-1], dict) else None
+    return last is None or last.get("failure") is not None or last.get("status") is None
+
+
+def _steps(value: object) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+# Blocked targets named in the closing line; more are counted.
+NAMED_BLOCKED = 10
 
 
 def _summary_line(report: dict, output: Path) -> str:
     counts = ", ".join(f"{n} {verdict}" for verdict, n in report["summary"].items() if n)
     state = "complete" if report["complete"] else "INCOMPLETE (interrupted)"
-    return (f"kzprobe: {len(report['results'])} targets, {counts or 'none'}; connectivity "
-            f"{report['connectivity']}; scan {state}; report {output}")
+    blocked = [str(r.get("target", {}).get("id")) for r in report["results"] if r.get("verdict") == "blocked"]
+    named = ""
+    if blocked:
+        more = f" and {len(blocked) - NAMED_BLOCKED} more" if len(blocked) > NAMED_BLOCKED else ""
+        named = f"; blocked: {', '.join(blocked[:NAMED_BLOCKED])}{more}"
+    return clean(f"kzprobe: {len(report['results'])} targets, {counts or 'none'}{named}; connectivity "
+                 f"{report['connectivity']}; scan {state}; report {output}")
 
 
 def _finish_output(report: dict, output: Path, as_json: bool, interactive: bool) -> None:
