@@ -37,8 +37,8 @@ def test_one_column_per_scan_in_time_order_with_connectivity(three_scans):
     out = result.stdout
     header = out.splitlines()
     assert header[0].split() == ["almaty-vps", "shymkent-home", "lab"]  # by time, not by file name
-    assert header[1].split() == ["2022-01-05"] * 3
-    assert header[2].split() == ["10:00Z", "11:00Z", "12:00Z"]
+    assert header[1].split() == ["01-05"] * 3
+    assert header[2].split() == ["10:00", "11:00", "12:00"]
     assert _cells(out, "connectivity") == ["online", "CUT", "online"]
     assert _cells(out, "orda-kz") == ["NEWS", "tls", "tls", "-"]
     assert _cells(out, "youtube-com") == ["MMED", "slow", "-", "-"]
@@ -47,7 +47,7 @@ def test_one_column_per_scan_in_time_order_with_connectivity(three_scans):
     assert _cells(out, "livejournal-com") == ["HOST", "dns", "dns", "-"]
     assert _cells(out, "lab-throttled") == ["-", "-", "slow"]  # lab targets have no category
     assert header[3].split() == ["Target", "Cat", "INCOMPLETE"]
-    assert "16 targets × 3 scans from 3 vantage(s)" in out
+    assert "16 targets × 3 scans from 3 vantages" in out and "(times UTC)" in out
     assert "ok reachable" in out  # the legend
 
 
@@ -58,8 +58,8 @@ def test_filters_by_category_verdict_and_target(three_scans):
     out = f.cli("summary", three_scans, "--verdict", "throttled").stdout
     assert "youtube-com" in out and "lab-throttled" in out and "orda-kz" not in out
     out = f.cli("summary", three_scans, "--target", "lab-*", "--vantage", "lab").stdout
-    assert out.splitlines()[0].split() == ["lab"]
-    assert "INCOMPLETE" not in out and "6 targets × 1 scans" in out
+    assert out.splitlines()[0].split() == ["01-05"]  # one vantage: named under the table
+    assert "INCOMPLETE" not in out and "6 targets × 1 scans from vantage lab" in out
 
 
 def test_many_scans_are_grouped_by_the_shortest_period_that_fits(tmp_path):
@@ -79,7 +79,7 @@ def test_many_scans_are_grouped_by_the_shortest_period_that_fits(tmp_path):
 def test_days_are_used_when_they_fit(tmp_path):
     f.write_january_2022(tmp_path, hours=72)
     out = f.cli("summary", tmp_path).stdout
-    assert out.splitlines()[1].split() == ["2022-01-03", "2022-01-04", "2022-01-05"]
+    assert out.splitlines()[0].split() == ["2022-01-03", "2022-01-04", "2022-01-05"]
     # Messengers cut at 14:00 on 4 Jan: that day's cell is mixed, the most frequent state first.
     assert _cells(out, "telegram") == ["COMM", "ok", "ok", "14/24", "tcp"]
 
@@ -158,3 +158,24 @@ def test_a_time_filter_that_matches_nothing_says_so(three_scans):
     result = f.cli("summary", three_scans, "--since", "2030-01-01")
     assert result.exit_code == exit_codes.BAD_INPUT
     assert "no report matches --vantage/--since/--until" in result.stderr
+
+
+def test_many_columns_stay_readable_dates_said_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "240")
+    f.write_january_2022(tmp_path, hours=20)
+    out = f.cli("summary", tmp_path, "--max-columns", "20").stdout
+    lines = out.splitlines()
+    date_line, time_line = lines[0].split(), lines[1].split()
+    assert date_line == ["01-03"]  # the date once, where it changes, not repeated or stacked per column
+    assert time_line == ["Target", "Cat", *[f"{hour:02d}:00" for hour in range(20)]]
+    assert "from vantage almaty-vps, 2022-01-03T00:00:00Z" in out
+
+
+def test_more_columns_than_the_terminal_fits_are_held_to_what_fits(tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "100")
+    f.write_january_2022(tmp_path, hours=20)
+    out = f.cli("summary", tmp_path, "--max-columns", "20").stdout
+    assert "--max-columns 20: a 100-character wide table shows" in out
+    assert "group them by vantage and" in out  # grouped into what fits instead of folded
+    headings = [line for line in out.splitlines()[:4]]
+    assert not any(piece in ("-vps", "Z", "1-04") for line in headings for piece in line.split())

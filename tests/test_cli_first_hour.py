@@ -136,3 +136,16 @@ def test_the_progress_hint_counts_a_service_with_a_failing_endpoint():
 
     assert did_not_load(f.service_result(failing={"149.154.167.51": "generic_timeout_error"}))
     assert not did_not_load(f.service_result(failing={}))
+
+
+# --- help that fits ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("group", [[], ["targets"], ["lab"], ["config"]])
+def test_help_lists_every_command_with_a_whole_one_line_summary(group, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    result = f.cli(*group, "--help")
+    assert result.exit_code == 0
+    commands = result.stdout.split("Commands:")[1].splitlines()
+    assert commands and all(line.strip() for line in commands[1:] if line)
+    for line in commands:
+        assert "..." not in line and len(line) <= 80, line

@@ -41,6 +41,9 @@ MAX_TABLE_COLUMNS: Final = 16
 # Characters a scan column takes (cells like "tls 27/48", headings like "almaty-vps"), and
 # what the target and category columns leave of the width.
 COLUMN_CHARS: Final = 13
+# Asked for explicitly (--max-columns), a column may be as narrow as its widest cell ("ok 14/24")
+# plus padding: headings name the date only where it changes, so they are no wider.
+NARROWEST_COLUMN_CHARS: Final = 10
 ROW_HEADING_CHARS: Final = 30
 # States are stored as one byte each: index 0 means "not in this scan".
 _MAX_STATES: Final = 255
@@ -172,8 +175,13 @@ def columns_that_fit(width: int) -> int:
 def render_summary(
     matrix: SummaryMatrix, console: Console, target_filter: TargetFilter, *, max_columns: int | None = None
 ) -> None:
-    """The matrix as a table; `max_columns` defaults to what the console's width fits."""
-    max_columns = max_columns or columns_that_fit(console.width)
+    """The matrix as a table; `max_columns` defaults to what the console's width fits, and is
+    held to it: more columns than fit would fold every heading and cell into unreadable pieces."""
+    fits = max(1, (console.width - ROW_HEADING_CHARS) // NARROWEST_COLUMN_CHARS) if max_columns else columns_that_fit(console.width)
+    if max_columns is not None and max_columns > fits:
+        console.print(Text(f"--max-columns {max_columns}: a {console.width}-character wide table shows {fits} "
+                           "readably; widen the terminal (or set COLUMNS), or use --csv for every scan.", style="yellow"))
+    max_columns = min(max_columns or fits, fits)
     scans = matrix.ordered_scans()
     grouping, groups = group_columns(scans, max_columns)
     vantages = sorted({scan.vantage for scan in scans})
@@ -192,8 +200,10 @@ def render_summary(
     table.add_column("Target", no_wrap=True, min_width=max(longest, 6))
     table.add_column("Cat", no_wrap=True)
     status_line = any(not scan.complete for scan in scans)  # all headings keep the same height
-    for group in groups:
-        table.add_column(_heading(group, grouping, status_line), overflow="fold")
+    several = len(vantages) > 1
+    for previous, group in zip([None, *groups], groups):
+        # Never folded into 3-character pieces: a cell too narrow is cut with "…" instead.
+        table.add_column(_heading(group, grouping, status_line, previous, several), no_wrap=True, overflow="ellipsis")
     table.add_row(Text("connectivity", style="italic"), Text(""), *[_connectivity_cell(g.scans) for g in groups])
     table.add_section()
     for index in rows:
@@ -203,7 +213,8 @@ def render_summary(
     if not rows:
         console.print(Text("No target matches the filters.", style="dim"))
     first, last = iso(scans[0].started_at), iso(scans[-1].started_at)
-    console.print(Text(f"{len(rows)} targets × {len(scans)} scans from {len(vantages)} vantage(s), {first} to {last}."))
+    where = f"vantage {clean(vantages[0], 40)}" if len(vantages) == 1 else f"{len(vantages)} vantages"
+    console.print(Text(f"{len(rows)} targets × {len(scans)} scans from {where}, {first} to {last} (times UTC)."))
     if grouping not in ("scan", ""):
         console.print(
             Text(
@@ -216,15 +227,23 @@ def render_summary(
     console.print(Text(LEGEND, style="dim"))
 
 
-def _heading(group: ColumnGroup, grouping: str, status_line: bool) -> Text:
+def _heading(group: ColumnGroup, grouping: str, status_line: bool, previous: ColumnGroup | None,
+             several_vantages: bool) -> Text:
     """Vantage, then the date (or period), then the time (or the number of scans), then (when
-    some scan of the matrix is incomplete) INCOMPLETE or nothing."""
-    heading = safe(group.vantage, "bold", 24)
+    some scan of the matrix is incomplete) INCOMPLETE or nothing. What the column before already
+    says is left blank (one vantage: its name is under the table), so that headings stay short
+    enough to read however many columns share the width."""
+    show_vantage = several_vantages and (previous is None or previous.vantage != group.vantage)
+    heading = safe(group.vantage, "bold", 24) if show_vantage else Text("")
+    first_line = "\n" if several_vantages else ""
     if grouping == "scan":
         moment = group.scans[0].started_at
-        heading.append(f"\n{moment:%Y-%m-%d}\n{moment:%H:%MZ}")
+        before = previous.scans[0].started_at if previous is not None else None
+        # Month and day fit a narrow column; the year is in the line under the table.
+        day = f"{moment:%m-%d}" if before is None or before.date() != moment.date() or show_vantage else ""
+        heading.append(f"{first_line}{day}\n{moment:%H:%M}")
     else:
-        heading.append(f"\n{group.period}\n{len(group.scans)} scans")
+        heading.append(f"{first_line}{group.period}\n{len(group.scans)} scans")
     incomplete = sum(1 for scan in group.scans if not scan.complete)
     if incomplete:
         heading.append("\nINCOMPLETE" if grouping == "scan" else f"\n{incomplete} INCOMPLETE", style="bold red")

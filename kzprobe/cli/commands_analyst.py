@@ -205,7 +205,9 @@ def compare(
     verdict: list[str] = VERDICT,
     target: list[str] = TARGET,
 ) -> None:
-    """Targets whose verdict, blocking layer or evidence differ between two reports."""
+    """What changed between two reports, target by target.
+
+    Targets whose verdict, blocking layer or evidence differ between the two."""
     target_filter = _target_filter(category, verdict, target)
     comparison = compare_scans(_read_one(a), _read_one(b), target_filter)
     if json_out:
@@ -234,7 +236,9 @@ def summary(
     until: Optional[str] = UNTIL,
     no_cache: bool = NO_CACHE,
 ) -> None:
-    """A matrix of targets x scans (vantage and time), one compact cell per verdict."""
+    """A matrix of targets x scans, a cell per verdict.
+
+    Scans are columns (vantage and time); beyond what fits, they are grouped by period."""
     target_filter = _target_filter(category, verdict, target)
     scan_filter = _scan_filter(vantage, since, until)
     problems = _Problems()
@@ -264,7 +268,9 @@ def timeline(
     until: Optional[str] = UNTIL,
     no_cache: bool = NO_CACHE,
 ) -> None:
-    """Periods of each state per target and vantage, and the periods a vantage was offline or cut."""
+    """Periods of each state per target and vantage.
+
+    Also the periods a vantage was offline or cut off from abroad."""
     target_filter = _target_filter(category, [], target)
     scan_filter = _scan_filter(vantage, since, until)
     problems = _Problems()
@@ -294,7 +300,9 @@ def export(
     until: Optional[str] = UNTIL,
     no_cache: bool = NO_CACHE,
 ) -> None:
-    """One flat row per target per scan, for pandas, DuckDB or a spreadsheet."""
+    """One flat row per target per scan (CSV, JSONL).
+
+    For pandas, DuckDB or a spreadsheet."""
     if format not in EXPORT_FORMATS:
         raise _fail(f"--format must be one of {', '.join(EXPORT_FORMATS)}, not {format!r}")
     target_filter = _target_filter(category, verdict, target)

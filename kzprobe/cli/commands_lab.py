@@ -28,7 +28,8 @@ from kzprobe.lab.scenarios import select
 from kzprobe.text import clean_text
 
 lab_app = typer.Typer(
-    help="The lab: an emulated censored network on this machine (network namespaces).",
+    help="An emulated censored network on this machine.\n\nBuilt from network namespaces; nothing leaves them.",
+    short_help="An emulated censored network on this machine.",
     no_args_is_help=True, rich_markup_mode=None,
 )
 app.add_typer(lab_app, name="lab")
@@ -72,7 +73,9 @@ def _selected(ids: list[str] | None):
 
 @lab_app.command("list")
 def lab_list(as_json: bool = typer.Option(False, "--json", help="Print the scenarios as JSON.")) -> None:
-    """Every scenario: what the censored network does, and what kzprobe must conclude."""
+    """Every scenario and what kzprobe must conclude.
+
+    What the censored network does to each site, and the verdict expected from it."""
     rows = scenario_table(select(None))
     runs = [{"id": r.id, "summary": r.summary, "scenarios": list(r.scenario_ids), "connectivity": r.connectivity}
             for r in NETWORK_RUNS]
@@ -97,7 +100,9 @@ def lab_run(
     output: Path = typer.Option(None, "--output", help="Keep the scan reports in this directory."),
     as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON."),
 ) -> None:
-    """Build the lab, scan from outside (control) and inside, and compare with the expectations.
+    """Build the lab, scan it, check the verdicts.
+
+    Scans from outside (the control) and inside, and compares with the expectations.
 
     Exits 1 when any scenario's verdict, blocking layer or key evidence differs."""
     _check_available()
@@ -153,7 +158,9 @@ def lab_shell(
     side: str = typer.Option("inside", "--side", help=f"Which network: {', '.join(SHELL_SIDES)}."),
     scenario: list[str] = typer.Option(None, "--scenario", "-s", help="Only these scenarios (repeatable)."),
 ) -> None:
-    """A shell inside the censored network (or another side), to poke at it with curl and dig."""
+    """A shell inside the censored network.
+
+    Or another side of it, to poke at it with curl and dig."""
     if side not in SHELL_SIDES:
         raise _fail(f"--side must be one of {', '.join(SHELL_SIDES)}", exit_codes.BAD_INPUT)
     _check_available()
@@ -189,7 +196,9 @@ def lab_shell(
 
 @lab_app.command("clean")
 def lab_clean(every: bool = typer.Option(False, "--all", help="Also remove labs whose process is still running.")) -> None:
-    """Remove what killed labs left behind: kzlab-* namespaces, /etc/netns/kzlab-*, work directories."""
+    """Remove what killed labs left behind.
+
+    kzlab-* namespaces, /etc/netns/kzlab-*, work directories."""
     removed = netns.clean(every=every)
     for item in removed:
         _out.print(_text(f"removed {item}"))

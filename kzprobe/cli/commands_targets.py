@@ -31,7 +31,8 @@ from kzprobe.targets import (
 from kzprobe.text import clean_text
 
 targets_app = typer.Typer(
-    help="Inspect and check target lists (the bundled ones, or your own YAML or Citizen Lab CSV).",
+    help="Inspect and check target lists.\n\nThe bundled ones, or your own YAML or Citizen Lab CSV.",
+    short_help="Inspect and check target lists.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
@@ -59,7 +60,7 @@ def list_targets(
         bool, typer.Option("--json", help="Print the targets as JSON instead of a table.")
     ] = False,
 ) -> None:
-    """List targets: id, name, category, URL, baseline and number of sources."""
+    """List targets: id, name, category, URL, sources."""
     codes = _category_codes(category or [])
     files = _load_or_exit(_display_paths(targets or bundled_target_files()), strict=False)
     selected = [t for f in files for t in f.targets if not codes or t.category in codes]
@@ -107,7 +108,9 @@ def validate(
                      "and sources (document, reports, date)."),
     ] = False,
 ) -> None:
-    """Check target files; print one line per problem, or a one-line summary when all is well."""
+    """Check target files: a line per problem.
+
+    Or a one-line summary when all is well."""
     if not files:
         paths, strict = _display_paths(bundled_target_files()), True
     else:

@@ -99,7 +99,9 @@ def config_show(
     keep: Optional[str] = typer.Option(None, "--keep", help="Override retention: N scans, Nd days, or all."),
     geo: Optional[bool] = typer.Option(None, "--geo/--no-geo", help="Override: look up ASN and country."),
 ) -> None:
-    """Print the effective configuration and where each value came from (default, file, flag).
+    """The effective settings and where each came from.
+
+    Each value with its source: default, file or flag.
 
     The override flags are those of `kzprobe scan`: give them to see what a scan with them
     would use."""
