@@ -301,6 +301,39 @@ def write_journal(path: Path, made: dict[str, Any], *, cut_last_line_at: int | N
 
 HOSTILE_TITLE = "[bold red]x[/]\x1b[2J\x1b]0;pwned\x07\u202eevil"
 
+# Strings that try to become markup or script in an HTML page (kzprobe report): elements,
+# event handlers, an early end of a <script> or <style>, a comment or CDATA end, a URL scheme,
+# and characters XML forbids (a lone surrogate, a non-character).
+HOSTILE_MARKUP = (
+    "<script>alert(1)</script>",
+    '"><img src=x onerror=alert(2)>',
+    "'><svg onload=alert(3)>",
+    "</script><script>alert(4)</script>",
+    "</style><style>*{background:url(https://evil.example/x)}</style>",
+    "<!-- ]]> <![CDATA[ x",
+    "javascript:alert(5)",
+    "&lt;b&gt; &amp; &#60;i&#62;",
+    "\ud800 lone surrogate \ufffe",
+    HOSTILE_TITLE,
+)
+
+
+def hostile_markup_report(**kwargs: Any) -> dict[str, Any]:
+    """kz_report with every free-text field a report carries set to a HOSTILE_MARKUP string."""
+    made = kz_report(**kwargs)
+    hostile = list(HOSTILE_MARKUP)
+    made["vantage"].update(name=hostile[1], asn=hostile[2], country=hostile[6])
+    made["scan_id"] = hostile[3]
+    made["software"]["version"] = hostile[4]
+    made["provenance"] = {"source": hostile[0], "licence": hostile[7]}
+    for number, result in enumerate(made["results"]):
+        text = hostile[number % len(hostile)]
+        result["target"].update(id=f"{text} #{number}", name=hostile[(number + 1) % len(hostile)],
+                                category=hostile[(number + 2) % len(hostile)], url=hostile[(number + 3) % len(hostile)])
+        result["explanation"] = hostile[(number + 4) % len(hostile)]
+        result["evidence"] = [hostile[(number + 5) % len(hostile)], "tls.reset"]
+    return made
+
 
 JANUARY_TARGETS = (("orda-kz", "Orda.kz", "NEWS"), ("tengrinews-kz", "Tengrinews", "NEWS"),
                    ("livejournal-com", "LiveJournal", "HOST"))

@@ -28,12 +28,15 @@ def _forge_same_stamp(path, text: str) -> None:
 
 
 def test_a_digest_round_trips_through_the_cache(tmp_path):
-    path = f.write_json(tmp_path / "kz.json", f.kz_report())
+    imported = f.kz_report(scan_id="imported")
+    imported["provenance"] = {"source": "OONI", "licence": "CC BY-NC-SA 4.0"}
     cache = open_cache(tmp_path / "cache")
-    for detail in (True, False):
-        scan = read_scan(path, detail=detail)
-        cache.put(str(path), detail, file_stamp(str(path)), digest_cache.serialize(scan))
-        assert cache.get(str(path), detail, file_stamp(str(path))) == scan
+    for path in (f.write_json(tmp_path / "kz.json", f.kz_report()), f.write_json(tmp_path / "ooni.json", imported)):
+        for detail in (True, False):
+            scan = read_scan(path, detail=detail)
+            cache.put(str(path), detail, file_stamp(str(path)), digest_cache.serialize(scan))
+            assert cache.get(str(path), detail, file_stamp(str(path))) == scan
+    assert read_scan(tmp_path / "ooni.json").provenance == ("OONI", "CC BY-NC-SA 4.0")
     cache.close()
 
 

@@ -22,13 +22,13 @@ from kzprobe import __version__
 from kzprobe.report import read as rr
 from kzprobe.analyst.service_rows import EndpointFailure, EndpointSummary
 from kzprobe.analyst.measures import Measures
-from kzprobe.analyst.reading import ScanDigest, TargetDigest
+from kzprobe.analyst.reading import Provenance, ScanDigest, TargetDigest
 
 # Where the cache lives: this directory, or "off" to disable it.
 CACHE_ENV: Final = "KZPROBE_CACHE_DIR"
 # Raise when the digest's shape or the rules that fill it change: old entries are then ignored
 # (the database file name carries this and the kzprobe version; older files are deleted).
-DIGEST_FORMAT: Final = 2
+DIGEST_FORMAT: Final = 3
 # Writes are committed in batches: one transaction per file would dominate a cold run.
 COMMIT_EVERY: Final = 500
 _NAME_PREFIX: Final = "digests-"
@@ -156,6 +156,7 @@ def _to_json(scan: ScanDigest) -> list[Any]:
              target.queued_ms]
             for target in scan.targets
         ],
+        list(scan.provenance) if scan.provenance else None,
     ]
 
 
@@ -164,7 +165,7 @@ def _endpoints_json(summary: EndpointSummary | None) -> list[Any] | None:
 
 
 def _from_json(data: list[Any], path: str) -> ScanDigest:
-    scan_id, started, finished, complete, vantage, asn, country, connectivity, software, targets = data
+    scan_id, started, finished, complete, vantage, asn, country, connectivity, software, targets, provenance = data
     return ScanDigest(
         path=path,
         from_journal=False,
@@ -178,6 +179,7 @@ def _from_json(data: list[Any], path: str) -> ScanDigest:
         connectivity=connectivity,
         software=software,
         targets=tuple(_target_from_json(target) for target in targets),
+        provenance=Provenance(*provenance) if provenance else None,
     )
 
 

@@ -17,6 +17,10 @@ from kzprobe.report import vocabulary as v
 from kzprobe.analyst.service_rows import EndpointSummary, summarise_endpoints
 from kzprobe.analyst.measures import Measures, measures_of, number, text
 
+# Data imported from OONI is theirs, under this licence (github.com/ooni/license, data/LICENSE.md): a picture or
+# table made from it must say so, even when the imported report does not name the licence.
+OONI_LICENCE = "CC BY-NC-SA 4.0"
+
 
 class TargetDigest(NamedTuple):
     """One result of one scan, as the analysts see it (strings raw: clean them to render).
@@ -52,6 +56,13 @@ class TargetDigest(NamedTuple):
         }
 
 
+class Provenance(NamedTuple):
+    """Where an imported report's measurements come from (e.g. OONI), and their licence."""
+
+    source: str
+    licence: str | None
+
+
 @dataclass(frozen=True)
 class ScanDigest:
     """One report, reduced: its header and its results' digests."""
@@ -68,6 +79,7 @@ class ScanDigest:
     connectivity: str | None
     software: str | None
     targets: tuple[TargetDigest, ...] = field(repr=False)
+    provenance: Provenance | None = None  # None: measured by kzprobe itself
 
     def counts(self) -> dict[str, int]:
         """Results per verdict (recounted from the results, not taken from the file's summary)."""
@@ -122,7 +134,37 @@ def digest_report(report: dict[str, Any], path: str, *, from_journal: bool = Fal
         connectivity=report.get("connectivity"),
         software=f"kzprobe {version}" if isinstance(version, str) else None,
         targets=tuple(_digest_result(result, detail) for result in report["results"]),
+        provenance=provenance_of(report),
     )
+
+
+def provenance_of(report: dict[str, Any]) -> Provenance | None:
+    """The source and licence of an imported report, read defensively: a "provenance" object at
+    the top of the report, else on its first result that has one; None when neither exists.
+
+    Its shape belongs to the importer (`kzprobe ooni import`): any field may be missing or of the
+    wrong type. "source" (or "name") names the source; "licence" (or "license") its licence;
+    a source that names OONI, or measurement ids of OONI's, carry OONI's licence.
+    """
+    found = report.get("provenance")
+    if not isinstance(found, dict):
+        found = next(
+            (result["provenance"] for result in report["results"] if isinstance(result.get("provenance"), dict)),
+            None,
+        )
+    if found is None:
+        return None
+    source = next((found[key] for key in ("source", "name") if isinstance(found.get(key), str) and found[key]), None)
+    licence = next((found[key] for key in ("licence", "license") if isinstance(found.get(key), str) and found[key]), None)
+    nested = found.get("ooni")
+    from_ooni = (source is not None and "ooni" in source.lower()) or isinstance(nested, dict) or any(
+        key in found for key in ("measurement_uid", "report_id")
+    )
+    if source is None:
+        source = "OONI" if from_ooni else "imported data"
+    if licence is None and from_ooni:
+        licence = OONI_LICENCE
+    return Provenance(text(source) or "imported data", text(licence))
 
 
 def _digest_result(result: dict[str, Any], detail: bool) -> TargetDigest:

@@ -42,7 +42,7 @@ COMMAND_MODULES: dict[str, str] = {
     "scan": "commands_scan", "analyse": "commands_scan",
     "targets": "commands_targets",
     "show": "commands_analyst", "compare": "commands_analyst", "summary": "commands_analyst",
-    "timeline": "commands_analyst", "export": "commands_analyst",
+    "timeline": "commands_analyst", "export": "commands_analyst", "report": "commands_analyst",
     "lab": "commands_lab",
     "config": "commands_vantage", "cron": "commands_vantage",
 }

@@ -1,4 +1,4 @@
-"""Commands that read reports: show, compare, summary, timeline, export.
+"""Commands that read reports: show, compare, summary, timeline, export, report.
 
 Thin: parse the options, read through kzprobe.analyst, render. Every string from a report goes
 through kzprobe.analyst.safe_text before reaching the terminal; machine output (--json, --csv,
@@ -26,6 +26,7 @@ from kzprobe.analyst.digest_cache import open_cache
 from kzprobe.analyst.compare import compare_scans, comparison_json, render_comparison
 from kzprobe.analyst.export import EXPORT_FORMATS, format_rows, write_export
 from kzprobe.analyst.filters import TargetFilter
+from kzprobe.analyst.html import ReportPicture, render_html
 from kzprobe.analyst.reading import ScanDigest, read_scan
 from kzprobe.analyst.render import render_scan, scan_json
 from kzprobe.analyst.safe_text import clean
@@ -316,6 +317,50 @@ def export(
             raise _no_reports(problems, scan_filter != ScanFilter())
     if output is not None:
         typer.echo(f"kzprobe: {rows.rows} rows from {rows.scans} scans written to {clean(str(output))}", err=True)
+
+
+# --- report (HTML) -------------------------------------------------------------------------
+
+
+@app.command()
+def report(
+    paths: list[Path] = typer.Argument(..., metavar="FILES|DIR", help="Reports, or directories of reports."),
+    output: Path = typer.Option(Path("report.html"), "--output", "-o", help="The HTML file to write."),
+    title: Optional[str] = typer.Option(None, "--title", help="The page's title (default: vantages and dates)."),
+    strict: bool = STRICT,
+    category: list[str] = CATEGORY,
+    verdict: list[str] = VERDICT,
+    target: list[str] = TARGET,
+    vantage: list[str] = VANTAGE,
+    since: Optional[str] = SINCE,
+    until: Optional[str] = UNTIL,
+    no_cache: bool = NO_CACHE,
+) -> None:
+    """One self-contained HTML page of charts and tables, to look at, mail or publish."""
+    target_filter = _target_filter(category, verdict, target)
+    scan_filter = _scan_filter(vantage, since, until)
+    problems = _Problems()
+    picture = ReportPicture(target_filter=target_filter)
+    picture.add_all(_scans(paths, strict, scan_filter, problems, no_cache))
+    if picture.empty:
+        raise _no_reports(problems, scan_filter != ScanFilter())
+    filters = "; ".join(
+        f"{name} {', '.join(values)}"
+        for name, values in (("vantage", vantage), ("category", category), ("target", target), ("verdict", verdict),
+                             ("since", [since] if since else []), ("until", [until] if until else []))
+        if values
+    )
+    page = render_html(picture, generated_at=datetime.now(timezone.utc), title=title,
+                       files_skipped=problems.count, filters=filters)
+    with _output(output) as stream:
+        stream.write(page)
+    grid = picture.grid
+    typer.echo(
+        f"kzprobe: {clean(str(output))} written ({len(page.encode('utf-8')) // 1024:,} KB): {picture.sources.scans} scans "
+        f"from {len(picture.sources.vantages)} vantage(s), {len(picture.shown_targets())} targets, one column per "
+        f"{grid.resolution.name}",
+        err=True,
+    )
 
 
 @contextlib.contextmanager
