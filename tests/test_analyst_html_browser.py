@@ -39,7 +39,8 @@ PROBE = r"""
     var box = svg.getBoundingClientRect();
     var row = data.charts.v0.rows[1];
     var scale = box.width / svg.viewBox.baseVal.width;
-    var at = {clientX: box.left + (data.x0 + data.w * 80 + 1) * scale, clientY: box.top + (row.y + 5) * scale, bubbles: true};
+    var at = {clientX: box.left + (data.x0 + data.w * 80 + 1) * scale, clientY: box.top + (row.y + 5) * scale,
+              bubbles: true};
     svg.dispatchEvent(new MouseEvent("mousemove", at));
     var panel = document.getElementById("kz-detail");
     out.hover = panel.hidden ? null : panel.textContent;

@@ -118,7 +118,8 @@ def test_the_header_states_the_sources(january_page):
     assert ["almaty-vps", "AS9198", "KZ", "210", "0", "2022-01-03 00:00Z", "2022-01-11 23:00Z",
             "almaty-vps-20220103T0000almaty-vps-20220111T2300"] in january_page.rows
     text = january_page.text
-    assert "Span: 2022-01-03 00:00Z to 2022-01-11 23:00Z (all times UTC); 420 scans from 2 vantages; one column per hour" in text
+    assert ("Span: 2022-01-03 00:00Z to 2022-01-11 23:00Z (all times UTC); 420 scans from 2 vantages; "
+            "one column per hour") in text
     assert "Scans made by: kzprobe 0.1.0 (420 scans)" in text
     assert "shymkent-beeline: shymkent-beeline-20220111T2300" in text  # the scan ids, listed
     assert "Imported data" not in text
@@ -252,7 +253,8 @@ def test_filters_narrow_the_page(january, tmp_path):
         ("good", ["--output", "missing-dir/x.html"], exit_codes.CANNOT_WRITE, "cannot write"),
     ],
 )
-def test_bad_input_and_unwritable_output_are_said_and_exit_nonzero(tmp_path, monkeypatch, setup, options, code, message):
+def test_bad_input_and_unwritable_output_are_said_and_exit_nonzero(tmp_path, monkeypatch, setup, options, code,
+                                                                    message):
     monkeypatch.chdir(tmp_path)
     reports = tmp_path / "reports"
     reports.mkdir()
@@ -271,4 +273,15 @@ def test_a_skipped_file_is_named_and_counted_in_the_page(tmp_path):
     (tmp_path / "r" / "cut.json").write_text('{"format": "kzprobe-report"')
     result = f.cli("report", tmp_path / "r", "-o", tmp_path / "out.html")
     assert result.exit_code == 0 and "cut.json: truncated JSON" in result.stderr
-    assert "Unreadable files skipped: 1 (each was named on stderr)." in parse_page((tmp_path / "out.html").read_text()).text
+    page = parse_page((tmp_path / "out.html").read_text())
+    assert "Unreadable files skipped: 1 (each was named on stderr)." in page.text
+
+
+def test_networks_are_in_numeric_order_and_the_unknown_one_last():
+    page = _page_of(f.kz_report(vantage="b", asn="AS21299", scan_id="1"),
+                    f.kz_report(vantage="a", asn="AS9198", scan_id="2"),
+                    f.kz_report(vantage="lab", asn=None, country=None, scan_id="3"))
+    headings = re.findall(r"<h3>([^<]*)</h3>", page.html.split('id="networks"')[1])
+    assert headings == ["AS9198 · KZ", "AS21299 · KZ", "unknown network"]
+    assert ["ca-news-info", "NEWS", "http blocked/http 1 of 1", "http.blockpage ×1", "2022-01-05 10:00Z",
+            "2022-01-05 10:00Z"] in page.rows

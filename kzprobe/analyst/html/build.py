@@ -27,9 +27,10 @@ class ReportPicture:
     sources: Sources = field(default_factory=Sources)
 
     def add(self, scan: ScanDigest) -> None:
+        accepts = self._accepts if self.target_filter.active else None
         self.sources.add(scan)
-        self.grid.add(scan, self._accepts)
-        self.networks.add(scan, self._accepts)
+        self.grid.add(scan, accepts)
+        self.networks.add(scan, accepts)
 
     def add_all(self, scans: Iterable[ScanDigest]) -> ReportPicture:
         for scan in scans:

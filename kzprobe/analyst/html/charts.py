@@ -114,7 +114,8 @@ class _Canvas:
         if width >= MIN_LABEL_WIDTH:
             # A plain box of the base colour behind the label: it reads over any pattern.
             box = min(width - 2, len(look.label) * 6 + 4)
-            self.label_boxes.setdefault(look.key, []).append(f"M{x + (width - box) // 2} {y + 1}h{box}v{ROW_HEIGHT - 2}h-{box}z")
+            left = x + (width - box) // 2
+            self.label_boxes.setdefault(look.key, []).append(f"M{left} {y + 1}h{box}v{ROW_HEIGHT - 2}h-{box}z")
             self.labels.append(
                 f'<text class="label t-{look.key}" x="{x + width // 2}" y="{y + ROW_HEIGHT - 3}">{esc(look.label)}</text>'
             )
@@ -143,7 +144,8 @@ def vantage_chart(page: ChartPage, chart_id: str, grid: VantageGrid, targets: li
     rows: list[dict[str, Any]] = []
     row_labels: list[str] = []
     y = _AXIS_Y + 8
-    rows.append({"y": y, "k": "c", "v": page.strings.ref(grid.name), "r": _runs_json(page, grid.connectivity, None, canvas, y)})
+    band = _runs_json(page, grid.connectivity, None, canvas, y)
+    rows.append({"y": y, "k": "c", "v": page.strings.ref(grid.name), "r": band})
     row_labels.append(_row_label("connectivity", y, italic=True))
     y += ROW_STEP + 6
     row_of: dict[int, int] = {}

@@ -86,9 +86,12 @@ class Cell:
         if tally is None:
             tally = self.states[state] = StateTally()
         tally.add(moment, evidence, explanation)
-        self.incomplete += 0 if complete else 1
-        self.first = min(self.first, moment)
-        self.last = max(self.last, moment)
+        if not complete:
+            self.incomplete += 1
+        if moment > self.last:  # scans come in time order: the common case
+            self.last = moment
+        elif moment < self.first:
+            self.first = moment
 
     def merge(self, other: Cell) -> None:
         for state, theirs in other.states.items():
@@ -147,7 +150,8 @@ class TimeGrid:
         self.last: datetime | None = None
         self.folded_for_cells = False  # a coarser period was chosen for the cap, not the span
 
-    def add(self, scan: ScanDigest, accepts: Callable[[TargetDigest], bool] = lambda target: True) -> None:
+    def add(self, scan: ScanDigest, accepts: Callable[[TargetDigest], bool] | None = None) -> None:
+        """Fold one scan in; `accepts` chooses its targets (None: all)."""
         moment = scan.started_at
         self.first = moment if self.first is None else min(self.first, moment)
         self.last = moment if self.last is None else max(self.last, moment)
@@ -160,7 +164,7 @@ class TimeGrid:
         if band is not None:
             band.add(scan.connectivity or "unknown", moment, scan.complete)
         for target in scan.targets:
-            if not accepts(target):
+            if accepts is not None and not accepts(target):
                 continue
             info = self.targets.get(target.id)
             if info is None:

@@ -74,7 +74,8 @@ class NetworkTable:
         self.entries = 0
         self.refused = 0
 
-    def add(self, scan: ScanDigest, accepts: Callable[[TargetDigest], bool] = lambda target: True) -> None:
+    def add(self, scan: ScanDigest, accepts: Callable[[TargetDigest], bool] | None = None) -> None:
+        """Fold one scan in; `accepts` chooses its targets (None: all)."""
         asn = scan.asn or UNKNOWN_NETWORK
         network = self.networks.get(asn)
         if network is None:
@@ -85,7 +86,7 @@ class NetworkTable:
             network.countries.add(scan.country)
         network.scans += 1
         for target in scan.targets:
-            if not accepts(target):
+            if accepts is not None and not accepts(target):
                 continue
             entry = network.entries.get(target.id)
             if entry is None:
@@ -105,5 +106,9 @@ class NetworkTable:
                 entry.last_trouble = moment if entry.last_trouble is None else max(entry.last_trouble, moment)
 
     def ordered(self) -> list[Network]:
-        """Known ASNs in order, the unknown network last."""
-        return sorted(self.networks.values(), key=lambda n: (n.asn == UNKNOWN_NETWORK, n.asn))
+        """Known ASNs in numeric order (AS9198 before AS21299), the unknown network last."""
+        def key(network: Network) -> tuple[bool, int, str]:
+            digits = network.asn[2:] if network.asn[:2].upper() == "AS" else ""
+            return network.asn == UNKNOWN_NETWORK, int(digits) if digits.isdigit() else 0, network.asn
+
+        return sorted(self.networks.values(), key=key)

@@ -102,7 +102,8 @@ def render_html(picture: ReportPicture, *, generated_at: datetime, title: str | 
         '<aside id="kz-detail" hidden></aside>',
         f'<footer><p class="muted">{esc(common_stamp)} This file is complete in itself: it loads nothing '
         "from the network.</p></footer>",
-        f'<svg id="kz-defs" width="0" height="0" style="position:absolute" aria-hidden="true"><defs>{pattern_defs()}</defs></svg>',
+        '<svg id="kz-defs" width="0" height="0" style="position:absolute" aria-hidden="true">',
+        f"<defs>{pattern_defs()}</defs></svg>",
         f'<script type="application/json" id="kz-data">{script_json(data)}</script>',
         f"<script>{script}</script>",
     ]
@@ -180,7 +181,8 @@ def _sources_section(sources: Sources, resolution: str, filters: str, notes: lis
     assert sources.first is not None and sources.last is not None
     rows = "".join(
         f"<tr><td>{esc(v.name)}</td><td>{esc(', '.join(v.asns) or '-')}</td><td>{esc(', '.join(v.countries) or '-')}</td>"
-        f'<td class="n">{v.scans:,}</td><td class="n">{v.incomplete:,}</td><td>{_when(v.first)}</td><td>{_when(v.last)}</td>'
+        f'<td class="n">{v.scans:,}</td><td class="n">{v.incomplete:,}</td><td class="t">{_when(v.first)}</td>'
+        f'<td class="t">{_when(v.last)}</td>'
         f'<td class="ids">{esc(v.first_scan_id or "-")}<br>{esc(v.last_scan_id or "-")}</td></tr>'
         for v in (sources.vantages[name] for name in sorted(sources.vantages))
     )
@@ -242,7 +244,7 @@ def _network_table(network: Network, picture: ReportPicture) -> str:
         evidence = ", ".join(f"{esc(code)} ×{count:,}" for code, count in entry.evidence.most_common(4))
         rows.append(f"<tr><td>{esc(entry.target)}</td><td>{esc(entry.category or '-')}</td>"
                     f'<td>{how} <span class="muted">of {entry.scans:,}</span></td><td>{evidence or "-"}</td>'
-                    f"<td>{_when(entry.first_trouble)}</td><td>{_when(entry.last_trouble)}</td></tr>")
+                    f'<td class="t">{_when(entry.first_trouble)}</td><td class="t">{_when(entry.last_trouble)}</td></tr>')
     more = (f'<p class="muted">… and {len(troubled) - MAX_NETWORK_ROWS:,} more targets.</p>'
             if len(troubled) > MAX_NETWORK_ROWS else "")
     table = ("<table><thead><tr><th>Target</th><th>Category</th><th>States (scans)</th><th>Evidence (when not reachable)"
