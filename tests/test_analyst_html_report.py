@@ -285,3 +285,11 @@ def test_networks_are_in_numeric_order_and_the_unknown_one_last():
     assert headings == ["AS9198 · KZ", "AS21299 · KZ", "unknown network"]
     assert ["ca-news-info", "NEWS", "http blocked/http 1 of 1", "http.blockpage ×1", "2022-01-05 10:00Z",
             "2022-01-05 10:00Z"] in page.rows
+
+
+def test_a_huge_string_is_cut_not_repeated_everywhere():
+    made = f.kz_report(vantage="v" * 100_000)
+    made["results"][0]["target"]["url"] = "https://x.example/" + "a" * 100_000
+    page = _page_of(made)
+    assert len(page.html) < 200_000
+    assert "v" * 499 + "…" in page.text

@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import html
 import json
-from typing import Any
+from typing import Any, Final
 
 from kzprobe.analyst.safe_text import clean
 
+# Any one string from a report is cut here (with "…"): a vantage name or URL of a megabyte,
+# repeated in every chart, would make the page unusable. Explanations are cut shorter, in grid.
+MAX_TEXT_CHARS: Final = 500
 
-def plain(value: object, max_chars: int | None = None) -> str:
+
+def plain(value: object, max_chars: int | None = MAX_TEXT_CHARS) -> str:
     """`value` as text a page may show: cleaned, without characters XML forbids, not escaped."""
     text = clean(value, max_chars)
     if not text.isprintable():  # what clean() leaves that XML forbids: surrogates, non-characters
@@ -30,7 +34,7 @@ def _forbidden_in_xml(ch: str) -> bool:
     return 0xD800 <= code <= 0xDFFF or 0xFDD0 <= code <= 0xFDEF or (code & 0xFFFE) == 0xFFFE
 
 
-def esc(value: object, max_chars: int | None = None) -> str:
+def esc(value: object, max_chars: int | None = MAX_TEXT_CHARS) -> str:
     """`value` as HTML/XML text or attribute value (quotes escaped too)."""
     return html.escape(plain(value, max_chars), quote=True)
 
