@@ -85,7 +85,12 @@ class Cell:
         tally = self.states.get(state)
         if tally is None:
             tally = self.states[state] = StateTally()
-        tally.add(moment, evidence, explanation)
+        # StateTally.add, inlined: this runs once per target per scan.
+        tally.count += 1
+        if tally.latest is None or moment >= tally.latest:
+            tally.latest = moment
+            tally.evidence = evidence[:MAX_EVIDENCE_CODES]
+            tally.explanation = explanation[:MAX_EXPLANATION_CHARS] if explanation else None
         if not complete:
             self.incomplete += 1
         if moment > self.last:  # scans come in time order: the common case
@@ -163,26 +168,31 @@ class TimeGrid:
         band = self._cell(grid.connectivity, bucket, moment)
         if band is not None:
             band.add(scan.connectivity or "unknown", moment, scan.complete)
+        # The loop runs for every target of every scan (800,000 times for 10,000 reports): the
+        # common path (a known target, an existing cell) makes as few calls as it can.
+        rows, known, complete = grid.rows, self.targets, scan.complete
         for target in scan.targets:
             if accepts is not None and not accepts(target):
                 continue
-            info = self.targets.get(target.id)
+            info = known.get(target.id)
             if info is None:
                 if self._full():
                     self.refused += 1
                     continue
-                info = self.targets[target.id] = TargetInfo(len(self.targets), target.id, target.name,
-                                                            target.category, target.url)
+                info = known[target.id] = TargetInfo(len(known), target.id, target.name, target.category, target.url)
             else:  # the latest scan's description of the target
                 info.name, info.category, info.url = target.name or info.name, target.category, target.url
-            if target.verdict is not None:
-                info.verdicts.add(target.verdict)
-            cell = self._cell(grid.rows.setdefault(info.index, {}), bucket, moment)
+            verdict = target.verdict
+            if verdict is not None:
+                info.verdicts.add(verdict)
+            cells = rows.get(info.index)
+            if cells is None:
+                cells = rows[info.index] = {}
+            cell = cells.get(bucket) or self._cell(cells, bucket, moment)
             if cell is None:
                 self.refused += 1
                 continue
-            cell.add(state_of(target.verdict, target.blocking), moment, scan.complete, target.evidence,
-                     target.explanation)
+            cell.add(state_of(verdict, target.blocking), moment, complete, target.evidence, target.explanation)
 
     def finish(self) -> None:
         """Apply the bounds once more after the last scan."""
