@@ -13,7 +13,7 @@ import json
 import os
 import sys
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional, TextIO
 
@@ -336,7 +336,7 @@ def report(
     until: Optional[str] = UNTIL,
     no_cache: bool = NO_CACHE,
 ) -> None:
-    """One self-contained HTML page of charts and tables, to look at, mail or publish."""
+    """One HTML page of charts and tables to mail or publish."""
     target_filter = _target_filter(category, verdict, target)
     scan_filter = _scan_filter(vantage, since, until)
     problems = _Problems()
