@@ -217,7 +217,7 @@ ROWS = [
     ("redirect_off_site_to_https_without_control", "http",
      http(http=[redirected_to("https://elsewhere.example/"), hop("https://elsewhere.example/")],
           tls=[tls(host="elsewhere.example")]),
-     None, "inconclusive", None, ["control.missing"]),
+     None, "inconclusive", None, ["http.offsite_redirect"]),
     # HTTP: pages
     ("fingerprinted_blockpage", "http",
      http(http=[hop(f"http://{HOST}/", title="Страница заблокирована", body=KZ_BLOCKPAGE)]), HTTP_CONTROL,
@@ -244,7 +244,7 @@ ROWS = [
      HTTP_CONTROL, "reachable", None, []),
     ("status_forbidden_where_control_gets_the_page", "http",
      http(http=[hop(f"http://{HOST}/", 403, title="403 Forbidden", body="<h1>Forbidden</h1>")]), HTTP_CONTROL,
-     "blocked", "http", ["http.diff"]),
+     "inconclusive", None, ["http.site_refused"]),
     ("control_page_was_an_error", "http", http(),
      control_with(http(http=[hop(f"http://{HOST}/", 503, title="Service Unavailable", body="busy")]), "http"),
      "inconclusive", None, ["control.failed"]),

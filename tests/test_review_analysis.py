@@ -58,13 +58,23 @@ def policed(kbps: float, burst: int = 16 * 1024, seconds: float = 7.9) -> dict:
                                           burst_bytes=burst, complete=False))
 
 
+FAST_CONTROL = control_of(https_target(download=download(f"https://{HOST}/big.bin", kbps=50_000, seconds=0.1)))
+
+
 @pytest.mark.parametrize("kbps", [8.0, 10.0, 12.0])
 def test_a_slow_policer_after_a_small_burst_is_throttled(kbps):
     # 64 KB arrive only after ~6 s: the rate after them spans < 3 s, but the whole transfer
     # (burst included, which can only overstate the rate) ran 8 s at ~10 KB/s.
-    verdict = verdict_of(policed(kbps))
+    verdict = verdict_of(policed(kbps), FAST_CONTROL)
     assert verdict["verdict"] == "throttled", verdict
     assert verdict["evidence"] == ["throughput.low"]
+
+
+def test_a_slow_policer_without_a_control_or_a_slow_handshake_is_only_slow():
+    """A low rate alone cannot tell a throttled path from a slow server (issue 22, item 7)."""
+    verdict = verdict_of(policed(8.0))
+    assert verdict["verdict"] == "reachable", verdict
+    assert "cannot tell a throttled path from a slow server" in verdict["explanation"]
 
 
 def test_a_slow_policer_after_a_small_burst_is_throttled_with_a_control_scan():

@@ -20,6 +20,7 @@ from kzprobe.analysis.control import ControlScan
 from kzprobe.analysis.facts import read_result
 from kzprobe.analysis.fingerprint_file import FingerprintError, load_fingerprints
 from kzprobe.analysis.fingerprints import Fingerprints, bundled_fingerprints
+from kzprobe.analysis.handshakes import baseline_handshake_ms
 from kzprobe.analysis.verdict import learn_blockpage_addresses, target_verdict
 
 __all__ = [
@@ -54,7 +55,8 @@ def analyse_scan(results: list[dict], control_report: dict | None, *,
     control = ControlScan(control_report)
     views = [control.view(f) for f in facts]
     ctx = Context(fingerprints or bundled_fingerprints(), connectivity)
-    ctx = Context(ctx.fingerprints, connectivity, learn_blockpage_addresses(facts, views, ctx))
+    ctx = Context(ctx.fingerprints, connectivity, learn_blockpage_addresses(facts, views, ctx),
+                  baseline_handshake_ms(facts))
     verdicts = [
         target_verdict(f, i, views[i], ctx, raw[i], None if control.problem else control.raw_result(f)).to_dict()
         for i, f in enumerate(facts)

@@ -17,6 +17,9 @@ class Context:
     # Addresses that served a fingerprinted blockpage for a name the control resolves
     # elsewhere, in this scan: address -> fingerprint id.
     learned_blockpages: dict[str, str] = field(default_factory=dict)
+    # The median validated TLS handshake of this scan's baselines (ms): the link's normal
+    # handshake time, against which a slow handshake for one name is throttling evidence.
+    handshake_ms: float | None = None
 
     def blockpage_address(self, address: str) -> str | None:
         """Why `address` is a known blockpage server, in words; None when it is not one."""

@@ -126,6 +126,9 @@ class HopFact:
     port: int | None = None  # the port the request went to: the URL's, or its scheme's
     first_byte_ms: float | None = None  # from sending the request to the response's first byte
     total_ms: float | None = None  # the whole hop, or how long it waited before failing
+    # Why a body read ended early: "idle" (no data for a whole --timeout while the connection
+    # stayed open) or "time_budget" (still flowing when the target's time ran out); None otherwise.
+    stopped: str | None = None
 
     @property
     def responded(self) -> bool:
@@ -168,6 +171,9 @@ class TargetFacts:
     redirect_dns: tuple[DnsFact, ...]
     download: DownloadFact | None
     raw_target: dict = field(compare=False, repr=False)
+    # For an http:// target: the same URL fetched over HTTPS (observations["https_check"]), as
+    # facts of their own (its host, TCP, TLS, hops); None when not measured.
+    https_check: TargetFacts | None = None
 
     @property
     def host_is_ip(self) -> bool:
@@ -279,7 +285,12 @@ def _hop(value: Any) -> HopFact | None:
         failure=_failure(data.get("failure")),
         first_byte_ms=_duration(_dict(data.get("timings")).get("first_byte_ms")),
         total_ms=_duration(_dict(data.get("timings")).get("total_ms")),
+        stopped=_stopped(data.get("body_stopped")),
     )
+
+
+def _stopped(value: Any) -> str | None:
+    return value if value in ("idle", "time_budget") else None
 
 
 def _download(value: Any) -> DownloadFact | None:
@@ -310,6 +321,20 @@ def _items(value: Any, reader) -> tuple:
     return tuple(item for item in (reader(x) for x in _list(value)) if item is not None)
 
 
+def _https_check(value: Any, dns: DnsFact | None, target: dict) -> TargetFacts | None:
+    """The HTTPS twin of an http:// target: its own connections and hops, the target's lookup."""
+    data = _dict(value)
+    url = _str(data.get("url")) or ""
+    if not url or url_scheme(url) != "https":
+        return None
+    return TargetFacts(
+        id="", url=url, hostname=url_host(url) or "", scheme="https", baseline=None, has_endpoints=False,
+        deadline_exceeded=False, dns=dns, control_dns=None,
+        tcp=_items(data.get("tcp"), _tcp), tls=_items(data.get("tls"), _tls), http=_items(data.get("http"), _hop),
+        redirect_dns=_items(data.get("redirect_dns"), _dns), download=None, raw_target=target,
+    )
+
+
 def read_result(result: Any) -> TargetFacts:
     """The facts of one measured (or reported) result; old verdict fields are ignored."""
     data = _dict(result)
@@ -318,6 +343,7 @@ def read_result(result: Any) -> TargetFacts:
     url = _str(target.get("url")) or ""
     hostname = host_key(_str(target.get("hostname")) or url_host(url) or "")
     baseline = _str(target.get("baseline"))
+    dns = _dns(observations.get("dns"))
     return TargetFacts(
         id=_str(target.get("id"), 200) or "",
         url=url,
@@ -326,7 +352,7 @@ def read_result(result: Any) -> TargetFacts:
         baseline=baseline if baseline in ("domestic", "international") else None,
         has_endpoints="endpoints" in observations or (bool(_list(target.get("endpoints"))) and not url),
         deadline_exceeded=observations.get("deadline_exceeded") is True,
-        dns=_dns(observations.get("dns")),
+        dns=dns,
         control_dns=_dns(observations.get("control_dns")),
         tcp=_items(observations.get("tcp"), _tcp),
         tls=_items(observations.get("tls"), _tls),
@@ -334,4 +360,5 @@ def read_result(result: Any) -> TargetFacts:
         redirect_dns=_items(observations.get("redirect_dns"), _dns),
         download=_download(observations.get("download")),
         raw_target=target,
+        https_check=_https_check(observations.get("https_check"), dns, target),
     )

@@ -14,7 +14,7 @@ from typing import Any, Final
 from kzprobe.analysis import thresholds as th
 from kzprobe.analysis.addresses import canonical_address, parse_address
 from kzprobe.analysis.fingerprints import (
-    AuthorityPattern, BlockpageAddress, Fingerprints, PagePattern, RedirectTarget, fold,
+    AuthorityPattern, BlockpageAddress, Fingerprints, PagePattern, RedirectTarget, RefusalPattern, fold,
 )
 from kzprobe.analysis.names import host_key
 from kzprobe.safe_yaml import YamlError, load_yaml
@@ -27,6 +27,7 @@ _HEADER: Final = re.compile(r"^[a-z0-9-]{1,64}$")
 _MATCHES: Final = ("contains", "exact", "prefix")
 _ROLES: Final = ("interception", "national")
 _DN_ATTRIBUTES: Final = ("CN", "O", "OU", "C", "L", "ST")
+_REFUSAL_KINDS: Final = ("challenge", "block")
 
 
 class FingerprintError(ValueError):
@@ -114,6 +115,28 @@ def _page_pattern(where: str, entry: dict, problems: _Problems, seen: set[str]) 
     return PagePattern(ident, location, header, match, fold(pattern), country, source)
 
 
+def _refusal(where: str, entry: dict, problems: _Problems, seen: set[str]) -> RefusalPattern | None:
+    """A CDN's or firewall's refusal page: a page pattern, plus who refused, how, and with which
+    statuses. Its source must be a public URL a reader can open."""
+    page = _page_pattern(where, {k: v for k, v in entry.items() if k not in ("service", "kind", "status")},
+                         problems, seen)
+    service = _text(entry, "service", where, problems, limit=80)
+    kind = entry.get("kind")
+    if kind not in _REFUSAL_KINDS:
+        problems.add(where, f"'kind' must be one of {', '.join(_REFUSAL_KINDS)}")
+    statuses = entry.get("status", []) or []
+    if not isinstance(statuses, list) or not all(isinstance(s, int) and not isinstance(s, bool)
+                                                 and 100 <= s <= 999 for s in statuses):
+        problems.add(where, "'status' must be a list of HTTP status codes")
+        statuses = []
+    source = entry.get("source")
+    if isinstance(source, str) and "https://" not in source:
+        problems.add(where, "'source' must name a public https:// URL")
+    if page is None or service is None or kind not in _REFUSAL_KINDS:
+        return None
+    return RefusalPattern(page, service, kind, frozenset(statuses))
+
+
 def _address(where: str, entry: dict, problems: _Problems, seen: set[str]) -> BlockpageAddress | None:
     ident, country, source = _common(entry, where, {"address"}, problems, seen)
     address = _text(entry, "address", where, problems, limit=64)
@@ -176,7 +199,7 @@ def parse_fingerprints(data: Any, name: str = "fingerprints") -> Fingerprints:
     if data.get("format") != FORMAT or data.get("version") != 1:
         problems.add("header", f"expected 'format: {FORMAT}' and 'version: 1'")
     known = {"format", "version", "blockpage_addresses", "page_patterns", "redirect_targets",
-             "certificate_authorities"}
+             "certificate_authorities", "site_refusals"}
     unknown = sorted(str(k) for k in data if k not in known)
     if unknown:
         problems.add("header", "unknown section(s): " + ", ".join(unknown))
@@ -186,6 +209,7 @@ def parse_fingerprints(data: Any, name: str = "fingerprints") -> Fingerprints:
         ("page_patterns", _page_pattern),
         ("redirect_targets", _redirect),
         ("certificate_authorities", _authority),
+        ("site_refusals", _refusal),
     )
     sections = {key: tuple(item for item in (reader(where, entry, problems, seen)
                                              for where, entry in _entries(data, key, problems))
@@ -198,6 +222,7 @@ def parse_fingerprints(data: Any, name: str = "fingerprints") -> Fingerprints:
         pages=sections["page_patterns"],
         redirects=sections["redirect_targets"],
         authorities=sections["certificate_authorities"],
+        refusals=sections["site_refusals"],
     )
 
 

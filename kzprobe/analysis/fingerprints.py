@@ -1,4 +1,5 @@
-"""Known signs of censorship, as data: blockpage addresses, page patterns, redirect targets, CAs.
+"""Known signs of censorship, as data: blockpage addresses, page patterns, redirect targets, CAs;
+and the signs of what is *not* censorship: the refusal pages of CDNs and web firewalls.
 
 The list lives in kzprobe/data/fingerprints.yaml, every entry with its source, and is read and
 validated by fingerprint_file.py. This module holds the entries and matches them: patterns are
@@ -57,6 +58,24 @@ class PagePattern:
     @property
     def location(self) -> str:
         return f"header {self.header}" if self.where == "header" else self.where
+
+
+@dataclass(frozen=True)
+class RefusalPattern:
+    """A CDN's or web firewall's refusal of the client (a bot challenge, an access-denied page):
+    the site's own protection answering instead of the page, never a censor's."""
+
+    page: PagePattern  # what marks it (body, title or a header)
+    service: str  # who refused: "Cloudflare", "Akamai", ...
+    kind: str  # "challenge" (a browser would pass it) | "block"
+    statuses: frozenset[int]  # the statuses it comes with; empty: any
+
+    @property
+    def id(self) -> str:
+        return self.page.id
+
+    def matches(self, hop: HopFact) -> bool:
+        return (not self.statuses or hop.status in self.statuses) and self.page.matches(hop)
 
 
 @dataclass(frozen=True)
@@ -128,6 +147,7 @@ class Fingerprints:
     pages: tuple[PagePattern, ...] = ()
     redirects: tuple[RedirectTarget, ...] = ()
     authorities: tuple[AuthorityPattern, ...] = ()
+    refusals: tuple[RefusalPattern, ...] = ()
 
     def address(self, address: str) -> BlockpageAddress | None:
         key = canonical_address(address)
@@ -135,6 +155,12 @@ class Fingerprints:
 
     def page(self, hop: HopFact) -> PagePattern | None:
         return next((p for p in self.pages if p.matches(hop)), None)
+
+    def refusal(self, hop: HopFact) -> RefusalPattern | None:
+        """The CDN or firewall refusal this response is, if any (responses only)."""
+        if hop.status is None:
+            return None
+        return next((r for r in self.refusals if r.matches(hop)), None)
 
     def redirect(self, url: str) -> RedirectTarget | None:
         return next((r for r in self.redirects if r.matches(url)), None)

@@ -17,10 +17,13 @@ from kzprobe.analysis.dns_rules import RedirectLie, redirect_host_lie
 from kzprobe.analysis.explain import addresses, cite, quote, sentence
 from kzprobe.analysis.facts import HopFact, TargetFacts
 from kzprobe.analysis.conclusion import Verdict, blocked, down, inconclusive, reachable, throttled
-from kzprobe.analysis.names import site_key, url_host, url_path
+from kzprobe.analysis.domains import registrable_domain, same_site
+from kzprobe.analysis.https_twin import offsite_landing, plain_page_against_twin
+from kzprobe.analysis.names import url_host, url_path
 from kzprobe.analysis.pages import compare_pages
+from kzprobe.analysis.refusals import site_refusal
 from kzprobe.analysis.slowness import as_slow_in_the_control, slow_site
-from kzprobe.analysis.throughput import describe, judge, measure
+from kzprobe.analysis.throttling import freeze_clause, reachable_or_throttled
 from kzprobe.analysis.transport_rules import no_control_clause, tls_attempt_verdict
 
 
@@ -38,17 +41,17 @@ def _answered(hop: HopFact) -> str:
 def _unexpected_redirect(facts: TargetFacts, view: ControlView, ctx: Context, *,
                          off_site_only: bool) -> HopFact | None:
     """The first plain-HTTP (forgeable) redirect that the control's chain did not take - how a
-    censor sends a request to its blockpage. `off_site_only`: only one to another site (a site
-    may redirect within itself by region, and then its validated page is still its own)."""
+    censor sends a request to its blockpage. `off_site_only`: only one to another site, by
+    registrable domain (a site redirects within itself - www, a language, a region - and then
+    its validated page is still its own)."""
     control = view.facts.http if view.facts else ()
     control_paths = {url_path(h.url) for h in control}
-    control_sites = {site_key(h.host or "") for h in control}
-    own = site_key(facts.hostname)
     for hop in facts.http[:-1]:
         if not hop.is_redirect or _authentic(facts, hop, ctx):
             continue
-        destination = site_key(url_host(hop.location or "") or "")
-        off_site = bool(destination) and destination != own and destination not in control_sites
+        destination = url_host(hop.location or "") or ""
+        off_site = bool(destination) and not same_site(destination, facts.hostname) \
+            and registrable_domain(destination) not in {registrable_domain(h.host or "") for h in control}
         if off_site or (not off_site_only and url_path(hop.location or "") not in control_paths):
             return hop
     return None
@@ -86,6 +89,14 @@ def failed_hop(facts: TargetFacts, index: int, view: ControlView, ctx: Context) 
             return down(["http.blockpage_redirect"], sentence(
                 said, f"the control scan's chain never ended either ({len(view.facts.http) if view.facts else 0} hops): "
                       "the site redirects in a loop everywhere"))
+        if _site_loop(facts, ctx):
+            got = (f"the control scan reached {cite(control_final.url, 100)} ({control_final.status})"
+                   if control_final is not None and control_final.status is not None else no_control_clause(view, "http"))
+            return inconclusive(["http.site_loop"], sentence(
+                said, "every redirect of the loop came over TLS validated for its host, so the site itself sent them "
+                      "(no censor can forge them)", got,
+                "a site that loops for this vantage only treats it differently (by country, address or cookies): "
+                "the site's doing, not a censor's"))
         return _by_control("http", ["http.blockpage_redirect"], said, view, failure_based=False)
     if host != facts.hostname:
         resolution = facts.resolution_for(host)
@@ -113,8 +124,15 @@ def failed_hop(facts: TargetFacts, index: int, view: ControlView, ctx: Context) 
             if verdict is not None:
                 return verdict
     code = codes.evidence("http", hop.failure)
+    froze = hop.responded and hop.failure == v.GENERIC_TIMEOUT and bool(hop.body_length) and hop.stopped == "idle"
+    if froze:
+        code = "throughput.freeze"
     if hop.responded:
         said = f"{where} began answering ({hop.status}, {hop.body_length or 0:,} bytes) then failed with {cite(hop.failure)}"
+        if froze:
+            said = freeze_clause(hop.url, hop.status, hop.body_length or 0)
+        elif hop.stopped == "time_budget":
+            said += " while still arriving, when the target's time ran out"
         control_final = view.final_hop
         if control_final is not None and control_final.failure and control_final.failure != v.BODY_TOO_LARGE:
             # The control's page broke off too (a server dripping its body, or closing midway,
@@ -123,7 +141,9 @@ def failed_hop(facts: TargetFacts, index: int, view: ControlView, ctx: Context) 
                                                f"({cite(control_final.failure)} after {control_final.body_length or 0:,} "
                                                "bytes): the site itself fails to deliver it"))
         if hop.failure == v.GENERIC_TIMEOUT and hop.body_length and view.step("http") == OK:
-            return throttled(["throughput.stall"], sentence(said, "the control scan fetched the whole page"))
+            stall = "throughput.freeze" if froze else "throughput.slow_page" if hop.stopped == "time_budget" \
+                else "throughput.stall"
+            return throttled([stall], sentence(said, "the control scan fetched the whole page"))
     else:
         said = f"{where} failed with {cite(hop.failure)}"
         if hop.failure == v.GENERIC_TIMEOUT and view.step("http") == OK and view.facts is not None:
@@ -164,16 +184,7 @@ def _lying_redirect_host(facts: TargetFacts, hop: HopFact, host: str, lie: Redir
     return blocked("dns", evidence, sentence(*clauses), failure_based=not positive)
 
 
-def _reachable(facts: TargetFacts, view: ControlView, ctx: Context, index: int, *clauses: str) -> Verdict:
-    """Reachable - unless its throughput shows throttling."""
-    measured = measure(facts)
-    if measured is not None:
-        reference, kind = ctx.connectivity.reference(index)
-        finding = judge(measured, reference, f"the {kind} baselines' median" if kind else "", view.throughput())
-        if finding is not None:
-            return throttled(finding.evidence, sentence(*clauses, finding.explanation))
-        return reachable(sentence(*clauses, describe(measured)))
-    return reachable(sentence(*clauses))
+_reachable = reachable_or_throttled  # a page that arrived: reachable, unless throughput says throttled
 
 
 def final_page(facts: TargetFacts, view: ControlView, ctx: Context, index: int) -> Verdict:
@@ -181,7 +192,7 @@ def final_page(facts: TargetFacts, view: ControlView, ctx: Context, index: int) 
     assert final is not None
     control_final = view.final_hop
     authentic = _authentic(facts, final, ctx)
-    own_site = site_key(final.host or "") == site_key(facts.hostname)
+    own_site = final.host == facts.hostname or same_site(final.host, facts.hostname)
     off_site = _unexpected_redirect(facts, view, ctx, off_site_only=True)
     unexpected = _unexpected_redirect(facts, view, ctx, off_site_only=False)
     redirect_clause = f"reached by a redirect from {cite(unexpected.url, 100)}" if unexpected else ""
@@ -211,15 +222,26 @@ def final_page(facts: TargetFacts, view: ControlView, ctx: Context, index: int) 
     if known_server is not None and (control_final is None or compare_pages(final, control_final).same is not True):
         return blocked("http", ["http.blockpage"], sentence(
             _answered(final), f"{cite(final.address)} is a known blockpage address ({known_server.id})"))
+    refused = site_refusal(facts, final, view, ctx, authentic, _answered(final))
+    if refused is not None:
+        return refused
     if final.failure and final.failure != v.BODY_TOO_LARGE:
         return failed_hop(facts, len(facts.http) - 1, view, ctx)
     server_error = final.status is not None and final.status >= 500
+    no_control = no_control_clause(view, "http")
+    control_refusal = ctx.fingerprints.refusal(control_final) if control_final is not None else None
+    if control_refusal is not None:
+        # A datacentre vantage is challenged more often than a home: its refusal is no reference page.
+        control_final = None
+        no_control = f"the control scan was refused by {control_refusal.service}, so its page is no reference"
     if control_final is not None:
         if server_error and control_final.status is not None and control_final.status >= 500:
             return down([], sentence(_answered(final), f"the control scan got {control_final.status} too: "
                                                        "the site's server is failing"))
         comparison = compare_pages(final, control_final)
         if off_site and comparison.same is not True:
+            if authentic:
+                return offsite_landing(facts, final, off_site, view, ctx, index, _answered(final), comparison, no_control)
             if comparison.same is None:
                 return inconclusive(["control.failed", "http.blockpage_redirect"], sentence(
                     _answered(final), redirect_clause, comparison.reason))
@@ -238,9 +260,7 @@ def final_page(facts: TargetFacts, view: ControlView, ctx: Context, index: int) 
         return inconclusive(["control.failed"], sentence(_answered(final), comparison.reason))
     if authentic:
         if off_site:
-            return inconclusive([view.reason], sentence(
-                _answered(final), f"{redirect_clause} over plain HTTP to another site",
-                f"{no_control_clause(view, 'http')}, so a moved site cannot be told from a redirect into a block"))
+            return offsite_landing(facts, final, off_site, view, ctx, index, _answered(final), None, no_control)
         if server_error:
             return down([], sentence(_answered(final), "the site's own server, over validated TLS, answered with an error"))
         return _reachable(facts, view, ctx, index, _answered(final), f"over TLS validated for {final.host}")
@@ -248,9 +268,22 @@ def final_page(facts: TargetFacts, view: ControlView, ctx: Context, index: int) 
         # The control got no page at all (it failed at some step): an error page here - often a
         # proxy's "bad gateway" - says the same, the site is down, not blocked.
         return down([], sentence(_answered(final), "the control scan could not fetch the page either"))
+    against_https = plain_page_against_twin(facts, final, view, ctx, index, _answered(final), no_control)
+    if against_https is not None:
+        return against_https
     return inconclusive([view.reason], sentence(
-        _answered(final), f"over plain HTTP, and {no_control_clause(view, 'http')}",
+        _answered(final), f"over plain HTTP, and {no_control}",
         "a blockpage no fingerprint knows cannot be ruled out without the control's page"))
+
+
+def _site_loop(facts: TargetFacts, ctx: Context) -> bool:
+    """The redirects that loop (from the first repeated URL on; without a repeat, every hop after
+    the first) all came over TLS validated for their hosts: the site's own, which no censor forges."""
+    hops = facts.http
+    last = hops[-1].location if hops else None
+    start = next((i for i, h in enumerate(hops) if h.url == last), 1)
+    cycle = hops[start:]
+    return bool(cycle) and all(h.is_redirect and _authentic(facts, h, ctx) for h in cycle)
 
 
 def http_verdict(facts: TargetFacts, view: ControlView, ctx: Context, index: int) -> Verdict:

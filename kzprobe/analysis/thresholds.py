@@ -115,3 +115,35 @@ MAX_CITED_ADDRESSES: Final = 3
 FINGERPRINTS_MAX_BYTES: Final = 1024 * 1024
 FINGERPRINTS_MAX_ENTRIES: Final = 5_000
 FINGERPRINT_MAX_PATTERN_CHARS: Final = 500
+
+# --- Throughput that means something (issue 22, item 7) ----------------------------------------
+
+# OONI's Kazakhstan throttling report (2023-throttling-kz-elections): throttled names took more
+# than 2 s to complete the TLS handshake (daily medians often above 4 s) while a baseline on the
+# same CDN stayed normal; Turkey 2023: 70-100 ms became more than 3 s. Ours: 1.5 s, three
+# quarters of the least OONI saw and five times the 100-300 ms a handshake from Kazakhstan to
+# European hosting takes.
+SLOW_HANDSHAKE_MIN_MS: Final = 1_500.0
+# Ours: and at least this many times the median handshake of the scan's baselines (same link,
+# same moment): a congested or satellite link slows every handshake alike.
+SLOW_HANDSHAKE_BASELINE_RATIO: Final = 5.0
+# Ours: and at least this many round trips (the TCP connect to the same address): a handshake is
+# one or two round trips plus the server's work, so a long path alone cannot explain it.
+SLOW_HANDSHAKE_RTT_RATIO: Final = 8.0
+
+# Ours: a small page (below BURST_BYTES) is judged on its time to last byte. A 16 KB/s policer
+# needs 1.5 s for the 24 KB of a 40 KB page beyond its 16 KB burst; under 1 s a page's body
+# time measures latency, not a rate.
+SLOW_PAGE_MIN_MS: Final = 1_000.0
+# Ours: and at least this many round trips (the TCP connect to the same address): TCP slow start
+# delivers 44 KB in two round trips (research 1.5, RFC 6928's 10-segment window), so a page that
+# took ten was held back, not just far away.
+SLOW_PAGE_RTT_RATIO: Final = 10.0
+
+# --- The site refusing the vantage (issue 22, item 6) ------------------------------------------
+
+# RFC 9110 15.5.4 (403 Forbidden: the server understood and refuses) and RFC 7725 (451
+# Unavailable For Legal Reasons, what geo-blocking sites send): from the site itself - over TLS
+# validated for it, or from an address its name really resolves to - the site refused this
+# vantage, which is neither reachable nor a censor's block.
+SITE_REFUSAL_STATUSES: Final = frozenset({403, 451})

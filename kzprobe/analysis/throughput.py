@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kzprobe.report import vocabulary as v
 from kzprobe.analysis import thresholds as th
 from kzprobe.analysis.explain import cite, kbps, ratio
 from kzprobe.analysis.facts import DownloadFact, HopFact, TargetFacts
@@ -30,6 +31,9 @@ class Throughput:
     # The rate is the whole body's average, first burst included (a policer slower than its
     # burst left too short a window after BURST_BYTES): it can only overstate the held rate.
     burst_included: bool = False
+    # The transfer stopped after some bytes and nothing more came for a whole --timeout while the
+    # connection stayed open (a freeze, not a slow flow and not a closed connection).
+    froze: bool = False
 
     @property
     def reference_kbps(self) -> float | None:
@@ -92,8 +96,10 @@ def from_download(download: DownloadFact) -> Throughput | None:
             rate = max(rate or 0.0, (b_last - samples[0][1]) / body_ms)
             judged, window_ms, burst_included = True, body_ms, True
     whole = _rate(download.bytes, download.duration_ms)
+    froze = download.failure == v.GENERIC_TIMEOUT and download.bytes > 0 and not download.complete
     return Throughput("download", download.url, download.bytes, rate, judged, window_ms, whole,
-                      download.longest_stall_ms, download.complete and download.failure is None, burst_included)
+                      download.longest_stall_ms, download.complete and download.failure is None, burst_included,
+                      froze)
 
 
 def from_page(hop: HopFact) -> Throughput | None:
@@ -133,6 +139,11 @@ def _what(t: Throughput) -> str:
 def judge(target: Throughput, reference_kbps: float | None, reference_label: str,
           control: Throughput | None) -> ThrottleFinding | None:
     """Throttled or not, against the baseline figure and the control's rate for the same resource."""
+    if target.froze and control is not None and control.complete and not control.froze:
+        return ThrottleFinding(
+            ("throughput.freeze",),
+            f"{_what(target)} stopped after {target.bytes:,} bytes and nothing more came while the connection "
+            f"stayed open, while the control fetched all {control.bytes:,} bytes")
     stalled = target.longest_stall_ms >= th.STALL_MS
     stall_note = f"with a {target.longest_stall_ms / 1000:.1f} s stall" if stalled else ""
     rate = target.rate_kbps
@@ -174,3 +185,39 @@ def describe(target: Throughput) -> str:
         return ""
     how = "" if target.judged else " (too little data after the burst to judge)"
     return f"{_what(target)} ran at {kbps(target.rate_kbps)}{how}"
+
+
+def page_rate(hop: HopFact) -> float | None:
+    """A complete page's body rate (KB/s over its time from first to last byte), None without one."""
+    if hop.status is None or not 200 <= hop.status < 300 or hop.failure or not hop.body_length \
+            or not hop.body_read_ms:
+        return None
+    return hop.body_length / hop.body_read_ms
+
+
+def judge_page(page: HopFact, rtt_ms: float | None, reference_kbps: float | None, reference_label: str,
+               control_page: HopFact | None) -> ThrottleFinding | None:
+    """A small page that arrived at a policer's rate: judged on its time to last byte.
+
+    Too small for a sustained rate (below BURST_BYTES), a 40 KB page behind a 16 KB/s policer
+    still takes seconds where the link carries it in milliseconds. Slow: its body took at least
+    SLOW_PAGE_MIN_MS and SLOW_PAGE_RTT_RATIO round trips (a long path alone does not explain it),
+    at a rate under THROTTLED_MAX_KBPS and at most THROTTLED_RATIO of the baselines'. Not when the
+    control's copy of the page came about as slowly (a backend that renders slowly for everyone)."""
+    rate = page_rate(page)
+    if rate is None or page.body_read_ms is None or (page.body_length or 0) >= th.BURST_BYTES:
+        return None
+    took = page.body_read_ms
+    if took < th.SLOW_PAGE_MIN_MS or (rtt_ms is not None and took < th.SLOW_PAGE_RTT_RATIO * rtt_ms):
+        return None
+    if rate > th.THROTTLED_MAX_KBPS or (reference_kbps is not None and rate > th.THROTTLED_RATIO * reference_kbps):
+        return None
+    parts = [f"the page {cite(page.url, 100)} took {took / 1000:.1f} s to arrive ({page.body_length:,} bytes, "
+             f"{kbps(rate)})"]
+    if reference_kbps is not None:
+        parts.append(f"{ratio(rate / reference_kbps)} of {reference_label} ({kbps(reference_kbps)})")
+    if control_page is not None and control_page.body_read_ms is not None and page_rate(control_page) is not None:
+        if control_page.body_read_ms >= th.SLOW_EVERYWHERE_RATIO * took:
+            return None  # the control waited about as long: the site is slow, not the path
+        parts.append(f"the control got it in {control_page.body_read_ms / 1000:.2f} s")
+    return ThrottleFinding(("throughput.slow_page",), "; ".join(parts))

@@ -52,6 +52,13 @@ EVIDENCE_CODES: Final = (
     "connectivity.offline",
     "control.failed",
     "control.missing",
+    # Issue 22, items 5-7 (docs/methodology.md): the site's own doing, and throughput that means something.
+    "http.site_refused",
+    "http.site_loop",
+    "http.offsite_redirect",
+    "throughput.freeze",
+    "throughput.slow_page",
+    "throughput.slow_handshake",
 )
 
 # Failure strings: the only values an observation's "failure" field may hold
