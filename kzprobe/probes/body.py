@@ -1,7 +1,11 @@
 """Read a response body within caps: wire bytes, decoded bytes and time, whatever the server does.
 
 A censor's middlebox or a hostile site may send a decompression bomb, an endless body or one
-byte a second; each read here ends at a cap and records that it did.
+byte a second; each read here ends at a cap and records that it did. Time is bounded twice:
+each wait for data by the client's read timeout (--timeout: no data that long while the
+connection stays open is a freeze, "idle"), and the whole body by `time_budget` (what the
+target's deadline leaves: a page still flowing when it runs out is cut, "time_budget") - a
+backend that renders slowly but keeps sending is not a timeout.
 """
 
 from __future__ import annotations
@@ -68,6 +72,7 @@ class BodyRecord:
     title: str | None
     read_ms: float
     failure: str | None
+    stopped: str | None = None  # "idle" | "time_budget" when time ended the read, else None
 
 
 def charset_of(content_type: str, head: bytes) -> str:
@@ -102,7 +107,8 @@ def title_of(head: bytes, charset: str) -> str | None:
 async def read_body(
     chunks: AsyncIterator[bytes], content_encoding: str, content_type: str, time_budget: float
 ) -> BodyRecord:
-    """Consume a raw (still encoded) body stream within the caps of kzprobe.limits."""
+    """Consume a raw (still encoded) body stream within the caps of kzprobe.limits; each wait for
+    a chunk is the stream's own (httpx's read timeout), the whole read at most `time_budget`."""
     start = time.monotonic()
     decoder = _Decoder(content_encoding)
     digest = hashlib.sha256()
@@ -110,6 +116,7 @@ async def read_body(
     wire = decoded = 0
     truncated = False
     failure: str | None = None
+    stopped: str | None = None
     try:
         async with asyncio.timeout(time_budget):
             async for chunk in chunks:
@@ -131,9 +138,11 @@ async def read_body(
                     truncated, failure = True, v.BODY_TOO_LARGE
                     break
     except TimeoutError:
-        truncated, failure = True, v.GENERIC_TIMEOUT
+        truncated, failure, stopped = True, v.GENERIC_TIMEOUT, "time_budget"
     except Exception as exc:
         truncated, failure = True, failure_from_exception(exc)
+        if failure == v.GENERIC_TIMEOUT:
+            stopped = "idle"  # the stream's own wait for the next chunk timed out
     charset = charset_of(content_type, bytes(head))
     return BodyRecord(
         length=decoded,
@@ -143,4 +152,5 @@ async def read_body(
         title=title_of(bytes(head), charset),
         read_ms=round((time.monotonic() - start) * 1000, 1),
         failure=failure,
+        stopped=stopped,
     )

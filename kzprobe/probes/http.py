@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from urllib.parse import urljoin, urlsplit
 
@@ -13,6 +14,7 @@ from kzprobe.probes.failures import failure_from_exception
 from kzprobe.report.observations import HttpObservation, HttpTimings, Observations
 from kzprobe.probes.body import read_body
 from kzprobe.report.scrub import Scrubber
+from kzprobe.probes.turns import current_ticket
 
 # What a browser sends, so that a censor filtering "non-browser" clients treats us as one.
 REQUEST_HEADERS = {
@@ -39,6 +41,17 @@ def recorded_headers(headers: httpx.Headers, scrub: Scrubber) -> dict[str, str]:
         value = scrub(value[: limits.MAX_HEADER_VALUE_CHARS])
         out[key] = f"{out[key]}, {value}" if key in out else value
     return out
+
+
+def body_time_budget(timeout: float) -> float:
+    """How long a whole body may take: until shortly before the target's deadline (each wait for
+    data is bounded by `timeout` on its own), or BODY_READ_TIMEOUTS x `timeout` without one."""
+    ticket = current_ticket()
+    when = ticket.deadline.when() if ticket is not None and ticket.deadline is not None else None
+    if when is None:
+        return limits.BODY_READ_TIMEOUTS * timeout
+    left = when - asyncio.get_running_loop().time() - limits.BODY_DEADLINE_MARGIN_S
+    return max(left, limits.BODY_DEADLINE_MARGIN_S)
 
 
 def _hop_timings(observations: Observations, tcp_before: int, tls_before: int, dns_ms: float | None,
@@ -80,12 +93,14 @@ async def fetch_one(client: httpx.AsyncClient, url: str, observations: Observati
             if location is not None and response.status_code in REDIRECT_STATUSES:
                 hop["location"] = urljoin(url, location.strip())
             body = await read_body(response.aiter_raw(), response.headers.get("content-encoding", ""),
-                                   response.headers.get("content-type", ""), timeout)
+                                   response.headers.get("content-type", ""), body_time_budget(timeout))
         finally:
             await response.aclose()
         hop.update(body_length=body.length, body_sha256=body.sha256, body_truncated=body.truncated,
                    body=scrub(body.text), title=body.title and scrub(body.title),
                    body_read_ms=body.read_ms, failure=body.failure)
+        if body.stopped is not None:
+            hop["body_stopped"] = body.stopped
     except Exception as exc:
         hop["failure"] = failure_from_exception(exc)
     new_dns = observations.get("redirect_dns", [])[dns_before:]

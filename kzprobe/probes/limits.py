@@ -25,6 +25,13 @@ MAX_BODY_DECODED_BYTES: Final = 8 * 1024 * 1024
 # The part of a body kept in the report (DESIGN: first 64 KiB), enough for titles and
 # blockpage fingerprints.
 RECORDED_BODY_BYTES: Final = 64 * 1024
+# A response body's whole read, when the target has no deadline to bound it (a probe run on its
+# own), in multiples of the per-read timeout: the target's deadline (scan/limits.py, 6 timeouts)
+# bounds it in a scan. Each wait for data is one timeout; a page that keeps flowing is no timeout.
+BODY_READ_TIMEOUTS: Final = 6.0
+# What a body read leaves of the target's deadline, so that the partial page is still recorded
+# before the deadline cancels the target.
+BODY_DEADLINE_MARGIN_S: Final = 0.5
 # Response headers kept per response, and length of each value kept.
 MAX_RECORDED_HEADERS: Final = 64
 MAX_HEADER_VALUE_CHARS: Final = 2048

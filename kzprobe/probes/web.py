@@ -21,6 +21,7 @@ from kzprobe.probes.dns import DnsProbe
 from kzprobe.probes.doh import DohClient
 from kzprobe.probes.download import download
 from kzprobe.probes.http import fetch_chain
+from kzprobe.probes.https_check import check_https_twin
 from kzprobe.probes.session import SessionTransport, TargetSession, pick_addresses
 from kzprobe.report.scrub import Scrubber
 from kzprobe.probes.turns import cpu_turn, without_ticket
@@ -120,6 +121,7 @@ async def measure_web_target(kit: ProbeKit, target: Target, observations: Observ
         if control is not None:
             observations["control_dns"] = None  # type: ignore[typeddict-item]  # its place; filled below
         await _connect_and_fetch(kit, target, observations)
+        await check_https_twin(kit, target, observations)  # http:// targets only
     finally:
         if control is not None:
             if control.done() or not _cancelling():

@@ -104,6 +104,10 @@ class HttpObservation(TypedDict):
     # response byte (the server closed it as the request went out): that attempt's failure.
     # This hop is then the second attempt, on a new connection.
     retried_after: NotRequired[str]
+    # Only when time ended the body read: "idle" (no data for a whole --timeout while the
+    # connection stayed open: a freeze) or "time_budget" (still arriving when the target's
+    # deadline came); `failure` is then generic_timeout_error.
+    body_stopped: NotRequired[str]
 
 
 class DownloadSample(TypedDict):
@@ -127,6 +131,17 @@ class DownloadObservation(TypedDict):
     failure: str | None
 
 
+class HttpsCheckObservation(TypedDict, total=False):
+    """The HTTPS twin of an http:// target: `url` (https://, same host and path) and what its
+    fetch recorded, shaped as in Observations; DNS is the target's own lookup."""
+
+    url: str
+    tcp: list[TcpObservation]
+    tls: list[TlsObservation]
+    http: list[HttpObservation]
+    redirect_dns: list[DnsObservation]
+
+
 class Observations(TypedDict, total=False):
     """Everything measured for one web target. Keys absent when that step did not run."""
 
@@ -137,3 +152,6 @@ class Observations(TypedDict, total=False):
     http: list[HttpObservation]  # the redirect chain, in order
     redirect_dns: list[DnsObservation]  # resolutions of other hosts met in redirects
     download: DownloadObservation
+    # For an http:// target: the same URL fetched over HTTPS, with its own connections and hops
+    # (probes/https_check.py) - the site's own page, when TLS validates, to check the plain one.
+    https_check: HttpsCheckObservation
