@@ -46,7 +46,7 @@ def plain_page_against_twin(facts: TargetFacts, final: HopFact, view: ControlVie
     twin = twin_page(facts, ctx)
     if twin is None or twin.status is None or not 200 <= twin.status < 300:
         return None
-    comparison = compare_pages(final, twin)
+    comparison = compare_pages(final, twin, "over HTTPS")
     where = f"the site's own page over validated HTTPS ({cite(twin.url, 100)})"
     if comparison.same is True:
         return reachable_or_throttled(facts, view, ctx, index, answered, f"{where} is the same page ({comparison.reason})")

@@ -64,15 +64,16 @@ def _text_similarity(probe: HopFact, control: HopFact) -> float | None:
     return len(ours & theirs) / len(ours | theirs)
 
 
-def compare_pages(probe: HopFact, control: HopFact) -> PageComparison:
-    """Same page, different page, or no reference (the control's own page was an error)."""
+def compare_pages(probe: HopFact, control: HopFact, where: str = "in the control") -> PageComparison:
+    """Same page, different page, or no reference (the control's own page was an error).
+    `where` names the reference page in the reasons ("over HTTPS" for an http:// site's own)."""
     if control.status is None:
         return PageComparison(None, "the control got no page")
     ok_control = 200 <= control.status < 300
     if probe.status != control.status:
         if not ok_control:
             return PageComparison(None, f"the control's own page was status {control.status}, no reference")
-        return PageComparison(False, f"status {probe.status} here, {control.status} in the control")
+        return PageComparison(False, f"status {probe.status} here, {control.status} {where}")
     length = _length_ratio(probe, control)
     length_same = length is not None and length > th.BODY_LENGTH_RATIO
     theirs = title_words(control.title)
@@ -80,13 +81,13 @@ def compare_pages(probe: HopFact, control: HopFact) -> PageComparison:
         ours = title_words(probe.title)
         if not ours or len(ours & theirs) < th.TITLE_SHARED_FRACTION * min(len(ours), len(theirs)):
             return PageComparison(False, f"title {quote(probe.title) if probe.title else 'missing'} here, "
-                                         f"{quote(control.title)} in the control")
+                                         f"{quote(control.title)} {where}")
         if length is not None and not length_same:
             # A blockpage can name the site in its title; its body still gives it away.
             text = _text_similarity(probe, control)
             if text is None or text < th.TEXT_SIMILARITY_MIN:
                 return PageComparison(False, f"same title {quote(probe.title)} but "
-                                             f"{_body_facts(probe, control, length, text)}")
+                                             f"{_body_facts(probe, control, length, text, where)}")
         return PageComparison(True, f"same status {probe.status} and title {quote(probe.title)}")
     if length_same or _uncommon_headers(probe) & _uncommon_headers(control):
         return PageComparison(True, f"same status {probe.status} and a similar page")
@@ -95,13 +96,14 @@ def compare_pages(probe: HopFact, control: HopFact) -> PageComparison:
         return PageComparison(True, f"same status {probe.status} and a similar page")
     if length is None and text is None:
         return PageComparison(True, f"same status {probe.status}, nothing else to compare")
-    return PageComparison(False, _body_facts(probe, control, length, text))
+    return PageComparison(False, _body_facts(probe, control, length, text, where))
 
 
-def _body_facts(probe: HopFact, control: HopFact, length: float | None, text: float | None) -> str:
+def _body_facts(probe: HopFact, control: HopFact, length: float | None, text: float | None,
+                where: str = "in the control") -> str:
     facts = []
     if length is not None:
-        facts.append(f"body {probe.body_length:,} bytes here, {control.body_length:,} in the control "
+        facts.append(f"body {probe.body_length:,} bytes here, {control.body_length:,} {where} "
                      f"(ratio {ratio(length)})")
     if text is not None:
         facts.append(f"{ratio(text)} of their words shared")

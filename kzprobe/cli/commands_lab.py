@@ -82,11 +82,12 @@ def lab_list(as_json: bool = typer.Option(False, "--json", help="Print the scena
     if as_json:
         typer.echo(json.dumps({"scenarios": rows, "network_runs": runs}, indent=2, ensure_ascii=False))
         return
-    table = _table(["scenario", "inside the censored ISP", "outside", "kzprobe must say"],
+    table = _table(["scenario", "inside the censored ISP", "outside", "kzprobe must say", "without a control"],
                    [max(len(row["id"]) for row in rows)])
     for row in rows:
         expect = row["expect"] + (f" (pending: {row['pending']})" if row["pending"] else "")
-        table.add_row(_text(row["id"]), _text(row["inside"]), _text(row["outside"]), _text(expect))
+        table.add_row(_text(row["id"]), _text(row["inside"]), _text(row["outside"]), _text(expect),
+                      _text(row["without_control"] or "-"))
     _out.print(table)
     _out.print()
     for run in runs:

@@ -155,7 +155,7 @@ class Lab:
 
     def _write_certificates(self) -> None:
         factory = CertificateFactory(self._dir / "certs")
-        for host in [BLOCKPAGE_HOST, *(s.site.host for s in self.scenarios)]:
+        for host in [BLOCKPAGE_HOST, *(name for s in self.scenarios for name in (s.site.host, *s.site.aliases))]:
             factory.leaf(host)
         for scenario in self.scenarios:
             if m.TLS_MITM in (scenario.inside.tls, scenario.outside.tls):

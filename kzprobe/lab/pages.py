@@ -44,9 +44,32 @@ _WORDS: Final = (
     "region district community interview statement ministry decision council"
 ).split()
 
+# What a site answers when it will not serve this country (HTTP 451, RFC 7725): the site's own
+# page, over its own validated TLS - geo-blocking, not censorship.
+GEO_451_PAGE: Final = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>451 Unavailable For Legal Reasons</title></head>
+<body><h1>Not available in your country</h1>
+<p>This content is not available in your region. We are sorry for the inconvenience.</p>
+</body></html>
+"""
+
+# A Cloudflare bot challenge as the CDN serves it (403, cf-mitigated: challenge; the title and the
+# challenge-platform script of the page OONI keeps in internal/netemx/cloudflare.go).
+CHALLENGE_PAGE: Final = """<!DOCTYPE html>
+<html lang="en-US"><head><meta charset="UTF-8"><title>Just a moment...</title>
+<meta name="robots" content="noindex,nofollow"></head>
+<body><div class="main-wrapper"><h1>Checking if the site connection is secure</h1>
+<p>This process is automatic. Your browser will redirect to your requested content shortly.</p>
+<script src="/cdn-cgi/challenge-platform/h/g/orchestrate/chl_page/v1"></script>
+<div class="footer">Performance &amp; security by Cloudflare</div></div></body></html>
+"""
+
 DOWNLOAD_PATH: Final = "/download.bin"
 # The large page: megabytes of HTML, below kzprobe's 4 MiB body cap so it reads whole.
 LARGE_PAGE_BYTES: Final = 2_000_000
+# The medium page: a 40 KB article, below kzprobe's 64 KB burst allowance (a small page, judged by
+# its time to last byte), big enough that a 16 KB/s policer holds it for 1.5 s after a 16 KB burst.
+MEDIUM_PAGE_BYTES: Final = 40_000
 
 
 def _paragraphs(rng: random.Random, count: int) -> str:
@@ -91,11 +114,41 @@ def large_page(host: str) -> bytes:
     return page.replace(b"</main>", filler * repeats + b"</main>", 1)
 
 
+@functools.lru_cache(maxsize=8)
+def medium_page(host: str) -> bytes:
+    """The article page grown with whole paragraphs to about MEDIUM_PAGE_BYTES (within 1 KB)."""
+    page = standard_page(host)
+    rng = random.Random(host + "/medium")
+    extra = b""
+    while len(page) + len(extra) < MEDIUM_PAGE_BYTES:
+        extra += _paragraphs(rng, 1).encode() + b"\n"
+    return page.replace(b"</main>", extra + b"</main>", 1)
+
+
+_OTHER_WORDS: Final = ("services account citizens portal payments documents registration support "
+                       "schedule office forms request status online help contact").split()
+
+
+@functools.lru_cache(maxsize=64)
+def other_page(host: str) -> bytes:
+    """A page of another kind of site (a portal, a national edition): its own title and words, so
+    that a comparison with a news site's page finds them different."""
+    rng = random.Random(host)
+    text = "\n".join("<p>" + " ".join(rng.choice(_OTHER_WORDS) for _ in range(50)) + "</p>" for _ in range(12))
+    title = html.escape(f"{host.split('.')[0].title()} services portal")
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title></head>\n'
+            f"<body><h1>{title}</h1>\n{text}\n</body></html>\n").encode()
+
+
 def page(kind: str, host: str) -> bytes:
     if kind == m.PAGE_DYNAMIC:
         return dynamic_page(host)
     if kind == m.PAGE_LARGE:
         return large_page(host)
+    if kind == m.PAGE_MEDIUM:
+        return medium_page(host)
+    if kind == m.PAGE_OTHER:
+        return other_page(host)
     return standard_page(host)
 
 

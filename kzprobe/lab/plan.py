@@ -13,6 +13,7 @@ import ipaddress
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
+from urllib.parse import urlsplit
 
 from kzprobe.lab import addresses as a
 from kzprobe.lab import site_spec as m
@@ -67,13 +68,15 @@ def allocate(scenarios: Sequence[Scenario]) -> Allocation:
     endpoints: dict[tuple[str, str], str] = {}
     for scenario in scenarios:
         site = scenario.site
-        if site.host in sites:
+        if site.host in sites or any(alias in sites for alias in site.aliases):
             raise ValueError(f"lab: two sites named {site.host}")
         sites[site.host] = SiteAddresses(
             v4=(next(pools[site.hosting]),),
             v6=(next(v6_pool),) if site.ipv6 else (),
             replica=next(pools[m.DOMESTIC]) if site.replica else None,
         )
+        for alias in site.aliases:  # served at the same addresses
+            sites[alias] = sites[site.host]
         for endpoint in scenario.endpoints:
             key = (scenario.id, endpoint.host)
             if key not in endpoints:
@@ -161,6 +164,7 @@ def plan_namespace(role: str, scenarios: Sequence[Scenario], allocation: Allocat
     sites: dict[str, dict] = {}
     honest: dict[str, dict] = {BLOCKPAGE_HOST: {"action": m.DNS_ANSWER, "a": [a.BLOCKPAGE_SERVER], "aaaa": []}}
     isp: dict[str, dict] = dict(honest)
+    keywords: list[dict] = []  # the censor's keyword rules, applied to every plaintext request
 
     for scenario in scenarios:
         site = scenario.site
@@ -170,15 +174,25 @@ def plan_namespace(role: str, scenarios: Sequence[Scenario], allocation: Allocat
         isp[site.host] = _dns_record(scenario.inside, site_where)
         sites[site.host] = {
             "page": site.page, "https_redirect": site.redirects_to_https, "download_bytes": site.download_bytes,
-            "tls": here.tls, "http": here.http, "rate": here.rate_bytes_per_s, "burst": here.burst_bytes,
-            "delay": here.delay_s,
+            "tls": here.tls, "http": m.HTTP_PASS if here.keyword else here.http, "rate": here.rate_bytes_per_s,
+            "burst": here.burst_bytes, "delay": here.delay_s, "site": here.site, "redirect_to": here.redirect_to,
+            "drip": here.drip_s, "freeze": here.freeze_after, "tls_delay": here.tls_delay_s,
+            "paths": page_paths(scenario),
         }
+        if here.keyword:
+            keywords.append({"keyword": here.keyword.lower(), "action": here.http, "redirect_to": here.redirect_to})
+        for alias in site.aliases:
+            honest[alias] = isp[alias] = {"action": m.DNS_ANSWER, "a": list(site_where.v4), "aaaa": list(site_where.v6)}
+            sites[alias] = {"page": m.PAGE_OTHER, "https_redirect": False, "download_bytes": None,
+                            "tls": m.TLS_PASS, "http": m.HTTP_PASS, "rate": None, "burst": None, "delay": 0.0,
+                            "site": m.SITE_PAGE, "redirect_to": None, "drip": 0.0, "freeze": None, "tls_delay": 0.0,
+                            "paths": ["/"]}
         for address in site_where.all:
             is_local = _place_address(address, here.path, is_cut, local, dropped)
             if is_local and here.path == m.PATH_OPEN:  # refused: the address is here, nothing listens
                 listener = listeners.setdefault(address, {"address": address, "server": "site", "hosts": [],
                                                           "ports": list(SITE_PORTS)})
-                listener["hosts"].append(site.host)
+                listener["hosts"] += [site.host, *site.aliases]
         _plan_endpoints(role, scenario, allocation, is_cut, honest, isp, local, dropped, listeners)
 
     resolvers = []
@@ -204,9 +218,21 @@ def plan_namespace(role: str, scenarios: Sequence[Scenario], allocation: Allocat
         config={
             "role": name,
             "resolvers": resolvers,
-            "web": {"listeners": list(listeners.values()), "sites": sites, "blockpage_host": BLOCKPAGE_HOST},
+            "web": {"listeners": list(listeners.values()), "sites": sites, "blockpage_host": BLOCKPAGE_HOST,
+                    "keywords": keywords},
         },
     )
+
+
+def page_paths(scenario: Scenario) -> list[str]:
+    """Where the site serves its page: "/", the target's path, and the paths on its own host that
+    its redirects (in either network) lead to."""
+    paths = ["/", scenario.site.path]
+    for conditions in (scenario.inside, scenario.outside):
+        target = urlsplit(conditions.redirect_to or "")
+        if target.hostname == scenario.site.host:
+            paths.append(target.path or "/")
+    return list(dict.fromkeys(paths))
 
 
 def _place_address(address: str, path: str, is_cut: Callable[[str], bool], local: list[str],

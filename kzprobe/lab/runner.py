@@ -2,8 +2,10 @@
 
 The outside scan is the control; the inside scan gets it with `--control` and the honest
 resolver with `--control-resolver`, exactly as a volunteer's scan would get a VPS report and a
-public resolver. Each network run (international cut, offline) scans again from a rebuilt
-inside namespace. Every scan is the real `kzprobe scan` command in its own process, reading
+public resolver. The inside report is also analysed again without the control scan (`kzprobe
+analyse`, the "no-control" run: what a volunteer with no control report is told; a control scan
+changes only the analysis, never what is measured). Each network run (international cut,
+offline) scans again from a rebuilt inside namespace. Every scan is the real `kzprobe scan` command in its own process, reading
 the namespace's resolv.conf; the lab only compares what the reports say with what the
 scenarios expect.
 """
@@ -25,7 +27,7 @@ from kzprobe.lab import addresses as a
 from kzprobe.lab.lab import Lab
 from kzprobe.lab.site_spec import Expectation, Scenario
 from kzprobe.lab.plan import INSIDE, OUTSIDE, inside_role
-from kzprobe.lab.scenarios import scenario_by_id, select, select_runs
+from kzprobe.lab.scenarios import WITHOUT_CONTROL, scenario_by_id, select, select_runs
 from kzprobe.lab.targets_file import targets_yaml
 
 # Per-operation timeout of the lab's scans: loopback answers in microseconds, so this only
@@ -35,6 +37,8 @@ DEFAULT_TIMEOUT_S: Final = 2.5
 # A scan's own bound: the slowest target is the throttled download (8 s) after its page.
 _SCAN_LIMIT_S: Final = 300.0
 CONNECTIVITY_SUBJECT: Final = "(connectivity)"
+# The inside scan analysed again without the control scan.
+NO_CONTROL_RUN: Final = "no-control"
 
 
 @dataclass(frozen=True)
@@ -231,11 +235,27 @@ def run_lab(ids: Sequence[str] | None = None, *, timeout: float = DEFAULT_TIMEOU
             progress(f"{scan.name} scan: {scan.seconds:.1f} s")
             expect, connectivity = expectations[scan.name]
             result.comparisons += compare_report(scan.name, _load(scan.report), expect, connectivity)
+            if scan.name == INSIDE:
+                result.comparisons += _without_control(lab, scan, out, scenarios)
     return result
+
+
+def _without_control(lab: Lab, inside: ScanRun, out: Path, scenarios: Sequence[Scenario]) -> list[Comparison]:
+    """The inside report analysed again by the real CLI without the control scan, compared with
+    the scenarios' WITHOUT_CONTROL expectations."""
+    expect = {s.id: WITHOUT_CONTROL[s.id] for s in scenarios if s.id in WITHOUT_CONTROL}
+    if not expect or not inside.report.exists():
+        return []
+    report = _report_path(out, NO_CONTROL_RUN)
+    subprocess.run([sys.executable, "-m", "kzprobe", "analyse", str(inside.report), "--output", str(report)],
+                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   env=lab.env(), timeout=_SCAN_LIMIT_S, check=False)
+    return compare_report(NO_CONTROL_RUN, _load(report), expect, v.ONLINE)
 
 
 def scenario_table(scenarios: Sequence[Scenario]) -> list[dict]:
     """What `kzprobe lab list` shows, as data."""
     return [{"id": s.id, "summary": s.summary, "url": s.site.url, "inside": s.describe("inside"),
-             "outside": s.describe("outside"), "expect": s.expect.describe(), "pending": s.expect.pending}
+             "outside": s.describe("outside"), "expect": s.expect.describe(), "pending": s.expect.pending,
+             "without_control": WITHOUT_CONTROL[s.id].describe() if s.id in WITHOUT_CONTROL else None}
             for s in scenarios]

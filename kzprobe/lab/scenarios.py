@@ -29,6 +29,28 @@ SLOW_SITE_DELAY_S: Final = 1.2
 # fast path, research 1.5), small enough to be fetched in well under a second on loopback.
 BASELINE_DOWNLOAD_BYTES: Final = 1_500_000
 LARGE_DOWNLOAD_BYTES: Final = 2_000_000
+# A server slow for everyone: 150 KB/s from its own uplink, inside and outside alike.
+SLOW_SERVER_BYTES_PER_S: Final = 150_000
+# A backend that renders slowly but keeps sending: the page flows for 3.5 s, longer than the
+# lab's per-operation timeout (2.5 s) - a page still flowing is no timeout.
+SLOW_RENDER_S: Final = 3.5
+# A policer at Russia's Twitter rate (research/throttling-shutdowns.md 1.1): 16 KB/s after a 16 KB
+# burst, on a 40 KB page.
+POLICER_BYTES_PER_S: Final = 16_000
+POLICER_BURST_BYTES: Final = 16 * 1024
+# A censor freezing the transfer after 8 KB with the connection open.
+FREEZE_AFTER_BYTES: Final = 8_000
+# The ClientHello held 1.8 s for one name: OONI saw Kazakhstan's throttled names take 2-4 s to
+# complete the handshake (ooni-kz-2023-2024.csv); within the lab's 2.5 s timeout.
+SLOW_HANDSHAKE_S: Final = 1.8
+# Keywords the lab's censor looks for in plaintext Host headers and URLs (Kazakh DPI filters by
+# keyword, research/kz-blocking-fingerprints.md).
+HOST_KEYWORD: Final = "azattyq"
+URL_KEYWORD: Final = "zhanaozen"
+# Registrable domains other than kzlab.test (by the public suffix list, every name under
+# kzlab.test is one site): a site's national domain, and a portal a censor redirects to.
+NATIONAL_DOMAIN: Final = "kzlab-kz.test"
+PORTAL_DOMAIN: Final = "kzlab-portal.test"
 
 
 def _site(name: str, **fields: object) -> Site:
@@ -157,6 +179,50 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
     Scenario("domain-gone", "domain expired everywhere (NXDOMAIN inside and outside)",
              _site("domain-gone"), Conditions(dns=m.DNS_NXDOMAIN),
              Expectation(v.DOWN), outside=Conditions(dns=m.DNS_NXDOMAIN)),
+    # Issue 22, items 5-7: what is not censorship though it looks like it, and throttling that does not
+    # look like the lab's first throttler. Each has an expectation without a control too (below).
+    Scenario("slow-everywhere", f"server slow for everyone ({SLOW_SERVER_BYTES_PER_S // 1000} KB/s from its uplink)",
+             _site("slow-everywhere", download_bytes=BASELINE_DOWNLOAD_BYTES),
+             Conditions(rate_bytes_per_s=SLOW_SERVER_BYTES_PER_S), REACHABLE,
+             outside=Conditions(rate_bytes_per_s=SLOW_SERVER_BYTES_PER_S)),
+    Scenario("slow-render", f"backend renders slowly: the page flows for {SLOW_RENDER_S:g} s, longer than the timeout",
+             _site("slow-render"), Conditions(drip_s=SLOW_RENDER_S), REACHABLE,
+             outside=Conditions(drip_s=SLOW_RENDER_S)),
+    Scenario("transfer-freeze", f"transfer frozen after {FREEZE_AFTER_BYTES // 1000} KB, connection left open",
+             _site("transfer-freeze"), Conditions(freeze_after=FREEZE_AFTER_BYTES),
+             Expectation(v.THROTTLED, None, ("throughput.freeze",))),
+    Scenario("policed-page", f"a {POLICER_BYTES_PER_S // 1000} KB/s policer on a 40 KB page",
+             _site("policed-page", page=m.PAGE_MEDIUM),
+             Conditions(rate_bytes_per_s=POLICER_BYTES_PER_S, burst_bytes=POLICER_BURST_BYTES),
+             Expectation(v.THROTTLED, None, ("throughput.slow_page",))),
+    Scenario("slow-handshake", f"the ClientHello for this name held {SLOW_HANDSHAKE_S:g} s (KZ 2022-23 throttling)",
+             _site("slow-handshake"), Conditions(tls_delay_s=SLOW_HANDSHAKE_S),
+             Expectation(v.THROTTLED, None, ("throughput.slow_handshake",))),
+    Scenario("geo-451", "the site itself answers 451 'not available in your country' here",
+             _site("geo-451"), Conditions(site=m.SITE_451),
+             Expectation(v.INCONCLUSIVE, None, ("http.site_refused",))),
+    Scenario("cloudflare-challenge", "the site's CDN answers a Cloudflare bot challenge here (403)",
+             _site("cloudflare-challenge"), Conditions(site=m.SITE_CHALLENGE),
+             Expectation(v.INCONCLUSIVE, None, ("http.site_refused",))),
+    Scenario("redirect-loop-tls", "the site redirects in a loop here, every hop over validated TLS",
+             _site("redirect-loop-tls"), Conditions(site=m.SITE_LOOP),
+             Expectation(v.INCONCLUSIVE, None, ("http.site_loop",))),
+    Scenario("national-redirect", "http:// site sends visitors from here to its national domain over HTTPS",
+             _site("national-redirect", scheme="http", https_redirect=False,
+                   aliases=(f"national.{NATIONAL_DOMAIN}",)),
+             Conditions(site=m.SITE_REDIRECT, redirect_to=f"https://national.{NATIONAL_DOMAIN}/"), REACHABLE,
+             outside=Conditions(site=m.SITE_REDIRECT, redirect_to=f"https://national-redirect.{LAB_DOMAIN}/en/")),
+    Scenario("http-redirect-elsewhere", "plain-HTTP redirect by Host to a validated page on another site",
+             _site("http-redirect-elsewhere", scheme="http", https_redirect=False,
+                   aliases=(f"portal.{PORTAL_DOMAIN}",)),
+             Conditions(http=m.HTTP_REDIRECT_AWAY, redirect_to=f"https://portal.{PORTAL_DOMAIN}/"),
+             Expectation(v.INCONCLUSIVE, None, ("http.offsite_redirect",))),
+    Scenario("http-host-keyword", f"blockpage no fingerprint knows for any Host with {HOST_KEYWORD!r}",
+             _site(f"{HOST_KEYWORD}-mirror", scheme="http", https_redirect=False),
+             Conditions(http=m.HTTP_UNKNOWN_BLOCKPAGE, keyword=HOST_KEYWORD), _blocked("http", "http.diff")),
+    Scenario("http-url-keyword", f"Kazakh blockpage for any URL with {URL_KEYWORD!r} in it",
+             _site("url-keyword", scheme="http", https_redirect=False, path=f"/news/{URL_KEYWORD}-2011.html"),
+             Conditions(http=m.HTTP_BLOCKPAGE, keyword=URL_KEYWORD), _blocked("http", "http.blockpage")),
 )
 
 _BASELINE_IDS: Final = tuple(s.id for s in SCENARIOS if s.site.baseline)
@@ -185,6 +251,37 @@ NETWORK_RUNS: Final[tuple[NetworkRun, ...]] = (
          for sid in _BASELINE_IDS + ("dns-nxdomain", "tls-reset")},
     ),
 )
+
+
+# What kzprobe must say for a scenario's inside scan analysed WITHOUT a control scan (a volunteer's
+# default: the control resolver, no control report). The lab re-analyses the inside report with
+# `kzprobe analyse` and checks these; scenarios without a row here are not checked that way.
+_INCONCLUSIVE_WITHOUT_CONTROL: Final = Expectation(v.INCONCLUSIVE, None, ("control.missing",))
+WITHOUT_CONTROL: Final[dict[str, Expectation]] = {
+    "baseline-domestic-2": REACHABLE,  # an http:// site: its own HTTPS page is the same page
+    "dynamic-page": REACHABLE,  # http://, changing on every request: still its HTTPS page
+    "tls-reset": _blocked("tls", "tls.reset"),
+    "http-blockpage-known": _blocked("http", "http.blockpage"),
+    "http-blockpage-unknown": Expectation(v.INCONCLUSIVE, None, ("http.diff",)),
+    "http-redirect-blockpage": _blocked("http", "http.blockpage"),
+    "http-reset": _INCONCLUSIVE_WITHOUT_CONTROL,
+    "throttled": REACHABLE,  # a low rate alone, with a normal handshake, is no evidence
+    "slow-site": REACHABLE,
+    "large-page": REACHABLE,
+    "http-to-https": REACHABLE,
+    "slow-everywhere": REACHABLE,
+    "slow-render": REACHABLE,
+    "transfer-freeze": Expectation(v.INCONCLUSIVE, None, ("throughput.freeze",)),
+    "policed-page": REACHABLE,  # 40 KB at a policer's rate: no control, normal handshake, no proof
+    "slow-handshake": Expectation(v.THROTTLED, None, ("throughput.slow_handshake",)),
+    "geo-451": Expectation(v.INCONCLUSIVE, None, ("http.site_refused",)),
+    "cloudflare-challenge": Expectation(v.INCONCLUSIVE, None, ("http.site_refused",)),
+    "redirect-loop-tls": Expectation(v.INCONCLUSIVE, None, ("http.site_loop",)),
+    "national-redirect": REACHABLE,  # its own HTTPS fetch goes to the national domain too
+    "http-redirect-elsewhere": Expectation(v.INCONCLUSIVE, None, ("http.offsite_redirect",)),
+    "http-host-keyword": Expectation(v.INCONCLUSIVE, None, ("http.diff",)),
+    "http-url-keyword": _blocked("http", "http.blockpage"),
+}
 
 
 def scenario_by_id() -> dict[str, Scenario]:

@@ -42,13 +42,26 @@ HTTP_BLOCKPAGE: Final = "blockpage"  # a blockpage a Kazakh fingerprint matches
 HTTP_UNKNOWN_BLOCKPAGE: Final = "unknown_blockpage"  # a blockpage no fingerprint knows
 HTTP_REDIRECT_BLOCKPAGE: Final = "redirect_blockpage"  # 302 to the ISP's blockpage server
 HTTP_RESET: Final = "reset"  # RST once the request has been read
-HTTP_ACTIONS: Final = (HTTP_PASS, HTTP_BLOCKPAGE, HTTP_UNKNOWN_BLOCKPAGE, HTTP_REDIRECT_BLOCKPAGE, HTTP_RESET)
+HTTP_REDIRECT_AWAY: Final = "redirect_away"  # 302 to Conditions.redirect_to (another site, over HTTPS)
+HTTP_ACTIONS: Final = (HTTP_PASS, HTTP_BLOCKPAGE, HTTP_UNKNOWN_BLOCKPAGE, HTTP_REDIRECT_BLOCKPAGE, HTTP_RESET,
+                       HTTP_REDIRECT_AWAY)
+
+# What the site itself answers at its page's path, in one network (its own doing, by where the
+# client comes from - geo-blocking, a CDN's bot check, a regional redirect - never a censor's).
+SITE_PAGE: Final = "page"  # the page
+SITE_451: Final = "451"  # 451 "not available in your country"
+SITE_CHALLENGE: Final = "challenge"  # a Cloudflare bot challenge: 403, cf-mitigated: challenge
+SITE_LOOP: Final = "loop"  # redirects to /loop and back, forever (over its own scheme)
+SITE_REDIRECT: Final = "redirect"  # 302 to Conditions.redirect_to (a national domain, a language page)
+SITE_ANSWERS: Final = (SITE_PAGE, SITE_451, SITE_CHALLENGE, SITE_LOOP, SITE_REDIRECT)
 
 # What the site itself serves at "/".
 PAGE_STANDARD: Final = "standard"  # a fixed article page
 PAGE_DYNAMIC: Final = "dynamic"  # differs on every request (tokens, timestamps)
 PAGE_LARGE: Final = "large"  # megabytes of HTML
-PAGES: Final = (PAGE_STANDARD, PAGE_DYNAMIC, PAGE_LARGE)
+PAGE_MEDIUM: Final = "medium"  # a 40 KB article page (a small page a policer holds for seconds)
+PAGE_OTHER: Final = "other"  # another kind of site's page (its own title and words): what an alias serves
+PAGES: Final = (PAGE_STANDARD, PAGE_DYNAMIC, PAGE_LARGE, PAGE_MEDIUM, PAGE_OTHER)
 
 DOMESTIC: Final = "domestic"
 INTERNATIONAL: Final = "international"
@@ -67,10 +80,14 @@ class Site:
     baseline: str | None = None  # domestic | international: a connectivity/throughput reference
     ipv6: bool = False  # also has an AAAA record (international pool only)
     replica: bool = False  # a second, domestic replica serving the same site (for DNS_SPOOF @replica)
+    path: str = "/"  # the path of the URL kzprobe is given (the page is served there too)
+    # Other names the site serves at its address, with certificates (its national domain, a
+    # portal): each resolves to the site's address and serves its own page.
+    aliases: tuple[str, ...] = ()
 
     @property
     def url(self) -> str:
-        return f"{self.scheme}://{self.host}/"
+        return f"{self.scheme}://{self.host}{self.path}"
 
     @property
     def redirects_to_https(self) -> bool:
@@ -89,6 +106,14 @@ class Conditions:
     rate_bytes_per_s: int | None = None  # throttle every response body to this rate after a burst
     burst_bytes: int | None = None  # with a rate: bytes passed at full speed first (default: 16 KB)
     delay_s: float = 0.0  # wait before answering each HTTP request (a slow but working site)
+    site: str = SITE_PAGE  # what the site itself answers at its page's path here (SITE_*)
+    redirect_to: str | None = None  # where SITE_REDIRECT or HTTP_REDIRECT_AWAY sends the request
+    drip_s: float = 0.0  # the site sends its page spread over this long (renders slowly, flows)
+    freeze_after: int | None = None  # the censor lets this many response bytes through, then nothing
+    tls_delay_s: float = 0.0  # the censor holds a ClientHello naming the site this long (SNI throttling)
+    # The censor's `http` action hits plaintext requests whose Host or URL contains this keyword,
+    # at any address, instead of requests with the site's Host (Kazakh DPI's keyword filtering).
+    keyword: str | None = None
 
     def __post_init__(self) -> None:
         for value, allowed, name in (
@@ -99,6 +124,12 @@ class Conditions:
                 raise ValueError(f"conditions: {name} {value!r} is not one of {allowed}")
         if (self.dns == DNS_SPOOF) != bool(self.spoofed):
             raise ValueError("conditions: spoofed answers go with dns='spoof', and only with it")
+        if self.site not in SITE_ANSWERS:
+            raise ValueError(f"conditions: site {self.site!r} is not one of {SITE_ANSWERS}")
+        if (self.site == SITE_REDIRECT or self.http == HTTP_REDIRECT_AWAY) != bool(self.redirect_to):
+            raise ValueError("conditions: redirect_to goes with site='redirect' or http='redirect_away', and only with them")
+        if self.keyword is not None and (self.http == HTTP_PASS or not self.keyword.strip()):
+            raise ValueError("conditions: a keyword needs an http action to apply")
 
     def describe(self) -> str:
         """A few words for `kzprobe lab list`: only what differs from an honest network."""
@@ -112,12 +143,25 @@ class Conditions:
         if self.tls != TLS_PASS:
             parts.append(f"TLS {self.tls}")
         if self.http != HTTP_PASS:
-            parts.append(f"HTTP {self.http.replace('_', ' ')}")
+            parts.append(f"HTTP {self.http.replace('_', ' ')}"
+                         + (f" for any URL or Host with {self.keyword!r}" if self.keyword else ""))
         if self.rate_bytes_per_s:
             burst = f" after {self.burst_bytes // 1000} KB" if self.burst_bytes else ""
             parts.append(f"{self.rate_bytes_per_s // 1000} KB/s{burst}")
         if self.delay_s:
             parts.append(f"{self.delay_s:g} s delay")
+        if self.tls_delay_s:
+            parts.append(f"ClientHello held {self.tls_delay_s:g} s")
+        if self.freeze_after is not None:
+            parts.append(f"frozen after {self.freeze_after // 1000} KB")
+        if self.site != SITE_PAGE:
+            parts.append({SITE_451: "site answers 451", SITE_CHALLENGE: "site answers a bot challenge",
+                          SITE_LOOP: "site redirects in a loop", SITE_REDIRECT: "site redirects"}[self.site]
+                         + (f" to {self.redirect_to}" if self.site == SITE_REDIRECT else ""))
+        elif self.redirect_to:
+            parts.append(f"to {self.redirect_to}")
+        if self.drip_s:
+            parts.append(f"page flows over {self.drip_s:g} s")
         return "; ".join(parts) or "honest"
 
 

@@ -10,8 +10,11 @@ intercept, redirect, or slow it; what passes reaches the server that owns the ad
 The web configuration (written by plan.py):
     listeners: [{"address", "server": "site" | "blockpage" | "endpoint", "hosts": [names there],
                  "ports": [{"port", "tls", and for endpoints "certificate", "middlebox"}]}]
-    sites: {host: {"page", "https_redirect", "download_bytes", "tls", "http", "rate", "burst", "delay"}}
+    sites: {host: {"page", "https_redirect", "download_bytes", "tls", "http", "rate", "burst", "delay",
+                   "site", "redirect_to", "drip", "freeze", "tls_delay", "paths"}}
     blockpage_host: the blockpage server's name (its certificate and redirect target)
+    keywords: [{"keyword", "action", "redirect_to"}]: the censor's rules for any plaintext request
+              whose Host or URL contains the keyword, at any address
 
 What every connection to a site needs and never changes - the site's TLS context (about 1 ms of
 OpenSSL work each) and its standard page (about 1 ms to generate) - is built before the server
@@ -35,7 +38,7 @@ from urllib.parse import quote
 
 from kzprobe.lab import site_spec as m
 from kzprobe.lab import pages
-from kzprobe.lab.servers import middlebox
+from kzprobe.lab.servers import flow, middlebox
 from kzprobe.lab.servers.clienthello import RECORD_HEADER, looks_like_tls, record_length, server_name
 
 log = logging.getLogger("kzprobe.lab.web")
@@ -48,7 +51,10 @@ _MAX_REQUEST_HEAD: Final = 16 * 1024
 _HANDSHAKE_TIMEOUT_S: Final = 10.0
 _PEEK_RETRY_S: Final = 0.01
 
-_REASONS: Final = {200: "OK", 301: "Moved Permanently", 302: "Found", 400: "Bad Request", 404: "Not Found"}
+_REASONS: Final = {200: "OK", 301: "Moved Permanently", 302: "Found", 400: "Bad Request", 403: "Forbidden",
+                   404: "Not Found", 451: "Unavailable For Legal Reasons"}
+# Where a site that redirects in a loop (SITE_LOOP) sends "/" and back.
+LOOP_PATH: Final = "/loop"
 
 
 class WebServer:
@@ -56,6 +62,7 @@ class WebServer:
         self.listeners: list[dict] = config["listeners"]
         self.sites: dict[str, dict] = config["sites"]
         self.blockpage_host: str = config["blockpage_host"]
+        self.keywords: list[dict] = config.get("keywords", [])
         self.certs_dir = certs_dir
         self._contexts: dict[str, ssl.SSLContext] = {}
         # host -> its standard page (~20 KB; large pages stay with pages.py's small cache)
@@ -164,6 +171,8 @@ class WebServer:
             else:
                 await middlebox.swallow(conn)
             return
+        if rules and rules.get("tls_delay"):
+            await asyncio.sleep(rules["tls_delay"])  # the ClientHello held by the censor: a slow handshake
         name = self._certificate_name(listener, port, sni)
         chain, key = self._certificate_files(name, action == m.TLS_MITM)
         reader, writer = await self._streams(conn, self._context(chain, key))
@@ -206,7 +215,8 @@ class WebServer:
             return
         method, path, host = request
         rules = self._middlebox(port, host)
-        action = rules["http"] if rules and not tls else m.HTTP_PASS
+        keyword = None if tls else next((k for k in self.keywords if k["keyword"] in f"{host}{path}".lower()), None)
+        action = keyword["action"] if keyword else rules["http"] if rules and not tls else m.HTTP_PASS
         log.info("HTTP%s %s %s %s%s -> %s", "S" if tls else "", listener["address"], method, host, path, action)
         if action == m.HTTP_RESET:
             middlebox.reset_transport(writer.transport)
@@ -218,6 +228,8 @@ class WebServer:
         if action == m.HTTP_REDIRECT_BLOCKPAGE:
             location = f"http://{self.blockpage_host}/?host={quote(host)}"
             return await self._respond(writer, 302, b"", "text/html", None, method, location)
+        if action == m.HTTP_REDIRECT_AWAY:
+            return await self._respond(writer, 302, b"", "text/html", None, method, (keyword or rules or {})["redirect_to"])
         if rules and rules["delay"]:
             await asyncio.sleep(rules["delay"])
         rate = (rules["rate"], rules.get("burst")) if rules and rules["rate"] else None
@@ -230,19 +242,49 @@ class WebServer:
             return await self._respond(writer, 404, pages.not_found_page(), "text/html", None, method)
         if not tls and site["https_redirect"]:
             return await self._respond(writer, 301, b"", "text/html", None, method, f"https://{host}{path}")
-        if path == "/":
-            return await self._respond(writer, 200, self._page(site["page"], host), "text/html; charset=utf-8", rate, method)
+        answer = await self._site_answer(writer, site, host, path, tls, method)
+        if answer:
+            return
+        if path in site["paths"]:
+            return await self._respond(writer, 200, self._page(site["page"], host), "text/html; charset=utf-8", rate,
+                                       method, flow_options={"drip_s": site["drip"], "freeze_after": site["freeze"]})
         if path == pages.DOWNLOAD_PATH and site["download_bytes"]:
             body = pages.download_body(site["download_bytes"])
             return await self._respond(writer, 200, body, "application/octet-stream", rate, method)
         await self._respond(writer, 404, pages.not_found_page(), "text/html", None, method)
 
+    async def _site_answer(self, writer: asyncio.StreamWriter, site: dict, host: str, path: str, tls: bool,
+                           method: str) -> bool:
+        """What the site itself answers instead of its page here (geo-blocking, a CDN's challenge,
+        a redirect loop, a regional redirect); False when it serves the page."""
+        answer = site["site"]
+        scheme = "https" if tls else "http"
+        if answer == m.SITE_LOOP and path in (*site["paths"], LOOP_PATH):
+            location = f"{scheme}://{host}{'/' if path == LOOP_PATH else LOOP_PATH}"
+            await self._respond(writer, 302, b"", "text/html", None, method, location)
+            return True
+        if path not in site["paths"]:
+            return False
+        if answer == m.SITE_451:
+            await self._respond(writer, 451, pages.GEO_451_PAGE.encode(), "text/html; charset=utf-8", None, method)
+            return True
+        if answer == m.SITE_CHALLENGE:
+            await self._respond(writer, 403, pages.CHALLENGE_PAGE.encode(), "text/html; charset=UTF-8", None, method,
+                                server="cloudflare", extra=["cf-mitigated: challenge", "cf-ray: 8f0e4b6a2c1d9e37-ALA"])
+            return True
+        if answer == m.SITE_REDIRECT and site["redirect_to"] and f"{host}{path}" != _host_path(site["redirect_to"]):
+            await self._respond(writer, 302, b"", "text/html", None, method, site["redirect_to"])
+            return True
+        return False
+
     async def _respond(self, writer: asyncio.StreamWriter, status: int, body: bytes, content_type: str,
-                       rate: tuple[int, int | None] | None, method: str, location: str | None = None) -> None:
-        """`rate`: (bytes per second, burst bytes or None for the default burst), or None: full speed."""
+                       rate: tuple[int, int | None] | None, method: str, location: str | None = None, *,
+                       server: str = "nginx", extra: list[str] | None = None, flow_options: dict | None = None) -> None:
+        """`rate`: (bytes per second, burst bytes or None for the default burst), or None: full speed;
+        `flow_options`: drip_s and freeze_after (lab/servers/flow.py)."""
         headers = [
             f"HTTP/1.1 {status} {_REASONS.get(status, 'OK')}",
-            "Server: nginx",
+            f"Server: {server}",
             f"Date: {_http_date()}",
             f"Content-Type: {content_type}",
             f"Content-Length: {len(body)}",
@@ -250,9 +292,11 @@ class WebServer:
         ]
         if location:
             headers.append(f"Location: {location}")
-        data = ("\r\n".join(headers) + "\r\n\r\n").encode() + (body if method != "HEAD" else b"")
+        headers += extra or []
+        head = ("\r\n".join(headers) + "\r\n\r\n").encode()
         try:
-            await middlebox.write_paced(writer, data, *(rate or (None,)))
+            await flow.send(writer, head, body if method != "HEAD" else b"", rate=rate[0] if rate else None,
+                            burst=rate[1] if rate else None, **(flow_options or {}))
         finally:
             writer.close()
 
@@ -286,6 +330,12 @@ async def _peek_client_hello(conn: socket.socket) -> bytes:
             return data
         await asyncio.sleep(_PEEK_RETRY_S)  # the rest of the record is still on its way
     return b""
+
+
+def _host_path(url: str) -> str:
+    """"host/path" of a URL, as the site sees a request for it."""
+    rest = url.split("://", 1)[-1]
+    return rest if "/" in rest else rest + "/"
 
 
 def _parse_request(head: bytes) -> tuple[str, str, str] | None:
