@@ -31,7 +31,8 @@ def test_list_as_json_is_the_catalogue():
     row = next(r for r in data["scenarios"] if r["id"] == "tls-reset")
     assert row == {"id": "tls-reset", "summary": "RST right after the ClientHello with this SNI",
                    "url": "https://tls-reset.kzlab.test/", "inside": "TLS reset", "outside": "honest",
-                   "expect": "blocked/tls [tls.reset]", "pending": None}
+                   "expect": "blocked/tls [tls.reset]", "pending": None,
+                   "without_control": "blocked/tls [tls.reset]"}
 
 
 def test_list_for_people_names_every_scenario_without_escape_codes():

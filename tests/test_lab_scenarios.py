@@ -1,7 +1,8 @@
 """End to end in the lab: the real `kzprobe scan`, outside then inside, against every scenario.
 
 The outside scan (the uncensored vantage) is the control; the inside scan gets it with
-`--control` and the honest resolver with `--control-resolver`; each network run scans again
+`--control` and the honest resolver with `--control-resolver`, and its report is analysed again
+without the control (`kzprobe analyse`, the no-control run); each network run scans again
 from a rebuilt inside namespace. One test per scenario asserts the verdict, the blocking layer
 and the key evidence of the inside report; a scenario whose expectation is still pending is
 expected to fail, strictly, with the reason.
@@ -16,7 +17,8 @@ import pytest
 
 from kzprobe.lab import NETWORK_RUNS, SCENARIOS, availability
 from kzprobe.lab import addresses as a
-from kzprobe.lab.runner import CONNECTIVITY_SUBJECT, run_lab
+from kzprobe.lab.runner import CONNECTIVITY_SUBJECT, NO_CONTROL_RUN, run_lab
+from kzprobe.lab.scenarios import WITHOUT_CONTROL
 
 UNAVAILABLE = availability()
 pytestmark = [
@@ -34,7 +36,7 @@ def _case(run: str, sid: str, expect):
 
 CASES = [_case("inside", s.id, s.expect) for s in SCENARIOS] + [
     _case(run.id, sid, expect) for run in NETWORK_RUNS for sid, expect in run.expect.items()
-]
+] + [_case(NO_CONTROL_RUN, sid, expect) for sid, expect in WITHOUT_CONTROL.items()]
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +62,7 @@ def test_scenario_verdict(lab_run, run, sid):
     assert c.matches, f"{'; '.join(c.problems)} (actual {c.actual}; kzprobe said: {c.explanation})"
 
 
-@pytest.mark.parametrize("run", ["inside"] + [r.id for r in NETWORK_RUNS])
+@pytest.mark.parametrize("run", ["inside", NO_CONTROL_RUN] + [r.id for r in NETWORK_RUNS])
 def test_connectivity(lab_run, run):
     c = _comparison(lab_run, run, CONNECTIVITY_SUBJECT)
     assert c.matches, c.problems
@@ -103,3 +105,19 @@ def test_reports_record_what_the_lab_did(lab_run):
 def test_no_traffic_left_the_lab(lab_run):
     log = lab_run["guard_log"]
     assert not log.exists() or not log.read_text().strip(), log.read_text()
+
+
+def test_reports_record_the_issue_22_traps_as_they_happened(lab_run):
+    """What the verdicts of issue 22's scenarios rest on: the right observation at the right step."""
+    obs = {sid: _result(lab_run, "inside", sid)["observations"] for sid in (
+        "slow-render", "transfer-freeze", "slow-handshake", "dynamic-page", "http-to-https", "national-redirect")}
+    render = obs["slow-render"]["http"][-1]
+    assert render["failure"] is None and render["body_read_ms"] > 2_500, "a page still flowing is no timeout"
+    frozen = obs["transfer-freeze"]["http"][-1]
+    assert (frozen["failure"], frozen.get("body_stopped")) == ("generic_timeout_error", "idle")
+    assert 0 < frozen["body_length"] <= 8_000
+    assert obs["slow-handshake"]["tls"][0]["duration_ms"] >= 1_500
+    twin = obs["dynamic-page"]["https_check"]
+    assert twin["url"] == "https://dynamic-page.kzlab.test/" and twin["tls"][0]["verified"] is True
+    assert "https_check" not in obs["http-to-https"], "its own redirect already went to HTTPS"
+    assert obs["national-redirect"]["https_check"]["http"][-1]["url"].startswith("https://national.kzlab-kz.test/")
