@@ -106,8 +106,13 @@ def test_without_any_control_nothing_healthy_is_blocked(reports):
 def test_without_any_control_the_intrinsic_signs_still_speak(reports):
     bare = reports["bare"]
     assert _result(bare, "idn-sni")["verdict"] == "blocked"
-    for policer in ("slow-policer", "burst-policer"):  # against the baselines
-        assert _result(bare, policer)["verdict"] == "throttled", _result(bare, policer)["explanation"]
+    for policer in ("slow-policer", "burst-policer"):
+        # A low rate against the baselines alone is no evidence (issue 22, item 7: a server can be
+        # slow for everyone); with a normal handshake and no control's rate it reads reachable, the
+        # rate cited.
+        got = _result(bare, policer)
+        assert got["verdict"] == "reachable", got["explanation"]
+        assert "KB/s" in got["explanation"] and "cannot tell a throttled path" in got["explanation"]
 
 
 def test_the_lab_run_is_quick(reports):
