@@ -52,7 +52,7 @@ ROWS = [
      "throttled", ["throughput.slow_handshake"]),
     ("handshake_below_the_minimum_is_not_slow", with_handshake(web(), th.SLOW_HANDSHAKE_MIN_MS - 1), None,
      "reachable", []),
-    ("handshake_on_a_long_path_is_not_slow", with_handshake(web(), 2_500.0, connect_ms=400.0), None,
+    ("handshake_on_a_long_path_is_not_slow", with_handshake(web(), 2_500.0, connect_ms=700.0), None,
      "reachable", []),
     ("handshake_as_slow_in_the_control_is_the_server", with_handshake(web(), 2_500.0),
      control_of(result(with_handshake(web(), 2_000.0))), "reachable", []),

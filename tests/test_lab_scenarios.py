@@ -1,8 +1,7 @@
 """End to end in the lab: the real `kzprobe scan`, outside then inside, against every scenario.
 
 The outside scan (the uncensored vantage) is the control; the inside scan gets it with
-`--control` and the honest resolver with `--control-resolver`, and its report is analysed again
-without the control (`kzprobe analyse`, the no-control run); each network run scans again
+`--control` and the honest resolver with `--control-resolver`; each network run scans again
 from a rebuilt inside namespace. One test per scenario asserts the verdict, the blocking layer
 and the key evidence of the inside report; a scenario whose expectation is still pending is
 expected to fail, strictly, with the reason.
@@ -17,8 +16,7 @@ import pytest
 
 from kzprobe.lab import NETWORK_RUNS, SCENARIOS, availability
 from kzprobe.lab import addresses as a
-from kzprobe.lab.runner import CONNECTIVITY_SUBJECT, NO_CONTROL_RUN, run_lab
-from kzprobe.lab.scenarios import WITHOUT_CONTROL
+from kzprobe.lab.runner import CONNECTIVITY_SUBJECT, WITHOUT_CONTROL, run_lab
 
 UNAVAILABLE = availability()
 pytestmark = [
@@ -35,8 +33,9 @@ def _case(run: str, sid: str, expect):
 
 
 CASES = [_case("inside", s.id, s.expect) for s in SCENARIOS] + [
+    _case(WITHOUT_CONTROL, s.id, s.expect_without_control) for s in SCENARIOS if s.expect_without_control] + [
     _case(run.id, sid, expect) for run in NETWORK_RUNS for sid, expect in run.expect.items()
-] + [_case(NO_CONTROL_RUN, sid, expect) for sid, expect in WITHOUT_CONTROL.items()]
+]
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +61,7 @@ def test_scenario_verdict(lab_run, run, sid):
     assert c.matches, f"{'; '.join(c.problems)} (actual {c.actual}; kzprobe said: {c.explanation})"
 
 
-@pytest.mark.parametrize("run", ["inside", NO_CONTROL_RUN] + [r.id for r in NETWORK_RUNS])
+@pytest.mark.parametrize("run", ["inside", WITHOUT_CONTROL] + [r.id for r in NETWORK_RUNS])
 def test_connectivity(lab_run, run):
     c = _comparison(lab_run, run, CONNECTIVITY_SUBJECT)
     assert c.matches, c.problems

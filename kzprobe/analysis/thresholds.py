@@ -128,8 +128,10 @@ SLOW_HANDSHAKE_MIN_MS: Final = 1_500.0
 # same moment): a congested or satellite link slows every handshake alike.
 SLOW_HANDSHAKE_BASELINE_RATIO: Final = 5.0
 # Ours: and at least this many round trips (the TCP connect to the same address): a handshake is
-# one or two round trips plus the server's work, so a long path alone cannot explain it.
-SLOW_HANDSHAKE_RTT_RATIO: Final = 8.0
+# one or two round trips plus the server's work, so a long path alone cannot explain it. Not more:
+# a busy probe times its own connects late too (hundreds of ms at a scan's start), and the
+# baselines' ratio above already covers a slow path.
+SLOW_HANDSHAKE_RTT_RATIO: Final = 4.0
 
 # Ours: a small page (below BURST_BYTES) is judged on its time to last byte. A 16 KB/s policer
 # needs 1.5 s for the 24 KB of a 40 KB page beyond its 16 KB burst; under 1 s a page's body
@@ -137,8 +139,9 @@ SLOW_HANDSHAKE_RTT_RATIO: Final = 8.0
 SLOW_PAGE_MIN_MS: Final = 1_000.0
 # Ours: and at least this many round trips (the TCP connect to the same address): TCP slow start
 # delivers 44 KB in two round trips (research 1.5, RFC 6928's 10-segment window), so a page that
-# took ten was held back, not just far away.
-SLOW_PAGE_RTT_RATIO: Final = 10.0
+# took five was held back, not just far away (more would miss it on a busy probe, whose own
+# connect timings run late).
+SLOW_PAGE_RTT_RATIO: Final = 5.0
 
 # --- The site refusing the vantage (issue 22, item 6) ------------------------------------------
 

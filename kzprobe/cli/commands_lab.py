@@ -82,12 +82,13 @@ def lab_list(as_json: bool = typer.Option(False, "--json", help="Print the scena
     if as_json:
         typer.echo(json.dumps({"scenarios": rows, "network_runs": runs}, indent=2, ensure_ascii=False))
         return
-    table = _table(["scenario", "inside the censored ISP", "outside", "kzprobe must say", "without a control"],
+    table = _table(["scenario", "inside the censored ISP", "outside", "kzprobe must say"],
                    [max(len(row["id"]) for row in rows)])
     for row in rows:
         expect = row["expect"] + (f" (pending: {row['pending']})" if row["pending"] else "")
-        table.add_row(_text(row["id"]), _text(row["inside"]), _text(row["outside"]), _text(expect),
-                      _text(row["without_control"] or "-"))
+        if row.get("expect_without_control"):
+            expect += f"; without a control: {row['expect_without_control']}"
+        table.add_row(_text(row["id"]), _text(row["inside"]), _text(row["outside"]), _text(expect))
     _out.print(table)
     _out.print()
     for run in runs:

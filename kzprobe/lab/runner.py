@@ -2,10 +2,9 @@
 
 The outside scan is the control; the inside scan gets it with `--control` and the honest
 resolver with `--control-resolver`, exactly as a volunteer's scan would get a VPS report and a
-public resolver. The inside report is also analysed again without the control scan (`kzprobe
-analyse`, the "no-control" run: what a volunteer with no control report is told; a control scan
-changes only the analysis, never what is measured). Each network run (international cut,
-offline) scans again from a rebuilt inside namespace. Every scan is the real `kzprobe scan` command in its own process, reading
+public resolver. A second inside scan has the resolver only (a volunteer's default), for the
+scenarios that say what kzprobe must conclude without a control scan. Each network run (international cut, offline) scans again from a rebuilt
+inside namespace. Every scan is the real `kzprobe scan` command in its own process, reading
 the namespace's resolv.conf; the lab only compares what the reports say with what the
 scenarios expect.
 """
@@ -27,7 +26,7 @@ from kzprobe.lab import addresses as a
 from kzprobe.lab.lab import Lab
 from kzprobe.lab.site_spec import Expectation, Scenario
 from kzprobe.lab.plan import INSIDE, OUTSIDE, inside_role
-from kzprobe.lab.scenarios import WITHOUT_CONTROL, scenario_by_id, select, select_runs
+from kzprobe.lab.scenarios import scenario_by_id, select, select_runs
 from kzprobe.lab.targets_file import targets_yaml
 
 # Per-operation timeout of the lab's scans: loopback answers in microseconds, so this only
@@ -37,8 +36,8 @@ DEFAULT_TIMEOUT_S: Final = 2.5
 # A scan's own bound: the slowest target is the throttled download (8 s) after its page.
 _SCAN_LIMIT_S: Final = 300.0
 CONNECTIVITY_SUBJECT: Final = "(connectivity)"
-# The inside scan analysed again without the control scan.
-NO_CONTROL_RUN: Final = "no-control"
+# The inside scan made as a volunteer makes it by default: the control resolver, no control scan.
+WITHOUT_CONTROL: Final = "inside-no-control"
 
 
 @dataclass(frozen=True)
@@ -220,9 +219,15 @@ def run_lab(ids: Sequence[str] | None = None, *, timeout: float = DEFAULT_TIMEOU
         result.scans.append(outside)
         progress(f"outside scan (the control): {outside.seconds:.1f} s")
 
-        control = ["--control", str(outside.report), "--control-resolver", f"{a.HONEST_RESOLVER}:53"]
+        resolver = ["--control-resolver", f"{a.HONEST_RESOLVER}:53"]
+        control = ["--control", str(outside.report), *resolver]
         expectations = {INSIDE: ({s.id: s.expect for s in scenarios}, v.ONLINE)}
         scans = [_Scan(lab, INSIDE, INSIDE, lab.targets_file, _report_path(out, INSIDE), timeout, control)]
+        alone = {s.id: s.expect_without_control for s in scenarios if s.expect_without_control is not None}
+        if alone:
+            scans.append(_Scan(lab, WITHOUT_CONTROL, INSIDE, lab.targets_file, _report_path(out, WITHOUT_CONTROL),
+                               timeout, resolver))
+            expectations[WITHOUT_CONTROL] = (alone, v.ONLINE)
         for run in runs:
             report = _report_path(out, run.id)
             targets = report.with_suffix(".targets.yaml")
@@ -235,27 +240,12 @@ def run_lab(ids: Sequence[str] | None = None, *, timeout: float = DEFAULT_TIMEOU
             progress(f"{scan.name} scan: {scan.seconds:.1f} s")
             expect, connectivity = expectations[scan.name]
             result.comparisons += compare_report(scan.name, _load(scan.report), expect, connectivity)
-            if scan.name == INSIDE:
-                result.comparisons += _without_control(lab, scan, out, scenarios)
     return result
-
-
-def _without_control(lab: Lab, inside: ScanRun, out: Path, scenarios: Sequence[Scenario]) -> list[Comparison]:
-    """The inside report analysed again by the real CLI without the control scan, compared with
-    the scenarios' WITHOUT_CONTROL expectations."""
-    expect = {s.id: WITHOUT_CONTROL[s.id] for s in scenarios if s.id in WITHOUT_CONTROL}
-    if not expect or not inside.report.exists():
-        return []
-    report = _report_path(out, NO_CONTROL_RUN)
-    subprocess.run([sys.executable, "-m", "kzprobe", "analyse", str(inside.report), "--output", str(report)],
-                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   env=lab.env(), timeout=_SCAN_LIMIT_S, check=False)
-    return compare_report(NO_CONTROL_RUN, _load(report), expect, v.ONLINE)
 
 
 def scenario_table(scenarios: Sequence[Scenario]) -> list[dict]:
     """What `kzprobe lab list` shows, as data."""
     return [{"id": s.id, "summary": s.summary, "url": s.site.url, "inside": s.describe("inside"),
              "outside": s.describe("outside"), "expect": s.expect.describe(), "pending": s.expect.pending,
-             "without_control": WITHOUT_CONTROL[s.id].describe() if s.id in WITHOUT_CONTROL else None}
+             "expect_without_control": s.expect_without_control.describe() if s.expect_without_control else None}
             for s in scenarios]

@@ -63,6 +63,10 @@ def _blocked(layer: str, *evidence: str, pending: str | None = None) -> Expectat
 
 REACHABLE: Final = Expectation(v.REACHABLE)
 
+
+def _inconclusive(*evidence: str) -> Expectation:
+    return Expectation(v.INCONCLUSIVE, None, tuple(evidence))
+
 SCENARIOS: Final[tuple[Scenario, ...]] = (
     # Baselines: always reachable; two in the country, two abroad, each with a download.
     Scenario("baseline-domestic-1", "domestic baseline over HTTPS",
@@ -72,7 +76,7 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
     Scenario("baseline-domestic-2", "domestic baseline over plain HTTP",
              _site("baseline-domestic-2", scheme="http", hosting=m.DOMESTIC, baseline=m.DOMESTIC,
                    download_bytes=BASELINE_DOWNLOAD_BYTES),
-             m.HONEST, REACHABLE),
+             m.HONEST, REACHABLE, expect_without_control=REACHABLE),  # its own HTTPS page is the same page
     Scenario("baseline-international-1", "international baseline, dual stack",
              _site("baseline-international-1", baseline=m.INTERNATIONAL, ipv6=True,
                    download_bytes=BASELINE_DOWNLOAD_BYTES),
@@ -133,13 +137,15 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
              _blocked("http", "http.blockpage")),
     Scenario("http-blockpage-unknown", "blockpage no fingerprint knows; only the control reveals it",
              _site("http-blockpage-unknown", scheme="http"), Conditions(http=m.HTTP_UNKNOWN_BLOCKPAGE),
-             _blocked("http", "http.diff")),
+             _blocked("http", "http.diff"),
+             # Without a control: it differs from the site's own HTTPS page - evidence, not proof.
+             expect_without_control=_inconclusive("control.missing", "http.diff")),
     Scenario("http-redirect-blockpage", "302 redirect to the ISP's blockpage server",
              _site("http-redirect-blockpage", scheme="http"), Conditions(http=m.HTTP_REDIRECT_BLOCKPAGE),
              _blocked("http", "http.blockpage_redirect")),
     Scenario("http-reset", "RST after the HTTP request with this Host",
              _site("http-reset", scheme="http"), Conditions(http=m.HTTP_RESET),
-             _blocked("http", "http.reset")),
+             _blocked("http", "http.reset"), expect_without_control=_inconclusive("control.missing", "http.reset")),
     # Services: endpoints (host:port) blocked while the web front end may still load
     Scenario("service-datacentres-dropped", "messenger whose data centres (address literals) vanish, as Telegram's did",
              _site("service-datacentres-dropped"), m.HONEST, _blocked("tcp", "tcp.timeout"),
@@ -161,12 +167,15 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
     Scenario("throttled", f"SNI throttling to {THROTTLE_BYTES_PER_S // 1000} KB/s after a 16 KB burst",
              _site("throttled", download_bytes=LARGE_DOWNLOAD_BYTES),
              Conditions(rate_bytes_per_s=THROTTLE_BYTES_PER_S),
-             Expectation(v.THROTTLED, None, ("throughput.low",))),
+             Expectation(v.THROTTLED, None, ("throughput.low",)),
+             # Without a control: a low rate alone, with a normal handshake, is no evidence.
+             expect_without_control=REACHABLE),
     Scenario("slow-site", f"slow but working everywhere ({SLOW_SITE_DELAY_S:g} s to answer)",
              _site("slow-site"), Conditions(delay_s=SLOW_SITE_DELAY_S), REACHABLE,
              outside=Conditions(delay_s=SLOW_SITE_DELAY_S)),
     Scenario("dynamic-page", "page that changes on every request",
-             _site("dynamic-page", scheme="http", page=m.PAGE_DYNAMIC), m.HONEST, REACHABLE),
+             _site("dynamic-page", scheme="http", page=m.PAGE_DYNAMIC), m.HONEST, REACHABLE,
+             expect_without_control=REACHABLE),  # http://, changing on every request: still its HTTPS page
     Scenario("large-page", "large page and download at full speed",
              _site("large-page", page=m.PAGE_LARGE, download_bytes=LARGE_DOWNLOAD_BYTES),
              m.HONEST, REACHABLE),
@@ -180,49 +189,56 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
              _site("domain-gone"), Conditions(dns=m.DNS_NXDOMAIN),
              Expectation(v.DOWN), outside=Conditions(dns=m.DNS_NXDOMAIN)),
     # Issue 22, items 5-7: what is not censorship though it looks like it, and throttling that does not
-    # look like the lab's first throttler. Each has an expectation without a control too (below).
+    # look like the lab's first throttler; each with what kzprobe must say without a control too.
     Scenario("slow-everywhere", f"server slow for everyone ({SLOW_SERVER_BYTES_PER_S // 1000} KB/s from its uplink)",
              _site("slow-everywhere", download_bytes=BASELINE_DOWNLOAD_BYTES),
              Conditions(rate_bytes_per_s=SLOW_SERVER_BYTES_PER_S), REACHABLE,
-             outside=Conditions(rate_bytes_per_s=SLOW_SERVER_BYTES_PER_S)),
+             outside=Conditions(rate_bytes_per_s=SLOW_SERVER_BYTES_PER_S), expect_without_control=REACHABLE),
     Scenario("slow-render", f"backend renders slowly: the page flows for {SLOW_RENDER_S:g} s, longer than the timeout",
              _site("slow-render"), Conditions(drip_s=SLOW_RENDER_S), REACHABLE,
-             outside=Conditions(drip_s=SLOW_RENDER_S)),
+             outside=Conditions(drip_s=SLOW_RENDER_S), expect_without_control=REACHABLE),
     Scenario("transfer-freeze", f"transfer frozen after {FREEZE_AFTER_BYTES // 1000} KB, connection left open",
              _site("transfer-freeze"), Conditions(freeze_after=FREEZE_AFTER_BYTES),
-             Expectation(v.THROTTLED, None, ("throughput.freeze",))),
+             Expectation(v.THROTTLED, None, ("throughput.freeze",)),
+             expect_without_control=_inconclusive("control.missing", "throughput.freeze")),
     Scenario("policed-page", f"a {POLICER_BYTES_PER_S // 1000} KB/s policer on a 40 KB page",
              _site("policed-page", page=m.PAGE_MEDIUM),
              Conditions(rate_bytes_per_s=POLICER_BYTES_PER_S, burst_bytes=POLICER_BURST_BYTES),
-             Expectation(v.THROTTLED, None, ("throughput.slow_page",))),
+             Expectation(v.THROTTLED, None, ("throughput.slow_page",)),
+             # Without a control: a normal handshake and no control's copy - no proof of the path.
+             expect_without_control=REACHABLE),
     Scenario("slow-handshake", f"the ClientHello for this name held {SLOW_HANDSHAKE_S:g} s (KZ 2022-23 throttling)",
              _site("slow-handshake"), Conditions(tls_delay_s=SLOW_HANDSHAKE_S),
-             Expectation(v.THROTTLED, None, ("throughput.slow_handshake",))),
+             Expectation(v.THROTTLED, None, ("throughput.slow_handshake",)),
+             expect_without_control=Expectation(v.THROTTLED, None, ("throughput.slow_handshake",))),
     Scenario("geo-451", "the site itself answers 451 'not available in your country' here",
              _site("geo-451"), Conditions(site=m.SITE_451),
-             Expectation(v.INCONCLUSIVE, None, ("http.site_refused",))),
+             _inconclusive("http.site_refused"), expect_without_control=_inconclusive("http.site_refused")),
     Scenario("cloudflare-challenge", "the site's CDN answers a Cloudflare bot challenge here (403)",
              _site("cloudflare-challenge"), Conditions(site=m.SITE_CHALLENGE),
-             Expectation(v.INCONCLUSIVE, None, ("http.site_refused",))),
+             _inconclusive("http.site_refused"), expect_without_control=_inconclusive("http.site_refused")),
     Scenario("redirect-loop-tls", "the site redirects in a loop here, every hop over validated TLS",
              _site("redirect-loop-tls"), Conditions(site=m.SITE_LOOP),
-             Expectation(v.INCONCLUSIVE, None, ("http.site_loop",))),
+             _inconclusive("http.site_loop"), expect_without_control=_inconclusive("http.site_loop")),
     Scenario("national-redirect", "http:// site sends visitors from here to its national domain over HTTPS",
              _site("national-redirect", scheme="http", https_redirect=False,
                    aliases=(f"national.{NATIONAL_DOMAIN}",)),
              Conditions(site=m.SITE_REDIRECT, redirect_to=f"https://national.{NATIONAL_DOMAIN}/"), REACHABLE,
-             outside=Conditions(site=m.SITE_REDIRECT, redirect_to=f"https://national-redirect.{LAB_DOMAIN}/en/")),
+             outside=Conditions(site=m.SITE_REDIRECT, redirect_to=f"https://national-redirect.{LAB_DOMAIN}/en/"),
+             expect_without_control=REACHABLE),  # its own HTTPS fetch goes to the national domain too
     Scenario("http-redirect-elsewhere", "plain-HTTP redirect by Host to a validated page on another site",
              _site("http-redirect-elsewhere", scheme="http", https_redirect=False,
                    aliases=(f"portal.{PORTAL_DOMAIN}",)),
              Conditions(http=m.HTTP_REDIRECT_AWAY, redirect_to=f"https://portal.{PORTAL_DOMAIN}/"),
-             Expectation(v.INCONCLUSIVE, None, ("http.offsite_redirect",))),
+             _inconclusive("http.offsite_redirect"), expect_without_control=_inconclusive("http.offsite_redirect")),
     Scenario("http-host-keyword", f"blockpage no fingerprint knows for any Host with {HOST_KEYWORD!r}",
              _site(f"{HOST_KEYWORD}-mirror", scheme="http", https_redirect=False),
-             Conditions(http=m.HTTP_UNKNOWN_BLOCKPAGE, keyword=HOST_KEYWORD), _blocked("http", "http.diff")),
+             Conditions(http=m.HTTP_UNKNOWN_BLOCKPAGE, keyword=HOST_KEYWORD), _blocked("http", "http.diff"),
+             expect_without_control=_inconclusive("control.missing", "http.diff")),
     Scenario("http-url-keyword", f"Kazakh blockpage for any URL with {URL_KEYWORD!r} in it",
              _site("url-keyword", scheme="http", https_redirect=False, path=f"/news/{URL_KEYWORD}-2011.html"),
-             Conditions(http=m.HTTP_BLOCKPAGE, keyword=URL_KEYWORD), _blocked("http", "http.blockpage")),
+             Conditions(http=m.HTTP_BLOCKPAGE, keyword=URL_KEYWORD), _blocked("http", "http.blockpage"),
+             expect_without_control=_blocked("http", "http.blockpage")),
 )
 
 _BASELINE_IDS: Final = tuple(s.id for s in SCENARIOS if s.site.baseline)
@@ -251,37 +267,6 @@ NETWORK_RUNS: Final[tuple[NetworkRun, ...]] = (
          for sid in _BASELINE_IDS + ("dns-nxdomain", "tls-reset")},
     ),
 )
-
-
-# What kzprobe must say for a scenario's inside scan analysed WITHOUT a control scan (a volunteer's
-# default: the control resolver, no control report). The lab re-analyses the inside report with
-# `kzprobe analyse` and checks these; scenarios without a row here are not checked that way.
-_INCONCLUSIVE_WITHOUT_CONTROL: Final = Expectation(v.INCONCLUSIVE, None, ("control.missing",))
-WITHOUT_CONTROL: Final[dict[str, Expectation]] = {
-    "baseline-domestic-2": REACHABLE,  # an http:// site: its own HTTPS page is the same page
-    "dynamic-page": REACHABLE,  # http://, changing on every request: still its HTTPS page
-    "tls-reset": _blocked("tls", "tls.reset"),
-    "http-blockpage-known": _blocked("http", "http.blockpage"),
-    "http-blockpage-unknown": Expectation(v.INCONCLUSIVE, None, ("http.diff",)),
-    "http-redirect-blockpage": _blocked("http", "http.blockpage"),
-    "http-reset": _INCONCLUSIVE_WITHOUT_CONTROL,
-    "throttled": REACHABLE,  # a low rate alone, with a normal handshake, is no evidence
-    "slow-site": REACHABLE,
-    "large-page": REACHABLE,
-    "http-to-https": REACHABLE,
-    "slow-everywhere": REACHABLE,
-    "slow-render": REACHABLE,
-    "transfer-freeze": Expectation(v.INCONCLUSIVE, None, ("throughput.freeze",)),
-    "policed-page": REACHABLE,  # 40 KB at a policer's rate: no control, normal handshake, no proof
-    "slow-handshake": Expectation(v.THROTTLED, None, ("throughput.slow_handshake",)),
-    "geo-451": Expectation(v.INCONCLUSIVE, None, ("http.site_refused",)),
-    "cloudflare-challenge": Expectation(v.INCONCLUSIVE, None, ("http.site_refused",)),
-    "redirect-loop-tls": Expectation(v.INCONCLUSIVE, None, ("http.site_loop",)),
-    "national-redirect": REACHABLE,  # its own HTTPS fetch goes to the national domain too
-    "http-redirect-elsewhere": Expectation(v.INCONCLUSIVE, None, ("http.offsite_redirect",)),
-    "http-host-keyword": Expectation(v.INCONCLUSIVE, None, ("http.diff",)),
-    "http-url-keyword": _blocked("http", "http.blockpage"),
-}
 
 
 def scenario_by_id() -> dict[str, Scenario]:

@@ -221,6 +221,9 @@ class Scenario:
     expect: Expectation
     outside: Conditions = HONEST
     endpoints: tuple[EndpointBehaviour, ...] = field(default=())
+    # What kzprobe must conclude from the inside scan without a control scan (the volunteer's
+    # default: the control resolver only); None: not checked in that run.
+    expect_without_control: Expectation | None = None
 
     def describe(self, side: str) -> str:
         """How the network `side` ("inside" or "outside") treats the site and its endpoints."""
