@@ -22,6 +22,7 @@ from kzprobe.scan.job import BAD_INPUT, CANNOT_WRITE, LOCKED, MEASURING_FAILED, 
 from kzprobe.targets.selection import TargetSelection
 from kzprobe.text import clean_text as clean
 from kzprobe.vantage import ConfigError, find_config_file, resolve_settings
+from kzprobe.vantage.alerts import AlertOutcome
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -50,13 +51,15 @@ def scan(
     vantage: Optional[str] = typer.Option(None, "--vantage", help="A name for this vantage point, no personal data (default: local)."),
     keep: Optional[str] = typer.Option(None, "--keep", help="Retention: keep N complete scans, or Nd days, or all."),
     geo: Optional[bool] = typer.Option(None, "--geo/--no-geo", help="Look up this network's ASN and country (never its address). Default: on."),
+    notify: list[str] = typer.Option([], "--notify", help="Where change records go after a complete scan: feed, an https webhook URL, or none; repeatable. Default: feed."),
     resume: Optional[Path] = typer.Option(None, "--resume", help="Complete an interrupted scan: its journal or incomplete report."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
 ) -> None:
     """Scan targets and write a report."""
     flags = {"vantage": vantage, "targets": targets or None, "output_dir": output_dir, "resolver": resolver,
              "control_resolver": control_resolver, "control": control, "ca_file": ca_file,
-             "timeout": timeout, "concurrency": concurrency, "processes": processes, "keep": keep, "geo": geo}
+             "timeout": timeout, "concurrency": concurrency, "processes": processes, "keep": keep, "geo": geo,
+             "notify": notify}
     try:
         settings = resolve_settings(flags, find_config_file(config))
     except ConfigError as exc:
@@ -78,7 +81,7 @@ def scan(
             raise _fail(str(exc), _EXIT_CODES[exc.kind])
     for warning in outcome.warnings:
         err.print(f"kzprobe: warning: {warning}", markup=False)
-    _finish_output(outcome.report, outcome.output, as_json, interactive)
+    _finish_output(outcome.report, outcome.output, as_json, interactive, _changes_note(outcome.alerts))
     if not outcome.complete:
         raise typer.Exit(exit_codes.INTERRUPTED)
 
@@ -155,7 +158,7 @@ def _steps(value: object) -> list:
 NAMED_BLOCKED = 10
 
 
-def _summary_line(report: dict, output: Path) -> str:
+def _summary_line(report: dict, output: Path, changes: str = "") -> str:
     counts = ", ".join(f"{n} {verdict}" for verdict, n in report["summary"].items() if n)
     state = "complete" if report["complete"] else "INCOMPLETE (interrupted)"
     blocked = [str(r.get("target", {}).get("id")) for r in report["results"] if r.get("verdict") == "blocked"]
@@ -164,17 +167,30 @@ def _summary_line(report: dict, output: Path) -> str:
         more = f" and {len(blocked) - NAMED_BLOCKED} more" if len(blocked) > NAMED_BLOCKED else ""
         named = f"; blocked: {', '.join(blocked[:NAMED_BLOCKED])}{more}"
     return clean(f"kzprobe: {len(report['results'])} targets, {counts or 'none'}{named}; connectivity "
-                 f"{report['connectivity']}; scan {state}; report {output}")
+                 f"{report['connectivity']}; scan {state}; report {output}{changes}")
 
 
-def _finish_output(report: dict, output: Path, as_json: bool, interactive: bool) -> None:
+def _changes_note(alerts: AlertOutcome | None) -> str:
+    """'; 2 changes since the previous scan: …' for the summary line (empty when nothing to say)."""
+    if alerts is None:
+        return ""
+    if alerts.baseline:
+        return "; first scan of this vantage here: changes are reported from the next one"
+    if alerts.record is None:
+        return ""
+    count = len(alerts.record["changes"]) + alerts.record["omitted"] + (1 if alerts.record["connectivity"] else 0)
+    delivered = f" ({alerts.delivered} delivered to webhooks)" if alerts.delivered else ""
+    return f"; {count} change(s) since the previous scan{delivered}: {alerts.record['title']}"
+
+
+def _finish_output(report: dict, output: Path, as_json: bool, interactive: bool, changes: str = "") -> None:
     if as_json:
         sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=1) + "\n")
     elif interactive:
         from kzprobe.analyst.render import render_report
 
         render_report(report, Console(highlight=False))
-    err.print(_summary_line(report, output), markup=False)
+    err.print(_summary_line(report, output, changes), markup=False)
 
 
 @app.command()
