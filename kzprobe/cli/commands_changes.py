@@ -115,7 +115,8 @@ def changes(
             # ensure_ascii: control or bidi characters in someone else's file are printed escaped.
             typer.echo(json.dumps(record, ensure_ascii=True, separators=(",", ":")))
         return
-    console = Console(markup=False, emoji=False, highlight=False)
+    # soft_wrap: a change is one line however long, for grep and for the terminal to wrap.
+    console = Console(markup=False, emoji=False, highlight=False, soft_wrap=True)
     for record in records:
         render_record(record, console)
     span = f" since {moment.strftime('%Y-%m-%d %H:%M')}Z" if moment else ""

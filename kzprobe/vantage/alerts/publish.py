@@ -22,7 +22,6 @@ from kzprobe.probes.connection import Connector
 from kzprobe.probes.dns import DnsProbe
 from kzprobe.report.read import parse_time
 from kzprobe.vantage.alerts.atom import FEED_NAME, write_feed
-from kzprobe.vantage.alerts.flapping import Track
 from kzprobe.vantage.alerts.history import HISTORY_NAME, append_record, read_history
 from kzprobe.vantage.alerts.limits import DELIVERY_BUDGET_S, MAX_OUTBOX_AGE_DAYS, MAX_OUTBOX_RECORDS
 from kzprobe.vantage.alerts.outbox import load_outbox
@@ -70,8 +69,7 @@ def _publish(settings: AlertSettings, report: Mapping[str, Any], report_path: Pa
     memory = state.vantages.get(name)
     if memory is None:
         outcome.baseline = True
-        state.vantages[name] = VantageMemory(current, {t.id: Track((t.state,)) for t in current.targets},
-                                             Track((current.connectivity or "unknown",)))
+        state.vantages[name] = VantageMemory.baseline(current)
     elif not _later(current, memory.previous):
         outcome.warnings.append(f"alerts: this scan started at {current.started_at}, before the last one compared "
                                 f"({memory.previous.started_at}): no change record for it")

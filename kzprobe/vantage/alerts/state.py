@@ -117,6 +117,11 @@ class VantageMemory:
     tracks: dict[str, Track] = field(default_factory=dict)  # target id -> its recent states
     connectivity: Track | None = None
 
+    @classmethod
+    def baseline(cls, scan: ScanState) -> VantageMemory:
+        """A vantage's first scan here: what the next one is compared with."""
+        return cls(scan, {t.id: Track((t.state,)) for t in scan.targets}, Track((scan.connectivity or "unknown",)))
+
 
 @dataclass
 class ChangeState:
