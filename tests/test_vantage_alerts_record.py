@@ -103,8 +103,8 @@ def test_a_connectivity_cut_is_one_alert_with_the_targets_that_followed_it():
 def test_connectivity_summary_gives_the_baselines_that_worked():
     before = scan([f.web_result("orda-kz")])
     after = scan([f.web_result("orda-kz")], 1, connectivity="international_cut")
-    after["baselines"] = {"domestic": {"tested": ["a", "b"], "working": ["a", "b"]},
-                          "international": {"tested": ["c", "d"], "working": []}}
+    after["baselines"] = {"domestic": {"tested": 2, "working": ["a", "b"], "failing": []},
+                          "international": {"tested": 2, "working": [], "failing": ["c", "d"]}}
     summary = decide(before, after).record["connectivity"]["summary"]
     assert summary == ("Connectivity changed from online to international_cut "
                        "(baselines working: domestic 2 of 2, international 0 of 2).")

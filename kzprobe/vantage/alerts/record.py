@@ -118,9 +118,9 @@ def _baseline_facts(baselines: Mapping[str, Any] | None) -> str:
     for kind in ("domestic", "international"):
         facts = baselines.get(kind)
         if isinstance(facts, Mapping):
-            tested, working = facts.get("tested"), facts.get("working")
-            if isinstance(tested, list) and isinstance(working, list):
-                parts.append(f"{kind} {len(working)} of {len(tested)}")
+            tested, working = facts.get("tested"), facts.get("working")  # a count, and the ids that worked
+            if isinstance(tested, int) and not isinstance(tested, bool) and isinstance(working, list) and tested:
+                parts.append(f"{kind} {len(working)} of {tested}")
     return f" (baselines working: {', '.join(parts)})" if parts else ""
 
 
