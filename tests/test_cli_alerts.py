@@ -19,11 +19,11 @@ import feedparser
 import jsonschema
 import pytest
 import trustme
-
-from kzprobe.cli import exit_codes
 from support.loopback import DnsTable, LoopbackServers
 from support.webhook import WebhookReceiver
 from test_cli_scan import kzprobe
+
+from kzprobe.cli import exit_codes
 
 ADDRESS = "127.0.0.2"  # the sites
 RESETTER = "127.0.0.4"  # where a blocked name resolves: resets every TLS handshake
@@ -59,7 +59,7 @@ def net(tmp_path_factory):
     hooks = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("hooks.test", HOOKS).configure_cert(hooks)
     table = DnsTable({"news.test": [ADDRESS], "hooks.test": [HOOKS]})
-    page = lambda host, path: (200, {"Content-Type": "text/html"}, f"<title>{host}</title>".encode())  # noqa: E731
+    page = lambda host, path: (200, {"Content-Type": "text/html"}, f"<title>{host}</title>".encode())
     with LoopbackServers(ADDRESS, table, page, sites) as servers:
         resetter = socket.socket()
         resetter.bind((RESETTER, servers.https_port))

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from kzprobe.cli import app
-from kzprobe.cli import commands_vantage  # noqa: F401  (registers `config show` and `cron`)
+from kzprobe.cli import app, commands_vantage
 from kzprobe.vantage.config import ConfigError, load_config, resolve_settings
 
 TOKEN = "T0KEN-4d1f9"

@@ -10,15 +10,15 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-import trustme
-
 import report_fixtures as f
+import trustme
+from support.webhook import WebhookReceiver
+
 from kzprobe.probes.dns import parse_resolver
 from kzprobe.scan.run import ScanOptions, build_probe_kit
 from kzprobe.vantage.alerts import AlertSettings, publish_changes
 from kzprobe.vantage.alerts.outbox import OUTBOX_DIR, load_outbox
 from kzprobe.vantage.alerts.webhook import WebhookClient, check_webhook_url, redact_url, signature
-from support.webhook import WebhookReceiver
 
 HOOKS = "127.0.0.6"
 SECRET = "0123456789abcdef0123456789abcdef"

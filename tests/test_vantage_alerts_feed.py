@@ -9,8 +9,8 @@ from datetime import timedelta
 
 import feedparser
 import pytest
-
 import report_fixtures as f
+
 from kzprobe.vantage.alerts import history as history_module
 from kzprobe.vantage.alerts.atom import FEED_NAME, render_feed, write_feed
 from kzprobe.vantage.alerts.history import HISTORY_NAME, append_record, read_history

@@ -4,13 +4,14 @@ one, under the flapping rule; one row per kind of change and per edge of the rul
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 from datetime import timedelta
 from pathlib import Path
 
 import jsonschema
 import pytest
-
 import report_fixtures as f
+
 from kzprobe.vantage.alerts import flapping
 from kzprobe.vantage.alerts.flapping import Track
 from kzprobe.vantage.alerts.limits import MAX_TARGETS_PER_RECORD
@@ -158,7 +159,7 @@ def test_an_unstable_target_and_its_end_are_in_the_records():
                for hour, state in enumerate("RBRBRRRR")]
     memory = VantageMemory.baseline(ScanState.from_report(reports[0]))
     kinds = []
-    for before, after in zip(reports, reports[1:]):
+    for before, after in pairwise(reports):
         decided = decide(before, after, memory, window=4)
         memory = decided.memory
         kinds.append(decided.record["changes"][0]["kind"] if decided.record else None)

@@ -37,9 +37,10 @@ class TargetVerdict(Protocol):
 
 
 T = TypeVar("T", bound=TargetVerdict)
+T_co = TypeVar("T_co", bound=TargetVerdict, covariant=True)
 
 
-class ScanVerdicts(Protocol[T]):
+class ScanVerdicts(Protocol[T_co]):
     """What the comparison reads of one scan."""
 
     @property
@@ -49,7 +50,7 @@ class ScanVerdicts(Protocol[T]):
     @property
     def complete(self) -> bool: ...
     @property
-    def targets(self) -> Sequence[T]: ...
+    def targets(self) -> Sequence[T_co]: ...
 
 
 S = TypeVar("S", bound="ScanVerdicts[Any]")

@@ -8,6 +8,7 @@ Pure: a Track is what a vantage remembers of a subject between scans, and `step`
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Final, Literal
 
 from kzprobe.vantage.alerts.limits import FLAP_CHANGES
@@ -45,7 +46,7 @@ class Track:
 
 def changes_in(states: tuple[str, ...]) -> int:
     """How many times the state changed along `states`."""
-    return sum(1 for before, after in zip(states, states[1:]) if before != after)
+    return sum(1 for before, after in pairwise(states) if before != after)
 
 
 def step(track: Track | None, state: str, window: int) -> tuple[Track, Decision]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from kzprobe.report import vocabulary as v
-from kzprobe.report.compare import TargetChange, compare_scans
+from kzprobe.report.compare import Comparison, TargetChange, compare_scans
 from kzprobe.vantage.alerts import flapping
 from kzprobe.vantage.alerts.flapping import Decision, Track
 from kzprobe.vantage.alerts.limits import MAX_TARGETS_PER_RECORD
@@ -131,7 +131,7 @@ def decide_changes(vantage: Mapping[str, Any], memory: VantageMemory, current: S
     the record. `results` maps target id -> the current report's result (for URL and
     explanation); `vantage` is the report's vantage object."""
     previous = memory.previous
-    comparison = compare_scans(previous, current)
+    comparison: Comparison[ScanState, TargetState] = compare_scans(previous, current)
     by_id = {change.id: change for change in comparison.targets}
     tracks: dict[str, Track] = {}
     entries = []
@@ -193,7 +193,9 @@ def _entry(change: TargetChange[TargetState], decision: Decision, track: Track, 
     a, b = change.a, change.b
     assert a is not None and b is not None  # decisions other than "none" need both scans
     kind = {flapping.UNSTABLE: UNSTABLE, flapping.STABLE_AGAIN: STABLE_AGAIN}.get(decision) or change_kind(a, b)
-    target = result.get("target") if isinstance(result.get("target"), Mapping) else {}
+    target = result.get("target")
+    if not isinstance(target, Mapping):
+        target = {}
     entry: dict[str, Any] = {
         "target": b.id,
         "category": b.category,

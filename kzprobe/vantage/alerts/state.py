@@ -95,12 +95,14 @@ class ScanState:
                     and isinstance(row[4], list) and all(isinstance(e, str) for e in row[4])):
                 return None
             targets.append(TargetState(row[0], row[1], row[2], row[3], tuple(row[4])))
-        texts = {key: data.get(key) for key in ("scan_id", "finished_at", "connectivity", "asn", "country")}
-        if not all(value is None or isinstance(value, str) for value in texts.values()):
+        texts = [data.get(key) for key in ("scan_id", "finished_at", "connectivity", "asn", "country")]
+        if not all(value is None or isinstance(value, str) for value in texts):
             return None
+        scan_id, finished_at, connectivity, asn, country = texts
         settings = data.get("settings")
-        return cls(started_at=data["started_at"], settings=settings if isinstance(settings, dict) else {},
-                   targets=tuple(targets), **texts)
+        return cls(scan_id=scan_id, started_at=data["started_at"], finished_at=finished_at,
+                   connectivity=connectivity, asn=asn, country=country,
+                   settings=settings if isinstance(settings, dict) else {}, targets=tuple(targets))
 
 
 def _target_state(result: Mapping[str, Any]) -> TargetState:

@@ -141,7 +141,7 @@ class WebhookClient:
 
     async def deliver(self, record_id: str, body: bytes, secret: bytes | None, deadline: float) -> Delivery:
         """Up to 1 + retries attempts, a pause between them, all before `deadline` (monotonic)."""
-        failure = "no time left in this scan's delivery budget"
+        failure: str | None = "no time left in this scan's delivery budget"
         attempts = 0
         for attempt in range(self.retries + 1):
             if attempt:
