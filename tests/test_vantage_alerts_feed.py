@@ -111,7 +111,7 @@ def test_changes_prints_the_history_and_cleans_what_it_prints(results):
     (["--target", "*-kz"], ["orda-kz", "kaztag-kz", "tengrinews-kz"]),
     (["--target", "orda*"], ["orda-kz"]),
     (["--since", "2022-01-06T00:00"], ["kaztag-kz", "tengrinews-kz"]),
-    (["--since", "99999d"], ["orda-kz", "kaztag-kz", "tengrinews-kz"]),
+    (["--since", "2000w"], ["orda-kz", "kaztag-kz", "tengrinews-kz"]),
     (["--since", "1h"], []),
 ])
 def test_changes_narrowed_by_vantage_target_and_time(results, args, targets):
@@ -125,4 +125,4 @@ def test_changes_of_a_directory_without_history_and_bad_options(tmp_path):
     result = f.cli("changes", tmp_path)
     assert result.exit_code == 0 and "No change records" in result.stdout
     assert f.cli("changes", tmp_path / "missing").exit_code == 2
-    assert "neither a duration" in f.cli("changes", tmp_path, "--since", "last week").stderr
+    assert "--since: not a time: 'last week'" in f.cli("changes", tmp_path, "--since", "last week").stderr

@@ -123,6 +123,16 @@ def test_what_else_changed_between_the_scans_is_noted(change, note):
     assert any(n.startswith(note) for n in decide(before, after).record["notes"])
 
 
+def test_a_target_left_out_of_a_scan_is_compared_with_its_last_measurement():
+    full = scan([f.web_result("orda-kz"), f.web_result("kaztag-kz")])
+    partial = scan([f.web_result("kaztag-kz")], 1)  # `kzprobe scan --target kaztag-kz`
+    decided = decide(full, partial)
+    assert decided.record is None
+    blocked = scan([f.web_result("orda-kz", "tls_reset"), f.web_result("kaztag-kz")], 2)
+    record = decide(partial, blocked, decided.memory).record
+    assert [(c["target"], c["kind"]) for c in record["changes"]] == [("orda-kz", "newly_blocked")]
+
+
 def test_a_record_lists_at_most_its_bound_of_targets_and_counts_the_rest():
     n = MAX_TARGETS_PER_RECORD + 7
     before = scan([f.web_result(f"site-{i}") for i in range(n)])

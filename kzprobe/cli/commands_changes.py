@@ -8,8 +8,6 @@ use and every string is cleaned before it reaches the terminal (kzprobe.analyst.
 from __future__ import annotations
 
 import json
-import re
-from datetime import datetime, timedelta, timezone
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Optional
@@ -20,11 +18,9 @@ from rich.text import Text
 
 from kzprobe.analyst.safe_text import clean
 from kzprobe.cli import app, exit_codes
+from kzprobe.cli.moments import MomentError, parse_moment
 from kzprobe.vantage.alerts.history import HISTORY_NAME, read_history, record_time
 
-# --since: a duration back from now ("7d", "48h", "90m") or an ISO 8601 time.
-_AGO = re.compile(r"^(?P<n>[0-9]{1,6})(?P<unit>[dhm])$")
-_UNITS = {"d": "days", "h": "hours", "m": "minutes"}
 # Colours of the kinds of change (the same meaning as a verdict's colour elsewhere).
 _KIND_STYLES = {"newly_blocked": "bold red", "layer_changed": "red", "verdict_changed": "yellow",
                 "newly_reachable": "green", "evidence_changed": "", "unstable": "yellow", "stable_again": "cyan"}
@@ -33,18 +29,6 @@ _KIND_STYLES = {"newly_blocked": "bold red", "layer_changed": "red", "verdict_ch
 def _fail(message: str, code: int = exit_codes.BAD_INPUT) -> typer.Exit:
     typer.echo(f"kzprobe: {clean(message)}", err=True)
     return typer.Exit(code)
-
-
-def parse_since(text: str, now: datetime) -> datetime:
-    """'7d' -> seven days before `now`; an ISO 8601 time (UTC when it names no zone) as it is."""
-    match = _AGO.match(text.strip().lower())
-    if match:
-        return now - timedelta(**{_UNITS[match["unit"]]: int(match["n"])})
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise ValueError(f"--since: {text!r} is neither a duration (7d, 48h, 90m) nor an ISO 8601 time") from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
 
 
 def _history_file(path: Path) -> Path:
@@ -80,7 +64,7 @@ def render_record(record: dict[str, Any], console: Console) -> None:
 @app.command()
 def changes(
     directory: Path = typer.Argument(..., metavar="DIR", help="A results directory (or its changes.jsonl)."),
-    since: Optional[str] = typer.Option(None, "--since", help="Only changes seen since: 7d, 48h, 90m, or an ISO 8601 time."),
+    since: Optional[str] = typer.Option(None, "--since", help="Only changes seen since: a time ago (7d, 12h, 2w) or ISO 8601."),
     vantage: list[str] = typer.Option([], "--vantage", help="Only this vantage's changes (repeatable)."),
     target: list[str] = typer.Option([], "--target", "-t", help="Only this target id; shell patterns work (repeatable)."),
     as_json: bool = typer.Option(False, "--json", help="Print the change records as JSON Lines."),
@@ -90,9 +74,9 @@ def changes(
     if not directory.exists():
         raise _fail(f"{directory}: no such file or directory")
     try:
-        moment = parse_since(since, datetime.now(timezone.utc)) if since else None
-    except ValueError as exc:
-        raise _fail(str(exc)) from None
+        moment = parse_moment(since) if since else None
+    except MomentError as exc:
+        raise _fail(f"--since: {exc}") from None
     if not path.exists():
         typer.echo(f"No change records in {clean(str(directory))} yet: {HISTORY_NAME} is written when a complete "
                    "scan differs from the previous one (with notify: feed, the default).")

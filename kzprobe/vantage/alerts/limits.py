@@ -25,6 +25,11 @@ MAX_FLAP_SCANS: Final = 168  # a week of hourly scans: beyond, "unstable" would 
 # by many receivers.
 MAX_TARGETS_PER_RECORD: Final = 500
 
+# Targets of the previous scans that this scan did not measure (a scan of a few targets with
+# --target, a list shortened for a day) keep their last state, so that the next scan measuring
+# them is compared with it; at most this many, so that one-off URLs cannot grow the state forever.
+MAX_CARRIED_TARGETS: Final = 10_000
+
 # --- files beside the results ------------------------------------------------------------------
 
 # changes.jsonl keeps the newest records within this size (rewritten atomically on each new

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from kzprobe.report import vocabulary as v
 from kzprobe.report.compare import Comparison, TargetChange, compare_scans
 from kzprobe.vantage.alerts import flapping
 from kzprobe.vantage.alerts.flapping import Decision, Track
-from kzprobe.vantage.alerts.limits import MAX_TARGETS_PER_RECORD
+from kzprobe.vantage.alerts.limits import MAX_CARRIED_TARGETS, MAX_TARGETS_PER_RECORD
 from kzprobe.vantage.alerts.state import ScanState, TargetState, VantageMemory, settings_changes
 
 RECORD_FORMAT: Final = "kzprobe-changes"
@@ -152,7 +152,10 @@ def decide_changes(vantage: Mapping[str, Any], memory: VantageMemory, current: S
         connectivity = {"kind": kind, "from": previous.connectivity, "to": current.connectivity,
                         "summary": connectivity_summary(connectivity_decision, previous.connectivity,
                                                         current.connectivity, window, baselines)}
-    kept = VantageMemory(current, tracks, connectivity_track)
+    measured = {target.id for target in current.targets}
+    carried = [target for target in previous.targets if target.id not in measured][:MAX_CARRIED_TARGETS]
+    tracks.update({t.id: memory.tracks[t.id] for t in carried if t.id in memory.tracks})
+    kept = VantageMemory(replace(current, targets=current.targets + tuple(carried)), tracks, connectivity_track)
     if not entries and connectivity is None:
         return Decided(None, kept)
     if previous.connectivity != current.connectivity:
