@@ -69,7 +69,7 @@ def changes(
     target: list[str] = typer.Option([], "--target", "-t", help="Only this target id; shell patterns work (repeatable)."),
     as_json: bool = typer.Option(False, "--json", help="Print the change records as JSON Lines."),
 ) -> None:
-    """Print the change history of a results directory: what changed, scan after scan."""
+    """A results directory's change history, scan after scan."""
     path = _history_file(directory)
     if not directory.exists():
         raise _fail(f"{directory}: no such file or directory")
