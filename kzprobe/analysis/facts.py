@@ -168,6 +168,7 @@ class TargetFacts:
     redirect_dns: tuple[DnsFact, ...]
     download: DownloadFact | None
     raw_target: dict = field(compare=False, repr=False)
+    measured_at: str | None = None  # the result's started_at, as recorded (ISO 8601)
 
     @property
     def host_is_ip(self) -> bool:
@@ -334,4 +335,5 @@ def read_result(result: Any) -> TargetFacts:
         redirect_dns=_items(observations.get("redirect_dns"), _dns),
         download=_download(observations.get("download")),
         raw_target=target,
+        measured_at=_str(data.get("started_at"), 64),
     )
