@@ -94,6 +94,8 @@ def header_lines(scan: ScanDigest) -> list[Text]:
     status = Text("complete", style="green") if scan.complete else Text(incomplete_reason(scan), style=INCOMPLETE_STYLE)
     vantage = Text.assemble(safe(scan.vantage, "bold"), *_joined(safe(scan.asn), safe(scan.country)))
     connectivity = Text(connectivity_label(scan.connectivity), style=connectivity_style(scan.connectivity))
+    if scan.connectivity == v.CAPTIVE_PORTAL:
+        connectivity.append(" (a login page answered for every site: log in to the network and scan again)")
     lines = [
         Text.assemble(Text("Report        ", style="bold"), status),
         Text.assemble("Vantage       ", vantage),

@@ -24,6 +24,7 @@ from kzprobe.vantage.config import (
 )
 from kzprobe.vantage.alerts.settings import describe as describe_alerts
 from kzprobe.vantage.cron import DEFAULT_EVERY_MINUTES, ScheduleError, plan_schedule
+from kzprobe.vantage.durations import describe_duration
 
 config_app = typer.Typer(
     name="config",
@@ -68,6 +69,8 @@ def _display(name: str, value: Any) -> str:
         return ", ".join(clean_text(str(item)) for item in value)
     if isinstance(value, bool):
         return "true" if value else "false"
+    if name == "control_max_age":
+        return describe_duration(value)
     return clean_text(str(value))
 
 
@@ -103,6 +106,7 @@ def config_show(
     keep: Optional[str] = typer.Option(None, "--keep", help="Override retention: N scans, Nd days, or all."),
     geo: Optional[bool] = typer.Option(None, "--geo/--no-geo", help="Override: look up ASN and country."),
     notify: list[str] = typer.Option([], "--notify", help="Override: feed, a webhook URL, or none; repeatable."),
+    control_max_age: Optional[str] = typer.Option(None, "--control-max-age", help="Override: how old a control may be (90m, 3h, 1d)."),
 ) -> None:
     """The effective settings and where each came from.
 
@@ -115,6 +119,7 @@ def config_show(
         "control_resolver": control_resolver, "control": control, "ca_file": ca_file,
         "timeout": timeout, "concurrency": concurrency, "processes": processes, "keep": keep, "geo": geo,
         "notify": notify,
+        "control_max_age": control_max_age,
     }
     settings = _settings_or_exit(config, flags)
     if as_json:

@@ -179,6 +179,7 @@ def _settings_record(settings: EffectiveSettings, kit_resolver: str, plan: ScanP
         "ca_file": settings.ca_file.name if settings.ca_file else None,
         "targets": plan.lists,
         **({"selection": plan.selection} if plan.selection else {}),
+        "control_max_age_s": settings.control_max_age,
     }
 
 
@@ -306,7 +307,9 @@ def _run_locked(settings, options, plan, output, started_at, resumed, on_result,
 
     order = {t.id: i for i, t in enumerate(plan.targets)}
     measured.sort(key=lambda r: order.get(r["target"]["id"], len(order)))
-    analysis = analyse_scan(measured, control_report)
+    # The bound the analysis used is the one the report records (a resumed scan may be given another).
+    header.setdefault("settings", {})["control_max_age_s"] = settings.control_max_age
+    analysis = analyse_scan(measured, control_report, control_max_age_s=settings.control_max_age)
     report = build_report(header, measured, analysis, complete=finished, finished_at=utc_now())
     try:
         write_json_atomically(output, report)

@@ -20,12 +20,14 @@ from pathlib import Path
 from typing import Any, Final
 
 from kzprobe.probes.dns import DEFAULT_CONTROL_RESOLVER
+from kzprobe.analysis.thresholds import CONTROL_MAX_AGE_S
 from kzprobe.safe_yaml import YamlError, load_yaml
 from kzprobe.scan import limits
 from kzprobe.vantage import setting_values as sv
 from kzprobe.vantage.alerts import limits as alert_limits
 from kzprobe.vantage.alerts.settings import DEFAULT_NOTIFY, FEED, AlertSettings
 from kzprobe.vantage.alerts.webhook import redact_url
+from kzprobe.vantage.durations import DurationError, parse_duration
 from kzprobe.vantage.setting_values import BadValue, show_value
 
 # The file looked for in the working directory, and the one in the user's config directory.
@@ -78,6 +80,13 @@ class ConfigError(ValueError):
         super().__init__("\n".join(str(p) for p in problems))
 
 
+def _duration(value: object, base: Path) -> float:
+    try:
+        return parse_duration(value)
+    except DurationError as exc:
+        raise sv.BadValue(str(exc)) from None
+
+
 @dataclass(frozen=True)
 class _Setting:
     check: Callable[[object, Path], Any]
@@ -102,6 +111,8 @@ SETTINGS: Final[dict[str, _Setting]] = {
     "keep": _Setting(sv.integer(1, MAX_KEEP_SCANS, "scans"), None, True, "complete scans kept (none: all)"),
     "keep_days": _Setting(sv.integer(1, MAX_KEEP_DAYS, "days"), None, True, "days complete scans are kept (none: forever)"),
     "geo": _Setting(sv.boolean, True, False, "look up the network's ASN and country"),
+    "control_max_age": _Setting(_duration, CONTROL_MAX_AGE_S, False,
+                                "how far apart a control scan and this one may be for the control to be live"),
     "notify": _Setting(sv.notify, DEFAULT_NOTIFY, False, "where change records go: feed, https webhook URLs (none: nowhere)"),
     "webhook_secret_file": _Setting(sv.secret_file, None, True, "file of the secret that signs webhook POSTs (HMAC-SHA256)"),
     "webhook_timeout": _Setting(sv.number(0, alert_limits.MAX_WEBHOOK_TIMEOUT_S, "seconds"),
@@ -216,6 +227,7 @@ class EffectiveSettings:
     keep: int | None
     keep_days: int | None
     geo: bool
+    control_max_age: float  # seconds
     notify: tuple[str, ...]
     webhook_secret_file: Path | None
     webhook_timeout: float
