@@ -31,7 +31,9 @@ def test_list_as_json_is_the_catalogue():
     row = next(r for r in data["scenarios"] if r["id"] == "tls-reset")
     assert row == {"id": "tls-reset", "summary": "RST right after the ClientHello with this SNI",
                    "url": "https://tls-reset.kzlab.test/", "inside": "TLS reset", "outside": "honest",
-                   "expect": "blocked/tls [tls.reset]", "pending": None}
+                   "expect": "blocked/tls [tls.reset]", "pending": None, "expect_without_control": None}
+    flaky = next(r for r in data["scenarios"] if r["id"] == "dns-flaky")
+    assert (flaky["inside"], flaky["expect"], flaky["expect_without_control"]) == ("DNS flaky", "reachable", "reachable")
 
 
 def test_list_for_people_names_every_scenario_without_escape_codes():
