@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from kzprobe.report import vocabulary as v
+from kzprobe.report.read import parse_time
 from kzprobe.analysis import thresholds as th
 from kzprobe.analysis.explain import cite
 from kzprobe.analysis.facts import HopFact, TargetFacts, read_result
@@ -103,15 +104,9 @@ def dns_failure_is_definitive(failure: str | None) -> bool:
     return failure in DEFINITIVE_DNS_FAILURES
 
 
-def parse_time(value: Any) -> datetime | None:
+def _time(value: Any) -> datetime | None:
     """An ISO 8601 time with a zone ("2026-11-22T10:00:00Z"), as reports write it; None otherwise."""
-    if not isinstance(value, str) or not 10 <= len(value) <= 40:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None
+    return parse_time(value) if isinstance(value, str) and len(value) <= 40 else None
 
 
 def _age_clause(age_s: float, max_age_s: float) -> str:
@@ -131,7 +126,7 @@ class ControlScan:
         self.present = isinstance(report, dict)
         self.problem: str | None = None
         self.max_age_s = th.CONTROL_MAX_AGE_S if max_age_s is None else max_age_s
-        self._started = parse_time(report.get("started_at")) if isinstance(report, dict) else None
+        self._started = _time(report.get("started_at")) if isinstance(report, dict) else None
         self._by_id: dict[str, dict] = {}
         self._by_url: dict[str, dict] = {}
         self._by_path: dict[str, dict] = {}
@@ -161,8 +156,8 @@ class ControlScan:
     def age_s(self, facts: TargetFacts, result: dict) -> float | None:
         """Seconds from the control's measurement of the target (its result's start, else the
         control scan's) to this measurement's start; None when either is unknown."""
-        measured = parse_time(facts.measured_at)
-        controlled = parse_time(result.get("started_at")) or self._started
+        measured = _time(facts.measured_at)
+        controlled = _time(result.get("started_at")) or self._started
         if measured is None or controlled is None:
             return None
         return round((measured - controlled).total_seconds(), 1)
