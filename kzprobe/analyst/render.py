@@ -69,11 +69,18 @@ def render_scan(scan: ScanDigest, console: Console, target_filter: TargetFilter 
 
 
 # Connectivity states in which no target's verdict says anything about the target.
-VANTAGE_DOWN = (v.OFFLINE,)
+VANTAGE_DOWN = (v.OFFLINE, v.CAPTIVE_PORTAL)
 
 
 def vantage_down_banner(connectivity: str | None) -> list[Text]:
-    """What an offline vantage tells its user, once, instead of on every row."""
+    """What an offline vantage, or one behind a captive portal, tells its user, once, instead of on
+    every row."""
+    if connectivity == v.CAPTIVE_PORTAL:
+        return [
+            Text("This network is behind a captive portal: a login page answered for every site.", style="bold magenta"),
+            Text("Nothing below was measured beyond it, so no target is blocked or reachable: all are inconclusive."),
+            Text("Log in to the network (open any http:// page in a browser and accept its terms), then scan again."),
+        ]
     return [
         Text("This vantage was offline: nothing answered, not even the baseline sites.", style="bold red"),
         Text("No target below was measured, so none is blocked or reachable: all are inconclusive."),
@@ -94,8 +101,6 @@ def header_lines(scan: ScanDigest) -> list[Text]:
     status = Text("complete", style="green") if scan.complete else Text(incomplete_reason(scan), style=INCOMPLETE_STYLE)
     vantage = Text.assemble(safe(scan.vantage, "bold"), *_joined(safe(scan.asn), safe(scan.country)))
     connectivity = Text(connectivity_label(scan.connectivity), style=connectivity_style(scan.connectivity))
-    if scan.connectivity == v.CAPTIVE_PORTAL:
-        connectivity.append(" (a login page answered for every site: log in to the network and scan again)")
     lines = [
         Text.assemble(Text("Report        ", style="bold"), status),
         Text.assemble("Vantage       ", vantage),
