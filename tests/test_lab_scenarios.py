@@ -2,9 +2,10 @@
 
 The outside scan (the uncensored vantage) is the control; the inside scan gets it with
 `--control` and the honest resolver with `--control-resolver`; each network run scans again
-from a rebuilt inside namespace. One test per scenario asserts the verdict, the blocking layer
-and the key evidence of the inside report; a scenario whose expectation is still pending is
-expected to fail, strictly, with the reason.
+from a rebuilt inside namespace; then the scenarios and runs with a no-control expectation are
+scanned again without the control scan. One test per scenario asserts the verdict, the blocking
+layer and the key evidence of the inside report; a scenario whose expectation is still pending
+is expected to fail, strictly, with the reason.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import pytest
 
 from kzprobe.lab import NETWORK_RUNS, SCENARIOS, availability
 from kzprobe.lab import addresses as a
-from kzprobe.lab.runner import CONNECTIVITY_SUBJECT, WITHOUT_CONTROL, run_lab
+from kzprobe.lab.runner import CONNECTIVITY_SUBJECT, INSIDE_NO_CONTROL, NO_CONTROL_SUFFIX, run_lab
+from kzprobe.lab.scenarios import no_control_expectations
 
 UNAVAILABLE = availability()
 pytestmark = [
@@ -33,9 +35,12 @@ def _case(run: str, sid: str, expect):
 
 
 CASES = [_case("inside", s.id, s.expect) for s in SCENARIOS] + [
-    _case(WITHOUT_CONTROL, s.id, s.expect_without_control) for s in SCENARIOS if s.expect_without_control] + [
     _case(run.id, sid, expect) for run in NETWORK_RUNS for sid, expect in run.expect.items()
+] + [_case(INSIDE_NO_CONTROL, sid, expect) for sid, expect in no_control_expectations(SCENARIOS).items()] + [
+    _case(run.id + NO_CONTROL_SUFFIX, sid, expect) for run in NETWORK_RUNS for sid, expect in run.no_control.items()
 ]
+RUNS = ["inside", INSIDE_NO_CONTROL] + [r.id for r in NETWORK_RUNS] + [
+    r.id + NO_CONTROL_SUFFIX for r in NETWORK_RUNS if r.no_control]
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +66,7 @@ def test_scenario_verdict(lab_run, run, sid):
     assert c.matches, f"{'; '.join(c.problems)} (actual {c.actual}; kzprobe said: {c.explanation})"
 
 
-@pytest.mark.parametrize("run", ["inside", WITHOUT_CONTROL] + [r.id for r in NETWORK_RUNS])
+@pytest.mark.parametrize("run", RUNS)
 def test_connectivity(lab_run, run):
     c = _comparison(lab_run, run, CONNECTIVITY_SUBJECT)
     assert c.matches, c.problems
@@ -120,3 +125,32 @@ def test_reports_record_the_issue_22_traps_as_they_happened(lab_run):
     assert twin["url"] == "https://dynamic-page.kzlab.test/" and twin["tls"][0]["verified"] is True
     assert "https_check" not in obs["http-to-https"], "its own redirect already went to HTTPS"
     assert obs["national-redirect"]["https_check"]["http"][-1]["url"].startswith("https://national.kzlab-kz.test/")
+
+
+def test_the_clean_outside_vantage_calls_nothing_blocked(lab_run):
+    """Nothing is wrong outside: outages there (a site down, a messenger refusing everyone, a
+    domain gone) are down or inconclusive, never blocked, though it scans without a control."""
+    outside = lab_run["reports"]["outside"]
+    blocked = [r["target"]["id"] for r in outside["results"] if r["verdict"] == "blocked"]
+    assert blocked == []
+    outage = _result(lab_run, "outside", "service-outage-refused")
+    assert outage["verdict"] == "inconclusive" and "tcp.refused" in outage["evidence"]
+
+
+def test_every_dns_attempt_of_the_flaky_resolver_is_recorded(lab_run):
+    for scan in ("inside", INSIDE_NO_CONTROL):
+        dns = _result(lab_run, scan, "dns-flaky")["observations"]["dns"]
+        assert dns["addresses"] and dns["failure"] is None
+        attempts = [a for q in dns["queries"] for a in q.get("failed_attempts", [])]
+        assert attempts and all(a["rcode"] == "SERVFAIL" for a in attempts)
+
+
+def test_behind_the_portal_the_scan_says_log_in_and_scan_again(lab_run):
+    scan = next(s for s in lab_run["result"].scans if s.name == "captive-portal")
+    assert "captive portal" in scan.stderr and "log in to the network" in scan.stderr
+    assert lab_run["reports"]["captive-portal"]["baselines"]["captive_portal"]["names"] >= 3
+
+
+def test_the_control_s_age_is_recorded_with_each_verdict(lab_run):
+    control = _result(lab_run, "inside", "tcp-syn-dropped")["control"]
+    assert 0 <= control["age_s"] < 600 and control["stale"] is False

@@ -15,6 +15,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import dns.asyncresolver
+import dns.exception
 import dns.resolver
 import pytest
 import trustme
@@ -135,19 +136,25 @@ def test_targets_that_waited_in_the_previous_scan_do_not_hold_a_slot(monkeypatch
     assert alongside["fast-1"] == {"dropped"}
 
 
-def test_a_resolver_never_has_more_than_its_share_of_queries_at_once(monkeypatch):
+@pytest.mark.parametrize("failure, expected, sent_per_query", [
+    (dns.resolver.NXDOMAIN, "dns_nxdomain_error", 1),
+    # Retries of a failed query (probes/dns_retry.py) take slots like first attempts do.
+    (dns.exception.Timeout, "dns_timeout_error", 3),
+])
+def test_a_resolver_never_has_more_than_its_share_of_queries_at_once(monkeypatch, failure, expected, sent_per_query):
     # A burst beyond what a resolver buffers is dropped, and a dropped query reads as
     # dns.timeout: a scan with a high --concurrency must queue its queries instead.
     probe = DnsProbe(parse_resolver("127.0.0.1:53"), timeout=2.0, queries_in_flight=8)
-    outstanding, most = 0, 0
+    outstanding, most, sent = 0, 0, 0
 
-    async def exchange(hostname, rdtype):
-        nonlocal outstanding, most
+    async def exchange(hostname, rdtype, timeout):
+        nonlocal outstanding, most, sent
         outstanding += 1
+        sent += 1
         most = max(most, outstanding)
         await asyncio.sleep(0.001)
         outstanding -= 1
-        raise dns.resolver.NXDOMAIN()
+        raise failure()
 
     monkeypatch.setattr(probe, "_exchange", exchange)
 
@@ -155,7 +162,8 @@ def test_a_resolver_never_has_more_than_its_share_of_queries_at_once(monkeypatch
         return await asyncio.gather(*(probe.lookup(f"site{i}.test") for i in range(100)))
 
     lookups = asyncio.run(main())
-    assert most == 8 and all(lookup["failure"] == "dns_nxdomain_error" for lookup in lookups)
+    assert most == 8 and all(lookup["failure"] == expected for lookup in lookups)
+    assert sent == 200 * sent_per_query
 
 
 def test_processes_measuring_one_scan_share_a_resolver_s_queries_in_flight():

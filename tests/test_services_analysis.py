@@ -68,8 +68,9 @@ def telegram(dropped=(), ports=(80, 443)) -> dict:
                                 for ip in TELEGRAM_DCS for port in ports], url="https://web.telegram.org/")
 
 
-def whatsapp(chat_tcp="ok", chat_tls=None, registration="ok", chat_dns="ok") -> dict:
-    chat = [endpoint(f"e{i}.whatsapp.net", port, "chat", dns=chat_dns, tcp=chat_tcp, tls=chat_tls if port == 443 else None)
+def whatsapp(chat_tcp="ok", chat_tls=None, registration="ok", chat_dns="ok", chat_control_dns=None) -> dict:
+    chat = [endpoint(f"e{i}.whatsapp.net", port, "chat", dns=chat_dns, tcp=chat_tcp, tls=chat_tls if port == 443 else None,
+                     control_dns=chat_control_dns)
             for i in range(1, 17) for port in (443, 5222)]
     return service("WhatsApp", chat + [endpoint("v.whatsapp.net", 443, "registration", tls=registration)],
                    url="https://web.whatsapp.com/")
@@ -102,16 +103,15 @@ class Context:
         self.fingerprints = fingerprints
 
 
-def analyse(result, control=None, connectivity=v.ONLINE, front_end=None, fingerprints=None):
-    return analyse_service(result, control, Context(connectivity, fingerprints), front_end=front_end).to_dict()
+def analyse(result, control=None, connectivity=v.ONLINE, front_end=None, fingerprints=None, *,
+            interference=False, stale=False):
+    return analyse_service(result, control, Context(connectivity, fingerprints), front_end=front_end,
+                           interference_elsewhere=interference, control_stale=stale,
+                           control_age_s=36_000.0 if stale else None).to_dict()
 
 
 ROWS = [
     # id, result, control result, connectivity, front end, verdict, blocking, evidence (all present), parts, words
-    ("telegram-all-dcs-dropped-web-works", telegram(dropped=TELEGRAM_DCS), None, v.ONLINE, REACHABLE_WEB,
-     "blocked", "tcp", ["tcp.timeout"], {"datacenter": "blocked", "web": "ok"},
-     ["Telegram blocked at tcp", "12/12 data-centre endpoints timed out at TCP connect", "all 6 of its servers",
-      "web works"]),
     ("telegram-some-dcs-dropped-no-control", telegram(dropped=TELEGRAM_DCS[:2]), None, v.ONLINE, REACHABLE_WEB,
      "reachable", None, [], {"datacenter": "ok", "web": "ok"},
      ["Telegram works: 8/12 endpoints and the web front end", "4 endpoints failed with no sign of blocking"]),
@@ -126,9 +126,6 @@ ROWS = [
     ("whatsapp-chat-reset-by-sni-registration-works", whatsapp(chat_tls=v.CONNECTION_RESET), None, v.ONLINE,
      REACHABLE_WEB, "blocked", "tls", ["tls.reset"], {"chat": "partly_blocked", "registration": "ok", "web": "ok"},
      ["partly blocked at tls", "16/32 chat endpoints were reset after the ClientHello", "registration and web work"]),
-    ("whatsapp-all-chat-endpoints-dropped", whatsapp(chat_tcp=v.GENERIC_TIMEOUT), None, v.ONLINE, REACHABLE_WEB,
-     "blocked", "tcp", ["tcp.timeout"], {"chat": "blocked", "registration": "ok", "web": "ok"},
-     ["WhatsApp blocked at tcp", "32/32 chat endpoints timed out at TCP connect", "all 16 of its servers"]),
     ("whatsapp-chat-nxdomain-while-registration-resolves", whatsapp(chat_dns=v.DNS_NXDOMAIN), None, v.ONLINE, None,
      "blocked", "dns", ["dns.nxdomain"], {"chat": "blocked", "registration": "ok"},
      ["32/32 chat endpoints got NXDOMAIN for their name"]),
@@ -189,6 +186,65 @@ def test_service_rules(row):
         assert phrase in got["explanation"], got["explanation"]
     assert got["explanation"].endswith(".") and "\n" not in got["explanation"]
     json.dumps(got)  # JSON-ready
+
+
+# Mass failure (the floor, without a control): only failures with a censor's shape, and only
+# where the scan shows interference elsewhere. Outages (refusals, DNS failing for the control
+# resolver too) are `down` with a control that fails too, `inconclusive` without one.
+MASS_ROWS = [
+    # id, result, control, interference elsewhere, stale control, verdict, blocking, evidence, parts, words
+    ("telegram-all-dcs-silent-with-blocking-elsewhere", telegram(dropped=TELEGRAM_DCS), None, True, False,
+     "blocked", "tcp", ["tcp.timeout"], {"datacenter": "blocked"},
+     ["Telegram blocked at tcp", "12/12 data-centre endpoints timed out at TCP connect", "all 6 of its servers"]),
+    ("telegram-all-dcs-silent-nothing-else-wrong", telegram(dropped=TELEGRAM_DCS), None, False, False,
+     "inconclusive", None, ["tcp.timeout", "control.missing"], {"datacenter": "inconclusive"},
+     ["Telegram unclear", "no control scan measured them"]),
+    ("whatsapp-all-chat-silent-with-blocking-elsewhere", whatsapp(chat_tcp=v.GENERIC_TIMEOUT), None, True, False,
+     "blocked", "tcp", ["tcp.timeout"], {"chat": "blocked", "registration": "ok"},
+     ["WhatsApp blocked at tcp", "32/32 chat endpoints timed out at TCP connect", "all 16 of its servers"]),
+    ("whatsapp-chat-refused-everywhere-is-no-censor-shape", whatsapp(chat_tcp=v.CONNECTION_REFUSED), None, True, False,
+     "inconclusive", None, ["tcp.refused", "control.missing"], {"chat": "inconclusive", "registration": "ok"},
+     ["32/32 chat endpoints refused the TCP connection", "cannot be told from an outage"]),
+    ("whatsapp-chat-refused-here-and-in-the-control", whatsapp(chat_tcp=v.CONNECTION_REFUSED),
+     whatsapp(chat_tcp=v.CONNECTION_REFUSED), True, False,
+     "down", None, ["tcp.refused"], {"chat": "down"}, ["WhatsApp down", "from the control scan too"]),
+    ("whatsapp-chat-refused-while-the-control-reached-them", whatsapp(chat_tcp=v.CONNECTION_REFUSED), whatsapp(),
+     False, False, "blocked", "tcp", ["tcp.refused"], {"chat": "blocked"}, ["while the control scan reached them"]),
+    ("whatsapp-chat-refused-stale-control-reached-them", whatsapp(chat_tcp=v.CONNECTION_REFUSED), whatsapp(),
+     True, True, "inconclusive", None, ["tcp.refused", "control.stale"], {"chat": "inconclusive"},
+     ["too long before this scan"]),
+    ("whatsapp-chat-silent-stale-control-floor-still-applies", whatsapp(chat_tcp=v.GENERIC_TIMEOUT), whatsapp(),
+     True, True, "blocked", "tcp", ["tcp.timeout"], {"chat": "blocked"}, ["all 16 of its servers"]),
+    ("whatsapp-chat-servfail-for-the-control-resolver-too", whatsapp(chat_dns=v.DNS_SERVFAIL,
+                                                                     chat_control_dns=v.DNS_SERVFAIL), None, True, False,
+     "down", None, ["dns.servfail"], {"chat": "down"}, ["through the control resolver too"]),
+    ("whatsapp-chat-servfail-no-control-resolver", whatsapp(chat_dns=v.DNS_SERVFAIL), None, True, False,
+     "inconclusive", None, ["dns.servfail", "control.missing"], {"chat": "inconclusive"}, []),
+    ("telegram-silence-mixed-with-refusals-is-no-censor-shape",
+     service("Telegram", [endpoint(ip, 443, "datacenter", tcp=v.GENERIC_TIMEOUT if i % 2 else v.CONNECTION_REFUSED)
+                          for i, ip in enumerate(TELEGRAM_DCS)]), None, True, False,
+     "inconclusive", None, ["control.missing"], {"datacenter": "inconclusive"}, []),
+    ("telegram-unreachable-everywhere-is-no-censor-shape",
+     service("Telegram", [endpoint(ip, 443, "datacenter", tcp=v.HOST_UNREACHABLE) for ip in TELEGRAM_DCS]),
+     None, True, False, "inconclusive", None, ["control.missing"], {"datacenter": "inconclusive"}, []),
+]
+
+
+@pytest.mark.parametrize("row", MASS_ROWS, ids=[row[0] for row in MASS_ROWS])
+def test_mass_failure_and_outages(row):
+    _, result, control, interference, stale, verdict, blocking, evidence, parts, words = row
+    got = analyse(result, control, interference=interference, stale=stale)
+    assert (got["verdict"], got["blocking"]) == (verdict, blocking), got["explanation"]
+    assert set(evidence) <= set(got["evidence"]), got["evidence"]
+    for role, status in parts.items():
+        assert got["parts"][role] == status, got["parts"]
+    for phrase in words:
+        assert phrase in got["explanation"], got["explanation"]
+
+
+def test_control_summary_records_the_control_s_age():
+    got = analyse(whatsapp(chat_tcp=v.CONNECTION_REFUSED), whatsapp(), stale=True)
+    assert got["control"]["age_s"] == 36_000.0 and got["control"]["stale"] is True
 
 
 def test_every_whatsapp_endpoint_has_its_outcome():
@@ -305,7 +361,19 @@ def test_dispatched_by_analyse_scan_with_the_web_front_end_as_a_part():
     result = whatsapp(chat_tcp=v.GENERIC_TIMEOUT)
     result["target"]["hostname"] = "web.whatsapp.com"
     result["observations"].update(web_observations("web.whatsapp.com", "157.240.1.53", "WhatsApp Web"))
-    got = analyse_scan([result], None).verdicts[0]
+    alone = analyse_scan([result], None).verdicts[0]
+    # Nothing else in the scan is wrong: silence everywhere may be the service's own outage.
+    assert alone["verdict"] == "inconclusive" and alone["parts"]["web"] == "ok"
+    # A site reset after its ClientHello (SNI filtering) in the same scan: the floor applies.
+    reset = {"target": {"id": "news", "url": "https://news.example/"}, "started_at": "", "duration_ms": 1.0,
+             "observations": {"dns": web_observations("news.example", "88.198.1.10", "News")["dns"],
+                              "tcp": web_observations("news.example", "88.198.1.10", "News")["tcp"],
+                              "tls": [{**web_observations("news.example", "88.198.1.10", "News")["tls"][0],
+                                       "failure": v.CONNECTION_RESET, "handshake_completed": False,
+                                       "verified": False}]}}
+    verdicts = analyse_scan([result, reset], None).verdicts
+    assert (verdicts[1]["verdict"], verdicts[1]["blocking"]) == ("blocked", "tls")
+    got = verdicts[0]
     assert (got["verdict"], got["blocking"]) == ("blocked", "tcp")
     assert got["parts"] == {"chat": "blocked", "registration": "ok", "web": "ok"}
     assert got["endpoints"][-1]["endpoint"] == "https://web.whatsapp.com/" and got["endpoints"][-1]["status"] == "ok"

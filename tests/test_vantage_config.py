@@ -135,6 +135,12 @@ def test_urls_stay_urls(tmp_path):
     ("timeout: 300\n", ("timeout", 300.0)),
     ("keep: 48\nkeep_days: 30\n", ("keep", 48)),
     ("keep_days: 30\n", ("keep_days", 30)),
+    ("control_max_age: 6h\n", ("control_max_age", 6 * 3600.0)),
+    ("control_max_age: 90m\n", ("control_max_age", 5400.0)),
+    ("control_max_age: 1d\n", ("control_max_age", 86400.0)),
+    ("control_max_age: 2\n", ("control_max_age", 7200.0)),  # a bare number is hours
+    ("control_max_age: 1.5h\n", ("control_max_age", 5400.0)),
+    ("", ("control_max_age", 3 * 3600.0)),  # the default: a few hours
     ("", ("vantage", "local")),  # an empty file means every default
 ])
 def test_good_values(tmp_path, text, expected):
@@ -214,6 +220,11 @@ def test_days_given_twice_on_the_command_line(tmp_path):
     ("keep_days: -1\n", "keep_days", "from 1 to 36500"),
     ("geo: no\n", "geo", "true or false, not 'no'"),  # YAML 1.1's "no" is a string here
     ("geo: 1\n", "geo", "true or false"),
+    ("control_max_age: 0\n", "control_max_age", "above 0 and at most 30 days"),
+    ("control_max_age: 31d\n", "control_max_age", "at most 30 days"),
+    ("control_max_age: 3 weeks\n", "control_max_age", "such as 90m, 3h or 1d"),
+    ("control_max_age: -3h\n", "control_max_age", "such as 90m, 3h or 1d"),
+    ("control_max_age: true\n", "control_max_age", "not True"),
 ])
 def test_bad_values_name_file_and_key(tmp_path, text, key, message):
     config = write(tmp_path / "kzprobe.yaml", text)
@@ -337,3 +348,13 @@ def test_the_documented_examples_are_valid_configurations(tmp_path):
         settings = resolve_settings({}, write(tmp_path / f"example{number}.yaml", block))
         assert settings.source("vantage").startswith("config ")
         assert settings.source("output_dir").startswith("config ")
+
+
+def test_control_max_age_flag_overrides_the_file_and_shows_as_a_duration(tmp_path, monkeypatch):
+    config = write(tmp_path / "kzprobe.yaml", "control_max_age: 6h\n")
+    settings = resolve_settings({"control_max_age": "45m"}, config)
+    assert settings.control_max_age == 2700.0 and settings.source("control_max_age") == FROM_COMMAND_LINE
+    from kzprobe.cli.commands_vantage import render_settings
+
+    line = next(row for row in render_settings(settings).splitlines() if row.startswith("control_max_age"))
+    assert line.split()[1:3] == ["45m", "command"]

@@ -21,7 +21,8 @@ from kzprobe.analysis.facts import read_result
 from kzprobe.analysis.fingerprint_file import FingerprintError, load_fingerprints
 from kzprobe.analysis.fingerprints import Fingerprints, bundled_fingerprints
 from kzprobe.analysis.handshakes import baseline_handshake_ms
-from kzprobe.analysis.verdict import learn_blockpage_addresses, target_verdict
+from kzprobe.analysis.domestic import Answered
+from kzprobe.analysis.verdict import learn_blockpage_addresses, own_interference, target_verdict
 
 __all__ = [
     "ScanAnalysis",
@@ -38,29 +39,41 @@ VERDICT_FIELDS = ("verdict", "blocking", "evidence", "explanation", "control")
 
 @dataclass
 class ScanAnalysis:
-    connectivity: str  # online | international_cut | offline
+    connectivity: str  # online | international_cut | offline | captive_portal
     baselines: dict  # which baselines worked, and the baseline throughput figure
     verdicts: list[dict]  # same order as the results: {"verdict", "blocking", "evidence", "explanation", "control"}
 
 
 def analyse_scan(results: list[dict], control_report: dict | None, *,
-                 fingerprints: Fingerprints | None = None) -> ScanAnalysis:
+                 fingerprints: Fingerprints | None = None, control_max_age_s: float | None = None) -> ScanAnalysis:
     """Verdicts for measured results (or a saved report's results, whose old verdicts are ignored).
 
     `control_report` is a whole report from an uncensored vantage, or None. `fingerprints`
-    defaults to kzprobe/data/fingerprints.yaml."""
+    defaults to kzprobe/data/fingerprints.yaml. `control_max_age_s`: how far apart the control's
+    measurement and this one may be for the control to be live (thresholds.CONTROL_MAX_AGE_S)."""
     raw = results if isinstance(results, list) else []
     facts = [read_result(r) for r in raw]
-    connectivity = assess_connectivity(facts)
-    control = ControlScan(control_report)
+    fingerprints = fingerprints or bundled_fingerprints()
+    connectivity = assess_connectivity(facts, lambda hop: fingerprints.page(hop) is not None)
+    control = ControlScan(control_report, control_max_age_s)
     views = [control.view(f) for f in facts]
-    ctx = Context(fingerprints or bundled_fingerprints(), connectivity)
+    ctx = Context(fingerprints, connectivity)
     ctx = Context(ctx.fingerprints, connectivity, learn_blockpage_addresses(facts, views, ctx),
                   baseline_handshake_ms(facts))
-    verdicts = [
-        target_verdict(f, i, views[i], ctx, raw[i], None if control.problem else control.raw_result(f)).to_dict()
-        for i, f in enumerate(facts)
-    ]
+    answered = Answered.of(facts)
+
+    def verdict(i: int, interference_elsewhere: bool = False) -> dict:
+        return target_verdict(facts[i], i, views[i], ctx, raw[i],
+                              None if control.problem else control.raw_result(facts[i]),
+                              answered=answered, interference_elsewhere=interference_elsewhere).to_dict()
+
+    verdicts = [verdict(i) for i in range(len(facts))]
+    # Services are judged again once the scan's other verdicts are known: their mass-failure
+    # floor calls a service blocked only where something else in the scan is (verdict.py).
+    wrong = [i for i, item in enumerate(verdicts) if own_interference(item)]
+    for i, f in enumerate(facts):
+        if f.has_endpoints and any(j != i for j in wrong):
+            verdicts[i] = verdict(i, interference_elsewhere=True)
     return ScanAnalysis(connectivity.state, connectivity.baselines, verdicts)
 
 
@@ -73,20 +86,32 @@ def summarise(verdicts: list[dict]) -> dict[str, int]:
 
 
 def analyse_report(report: dict, control_report: dict | None, *,
-                   fingerprints: Fingerprints | None = None) -> dict:
+                   fingerprints: Fingerprints | None = None, control_max_age_s: float | None = None) -> dict:
     """A new report dict: connectivity, baselines, summary and every result's verdict recomputed.
 
     The input is not modified; results that are not objects are dropped (they cannot be analysed
-    or shown)."""
+    or shown). Without `control_max_age_s`, the bound the scan recorded in its settings is used
+    (the default bound for reports that recorded none), so a re-analysis judges as the scan did."""
     results = [r for r in report.get("results", []) if isinstance(r, dict)] \
         if isinstance(report.get("results"), list) else []
-    analysis = analyse_scan(results, control_report, fingerprints=fingerprints)
+    if control_max_age_s is None:
+        control_max_age_s = recorded_control_max_age(report)
+    analysis = analyse_scan(results, control_report, fingerprints=fingerprints, control_max_age_s=control_max_age_s)
     new: dict[str, Any] = dict(report)
     new["connectivity"] = analysis.connectivity
     new["baselines"] = analysis.baselines
     new["summary"] = summarise(analysis.verdicts)
     new["results"] = [_merged(result, verdict) for result, verdict in zip(results, analysis.verdicts)]
     return new
+
+
+def recorded_control_max_age(report: dict) -> float | None:
+    """The control age bound a report's scan was made with (settings.control_max_age_s), if any."""
+    settings = report.get("settings") if isinstance(report, dict) else None
+    value = settings.get("control_max_age_s") if isinstance(settings, dict) else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+        return None
+    return float(value)
 
 
 def _merged(result: dict, verdict: dict) -> dict:

@@ -4,16 +4,19 @@ Baselines are targets that should always work (`baseline: domestic | internation
 international one answers, the vantage is online. If only domestic ones answer, the
 international link is cut (Kazakhstan's international traffic crosses a few operators, and
 January 2022 cut exactly that). If nothing answers at all, the vantage is offline, and no
-failure in this scan can be blamed on a censor.
+failure in this scan can be blamed on a censor. If a captive portal answers for everything
+(analysis/captive.py), nothing measured behind it is evidence either.
 """
 
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from kzprobe.report import vocabulary as v
-from kzprobe.analysis.facts import TargetFacts
+from kzprobe.analysis.captive import find_portal
+from kzprobe.analysis.facts import HopFact, TargetFacts
 from kzprobe.analysis.throughput import from_download
 
 KINDS = ("international", "domestic")
@@ -45,7 +48,10 @@ def _figure(facts: TargetFacts) -> float | None:
     return measured.reference_kbps if measured is not None else None
 
 
-def assess_connectivity(results: list[TargetFacts]) -> Connectivity:
+def assess_connectivity(results: list[TargetFacts],
+                        is_blockpage: Callable[[HopFact], bool] = lambda hop: False) -> Connectivity:
+    """The scan's connectivity and baselines record. `is_blockpage` tells a fingerprinted
+    blockpage (what a censor's blockpage server shows, never a portal)."""
     by_kind: dict[str, dict[str, list[str]]] = {k: {"working": [], "failing": []} for k in KINDS}
     figures: dict[int, tuple[str, float]] = {}
     for index, facts in enumerate(results):
@@ -66,6 +72,9 @@ def assess_connectivity(results: list[TargetFacts]) -> Connectivity:
         state = v.ONLINE
     else:
         state = v.OFFLINE
+    portal = find_portal(results, is_blockpage) if state != v.OFFLINE else None
+    if portal is not None:
+        state = v.CAPTIVE_PORTAL
     reference = Connectivity(state, {}, figures).reference(-1)
     baselines = {
         kind: {"tested": len(by_kind[kind]["working"]) + len(by_kind[kind]["failing"]),
@@ -78,4 +87,6 @@ def assess_connectivity(results: list[TargetFacts]) -> Connectivity:
                                for i, (_, kbps) in sorted(figures.items())}
     if not have_baselines:
         baselines["note"] = "no baseline targets in this scan: connectivity inferred from all targets"
+    if portal is not None:
+        baselines["captive_portal"] = portal.to_dict()
     return Connectivity(state, baselines, figures)

@@ -9,9 +9,12 @@ the page looks like there. A target is matched in the control scan by id, then b
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Final
 
 from kzprobe.report import vocabulary as v
+from kzprobe.report.read import parse_time
+from kzprobe.analysis import thresholds as th
 from kzprobe.analysis.explain import cite
 from kzprobe.analysis.facts import HopFact, TargetFacts, read_result
 from kzprobe.analysis.names import url_path
@@ -26,6 +29,7 @@ OK: Final = "ok"  # the control passed this step
 FAILED: Final = "failed"  # the control failed at this same step: the site is down
 EARLIER: Final = "earlier"  # the control failed before reaching it: it says nothing here
 UNKNOWN: Final = "unknown"  # no usable control data for this step
+STALE: Final = "stale"  # the control passed this step, but too long before or after this measurement
 
 _LAYERS: Final = ("dns", "tcp", "tls", "http")
 
@@ -38,6 +42,11 @@ class ControlView:
     verdict: str | None  # the control's own verdict for the target, as reported
     problem: str | None  # why there is no usable control, in words
     missing: bool = False  # no control data at all (as opposed to control data that failed)
+    # Seconds from the control's measurement of the target to this one (negative: the control
+    # is the later); None when either time is unknown.
+    age_s: float | None = None
+    # Older (or newer) than the bound: it says what worked then, not what works now.
+    stale: bool = False
 
     @property
     def usable(self) -> bool:
@@ -46,15 +55,20 @@ class ControlView:
     @property
     def reason(self) -> str:
         """The evidence code saying why the control cannot decide."""
+        if self.stale:
+            return "control.stale"
         return "control.missing" if self.missing else "control.failed"
 
     def step(self, layer: str) -> str:
-        """How the control fared at `layer`: OK, FAILED, EARLIER (failed before it) or UNKNOWN."""
+        """How the control fared at `layer`: OK, FAILED, EARLIER (failed before it), UNKNOWN, or
+        STALE (it passed, but a stale control cannot say the step works now)."""
         if self.facts is None:
             return UNKNOWN
         for current in _LAYERS:
             state = _layer_state(self.facts, current)
             if current == layer:
+                if state is True and self.stale:
+                    return STALE
                 return {True: OK, False: FAILED, None: UNKNOWN}[state]
             if state is False:
                 return EARLIER
@@ -90,19 +104,36 @@ def dns_failure_is_definitive(failure: str | None) -> bool:
     return failure in DEFINITIVE_DNS_FAILURES
 
 
-class ControlScan:
-    """A control report indexed for lookups; tolerant of any shape, never trusted blindly."""
+def _time(value: Any) -> datetime | None:
+    """An ISO 8601 time with a zone ("2026-11-22T10:00:00Z"), as reports write it; None otherwise."""
+    return parse_time(value) if isinstance(value, str) and len(value) <= 40 else None
 
-    def __init__(self, report: Any) -> None:
+
+def _age_clause(age_s: float, max_age_s: float) -> str:
+    hours, bound = abs(age_s) / 3600, max_age_s / 3600
+    when = "before" if age_s >= 0 else "after"
+    return (f"the control scan measured it {hours:,.1f} h {when} this measurement, beyond the {bound:g} h "
+            "a control stays live, so it cannot say the step works now")
+
+
+class ControlScan:
+    """A control report indexed for lookups; tolerant of any shape, never trusted blindly.
+
+    `max_age_s`: how far apart in time the control's measurement of a target and this scan's
+    may be for the control to count as live (thresholds.CONTROL_MAX_AGE_S by default)."""
+
+    def __init__(self, report: Any, max_age_s: float | None = None) -> None:
         self.present = isinstance(report, dict)
         self.problem: str | None = None
+        self.max_age_s = th.CONTROL_MAX_AGE_S if max_age_s is None else max_age_s
+        self._started = _time(report.get("started_at")) if isinstance(report, dict) else None
         self._by_id: dict[str, dict] = {}
         self._by_url: dict[str, dict] = {}
         self._by_path: dict[str, dict] = {}
         if not self.present:
             return
         connectivity = report.get("connectivity")
-        if connectivity in (v.OFFLINE, v.INTERNATIONAL_CUT):
+        if connectivity in (v.OFFLINE, v.INTERNATIONAL_CUT, v.CAPTIVE_PORTAL):
             self.problem = f"the control scan's own connectivity was {connectivity}"
         results = report.get("results")
         for result in results if isinstance(results, list) else []:
@@ -122,6 +153,15 @@ class ControlScan:
             or (self._by_url.get(facts.url) if facts.url else None) \
             or (self._by_path.get(_url_key(facts.url)) if facts.url else None)
 
+    def age_s(self, facts: TargetFacts, result: dict) -> float | None:
+        """Seconds from the control's measurement of the target (its result's start, else the
+        control scan's) to this measurement's start; None when either is unknown."""
+        measured = _time(facts.measured_at)
+        controlled = _time(result.get("started_at")) or self._started
+        if measured is None or controlled is None:
+            return None
+        return round((measured - controlled).total_seconds(), 1)
+
     def view(self, facts: TargetFacts) -> ControlView:
         if not self.present:
             return ControlView(None, None, "no control scan was given", missing=True)
@@ -129,12 +169,15 @@ class ControlScan:
         if result is None:
             return ControlView(None, None, "the control scan has no result for this target", missing=True)
         verdict = result.get("verdict") if isinstance(result.get("verdict"), str) else None
+        age = self.age_s(facts, result)
         if self.problem:
-            return ControlView(None, verdict, self.problem)
+            return ControlView(None, verdict, self.problem, age_s=age)
         control = read_result(result)
         if not (control.dns or control.tcp or control.http):
-            return ControlView(None, verdict, "the control scan measured nothing for this target")
-        return ControlView(control, verdict, None)
+            return ControlView(None, verdict, "the control scan measured nothing for this target", age_s=age)
+        if age is not None and abs(age) > self.max_age_s:
+            return ControlView(control, verdict, _age_clause(age, self.max_age_s), age_s=age, stale=True)
+        return ControlView(control, verdict, None, age_s=age)
 
 
 def _url_key(url: str) -> str:
@@ -147,7 +190,7 @@ def control_summary(view: ControlView) -> dict | None:
     if view.facts is None:
         if view.missing:
             return None
-        return {"verdict": view.verdict, "usable": False, "problem": view.problem}
+        return {"verdict": view.verdict, "usable": False, "problem": view.problem, **_age(view)}
     facts = view.facts
     final = facts.final_hop
     last = facts.http[-1] if facts.http else None
@@ -167,4 +210,12 @@ def control_summary(view: ControlView) -> dict | None:
         "http_title": cite(final.title, 120) if final and final.title else None,
         "http_body_length": final.body_length if final else None,
         "kilobytes_per_second": round(speed.rate_kbps, 1) if speed and speed.rate_kbps is not None else None,
+        **_age(view),
     }
+
+
+def _age(view: ControlView) -> dict:
+    """The control's age at this measurement, and whether it was past the bound (when known)."""
+    if view.age_s is None:
+        return {}
+    return {"age_s": view.age_s, "stale": view.stale}

@@ -48,9 +48,13 @@ def dns_control(facts: TargetFacts, view: ControlView) -> DnsControl:
         known += [t.address for t in view.facts.tls_for(facts.hostname) if t.ok]
     known_addresses = tuple(dict.fromkeys(known))
     reason = "control.failed" if resolver is not None or not view.missing else "control.missing"
+    if view.stale and resolver is None:  # traps-scan (issue 22, item 11): a stale scan is no live control
+        reason = "control.stale"
     for source, observation in (("the control resolver", resolver), ("the control scan", scan)):
         if observation is None:
             continue
+        if observation.addresses and source == "the control scan" and view.stale:
+            continue  # hours apart, it cannot say the name resolves now (its addresses still count above)
         if observation.addresses:
             return DnsControl(RESOLVES, known_addresses, None, source, reason)
         if dns_failure_is_definitive(observation.failure):

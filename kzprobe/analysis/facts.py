@@ -174,6 +174,7 @@ class TargetFacts:
     # For an http:// target: the same URL fetched over HTTPS (observations["https_check"]), as
     # facts of their own (its host, TCP, TLS, hops); None when not measured.
     https_check: TargetFacts | None = None
+    measured_at: str | None = None  # the result's started_at, as recorded (ISO 8601)
 
     @property
     def host_is_ip(self) -> bool:
@@ -361,4 +362,5 @@ def read_result(result: Any) -> TargetFacts:
         download=_download(observations.get("download")),
         raw_target=target,
         https_check=_https_check(observations.get("https_check"), dns, target),
+        measured_at=_str(data.get("started_at"), 64),
     )

@@ -150,3 +150,20 @@ SLOW_PAGE_RTT_RATIO: Final = 5.0
 # validated for it, or from an address its name really resolves to - the site refused this
 # vantage, which is neither reachable nor a censor's block.
 SITE_REFUSAL_STATUSES: Final = frozenset({403, 451})
+# --- A live control -------------------------------------------------------------------------------
+
+# Ours: a control scan this much older (or newer) than a measurement can no longer say that a step
+# works *now*: the rules that need a live control (a refusal or a timeout here against a success
+# there) say `control.stale` instead of `blocked`. An outside vantage scans hourly
+# (docs/vantage-point.md); three hours lets two of its runs fail before its report goes stale,
+# while most web outages are over well within that (a site down for an hour is the common case,
+# and an outage that outlasts the control's age reads as blocked). Configurable
+# (`control_max_age`, `--control-max-age`).
+CONTROL_MAX_AGE_S: Final = 3 * 3600.0
+
+# --- Captive portals ------------------------------------------------------------------------------
+
+# Ours: distinct names resolved to one address alone, or plain-HTTP sites redirected to one host,
+# before that address or host can be a portal (analysis/captive.py). Two sites may share a server
+# by chance; three sharing it while no baseline works on its own is the portal's answer for all.
+CAPTIVE_MIN_NAMES: Final = 3

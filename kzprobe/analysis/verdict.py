@@ -1,20 +1,25 @@
 """The decision for one target, in the order of docs/methodology.md.
 
-1. An offline vantage decides nothing: every target is inconclusive.
+1. An offline vantage, or one behind a captive portal, decides nothing: every target is
+   inconclusive.
 2. Service targets (observations["endpoints"]) go to analysis/services/.
 3. DNS, TCP, TLS, HTTP - the first step that explains the outcome gives the verdict; a
    reachable page is then checked for throttling.
-4. When the international link is cut, a target that failed without a positive sign of
-   censorship (only timeouts, resets, refusals) is blocked by the cut: blocking "network".
+4. When the international link is cut, a target reached abroad that failed without a positive
+   sign of censorship (only timeouts, resets, refusals) is blocked by the cut: blocking
+   "network". A target reached inside the country (analysis/domestic.py) keeps its own verdict.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from kzprobe.report import vocabulary as v
+from kzprobe.analysis.captive import portal_clause
 from kzprobe.analysis.context import Context
 from kzprobe.analysis.control import ControlView, control_summary
+from kzprobe.analysis.domestic import Answered, reached_inside
 from kzprobe.analysis.dns_rules import RESOLVES, dns_control, dns_verdict
 from kzprobe.analysis.explain import addresses, sentence
 from kzprobe.analysis.facts import TargetFacts
@@ -49,23 +54,59 @@ def _blame_the_cut(verdict: Verdict, facts: TargetFacts, ctx: Context) -> Verdic
         _cut_clause(ctx), f"{facts.hostname or facts.url} fails with it: {detail}"))
 
 
+def _keep_own_verdict(verdict: Verdict, why: str, ctx: Context) -> Verdict:
+    """A target reached inside the country during the cut: its own failure, not the cut's."""
+    return replace(verdict, explanation=sentence(
+        verdict.explanation, f"{_cut_clause(ctx)}, but {why}: the cut does not explain this failure"))
+
+
+def _behind_portal(facts: TargetFacts, index: int, view: ControlView, ctx: Context) -> Verdict:
+    seen = web_verdict(facts, index, view, ctx).explanation.rstrip(".") if facts.dns is not None else ""
+    if seen[:1].isupper() and seen[1:2].islower():
+        seen = seen[:1].lower() + seen[1:]
+    return inconclusive(["connectivity.captive_portal"], sentence(
+        "this network is behind a captive portal or walled garden: "
+        f"{portal_clause(ctx.connectivity.baselines.get('captive_portal'))}, and no baseline worked on its own",
+        "nothing measured behind it says anything about blocking; log in to the network and scan again",
+        f"here {seen}" if seen else ""))
+
+
 def target_verdict(facts: TargetFacts, index: int, view: ControlView, ctx: Context,
-                   result: Any = None, control_result: Any = None) -> Verdict:
-    """The verdict for result `index`, with the control facts it used."""
+                   result: Any = None, control_result: Any = None, *,
+                   answered: Answered | None = None, interference_elsewhere: bool = False) -> Verdict:
+    """The verdict for result `index`, with the control facts it used.
+
+    `answered`: the addresses that answered in this scan (for the cut's rule); computed from
+    this target alone when not given. `interference_elsewhere`: another target of the scan is
+    blocked or throttled on its own evidence (the services' mass-failure floor needs it)."""
     if ctx.connectivity.state == v.OFFLINE:
         return inconclusive(["connectivity.offline"], sentence(
             "nothing answered from this vantage, not even the baseline sites "
             f"({addresses(_baseline_ids(ctx))})",
             "the vantage was offline, so no failure here can be blamed on a censor"))
+    if ctx.connectivity.state == v.CAPTIVE_PORTAL and not facts.has_endpoints:
+        return _behind_portal(facts, index, view, ctx).with_control(control_summary(view))
     if facts.has_endpoints:
         # Service targets (messengers): judged endpoint by endpoint, with the web rules' verdict
         # for their url as one more member; connectivity and the control summary are theirs.
         front_end = web_verdict(facts, index, view, ctx) if facts.url and facts.dns is not None else None
-        return analyse_service(result, control_result, ctx, front_end=front_end)
+        return analyse_service(result, control_result, ctx, front_end=front_end, control_age_s=view.age_s,
+                               control_stale=view.stale, interference_elsewhere=interference_elsewhere)
     verdict = web_verdict(facts, index, view, ctx)
     if ctx.connectivity.state == v.INTERNATIONAL_CUT and verdict.failure_based and verdict.verdict != v.DOWN:
-        verdict = _blame_the_cut(verdict, facts, ctx)
+        inside = reached_inside(facts, answered if answered is not None else Answered.of([facts]))
+        verdict = _keep_own_verdict(verdict, inside, ctx) if inside else _blame_the_cut(verdict, facts, ctx)
     return verdict.with_control(control_summary(view))
+
+
+def own_interference(verdict: dict) -> bool:
+    """A verdict that shows interference on its own evidence: blocked at a layer of its own (not
+    by the cut) or throttled, and not by the services' mass-failure floor."""
+    if verdict.get("verdict") == v.THROTTLED:
+        return True
+    if verdict.get("verdict") != v.BLOCKED or verdict.get("blocking") == "network":
+        return False
+    return not any(isinstance(e, dict) and e.get("reason") == "mass" for e in verdict.get("endpoints") or [])
 
 
 def _baseline_ids(ctx: Context) -> list[str]:

@@ -1,14 +1,14 @@
-"""Two scans side by side: which targets changed verdict, blocking layer or evidence.
+"""`kzprobe compare`: two scans side by side, as a table or JSON.
 
 Two vantages at the same hour show where blocking differs (one ISP blocks, another does not);
-one vantage on two days shows when it started or stopped. Targets are matched by id. Evidence
-is compared as a set: the same facts listed in another order are not a change.
+one vantage on two days shows when it started or stopped. The comparison itself
+(kzprobe.report.compare) is the one a vantage's change record uses; this module adds the
+analysts' filters and renders it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from rich import box
 from rich.console import Console
@@ -19,92 +19,27 @@ from kzprobe.analyst.filters import TargetFilter
 from kzprobe.analyst.reading import ScanDigest, TargetDigest
 from kzprobe.analyst.render import scan_line
 from kzprobe.analyst.safe_text import clean, safe
-from kzprobe.analyst.style import connectivity_label, state_of, state_style
+from kzprobe.analyst.style import state_of, state_style
+from kzprobe.report import compare as report_compare
+from kzprobe.report.compare import Comparison, TargetChange
 
-Status = Literal["changed", "only_a", "only_b", "unchanged"]
-STATUSES: Final = ("changed", "only_a", "only_b", "unchanged")
 _STATUS_LABELS: Final = {"changed": "changed", "only_a": "only in A", "only_b": "only in B", "unchanged": "unchanged"}
 
 
-@dataclass(frozen=True)
-class TargetChange:
-    id: str
-    category: str | None
-    status: Status
-    a: TargetDigest | None
-    b: TargetDigest | None
-    changed: tuple[str, ...]  # of "verdict", "blocking", "evidence"
-
-
-@dataclass(frozen=True)
-class Comparison:
-    a: ScanDigest
-    b: ScanDigest
-    targets: tuple[TargetChange, ...]  # changed, only in A, only in B, unchanged; report order within
-
-    def counts(self) -> dict[str, int]:
-        counts = dict.fromkeys(STATUSES, 0)
-        for change in self.targets:
-            counts[change.status] += 1
-        return counts
-
-    def notes(self) -> list[str]:
-        """What a reader must know before trusting the differences."""
-        notes = []
-        if self.a.scan_id is not None and self.a.scan_id == self.b.scan_id:
-            notes.append("A and B are the same scan (same scan_id).")
-        if self.a.connectivity != self.b.connectivity:
-            notes.append(
-                f"Connectivity differs ({connectivity_label(self.a.connectivity)} in A, "
-                f"{connectivity_label(self.b.connectivity)} in B): changes may come from that, "
-                "not from blocking of each target."
-            )
-        for name, scan in (("A", self.a), ("B", self.b)):
-            if not scan.complete:
-                notes.append(f"{name} is INCOMPLETE: targets missing from it show as only in the other.")
-        return notes
-
-
-def compare_scans(a: ScanDigest, b: ScanDigest, target_filter: TargetFilter = TargetFilter()) -> Comparison:
+def compare_scans(a: ScanDigest, b: ScanDigest,
+                  target_filter: TargetFilter = TargetFilter()) -> Comparison[ScanDigest, TargetDigest]:
     """Match the two scans' targets by id and classify each (filters: either side may match)."""
-    in_b = {target.id: target for target in b.targets}
-    in_a = {target.id: target for target in a.targets}
-    changes: list[TargetChange] = []
-    for target in a.targets:
-        changes.append(_change(target.id, target, in_b.get(target.id)))
-    for target in b.targets:
-        if target.id not in in_a:
-            changes.append(_change(target.id, None, target))
-    kept = [c for c in changes if _accepted(c, target_filter)]
-    order = {status: rank for rank, status in enumerate(STATUSES)}
-    kept.sort(key=lambda change: order[change.status])  # stable: report order within a status
-    return Comparison(a=a, b=b, targets=tuple(kept))
+    return report_compare.compare_scans(a, b, lambda change: _accepted(change, target_filter))
 
 
-def _accepted(change: TargetChange, target_filter: TargetFilter) -> bool:
+def _accepted(change: TargetChange[TargetDigest], target_filter: TargetFilter) -> bool:
     sides = [side for side in (change.a, change.b) if side is not None]
     return any(target_filter.accepts_target(s.id, s.category) for s in sides) and target_filter.accepts_verdicts(
         s.verdict for s in sides
     )
 
 
-def _change(target_id: str, a: TargetDigest | None, b: TargetDigest | None) -> TargetChange:
-    category = (a or b).category if (a or b) else None
-    if a is None or b is None:
-        return TargetChange(target_id, category, "only_b" if a is None else "only_a", a, b, ())
-    changed = tuple(
-        name
-        for name, differs in (
-            ("verdict", a.verdict != b.verdict),
-            ("blocking", a.blocking != b.blocking),
-            ("evidence", set(a.evidence) != set(b.evidence)),
-        )
-        if differs
-    )
-    return TargetChange(target_id, category, "changed" if changed else "unchanged", a, b, changed)
-
-
-def comparison_json(comparison: Comparison, *, include_unchanged: bool = False) -> dict[str, Any]:
+def comparison_json(comparison: Comparison[ScanDigest, TargetDigest], *, include_unchanged: bool = False) -> dict[str, Any]:
     """JSON-ready comparison (`kzprobe compare --json`); counts always include the unchanged."""
     return {
         "a": comparison.a.header(),
@@ -137,7 +72,7 @@ def _side_json(side: TargetDigest | None) -> dict[str, Any] | None:
     }
 
 
-def render_comparison(comparison: Comparison, console: Console, *, include_unchanged: bool = False) -> None:
+def render_comparison(comparison: Comparison[ScanDigest, TargetDigest], console: Console, *, include_unchanged: bool = False) -> None:
     for name, scan in (("A", comparison.a), ("B", comparison.b)):
         console.print(Text.assemble(Text(f"{name}  ", style="bold"), scan_line(scan)))
     for note in comparison.notes():

@@ -69,11 +69,18 @@ def render_scan(scan: ScanDigest, console: Console, target_filter: TargetFilter 
 
 
 # Connectivity states in which no target's verdict says anything about the target.
-VANTAGE_DOWN = (v.OFFLINE,)
+VANTAGE_DOWN = (v.OFFLINE, v.CAPTIVE_PORTAL)
 
 
 def vantage_down_banner(connectivity: str | None) -> list[Text]:
-    """What an offline vantage tells its user, once, instead of on every row."""
+    """What an offline vantage, or one behind a captive portal, tells its user, once, instead of on
+    every row."""
+    if connectivity == v.CAPTIVE_PORTAL:
+        return [
+            Text("This network is behind a captive portal: a login page answered for every site.", style="bold magenta"),
+            Text("Nothing below was measured beyond it, so no target is blocked or reachable: all are inconclusive."),
+            Text("Log in to the network (open any http:// page in a browser and accept its terms), then scan again."),
+        ]
     return [
         Text("This vantage was offline: nothing answered, not even the baseline sites.", style="bold red"),
         Text("No target below was measured, so none is blocked or reachable: all are inconclusive."),

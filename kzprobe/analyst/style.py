@@ -15,7 +15,8 @@ VERDICT_STYLES: Final = {
     v.DOWN: "magenta",
     v.INCONCLUSIVE: "cyan",
 }
-CONNECTIVITY_STYLES: Final = {v.ONLINE: "green", v.INTERNATIONAL_CUT: "bold yellow", v.OFFLINE: "bold red"}
+CONNECTIVITY_STYLES: Final = {v.ONLINE: "green", v.INTERNATIONAL_CUT: "bold yellow", v.OFFLINE: "bold red",
+                               v.CAPTIVE_PORTAL: "bold magenta"}
 INCOMPLETE_STYLE: Final = "bold red"
 UNANALYSED: Final = "unanalysed"  # a journal's result that no analysis has judged
 

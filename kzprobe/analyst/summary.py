@@ -264,10 +264,11 @@ def _state_cell(matrix: SummaryMatrix, scans: list[ScanColumn], index: int) -> T
 def _connectivity_cell(scans: list[ScanColumn]) -> Text:
     if len(scans) == 1:
         state = scans[0].connectivity
-        label = {v.INTERNATIONAL_CUT: "CUT", v.OFFLINE: "OFFLINE"}.get(state or "", state or "?")
+        label = {v.INTERNATIONAL_CUT: "CUT", v.OFFLINE: "OFFLINE", v.CAPTIVE_PORTAL: "PORTAL"}.get(state or "", state or "?")
         return Text(label, style=connectivity_style(state))
     counts = Counter(scan.connectivity for scan in scans)
-    worst = [(name, label) for name, label in ((v.OFFLINE, "off"), (v.INTERNATIONAL_CUT, "cut")) if counts[name]]
+    worst = [(name, label) for name, label in ((v.OFFLINE, "off"), (v.INTERNATIONAL_CUT, "cut"), (v.CAPTIVE_PORTAL, "portal"))
+             if counts[name]]
     if not worst:
         return Text("online" if counts[v.ONLINE] == len(scans) else "?", style=connectivity_style(v.ONLINE))
     label = " ".join(f"{label} {counts[name]}" for name, label in worst) + f"/{len(scans)}"

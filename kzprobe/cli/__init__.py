@@ -44,7 +44,7 @@ COMMAND_MODULES: dict[str, str] = {
     "show": "commands_analyst", "compare": "commands_analyst", "summary": "commands_analyst",
     "timeline": "commands_analyst", "export": "commands_analyst", "report": "commands_analyst",
     "lab": "commands_lab",
-    "config": "commands_vantage", "cron": "commands_vantage",
+    "config": "commands_vantage", "cron": "commands_vantage", "changes": "commands_changes",
 }
 
 

@@ -77,22 +77,23 @@ def lab_list(as_json: bool = typer.Option(False, "--json", help="Print the scena
 
     What the censored network does to each site, and the verdict expected from it."""
     rows = scenario_table(select(None))
-    runs = [{"id": r.id, "summary": r.summary, "scenarios": list(r.scenario_ids), "connectivity": r.connectivity}
+    runs = [{"id": r.id, "summary": r.summary, "scenarios": list(r.scenario_ids), "connectivity": r.connectivity,
+             "also_without_control": bool(r.no_control)}
             for r in NETWORK_RUNS]
     if as_json:
         typer.echo(json.dumps({"scenarios": rows, "network_runs": runs}, indent=2, ensure_ascii=False))
         return
-    table = _table(["scenario", "inside the censored ISP", "outside", "kzprobe must say"],
+    table = _table(["scenario", "inside the censored ISP", "outside", "kzprobe must say", "without a control scan"],
                    [max(len(row["id"]) for row in rows)])
     for row in rows:
         expect = row["expect"] + (f" (pending: {row['pending']})" if row["pending"] else "")
-        if row.get("expect_without_control"):
-            expect += f"; without a control: {row['expect_without_control']}"
-        table.add_row(_text(row["id"]), _text(row["inside"]), _text(row["outside"]), _text(expect))
+        table.add_row(_text(row["id"]), _text(row["inside"]), _text(row["outside"]), _text(expect),
+                      _text(row["expect_without_control"] or ""))
     _out.print(table)
     _out.print()
     for run in runs:
-        _out.print(_text(f"network run {run['id']}: {run['summary']} -> connectivity {run['connectivity']}"))
+        also = " (also scanned without a control scan)" if run["also_without_control"] else ""
+        _out.print(_text(f"network run {run['id']}: {run['summary']} -> connectivity {run['connectivity']}{also}"))
 
 
 @lab_app.command("run")

@@ -21,7 +21,10 @@ from kzprobe.scan.control_source import ControlError, load_control_alone
 from kzprobe.scan.job import BAD_INPUT, CANNOT_WRITE, LOCKED, MEASURING_FAILED, ScanJobError, plan_scan, run_scan_job
 from kzprobe.targets.selection import TargetSelection
 from kzprobe.text import clean_text as clean
+from kzprobe.report import vocabulary as v
 from kzprobe.vantage import ConfigError, find_config_file, resolve_settings
+from kzprobe.vantage.alerts import AlertOutcome
+from kzprobe.vantage.durations import DurationError, parse_duration
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -50,13 +53,16 @@ def scan(
     vantage: Optional[str] = typer.Option(None, "--vantage", help="A name for this vantage point, no personal data (default: local)."),
     keep: Optional[str] = typer.Option(None, "--keep", help="Retention: keep N complete scans, or Nd days, or all."),
     geo: Optional[bool] = typer.Option(None, "--geo/--no-geo", help="Look up this network's ASN and country (never its address). Default: on."),
+    notify: list[str] = typer.Option([], "--notify", help="Where change records go after a complete scan: feed, an https webhook URL, or none; repeatable. Default: feed."),
+    control_max_age: Optional[str] = typer.Option(None, "--control-max-age", help="How old (or new) a control scan may be to say a step works now: 90m, 3h, 1d (default 3h)."),
     resume: Optional[Path] = typer.Option(None, "--resume", help="Complete an interrupted scan: its journal or incomplete report."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
 ) -> None:
     """Scan targets and write a report."""
     flags = {"vantage": vantage, "targets": targets or None, "output_dir": output_dir, "resolver": resolver,
              "control_resolver": control_resolver, "control": control, "ca_file": ca_file,
-             "timeout": timeout, "concurrency": concurrency, "processes": processes, "keep": keep, "geo": geo}
+             "timeout": timeout, "concurrency": concurrency, "processes": processes, "keep": keep, "geo": geo,
+             "notify": notify, "control_max_age": control_max_age}
     try:
         settings = resolve_settings(flags, find_config_file(config))
     except ConfigError as exc:
@@ -78,7 +84,7 @@ def scan(
             raise _fail(str(exc), _EXIT_CODES[exc.kind])
     for warning in outcome.warnings:
         err.print(f"kzprobe: warning: {warning}", markup=False)
-    _finish_output(outcome.report, outcome.output, as_json, interactive)
+    _finish_output(outcome.report, outcome.output, as_json, interactive, _changes_note(outcome.alerts))
     if not outcome.complete:
         raise typer.Exit(exit_codes.INTERRUPTED)
 
@@ -155,7 +161,13 @@ def _steps(value: object) -> list:
 NAMED_BLOCKED = 10
 
 
-def _summary_line(report: dict, output: Path) -> str:
+# What a volunteer behind a captive portal (analysis/captive.py) must do: nothing was measured.
+CAPTIVE_PORTAL_ADVICE = ("this network is behind a captive portal (a login page answers for every site): "
+                         "log in to the network - open any http:// page in a browser and accept its terms - "
+                         "then scan again; no verdict of this scan says anything about blocking")
+
+
+def _summary_line(report: dict, output: Path, changes: str = "") -> str:
     counts = ", ".join(f"{n} {verdict}" for verdict, n in report["summary"].items() if n)
     state = "complete" if report["complete"] else "INCOMPLETE (interrupted)"
     blocked = [str(r.get("target", {}).get("id")) for r in report["results"] if r.get("verdict") == "blocked"]
@@ -164,29 +176,49 @@ def _summary_line(report: dict, output: Path) -> str:
         more = f" and {len(blocked) - NAMED_BLOCKED} more" if len(blocked) > NAMED_BLOCKED else ""
         named = f"; blocked: {', '.join(blocked[:NAMED_BLOCKED])}{more}"
     return clean(f"kzprobe: {len(report['results'])} targets, {counts or 'none'}{named}; connectivity "
-                 f"{report['connectivity']}; scan {state}; report {output}")
+                 f"{report['connectivity']}; scan {state}; report {output}{changes}")
 
 
-def _finish_output(report: dict, output: Path, as_json: bool, interactive: bool) -> None:
+def _changes_note(alerts: AlertOutcome | None) -> str:
+    """'; 2 changes since the previous scan: …' for the summary line (empty when nothing to say)."""
+    if alerts is None:
+        return ""
+    if alerts.baseline:
+        return "; first scan of this vantage here: changes are reported from the next one"
+    if alerts.record is None:
+        return ""
+    count = len(alerts.record["changes"]) + alerts.record["omitted"] + (1 if alerts.record["connectivity"] else 0)
+    delivered = f" ({alerts.delivered} delivered to webhooks)" if alerts.delivered else ""
+    return f"; {count} change(s) since the previous scan{delivered}: {alerts.record['title']}"
+
+
+def _finish_output(report: dict, output: Path, as_json: bool, interactive: bool, changes: str = "") -> None:
     if as_json:
         sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=1) + "\n")
     elif interactive:
         from kzprobe.analyst.render import render_report
 
         render_report(report, Console(highlight=False))
-    err.print(_summary_line(report, output), markup=False)
+    err.print(_summary_line(report, output, changes), markup=False)
+    if report.get("connectivity") == v.CAPTIVE_PORTAL:
+        err.print(f"kzprobe: {CAPTIVE_PORTAL_ADVICE}", markup=False)
 
 
 @app.command()
 def analyse(
     report_file: Path = typer.Argument(..., metavar="REPORT", help="A saved report (or journal)."),
     control: Optional[str] = typer.Option(None, "--control", help="Control report from an uncensored vantage (file or URL)."),
+    control_max_age: Optional[str] = typer.Option(None, "--control-max-age", help="How old (or new) the control may be to say a step works now: 90m, 3h, 1d (default: the scan's own, else 3h)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the re-analysed report here (default: print a summary only)."),
     as_json: bool = typer.Option(False, "--json", help="Print the re-analysed report as JSON."),
     resolver: Optional[str] = typer.Option(None, "--resolver", help="Resolver IP[:PORT] for fetching a --control URL (default: the system's)."),
     ca_file: Optional[Path] = typer.Option(None, "--ca-file", help="Extra trusted CA certificates (PEM) for a --control URL."),
 ) -> None:
     """Re-analyse a saved report offline (new fingerprints or control)."""
+    try:
+        max_age = parse_duration(control_max_age) if control_max_age is not None else None
+    except DurationError as exc:
+        raise _fail(f"--control-max-age: {exc}", exit_codes.BAD_INPUT)
     try:
         report = read_report(report_file)
         control_report = load_control_alone(control, resolver=resolver, ca_file=str(ca_file) if ca_file else None) \
@@ -195,7 +227,7 @@ def analyse(
         raise _fail(str(exc) if isinstance(exc, ReportError) else f"--control: {exc}", exit_codes.BAD_INPUT)
     from kzprobe.analysis import analyse_report  # not at start-up: `scan` needs it only at its end
 
-    updated = analyse_report(report, control_report)
+    updated = analyse_report(report, control_report, control_max_age_s=max_age)
     if output:
         try:
             write_json_atomically(output, updated)
@@ -207,3 +239,5 @@ def analyse(
         from kzprobe.analyst.render import render_report
 
         render_report(updated, Console(highlight=False))
+    if updated.get("connectivity") == v.CAPTIVE_PORTAL:
+        err.print(f"kzprobe: {CAPTIVE_PORTAL_ADVICE}", markup=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -21,7 +22,9 @@ from kzprobe.vantage.config import (
     resolve_settings,
     user_config_file,
 )
+from kzprobe.vantage.alerts.settings import describe as describe_alerts
 from kzprobe.vantage.cron import DEFAULT_EVERY_MINUTES, ScheduleError, plan_schedule
+from kzprobe.vantage.durations import describe_duration
 
 config_app = typer.Typer(
     name="config",
@@ -39,6 +42,8 @@ _UNSET_MEANS = {
     "ca_file": "(none)",
     "keep": "(all scans)",
     "keep_days": "(no age limit)",
+    "notify": "none (no change records)",
+    "webhook_secret_file": "(none: webhook POSTs are not signed)",
 }
 
 
@@ -58,12 +63,14 @@ def _settings_or_exit(config: Path | None, flags: dict[str, object | None]) -> E
 
 
 def _display(name: str, value: Any) -> str:
-    if value is None:
+    if value is None or (name == "notify" and not value):
         return _UNSET_MEANS.get(name, "(none)")
     if isinstance(value, list):
         return ", ".join(clean_text(str(item)) for item in value)
     if isinstance(value, bool):
         return "true" if value else "false"
+    if name == "control_max_age":
+        return describe_duration(value)
     return clean_text(str(value))
 
 
@@ -98,6 +105,8 @@ def config_show(
     processes: Optional[int] = typer.Option(None, "--processes", help="Override: measuring processes (0: one per core)."),
     keep: Optional[str] = typer.Option(None, "--keep", help="Override retention: N scans, Nd days, or all."),
     geo: Optional[bool] = typer.Option(None, "--geo/--no-geo", help="Override: look up ASN and country."),
+    notify: list[str] = typer.Option([], "--notify", help="Override: feed, a webhook URL, or none; repeatable."),
+    control_max_age: Optional[str] = typer.Option(None, "--control-max-age", help="Override: how old a control may be (90m, 3h, 1d)."),
 ) -> None:
     """The effective settings and where each came from.
 
@@ -109,6 +118,8 @@ def config_show(
         "vantage": vantage, "targets": targets, "output_dir": output_dir, "resolver": resolver,
         "control_resolver": control_resolver, "control": control, "ca_file": ca_file,
         "timeout": timeout, "concurrency": concurrency, "processes": processes, "keep": keep, "geo": geo,
+        "notify": notify,
+        "control_max_age": control_max_age,
     }
     settings = _settings_or_exit(config, flags)
     if as_json:
@@ -148,5 +159,8 @@ def cron(
     if settings.config_file is not None and output_dir is None and settings.source("output_dir") == FROM_DEFAULT:
         _say(f"output_dir is not set in {settings.config_file}: the schedule writes into "
              f"{settings.output_dir} (its working directory); set it to be sure manual runs agree")
+    if only is None:
+        plan = dataclasses.replace(plan, notes=tuple(f"After each complete scan: {line}."
+                                                      for line in describe_alerts(settings.alerts())))
     text = {"cron": plan.crontab + "\n", "service": plan.service, "timer": plan.timer}.get(only or "", None)
     sys.stdout.write(text if text is not None else plan.render())

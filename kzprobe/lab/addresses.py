@@ -37,6 +37,10 @@ HONEST_RESOLVER: Final = "88.198.255.53"
 LOOPBACK_ANSWER: Final = "127.0.0.1"
 PRIVATE_ANSWER: Final = "10.10.34.35"
 
+# A captive portal's gateway (the captive-portal network run): a private address, as the portals
+# of hotels and cafés use; its resolver answers every name with it until the user logs in.
+PORTAL_ADDRESS: Final = "10.66.0.1"
+
 # Where packets that must vanish are sent: an on-link gateway on the lab's drop link whose
 # MAC address belongs to nobody, so a SYN leaves and no answer ever comes back.
 DROP_GATEWAY_V4: Final = "169.254.77.1"
@@ -63,8 +67,9 @@ def guard_allow() -> list[str]:
     """CIDRs the test network guard must allow for processes inside the lab (KZPROBE_GUARD_ALLOW).
 
     The lab's pools, plus the bogon a lying resolver returns (the probe may dial it; inside a
-    namespace with no route out it goes nowhere)."""
-    return [str(DOMESTIC_V4), str(INTERNATIONAL_V4), str(INTERNATIONAL_V6), f"{PRIVATE_ANSWER}/32"]
+    namespace with no route out it goes nowhere) and the captive portal's address."""
+    return [str(DOMESTIC_V4), str(INTERNATIONAL_V4), str(INTERNATIONAL_V6), f"{PRIVATE_ANSWER}/32",
+            f"{PORTAL_ADDRESS}/32"]
 
 
 def is_international(address: str) -> bool:

@@ -33,8 +33,8 @@ from kzprobe.lab import netns
 from kzprobe.lab import site_spec as m
 from kzprobe.lab.certs import CertificateFactory
 from kzprobe.lab.site_spec import Scenario
-from kzprobe.lab.plan import (BLOCKPAGE_HOST, INSIDE, OUTSIDE, NamespacePlan, allocate, endpoint_certificate_name,
-                              plan_namespace)
+from kzprobe.lab.plan import (BLOCKPAGE_HOST, CUT_PORTAL, INSIDE, OUTSIDE, PORTAL_HOST, NamespacePlan, allocate,
+                              endpoint_certificate_name, plan_namespace)
 from kzprobe.lab.targets_file import targets_yaml
 
 # How long a namespace's servers may take to bind everything (a thousand sites take ~2 s).
@@ -155,7 +155,8 @@ class Lab:
 
     def _write_certificates(self) -> None:
         factory = CertificateFactory(self._dir / "certs")
-        for host in [BLOCKPAGE_HOST, *(name for s in self.scenarios for name in (s.site.host, *s.site.aliases))]:
+        portal = [PORTAL_HOST] if CUT_PORTAL in self.cuts else []
+        for host in [BLOCKPAGE_HOST, *portal, *(name for s in self.scenarios for name in (s.site.host, *s.site.aliases))]:
             factory.leaf(host)
         for scenario in self.scenarios:
             if m.TLS_MITM in (scenario.inside.tls, scenario.outside.tls):

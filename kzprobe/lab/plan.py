@@ -23,9 +23,14 @@ OUTSIDE: Final = "outside"
 INSIDE: Final = "inside"
 CUT_INTERNATIONAL: Final = "international"
 CUT_EVERYTHING: Final = "everything"
-CUTS: Final = (CUT_INTERNATIONAL, CUT_EVERYTHING)
+# Not a cut of the link: a captive portal holds the network (everything beyond it vanishes, its
+# resolver answers every name with the portal's address, its server answers every request).
+CUT_PORTAL: Final = "portal"
+CUTS: Final = (CUT_INTERNATIONAL, CUT_EVERYTHING, CUT_PORTAL)
 
 BLOCKPAGE_HOST: Final = "blockpage.isp.kzlab.test"
+# The portal's login host: its certificate is the one every TLS handshake behind the portal meets.
+PORTAL_HOST: Final = "login.wifi.kzlab.test"
 DROP_LINK: Final = "kzdrop0"
 # Every site answers plain HTTP on 80 and TLS on 443.
 SITE_PORTS: Final = ({"port": 80, "tls": False}, {"port": 443, "tls": True})
@@ -124,7 +129,7 @@ def _network(address: str) -> str:
 def _cut_networks(cut: str | None) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     if cut == CUT_INTERNATIONAL:
         return [a.INTERNATIONAL_V4, a.INTERNATIONAL_V6]
-    if cut == CUT_EVERYTHING:
+    if cut in (CUT_EVERYTHING, CUT_PORTAL):
         return [a.INTERNATIONAL_V4, a.INTERNATIONAL_V6, a.DOMESTIC_V4]
     return []
 
@@ -200,7 +205,10 @@ def plan_namespace(role: str, scenarios: Sequence[Scenario], allocation: Allocat
     if role == INSIDE:
         infrastructure.append((a.ISP_RESOLVER, "isp", isp))
     for address, label, records in infrastructure:
-        if not is_cut(address):
+        if cut == CUT_PORTAL and address == a.ISP_RESOLVER:
+            local.append(address)
+            resolvers.append(_portal_resolver(address, records))
+        elif not is_cut(address):
             local.append(address)
             resolvers.append({"address": address, "label": label, "records": records})
     if not is_cut(a.BLOCKPAGE_SERVER):
@@ -210,18 +218,29 @@ def plan_namespace(role: str, scenarios: Sequence[Scenario], allocation: Allocat
 
     dropped = [str(net) for net in cut_networks] + dropped
     name = role if cut is None else inside_role(cut)
+    config = {
+        "role": name,
+        "resolvers": resolvers,
+        "web": {"listeners": list(listeners.values()), "sites": sites, "blockpage_host": BLOCKPAGE_HOST,
+                "keywords": keywords},
+    }
+    if cut == CUT_PORTAL:
+        local.append(a.PORTAL_ADDRESS)
+        config["portal"] = {"address": a.PORTAL_ADDRESS, "host": PORTAL_HOST}
     return NamespacePlan(
         role=name,
         resolver=a.ISP_RESOLVER if role == INSIDE else a.HONEST_RESOLVER,
         local=tuple(dict.fromkeys(local)),
         dropped=tuple(dict.fromkeys(dropped)),
-        config={
-            "role": name,
-            "resolvers": resolvers,
-            "web": {"listeners": list(listeners.values()), "sites": sites, "blockpage_host": BLOCKPAGE_HOST,
-                    "keywords": keywords},
-        },
+        config=config,
     )
+
+
+def _portal_resolver(address: str, records: dict) -> dict:
+    """The ISP's resolver while the portal holds the network: every name, known or not, answers
+    the portal's address (the address records are kept only to list the names)."""
+    portal = {"action": m.DNS_SPOOF, "a": [a.PORTAL_ADDRESS], "aaaa": []}
+    return {"address": address, "label": "portal", "records": dict.fromkeys(records, portal), "default": portal}
 
 
 def page_paths(scenario: Scenario) -> list[str]:

@@ -2,11 +2,12 @@
 
 The outside scan is the control; the inside scan gets it with `--control` and the honest
 resolver with `--control-resolver`, exactly as a volunteer's scan would get a VPS report and a
-public resolver. A second inside scan has the resolver only (a volunteer's default), for the
-scenarios that say what kzprobe must conclude without a control scan. Each network run (international cut, offline) scans again from a rebuilt
-inside namespace. Every scan is the real `kzprobe scan` command in its own process, reading
-the namespace's resolv.conf; the lab only compares what the reports say with what the
-scenarios expect.
+public resolver. Each network run (international cut, offline, captive portal) scans again from
+a rebuilt inside namespace. Then, as a volunteer scans by default, without a control scan (the
+honest resolver still given): the scenarios with a no-control expectation ("inside-no-control")
+and the network runs that have them ("<run>-no-control"). Every scan is the real `kzprobe scan`
+command in its own process, reading the namespace's resolv.conf; the lab only compares what the
+reports say with what the scenarios expect.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from kzprobe.lab import addresses as a
 from kzprobe.lab.lab import Lab
 from kzprobe.lab.site_spec import Expectation, Scenario
 from kzprobe.lab.plan import INSIDE, OUTSIDE, inside_role
-from kzprobe.lab.scenarios import scenario_by_id, select, select_runs
+from kzprobe.lab.scenarios import BASELINE_IDS, no_control_expectations, scenario_by_id, select, select_runs
 from kzprobe.lab.targets_file import targets_yaml
 
 # Per-operation timeout of the lab's scans: loopback answers in microseconds, so this only
@@ -36,8 +37,9 @@ DEFAULT_TIMEOUT_S: Final = 2.5
 # A scan's own bound: the slowest target is the throttled download (8 s) after its page.
 _SCAN_LIMIT_S: Final = 300.0
 CONNECTIVITY_SUBJECT: Final = "(connectivity)"
-# The inside scan made as a volunteer makes it by default: the control resolver, no control scan.
-WITHOUT_CONTROL: Final = "inside-no-control"
+# The inside scan without a control scan, and the suffix of a network run's own.
+INSIDE_NO_CONTROL: Final = "inside-no-control"
+NO_CONTROL_SUFFIX: Final = "-no-control"
 
 
 @dataclass(frozen=True)
@@ -219,33 +221,55 @@ def run_lab(ids: Sequence[str] | None = None, *, timeout: float = DEFAULT_TIMEOU
         result.scans.append(outside)
         progress(f"outside scan (the control): {outside.seconds:.1f} s")
 
-        resolver = ["--control-resolver", f"{a.HONEST_RESOLVER}:53"]
-        control = ["--control", str(outside.report), *resolver]
+        resolver_only = ["--control-resolver", f"{a.HONEST_RESOLVER}:53"]
+        control = ["--control", str(outside.report), *resolver_only]
         expectations = {INSIDE: ({s.id: s.expect for s in scenarios}, v.ONLINE)}
-        scans = [_Scan(lab, INSIDE, INSIDE, lab.targets_file, _report_path(out, INSIDE), timeout, control)]
-        alone = {s.id: s.expect_without_control for s in scenarios if s.expect_without_control is not None}
-        if alone:
-            scans.append(_Scan(lab, WITHOUT_CONTROL, INSIDE, lab.targets_file, _report_path(out, WITHOUT_CONTROL),
-                               timeout, resolver))
-            expectations[WITHOUT_CONTROL] = (alone, v.ONLINE)
-        for run in runs:
-            report = _report_path(out, run.id)
+
+        def scan_of(name: str, role: str, ids: list[str] | tuple[str, ...], args: list[str]) -> _Scan:
+            report = _report_path(out, name)
             targets = report.with_suffix(".targets.yaml")
-            targets.write_text(targets_yaml([catalogue[sid] for sid in run.scenario_ids], lab.allocation), encoding="utf-8")
-            scans.append(_Scan(lab, run.id, inside_role(run.cut), targets, report, timeout, control))
+            targets.write_text(targets_yaml([catalogue[sid] for sid in ids], lab.allocation), encoding="utf-8")
+            return _Scan(lab, name, role, targets, report, timeout, args)
+
+        scans = [_Scan(lab, INSIDE, INSIDE, lab.targets_file, _report_path(out, INSIDE), timeout, control)]
+        for run in runs:
+            scans.append(scan_of(run.id, inside_role(run.cut), run.scenario_ids, control))
             expectations[run.id] = (run.expect, run.connectivity)
-        for running in scans:
-            scan = running.finish()
-            result.scans.append(scan)
-            progress(f"{scan.name} scan: {scan.seconds:.1f} s")
-            expect, connectivity = expectations[scan.name]
-            result.comparisons += compare_report(scan.name, _load(scan.report), expect, connectivity)
+        result.comparisons += _finish(scans, result, expectations, progress)
+        # Without a control scan, once the scans with one are done: a second wave, so that the
+        # timing-sensitive scenarios (the slow site, the throttler) keep the cores they had.
+        later = []
+        inside_no_control = no_control_expectations(scenarios)
+        if inside_no_control:
+            ids = [s.id for s in scenarios if s.id in inside_no_control or s.id in BASELINE_IDS]
+            later.append(scan_of(INSIDE_NO_CONTROL, INSIDE, ids, resolver_only))
+            expectations[INSIDE_NO_CONTROL] = (inside_no_control, v.ONLINE)
+        for run in runs:
+            if run.no_control:
+                name = run.id + NO_CONTROL_SUFFIX
+                later.append(scan_of(name, inside_role(run.cut), run.scenario_ids, resolver_only))
+                expectations[name] = (run.no_control, run.connectivity)
+        result.comparisons += _finish(later, result, expectations, progress)
     return result
+
+
+def _finish(scans: list[_Scan], result: LabRunResult, expectations: Mapping[str, tuple[Mapping[str, Expectation], str]],
+            progress: Callable[[str], None]) -> list[Comparison]:
+    """Wait for `scans`, record them in `result`, and compare each with its expectations."""
+    comparisons = []
+    for running in scans:
+        scan = running.finish()
+        result.scans.append(scan)
+        progress(f"{scan.name} scan: {scan.seconds:.1f} s")
+        expect, connectivity = expectations[scan.name]
+        comparisons += compare_report(scan.name, _load(scan.report), expect, connectivity)
+    return comparisons
 
 
 def scenario_table(scenarios: Sequence[Scenario]) -> list[dict]:
     """What `kzprobe lab list` shows, as data."""
+    without = no_control_expectations(scenarios)
     return [{"id": s.id, "summary": s.summary, "url": s.site.url, "inside": s.describe("inside"),
              "outside": s.describe("outside"), "expect": s.expect.describe(), "pending": s.expect.pending,
-             "expect_without_control": s.expect_without_control.describe() if s.expect_without_control else None}
+             "expect_without_control": without[s.id].describe() if s.id in without else None}
             for s in scenarios]

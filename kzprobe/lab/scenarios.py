@@ -239,15 +239,50 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
              _site("url-keyword", scheme="http", https_redirect=False, path=f"/news/{URL_KEYWORD}-2011.html"),
              Conditions(http=m.HTTP_BLOCKPAGE, keyword=URL_KEYWORD), _blocked("http", "http.blockpage"),
              expect_without_control=_blocked("http", "http.blockpage")),
+    # Issue 22, traps that are not censorship (each also scanned without a control scan).
+    Scenario("dns-flaky", "ISP resolver fails the first query for the name (SERVFAIL) and answers the next",
+             _site("dns-flaky"), Conditions(dns=m.DNS_FLAKY), REACHABLE, expect_without_control=REACHABLE),
+    Scenario("dns-blockpage-shared", "a third name the ISP resolver points at its blockpage server (a censor, "
+             "not a portal: the baselines work)",
+             _site("dns-blockpage-shared"), Conditions(dns=m.DNS_SPOOF, spoofed=(m.SPOOF_BLOCKPAGE,)),
+             _blocked("dns", "dns.inconsistent"), expect_without_control=_blocked("dns", "dns.inconsistent")),
+    Scenario("domestic-sni", "domestic site whose ClientHello is reset by SNI (blocked, with or without the cut)",
+             _site("domestic-sni", hosting=m.DOMESTIC), Conditions(tls=m.TLS_RESET),
+             _blocked("tls", "tls.reset"), expect_without_control=_blocked("tls", "tls.reset")),
+    Scenario("domestic-refused", "domestic site whose SYNs are answered with RST here only",
+             _site("domestic-refused", hosting=m.DOMESTIC), Conditions(path=m.PATH_REFUSE),
+             _blocked("tcp", "tcp.refused"),
+             expect_without_control=Expectation(v.INCONCLUSIVE, None, ("control.missing", "tcp.refused"))),
+    Scenario("service-outage-refused", "messenger whose chat servers all refuse connections, for everyone "
+             "(a global outage, not a block)",
+             _site("service-outage-refused"), m.HONEST, Expectation(v.DOWN, None, ("tcp.refused",)),
+             endpoints=tuple(
+                 EndpointBehaviour(f"chat{n}.service-outage-refused.{LAB_DOMAIN}", port, role="chat",
+                                   inside=Conditions(path=m.PATH_REFUSE), outside=Conditions(path=m.PATH_REFUSE))
+                 for n in (1, 2) for port in (443, 5222)),
+             expect_without_control=Expectation(v.INCONCLUSIVE, None, ("tcp.refused", "control.missing"))),
 )
 
+# Scanned without a control scan too, besides their own rows' no_control: the mass-failure floor
+# (every data centre silent, while another target here is blocked by its own signature) and the
+# outages that must stay outages or unclear.
+NO_CONTROL: Final[dict[str, Expectation]] = {
+    "service-datacentres-dropped": _blocked("tcp", "tcp.timeout"),
+    "site-down": Expectation(v.INCONCLUSIVE, None, ("control.missing", "tcp.refused")),
+    "domain-gone": Expectation(v.DOWN, None, ("dns.nxdomain",)),
+}
+
 _BASELINE_IDS: Final = tuple(s.id for s in SCENARIOS if s.site.baseline)
+BASELINE_IDS: Final = _BASELINE_IDS  # every scan needs them (the runner's scans without a control too)
+_INCONCLUSIVE_BEHIND_PORTAL: Final = Expectation(v.INCONCLUSIVE, None, ("connectivity.captive_portal",))
+_PORTAL_IDS: Final = _BASELINE_IDS + ("tls-reset", "dynamic-page", "dns-nxdomain", "service-chat-reset")
 
 NETWORK_RUNS: Final[tuple[NetworkRun, ...]] = (
     NetworkRun(
         "international-cut",
         "international link cut (January 2022): only domestic sites answer",
-        "international", _BASELINE_IDS + ("dns-replica", "tls-reset"), v.INTERNATIONAL_CUT,
+        "international", _BASELINE_IDS + ("dns-replica", "tls-reset", "domestic-sni", "domestic-refused"),
+        v.INTERNATIONAL_CUT,
         {
             "baseline-domestic-1": REACHABLE,
             "baseline-domestic-2": REACHABLE,
@@ -257,6 +292,16 @@ NETWORK_RUNS: Final[tuple[NetworkRun, ...]] = (
             # point of presence can answer while the link abroad is down (research 2.3).
             "dns-replica": REACHABLE,
             "tls-reset": _blocked("network", "connectivity.international_cut"),
+            # The cut blames only what it cuts: a domestic site's own block keeps its verdict.
+            "domestic-sni": _blocked("tls", "tls.reset"),
+            "domestic-refused": _blocked("tcp", "tcp.refused"),
+        },
+        {
+            "baseline-domestic-1": REACHABLE,
+            "baseline-international-1": _blocked("network", "connectivity.international_cut"),
+            "tls-reset": _blocked("network", "connectivity.international_cut"),
+            "domestic-sni": _blocked("tls", "tls.reset"),
+            "domestic-refused": Expectation(v.INCONCLUSIVE, None, ("control.missing", "tcp.refused")),
         },
     ),
     NetworkRun(
@@ -266,11 +311,24 @@ NETWORK_RUNS: Final[tuple[NetworkRun, ...]] = (
         {sid: Expectation(v.INCONCLUSIVE, None, ("connectivity.offline",))
          for sid in _BASELINE_IDS + ("dns-nxdomain", "tls-reset")},
     ),
+    NetworkRun(
+        "captive-portal",
+        "behind a captive portal (a hotel's Wi-Fi): every name resolves to the portal, HTTP is "
+        "redirected to its login page, TLS meets its certificate",
+        "portal", _PORTAL_IDS, v.CAPTIVE_PORTAL,
+        dict.fromkeys(_PORTAL_IDS, _INCONCLUSIVE_BEHIND_PORTAL),
+        dict.fromkeys(_PORTAL_IDS, _INCONCLUSIVE_BEHIND_PORTAL),
+    ),
 )
 
 
 def scenario_by_id() -> dict[str, Scenario]:
     return {s.id: s for s in SCENARIOS}
+
+
+def no_control_expectations(scenarios: tuple[Scenario, ...] | list[Scenario]) -> dict[str, Expectation]:
+    """What the inside scan without a control scan must say, for those of `scenarios` that have it."""
+    return {s.id: s.expect_without_control or NO_CONTROL[s.id] for s in scenarios if s.expect_without_control or s.id in NO_CONTROL}
 
 
 def select(ids: list[str] | tuple[str, ...] | None) -> tuple[Scenario, ...]:

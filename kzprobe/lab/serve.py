@@ -2,7 +2,8 @@
 
 Started inside the namespace by the lab (lab.py). Prints "ready" on stdout once every socket is
 bound, so the lab knows when to scan; runs until SIGTERM or SIGINT. The configuration is what
-plan.py writes for the namespace: {"role", "certs_dir", "log_file", "resolvers", "web"}.
+plan.py writes for the namespace: {"role", "certs_dir", "log_file", "resolvers", "web"} and, behind
+a captive portal, "portal".
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import time
 from pathlib import Path
 
 from kzprobe.lab.servers.dns import LabResolver
+from kzprobe.lab.servers.portal import PortalServer
 from kzprobe.lab.servers.web import WebServer
 
 
@@ -62,11 +64,14 @@ def _raise_file_limit() -> None:
 
 
 async def serve(config: dict) -> None:
-    resolvers = [LabResolver(r["address"], r["records"], r["label"]) for r in config["resolvers"]]
+    resolvers = [LabResolver(r["address"], r["records"], r["label"], r.get("default")) for r in config["resolvers"]]
     web = WebServer(config["web"], Path(config["certs_dir"]))
+    portal = PortalServer(config["portal"], Path(config["certs_dir"])) if config.get("portal") else None
     for resolver in resolvers:
         await resolver.start()
     await web.start()
+    if portal is not None:
+        await portal.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -75,6 +80,8 @@ async def serve(config: dict) -> None:
     await stop.wait()
     for resolver in resolvers:
         resolver.close()
+    if portal is not None:
+        portal.close()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,7 +16,11 @@ DNS_SERVFAIL: Final = "servfail"
 DNS_NO_ANSWER: Final = "no_answer"  # NOERROR with no address of the asked type
 DNS_TIMEOUT: Final = "timeout"  # the query is dropped
 DNS_SPOOF: Final = "spoof"  # Conditions.spoofed instead of the real addresses
-DNS_ACTIONS: Final = (DNS_ANSWER, DNS_NXDOMAIN, DNS_SERVFAIL, DNS_NO_ANSWER, DNS_TIMEOUT, DNS_SPOOF)
+# A flaky resolver: the first query for the name (and every other one after it) gets SERVFAIL,
+# the next the real answer - what a busy ISP resolver does while its own query upstream is
+# still in flight.
+DNS_FLAKY: Final = "flaky"
+DNS_ACTIONS: Final = (DNS_ANSWER, DNS_NXDOMAIN, DNS_SERVFAIL, DNS_NO_ANSWER, DNS_TIMEOUT, DNS_SPOOF, DNS_FLAKY)
 
 # Symbolic answers for DNS_SPOOF, resolved by the plan to lab addresses.
 SPOOF_BLOCKPAGE: Final = "@blockpage"  # the ISP's blockpage server
@@ -242,9 +246,11 @@ class Scenario:
 class NetworkRun:
     """A whole-network condition: the inside namespace rebuilt with a cut, scanned again.
 
-    `cut` is "international" (everything abroad vanishes, the domestic ISP still works) or
-    "everything" (nothing answers, the ISP's resolver included). The run scans the scenarios in
-    `scenario_ids` and expects the scan's connectivity and, per scenario, `expect`."""
+    `cut` is "international" (everything abroad vanishes, the domestic ISP still works),
+    "everything" (nothing answers, the ISP's resolver included) or "portal" (a captive portal
+    answers every name and request until the user logs in). The run scans the scenarios in
+    `scenario_ids` and expects the scan's connectivity and, per scenario, `expect`; with
+    `no_control`, it scans them again without a control scan and expects those."""
 
     id: str
     summary: str
@@ -252,3 +258,4 @@ class NetworkRun:
     scenario_ids: tuple[str, ...]
     connectivity: str
     expect: dict[str, Expectation]
+    no_control: dict[str, Expectation] = field(default_factory=dict)

@@ -36,6 +36,7 @@ from kzprobe.probes import limits
 from kzprobe.report import vocabulary as v
 from kzprobe.probes.failures import failure_from_exception
 from kzprobe.report.observations import DnsObservation, DnsQuery
+from kzprobe.probes.dns_retry import ask_until_answered
 from kzprobe.probes.dns_wire import Reply, read_reply
 from kzprobe.probes.turns import queue_slot
 
@@ -161,7 +162,8 @@ class DnsProbe:
         if literal is not None:
             return DnsObservation(hostname=hostname, resolver="literal", addresses=[str(literal)],
                                   failure=None, queries=[], duration_ms=0.0)
-        queries = await asyncio.gather(self._query(hostname, "A"), self._query(hostname, "AAAA"))
+        answered = asyncio.Event()  # set by the first query to bring addresses (dns_retry.py)
+        queries = await asyncio.gather(self._query(hostname, "A", answered), self._query(hostname, "AAAA", answered))
         addresses: list[str] = []
         for query in queries:
             for address in query["answers"]:
@@ -175,14 +177,17 @@ class DnsProbe:
         return DnsObservation(hostname=hostname, resolver=self.description, addresses=addresses,
                               failure=failure, queries=list(queries), duration_ms=_ms(start))
 
-    async def _exchange(self, hostname: str, rdtype: dns.rdatatype.RdataType) -> dns.message.Message | Reply:
-        """One question answered. DoH is asked once, with the timeout: the resolver object would
-        retry a DoH server it cannot reach until its lifetime ends, for every name of the scan."""
+    async def _exchange(self, hostname: str, rdtype: dns.rdatatype.RdataType,
+                        timeout: float) -> dns.message.Message | Reply:
+        """One question answered within `timeout`. DoH is asked once per attempt: the resolver
+        object would retry a DoH server it cannot reach until its lifetime ends, for every name
+        of the scan (the DoH client's own timeout is the scan's; a retry may have less)."""
         if self._doh_exchange is not None:
-            return await self._doh_exchange(dns.message.make_query(hostname, rdtype))
-        return await self._udp_exchange(Question.of(hostname, rdtype))
+            async with asyncio.timeout(timeout if timeout < self._timeout else None):
+                return await self._doh_exchange(dns.message.make_query(hostname, rdtype))
+        return await self._udp_exchange(Question.of(hostname, rdtype), timeout)
 
-    async def _udp_exchange(self, query: Question) -> dns.message.Message | Reply:
+    async def _udp_exchange(self, query: Question, timeout: float) -> dns.message.Message | Reply:
         """Plain DNS as a stub resolver does it: one socket per server, the same query resent
         every timeout/3 to the servers in turn, the first matching reply taken (a late reply to
         an earlier send still counts); TCP when the reply is truncated. A lost packet costs a
@@ -192,8 +197,8 @@ class DnsProbe:
         loop = asyncio.get_running_loop()
         servers = [(_canonical(str(ns)), self._resolver.port) for ns in self._resolver.nameservers]
         wire = query.wire
-        deadline = time.monotonic() + self._timeout
-        interval = self._timeout / _RESENDS_PER_TIMEOUT
+        deadline = time.monotonic() + timeout
+        interval = timeout / _RESENDS_PER_TIMEOUT
         sockets: dict[int, socket.socket] = {}
         unusable: dict[int, OSError] = {}  # servers the network refused to reach: not retried
         try:
@@ -228,7 +233,7 @@ class DnsProbe:
                 sock.close()
         if len(unusable) == len(servers):
             raise next(iter(unusable.values()))
-        raise dns.exception.Timeout(timeout=self._timeout)
+        raise dns.exception.Timeout(timeout=timeout)
 
     def _query_slots(self) -> asyncio.Semaphore:
         """self.queries_in_flight for this resolver, per event loop (a kit may serve two)."""
@@ -237,16 +242,20 @@ class DnsProbe:
             self._queries_in_flight = (loop, asyncio.Semaphore(self.queries_in_flight))
         return self._queries_in_flight[1]
 
-    async def _query(self, hostname: str, qtype: str) -> DnsQuery:
-        # The wait for a slot is not the resolver's time: the query's clock starts after it.
-        async with queue_slot(self._query_slots()):
-            return await self._timed_query(hostname, qtype)
+    async def _query(self, hostname: str, qtype: str, answered: asyncio.Event | None = None) -> DnsQuery:
+        """The query, asked again after a SERVFAIL, REFUSED or silence (dns_retry.py). Each
+        attempt takes a slot of its own: a retry waiting out its pause holds none."""
+        async def attempt(timeout: float) -> DnsQuery:
+            # The wait for a slot is not the resolver's time: the query's clock starts after it.
+            async with queue_slot(self._query_slots()):
+                return await self._timed_query(hostname, qtype, timeout)
+        return await ask_until_answered(attempt, self._timeout, answered)
 
-    async def _timed_query(self, hostname: str, qtype: str) -> DnsQuery:
+    async def _timed_query(self, hostname: str, qtype: str, timeout: float) -> DnsQuery:
         start = time.monotonic()
         rdtype = dns.rdatatype.from_text(qtype)
         try:
-            response = await self._exchange(hostname, rdtype)
+            response = await self._exchange(hostname, rdtype, timeout)
         except Exception as exc:  # every failure is data
             failure = failure_from_exception(exc)
             rcode = "NXDOMAIN" if failure == v.DNS_NXDOMAIN else _rcode_of_failure(exc)

@@ -55,3 +55,16 @@ DNS_QUERIES_IN_FLIGHT: Final = 128
 # Certificates kept per chain and SANs kept per certificate.
 MAX_CHAIN_CERTIFICATES: Final = 8
 MAX_CERT_SANS: Final = 100
+# Resolvers are allowed to be flaky: a query answered SERVFAIL or REFUSED, or not answered at
+# all, is asked again before its failure counts, as every stub resolver does (glibc sends each
+# query twice by default, `attempts:2` in resolv.conf(5); RFC 1536 section 1 asks for
+# retransmission with backoff). Attempts per query, the first included.
+DNS_ATTEMPTS: Final = 3
+# The waits before the second and third attempts: a resolver that failed while its own query to
+# the authoritative servers was still in flight (the usual cause of a passing SERVFAIL) has
+# finished it a quarter of a second later; growing, as stub resolvers back off.
+DNS_RETRY_WAITS_S: Final = (0.25, 0.75)
+# Every retry of one query ends within this many --timeouts after its first attempt: a resolver
+# that stays silent costs a target one timeout more, never more (a silent query is asked once
+# again; a SERVFAIL, answered at once, the full DNS_ATTEMPTS times).
+DNS_RETRY_BUDGET_TIMEOUTS: Final = 1.0

@@ -20,6 +20,19 @@ class DnsQuery(TypedDict):
     cnames: list[str]  # CNAME chain targets seen in the answer
     failure: str | None
     duration_ms: float
+    # Only when the query was asked more than once (probes/dns_retry.py): the earlier attempts,
+    # in order, each of which failed with SERVFAIL, REFUSED or no reply. The fields above are
+    # the last attempt's.
+    failed_attempts: NotRequired[list[DnsAttempt]]
+
+
+class DnsAttempt(TypedDict):
+    """An attempt of a DNS query that failed and was asked again."""
+
+    rcode: str | None  # "SERVFAIL", "REFUSED"; None when no reply came
+    failure: str
+    duration_ms: float
+    waited_ms: float  # the pause before the next attempt was sent
 
 
 class DnsObservation(TypedDict):

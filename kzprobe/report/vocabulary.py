@@ -20,7 +20,9 @@ BLOCKING_LAYERS: Final = ("dns", "tcp", "tls", "http", "network")
 ONLINE: Final = "online"
 INTERNATIONAL_CUT: Final = "international_cut"
 OFFLINE: Final = "offline"
-CONNECTIVITY: Final = (ONLINE, INTERNATIONAL_CUT, OFFLINE)
+# A captive portal or walled garden answers for everything: nothing measured behind it is evidence.
+CAPTIVE_PORTAL: Final = "captive_portal"
+CONNECTIVITY: Final = (ONLINE, INTERNATIONAL_CUT, OFFLINE, CAPTIVE_PORTAL)
 
 # Evidence codes, roughly most decisive first
 EVIDENCE_CODES: Final = (
@@ -59,6 +61,8 @@ EVIDENCE_CODES: Final = (
     "throughput.freeze",
     "throughput.slow_page",
     "throughput.slow_handshake",
+    "control.stale",
+    "connectivity.captive_portal",
 )
 
 # Failure strings: the only values an observation's "failure" field may hold

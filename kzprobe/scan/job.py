@@ -1,7 +1,7 @@
 """One scan from settings to report on disk, as the CLI and a cron job run it.
 
 Order (docs/vantage-point.md): settings -> output lock -> network metadata (ASN, country) ->
-journal -> measure -> analyse -> atomic report -> latest.json -> retention -> unlock. A resumed
+journal -> measure -> analyse -> atomic report -> latest.json -> retention -> alerts -> unlock. A resumed
 scan continues the journal of an interrupted one and measures only the targets it lacks.
 """
 
@@ -48,6 +48,7 @@ from kzprobe.vantage import (
     apply_retention,
     publish_latest,
 )
+from kzprobe.vantage.alerts import AlertOutcome, publish_changes
 from kzprobe.vantage.geo import DEFAULT_GEO_TIMEOUT_S, lookup_network, txt_lookup_via
 from kzprobe.vantage.report_files import report_file_name
 
@@ -75,6 +76,7 @@ class ScanOutcome:
     output: Path
     complete: bool
     warnings: list[str] = field(default_factory=list)
+    alerts: AlertOutcome | None = None  # what changed since the previous complete scan, and who was told
 
 
 @dataclass
@@ -177,6 +179,7 @@ def _settings_record(settings: EffectiveSettings, kit_resolver: str, plan: ScanP
         "ca_file": settings.ca_file.name if settings.ca_file else None,
         "targets": plan.lists,
         **({"selection": plan.selection} if plan.selection else {}),
+        "control_max_age_s": settings.control_max_age,
     }
 
 
@@ -304,7 +307,9 @@ def _run_locked(settings, options, plan, output, started_at, resumed, on_result,
 
     order = {t.id: i for i, t in enumerate(plan.targets)}
     measured.sort(key=lambda r: order.get(r["target"]["id"], len(order)))
-    analysis = analyse_scan(measured, control_report)
+    # The bound the analysis used is the one the report records (a resumed scan may be given another).
+    header.setdefault("settings", {})["control_max_age_s"] = settings.control_max_age
+    analysis = analyse_scan(measured, control_report, control_max_age_s=settings.control_max_age)
     report = build_report(header, measured, analysis, complete=finished, finished_at=utc_now())
     try:
         write_json_atomically(output, report)
@@ -326,6 +331,9 @@ def _run_locked(settings, options, plan, output, started_at, resumed, on_result,
         apply_retention(output.parent, settings.keep, settings.keep_days, protect=protect)
     except (LatestError, RetentionError, ReportWriteError) as exc:
         outcome.warnings.append(str(exc))
+    # Last, still under the lock: the change record, the feed and the webhooks (never fails the scan).
+    outcome.alerts = publish_changes(settings.alerts(), report, output, dns=kit.dns, connector=kit.connector)
+    outcome.warnings.extend(outcome.alerts.warnings)
     return outcome
 
 

@@ -1,8 +1,9 @@
 """Unattended vantage points: configuration, the output-directory lock, latest.json, retention,
-the vantage's network (ASN, country) and the schedule that runs it.
+the vantage's network (ASN, country), the schedule that runs it, and its alerts (alerts/: what
+changed since the previous scan, to a feed and webhooks).
 
 Each module is usable without the CLI; `kzprobe scan` wires them in this order: settings ->
-lock -> geo -> scan -> report -> latest -> retention -> unlock.
+lock -> geo -> scan -> report -> latest -> retention -> alerts -> unlock.
 """
 
 from kzprobe.vantage.config import (

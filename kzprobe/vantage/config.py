@@ -12,30 +12,28 @@ instead of silently on the hundredth cron run.
 from __future__ import annotations
 
 import difflib
-import math
 import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import urlsplit
 
-from kzprobe.scan import limits
-from kzprobe.probes.dns import (
-    DEFAULT_CONTROL_RESOLVER,
-    ResolverConfigError,
-    parse_control_resolver,
-    parse_resolver,
-)
+from kzprobe.probes.dns import DEFAULT_CONTROL_RESOLVER
+from kzprobe.analysis.thresholds import CONTROL_MAX_AGE_S
 from kzprobe.safe_yaml import YamlError, load_yaml
+from kzprobe.scan import limits
+from kzprobe.vantage import setting_values as sv
+from kzprobe.vantage.alerts import limits as alert_limits
+from kzprobe.vantage.alerts.settings import DEFAULT_NOTIFY, FEED, AlertSettings
+from kzprobe.vantage.alerts.webhook import redact_url
+from kzprobe.vantage.durations import DurationError, parse_duration
+from kzprobe.vantage.setting_values import BadValue, show_value
 
 # The file looked for in the working directory, and the one in the user's config directory.
 LOCAL_CONFIG_NAME: Final = "kzprobe.yaml"
 USER_CONFIG_PARTS: Final = ("kzprobe", "config.yaml")
 
-# A vantage name goes into every report and every file name, so it is kept to a safe slug.
-VANTAGE_NAME: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 DEFAULT_VANTAGE: Final = "local"
 DEFAULT_OUTPUT_DIR: Final = "results"
 
@@ -82,142 +80,11 @@ class ConfigError(ValueError):
         super().__init__("\n".join(str(p) for p in problems))
 
 
-class _Bad(ValueError):
-    """A value check failed; the message completes "KEY: ..."."""
-
-
-def _show(value: object) -> str:
-    """A value quoted for an error message: repr escapes control characters; long ones are cut."""
-    text = repr(str(value) if isinstance(value, Path) else value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-# --- value checks: (value, directory relative paths are based on) -> normalised value ------
-
-
-def _vantage(value: object, base: Path) -> str:
-    if not isinstance(value, str) or not VANTAGE_NAME.match(value):
-        raise _Bad("letters, digits, '.', '_' and '-' only, starting with a letter or digit, "
-                   f"at most 64 characters (no personal data); not {_show(value)}")
-    return value
-
-
-def _path(value: object, base: Path) -> Path:
-    if isinstance(value, Path):
-        value = str(value)
-    if not isinstance(value, str) or not value.strip():
-        raise _Bad(f"must be a file or directory path, not {_show(value)}")
-    if "\n" in value or "\x00" in value:
-        raise _Bad(f"a path cannot contain line breaks or NUL, not {_show(value)}")
-    # Joined, not resolved: a symlinked directory keeps the name its owner gave it.
-    return base / Path(value).expanduser()
-
-
-def _existing_file(value: object, base: Path) -> Path:
-    path = _path(value, base)
-    if not path.is_file():
-        raise _Bad(f"{'is not a regular file' if path.exists() else 'no such file'}: {path}")
-    return path
-
-
-def _targets(value: object, base: Path) -> tuple[Path | str, ...]:
-    items = [value] if isinstance(value, (str, Path)) else value
-    if not isinstance(items, (list, tuple)):
-        raise _Bad(f"must be a list of target files, e.g. [targets/kz.yaml], not {_show(value)}")
-    if not items:
-        raise _Bad("lists no files (leave the key out to scan the bundled lists)")
-    problems = []
-    paths = []
-    for index, item in enumerate(items, start=1):
-        try:
-            paths.append(_target_list_url(item) if _is_url(item) else _existing_file(item, base))
-        except _Bad as bad:
-            problems.append(f"file {index}: {bad}")
-    if problems:
-        raise _Bad("; ".join(problems))
-    return tuple(paths)
-
-
-def _is_url(value: object) -> bool:
-    return isinstance(value, str) and value.strip().lower().startswith(("http://", "https://"))
-
-
-def _target_list_url(value: str) -> str:
-    """A target list on the web: HTTPS only (a list fetched in clear could be swapped on the way)."""
-    text = value.strip()
-    if not text.lower().startswith("https://"):
-        raise _Bad(f"a target list by URL must be https://, not {_show(text)}")
-    if len(text) > 2048 or any(ch.isspace() or ord(ch) < 32 for ch in text):
-        raise _Bad(f"not a usable URL: {_show(text)}")
-    return text
-
-
-def _output_dir(value: object, base: Path) -> Path:
-    path = _path(value, base)
-    if path.exists() and not path.is_dir():
-        raise _Bad(f"exists and is not a directory: {path}")
-    return path
-
-
-def _resolver(value: object, base: Path) -> str | None:
-    if not isinstance(value, str):
-        raise _Bad(f"must be IP, IP:PORT, [IPv6]:PORT, an https DoH URL or 'system', not {_show(value)}")
-    text = value.strip()
-    if text.lower() == "system":
-        return None
+def _duration(value: object, base: Path) -> float:
     try:
-        parse_resolver(text)
-    except ResolverConfigError as exc:
-        raise _Bad(str(exc)) from None
-    return text
-
-
-def _control_resolver(value: object, base: Path) -> str:
-    if not isinstance(value, str):
-        raise _Bad(f"must be IP, IP:PORT, an https DoH URL or 'none', not {_show(value)}")
-    text = value.strip()
-    try:
-        parse_control_resolver(text)
-    except ResolverConfigError as exc:
-        raise _Bad(str(exc)) from None
-    return "none" if text.lower() == "none" else text
-
-
-def _control(value: object, base: Path) -> str:
-    """A control scan: an http(s) URL as given, or a file path (it may not exist yet: an outside
-    vantage's latest.json may be synced here later; `scan` says so if it is missing)."""
-    if isinstance(value, str):
-        scheme = urlsplit(value.strip()).scheme.lower()
-        if scheme in ("http", "https"):
-            if not urlsplit(value.strip()).hostname:
-                raise _Bad(f"URL has no host: {_show(value)}")
-            return value.strip()
-        if scheme and len(scheme) > 1:  # "C:" would be a drive, not a scheme, elsewhere
-            raise _Bad(f"only http(s) URLs or file paths, not {_show(value)}")
-    return str(_path(value, base))
-
-
-def _number(low: float, high: float, unit: str) -> Callable[[object, Path], float]:
-    def check(value: object, base: Path) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-                or not low < value <= high:
-            raise _Bad(f"must be a number of {unit} above {low:g} and at most {high:g}, not {_show(value)}")
-        return float(value)
-    return check
-
-
-def _integer(low: int, high: int, what: str) -> Callable[[object, Path], int]:
-    def check(value: object, base: Path) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise _Bad(f"must be a whole number of {what} from {low} to {high}, not {_show(value)}")
-        return value
-    return check
-
-
-def _boolean(value: object, base: Path) -> bool:
-    if not isinstance(value, bool):
-        raise _Bad(f"must be true or false, not {_show(value)}")
-    return value
+        return parse_duration(value)
+    except DurationError as exc:
+        raise sv.BadValue(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -230,20 +97,31 @@ class _Setting:
 
 # The table of every setting. Its order is the order `config show` prints.
 SETTINGS: Final[dict[str, _Setting]] = {
-    "vantage": _Setting(_vantage, DEFAULT_VANTAGE, False, "name of this vantage point, in reports and file names"),
-    "targets": _Setting(_targets, None, True, "target files (none: the bundled lists)"),
-    "output_dir": _Setting(_output_dir, DEFAULT_OUTPUT_DIR, False, "directory of reports, journals and latest.json"),
-    "resolver": _Setting(_resolver, None, True, "resolver measured (none: the system's)"),
-    "control_resolver": _Setting(_control_resolver, DEFAULT_CONTROL_RESOLVER, False, "uncensored resolver, or 'none'"),
-    "control": _Setting(_control, None, True, "control scan from an uncensored vantage (file or URL)"),
-    "ca_file": _Setting(_existing_file, None, True, "extra trusted CA certificates (PEM)"),
-    "timeout": _Setting(_number(0, MAX_TIMEOUT_S, "seconds"), limits.DEFAULT_TIMEOUT_S, False, "seconds per network operation"),
-    "concurrency": _Setting(_integer(1, limits.MAX_CONCURRENCY, "targets"), limits.DEFAULT_CONCURRENCY, False, "targets measured at once"),
-    "processes": _Setting(_integer(0, limits.MAX_PROCESSES, "processes"), 0, False,
+    "vantage": _Setting(sv.vantage_name, DEFAULT_VANTAGE, False, "name of this vantage point, in reports and file names"),
+    "targets": _Setting(sv.target_files, None, True, "target files (none: the bundled lists)"),
+    "output_dir": _Setting(sv.output_directory, DEFAULT_OUTPUT_DIR, False, "directory of reports, journals and latest.json"),
+    "resolver": _Setting(sv.resolver, None, True, "resolver measured (none: the system's)"),
+    "control_resolver": _Setting(sv.control_resolver, DEFAULT_CONTROL_RESOLVER, False, "uncensored resolver, or 'none'"),
+    "control": _Setting(sv.control, None, True, "control scan from an uncensored vantage (file or URL)"),
+    "ca_file": _Setting(sv.existing_file, None, True, "extra trusted CA certificates (PEM)"),
+    "timeout": _Setting(sv.number(0, MAX_TIMEOUT_S, "seconds"), limits.DEFAULT_TIMEOUT_S, False, "seconds per network operation"),
+    "concurrency": _Setting(sv.integer(1, limits.MAX_CONCURRENCY, "targets"), limits.DEFAULT_CONCURRENCY, False, "targets measured at once"),
+    "processes": _Setting(sv.integer(0, limits.MAX_PROCESSES, "processes"), 0, False,
                           "measuring processes (0: one per core, for lists of 2,000 targets or more)"),
-    "keep": _Setting(_integer(1, MAX_KEEP_SCANS, "scans"), None, True, "complete scans kept (none: all)"),
-    "keep_days": _Setting(_integer(1, MAX_KEEP_DAYS, "days"), None, True, "days complete scans are kept (none: forever)"),
-    "geo": _Setting(_boolean, True, False, "look up the network's ASN and country"),
+    "keep": _Setting(sv.integer(1, MAX_KEEP_SCANS, "scans"), None, True, "complete scans kept (none: all)"),
+    "keep_days": _Setting(sv.integer(1, MAX_KEEP_DAYS, "days"), None, True, "days complete scans are kept (none: forever)"),
+    "geo": _Setting(sv.boolean, True, False, "look up the network's ASN and country"),
+    "control_max_age": _Setting(_duration, CONTROL_MAX_AGE_S, False,
+                                "how far apart a control scan and this one may be for the control to be live"),
+    "notify": _Setting(sv.notify, DEFAULT_NOTIFY, False, "where change records go: feed, https webhook URLs (none: nowhere)"),
+    "webhook_secret_file": _Setting(sv.secret_file, None, True, "file of the secret that signs webhook POSTs (HMAC-SHA256)"),
+    "webhook_timeout": _Setting(sv.number(0, alert_limits.MAX_WEBHOOK_TIMEOUT_S, "seconds"),
+                                alert_limits.DEFAULT_WEBHOOK_TIMEOUT_S, False, "seconds per webhook POST"),
+    "webhook_retries": _Setting(sv.integer(0, alert_limits.MAX_WEBHOOK_RETRIES, "retries"),
+                                alert_limits.DEFAULT_WEBHOOK_RETRIES, False, "retries of a failed POST within a scan"),
+    "flap_scans": _Setting(sv.integer(alert_limits.MIN_FLAP_SCANS, alert_limits.MAX_FLAP_SCANS, "scans"),
+                           alert_limits.DEFAULT_FLAP_SCANS, False,
+                           f"scans in which {alert_limits.FLAP_CHANGES} changes make a target unstable"),
 }
 
 
@@ -302,7 +180,7 @@ def load_config(path: Path) -> dict[str, Any]:
     values: dict[str, Any] = {}
     problems: list[ConfigProblem] = []
     for key, value in document.items():
-        name = key if isinstance(key, str) else _show(key)
+        name = key if isinstance(key, str) else show_value(key)
         setting = SETTINGS.get(name)
         if setting is None:
             problems.append(ConfigProblem(source, name, "unknown key" + _did_you_mean(name)))
@@ -315,7 +193,7 @@ def load_config(path: Path) -> dict[str, Any]:
             continue
         try:
             values[name] = setting.check(value, base)
-        except _Bad as bad:
+        except BadValue as bad:
             problems.append(ConfigProblem(source, name, str(bad)))
     if problems:
         raise ConfigError(problems)
@@ -349,15 +227,30 @@ class EffectiveSettings:
     keep: int | None
     keep_days: int | None
     geo: bool
+    control_max_age: float  # seconds
+    notify: tuple[str, ...]
+    webhook_secret_file: Path | None
+    webhook_timeout: float
+    webhook_retries: int
+    flap_scans: int
     config_file: Path | None
     sources: Mapping[str, str]
 
     def source(self, name: str) -> str:
         return self.sources[name]
 
+    def alerts(self) -> AlertSettings:
+        """What the alerts of a complete scan do (kzprobe.vantage.alerts)."""
+        return AlertSettings.from_notify(self.notify, secret_file=self.webhook_secret_file,
+                                         webhook_timeout=self.webhook_timeout,
+                                         webhook_retries=self.webhook_retries, flap_scans=self.flap_scans)
+
     def values(self) -> dict[str, Any]:
-        """Setting name -> JSON-ready value, in the table's order."""
-        return {name: _json_ready(getattr(self, name)) for name in SETTINGS}
+        """Setting name -> JSON-ready value, in the table's order. Webhook URLs are shown with
+        their path hidden: it often holds the receiver's token (kzprobe.vantage.alerts.webhook)."""
+        values = {name: _json_ready(getattr(self, name)) for name in SETTINGS}
+        values["notify"] = [d if d == FEED else redact_url(d) for d in self.notify]
+        return values
 
     def to_dict(self) -> dict[str, Any]:
         """What `config show --json` prints."""
@@ -379,15 +272,15 @@ def _json_ready(value: Any) -> Any:
 def parse_keep_flag(value: object) -> tuple[int | None, int | None]:
     """`--keep` as (scans, days): "48" -> (48, None), "30d" -> (None, 30), "all" -> (None, None)."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return _integer(1, MAX_KEEP_SCANS, "scans")(value, Path()), None
+        return sv.integer(1, MAX_KEEP_SCANS, "scans")(value, Path()), None
     match = _KEEP_FLAG.match(value.strip().lower()) if isinstance(value, str) else None
     if match is None:
-        raise _Bad(f"must be a number of scans (48), of days (30d) or 'all', not {_show(value)}")
+        raise BadValue(f"must be a number of scans (48), of days (30d) or 'all', not {show_value(value)}")
     if match["all"]:
         return None, None
     if match["days"]:
-        return None, _integer(1, MAX_KEEP_DAYS, "days")(int(match["days"]), Path())
-    return _integer(1, MAX_KEEP_SCANS, "scans")(int(match["scans"]), Path()), None
+        return None, sv.integer(1, MAX_KEEP_DAYS, "days")(int(match["days"]), Path())
+    return sv.integer(1, MAX_KEEP_SCANS, "scans")(int(match["scans"]), Path()), None
 
 
 def _flag(name: str) -> str:
@@ -400,11 +293,11 @@ def _command_line_values(cli: Mapping[str, object | None], cwd: Path,
     for name, value in cli.items():
         if value is None or name in RETENTION_KEYS:
             continue
-        if name == "targets" and isinstance(value, (list, tuple)) and not value:
+        if name in ("targets", "notify") and isinstance(value, (list, tuple)) and not value:
             continue  # typer gives [] for a repeatable option never used
         try:
             values[name] = SETTINGS[name].check(value, cwd)
-        except _Bad as bad:
+        except BadValue as bad:
             problems.append(ConfigProblem(FROM_COMMAND_LINE, _flag(name), str(bad)))
     keep, keep_days = cli.get("keep"), cli.get("keep_days")
     if keep is None and keep_days is None:
@@ -413,11 +306,11 @@ def _command_line_values(cli: Mapping[str, object | None], cwd: Path,
         scans, days = parse_keep_flag(keep) if keep is not None else (None, None)
         if keep_days is not None:
             if days is not None:
-                raise _Bad("give the days once: --keep Nd or --keep-days N")
+                raise BadValue("give the days once: --keep Nd or --keep-days N")
             days = SETTINGS["keep_days"].check(keep_days, cwd)
         # One policy: a command line naming either replaces both values of the file.
         values["keep"], values["keep_days"] = scans, days
-    except _Bad as bad:
+    except BadValue as bad:
         problems.append(ConfigProblem(FROM_COMMAND_LINE, "--keep", str(bad)))
     return values
 

@@ -244,12 +244,14 @@ class SchedulePlan:
     timer: str
     log_file: Path
     system_wide: bool  # running as root: system units in /etc/systemd/system
+    notes: tuple[str, ...] = ()  # said under the heading (what the scans also do: alerts)
 
     def render(self) -> str:
         unit_dir = "/etc/systemd/system" if self.system_wide else "~/.config/systemd/user"
         systemctl = "systemctl" if self.system_wide else "systemctl --user"
         lines = [
             f"# kzprobe schedule for vantage {self.vantage}: {self.schedule.describe()}.",
+            *(f"# {note}" for note in self.notes),
             "",
             "# Either cron: add this line with `crontab -e`",
             f"# (its output goes to {self.log_file}).",

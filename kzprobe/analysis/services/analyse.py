@@ -43,20 +43,25 @@ def _context_parts(context: Any) -> tuple[str, Any]:
     return (state if state in v.CONNECTIVITY else v.ONLINE), getter("fingerprints")
 
 
-def _control_summary(members: list[Member], control_result: Any) -> dict | None:
-    """What the control scan said about these endpoints (None without a control result)."""
+def _control_summary(members: list[Member], control_result: Any, age_s: float | None,
+                     stale: bool) -> dict | None:
+    """What the control scan said about these endpoints (None without a control result), and
+    its age at this measurement (analysis/control.py) when known."""
     if not isinstance(control_result, dict):
         return None
     measured = [m for m in members if m.control is not None and m.control not in UNTESTED_OUTCOMES]
     failing = [m for m in measured if m.control != OK]
     verdict = control_result.get("verdict")
-    return {
+    summary = {
         "verdict": verdict if isinstance(verdict, str) and verdict in v.VERDICTS else None,
         "usable": bool(measured),
         "endpoints_measured": len(measured),
         "endpoints_ok": len(measured) - len(failing),
         "endpoints_failing": [{"endpoint": m.label, "outcome": m.control} for m in failing],
     }
+    if age_s is not None:
+        summary.update(age_s=age_s, stale=stale)
+    return summary
 
 
 def _web_rules_verdict(result: dict, control_result: Any, context: Any, state: str, fingerprints: Any) -> dict | None:
@@ -84,7 +89,8 @@ def _web_rules_verdict(result: dict, control_result: Any, context: Any, state: s
 
 
 def analyse_service(result: dict, control_result: dict | None, context: Any, *,
-                    front_end: Any = None) -> ServiceVerdict:
+                    front_end: Any = None, control_age_s: float | None = None, control_stale: bool = False,
+                    interference_elsewhere: bool = False) -> ServiceVerdict:
     """The verdict of a service target (a result whose observations hold "endpoints").
 
     `control_result`: the same target's result in a usable control scan, or None.
@@ -92,13 +98,18 @@ def analyse_service(result: dict, control_result: dict | None, context: Any, *,
     state string. `front_end`: the web rules' verdict (Verdict or dict) for the target's url;
     when None it is computed here from the result's web observations. Returns a ServiceVerdict:
     `.to_dict()` has "verdict", "blocking", "evidence", "explanation", "control", plus
-    "endpoints" (one judged entry per endpoint, the web front end last) and "parts"."""
+    "endpoints" (one judged entry per endpoint, the web front end last) and "parts".
+    `control_age_s`, `control_stale`: the control's age at this measurement and whether it is
+    past the bound (a stale control's successes prove nothing now). `interference_elsewhere`:
+    another target of the scan is blocked or throttled on its own evidence, without which the
+    mass-failure floor never calls a service blocked (parts.py, judgement.py)."""
     result = result if isinstance(result, dict) else {}
     target = result.get("target") if isinstance(result.get("target"), dict) else {}
     name = explain.cite(text(target.get("name"), 200) or text(target.get("id"), 200) or "this service", 60)
     state, fingerprints = _context_parts(context)
     control_endpoints = read_endpoints(control_result.get("observations")) if isinstance(control_result, dict) else None
-    members = judge_endpoints(read_endpoints(result.get("observations")), control_endpoints, state, fingerprints)
+    members = judge_endpoints(read_endpoints(result.get("observations")), control_endpoints, state, fingerprints,
+                              control_stale=control_stale, interference_elsewhere=interference_elsewhere)
     if front_end is None:
         front_end = _web_rules_verdict(result, control_result, context, state, fingerprints)
     if isinstance(front_end, Verdict):
@@ -106,7 +117,7 @@ def analyse_service(result: dict, control_result: dict | None, context: Any, *,
     if isinstance(front_end, dict):
         url = explain.cite(text(target.get("url"), 300) or "web front end", 120)
         members.append(front_end_member(url, front_end))
-    verdict, parts = service_verdict(name, members, state)
+    verdict, parts = service_verdict(name, members, state, control_stale=control_stale)
     return ServiceVerdict(verdict.verdict, verdict.blocking, verdict.evidence, verdict.explanation,
-                          _control_summary(members, control_result), verdict.failure_based,
-                          tuple(m.to_dict() for m in members), parts)
+                          _control_summary(members, control_result, control_age_s, control_stale),
+                          verdict.failure_based, tuple(m.to_dict() for m in members), parts)

@@ -30,13 +30,15 @@ _DEFINITIVE_DNS: Final = (v.DNS_NXDOMAIN, v.DNS_NO_ANSWER, v.DNS_SERVFAIL)
 
 
 def _judge(facts: EndpointFacts, outcome: Outcome, control: Outcome | None,
-           resolver_works: bool) -> tuple[str, str | None]:
-    """(judgement, reason) of one endpoint from its outcome here and in the control scan."""
+           resolver_works: bool, control_stale: bool) -> tuple[str, str | None]:
+    """(judgement, reason) of one endpoint from its outcome here and in the control scan. A stale
+    control (analysis/control.py) that reached the endpoint says nothing about now: the
+    signatures decide, as without a control."""
     if outcome.code == OK:
         return J_OK, None
     if not outcome.failing:
         return J_UNTESTED, None
-    if control is not None and control.code not in UNTESTED_OUTCOMES:
+    if control is not None and control.code not in UNTESTED_OUTCOMES and not (control.code == OK and control_stale):
         if control.code == OK:
             return J_BLOCKED, "control"
         if outcome.code in _LIES:
@@ -57,8 +59,11 @@ def _judge(facts: EndpointFacts, outcome: Outcome, control: Outcome | None,
 
 
 def judge_endpoints(endpoints: list[EndpointFacts], control_endpoints: list[EndpointFacts] | None,
-                    connectivity: str, fingerprints: Any = None) -> list[Member]:
-    """Every endpoint judged, mass failure applied per part; in the order given."""
+                    connectivity: str, fingerprints: Any = None, *, control_stale: bool = False,
+                    interference_elsewhere: bool = False) -> list[Member]:
+    """Every endpoint judged, in the order given; mass failure (parts.py) applied per part only
+    while the scan is online and shows interference elsewhere: a vantage where nothing else is
+    wrong never calls a service blocked for failing everywhere at once."""
     outcomes = [endpoint_outcome(e, fingerprints) for e in endpoints]
     in_control: dict[str, Outcome] = {}
     for facts in control_endpoints or []:
@@ -68,10 +73,10 @@ def judge_endpoints(endpoints: list[EndpointFacts], control_endpoints: list[Endp
     members = []
     for facts, outcome in zip(endpoints, outcomes):
         control = in_control.get(facts.label)
-        judgement, reason = _judge(facts, outcome, control, resolver_works)
+        judgement, reason = _judge(facts, outcome, control, resolver_works, control_stale)
         members.append(Member(facts.label, facts.role, facts.host, outcome, judgement, reason,
                               control.code if control is not None else None))
-    return mass_failure(members) if connectivity == v.ONLINE else members
+    return mass_failure(members) if connectivity == v.ONLINE and interference_elsewhere else members
 
 
 def front_end_member(url: str, web_verdict: dict) -> Member:

@@ -21,8 +21,15 @@ PART_UNTESTED: Final = "untested"
 # lone failing host (one of Signal's services) is left to the control scan.
 MASS_FAILURE_MIN_SERVERS: Final = 2
 
-# Failures that say more about the server's certificate than about the path.
-_NOT_PATH_FAILURES: Final = frozenset({"tls.invalid_cert"})
+# ...but only failures with a censor's shape add up to it: silence at TCP (a dropped SYN; the
+# TLS silences, resets and closes after the ClientHello and the lying DNS answers are blocked on
+# their own already). A service down for everyone has its hosts refuse (an RST to every SYN:
+# nothing listens), its names fail to resolve (WhatsApp's and Facebook's on 4 October 2021, when
+# their DNS servers left the Internet: https://engineering.fb.com/2021/10/05/networking-traffic/outage-details/),
+# or its certificates fail: an outage until a control scan says otherwise. Silence can be an
+# outage too (routes withdrawn), which is why the floor also needs interference elsewhere in the
+# scan (judgement.py).
+CENSOR_SHAPED: Final = frozenset({"tcp.timeout"})
 
 
 def by_role(members: list[Member]) -> dict[str, list[Member]]:
@@ -47,17 +54,18 @@ def part_status(part: list[Member]) -> str:
 
 
 def mass_failure(members: list[Member]) -> list[Member]:
-    """Parts whose every tested endpoint fails, unexplained, on several servers: blocked."""
+    """Parts whose every tested endpoint fails, unexplained and in a censor's shape, on several
+    servers: blocked."""
     massed = set()
     for role, part in by_role(members).items():
         tested = [m for m in part if m.judgement != J_UNTESTED]
         if not tested or any(m.judgement in (J_OK, J_DOWN) for m in tested):
             continue
         unknown = [m for m in tested if m.judgement == J_UNKNOWN]
-        # A certificate that does not verify is the server's setup as often as a censor's
-        # (self-signed service certificates): only path failures add up to mass failure.
+        # A refusal, a DNS failure or a certificate that does not verify is an outage's or the
+        # server's own setup as often as a censor's: only censor-shaped failures add up.
         if unknown and len({m.host for m in tested}) >= MASS_FAILURE_MIN_SERVERS \
-                and not any(m.outcome.code in _NOT_PATH_FAILURES for m in unknown):
+                and all(m.outcome.code in CENSOR_SHAPED for m in unknown):
             massed.add(role)
     return [replace(m, judgement=J_BLOCKED, reason="mass") if m.role in massed and m.judgement == J_UNKNOWN else m
             for m in members]

@@ -34,12 +34,20 @@ _EVIDENCE_STAND_INS: Final = {
 }
 
 
-def service_verdict(name: str, members: list[Member], connectivity: str) -> tuple[Verdict, dict[str, str]]:
-    """The service's verdict and the status of each of its parts, from its judged members."""
+def service_verdict(name: str, members: list[Member], connectivity: str, *,
+                    control_stale: bool = False) -> tuple[Verdict, dict[str, str]]:
+    """The service's verdict and the status of each of its parts, from its judged members.
+    `control_stale`: the control scan measured the service too long before or after this scan
+    to speak for now (its successes were not used: an unclear part says `control.stale`)."""
     parts = by_role(members)
     statuses = {role: part_status(part) for role, part in parts.items()}
     failing = [m for m in members if m.outcome.failing]
     working_parts = [part_name(role) for role, status in statuses.items() if status == PART_OK]
+
+    if connectivity == v.CAPTIVE_PORTAL:
+        return inconclusive(["connectivity.captive_portal"], explain.sentence(
+            f"{name} unclear: this network is behind a captive portal (a login page answers for every site)",
+            f"what its {count(members, 'endpoint')} did says nothing about blocking")), statuses
 
     if connectivity == v.OFFLINE and failing:
         return inconclusive(["connectivity.offline"], explain.sentence(
@@ -73,9 +81,13 @@ def service_verdict(name: str, members: list[Member], connectivity: str) -> tupl
     if unclear:
         unknown = [m for role in unclear for m in parts[role] if m.judgement == J_UNKNOWN]
         reason = "control.missing" if all(m.control is None for m in unknown) else "control.failed"
+        if control_stale and any(m.control is not None for m in unknown):
+            reason = "control.stale"
         clauses = [part_clause(role, parts[role], J_UNKNOWN) for role in unclear]
         them = "it" if len(unknown) == 1 else "them"
-        why = f"no control scan measured {them}" if reason == "control.missing" else f"the control scan could not measure {them}"
+        why = {"control.missing": f"no control scan measured {them}",
+               "control.failed": f"the control scan could not measure {them}",
+               "control.stale": f"the control scan measured {them} too long before this scan to say they work now"}[reason]
         return inconclusive([*_evidence(unknown), reason], explain.sentence(
             f"{name} unclear: " + "; ".join(clauses),
             f"{why}, so blocking cannot be told from an outage", works(working_parts))), statuses

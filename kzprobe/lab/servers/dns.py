@@ -2,7 +2,10 @@
 
 Each resolver holds a table name -> record ({"action", "a", "aaaa"}) written by the plan:
 "answer" and "spoof" answer the listed addresses, "nxdomain", "servfail" and "no_answer" answer
-with that outcome, "timeout" drops the query. Names outside the table do not exist.
+with that outcome, "timeout" drops the query, "flaky" answers SERVFAIL to every other query for
+the name and type (the first, the third, ...) and the addresses to the rest. Names outside the
+table do not exist - unless the resolver has a default record, which answers every other name
+(a captive portal's resolver sends every name to the portal).
 
 The lab's server shares the cores with the probe it serves, so its CPU slows what the probe
 measures: a scan asks each resolver thousands of queries, and parsing and rendering each with
@@ -97,12 +100,14 @@ class _PlainQuery(NamedTuple):
 class LabResolver:
     """Answers queries for the names in `records`; everything else is NXDOMAIN."""
 
-    def __init__(self, address: str, records: dict[str, dict], label: str) -> None:
+    def __init__(self, address: str, records: dict[str, dict], label: str, default: dict | None = None) -> None:
         self.address = address
         # Read-only: replies worked out once are kept for the life of the lab.
         self.records = types.MappingProxyType({name.lower().rstrip("."): record for name, record in records.items()})
+        self.default = types.MappingProxyType(dict(default)) if default else None
         self.label = label
         self._replies: dict[tuple[str, int], _Reply] = {}
+        self._flaky_asked: dict[tuple[str, int], int] = {}  # queries so far per (name, type) of a flaky name
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.Server | None = None
 
@@ -113,9 +118,12 @@ class LabResolver:
         query = _plain_query(wire)
         if query is None:
             return self.reference_answer(wire)
+        if self._flaky_fails(query.name, query.rdtype):
+            return b"".join((_HEADER.pack(query.id, _QR | query.rd | _RA | dns.rcode.SERVFAIL, 1, 0, 0, int(query.edns)),
+                             query.question, _OPT_REPLY if query.edns else b""))
         reply = self._reply(query.name, query.rdtype)
         if reply.answers is None and not reply.silent:
-            return self.reference_answer(wire)
+            return self.reference_answer(wire, flaky_checked=True)
         log.info("%s", reply.log_line)
         if reply.silent:
             return None
@@ -142,7 +150,8 @@ class LabResolver:
         if action in (m.DNS_NXDOMAIN, m.DNS_SERVFAIL):
             return _Reply(False, _RCODES[action], 0, b"", line)
         key = _ADDRESS_KEYS.get(rdtype)
-        addresses = self.records[name].get(key, []) if key and action in (m.DNS_ANSWER, m.DNS_SPOOF) else []
+        answering = action in (m.DNS_ANSWER, m.DNS_SPOOF, m.DNS_FLAKY)
+        addresses = self._record(name).get(key, []) if key and answering else []
         if not addresses:
             return _Reply(False, dns.rcode.NOERROR, 0, b"", line)
         try:  # dnspython's own parsing and wire form of each address (from_text_list does the same)
@@ -155,13 +164,28 @@ class LabResolver:
         answer = _OWNER_IS_QUESTION + _RR_FIXED.pack(rdtype, dns.rdataclass.IN, TTL, len(rdata)) + rdata
         return _Reply(False, dns.rcode.NOERROR, 1, answer, line)
 
+    def _record(self, name: str) -> dict:
+        return self.records.get(name) or self.default or {}
+
     def _action(self, name: str) -> str:
-        record = self.records.get(name)
+        record = self._record(name)
         return record["action"] if record else m.DNS_NXDOMAIN
 
-    def reference_answer(self, wire: bytes) -> bytes | None:
+    def _flaky_fails(self, name: str, rdtype: int) -> bool:
+        """For a flaky name: whether this query is one of those that get SERVFAIL (logged)."""
+        if self._action(name) != m.DNS_FLAKY:
+            return False
+        asked = self._flaky_asked.get((name, rdtype), 0)
+        self._flaky_asked[(name, rdtype)] = asked + 1
+        if asked % 2 == 0:
+            log.info("%s %s %s -> flaky: servfail", self.label, dns.rdatatype.to_text(rdtype), name)
+            return True
+        return False
+
+    def reference_answer(self, wire: bytes, *, flaky_checked: bool = False) -> bytes | None:
         """The reply as dnspython parses the query and renders the answer: for any query that is
-        not plain, and the reference the plain-query path must equal."""
+        not plain, and the reference the plain-query path must equal. `flaky_checked`: the plain
+        path has already counted this query of a flaky name."""
         try:
             query = dns.message.from_wire(wire)
         except dns.exception.DNSException:
@@ -170,13 +194,18 @@ class LabResolver:
             return None
         question = query.question[0]
         name = question.name.to_text(omit_final_dot=True).lower()
+        if not flaky_checked and self._flaky_fails(name, question.rdtype):
+            response = dns.message.make_response(query)
+            response.flags |= dns.flags.RA
+            response.set_rcode(dns.rcode.SERVFAIL)
+            return response.to_wire()
         log.info("%s %s %s -> %s", self.label, dns.rdatatype.to_text(question.rdtype), name, self._action(name))
         return self._render(query)
 
     def _render(self, query: dns.message.Message) -> bytes | None:
         question = query.question[0]
         name = question.name.to_text(omit_final_dot=True).lower()
-        record = self.records.get(name)
+        record = self._record(name) or None
         action = self._action(name)
         if action == m.DNS_TIMEOUT:
             return None
@@ -186,7 +215,7 @@ class LabResolver:
             response.set_rcode(dns.rcode.NXDOMAIN)
         elif action == m.DNS_SERVFAIL:
             response.set_rcode(dns.rcode.SERVFAIL)
-        elif action in (m.DNS_ANSWER, m.DNS_SPOOF) and record is not None:
+        elif action in (m.DNS_ANSWER, m.DNS_SPOOF, m.DNS_FLAKY) and record is not None:
             key = _ADDRESS_KEYS.get(question.rdtype)
             addresses = record.get(key, []) if key else []
             if addresses:

@@ -1,0 +1,109 @@
+"""Fresh controls (analysis/control.py): the control's age at each measurement is recorded, and
+past the bound the rules that need a live control say `control.stale` instead of `blocked`."""
+
+from __future__ import annotations
+
+import pytest
+
+from analysis_fixtures import control_of, dns, result, tcp, tls, verdict_of, web
+from kzprobe.analysis import analyse_report, analyse_scan
+from kzprobe.analysis import thresholds as th
+from kzprobe.report import vocabulary as v
+
+MEASURED = "2026-11-22T10:00:00Z"  # analysis_fixtures.result's started_at
+
+
+def control_at(started_at: str | None, target: dict | None = None) -> dict:
+    control = control_of(target or result(web()))
+    for item in control["results"]:
+        if started_at is None:
+            item.pop("started_at", None)
+        else:
+            item["started_at"] = started_at
+    return control
+
+
+def failing(*, tcp_failure: str | None = None, tls_failure: str | None = None, dns_failure: str | None = None,
+            control_resolver: bool = False) -> dict:
+    obs: dict = {"dns": dns(failure=dns_failure) if dns_failure else dns()}
+    if control_resolver:
+        obs["control_dns"] = dns(resolver="https://1.1.1.1/dns-query")
+    if dns_failure:
+        return result(obs)
+    obs["tcp"] = [tcp(failure=tcp_failure)]
+    obs["tls"] = [tls(failure=tls_failure, completed=False)] if tcp_failure is None and tls_failure else []
+    obs["http"] = []
+    return result(obs)
+
+
+ROWS = [
+    # id, target, control time, control's own result (None: healthy), verdict, blocking, evidence, age, stale
+    ("fresh_control_timeout_is_blocked", failing(tcp_failure=v.GENERIC_TIMEOUT), "2026-11-22T09:00:00Z", None,
+     "blocked", "tcp", ["tcp.timeout"], 3600.0, False),
+    ("stale_control_timeout_is_inconclusive", failing(tcp_failure=v.GENERIC_TIMEOUT), "2026-11-22T00:00:00Z", None,
+     "inconclusive", None, ["control.stale", "tcp.timeout"], 36000.0, True),
+    ("stale_control_refusal_is_inconclusive", failing(tcp_failure=v.CONNECTION_REFUSED), "2026-11-21T10:00:00Z", None,
+     "inconclusive", None, ["control.stale", "tcp.refused"], 86400.0, True),
+    ("control_made_long_after_the_measurement_is_stale_too", failing(tcp_failure=v.GENERIC_TIMEOUT),
+     "2026-11-22T20:00:00Z", None, "inconclusive", None, ["control.stale"], -36000.0, True),
+    ("stale_control_handshake_silence_is_still_the_sni_signature", failing(tls_failure=v.GENERIC_TIMEOUT), "2026-11-22T00:00:00Z",
+     None, "blocked", "tls", ["tls.timeout"], 36000.0, True),
+    ("stale_control_sni_reset_needs_no_control", failing(tls_failure=v.CONNECTION_RESET), "2026-11-22T00:00:00Z",
+     None, "blocked", "tls", ["tls.reset"], 36000.0, True),
+    ("stale_control_that_failed_too_is_down", failing(tcp_failure=v.CONNECTION_REFUSED), "2026-11-22T00:00:00Z",
+     failing(tcp_failure=v.CONNECTION_REFUSED), "down", None, ["tcp.refused"], 36000.0, True),
+    ("stale_control_scan_cannot_say_a_name_resolves_now", failing(dns_failure=v.DNS_SERVFAIL), "2026-11-22T00:00:00Z",
+     None, "inconclusive", None, ["control.stale", "dns.servfail"], 36000.0, True),
+    ("live_control_resolver_still_decides_dns", failing(dns_failure=v.DNS_SERVFAIL, control_resolver=True),
+     "2026-11-22T00:00:00Z", None, "blocked", "dns", ["dns.servfail"], 36000.0, True),
+    ("control_without_times_is_not_judged_stale", failing(tcp_failure=v.GENERIC_TIMEOUT), None, None,
+     "blocked", "tcp", ["tcp.timeout"], None, False),
+]
+
+
+@pytest.mark.parametrize("name, target, when, own, verdict, blocking, evidence, age, stale", ROWS,
+                         ids=[row[0] for row in ROWS])
+def test_control_age(name, target, when, own, verdict, blocking, evidence, age, stale):
+    got = verdict_of(target, control_at(when, own))
+    assert (got["verdict"], got["blocking"]) == (verdict, blocking), got["explanation"]
+    assert set(evidence) <= set(got["evidence"]), got["evidence"]
+    assert got["control"].get("age_s") == age and got["control"].get("stale", False) is stale
+    if "control.stale" in got["evidence"]:
+        assert "beyond the 3 h a control stays live" in got["explanation"]
+
+
+def test_the_tls_timeout_row_is_the_intrinsic_rule_not_the_control():
+    # Silence after the ClientHello while TCP connected needs no control: the stale control only
+    # stops the control-based rule; the explanation says which rule decided.
+    got = verdict_of(failing(tls_failure=v.GENERIC_TIMEOUT), control_at("2026-11-22T00:00:00Z"))
+    assert "although TCP to the same address connected" in got["explanation"]
+
+
+@pytest.mark.parametrize("bound, verdict", [(th.CONTROL_MAX_AGE_S, "inconclusive"), (20 * 3600.0, "blocked")])
+def test_the_bound_is_a_parameter(bound, verdict):
+    scan = [result(web(host="intl.example", address="88.198.2.10")), failing(tcp_failure=v.GENERIC_TIMEOUT)]
+    got = analyse_scan(scan, control_at("2026-11-22T00:00:00Z"), control_max_age_s=bound).verdicts[-1]
+    assert got["verdict"] == verdict
+
+
+def test_reanalysis_uses_the_bound_the_scan_recorded():
+    target = failing(tcp_failure=v.GENERIC_TIMEOUT)
+    working = result(web(host="intl.example", address="88.198.2.10"), ident="intl", host="intl.example")
+    report = {"format": "kzprobe-report", "settings": {"control_max_age_s": 20 * 3600.0}, "results": [working, target]}
+    old = control_at("2026-11-22T00:00:00Z")
+    assert analyse_report(report, old)["results"][1]["verdict"] == "blocked"
+    assert analyse_report({**report, "settings": {}}, old)["results"][1]["verdict"] == "inconclusive"
+    assert analyse_report(report, old, control_max_age_s=3600.0)["results"][1]["verdict"] == "inconclusive"
+
+
+def test_the_control_s_report_time_stands_in_for_its_results():
+    control = control_at(None)
+    control["started_at"] = "2026-11-21T22:00:00Z"
+    got = verdict_of(failing(tcp_failure=v.GENERIC_TIMEOUT), control)
+    assert got["control"]["age_s"] == 12 * 3600.0 and got["verdict"] == "inconclusive"
+
+
+def test_hostile_times_are_ignored():
+    for value in ("yesterday", "2026-11-22T10:00:00", 5, None, "9" * 100):
+        got = verdict_of(failing(tcp_failure=v.GENERIC_TIMEOUT), control_at(None) | {"started_at": value})
+        assert "age_s" not in got["control"] and got["verdict"] == "blocked"
