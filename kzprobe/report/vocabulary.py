@@ -52,6 +52,8 @@ EVIDENCE_CODES: Final = (
     "connectivity.offline",
     "control.failed",
     "control.missing",
+    "tls.sni_filter",
+    "tls.chain_incomplete",
 )
 
 # Failure strings: the only values an observation's "failure" field may hold
