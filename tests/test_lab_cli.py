@@ -31,7 +31,8 @@ def test_list_as_json_is_the_catalogue():
     row = next(r for r in data["scenarios"] if r["id"] == "tls-reset")
     assert row == {"id": "tls-reset", "summary": "RST right after the ClientHello with this SNI",
                    "url": "https://tls-reset.kzlab.test/", "inside": "TLS reset", "outside": "honest",
-                   "expect": "blocked/tls [tls.reset]", "pending": None}
+                   "expect": "blocked/tls [tls.reset]", "pending": None,
+                   "expect_without_control": "blocked/tls [tls.reset, tls.sni_filter]"}
 
 
 def test_list_for_people_names_every_scenario_without_escape_codes():
@@ -79,7 +80,8 @@ def test_run_some_scenarios_as_json():
     seen = {(c["run"], c["scenario"]) for c in data["comparisons"]}
     assert {("inside", "tls-reset"), ("inside", "(connectivity)"), ("offline", "tls-reset")} <= seen
     assert not any(run == "international-cut" for run, _ in seen)  # only the network run named
-    assert [s["name"] for s in data["scans"]] == ["outside", "inside", "offline"]
+    assert ("inside-no-control", "tls-reset") in seen  # the volunteer's default: no control scan
+    assert [s["name"] for s in data["scans"]] == ["outside", "inside", "inside-no-control", "offline"]
     assert "outside scan (the control)" in proc.stderr
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from kzprobe.lab import NETWORK_RUNS, SCENARIOS, availability
 from kzprobe.lab import addresses as a
-from kzprobe.lab.runner import CONNECTIVITY_SUBJECT, run_lab
+from kzprobe.lab.runner import CONNECTIVITY_SUBJECT, WITHOUT_CONTROL, run_lab
 
 UNAVAILABLE = availability()
 pytestmark = [
@@ -33,6 +33,7 @@ def _case(run: str, sid: str, expect):
 
 
 CASES = [_case("inside", s.id, s.expect) for s in SCENARIOS] + [
+    _case(WITHOUT_CONTROL, s.id, s.expect_without_control) for s in SCENARIOS if s.expect_without_control] + [
     _case(run.id, sid, expect) for run in NETWORK_RUNS for sid, expect in run.expect.items()
 ]
 
@@ -60,7 +61,7 @@ def test_scenario_verdict(lab_run, run, sid):
     assert c.matches, f"{'; '.join(c.problems)} (actual {c.actual}; kzprobe said: {c.explanation})"
 
 
-@pytest.mark.parametrize("run", ["inside"] + [r.id for r in NETWORK_RUNS])
+@pytest.mark.parametrize("run", ["inside", WITHOUT_CONTROL] + [r.id for r in NETWORK_RUNS])
 def test_connectivity(lab_run, run):
     c = _comparison(lab_run, run, CONNECTIVITY_SUBJECT)
     assert c.matches, c.problems

@@ -86,6 +86,8 @@ def lab_list(as_json: bool = typer.Option(False, "--json", help="Print the scena
                    [max(len(row["id"]) for row in rows)])
     for row in rows:
         expect = row["expect"] + (f" (pending: {row['pending']})" if row["pending"] else "")
+        if row.get("expect_without_control"):
+            expect += f"; without a control: {row['expect_without_control']}"
         table.add_row(_text(row["id"]), _text(row["inside"]), _text(row["outside"]), _text(expect))
     _out.print(table)
     _out.print()
@@ -182,7 +184,7 @@ def lab_shell(
             for hint in hints:  # the lab's own words and paths: Text prints them literally
                 _err.print(Text("  " + hint))
             env = lab.env({"KZLAB_CA": str(lab.ca_file), "KZLAB_TARGETS": str(lab.targets_file),
-                           "PS1": f"(kzlab {side}) \\w \\$ "})
+                           "PS1": f"(kzlab {side}) \\w \\$ ", **lab.role_env(side)})
             # Ctrl-C belongs to the shell (to stop a curl), not to the lab around it.
             previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
             try:

@@ -31,10 +31,10 @@ from typing import Final
 from kzprobe.lab import addresses as a
 from kzprobe.lab import netns
 from kzprobe.lab import site_spec as m
-from kzprobe.lab.certs import CertificateFactory
+from kzprobe.lab.certs import INSTALLED_ROOTS, INTERMEDIATE_FILE, CertificateFactory
 from kzprobe.lab.site_spec import Scenario
-from kzprobe.lab.plan import (BLOCKPAGE_HOST, INSIDE, OUTSIDE, NamespacePlan, allocate, endpoint_certificate_name,
-                              plan_namespace)
+from kzprobe.lab.plan import (BLOCKPAGE_HOST, INSIDE, OUTSIDE, PKI_HOST, NamespacePlan, allocate,
+                              endpoint_certificate_name, plan_namespace)
 from kzprobe.lab.targets_file import targets_yaml
 
 # How long a namespace's servers may take to bind everything (a thousand sites take ~2 s).
@@ -73,6 +73,17 @@ class Lab:
     @property
     def ca_file(self) -> Path:
         return self._dir / "certs" / "ca.pem"
+
+    @property
+    def installed_roots_file(self) -> Path:
+        """Roots a user was made to install on the censored ISP's machines (lab/certs.py)."""
+        return self._dir / "certs" / INSTALLED_ROOTS
+
+    def role_env(self, role: str) -> dict[str, str]:
+        """What a program run as a user of `role`'s network gets: inside the censored ISP, a
+        system trust store with the interceptors' installed roots (SSL_CERT_FILE, which OpenSSL
+        reads in place of the system's bundle; its hashed directory still holds the rest)."""
+        return {"SSL_CERT_FILE": str(self.installed_roots_file)} if role.startswith(INSIDE) else {}
 
     @property
     def targets_file(self) -> Path:
@@ -155,11 +166,19 @@ class Lab:
 
     def _write_certificates(self) -> None:
         factory = CertificateFactory(self._dir / "certs")
-        for host in [BLOCKPAGE_HOST, *(s.site.host for s in self.scenarios)]:
-            factory.leaf(host)
+        factory.leaf(BLOCKPAGE_HOST)
+        factory.installed_roots()
         for scenario in self.scenarios:
-            if m.TLS_MITM in (scenario.inside.tls, scenario.outside.tls):
+            site = scenario.site
+            aia = f"http://{PKI_HOST}/{INTERMEDIATE_FILE}" if site.chain == m.CHAIN_NO_INTERMEDIATE_AIA else None
+            factory.leaf(site.host, site.chain, aia)
+        for scenario in self.scenarios:
+            actions = (scenario.inside.tls, scenario.outside.tls)
+            if m.TLS_MITM in actions:
                 factory.forged(scenario.site.host)
+            for action, kind in ((m.TLS_MITM_INSTALLED, "installed"), (m.TLS_MITM_ISCA, "isca")):
+                if action in actions:
+                    factory.forged_installed(scenario.site.host, kind)
             for endpoint in scenario.endpoints:
                 if endpoint.tls:
                     name = endpoint_certificate_name(endpoint, self.endpoint_address(scenario.id, endpoint))

@@ -25,6 +25,7 @@ CUT_EVERYTHING: Final = "everything"
 CUTS: Final = (CUT_INTERNATIONAL, CUT_EVERYTHING)
 
 BLOCKPAGE_HOST: Final = "blockpage.isp.kzlab.test"
+PKI_HOST: Final = "pki.kzlab.test"
 DROP_LINK: Final = "kzdrop0"
 # Every site answers plain HTTP on 80 and TLS on 443.
 SITE_PORTS: Final = ({"port": 80, "tls": False}, {"port": 443, "tls": True})
@@ -159,7 +160,8 @@ def plan_namespace(role: str, scenarios: Sequence[Scenario], allocation: Allocat
     dropped: list[str] = []
     listeners: dict[str, dict] = {}
     sites: dict[str, dict] = {}
-    honest: dict[str, dict] = {BLOCKPAGE_HOST: {"action": m.DNS_ANSWER, "a": [a.BLOCKPAGE_SERVER], "aaaa": []}}
+    honest: dict[str, dict] = {BLOCKPAGE_HOST: {"action": m.DNS_ANSWER, "a": [a.BLOCKPAGE_SERVER], "aaaa": []},
+                               PKI_HOST: {"action": m.DNS_ANSWER, "a": [a.PKI_SERVER], "aaaa": []}}
     isp: dict[str, dict] = dict(honest)
 
     for scenario in scenarios:
@@ -171,7 +173,7 @@ def plan_namespace(role: str, scenarios: Sequence[Scenario], allocation: Allocat
         sites[site.host] = {
             "page": site.page, "https_redirect": site.redirects_to_https, "download_bytes": site.download_bytes,
             "tls": here.tls, "http": here.http, "rate": here.rate_bytes_per_s, "burst": here.burst_bytes,
-            "delay": here.delay_s,
+            "delay": here.delay_s, "tls_any_name": here.tls_any_name,
         }
         for address in site_where.all:
             is_local = _place_address(address, here.path, is_cut, local, dropped)
@@ -193,6 +195,10 @@ def plan_namespace(role: str, scenarios: Sequence[Scenario], allocation: Allocat
         local.append(a.BLOCKPAGE_SERVER)
         listeners[a.BLOCKPAGE_SERVER] = {"address": a.BLOCKPAGE_SERVER, "server": "blockpage", "hosts": [],
                                          "ports": list(SITE_PORTS)}
+    if not is_cut(a.PKI_SERVER):
+        local.append(a.PKI_SERVER)
+        listeners[a.PKI_SERVER] = {"address": a.PKI_SERVER, "server": "pki", "hosts": [PKI_HOST],
+                                   "ports": [{"port": 80, "tls": False}]}
 
     dropped = [str(net) for net in cut_networks] + dropped
     name = role if cut is None else inside_role(cut)
@@ -248,7 +254,9 @@ def _plan_endpoints(role: str, scenario: Scenario, allocation: Allocation, is_cu
             listener["ports"].append({
                 "port": endpoint.port, "tls": endpoint.tls, "certificate": endpoint_certificate_name(endpoint, address),
                 "middlebox": {"tls": here.tls, "http": here.http, "rate": here.rate_bytes_per_s,
-                              "burst": here.burst_bytes, "delay": here.delay_s},
+                              "burst": here.burst_bytes, "delay": here.delay_s,
+                              # A named endpoint is filtered by the name its ClientHello carries.
+                              "names": [] if endpoint.literal else [endpoint.host]},
             })
     conflicting = [address for address, kinds in drops.items() if len(kinds) > 1]
     if conflicting:

@@ -2,7 +2,8 @@
 
 The outside scan is the control; the inside scan gets it with `--control` and the honest
 resolver with `--control-resolver`, exactly as a volunteer's scan would get a VPS report and a
-public resolver. Each network run (international cut, offline) scans again from a rebuilt
+public resolver. A second inside scan has the resolver only (a volunteer's default), for the
+scenarios that say what kzprobe must conclude without a control scan. Each network run (international cut, offline) scans again from a rebuilt
 inside namespace. Every scan is the real `kzprobe scan` command in its own process, reading
 the namespace's resolv.conf; the lab only compares what the reports say with what the
 scenarios expect.
@@ -35,6 +36,8 @@ DEFAULT_TIMEOUT_S: Final = 2.5
 # A scan's own bound: the slowest target is the throttled download (8 s) after its page.
 _SCAN_LIMIT_S: Final = 300.0
 CONNECTIVITY_SUBJECT: Final = "(connectivity)"
+# The inside scan made as a volunteer makes it by default: the control resolver, no control scan.
+WITHOUT_CONTROL: Final = "inside-no-control"
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,7 @@ class _Scan:
 
     def __init__(self, lab: Lab, name: str, role: str, targets: Path, output: Path, timeout: float,
                  extra: Sequence[str]) -> None:
+        """A scan by a user of `role`'s network (its environment: Lab.role_env)."""
         argv = [sys.executable, "-m", "kzprobe", "scan", "--targets", str(targets), "--output", str(output),
                 "--ca-file", str(lab.ca_file), "--timeout", f"{timeout:g}", "--vantage", f"lab-{name}",
                 # No lookup of the vantage's ASN and country: there is nothing to ask in the lab.
@@ -153,7 +157,8 @@ class _Scan:
         self.started = time.monotonic()
         self.ended: float | None = None
         with open(self._stderr_path, "wb") as stderr:
-            self.process = lab.popen(role, argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr)
+            self.process = lab.popen(role, argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
+                                     env=lab.env(lab.role_env(role)))
         self._waiter = threading.Thread(target=self._wait, daemon=True)
         self._waiter.start()
 
@@ -216,9 +221,15 @@ def run_lab(ids: Sequence[str] | None = None, *, timeout: float = DEFAULT_TIMEOU
         result.scans.append(outside)
         progress(f"outside scan (the control): {outside.seconds:.1f} s")
 
-        control = ["--control", str(outside.report), "--control-resolver", f"{a.HONEST_RESOLVER}:53"]
+        resolver = ["--control-resolver", f"{a.HONEST_RESOLVER}:53"]
+        control = ["--control", str(outside.report), *resolver]
         expectations = {INSIDE: ({s.id: s.expect for s in scenarios}, v.ONLINE)}
         scans = [_Scan(lab, INSIDE, INSIDE, lab.targets_file, _report_path(out, INSIDE), timeout, control)]
+        alone = {s.id: s.expect_without_control for s in scenarios if s.expect_without_control is not None}
+        if alone:
+            scans.append(_Scan(lab, WITHOUT_CONTROL, INSIDE, lab.targets_file, _report_path(out, WITHOUT_CONTROL),
+                               timeout, resolver))
+            expectations[WITHOUT_CONTROL] = (alone, v.ONLINE)
         for run in runs:
             report = _report_path(out, run.id)
             targets = report.with_suffix(".targets.yaml")
@@ -237,5 +248,6 @@ def run_lab(ids: Sequence[str] | None = None, *, timeout: float = DEFAULT_TIMEOU
 def scenario_table(scenarios: Sequence[Scenario]) -> list[dict]:
     """What `kzprobe lab list` shows, as data."""
     return [{"id": s.id, "summary": s.summary, "url": s.site.url, "inside": s.describe("inside"),
-             "outside": s.describe("outside"), "expect": s.expect.describe(), "pending": s.expect.pending}
+             "outside": s.describe("outside"), "expect": s.expect.describe(), "pending": s.expect.pending,
+             "expect_without_control": s.expect_without_control.describe() if s.expect_without_control else None}
             for s in scenarios]

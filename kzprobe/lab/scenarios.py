@@ -41,6 +41,10 @@ def _blocked(layer: str, *evidence: str, pending: str | None = None) -> Expectat
 
 REACHABLE: Final = Expectation(v.REACHABLE)
 
+
+def _inconclusive(*evidence: str) -> Expectation:
+    return Expectation(v.INCONCLUSIVE, None, tuple(evidence))
+
 SCENARIOS: Final[tuple[Scenario, ...]] = (
     # Baselines: always reachable; two in the country, two abroad, each with a download.
     Scenario("baseline-domestic-1", "domestic baseline over HTTPS",
@@ -95,16 +99,50 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
     # TLS (Kazakhstan's usual way, triggered by the SNI)
     Scenario("tls-reset", "RST right after the ClientHello with this SNI",
              _site("tls-reset"), Conditions(tls=m.TLS_RESET),
-             _blocked("tls", "tls.reset")),
+             _blocked("tls", "tls.reset"),
+             expect_without_control=_blocked("tls", "tls.reset", "tls.sni_filter")),
     Scenario("tls-fin", "connection closed (FIN) right after the ClientHello",
              _site("tls-fin"), Conditions(tls=m.TLS_FIN),
-             _blocked("tls", "tls.eof")),
+             _blocked("tls", "tls.eof"),
+             expect_without_control=_blocked("tls", "tls.eof", "tls.sni_filter")),
     Scenario("tls-swallow", "ClientHello swallowed: the handshake never answers",
              _site("tls-swallow"), Conditions(tls=m.TLS_SWALLOW),
-             _blocked("tls", "tls.timeout")),
+             _blocked("tls", "tls.timeout"),
+             expect_without_control=_blocked("tls", "tls.timeout", "tls.sni_filter")),
     Scenario("tls-mitm-qaznet", "TLS intercepted with a 'Qaznet Trust Network' certificate",
              _site("tls-mitm-qaznet"), Conditions(tls=m.TLS_MITM),
-             _blocked("tls", "tls.mitm")),
+             _blocked("tls", "tls.mitm"), expect_without_control=_blocked("tls", "tls.mitm")),
+    # TLS traps of the real Internet (issue 22): a site's own misconfiguration is never a block;
+    # the censor filters by name at any address; interception validates once its root is installed.
+    Scenario("tls-incomplete-chain", "server omits its intermediate (its AIA names it), inside and outside",
+             _site("tls-incomplete-chain", chain=m.CHAIN_NO_INTERMEDIATE_AIA), m.HONEST, REACHABLE,
+             expect_without_control=REACHABLE),
+    Scenario("tls-incomplete-chain-no-aia", "server omits its intermediate and names no AIA: nobody can complete it",
+             _site("tls-incomplete-chain-no-aia", chain=m.CHAIN_NO_INTERMEDIATE), m.HONEST,
+             _inconclusive("tls.chain_incomplete"),
+             expect_without_control=_inconclusive("control.missing", "tls.chain_incomplete")),
+    Scenario("tls-server-closes", "the server closes every ClientHello, whatever the name, for everyone",
+             _site("tls-server-closes"), Conditions(tls_any_name=m.TLS_FIN), Expectation(v.DOWN, None, ("tls.eof",)),
+             outside=Conditions(tls_any_name=m.TLS_FIN),
+             expect_without_control=_inconclusive("control.missing", "tls.eof")),
+    Scenario("tls-address-blocked", "every ClientHello to the site's address is silenced here, whatever the name",
+             _site("tls-address-blocked"), Conditions(tls_any_name=m.TLS_SWALLOW), _blocked("tls", "tls.timeout"),
+             expect_without_control=_inconclusive("control.missing", "tls.timeout")),
+    Scenario("tls-cdn-sni", "ISP resolver answers an in-ISP CDN node; DPI silences the name at every address",
+             _site("tls-cdn-sni", replica=True),
+             Conditions(dns=m.DNS_SPOOF, spoofed=(m.SPOOF_REPLICA,), tls=m.TLS_SWALLOW),
+             _blocked("tls", "tls.timeout", "tls.sni_filter"),
+             expect_without_control=_blocked("tls", "tls.timeout", "tls.sni_filter")),
+    Scenario("tls-sni-any-address", "DPI resets the name at each of the site's addresses (IPv4 and IPv6)",
+             _site("tls-sni-any-address", ipv6=True), Conditions(tls=m.TLS_RESET),
+             _blocked("tls", "tls.reset", "tls.sni_filter"),
+             expect_without_control=_blocked("tls", "tls.reset", "tls.sni_filter")),
+    Scenario("tls-mitm-installed-root", "interception by a root the user was made to install (it validates here)",
+             _site("tls-mitm-installed-root"), Conditions(tls=m.TLS_MITM_INSTALLED),
+             _blocked("tls", "tls.mitm"), expect_without_control=_blocked("tls", "tls.mitm")),
+    Scenario("tls-mitm-isca", "interception by the 2020 'Information Security Certification Authority', installed here",
+             _site("tls-mitm-isca"), Conditions(tls=m.TLS_MITM_ISCA),
+             _blocked("tls", "tls.mitm"), expect_without_control=_blocked("tls", "tls.mitm")),
     # HTTP
     Scenario("http-blockpage-known", "ISP blockpage that a Kazakh fingerprint matches",
              _site("http-blockpage-known", scheme="http"), Conditions(http=m.HTTP_BLOCKPAGE),
