@@ -104,3 +104,27 @@ def test_reports_record_what_the_lab_did(lab_run):
 def test_no_traffic_left_the_lab(lab_run):
     log = lab_run["guard_log"]
     assert not log.exists() or not log.read_text().strip(), log.read_text()
+
+
+def test_reports_record_the_extra_steps_of_a_failure(lab_run):
+    """Issue 22's extra measurements, each an observation: the neutral-name retry, the AIA fetch
+    and the handshake it completed, the control resolver's address tried with the real name."""
+    def obs(sid: str) -> dict:
+        return _result(lab_run, "inside", sid)["observations"]
+
+    [neutral] = [t for t in obs("tls-fin")["tls"] if t.get("purpose") == "neutral_sni"]
+    assert neutral["sni"] == "example.com" and neutral["handshake_completed"]
+    assert all(t.get("purpose") == "neutral_sni" for t in obs("tls-server-closes")["tls"][1:])
+    incomplete = obs("tls-incomplete-chain")
+    assert incomplete["aia"][0]["status"] == 200 and incomplete["aia"][0]["hostname"] == "pki.kzlab.test"
+    assert [t["verified"] for t in incomplete["tls"][:2]] == [False, True]
+    assert incomplete["tls"][1]["intermediates_fetched"]
+    cdn = obs("tls-cdn-sni")
+    there = [t for t in cdn["tls"] if t.get("purpose") == "control_address"]
+    assert there and there[0]["address"] in cdn["control_dns"]["addresses"]
+    assert there[0]["failure"] == "generic_timeout_error"
+    installed = obs("tls-mitm-installed-root")["tls"][0]
+    assert installed["verified"] and installed["root_store"] == "system_only"
+    healthy = obs("baseline-international-2")
+    assert all("purpose" not in t and t["root_store"] == "ca_file" for t in healthy["tls"])
+    assert "aia" not in healthy and all(t["peer_chain"][0]["spki_sha256"] for t in healthy["tls"])
