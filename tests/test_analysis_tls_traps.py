@@ -206,3 +206,10 @@ def test_the_control_s_own_extra_handshakes_do_not_count_as_its_tls_step():
     control_report = control(sni_split("eof_error"))
     got = verdict_of(result(sni_split("eof_error", "eof_error")), control_report)
     assert got["verdict"] == "down", got
+
+
+def test_analysts_read_the_target_s_own_handshake_not_the_neutral_retry():
+    from kzprobe.analyst.measures import measures_of
+
+    measures = measures_of(sni_split("connection_reset"))
+    assert measures.tls_failure == "connection_reset" and measures.tls_handshake_ms is None

@@ -43,8 +43,9 @@ def recorded_headers(headers: httpx.Headers, scrub: Scrubber) -> dict[str, str]:
 
 def _hop_timings(observations: Observations, tcp_before: int, tls_before: int, dns_ms: float | None,
                  first_byte_ms: float | None, total_ms: float) -> HttpTimings:
-    new_tcp = [t for t in observations.get("tcp", [])[tcp_before:] if t["failure"] is None]
-    new_tls = [t for t in observations.get("tls", [])[tls_before:] if t["failure"] is None]
+    # Not the extra connections a failure calls for (a "purpose": the neutral-name retry).
+    new_tcp = [t for t in observations.get("tcp", [])[tcp_before:] if t["failure"] is None and "purpose" not in t]
+    new_tls = [t for t in observations.get("tls", [])[tls_before:] if t["failure"] is None and "purpose" not in t]
     return HttpTimings(
         dns_ms=dns_ms,
         connect_ms=new_tcp[-1]["duration_ms"] if new_tcp else None,
