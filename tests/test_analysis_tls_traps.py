@@ -9,7 +9,7 @@ import copy
 import pytest
 
 from analysis_fixtures import (
-    ADDRESS, HOST, QAZNET_CHAIN, control_of, dns, hop, neutral, real_chain, result, tcp, tls, verdict_of, web,
+    ADDRESS, HOST, QAZNET_CHAIN, control_of, dns, neutral, result, tcp, tls, verdict_of, web,
 )
 
 CDN_NODE = "95.57.9.9"  # an in-ISP node the local resolver answers
@@ -121,6 +121,8 @@ ROWS = [
     ("old_report_leaf_only_untrusted_issuer_is_inconclusive",
      failed_tls(dict(unverified(FORGED_LEAF_ONLY, None), chain_complete=None)), None,
      "inconclusive", None, ["control.missing", "tls.chain_incomplete"]),
+    ("untrusted_issuer_whose_chain_could_not_be_read", failed_tls(unverified([], None)), None,
+     "inconclusive", None, ["control.missing", "tls.invalid_cert"]),
     # Certificates: compared with the control for the same name
     ("complete_chain_untrusted_issuer_without_control", failed_tls(unverified(FORGED, True)), None,
      "blocked", "tls", ["tls.mitm"]),

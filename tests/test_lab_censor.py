@@ -21,7 +21,7 @@ LITERAL_ENDPOINT = {"port": 443, "tls": True, "middlebox": {"tls": m.TLS_SWALLOW
 
 def action(sni: str | None, port: dict, hosts: list[str]) -> str:
     at_address = SITES.get(hosts[0]) if hosts and "middlebox" not in port else None
-    return middlebox.tls_action(middlebox.tls_rules(SITES, sni, port, hosts), at_address)
+    return middlebox.tls_action(middlebox.tls_rules(SITES, sni, port), at_address)
 
 
 @pytest.mark.parametrize("sni, port, hosts, expected", [

@@ -150,7 +150,7 @@ def certificate_verdict(facts: TargetFacts, host: str, attempt: TlsFact, view: C
         return down(["tls.invalid_cert"], sentence(said, "the control scan could not validate it either: "
                                                          "the site's own certificate is at fault"))
     national = ctx.fingerprints.authority(attempt.chain, "national")
-    if unknown_authority and national is None and not self_signed(attempt):
+    if unknown_authority and national is None and not self_signed(attempt) and attempt.chain:
         if incomplete:
             return inconclusive([view.reason, "tls.chain_incomplete"], sentence(
                 said, f"{no_control}, and a site that forgets its intermediate looks the same as an interceptor "
@@ -159,5 +159,7 @@ def certificate_verdict(facts: TargetFacts, host: str, attempt: TlsFact, view: C
             said, "a chain from an issuer no browser trusts, on the server's own address, is the mark of "
                   f"interception ({no_control})"))
     why = (f"the issuer is Kazakhstan's national CA ({national.authority.id}), which some sites use for their own "
-           "certificates" if national else "a site's own broken or self-signed certificate looks the same")
+           "certificates" if national else
+           "the chain could not be read, so who issued it is unknown" if not attempt.chain else
+           "a site's own broken or self-signed certificate looks the same")
     return inconclusive([view.reason, "tls.invalid_cert"], sentence(said, f"{no_control}, and {why}"))

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import httpcore
+from cryptography import x509
 
 from kzprobe.probes import limits
 from kzprobe.probes.certs import certificate_info, certificates_in, load_certificate, self_issued
@@ -55,9 +56,8 @@ def _is_intermediate(der: bytes) -> bool:
     if cert is None or self_issued(cert):
         return False
     try:
-        from cryptography import x509
         return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
-    except Exception:  # no or malformed basic constraints: not a CA
+    except (x509.ExtensionNotFound, ValueError):  # no or malformed basic constraints: not a CA
         return False
 
 

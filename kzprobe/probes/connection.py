@@ -40,6 +40,9 @@ class Connector:
         """Without contexts, make_tls_contexts(ca_file) builds them at the first use: loading
         the trust store takes tens of milliseconds the scan's first lookups need not wait for."""
         self._contexts = (verifying, capturing) if verifying is not None and capturing is not None else None
+        # A verifying context given from outside (an endpoint's pinned CA) trusts what it was
+        # given: where its roots come from is not the question this records.
+        self._records_root_origin = self._contexts is None
         self._ca_file = ca_file
         self.timeout = timeout
         self._backend = AnyIOBackend()
@@ -102,7 +105,7 @@ class Connector:
         ssl_object = tls_stream.get_extra_info("ssl_object")
         chain, root = read_verified(ssl_object)
         observation = _tls_observation(hostname, address, port, sni, None, _ms(start), ssl_object, chain)
-        if root is not None:
+        if root is not None and self._records_root_origin:
             observation["root_store"] = self.root_origins.origin(root)
         return observation, tls_stream
 

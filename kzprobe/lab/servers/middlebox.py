@@ -84,7 +84,7 @@ async def write_paced(writer: asyncio.StreamWriter, data: bytes, rate_bytes_per_
         await writer.drain()
 
 
-def tls_rules(sites: dict[str, dict], sni: str | None, port: dict, address_hosts: list[str]) -> dict | None:
+def tls_rules(sites: dict[str, dict], sni: str | None, port: dict) -> dict | None:
     """The rules that apply to a ClientHello naming `sni` at a listener.
 
     An endpoint's port rule applies to an address literal's every connection (it has no name to

@@ -8,7 +8,7 @@ request's Host; for an endpoint, its address and port) and may reset, close, swa
 intercept, redirect, or slow it; what passes reaches the server that owns the address.
 
 The web configuration (written by plan.py):
-    listeners: [{"address", "server": "site" | "blockpage" | "endpoint", "hosts": [names there],
+    listeners: [{"address", "server": "site" | "blockpage" | "endpoint" | "pki", "hosts": [names there],
                  "ports": [{"port", "tls", and for endpoints "certificate", "middlebox"}]}]
     sites: {host: {"page", "https_redirect", "download_bytes", "tls", "http", "rate", "burst", "delay"}}
     blockpage_host: the blockpage server's name (its certificate and redirect target)
@@ -149,7 +149,7 @@ class WebServer:
     def _tls_action(self, listener: dict, port: dict, sni: str | None) -> str:
         """By the name the ClientHello carries, at any address; a rule for the address first (middlebox.py)."""
         at_address = self.sites.get(listener["hosts"][0]) if listener["server"] == "site" and listener["hosts"] else None
-        return middlebox.tls_action(middlebox.tls_rules(self.sites, sni, port, listener["hosts"]), at_address)
+        return middlebox.tls_action(middlebox.tls_rules(self.sites, sni, port), at_address)
 
     async def _handle_tls(self, conn: socket.socket, listener: dict, port: dict) -> None:
         hello = await _peek_client_hello(conn)
