@@ -215,3 +215,15 @@ def test_analysts_read_the_target_s_own_handshake_not_the_neutral_retry():
 
     measures = measures_of(sni_split("connection_reset"))
     assert measures.tls_failure == "connection_reset" and measures.tls_handshake_ms is None
+
+
+def test_sni_filtering_is_not_blamed_on_an_international_cut():
+    """The address answered the neutral name, so the path works: the name is blocked, not the link."""
+    from analysis_fixtures import baselines
+
+    cut = baselines(international=False)
+    got = verdict_of(result(sni_split("generic_timeout_error")), None, scan_baselines=cut)
+    assert (got["verdict"], got["blocking"]) == ("blocked", "tls"), got
+    both_failed = verdict_of(result(sni_split("generic_timeout_error", "generic_timeout_error")), None,
+                             scan_baselines=cut)
+    assert (both_failed["verdict"], both_failed["blocking"]) == ("blocked", "network"), both_failed

@@ -113,7 +113,7 @@ def handshake_failure_verdict(facts: TargetFacts, host: str, attempts: list[TlsF
                 return slow_site(evidence, said, "TLS handshake", control_ms, first.duration_ms or 0.0)
         return blocked("tls", [*evidence, "tls.sni_filter"] if neutral else evidence,
                        sentence(said, elsewhere, split, neither and f"{neither}: the address, not only the name, is cut",
-                                "the control scan completed it"), failure_based=True)
+                                "the control scan completed it"), failure_based=neutral is None)
     if control_step == FAILED:
         return down(evidence, sentence(said, "the control scan failed the handshake too: the site's TLS is broken"))
     connects = [t for t in facts.tcp_for(host) if t.ok and t.address == first.address]
@@ -121,7 +121,9 @@ def handshake_failure_verdict(facts: TargetFacts, host: str, attempts: list[TlsF
     if first.failure in codes.SNI_FILTER_FAILURES and neutral is not None and not late:
         return blocked("tls", [*evidence, "tls.sni_filter"], sentence(
             said, elsewhere, split, "the name, not the server, is what is cut: SNI filtering "
-                         f"({no_control_clause(view, 'tls')})"), failure_based=True)
+                         f"({no_control_clause(view, 'tls')})"),
+            # The address answered the neutral name: the path works, so no cut of the link explains it.
+            failure_based=False)
     if first.failure in codes.SNI_FILTER_FAILURES and split_tried and neutral is None:
         return inconclusive([view.reason, *evidence], sentence(
             said, neither, "the server or its address refuses every ClientHello, which looks the same whether a censor blocks "
