@@ -343,3 +343,18 @@ def test_a_failure_where_the_answers_agree_tries_nothing_more(site):
     connector, port = site
     observations = measured(connector, ["127.0.0.3"], ["127.0.0.3"], port)
     assert not any(t.get("purpose") for t in observations["tcp"])
+
+
+def test_a_root_the_operating_system_s_package_ships_is_public(tmp_path, monkeypatch):
+    """Distributions keep roots Mozilla dropped, still behind real sites: public, not installed."""
+    from kzprobe.probes import trust
+
+    shipped = CertificateFactory(tmp_path / "shipped").ca_file
+    package = tmp_path / "mozilla"
+    package.mkdir()
+    (package / "Old_Root.crt").write_bytes(shipped.read_bytes())
+    monkeypatch.setattr(trust, "OS_PUBLIC_ROOT_LOCATIONS", (str(package),))
+    added_by_someone = CertificateFactory(tmp_path / "added").ca_file
+    origins = RootOrigins(None)
+    assert origins.origin(ssl.PEM_cert_to_DER_cert(shipped.read_text())) == PUBLIC
+    assert origins.origin(ssl.PEM_cert_to_DER_cert(added_by_someone.read_text())) == SYSTEM_ONLY

@@ -109,36 +109,47 @@ def _key_and_subject(der: bytes) -> tuple[bytes, bytes] | None:
 
 
 class RootOrigins:
-    """Where a root comes from: the public set, --ca-file, or only this system. Loaded at the
-    first verified handshake, once per scan (a few milliseconds)."""
+    """Where a root comes from: the public set, --ca-file, or only this system. The files are
+    read at the first verified handshake (a few milliseconds, once per scan); the index by key
+    and subject, which costs more, only when a root is not found by its exact certificate."""
 
     def __init__(self, ca_file: str | None) -> None:
         self._ca_file = ca_file
-        self._by_der: dict[bytes, str] | None = None
-        self._by_key: dict[tuple[bytes, bytes], str] = {}
+        self._by_der: dict[bytes, str] | None = None  # SHA-256 of a root's DER -> origin (answers kept)
+        self._ders: list[tuple[str, bytes]] = []
+        self._by_key: dict[tuple[bytes, bytes], str] | None = None
 
     def _load(self) -> dict[bytes, str]:
-        by_der: dict[bytes, str] = {}
-        public = _pem_ders(_read_bounded(Path(certifi.where()))) + _operating_system_public_roots()
         ca_file = _pem_ders(_read_bounded(Path(self._ca_file))) if self._ca_file else []
-        for origin, ders in ((CA_FILE, ca_file), (PUBLIC, public)):  # a public root named in --ca-file stays public
-            for der in ders:
-                digest = hashlib.sha256(der).digest()
-                by_der[digest] = origin
+        public = _pem_ders(_read_bounded(Path(certifi.where())))
+        # A public root also named in --ca-file stays public: the later origin wins.
+        self._ders = [(CA_FILE, der) for der in ca_file] + [(PUBLIC, der) for der in public]
+        return {hashlib.sha256(der).digest(): origin for origin, der in self._ders}
+
+    def _key_index(self) -> dict[tuple[bytes, bytes], str]:
+        """Every root by key and subject, the operating system's public roots included (read
+        only now: most chains end at a root certifi or --ca-file has, found by its hash)."""
+        if self._by_key is None:
+            self._ders += [(PUBLIC, der) for der in _operating_system_public_roots()]
+            self._by_key = {}
+            for origin, der in self._ders:
                 pair = _key_and_subject(der)
                 if pair is not None:
                     self._by_key[pair] = origin
-        return by_der
+        return self._by_key
 
     def origin(self, root_der: bytes) -> str:
         """PUBLIC, CA_FILE or SYSTEM_ONLY for the root that verified a chain."""
         if self._by_der is None:
             self._by_der = self._load()
-        found = self._by_der.get(hashlib.sha256(root_der).digest())
-        if found is not None:
-            return found
-        pair = _key_and_subject(root_der)
-        return self._by_key.get(pair, SYSTEM_ONLY) if pair is not None else SYSTEM_ONLY
+        digest = hashlib.sha256(root_der).digest()
+        found = self._by_der.get(digest)
+        if found is None:
+            pair = _key_and_subject(root_der)
+            found = self._key_index().get(pair, SYSTEM_ONLY) if pair is not None else SYSTEM_ONLY
+            if len(self._by_der) < limits.TRUST_FILES_MAX * 4:  # roots come from a trust store: few
+                self._by_der[digest] = found
+        return found
 
 
 def root_subjects(context: ssl.SSLContext) -> set[bytes]:
