@@ -144,6 +144,12 @@ ROWS = [
     ("installed_national_root_is_not_interception", https(tls=[validated(NATIONAL, "system_only")]), None,
      "reachable", None, []),
     ("ca_file_root_is_the_operator_s_own", https(tls=[validated(FORGED, "ca_file")]), None, "reachable", None, []),
+    ("ca_file_root_for_the_certificate_the_control_got_too", https(tls=[validated(SITE_CHAIN, "ca_file")]),
+     CONTROL_VALIDATES, "reachable", None, []),
+    ("ca_file_root_for_another_certificate_than_the_control", https(tls=[validated(FORGED, "ca_file")]),
+     CONTROL_VALIDATES, "blocked", "tls", ["tls.mitm"]),
+    ("public_root_for_another_certificate_than_the_control_is_a_cdn", https(tls=[validated(FORGED, "public")]),
+     CONTROL_VALIDATES, "reachable", None, []),
     ("known_interception_root_installed_here", https(tls=[validated(QAZNET_CHAIN, "system_only")]), None,
      "blocked", "tls", ["tls.mitm"]),
     # The SNI split
@@ -173,8 +179,12 @@ ROWS = [
     ("the_true_address_works_here_so_the_answer_is_the_block",
      at_control_addresses(https(dns=dns(HOST, [CDN_NODE]), tcp=[tcp(CDN_NODE, "generic_timeout_error")], tls=[],
                                 http=[])), None, "blocked", "dns", ["dns.inconsistent", "tcp.timeout"]),
-    ("no_control_address_tried_keeps_the_dns_rule", dict(CDN_SNI_FILTERED,
-                                                         control_dns=dns(HOST, [ADDRESS], resolver="doh")),
+    ("cdn_node_answering_a_neutral_name_is_sni_filtering_even_untried_at_the_true_address",
+     dict(CDN_SNI_FILTERED, control_dns=dns(HOST, [ADDRESS], resolver="doh")),
+     None, "blocked", "tls", ["tls.timeout", "tls.sni_filter"]),
+    ("another_answer_failing_every_name_keeps_the_dns_rule",
+     dict(sni_split("generic_timeout_error", "generic_timeout_error", address=CDN_NODE),
+          control_dns=dns(HOST, [ADDRESS], resolver="doh")),
      None, "blocked", "dns", ["dns.inconsistent"]),
 ]
 

@@ -23,6 +23,7 @@ from kzprobe.analysis.conclusion import Verdict, blocked, down, inconclusive
 
 SAME: Final = "same"
 DIFFERENT: Final = "different"
+CA_FILE: Final = "ca_file"  # TlsObservation root_store: a root given with --ca-file
 
 
 def _leaf(attempt: TlsFact) -> CertFact | None:
@@ -95,26 +96,28 @@ def _aia_clause(facts: TargetFacts) -> str:
 
 def installed_root_verdict(facts: TargetFacts, host: str, attempts: list[TlsFact], view: ControlView,
                            ctx: Context) -> Verdict | None:
-    """A handshake that validated only through a root installed on this system (root_store
-    "system_only"): interception, unless it is Kazakhstan's national CA or the control scan got
-    the same certificate (the site's own chain under a root this system has and Mozilla's set lacks)."""
-    installed = [t for t in attempts if t.ok and t.root_store == SYSTEM_ONLY
-                 and ctx.fingerprints.authority(t.chain, "national") is None]
-    if not installed:
-        return None
-    attempt = installed[0]
-    comparison, other = compare_with_control(attempt, view, host)
-    if comparison == SAME:
-        return None
-    root = attempt.chain[-1].issuer if attempt.chain else ""
-    said = (f"TLS to {cite(attempt.address)} for {host} validated only through {quote(root) if root else 'a root'}, "
-            "which this system trusts but which is neither in Mozilla's public set nor given with --ca-file: "
-            "a root installed here")
-    if comparison == DIFFERENT:
-        return blocked("tls", ["tls.mitm"], sentence(said, _differs(other), "the connection was intercepted"))
-    return blocked("tls", ["tls.mitm"], sentence(
-        said, "a certificate that only an installed root vouches for is the mark of interception "
-              "(Kazakhstan had users install its roots in 2019 and 2020)"))
+    """A handshake that validated only through a root outside Mozilla's public set: one installed
+    on this system ("system_only") is interception, unless it is Kazakhstan's national CA or the
+    control scan got the same certificate (the site's own chain under a root this system has and
+    Mozilla's set lacks); one from --ca-file ("ca_file", the operator's own) only when the control
+    scan got another certificate for the name."""
+    private = [t for t in attempts if t.ok and t.root_store in (SYSTEM_ONLY, CA_FILE)
+               and ctx.fingerprints.authority(t.chain, "national") is None]
+    for attempt in sorted(private, key=lambda t: t.root_store != SYSTEM_ONLY):
+        comparison, other = compare_with_control(attempt, view, host)
+        if comparison == SAME or (comparison is None and attempt.root_store == CA_FILE):
+            continue
+        root = attempt.chain[-1].issuer if attempt.chain else ""
+        where = ("which this system trusts but which is neither in Mozilla's public set nor given with --ca-file: "
+                 "a root installed here" if attempt.root_store == SYSTEM_ONLY else
+                 "a root given with --ca-file, outside Mozilla's public set")
+        said = f"TLS to {cite(attempt.address)} for {host} validated only through {quote(root) if root else 'a root'}, {where}"
+        if comparison == DIFFERENT:
+            return blocked("tls", ["tls.mitm"], sentence(said, _differs(other), "the connection was intercepted"))
+        return blocked("tls", ["tls.mitm"], sentence(
+            said, "a certificate that only an installed root vouches for is the mark of interception "
+                  "(Kazakhstan had users install its roots in 2019 and 2020)"))
+    return None
 
 
 def certificate_verdict(facts: TargetFacts, host: str, attempt: TlsFact, view: ControlView,

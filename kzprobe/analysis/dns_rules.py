@@ -21,6 +21,7 @@ from kzprobe.analysis.explain import addresses, cite, quote, sentence
 from kzprobe.analysis.facts import TargetFacts
 from kzprobe.analysis.conclusion import Verdict, blocked, down, inconclusive
 from kzprobe.analysis.pages import compare_pages
+from kzprobe.analysis.transport_rules import sni_filtered_at
 
 RESOLVES, BROKEN, UNKNOWN = "resolves", "broken", "unknown"
 
@@ -198,6 +199,8 @@ def dns_verdict(facts: TargetFacts, view: ControlView, ctx: Context) -> Verdict 
         at_control, clause = control_addresses_outcome(facts)
         if at_control == FAILS:
             return None  # the name fails at the control's addresses too: the answer is not what stops it
+        if at_control is None and sni_filtered_at(facts, facts.hostname, suspicious):
+            return None  # a live TLS server there cuts only the name: SNI filtering, the TLS rules say so
         if at_control == WORKS:
             clauses.append(clause)
             positive = True

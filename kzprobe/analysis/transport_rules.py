@@ -89,6 +89,15 @@ def _neutral_for(facts: TargetFacts, host: str, attempts: list[TlsFact]) -> tupl
     return next((t for t in neutral if t.answered), None), tried
 
 
+def sni_filtered_at(facts: TargetFacts, host: str, addresses: list[str]) -> bool:
+    """At one of `addresses`, the name was reset, closed or silenced after the ClientHello and
+    the same address answered the neutral name: the name is what is cut there."""
+    failed = [t for t in facts.tls_for(host) if t.address in addresses and not t.completed
+              and t.failure in codes.SNI_FILTER_FAILURES]
+    neutral, _ = _neutral_for(facts, host, failed) if failed else (None, False)
+    return neutral is not None
+
+
 def handshake_failure_verdict(facts: TargetFacts, host: str, attempts: list[TlsFact], view: ControlView,
                               control_step: str) -> Verdict:
     """Every handshake failed before a certificate came (reset, close, silence, an alert).
