@@ -69,6 +69,19 @@ def tls(address: str = ADDRESS, failure: str | None = None, host: str = HOST, *,
             "duration_ms": 30.0}
 
 
+def neutral(address: str = ADDRESS, failure: str | None = None, host: str = HOST, *,
+            tcp_failure: str | None = None) -> tuple[dict, ...]:
+    """The SNI split: the same address tried again with a neutral name after a failure after the
+    ClientHello ((tcp, tls) observations marked "neutral_sni"; only tcp when it did not connect)."""
+    connect = dict(tcp(address, tcp_failure, host=host), purpose="neutral_sni")
+    if tcp_failure:
+        return (connect,)
+    completed = failure is None
+    handshake = dict(tls(address, failure, host, completed=completed, verified=False, chain=[]),
+                     sni="example.com", purpose="neutral_sni")
+    return connect, handshake
+
+
 def hop(url: str | None = None, status: int | None = 200, *, address: str | None = ADDRESS,
         title: str | None = ARTICLE_TITLE, body: str | None = None, headers: dict | None = None,
         location: str | None = None, failure: str | None = None, body_length: int | None = None,

@@ -8,8 +8,8 @@ import copy
 import pytest
 
 from analysis_fixtures import (
-    ADDRESS, HOST, KZ_BLOCKPAGE, QAZNET_CHAIN, UNKNOWN_BLOCKPAGE, article_body, control_of, dns, hop, real_chain,
-    result, tcp, tls, verdict_of, web,
+    ADDRESS, HOST, KZ_BLOCKPAGE, QAZNET_CHAIN, UNKNOWN_BLOCKPAGE, article_body, control_of, dns, hop, neutral,
+    real_chain, result, tcp, tls, verdict_of, web,
 )
 
 HTTPS_CONTROL = control_of(result(web()))
@@ -34,6 +34,13 @@ def tls_failed(failure: str, **kwargs) -> dict:
     return https(tls=[tls(failure=failure, **kwargs)], http=[])
 
 
+def sni_split(failure: str, neutral_failure: str | None = None) -> dict:
+    """The real name failed after the ClientHello; the neutral retry to the same address passed
+    (or failed with `neutral_failure`)."""
+    connect, *handshake = neutral(failure=neutral_failure)
+    return https(tcp=[tcp(), connect], tls=[tls(failure=failure), *handshake], http=[])
+
+
 def self_signed() -> list[dict]:
     return [{"subject": f"CN={HOST}", "issuer": f"CN={HOST}", "sans": [], "not_before": "", "not_after": "",
              "sha256": "cd" * 32}]
@@ -45,8 +52,11 @@ def national_ca() -> list[dict]:
 
 
 def unknown_ca() -> list[dict]:
+    """An untrusted issuer that sent its intermediate: the chain is complete up to a root not trusted here."""
     return [{"subject": f"CN={HOST}", "issuer": "CN=Corporate Gateway CA,O=Some ISP", "sans": [],
-             "not_before": "", "not_after": "", "sha256": "ee" * 32}]
+             "not_before": "", "not_after": "", "sha256": "ee" * 32},
+            {"subject": "CN=Corporate Gateway CA,O=Some ISP", "issuer": "CN=Corporate Root,O=Some ISP", "sans": [],
+             "not_before": "", "not_after": "", "sha256": "e1" * 32}]
 
 
 def redirected_to(location: str, status: int = 302) -> dict:
@@ -101,15 +111,15 @@ ROWS = [
     ("tls_reset_in_control_too_is_down", "https", tls_failed("connection_reset"),
      control_with(tls_failed("connection_reset")), "down", None, ["tls.reset"]),
     # TLS: intrinsic signatures without a control
-    ("tls_reset_after_clienthello_without_control", "https", tls_failed("connection_reset"), None,
-     "blocked", "tls", ["tls.reset"]),
-    ("tls_eof_after_clienthello_without_control", "https", tls_failed("eof_error"), None,
-     "blocked", "tls", ["tls.eof"]),
-    ("tls_silence_after_clienthello_without_control", "https", tls_failed("generic_timeout_error"), None,
-     "blocked", "tls", ["tls.timeout"]),
-    ("tls_reset_when_control_failed_earlier", "https", tls_failed("connection_reset"),
+    ("tls_reset_after_clienthello_without_control", "https", sni_split("connection_reset"), None,
+     "blocked", "tls", ["tls.reset", "tls.sni_filter"]),
+    ("tls_eof_after_clienthello_without_control", "https", sni_split("eof_error"), None,
+     "blocked", "tls", ["tls.eof", "tls.sni_filter"]),
+    ("tls_silence_after_clienthello_without_control", "https", sni_split("generic_timeout_error"), None,
+     "blocked", "tls", ["tls.timeout", "tls.sni_filter"]),
+    ("tls_reset_when_control_failed_earlier", "https", sni_split("connection_reset"),
      control_with(https(tcp=[tcp(failure="generic_timeout_error")], tls=[], http=[])),
-     "blocked", "tls", ["tls.reset"]),
+     "blocked", "tls", ["tls.reset", "tls.sni_filter"]),
     ("tls_alert_without_control_is_not_a_signature", "https", tls_failed("ssl_failed_handshake"), None,
      "inconclusive", None, ["control.missing", "tls.reset"]),
     ("tls_one_address_validates_is_not_blocked", "https",
@@ -141,7 +151,9 @@ ROWS = [
      tls_failed("ssl_unknown_authority", completed=True, chain=national_ca()), None,
      "inconclusive", None, ["control.missing", "tls.invalid_cert"]),
     ("tls_wrong_name_where_control_validates", "https",
-     tls_failed("ssl_invalid_hostname", completed=True), HTTPS_CONTROL, "blocked", "tls", ["tls.invalid_cert"]),
+     tls_failed("ssl_invalid_hostname", completed=True, chain=[dict(real_chain("elsewhere.example")[0], sha256="c1" * 32)]),
+     HTTPS_CONTROL,
+     "blocked", "tls", ["tls.invalid_cert"]),
     ("tls_expired_everywhere_is_down", "https", tls_failed("ssl_invalid_certificate", completed=True),
      control_with(tls_failed("ssl_invalid_certificate", completed=True)), "down", None, ["tls.invalid_cert"]),
     # HTTP: failures
@@ -290,7 +302,9 @@ def test_idn_host_matches_its_punycode_observations():
     got = verdict_of(result(obs, url="https://пример.example/", host=puny), control_of(result(web(puny), host=puny)))
     assert got["verdict"] == "reachable"
     obs = web(puny)
-    obs["tls"] = [tls(failure="connection_reset", host=puny)]
+    connect, handshake = neutral(host=puny)
+    obs["tcp"] += [connect]
+    obs["tls"] = [tls(failure="connection_reset", host=puny), handshake]
     obs.pop("http")
     got = verdict_of(result(obs, url="https://ПРИМЕР.example/", host=puny), None)
     assert (got["verdict"], got["blocking"]) == ("blocked", "tls")

@@ -24,9 +24,10 @@ from support.webhook import WebhookReceiver
 from test_cli_scan import kzprobe
 
 from kzprobe.cli import exit_codes
+from kzprobe.lab.servers.clienthello import server_name
 
 ADDRESS = "127.0.0.2"  # the sites
-RESETTER = "127.0.0.4"  # where a blocked name resolves: resets every TLS handshake
+RESETTER = "127.0.0.4"  # where a blocked name resolves: resets a ClientHello naming it (SNI filtering)
 HOOKS = "127.0.0.5"  # the webhook receiver ("hooks.test")
 SECRET = "3f1d2c9a8b7e6d5c4b3a29181716151413121110"
 TOKEN = "T0KEN-in-the-path-4d1f"  # a webhook URL's path is as secret as the shared secret
@@ -34,7 +35,13 @@ SCHEMA = json.loads((Path(__file__).parent.parent / "kzprobe" / "data" / "change
 SWITCHES = ("switch-a.test", "switch-b.test")
 
 
+# A TLS alert record (fatal, handshake_failure): how a server answers a name it does not host.
+_ALERT = bytes([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28])
+
+
 def _reset_after_client_hello(listener: socket.socket) -> None:
+    """Resets a ClientHello naming a switch (a censor filtering by name); any other name, such as
+    kzprobe's neutral retry, is answered with an alert, as a server there would."""
     while True:
         try:
             conn, _ = listener.accept()
@@ -42,8 +49,10 @@ def _reset_after_client_hello(listener: socket.socket) -> None:
             return
         try:
             conn.settimeout(5)
-            conn.recv(4096)
-            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            if server_name(conn.recv(4096)) in SWITCHES:
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            else:
+                conn.sendall(_ALERT)
         except OSError:
             pass
         conn.close()
@@ -142,8 +151,8 @@ def test_a_block_appearing_between_two_scans_is_one_signed_alert_in_the_feed_and
     [change] = record["changes"]
     assert (change["target"], change["kind"]) == ("switch-a-test", "newly_blocked")
     assert change["from"]["verdict"] == "reachable" and change["to"] == {
-        "verdict": "blocked", "blocking": "tls", "evidence": ["tls.reset"]}
-    assert change["summary"].startswith("switch-a-test is now blocked at the tls layer (tls.reset)")
+        "verdict": "blocked", "blocking": "tls", "evidence": ["tls.reset", "tls.sni_filter"]}
+    assert change["summary"].startswith("switch-a-test is now blocked at the tls layer (tls.reset")
     assert record["current"]["report"] == "scan-2.json"
     assert json.loads((vantage["results"] / "scan-1.json").read_text())["scan_id"] == record["previous"]["scan_id"]
     assert "1 change(s) since the previous scan (1 delivered to webhooks)" in second.stderr
@@ -207,6 +216,6 @@ def test_a_flapping_target_is_reported_once_as_unstable(vantage):
     kinds = [record["changes"][0]["kind"] for record in records(vantage["results"])]
     assert kinds == ["newly_blocked", "newly_reachable", "unstable"]
     unstable = records(vantage["results"])[-1]["changes"][0]
-    assert unstable["recent_states"] == ["reachable", "blocked/tls [tls.reset]", "reachable",
-                                         "blocked/tls [tls.reset]"]
+    assert unstable["recent_states"] == ["reachable", "blocked/tls [tls.reset, tls.sni_filter]", "reachable",
+                                         "blocked/tls [tls.reset, tls.sni_filter]"]
     assert "changed 3 times in its last 4 scans" in unstable["summary"]

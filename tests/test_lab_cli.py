@@ -31,7 +31,8 @@ def test_list_as_json_is_the_catalogue():
     row = next(r for r in data["scenarios"] if r["id"] == "tls-reset")
     assert row == {"id": "tls-reset", "summary": "RST right after the ClientHello with this SNI",
                    "url": "https://tls-reset.kzlab.test/", "inside": "TLS reset", "outside": "honest",
-                   "expect": "blocked/tls [tls.reset]", "pending": None, "expect_without_control": None}
+                   "expect": "blocked/tls [tls.reset]", "pending": None,
+                   "expect_without_control": "blocked/tls [tls.reset, tls.sni_filter]"}
     flaky = next(r for r in data["scenarios"] if r["id"] == "dns-flaky")
     assert (flaky["inside"], flaky["expect"], flaky["expect_without_control"]) == ("DNS flaky", "reachable", "reachable")
 
@@ -81,6 +82,7 @@ def test_run_some_scenarios_as_json():
     seen = {(c["run"], c["scenario"]) for c in data["comparisons"]}
     assert {("inside", "tls-reset"), ("inside", "(connectivity)"), ("offline", "tls-reset")} <= seen
     assert not any(run == "international-cut" for run, _ in seen)  # only the network run named
+    assert ("inside-no-control", "tls-reset") in seen  # the volunteer's default: no control scan
     # The baselines say what they must be without a control too: the inside scan without one runs
     # after the scans with a control (a second wave).
     assert [s["name"] for s in data["scans"]] == ["outside", "inside", "offline", "inside-no-control"]

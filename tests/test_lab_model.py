@@ -166,7 +166,8 @@ def test_generated_sites_scale_to_a_thousand():
     counts = {kind: sum(1 for s in scenarios if s.id.startswith(kind)) for kind in ("healthy", "tcp-syn-dropped", "tls-reset")}
     assert counts == {"healthy": 800, "tcp-syn-dropped": 100, "tls-reset": 100}
     plan = _plan(INSIDE, scenarios=scenarios)
-    assert len(plan.config["web"]["listeners"]) == 900 + 1  # the dropped ones have none; + blockpage server
+    # The dropped ones have none; + the blockpage server and the PKI (AIA) server.
+    assert len(plan.config["web"]["listeners"]) == 900 + 2
     assert len(plan.dropped) == 100
 
 

@@ -35,6 +35,7 @@ def _case(run: str, sid: str, expect):
 
 
 CASES = [_case("inside", s.id, s.expect) for s in SCENARIOS] + [
+    _case(WITHOUT_CONTROL, s.id, s.expect_without_control) for s in SCENARIOS if s.expect_without_control] + [
     _case(run.id, sid, expect) for run in NETWORK_RUNS for sid, expect in run.expect.items()
 ] + [_case(INSIDE_NO_CONTROL, sid, expect) for sid, expect in no_control_expectations(SCENARIOS).items()] + [
     _case(run.id + NO_CONTROL_SUFFIX, sid, expect) for run in NETWORK_RUNS for sid, expect in run.no_control.items()
@@ -154,3 +155,27 @@ def test_behind_the_portal_the_scan_says_log_in_and_scan_again(lab_run):
 def test_the_control_s_age_is_recorded_with_each_verdict(lab_run):
     control = _result(lab_run, "inside", "tcp-syn-dropped")["control"]
     assert 0 <= control["age_s"] < 600 and control["stale"] is False
+
+
+def test_reports_record_the_extra_steps_of_a_failure(lab_run):
+    """Issue 22's extra measurements, each an observation: the neutral-name retry, the AIA fetch
+    and the handshake it completed, the control resolver's address tried with the real name."""
+    def obs(sid: str) -> dict:
+        return _result(lab_run, "inside", sid)["observations"]
+
+    [neutral] = [t for t in obs("tls-fin")["tls"] if t.get("purpose") == "neutral_sni"]
+    assert neutral["sni"] == "example.com" and neutral["handshake_completed"]
+    assert all(t.get("purpose") == "neutral_sni" for t in obs("tls-server-closes")["tls"][1:])
+    incomplete = obs("tls-incomplete-chain")
+    assert incomplete["aia"][0]["status"] == 200 and incomplete["aia"][0]["hostname"] == "pki.kzlab.test"
+    assert [t["verified"] for t in incomplete["tls"][:2]] == [False, True]
+    assert incomplete["tls"][1]["intermediates_fetched"]
+    cdn = obs("tls-cdn-sni")
+    there = [t for t in cdn["tls"] if t.get("purpose") == "control_address"]
+    assert there and there[0]["address"] in cdn["control_dns"]["addresses"]
+    assert there[0]["failure"] == "generic_timeout_error"
+    installed = obs("tls-mitm-installed-root")["tls"][0]
+    assert installed["verified"] and installed["root_store"] == "system_only"
+    healthy = obs("baseline-international-2")
+    assert all("purpose" not in t and t["root_store"] == "ca_file" for t in healthy["tls"])
+    assert "aia" not in healthy and all(t["peer_chain"][0]["spki_sha256"] for t in healthy["tls"])

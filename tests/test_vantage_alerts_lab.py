@@ -90,7 +90,8 @@ def test_a_vantage_tells_when_blocking_and_connectivity_change(vantage):
     blocked = vantage["scan"](INSIDE)  # the censor starts resetting tls-reset.kzlab.test
     [record] = records(results)
     assert [(c["target"], c["kind"]) for c in record["changes"]] == [("tls-reset", "newly_blocked")]
-    assert record["changes"][0]["to"] == {"verdict": "blocked", "blocking": "tls", "evidence": ["tls.reset"]}
+    assert record["changes"][0]["to"] == {"verdict": "blocked", "blocking": "tls",
+                                          "evidence": ["tls.reset", "tls.sni_filter"]}
     assert record["connectivity"] is None and record["vantage"]["name"] == "lab-alerts"
     assert "1 change(s) since the previous scan (1 delivered to webhooks)" in blocked.stderr
 

@@ -9,6 +9,8 @@ from kzprobe.analysis.connectivity import Connectivity
 from kzprobe.analysis.facts import TargetFacts, TlsFact
 from kzprobe.analysis.fingerprints import Fingerprints
 
+SYSTEM_ONLY = "system_only"  # TlsObservation root_store: a root only this system trusts
+
 
 @dataclass(frozen=True)
 class Context:
@@ -33,8 +35,12 @@ class Context:
 
     def tls_authenticates(self, attempt: TlsFact) -> bool:
         """The handshake proves the server holds the name's key: validated, and no
-        interception root in the chain (a user may have installed one, making it "valid")."""
-        return attempt.ok and self.fingerprints.authority(attempt.chain, "interception") is None
+        interception root in the chain (a user may have installed one, making it "valid"), and
+        not validated only through a root installed on this system (unless Kazakhstan's
+        national CA, which users install for government sites)."""
+        if not attempt.ok or self.fingerprints.authority(attempt.chain, "interception") is not None:
+            return False
+        return attempt.root_store != SYSTEM_ONLY or self.fingerprints.authority(attempt.chain, "national") is not None
 
     def host_authenticated(self, facts: TargetFacts, host: str | None, address: str | None = None) -> bool:
         """Some TLS handshake with `host` (at `address`, when given) authenticated the server."""

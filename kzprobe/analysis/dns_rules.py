@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kzprobe.report import vocabulary as v
 from kzprobe.analysis import codes
 from kzprobe.analysis.addresses import special_block
 from kzprobe.analysis.context import Context
@@ -20,6 +21,7 @@ from kzprobe.analysis.explain import addresses, cite, quote, sentence
 from kzprobe.analysis.facts import TargetFacts
 from kzprobe.analysis.conclusion import Verdict, blocked, down, inconclusive
 from kzprobe.analysis.pages import compare_pages
+from kzprobe.analysis.transport_rules import sni_filtered_at
 
 RESOLVES, BROKEN, UNKNOWN = "resolves", "broken", "unknown"
 
@@ -197,6 +199,15 @@ def dns_verdict(facts: TargetFacts, view: ControlView, ctx: Context) -> Verdict 
     if not evidence or _served_the_real_page(facts, suspicious, view, ctx):
         return None
     extra, clauses, positive = _what_the_addresses_gave(facts, suspicious, view, ctx)
+    if evidence == ["dns.inconsistent"]:
+        at_control, clause = control_addresses_outcome(facts)
+        if at_control == FAILS:
+            return None  # the name fails at the control's addresses too: the answer is not what stops it
+        if at_control is None and sni_filtered_at(facts, facts.hostname, suspicious):
+            return None  # a live TLS server there cuts only the name: SNI filtering, the TLS rules say so
+        if at_control == WORKS:
+            clauses.append(clause)
+            positive = True
     reasons = [f"{cite(c.address)} is {c.detail}" for c in lies[:2]]
     if control.state == RESOLVES:
         reasons.append(f"{control.source} returned {addresses(control.addresses)}")
@@ -209,6 +220,33 @@ def dns_verdict(facts: TargetFacts, view: ControlView, ctx: Context) -> Verdict 
             answered, *reasons, f"the page it served cannot be compared ({view.problem or 'no control page'})"))
     return blocked("dns", evidence + extra, sentence(answered, *reasons, *clauses),
                    failure_based=only_inconsistent and not positive)
+
+
+WORKS, FAILS = "works", "fails"
+
+
+def control_addresses_outcome(facts: TargetFacts) -> tuple[str | None, str]:
+    """How the name fared here at the addresses only the control resolver returned (tried by the
+    probe after a failure): WORKS (TLS validated, or for http TCP connected where the answer's
+    addresses did not), FAILS (it failed there too), or None (not tried, or no comparison)."""
+    host = facts.hostname
+    tcp = facts.extra_tcp(host, v.PURPOSE_CONTROL_ADDRESS)
+    if not tcp:
+        return None, ""
+    tried = addresses([t.address for t in tcp])
+    if facts.scheme == "https":
+        handshakes = facts.extra_tls(host, v.PURPOSE_CONTROL_ADDRESS)
+        if any(t.ok for t in handshakes):
+            return WORKS, (f"TLS for {host} to {tried}, which the control resolver returned, validated from here: "
+                           "the resolver's answer is what kept the site away")
+        failures = ", ".join(dict.fromkeys(cite(t.failure) for t in [*handshakes, *tcp] if t.failure))
+        return FAILS, f"the name fails at {tried} too ({failures})"
+    if any(t.ok for t in tcp) and not any(t.ok for t in facts.tcp_for(host)):
+        return WORKS, (f"TCP to {tried}, which the control resolver returned, connected from here: "
+                       "the resolver's answer is what kept the site away")
+    if not any(t.ok for t in tcp):
+        return FAILS, f"TCP to {tried} failed too"
+    return None, ""
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,7 @@ class TcpFact:
     failure: str | None
     port: int | None = None  # None in reports that did not record it
     duration_ms: float | None = None
+    purpose: str | None = None  # None: the target's own connection; else vocabulary.PURPOSES
 
     @property
     def ok(self) -> bool:
@@ -90,6 +91,7 @@ class CertFact:
     subject: str
     issuer: str
     sha256: str
+    spki_sha256: str = ""  # the leaf's key, when recorded
 
 
 @dataclass(frozen=True)
@@ -101,11 +103,21 @@ class TlsFact:
     verified: bool
     chain: tuple[CertFact, ...]
     duration_ms: float | None = None
+    purpose: str | None = None  # None: the target's own handshake; else vocabulary.PURPOSES
+    sni: str = ""  # the server name sent, when recorded
+    chain_complete: bool | None = None  # None: not recorded, or it could not be told
+    root_store: str | None = None  # "public" | "ca_file" | "system_only" for a verified handshake
+    intermediates_fetched: tuple[str, ...] = ()  # verified with these AIA intermediates
 
     @property
     def ok(self) -> bool:
         """The handshake completed and the chain validated for the name."""
         return self.failure is None and self.verified and self.completed
+
+    @property
+    def answered(self) -> bool:
+        """The server answered the ClientHello in TLS: a completed handshake, or an alert."""
+        return self.completed or self.failure == v.SSL_FAILED_HANDSHAKE
 
 
 @dataclass(frozen=True)
@@ -153,6 +165,16 @@ class DownloadFact:
 
 
 @dataclass(frozen=True)
+class AiaFact:
+    """A fetch of a missing issuer certificate (observations["aia"])."""
+
+    url: str
+    failure: str | None
+    status: int | None
+    subjects: tuple[str, ...]  # of the certificates that came back
+
+
+@dataclass(frozen=True)
 class TargetFacts:
     """One result as the rules see it."""
 
@@ -175,16 +197,27 @@ class TargetFacts:
     # facts of their own (its host, TCP, TLS, hops); None when not measured.
     https_check: TargetFacts | None = None
     measured_at: str | None = None  # the result's started_at, as recorded (ISO 8601)
+    aia: tuple[AiaFact, ...] = ()
 
     @property
     def host_is_ip(self) -> bool:
         return is_ip_literal(self.hostname)
 
     def tcp_for(self, host: str) -> list[TcpFact]:
-        return [t for t in self.tcp if t.hostname == host]
+        """The connections to `host`'s own addresses (not the extra ones made after a failure)."""
+        return [t for t in self.tcp if t.hostname == host and t.purpose is None]
 
     def tls_for(self, host: str) -> list[TlsFact]:
-        return [t for t in self.tls if t.hostname == host]
+        """The handshakes naming `host` at its own addresses (not the extra ones made after a failure)."""
+        return [t for t in self.tls if t.hostname == host and t.purpose is None]
+
+    def extra_tcp(self, host: str, purpose: str) -> list[TcpFact]:
+        """Connections made for `host` after a failure, for `purpose` (vocabulary.PURPOSES)."""
+        return [t for t in self.tcp if t.hostname == host and t.purpose == purpose]
+
+    def extra_tls(self, host: str, purpose: str) -> list[TlsFact]:
+        """Handshakes made for `host` after a failure, for `purpose` (vocabulary.PURPOSES)."""
+        return [t for t in self.tls if t.hostname == host and t.purpose == purpose]
 
     def resolution_for(self, host: str) -> DnsFact | None:
         if host == self.hostname:
@@ -223,13 +256,19 @@ def _tcp(value: Any) -> TcpFact | None:
     port = _int(data.get("port"))
     return TcpFact(host_key(_str(data.get("hostname")) or ""), canonical_address(address),
                    _failure(data.get("failure")), port if port is not None and 0 < port < 65536 else None,
-                   _duration(data.get("duration_ms")))
+                   _duration(data.get("duration_ms")), _purpose(data.get("purpose")))
 
 
 def _cert(value: Any) -> CertFact:
     data = _dict(value)
     return CertFact(_str(data.get("subject")) or "", _str(data.get("issuer")) or "",
-                    (_str(data.get("sha256"), 128) or "").lower())
+                    (_str(data.get("sha256"), 128) or "").lower(), (_str(data.get("spki_sha256"), 128) or "").lower())
+
+
+def _purpose(value: Any) -> str | None:
+    """Why an extra connection was made; an unknown purpose is still not the target's own."""
+    text = _str(value, 40)
+    return text if text else None
 
 
 def _tls(value: Any) -> TlsFact | None:
@@ -247,6 +286,11 @@ def _tls(value: Any) -> TlsFact | None:
         verified=data.get("verified") is True,
         chain=tuple(_cert(c) for c in _list(data.get("peer_chain"), 16)),
         duration_ms=_duration(data.get("duration_ms")),
+        purpose=_purpose(data.get("purpose")),
+        sni=_str(data.get("sni"), 300) or "",
+        chain_complete=complete if isinstance(complete := data.get("chain_complete"), bool) else None,
+        root_store=_str(data.get("root_store"), 40),
+        intermediates_fetched=tuple(h for h in (_str(x, 128) for x in _list(data.get("intermediates_fetched"), 16)) if h),
     )
 
 
@@ -318,6 +362,15 @@ def _download(value: Any) -> DownloadFact | None:
     )
 
 
+def _aia(value: Any) -> AiaFact | None:
+    data = _dict(value)
+    url = _str(data.get("url"))
+    if not url:
+        return None
+    subjects = tuple(_cert(c).subject for c in _list(data.get("certificates"), 16))
+    return AiaFact(url, _failure(data.get("failure")), _int(data.get("status")), subjects)
+
+
 def _items(value: Any, reader) -> tuple:
     return tuple(item for item in (reader(x) for x in _list(value)) if item is not None)
 
@@ -363,4 +416,5 @@ def read_result(result: Any) -> TargetFacts:
         raw_target=target,
         https_check=_https_check(observations.get("https_check"), dns, target),
         measured_at=_str(data.get("started_at"), 64),
+        aia=_items(observations.get("aia"), _aia),
     )

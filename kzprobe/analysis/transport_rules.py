@@ -18,6 +18,7 @@ from kzprobe.analysis.explain import addresses, cite, quote, sentence
 from kzprobe.analysis.facts import TargetFacts, TlsFact
 from kzprobe.analysis.conclusion import Verdict, blocked, codes as evidence_codes, down, inconclusive
 from kzprobe.analysis.slowness import as_slow_in_the_control, slow_site
+from kzprobe.analysis.certificate_rules import certificate_verdict, installed_root_verdict
 
 
 def no_control_clause(view: ControlView, layer: str) -> str:
@@ -57,35 +58,6 @@ def tcp_verdict(facts: TargetFacts, view: ControlView, ctx: Context) -> Verdict 
         failure_based=True)
 
 
-def _self_signed(attempt: TlsFact) -> bool:
-    leaf = attempt.chain[0] if attempt.chain else None
-    return leaf is not None and len(attempt.chain) == 1 and bool(leaf.subject) and leaf.subject == leaf.issuer
-
-
-def certificate_verdict(facts: TargetFacts, host: str, attempt: TlsFact, view: ControlView,
-                        ctx: Context, control_step: str) -> Verdict:
-    """A handshake that completed with a certificate that does not validate for `host`."""
-    failure = attempt.failure or v.SSL_INVALID_CERTIFICATE
-    issuer = attempt.chain[0].issuer if attempt.chain else ""
-    said = (f"the certificate {cite(attempt.address)} presented for {host} failed validation ({cite(failure)})"
-            + (f", issued by {quote(issuer)}" if issuer else ""))
-    if control_step == OK:
-        code = "tls.mitm" if failure == v.SSL_UNKNOWN_AUTHORITY else "tls.invalid_cert"
-        return blocked("tls", [code], sentence(said, "the control scan validated the site's certificate, "
-                                                     "so the chain was replaced on the way"))
-    if control_step == FAILED:
-        return down(["tls.invalid_cert"], sentence(said, "the control scan could not validate it either: "
-                                                         "the site's own certificate is at fault"))
-    national = ctx.fingerprints.authority(attempt.chain, "national")
-    if failure == v.SSL_UNKNOWN_AUTHORITY and national is None and not _self_signed(attempt):
-        return blocked("tls", ["tls.mitm"], sentence(
-            said, "a chain from an issuer no browser trusts, on the server's own address, is the mark of "
-                  f"interception ({no_control_clause(view, 'tls')})"))
-    why = (f"the issuer is Kazakhstan's national CA ({national.authority.id}), which some sites use for their own "
-           "certificates" if national else "a site's own broken or self-signed certificate looks the same")
-    return inconclusive([view.reason, "tls.invalid_cert"], sentence(said, f"{no_control_clause(view, 'tls')}, and {why}"))
-
-
 def tls_attempt_verdict(facts: TargetFacts, host: str, attempts: list[TlsFact], view: ControlView,
                         ctx: Context, control_step: str) -> Verdict | None:
     """The verdict on the TLS handshakes with `host`, or None when one of them authenticated."""
@@ -95,33 +67,105 @@ def tls_attempt_verdict(facts: TargetFacts, host: str, attempts: list[TlsFact], 
             return blocked("tls", ["tls.mitm"], sentence(
                 f"TLS to {cite(attempt.address)} for {host} was intercepted: the chain names "
                 f"{quote(interception.matched)}, a known interception authority ({interception.authority.id})"))
-    if any(ctx.tls_authenticates(t) for t in attempts):
+    installed = installed_root_verdict(facts, host, attempts, view, ctx)
+    if installed is not None:
+        return installed
+    if any(t.ok for t in attempts):  # validated: interception and installed roots were ruled out above
         return None
     certificate = [t for t in attempts if t.completed]
     if certificate:
-        return certificate_verdict(facts, host, certificate[0], view, ctx, control_step)
+        return certificate_verdict(facts, host, certificate[0], view, ctx, control_step,
+                                   no_control_clause(view, "tls"))
+    return handshake_failure_verdict(facts, host, attempts, view, control_step)
+
+
+def _neutral_for(facts: TargetFacts, host: str, attempts: list[TlsFact]) -> tuple[TlsFact | None, bool]:
+    """(a neutral-name handshake that the server answered at an address where the real name
+    failed, or None; whether a neutral retry was recorded at all - a handshake, or a connection
+    that failed before it)."""
+    failed = {t.address for t in attempts if not t.completed}
+    neutral = [t for t in facts.extra_tls(host, v.PURPOSE_NEUTRAL_SNI) if t.address in failed]
+    tried = bool(neutral) or any(t.address in failed for t in facts.extra_tcp(host, v.PURPOSE_NEUTRAL_SNI))
+    return next((t for t in neutral if t.answered), None), tried
+
+
+def sni_filtered_at(facts: TargetFacts, host: str, addresses: list[str]) -> bool:
+    """At one of `addresses`, the name was reset, closed or silenced after the ClientHello and
+    the same address answered the neutral name: the name is what is cut there."""
+    failed = [t for t in facts.tls_for(host) if t.address in addresses and not t.completed
+              and t.failure in codes.SNI_FILTER_FAILURES]
+    neutral, _ = _neutral_for(facts, host, failed) if failed else (None, False)
+    return neutral is not None
+
+
+def handshake_failure_verdict(facts: TargetFacts, host: str, attempts: list[TlsFact], view: ControlView,
+                              control_step: str) -> Verdict:
+    """Every handshake failed before a certificate came (reset, close, silence, an alert).
+
+    The SNI split decides without a control: the same address answering a neutral name where
+    the real name failed is SNI filtering; failing a neutral name too, the server or the address
+    refuses every ClientHello, which only a control can tell apart (IP blocking, or a broken server)."""
     first = attempts[0]
     evidence = evidence_codes(*(codes.evidence("tls", t.failure) for t in attempts))
     said = (f"the TLS handshake with {cite(first.address)} for {host} failed with {cite(first.failure)} "
             "after the ClientHello")
+    neutral, split_tried = _neutral_for(facts, host, attempts)
+    split = (f"a handshake naming {quote(neutral.sni)} instead got an answer from {cite(neutral.address)}"
+             if neutral is not None else "")
+    neither = _neutral_failed_clause(facts, host) if split_tried and neutral is None else ""
+    elsewhere = _at_control_addresses_clause(facts, host)
     if control_step == OK:
-        if first.failure == v.GENERIC_TIMEOUT and view.facts is not None:
+        if first.failure == v.GENERIC_TIMEOUT and view.facts is not None and neutral is None:
             control_ms = as_slow_in_the_control(
                 [first.duration_ms], [t.duration_ms for t in view.facts.tls_for(host) if t.ok])
             if control_ms is not None:
                 return slow_site(evidence, said, "TLS handshake", control_ms, first.duration_ms or 0.0)
-        return blocked("tls", evidence, sentence(said, "the control scan completed it"), failure_based=True)
+        return blocked("tls", [*evidence, "tls.sni_filter"] if neutral else evidence,
+                       sentence(said, elsewhere, split, neither and f"{neither}: the address, not only the name, is cut",
+                                "the control scan completed it"), failure_based=neutral is None)
     if control_step == FAILED:
         return down(evidence, sentence(said, "the control scan failed the handshake too: the site's TLS is broken"))
     connects = [t for t in facts.tcp_for(host) if t.ok and t.address == first.address]
     late = _late_on_a_slow_path(first, connects)
-    if first.failure in codes.SNI_FILTER_FAILURES and connects and not late:
-        return blocked("tls", evidence, sentence(
-            said + " although TCP to the same address connected",
-            f"that is how SNI filtering cuts a connection ({no_control_clause(view, 'tls')})"), failure_based=True)
+    if first.failure in codes.SNI_FILTER_FAILURES and neutral is not None and not late:
+        return blocked("tls", [*evidence, "tls.sni_filter"], sentence(
+            said, elsewhere, split, "the name, not the server, is what is cut: SNI filtering "
+                         f"({no_control_clause(view, 'tls')})"),
+            # The address answered the neutral name: the path works, so no cut of the link explains it.
+            failure_based=False)
+    if first.failure in codes.SNI_FILTER_FAILURES and split_tried and neutral is None:
+        return inconclusive([view.reason, *evidence], sentence(
+            said, neither, "the server or its address refuses every ClientHello, which looks the same whether a censor blocks "
+            f"the address or the server is broken ({no_control_clause(view, 'tls')})"), failure_based=True)
     slow = (f"TCP to it alone took {min(t.duration_ms or 0.0 for t in connects):,.0f} ms, so on a path this slow "
             "the handshake may just have been late") if late else ""
-    return inconclusive([view.reason, *evidence], sentence(said, slow, no_control_clause(view, "tls")), failure_based=True)
+    unsplit = ("no handshake with a neutral name was recorded, so SNI filtering cannot be told from a server that "
+               "refuses every ClientHello") if first.failure in codes.SNI_FILTER_FAILURES and not late else ""
+    return inconclusive([view.reason, *evidence], sentence(said, slow, unsplit, no_control_clause(view, "tls")),
+                        failure_based=True)
+
+
+def _neutral_failed_clause(facts: TargetFacts, host: str) -> str:
+    """How the neutral-name retry failed, in words."""
+    handshakes = facts.extra_tls(host, v.PURPOSE_NEUTRAL_SNI)
+    if handshakes:
+        first = handshakes[0]
+        return (f"a handshake naming {quote(first.sni or 'a neutral name')} to the same address failed too "
+                f"({cite(first.failure)})")
+    connects = [t for t in facts.extra_tcp(host, v.PURPOSE_NEUTRAL_SNI) if t.failure]
+    failure = cite(connects[0].failure) if connects else "no answer"
+    return f"a new connection to the same address, for a handshake with a neutral name, failed too ({failure})"
+
+
+def _at_control_addresses_clause(facts: TargetFacts, host: str) -> str:
+    """The real name tried at the addresses only the control resolver returned, when it failed there too."""
+    tried = facts.extra_tcp(host, v.PURPOSE_CONTROL_ADDRESS)
+    handshakes = facts.extra_tls(host, v.PURPOSE_CONTROL_ADDRESS)
+    if not tried or any(t.ok for t in handshakes):
+        return ""
+    failures = ", ".join(dict.fromkeys(cite(t.failure) for t in [*handshakes, *tried] if t.failure))
+    return (f"the name failed at {addresses([t.address for t in tried])} too, which the control resolver "
+            f"returned ({failures}), so the resolver's answer is not what stops it")
 
 
 def _late_on_a_slow_path(attempt: TlsFact, connects: list) -> bool:

@@ -79,8 +79,12 @@ def measures_of(observations: Any) -> Measures:
         return Measures()
     dns = observations.get("dns") if isinstance(observations.get("dns"), dict) else {}
     addresses = dns.get("addresses")
-    connect = _first_success(observations.get("tcp"))
-    handshake = _first_success(observations.get("tls"))
+    # The target's own connections: those with a "purpose" were made after a failure (a neutral
+    # server name, the control resolver's address) and are not its timings.
+    own_tcp = [o for o in objects(observations.get("tcp")) if "purpose" not in o]
+    own_tls = [o for o in objects(observations.get("tls")) if "purpose" not in o]
+    connect = _first_success(own_tcp)
+    handshake = _first_success(own_tls)
     hops = objects(observations.get("http"))
     first_hop = hops[0] if hops else {}
     last_hop = hops[-1] if hops else {}
@@ -94,9 +98,9 @@ def measures_of(observations: Any) -> Measures:
         dns_failure=text(dns.get("failure")),
         dns_addresses=len(addresses) if isinstance(addresses, list) else None,
         tcp_connect_ms=number(connect.get("duration_ms")) if connect else None,
-        tcp_failure=None if connect else first_failure(observations.get("tcp")),
+        tcp_failure=None if connect else first_failure(own_tcp),
         tls_handshake_ms=number(handshake.get("duration_ms")) if handshake else None,
-        tls_failure=None if handshake else first_failure(observations.get("tls")),
+        tls_failure=None if handshake else first_failure(own_tls),
         tls_version=text(handshake.get("version")) if handshake else None,
         http_status=integer(last_hop.get("status")),
         http_hops=len(hops) if "http" in observations else None,

@@ -185,7 +185,7 @@ def lab_shell(
             for hint in hints:  # the lab's own words and paths: Text prints them literally
                 _err.print(Text("  " + hint))
             env = lab.env({"KZLAB_CA": str(lab.ca_file), "KZLAB_TARGETS": str(lab.targets_file),
-                           "PS1": f"(kzlab {side}) \\w \\$ "})
+                           "PS1": f"(kzlab {side}) \\w \\$ ", **lab.role_env(side)})
             # Ctrl-C belongs to the shell (to stop a curl), not to the lab around it.
             previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
             try:

@@ -28,6 +28,9 @@ ISP_RESOLVER: Final = "95.57.255.53"
 # kzprobe/data/fingerprints.yaml on purpose: the verdict must come from the page and the
 # control, as it would for an ISP nobody has fingerprinted yet.
 BLOCKPAGE_SERVER: Final = "95.57.255.80"
+# A certificate authority's AIA server abroad, publishing the lab's intermediate for servers
+# that omit it (pki.kzlab.test; lab/certs.py).
+PKI_SERVER: Final = "88.198.255.80"
 # An honest resolver abroad: the outside vantage's system resolver and the inside scan's
 # --control-resolver. An international cut takes it away with the rest of the link.
 HONEST_RESOLVER: Final = "88.198.255.53"

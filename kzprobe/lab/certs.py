@@ -1,10 +1,17 @@
-"""The lab's certificates: an honest lab CA for every site, and an interceptor that copies them.
+"""The lab's certificates: an honest lab CA for every site, and interceptors that copy them.
 
 The probe trusts the lab CA through `--ca-file`. The interception chain imitates the one
 Kazakhstan used in 2019 (research/kz-blocking-fingerprints.md, 3.2): root `C=KZ, CN=Qaznet
 Trust Network`, intermediate `C=KZ, CN=Security Certificate`, and forged leaves that copy the
 real certificate's subject and names, with a fresh RSA key of public exponent 3, validity moved
-six hours earlier and every other extension stripped. Only cryptography is used (a runtime
+six hours earlier and every other extension stripped. Two more interceptors have roots that the
+inside scans trust as if a user had been made to install them (INSTALLED_ROOTS, given to those
+scans as SSL_CERT_FILE): one whose names no fingerprint knows, and one named like the 2020 ISCA
+chain (`C=KZ, O=ISCA, CN=Information Security Certification Authority`).
+
+Sites whose server omits its intermediate get a leaf issued by the lab's issuing CA (an
+intermediate under the lab CA); with AIA, the leaf names where that intermediate is published
+(the lab's PKI server, http://pki.kzlab.test/). Only cryptography is used (a runtime
 dependency), so `kzprobe lab` works outside the test environment too.
 """
 
@@ -24,6 +31,14 @@ from cryptography.x509.oid import NameOID
 LAB_CA_NAME: Final = "kzprobe lab CA"
 QAZNET_ROOT_NAME: Final = "Qaznet Trust Network"
 QAZNET_INTERMEDIATE_NAME: Final = "Security Certificate"
+LAB_ISSUING_CA_NAME: Final = "kzprobe lab Issuing CA"
+INTERMEDIATE_FILE: Final = "lab-intermediate.der"  # published by the PKI server (plan.PKI_HOST)
+INSTALLED_ROOTS: Final = "installed-roots.pem"
+# A root no fingerprint names (an interceptor nobody has catalogued yet), and the 2020 chain.
+GATEWAY_ROOT: Final = (("CN", "Trusted Network Gateway Root"), ("O", "Gateway Services"))
+GATEWAY_INTERMEDIATE: Final = (("CN", "Trusted Network Gateway CA"), ("O", "Gateway Services"))
+ISCA_ROOT: Final = (("C", "KZ"), ("O", "ISCA"), ("CN", "Information Security Certification Authority"))
+ISCA_INTERMEDIATE: Final = (("C", "KZ"), ("O", "ISCA"), ("CN", "ISCA Server CA"))
 # The 2019 forged leaves: validity copied from the real certificate, shifted this much earlier.
 FORGED_VALIDITY_SHIFT: Final = datetime.timedelta(hours=6)
 # Leaves are valid from a day ago for a year: a lab built now works whatever the clock skew.
@@ -61,6 +76,18 @@ def _name(common_name: str, country: str | None = None) -> x509.Name:
     return x509.Name(attributes + [x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
+_OIDS: Final = {"C": NameOID.COUNTRY_NAME, "O": NameOID.ORGANIZATION_NAME, "CN": NameOID.COMMON_NAME}
+
+
+def _dn(parts: tuple[tuple[str, str], ...]) -> x509.Name:
+    return x509.Name([x509.NameAttribute(_OIDS[key], value) for key, value in parts])
+
+
+def _aia(url: str) -> x509.AuthorityInformationAccess:
+    return x509.AuthorityInformationAccess([x509.AccessDescription(
+        x509.oid.AuthorityInformationAccessOID.CA_ISSUERS, x509.UniformResourceIdentifier(url))])
+
+
 def _ca_certificate(subject: x509.Name, key, issuer: x509.Name, issuer_key, *, not_before, not_after,
                     path_length: int | None) -> x509.Certificate:
     return (
@@ -88,7 +115,9 @@ class CertificateFactory:
         self._ca_key = ec.generate_private_key(ec.SECP256R1())
         self._ca = _ca_certificate(_name(LAB_CA_NAME), self._ca_key, _name(LAB_CA_NAME), self._ca_key,
                                    not_before=now - _BACKDATE, not_after=now + 10 * _LEAF_LIFETIME,
-                                   path_length=0)
+                                   path_length=1)
+        self._issuing: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None = None
+        self._interceptors: dict[str, tuple[x509.Certificate, x509.Certificate, ec.EllipticCurvePrivateKey]] = {}
         # One key for every honest leaf: a lab of a thousand sites then costs a thousand
         # signatures, not a thousand key generations.
         self._leaf_key = ec.generate_private_key(ec.SECP256R1())
@@ -98,25 +127,86 @@ class CertificateFactory:
         self.ca_file.write_bytes(_pem(self._ca))
         self._qaznet: tuple[x509.Certificate, rsa.RSAPrivateKey, x509.Certificate, rsa.RSAPrivateKey] | None = None
 
-    def leaf(self, host: str) -> KeyPair:
-        """A certificate for `host` (a name or an address) signed by the lab CA, as the real server has."""
+    def leaf(self, host: str, chain_kind: str = "full", aia_url: str | None = None) -> KeyPair:
+        """A certificate for `host` (a name or an address) as the real server has it: signed by
+        the lab CA; or, for a server that omits its intermediate (`chain_kind` not "full"), by the
+        lab's issuing CA and sent alone, naming `aia_url` as where its issuer is published."""
         chain = self.directory / f"{host}.pem"
         if not chain.exists():
-            chain.write_bytes(_pem(self._leaf_certificate(host)))
+            if chain_kind == "full":
+                chain.write_bytes(_pem(self._leaf_certificate(host, self._ca.subject, self._ca_key)))
+            else:
+                issuing, issuing_key = self._issuing_ca()
+                chain.write_bytes(_pem(self._leaf_certificate(host, issuing.subject, issuing_key, aia_url)))
         return KeyPair(chain, self._leaf_key_file)
 
-    def _leaf_certificate(self, host: str) -> x509.Certificate:
-        return (
+    def _issuing_ca(self) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+        """The lab's intermediate, published (DER) as INTERMEDIATE_FILE for the PKI server."""
+        if self._issuing is None:
+            key = ec.generate_private_key(ec.SECP256R1())
+            issuing = _ca_certificate(_name(LAB_ISSUING_CA_NAME), key, self._ca.subject, self._ca_key,
+                                      not_before=self._now - _BACKDATE, not_after=self._now + 5 * _LEAF_LIFETIME,
+                                      path_length=0)
+            (self.directory / INTERMEDIATE_FILE).write_bytes(issuing.public_bytes(serialization.Encoding.DER))
+            self._issuing = (issuing, key)
+        return self._issuing
+
+    def _leaf_certificate(self, host: str, issuer: x509.Name, issuer_key, aia_url: str | None = None) -> x509.Certificate:
+        builder = (
             x509.CertificateBuilder()
-            .subject_name(_name(host)).issuer_name(self._ca.subject)
+            .subject_name(_name(host)).issuer_name(issuer)
             .public_key(self._leaf_key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(self._now - _BACKDATE).not_valid_after(self._now + _LEAF_LIFETIME)
             .add_extension(x509.SubjectAlternativeName([_general_name(host)]), critical=False)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .sign(self._ca_key, hashes.SHA256())
         )
+        if aia_url:
+            builder = builder.add_extension(_aia(aia_url), critical=False)
+        return builder.sign(issuer_key, hashes.SHA256())
+
+    def _interceptor(self, kind: str) -> tuple[x509.Certificate, x509.Certificate, ec.EllipticCurvePrivateKey]:
+        """(root, intermediate, intermediate key) of an interceptor whose root INSTALLED_ROOTS holds."""
+        if kind not in self._interceptors:
+            root_dn, inter_dn = {"installed": (GATEWAY_ROOT, GATEWAY_INTERMEDIATE),
+                                 "isca": (ISCA_ROOT, ISCA_INTERMEDIATE)}[kind]
+            root_key = ec.generate_private_key(ec.SECP256R1())
+            root = _ca_certificate(_dn(root_dn), root_key, _dn(root_dn), root_key, not_before=self._now - _BACKDATE,
+                                   not_after=self._now + 10 * _LEAF_LIFETIME, path_length=None)
+            inter_key = ec.generate_private_key(ec.SECP256R1())
+            inter = _ca_certificate(_dn(inter_dn), inter_key, root.subject, root_key, not_before=self._now - _BACKDATE,
+                                    not_after=self._now + 3 * _LEAF_LIFETIME, path_length=0)
+            self._interceptors[kind] = (root, inter, inter_key)
+        return self._interceptors[kind]
+
+    def installed_roots(self) -> Path:
+        """The roots a user was made to install on the inside machine (a PEM bundle)."""
+        path = self.directory / INSTALLED_ROOTS
+        path.write_bytes(b"".join(_pem(self._interceptor(kind)[0]) for kind in ("installed", "isca")))
+        return path
+
+    def forged_installed(self, host: str, kind: str) -> KeyPair:
+        """An interceptor's copy of `host`'s certificate (kind "installed" or "isca"): the real
+        subject and names, its own key, issued by its intermediate (sent along, the root is not)."""
+        chain = self.directory / f"{host}.{kind}.pem"
+        key_file = self.directory / f"{host}.{kind}.key"
+        if not chain.exists():
+            _root, inter, inter_key = self._interceptor(kind)
+            real = x509.load_pem_x509_certificate(self.leaf(host).chain.read_bytes())
+            key = ec.generate_private_key(ec.SECP256R1())
+            san = real.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+            forged = (
+                x509.CertificateBuilder()
+                .subject_name(real.subject).issuer_name(inter.subject).public_key(key.public_key())
+                .serial_number(x509.random_serial_number())
+                .not_valid_before(real.not_valid_before_utc).not_valid_after(real.not_valid_after_utc)
+                .add_extension(san, critical=False)
+                .sign(inter_key, hashes.SHA256())
+            )
+            key_file.write_bytes(_pem_key(key))
+            chain.write_bytes(_pem(forged) + _pem(inter))
+        return KeyPair(chain, key_file)
 
     def _qaznet_chain(self) -> tuple[x509.Certificate, rsa.RSAPrivateKey, x509.Certificate, rsa.RSAPrivateKey]:
         if self._qaznet is None:

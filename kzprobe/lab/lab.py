@@ -31,9 +31,9 @@ from typing import Final
 from kzprobe.lab import addresses as a
 from kzprobe.lab import netns
 from kzprobe.lab import site_spec as m
-from kzprobe.lab.certs import CertificateFactory
+from kzprobe.lab.certs import INSTALLED_ROOTS, INTERMEDIATE_FILE, CertificateFactory
 from kzprobe.lab.site_spec import Scenario
-from kzprobe.lab.plan import (BLOCKPAGE_HOST, CUT_PORTAL, INSIDE, OUTSIDE, PORTAL_HOST, NamespacePlan, allocate,
+from kzprobe.lab.plan import (BLOCKPAGE_HOST, CUT_PORTAL, INSIDE, OUTSIDE, PKI_HOST, PORTAL_HOST, NamespacePlan, allocate,
                               endpoint_certificate_name, plan_namespace)
 from kzprobe.lab.targets_file import targets_yaml
 
@@ -73,6 +73,17 @@ class Lab:
     @property
     def ca_file(self) -> Path:
         return self._dir / "certs" / "ca.pem"
+
+    @property
+    def installed_roots_file(self) -> Path:
+        """Roots a user was made to install on the censored ISP's machines (lab/certs.py)."""
+        return self._dir / "certs" / INSTALLED_ROOTS
+
+    def role_env(self, role: str) -> dict[str, str]:
+        """What a program run as a user of `role`'s network gets: inside the censored ISP, a
+        system trust store with the interceptors' installed roots (SSL_CERT_FILE, which OpenSSL
+        reads in place of the system's bundle; its hashed directory still holds the rest)."""
+        return {"SSL_CERT_FILE": str(self.installed_roots_file)} if role.startswith(INSIDE) else {}
 
     @property
     def targets_file(self) -> Path:
@@ -155,12 +166,23 @@ class Lab:
 
     def _write_certificates(self) -> None:
         factory = CertificateFactory(self._dir / "certs")
-        portal = [PORTAL_HOST] if CUT_PORTAL in self.cuts else []
-        for host in [BLOCKPAGE_HOST, *portal, *(name for s in self.scenarios for name in (s.site.host, *s.site.aliases))]:
+        factory.leaf(BLOCKPAGE_HOST)
+        factory.installed_roots()
+        for host in ([PORTAL_HOST] if CUT_PORTAL in self.cuts else []):
             factory.leaf(host)
         for scenario in self.scenarios:
-            if m.TLS_MITM in (scenario.inside.tls, scenario.outside.tls):
+            site = scenario.site
+            aia = f"http://{PKI_HOST}/{INTERMEDIATE_FILE}" if site.chain == m.CHAIN_NO_INTERMEDIATE_AIA else None
+            factory.leaf(site.host, site.chain, aia)
+            for alias in site.aliases:  # other names it serves (a national domain, a portal)
+                factory.leaf(alias)
+        for scenario in self.scenarios:
+            actions = (scenario.inside.tls, scenario.outside.tls)
+            if m.TLS_MITM in actions:
                 factory.forged(scenario.site.host)
+            for action, kind in ((m.TLS_MITM_INSTALLED, "installed"), (m.TLS_MITM_ISCA, "isca")):
+                if action in actions:
+                    factory.forged_installed(scenario.site.host, kind)
             for endpoint in scenario.endpoints:
                 if endpoint.tls:
                     name = endpoint_certificate_name(endpoint, self.endpoint_address(scenario.id, endpoint))

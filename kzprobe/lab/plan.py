@@ -31,6 +31,7 @@ CUTS: Final = (CUT_INTERNATIONAL, CUT_EVERYTHING, CUT_PORTAL)
 BLOCKPAGE_HOST: Final = "blockpage.isp.kzlab.test"
 # The portal's login host: its certificate is the one every TLS handshake behind the portal meets.
 PORTAL_HOST: Final = "login.wifi.kzlab.test"
+PKI_HOST: Final = "pki.kzlab.test"
 DROP_LINK: Final = "kzdrop0"
 # Every site answers plain HTTP on 80 and TLS on 443.
 SITE_PORTS: Final = ({"port": 80, "tls": False}, {"port": 443, "tls": True})
@@ -167,7 +168,8 @@ def plan_namespace(role: str, scenarios: Sequence[Scenario], allocation: Allocat
     dropped: list[str] = []
     listeners: dict[str, dict] = {}
     sites: dict[str, dict] = {}
-    honest: dict[str, dict] = {BLOCKPAGE_HOST: {"action": m.DNS_ANSWER, "a": [a.BLOCKPAGE_SERVER], "aaaa": []}}
+    honest: dict[str, dict] = {BLOCKPAGE_HOST: {"action": m.DNS_ANSWER, "a": [a.BLOCKPAGE_SERVER], "aaaa": []},
+                               PKI_HOST: {"action": m.DNS_ANSWER, "a": [a.PKI_SERVER], "aaaa": []}}
     isp: dict[str, dict] = dict(honest)
     keywords: list[dict] = []  # the censor's keyword rules, applied to every plaintext request
 
@@ -182,7 +184,7 @@ def plan_namespace(role: str, scenarios: Sequence[Scenario], allocation: Allocat
             "tls": here.tls, "http": m.HTTP_PASS if here.keyword else here.http, "rate": here.rate_bytes_per_s,
             "burst": here.burst_bytes, "delay": here.delay_s, "site": here.site, "redirect_to": here.redirect_to,
             "drip": here.drip_s, "freeze": here.freeze_after, "tls_delay": here.tls_delay_s,
-            "paths": page_paths(scenario),
+            "paths": page_paths(scenario), "tls_any_name": here.tls_any_name,
         }
         if here.keyword:
             keywords.append({"keyword": here.keyword.lower(), "action": here.http, "redirect_to": here.redirect_to})
@@ -215,6 +217,10 @@ def plan_namespace(role: str, scenarios: Sequence[Scenario], allocation: Allocat
         local.append(a.BLOCKPAGE_SERVER)
         listeners[a.BLOCKPAGE_SERVER] = {"address": a.BLOCKPAGE_SERVER, "server": "blockpage", "hosts": [],
                                          "ports": list(SITE_PORTS)}
+    if not is_cut(a.PKI_SERVER):
+        local.append(a.PKI_SERVER)
+        listeners[a.PKI_SERVER] = {"address": a.PKI_SERVER, "server": "pki", "hosts": [PKI_HOST],
+                                   "ports": [{"port": 80, "tls": False}]}
 
     dropped = [str(net) for net in cut_networks] + dropped
     name = role if cut is None else inside_role(cut)
@@ -293,7 +299,9 @@ def _plan_endpoints(role: str, scenario: Scenario, allocation: Allocation, is_cu
             listener["ports"].append({
                 "port": endpoint.port, "tls": endpoint.tls, "certificate": endpoint_certificate_name(endpoint, address),
                 "middlebox": {"tls": here.tls, "http": here.http, "rate": here.rate_bytes_per_s,
-                              "burst": here.burst_bytes, "delay": here.delay_s},
+                              "burst": here.burst_bytes, "delay": here.delay_s,
+                              # A named endpoint is filtered by the name its ClientHello carries.
+                              "names": [] if endpoint.literal else [endpoint.host]},
             })
     conflicting = [address for address, kinds in drops.items() if len(kinds) > 1]
     if conflicting:

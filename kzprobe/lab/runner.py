@@ -149,6 +149,7 @@ class _Scan:
 
     def __init__(self, lab: Lab, name: str, role: str, targets: Path, output: Path, timeout: float,
                  extra: Sequence[str]) -> None:
+        """A scan by a user of `role`'s network (its environment: Lab.role_env)."""
         argv = [sys.executable, "-m", "kzprobe", "scan", "--targets", str(targets), "--output", str(output),
                 "--ca-file", str(lab.ca_file), "--timeout", f"{timeout:g}", "--vantage", f"lab-{name}",
                 # No lookup of the vantage's ASN and country: there is nothing to ask in the lab.
@@ -158,7 +159,8 @@ class _Scan:
         self.started = time.monotonic()
         self.ended: float | None = None
         with open(self._stderr_path, "wb") as stderr:
-            self.process = lab.popen(role, argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr)
+            self.process = lab.popen(role, argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
+                                     env=lab.env(lab.role_env(role)))
         self._waiter = threading.Thread(target=self._wait, daemon=True)
         self._waiter.start()
 

@@ -38,7 +38,19 @@ TLS_RESET: Final = "reset"  # RST right after the ClientHello
 TLS_FIN: Final = "fin"  # orderly close right after the ClientHello
 TLS_SWALLOW: Final = "swallow"  # the ClientHello is read and never answered
 TLS_MITM: Final = "mitm"  # interception with a "Qaznet Trust Network" certificate
-TLS_ACTIONS: Final = (TLS_PASS, TLS_RESET, TLS_FIN, TLS_SWALLOW, TLS_MITM)
+# Interception whose root the user was made to install on the probe's machine (the lab's inside
+# scans trust INSTALLED_ROOTS through SSL_CERT_FILE): a root with no known name, and the 2020
+# "Information Security Certification Authority" (ISCA) chain.
+TLS_MITM_INSTALLED: Final = "mitm_installed"
+TLS_MITM_ISCA: Final = "mitm_isca"
+TLS_ACTIONS: Final = (TLS_PASS, TLS_RESET, TLS_FIN, TLS_SWALLOW, TLS_MITM, TLS_MITM_INSTALLED, TLS_MITM_ISCA)
+TLS_INTERCEPTIONS: Final = (TLS_MITM, TLS_MITM_INSTALLED, TLS_MITM_ISCA)
+
+# What the site's server sends as its certificate chain.
+CHAIN_FULL: Final = "full"  # the leaf and the intermediate that links it to the lab CA
+CHAIN_NO_INTERMEDIATE_AIA: Final = "no_intermediate_aia"  # the leaf alone; its AIA names the intermediate's URL
+CHAIN_NO_INTERMEDIATE: Final = "no_intermediate"  # the leaf alone, no AIA: it cannot be completed
+CHAINS: Final = (CHAIN_FULL, CHAIN_NO_INTERMEDIATE_AIA, CHAIN_NO_INTERMEDIATE)
 
 # What a middlebox does to a plaintext HTTP request whose Host names the site.
 HTTP_PASS: Final = "pass"
@@ -88,6 +100,7 @@ class Site:
     # Other names the site serves at its address, with certificates (its national domain, a
     # portal): each resolves to the site's address and serves its own page.
     aliases: tuple[str, ...] = ()
+    chain: str = CHAIN_FULL  # the certificate chain its server sends (CHAINS)
 
     @property
     def url(self) -> str:
@@ -118,11 +131,15 @@ class Conditions:
     # The censor's `http` action hits plaintext requests whose Host or URL contains this keyword,
     # at any address, instead of requests with the site's Host (Kazakh DPI's keyword filtering).
     keyword: str | None = None
+    # What happens to every ClientHello to the site's addresses, whatever name it carries: a
+    # censor blocking the address, or the server itself refusing TLS (set on both sides).
+    tls_any_name: str = TLS_PASS
 
     def __post_init__(self) -> None:
         for value, allowed, name in (
             (self.dns, DNS_ACTIONS, "dns"), (self.path, PATH_ACTIONS, "path"),
             (self.tls, TLS_ACTIONS, "tls"), (self.http, HTTP_ACTIONS, "http"),
+            (self.tls_any_name, (TLS_PASS, TLS_RESET, TLS_FIN, TLS_SWALLOW), "tls_any_name"),
         ):
             if value not in allowed:
                 raise ValueError(f"conditions: {name} {value!r} is not one of {allowed}")
@@ -145,7 +162,9 @@ class Conditions:
         if self.path != PATH_OPEN:
             parts.append({PATH_DROP: "SYN dropped", PATH_REFUSE: "TCP refused"}[self.path])
         if self.tls != TLS_PASS:
-            parts.append(f"TLS {self.tls}")
+            parts.append(f"TLS {self.tls.replace('_', ' ')}")
+        if self.tls_any_name != TLS_PASS:
+            parts.append(f"TLS {self.tls_any_name} for any name")
         if self.http != HTTP_PASS:
             parts.append(f"HTTP {self.http.replace('_', ' ')}"
                          + (f" for any URL or Host with {self.keyword!r}" if self.keyword else ""))
@@ -232,6 +251,9 @@ class Scenario:
     def describe(self, side: str) -> str:
         """How the network `side` ("inside" or "outside") treats the site and its endpoints."""
         text = getattr(self, side).describe()
+        if self.site.chain != CHAIN_FULL:
+            sent = "leaf alone, AIA names its issuer" if self.site.chain == CHAIN_NO_INTERMEDIATE_AIA else "leaf alone, no AIA"
+            text = f"server sends its {sent}" + ("" if text == "honest" else f"; {text}")
         counts: dict[str, int] = {}
         for endpoint in self.endpoints:
             what = getattr(endpoint, side).describe()

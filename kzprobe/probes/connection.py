@@ -1,11 +1,15 @@
 """TCP connect and TLS handshake to one resolved address, each recorded as an observation.
 
 The connection that succeeds is handed on (as an httpcore stream) so that the HTTP request of
-the same target reuses it: one handshake per address, not two.
+the same target reuses it: one handshake per address, not two. The handshakes made only after a
+failure live here too: the chain capture (verification failed), the neutral-name retry (the
+handshake failed after the ClientHello) and the retry with fetched intermediates (the chain came
+incomplete).
 """
 
 from __future__ import annotations
 
+import hashlib
 import ssl
 import time
 
@@ -13,30 +17,15 @@ import httpcore
 from httpcore._backends.anyio import AnyIOBackend
 
 from kzprobe.report import vocabulary as v
-from kzprobe.probes.failures import failure_from_exception
+from kzprobe.probes.certs import ISSUER_NOT_FOUND_CODES, Chain, read_captured, read_verified
+from kzprobe.probes.failures import certificate_verify_code, failure_from_exception
+from kzprobe.probes.trust import ALPN_PROTOCOLS, CompletingContext, RootOrigins, make_tls_contexts, root_subjects
 from kzprobe.report.observations import TcpObservation, TlsObservation
-from kzprobe.probes.certs import peer_chain
+
+__all__ = ["ALPN_PROTOCOLS", "Connector", "VERIFICATION_FAILURES", "close_quietly", "make_tls_contexts"]
 
 # Failures that mean "this handshake finished, but the certificate is not acceptable".
 VERIFICATION_FAILURES = {v.SSL_UNKNOWN_AUTHORITY, v.SSL_INVALID_HOSTNAME, v.SSL_INVALID_CERTIFICATE}
-
-ALPN_PROTOCOLS = ["http/1.1"]
-
-
-def make_tls_contexts(ca_file: str | None) -> tuple[ssl.SSLContext, ssl.SSLContext]:
-    """(verifying context: default trust store + ca_file, capturing context: no verification).
-
-    Built once per scan: loading a trust store costs milliseconds that 1,000 targets would repeat.
-    """
-    verifying = ssl.create_default_context()
-    if ca_file:
-        verifying.load_verify_locations(cafile=ca_file)
-    verifying.set_alpn_protocols(ALPN_PROTOCOLS)
-    capturing = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    capturing.check_hostname = False
-    capturing.verify_mode = ssl.CERT_NONE
-    capturing.set_alpn_protocols(ALPN_PROTOCOLS)
-    return verifying, capturing
 
 
 def _ms(start: float) -> float:
@@ -51,9 +40,15 @@ class Connector:
         """Without contexts, make_tls_contexts(ca_file) builds them at the first use: loading
         the trust store takes tens of milliseconds the scan's first lookups need not wait for."""
         self._contexts = (verifying, capturing) if verifying is not None and capturing is not None else None
+        # A verifying context given from outside (an endpoint's pinned CA) trusts what it was
+        # given: where its roots come from is not the question this records.
+        self._records_root_origin = self._contexts is None
         self._ca_file = ca_file
         self.timeout = timeout
         self._backend = AnyIOBackend()
+        self.root_origins = RootOrigins(ca_file)
+        self.completing = CompletingContext(ca_file)
+        self._root_subjects: set[bytes] | None = None
 
     def _built(self) -> tuple[ssl.SSLContext, ssl.SSLContext]:
         if self._contexts is None:
@@ -68,6 +63,12 @@ class Connector:
     def capturing(self) -> ssl.SSLContext:
         return self._built()[1]
 
+    def knows_root_named(self, name: bytes) -> bool:
+        """A root of the verifying store has this subject (DER): a chain reaching it is complete."""
+        if self._root_subjects is None:
+            self._root_subjects = root_subjects(self.verifying)
+        return name in self._root_subjects
+
     async def tcp_connect(
         self, hostname: str, address: str, port: int
     ) -> tuple[TcpObservation, httpcore.AsyncNetworkStream | None]:
@@ -81,28 +82,35 @@ class Connector:
                               duration_ms=_ms(start)), stream
 
     async def tls_handshake(
-        self, stream: httpcore.AsyncNetworkStream, hostname: str, address: str, port: int, sni: str
+        self, stream: httpcore.AsyncNetworkStream, hostname: str, address: str, port: int, sni: str,
+        context: ssl.SSLContext | None = None,
     ) -> tuple[TlsObservation, httpcore.AsyncNetworkStream | None]:
         """Handshake with SNI and verification; on a certificate failure, capture the chain.
 
         A failed verification aborts the handshake before the chain can be read, so the chain
         is captured over a second, unverified connection to the same address (only then).
-        """
+        `context` replaces the verifying context (a pinned CA, or the completing context)."""
         start = time.monotonic()
         try:
-            tls_stream = await stream.start_tls(self.verifying, server_hostname=sni, timeout=self.timeout)
+            tls_stream = await stream.start_tls(context or self.verifying, server_hostname=sni, timeout=self.timeout)
         except Exception as exc:
             failure = failure_from_exception(exc)
             duration = _ms(start)
             await close_quietly(stream)
             observation = _tls_observation(hostname, address, port, sni, failure, duration, None)
             if failure in VERIFICATION_FAILURES:
-                observation.update(await self._capture_chain(hostname, address, port, sni))
+                observation.update(await self._capture_chain(hostname, address, port, sni,
+                                                             certificate_verify_code(exc)))
             return observation, None
         ssl_object = tls_stream.get_extra_info("ssl_object")
-        return _tls_observation(hostname, address, port, sni, None, _ms(start), ssl_object), tls_stream
+        chain, root = read_verified(ssl_object)
+        observation = _tls_observation(hostname, address, port, sni, None, _ms(start), ssl_object, chain)
+        if root is not None and self._records_root_origin:
+            observation["root_store"] = self.root_origins.origin(root)
+        return observation, tls_stream
 
-    async def _capture_chain(self, hostname: str, address: str, port: int, sni: str) -> dict:
+    async def _capture_chain(self, hostname: str, address: str, port: int, sni: str,
+                             verify_code: int | None) -> dict:
         _, stream = await self.tcp_connect(hostname, address, port)
         if stream is None:
             return {"handshake_completed": True}
@@ -112,28 +120,84 @@ class Connector:
             await close_quietly(stream)
             return {"handshake_completed": True}
         ssl_object = tls_stream.get_extra_info("ssl_object")
-        captured = _tls_observation(hostname, address, port, sni, None, 0.0, ssl_object)
+        chain = read_captured(ssl_object, verify_code)
+        captured = _tls_observation(hostname, address, port, sni, None, 0.0, ssl_object, chain)
         await close_quietly(tls_stream)
-        return {key: captured[key] for key in ("version", "cipher", "alpn", "peer_chain")} | {
+        return {key: captured[key] for key in ("version", "cipher", "alpn", "peer_chain", "chain_complete")} | {
             "handshake_completed": True
         }
+
+    async def neutral_handshake(self, hostname: str, address: str, port: int,
+                                sni: str) -> tuple[TcpObservation, TlsObservation | None]:
+        """The SNI split: a new connection to the same address, a handshake naming `sni` (a
+        neutral name) without verification. Whether the address answers TLS at all is the
+        question; the name it serves does not matter."""
+        tcp, stream = await self.tcp_connect(hostname, address, port)
+        tcp["purpose"] = v.PURPOSE_NEUTRAL_SNI
+        if stream is None:
+            return tcp, None
+        start = time.monotonic()
+        try:
+            tls_stream = await stream.start_tls(self.capturing, server_hostname=sni, timeout=self.timeout)
+        except Exception as exc:
+            await close_quietly(stream)
+            observation = _tls_observation(hostname, address, port, sni, failure_from_exception(exc), _ms(start), None)
+        else:
+            observation = _tls_observation(hostname, address, port, sni, None, _ms(start), None)
+            observation["handshake_completed"] = True  # verified stays False: nothing was verified
+            await close_quietly(tls_stream)
+        observation["purpose"] = v.PURPOSE_NEUTRAL_SNI
+        return tcp, observation
+
+    async def completing_handshake(
+        self, hostname: str, address: str, port: int, sni: str, intermediates: list[bytes],
+    ) -> tuple[TcpObservation, TlsObservation | None, httpcore.AsyncNetworkStream | None]:
+        """A new connection verified with the intermediates fetched through AIA added to the
+        store, as a browser completes a chain its server sent without them."""
+        tcp, stream = await self.tcp_connect(hostname, address, port)
+        if stream is None:
+            return tcp, None, None
+        context = self.completing.with_intermediates(intermediates)
+        start = time.monotonic()
+        fetched = [hashlib.sha256(der).hexdigest() for der in intermediates]
+        try:
+            tls_stream = await stream.start_tls(context, server_hostname=sni, timeout=self.timeout)
+        except Exception as exc:
+            await close_quietly(stream)
+            observation = _tls_observation(hostname, address, port, sni, failure_from_exception(exc), _ms(start), None)
+            code = certificate_verify_code(exc)
+            observation["handshake_completed"] = observation["failure"] in VERIFICATION_FAILURES
+            observation["chain_complete"] = None if code is None else code not in ISSUER_NOT_FOUND_CODES
+            observation["intermediates_fetched"] = fetched
+            return tcp, observation, None
+        ssl_object = tls_stream.get_extra_info("ssl_object")
+        chain, root = read_verified(ssl_object)
+        observation = _tls_observation(hostname, address, port, sni, None, _ms(start), ssl_object, chain)
+        observation["chain_complete"] = True
+        observation["intermediates_fetched"] = fetched
+        if root is not None:
+            observation["root_store"] = self.root_origins.origin(root)
+        return tcp, observation, tls_stream
 
 
 def _tls_observation(
     hostname: str, address: str, port: int, sni: str, failure: str | None, duration_ms: float,
-    ssl_object: ssl.SSLObject | None,
+    ssl_object: ssl.SSLObject | None, chain: Chain | None = None,
 ) -> TlsObservation:
     cipher = ssl_object.cipher() if ssl_object is not None else None
-    return TlsObservation(
+    observation = TlsObservation(
         hostname=hostname, address=address, port=port, sni=sni, failure=failure,
         handshake_completed=ssl_object is not None,
         verified=ssl_object is not None and failure is None,
         version=ssl_object.version() if ssl_object is not None else None,
         cipher=cipher[0] if cipher else None,
         alpn=ssl_object.selected_alpn_protocol() if ssl_object is not None else None,
-        peer_chain=peer_chain(ssl_object),
+        peer_chain=chain.infos if chain is not None else [],
         duration_ms=duration_ms,
     )
+    if chain is not None:
+        observation["chain_complete"] = chain.complete
+    return observation
 
 
 async def close_quietly(stream: httpcore.AsyncNetworkStream) -> None:

@@ -114,6 +114,16 @@ def _ssl_failure(exc: BaseException) -> str | None:
     return None
 
 
+def certificate_verify_code(exc: BaseException) -> int | None:
+    """OpenSSL's verify code (x509_vfy.h) when `exc` is, or wraps, a failed certificate
+    verification: it says whether the chain's issuer was missing or the root untrusted."""
+    for item in _chain(exc):
+        if isinstance(item, ssl.SSLCertVerificationError):
+            code = getattr(item, "verify_code", None)
+            return code if isinstance(code, int) else None
+    return None
+
+
 def failure_from_exception(exc: BaseException) -> str:
     """Map any exception raised while measuring to one failure string."""
     chain = list(_chain(exc))

@@ -56,8 +56,9 @@ def body_time_budget(timeout: float) -> float:
 
 def _hop_timings(observations: Observations, tcp_before: int, tls_before: int, dns_ms: float | None,
                  first_byte_ms: float | None, total_ms: float) -> HttpTimings:
-    new_tcp = [t for t in observations.get("tcp", [])[tcp_before:] if t["failure"] is None]
-    new_tls = [t for t in observations.get("tls", [])[tls_before:] if t["failure"] is None]
+    # Not the extra connections a failure calls for (a "purpose": the neutral-name retry).
+    new_tcp = [t for t in observations.get("tcp", [])[tcp_before:] if t["failure"] is None and "purpose" not in t]
+    new_tls = [t for t in observations.get("tls", [])[tls_before:] if t["failure"] is None and "purpose" not in t]
     return HttpTimings(
         dns_ms=dns_ms,
         connect_ms=new_tcp[-1]["duration_ms"] if new_tcp else None,

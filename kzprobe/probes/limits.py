@@ -68,3 +68,23 @@ DNS_RETRY_WAITS_S: Final = (0.25, 0.75)
 # that stays silent costs a target one timeout more, never more (a silent query is asked once
 # again; a SERVFAIL, answered at once, the full DNS_ATTEMPTS times).
 DNS_RETRY_BUDGET_TIMEOUTS: Final = 1.0
+# Trust store files read to tell public roots from installed ones (probes/trust.py): a CA
+# bundle is about 200 KB and a distribution's directory about 150 files.
+TRUST_FILE_MAX_BYTES: Final = 2 * 1024 * 1024
+TRUST_FILES_MAX: Final = 1000
+# AIA fetching of a missing intermediate (probes/aia.py), as browsers do for servers that omit
+# it: at most two hops (leaf -> intermediate -> a second intermediate), each over plain HTTP
+# (RFC 5280 4.2.2.1: caIssuers is http or ldap; https would need the very chain being built),
+# each reply at most 16 KB (an intermediate is 1-2 KB, a PKCS#7 bundle of a few a few KB), each
+# fetch within the scan's timeout and at most AIA_MAX_SECONDS.
+AIA_MAX_HOPS: Final = 2
+AIA_MAX_BYTES: Final = 16 * 1024
+AIA_MAX_SECONDS: Final = 5.0
+# Certificates taken from one AIA reply (a PKCS#7 bundle may hold several).
+AIA_MAX_CERTIFICATES: Final = 4
+# The server name of the SNI split: a handshake that failed after the ClientHello is tried once
+# more to the same address with this name. It is reserved for examples (RFC 2606 section 3),
+# so no censor's list names it and no site's visitors use it; a server that does not host it
+# answers with its default certificate or a TLS alert (a CDN's "unrecognized name"), either of
+# which shows that the address itself answers TLS.
+NEUTRAL_SNI: Final = "example.com"

@@ -2,10 +2,16 @@
 
 httpx connects through `SessionBackend`, so every connection an HTTP request makes (redirects
 included) goes to an address kzprobe resolved itself and lands in the target's observations.
+Every TLS handshake of the target goes through `TargetSession.handshake`, which also makes what a
+failure calls for, and only then: the SNI split (a failure after the ClientHello is tried once
+more to the same address with a neutral name) and the completion of a chain the server sent
+without its intermediate (AIA).
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import importlib.util
 import ipaddress
 import ssl
@@ -17,10 +23,18 @@ import httpcore
 import httpx
 
 from kzprobe.probes import limits
+from kzprobe.probes.aia import chain_top, fetch_intermediates
 from kzprobe.probes.failures import RecordedFailure
-from kzprobe.report.observations import DnsObservation, Observations, TcpObservation, TlsObservation
+from kzprobe.report import vocabulary as v
+from kzprobe.report.observations import (AiaObservation, DnsObservation, Observations, TcpObservation,
+                                         TlsObservation)
 from kzprobe.probes.connection import Connector, close_quietly
 from kzprobe.probes.dns import DnsProbe
+
+# Failures after the ClientHello that SNI filtering causes - and a server refusing every
+# ClientHello too: the neutral-name retry tells them apart (research: Kazakhstan's DPI resets,
+# closes or silences the handshake by the server name).
+SNI_SPLIT_FAILURES = frozenset({v.CONNECTION_RESET, v.EOF_ERROR, v.GENERIC_TIMEOUT})
 
 # httpcore asks which async library runs by importing sniffio for every lock, event and
 # cancellation shield it makes, several per request. sniffio is not installed with kzprobe, and
@@ -60,11 +74,10 @@ class _Stream(httpcore.AsyncNetworkStream):
                         timeout: float | None = None) -> httpcore.AsyncNetworkStream:
         if self._tls_done:  # handed over by the endpoint probe, already encrypted
             return self
-        observation, tls_stream = await self._session.connector.tls_handshake(
-            self._inner, self.hostname, self.address, self.port, server_hostname or self.hostname)
-        self._session.record_tls(observation)
+        tls_stream = await self._session.handshake(self._inner, self.hostname, self.address, self.port,
+                                                   server_hostname or self.hostname)
         if tls_stream is None:
-            raise RecordedFailure(str(observation["failure"]))
+            raise RecordedFailure(str(self._session.last_tls_failure))
         return _Stream(tls_stream, self._session, self.hostname, self.address, self.port, tls_done=True)
 
     def get_extra_info(self, info: str) -> Any:
@@ -136,6 +149,10 @@ class TargetSession:
         self._resolved: dict[str, DnsObservation] = {}
         self._kept: dict[tuple[str, int], _Stream] = {}
         self._probing: list[_Stream] = []
+        self._split: set[tuple[str, int]] = set()  # (address, port) already retried with the neutral name
+        self._fetching: dict[str, asyncio.Task[list[bytes]]] = {}  # sha256 of a chain's top -> its AIA fetch
+        self._completed: dict[str, list[bytes]] = {}  # host -> intermediates its chain verified with
+        self.last_tls_failure: str | None = None
 
     def remember_resolution(self, observation: DnsObservation) -> None:
         self._resolved[observation["hostname"]] = observation
@@ -149,6 +166,58 @@ class TargetSession:
         if not self.recording:
             return
         self.observations.setdefault("tls", []).append(observation)
+
+    def record_aia(self, observation: AiaObservation) -> None:
+        if self.recording:
+            self.observations.setdefault("aia", []).append(observation)
+
+    async def handshake(self, stream: httpcore.AsyncNetworkStream, hostname: str, address: str, port: int,
+                        sni: str) -> httpcore.AsyncNetworkStream | None:
+        """The TLS handshake of one of the target's connections, recorded; None when it failed.
+
+        After a failure, and only then: a reset, close or silence after the ClientHello is tried
+        once more to the same address with limits.NEUTRAL_SNI (recorded, purpose "neutral_sni"),
+        and a chain that came without its intermediate is completed through AIA and verified
+        again on a new connection, which is handed on when it verifies."""
+        fetched = self._completed.get(hostname)
+        context = self.connector.completing.with_intermediates(fetched) if fetched else None
+        observation, tls_stream = await self.connector.tls_handshake(stream, hostname, address, port, sni, context)
+        if fetched:
+            observation["intermediates_fetched"] = [hashlib.sha256(der).hexdigest() for der in fetched]
+        self.record_tls(observation)
+        self.last_tls_failure = observation["failure"]
+        if tls_stream is not None or not self.recording:
+            return tls_stream
+        if observation["failure"] in SNI_SPLIT_FAILURES and (address, port) not in self._split:
+            self._split.add((address, port))
+            tcp, neutral = await self.connector.neutral_handshake(hostname, address, port, limits.NEUTRAL_SNI)
+            self.record_tcp(tcp)
+            if neutral is not None:
+                self.record_tls(neutral)
+        elif observation["failure"] == v.SSL_UNKNOWN_AUTHORITY and observation.get("chain_complete") is False \
+                and not fetched:
+            return await self._complete_chain(observation, hostname, address, port, sni)
+        return None
+
+    async def _complete_chain(self, observation: TlsObservation, hostname: str, address: str, port: int,
+                              sni: str) -> httpcore.AsyncNetworkStream | None:
+        top = chain_top(observation["peer_chain"])
+        key = top["sha256"] if top is not None else ""
+        if key not in self._fetching:  # one fetch per chain, shared by the addresses serving it
+            self._fetching[key] = asyncio.ensure_future(fetch_intermediates(
+                self.dns, self.connector, observation["peer_chain"], self.connector.timeout, self.record_aia,
+                self.connector.knows_root_named))
+        intermediates = await self._fetching[key]
+        if not intermediates:
+            return None
+        tcp, tls, stream = await self.connector.completing_handshake(hostname, address, port, sni, intermediates)
+        self.record_tcp(tcp)
+        if tls is not None:
+            self.record_tls(tls)
+            self.last_tls_failure = tls["failure"]
+        if stream is not None:
+            self._completed[hostname] = intermediates  # later connections to it verify with them
+        return stream
 
     def keep(self, stream: httpcore.AsyncNetworkStream, hostname: str, address: str, port: int,
              tls_done: bool) -> None:

@@ -1,6 +1,11 @@
 """Measure one web target: DNS (probe and control resolvers), TCP and TLS to each chosen
 address, the HTTP redirect chain, and the download. Fills `observations` step by step, so that
-a deadline cutting the target short still leaves everything measured until then."""
+a deadline cutting the target short still leaves everything measured until then.
+
+When the local answer shares no address with the control resolver's and the target failed
+here, the control's addresses are tried too, with the real name (purpose "control_address"):
+a name that fails at the true address as well is not blocked by the resolver's answer (an
+in-ISP CDN node behind an SNI filter is TLS blocking, not DNS)."""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ import httpcore
 import httpx
 
 from kzprobe.probes import limits
+from kzprobe.report import vocabulary as v
 from kzprobe.report.observations import Observations, TcpObservation
 from kzprobe.probes.connection import Connector, close_quietly
 from kzprobe.probes.dns import DnsProbe
@@ -83,8 +89,7 @@ async def _secure(kit: ProbeKit, session: TargetSession, stream: httpcore.AsyncN
     if stream is None:
         return
     if use_tls:
-        tls, stream = await kit.connector.tls_handshake(stream, hostname, address, port, hostname)
-        session.record_tls(tls)
+        stream = await session.handshake(stream, hostname, address, port, hostname)
         if stream is None:
             return
     session.keep(stream, hostname, address, port, tls_done=use_tls)
@@ -133,6 +138,44 @@ async def measure_web_target(kit: ProbeKit, target: Target, observations: Observ
             else:
                 control.cancel()
                 observations.pop("control_dns", None)
+    await _try_control_addresses(kit, target, observations)
+
+
+def _failed_here(target: Target, observations: Observations) -> bool:
+    """No handshake with the name verified (https), no page came back (http)."""
+    if target.scheme == "https":
+        return not any(t["verified"] for t in observations.get("tls", [])
+                       if t["hostname"] == target.hostname and "purpose" not in t)
+    return not any(hop["status"] is not None for hop in observations.get("http", []))
+
+
+async def _try_control_addresses(kit: ProbeKit, target: Target, observations: Observations) -> None:
+    """TCP (and, for https, TLS with the real name) to the addresses only the control resolver
+    returned, after a failure here; nothing on the healthy path."""
+    local, control = observations.get("dns"), observations.get("control_dns")
+    if not local or not control or not local["addresses"] or not control["addresses"]:
+        return
+    if set(local["addresses"]) & set(control["addresses"]) or not _failed_here(target, observations):
+        return
+    hostname, port, use_tls = target.hostname, target.port, target.scheme == "https"
+
+    async def attempt(address: str) -> None:
+        tcp, stream = await kit.connector.tcp_connect(hostname, address, port)
+        tcp["purpose"] = v.PURPOSE_CONTROL_ADDRESS
+        observations.setdefault("tcp", []).append(tcp)
+        if stream is None:
+            return
+        if not use_tls:
+            await close_quietly(stream)
+            return
+        async with cpu_turn():
+            tls, tls_stream = await kit.connector.tls_handshake(stream, hostname, address, port, hostname)
+        tls["purpose"] = v.PURPOSE_CONTROL_ADDRESS
+        observations.setdefault("tls", []).append(tls)
+        if tls_stream is not None:
+            await close_quietly(tls_stream)
+
+    await asyncio.gather(*(attempt(a) for a in pick_addresses(control["addresses"])))
 
 
 def _cancelling() -> bool:

@@ -54,6 +54,10 @@ class TcpObservation(TypedDict):
     port: int
     failure: str | None
     duration_ms: float
+    # Absent for the target's own connections; "neutral_sni" for the connection of a handshake
+    # retried with a neutral name, "control_address" for one to an address only the control
+    # resolver returned (vocabulary.PURPOSES).
+    purpose: NotRequired[str]
 
 
 class CertificateInfo(TypedDict):
@@ -63,6 +67,10 @@ class CertificateInfo(TypedDict):
     not_before: str  # ISO 8601 UTC
     not_after: str
     sha256: str  # hex of the DER
+    # The leaf's key: SHA-256 of its SubjectPublicKeyInfo (DER), whatever certificate carries it.
+    spki_sha256: NotRequired[str]
+    # Where its issuer can be fetched (AIA caIssuers), recorded for chains that failed verification.
+    ca_issuers: NotRequired[list[str]]
 
 
 class TlsObservation(TypedDict):
@@ -85,6 +93,19 @@ class TlsObservation(TypedDict):
     alpn: str | None
     peer_chain: list[CertificateInfo]  # leaf first, as sent by the server
     duration_ms: float
+    # As for TcpObservation: absent for the target's own handshakes, else why this one was made.
+    purpose: NotRequired[str]
+    # Whether the chain the server sent reached a root (sent, or in the trust store) without a
+    # missing intermediate; None when it cannot be told. On a handshake made with
+    # `intermediates_fetched`, whether the chain was complete with them.
+    chain_complete: NotRequired[bool | None]
+    # For a verified handshake: where the root that verified it comes from - "public" (Mozilla's
+    # set: certifi or the operating system's package), "ca_file" (--ca-file) or "system_only"
+    # (only this system trusts it: installed on it).
+    root_store: NotRequired[str]
+    # SHA-256 of the intermediates fetched through AIA that this handshake was verified with
+    # (a retry after the server's chain came incomplete).
+    intermediates_fetched: NotRequired[list[str]]
 
 
 class HttpTimings(TypedDict):
@@ -153,6 +174,21 @@ class HttpsCheckObservation(TypedDict, total=False):
     tls: list[TlsObservation]
     http: list[HttpObservation]
     redirect_dns: list[DnsObservation]
+class AiaObservation(TypedDict):
+    """One fetch of a missing issuer certificate from a URL in a certificate's Authority
+    Information Access (caIssuers), after a handshake failed verification with an incomplete
+    chain: through kzprobe's resolver and connections, plain HTTP, bounded (probes/limits.py)."""
+
+    url: str
+    for_certificate: str  # SHA-256 of the certificate whose issuer was asked for
+    hostname: str
+    addresses: list[str]  # what the probe's resolver answered for the URL's host
+    address: str | None  # the address the request went to
+    status: int | None
+    bytes: int  # body bytes read (up to limits.AIA_MAX_BYTES)
+    certificates: list[CertificateInfo]  # found in the body (DER, PEM or PKCS#7)
+    failure: str | None
+    duration_ms: float
 
 
 class Observations(TypedDict, total=False):
@@ -168,3 +204,4 @@ class Observations(TypedDict, total=False):
     # For an http:// target: the same URL fetched over HTTPS, with its own connections and hops
     # (probes/https_check.py) - the site's own page, when TLS validates, to check the plain one.
     https_check: HttpsCheckObservation
+    aia: list[AiaObservation]  # issuer certificates fetched for chains that came incomplete

@@ -63,6 +63,8 @@ EVIDENCE_CODES: Final = (
     "throughput.slow_handshake",
     "control.stale",
     "connectivity.captive_portal",
+    "tls.sni_filter",
+    "tls.chain_incomplete",
 )
 
 # Failure strings: the only values an observation's "failure" field may hold
@@ -94,3 +96,10 @@ FAILURES: Final = (
     SSL_INVALID_HOSTNAME, SSL_UNKNOWN_AUTHORITY, SSL_INVALID_CERTIFICATE, SSL_FAILED_HANDSHAKE,
     HTTP_PROTOCOL_ERROR, BODY_TOO_LARGE, TOO_MANY_REDIRECTS,
 )
+
+# Why an extra connection or handshake was made (TcpObservation / TlsObservation "purpose"):
+# the same address retried with a neutral server name after a failure after the ClientHello, or
+# an address only the control resolver returned, tried with the real name.
+PURPOSE_NEUTRAL_SNI: Final = "neutral_sni"
+PURPOSE_CONTROL_ADDRESS: Final = "control_address"
+PURPOSES: Final = (PURPOSE_NEUTRAL_SNI, PURPOSE_CONTROL_ADDRESS)

@@ -3,6 +3,11 @@
 The lab has no box in the path: the server that owns an address acts for it, at the moment a
 middlebox would (after the ClientHello, after the HTTP request), with the same packets on the
 wire - an RST (SO_LINGER 0), a FIN, or silence.
+
+Like Kazakhstan's DPI, the censor keys TLS on the server name the ClientHello carries, at any
+address (a site's own, a CDN node's, another site's): the same address with a neutral name
+passes. A rule for every name at one address (a censor blocking the address, or a server that
+refuses every ClientHello) comes first.
 """
 
 from __future__ import annotations
@@ -11,7 +16,10 @@ import asyncio
 import socket
 import struct
 import time
+from pathlib import Path
 from typing import Final
+
+from kzprobe.lab import site_spec as m
 
 # Russia's Twitter policer let ~16 KB through at line rate before holding the flow to its
 # rate (research/throttling-shutdowns.md, 1.1); the lab's throttler does the same.
@@ -74,3 +82,36 @@ async def write_paced(writer: asyncio.StreamWriter, data: bytes, rate_bytes_per_
         await asyncio.sleep(max(0.0, next_at - time.monotonic()))
         writer.write(data[start : start + slice_bytes])
         await writer.drain()
+
+
+def tls_rules(sites: dict[str, dict], sni: str | None, port: dict) -> dict | None:
+    """The rules that apply to a ClientHello naming `sni` at a listener.
+
+    An endpoint's port rule applies to an address literal's every connection (it has no name to
+    key on) and to a named endpoint's only when the ClientHello names it; a site's rule follows
+    its name wherever it is sent."""
+    rules = port.get("middlebox")
+    if rules is not None:
+        names = rules.get("names")
+        return rules if not names or sni in names else None
+    return sites.get(sni or "")
+
+
+def tls_action(rules: dict | None, at_address: dict | None) -> str:
+    """TLS_PASS, TLS_RESET, TLS_FIN, TLS_SWALLOW or an interception, for one ClientHello: what
+    is done to every name at this address first, then what is done to the name it carries."""
+    if at_address is not None and at_address.get("tls_any_name", m.TLS_PASS) != m.TLS_PASS:
+        return at_address["tls_any_name"]
+    return rules["tls"] if rules else m.TLS_PASS
+
+
+# The certificate files an interceptor presents, by kind (lab/certs.py writes them).
+_FORGED_SUFFIX: Final = {m.TLS_MITM: "qaznet", m.TLS_MITM_INSTALLED: "installed", m.TLS_MITM_ISCA: "isca"}
+
+
+def certificate_files(certs_dir: Path, name: str, action: str) -> tuple[Path, Path]:
+    """(chain, key): an interceptor's forged chain for `name`, or the name's own certificate."""
+    suffix = _FORGED_SUFFIX.get(action)
+    if suffix is not None:
+        return certs_dir / f"{name}.{suffix}.pem", certs_dir / f"{name}.{suffix}.key"
+    return certs_dir / f"{name}.pem", certs_dir / "leaf.key"

@@ -8,7 +8,7 @@ request's Host; for an endpoint, its address and port) and may reset, close, swa
 intercept, redirect, or slow it; what passes reaches the server that owns the address.
 
 The web configuration (written by plan.py):
-    listeners: [{"address", "server": "site" | "blockpage" | "endpoint", "hosts": [names there],
+    listeners: [{"address", "server": "site" | "blockpage" | "endpoint" | "pki", "hosts": [names there],
                  "ports": [{"port", "tls", and for endpoints "certificate", "middlebox"}]}]
     sites: {host: {"page", "https_redirect", "download_bytes", "tls", "http", "rate", "burst", "delay",
                    "site", "redirect_to", "drip", "freeze", "tls_delay", "paths"}}
@@ -94,13 +94,12 @@ class WebServer:
                 if not port["tls"]:
                     continue
                 for sni in names or [None]:
-                    rules = self._middlebox(port, sni)
-                    action = rules["tls"] if rules else m.TLS_PASS
-                    if action not in (m.TLS_PASS, m.TLS_MITM):
+                    action = self._tls_action(listener, port, sni)
+                    if action != m.TLS_PASS and action not in m.TLS_INTERCEPTIONS:
                         continue  # the middlebox ends these connections before any handshake
                     name = self._certificate_name(listener, port, sni)
                     try:
-                        self._context(*self._certificate_files(name, action == m.TLS_MITM))
+                        self._context(*middlebox.certificate_files(self.certs_dir, name, action))
                     except OSError:
                         pass  # missing or bad files: the connection fails then, as it always has
             for host in names:
@@ -154,11 +153,15 @@ class WebServer:
         """What the middlebox does to this connection: by endpoint (address and port), else by name."""
         return port.get("middlebox") or self.sites.get(name or "")
 
+    def _tls_action(self, listener: dict, port: dict, sni: str | None) -> str:
+        """By the name the ClientHello carries, at any address; a rule for the address first (middlebox.py)."""
+        at_address = self.sites.get(listener["hosts"][0]) if listener["server"] == "site" and listener["hosts"] else None
+        return middlebox.tls_action(middlebox.tls_rules(self.sites, sni, port), at_address)
+
     async def _handle_tls(self, conn: socket.socket, listener: dict, port: dict) -> None:
         hello = await _peek_client_hello(conn)
         sni = server_name(hello) if looks_like_tls(hello) else None
-        rules = self._middlebox(port, sni)
-        action = rules["tls"] if rules else m.TLS_PASS
+        action = self._tls_action(listener, port, sni)
         log.info("TLS %s sni=%s -> %s", listener["address"], sni, action)
         if action in (m.TLS_RESET, m.TLS_FIN, m.TLS_SWALLOW):
             # Consume what was peeked: closing a socket with unread data sends an RST.
@@ -174,7 +177,7 @@ class WebServer:
         if rules and rules.get("tls_delay"):
             await asyncio.sleep(rules["tls_delay"])  # the ClientHello held by the censor: a slow handshake
         name = self._certificate_name(listener, port, sni)
-        chain, key = self._certificate_files(name, action == m.TLS_MITM)
+        chain, key = middlebox.certificate_files(self.certs_dir, name, action)
         reader, writer = await self._streams(conn, self._context(chain, key))
         await self._serve_http(reader, writer, listener, port, tls=True)
 
@@ -184,12 +187,6 @@ class WebServer:
         if listener["server"] == "endpoint":
             return port["certificate"]
         return sni if sni in listener["hosts"] else listener["hosts"][0]
-
-    def _certificate_files(self, name: str, forged: bool) -> tuple[Path, Path]:
-        """(chain, key): the interception proxy's forged chain, or the name's own certificate."""
-        if forged:
-            return self.certs_dir / f"{name}.qaznet.pem", self.certs_dir / f"{name}.qaznet.key"
-        return self.certs_dir / f"{name}.pem", self.certs_dir / "leaf.key"
 
     def _context(self, chain: Path, key: Path) -> ssl.SSLContext:
         cache_key = str(chain)
@@ -235,6 +232,11 @@ class WebServer:
         rate = (rules["rate"], rules.get("burst")) if rules and rules["rate"] else None
         if listener["server"] == "blockpage":
             return await self._respond(writer, 200, pages.FINGERPRINTED_BLOCKPAGE.encode(), "text/html; charset=utf-8", None, method)
+        if listener["server"] == "pki":  # a CA's AIA server: the issuer certificates it publishes
+            published = self.certs_dir / path.lstrip("/")
+            if path.count("/") == 1 and path.endswith(".der") and published.is_file():
+                return await self._respond(writer, 200, published.read_bytes(), "application/pkix-cert", None, method)
+            return await self._respond(writer, 404, pages.not_found_page(), "text/html", None, method)
         if listener["server"] == "endpoint":
             return await self._respond(writer, 200, pages.ENDPOINT_REPLY, "text/plain", rate, method)
         site = self.sites.get(host)
