@@ -35,7 +35,6 @@ def _case(run: str, sid: str, expect):
 
 
 CASES = [_case("inside", s.id, s.expect) for s in SCENARIOS] + [
-    _case(WITHOUT_CONTROL, s.id, s.expect_without_control) for s in SCENARIOS if s.expect_without_control] + [
     _case(run.id, sid, expect) for run in NETWORK_RUNS for sid, expect in run.expect.items()
 ] + [_case(INSIDE_NO_CONTROL, sid, expect) for sid, expect in no_control_expectations(SCENARIOS).items()] + [
     _case(run.id + NO_CONTROL_SUFFIX, sid, expect) for run in NETWORK_RUNS for sid, expect in run.no_control.items()

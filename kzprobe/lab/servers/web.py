@@ -174,6 +174,7 @@ class WebServer:
             else:
                 await middlebox.swallow(conn)
             return
+        rules = middlebox.tls_rules(self.sites, sni, port)
         if rules and rules.get("tls_delay"):
             await asyncio.sleep(rules["tls_delay"])  # the ClientHello held by the censor: a slow handshake
         name = self._certificate_name(listener, port, sni)
