@@ -43,14 +43,15 @@ class ScanAnalysis:
 
 
 def analyse_scan(results: list[dict], control_report: dict | None, *,
-                 fingerprints: Fingerprints | None = None) -> ScanAnalysis:
+                 fingerprints: Fingerprints | None = None, outside_contact: str | None = None) -> ScanAnalysis:
     """Verdicts for measured results (or a saved report's results, whose old verdicts are ignored).
 
     `control_report` is a whole report from an uncensored vantage, or None. `fingerprints`
-    defaults to kzprobe/data/fingerprints.yaml."""
+    defaults to kzprobe/data/fingerprints.yaml. `outside_contact` says how the vantage is known
+    to have been online besides its targets (analysis/connectivity.py), None for a scan."""
     raw = results if isinstance(results, list) else []
     facts = [read_result(r) for r in raw]
-    connectivity = assess_connectivity(facts)
+    connectivity = assess_connectivity(facts, outside_contact)
     control = ControlScan(control_report)
     views = [control.view(f) for f in facts]
     ctx = Context(fingerprints or bundled_fingerprints(), connectivity)
@@ -78,7 +79,10 @@ def analyse_report(report: dict, control_report: dict | None, *,
     or shown)."""
     results = [r for r in report.get("results", []) if isinstance(r, dict)] \
         if isinstance(report.get("results"), list) else []
-    analysis = analyse_scan(results, control_report, fingerprints=fingerprints)
+    baselines = report.get("baselines") if isinstance(report.get("baselines"), dict) else {}
+    contact = baselines.get("outside_contact")
+    analysis = analyse_scan(results, control_report, fingerprints=fingerprints,
+                            outside_contact=contact[:300] if isinstance(contact, str) and contact else None)
     new: dict[str, Any] = dict(report)
     new["connectivity"] = analysis.connectivity
     new["baselines"] = analysis.baselines

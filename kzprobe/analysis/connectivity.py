@@ -45,7 +45,13 @@ def _figure(facts: TargetFacts) -> float | None:
     return measured.reference_kbps if measured is not None else None
 
 
-def assess_connectivity(results: list[TargetFacts]) -> Connectivity:
+def assess_connectivity(results: list[TargetFacts], outside_contact: str | None = None) -> Connectivity:
+    """The scan's connectivity from its baselines (module docstring).
+
+    `outside_contact`: how the vantage is known to have reached the internet abroad during the
+    scan by other means than its targets (an imported OONI report: its probe reached OONI's
+    servers, which are outside the country). The scan is then `online` whatever its targets
+    say, and the reason is recorded in the baselines."""
     by_kind: dict[str, dict[str, list[str]]] = {k: {"working": [], "failing": []} for k in KINDS}
     figures: dict[int, tuple[str, float]] = {}
     for index, facts in enumerate(results):
@@ -78,4 +84,7 @@ def assess_connectivity(results: list[TargetFacts]) -> Connectivity:
                                for i, (_, kbps) in sorted(figures.items())}
     if not have_baselines:
         baselines["note"] = "no baseline targets in this scan: connectivity inferred from all targets"
+    if outside_contact:
+        state = v.ONLINE
+        baselines["outside_contact"] = outside_contact
     return Connectivity(state, baselines, figures)
