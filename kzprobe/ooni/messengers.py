@@ -83,7 +83,7 @@ class _Recorded:
         """One connect per address tried on `port`: the first success, else the first failure."""
         found = []
         for address in addresses:
-            attempts = [t for t in (tcp_observation(e, host) for e in self.connects.get((address, port), [])) if t]
+            attempts = [t for t in (tcp_observation(e, host, self.notes) for e in self.connects.get((address, port), [])) if t]
             if attempts:
                 found.append(next((t for t in attempts if t["failure"] is None), attempts[0]))
         return found

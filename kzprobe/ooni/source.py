@@ -84,7 +84,7 @@ class _BoundedGzip:
 
     def read(self, size: int) -> bytes:
         try:
-            chunk = self._stream.read(size)
+            chunk = self._stream.read1(size)  # what one read gives: lines before damage survive
         except (OSError, EOFError, zlib.error) as error:
             raise _Refused(f"damaged gzip data ({error})") from None
         self._out += len(chunk)
@@ -148,6 +148,8 @@ def parse_json(data: bytes) -> Any:
         raise ValueError(f"malformed JSON ({error.msg}, column {error.colno})") from None
     except RecursionError:
         raise ValueError("malformed JSON (nested too deeply)") from None
+    except ValueError as error:  # NaN/Infinity, integers too long to convert
+        raise ValueError(f"malformed JSON ({str(error)[:120]})") from None
 
 
 def _as_measurements(value: Any, source: str, line: int) -> Iterator[Measurement | BadInput]:

@@ -63,7 +63,7 @@ def _dns_queries(query: dict) -> list[DnsQuery]:
 
 def dns_observation(queries: list[dict], hostname: str, resolver: str) -> DnsObservation | None:
     """One resolution of `hostname` from OONI's queries for it (A, AAAA, or getaddrinfo's ANY)."""
-    if not queries:
+    if not queries or any(_unreadable_failure(q.get("failure")) for q in queries):
         return None
     records = [q for query in queries for q in _dns_queries(query)]
     addresses = list(dict.fromkeys([a for q in records if q["qtype"] == "A" for a in q["answers"]]
@@ -73,16 +73,28 @@ def dns_observation(queries: list[dict], hostname: str, resolver: str) -> DnsObs
         # The A query's failure first: an AAAA "no answer" is normal for an IPv4-only name.
         failures = [kzprobe_failure(q.get("failure")) for q in queries]
         ordered = [fl for q, fl in zip(queries, failures) if q.get("query_type") != "AAAA"] + failures
-        failure = next((fl for fl in ordered if fl), v.DNS_NO_ANSWER)
+        failure = next((fl for fl in ordered if fl), None)
+        if failure is None:
+            # No address and no failure: the answers are missing or unreadable, which says
+            # nothing about the name (an empty answer is recorded as dns_no_answer).
+            return None
     return DnsObservation(hostname=host_key(hostname), resolver=resolver, addresses=addresses, failure=failure,
                           queries=records, duration_ms=max(f.duration_ms(q) for q in queries))
 
 
-def tcp_observation(entry: dict, hostname: str) -> TcpObservation | None:
+def _unreadable_failure(value: object) -> bool:
+    """A failure field that is neither null nor a string: the event cannot be read, and must not
+    be taken for a failure (a corrupt record would read as blocking)."""
+    return value is not None and value is not False and not isinstance(value, str)
+
+
+def tcp_observation(entry: dict, hostname: str, notes: f.Notes | None = None) -> TcpObservation | None:
     address, port = f.address(entry.get("ip")), f.integer(entry.get("port"))
-    if address is None or port is None or not 0 < port < 65536:
-        return None
     status = f.mapping(entry.get("status"))
+    if address is None or port is None or not 0 < port < 65536 or _unreadable_failure(status.get("failure")):
+        if notes is not None:
+            notes.add("tcp_connect", "a connect without a readable address, port or failure")
+        return None
     failure = kzprobe_failure(status.get("failure"))
     if failure is None and status.get("success") is False:
         failure = f"{v.UNKNOWN_FAILURE_PREFIX}connect failed without a failure string"
@@ -110,8 +122,8 @@ def tls_observation(entry: dict, hostname: str | None, where: str, notes: f.Note
     """One handshake; `fallback` is its endpoint when OONI did not record one (older engines)
     and only one connection could have carried it."""
     target = f.endpoint(entry.get("address")) or fallback
-    if target is None:
-        notes.add(where, "a TLS handshake without an ip:port address")
+    if target is None or _unreadable_failure(entry.get("failure")):
+        notes.add(where, "a TLS handshake without a readable ip:port address or failure")
         return None
     sni = f.text(entry.get("server_name"), 260) or hostname or ""
     failure = kzprobe_failure(entry.get("failure"))
@@ -147,8 +159,8 @@ def http_observation(entry: dict, where: str, notes: f.Notes,
     """One request of OONI's `requests` list; None without a URL."""
     request, response = f.mapping(entry.get("request")), f.mapping(entry.get("response"))
     url = f.text(request.get("url"), MAX_URL_CHARS)
-    if not url:
-        notes.add(where, "a request without a URL")
+    if not url or _unreadable_failure(entry.get("failure")):
+        notes.add(where, "a request without a readable URL or failure")
         return None
     code = f.integer(response.get("code"))
     status = code if code is not None and 100 <= code <= 999 else None

@@ -181,7 +181,7 @@ def web_observations(test_keys: dict, url: str, test_version: str | None, notes:
     if others:
         observations["redirect_dns"] = others
     hosts = _Hosts(events, resolutions, host)
-    tcp = [t for t in (tcp_observation(e, hosts.of(e, f.address(e.get("ip")))) for e in events.tcp) if t]
+    tcp = [t for t in (tcp_observation(e, hosts.of(e, f.address(e.get("ip"))), notes) for e in events.tcp) if t]
     tls = []
     for index, entry in enumerate(events.tls):
         target = f.endpoint(entry.get("address"))
