@@ -4,16 +4,25 @@ OONI's published measurements say "127.0.0.1" for probe_ip, but a measurement st
 someone's OONI Probe may carry the real one, and a blockpage or an error string may echo it.
 kzprobe never writes a probe's address (docs/report-format.md): when probe_ip is a public
 address, every string copied from the measurement has it replaced, as kzprobe's own probe does
-(kzprobe/scrub.py). JSON may also hold lone surrogates ("\\ud800"), which no UTF-8 file can:
+(kzprobe/scrub.py), "ip:port" forms included. JSON may also hold lone surrogates ("\\ud800"), which no UTF-8 file can:
 they become U+FFFD.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Any
 
-from kzprobe.scrub import Scrubber
+from kzprobe.scrub import SCRUBBED
+
+
+def _pattern(address: str) -> re.Pattern[str]:
+    """`address` wherever it stands alone, "ip:port" included (an error string's "dial tcp
+    1.2.3.4:51234->..."); not inside a longer address."""
+    if ":" in address:  # IPv6: not next to other hex digits or colons
+        return re.compile(r"(?<![0-9A-Fa-f:])" + re.escape(address) + r"(?![0-9A-Fa-f:])", re.IGNORECASE)
+    return re.compile(r"(?<![0-9.])" + re.escape(address) + r"(?![0-9]|\.[0-9])")
 
 
 def _public(value: Any) -> str | None:
@@ -42,12 +51,12 @@ class Cleaner:
     def __init__(self, probe_ip: Any) -> None:
         address = _public(probe_ip)
         self._address = address
-        self._scrub = Scrubber([address]) if address else None
+        self._pattern = _pattern(address) if address else None
 
     def _text(self, text: str) -> str:
         text = _writable(text)
-        if self._scrub is not None and self._address and self._address in text:
-            text = self._scrub(text)
+        if self._pattern is not None and self._address and self._address in text:
+            text = self._pattern.sub(SCRUBBED, text)
         return text
 
     def clean(self, value: Any) -> Any:
