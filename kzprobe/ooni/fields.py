@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import ipaddress
 from datetime import datetime, timezone
 from typing import Any, Final
@@ -88,6 +89,13 @@ def address(value: Any) -> str | None:
     """An IP address as Python's ipaddress writes it, None for anything else."""
     if not isinstance(value, str) or len(value) > 64:
         return None
+    return _address(value)
+
+
+@functools.lru_cache(maxsize=16384)
+def _address(value: str) -> str | None:
+    # Cached: a measurement names the same few addresses in its answers, connects and
+    # handshakes, and a session the same resolvers and sites again and again.
     try:
         return str(ipaddress.ip_address(value.strip().strip("[]")))
     except ValueError:

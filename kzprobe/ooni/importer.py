@@ -8,6 +8,7 @@ and write one report at a time (reports.py). Nothing touches the network.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections import Counter
 from collections.abc import Callable
@@ -68,6 +69,8 @@ def import_measurements(paths: list[Path], output: Path, *,
             summary.reports_written += 1
             summary.reports_merged += merged
             summary.paths.append(written)
+        if summary.reports_written:
+            os.sync()  # the reports were written without a sync each (reports.py)
     finally:
         staging.close()
         try:
@@ -85,7 +88,7 @@ def _one(item: Measurement | BadInput, path: Path, names: TargetNames, staging: 
         return
     summary.read += 1
     try:
-        converted = convert(item.data, item.source, item.line, names)
+        converted = convert(item.data, item.source, item.line, names, surrogates=item.surrogates)
     except NotAMeasurement as error:
         summary.bad += 1
         on_bad(BadInput(item.source, item.line, str(error)))

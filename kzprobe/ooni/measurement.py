@@ -105,11 +105,12 @@ def _measurement_key(data: dict, source: str, line: int) -> str:
     return "sha256:" + hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:32]
 
 
-def convert(data: dict, source: str, line: int, names: TargetNames) -> Converted | Skipped:
+def convert(data: dict, source: str, line: int, names: TargetNames, *, surrogates: bool = True) -> Converted | Skipped:
     """The measured result of one measurement, or why it is skipped.
 
     Raises NotAMeasurement for an object that is not an OONI measurement (no test_name, no
-    start time): that is malformed input, not a measurement to skip."""
+    start time): that is malformed input, not a measurement to skip. `surrogates`: the text
+    may hold lone UTF-16 surrogates (source.Measurement.surrogates)."""
     test_name = data.get("test_name")
     if not isinstance(test_name, str) or not test_name:
         raise NotAMeasurement("not an OONI measurement (no \"test_name\")")
@@ -123,7 +124,7 @@ def convert(data: dict, source: str, line: int, names: TargetNames) -> Converted
         return Skipped("test_keys is null" if test_keys is None else "test_keys is not an object")
     version = f.text(data.get("test_version"), 40)
     notes = f.Notes()
-    cleaner = Cleaner(data.get("probe_ip"))
+    cleaner = Cleaner(data.get("probe_ip"), surrogates)
     if test_name == WEB_CONNECTIVITY:
         url = f.text(data.get("input"), MAX_URL_CHARS)
         if not url or url_host(url) is None or not url.lower().startswith(("http://", "https://")):

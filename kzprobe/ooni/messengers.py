@@ -75,9 +75,13 @@ class _Recorded:
         self.handshakes = f.objects(test_keys.get("tls_handshakes"))
         self.requests = f.objects(test_keys.get("requests"))
         self.notes = notes
+        self._resolutions: dict[str, DnsObservation | None] = {}
 
     def resolution(self, host: str) -> DnsObservation | None:
-        return dns_observation(self.queries.get(host, []), host, PROBE_RESOLVER)
+        """The host's resolution, read once (WhatsApp's names serve two endpoints each)."""
+        if host not in self._resolutions:
+            self._resolutions[host] = dns_observation(self.queries.get(host, []), host, PROBE_RESOLVER)
+        return self._resolutions[host]
 
     def tcp(self, host: str, addresses: list[str], port: int) -> list[TcpObservation]:
         """One connect per address tried on `port`: the first success, else the first failure."""

@@ -46,12 +46,14 @@ def _writable(text: str) -> str:
 
 
 class Cleaner:
-    """Applies both rules to a converted result, in place."""
+    """Applies both rules to a converted result, in place; `surrogates`: the measurement's text
+    escaped one (source.Measurement), else strings are already writable."""
 
-    def __init__(self, probe_ip: Any) -> None:
+    def __init__(self, probe_ip: Any, surrogates: bool = True) -> None:
         address = _public(probe_ip)
         self._address = address
         self._pattern = _pattern(address) if address else None
+        self.needed = surrogates or address is not None
 
     def _text(self, text: str) -> str:
         text = _writable(text)
@@ -60,16 +62,21 @@ class Cleaner:
         return text
 
     def clean(self, value: Any) -> Any:
+        if not self.needed:
+            return value
+        return self._clean(value)
+
+    def _clean(self, value: Any) -> Any:
         if isinstance(value, str):
             return self._text(value)
         if isinstance(value, dict):
             for key, item in value.items():
                 if isinstance(item, (str, dict, list)):
-                    value[key] = self.clean(item)
+                    value[key] = self._clean(item)
             return value
         if isinstance(value, list):
             for index, item in enumerate(value):
                 if isinstance(item, (str, dict, list)):
-                    value[index] = self.clean(item)
+                    value[index] = self._clean(item)
             return value
         return value

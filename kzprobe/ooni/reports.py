@@ -11,13 +11,15 @@ duplicate anything.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import tempfile
 from pathlib import Path
 from typing import Any, Final
 
 from kzprobe.analysis import analyse_scan
 from kzprobe.ooni.limits import MAX_FILES_NAMED
-from kzprobe.report import build_report, scan_header, write_json_atomically
+from kzprobe.report import ReportWriteError, build_report, json_pieces, scan_header
 from kzprobe.report_reader import ReportError, read_report
 
 LICENCE: Final = "CC BY-NC-SA 4.0"
@@ -153,6 +155,30 @@ def write_import_report(output: Path, group: str, info: dict[str, Any], results:
     merged.update({_key(r): r for r in results})
     info = {**info, "files": sorted(set(files) | set(info.get("files") or []))}
     report = build_import_report(group, info, list(merged.values()))
-    write_json_atomically(path, report)
+    _replace(path, report)
     return path, bool(earlier)
+
+
+def _replace(path: Path, report: dict[str, Any]) -> None:
+    """Write beside `path` and rename over it: a reader sees the old file or the new one.
+
+    Unlike a scan's report, not synced to disk one by one (an import writes thousands; a sync
+    each cost most of its time): the importer syncs once at the end, and an import cut short is
+    simply run again."""
+    try:
+        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                for piece in json_pieces(report):
+                    handle.write(piece.encode("utf-8"))
+                handle.write(b"\n")
+            os.replace(temporary, path)
+        except BaseException:
+            try:
+                os.unlink(temporary)
+            except OSError:
+                pass
+            raise
+    except OSError as error:
+        raise ReportWriteError(f"cannot write the report {path}: {error.strerror or error}") from error
 

@@ -33,6 +33,9 @@ class Measurement:
     source: str
     line: int
     data: dict
+    # The text escapes a UTF-16 surrogate ("\\ud800"): some string may hold a lone one, which
+    # no UTF-8 file can, and must be cleaned before writing (privacy.py).
+    surrogates: bool = False
 
 
 @dataclass(frozen=True)
@@ -152,13 +155,17 @@ def parse_json(data: bytes) -> Any:
         raise ValueError(f"malformed JSON ({str(error)[:120]})") from None
 
 
-def _as_measurements(value: Any, source: str, line: int) -> Iterator[Measurement | BadInput]:
+def _surrogates(data: bytes) -> bool:
+    return b"\\ud" in data or b"\\uD" in data
+
+
+def _as_measurements(value: Any, source: str, line: int, surrogates: bool) -> Iterator[Measurement | BadInput]:
     if isinstance(value, dict):
-        yield Measurement(source, line, value)
+        yield Measurement(source, line, value, surrogates)
     elif isinstance(value, list):  # a JSON array of measurements (an API dump)
         for index, item in enumerate(value[: limits.MAX_ITEMS * 100]):
             if isinstance(item, dict):
-                yield Measurement(source, line, item)
+                yield Measurement(source, line, item, surrogates)
             else:
                 yield BadInput(source, line, f"item {index} of the list is not a JSON object")
     else:
@@ -207,14 +214,15 @@ def read_measurements(path: Path) -> Iterator[Measurement | BadInput]:
                         continue
                     yield BadInput(source, line, str(error))
                     continue
-                yield from _as_measurements(value, source, line)
+                yield from _as_measurements(value, source, line, _surrogates(data))
             if document is not None:
+                whole = b"\n".join(document)
                 try:
-                    value = parse_json(b"\n".join(document))
+                    value = parse_json(whole)
                 except ValueError as error:
                     yield BadInput(source, None, str(error))
                     return
-                yield from _as_measurements(value, source, 1)
+                yield from _as_measurements(value, source, 1, _surrogates(whole))
         except _Refused as error:
             yield BadInput(source, line + 1 if line else None, str(error))
         except OSError as error:

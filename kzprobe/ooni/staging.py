@@ -9,6 +9,7 @@ report. A measurement read twice (the same file given twice, overlapping downloa
 from __future__ import annotations
 
 import json
+import pickle
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +24,7 @@ class Staging:
         self._db = sqlite3.connect(str(path), isolation_level=None)
         self._db.execute("PRAGMA journal_mode=OFF")
         self._db.execute("PRAGMA synchronous=OFF")
-        self._db.execute("CREATE TABLE results (grp TEXT, key TEXT, started TEXT, body TEXT, PRIMARY KEY (grp, key))")
+        self._db.execute("CREATE TABLE results (grp TEXT, key TEXT, started TEXT, body BLOB, PRIMARY KEY (grp, key))")
         self._db.execute("CREATE TABLE groups (grp TEXT PRIMARY KEY, info TEXT)")
         self._db.execute("CREATE TABLE files (grp TEXT, name TEXT, PRIMARY KEY (grp, name))")
         self._db.execute("BEGIN")
@@ -33,7 +34,7 @@ class Staging:
         group = converted.group
         self._db.execute("INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?)",
                          (group, converted.key, converted.result["started_at"],
-                          json.dumps(converted.result, ensure_ascii=False, separators=(",", ":"))))
+                          pickle.dumps(converted.result, protocol=pickle.HIGHEST_PROTOCOL)))
         if self._last != (group, source_name):
             info = {"report_id": converted.report_id, "vantage": converted.vantage,
                     "network_name": converted.network_name}
@@ -49,7 +50,8 @@ class Staging:
             details["files"] = [name for (name,) in self._db.execute(
                 "SELECT name FROM files WHERE grp = ? ORDER BY name", (group,))]
             rows = self._db.execute("SELECT body FROM results WHERE grp = ? ORDER BY started, key", (group,))
-            yield group, details, [json.loads(body) for (body,) in rows]
+            # Pickle, not JSON: only this process wrote these rows, and it reads them twice as fast.
+            yield group, details, [pickle.loads(body) for (body,) in rows]
 
     def close(self) -> None:
         self._db.close()
