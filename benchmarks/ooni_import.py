@@ -96,9 +96,11 @@ def main() -> None:
     started = time.monotonic()
     finished = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
     wall = time.monotonic() - started
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = usage.ru_utime + usage.ru_stime
     print(finished.stderr.strip().splitlines()[-1] if finished.stderr else "(no summary)")
-    print(f"import: {wall:.1f} s, {args.measurements / wall:,.0f} measurements/s, peak RSS {peak_kb / 1024:.0f} MB, "
+    print(f"import: {wall:.1f} s, {args.measurements / wall:,.0f} measurements/s; CPU {cpu:.1f} s "
+          f"({args.measurements / cpu:,.0f} per CPU second); peak RSS {usage.ru_maxrss / 1024:.0f} MB; "
           f"exit {finished.returncode}")
     if args.keep is None:
         shutil.rmtree(work, ignore_errors=True)

@@ -153,3 +153,27 @@ def test_wrong_types_inside_a_measurement_never_crash_the_import(tmp_path, name,
     assert summary.imported == {"web_connectivity": 1} and summary.bad == 0
     report = json.loads(summary.paths[0].read_text())
     assert report["results"][0]["verdict"] != "blocked"  # nothing in these shapes is a sign of blocking
+
+
+def test_a_lone_surrogate_is_written_as_a_replacement_character(tmp_path):
+    data = accessible_05()
+    data["test_keys"]["requests"][0]["response"]["body"] = "<title>broken \ud800 title</title>"
+    path = tmp_path / "m.jsonl"
+    path.write_text(json.dumps(data) + "\n", encoding="utf-8")  # json escapes the surrogate as \\ud800
+    summary = import_measurements([path], tmp_path / "out")
+    written = summary.paths[0].read_bytes().decode("utf-8")  # strict: the file is valid UTF-8
+    assert "broken \ufffd" in written and "\\ud800" not in written
+
+
+def test_measurements_without_a_report_id_make_one_report_per_file(tmp_path):
+    for name in ("a.json", "b.json"):
+        data = accessible_05()
+        data["report_id"] = ""
+        data.pop("measurement_uid")
+        (tmp_path / name).write_text(json.dumps(data, indent=2))
+    summary = import_measurements([tmp_path / "a.json", tmp_path / "b.json"], tmp_path / "out")
+    assert summary.reports_written == 2
+    assert all(p.name.startswith("ooni-file-") for p in summary.paths)
+    again = import_measurements([tmp_path / "a.json", tmp_path / "b.json"], tmp_path / "out")
+    assert again.reports_merged == 2 and sorted(again.paths) == sorted(summary.paths)
+    assert all(len(json.loads(p.read_text())["results"]) == 1 for p in again.paths)

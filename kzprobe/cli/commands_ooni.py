@@ -14,7 +14,7 @@ from kzprobe.analyst.safe_text import clean
 from kzprobe.cli import app, exit_codes
 from kzprobe.ooni import BadInput, ImportSummary, import_measurements
 from kzprobe.ooni.limits import MAX_PROBLEMS_SHOWN
-from kzprobe.report import ReportWriteError
+from kzprobe.report.write import ReportWriteError
 
 ooni_app = typer.Typer(
     help="Read OONI's measurements (CC BY-NC-SA 4.0, by OONI: https://ooni.org) through kzprobe's rules.",

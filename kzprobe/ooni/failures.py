@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from kzprobe import vocabulary as v
+from kzprobe.report import vocabulary as v
 from kzprobe.ooni.limits import MAX_TEXT_CHARS
 
 # OONI strings whose meaning is exactly one of kzprobe's.

@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kzprobe.ooni.measurement import Converted, NotAMeasurement, Skipped, convert
+from kzprobe.ooni.reports import write_import_report
 from kzprobe.ooni.source import BadInput, Measurement, input_files, read_measurements
 from kzprobe.ooni.staging import Staging
 from kzprobe.ooni.target_ids import TargetNames
-from kzprobe.report import ReportWriteError
+from kzprobe.report.write import ReportWriteError
 
 
 @dataclass
@@ -62,8 +63,6 @@ def import_measurements(paths: list[Path], output: Path, *,
             summary.files += 1
             for item in read_measurements(path):
                 _one(item, path, names, staging, summary, on_bad)
-        from kzprobe.ooni.reports import write_import_report
-
         for group, info, results in staging.groups():
             written, merged = write_import_report(output, group, info, results)
             summary.reports_written += 1

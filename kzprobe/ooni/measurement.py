@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
@@ -66,7 +66,6 @@ class Converted:
     started: datetime
     finished: datetime
     result: dict[str, Any]  # target, observations, started_at, duration_ms, ooni
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _id_text(value: Any) -> str | None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from kzprobe.analysis.names import host_key, is_ip_literal, url_host
-from kzprobe.observations import DnsObservation, Observations, TcpObservation, TlsObservation
+from kzprobe.report.observations import DnsObservation, Observations, TcpObservation, TlsObservation
 from kzprobe.ooni import fields as f
 from kzprobe.ooni.steps import dns_observation, http_observation, tcp_observation, tls_observation
 from kzprobe.ooni.web_connectivity import PROBE_RESOLVER, SYSTEM_ENGINES

@@ -14,7 +14,7 @@ import ipaddress
 import re
 from typing import Any
 
-from kzprobe.scrub import SCRUBBED
+from kzprobe.report.scrub import SCRUBBED
 
 
 def _pattern(address: str) -> re.Pattern[str]:

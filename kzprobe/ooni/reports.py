@@ -14,13 +14,14 @@ import hashlib
 import os
 import re
 import tempfile
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
 from kzprobe.analysis import analyse_scan
 from kzprobe.ooni.limits import MAX_FILES_NAMED
-from kzprobe.report import ReportWriteError, build_report, json_pieces, scan_header
-from kzprobe.report_reader import ReportError, read_report
+from kzprobe.report.write import ReportWriteError, build_report, json_pieces, scan_header
+from kzprobe.report.read import ReportError, read_report
 
 LICENCE: Final = "CC BY-NC-SA 4.0"
 LICENCE_URL: Final = "https://creativecommons.org/licenses/by-nc-sa/4.0/"
@@ -141,8 +142,6 @@ def build_import_report(group: str, info: dict[str, Any], results: list[dict]) -
 
 
 def _end(result: dict) -> str:
-    from datetime import datetime, timedelta
-
     start = datetime.strptime(result["started_at"], "%Y-%m-%dT%H:%M:%SZ")
     return (start + timedelta(milliseconds=float(result.get("duration_ms") or 0))).strftime("%Y-%m-%dT%H:%M:%SZ")
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, Any, Final
 
 from kzprobe.ooni import limits
-from kzprobe.report_reader import ReportError, open_regular_file
+from kzprobe.report.read import ReportError, open_regular_file
 
 # Names a directory walk picks up (a file named on the command line is read whatever its name).
 MEASUREMENT_SUFFIXES: Final = (".json", ".jsonl", ".ndjson")

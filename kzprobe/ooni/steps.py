@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 from typing import Any, Final
 from urllib.parse import urljoin
 
-from kzprobe import vocabulary as v
+from kzprobe.report import vocabulary as v
 from kzprobe.analysis.names import host_key
-from kzprobe.observations import (
+from kzprobe.report.observations import (
     CertificateInfo,
     DnsObservation,
     DnsQuery,
@@ -113,8 +114,21 @@ def _chain(entry: dict, where: str, notes: f.Notes) -> list[CertificateInfo]:
         if not der:
             notes.add(f"{where}.peer_certificates[{index}]", "not a base64 certificate")
             continue
-        chain.append(certificate_info(der))
+        chain.append(_certificate(der))
     return chain
+
+
+@functools.lru_cache(maxsize=4096)
+def _certificate_cached(der: bytes) -> tuple[tuple[str, Any], ...]:
+    return tuple(certificate_info(der).items())
+
+
+def _certificate(der: bytes) -> CertificateInfo:
+    """certificate_info, parsed once per certificate: a site's chain repeats in every
+    measurement of it, and parsing DER is most of a handshake's conversion."""
+    info = dict(_certificate_cached(der))
+    info["sans"] = list(info["sans"])
+    return info  # type: ignore[return-value]
 
 
 def tls_observation(entry: dict, hostname: str | None, where: str, notes: f.Notes,

@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Final
 
 from kzprobe.analysis.names import host_key, is_ip_literal, url_host
-from kzprobe.observations import DnsObservation, HttpObservation, Observations
+from kzprobe.report.observations import DnsObservation, HttpObservation, Observations
 from kzprobe.ooni import fields as f
 from kzprobe.ooni.failures import kzprobe_failure
 from kzprobe.ooni.limits import MAX_NETWORK_EVENTS
