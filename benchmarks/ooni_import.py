@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from ooni_scenarios import SCENARIOS  # noqa: E402
 
 PER_FILE = 2_000  # measurements per hourly file
-SESSION = 40  # measurements per OONI report (one run of the test list)
+SESSION = 40  # measurements per OONI report (--session: a full run of Kazakhstan's test lists is ~1,500)
 PAGE = ("<html><head><title>Новости {n}</title></head><body>"
         + "<p>Казахстан, новости, аналитика, мнения, политика, экономика.</p>" * 600 + "</body></html>")
 
@@ -46,9 +46,9 @@ def _events(address: str) -> list[dict]:
     return events
 
 
-def _variant(template: dict, index: int) -> dict:
+def _variant(template: dict, index: int, session_size: int) -> dict:
     data = copy.deepcopy(template)
-    session, hour = divmod(index, SESSION)[0], index // PER_FILE
+    session, hour = index // session_size, index // PER_FILE
     data["measurement_uid"] = f"2024030{1 + hour // 24 % 9}{hour % 24:02d}0000.{index:06d}_KZ_bench_{index:016x}"
     data["report_id"] = f"20240301T{hour % 24:02d}0000Z_{data['test_name'].replace('_', '')}_KZ_9198_n1_{session:016d}"
     data["measurement_start_time"] = f"2024-03-{1 + hour // 24 % 28:02d} {hour % 24:02d}:{index % 3600 // 60:02d}:{index % 60:02d}"
@@ -65,14 +65,14 @@ def _variant(template: dict, index: int) -> dict:
     return data
 
 
-def generate(directory: Path, count: int) -> list[Path]:
+def generate(directory: Path, count: int, session_size: int = SESSION) -> list[Path]:
     templates = [s.build() for s in SCENARIOS]
     files: list[Path] = []
     for start in range(0, count, PER_FILE):
         path = directory / f"{start // PER_FILE:05d}_KZ_mixed.n1.0.jsonl.gz"
         with gzip.open(path, "wt", encoding="utf-8", compresslevel=6) as handle:
             for index in range(start, min(count, start + PER_FILE)):
-                handle.write(json.dumps(_variant(templates[index % len(templates)], index), ensure_ascii=False) + "\n")
+                handle.write(json.dumps(_variant(templates[index % len(templates)], index, session_size), ensure_ascii=False) + "\n")
         files.append(path)
     return files
 
@@ -80,13 +80,14 @@ def generate(directory: Path, count: int) -> list[Path]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--measurements", type=int, default=100_000)
+    parser.add_argument("--session", type=int, default=SESSION, help="measurements per OONI report (default 40)")
     parser.add_argument("--keep", type=Path, help="generate into this directory and keep it")
     args = parser.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="kzprobe-ooni-bench-"))
     source = work / "ooni"
     source.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    files = generate(source, args.measurements)
+    files = generate(source, args.measurements, args.session)
     size = sum(f.stat().st_size for f in files)
     print(f"generated {args.measurements:,} measurements in {len(files)} files ({size / 1e6:.1f} MB gzip) "
           f"in {time.monotonic() - started:.1f} s")

@@ -17,7 +17,7 @@ from kzprobe.ooni.limits import MAX_PROBLEMS_SHOWN
 from kzprobe.report.write import ReportWriteError
 
 ooni_app = typer.Typer(
-    help="Read OONI's measurements (CC BY-NC-SA 4.0, by OONI: https://ooni.org) through kzprobe's rules.",
+    help="Read OONI's measurements through kzprobe's rules (docs/ooni.md).",
     no_args_is_help=True, rich_markup_mode=None,
 )
 app.add_typer(ooni_app, name="ooni")
@@ -51,8 +51,10 @@ def import_command(
                                        "(JSON or JSON Lines, gzip or not; directories are read recursively)."),
     output: Path = typer.Option(..., "--output", "-o", help="Directory for the kzprobe reports (created if needed)."),
 ) -> None:
-    """Import OONI measurements (web_connectivity, telegram, whatsapp, signal, facebook_messenger)
-    as kzprobe reports, one per OONI report, analysed by kzprobe's rules. Offline."""
+    """Import OONI measurements as kzprobe reports, one per OONI report.
+
+    Reads web_connectivity, telegram, whatsapp, signal and facebook_messenger measurements,
+    offline, and judges them by kzprobe's rules. OONI's data is CC BY-NC-SA 4.0: credit OONI."""
     shown = 0
 
     def bad(problem: BadInput) -> None:
