@@ -130,6 +130,8 @@ def test_analyst_commands_read_imported_reports_beside_kzprobes_own_scan(tmp_pat
         ran = cli(*command)
         assert ran.exit_code == 0, (command, ran.stderr)
         assert "ooni-AS9198" in ran.stdout
+    page = cli("report", tmp_path / "scans", "--output", tmp_path / "page.html")
+    assert page.exit_code == 0 and "ooni-AS9198" in (tmp_path / "page.html").read_text(encoding="utf-8")
     assert cli("analyse", imported, "--json").exit_code == 0
 
 
