@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from analysis_fixtures import control_of, dns, result, tcp, tls, verdict_of, web
+from analysis_fixtures import neutral, control_of, dns, result, tcp, tls, verdict_of, web
 from kzprobe.analysis import analyse_report, analyse_scan
 from kzprobe.analysis import thresholds as th
 from kzprobe.report import vocabulary as v
@@ -24,7 +24,7 @@ def control_at(started_at: str | None, target: dict | None = None) -> dict:
 
 
 def failing(*, tcp_failure: str | None = None, tls_failure: str | None = None, dns_failure: str | None = None,
-            control_resolver: bool = False) -> dict:
+            control_resolver: bool = False, split: bool = True) -> dict:
     obs: dict = {"dns": dns(failure=dns_failure) if dns_failure else dns()}
     if control_resolver:
         obs["control_dns"] = dns(resolver="https://1.1.1.1/dns-query")
@@ -32,6 +32,10 @@ def failing(*, tcp_failure: str | None = None, tls_failure: str | None = None, d
         return result(obs)
     obs["tcp"] = [tcp(failure=tcp_failure)]
     obs["tls"] = [tls(failure=tls_failure, completed=False)] if tcp_failure is None and tls_failure else []
+    if obs["tls"] and split:  # the probe's SNI split: the same address answers a neutral name
+        connect, handshake = neutral()
+        obs["tcp"].append(connect)
+        obs["tls"].append(handshake)
     obs["http"] = []
     return result(obs)
 
@@ -73,10 +77,13 @@ def test_control_age(name, target, when, own, verdict, blocking, evidence, age, 
 
 
 def test_the_tls_timeout_row_is_the_intrinsic_rule_not_the_control():
-    # Silence after the ClientHello while TCP connected needs no control: the stale control only
-    # stops the control-based rule; the explanation says which rule decided.
+    # Silence after the ClientHello while a neutral name passes needs no control: the stale
+    # control only stops the control-based rule; the explanation says which rule decided.
     got = verdict_of(failing(tls_failure=v.GENERIC_TIMEOUT), control_at("2026-11-22T00:00:00Z"))
-    assert "although TCP to the same address connected" in got["explanation"]
+    assert (got["verdict"], got["blocking"]) == ("blocked", "tls") and "SNI filtering" in got["explanation"]
+    # Without the split (a report from before it), the stale control cannot decide: inconclusive.
+    old = verdict_of(failing(tls_failure=v.GENERIC_TIMEOUT, split=False), control_at("2026-11-22T00:00:00Z"))
+    assert old["verdict"] == "inconclusive" and "control.stale" in old["evidence"]
 
 
 @pytest.mark.parametrize("bound, verdict", [(th.CONTROL_MAX_AGE_S, "inconclusive"), (20 * 3600.0, "blocked")])

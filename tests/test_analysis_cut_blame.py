@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from analysis_fixtures import baselines, control_of, dns, hop, result, tcp, tls, web
+from analysis_fixtures import baselines, neutral, control_of, dns, hop, result, tcp, tls, web
 from kzprobe.analysis import analyse_scan
 from kzprobe.report import vocabulary as v
 
@@ -16,11 +16,16 @@ ABROAD = "88.198.1.10"
 
 
 def failing(host: str, address: str, *, tcp_failure: str | None = None, tls_failure: str | None = None,
-            scheme: str = "https") -> dict:
+            scheme: str = "https", neutral_ok: bool = True) -> dict:
     obs = {"dns": dns(host, [address]), "control_dns": dns(host, [address], resolver="https://1.1.1.1/dns-query"),
            "tcp": [tcp(address, tcp_failure, host=host)], "tls": [], "http": []}
     if tcp_failure is None and tls_failure:
         obs["tls"] = [tls(address, tls_failure, host, completed=False)]
+        # The probe's SNI split: a neutral name passes where only the name is filtered; where the
+        # cut took the path, the neutral name's connection times out too.
+        split = neutral(address, host=host) if neutral_ok else neutral(address, host=host, tcp_failure=v.GENERIC_TIMEOUT)
+        obs["tcp"].append(split[0])
+        obs["tls"].extend(split[1:])
     return obs
 
 
@@ -44,7 +49,7 @@ ROWS = [
      failing("news.example", DOMESTIC_NEIGHBOUR, tcp_failure=v.CONNECTION_REFUSED), None, False,
      "inconclusive", None, ["control.missing", "tcp.refused"]),
     ("site_abroad_reset_is_blocked_by_the_cut", "news.example",
-     failing("news.example", ABROAD, tls_failure=v.CONNECTION_RESET), None, False,
+     failing("news.example", ABROAD, tls_failure=v.CONNECTION_RESET, neutral_ok=False), None, False,
      "blocked", "network", ["connectivity.international_cut", "tls.reset"]),
     ("site_abroad_silent_is_blocked_by_the_cut", "news.example",
      failing("news.example", ABROAD, tcp_failure=v.GENERIC_TIMEOUT), None, True,
@@ -53,10 +58,10 @@ ROWS = [
      failing("news.kz", DOMESTIC_WIDER, tls_failure=v.CONNECTION_RESET), None, False,
      "blocked", "tls", ["tls.reset"]),
     ("other_name_in_the_same_wider_network_is_not_enough", "news.example",
-     failing("news.example", DOMESTIC_WIDER, tls_failure=v.CONNECTION_RESET), None, False,
+     failing("news.example", DOMESTIC_WIDER, tls_failure=v.CONNECTION_RESET, neutral_ok=False), None, False,
      "blocked", "network", ["connectivity.international_cut"]),
     ("kz_name_hosted_abroad_is_blocked_by_the_cut", "news.kz",
-     failing("news.kz", ABROAD, tls_failure=v.CONNECTION_RESET), None, False,
+     failing("news.kz", ABROAD, tls_failure=v.CONNECTION_RESET, neutral_ok=False), None, False,
      "blocked", "network", ["connectivity.international_cut"]),
     ("target_marked_domestic_keeps_its_verdict", "news.example",
      failing("news.example", "31.13.1.1", tcp_failure=v.GENERIC_TIMEOUT), "domestic", True,
@@ -74,7 +79,8 @@ def test_the_cut_blames_only_what_it_cuts(name, host, obs, baseline, with_contro
     assert (got["verdict"], got["blocking"]) == (verdict, blocking), got["explanation"]
     assert set(evidence) <= set(got["evidence"]), got["evidence"]
     if blocking != "network" and verdict == "blocked":
-        assert "the cut does not explain this failure" in got["explanation"]
+        # Its own failure explains it: the cut is said not to, or the neutral name shows SNI filtering.
+        assert "the cut does not explain this failure" in got["explanation"] or "SNI filtering" in got["explanation"]
 
 
 def test_an_address_that_served_a_page_during_the_cut_counts_as_inside():
@@ -82,7 +88,10 @@ def test_an_address_that_served_a_page_during_the_cut_counts_as_inside():
                       "tls": [tls("95.57.77.5", host="portal.example")],
                       "http": [hop("https://portal.example/", address="95.57.77.5")]},
                      ident="portal", host="portal.example")
-    target = result(failing("news.example", "95.57.77.9", tls_failure=v.CONNECTION_RESET), ident="site", host="news.example")
+    # Its handshakes fail for the neutral name too (no SNI signature): only the domestic
+    # classification keeps the cut from taking the blame.
+    target = result(failing("news.example", "95.57.77.9", tls_failure=v.CONNECTION_RESET, neutral_ok=False),
+                    ident="site", host="news.example")
     got = analyse_scan([*baselines(international=False), working, target], None).verdicts[-1]
-    assert (got["verdict"], got["blocking"]) == ("blocked", "tls")
+    assert got["blocking"] != "network" and "connectivity.international_cut" not in got["evidence"]
     assert "95.57.77.5" in got["explanation"] and "portal" in got["explanation"]

@@ -361,16 +361,23 @@ def test_dispatched_by_analyse_scan_with_the_web_front_end_as_a_part():
     result = whatsapp(chat_tcp=v.GENERIC_TIMEOUT)
     result["target"]["hostname"] = "web.whatsapp.com"
     result["observations"].update(web_observations("web.whatsapp.com", "157.240.1.53", "WhatsApp Web"))
-    alone = analyse_scan([result], None).verdicts[0]
+    healthy = {"target": {"id": "news", "url": "https://news.example/"}, "started_at": "", "duration_ms": 1.0,
+               "observations": web_observations("news.example", "88.198.1.10", "News")}
+    alone = analyse_scan([result, healthy], None).verdicts[0]
     # Nothing else in the scan is wrong: silence everywhere may be the service's own outage.
     assert alone["verdict"] == "inconclusive" and alone["parts"]["web"] == "ok"
+    # The service alone in its scan (an imported OONI messenger report): the shape decides.
+    assert analyse_scan([result], None).verdicts[0]["verdict"] == "blocked"
     # A site reset after its ClientHello (SNI filtering) in the same scan: the floor applies.
     reset = {"target": {"id": "news", "url": "https://news.example/"}, "started_at": "", "duration_ms": 1.0,
              "observations": {"dns": web_observations("news.example", "88.198.1.10", "News")["dns"],
                               "tcp": web_observations("news.example", "88.198.1.10", "News")["tcp"],
                               "tls": [{**web_observations("news.example", "88.198.1.10", "News")["tls"][0],
                                        "failure": v.CONNECTION_RESET, "handshake_completed": False,
-                                       "verified": False}]}}
+                                       "verified": False},
+                                      # the SNI split: a neutral name to the same address passes
+                                      {**web_observations("news.example", "88.198.1.10", "News")["tls"][0],
+                                       "sni": "example.com", "verified": False, "purpose": "neutral_sni"}]}}
     verdicts = analyse_scan([result, reset], None).verdicts
     assert (verdicts[1]["verdict"], verdicts[1]["blocking"]) == ("blocked", "tls")
     got = verdicts[0]

@@ -45,16 +45,19 @@ class ScanAnalysis:
 
 
 def analyse_scan(results: list[dict], control_report: dict | None, *,
-                 fingerprints: Fingerprints | None = None, control_max_age_s: float | None = None) -> ScanAnalysis:
+                 fingerprints: Fingerprints | None = None, control_max_age_s: float | None = None,
+                 outside_contact: str | None = None) -> ScanAnalysis:
     """Verdicts for measured results (or a saved report's results, whose old verdicts are ignored).
 
     `control_report` is a whole report from an uncensored vantage, or None. `fingerprints`
     defaults to kzprobe/data/fingerprints.yaml. `control_max_age_s`: how far apart the control's
-    measurement and this one may be for the control to be live (thresholds.CONTROL_MAX_AGE_S)."""
+    measurement and this one may be for the control to be live (thresholds.CONTROL_MAX_AGE_S).
+    `outside_contact` says how the vantage is known to have been online besides its targets
+    (analysis/connectivity.py), None for a scan."""
     raw = results if isinstance(results, list) else []
     facts = [read_result(r) for r in raw]
     fingerprints = fingerprints or bundled_fingerprints()
-    connectivity = assess_connectivity(facts, lambda hop: fingerprints.page(hop) is not None)
+    connectivity = assess_connectivity(facts, lambda hop: fingerprints.page(hop) is not None, outside_contact)
     control = ControlScan(control_report, control_max_age_s)
     views = [control.view(f) for f in facts]
     ctx = Context(fingerprints, connectivity)
@@ -70,9 +73,11 @@ def analyse_scan(results: list[dict], control_report: dict | None, *,
     verdicts = [verdict(i) for i in range(len(facts))]
     # Services are judged again once the scan's other verdicts are known: their mass-failure
     # floor calls a service blocked only where something else in the scan is (verdict.py).
+    # A scan of the service alone (an imported OONI messenger measurement) has nothing else to
+    # compare with: the shape of its failures decides, as in OONI's own rule.
     wrong = [i for i, item in enumerate(verdicts) if own_interference(item)]
     for i, f in enumerate(facts):
-        if f.has_endpoints and any(j != i for j in wrong):
+        if f.has_endpoints and (any(j != i for j in wrong) or len(facts) == 1):
             verdicts[i] = verdict(i, interference_elsewhere=True)
     return ScanAnalysis(connectivity.state, connectivity.baselines, verdicts)
 
@@ -96,7 +101,10 @@ def analyse_report(report: dict, control_report: dict | None, *,
         if isinstance(report.get("results"), list) else []
     if control_max_age_s is None:
         control_max_age_s = recorded_control_max_age(report)
-    analysis = analyse_scan(results, control_report, fingerprints=fingerprints, control_max_age_s=control_max_age_s)
+    baselines = report.get("baselines") if isinstance(report.get("baselines"), dict) else {}
+    contact = baselines.get("outside_contact")
+    analysis = analyse_scan(results, control_report, fingerprints=fingerprints, control_max_age_s=control_max_age_s,
+                            outside_contact=contact[:300] if isinstance(contact, str) and contact else None)
     new: dict[str, Any] = dict(report)
     new["connectivity"] = analysis.connectivity
     new["baselines"] = analysis.baselines

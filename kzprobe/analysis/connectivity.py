@@ -49,9 +49,15 @@ def _figure(facts: TargetFacts) -> float | None:
 
 
 def assess_connectivity(results: list[TargetFacts],
-                        is_blockpage: Callable[[HopFact], bool] = lambda hop: False) -> Connectivity:
+                        is_blockpage: Callable[[HopFact], bool] = lambda hop: False,
+                        outside_contact: str | None = None) -> Connectivity:
     """The scan's connectivity and baselines record. `is_blockpage` tells a fingerprinted
-    blockpage (what a censor's blockpage server shows, never a portal)."""
+    blockpage (what a censor's blockpage server shows, never a portal).
+
+    `outside_contact`: how the vantage is known to have reached the internet abroad during the
+    scan by other means than its targets (an imported OONI report: its probe reached OONI's
+    servers, which are outside the country). The scan is then `online` whatever its targets
+    say, and the reason is recorded in the baselines."""
     by_kind: dict[str, dict[str, list[str]]] = {k: {"working": [], "failing": []} for k in KINDS}
     figures: dict[int, tuple[str, float]] = {}
     for index, facts in enumerate(results):
@@ -89,4 +95,7 @@ def assess_connectivity(results: list[TargetFacts],
         baselines["note"] = "no baseline targets in this scan: connectivity inferred from all targets"
     if portal is not None:
         baselines["captive_portal"] = portal.to_dict()
+    if outside_contact:
+        state = v.ONLINE
+        baselines["outside_contact"] = outside_contact
     return Connectivity(state, baselines, figures)

@@ -93,8 +93,14 @@ def _layer_state(facts: TargetFacts, layer: str) -> bool | None:
         attempts = [t for t in facts.tcp_for(host) if not t.vantage_lacks_ipv6]
         return any(t.ok for t in attempts) if attempts else None
     if layer == "tls":
+        if facts.scheme != "https":
+            return None
         attempts = facts.tls_for(host)
-        return any(t.ok for t in attempts) if attempts and facts.scheme == "https" else None
+        if attempts:
+            return any(t.ok for t in attempts)
+        # No handshake recorded, yet the https page came: the control completed one (OONI's
+        # test helper before Web Connectivity 0.5 reports the page, not its handshakes).
+        return True if facts.final_hop is not None and facts.final_hop.scheme == "https" else None
     if facts.http:
         return facts.final_hop is not None
     return None

@@ -69,6 +69,10 @@ def compare_pages(probe: HopFact, control: HopFact, where: str = "in the control
     `where` names the reference page in the reasons ("over HTTPS" for an http:// site's own)."""
     if control.status is None:
         return PageComparison(None, "the control got no page")
+    if probe.body_length is None:
+        # A response whose body was not recorded (imported data: OONI kept none, or base64 that
+        # does not decode): its title and length are unknown, not missing.
+        return PageComparison(None, "this page's body was not recorded, so it cannot be compared")
     ok_control = 200 <= control.status < 300
     if probe.status != control.status:
         if not ok_control:

@@ -45,6 +45,7 @@ COMMAND_MODULES: dict[str, str] = {
     "timeline": "commands_analyst", "export": "commands_analyst", "report": "commands_analyst",
     "lab": "commands_lab",
     "config": "commands_vantage", "cron": "commands_vantage", "changes": "commands_changes",
+    "ooni": "commands_ooni",
 }
 
 

@@ -1,0 +1,111 @@
+"""How fast `kzprobe ooni import` reads OONI measurements, and how much memory it takes.
+
+Generates N measurements (default 100,000) shaped like OONI's: the hand-made measurements of
+tests/ooni_scenarios.py (Web Connectivity 0.4 and 0.5, the four messenger tests), each given its
+own URL, ids and time, with a page of ~40 KB and 64 network events for a 0.5 connection, as
+OONI Probe records them. They are written as OONI's bucket holds them - gzip-compressed JSON
+Lines, one file per hour, sessions of 40 measurements (one report_id each) crossing file
+boundaries - into a temporary directory. Then the real CLI imports them in a subprocess; its
+wall time, measurements per second and peak RSS are printed. Nothing touches the network.
+
+    python benchmarks/ooni_import.py [--measurements 100000] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import gzip
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from ooni_scenarios import SCENARIOS  # noqa: E402
+
+PER_FILE = 2_000  # measurements per hourly file
+SESSION = 40  # measurements per OONI report (--session: a full run of Kazakhstan's test lists is ~1,500)
+PAGE = ("<html><head><title>Новости {n}</title></head><body>"
+        + "<p>Казахстан, новости, аналитика, мнения, политика, экономика.</p>" * 600 + "</body></html>")
+
+
+def _events(address: str) -> list[dict]:
+    events, t = [], 0.05
+    for index in range(64):
+        t += 0.004
+        events.append({"address": address, "failure": None, "num_bytes": 1400 + index, "operation": "read",
+                       "proto": "tcp", "t0": t - 0.003, "t": t, "transaction_id": 50001,
+                       "tags": ["classic", "tcptls_experiment", "depth=0", "fetch_body=true"]})
+    return events
+
+
+def _variant(template: dict, index: int, session_size: int) -> dict:
+    data = copy.deepcopy(template)
+    session, hour = index // session_size, index // PER_FILE
+    data["measurement_uid"] = f"2024030{1 + hour // 24 % 9}{hour % 24:02d}0000.{index:06d}_KZ_bench_{index:016x}"
+    data["report_id"] = f"20240301T{hour % 24:02d}0000Z_{data['test_name'].replace('_', '')}_KZ_9198_n1_{session:016d}"
+    data["measurement_start_time"] = f"2024-03-{1 + hour // 24 % 28:02d} {hour % 24:02d}:{index % 3600 // 60:02d}:{index % 60:02d}"
+    if data["test_name"] == "web_connectivity":
+        url = data["input"].rstrip("/") + f"/page/{index}"
+        data["input"] = url
+        keys = data["test_keys"]
+        for request in keys.get("requests") or []:
+            request["request"]["url"] = url
+            if isinstance(request.get("response"), dict) and request["response"].get("code"):
+                request["response"]["body"] = PAGE.format(n=index)
+        if data["test_version"].startswith("0.5"):
+            keys["network_events"] = _events("185.98.5.151:443")
+    return data
+
+
+def generate(directory: Path, count: int, session_size: int = SESSION) -> list[Path]:
+    templates = [s.build() for s in SCENARIOS]
+    files: list[Path] = []
+    for start in range(0, count, PER_FILE):
+        path = directory / f"{start // PER_FILE:05d}_KZ_mixed.n1.0.jsonl.gz"
+        with gzip.open(path, "wt", encoding="utf-8", compresslevel=6) as handle:
+            for index in range(start, min(count, start + PER_FILE)):
+                handle.write(json.dumps(_variant(templates[index % len(templates)], index, session_size), ensure_ascii=False) + "\n")
+        files.append(path)
+    return files
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--measurements", type=int, default=100_000)
+    parser.add_argument("--session", type=int, default=SESSION, help="measurements per OONI report (default 40)")
+    parser.add_argument("--keep", type=Path, help="generate into this directory and keep it")
+    args = parser.parse_args()
+    work = args.keep or Path(tempfile.mkdtemp(prefix="kzprobe-ooni-bench-"))
+    source = work / "ooni"
+    source.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    files = generate(source, args.measurements, args.session)
+    size = sum(f.stat().st_size for f in files)
+    print(f"generated {args.measurements:,} measurements in {len(files)} files ({size / 1e6:.1f} MB gzip) "
+          f"in {time.monotonic() - started:.1f} s")
+    output = work / "reports"
+    shutil.rmtree(output, ignore_errors=True)
+    command = [sys.executable, "-m", "kzprobe", "ooni", "import", str(source), "--output", str(output)]
+    started = time.monotonic()
+    finished = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+    wall = time.monotonic() - started
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = usage.ru_utime + usage.ru_stime
+    print(finished.stderr.strip().splitlines()[-1] if finished.stderr else "(no summary)")
+    print(f"import: {wall:.1f} s, {args.measurements / wall:,.0f} measurements/s; CPU {cpu:.1f} s "
+          f"({args.measurements / cpu:,.0f} per CPU second); peak RSS {usage.ru_maxrss / 1024:.0f} MB; "
+          f"exit {finished.returncode}")
+    if args.keep is None:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

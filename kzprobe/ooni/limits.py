@@ -1,0 +1,53 @@
+"""Bounds on reading OONI measurements: every file, line and field is someone else's data.
+
+OONI's published files are honest, but `kzprobe ooni import` reads whatever a path holds: a
+gzip bomb, a one-gigabyte line, JSON nested a million deep. Each bound below keeps time and
+memory proportional to what a real measurement needs, with the reason beside it.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# One measurement (one JSONL line, or one .json file). OONI Probe keeps at most 512 KiB of a
+# body (web_connectivity 0.5; 0.4 keeps less) and a redirect chain is at most 11 requests, so
+# real measurements stay below a few MB even with base64 bodies and network events. Parsing
+# costs several times the line in Python objects: 8 MiB keeps one measurement under ~100 MB.
+MAX_MEASUREMENT_BYTES: Final = 8 * 1024 * 1024
+
+# Decompressed bytes per compressed byte read so far, plus a first allowance. OONI's JSONL
+# compresses 5-30 times (bodies in base64 compress least); a gzip bomb inflates a thousand
+# times or more. Past this the file is refused as a bomb instead of being inflated for hours.
+MAX_INFLATION_RATIO: Final = 200
+INFLATION_ALLOWANCE_BYTES: Final = 64 * 1024 * 1024
+# Decompressed bytes of one file whatever its ratio: OONI's hourly files for one country and
+# test are tens of MB; 4 GiB is far past any of them and still a bounded amount of work.
+MAX_FILE_BYTES: Final = 4 * 1024 * 1024 * 1024
+
+# Read size while streaming a file: large enough for speed, small enough to skip an overlong
+# line without holding it.
+READ_CHUNK_BYTES: Final = 1024 * 1024
+
+# Items read from any list in a measurement (queries, tcp_connect, requests, ...). Web
+# Connectivity 0.5 records tens of each; a messenger test a hundred connects at most (WhatsApp:
+# 32 endpoints, a few addresses each). 512 leaves room and bounds a hostile list.
+MAX_ITEMS: Final = 512
+# Network events read per measurement: 0.5 keeps the first 64 per connection, of tens of
+# connections.
+MAX_NETWORK_EVENTS: Final = 4096
+# Certificates decoded per handshake (a chain is 2-4; OONI keeps only the leaf when
+# verification fails).
+MAX_CERTIFICATES: Final = 8
+# Characters kept from any free-text field copied into a report (failure strings, names).
+MAX_TEXT_CHARS: Final = 2048
+# A URL longer than this is not a URL OONI's test lists hold.
+MAX_URL_CHARS: Final = 4096
+# Body bytes recorded in an imported HTTP observation: kzprobe's own probe records 64 KiB.
+RECORDED_BODY_BYTES: Final = 64 * 1024
+# Response headers kept per HTTP observation, as kzprobe's own probe.
+MAX_HEADERS: Final = 64
+
+# Problems named one by one on stderr; past this only their count is printed.
+MAX_PROBLEMS_SHOWN: Final = 50
+# Input file names listed in one report's settings.targets.
+MAX_FILES_NAMED: Final = 20
