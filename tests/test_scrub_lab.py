@@ -111,55 +111,65 @@ class Nat:
 
 
 def finished(process: subprocess.Popen, seconds: float = 90) -> tuple[str, str]:
+    """stdout and stderr of a kzprobe command that must succeed."""
     stdout, stderr = process.communicate(timeout=seconds)
     assert process.returncode == 0, stderr.decode(errors="replace")
     return stdout.decode(), stderr.decode()
 
 
 @pytest.fixture(scope="module")
-def written(tmp_path_factory):
-    """Everything kzprobe wrote and printed behind the NAT: {name: text}."""
+def nat(tmp_path_factory):
     directory = tmp_path_factory.mktemp("scrub-lab")
     (directory / "targets.yaml").write_text(TARGETS)
-    nat = Nat(directory)
+    lab = Nat(directory)
     try:
-        nat.build()
-        outputs: dict[str, str] = {}
-        common = ["--targets", str(directory / "targets.yaml"), "--resolver", RESOLVER, "--control-resolver",
-                  RESOLVER, "--ca-file", str(directory / "ca.pem"), "--timeout", "6"]
-        # One scan with --json; its journal is read while the slow target keeps it running.
-        scan = nat.kzprobe("scan", *common, "--json", "--vantage", "nat-home", "--output",
-                           str(directory / "once" / "scan.json"), cwd=directory)
-        journal = directory / "once" / "scan.journal.jsonl"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and journal_results(journal) < 3:
-            time.sleep(0.1)
-        outputs["journal while scanning"] = journal.read_text()
-        outputs["scan --json stdout"], outputs["scan --json stderr"] = finished(scan)
-        # A vantage run: configuration file, two measuring processes, latest.json, durations.
-        vantage = directory / "vantage"
-        vantage.mkdir()
-        (vantage / "kzprobe.yaml").write_text(
-            f"vantage: nat-vantage\noutput_dir: results\nresolver: {RESOLVER}\ncontrol_resolver: {RESOLVER}\n"
-            f"targets: [{directory / 'targets.yaml'}]\nca_file: {directory / 'ca.pem'}\ntimeout: 6\nprocesses: 2\n"
-            f"keep: 5\n")
-        outputs["vantage stdout"], outputs["vantage stderr"] = finished(nat.kzprobe("scan", "--config", "kzprobe.yaml",
-                                                                                    cwd=vantage))
-        latest = vantage / "results" / "latest.json"
-        for name, argv in {"show": ["show", str(latest)], "analyse": ["analyse", str(latest), "--json"],
-                           "export csv": ["export", str(vantage / "results"), "--format", "csv"],
-                           "export jsonl": ["export", str(vantage / "results"), "--format", "jsonl"],
-                           "summary": ["summary", str(vantage / "results")]}.items():
-            outputs[f"{name} stdout"], outputs[f"{name} stderr"] = finished(nat.kzprobe(*argv, cwd=vantage))
-        for path in sorted(p for p in directory.rglob("*") if p.is_file()):
-            if path.parent == directory or path.name == "guard.log":
-                continue  # the lab's own files: targets, certificates, the echo site's configuration
-            outputs[str(path.relative_to(directory))] = path.read_bytes().decode("utf-8", "replace")
-        guard = nat.guard_log.read_text() if nat.guard_log.exists() else ""
+        lab.build()
+        yield lab
+        guard = lab.guard_log.read_text() if lab.guard_log.exists() else ""
         assert not guard.strip(), guard
-        yield outputs, json.loads((directory / "once" / "scan.json").read_text()), json.loads(latest.read_text())
     finally:
-        nat.close()
+        lab.close()
+
+
+def scan_options(directory: Path) -> list[str]:
+    return ["--targets", str(directory / "targets.yaml"), "--resolver", RESOLVER, "--control-resolver", RESOLVER,
+            "--ca-file", str(directory / "ca.pem"), "--timeout", "6"]
+
+
+@pytest.fixture(scope="module")
+def written(nat):
+    """Everything kzprobe wrote and printed behind the NAT: {name: text}, and two reports."""
+    directory = nat.directory
+    outputs: dict[str, str] = {}
+    # One scan with --json; its journal is read while the slow target keeps it running.
+    scan = nat.kzprobe("scan", *scan_options(directory), "--json", "--vantage", "nat-home", "--output",
+                       str(directory / "once" / "scan.json"), cwd=directory)
+    journal = directory / "once" / "scan.journal.jsonl"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and journal_results(journal) < 3:
+        time.sleep(0.1)
+    outputs["journal while scanning"] = journal.read_text()
+    outputs["scan --json stdout"], outputs["scan --json stderr"] = finished(scan)
+    # A vantage run: configuration file, two measuring processes, latest.json, durations.
+    vantage = directory / "vantage"
+    vantage.mkdir()
+    (vantage / "kzprobe.yaml").write_text(
+        f"vantage: nat-vantage\noutput_dir: results\nresolver: {RESOLVER}\ncontrol_resolver: {RESOLVER}\n"
+        f"targets: [{directory / 'targets.yaml'}]\nca_file: {directory / 'ca.pem'}\ntimeout: 6\nprocesses: 2\n"
+        f"keep: 5\n")
+    outputs["vantage stdout"], outputs["vantage stderr"] = finished(nat.kzprobe("scan", "--config", "kzprobe.yaml",
+                                                                                cwd=vantage))
+    latest = vantage / "results" / "latest.json"
+    for name, argv in {"show": ["show", str(latest)], "analyse": ["analyse", str(latest), "--json"],
+                       "export csv": ["export", str(vantage / "results"), "--format", "csv"],
+                       "export jsonl": ["export", str(vantage / "results"), "--format", "jsonl"],
+                       "summary": ["summary", str(vantage / "results")]}.items():
+        outputs[f"{name} stdout"], outputs[f"{name} stderr"] = finished(nat.kzprobe(*argv, cwd=vantage))
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        if path.parent == directory or path.name == "guard.log":
+            continue  # the lab's own files: targets, certificates, the echo site's configuration
+        outputs[str(path.relative_to(directory))] = path.read_bytes().decode("utf-8", "replace")
+    return outputs, json.loads((directory / "once" / "scan.json").read_text()), json.loads(latest.read_text())
 
 
 def journal_results(journal: Path) -> int:
@@ -220,3 +230,49 @@ def test_every_place_the_address_was_echoed_says_scrubbed(written, which):
     assert results["self"]["verdict"] != "blocked"  # its own address says nothing by itself
     assert document["scrubbed"] == sum(r.get("scrubbed", 0) for r in document["results"]) > 0
     assert all(r["scrubbed"] > 0 for r in document["results"] if r["target"]["id"] != "self")
+
+
+def test_a_resumed_scan_scrubs_what_an_older_journal_kept(nat, written):
+    """A journal written before an address was known (or by an older kzprobe) holds it raw; the
+    scan that completes it scrubs every result again."""
+    _, report, _ = written
+    directory = nat.directory / "resume"
+    directory.mkdir()
+    header = {key: report[key] for key in ("format", "format_version", "scan_id", "started_at", "software",
+                                           "vantage", "settings")}
+    kept = []
+    for result in report["results"]:
+        result = {key: result[key] for key in ("target", "observations", "started_at", "duration_ms")}
+        result["observations"]["http"] = [{**hop, "title": f"Your IP: {PUBLIC_V4}"}
+                                          for hop in result["observations"].get("http", [])]
+        kept.append(result)
+    journal = directory / "scan.journal.jsonl"
+    journal.write_text("".join(json.dumps({"type": kind, **record}) + "\n"
+                               for kind, record in [("scan", header)] + [("result", r) for r in kept]))
+    stdout, stderr = finished(nat.kzprobe("scan", *scan_options(nat.directory), "--resume", str(journal),
+                                          cwd=directory))
+    final = (directory / "scan.json").read_text()
+    assert leaks(final) == [] and leaks(stdout + stderr) == []
+    titles = [hop["title"] for r in json.loads(final)["results"] for hop in r["observations"].get("http", [])]
+    assert titles and set(titles) == {"Your IP: [scrubbed]"}
+
+
+def test_every_interface_address_is_known_and_loopbacks_are_not(tmp_path):
+    """getifaddrs(3): secondary addresses too; the lab's public-looking addresses on loopback
+    (servers, not this machine) left out. The fallback (ioctl, /proc) finds the primary ones."""
+    namespace = netns.create(f"{netns.PREFIX}-{os.getpid()}-scrub-interfaces", "", "ip")
+    try:
+        commands = ["link set lo up", "address add 88.198.1.1/32 dev lo", "link add kzdummy0 type veth peer name kzdummy1",
+                    "link set kzdummy0 up", "address add 203.0.113.5/24 dev kzdummy0",
+                    "address add 203.0.113.6/24 dev kzdummy0", "address add fd00:1::5/64 dev kzdummy0 nodad"]
+        subprocess.run(namespace.command(["ip", "-batch", "-"]), input="\n".join(commands) + "\n", text=True,
+                       check=True)
+        code = ("import json; from kzprobe.probes import own_addresses as o; "
+                "print(json.dumps([sorted(o.interface_addresses()), sorted(o._from_ioctl_and_proc())]))")
+        found, fallback = json.loads(subprocess.run(namespace.command([sys.executable, "-c", code]), cwd=ROOT,
+                                                    capture_output=True, text=True, check=True).stdout)
+    finally:
+        namespace.destroy()
+    assert {"203.0.113.5", "203.0.113.6", "fd00:1::5"} <= set(found)
+    assert all(a in ("203.0.113.5", "203.0.113.6", "fd00:1::5") or a.startswith("fe80:") for a in found)
+    assert {"203.0.113.5", "fd00:1::5"} <= set(fallback) and "88.198.1.1" not in fallback
