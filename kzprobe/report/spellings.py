@@ -103,10 +103,11 @@ def _reduced(text: str) -> tuple[bytes, ...]:
     except UnicodeEncodeError:  # a lone surrogate
         encoded = text.encode("utf-8", "surrogatepass")
     folded = encoded.translate(_FOLD, _DROP)
-    if b"%" not in folded and b"&" not in folded:
+    present = [s for s in _ENCODED_SEPARATORS if s in folded] if b"%" in folded or b"&" in folded else []
+    if not present:
         return (folded,)
     decoded = folded
-    for separator in _ENCODED_SEPARATORS:
+    for separator in present:
         decoded = decoded.replace(separator, b".")
     return folded, decoded
 
