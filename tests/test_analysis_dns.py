@@ -8,7 +8,7 @@ from analysis_fixtures import (
     ADDRESS, HOST, KZ_BLOCKPAGE, QAZNET_CHAIN, UNKNOWN_BLOCKPAGE, baselines, control_of, dns, hop, result, tcp, tls, verdict_of, web,
 )
 from kzprobe.analysis import analyse_scan, load_fingerprints
-from kzprobe.scrub import SCRUBBED
+from kzprobe.report.scrub import SCRUBBED
 
 BLOCKPAGE_SERVER = "95.57.255.80"
 

@@ -7,8 +7,10 @@ Two namespaces joined by a veth pair: "home" (the volunteer's machine, interface
 server). The servers call the visitor by its interface address (what they see) and by a public
 address a NAT would give it (95.56.7.8, 2a02:1234:abcd::5), which the network lookup learns from
 the echo server (KZPROBE_GEO_ECHO) before the scan. Both are then scrubbed from the report, the
-journal while the scan runs, --json on stdout, stderr, latest.json, the durations file, a
-vantage run's files (two measuring processes), `show`, `analyse`, `export` and the digest cache.
+journal while the scan runs, --json on stdout, stderr, latest.json, the durations file, two
+vantage runs' files (two measuring processes; the change feed), a resumed scan, and what
+`show`, `analyse`, `export`, `summary`, `timeline`, `compare`, `changes` and `report` print or
+write, the digest cache included.
 """
 
 from __future__ import annotations
@@ -157,13 +159,18 @@ def written(nat):
         f"vantage: nat-vantage\noutput_dir: results\nresolver: {RESOLVER}\ncontrol_resolver: {RESOLVER}\n"
         f"targets: [{directory / 'targets.yaml'}]\nca_file: {directory / 'ca.pem'}\ntimeout: 6\nprocesses: 2\n"
         f"keep: 5\n")
-    outputs["vantage stdout"], outputs["vantage stderr"] = finished(nat.kzprobe("scan", "--config", "kzprobe.yaml",
-                                                                                cwd=vantage))
-    latest = vantage / "results" / "latest.json"
+    for run in ("first", "next"):  # the next run also writes a change record (feed, changes.jsonl)
+        outputs[f"vantage {run} stdout"], outputs[f"vantage {run} stderr"] = finished(
+            nat.kzprobe("scan", "--config", "kzprobe.yaml", cwd=vantage))
+    results = vantage / "results"
+    latest = results / "latest.json"
     for name, argv in {"show": ["show", str(latest)], "analyse": ["analyse", str(latest), "--json"],
-                       "export csv": ["export", str(vantage / "results"), "--format", "csv"],
-                       "export jsonl": ["export", str(vantage / "results"), "--format", "jsonl"],
-                       "summary": ["summary", str(vantage / "results")]}.items():
+                       "export csv": ["export", str(results), "--format", "csv"],
+                       "export jsonl": ["export", str(results), "--format", "jsonl"],
+                       "summary": ["summary", str(results)], "timeline": ["timeline", str(results)],
+                       "compare": ["compare", *sorted(str(p) for p in results.glob("nat-vantage-*.json"))],
+                       "changes": ["changes", str(results)],
+                       "report": ["report", str(results), "--output", str(vantage / "page.html")]}.items():
         outputs[f"{name} stdout"], outputs[f"{name} stderr"] = finished(nat.kzprobe(*argv, cwd=vantage))
     for path in sorted(p for p in directory.rglob("*") if p.is_file()):
         if path.parent == directory or path.name == "guard.log":
@@ -199,7 +206,8 @@ def test_the_lookup_learned_the_public_address_and_the_network(written):
 def test_nothing_written_or_printed_holds_an_address_of_this_machine(written):
     outputs, _, _ = written
     assert {"journal while scanning", "scan --json stdout", "once/scan.json", "vantage/results/latest.json",
-            "vantage/results/.kzprobe-durations.json", "export csv stdout", "show stdout"} <= set(outputs)
+            "vantage/results/.kzprobe-durations.json", "vantage/results/changes.xml",
+            "vantage/page.html", "export csv stdout", "show stdout"} <= set(outputs)
     assert any(name.startswith("cache") for name in outputs)  # the analysts' digest cache
     found = {name: leaks(text) for name, text in outputs.items()}
     assert {name: spelled for name, spelled in found.items() if spelled} == {}

@@ -55,13 +55,14 @@ class Scrubber:
         return _scrub_value(value, self.text)
 
     def result(self, measured: dict) -> dict:
-        """A measured result with its observations scrubbed and COUNT_FIELD added when any string
-        was. The target is the user's own list, not network data, and stays as it is."""
-        observations, count = self.value(measured.get("observations", {}))
+        """A measured result with every string scrubbed and COUNT_FIELD added when any was: its
+        observations, and its target too (a target list may come by URL from anyone, and a list
+        that names this machine would otherwise carry its address into the report)."""
+        scrubbed, count = self.value({key: value for key, value in measured.items() if key != COUNT_FIELD})
         if not count:
             return measured
-        _forget_scrubbed_bodies(observations)
-        return {**measured, "observations": observations, COUNT_FIELD: measured.get(COUNT_FIELD, 0) + count}
+        _forget_scrubbed_bodies(scrubbed.get("observations"))
+        return {**scrubbed, COUNT_FIELD: measured.get(COUNT_FIELD, 0) + count}
 
 
 def _strings(value: Any) -> list[str]:

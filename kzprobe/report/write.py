@@ -134,7 +134,7 @@ def build_report(header: dict, measured: list[dict], analysis: Any, *, complete:
         "connectivity": analysis.connectivity,
         "baselines": analysis.baselines,
         "summary": summary,
-        # Strings replaced by "[scrubbed]": this machine's addresses, echoed by what was measured.
+        # Times this machine's addresses, echoed by what was measured, became "[scrubbed]" (docs/privacy.md).
         "scrubbed": sum(r.get("scrubbed", 0) for r in results),
         "results": results,
     }
