@@ -268,10 +268,12 @@ def _run_locked(settings, options, plan, output, started_at, resumed, on_result,
     done = {r["target"]["id"] for r in measured}
     to_measure = [t for t in plan.targets if t.id not in done]
     processes = process_count(settings.processes, len(to_measure))
+    # The system's resolver may be this machine itself (a VPS's own resolver on its address).
+    resolver = kit.scrub(kit.dns.description)
     if resumed:
         header = resumed.header
         differences = _resume_differences(header.get("settings", {}),
-                                          _settings_record(settings, kit.dns.description, plan, processes))
+                                          _settings_record(settings, resolver, plan, processes))
         if differences:
             raise ScanJobError(BAD_INPUT, "--resume: the interrupted scan was made with other settings: "
                                + "; ".join(differences) + ". Resume it with the same options or configuration file")
@@ -281,7 +283,7 @@ def _run_locked(settings, options, plan, output, started_at, resumed, on_result,
     else:
         vantage = {"name": settings.vantage, **(network.fields() if network else {"asn": None, "country": None})}
         header = scan_header(uuid.uuid4().hex, started_at, vantage,
-                             _settings_record(settings, kit.dns.description, plan, processes))
+                             _settings_record(settings, resolver, plan, processes))
     journal_path = journal_path_for(output)
     append = resumed is not None and journal_path.exists()
     try:
