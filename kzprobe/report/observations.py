@@ -4,7 +4,7 @@ Probes fill these in and never decide anything; analysis reads them (from a live
 saved report) and decides. Times are milliseconds as floats rounded to 0.1; addresses are
 strings as written by `ipaddress`; every "failure" is None or a string from
 vocabulary.FAILURES (or "unknown_failure: <text>"). Every string of a result, keys included,
-is scrubbed of this machine's addresses as the result leaves measurement (kzprobe/report/scrub.py).
+is scrubbed of this machine's addresses as the result leaves measurement (report/scrub.py).
 """
 
 from __future__ import annotations
