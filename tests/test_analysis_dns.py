@@ -8,6 +8,7 @@ from analysis_fixtures import (
     ADDRESS, HOST, KZ_BLOCKPAGE, QAZNET_CHAIN, UNKNOWN_BLOCKPAGE, baselines, control_of, dns, hop, result, tcp, tls, verdict_of, web,
 )
 from kzprobe.analysis import analyse_scan, load_fingerprints
+from kzprobe.report.scrub import SCRUBBED
 
 BLOCKPAGE_SERVER = "95.57.255.80"
 
@@ -110,6 +111,20 @@ ROWS = [
     ("one_consistent_answer_is_enough",
      lied([ADDRESS, "127.0.0.1"], tcp=[tcp(ADDRESS), tcp("127.0.0.1", "connection_refused")]),
      HEALTHY_CONTROL, "reachable", None, []),
+    # This machine's own address, scrubbed (docs/privacy.md): neither a bogon nor evidence by itself.
+    ("own_address_is_not_a_bogon",
+     lied([SCRUBBED], tcp=[tcp(SCRUBBED, "connection_refused")], tls=[], http=[]),
+     HEALTHY_CONTROL, "blocked", "dns", ["dns.inconsistent", "tcp.refused"]),
+    ("own_address_the_control_resolver_answered_too",  # a vantage hosting the target itself
+     lied([SCRUBBED], control_dns=dns(HOST, [SCRUBBED], resolver="doh"), tcp=[tcp(SCRUBBED, "connection_refused")],
+          tls=[], http=[]),
+     None, "inconclusive", None, ["control.missing", "tcp.refused"]),
+    ("own_address_validated_by_tls",
+     lied([SCRUBBED], tcp=[tcp(SCRUBBED)], tls=[tls(SCRUBBED)], http=[hop(address=SCRUBBED)]),
+     HEALTHY_CONTROL, "reachable", None, []),
+    ("own_address_without_any_control_decides_nothing",
+     no_control_resolver(lied([SCRUBBED], tcp=[tcp(SCRUBBED, "connection_refused")], tls=[], http=[])),
+     None, "inconclusive", None, ["control.missing", "tcp.refused"]),
     # The name exists nowhere, yet the local resolver answers (an ISP's catch-all).
     ("ghost_answer_for_a_dead_name_is_down",
      lied(["95.57.9.9"], tcp=[tcp("95.57.9.9", "connection_refused")], tls=[], http=[],
@@ -202,3 +217,12 @@ def test_blockpage_injected_on_the_sites_own_address_teaches_no_address():
     got = verdict_of(result(neighbour, ident="neighbour", host="neighbour.example"), None,
                      others=[result(injected, scheme="http")])
     assert "dns.blockpage_ip" not in got["evidence"]
+
+
+def test_the_control_scans_scrubbed_address_is_not_this_machines():
+    """A "[scrubbed]" in another vantage's report is that vantage's own address: an answer of
+    this machine's own address does not agree with it."""
+    control = control_of(result(lied([SCRUBBED], tcp=[tcp(SCRUBBED)], tls=[tls(SCRUBBED)], http=[hop(address=SCRUBBED)])))
+    obs = no_control_resolver(lied([SCRUBBED], tcp=[tcp(SCRUBBED, "generic_timeout_error")], tls=[], http=[]))
+    got = verdict_of(result(obs), control)
+    assert got["evidence"][0] == "dns.inconsistent"  # not "consistent": the two are different machines

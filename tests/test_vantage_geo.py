@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import time
 
 import dns.message
@@ -17,11 +18,13 @@ import pytest
 from kzprobe.probes.dns import ResolverSpec
 from kzprobe.vantage.geo import (
     DEFAULT_ECHO_SERVERS,
+    ECHO_SERVERS_ENV,
     GEO_DEADLINE_QUERIES,
     CymruZones,
     EchoServer,
     VantageNetwork,
     best_origin,
+    configured_echo_servers,
     cymru_query_name,
     lookup_network,
     parse_cymru_origin,
@@ -260,3 +263,33 @@ def test_a_slow_ipv6_echo_does_not_cost_the_ipv4_answer():
     """IPv6 packets silently dropped (a common broken setup): the ASN still comes from IPv4."""
     network, _, _ = run_lookup(V4_ECHO, {("myip.opendns.test", "AAAA"): "drop"}, CYMRU_KZ, timeout=0.3)
     assert network.fields() == {"asn": "AS9198", "country": "KZ"}
+
+
+# --- other echo servers (KZPROBE_GEO_ECHO) ------------------------------------------------
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("208.67.222.222 myip.opendns.com A", (EchoServer("208.67.222.222", "myip.opendns.com", "A"),)),
+    ("10.0.0.53:5353 o-o.myaddr.test. txt", (EchoServer("10.0.0.53", "o-o.myaddr.test", "TXT", 5353),)),
+    ("[fd77::1]:53 myip.nat.test AAAA, 2620:0:ccc::2 myip.opendns.com AAAA",
+     (EchoServer("fd77::1", "myip.nat.test", "AAAA"), EchoServer("2620:0:ccc::2", "myip.opendns.com", "AAAA"))),
+])
+def test_echo_servers_from_the_environment(text, expected):
+    assert configured_echo_servers({ECHO_SERVERS_ENV: text}) == expected
+
+
+@pytest.mark.parametrize("text, complaint", [
+    ("208.67.222.222 myip.opendns.com", "ADDRESS[:PORT] NAME"),
+    ("208.67.222.222 myip.opendns.com MX", "ADDRESS[:PORT] NAME"),
+    ("resolver1.opendns.com myip.opendns.com A", "not an address"),
+    ("208.67.222.256 myip.opendns.com A", "not an IP address"),
+    ("208.67.222.222:70000 myip.opendns.com A", "out of range"),
+])
+def test_a_bad_echo_server_entry_is_named(text, complaint):
+    with pytest.raises(ValueError, match=re.escape(complaint)):
+        configured_echo_servers({ECHO_SERVERS_ENV: text})
+
+
+def test_without_the_variable_the_public_echo_servers_are_asked():
+    assert configured_echo_servers({}) == DEFAULT_ECHO_SERVERS
+    assert configured_echo_servers({ECHO_SERVERS_ENV: "  "}) == DEFAULT_ECHO_SERVERS

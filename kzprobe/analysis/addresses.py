@@ -3,7 +3,9 @@
 A resolver that answers a public name with 127.0.0.1, 10.10.34.35 or 0.0.0.0 is lying: censors
 use such answers to make a name unreachable. The list is the one OONI uses (ipinfo.io's bogon
 list, research/web-connectivity.md 3.2): every IANA special-purpose block, plus the 6to4 and
-Teredo images of the IPv4 ones. A string that is not an address at all counts as a bogon too.
+Teredo images of the IPv4 ones. A string that is not an address at all counts as a bogon too,
+except "[scrubbed]": one of this machine's own addresses (kzprobe/report/scrub.py), which may be a
+public one (a vantage that hosts a target), so it says nothing by itself.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import functools
 import ipaddress
 from dataclasses import dataclass
 from typing import Final
+
+from kzprobe.report.scrub import SCRUBBED
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -106,7 +110,10 @@ def parse_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | 
 
 @functools.lru_cache(maxsize=_REMEMBERED)
 def special_block(text: str) -> SpecialBlock | None:
-    """The special-purpose block `text` is in (first listed match), None for a public address."""
+    """The special-purpose block `text` is in (first listed match), None for a public address
+    and for this machine's own, scrubbed one."""
+    if text == SCRUBBED:
+        return None
     address = parse_address(text)
     if address is None:
         return NOT_AN_ADDRESS

@@ -10,6 +10,7 @@ proxy answering for everything is not blocking).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from kzprobe.report import vocabulary as v
@@ -22,6 +23,7 @@ from kzprobe.analysis.facts import TargetFacts
 from kzprobe.analysis.conclusion import Verdict, blocked, down, inconclusive
 from kzprobe.analysis.pages import compare_pages
 from kzprobe.analysis.transport_rules import sni_filtered_at
+from kzprobe.report.scrub import SCRUBBED
 
 RESOLVES, BROKEN, UNKNOWN = "resolves", "broken", "unknown"
 
@@ -45,9 +47,9 @@ def dns_control(facts: TargetFacts, view: ControlView) -> DnsControl:
     if resolver is not None:
         known += resolver.addresses
     if scan is not None:
-        known += scan.addresses
+        known += _foreign(scan.addresses)
     if view.facts is not None:  # addresses the control scan reached with a valid certificate
-        known += [t.address for t in view.facts.tls_for(facts.hostname) if t.ok]
+        known += _foreign(t.address for t in view.facts.tls_for(facts.hostname) if t.ok)
     known_addresses = tuple(dict.fromkeys(known))
     reason = "control.failed" if resolver is not None or not view.missing else "control.missing"
     if view.stale and resolver is None:  # traps-scan (issue 22, item 11): a stale scan is no live control
@@ -62,6 +64,12 @@ def dns_control(facts: TargetFacts, view: ControlView) -> DnsControl:
         if dns_failure_is_definitive(observation.failure):
             return DnsControl(BROKEN, known_addresses, observation.failure, source, reason)
     return DnsControl(UNKNOWN, known_addresses, None, "", reason)
+
+
+def _foreign(addresses: Iterable[str]) -> list[str]:
+    """Addresses from the control scan, another vantage: its "[scrubbed]" is its own address,
+    not this machine's, and agrees with nothing here."""
+    return [a for a in addresses if a != SCRUBBED]
 
 
 @dataclass(frozen=True)
@@ -278,9 +286,9 @@ def redirect_host_lie(facts: TargetFacts, host: str, view: ControlView, ctx: Con
     control_resolution = control_facts.resolution_for(host) if control_took_it and control_facts else None
     if control_resolution is not None and not control_resolution.addresses:
         return None  # the control could not resolve it either: the later rules decide
-    known = list(control_resolution.addresses if control_resolution else ())
+    known = _foreign(control_resolution.addresses if control_resolution else ())
     if control_took_it and control_facts is not None:
-        known += [t.address for t in control_facts.tls_for(host) if t.ok]
+        known += _foreign(t.address for t in control_facts.tls_for(host) if t.ok)
     control = DnsControl(RESOLVES if known else UNKNOWN, tuple(dict.fromkeys(known)), None, "the control scan",
                          view.reason)
     checks = [check_address(a, facts, control, ctx, host) for a in resolution.addresses]

@@ -13,7 +13,6 @@ from kzprobe.report import vocabulary as v
 from kzprobe.probes.failures import failure_from_exception
 from kzprobe.report.observations import HttpObservation, HttpTimings, Observations
 from kzprobe.probes.body import read_body
-from kzprobe.report.scrub import Scrubber
 from kzprobe.probes.turns import current_ticket
 
 # What a browser sends, so that a censor filtering "non-browser" clients treats us as one.
@@ -32,13 +31,13 @@ def _ms(start: float) -> float:
     return round((time.monotonic() - start) * 1000, 1)
 
 
-def recorded_headers(headers: httpx.Headers, scrub: Scrubber) -> dict[str, str]:
+def recorded_headers(headers: httpx.Headers) -> dict[str, str]:
     out: dict[str, str] = {}
     for name, value in headers.multi_items():
         if len(out) >= limits.MAX_RECORDED_HEADERS:
             break
         key = name.lower()
-        value = scrub(value[: limits.MAX_HEADER_VALUE_CHARS])
+        value = value[: limits.MAX_HEADER_VALUE_CHARS]
         out[key] = f"{out[key]}, {value}" if key in out else value
     return out
 
@@ -68,7 +67,7 @@ def _hop_timings(observations: Observations, tcp_before: int, tls_before: int, d
     )
 
 
-async def fetch_one(client: httpx.AsyncClient, url: str, observations: Observations, scrub: Scrubber,
+async def fetch_one(client: httpx.AsyncClient, url: str, observations: Observations,
                     timeout: float) -> HttpObservation:
     start = time.monotonic()
     tcp_before = len(observations.get("tcp", []))
@@ -89,7 +88,7 @@ async def fetch_one(client: httpx.AsyncClient, url: str, observations: Observati
             stream = response.extensions.get("network_stream")
             hop["address"] = getattr(stream, "address", None)
             hop["status"] = response.status_code
-            hop["headers"] = recorded_headers(response.headers, scrub)
+            hop["headers"] = recorded_headers(response.headers)
             location = response.headers.get("location")
             if location is not None and response.status_code in REDIRECT_STATUSES:
                 hop["location"] = urljoin(url, location.strip())
@@ -98,7 +97,7 @@ async def fetch_one(client: httpx.AsyncClient, url: str, observations: Observati
         finally:
             await response.aclose()
         hop.update(body_length=body.length, body_sha256=body.sha256, body_truncated=body.truncated,
-                   body=scrub(body.text), title=body.title and scrub(body.title),
+                   body=body.text, title=body.title,
                    body_read_ms=body.read_ms, failure=body.failure)
         if body.stopped is not None:
             hop["body_stopped"] = body.stopped
@@ -121,20 +120,19 @@ def _lost_a_kept_alive_race(hop: HttpObservation, observations: Observations, co
     return reused and hop["status"] is None and hop["failure"] in _KEEP_ALIVE_RACE_FAILURES
 
 
-async def fetch_chain(client: httpx.AsyncClient, url: str, observations: Observations, scrub: Scrubber,
-                      timeout: float) -> None:
+async def fetch_chain(client: httpx.AsyncClient, url: str, observations: Observations, timeout: float) -> None:
     """Append one HttpObservation per hop to observations["http"], at most MAX_REDIRECTS redirects."""
     hops = observations.setdefault("http", [])
     seen: set[str] = set()
     for _ in range(limits.MAX_REDIRECTS + 1):
         seen.add(url)
         connections_before = len(observations.get("tcp", []))
-        hop = await fetch_one(client, url, observations, scrub, timeout)
+        hop = await fetch_one(client, url, observations, timeout)
         if hops and _lost_a_kept_alive_race(hop, observations, connections_before):
             # The server closed the idle connection as our request went out (RFC 9112 §9.3.1):
             # nothing was answered, so the GET is sent once more, on a new connection.
             first_failure = hop["failure"]
-            hop = await fetch_one(client, url, observations, scrub, timeout)
+            hop = await fetch_one(client, url, observations, timeout)
             hop["retried_after"] = first_failure  # type: ignore[typeddict-unknown-key]
         hops.append(hop)
         following = hop["location"]

@@ -75,7 +75,7 @@ async def check_https_twin(kit: ProbeKit, target: Target, observations: Observat
             # trust_env=False: a proxy from the environment would take requests off our resolver path.
             async with httpx.AsyncClient(transport=SessionTransport(session), timeout=httpx.Timeout(kit.timeout),
                                          trust_env=False, follow_redirects=False) as client:
-                await fetch_chain(client, url, recorded, kit.scrub, kit.timeout)
+                await fetch_chain(client, url, recorded, kit.timeout)
     finally:
         await session.close_kept()
         for key in ("tcp", "tls", "http", "redirect_dns"):

@@ -228,7 +228,7 @@ async def _measure_connected(kit: ProbeKit, target: Target, session: TargetSessi
     # trust_env=False: a proxy from the environment would take requests off our resolver path.
     async with httpx.AsyncClient(transport=SessionTransport(session), timeout=timeout, trust_env=False,
                                  follow_redirects=False) as client:
-        await fetch_chain(client, target.url or "", observations, kit.scrub, kit.timeout)
+        await fetch_chain(client, target.url or "", observations, kit.timeout)
         last = observations["http"][-1] if observations.get("http") else None
         if target.download and last is not None and last["status"] is not None:
             observations["download"] = await download(client, target.download, kit.timeout)

@@ -3,7 +3,8 @@
 Probes fill these in and never decide anything; analysis reads them (from a live scan or from a
 saved report) and decides. Times are milliseconds as floats rounded to 0.1; addresses are
 strings as written by `ipaddress`; every "failure" is None or a string from
-vocabulary.FAILURES (or "unknown_failure: <text>").
+vocabulary.FAILURES (or "unknown_failure: <text>"). Every string of a result, keys included,
+is scrubbed of this machine's addresses as the result leaves measurement (report/scrub.py).
 """
 
 from __future__ import annotations
@@ -124,12 +125,12 @@ class HttpObservation(TypedDict):
     address: str | None  # the resolved address the request went to
     port: int | None
     status: int | None
-    headers: dict[str, str]  # response headers, names lower case, values as text (scrubbed)
+    headers: dict[str, str]  # response headers, names lower case, values as text
     location: str | None  # absolute redirect target when status is 3xx
     body_length: int | None  # decoded bytes read (up to the cap)
     body_sha256: str | None
     body_truncated: bool  # the cap stopped the read before the end
-    body: str  # first 64 KiB of the decoded body as text (scrubbed), "" when none
+    body: str  # first 64 KiB of the decoded body as text, "" when none
     title: str | None  # <title>, whitespace collapsed, control characters removed
     body_read_ms: float | None  # from first byte to the end of the body read
     failure: str | None

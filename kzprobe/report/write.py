@@ -119,6 +119,7 @@ def build_report(header: dict, measured: list[dict], analysis: Any, *, complete:
             "started_at": result["started_at"],
             "duration_ms": result["duration_ms"],
             **({"queued_ms": result["queued_ms"]} if "queued_ms" in result else {}),
+            **({"scrubbed": result["scrubbed"]} if result.get("scrubbed") else {}),
         })
     report = {
         "format": header["format"],
@@ -133,6 +134,8 @@ def build_report(header: dict, measured: list[dict], analysis: Any, *, complete:
         "connectivity": analysis.connectivity,
         "baselines": analysis.baselines,
         "summary": summary,
+        # Times this machine's addresses, echoed by what was measured, became "[scrubbed]" (docs/privacy.md).
+        "scrubbed": sum(r.get("scrubbed", 0) for r in results),
         "results": results,
     }
     return report

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -49,7 +50,13 @@ from kzprobe.vantage import (
     publish_latest,
 )
 from kzprobe.vantage.alerts import AlertOutcome, publish_changes
-from kzprobe.vantage.geo import DEFAULT_GEO_TIMEOUT_S, lookup_network, txt_lookup_via
+from kzprobe.vantage.geo import (
+    DEFAULT_GEO_TIMEOUT_S,
+    ECHO_SERVERS_ENV,
+    configured_echo_servers,
+    lookup_network,
+    txt_lookup_via,
+)
 from kzprobe.vantage.report_files import report_file_name
 
 # Durations of the previous complete scan in an output directory (hidden: not a report).
@@ -102,8 +109,8 @@ def _load_resume(path: Path) -> _Resumed:
         raise ScanJobError(BAD_INPUT, f"--resume: {source} is a complete scan; nothing to resume")
     header = {key: previous[key] for key in ("format", "format_version", "scan_id", "started_at",
                                              "software", "vantage", "settings") if key in previous}
-    results = [{key: r[key] for key in ("target", "observations", "started_at", "duration_ms", "queued_ms") if key in r}
-               for r in previous.get("results", [])]
+    results = [{key: r[key] for key in ("target", "observations", "started_at", "duration_ms", "queued_ms", "scrubbed")
+                if key in r} for r in previous.get("results", [])]
     return _Resumed(path=path, output=output, header=header, results=results)
 
 
@@ -238,7 +245,12 @@ def run_scan_job(
 def _run_locked(settings, options, plan, output, started_at, resumed, on_result, total_known) -> ScanOutcome:
     network = None
     if settings.geo:
-        network = asyncio.run(lookup_network(txt_lookup_via(options.resolver, DEFAULT_GEO_TIMEOUT_S)))
+        try:
+            echo_servers = configured_echo_servers(os.environ)
+        except ValueError as exc:
+            raise ScanJobError(BAD_INPUT, f"{ECHO_SERVERS_ENV}: {exc}") from exc
+        network = asyncio.run(lookup_network(txt_lookup_via(options.resolver, DEFAULT_GEO_TIMEOUT_S),
+                                             echo_servers=echo_servers))
         options.own_addresses |= network.public_addresses
     try:
         kit = build_probe_kit(options)
@@ -248,18 +260,21 @@ def _run_locked(settings, options, plan, output, started_at, resumed, on_result,
     if settings.control:
         try:
             control_report = load_control(settings.control, kit)
-        except ControlError as exc:
-            raise ScanJobError(BAD_INPUT, f"--control: {exc}") from exc
+        except ControlError as exc:  # its text may quote what a server sent
+            raise ScanJobError(BAD_INPUT, f"--control: {kit.scrub(str(exc))}") from exc
 
-    measured = list(resumed.results) if resumed else []
+    # Scrubbed again: an interrupted scan's journal may be older than an address learned now.
+    measured = [kit.scrub.result(r) for r in resumed.results] if resumed else []
     resume_notes: list[str] = []
     done = {r["target"]["id"] for r in measured}
     to_measure = [t for t in plan.targets if t.id not in done]
     processes = process_count(settings.processes, len(to_measure))
+    # The system's resolver may be this machine itself (a VPS's own resolver on its address).
+    resolver = kit.scrub(kit.dns.description)
     if resumed:
         header = resumed.header
         differences = _resume_differences(header.get("settings", {}),
-                                          _settings_record(settings, kit.dns.description, plan, processes))
+                                          _settings_record(settings, resolver, plan, processes))
         if differences:
             raise ScanJobError(BAD_INPUT, "--resume: the interrupted scan was made with other settings: "
                                + "; ".join(differences) + ". Resume it with the same options or configuration file")
@@ -269,7 +284,7 @@ def _run_locked(settings, options, plan, output, started_at, resumed, on_result,
     else:
         vantage = {"name": settings.vantage, **(network.fields() if network else {"asn": None, "country": None})}
         header = scan_header(uuid.uuid4().hex, started_at, vantage,
-                             _settings_record(settings, kit.dns.description, plan, processes))
+                             _settings_record(settings, resolver, plan, processes))
     journal_path = journal_path_for(output)
     append = resumed is not None and journal_path.exists()
     try:
@@ -319,7 +334,7 @@ def _run_locked(settings, options, plan, output, started_at, resumed, on_result,
     outcome = ScanOutcome(report=report, output=output, complete=finished)
     outcome.warnings.extend(resume_notes)
     if network is not None and network.failure:
-        outcome.warnings.append(f"network lookup (ASN, country) failed: {network.failure}")
+        outcome.warnings.append(f"network lookup (ASN, country) failed: {kit.scrub(network.failure)}")
     if not finished:
         journal.close()
         return outcome

@@ -117,6 +117,7 @@ def measure_in_processes(options: ScanOptions, targets: Sequence[Target], concur
 def _measuring_process(options: ScanOptions, targets: list[Target], concurrency: int, out_fd: int,
                        previous_ms: Mapping[str, float] | None) -> None:
     status = _CRASHED
+    scrub = None
     try:
         _die_with_parent()
         _widen_pipe(out_fd)
@@ -127,10 +128,12 @@ def _measuring_process(options: ScanOptions, targets: list[Target], concurrency:
             out.flush()
 
         kit = build_probe_kit(options)
+        scrub = kit.scrub
         status = _FINISHED if measure_with_signals(kit, targets, concurrency, send, previous_ms) else _STOPPED
         out.close()
     except BaseException:
-        traceback.print_exc()
+        report = traceback.format_exc()  # a bug's message may quote what a server sent
+        sys.stderr.write(scrub(report) if scrub is not None else report)
     finally:
         sys.stderr.flush()
         os._exit(status)

@@ -1,7 +1,9 @@
 """Run the probes for many targets: bounded concurrency, a deadline per target, results streamed.
 
 `run_scan` measures; it does not decide. Each measured result goes to `on_result` (the journal)
-the moment it is complete; the caller analyses them all at the end.
+the moment it is complete; the caller analyses them all at the end. `measure_target` is where a
+result leaves measurement: it is scrubbed of this machine's addresses there, so that nothing
+downstream (journal, measuring-process pipe, analysis, report, output) ever sees them.
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ from kzprobe.probes.connection import Connector
 from kzprobe.probes.dns import DnsProbe, ResolverSpec
 from kzprobe.probes.doh import DohClient
 from kzprobe.probes.service_endpoints import ENDPOINT_OPERATIONS_AT_ONCE, measure_endpoints
+from kzprobe.probes.own_addresses import interface_addresses
 from kzprobe.probes.web import ProbeKit, measure_web_target
-from kzprobe.report.scrub import Scrubber, local_public_addresses
+from kzprobe.report.scrub import Scrubber
 from kzprobe.probes.turns import Backlog, Ticket, current_ticket, hold
 
 if TYPE_CHECKING:
@@ -62,6 +65,8 @@ class ScanOptions:
     ca_file: str | None = None
     timeout: float = scan_limits.DEFAULT_TIMEOUT_S
     concurrency: int = scan_limits.DEFAULT_CONCURRENCY
+    # This machine's addresses learned from the network (the echo of the network lookup, geo.py);
+    # its interfaces' addresses are added when the probe kit is built.
     own_addresses: set[str] = field(default_factory=set)
     # Processes measuring this scan together (scan/processes.py): each keeps its share of the
     # limits that hold for the whole scan (a resolver's queries in flight).
@@ -87,7 +92,7 @@ def build_probe_kit(options: ScanOptions) -> ProbeKit:
         dns=dns,
         control_dns=control_dns,
         connector=connector,
-        scrub=Scrubber(options.own_addresses | local_public_addresses()),
+        scrub=Scrubber(options.own_addresses | interface_addresses()),
         timeout=options.timeout,
         doh=doh,
     )
@@ -105,7 +110,8 @@ def target_deadline(target: Target, timeout: float) -> float:
 
 
 async def measure_target(kit: ProbeKit, target: Target) -> dict:
-    """One measured result: the target, its observations, when and how long."""
+    """One measured result: the target, its observations, when and how long; scrubbed of this
+    machine's addresses (report/scrub.py)."""
     started_at = utc_now()
     start = time.monotonic()
     observations: Observations = {}
@@ -131,7 +137,7 @@ async def measure_target(kit: ProbeKit, target: Target) -> dict:
     if ticket is not None and ticket.queued_s:
         # Part of duration_ms spent waiting for a turn for CPU work (turns.py): our queue, not the network.
         result["queued_ms"] = round(ticket.queued_s * 1000, 1)
-    return result
+    return kit.scrub.result(result)
 
 
 def measure_with_signals(kit: ProbeKit, targets: Sequence[Target], concurrency: int,

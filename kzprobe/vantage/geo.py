@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -73,6 +73,42 @@ DEFAULT_ECHO_SERVERS: Final = (
     EchoServer("2620:0:ccc::2", "myip.opendns.com", "AAAA"),
     EchoServer("2001:4860:4802:32::a", "o-o.myaddr.l.google.com", "TXT"),
 )
+
+
+# The echo servers to ask instead, "ADDRESS[:PORT] NAME TYPE" separated by commas (an IPv6
+# address with a port in brackets): a vantage that runs its own echo server, or a lab's.
+ECHO_SERVERS_ENV: Final = "KZPROBE_GEO_ECHO"
+
+
+def parse_echo_servers(text: str) -> tuple[EchoServer, ...]:
+    """EchoServers from "208.67.222.222 myip.opendns.com A, [2620:0:ccc::2]:53 myip.opendns.com
+    AAAA"; ValueError naming the entry that is not one."""
+    servers = []
+    for entry in (e.strip() for e in text.split(",")):
+        fields = entry.split()
+        if len(fields) != 3 or fields[2].upper() not in ("A", "AAAA", "TXT"):
+            raise ValueError(f"{entry!r} is not 'ADDRESS[:PORT] NAME A|AAAA|TXT'")
+        where, name, rdtype = fields[0], fields[1], fields[2].upper()
+        port = 53
+        match = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\](?::([0-9]{1,5}))?|([0-9.]+)(?::([0-9]{1,5}))?|([0-9A-Fa-f:]+)", where)
+        if match is None:
+            raise ValueError(f"{entry!r}: {where!r} is not an address with an optional port")
+        address = match.group(1) or match.group(3) or match.group(5)
+        port = int(match.group(2) or match.group(4) or port)
+        try:
+            address = str(ipaddress.ip_address(address))
+        except ValueError:
+            raise ValueError(f"{entry!r}: {address!r} is not an IP address") from None
+        if not 0 < port < 65536:
+            raise ValueError(f"{entry!r}: port {port} is out of range")
+        servers.append(EchoServer(address, name.rstrip("."), rdtype, port))
+    return tuple(servers)
+
+
+def configured_echo_servers(environ: Mapping[str, str]) -> tuple[EchoServer, ...]:
+    """The echo servers of ECHO_SERVERS_ENV when it is set, else DEFAULT_ECHO_SERVERS."""
+    text = environ.get(ECHO_SERVERS_ENV, "").strip()
+    return parse_echo_servers(text) if text else DEFAULT_ECHO_SERVERS
 
 
 @dataclass(frozen=True)
