@@ -128,3 +128,22 @@ def test_distinguished_names_parse_with_escapes():
 
 def test_bundled_path_is_the_shipped_data_file():
     assert BUNDLED.name == "fingerprints.yaml" and BUNDLED.parent.name == "data"
+
+
+def test_a_body_pattern_is_ruled_out_before_the_body_is_folded(monkeypatch):
+    """Folding a 64 KiB body for every response and pattern was most of the analysis' time: a body
+    lacking a pattern's word is not folded at all, and matching is unchanged where it has it."""
+    from kzprobe.analysis import fingerprints as fp
+
+    folded: list[int] = []
+    real_fold = fp.fold.__wrapped__
+    monkeypatch.setattr(fp, "fold", lambda text: folded.append(len(text)) or real_fold(text))
+    pattern = fp.PagePattern("x", "body", None, "contains", real_fold("Incapsula incident ID"), None, "test")
+    page = "<html>" + "plain news text " * 4000 + "</html>"
+
+    class Hop:
+        body, title, headers = page, None, {}
+
+    assert not pattern.matches(Hop()) and folded == []
+    Hop.body = page.replace("plain", "INCAPSULA   Incident  id", 1)
+    assert pattern.matches(Hop()) and len(folded) == 1
