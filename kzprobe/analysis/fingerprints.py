@@ -30,6 +30,12 @@ def fold(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
+@functools.lru_cache(maxsize=256)
+def _lowered(text: str) -> str:
+    """A body lowered once for all the patterns it is checked against."""
+    return text.lower()
+
+
 @functools.lru_cache(maxsize=4096)
 def _needle(pattern: str) -> str:
     """The longest ASCII word of a folded pattern ("" when it has none): present in any body the
@@ -58,7 +64,7 @@ class PagePattern:
             # response checked. A word of the pattern missing from the lowered body rules it out
             # first (ASCII letters and digits lower and casefold alike).
             needle = _needle(self.pattern)
-            if needle and needle not in haystack.lower():
+            if needle and needle not in _lowered(haystack):
                 return False
         elif self.where == "title":
             haystack = hop.title or ""
