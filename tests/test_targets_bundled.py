@@ -39,8 +39,56 @@ def test_bundled_files_in_order() -> None:
     assert bundled_target_files()[0].parent == REPO / "targets"
 
 
-def test_bundled_lists_pass_strict_validation_with_60_or_more_targets(bundled: list[Target]) -> None:
-    assert len(bundled) >= 60
+def test_bundled_lists_pass_strict_validation_with_168_targets(bundled: list[Target]) -> None:
+    assert len(bundled) == 168
+    assert [path.name for path in bundled_target_files()] == [
+        "kz.yaml", "messengers.yaml", "baselines.yaml", "circumvention.yaml"]
+
+
+OONI_2024 = "content/post/2024-kazakhstan-report/index.md, commit 00d5bf12ca2cd3500a320b7570a73f0102681cbf"
+OONI_2023 = "content/post/2023-throttling-kz-elections/index.md, commit 353e41e3b5a24d47f6c8f911fc119e2b427ee484"
+
+
+def _cites(target: Target, report: str, word: str = "") -> bool:
+    return any(report in s["document"] and word in s["reports"] for s in target.sources)
+
+
+@pytest.mark.parametrize(
+    ("hostname", "report", "word"),
+    [
+        pytest.param("www.kavkazcenter.com", OONI_2024, "after the ClientHello", id="blocked news"),
+        pytest.param("www.ipetitions.com", OONI_2024, "AS9198", id="blocked petitions"),
+        pytest.param("surfshark.com", OONI_2024, "after the ClientHello", id="blocked VPN"),
+        pytest.param("mask.icloud.com", OONI_2024, "after the ClientHello", id="blocked relay"),
+        pytest.param("www.pinterest.com", OONI_2024, "ISCA", id="intercepted"),
+        pytest.param("rutracker.org", OONI_2024, "ISCA", id="intercepted, listed before"),
+        pytest.param("www.hrw.org", OONI_2024, "accessible", id="accessible"),
+        pytest.param("www.amnesty.org", OONI_2024, "accessible", id="accessible too"),
+        pytest.param("www.currenttime.tv", OONI_2023, "Throttled", id="throttled"),
+    ],
+)
+def test_ooni_findings_are_cited_with_repository_path_and_commit(
+    by_host: dict[str, Target], hostname: str, report: str, word: str
+) -> None:
+    assert _cites(by_host[hostname], f"github.com/ooni/ooni.org, {report}", word)
+
+
+def test_every_ooni_citation_names_its_commit(bundled: list[Target]) -> None:
+    ooni = [s for t in bundled for s in t.sources if s["document"].startswith("OONI") and "spec" not in s["document"]]
+    assert len(ooni) >= 100
+    assert all(OONI_2024 in s["document"] or OONI_2023 in s["document"] for s in ooni)
+
+
+@pytest.mark.parametrize("hostname", ["www.azattyq.org", "rus.azattyq.org", "www.currenttime.tv"])
+def test_throttled_sites_have_a_download_on_the_same_site(by_host: dict[str, Target], hostname: str) -> None:
+    download = by_host[hostname].download
+    assert download is not None and download.startswith(f"https://{hostname}/")
+
+
+def test_circumvention_sites_share_the_anon_category(bundled: list[Target]) -> None:
+    anon = {t.hostname for t in bundled if t.category == "ANON"}
+    assert len(anon) == 77
+    assert {"www.torproject.org", "psiphon.ca", "nordvpn.com", "mullvad.net", "www.vpngate.net"} <= anon
 
 
 def test_every_bundled_entry_is_fully_sourced(bundled: list[Target]) -> None:
@@ -54,6 +102,7 @@ def test_every_file_carries_the_citizen_lab_licence_note() -> None:
     for path in bundled_target_files():
         text = path.read_text(encoding="utf-8")
         assert "CC BY-NC-SA 4.0" in text and "Citizen Lab" in text, path
+        assert "OONI" in text or path.name in ("messengers.yaml", "baselines.yaml"), path
     [kz, messengers, baselines] = load_target_files(bundled_target_files()[:3], strict=True)
     assert all(f.licence and "CC BY-NC-SA 4.0" in f.licence for f in (kz, messengers, baselines))
     readme = (REPO / "targets" / "README.md").read_text(encoding="utf-8")
