@@ -24,6 +24,7 @@ from kzprobe.analysis.dns_rules import RESOLVES, dns_control, dns_verdict
 from kzprobe.analysis.explain import addresses, sentence
 from kzprobe.analysis.facts import TargetFacts
 from kzprobe.analysis.http_rules import http_verdict
+from kzprobe.analysis.keyword_rules import keyword_verdict
 from kzprobe.analysis.conclusion import Verdict, blocked, inconclusive
 from kzprobe.analysis.services import analyse_service
 from kzprobe.analysis.transport_rules import tcp_verdict, tls_verdict
@@ -86,6 +87,11 @@ def target_verdict(facts: TargetFacts, index: int, view: ControlView, ctx: Conte
             "the vantage was offline, so no failure here can be blamed on a censor"))
     if ctx.connectivity.state == v.CAPTIVE_PORTAL and not facts.has_endpoints:
         return _behind_portal(facts, index, view, ctx).with_control(control_summary(view))
+    word = facts.raw_target.get("keyword")
+    if isinstance(word, str) and not facts.url:
+        # A word, not a site: judged by its neutral twins, which stand in for a control.
+        observations = result.get("observations") if isinstance(result, dict) else None
+        return keyword_verdict(word, observations).with_control(control_summary(view))
     if facts.has_endpoints:
         # Service targets (messengers): judged endpoint by endpoint, with the web rules' verdict
         # for their url as one more member; connectivity and the control summary are theirs.

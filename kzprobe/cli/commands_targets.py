@@ -177,6 +177,8 @@ def _short(text: str, names: dict[str, str]) -> str:
 
 
 def _where(target: Target) -> str:
+    if target.keyword is not None:
+        return target.label
     if target.url and target.endpoints:
         return f"{target.url} (+{len(target.endpoints)} endpoints)"
     if target.url:

@@ -171,7 +171,7 @@ def plan_namespace(role: str, scenarios: Sequence[Scenario], allocation: Allocat
     honest: dict[str, dict] = {BLOCKPAGE_HOST: {"action": m.DNS_ANSWER, "a": [a.BLOCKPAGE_SERVER], "aaaa": []},
                                PKI_HOST: {"action": m.DNS_ANSWER, "a": [a.PKI_SERVER], "aaaa": []}}
     isp: dict[str, dict] = dict(honest)
-    keywords: list[dict] = []  # the censor's keyword rules, applied to every plaintext request
+    keywords: list[dict] = []  # the censor's keyword rules: every plaintext request, every ClientHello
 
     for scenario in scenarios:
         site = scenario.site
@@ -181,13 +181,15 @@ def plan_namespace(role: str, scenarios: Sequence[Scenario], allocation: Allocat
         isp[site.host] = _dns_record(scenario.inside, site_where)
         sites[site.host] = {
             "page": site.page, "https_redirect": site.redirects_to_https, "download_bytes": site.download_bytes,
-            "tls": here.tls, "http": m.HTTP_PASS if here.keyword else here.http, "rate": here.rate_bytes_per_s,
+            "tls": m.TLS_PASS if here.keyword and here.keyword_at == m.KEYWORD_IN_SNI else here.tls,
+            "http": m.HTTP_PASS if here.keyword else here.http, "rate": here.rate_bytes_per_s,
             "burst": here.burst_bytes, "delay": here.delay_s, "site": here.site, "redirect_to": here.redirect_to,
             "drip": here.drip_s, "freeze": here.freeze_after, "tls_delay": here.tls_delay_s,
             "paths": page_paths(scenario), "tls_any_name": here.tls_any_name,
         }
         if here.keyword:
-            keywords.append({"keyword": here.keyword.lower(), "action": here.http, "redirect_to": here.redirect_to})
+            keywords.append({"keyword": here.keyword.lower(), "at": here.keyword_at, "action": here.http,
+                             "tls": here.tls, "redirect_to": here.redirect_to})
         for alias in site.aliases:
             honest[alias] = isp[alias] = {"action": m.DNS_ANSWER, "a": list(site_where.v4), "aaaa": list(site_where.v6)}
             sites[alias] = {"page": m.PAGE_OTHER, "https_redirect": False, "download_bytes": None,

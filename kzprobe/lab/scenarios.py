@@ -47,6 +47,14 @@ SLOW_HANDSHAKE_S: Final = 1.8
 # keyword, research/kz-blocking-fingerprints.md).
 HOST_KEYWORD: Final = "azattyq"
 URL_KEYWORD: Final = "zhanaozen"
+# Keyword targets (`keyword: WORD`, tried on the scan's baselines): a word the censor looks for
+# only in URL paths, one only in Host headers, one only in TLS server names, and one it lets
+# pass. Names from the Guljan case and the outlets banned with Respublika (Freedom House, Freedom
+# on the Net 2013); any word would do.
+PATH_KEYWORD: Final = "guljan"
+HOST_KEYWORD_ONLY: Final = "nuradam"
+SNI_KEYWORD: Final = "respublika"
+PASSING_KEYWORD: Final = "kzlabfree"
 # Registrable domains other than kzlab.test (by the public suffix list, every name under
 # kzlab.test is one site): a site's national domain, and a portal a censor redirects to.
 NATIONAL_DOMAIN: Final = "kzlab-kz.test"
@@ -273,6 +281,23 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
              _site("url-keyword", scheme="http", https_redirect=False, path=f"/news/{URL_KEYWORD}-2011.html"),
              Conditions(http=m.HTTP_BLOCKPAGE, keyword=URL_KEYWORD), _blocked("http", "http.blockpage"),
              expect_without_control=_blocked("http", "http.blockpage")),
+    # Keyword targets: the word on the baselines, beside a neutral twin (the twin is the control,
+    # so the verdicts are the same without a control scan).
+    Scenario("keyword-path", f"Kazakh blockpage for any URL path with {PATH_KEYWORD!r}, at any address",
+             _site("keyword-path", keyword=PATH_KEYWORD),
+             Conditions(http=m.HTTP_BLOCKPAGE, keyword=PATH_KEYWORD, keyword_at=m.KEYWORD_IN_PATH),
+             _blocked("http", "keyword.path"), expect_without_control=_blocked("http", "keyword.path")),
+    Scenario("keyword-host", f"RST for any Host header with {HOST_KEYWORD_ONLY!r}, at any address",
+             _site("keyword-host", keyword=HOST_KEYWORD_ONLY),
+             Conditions(http=m.HTTP_RESET, keyword=HOST_KEYWORD_ONLY, keyword_at=m.KEYWORD_IN_HOST),
+             _blocked("http", "keyword.host"), expect_without_control=_blocked("http", "keyword.host")),
+    Scenario("keyword-sni", f"ClientHello naming anything with {SNI_KEYWORD!r} swallowed, at any address",
+             _site("keyword-sni", keyword=SNI_KEYWORD),
+             Conditions(tls=m.TLS_SWALLOW, keyword=SNI_KEYWORD, keyword_at=m.KEYWORD_IN_SNI),
+             _blocked("tls", "keyword.sni"), expect_without_control=_blocked("tls", "keyword.sni")),
+    Scenario("keyword-passes", f"the word {PASSING_KEYWORD!r} passes everywhere",
+             _site("keyword-passes", keyword=PASSING_KEYWORD), m.HONEST, REACHABLE,
+             expect_without_control=REACHABLE),
     # Issue 22, traps that are not censorship (each also scanned without a control scan).
     Scenario("dns-flaky", "ISP resolver fails the first query for the name (SERVFAIL) and answers the next",
              _site("dns-flaky"), Conditions(dns=m.DNS_FLAKY), REACHABLE, expect_without_control=REACHABLE),

@@ -53,6 +53,13 @@ CHAIN_NO_INTERMEDIATE: Final = "no_intermediate"  # the leaf alone, no AIA: it c
 CHAINS: Final = (CHAIN_FULL, CHAIN_NO_INTERMEDIATE_AIA, CHAIN_NO_INTERMEDIATE)
 
 # What a middlebox does to a plaintext HTTP request whose Host names the site.
+# Where the censor looks for Conditions.keyword: the plaintext Host or URL (either), only the
+# URL path, only the Host header, or the TLS server name (with the `tls` action, at any address).
+KEYWORD_URL: Final = "url"
+KEYWORD_IN_PATH: Final = "path"
+KEYWORD_IN_HOST: Final = "host"
+KEYWORD_IN_SNI: Final = "sni"
+KEYWORD_PLACES: Final = (KEYWORD_URL, KEYWORD_IN_PATH, KEYWORD_IN_HOST, KEYWORD_IN_SNI)
 HTTP_PASS: Final = "pass"
 HTTP_BLOCKPAGE: Final = "blockpage"  # a blockpage a Kazakh fingerprint matches
 HTTP_UNKNOWN_BLOCKPAGE: Final = "unknown_blockpage"  # a blockpage no fingerprint knows
@@ -101,6 +108,9 @@ class Site:
     # portal): each resolves to the site's address and serves its own page.
     aliases: tuple[str, ...] = ()
     chain: str = CHAIN_FULL  # the certificate chain its server sends (CHAINS)
+    # A keyword target instead of a site (`keyword: WORD` in the targets file): the word is tried
+    # on the scan's baselines; the host above only names the scenario's unused address.
+    keyword: str | None = None
 
     @property
     def url(self) -> str:
@@ -131,6 +141,7 @@ class Conditions:
     # The censor's `http` action hits plaintext requests whose Host or URL contains this keyword,
     # at any address, instead of requests with the site's Host (Kazakh DPI's keyword filtering).
     keyword: str | None = None
+    keyword_at: str = KEYWORD_URL  # where the censor looks for it (KEYWORD_PLACES)
     # What happens to every ClientHello to the site's addresses, whatever name it carries: a
     # censor blocking the address, or the server itself refusing TLS (set on both sides).
     tls_any_name: str = TLS_PASS
@@ -149,7 +160,14 @@ class Conditions:
             raise ValueError(f"conditions: site {self.site!r} is not one of {SITE_ANSWERS}")
         if (self.site == SITE_REDIRECT or self.http == HTTP_REDIRECT_AWAY) != bool(self.redirect_to):
             raise ValueError("conditions: redirect_to goes with site='redirect' or http='redirect_away', and only with them")
-        if self.keyword is not None and (self.http == HTTP_PASS or not self.keyword.strip()):
+        if self.keyword_at not in KEYWORD_PLACES:
+            raise ValueError(f"conditions: keyword_at {self.keyword_at!r} is not one of {KEYWORD_PLACES}")
+        if self.keyword is not None and not self.keyword.strip():
+            raise ValueError("conditions: a keyword must not be blank")
+        if self.keyword is not None and self.keyword_at == KEYWORD_IN_SNI \
+                and self.tls not in (TLS_RESET, TLS_FIN, TLS_SWALLOW):
+            raise ValueError("conditions: a keyword in the server name needs a reset, fin or swallow tls action")
+        if self.keyword is not None and self.keyword_at != KEYWORD_IN_SNI and self.http == HTTP_PASS:
             raise ValueError("conditions: a keyword needs an http action to apply")
 
     def describe(self) -> str:
@@ -165,9 +183,12 @@ class Conditions:
             parts.append(f"TLS {self.tls.replace('_', ' ')}")
         if self.tls_any_name != TLS_PASS:
             parts.append(f"TLS {self.tls_any_name} for any name")
-        if self.http != HTTP_PASS:
+        if self.keyword is not None and self.keyword_at == KEYWORD_IN_SNI:
+            parts.append(f"TLS {self.tls} for any server name with {self.keyword!r}")
+        elif self.http != HTTP_PASS:
+            where = {KEYWORD_URL: "URL or Host", KEYWORD_IN_PATH: "URL path", KEYWORD_IN_HOST: "Host"}[self.keyword_at]
             parts.append(f"HTTP {self.http.replace('_', ' ')}"
-                         + (f" for any URL or Host with {self.keyword!r}" if self.keyword else ""))
+                         + (f" for any {where} with {self.keyword!r}" if self.keyword else ""))
         if self.rate_bytes_per_s:
             burst = f" after {self.burst_bytes // 1000} KB" if self.burst_bytes else ""
             parts.append(f"{self.rate_bytes_per_s // 1000} KB/s{burst}")

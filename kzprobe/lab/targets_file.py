@@ -24,6 +24,9 @@ def targets_yaml(scenarios: Sequence[Scenario], allocation: Allocation) -> str:
     entries = []
     for scenario in scenarios:
         site = scenario.site
+        if site.keyword is not None:  # a word, tried on the scan's baselines: no url of its own
+            entries.append({"id": scenario.id, "keyword": site.keyword, "name": scenario.summary})
+            continue
         entry: dict[str, object] = {"id": scenario.id, "url": site.url, "name": scenario.summary}
         if site.download_bytes:
             entry["download"] = f"{site.scheme}://{site.host}{pages.DOWNLOAD_PATH}"

@@ -88,3 +88,6 @@ AIA_MAX_CERTIFICATES: Final = 4
 # answers with its default certificate or a TLS alert (a CDN's "unrecognized name"), either of
 # which shows that the address itself answers TLS.
 NEUTRAL_SNI: Final = "example.com"
+# A keyword request's answer is read up to this many bytes: the status line, the headers and
+# the start of a page are what tell an answer from a blockpage; the rest costs time for nothing.
+KEYWORD_READ_BYTES: Final = 16 * 1024

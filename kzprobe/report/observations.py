@@ -192,6 +192,31 @@ class AiaObservation(TypedDict):
     duration_ms: float
 
 
+class KeywordObservation(TypedDict):
+    """One request or handshake of a keyword target, to one baseline's own address.
+
+    The word goes in one place (`placement`): the URL path or the Host header of a plaintext
+    HTTP request, or the TLS server name; its pair (`neutral` true) differs only by a neutral
+    word of the same length. Nothing is resolved: the address is the baseline's own."""
+
+    placement: str  # "path" | "host" | "sni" (vocabulary.KEYWORD_PLACEMENTS)
+    neutral: bool  # the neutral twin, not the keyword
+    word: str  # as sent: the IDNA label (host, sni) or the percent-encoded path segment
+    baseline: str  # the baseline target's id whose address was used
+    hostname: str  # the Host header (path, host) or the server name (sni) sent
+    address: str
+    port: int
+    path: str  # the request path ("" for a handshake)
+    failure: str | None  # at the TCP connect, the handshake or the request (`step` says which)
+    step: str | None  # "tcp" | "tls" | "http" where it failed; None when it completed
+    status: int | None  # HTTP status of the answer (path, host)
+    location: str | None  # its Location header, if any
+    body_length: int | None  # bytes of the answer's body read (at most limits.KEYWORD_READ_BYTES)
+    body_sha256: str | None
+    handshake_completed: bool  # sni: the handshake finished (the certificate is not checked)
+    duration_ms: float
+
+
 class Observations(TypedDict, total=False):
     """Everything measured for one web target. Keys absent when that step did not run."""
 
@@ -206,3 +231,4 @@ class Observations(TypedDict, total=False):
     # (probes/https_check.py) - the site's own page, when TLS validates, to check the plain one.
     https_check: HttpsCheckObservation
     aia: list[AiaObservation]  # issuer certificates fetched for chains that came incomplete
+    keyword: list[KeywordObservation]  # a keyword target's requests and handshakes (probes/keyword.py)

@@ -65,7 +65,18 @@ EVIDENCE_CODES: Final = (
     "connectivity.captive_portal",
     "tls.sni_filter",
     "tls.chain_incomplete",
+    "keyword.path",
+    "keyword.host",
+    "keyword.sni",
+    "keyword.neutral_failed",
+    "keyword.no_baseline",
 )
+
+# Where a keyword target's word is sent (KeywordObservation "placement").
+KEYWORD_PATH: Final = "path"
+KEYWORD_HOST: Final = "host"
+KEYWORD_SNI: Final = "sni"
+KEYWORD_PLACEMENTS: Final = (KEYWORD_PATH, KEYWORD_HOST, KEYWORD_SNI)
 
 # Failure strings: the only values an observation's "failure" field may hold
 # (besides None and "unknown_failure: <text>"). Mapped from exceptions in probes/failures.py.

@@ -27,6 +27,7 @@ from kzprobe.report.write import (
     write_json_atomically,
 )
 from kzprobe.report.read import JOURNAL_SUFFIX, ReportError, read_report
+from kzprobe.scan.keywords import measure_keyword_targets
 from kzprobe.scan.run import ScanOptions, build_probe_kit, measure_with_signals, utc_now
 from kzprobe.scan.processes import MeasuringProcessError, measure_in_processes, process_count
 from kzprobe.targets import (
@@ -268,6 +269,9 @@ def _run_locked(settings, options, plan, output, started_at, resumed, on_result,
     resume_notes: list[str] = []
     done = {r["target"]["id"] for r in measured}
     to_measure = [t for t in plan.targets if t.id not in done]
+    # Keyword targets are measured last, on the baselines this scan reached (scan/keywords.py).
+    keywords = [t for t in to_measure if t.keyword is not None]
+    to_measure = [t for t in to_measure if t.keyword is None]
     processes = process_count(settings.processes, len(to_measure))
     # The system's resolver may be this machine itself (a VPS's own resolver on its address).
     resolver = kit.scrub(kit.dns.description)
@@ -295,7 +299,7 @@ def _run_locked(settings, options, plan, output, started_at, resumed, on_result,
     except ReportWriteError as exc:
         raise ScanJobError(CANNOT_WRITE, str(exc)) from exc
     if total_known:
-        total_known(len(to_measure))
+        total_known(len(to_measure) + len(keywords))
 
     def record(result: dict, line: str | None = None) -> None:
         journal.add(result, line)
@@ -303,6 +307,7 @@ def _run_locked(settings, options, plan, output, started_at, resumed, on_result,
         if on_result:
             on_result(result)
 
+    plan_order = {t.id: i for i, t in enumerate(plan.targets)}
     try:
         previous_ms = read_durations(output.parent)
         if processes > 1:
@@ -310,6 +315,9 @@ def _run_locked(settings, options, plan, output, started_at, resumed, on_result,
                                             processes)
         else:
             finished = measure_with_signals(kit, to_measure, settings.concurrency, record, previous_ms)
+        if finished and keywords:
+            in_order = sorted(measured, key=lambda r: plan_order.get(r["target"]["id"], len(plan_order)))
+            measure_keyword_targets(build_probe_kit(options), keywords, in_order, record)
     except ReportWriteError as exc:
         journal.close()
         raise ScanJobError(CANNOT_WRITE, str(exc)) from exc

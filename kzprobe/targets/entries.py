@@ -10,13 +10,14 @@ from kzprobe.docs_links import doc_path
 from kzprobe.targets.endpoint_specs import _check_endpoints
 from kzprobe.targets.hosts import _site, _url_parts
 from kzprobe.targets.ids import _ID_RE, _host_slug, _IdRegistry, derive_id
+from kzprobe.targets.keywords import keyword_id, keyword_problem
 from kzprobe.targets.limits import MAX_ID_CHARS, MAX_SOURCES_PER_TARGET, MAX_TEXT_CHARS
 from kzprobe.targets.messages import _first_unsafe_char, _show, _type_name, _unknown_key_message
 from kzprobe.targets.target import BASELINES, CATEGORIES, Endpoint, Target
 from kzprobe.targets.problems import _EntryContext, _Problems
 
 # Fields of an entry, and of each of its sources.
-ENTRY_FIELDS: Final = ("id", "url", "name", "category", "sources", "download", "baseline", "endpoints")
+ENTRY_FIELDS: Final = ("id", "url", "keyword", "name", "category", "sources", "download", "baseline", "endpoints")
 SOURCE_FIELDS: Final = ("document", "reports", "date")
 
 _DATE_RE: Final = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
@@ -36,12 +37,13 @@ def _validate_entry(entry: Any, ctx: _EntryContext, problems: _Problems, ids: _I
         if key not in ENTRY_FIELDS:
             ctx.problem(problems, None, _unknown_key_message("field", key, ENTRY_FIELDS))
 
+    keyword = _check_keyword(entry, ctx, problems)
     url = _check_url_field(entry, "url", ctx, problems)
     endpoints = _check_endpoints(entry, ctx, problems)
-    if "url" not in entry and "endpoints" not in entry:
-        ctx.problem(problems, "url", "required (or 'endpoints' for a service target)")
+    if "url" not in entry and "endpoints" not in entry and "keyword" not in entry:
+        ctx.problem(problems, "url", "required (or 'endpoints' for a service target, 'keyword' for a keyword)")
 
-    target_id, derived = _check_id(entry, url, endpoints, ctx, problems)
+    target_id, derived = _check_id(entry, url, endpoints, ctx, problems, keyword)
     if ctx.target_id is None and target_id is not None:
         ctx.target_id = target_id
 
@@ -67,11 +69,13 @@ def _validate_entry(entry: Any, ctx: _EntryContext, problems: _Problems, ids: _I
         download=download,
         baseline=baseline,
         endpoints=endpoints,
+        keyword=keyword,
     )
 
 
 def _check_id(
-    entry: dict, url: str | None, endpoints: tuple[Endpoint, ...], ctx: _EntryContext, problems: _Problems
+    entry: dict, url: str | None, endpoints: tuple[Endpoint, ...], ctx: _EntryContext, problems: _Problems,
+    keyword: str | None = None,
 ) -> tuple[str | None, bool]:
     """(id, derived): the entry's own id, or one derived from its URL or first endpoint."""
     if "id" in entry:
@@ -94,7 +98,29 @@ def _check_id(
         return derive_id(url), True
     if endpoints:
         return _host_slug(endpoints[0].host), True
+    if keyword is not None:
+        return keyword_id(keyword), True
     return None, False
+
+
+def _check_keyword(entry: dict, ctx: _EntryContext, problems: _Problems) -> str | None:
+    """A keyword entry's word, stored as given; it stands alone: no url, endpoints, download or
+    baseline (it is measured on the scan's baselines, not on a site of its own)."""
+    if "keyword" not in entry:
+        return None
+    for other in ("url", "endpoints", "download", "baseline"):
+        if other in entry:
+            ctx.problem(problems, "keyword", f"a keyword entry has no {other!r}: the word is tried on the "
+                        "scan's baseline sites")
+    value = entry["keyword"]
+    if not isinstance(value, str):
+        ctx.problem(problems, "keyword", f"must be a string, not {_type_name(value)}")
+        return None
+    problem = keyword_problem(value)
+    if problem is not None:
+        ctx.problem(problems, "keyword", f"{_show(value)} {problem}" if value else problem)
+        return None
+    return value
 
 
 def _check_url_field(entry: dict, key: str, ctx: _EntryContext, problems: _Problems) -> str | None:

@@ -105,6 +105,14 @@ class Target:
     download: str | None = None  # a larger resource on the same site, for throughput
     baseline: str | None = None  # "domestic" | "international" | None
     endpoints: tuple[Endpoint, ...] = ()
+    keyword: str | None = None  # a word tried on the scan's baselines instead of a site (keywords.py)
+
+    @property
+    def label(self) -> str:
+        """How analyst commands show what was tested: the URL, `keyword: WORD`, or the id."""
+        if self.keyword is not None:
+            return f"keyword: {self.keyword}"
+        return self.url or self.id
 
     @property
     def hostname(self) -> str:
@@ -133,7 +141,7 @@ class Target:
                 data[name] = value
         if self.sources:
             data["sources"] = [dict(source) for source in self.sources]
-        for name in ("download", "baseline"):
+        for name in ("download", "baseline", "keyword"):
             value = getattr(self, name)
             if value is not None:
                 data[name] = value

@@ -156,6 +156,10 @@ class WebServer:
     def _tls_action(self, listener: dict, port: dict, sni: str | None) -> str:
         """By the name the ClientHello carries, at any address; a rule for the address first (middlebox.py)."""
         at_address = self.sites.get(listener["hosts"][0]) if listener["server"] == "site" and listener["hosts"] else None
+        keyword = next((k for k in self.keywords if k.get("at") == m.KEYWORD_IN_SNI and sni
+                        and k["keyword"] in sni.lower()), None)
+        if keyword is not None:  # the censor's word in the server name, at any address
+            return keyword["tls"]
         return middlebox.tls_action(middlebox.tls_rules(self.sites, sni, port), at_address)
 
     async def _handle_tls(self, conn: socket.socket, listener: dict, port: dict) -> None:
@@ -213,7 +217,7 @@ class WebServer:
             return
         method, path, host = request
         rules = self._middlebox(port, host)
-        keyword = None if tls else next((k for k in self.keywords if k["keyword"] in f"{host}{path}".lower()), None)
+        keyword = None if tls else next((k for k in self.keywords if _keyword_in_request(k, host, path)), None)
         action = keyword["action"] if keyword else rules["http"] if rules and not tls else m.HTTP_PASS
         log.info("HTTP%s %s %s %s%s -> %s", "S" if tls else "", listener["address"], method, host, path, action)
         if action == m.HTTP_RESET:
@@ -362,3 +366,12 @@ def _parse_request(head: bytes) -> tuple[str, str, str] | None:
     else:
         host = host.split(":")[0]
     return method.upper(), target.split("?")[0] or "/", host.rstrip(".")
+
+
+def _keyword_in_request(rule: dict, host: str, path: str) -> bool:
+    """A plaintext request the censor's keyword rule hits: the word where the rule looks for it."""
+    at = rule.get("at", m.KEYWORD_URL)
+    if at == m.KEYWORD_IN_SNI:
+        return False
+    where = {m.KEYWORD_IN_PATH: path, m.KEYWORD_IN_HOST: host}.get(at, f"{host}{path}")
+    return rule["keyword"] in where.lower()
