@@ -99,7 +99,7 @@ def render_comparison(comparison: Comparison[ScanDigest, TargetDigest], console:
     table.add_column("What changed")
     for change in shown:
         table.add_row(
-            safe(change.id, max_chars=40),
+            safe(_label(change), max_chars=40),
             safe(change.category),
             Text(_STATUS_LABELS[change.status], style="bold" if change.status == "changed" else ""),
             _side_text(change.a),
@@ -117,3 +117,9 @@ def _side_text(side: TargetDigest | None) -> Text:
     if side.evidence:
         text.append(" " + clean(", ".join(side.evidence)), style="dim")
     return text
+
+
+def _label(change: Any) -> str:
+    """The Target cell: `keyword: WORD` for a keyword target (from either side), else the id."""
+    side = change.b or change.a
+    return side.label if side is not None and hasattr(side, "label") else change.id

@@ -28,7 +28,7 @@ from kzprobe.analyst.reading import Provenance, ScanDigest, TargetDigest
 CACHE_ENV: Final = "KZPROBE_CACHE_DIR"
 # Raise when the digest's shape or the rules that fill it change: old entries are then ignored
 # (the database file name carries this and the kzprobe version; older files are deleted).
-DIGEST_FORMAT: Final = 3
+DIGEST_FORMAT: Final = 4
 # Writes are committed in batches: one transaction per file would dominate a cold run.
 COMMIT_EVERY: Final = 500
 _NAME_PREFIX: Final = "digests-"
@@ -153,7 +153,7 @@ def _to_json(scan: ScanDigest) -> list[Any]:
         scan.complete, scan.vantage, scan.asn, scan.country, scan.connectivity, scan.software,
         [
             [*target[:10], _endpoints_json(target.endpoints), list(target.measures) if target.measures else None,
-             target.queued_ms]
+             target.queued_ms, target.keyword]
             for target in scan.targets
         ],
         list(scan.provenance) if scan.provenance else None,
@@ -192,4 +192,5 @@ def _target_from_json(item: list[Any]) -> TargetDigest:
         EndpointSummary(endpoints[0], tuple(EndpointFailure(*f) for f in endpoints[1])) if endpoints else None,
         Measures(*item[11]) if item[11] is not None else None,
         item[12],
+        item[13] if len(item) > 13 else None,
     )

@@ -42,6 +42,12 @@ class TargetDigest(NamedTuple):
     endpoints: EndpointSummary | None  # service targets only
     measures: Measures | None  # only when read with detail=True (show, export)
     queued_ms: float | None = None  # the part of duration_ms spent behind the scan's own queues
+    keyword: str | None = None  # a keyword target's word (it has no url)
+
+    @property
+    def label(self) -> str:
+        """The target as tables show it: its id, or `keyword: WORD` for a keyword target."""
+        return target_label(self.id, self.keyword)
 
     def verdict_fields(self) -> dict[str, Any]:
         """The target and its verdict, JSON-ready: what every machine output starts a target with."""
@@ -167,13 +173,21 @@ def provenance_of(report: dict[str, Any]) -> Provenance | None:
     return Provenance(text(source) or "imported data", text(licence))
 
 
+def target_label(target_id: str, keyword: str | None) -> str:
+    """`keyword: WORD` for a keyword target (what was tested is a word, not a site), else the id."""
+    return f"keyword: {keyword}" if keyword else target_id
+
+
 def _digest_result(result: dict[str, Any], detail: bool) -> TargetDigest:
     target = result["target"]
     observations = result.get("observations")
+    word = target.get("keyword")
+    keyword = text(word) if isinstance(word, str) and not target.get("url") else None
     return TargetDigest(
         id=target["id"],
         category=target.get("category"),
-        url=target.get("url"),
+        url=target.get("url") or (target_label("", keyword) if keyword else None),
+        keyword=keyword,
         name=text(target.get("name")),
         verdict=result.get("verdict"),
         blocking=result.get("blocking"),

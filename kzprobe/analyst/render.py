@@ -167,7 +167,7 @@ def results_table(rows: list[TargetDigest]) -> Table:
     for target in rows:
         verdict = target.verdict or UNANALYSED
         table.add_row(
-            safe(target.id, max_chars=MAX_ID_CHARS),
+            safe(target.label, max_chars=MAX_ID_CHARS),
             safe(target.category),
             Text(clean(verdict), style=state_style(verdict)),
             safe(target.blocking),
@@ -179,11 +179,11 @@ def results_table(rows: list[TargetDigest]) -> Table:
 
 def narrow_lines(rows: list[TargetDigest]) -> list[Text | Padding]:
     """Targets for a narrow terminal: 'id  category  verdict layer  evidence', then the explanation."""
-    width = min(max(len(clean(t.id, MAX_ID_CHARS)) for t in rows), MAX_ID_CHARS)
+    width = min(max(len(clean(t.label, MAX_ID_CHARS)) for t in rows), MAX_ID_CHARS)
     lines: list[Text | Padding] = []
     for target in rows:
         verdict = target.verdict or UNANALYSED
-        line = Text(clean(target.id, MAX_ID_CHARS).ljust(width), style="bold")
+        line = Text(clean(target.label, MAX_ID_CHARS).ljust(width), style="bold")
         line.append(f"  {clean(target.category):<5} ")
         line.append(clean(verdict).ljust(12), style=state_style(verdict))
         line.append(clean(target.blocking).ljust(6))

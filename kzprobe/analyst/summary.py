@@ -66,6 +66,7 @@ class SummaryMatrix:
     def __init__(self) -> None:
         self.scans: list[ScanColumn] = []
         self.target_ids: list[str] = []
+        self.labels: list[str] = []  # as the table shows them (`keyword: WORD` for a keyword target)
         self.categories: list[str | None] = []
         self._verdicts_seen: list[set[str]] = []  # per target, for --verdict
         self._target_index: dict[str, int] = {}
@@ -79,6 +80,7 @@ class SummaryMatrix:
             if index is None:
                 index = self._target_index[target.id] = len(self.target_ids)
                 self.target_ids.append(target.id)
+                self.labels.append(target.label)
                 self.categories.append(target.category)
                 self._verdicts_seen.append(set())
                 cells.append(0)
@@ -196,7 +198,7 @@ def render_summary(
         return
     rows = matrix.rows(target_filter)
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    longest = max((len(clean(matrix.target_ids[index], 30)) for index in rows), default=6)
+    longest = max((len(clean(matrix.labels[index], 30)) for index in rows), default=6)
     table.add_column("Target", no_wrap=True, min_width=max(longest, 6))
     table.add_column("Cat", no_wrap=True)
     status_line = any(not scan.complete for scan in scans)  # all headings keep the same height
@@ -208,7 +210,7 @@ def render_summary(
     table.add_section()
     for index in rows:
         cells = [_state_cell(matrix, group.scans, index) for group in groups]
-        table.add_row(safe(matrix.target_ids[index], max_chars=30), safe(matrix.categories[index], max_chars=6), *cells)
+        table.add_row(safe(matrix.labels[index], max_chars=30), safe(matrix.categories[index], max_chars=6), *cells)
     console.print(table)
     if not rows:
         console.print(Text("No target matches the filters.", style="dim"))

@@ -106,6 +106,7 @@ class TargetTimeline:
     category: str | None
     vantage: str
     track: StateTrack
+    label: str = ""  # as the table shows it (`keyword: WORD` for a keyword target); the id when empty
 
 
 @dataclass
@@ -139,7 +140,8 @@ def build_timeline(scans: Iterable[ScanDigest], target_filter: TargetFilter = Ta
             key = (target.id, scan.vantage)
             entry = tracks.get(key)
             if entry is None:
-                entry = tracks[key] = TargetTimeline(target.id, target.category, scan.vantage, StateTrack())
+                entry = tracks[key] = TargetTimeline(target.id, target.category, scan.vantage, StateTrack(),
+                                                     target.label)
             entry.track.add(state_of(target.verdict, target.blocking), moment, scan.complete)
     first_seen: dict[str, int] = {}
     for target_id, _ in tracks:
@@ -187,7 +189,8 @@ def render_timeline(timeline: Timeline, console: Console) -> None:
             table.add_section()
         previous = entry.target
         category = safe(f"({entry.category})" if entry.category else "")
-        label = Text.assemble(safe(entry.target, "bold", 40), " ", category) if first_of_target else Text("")
+        label = Text.assemble(safe(entry.label or entry.target, "bold", 40), " ", category) \
+            if first_of_target else Text("")
         for number, period in enumerate(entry.track.periods):
             table.add_row(
                 label if number == 0 else Text(""),

@@ -99,13 +99,14 @@ def _print_plan(settings, selection: TargetSelection, urls: list[str], as_json: 
             err.print(detail, markup=False)
         raise _fail(str(exc), _EXIT_CODES[exc.kind])
     if as_json:
-        rows = [{"id": t.id, "category": t.category, "url": t.url, "baseline": t.baseline} for t in plan.targets]
+        rows = [{"id": t.id, "category": t.category, "url": t.url, "baseline": t.baseline,
+                 **({"keyword": t.keyword} if t.keyword is not None else {})} for t in plan.targets]
         sys.stdout.write(json.dumps({"lists": plan.lists, "targets": rows}, ensure_ascii=False, indent=1) + "\n")
         return
     width = max((len(t.id) for t in plan.targets), default=0)
     for t in plan.targets:
         note = f"  (baseline, {t.baseline})" if t.baseline else ""
-        sys.stdout.write(f"{clean(t.id):<{width}}  {clean(t.category or '-'):<5}  {clean(t.url or t.id)}{note}\n")
+        sys.stdout.write(f"{clean(t.id):<{width}}  {clean(t.category or '-'):<5}  {clean(t.url or t.label)}{note}\n")
     sources = plan.lists + (["--url"] if urls else [])
     err.print(f"kzprobe: {len(plan.targets)} targets would be scanned from {', '.join(sources)}"
               " (dry run: nothing measured)", markup=False)

@@ -37,6 +37,7 @@ class KeywordBase:
     target_id: str
     hostname: str
     address: str
+    port: int | None = None  # where it answered; None: the placement's default (80, or 443 for TLS)
 
 
 def _ms(start: float) -> float:
@@ -133,12 +134,13 @@ def planned(word: str, plain: KeywordBase | None, tls: KeywordBase | None) -> li
     for is_neutral in (True, False):
         if plain is not None:
             sent = path_neutral if is_neutral else segment
-            pairs.append((v.KEYWORD_PATH, is_neutral, sent, plain, plain.hostname, _HTTP_PORT, f"/{sent}"))
+            port = plain.port or _HTTP_PORT
+            pairs.append((v.KEYWORD_PATH, is_neutral, sent, plain, plain.hostname, port, f"/{sent}"))
             sent = neutral if is_neutral else label
-            pairs.append((v.KEYWORD_HOST, is_neutral, sent, plain, f"{sent}.{plain.hostname}", _HTTP_PORT, "/"))
+            pairs.append((v.KEYWORD_HOST, is_neutral, sent, plain, f"{sent}.{plain.hostname}", port, "/"))
         if tls is not None:
             sent = neutral if is_neutral else label
-            pairs.append((v.KEYWORD_SNI, is_neutral, sent, tls, f"{sent}.{tls.hostname}", _HTTPS_PORT, ""))
+            pairs.append((v.KEYWORD_SNI, is_neutral, sent, tls, f"{sent}.{tls.hostname}", tls.port or _HTTPS_PORT, ""))
     return [_blank(*pair) for pair in pairs]
 
 

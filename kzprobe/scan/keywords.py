@@ -32,14 +32,14 @@ def _answered(result: dict, scheme: str) -> KeywordBase | None:
         for tls in observations.get("tls") or []:
             if tls.get("hostname") == hostname and "purpose" not in tls and tls.get("handshake_completed") \
                     and tls.get("failure") is None:
-                return KeywordBase(target["id"], hostname, tls["address"])
+                return KeywordBase(target["id"], hostname, tls["address"], tls.get("port"))
         return None
     hops = observations.get("http") or []
     if not hops or hops[0].get("status") is None:
         return None
     for tcp in observations.get("tcp") or []:
         if tcp.get("hostname") == hostname and "purpose" not in tcp and tcp.get("failure") is None:
-            return KeywordBase(target["id"], hostname, tcp["address"])
+            return KeywordBase(target["id"], hostname, tcp["address"], tcp.get("port"))
     return None
 
 
@@ -49,7 +49,9 @@ def keyword_bases(results: Sequence[dict]) -> tuple[KeywordBase | None, KeywordB
     completed."""
     plain = next((b for r in results if (b := _answered(r, "http")) is not None), None)
     tls = next((b for r in results if (b := _answered(r, "https")) is not None), None)
-    return plain or tls, tls
+    if plain is None and tls is not None:  # an https baseline's address, on the plaintext port
+        plain = KeywordBase(tls.target_id, tls.hostname, tls.address)
+    return plain, tls
 
 
 def keyword_deadline(timeout: float) -> float:
