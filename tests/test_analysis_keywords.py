@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 import report_fixtures as f
 
 from kzprobe.analysis import analyse_scan

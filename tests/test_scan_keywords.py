@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 import report_fixtures as f
+
 from kzprobe.probes.keyword import KeywordBase
 from kzprobe.scan import job as scan_job
 from kzprobe.scan.keywords import keyword_bases

@@ -192,5 +192,5 @@ def _target_from_json(item: list[Any]) -> TargetDigest:
         EndpointSummary(endpoints[0], tuple(EndpointFailure(*f) for f in endpoints[1])) if endpoints else None,
         Measures(*item[11]) if item[11] is not None else None,
         item[12],
-        item[13] if len(item) > 13 else None,
+        keyword=item[13] if len(item) > 13 else None,
     )

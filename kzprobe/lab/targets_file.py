@@ -21,7 +21,7 @@ _HEADER = ("# Written by kzprobe lab: every site below exists only inside the la
 def targets_yaml(scenarios: Sequence[Scenario], allocation: Allocation) -> str:
     """One target per scenario: id, url, name (the summary), download, baseline and endpoints
     (an address-literal endpoint as the address `allocation` gave it)."""
-    entries = []
+    entries: list[dict[str, object]] = []
     for scenario in scenarios:
         site = scenario.site
         if site.keyword is not None:  # a word, tried on the scan's baselines: no url of its own

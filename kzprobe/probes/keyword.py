@@ -59,12 +59,16 @@ def _request_bytes(host: str, path: str) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
 
 
+def _failed(observation: KeywordObservation, failure: str | None, step: str) -> None:
+    observation["failure"], observation["step"] = failure, step
+
+
 def _read_answer(data: bytes, observation: KeywordObservation) -> None:
     head, _, body = data.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     parts = lines[0].split(" ", 2)
     if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
-        observation["failure"], observation["step"] = v.HTTP_PROTOCOL_ERROR, "http"
+        _failed(observation, v.HTTP_PROTOCOL_ERROR, "http")
         return
     observation["status"] = int(parts[1])
     for line in lines[1:]:
@@ -80,7 +84,8 @@ async def _http(connector: Connector, observation: KeywordObservation) -> Keywor
     start = time.monotonic()
     tcp, stream = await connector.tcp_connect(observation["hostname"], observation["address"], observation["port"])
     if stream is None:
-        observation.update(failure=tcp["failure"], step="tcp", duration_ms=_ms(start))
+        _failed(observation, tcp["failure"], "tcp")
+        observation["duration_ms"] = _ms(start)
         return observation
     data = b""
     try:
@@ -92,14 +97,14 @@ async def _http(connector: Connector, observation: KeywordObservation) -> Keywor
             data += chunk
     except Exception as exc:
         if not data:  # an answer cut short after it started is still an answer
-            observation.update(failure=failure_from_exception(exc), step="http")
+            _failed(observation, failure_from_exception(exc), "http")
     finally:
         await close_quietly(stream)
     if observation["failure"] is None:
         if data:
             _read_answer(data, observation)
         else:  # closed without a byte: the censor's FIN
-            observation.update(failure=v.EOF_ERROR, step="http")
+            _failed(observation, v.EOF_ERROR, "http")
     observation["duration_ms"] = _ms(start)
     return observation
 
@@ -109,14 +114,15 @@ async def _handshake(connector: Connector, observation: KeywordObservation) -> K
     start = time.monotonic()
     tcp, stream = await connector.tcp_connect(observation["hostname"], observation["address"], observation["port"])
     if stream is None:
-        observation.update(failure=tcp["failure"], step="tcp", duration_ms=_ms(start))
+        _failed(observation, tcp["failure"], "tcp")
+        observation["duration_ms"] = _ms(start)
         return observation
     try:
         tls_stream = await stream.start_tls(connector.capturing, server_hostname=observation["hostname"],
                                             timeout=connector.timeout)
     except Exception as exc:
         await close_quietly(stream)
-        observation.update(failure=failure_from_exception(exc), step="tls")
+        _failed(observation, failure_from_exception(exc), "tls")
     else:
         observation["handshake_completed"] = True
         await close_quietly(tls_stream)
