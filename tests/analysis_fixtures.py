@@ -82,6 +82,29 @@ def neutral(address: str = ADDRESS, failure: str | None = None, host: str = HOST
     return connect, handshake
 
 
+def confirm(address: str = ADDRESS, failure: str | None = None, host: str = HOST, *,
+            tcp_failure: str | None = None) -> tuple[dict, ...]:
+    """The real name tried once more after the neutral name was answered ((tcp, tls) marked
+    "sni_confirm"; only tcp when it did not connect): `failure` None is a flaky server passing it."""
+    connect = dict(tcp(address, tcp_failure, host=host), purpose="sni_confirm")
+    if tcp_failure:
+        return (connect,)
+    return connect, dict(tls(address, failure, host), purpose="sni_confirm")
+
+
+def add_split(obs: dict, address: str = ADDRESS, again: str | None = None, host: str = HOST, *,
+              neutral_failure: str | None = None, tcp_failure: str | None = None) -> dict:
+    """Append the SNI split to `obs`: the neutral name (answered, or failing with
+    `neutral_failure` / `tcp_failure`) and, when it was answered, the real name once more with
+    `again` (None: it passed)."""
+    extra = neutral(address, neutral_failure, host, tcp_failure=tcp_failure)
+    if tcp_failure is None and neutral_failure in (None, "ssl_failed_handshake"):
+        extra = (*extra, *confirm(address, again, host))
+    obs.setdefault("tcp", []).extend(o for o in extra if "sni" not in o)
+    obs.setdefault("tls", []).extend(o for o in extra if "sni" in o)
+    return obs
+
+
 def hop(url: str | None = None, status: int | None = 200, *, address: str | None = ADDRESS,
         title: str | None = ARTICLE_TITLE, body: str | None = None, headers: dict | None = None,
         location: str | None = None, failure: str | None = None, body_length: int | None = None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from analysis_fixtures import neutral, control_of, dns, result, tcp, tls, verdict_of, web
+from analysis_fixtures import add_split, control_of, dns, result, tcp, tls, verdict_of, web
 from kzprobe.analysis import analyse_report, analyse_scan
 from kzprobe.analysis import thresholds as th
 from kzprobe.report import vocabulary as v
@@ -33,9 +33,7 @@ def failing(*, tcp_failure: str | None = None, tls_failure: str | None = None, d
     obs["tcp"] = [tcp(failure=tcp_failure)]
     obs["tls"] = [tls(failure=tls_failure, completed=False)] if tcp_failure is None and tls_failure else []
     if obs["tls"] and split:  # the probe's SNI split: the same address answers a neutral name
-        connect, handshake = neutral()
-        obs["tcp"].append(connect)
-        obs["tls"].append(handshake)
+        add_split(obs, again=tls_failure)
     obs["http"] = []
     return result(obs)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from analysis_fixtures import baselines, neutral, control_of, dns, hop, result, tcp, tls, web
+from analysis_fixtures import add_split, baselines, control_of, dns, hop, result, tcp, tls, web
 from kzprobe.analysis import analyse_scan
 from kzprobe.report import vocabulary as v
 
@@ -23,9 +23,7 @@ def failing(host: str, address: str, *, tcp_failure: str | None = None, tls_fail
         obs["tls"] = [tls(address, tls_failure, host, completed=False)]
         # The probe's SNI split: a neutral name passes where only the name is filtered; where the
         # cut took the path, the neutral name's connection times out too.
-        split = neutral(address, host=host) if neutral_ok else neutral(address, host=host, tcp_failure=v.GENERIC_TIMEOUT)
-        obs["tcp"].append(split[0])
-        obs["tls"].extend(split[1:])
+        add_split(obs, address, tls_failure, host, tcp_failure=None if neutral_ok else v.GENERIC_TIMEOUT)
     return obs
 
 

@@ -8,7 +8,7 @@ import copy
 import pytest
 
 from analysis_fixtures import (
-    ADDRESS, HOST, KZ_BLOCKPAGE, QAZNET_CHAIN, UNKNOWN_BLOCKPAGE, article_body, control_of, dns, hop, neutral,
+    ADDRESS, HOST, KZ_BLOCKPAGE, QAZNET_CHAIN, UNKNOWN_BLOCKPAGE, article_body, control_of, dns, hop, add_split,
     real_chain, result, tcp, tls, verdict_of, web,
 )
 
@@ -37,8 +37,8 @@ def tls_failed(failure: str, **kwargs) -> dict:
 def sni_split(failure: str, neutral_failure: str | None = None) -> dict:
     """The real name failed after the ClientHello; the neutral retry to the same address passed
     (or failed with `neutral_failure`)."""
-    connect, *handshake = neutral(failure=neutral_failure)
-    return https(tcp=[tcp(), connect], tls=[tls(failure=failure), *handshake], http=[])
+    return add_split(https(tcp=[tcp()], tls=[tls(failure=failure)], http=[]), again=failure,
+                     neutral_failure=neutral_failure)
 
 
 def self_signed() -> list[dict]:
@@ -302,9 +302,8 @@ def test_idn_host_matches_its_punycode_observations():
     got = verdict_of(result(obs, url="https://пример.example/", host=puny), control_of(result(web(puny), host=puny)))
     assert got["verdict"] == "reachable"
     obs = web(puny)
-    connect, handshake = neutral(host=puny)
-    obs["tcp"] += [connect]
-    obs["tls"] = [tls(failure="connection_reset", host=puny), handshake]
+    obs["tls"] = [tls(failure="connection_reset", host=puny)]
+    add_split(obs, again="connection_reset", host=puny)
     obs.pop("http")
     got = verdict_of(result(obs, url="https://ПРИМЕР.example/", host=puny), None)
     assert (got["verdict"], got["blocking"]) == ("blocked", "tls")

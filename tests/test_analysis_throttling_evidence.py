@@ -20,9 +20,17 @@ FROZEN = dict(download(kbps=200.0, seconds=1.0), failure="generic_timeout_error"
 MEDIUM = 40_000
 
 
-def with_handshake(obs: dict, ms: float, connect_ms: float = 10.0) -> dict:
+def with_handshake(obs: dict, ms: float, connect_ms: float = 10.0, *, check_ms: float | None = None,
+                   check_failure: str | None = None) -> dict:
+    """The name's handshake took `ms`; with `check_ms`, the probe's neutral-name handshake to the
+    same address after it (purpose "slow_check") took that long."""
     obs["tls"][0]["duration_ms"] = ms
     obs["tcp"][0]["duration_ms"] = connect_ms
+    if check_ms is not None:
+        address = obs["tls"][0]["address"]
+        obs["tcp"].append(tcp(address, port=443) | {"purpose": "slow_check"})
+        obs["tls"].append(tls(address, check_failure, completed=check_failure is None, verified=False, chain=[])
+                          | {"sni": "example.com", "duration_ms": check_ms, "purpose": "slow_check"})
     return obs
 
 
@@ -45,11 +53,21 @@ ROWS = [
      "throttled", ["throughput.low"]),
     ("slow_download_as_slow_in_the_control_is_the_server", web(with_download=SLOW),
      control(web(with_download=SLOW)), "reachable", []),
-    ("slow_download_and_slow_handshake_without_control", with_handshake(web(with_download=SLOW), 2_500.0), None,
+    ("slow_download_and_slow_handshake_without_control", with_handshake(web(with_download=SLOW), 2_500.0, check_ms=40.0), None,
      "throttled", ["throughput.low", "throughput.slow_handshake"]),
     # Slow handshakes for one name (OONI, Kazakhstan 2022-23)
-    ("slow_handshake_alone_without_control", with_handshake(web(), 2_500.0), None,
+    ("slow_handshake_alone_without_control", with_handshake(web(), 2_500.0, check_ms=40.0), None,
      "throttled", ["throughput.slow_handshake"]),
+    # ... without a control, the neutral name's handshake to the same address decides (review of item 7)
+    ("slow_handshake_slow_for_the_neutral_name_too_is_the_server", with_handshake(web(), 2_500.0, check_ms=2_400.0),
+     None, "reachable", []),
+    ("slow_handshake_and_a_neutral_name_as_slow_below_the_minimum", with_handshake(web(), 2_500.0, check_ms=1_400.0),
+     None, "reachable", []),
+    ("slow_handshake_without_a_neutral_check_is_not_called", with_handshake(web(), 2_500.0), None, "reachable", []),
+    ("slow_handshake_whose_neutral_check_failed_is_not_called",
+     with_handshake(web(), 2_500.0, check_ms=40.0, check_failure="connection_reset"), None, "reachable", []),
+    ("slow_handshake_with_a_fast_control_and_a_slow_neutral_check", with_handshake(web(), 2_500.0, check_ms=2_400.0),
+     control_of(result(web())), "throttled", ["throughput.slow_handshake"]),
     ("handshake_below_the_minimum_is_not_slow", with_handshake(web(), th.SLOW_HANDSHAKE_MIN_MS - 1), None,
      "reachable", []),
     ("handshake_on_a_long_path_is_not_slow", with_handshake(web(), 2_500.0, connect_ms=700.0), None,
@@ -74,7 +92,8 @@ ROWS = [
      control_of(result(web() | {"http": [page(10.0)]})), "reachable", []),
     ("small_page_over_a_long_path_is_latency", web() | {"http": [page(1_600.0)], "tcp": [tcp(port=443) | {"duration_ms": 400.0}]},
      control_of(result(web() | {"http": [page(10.0)]})), "reachable", []),
-    ("small_page_and_slow_handshake_without_control", with_handshake(web() | {"http": [page(1_600.0)]}, 2_500.0), None,
+    ("small_page_and_slow_handshake_without_control",
+     with_handshake(web() | {"http": [page(1_600.0)]}, 2_500.0, check_ms=40.0), None,
      "throttled", ["throughput.slow_page", "throughput.slow_handshake"]),
 ]
 
@@ -99,10 +118,11 @@ def test_a_page_that_froze_where_the_control_got_it_is_throttled_with_its_byte_c
 def test_the_handshake_reference_is_the_baselines_median_and_needs_one():
     facts = [read_result(r) for r in baselines()]
     assert baseline_handshake_ms(facts) == 30.0  # the fixtures' handshakes
-    slow = read_result(result(with_handshake(web(), 2_500.0)))
+    slow = read_result(result(with_handshake(web(), 2_500.0, check_ms=40.0)))
     assert slow_handshake(slow, None, None) is None, "no baseline: nothing to compare with"
     found = slow_handshake(slow, 30.0, None)
     assert found is not None and "2,500 ms" in found.explanation and "83.3 times" in found.explanation
+    assert "neutral name at the same address took 40 ms" in found.explanation
 
 
 def test_the_fastest_address_decides_a_slow_handshake():

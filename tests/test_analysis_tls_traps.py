@@ -9,7 +9,7 @@ import copy
 import pytest
 
 from analysis_fixtures import (
-    ADDRESS, HOST, QAZNET_CHAIN, control_of, dns, neutral, result, tcp, tls, verdict_of, web,
+    ADDRESS, HOST, QAZNET_CHAIN, add_split, control_of, dns, neutral, result, tcp, tls, verdict_of, web,
 )
 
 CDN_NODE = "95.57.9.9"  # an in-ISP node the local resolver answers
@@ -72,12 +72,28 @@ CONTROL_VALIDATES_AFTER_AIA = control(https(tls=[unverified(INCOMPLETE, False),
 CONTROL_FAILS_SAME = control(failed_tls(unverified(INCOMPLETE, False)))
 
 
+SAME = "same"  # the real name's second try fails as the first did
+
+
 def sni_split(failure: str, neutral_failure: str | None = None, *, tcp_failure: str | None = None,
-              address: str = ADDRESS) -> dict:
-    extra = neutral(address, neutral_failure, tcp_failure=tcp_failure)
-    handshakes = [tls(address, failure)] + [o for o in extra if "sni" in o]
-    return https(dns=dns(HOST, [address]), tcp=[tcp(address), *[o for o in extra if "sni" not in o]],
-                 tls=handshakes, http=[])
+              address: str = ADDRESS, again: str | None = SAME) -> dict:
+    """The real name failed with `failure`; the neutral name then (answered, or `neutral_failure`,
+    `tcp_failure`); when answered, the real name once more (`again`; None: it passed)."""
+    obs = https(dns=dns(HOST, [address]), tcp=[tcp(address)], tls=[tls(address, failure)], http=[])
+    return add_split(obs, address, failure if again == SAME else again, neutral_failure=neutral_failure,
+                     tcp_failure=tcp_failure)
+
+
+def neutral_answered_only(failure: str, *, confirm_tcp_failure: str | None = None) -> dict:
+    """An older probe's SNI split (no second try of the real name), or one whose second
+    connection failed."""
+    obs = https(tls=[tls(failure=failure)], http=[])
+    extra = neutral()
+    obs["tcp"].append(extra[0])
+    obs["tls"].append(extra[1])
+    if confirm_tcp_failure:
+        obs["tcp"].append(dict(tcp(failure=confirm_tcp_failure), purpose="sni_confirm"))
+    return obs
 
 
 def at_control_addresses(local: dict, *, tls_failure: str | None = None, tcp_failure: str | None = None) -> dict:
@@ -169,6 +185,21 @@ ROWS = [
      "inconclusive", None, ["control.missing", "tls.reset"]),
     ("no_neutral_retry_recorded", https(tls=[tls(failure="connection_reset")], http=[]), None,
      "inconclusive", None, ["control.missing", "tls.reset"]),
+    # ... the real name once more after the neutral name was answered (issue 22 item 2, review):
+    # a server that failed once by chance passes it, a filter on the name does not.
+    ("real_name_passing_its_second_try_is_a_flaky_server", dict(sni_split("eof_error", again=None), http=web()["http"]),
+     None, "reachable", None, []),
+    ("real_name_passing_its_second_try_with_a_control", dict(sni_split("eof_error", again=None), http=web()["http"]),
+     CONTROL_VALIDATES, "reachable", None, []),
+    ("real_name_failing_again_differently_is_still_the_name", sni_split("eof_error", again="connection_reset"), None,
+     "blocked", "tls", ["tls.eof", "tls.reset", "tls.sni_filter"]),
+    ("neutral_answered_but_the_real_name_not_tried_again", neutral_answered_only("eof_error"), None,
+     "inconclusive", None, ["control.missing", "tls.eof"]),
+    ("neutral_answered_but_the_second_try_could_not_connect",
+     neutral_answered_only("eof_error", confirm_tcp_failure="generic_timeout_error"), None,
+     "inconclusive", None, ["control.missing", "tls.eof"]),
+    ("neutral_answered_without_a_second_try_where_the_control_completes", neutral_answered_only("eof_error"),
+     CONTROL_VALIDATES, "blocked", "tls", ["tls.eof"]),
     # The control resolver's addresses: which layer stops the name
     ("cdn_node_and_the_true_address_both_sni_filtered", at_control_addresses(CDN_SNI_FILTERED,
                                                                              tls_failure="generic_timeout_error"),
@@ -201,6 +232,17 @@ def test_sni_filter_explanation_names_the_neutral_name_and_who_answered():
     got = verdict_of(result(sni_split("connection_reset")))
     assert '"example.com"' in got["explanation"] and ADDRESS in got["explanation"]
     assert "SNI filtering" in got["explanation"]
+
+
+def test_sni_filter_explanation_says_the_real_name_failed_again():
+    got = verdict_of(result(sni_split("connection_reset")))
+    assert "failed again" in got["explanation"]
+
+
+def test_a_flaky_first_handshake_is_named_in_the_reachable_explanation():
+    got = verdict_of(result(dict(sni_split("eof_error", again=None), http=web()["http"])))
+    assert got["verdict"] == "reachable"
+    assert "eof_error" in got["explanation"] and "second try" in got["explanation"], got["explanation"]
 
 
 def test_incomplete_chain_explanation_says_what_fetching_the_issuer_gave():

@@ -9,6 +9,7 @@ import hashlib
 import socket
 import ssl
 import threading
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -21,6 +22,7 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 
 from kzprobe.lab.certs import INTERMEDIATE_FILE, CertificateFactory
 from kzprobe.lab.servers.clienthello import server_name
+from kzprobe.analysis import thresholds
 from kzprobe.probes import limits
 from kzprobe.probes.certs import certificates_in
 from kzprobe.probes.connection import Connector
@@ -37,8 +39,9 @@ class TlsServer:
     """A blocking TLS server on loopback in a thread. `closes(sni)` says which ClientHellos it
     closes (FIN) before answering - a middlebox by name, or a server refusing every name."""
 
-    def __init__(self, context: ssl.SSLContext, closes=lambda sni: False, address: str = "127.0.0.1") -> None:
-        self.context, self.closes = context, closes
+    def __init__(self, context: ssl.SSLContext, closes=lambda sni: False, address: str = "127.0.0.1",
+                 delay_s: float = 0.0) -> None:
+        self.context, self.closes, self.delay_s = context, closes, delay_s
         self.listener = socket.create_server((address, 0))
         self.address, self.port = address, self.listener.getsockname()[1]
         self.names: list[str | None] = []
@@ -62,6 +65,7 @@ class TlsServer:
                 conn.recv(len(hello))
                 conn.close()
                 return
+            time.sleep(self.delay_s)  # a server slow to handshake, for every name
             with self.context.wrap_socket(conn, server_side=True) as tls:
                 tls.recv(1)
         except (OSError, ssl.SSLError):
@@ -157,13 +161,60 @@ def test_a_failure_after_the_clienthello_is_retried_once_with_the_neutral_name(c
     assert streams == [None, None]
     own = [t for t in observations["tls"] if "purpose" not in t]
     neutral = [t for t in observations["tls"] if t.get("purpose") == "neutral_sni"]
+    confirm = [t for t in observations["tls"] if t.get("purpose") == "sni_confirm"]
     assert [t["failure"] for t in own] == ["eof_error", "eof_error"]
     assert len(neutral) == 1, "once per address, however many handshakes failed there"
     assert neutral[0]["sni"] == limits.NEUTRAL_SNI and neutral[0]["address"] == server.address
     assert neutral[0]["handshake_completed"] is neutral_passes and neutral[0]["verified"] is False
-    assert [t.get("purpose") for t in observations["tcp"]] == ["neutral_sni"]
-    assert server.names == [HOST, HOST, limits.NEUTRAL_SNI] or sorted(map(str, server.names)) == sorted(
-        [HOST, HOST, limits.NEUTRAL_SNI])
+    # The real name once more only when the neutral name was answered: it fails again here.
+    assert [(t["sni"], t["failure"]) for t in confirm] == ([(HOST, "eof_error")] if neutral_passes else [])
+    assert [t.get("purpose") for t in observations["tcp"]] == (
+        ["neutral_sni", "sni_confirm"] if neutral_passes else ["neutral_sni"])
+    expected = [HOST, limits.NEUTRAL_SNI, *([HOST] if neutral_passes else []), HOST]
+    assert sorted(map(str, server.names)) == sorted(expected)
+
+
+def test_a_real_name_that_fails_once_is_tried_again_after_the_neutral_name_and_handed_on(ca):
+    authority, path = ca
+    closed: list[str] = []
+
+    def closes_once(sni):  # a flaky server: the first ClientHello is closed, then all is well
+        if closed:
+            return False
+        closed.append(sni)
+        return True
+
+    server = TlsServer(served_context(authority), closes_once)
+    try:
+        observations, streams = handshake(Connector(None, None, 2.0, ca_file=str(path)), server)
+    finally:
+        server.close()
+    assert streams[0] is not None, "the second try with the real name is handed on to HTTP"
+    assert [(t.get("purpose"), t["sni"], t["failure"], t["verified"]) for t in observations["tls"]] == [
+        (None, HOST, "eof_error", False), ("neutral_sni", limits.NEUTRAL_SNI, None, False),
+        ("sni_confirm", HOST, None, True)]
+    assert server.names == [HOST, limits.NEUTRAL_SNI, HOST]
+
+
+def test_a_slow_validated_handshake_is_followed_by_one_neutral_name_handshake(ca, monkeypatch):
+    authority, path = ca
+    monkeypatch.setattr(limits, "SLOW_HANDSHAKE_CHECK_MS", 150.0)
+    server = TlsServer(served_context(authority), delay_s=0.2)
+    try:
+        observations, streams = handshake(Connector(None, None, 2.0, ca_file=str(path)), server, times=2)
+    finally:
+        server.close()
+    assert all(s is not None for s in streams)
+    checks = [t for t in observations["tls"] if t.get("purpose") == "slow_check"]
+    assert len(checks) == 1, "once per address"
+    assert checks[0]["sni"] == limits.NEUTRAL_SNI and checks[0]["handshake_completed"]
+    assert checks[0]["duration_ms"] >= 150.0, "the server is slow for the neutral name too"
+    assert [t.get("purpose") for t in observations["tcp"]] == ["slow_check"]
+    assert sorted(map(str, server.names)) == sorted([HOST, HOST, limits.NEUTRAL_SNI])
+
+
+def test_the_probe_checks_slow_handshakes_from_where_the_analysis_calls_them_slow():
+    assert limits.SLOW_HANDSHAKE_CHECK_MS == thresholds.SLOW_HANDSHAKE_MIN_MS
 
 
 def test_a_certificate_failure_is_not_retried_with_the_neutral_name(ca):

@@ -375,9 +375,13 @@ def test_dispatched_by_analyse_scan_with_the_web_front_end_as_a_part():
                               "tls": [{**web_observations("news.example", "88.198.1.10", "News")["tls"][0],
                                        "failure": v.CONNECTION_RESET, "handshake_completed": False,
                                        "verified": False},
-                                      # the SNI split: a neutral name to the same address passes
+                                      # the SNI split: a neutral name to the same address passes,
+                                      # the real name is reset again
                                       {**web_observations("news.example", "88.198.1.10", "News")["tls"][0],
-                                       "sni": "example.com", "verified": False, "purpose": "neutral_sni"}]}}
+                                       "sni": "example.com", "verified": False, "purpose": "neutral_sni"},
+                                      {**web_observations("news.example", "88.198.1.10", "News")["tls"][0],
+                                       "failure": v.CONNECTION_RESET, "handshake_completed": False,
+                                       "verified": False, "purpose": "sni_confirm"}]}}
     verdicts = analyse_scan([result, reset], None).verdicts
     assert (verdicts[1]["verdict"], verdicts[1]["blocking"]) == ("blocked", "tls")
     got = verdicts[0]

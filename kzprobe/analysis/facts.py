@@ -208,8 +208,10 @@ class TargetFacts:
         return [t for t in self.tcp if t.hostname == host and t.purpose is None]
 
     def tls_for(self, host: str) -> list[TlsFact]:
-        """The handshakes naming `host` at its own addresses (not the extra ones made after a failure)."""
-        return [t for t in self.tls if t.hostname == host and t.purpose is None]
+        """The handshakes naming `host` at its own addresses (not the extra ones made after a
+        failure), with the real name's second try after the SNI split: verified like the first,
+        it is one more try of the target's own, and handed on to HTTP when it works."""
+        return [t for t in self.tls if t.hostname == host and t.purpose in (None, v.PURPOSE_SNI_CONFIRM)]
 
     def extra_tcp(self, host: str, purpose: str) -> list[TcpFact]:
         """Connections made for `host` after a failure, for `purpose` (vocabulary.PURPOSES)."""

@@ -89,13 +89,43 @@ def _neutral_for(facts: TargetFacts, host: str, attempts: list[TlsFact]) -> tupl
     return next((t for t in neutral if t.answered), None), tried
 
 
+def _failed_again(attempts: list[TlsFact], neutral: TlsFact | None) -> TlsFact | None:
+    """The real name's second try (purpose "sni_confirm") at the address that answered the
+    neutral name, when it failed before a certificate came too; None otherwise (not recorded,
+    its connection failed, or it passed: one failure of a flaky server)."""
+    if neutral is None:
+        return None
+    return next((t for t in attempts if t.purpose == v.PURPOSE_SNI_CONFIRM and t.address == neutral.address
+                 and not t.completed and t.failure is not None), None)
+
+
 def sni_filtered_at(facts: TargetFacts, host: str, addresses: list[str]) -> bool:
-    """At one of `addresses`, the name was reset, closed or silenced after the ClientHello and
-    the same address answered the neutral name: the name is what is cut there."""
+    """At one of `addresses`, the name was reset, closed or silenced after the ClientHello, the
+    same address answered the neutral name and the name failed there again: the name is what is
+    cut there."""
     failed = [t for t in facts.tls_for(host) if t.address in addresses and not t.completed
               and t.failure in codes.SNI_FILTER_FAILURES]
     neutral, _ = _neutral_for(facts, host, failed) if failed else (None, False)
-    return neutral is not None
+    return _failed_again(failed, neutral) is not None
+
+
+def flaky_handshake_clause(facts: TargetFacts, host: str) -> str:
+    """The real name failed once after the ClientHello, then passed on its second try after the
+    neutral name: said in the explanation of whatever the rest of the chain decides."""
+    attempts = facts.tls_for(host)
+    passed = [t for t in attempts if t.purpose == v.PURPOSE_SNI_CONFIRM and t.ok]
+    if not passed:
+        return ""
+    first = next((t for t in attempts if t.purpose is None and t.address == passed[0].address and not t.ok), None)
+    failure = f" with {cite(first.failure)}" if first is not None and first.failure else ""
+    return (f"the first TLS handshake with {cite(passed[0].address)} for {host} failed{failure}, but the address "
+            f"answered the neutral name {quote(_neutral_name(facts, host))} and the real name on a second try: "
+            "one failure of a flaky server or path, not a filter on the name")
+
+
+def _neutral_name(facts: TargetFacts, host: str) -> str:
+    """The neutral server name the SNI split sent, as recorded."""
+    return next((t.sni for t in facts.extra_tls(host, v.PURPOSE_NEUTRAL_SNI) if t.sni), "a neutral name")
 
 
 def handshake_failure_verdict(facts: TargetFacts, host: str, attempts: list[TlsFact], view: ControlView,
@@ -103,15 +133,20 @@ def handshake_failure_verdict(facts: TargetFacts, host: str, attempts: list[TlsF
     """Every handshake failed before a certificate came (reset, close, silence, an alert).
 
     The SNI split decides without a control: the same address answering a neutral name where
-    the real name failed is SNI filtering; failing a neutral name too, the server or the address
+    the real name failed, and the real name failing there again on a second try, is SNI
+    filtering (a second try that passes was a flaky server: the step works); failing a neutral
+    name too, the server or the address
     refuses every ClientHello, which only a control can tell apart (IP blocking, or a broken server)."""
     first = attempts[0]
     evidence = evidence_codes(*(codes.evidence("tls", t.failure) for t in attempts))
     said = (f"the TLS handshake with {cite(first.address)} for {host} failed with {cite(first.failure)} "
             "after the ClientHello")
     neutral, split_tried = _neutral_for(facts, host, attempts)
+    again = _failed_again(attempts, neutral)
     split = (f"a handshake naming {quote(neutral.sni)} instead got an answer from {cite(neutral.address)}"
              if neutral is not None else "")
+    if again is not None:
+        split = f"{split}, and the real name failed again on a new connection ({cite(again.failure)})"
     neither = _neutral_failed_clause(facts, host) if split_tried and neutral is None else ""
     elsewhere = _at_control_addresses_clause(facts, host)
     if control_step == OK:
@@ -120,19 +155,24 @@ def handshake_failure_verdict(facts: TargetFacts, host: str, attempts: list[TlsF
                 [first.duration_ms], [t.duration_ms for t in view.facts.tls_for(host) if t.ok])
             if control_ms is not None:
                 return slow_site(evidence, said, "TLS handshake", control_ms, first.duration_ms or 0.0)
-        return blocked("tls", [*evidence, "tls.sni_filter"] if neutral else evidence,
+        return blocked("tls", [*evidence, "tls.sni_filter"] if again else evidence,
                        sentence(said, elsewhere, split, neither and f"{neither}: the address, not only the name, is cut",
-                                "the control scan completed it"), failure_based=neutral is None)
+                                "the control scan completed it"), failure_based=again is None)
     if control_step == FAILED:
         return down(evidence, sentence(said, "the control scan failed the handshake too: the site's TLS is broken"))
     connects = [t for t in facts.tcp_for(host) if t.ok and t.address == first.address]
     late = _late_on_a_slow_path(first, connects)
-    if first.failure in codes.SNI_FILTER_FAILURES and neutral is not None and not late:
+    if first.failure in codes.SNI_FILTER_FAILURES and again is not None and not late:
         return blocked("tls", [*evidence, "tls.sni_filter"], sentence(
             said, elsewhere, split, "the name, not the server, is what is cut: SNI filtering "
                          f"({no_control_clause(view, 'tls')})"),
             # The address answered the neutral name: the path works, so no cut of the link explains it.
             failure_based=False)
+    if first.failure in codes.SNI_FILTER_FAILURES and neutral is not None and not late:
+        return inconclusive([view.reason, *evidence], sentence(
+            said, split, "but the real name was not tried again there (or its new connection failed), so one "
+                         "failure of a flaky server cannot be told from a filter on the name "
+                         f"({no_control_clause(view, 'tls')})"), failure_based=True)
     if first.failure in codes.SNI_FILTER_FAILURES and split_tried and neutral is None:
         return inconclusive([view.reason, *evidence], sentence(
             said, neither, "the server or its address refuses every ClientHello, which looks the same whether a censor blocks "

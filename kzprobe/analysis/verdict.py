@@ -27,7 +27,7 @@ from kzprobe.analysis.http_rules import http_verdict
 from kzprobe.analysis.keyword_rules import keyword_verdict
 from kzprobe.analysis.conclusion import Verdict, blocked, inconclusive
 from kzprobe.analysis.services import analyse_service
-from kzprobe.analysis.transport_rules import tcp_verdict, tls_verdict
+from kzprobe.analysis.transport_rules import flaky_handshake_clause, tcp_verdict, tls_verdict
 
 
 def web_verdict(facts: TargetFacts, index: int, view: ControlView, ctx: Context) -> Verdict:
@@ -35,7 +35,9 @@ def web_verdict(facts: TargetFacts, index: int, view: ControlView, ctx: Context)
         verdict = rule(facts, view, ctx)
         if verdict is not None:
             return verdict
-    return http_verdict(facts, view, ctx, index)
+    verdict = http_verdict(facts, view, ctx, index)
+    flaky = flaky_handshake_clause(facts, facts.hostname) if facts.scheme == "https" else ""
+    return replace(verdict, explanation=sentence(verdict.explanation, flaky)) if flaky else verdict
 
 
 def _cut_clause(ctx: Context) -> str:

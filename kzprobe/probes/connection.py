@@ -127,13 +127,13 @@ class Connector:
             "handshake_completed": True
         }
 
-    async def neutral_handshake(self, hostname: str, address: str, port: int,
-                                sni: str) -> tuple[TcpObservation, TlsObservation | None]:
-        """The SNI split: a new connection to the same address, a handshake naming `sni` (a
-        neutral name) without verification. Whether the address answers TLS at all is the
-        question; the name it serves does not matter."""
+    async def neutral_handshake(self, hostname: str, address: str, port: int, sni: str,
+                                purpose: str = v.PURPOSE_NEUTRAL_SNI) -> tuple[TcpObservation, TlsObservation | None]:
+        """The SNI split (and the slow-handshake check): a new connection to the same address, a
+        handshake naming `sni` (a neutral name) without verification. Whether (and how fast) the
+        address answers TLS at all is the question; the name it serves does not matter."""
         tcp, stream = await self.tcp_connect(hostname, address, port)
-        tcp["purpose"] = v.PURPOSE_NEUTRAL_SNI
+        tcp["purpose"] = purpose
         if stream is None:
             return tcp, None
         start = time.monotonic()
@@ -146,8 +146,22 @@ class Connector:
             observation = _tls_observation(hostname, address, port, sni, None, _ms(start), None)
             observation["handshake_completed"] = True  # verified stays False: nothing was verified
             await close_quietly(tls_stream)
-        observation["purpose"] = v.PURPOSE_NEUTRAL_SNI
+        observation["purpose"] = purpose
         return tcp, observation
+
+    async def confirming_handshake(
+        self, hostname: str, address: str, port: int, sni: str,
+    ) -> tuple[TcpObservation, TlsObservation | None, httpcore.AsyncNetworkStream | None]:
+        """The real name once more on a new connection, verified as usual (purpose "sni_confirm"):
+        after the neutral name was answered, a filter on the name fails it again, a server that
+        failed once by chance passes it."""
+        tcp, stream = await self.tcp_connect(hostname, address, port)
+        tcp["purpose"] = v.PURPOSE_SNI_CONFIRM
+        if stream is None:
+            return tcp, None, None
+        observation, tls_stream = await self.tls_handshake(stream, hostname, address, port, sni)
+        observation["purpose"] = v.PURPOSE_SNI_CONFIRM
+        return tcp, observation, tls_stream
 
     async def completing_handshake(
         self, hostname: str, address: str, port: int, sni: str, intermediates: list[bytes],

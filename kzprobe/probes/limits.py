@@ -91,3 +91,9 @@ NEUTRAL_SNI: Final = "example.com"
 # A keyword request's answer is read up to this many bytes: the status line, the headers and
 # the start of a page are what tell an answer from a blockpage; the rest costs time for nothing.
 KEYWORD_READ_BYTES: Final = 16 * 1024
+
+# A validated handshake at least this slow is followed by one handshake with NEUTRAL_SNI to the
+# same address (purpose "slow_check"): a server slow for every name answers it as slowly, a name
+# held back by a censor does not. The same value as analysis/thresholds.SLOW_HANDSHAKE_MIN_MS,
+# the least the analysis calls slow (a test keeps them equal; probes do not import analysis).
+SLOW_HANDSHAKE_CHECK_MS: Final = 1_500.0

@@ -4,8 +4,9 @@ httpx connects through `SessionBackend`, so every connection an HTTP request mak
 included) goes to an address kzprobe resolved itself and lands in the target's observations.
 Every TLS handshake of the target goes through `TargetSession.handshake`, which also makes what a
 failure calls for, and only then: the SNI split (a failure after the ClientHello is tried once
-more to the same address with a neutral name) and the completion of a chain the server sent
-without its intermediate (AIA).
+more to the same address with a neutral name, then once more with the real name when the neutral
+one was answered) and the completion of a chain the server sent without its intermediate (AIA);
+and after a slow handshake, one with the neutral name to the same address.
 """
 
 from __future__ import annotations
@@ -150,6 +151,7 @@ class TargetSession:
         self._kept: dict[tuple[str, int], _Stream] = {}
         self._probing: list[_Stream] = []
         self._split: set[tuple[str, int]] = set()  # (address, port) already retried with the neutral name
+        self._slow_checked: set[tuple[str, int]] = set()  # (address, port) already checked after a slow handshake
         self._fetching: dict[str, asyncio.Task[list[bytes]]] = {}  # sha256 of a chain's top -> its AIA fetch
         self._completed: dict[str, list[bytes]] = {}  # host -> intermediates its chain verified with
         self.last_tls_failure: str | None = None
@@ -176,9 +178,12 @@ class TargetSession:
         """The TLS handshake of one of the target's connections, recorded; None when it failed.
 
         After a failure, and only then: a reset, close or silence after the ClientHello is tried
-        once more to the same address with limits.NEUTRAL_SNI (recorded, purpose "neutral_sni"),
-        and a chain that came without its intermediate is completed through AIA and verified
-        again on a new connection, which is handed on when it verifies."""
+        once more to the same address with limits.NEUTRAL_SNI (recorded, purpose "neutral_sni")
+        and, when that name was answered, with the real name once more (purpose "sni_confirm",
+        handed on when it verifies), and a chain that came without its intermediate is completed
+        through AIA and verified again on a new connection, which is handed on when it verifies.
+        After a validated handshake of limits.SLOW_HANDSHAKE_CHECK_MS or more, and only then: one
+        handshake with the neutral name to the same address (purpose "slow_check")."""
         fetched = self._completed.get(hostname)
         context = self.connector.completing.with_intermediates(fetched) if fetched else None
         observation, tls_stream = await self.connector.tls_handshake(stream, hostname, address, port, sni, context)
@@ -186,18 +191,39 @@ class TargetSession:
             observation["intermediates_fetched"] = [hashlib.sha256(der).hexdigest() for der in fetched]
         self.record_tls(observation)
         self.last_tls_failure = observation["failure"]
-        if tls_stream is not None or not self.recording:
+        if not self.recording:
+            return tls_stream
+        if tls_stream is not None:
+            if observation["duration_ms"] >= limits.SLOW_HANDSHAKE_CHECK_MS and (address, port) not in self._slow_checked:
+                self._slow_checked.add((address, port))
+                await self._neutral(hostname, address, port, v.PURPOSE_SLOW_CHECK)
             return tls_stream
         if observation["failure"] in SNI_SPLIT_FAILURES and (address, port) not in self._split:
             self._split.add((address, port))
-            tcp, neutral = await self.connector.neutral_handshake(hostname, address, port, limits.NEUTRAL_SNI)
-            self.record_tcp(tcp)
-            if neutral is not None:
-                self.record_tls(neutral)
+            neutral = await self._neutral(hostname, address, port, v.PURPOSE_NEUTRAL_SNI)
+            if neutral is not None and (neutral["handshake_completed"] or neutral["failure"] == v.SSL_FAILED_HANDSHAKE):
+                return await self._confirm(hostname, address, port, sni)
         elif observation["failure"] == v.SSL_UNKNOWN_AUTHORITY and observation.get("chain_complete") is False \
                 and not fetched:
             return await self._complete_chain(observation, hostname, address, port, sni)
         return None
+
+    async def _neutral(self, hostname: str, address: str, port: int, purpose: str) -> TlsObservation | None:
+        tcp, neutral = await self.connector.neutral_handshake(hostname, address, port, limits.NEUTRAL_SNI, purpose)
+        self.record_tcp(tcp)
+        if neutral is not None:
+            self.record_tls(neutral)
+        return neutral
+
+    async def _confirm(self, hostname: str, address: str, port: int, sni: str) -> httpcore.AsyncNetworkStream | None:
+        """The address answered the neutral name: the real name once more, so that one flaky
+        failure is not read as a filter on the name. Handed on when it verifies."""
+        tcp, tls, stream = await self.connector.confirming_handshake(hostname, address, port, sni)
+        self.record_tcp(tcp)
+        if tls is not None:
+            self.record_tls(tls)
+            self.last_tls_failure = tls["failure"]
+        return stream
 
     async def _complete_chain(self, observation: TlsObservation, hostname: str, address: str, port: int,
                               sni: str) -> httpcore.AsyncNetworkStream | None:

@@ -142,10 +142,12 @@ async def measure_web_target(kit: ProbeKit, target: Target, observations: Observ
 
 
 def _failed_here(target: Target, observations: Observations) -> bool:
-    """No handshake with the name verified (https), no page came back (http)."""
+    """No handshake with the name verified (https; the real name's second try after the SNI
+    split counts), no page came back (http)."""
     if target.scheme == "https":
         return not any(t["verified"] for t in observations.get("tls", [])
-                       if t["hostname"] == target.hostname and "purpose" not in t)
+                       if t["hostname"] == target.hostname and t.get("purpose", v.PURPOSE_SNI_CONFIRM) ==
+                       v.PURPOSE_SNI_CONFIRM)
     return not any(hop["status"] is not None for hop in observations.get("http", []))
 
 

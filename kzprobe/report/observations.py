@@ -56,8 +56,9 @@ class TcpObservation(TypedDict):
     failure: str | None
     duration_ms: float
     # Absent for the target's own connections; "neutral_sni" for the connection of a handshake
-    # retried with a neutral name, "control_address" for one to an address only the control
-    # resolver returned (vocabulary.PURPOSES).
+    # retried with a neutral name, "sni_confirm" for the real name tried again after that,
+    # "control_address" for one to an address only the control resolver returned, "slow_check"
+    # for a neutral name after a slow handshake (vocabulary.PURPOSES).
     purpose: NotRequired[str]
 
 

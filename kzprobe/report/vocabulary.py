@@ -109,8 +109,13 @@ FAILURES: Final = (
 )
 
 # Why an extra connection or handshake was made (TcpObservation / TlsObservation "purpose"):
-# the same address retried with a neutral server name after a failure after the ClientHello, or
-# an address only the control resolver returned, tried with the real name.
+# the same address retried with a neutral server name after a failure after the ClientHello;
+# the real name tried once more after that neutral name was answered (a flaky server, not a
+# filter, passes it); an address only the control resolver returned, tried with the real name;
+# or a neutral name tried at an address whose real-name handshake was slow (a server slow for
+# every name, not a name held back).
 PURPOSE_NEUTRAL_SNI: Final = "neutral_sni"
+PURPOSE_SNI_CONFIRM: Final = "sni_confirm"
 PURPOSE_CONTROL_ADDRESS: Final = "control_address"
-PURPOSES: Final = (PURPOSE_NEUTRAL_SNI, PURPOSE_CONTROL_ADDRESS)
+PURPOSE_SLOW_CHECK: Final = "slow_check"
+PURPOSES: Final = (PURPOSE_NEUTRAL_SNI, PURPOSE_SNI_CONFIRM, PURPOSE_CONTROL_ADDRESS, PURPOSE_SLOW_CHECK)
