@@ -164,6 +164,14 @@ def test_reports_record_the_extra_steps_of_a_failure(lab_run):
 
     [neutral] = [t for t in obs("tls-fin")["tls"] if t.get("purpose") == "neutral_sni"]
     assert neutral["sni"] == "example.com" and neutral["handshake_completed"]
+    [again] = [t for t in obs("tls-fin")["tls"] if t.get("purpose") == "sni_confirm"]
+    assert (again["sni"], again["failure"]) == ("tls-fin.kzlab.test", "eof_error"), "real, neutral, real"
+    # After a slow handshake, one neutral-name handshake to the same address: fast where the
+    # censor holds the name, as slow where the server is slow for everyone.
+    [held] = [t for t in obs("slow-handshake")["tls"] if t.get("purpose") == "slow_check"]
+    [slow] = [t for t in obs("slow-server-handshake")["tls"] if t.get("purpose") == "slow_check"]
+    assert held["sni"] == slow["sni"] == "example.com"
+    assert held["duration_ms"] < 1_500 <= slow["duration_ms"]
     assert all(t.get("purpose") == "neutral_sni" for t in obs("tls-server-closes")["tls"][1:])
     incomplete = obs("tls-incomplete-chain")
     assert incomplete["aia"][0]["status"] == 200 and incomplete["aia"][0]["hostname"] == "pki.kzlab.test"

@@ -186,6 +186,7 @@ def plan_namespace(role: str, scenarios: Sequence[Scenario], allocation: Allocat
             "burst": here.burst_bytes, "delay": here.delay_s, "site": here.site, "redirect_to": here.redirect_to,
             "drip": here.drip_s, "freeze": here.freeze_after, "tls_delay": here.tls_delay_s,
             "paths": page_paths(scenario), "tls_any_name": here.tls_any_name,
+            "tls_delay_any_name": here.tls_delay_any_name_s,
         }
         if here.keyword:
             keywords.append({"keyword": here.keyword.lower(), "at": here.keyword_at, "action": here.http,

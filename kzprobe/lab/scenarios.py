@@ -253,6 +253,11 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
              _site("slow-handshake"), Conditions(tls_delay_s=SLOW_HANDSHAKE_S),
              Expectation(v.THROTTLED, None, ("throughput.slow_handshake",)),
              expect_without_control=Expectation(v.THROTTLED, None, ("throughput.slow_handshake",))),
+    Scenario("slow-server-handshake", f"the server takes {SLOW_HANDSHAKE_S:g} s to answer every ClientHello, for everyone",
+             _site("slow-server-handshake"), Conditions(tls_delay_any_name_s=SLOW_HANDSHAKE_S), REACHABLE,
+             outside=Conditions(tls_delay_any_name_s=SLOW_HANDSHAKE_S),
+             # Without a control: the neutral name's handshake to the same address is as slow.
+             expect_without_control=REACHABLE),
     Scenario("geo-451", "the site itself answers 451 'not available in your country' here",
              _site("geo-451"), Conditions(site=m.SITE_451),
              _inconclusive("http.site_refused"), expect_without_control=_inconclusive("http.site_refused")),

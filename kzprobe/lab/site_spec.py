@@ -145,6 +145,9 @@ class Conditions:
     # What happens to every ClientHello to the site's addresses, whatever name it carries: a
     # censor blocking the address, or the server itself refusing TLS (set on both sides).
     tls_any_name: str = TLS_PASS
+    # The server itself is this slow to answer every ClientHello to the site's addresses, whatever
+    # name it carries (set on both sides): slow for everyone, not held back by a censor.
+    tls_delay_any_name_s: float = 0.0
 
     def __post_init__(self) -> None:
         for value, allowed, name in (
@@ -196,6 +199,8 @@ class Conditions:
             parts.append(f"{self.delay_s:g} s delay")
         if self.tls_delay_s:
             parts.append(f"ClientHello held {self.tls_delay_s:g} s")
+        if self.tls_delay_any_name_s:
+            parts.append(f"every handshake takes {self.tls_delay_any_name_s:g} s")
         if self.freeze_after is not None:
             parts.append(f"frozen after {self.freeze_after // 1000} KB")
         if self.site != SITE_PAGE:

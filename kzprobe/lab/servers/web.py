@@ -181,6 +181,9 @@ class WebServer:
         rules = middlebox.tls_rules(self.sites, sni, port)
         if rules and rules.get("tls_delay"):
             await asyncio.sleep(rules["tls_delay"])  # the ClientHello held by the censor: a slow handshake
+        at_address = self.sites.get(listener["hosts"][0]) if listener["server"] == "site" and listener["hosts"] else None
+        if at_address and at_address.get("tls_delay_any_name"):
+            await asyncio.sleep(at_address["tls_delay_any_name"])  # the server slow for every name
         name = self._certificate_name(listener, port, sni)
         chain, key = middlebox.certificate_files(self.certs_dir, name, action)
         reader, writer = await self._streams(conn, self._context(chain, key))
