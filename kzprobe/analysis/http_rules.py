@@ -5,6 +5,9 @@ TLS or the request itself, located by the host the hop went to - a redirect can 
 block); a page matching a blockpage fingerprint; a plain-HTTP redirect off the site that the
 control did not see; and the final page against the control's. A page that came over TLS
 validated for its own host is the site's own: no censor can forge it, so it is never compared.
+Before a difference from the control or a redirect off the site blocks, the plain page is checked
+against the site's own validated HTTPS page here (https_twin.same_as_twin): the same page is the
+site's, localised for this vantage, not a censor's.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from kzprobe.analysis.explain import addresses, cite, quote, sentence
 from kzprobe.analysis.facts import HopFact, TargetFacts
 from kzprobe.analysis.conclusion import Verdict, blocked, down, inconclusive, reachable, throttled
 from kzprobe.analysis.domains import registrable_domain, same_site
-from kzprobe.analysis.https_twin import offsite_landing, plain_page_against_twin
+from kzprobe.analysis.https_twin import offsite_landing, plain_page_against_twin, same_as_twin, twin_page
 from kzprobe.analysis.names import url_host, url_path
 from kzprobe.analysis.pages import compare_pages
 from kzprobe.analysis.refusals import site_refusal
@@ -213,6 +216,14 @@ def final_page(facts: TargetFacts, view: ControlView, ctx: Context, index: int) 
                 return _lying_redirect_host(facts, final, final.host, lie, where, ctx, page)
     if pattern is not None and control_final is not None and pattern.matches(control_final):
         pattern = None  # the site's own text (an article about blocking), the control sees it too
+    answered = _answered(final)
+    own_page = None if authentic else same_as_twin(facts, final, ctx)
+    if pattern is not None and own_page is not None and pattern.matches(twin_page(facts, ctx)):
+        # The site's own text again, shown by its validated HTTPS page here rather than the control.
+        answered = sentence(answered, f"its {pattern.location} matches blockpage fingerprint {pattern.id} "
+                                      f"({quote(pattern.pattern, 60)}), and so does the site's own page over "
+                                      "validated HTTPS: the site's own text").rstrip(".")
+        pattern = None
     if pattern is not None:
         evidence = ["http.blockpage_redirect", "http.blockpage"] if unexpected else ["http.blockpage"]
         return blocked("http", evidence, sentence(
@@ -239,6 +250,13 @@ def final_page(facts: TargetFacts, view: ControlView, ctx: Context, index: int) 
             return down([], sentence(_answered(final), f"the control scan got {control_final.status} too: "
                                                        "the site's server is failing"))
         comparison = compare_pages(final, control_final)
+        if own_page is not None and comparison.same is not True:
+            # Before a difference or a redirect off the site blocks: the site's own validated page here.
+            control_said = (f"the control scan got a different page ({comparison.reason})" if comparison.same is False
+                            else f"the control's page is no reference ({comparison.reason})")
+            return _reachable(facts, view, ctx, index, answered, redirect_clause, control_said,
+                              f"but {own_page}: the site serves this vantage another page than the control's "
+                              "(by country or language), not a censor")
         if off_site and comparison.same is not True:
             if authentic:
                 return offsite_landing(facts, final, off_site, view, ctx, index, _answered(final), comparison, no_control)
@@ -268,7 +286,7 @@ def final_page(facts: TargetFacts, view: ControlView, ctx: Context, index: int) 
         # The control got no page at all (it failed at some step): an error page here - often a
         # proxy's "bad gateway" - says the same, the site is down, not blocked.
         return down([], sentence(_answered(final), "the control scan could not fetch the page either"))
-    against_https = plain_page_against_twin(facts, final, view, ctx, index, _answered(final), no_control)
+    against_https = plain_page_against_twin(facts, final, view, ctx, index, answered, no_control)
     if against_https is not None:
         return against_https
     return inconclusive([view.reason], sentence(

@@ -40,6 +40,22 @@ def twin_page(facts: TargetFacts, ctx: Context) -> HopFact | None:
     return None if ctx.fingerprints.refusal(final) is not None else final
 
 
+def same_as_twin(facts: TargetFacts, final: HopFact, ctx: Context) -> str | None:
+    """Why a page that came without TLS authenticating it is still the site's own, in words: it is
+    the same page as the site's validated HTTPS page here. None when there is no such page, or it
+    differs. Checked before a difference from the control's page or a redirect off the site
+    blocks anything: a site that localises by country (another language, a national domain)
+    serves the control another page, and its own validated page here shows which one is real."""
+    twin = twin_page(facts, ctx)
+    if twin is None or twin.status is None or not 200 <= twin.status < 300:
+        return None
+    comparison = compare_pages(final, twin, "over HTTPS")
+    if comparison.same is not True:
+        return None
+    return (f"the site's own page over validated HTTPS here ({cite(twin.url, 100)}) is the same page "
+            f"({comparison.reason}), which no censor can forge")
+
+
 def plain_page_against_twin(facts: TargetFacts, final: HopFact, view: ControlView, ctx: Context, index: int,
                             answered: str, no_control: str) -> Verdict | None:
     """A plain-HTTP page without the control's: compared with the site's own HTTPS page."""
