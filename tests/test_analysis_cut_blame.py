@@ -46,20 +46,42 @@ ROWS = [
     ("domestic_site_refused_without_a_control_is_inconclusive", "news.example",
      failing("news.example", DOMESTIC_NEIGHBOUR, tcp_failure=v.CONNECTION_REFUSED), None, False,
      "inconclusive", None, ["control.missing", "tcp.refused"]),
-    ("site_abroad_reset_is_blocked_by_the_cut", "news.example",
-     failing("news.example", ABROAD, tls_failure=v.CONNECTION_RESET, neutral_ok=False), None, False,
-     "blocked", "network", ["connectivity.international_cut", "tls.reset"]),
     ("site_abroad_silent_is_blocked_by_the_cut", "news.example",
      failing("news.example", ABROAD, tcp_failure=v.GENERIC_TIMEOUT), None, True,
      "blocked", "network", ["connectivity.international_cut", "tcp.timeout"]),
-    ("kz_name_in_the_same_wider_network_is_domestic", "news.kz",
-     failing("news.kz", DOMESTIC_WIDER, tls_failure=v.CONNECTION_RESET), None, False,
+    ("site_abroad_unreachable_is_blocked_by_the_cut", "news.example",
+     failing("news.example", ABROAD, tcp_failure=v.HOST_UNREACHABLE), None, False,
+     "blocked", "network", ["connectivity.international_cut"]),
+    ("site_abroad_silent_after_the_client_hello_is_blocked_by_the_cut", "news.example",
+     failing("news.example", ABROAD, tls_failure=v.GENERIC_TIMEOUT, neutral_ok=False), None, False,
+     "blocked", "network", ["connectivity.international_cut", "tls.timeout"]),
+    # A failure that is an answer from the far end proves the path works: not the cut's doing.
+    ("site_abroad_reset_after_the_client_hello_keeps_its_verdict", "news.example",
+     failing("news.example", ABROAD, tls_failure=v.CONNECTION_RESET, neutral_ok=False), None, False,
+     "inconclusive", None, ["control.missing", "tls.reset"]),
+    ("site_abroad_reset_keeps_its_verdict_with_a_control", "news.example",
+     failing("news.example", ABROAD, tls_failure=v.CONNECTION_RESET, neutral_ok=False), None, True,
      "blocked", "tls", ["tls.reset"]),
+    ("site_abroad_tls_alert_keeps_its_verdict", "news.example",
+     failing("news.example", ABROAD, tls_failure=v.SSL_FAILED_HANDSHAKE, neutral_ok=False), None, False,
+     "inconclusive", None, ["control.missing"]),
+    ("site_abroad_refused_keeps_its_verdict", "news.example",
+     failing("news.example", ABROAD, tcp_failure=v.CONNECTION_REFUSED), None, False,
+     "inconclusive", None, ["control.missing", "tcp.refused"]),
+    ("site_abroad_refused_keeps_its_verdict_with_a_control", "news.example",
+     failing("news.example", ABROAD, tcp_failure=v.CONNECTION_REFUSED), None, True,
+     "blocked", "tcp", ["tcp.refused"]),
+    ("site_abroad_silent_to_its_name_but_answering_a_neutral_one_keeps_its_verdict", "news.example",
+     failing("news.example", ABROAD, tls_failure=v.GENERIC_TIMEOUT), None, False,
+     "blocked", "tls", ["tls.timeout", "tls.sni_filter"]),
+    ("kz_name_in_the_same_wider_network_is_domestic", "news.kz",
+     failing("news.kz", DOMESTIC_WIDER, tls_failure=v.GENERIC_TIMEOUT, neutral_ok=False), None, False,
+     "inconclusive", None, ["tls.timeout"]),
     ("other_name_in_the_same_wider_network_is_not_enough", "news.example",
-     failing("news.example", DOMESTIC_WIDER, tls_failure=v.CONNECTION_RESET, neutral_ok=False), None, False,
+     failing("news.example", DOMESTIC_WIDER, tls_failure=v.GENERIC_TIMEOUT, neutral_ok=False), None, False,
      "blocked", "network", ["connectivity.international_cut"]),
     ("kz_name_hosted_abroad_is_blocked_by_the_cut", "news.kz",
-     failing("news.kz", ABROAD, tls_failure=v.CONNECTION_RESET, neutral_ok=False), None, False,
+     failing("news.kz", ABROAD, tls_failure=v.GENERIC_TIMEOUT, neutral_ok=False), None, False,
      "blocked", "network", ["connectivity.international_cut"]),
     ("target_marked_domestic_keeps_its_verdict", "news.example",
      failing("news.example", "31.13.1.1", tcp_failure=v.GENERIC_TIMEOUT), "domestic", True,
@@ -76,9 +98,12 @@ def test_the_cut_blames_only_what_it_cuts(name, host, obs, baseline, with_contro
     got = analysis.verdicts[-1]
     assert (got["verdict"], got["blocking"]) == (verdict, blocking), got["explanation"]
     assert set(evidence) <= set(got["evidence"]), got["evidence"]
-    if blocking != "network" and verdict == "blocked":
+    if blocking != "network" and verdict != "reachable":
         # Its own failure explains it: the cut is said not to, or the neutral name shows SNI filtering.
         assert "the cut does not explain this failure" in got["explanation"] or "SNI filtering" in got["explanation"]
+    if blocking == "network":
+        # Blamed on the cut: no clause saying a control would tell, next to the cut telling.
+        assert "got only silence" in got["explanation"] and "cannot be told" not in got["explanation"]
 
 
 def test_an_address_that_served_a_page_during_the_cut_counts_as_inside():
@@ -86,9 +111,9 @@ def test_an_address_that_served_a_page_during_the_cut_counts_as_inside():
                       "tls": [tls("95.57.77.5", host="portal.example")],
                       "http": [hop("https://portal.example/", address="95.57.77.5")]},
                      ident="portal", host="portal.example")
-    # Its handshakes fail for the neutral name too (no SNI signature): only the domestic
-    # classification keeps the cut from taking the blame.
-    target = result(failing("news.example", "95.57.77.9", tls_failure=v.CONNECTION_RESET, neutral_ok=False),
+    # Its handshakes go silent for the neutral name too (no SNI signature, no answer from the far
+    # end): only the domestic classification keeps the cut from taking the blame.
+    target = result(failing("news.example", "95.57.77.9", tls_failure=v.GENERIC_TIMEOUT, neutral_ok=False),
                     ident="site", host="news.example")
     got = analyse_scan([*baselines(international=False), working, target], None).verdicts[-1]
     assert got["blocking"] != "network" and "connectivity.international_cut" not in got["evidence"]

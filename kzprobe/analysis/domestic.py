@@ -16,6 +16,12 @@ abroad does. "Reached inside the country" is decided from what the report holds,
 "Answered during the cut" means an HTTP response came from the address, or a domestic baseline
 connected to it. A TCP connect alone does not count: a cut that lets handshakes through and
 silences what follows looks, at a site abroad, exactly like a connect and then silence.
+
+A target not known to be domestic is blamed on the cut only when what failed was silence
+(timeouts, unreachables): a cut drops packets, it does not answer them. A failure that is an
+answer from the far end - a refusal (an RST to the SYN), a reset, a close or a TLS alert after the
+ClientHello, a reset request, or a neutral-name handshake that got an answer (the SNI split) -
+proves the path to the server works, so the cut does not explain it (path_answered).
 """
 
 from __future__ import annotations
@@ -24,8 +30,9 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Final
 
-from kzprobe.analysis.explain import cite
+from kzprobe.analysis.explain import cite, quote
 from kzprobe.analysis.facts import TargetFacts
+from kzprobe.report import vocabulary as v
 
 # The routed prefixes (RFC 7454 section 6.1.3: longer ones are commonly filtered, so one /24 or
 # /48 is announced by one network); the wider IPv4 prefix a ccTLD name may match.
@@ -35,6 +42,8 @@ WIDER_NETWORK_V4: Final = 16
 WIDER_NETWORK_V6: Final = 32
 # The country's code top-level domains, in wire form: .kz and .қаз (xn--80ao21a).
 DOMESTIC_TLDS: Final = ("kz", "xn--80ao21a")
+# Failures after the ClientHello (or of a request) that are an answer from the far end, not silence.
+_ANSWERED_AFTER_HELLO: Final = (v.CONNECTION_RESET, v.EOF_ERROR, v.SSL_FAILED_HANDSHAKE)
 
 
 @dataclass(frozen=True)
@@ -97,3 +106,35 @@ def reached_inside(facts: TargetFacts, answered: Answered) -> str | None:
                     f"network (/16, or /32 for IPv6) as {cite(wide[1], 45)} ({cite(wide[2], 60)}), which "
                     "answered during the cut")
     return None
+
+
+def path_answered(facts: TargetFacts) -> str | None:
+    """Why the path to the target's server works although the target failed, in words; None when
+    every failure was silence (what a cut of the international link causes)."""
+    for attempt in facts.tcp:
+        if attempt.failure == v.CONNECTION_REFUSED:
+            return (f"TCP to {cite(attempt.address, 45)} was refused (an RST answered the SYN), so the path to the "
+                    "server works")
+    for attempt in facts.tls:
+        if attempt.purpose == v.PURPOSE_NEUTRAL_SNI and attempt.answered:
+            return (f"a handshake naming {quote(attempt.sni or 'a neutral name')} got an answer from "
+                    f"{cite(attempt.address, 45)}, so the path to the server works")
+    for attempt in facts.tls:
+        if not attempt.completed and attempt.failure in _ANSWERED_AFTER_HELLO:
+            return (f"the TLS handshake with {cite(attempt.address, 45)} was answered after the ClientHello "
+                    f"({cite(attempt.failure)}), so the path to the server works")
+    for hop in facts.http:
+        if hop.failure in (v.CONNECTION_RESET, v.EOF_ERROR):
+            return (f"the request to {cite(hop.url, 100)} was answered with {cite(hop.failure)}, so the path to "
+                    "the server works")
+    return None
+
+
+def silent_failures(facts: TargetFacts) -> str:
+    """The silent failures the cut is blamed for, in words (at most a few)."""
+    seen = [*(f"TCP to {cite(t.address, 45)}: {cite(t.failure)}" for t in facts.tcp if t.failure),
+            *(f"TLS with {cite(t.address, 45)}: {cite(t.failure)}" for t in facts.tls if t.failure and not t.completed),
+            *(f"the request to {cite(h.url, 100)}: {cite(h.failure)}" for h in facts.http if h.failure)]
+    if not seen and facts.dns is not None and facts.dns.failure:
+        seen.append(f"DNS for {cite(facts.hostname, 100)}: {cite(facts.dns.failure)}")
+    return ", ".join(list(dict.fromkeys(seen))[:4]) or "no answer"

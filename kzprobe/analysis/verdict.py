@@ -5,9 +5,11 @@
 2. Service targets (observations["endpoints"]) go to analysis/services/.
 3. DNS, TCP, TLS, HTTP - the first step that explains the outcome gives the verdict; a
    reachable page is then checked for throttling.
-4. When the international link is cut, a target reached abroad that failed without a positive
-   sign of censorship (only timeouts, resets, refusals) is blocked by the cut: blocking
-   "network". A target reached inside the country (analysis/domestic.py) keeps its own verdict.
+4. When the international link is cut, a target reached abroad that failed with only silence
+   (timeouts, unreachables) and no positive sign of censorship is blocked by the cut: blocking
+   "network". A target reached inside the country, or whose failure proves the path to its
+   server works (a refusal, a reset or alert after the ClientHello, a neutral-name handshake
+   answered: analysis/domestic.py), keeps its own verdict.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from kzprobe.report import vocabulary as v
 from kzprobe.analysis.captive import portal_clause
 from kzprobe.analysis.context import Context
 from kzprobe.analysis.control import ControlView, control_summary
-from kzprobe.analysis.domestic import Answered, reached_inside
+from kzprobe.analysis.domestic import Answered, path_answered, reached_inside, silent_failures
 from kzprobe.analysis.dns_rules import RESOLVES, dns_control, dns_verdict
 from kzprobe.analysis.explain import addresses, sentence
 from kzprobe.analysis.facts import TargetFacts
@@ -49,12 +51,13 @@ def _cut_clause(ctx: Context) -> str:
 
 
 def _blame_the_cut(verdict: Verdict, facts: TargetFacts, ctx: Context) -> Verdict:
+    """Only silence, at a site not known to be domestic: what the cut itself does. The target's
+    own (failure-based) explanation is not repeated - it says what a control would tell, and the
+    cut is what tells here."""
     observed = [code for code in verdict.evidence if not code.startswith("control.")]
-    detail = verdict.explanation.rstrip(".")
-    if detail[:1].isupper() and detail[1:2].islower():  # "The TLS…" reads on as "the TLS…", "TCP…" stays
-        detail = detail[:1].lower() + detail[1:]
     return blocked("network", ["connectivity.international_cut", *observed], sentence(
-        _cut_clause(ctx), f"{facts.hostname or facts.url} fails with it: {detail}"))
+        _cut_clause(ctx), f"{facts.hostname or facts.url} got only silence ({silent_failures(facts)}), which is what "
+                          "the cut does, and nothing shows it is reached inside the country"))
 
 
 def _keep_own_verdict(verdict: Verdict, why: str, ctx: Context) -> Verdict:
@@ -102,7 +105,8 @@ def target_verdict(facts: TargetFacts, index: int, view: ControlView, ctx: Conte
                                control_stale=view.stale, interference_elsewhere=interference_elsewhere)
     verdict = web_verdict(facts, index, view, ctx)
     if ctx.connectivity.state == v.INTERNATIONAL_CUT and verdict.failure_based and verdict.verdict != v.DOWN:
-        inside = reached_inside(facts, answered if answered is not None else Answered.of([facts]))
+        inside = reached_inside(facts, answered if answered is not None else Answered.of([facts])) \
+            or path_answered(facts)
         verdict = _keep_own_verdict(verdict, inside, ctx) if inside else _blame_the_cut(verdict, facts, ctx)
     return verdict.with_control(control_summary(view))
 
