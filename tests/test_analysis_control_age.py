@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from analysis_fixtures import add_split, control_of, dns, result, tcp, tls, verdict_of, web
+from analysis_fixtures import (
+    HOST, UNKNOWN_BLOCKPAGE, add_split, control_of, dns, hop, neutral, result, tcp, tls, verdict_of, web,
+)
 from kzprobe.analysis import analyse_report, analyse_scan
 from kzprobe.analysis import thresholds as th
 from kzprobe.report import vocabulary as v
@@ -52,8 +54,10 @@ ROWS = [
      None, "blocked", "tls", ["tls.timeout"], 36000.0, True),
     ("stale_control_sni_reset_needs_no_control", failing(tls_failure=v.CONNECTION_RESET), "2026-11-22T00:00:00Z",
      None, "blocked", "tls", ["tls.reset"], 36000.0, True),
-    ("stale_control_that_failed_too_is_down", failing(tcp_failure=v.CONNECTION_REFUSED), "2026-11-22T00:00:00Z",
-     failing(tcp_failure=v.CONNECTION_REFUSED), "down", None, ["tcp.refused"], 36000.0, True),
+    ("stale_control_that_failed_too_is_not_down", failing(tcp_failure=v.CONNECTION_REFUSED), "2026-11-22T00:00:00Z",
+     failing(tcp_failure=v.CONNECTION_REFUSED), "inconclusive", None, ["control.stale", "tcp.refused"], 36000.0, True),
+    ("fresh_control_that_failed_too_is_down", failing(tcp_failure=v.CONNECTION_REFUSED), "2026-11-22T09:00:00Z",
+     failing(tcp_failure=v.CONNECTION_REFUSED), "down", None, ["tcp.refused"], 3600.0, False),
     ("stale_control_scan_cannot_say_a_name_resolves_now", failing(dns_failure=v.DNS_SERVFAIL), "2026-11-22T00:00:00Z",
      None, "inconclusive", None, ["control.stale", "dns.servfail"], 36000.0, True),
     ("live_control_resolver_still_decides_dns", failing(dns_failure=v.DNS_SERVFAIL, control_resolver=True),
@@ -112,3 +116,47 @@ def test_hostile_times_are_ignored():
     for value in ("yesterday", "2026-11-22T10:00:00", 5, None, "9" * 100):
         got = verdict_of(failing(tcp_failure=v.GENERIC_TIMEOUT), control_at(None) | {"started_at": value})
         assert "age_s" not in got["control"] and got["verdict"] == "blocked"
+
+
+HTTP_URL = f"http://{HOST}/"
+STALE = "2026-11-22T00:00:00Z"  # 10 h before the measurement
+FRESH = "2026-11-22T09:00:00Z"
+
+
+def plain(*hops: dict, https_check: dict | None = None) -> dict:
+    obs = web(scheme="http")
+    obs["http"] = list(hops)
+    if https_check is not None:
+        obs["https_check"] = https_check
+    return result(obs, scheme="http")
+
+
+OTHER_PAGE = hop(HTTP_URL, title="Qazline: ескерту", body=UNKNOWN_BLOCKPAGE)
+SERVER_ERROR = hop(HTTP_URL, 503, title="503 Service Unavailable", body="<h1>Service Unavailable</h1>")
+REQUEST_TIMEOUT = hop(HTTP_URL, None, failure=v.GENERIC_TIMEOUT)
+TWIN = {"url": f"https://{HOST}/", "tcp": [tcp()], "tls": [tls()], "http": [hop(f"https://{HOST}/")], "redirect_dns": []}
+
+HTTP_ROWS = [
+    # id, target, control time, control's own result (None: its healthy page), verdict, blocking, evidence
+    ("fresh_control_page_difference_is_blocked", plain(OTHER_PAGE), FRESH, None, "blocked", "http", ["http.diff"]),
+    ("stale_control_page_difference_decides_nothing", plain(OTHER_PAGE), STALE, None,
+     "inconclusive", None, ["control.stale"]),
+    ("stale_control_page_difference_leaves_the_https_page_to_decide", plain(OTHER_PAGE, https_check=TWIN), STALE,
+     None, "inconclusive", None, ["control.stale", "http.diff"]),
+    ("fresh_control_server_error_too_is_down", plain(SERVER_ERROR), FRESH, plain(SERVER_ERROR), "down", None, []),
+    ("stale_control_server_error_too_is_not_down", plain(SERVER_ERROR), STALE, plain(SERVER_ERROR),
+     "inconclusive", None, ["control.stale"]),
+    ("fresh_control_request_failed_too_is_down", plain(REQUEST_TIMEOUT), FRESH, plain(REQUEST_TIMEOUT),
+     "down", None, ["http.timeout"]),
+    ("stale_control_request_failed_too_is_not_down", plain(REQUEST_TIMEOUT), STALE, plain(REQUEST_TIMEOUT),
+     "inconclusive", None, ["control.stale", "http.timeout"]),
+]
+
+
+@pytest.mark.parametrize("name, target, when, own, verdict, blocking, evidence", HTTP_ROWS,
+                         ids=[row[0] for row in HTTP_ROWS])
+def test_a_stale_control_decides_no_page_and_no_outage(name, target, when, own, verdict, blocking, evidence):
+    got = verdict_of(target, control_at(when, own or plain(hop(HTTP_URL))))
+    assert (got["verdict"], got["blocking"], got["evidence"]) == (verdict, blocking, evidence), got["explanation"]
+    if "control.stale" in got["evidence"]:
+        assert "control.stale" in got["explanation"] and "10.0 h before" in got["explanation"], got["explanation"]

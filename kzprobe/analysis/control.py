@@ -29,7 +29,7 @@ OK: Final = "ok"  # the control passed this step
 FAILED: Final = "failed"  # the control failed at this same step: the site is down
 EARLIER: Final = "earlier"  # the control failed before reaching it: it says nothing here
 UNKNOWN: Final = "unknown"  # no usable control data for this step
-STALE: Final = "stale"  # the control passed this step, but too long before or after this measurement
+STALE: Final = "stale"  # the control measured this step too long before or after this measurement
 
 _LAYERS: Final = ("dns", "tcp", "tls", "http")
 
@@ -61,22 +61,30 @@ class ControlView:
 
     def step(self, layer: str) -> str:
         """How the control fared at `layer`: OK, FAILED, EARLIER (failed before it), UNKNOWN, or
-        STALE (it passed, but a stale control cannot say the step works now)."""
+        STALE (a stale control, passed or failed: it cannot say how the step fares now, so neither
+        a block against its success nor `down` from its own old failure)."""
         if self.facts is None:
             return UNKNOWN
         for current in _LAYERS:
             state = _layer_state(self.facts, current)
             if current == layer:
-                if state is True and self.stale:
+                if state is not None and self.stale:
                     return STALE
                 return {True: OK, False: FAILED, None: UNKNOWN}[state]
             if state is False:
-                return EARLIER
+                return STALE if self.stale else EARLIER
         return UNKNOWN
 
     @property
     def final_hop(self) -> HopFact | None:
         return self.facts.final_hop if self.facts else None
+
+    @property
+    def live_page(self) -> HopFact | None:
+        """The control's final page when the control is live: a stale one is no reference for a
+        page difference (`http.diff`) nor for the site failing (`down`). It may still excuse (an
+        article quoting a blockpage phrase there too): that never calls a block."""
+        return None if self.stale else self.final_hop
 
     def throughput(self) -> Throughput | None:
         return measure(self.facts) if self.facts else None
@@ -118,8 +126,9 @@ def _time(value: Any) -> datetime | None:
 def _age_clause(age_s: float, max_age_s: float) -> str:
     hours, bound = abs(age_s) / 3600, max_age_s / 3600
     when = "before" if age_s >= 0 else "after"
-    return (f"the control scan measured it {hours:,.1f} h {when} this measurement, beyond the {bound:g} h "
-            "a control stays live, so it cannot say the step works now")
+    return (f"the control is stale (control.stale): the control scan measured it {hours:,.1f} h {when} this "
+            f"measurement, beyond the {bound:g} h a control stays live, so it cannot say how the site fares now, "
+            "neither that a step works nor that the site is down")
 
 
 class ControlScan:

@@ -159,8 +159,8 @@ def _what_the_addresses_gave(facts: TargetFacts, suspicious: list[str], view: Co
             evidence.append("http.blockpage")
             clauses.append(f"it served a page matching blockpage fingerprint {pattern.id}")
             positive = True
-        elif view.final_hop is not None:
-            comparison = compare_pages(final, view.final_hop)
+        elif view.live_page is not None:
+            comparison = compare_pages(final, view.live_page)
             if comparison.same is False:
                 evidence.append("http.diff")
                 clauses.append(f"it served a different page ({comparison.reason})")

@@ -86,7 +86,7 @@ def failed_hop(facts: TargetFacts, index: int, view: ControlView, ctx: Context) 
         where += f" (redirected from {cite(facts.http[index - 1].url, 100)})"
     if hop.failure == v.TOO_MANY_REDIRECTS:
         said = f"{where} kept redirecting ({len(facts.http)} hops, {cite(hop.failure)})"
-        control_final = view.final_hop
+        control_final = view.live_page
         if control_final is not None and control_final.failure == v.TOO_MANY_REDIRECTS:
             # The control never reached a page either: the site's own redirect loop.
             return down(["http.blockpage_redirect"], sentence(
@@ -136,7 +136,7 @@ def failed_hop(facts: TargetFacts, index: int, view: ControlView, ctx: Context) 
             said = freeze_clause(hop.url, hop.status, hop.body_length or 0)
         elif hop.stopped == "time_budget":
             said += " while still arriving, when the target's time ran out"
-        control_final = view.final_hop
+        control_final = view.live_page
         if control_final is not None and control_final.failure and control_final.failure != v.BODY_TOO_LARGE:
             # The control's page broke off too (a server dripping its body, or closing midway,
             # for everyone): the site's own failure, neither throttling nor blocking.
@@ -193,7 +193,7 @@ _reachable = reachable_or_throttled  # a page that arrived: reachable, unless th
 def final_page(facts: TargetFacts, view: ControlView, ctx: Context, index: int) -> Verdict:
     final = facts.final_hop
     assert final is not None
-    control_final = view.final_hop
+    control_final = view.live_page  # a stale control's page decides nothing
     authentic = _authentic(facts, final, ctx)
     own_site = final.host == facts.hostname or same_site(final.host, facts.hostname)
     off_site = _unexpected_redirect(facts, view, ctx, off_site_only=True)
@@ -214,8 +214,8 @@ def final_page(facts: TargetFacts, view: ControlView, ctx: Context, index: int) 
             if (comparison is None or comparison.same is not True) and not only_inconsistent:
                 where = f"the request to {cite(final.url, 100)} (redirected from {cite(facts.http[-2].url, 100)})"
                 return _lying_redirect_host(facts, final, final.host, lie, where, ctx, page)
-    if pattern is not None and control_final is not None and pattern.matches(control_final):
-        pattern = None  # the site's own text (an article about blocking), the control sees it too
+    if pattern is not None and view.final_hop is not None and pattern.matches(view.final_hop):
+        pattern = None  # the site's own text (an article about blocking), the control sees it too (even stale)
     answered = _answered(final)
     own_page = None if authentic else same_as_twin(facts, final, ctx)
     if pattern is not None and own_page is not None and pattern.matches(twin_page(facts, ctx)):
@@ -282,7 +282,7 @@ def final_page(facts: TargetFacts, view: ControlView, ctx: Context, index: int) 
         if server_error:
             return down([], sentence(_answered(final), "the site's own server, over validated TLS, answered with an error"))
         return _reachable(facts, view, ctx, index, _answered(final), f"over TLS validated for {final.host}")
-    if server_error and view.usable:
+    if server_error and view.usable and not view.stale:
         # The control got no page at all (it failed at some step): an error page here - often a
         # proxy's "bad gateway" - says the same, the site is down, not blocked.
         return down([], sentence(_answered(final), "the control scan could not fetch the page either"))
