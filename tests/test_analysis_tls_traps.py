@@ -279,3 +279,46 @@ def test_sni_filtering_is_not_blamed_on_an_international_cut():
     both_failed = verdict_of(result(sni_split("generic_timeout_error", "generic_timeout_error")), None,
                              scan_baselines=cut)
     assert (both_failed["verdict"], both_failed["blocking"]) == ("blocked", "network"), both_failed
+
+
+def _timed(obs: dict, ms: float) -> dict:
+    for attempt in obs["tls"]:
+        if attempt.get("purpose") is None:
+            attempt["duration_ms"] = ms
+    return obs
+
+
+def _handshake_timeout(neutral_failure: str | None) -> dict:
+    """The real name's handshake times out after 1 s; the neutral name, at once, gets `neutral_failure`
+    (an alert from a server that does not serve example.com, or None: a completed handshake)."""
+    obs = web()
+    obs["tls"] = [tls(failure="generic_timeout_error", completed=False)]
+    obs["http"] = []
+    connect, handshake = neutral(failure=neutral_failure)
+    obs["tcp"].append(connect)
+    obs["tls"].append(handshake)
+    return _timed(obs, 1000.0)
+
+
+def _control_handshake(ms: float) -> dict:
+    return control_of(result(_timed(web(), ms)))
+
+
+SNI_TIMING_ROWS = [
+    # id, neutral name's outcome, control handshake (ms), verdict, evidence
+    ("neutral_alert_and_a_control_as_slow_as_the_timeout", "ssl_failed_handshake", 950.0, "inconclusive",
+     ["tls.timeout"]),
+    ("neutral_completed_and_a_control_as_slow_as_the_timeout", None, 950.0, "inconclusive", ["tls.timeout"]),
+    ("neutral_alert_and_a_fast_control_is_sni_filtering", "ssl_failed_handshake", 40.0, "blocked",
+     ["tls.timeout", "tls.sni_filter"]),
+    ("neutral_completed_and_a_fast_control_is_sni_filtering", None, 40.0, "blocked", ["tls.timeout", "tls.sni_filter"]),
+]
+
+
+@pytest.mark.parametrize("name, neutral_failure, control_ms, verdict, evidence", SNI_TIMING_ROWS,
+                         ids=[row[0] for row in SNI_TIMING_ROWS])
+def test_the_sni_split_is_no_block_when_the_control_was_as_slow(name, neutral_failure, control_ms, verdict, evidence):
+    got = verdict_of(result(_handshake_timeout(neutral_failure)), _control_handshake(control_ms))
+    assert (got["verdict"], got["evidence"]) == (verdict, evidence), got["explanation"]
+    if verdict == "inconclusive":
+        assert "as slow as the timeout" in got["explanation"] and "instead got an answer" in got["explanation"]

@@ -150,11 +150,14 @@ def handshake_failure_verdict(facts: TargetFacts, host: str, attempts: list[TlsF
     neither = _neutral_failed_clause(facts, host) if split_tried and neutral is None else ""
     elsewhere = _at_control_addresses_clause(facts, host)
     if control_step == OK:
-        if first.failure == v.GENERIC_TIMEOUT and view.facts is not None and neutral is None:
+        # Whatever the neutral name got: a server slow for everyone may answer a name it does not
+        # serve at once (an alert) and the real one only after its backend, as slowly in the control.
+        if first.failure == v.GENERIC_TIMEOUT and view.facts is not None:
             control_ms = as_slow_in_the_control(
                 [first.duration_ms], [t.duration_ms for t in view.facts.tls_for(host) if t.ok])
             if control_ms is not None:
-                return slow_site(evidence, said, "TLS handshake", control_ms, first.duration_ms or 0.0)
+                return slow_site(evidence, sentence(said, split) if split else said, "TLS handshake", control_ms,
+                                 first.duration_ms or 0.0)
         return blocked("tls", [*evidence, "tls.sni_filter"] if again else evidence,
                        sentence(said, elsewhere, split, neither and f"{neither}: the address, not only the name, is cut",
                                 "the control scan completed it"), failure_based=again is None)
