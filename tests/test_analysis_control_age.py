@@ -134,7 +134,8 @@ def plain(*hops: dict, https_check: dict | None = None) -> dict:
 OTHER_PAGE = hop(HTTP_URL, title="Qazline: ескерту", body=UNKNOWN_BLOCKPAGE)
 SERVER_ERROR = hop(HTTP_URL, 503, title="503 Service Unavailable", body="<h1>Service Unavailable</h1>")
 REQUEST_TIMEOUT = hop(HTTP_URL, None, failure=v.GENERIC_TIMEOUT)
-TWIN = {"url": f"https://{HOST}/", "tcp": [tcp()], "tls": [tls()], "http": [hop(f"https://{HOST}/")], "redirect_dns": []}
+TWIN = {"url": f"https://{HOST}/", "tcp": [tcp()], "tls": [tls()], "http": [hop(f"https://{HOST}/")],
+        "redirect_dns": []}
 
 HTTP_ROWS = [
     # id, target, control time, control's own result (None: its healthy page), verdict, blocking, evidence

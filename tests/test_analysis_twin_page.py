@@ -19,7 +19,7 @@ RU = "Последние новости Казахстана"
 EN = "World Headlines Today"
 RU_PAGE = article_body(RU)
 EN_PAGE = article_body(EN)
-QUOTING = article_body(extra="<p>Читатели видят: «Страница заблокирована»</p>")  # an article about blocking
+QUOTING = article_body(extra="<p>Читатели видят: «Страница заблокирована»</p>")  # an article on blocking
 
 
 def twin(*hops: dict, hosts: tuple[str, ...] = (HOST,)) -> dict:
@@ -106,7 +106,7 @@ def test_the_sites_own_https_page_decides_first(name, observations, control, ver
 def test_the_explanation_says_the_https_page_decided():
     got = verdict_of(result(http(http=RU_HERE, https_check=RU_TWIN), scheme="http"), ENGLISH_CONTROL)
     assert "the control scan got a different page" in got["explanation"]
-    assert "the site's own page over validated HTTPS here (https://news.example/) is the same page" in got["explanation"]
+    assert "own page over validated HTTPS here (https://news.example/) is the same page" in got["explanation"]
     quoted = verdict_of(result(http(http=[hop(HTTP_URL, body=QUOTING)], https_check=twin(hop(URL, body=QUOTING))),
                                scheme="http"), None)
     assert "and so does the site's own page over validated HTTPS" in quoted["explanation"]
