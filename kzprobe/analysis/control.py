@@ -127,8 +127,8 @@ def _age_clause(age_s: float, max_age_s: float) -> str:
     hours, bound = abs(age_s) / 3600, max_age_s / 3600
     when = "before" if age_s >= 0 else "after"
     return (f"the control is stale (control.stale): the control scan measured it {hours:,.1f} h {when} this "
-            f"measurement, beyond the {bound:g} h a control stays live, so it cannot say how the site fares now, "
-            "neither that a step works nor that the site is down")
+            f"measurement, beyond the {bound:g} h a control stays live: it cannot say how the site fares now "
+            "(neither that a step works nor that the site is down)")
 
 
 class ControlScan:

@@ -57,8 +57,10 @@ def dns_control(facts: TargetFacts, view: ControlView) -> DnsControl:
     for source, observation in (("the control resolver", resolver), ("the control scan", scan)):
         if observation is None:
             continue
-        if observation.addresses and source == "the control scan" and view.stale:
-            continue  # hours apart, it cannot say the name resolves now (its addresses still count above)
+        if source == "the control scan" and view.stale:
+            # Hours apart, it cannot say the name resolves now, nor that it fails now (its
+            # addresses still count above, as addresses the name has had).
+            continue
         if observation.addresses:
             return DnsControl(RESOLVES, known_addresses, None, source, reason)
         if dns_failure_is_definitive(observation.failure):
