@@ -160,6 +160,10 @@ def download_body(size: int) -> bytes:
 
 # What a service endpoint answers to an HTTP request (messenger APIs answer something short).
 ENDPOINT_REPLY: Final = b"kzprobe lab service endpoint\n"
+# What a lab endpoint answers at a Tor directory port's descriptor path: shaped like the start
+# of a server descriptor ("router <nickname> <address> <orport> <socksport> <dirport>"), no more.
+TOR_DESCRIPTOR_PATH: Final = "/tor/server/authority"
+TOR_DESCRIPTOR: Final = b"router kzlab 192.0.2.1 443 0 80\nplatform kzprobe lab\n"
 
 
 def not_found_page() -> bytes:

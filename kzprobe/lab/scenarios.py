@@ -72,6 +72,19 @@ def _blocked(layer: str, *evidence: str, pending: str | None = None) -> Expectat
 REACHABLE: Final = Expectation(v.REACHABLE)
 
 
+def _tor_endpoints(relay: Conditions = m.HONEST, directory: Conditions = m.HONEST,
+                   bridge: Conditions = m.HONEST) -> tuple[EndpointBehaviour, ...]:
+    """Two directory authorities (an OR port on 443 and a directory port on 80 at each address,
+    as most of the real ones have) and two obfs4 bridges, each group treated as given inside."""
+    authorities = tuple(
+        endpoint for label in ("@auth1", "@auth2") for endpoint in (
+            EndpointBehaviour(label, 443, tls=True, kind="tor_or", role="relay", inside=relay),
+            EndpointBehaviour(label, 80, kind="tor_dir", role="directory", inside=directory)))
+    bridges = tuple(EndpointBehaviour(label, port, kind="obfs4", role="bridge", inside=bridge)
+                    for label, port in (("@bridge1", 443), ("@bridge2", 27015)))
+    return authorities + bridges
+
+
 def _inconclusive(*evidence: str) -> Expectation:
     return Expectation(v.INCONCLUSIVE, None, tuple(evidence))
 
@@ -205,6 +218,22 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
              _site("service-intercepted"), m.HONEST, _blocked("tls", "tls.mitm"),
              endpoints=(EndpointBehaviour(f"chat.service-intercepted.{LAB_DOMAIN}", 443, tls=True,
                                           inside=Conditions(tls=m.TLS_MITM), role="chat"),)),
+    # Tor: the directory authorities by address (OR port over TLS, directory port over HTTP) and
+    # obfs4 bridges (TCP), placed inside the lab like a messenger's data centres.
+    Scenario("tor-reachable", "Tor: authorities' OR and directory ports and the bridges all answer "
+             "(an OR port's certificate is checked by no one)",
+             _site("tor-reachable"), m.HONEST, REACHABLE, endpoints=_tor_endpoints(), expect_without_control=REACHABLE),
+    Scenario("tor-or-reset", "Tor: DPI resets the authorities' TLS at the ClientHello and their directory "
+             "requests (Kazakhstan's DPI against Tor's TLS in 2012); the bridges still answer",
+             _site("tor-or-reset"), m.HONEST, _blocked("tls", "tls.reset"),
+             endpoints=_tor_endpoints(relay=Conditions(tls=m.TLS_RESET), directory=Conditions(http=m.HTTP_RESET)),
+             expect_without_control=_blocked("tls", "tls.reset")),
+    Scenario("tor-relays-dropped", "Tor: every authority's address dropped; the bridges still answer",
+             _site("tor-relays-dropped"), m.HONEST, _blocked("tcp", "tcp.timeout"),
+             endpoints=_tor_endpoints(relay=Conditions(path=m.PATH_DROP), directory=Conditions(path=m.PATH_DROP))),
+    Scenario("tor-bridges-dropped", "Tor: the default bridges' addresses dropped, the authorities answer",
+             _site("tor-bridges-dropped"), m.HONEST, _blocked("tcp", "tcp.timeout"),
+             endpoints=_tor_endpoints(bridge=Conditions(path=m.PATH_DROP))),
     # Throughput and things that must not look like interference
     Scenario("throttled", f"SNI throttling to {THROTTLE_BYTES_PER_S // 1000} KB/s after a 16 KB burst",
              _site("throttled", download_bytes=LARGE_DOWNLOAD_BYTES),

@@ -244,7 +244,9 @@ class EndpointBehaviour:
     host reset by SNI, an API behind an interception root. `host` is a name under .test (resolved
     by the lab's resolvers, `dns` conditions apply) or "@label" for an address literal the lab
     allocates (like Telegram's data centres); endpoints with the same host share one address.
-    `path` "drop" applies to that whole address, "refuse" to this port only."""
+    `path` "drop" applies to that whole address, "refuse" to this port only. `kind` is a
+    targets.ENDPOINT_KINDS value (a Tor OR port is served over TLS, a directory port answers
+    its descriptor path with a Tor-like descriptor)."""
 
     host: str
     port: int
@@ -253,6 +255,7 @@ class EndpointBehaviour:
     inside: Conditions = HONEST
     outside: Conditions = HONEST
     role: str | None = None
+    kind: str | None = None
 
     @property
     def literal(self) -> bool:

@@ -41,8 +41,10 @@ def targets_yaml(scenarios: Sequence[Scenario], allocation: Allocation) -> str:
 def _endpoint(scenario: Scenario, endpoint: EndpointBehaviour, allocation: Allocation) -> dict:
     host = allocation.endpoints[(scenario.id, endpoint.host)] if endpoint.literal else endpoint.host
     item: dict[str, object] = {"host": host, "port": endpoint.port}
-    if endpoint.tls:
+    if endpoint.tls and endpoint.kind != "tor_or":  # a Tor OR port is TLS by its kind
         item["tls"] = True
     if endpoint.role:
         item["role"] = endpoint.role
+    if endpoint.kind:
+        item["kind"] = endpoint.kind
     return item

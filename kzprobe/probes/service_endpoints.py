@@ -5,8 +5,9 @@ web front end loads. For each endpoint of a target this probe records, in target
 resolution of its host (skipped for IP literals), a TCP connect to each chosen address and, for
 `tls: true` endpoints, a TLS handshake with SNI. An endpoint with a pinned CA (Signal's service
 hosts chain to Signal's own root) is verified against that CA alone, so that a chain from an
-interception root fails with ssl_unknown_authority and is recorded. Nothing here decides
-anything: analysis/services/ reads these records.
+interception root fails with ssl_unknown_authority and is recorded. The Tor kinds (an OR port's
+unverified TLS, a directory port's document, an obfs4 bridge) take the connection over in
+probes/tor_endpoints.py. Nothing here decides anything: analysis/services/ reads these records.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ import asyncio
 import functools
 import os
 import ssl
-from typing import TYPE_CHECKING, Final, TypedDict
+from typing import TYPE_CHECKING, Final, NotRequired, TypedDict
 
-
+from kzprobe.probes import tor_endpoints
 from kzprobe.report import vocabulary as v
 from kzprobe.report.observations import DnsObservation, Observations, TcpObservation, TlsObservation
 from kzprobe.probes.connection import ALPN_PROTOCOLS, Connector, close_quietly
@@ -51,6 +52,9 @@ class EndpointObservation(TypedDict):
     tcp: list[TcpObservation]  # one per chosen address, in address order
     tls_handshakes: list[TlsObservation]  # one per address whose TCP connect worked
     failure: str | None  # the endpoint could not be measured at all (its pinned CA is unusable)
+    kind: NotRequired[str]  # targets.ENDPOINT_KINDS, when the endpoint has one
+    directory: NotRequired[list[tor_endpoints.DirectoryFetch]]  # tor_dir: one per connected address
+    obfs4: NotRequired[dict]  # obfs4: which client was found, and its handshake when it ran
 
 
 def endpoint_label(host: str, port: int) -> str:
@@ -76,19 +80,31 @@ def _pinned_context(ca_path: str, mtime_ns: int, size: int) -> ssl.SSLContext:
 
 
 def _connector_for(kit: ProbeKit, endpoint: Endpoint) -> Connector:
-    """The kit's connector, or one verifying against the endpoint's pinned CA only."""
+    """The kit's connector, one verifying against the endpoint's pinned CA only, or for a Tor
+    OR port one that completes with any certificate."""
+    if endpoint.kind == "tor_or":
+        context = tor_endpoints.unverified_context()
+        return Connector(context, context, kit.timeout)
     if endpoint.ca is None or endpoint.ca_file is None:
         return kit.connector
     return Connector(pinned_context(str(endpoint.ca_file)), kit.connector.capturing, kit.timeout)
 
 
 def _new_record(endpoint: Endpoint) -> EndpointObservation:
-    sni = (endpoint.sni or endpoint.host) if endpoint.tls else None
-    return EndpointObservation(
+    if endpoint.kind == "tor_or":
+        sni: str | None = tor_endpoints.tor_like_server_name()
+    else:
+        sni = (endpoint.sni or endpoint.host) if endpoint.tls else None
+    record = EndpointObservation(
         endpoint=endpoint_label(endpoint.host, endpoint.port), host=endpoint.host, port=endpoint.port,
         role=endpoint.role, tls=endpoint.tls, sni=sni, ca=endpoint.ca, dns=None, control_dns=None,
         tcp=[], tls_handshakes=[], failure=None,
     )
+    if endpoint.kind is not None:
+        record["kind"] = endpoint.kind
+    if endpoint.kind == "tor_dir":
+        record["directory"] = []
+    return record
 
 
 class _Resolutions:
@@ -126,7 +142,12 @@ async def _connect(connector: Connector, record: EndpointObservation, address: s
             if record["tls"]:
                 # tls_handshake closes the TCP stream itself when the handshake fails.
                 handshake, stream = await connector.tls_handshake(stream, host, address, port, str(record["sni"]))
+                if record.get("kind") == "tor_or":
+                    handshake["verified"] = False  # completed with the certificate never checked
                 record["tls_handshakes"].append(handshake)
+            elif record.get("kind") == "tor_dir":
+                fetch = await tor_endpoints.fetch_directory_document(stream, address, port, connector.timeout)
+                record["directory"].append(fetch)
         finally:
             if stream is not None:
                 await close_quietly(stream)
@@ -152,6 +173,8 @@ async def _measure_endpoint(kit: ProbeKit, endpoint: Endpoint, record: EndpointO
     order = {address: index for index, address in enumerate(addresses)}
     record["tcp"].sort(key=lambda o: order.get(o["address"], len(order)))
     record["tls_handshakes"].sort(key=lambda o: order.get(o["address"], len(order)))
+    if "directory" in record:
+        record["directory"].sort(key=lambda o: order.get(o["address"], len(order)))
 
 
 async def measure_endpoints(kit: ProbeKit, target: Target, observations: Observations) -> None:

@@ -45,6 +45,7 @@ from kzprobe.targets.target import (
     BASELINE_INTERNATIONAL,
     BASELINES,
     CATEGORIES,
+    ENDPOINT_KINDS,
     ENDPOINT_ROLES,
     Endpoint,
     Target,
@@ -56,6 +57,7 @@ from kzprobe.targets.target import (
 __all__ = [
     "BASELINES",
     "CATEGORIES",
+    "ENDPOINT_KINDS",
     "ENDPOINT_ROLES",
     "Endpoint",
     "Target",

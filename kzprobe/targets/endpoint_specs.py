@@ -1,4 +1,4 @@
-"""Validation of a service target's `endpoints`: 'host:port' strings or {host, port, tls, sni, ca, role}."""
+"""Validation of a service target's `endpoints`: 'host:port' strings or {host, port, tls, sni, ca, role, kind, …}."""
 
 from __future__ import annotations
 
@@ -9,13 +9,17 @@ from kzprobe.targets.bundled import ca_bundle_path, ca_names
 from kzprobe.targets.hosts import is_ip_literal, normalize_host
 from kzprobe.targets.limits import MAX_ENDPOINTS_PER_TARGET
 from kzprobe.targets.messages import _show, _type_name, _unknown_key_message
-from kzprobe.targets.target import ENDPOINT_ROLES, Endpoint
+from kzprobe.targets.target import ENDPOINT_KINDS, ENDPOINT_ROLES, Endpoint
 from kzprobe.targets.problems import _EntryContext, _Problems
 
 # Fields of an endpoint given as a mapping.
-ENDPOINT_FIELDS: Final = ("host", "port", "tls", "sni", "ca", "role")
+ENDPOINT_FIELDS: Final = ("host", "port", "tls", "sni", "ca", "role", "kind", "cert", "fingerprint")
 
 _CA_NAME_RE: Final = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+# An obfs4 bridge's cert (base64 of its node id and public key, 70 characters in Tor Browser's
+# bridge lines) and a relay's identity fingerprint (SHA-1, 40 hex digits).
+_OBFS4_CERT_RE: Final = re.compile(r"^[A-Za-z0-9+/]{40,120}={0,2}$")
+_FINGERPRINT_RE: Final = re.compile(r"^[0-9A-F]{40}$")
 
 
 def _check_endpoints(entry: dict, ctx: _EntryContext, problems: _Problems) -> tuple[Endpoint, ...]:
@@ -102,7 +106,7 @@ def _endpoint_from_mapping(item: Any, where: str, ctx: _EntryContext, problems: 
         ctx.problem(problems, f"{where}.port", "required")
     else:
         port = _port_value(item["port"], f"{where}.port", ctx, problems)
-    tls = item.get("tls", False)
+    tls = item.get("tls", item.get("kind") == "tor_or")
     if not isinstance(tls, bool):
         ctx.problem(problems, f"{where}.tls", f"must be true or false, not {_type_name(tls)}")
         tls = False
@@ -111,9 +115,38 @@ def _endpoint_from_mapping(item: Any, where: str, ctx: _EntryContext, problems: 
     role = item.get("role")
     if role is not None and role not in ENDPOINT_ROLES:
         ctx.problem(problems, f"{where}.role", f"{_show(role)} is not one of: {', '.join(ENDPOINT_ROLES)}")
+    kind, cert, fingerprint = _endpoint_kind(item, tls, where, ctx, problems)
     if len(problems.items) > before or host is None or port is None:
         return None
-    return Endpoint(host=host, port=port, tls=tls, sni=sni, ca=ca, role=role)
+    return Endpoint(host=host, port=port, tls=tls, sni=sni, ca=ca, role=role, kind=kind, cert=cert,
+                    fingerprint=fingerprint)
+
+
+def _endpoint_kind(item: dict, tls: bool, where: str, ctx: _EntryContext,
+                   problems: _Problems) -> tuple[str | None, str | None, str | None]:
+    """(kind, cert, fingerprint). A Tor OR port is TLS by nature (`tls: true` is implied, and a
+    pinned CA or server name would contradict what Tor does); a directory port and a bridge are
+    plain TCP to kzprobe (obfs4 looks like random bytes, never TLS)."""
+    kind = item.get("kind")
+    if kind is not None and kind not in ENDPOINT_KINDS:
+        ctx.problem(problems, f"{where}.kind", f"{_show(kind)} is not one of: {', '.join(ENDPOINT_KINDS)}")
+        kind = None
+    if kind == "tor_or" and ("ca" in item or "sni" in item):
+        ctx.problem(problems, f"{where}.kind", "a Tor OR port takes no 'ca' or 'sni': its certificate is never checked")
+    if kind in ("tor_dir", "obfs4") and tls:
+        ctx.problem(problems, f"{where}.tls", f"must not be true for kind {kind!r}: kzprobe speaks no TLS to it")
+    cert = item.get("cert")
+    if cert is not None and (kind != "obfs4" or not isinstance(cert, str) or not _OBFS4_CERT_RE.match(cert)):
+        message = "only for kind 'obfs4'" if kind != "obfs4" else "must be the bridge line's base64 cert= value"
+        ctx.problem(problems, f"{where}.cert", message)
+        cert = None
+    fingerprint = item.get("fingerprint")
+    if fingerprint is not None and (kind is None or not isinstance(fingerprint, str)
+                                    or not _FINGERPRINT_RE.match(fingerprint)):
+        message = "only for a Tor kind" if kind is None else "must be 40 upper-case hex digits"
+        ctx.problem(problems, f"{where}.fingerprint", message)
+        fingerprint = None
+    return kind, cert, fingerprint
 
 
 def _endpoint_sni(item: dict, tls: bool, where: str, ctx: _EntryContext, problems: _Problems) -> str | None:

@@ -64,6 +64,16 @@ ENDPOINT_ROLES: Final = (
     "contacts",  # contact discovery
     "calling",  # voice and video calls
     "cdn",  # static content
+    "relay",  # a Tor relay's OR port (the directory authorities')
+    "directory",  # a Tor directory port, serving the network's documents over plain HTTP
+    "bridge",  # an unlisted entry to a network (Tor's obfs4 bridges)
+)
+
+# How an endpoint is measured beyond TCP (and TLS when `tls` is true); a closed list.
+ENDPOINT_KINDS: Final = (
+    "tor_or",  # a Tor OR port: TLS with a Tor-like random server name, the certificate never checked
+    "tor_dir",  # a Tor directory port: TCP, then a bounded HTTP GET of the authority's own descriptor
+    "obfs4",  # an obfs4 bridge: TCP always; the obfs4 handshake when obfs4proxy or lyrebird is installed
 )
 
 
@@ -77,6 +87,9 @@ class Endpoint:
     sni: str | None = None  # server name to send when it differs from host
     ca: str | None = None  # pinned CA bundle kzprobe/data/cas/<ca>.pem
     role: str | None = None  # one of ENDPOINT_ROLES
+    kind: str | None = None  # one of ENDPOINT_KINDS; None: TCP, and TLS when `tls` is true
+    cert: str | None = None  # an obfs4 bridge's public "cert=" argument (its bridge line)
+    fingerprint: str | None = None  # a Tor relay's or bridge's identity fingerprint (40 hex digits)
 
     @property
     def ca_file(self) -> Path | None:
@@ -84,9 +97,9 @@ class Endpoint:
         return ca_bundle_path(self.ca) if self.ca else None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: host, port and tls always; sni, ca and role when set."""
+        """JSON-ready: host, port and tls always; sni, ca, role, kind, cert and fingerprint when set."""
         data: dict[str, Any] = {"host": self.host, "port": self.port, "tls": self.tls}
-        for name in ("sni", "ca", "role"):
+        for name in ("sni", "ca", "role", "kind", "cert", "fingerprint"):
             value = getattr(self, name)
             if value is not None:
                 data[name] = value

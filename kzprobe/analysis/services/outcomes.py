@@ -35,6 +35,10 @@ _TLS_CODES: Final = {
     v.CONNECTION_RESET: "tls.reset", v.EOF_ERROR: "tls.eof", v.GENERIC_TIMEOUT: "tls.timeout",
     v.SSL_FAILED_HANDSHAKE: "tls.failed",
 }
+# A Tor directory port's GET (probes/tor_endpoints.py): how the exchange failed.
+_DIRECTORY_CODES: Final = {
+    v.CONNECTION_RESET: "http.reset", v.EOF_ERROR: "http.eof", v.GENERIC_TIMEOUT: "http.timeout",
+}
 _VERIFICATION_FAILURES: Final = (v.SSL_UNKNOWN_AUTHORITY, v.SSL_INVALID_HOSTNAME, v.SSL_INVALID_CERTIFICATE)
 
 
@@ -78,16 +82,37 @@ def endpoint_outcome(facts: EndpointFacts, fingerprints: Any = None) -> Outcome:
     if not connected:
         first = attempts[0]
         return Outcome(_TCP_CODES.get(first.failure or "", "tcp.unknown"), first.address, first.failure)
+    if facts.kind == "tor_dir":
+        return _directory_outcome(facts, {t.address for t in connected}, connected[0].address)
     if not facts.tls:
         return Outcome(OK, connected[0].address)
     addresses = {t.address for t in connected}
     handshakes = [h for h in facts.tls_handshakes if h.address in addresses]
     if not handshakes:
         return Outcome(NOT_MEASURED, connected[0].address)
-    good = next((h for h in handshakes if h.ok), None)
+    good = next((h for h in handshakes if h.ok or (facts.kind == "tor_or" and h.completed and h.failure is None)), None)
     if good is not None:
+        # A Tor OR port's certificate is self-signed by design and never checked: for it the
+        # handshake completing is the whole test (docs/circumvention.md).
         return Outcome(OK, good.address)
     return _tls_outcome(facts, handshakes[0], fingerprints)
+
+
+def _directory_outcome(facts: EndpointFacts, addresses: set[str], first: str) -> Outcome:
+    """A directory port works when it answers 200 with a Tor descriptor; an answer of any other
+    kind (another status, a page that is no descriptor) is "http.not_tor": what answered is not
+    the authority, or not as a Tor client needs it."""
+    fetches = [d for d in facts.directory if d.address in addresses]
+    if not fetches:
+        return Outcome(NOT_MEASURED, first)
+    good = next((d for d in fetches if d.status == 200 and d.tor_document), None)
+    if good is not None:
+        return Outcome(OK, good.address)
+    fetch = fetches[0]
+    if fetch.status is None:
+        failure = fetch.failure or v.EOF_ERROR
+        return Outcome(_DIRECTORY_CODES.get(failure, "http.unknown"), fetch.address, failure)
+    return Outcome("http.not_tor", fetch.address, detail=f"HTTP {fetch.status}")
 
 
 def _tls_outcome(facts: EndpointFacts, handshake: TlsFact, fingerprints: Any) -> Outcome:

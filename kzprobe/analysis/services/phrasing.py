@@ -42,7 +42,8 @@ _HOW: Final = {
     (J_DOWN, "control"): ", from the control scan too",
     (J_DOWN, "control_resolver"): ", through the control resolver too",
 }
-_PART_NAMES: Final = {"datacenter": "data-centre", "service": "service"}
+_PART_NAMES: Final = {"datacenter": "data-centre", "service": "service", "relay": "relay OR-port",
+                       "directory": "directory-port", "bridge": "bridge"}
 
 
 def asides(failing: list[Member]) -> list[str]:

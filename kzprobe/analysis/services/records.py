@@ -17,6 +17,16 @@ MAX_ATTEMPTS: Final = 16
 
 
 @dataclass(frozen=True)
+class DirectoryFact:
+    """One GET of a Tor directory port's small document (probes/tor_endpoints.py)."""
+
+    address: str
+    status: int | None
+    tor_document: bool
+    failure: str | None
+
+
+@dataclass(frozen=True)
 class EndpointFacts:
     label: str  # "host:port"
     host: str
@@ -28,6 +38,8 @@ class EndpointFacts:
     tcp: tuple[TcpFact, ...]
     tls_handshakes: tuple[TlsFact, ...]
     setup_failure: str | None
+    kind: str | None = None  # targets.ENDPOINT_KINDS
+    directory: tuple[DirectoryFact, ...] = ()
 
 
 def text(value: Any, limit: int) -> str | None:
@@ -38,6 +50,17 @@ def text(value: Any, limit: int) -> str | None:
 def _read_all(value: Any, reader) -> tuple:
     items = value[:MAX_ATTEMPTS] if isinstance(value, list) else []
     return tuple(fact for fact in (reader(item) for item in items) if fact is not None)
+
+
+def _directory(item: Any) -> DirectoryFact | None:
+    if not isinstance(item, dict) or not isinstance(item.get("address"), str):
+        return None
+    status = item.get("status")
+    return DirectoryFact(
+        address=item["address"][:64],
+        status=status if isinstance(status, int) and not isinstance(status, bool) else None,
+        tor_document=item.get("tor_document") is True, failure=text(item.get("failure"), 300),
+    )
 
 
 def read_endpoint(record: Any) -> EndpointFacts | None:
@@ -56,7 +79,8 @@ def read_endpoint(record: Any) -> EndpointFacts | None:
         tls=record.get("tls") is True, ca=text(record.get("ca"), 64),
         dns=read_dns(record.get("dns")), control_dns=read_dns(record.get("control_dns")),
         tcp=_read_all(record.get("tcp"), read_tcp), tls_handshakes=_read_all(record.get("tls_handshakes"), read_tls),
-        setup_failure=text(record.get("failure"), 300),
+        setup_failure=text(record.get("failure"), 300), kind=text(record.get("kind"), 20),
+        directory=_read_all(record.get("directory"), _directory),
     )
 
 

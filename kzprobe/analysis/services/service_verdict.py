@@ -23,14 +23,19 @@ from kzprobe.analysis.services.parts import (
 from kzprobe.analysis.services.phrasing import asides, cited, count, part_clause, part_name, works
 
 # The roles that carry the messages themselves: when one of them is fully stopped, the
-# messenger is blocked, whatever else still works; otherwise it is "partly blocked".
-ESSENTIAL_ROLES: Final = ("chat", "datacenter")
+# messenger is blocked, whatever else still works; otherwise it is "partly blocked". For Tor,
+# the relays' OR ports: a client that reaches no authority's OR port cannot use the public
+# network directly (its directory documents can come through the OR port too); the bridges are
+# the way around, named as a part that still works (docs/circumvention.md).
+ESSENTIAL_ROLES: Final = ("chat", "datacenter", "relay")
 # Evidence for outcomes the vocabulary has no code for yet (the explanation and the endpoint
 # list keep the precise code): an ICMP "unreachable" rejects like a refusal; a TLS alert or an
 # unclassified failure aborts the step like a reset.
 _EVIDENCE_STAND_INS: Final = {
     "tcp.unreachable": "tcp.refused", "tcp.unknown": "tcp.reset", "tls.failed": "tls.reset",
     "tls.unknown": "tls.reset", "dns.unknown": "dns.servfail", "http.unknown": "http.reset",
+    # A directory port answering with something that is no Tor document: a different page.
+    "http.not_tor": "http.diff",
 }
 
 

@@ -246,6 +246,8 @@ class WebServer:
                 return await self._respond(writer, 200, published.read_bytes(), "application/pkix-cert", None, method)
             return await self._respond(writer, 404, pages.not_found_page(), "text/html", None, method)
         if listener["server"] == "endpoint":
+            if path == pages.TOR_DESCRIPTOR_PATH:
+                return await self._respond(writer, 200, pages.TOR_DESCRIPTOR, "text/plain", rate, method)
             return await self._respond(writer, 200, pages.ENDPOINT_REPLY, "text/plain", rate, method)
         site = self.sites.get(host)
         if site is None or host not in listener["hosts"]:
