@@ -22,6 +22,7 @@ from kzprobe.analysis.fingerprint_file import FingerprintError, load_fingerprint
 from kzprobe.analysis.fingerprints import Fingerprints, bundled_fingerprints
 from kzprobe.analysis.handshakes import baseline_handshake_ms
 from kzprobe.analysis.domestic import Answered
+from kzprobe.analysis.quic_rules import quic_verdict
 from kzprobe.analysis.verdict import learn_blockpage_addresses, own_interference, target_verdict
 
 __all__ = [
@@ -66,9 +67,14 @@ def analyse_scan(results: list[dict], control_report: dict | None, *,
     answered = Answered.of(facts)
 
     def verdict(i: int, interference_elsewhere: bool = False) -> dict:
-        return target_verdict(facts[i], i, views[i], ctx, raw[i],
-                              None if control.problem else control.raw_result(facts[i]),
-                              answered=answered, interference_elsewhere=interference_elsewhere).to_dict()
+        control_result = None if control.problem else control.raw_result(facts[i])
+        judged = target_verdict(facts[i], i, views[i], ctx, raw[i], control_result,
+                                answered=answered, interference_elsewhere=interference_elsewhere).to_dict()
+        # QUIC is judged beside the target's verdict, never into it (analysis/quic_rules.py).
+        quic = quic_verdict(raw[i], control_result, connectivity.state)
+        if quic is not None:
+            judged["quic"] = quic
+        return judged
 
     verdicts = [verdict(i) for i in range(len(facts))]
     # Services are judged again once the scan's other verdicts are known: their mass-failure

@@ -22,7 +22,7 @@ UNANALYSED: Final = "unanalysed"  # a journal's result that no analysis has judg
 
 # Compact matrix cells (`kzprobe summary`): a blocked target shows the layer it is blocked at.
 _COMPACT: Final = {v.REACHABLE: "ok", v.BLOCKED: "blk", v.THROTTLED: "slow", v.DOWN: "down", v.INCONCLUSIVE: "?"}
-_COMPACT_LAYERS: Final = {"dns": "dns", "tcp": "tcp", "tls": "tls", "http": "http", "network": "net"}
+_COMPACT_LAYERS: Final = {"dns": "dns", "tcp": "tcp", "tls": "tls", "http": "http", "network": "net", "quic": "quic"}
 ABSENT_CELL: Final = "-"
 LEGEND: Final = (
     "ok reachable · dns/tcp/tls/http/net blocked at that layer · blk blocked · slow throttled · "

@@ -186,7 +186,7 @@ def plan_namespace(role: str, scenarios: Sequence[Scenario], allocation: Allocat
             "burst": here.burst_bytes, "delay": here.delay_s, "site": here.site, "redirect_to": here.redirect_to,
             "drip": here.drip_s, "freeze": here.freeze_after, "tls_delay": here.tls_delay_s,
             "paths": page_paths(scenario), "tls_any_name": here.tls_any_name,
-            "tls_delay_any_name": here.tls_delay_any_name_s,
+            "tls_delay_any_name": here.tls_delay_any_name_s, "quic": here.quic,
         }
         if here.keyword:
             keywords.append({"keyword": here.keyword.lower(), "at": here.keyword_at, "action": here.http,
@@ -203,6 +203,8 @@ def plan_namespace(role: str, scenarios: Sequence[Scenario], allocation: Allocat
                 listener = listeners.setdefault(address, {"address": address, "server": "site", "hosts": [],
                                                           "ports": list(SITE_PORTS)})
                 listener["hosts"] += [site.host, *site.aliases]
+                if site.quic:
+                    listener["quic"] = True  # UDP 443 too (servers/quic.py)
         _plan_endpoints(role, scenario, allocation, is_cut, honest, isp, local, dropped, listeners)
 
     resolvers = []

@@ -113,6 +113,11 @@ def compare(expect: Expectation, result: Mapping | None) -> tuple[str, tuple[str
     missing = [e for e in expect.evidence if e not in evidence]
     if missing:
         problems.append(f"evidence lacks {', '.join(missing)}")
+    if expect.quic is not None:
+        quic = result.get("quic")
+        quic_actual, quic_problems = compare(expect.quic, quic if isinstance(quic, Mapping) else None)
+        actual += f"; quic {quic_actual}"
+        problems += [f"quic: {problem}" for problem in quic_problems]
     return actual, tuple(problems)
 
 

@@ -234,6 +234,19 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
     Scenario("tor-bridges-dropped", "Tor: the default bridges' addresses dropped, the authorities answer",
              _site("tor-bridges-dropped"), m.HONEST, _blocked("tcp", "tcp.timeout"),
              endpoints=_tor_endpoints(bridge=Conditions(path=m.PATH_DROP))),
+    # HTTP/3: QUIC judged beside the site's own verdict (the page loads over TCP either way).
+    Scenario("quic-reachable", "site serving HTTP/3: QUIC and TLS over TCP both work",
+             _site("quic-reachable", quic=True), m.HONEST, Expectation(v.REACHABLE, quic=REACHABLE),
+             expect_without_control=Expectation(v.REACHABLE, quic=REACHABLE)),
+    Scenario("quic-udp-dropped", "UDP/443 to the site's address dropped; TLS over TCP untouched",
+             _site("quic-udp-dropped", quic=True), Conditions(quic=m.QUIC_DROP),
+             Expectation(v.REACHABLE, quic=_blocked("quic", "quic.timeout")),
+             expect_without_control=Expectation(v.REACHABLE, quic=_inconclusive("quic.timeout", "control.missing"))),
+    Scenario("quic-initial-by-name", "QUIC Initials naming the site dropped (the censor decrypts the "
+             "Initial and reads its SNI); TLS over TCP untouched",
+             _site("quic-initial-by-name", quic=True), Conditions(quic=m.QUIC_DROP_NAME),
+             Expectation(v.REACHABLE, quic=_blocked("quic", "quic.timeout")),
+             expect_without_control=Expectation(v.REACHABLE, quic=_inconclusive("quic.timeout", "control.missing"))),
     # Throughput and things that must not look like interference
     Scenario("throttled", f"SNI throttling to {THROTTLE_BYTES_PER_S // 1000} KB/s after a 16 KB burst",
              _site("throttled", download_bytes=LARGE_DOWNLOAD_BYTES),

@@ -69,6 +69,12 @@ HTTP_REDIRECT_AWAY: Final = "redirect_away"  # 302 to Conditions.redirect_to (an
 HTTP_ACTIONS: Final = (HTTP_PASS, HTTP_BLOCKPAGE, HTTP_UNKNOWN_BLOCKPAGE, HTTP_REDIRECT_BLOCKPAGE, HTTP_RESET,
                        HTTP_REDIRECT_AWAY)
 
+# QUIC (UDP/443) to a site with `quic: true`
+QUIC_PASS: Final = "pass"
+QUIC_DROP: Final = "drop"  # every UDP datagram to the site's address on 443 vanishes
+QUIC_DROP_NAME: Final = "drop_name"  # Initials whose (decrypted) ClientHello names the site vanish
+QUIC_ACTIONS: Final = (QUIC_PASS, QUIC_DROP, QUIC_DROP_NAME)
+
 # What the site itself answers at its page's path, in one network (its own doing, by where the
 # client comes from - geo-blocking, a CDN's bot check, a regional redirect - never a censor's).
 SITE_PAGE: Final = "page"  # the page
@@ -111,6 +117,7 @@ class Site:
     # A keyword target instead of a site (`keyword: WORD` in the targets file): the word is tried
     # on the scan's baselines; the host above only names the scenario's unused address.
     keyword: str | None = None
+    quic: bool = False  # also serves HTTP/3 on UDP 443 (listed with `quic: true`)
 
     @property
     def url(self) -> str:
@@ -148,12 +155,14 @@ class Conditions:
     # The server itself is this slow to answer every ClientHello to the site's addresses, whatever
     # name it carries (set on both sides): slow for everyone, not held back by a censor.
     tls_delay_any_name_s: float = 0.0
+    quic: str = QUIC_PASS  # what happens to QUIC to the site (QUIC_ACTIONS)
 
     def __post_init__(self) -> None:
         for value, allowed, name in (
             (self.dns, DNS_ACTIONS, "dns"), (self.path, PATH_ACTIONS, "path"),
             (self.tls, TLS_ACTIONS, "tls"), (self.http, HTTP_ACTIONS, "http"),
             (self.tls_any_name, (TLS_PASS, TLS_RESET, TLS_FIN, TLS_SWALLOW), "tls_any_name"),
+            (self.quic, QUIC_ACTIONS, "quic"),
         ):
             if value not in allowed:
                 raise ValueError(f"conditions: {name} {value!r} is not one of {allowed}")
@@ -211,6 +220,8 @@ class Conditions:
             parts.append(f"to {self.redirect_to}")
         if self.drip_s:
             parts.append(f"page flows over {self.drip_s:g} s")
+        if self.quic != QUIC_PASS:
+            parts.append({QUIC_DROP: "UDP/443 dropped", QUIC_DROP_NAME: "QUIC Initial dropped by name"}[self.quic])
         return "; ".join(parts) or "honest"
 
 
@@ -230,10 +241,13 @@ class Expectation:
     blocking: str | None = None
     evidence: tuple[str, ...] = ()
     pending: str | None = None
+    # What the result's QUIC part (a `quic: true` site) must say, beside the target's own verdict.
+    quic: Expectation | None = None
 
     def describe(self) -> str:
         text = self.verdict + (f"/{self.blocking}" if self.blocking else "")
-        return text + (f" [{', '.join(self.evidence)}]" if self.evidence else "")
+        text += f" [{', '.join(self.evidence)}]" if self.evidence else ""
+        return text + (f"; quic {self.quic.describe()}" if self.quic else "")
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,8 @@ def targets_yaml(scenarios: Sequence[Scenario], allocation: Allocation) -> str:
             entry["download"] = f"{site.scheme}://{site.host}{pages.DOWNLOAD_PATH}"
         if site.baseline:
             entry["baseline"] = site.baseline
+        if site.quic:
+            entry["quic"] = True
         if scenario.endpoints:
             entry["endpoints"] = [_endpoint(scenario, e, allocation) for e in scenario.endpoints]
         entries.append(entry)

@@ -28,6 +28,7 @@ from kzprobe.probes.doh import DohClient
 from kzprobe.probes.download import download
 from kzprobe.probes.http import fetch_chain
 from kzprobe.probes.https_check import check_https_twin
+from kzprobe.probes.quic import measure_quic
 from kzprobe.probes.session import SessionTransport, TargetSession, pick_addresses
 from kzprobe.report.scrub import Scrubber
 from kzprobe.probes.turns import cpu_turn, without_ticket
@@ -127,6 +128,7 @@ async def measure_web_target(kit: ProbeKit, target: Target, observations: Observ
             observations["control_dns"] = None  # type: ignore[typeddict-item]  # its place; filled below
         await _connect_and_fetch(kit, target, observations)
         await check_https_twin(kit, target, observations)  # http:// targets only
+        await measure_quic(kit, target, observations)  # `quic: true` https targets only
     finally:
         if control is not None:
             if control.done() or not _cancelling():

@@ -14,7 +14,8 @@ INCONCLUSIVE: Final = "inconclusive"
 VERDICTS: Final = (REACHABLE, BLOCKED, THROTTLED, DOWN, INCONCLUSIVE)
 
 # Blocking layers (only with verdict "blocked"; "throttled" may name the layer it was seen at)
-BLOCKING_LAYERS: Final = ("dns", "tcp", "tls", "http", "network")
+# "quic" only in a result's "quic" part (analysis/quic_rules.py), never as the target's own layer.
+BLOCKING_LAYERS: Final = ("dns", "tcp", "tls", "http", "network", "quic")
 
 # Connectivity of a whole scan, from its baselines
 ONLINE: Final = "online"
@@ -70,6 +71,10 @@ EVIDENCE_CODES: Final = (
     "keyword.sni",
     "keyword.neutral_failed",
     "keyword.no_baseline",
+    # Issue 18 (docs/methodology.md, "QUIC"): a QUIC handshake unanswered, closed, or failed otherwise.
+    "quic.timeout",
+    "quic.closed",
+    "quic.failed",
 )
 
 # Where a keyword target's word is sent (KeywordObservation "placement").

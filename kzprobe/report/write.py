@@ -113,8 +113,9 @@ def build_report(header: dict, measured: list[dict], analysis: Any, *, complete:
             "evidence": verdict.get("evidence", []),
             "explanation": verdict.get("explanation", ""),
             "control": verdict.get("control"),
-            # service targets: each endpoint's outcome and each part's state (chat, media, ...)
-            **{key: verdict[key] for key in ("endpoints", "parts") if key in verdict},
+            # service targets: each endpoint's outcome and each part's state (chat, media, ...);
+            # `quic: true` web targets: the QUIC part's own verdict (analysis/quic_rules.py)
+            **{key: verdict[key] for key in ("endpoints", "parts", "quic") if key in verdict},
             "observations": result["observations"],
             "started_at": result["started_at"],
             "duration_ms": result["duration_ms"],

@@ -17,7 +17,8 @@ from kzprobe.targets.target import BASELINES, CATEGORIES, Endpoint, Target
 from kzprobe.targets.problems import _EntryContext, _Problems
 
 # Fields of an entry, and of each of its sources.
-ENTRY_FIELDS: Final = ("id", "url", "keyword", "name", "category", "sources", "download", "baseline", "endpoints")
+ENTRY_FIELDS: Final = ("id", "url", "keyword", "name", "category", "sources", "download", "baseline", "endpoints",
+                       "quic")
 SOURCE_FIELDS: Final = ("document", "reports", "date")
 
 _DATE_RE: Final = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
@@ -54,6 +55,7 @@ def _validate_entry(entry: Any, ctx: _EntryContext, problems: _Problems, ids: _I
     if baseline is not None and "url" not in entry:
         ctx.problem(problems, "baseline", "needs the target's 'url': baselines are judged on web access")
     download = _check_download(entry, url, ctx, problems)
+    quic = _check_quic(entry, url, ctx, problems)
 
     if len(problems.items) > before or target_id is None:
         return None
@@ -70,7 +72,22 @@ def _validate_entry(entry: Any, ctx: _EntryContext, problems: _Problems, ids: _I
         baseline=baseline,
         endpoints=endpoints,
         keyword=keyword,
+        quic=quic,
     )
+
+
+def _check_quic(entry: dict, url: str | None, ctx: _EntryContext, problems: _Problems) -> bool:
+    """`quic: true`: also try a QUIC handshake (HTTP/3) to the site; only for an https url."""
+    if "quic" not in entry:
+        return False
+    value = entry["quic"]
+    if not isinstance(value, bool):
+        ctx.problem(problems, "quic", f"must be true or false, not {_type_name(value)}")
+        return False
+    if value and (url is None or not url.lower().startswith("https://")):
+        ctx.problem(problems, "quic", "needs an https 'url': HTTP/3 runs only with TLS")
+        return False
+    return value
 
 
 def _check_id(

@@ -120,6 +120,8 @@ class Target:
     endpoints: tuple[Endpoint, ...] = ()
     keyword: str | None = None  # a word tried on the scan's baselines instead of a site (keywords.py)
 
+    quic: bool = False  # also try a QUIC handshake (HTTP/3) to the site: probes/quic.py
+
     @property
     def label(self) -> str:
         """How analyst commands show what was tested: the URL, `keyword: WORD`, or the id."""
@@ -160,6 +162,8 @@ class Target:
                 data[name] = value
         if self.endpoints:
             data["endpoints"] = [endpoint.to_dict() for endpoint in self.endpoints]
+        if self.quic:
+            data["quic"] = True
         return data
 
     def __hash__(self) -> int:

@@ -39,6 +39,7 @@ from urllib.parse import quote
 from kzprobe.lab import site_spec as m
 from kzprobe.lab import pages
 from kzprobe.lab.servers import flow, middlebox
+from kzprobe.lab.servers.quic import serve_quic
 from kzprobe.lab.servers.clienthello import RECORD_HEADER, looks_like_tls, record_length, server_name
 
 log = logging.getLogger("kzprobe.lab.web")
@@ -68,6 +69,7 @@ class WebServer:
         # host -> its standard page (~20 KB; large pages stay with pages.py's small cache)
         self._pages: dict[str, bytes] = {}
         self._sockets: list[socket.socket] = []
+        self._datagram_transports: list[asyncio.BaseTransport] = []
         self._tasks: set[asyncio.Task] = set()
 
     # -- listening
@@ -84,6 +86,17 @@ class WebServer:
                 sock.setblocking(False)
                 self._sockets.append(sock)
                 self._spawn(self._accept_loop(sock, listener, port))
+            if listener.get("quic"):
+                await self._serve_quic(listener)
+
+    async def _serve_quic(self, listener: dict) -> None:
+        """HTTP/3's UDP side of a site, behind the censor's QUIC rules: the address's own (every
+        datagram dropped) and every site's by name (its Initials dropped, at any address)."""
+        host = listener["hosts"][0]
+        chain, key = middlebox.certificate_files(self.certs_dir, host, m.TLS_PASS)
+        drop_all = any(self.sites.get(h, {}).get("quic") == m.QUIC_DROP for h in listener["hosts"])
+        drop_names = frozenset(name for name, site in self.sites.items() if site.get("quic") == m.QUIC_DROP_NAME)
+        self._datagram_transports.append(await serve_quic(listener["address"], str(chain), str(key), drop_all, drop_names))
 
     def _prepare(self) -> None:
         """Build the TLS contexts and the fixed pages that connections to this namespace's
