@@ -65,3 +65,22 @@ def test_the_bundled_tor_list_is_authorities_and_bridges_by_address() -> None:
     documents = " ".join(str(s["document"]) for s in target.sources)
     assert "src/app/config/auth_dirs.inc" in documents and "pt_config.json" in documents
     assert "3cb6a690be60fcdab60130402ff88dcfc0657596" in documents
+
+
+@pytest.mark.parametrize("entry, quic, problem", [
+    ("{url: 'https://x.kz/', quic: true}", True, None),
+    ("{url: 'https://x.kz/'}", False, None),
+    ("{url: 'http://x.kz/', quic: true}", None, "needs an https 'url'"),
+    ("{url: 'https://x.kz/', quic: 'yes'}", None, "must be true or false"),
+], ids=["https", "unmarked", "plain-http", "not-a-boolean"])
+def test_quic_marks_https_targets_only(tmp_path: Path, entry: str, quic: bool | None, problem: str | None) -> None:
+    path = tmp_path / "list.yaml"
+    path.write_text(f"- {entry}\n", encoding="utf-8")
+    if problem is None:
+        [target] = load_targets([path])
+        assert target.quic is quic and ("quic" in target.to_dict()) is quic
+        return
+    with pytest.raises(TargetFileError) as caught:
+        load_targets([path])
+    [found] = caught.value.problems
+    assert found.field == "quic" and problem in found.message
