@@ -12,8 +12,10 @@ from typing import Any, NamedTuple
 from kzprobe.report import vocabulary as v
 from kzprobe.analyst.measures import NO_IPV6_FAILURES, integer, is_ipv6, objects, text
 
-# Steps of an endpoint probe, in the order they run: the first that failed is the one shown.
-_STEPS = ("dns", "tcp", "tls", "http")
+# Steps of an endpoint probe, in the order they run: the first that failed is the one shown,
+# each with the record keys that hold its attempts (the probe writes "tls_handshakes", and a Tor
+# directory port's GETs as "directory"; older fixtures wrote "tls" and "http").
+_STEPS = (("dns", ("dns",)), ("tcp", ("tcp",)), ("tls", ("tls_handshakes", "tls")), ("http", ("directory", "http")))
 # Failure string -> the short name used after the step, like the evidence codes ("tcp.timeout").
 _SHORT_FAILURES = {
     v.DNS_NXDOMAIN: "nxdomain",
@@ -70,8 +72,8 @@ def _endpoint_failure(entry: dict[str, Any]) -> EndpointFailure | None:
     endpoint = entry.get("endpoint") if isinstance(entry.get("endpoint"), dict) else {}
     host = text(endpoint.get("host")) or "?"
     port = integer(endpoint.get("port"))
-    for step in _STEPS:
-        attempts = objects(entry.get(step))
+    for step, keys in _STEPS:
+        attempts = next((objects(entry[key]) for key in keys if isinstance(entry.get(key), list)), [])
         if not attempts:
             continue
         if any(attempt.get("failure") is None for attempt in attempts):

@@ -37,6 +37,7 @@ class DirectoryFetch(TypedDict):
     """One HTTP GET of a directory port's small document, over the endpoint's TCP connection."""
 
     address: str
+    port: int
     path: str
     status: int | None  # HTTP status code; None when no status line arrived
     bytes: int  # body bytes read (at most limits.TOR_DIRECTORY_READ_BYTES)
@@ -87,7 +88,7 @@ async def fetch_directory_document(stream: httpcore.AsyncNetworkStream, address:
         failure = failure_from_exception(exc)
     status, body = _parse_answer(received)
     record = DirectoryFetch(
-        address=address, path=DIRECTORY_PATH, status=status, bytes=len(body),
+        address=address, port=port, path=DIRECTORY_PATH, status=status, bytes=len(body),
         tor_document=body.startswith(DESCRIPTOR_START), duration_ms=round((time.monotonic() - start) * 1000, 1),
         # An answer already complete enough to judge is not a failure: the bound cut it.
         failure=None if status is not None and (failure is None or len(body) > 0) else (failure or "eof_error"),
