@@ -73,7 +73,7 @@ def _endpoint_failure(entry: dict[str, Any]) -> EndpointFailure | None:
     host = text(endpoint.get("host")) or "?"
     port = integer(endpoint.get("port"))
     for step, keys in _STEPS:
-        attempts = next((objects(entry[key]) for key in keys if isinstance(entry.get(key), list)), [])
+        attempts = next((objects(entry[key]) for key in keys if isinstance(entry.get(key), (list, dict))), [])
         if not attempts:
             continue
         if any(attempt.get("failure") is None for attempt in attempts):

@@ -75,7 +75,7 @@ async def quic_handshake(address: str, port: int, sni: str, timeout: float) -> Q
 async def measure_quic(kit: ProbeKit, target: Target, observations: Observations) -> None:
     """observations["quic"]: one handshake to the first address resolved, for a `quic: true`
     https target; nothing for others, or when no address was found."""
-    if not target.quic or target.scheme != "https":
+    if not getattr(target, "quic", False) or target.scheme != "https":  # stand-in targets have no quic
         return
     dns = observations.get("dns")
     addresses = pick_addresses(dns["addresses"]) if dns else []
