@@ -18,7 +18,7 @@ import os
 import ssl
 from typing import TYPE_CHECKING, Final, NotRequired, TypedDict
 
-from kzprobe.probes import tor_endpoints
+from kzprobe.probes import obfs4, tor_endpoints
 from kzprobe.report import vocabulary as v
 from kzprobe.report.observations import DnsObservation, Observations, TcpObservation, TlsObservation
 from kzprobe.probes.connection import ALPN_PROTOCOLS, Connector, close_quietly
@@ -191,6 +191,34 @@ async def measure_endpoints(kit: ProbeKit, target: Target, observations: Observa
         resolutions = _Resolutions(kit, slots, group)
         for endpoint, record in zip(target.endpoints, records):
             group.create_task(_measure_endpoint(kit, endpoint, record, resolutions, slots))
+    await _obfs4_handshakes(kit, target, records, slots)
+
+
+async def _obfs4_handshakes(kit: ProbeKit, target: Target, records: list[EndpointObservation],
+                            slots: asyncio.Semaphore) -> None:
+    """For the obfs4 bridges whose TCP connect worked: the obfs4 handshake through the real
+    client when one is installed (probes/obfs4.py); else each bridge's record says none was."""
+    bridges = [(e, r) for e, r in zip(target.endpoints, records) if e.kind == "obfs4" and e.cert]
+    if not bridges:
+        return
+    path = obfs4.find_client()
+    if path is None:
+        for _endpoint, record in bridges:
+            record["obfs4"] = {"client": None}
+        return
+    async with obfs4.managed_client(path) as client:
+        async def one(endpoint: Endpoint, record: EndpointObservation) -> None:
+            if client is None:
+                record["obfs4"] = {"client": os.path.basename(path),
+                                   "failure": f"{v.UNKNOWN_FAILURE_PREFIX}the obfs4 client did not start"}
+                return
+            address = next((t["address"] for t in record["tcp"] if t["failure"] is None), None)
+            if address is None:
+                return  # TCP already failed: nothing to shake hands with
+            async with slots:
+                record["obfs4"] = dict(await client.handshake(address, endpoint.port, str(endpoint.cert), kit.timeout))
+
+        await asyncio.gather(*(one(e, r) for e, r in bridges))
 
 
 

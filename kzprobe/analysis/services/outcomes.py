@@ -84,6 +84,10 @@ def endpoint_outcome(facts: EndpointFacts, fingerprints: Any = None) -> Outcome:
         return Outcome(_TCP_CODES.get(first.failure or "", "tcp.unknown"), first.address, first.failure)
     if facts.kind == "tor_dir":
         return _directory_outcome(facts, {t.address for t in connected}, connected[0].address)
+    if facts.kind == "obfs4" and facts.obfs4_ran and facts.obfs4_failure is not None:
+        # The bridge took TCP but the obfs4 handshake through the real client failed: a censor
+        # that recognises obfs4, or a bridge gone bad; the control scan decides.
+        return Outcome("tls.obfs4", connected[0].address, facts.obfs4_failure)
     if not facts.tls:
         return Outcome(OK, connected[0].address)
     addresses = {t.address for t in connected}

@@ -40,6 +40,9 @@ class EndpointFacts:
     setup_failure: str | None
     kind: str | None = None  # targets.ENDPOINT_KINDS
     directory: tuple[DirectoryFact, ...] = ()
+    # An obfs4 bridge's handshake through the real client: (failure or None), when one ran.
+    obfs4_failure: str | None = None
+    obfs4_ran: bool = False
 
 
 def text(value: Any, limit: int) -> str | None:
@@ -81,7 +84,14 @@ def read_endpoint(record: Any) -> EndpointFacts | None:
         tcp=_read_all(record.get("tcp"), read_tcp), tls_handshakes=_read_all(record.get("tls_handshakes"), read_tls),
         setup_failure=text(record.get("failure"), 300), kind=text(record.get("kind"), 20),
         directory=_read_all(record.get("directory"), _directory),
+        obfs4_ran=_obfs4_ran(record.get("obfs4")),
+        obfs4_failure=text(record["obfs4"].get("failure"), 300) if _obfs4_ran(record.get("obfs4")) else None,
     )
+
+
+def _obfs4_ran(value: Any) -> bool:
+    """A handshake was attempted through a client (not: no client installed)."""
+    return isinstance(value, dict) and isinstance(value.get("client"), str) and "duration_ms" in value
 
 
 def read_endpoints(observations: Any) -> list[EndpointFacts]:

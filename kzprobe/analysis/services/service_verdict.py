@@ -36,6 +36,8 @@ _EVIDENCE_STAND_INS: Final = {
     "tls.unknown": "tls.reset", "dns.unknown": "dns.servfail", "http.unknown": "http.reset",
     # A directory port answering with something that is no Tor document: a different page.
     "http.not_tor": "http.diff",
+    # An obfs4 bridge's handshake (in place of TLS) that failed after TCP worked.
+    "tls.obfs4": "tls.reset",
 }
 
 
