@@ -100,9 +100,5 @@ SLOW_HANDSHAKE_CHECK_MS: Final = 1_500.0
 # A Tor directory port's answer (probes/tor_endpoints.py): the authority's own descriptor is
 # 2-4 KB; 16 KB reads all of it and bounds what a middlebox's endless answer can cost.
 TOR_DIRECTORY_READ_BYTES: Final = 16 * 1024
-# The optional Tor bootstrap (probes/tor_bootstrap.py): Tor's own client gives up a bootstrap
-# attempt after minutes; 60 s is enough for a fast network to reach 100 % through the
-# authorities, and bounds what a volunteer waits when Tor is blocked.
-TOR_BOOTSTRAP_SECONDS: Final = 60.0
 # The obfs4 client (obfs4proxy or lyrebird) announcing its SOCKS port at start-up.
 OBFS4_CLIENT_START_SECONDS: Final = 5.0
