@@ -102,10 +102,15 @@ def target_deadline(target: Target, timeout: float) -> float:
     deadline = scan_limits.TARGET_DEADLINE_TIMEOUTS * timeout
     if target.download:
         deadline += limits.DOWNLOAD_MAX_SECONDS
+    if getattr(target, "quic", False):
+        deadline += timeout  # the QUIC handshake runs after the web steps (probes/quic.py)
     if target.endpoints:
         # Endpoints are measured a bounded number at a time; each round may wait out a timeout.
         rounds = math.ceil(2 * len(target.endpoints) / ENDPOINT_OPERATIONS_AT_ONCE)
         deadline += rounds * timeout
+        if any(getattr(e, "kind", None) == "obfs4" and getattr(e, "cert", None) for e in target.endpoints):
+            # The obfs4 handshakes run after the connects, through a client that starts first.
+            deadline += timeout + limits.OBFS4_CLIENT_START_SECONDS
     return deadline
 
 
