@@ -39,10 +39,10 @@ def test_bundled_files_in_order() -> None:
     assert bundled_target_files()[0].parent == REPO / "targets"
 
 
-def test_bundled_lists_pass_strict_validation_with_171_targets(bundled: list[Target]) -> None:
-    assert len(bundled) == 171
+def test_bundled_lists_pass_strict_validation_with_172_targets(bundled: list[Target]) -> None:
+    assert len(bundled) == 172  # 171, and Tor's network (tor.yaml)
     assert [path.name for path in bundled_target_files()] == [
-        "kz.yaml", "messengers.yaml", "baselines.yaml", "circumvention.yaml"]
+        "kz.yaml", "messengers.yaml", "baselines.yaml", "circumvention.yaml", "tor.yaml"]
 
 
 OONI_2024 = "content/post/2024-kazakhstan-report/index.md, commit 00d5bf12ca2cd3500a320b7570a73f0102681cbf"
