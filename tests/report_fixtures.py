@@ -1,6 +1,6 @@
 """Builders of kzprobe reports and journals for tests: realistic by default, broken on demand.
 
-Each builder returns plain dicts shaped as DESIGN.md's report format version 1, with
+Each builder returns plain dicts shaped as report format version 1 (docs/report-format.md), with
 observations consistent with the verdict (a TLS block has a reset handshake, a blockpage has
 its body), so the analysts' figures come out of real-looking data. Addresses are from the
 documentation ranges (RFC 5737 / RFC 3849) except Telegram's published data-centre addresses,

@@ -1,4 +1,5 @@
-"""kzprobe/data/report.schema.json: a valid draft 2020-12 schema that says what DESIGN.md says."""
+"""kzprobe/data/report.schema.json: a valid draft 2020-12 schema that says what
+docs/report-format.md says."""
 
 from __future__ import annotations
 

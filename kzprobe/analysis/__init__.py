@@ -6,6 +6,14 @@ their order and every threshold are written down in docs/methodology.md.
 
     analyse_scan(results, control_report) -> ScanAnalysis(connectivity, baselines, verdicts)
     analyse_report(report, control_report) -> a new report with every verdict recomputed
+
+A result is read once into typed facts (facts.py); the baselines give the connectivity
+(connectivity.py); the control scan is matched per target (control.py); then verdict.py applies
+the rules in order: dns_rules, transport_rules (TCP, TLS), http_rules (with pages.py comparing
+pages), throughput; services/ judges messengers. Fingerprints are data (fingerprint_file.py
+reads kzprobe/data/fingerprints.yaml, fingerprints.py matches); every number is in
+thresholds.py; explanations are built from explain.py's pieces. docs/architecture.md follows a
+target through them.
 """
 
 from __future__ import annotations

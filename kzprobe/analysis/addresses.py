@@ -2,7 +2,7 @@
 
 A resolver that answers a public name with 127.0.0.1, 10.10.34.35 or 0.0.0.0 is lying: censors
 use such answers to make a name unreachable. The list is the one OONI uses (ipinfo.io's bogon
-list, research/web-connectivity.md 3.2): every IANA special-purpose block, plus the 6to4 and
+list, ooni/probe-cli internal/netxlite/bogon.go): every IANA special-purpose block, plus the 6to4 and
 Teredo images of the IPv4 ones. A string that is not an address at all counts as a bogon too,
 except "[scrubbed]": one of this machine's own addresses (kzprobe/report/scrub.py), which may be a
 public one (a vantage that hosts a target), so it says nothing by itself.

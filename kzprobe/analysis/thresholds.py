@@ -1,8 +1,9 @@
 """Every number the verdict rules use, each with its reason or source (docs/methodology.md).
 
-Sources: OONI Web Connectivity (research/web-connectivity.md), OONI's throttling design and
-the Russian Twitter policer (research/throttling-shutdowns.md). "Ours" marks a choice made for
-kzprobe, with the reasoning next to it.
+Sources: OONI Web Connectivity (ooni/spec nettests/ts-017-web-connectivity.md, ooni/probe-cli
+internal/minipipeline), OONI's throttling design (ooni/probe-cli docs/design/dd-007-throttling.md)
+and the Russian Twitter policer (Xue et al., IMC 2021, https://censoredplanet.org/throttling).
+"Ours" marks a choice made for kzprobe, with the reasoning next to it.
 """
 
 from __future__ import annotations
@@ -49,11 +50,11 @@ COMMON_HEADERS: Final = frozenset(
 # --- Throughput (throttling) ------------------------------------------------------------------
 
 # Policers let a burst through at line rate before holding the flow down (Russia's Twitter
-# policer: ~16 KB, then ~16 KB/s). Research 1.5: ignore roughly the first 64 KB.
+# policer: ~16 KB, then ~16 KB/s; Xue et al., IMC 2021): ignore roughly the first 64 KB.
 BURST_BYTES: Final = 64 * 1024
 
-# Research 1.5: judge a steady rate only over >= 3-5 s or >= 256 KB after the burst; less
-# measures latency and TCP slow start, not the path's rate.
+# Ours, from TCP slow start (RFC 6928): judge a steady rate only over >= 3-5 s or >= 256 KB
+# after the burst; less measures latency and TCP slow start, not the path's rate.
 MIN_SUSTAINED_MS: Final = 3_000.0
 MIN_SUSTAINED_BYTES: Final = 256 * 1024
 
@@ -70,7 +71,7 @@ TAIL_MIN_SPAN_MS: Final = 1_000.0
 THROTTLED_RATIO: Final = 0.1
 
 # Ours: above this rate nothing is called throttled, however fast the baseline. Documented
-# policers sit at 16-19 KB/s (128-150 kbit/s, research 1.1); 256 KB/s (about 2 Mbit/s) leaves
+# policers sit at 16-19 KB/s (128-150 kbit/s, Xue et al., IMC 2021); 256 KB/s (about 2 Mbit/s) leaves
 # 16x headroom and keeps a healthy but slow server on a fast datacentre link from reading as
 # throttled.
 THROTTLED_MAX_KBPS: Final = 256.0
@@ -80,7 +81,7 @@ THROTTLED_MAX_KBPS: Final = 256.0
 SLOW_EVERYWHERE_RATIO: Final = 0.5
 
 # Ours: a gap of 3 s between two received chunks is three times the ~1 s silences a policer
-# leaves (research 1.1) and well beyond a healthy transfer's pauses: the flow stalled.
+# leaves (Xue et al., IMC 2021) and well beyond a healthy transfer's pauses: the flow stalled.
 STALL_MS: Final = 3_000.0
 
 # --- TLS without a control ---------------------------------------------------------------------

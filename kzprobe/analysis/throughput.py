@@ -1,10 +1,10 @@
 """Throughput: the sustained rate of a transfer, and whether it shows throttling.
 
-Policers let a first burst through at full speed and then hold the flow down (research 1.1,
-1.5), and TCP slow start makes short transfers look slow. So the rate is read from the
-download's (time, bytes) samples *after* the first BURST_BYTES, judged only once enough time or
-data has passed, and compared with the same scan's baselines (same link, same moment) and with
-the control vantage's rate for the same resource.
+Policers let a first burst through at full speed and then hold the flow down (Xue et al.,
+IMC 2021, https://censoredplanet.org/throttling), and TCP slow start makes short transfers look
+slow. So the rate is read from the download's (time, bytes) samples *after* the first
+BURST_BYTES, judged only once enough time or data has passed, and compared with the same scan's
+baselines (same link, same moment) and with the control vantage's rate for the same resource.
 """
 
 from __future__ import annotations

@@ -2,6 +2,12 @@
 
 The commands in kzprobe/cli/commands_analyst.py are thin wrappers over these modules; everything
 they print can be had from here without the CLI.
+
+Reports are read (report/read.py) and reduced to small digests (reading.py), many at a time in
+worker processes (streaming.py, scan_order.py), cached between runs (digest_cache.py); the
+commands build on the digests: render.py (show), compare.py, summary.py, timeline.py,
+export.py, with filters.py, measures.py and service_rows.py for the figures of one result, and
+style.py and safe_text.py for what reaches a terminal or a spreadsheet.
 """
 
 from kzprobe.analyst.reading import ScanDigest, TargetDigest, read_scan

@@ -1,4 +1,10 @@
-"""The `kzprobe` command: a thin typer app. Each submodule registers its commands on `app`."""
+"""The `kzprobe` command: a thin typer app. Each submodule registers its commands on `app`.
+
+A command parses its options, calls one library function and renders what comes back; it
+decides nothing. commands_scan (scan, analyse), commands_targets, commands_analyst (show,
+compare, summary, timeline, export), commands_lab and commands_vantage (config, cron); exit
+codes in exit_codes.py, documented in README.md.
+"""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The lab's certificates: an honest lab CA for every site, and interceptors that copy them.
 
 The probe trusts the lab CA through `--ca-file`. The interception chain imitates the one
-Kazakhstan used in 2019 (research/kz-blocking-fingerprints.md, 3.2): root `C=KZ, CN=Qaznet
+Kazakhstan used in 2019 (docs/methodology.md, Interception): root `C=KZ, CN=Qaznet
 Trust Network`, intermediate `C=KZ, CN=Security Certificate`, and forged leaves that copy the
 real certificate's subject and names, with a fresh RSA key of public exponent 3, validity moved
 six hours earlier and every other extension stripped. Two more interceptors have roots that the

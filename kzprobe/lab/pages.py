@@ -19,7 +19,7 @@ from kzprobe.lab import site_spec as m
 
 # The blockpage of a Kazakh ISP as public fingerprint lists know it: the body contains
 # "Страница заблокирована" ("Page blocked"), the pattern Censored Planet and OONI list for
-# Kazakhstan (research/kz-blocking-fingerprints.md, section 1).
+# Kazakhstan (ooni/blocking-fingerprints fingerprints_http.csv, cp.d_corp_kz_ps).
 FINGERPRINTED_BLOCKPAGE: Final = """<!DOCTYPE html>
 <html lang="ru"><head><meta charset="utf-8"><title>Страница заблокирована</title></head>
 <body><h1>Страница заблокирована</h1>

@@ -3,7 +3,8 @@
 Each row names a site (under .test), what the censored ISP does to it, what the uncensored
 vantage sees, and the verdict, blocking layer and key evidence kzprobe must report. The four
 baselines give every scan its connectivity and throughput reference. Techniques follow what
-public data shows of Kazakhstan (research/kz-blocking-fingerprints.md): mostly TLS by SNI,
+public data shows of Kazakhstan (https://ooni.org/post/2024-kazakhstan-report/,
+https://censoredplanet.org/kazakhstan): mostly TLS by SNI,
 timeouts more often than resets, interception with the "Qaznet Trust Network" root, SNI
 throttling to a policer's rate, rare blockpages; plus the DNS and HTTP techniques of other
 censors, which a probe for Kazakhstan must still tell apart.
@@ -21,12 +22,14 @@ LAB_DOMAIN: Final = "kzlab.test"
 
 # Throttling: Russia's Twitter policer passed a ~16 KB burst then held flows near 16 KB/s
 # (130 kbit/s); the lab's throttler passes the same burst and then 32 KB/s, in the middle of
-# the 16-64 KB/s a policer of that kind yields (research/throttling-shutdowns.md, 1.1 and 1.5).
+# the 16-64 KB/s a policer of that kind yields (Xue et al., "Throttling Twitter", IMC 2021,
+# https://censoredplanet.org/throttling).
 THROTTLE_BYTES_PER_S: Final = 32_000
 # A slow but working site: the answer starts after 1.2 s, well inside the lab's 2.5 s timeout.
 SLOW_SITE_DELAY_S: Final = 1.2
 # Baseline and throughput resources: big enough to leave TCP slow start behind (~1 MB on a
-# fast path, research 1.5), small enough to be fetched in well under a second on loopback.
+# fast path: RFC 6928's 10-segment initial window doubling per round trip), small enough to
+# be fetched in well under a second on loopback.
 BASELINE_DOWNLOAD_BYTES: Final = 1_500_000
 LARGE_DOWNLOAD_BYTES: Final = 2_000_000
 # A server slow for everyone: 150 KB/s from its own uplink, inside and outside alike.
@@ -395,7 +398,7 @@ NETWORK_RUNS: Final[tuple[NetworkRun, ...]] = (
             "baseline-international-1": _blocked("network", "connectivity.international_cut"),
             "baseline-international-2": _blocked("network", "connectivity.international_cut"),
             # The ISP's resolver sends it to a domestic replica, which survives the cut: a local
-            # point of presence can answer while the link abroad is down (research 2.3).
+            # point of presence can answer while the link abroad is down.
             "dns-replica": REACHABLE,
             "tls-reset": _blocked("network", "connectivity.international_cut"),
             # The cut blames only what it cuts: a domestic site's own block keeps its verdict.

@@ -107,7 +107,7 @@ def title_of(head: bytes, charset: str) -> str | None:
 async def read_body(
     chunks: AsyncIterator[bytes], content_encoding: str, content_type: str, time_budget: float
 ) -> BodyRecord:
-    """Consume a raw (still encoded) body stream within the caps of kzprobe.limits; each wait for
+    """Consume a raw (still encoded) body stream within the caps of probes/limits.py; each wait for
     a chunk is the stream's own (httpx's read timeout), the whole read at most `time_budget`."""
     start = time.monotonic()
     decoder = _Decoder(content_encoding)

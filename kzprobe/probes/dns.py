@@ -1,6 +1,6 @@
 """DNS probe: A and AAAA through one configured resolver, recorded as a DnsObservation.
 
-kzprobe resolves every name itself (DESIGN.md, principle 2) so that the report says which
+kzprobe resolves every name itself (docs/architecture.md, principle 2) so that the report says which
 addresses each later step used, and so that the censor's resolver is measured, not bypassed.
 """
 

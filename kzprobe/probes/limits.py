@@ -22,7 +22,7 @@ MAX_REDIRECTS: Final = 10
 # response: a 10 MB decompression bomb stops at the cap instead of filling memory.
 MAX_BODY_WIRE_BYTES: Final = 4 * 1024 * 1024
 MAX_BODY_DECODED_BYTES: Final = 8 * 1024 * 1024
-# The part of a body kept in the report (DESIGN: first 64 KiB), enough for titles and
+# The part of a body kept in the report (docs/report-format.md: the first 64 KiB), enough for titles and
 # blockpage fingerprints.
 RECORDED_BODY_BYTES: Final = 64 * 1024
 # A response body's whole read, when the target has no deadline to bound it (a probe run on its

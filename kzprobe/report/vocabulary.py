@@ -1,4 +1,5 @@
-"""The closed vocabularies of the report contract (DESIGN.md): verdicts, layers, evidence, failures.
+"""The closed vocabularies of the report contract (docs/report-format.md): verdicts, layers,
+evidence, failures.
 
 Other tools read these strings; add to them only together with docs/report-format.md.
 """

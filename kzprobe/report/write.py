@@ -1,4 +1,4 @@
-"""Write a scan's record so that nothing measured is lost (DESIGN.md, principle 5).
+"""Write a scan's record so that nothing measured is lost (docs/architecture.md, principle 5).
 
 Each measured result is appended to a JSON Lines journal the moment it is known; the final
 report is written to a temporary file in the same directory, flushed, and renamed over the
@@ -101,7 +101,7 @@ class Journal:
 
 def build_report(header: dict, measured: list[dict], analysis: Any, *, complete: bool,
                  finished_at: str) -> dict:
-    """The report of DESIGN.md format 1: header, connectivity, summary, results with verdicts."""
+    """The report of format 1 (docs/report-format.md): header, connectivity, summary, results."""
     summary = {verdict: 0 for verdict in v.VERDICTS}
     results = []
     for result, verdict in zip(measured, analysis.verdicts):

@@ -377,6 +377,6 @@ def read_durations(directory: Path) -> dict[str, float]:
 
 
 def write_durations(directory: Path, report: dict) -> None:
-    # A target's own time: without what it queued behind the rest of the scan (turns.py).
+    # A target's own time: without what it queued behind the rest of the scan (probes/turns.py).
     durations = {r["target"]["id"]: round(r["duration_ms"] - r.get("queued_ms", 0.0), 1) for r in report["results"]}
     write_json_atomically(directory / DURATIONS_NAME, durations)

@@ -10,7 +10,7 @@ DEFAULT_TIMEOUT_S: Final = 10.0
 # high concurrency is cheap; 64 keeps file descriptors and ISP-side rate limits modest.
 DEFAULT_CONCURRENCY: Final = 64
 MAX_CONCURRENCY: Final = 1024
-# Measuring processes one scan may fork (scan_processes), whatever the cores.
+# Measuring processes one scan may fork (scan/processes.py), whatever the cores.
 MAX_PROCESSES: Final = 16
 # Targets admitted and not parked (resolving and connecting ahead of their turns, waiting for
 # one, or having one), as a multiple of --concurrency (the turns for CPU work at once).

@@ -124,7 +124,7 @@ async def measure_target(kit: ProbeKit, target: Target) -> dict:
     try:
         async with asyncio.timeout(target_deadline(target, kit.timeout)) as deadline:
             if ticket is not None:
-                ticket.deadline = deadline  # waiting for a turn (turns.py) extends it
+                ticket.deadline = deadline  # waiting for a turn (probes/turns.py) extends it
             steps = []
             if target.url:
                 steps.append(measure_web_target(kit, target, observations))
@@ -140,7 +140,7 @@ async def measure_target(kit: ProbeKit, target: Target) -> dict:
         "duration_ms": round((time.monotonic() - start) * 1000, 1),
     }
     if ticket is not None and ticket.queued_s:
-        # Part of duration_ms spent waiting for a turn for CPU work (turns.py): our queue, not the network.
+        # Part of duration_ms spent waiting for a turn for CPU work (probes/turns.py): our queue, not the network.
         result["queued_ms"] = round(ticket.queued_s * 1000, 1)
     return kit.scrub.result(result)
 
@@ -149,7 +149,7 @@ def measure_with_signals(kit: ProbeKit, targets: Sequence[Target], concurrency: 
                          on_result: Callable[[dict], None], previous_ms: Mapping[str, float] | None = None) -> bool:
     """run_scan in a new event loop, until done or SIGINT/SIGTERM: a stop ends new work and
     keeps what was measured (False). The signals are unblocked once handled (a measuring
-    process is forked with them blocked, scan_processes)."""
+    process is forked with them blocked, scan/processes.py)."""
 
     async def main() -> bool:
         stop = asyncio.Event()
@@ -210,7 +210,7 @@ def in_flight_cap(concurrency: int) -> int:
 
 def admission_cap(concurrency: int) -> int:
     """How many targets may be admitted and not parked at once: resolving and connecting ahead
-    of their turns (turns.py), waiting for one, or having one."""
+    of their turns (probes/turns.py), waiting for one, or having one."""
     return max(1, concurrency * scan_limits.AHEAD_FACTOR)
 
 
@@ -224,7 +224,7 @@ async def run_scan(
 ) -> bool:
     """Measure every target; returns True when all were measured, False when stopped early.
 
-    At most `concurrency` targets do CPU work (TLS, HTTP) at once, each in a turn (turns.py).
+    At most `concurrency` targets do CPU work (TLS, HTTP) at once, each in a turn (probes/turns.py).
     Up to admission_cap(concurrency) targets are admitted ahead of their turns: they resolve
     and connect meanwhile, so that a dropped SYN starts its wait early instead of trailing after
     everything else. A target still resolving or connecting after limits.ACTIVE_SLOT_S is

@@ -6,8 +6,8 @@ also give every entry an id, a name, a category and its sources. Every problem i
 collected, each naming file, entry and field, before one TargetFileError is raised: someone
 fixing a list wants all of its mistakes at once. docs/targets.md describes the format.
 
-The modules, one job each: model (Target, Endpoint, problems, vocabularies), limits (caps),
-hosts (URLs and hosts), ids (derived and unique ids), entries and endpoints (one entry's
+The modules, one job each: target (Target, Endpoint, problems, vocabularies), limits (caps),
+hosts (URLs and hosts), ids (derived and unique ids), entries and endpoint_specs (one entry's
 fields), problems (collecting them), messages (showing file values in them), loader (files,
 YAML, the public loading API), csv_files (Citizen Lab CSV), bundled (kzprobe's own data).
 Everything other code uses is imported from here, kzprobe.targets.

@@ -1,7 +1,7 @@
 """The vantage's network - its ASN and country - learned over DNS, without storing its address.
 
 A report says which network it measured from ("AS9198, KZ": the same block list looks different
-from Kazakhtelecom and from a mobile operator) but never the volunteer's address (DESIGN.md,
+from Kazakhtelecom and from a mobile operator) but never the volunteer's address (docs/architecture.md,
 principle 6). Two steps, both plain DNS with a timeout:
 
 1. Learn the public address from a DNS server that echoes the address a query came from:

@@ -2,7 +2,7 @@
 
 A messenger works here when the endpoints its app needs work: Telegram's data centres,
 WhatsApp's chat and registration servers, Signal's service hosts (behind Signal's own CA).
-Each endpoint record (probes/endpoints.py) gets an *outcome* - "ok", or the first step that
+Each endpoint record (probes/service_endpoints.py) gets an *outcome* - "ok", or the first step that
 failed as a code such as "tcp.timeout" - and then a *judgement*:
 
 - blocked: the control scan reached the endpoint while it fails here; or, without a control,
@@ -17,8 +17,9 @@ failed as a code such as "tcp.timeout" - and then a *judgement*:
 Endpoints form parts by role (chat, registration, datacenter, …); the web front end (the
 target's url, judged by the web rules) is one more member, of the "web" part. The service is
 blocked when any member is blocked, and the explanation says whether it is stopped fully or
-partly, and which parts still work. OONI's rules (research/messengers.md) are the floor, with
-one documented exception: a single failing host without a signature (OONI's Signal and
+partly, and which parts still work. OONI's rules (ooni/probe-cli
+internal/experiment/{telegram,whatsapp,signal,fbmessenger}) are the floor, with one documented
+exception: a single failing host without a signature (OONI's Signal and
 Facebook rules) asks for a control scan rather than calling it blocked - OONI's own Signal data
 had such false positives (ooni/probe#2627). docs/messengers.md describes every rule.
 

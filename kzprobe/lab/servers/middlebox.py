@@ -22,7 +22,7 @@ from typing import Final
 from kzprobe.lab import site_spec as m
 
 # Russia's Twitter policer let ~16 KB through at line rate before holding the flow to its
-# rate (research/throttling-shutdowns.md, 1.1); the lab's throttler does the same.
+# rate (Xue et al., IMC 2021, https://censoredplanet.org/throttling); the lab's throttler does the same.
 THROTTLE_BURST_BYTES: Final = 16 * 1024
 # The throttled stream is sent in slices this many times per second: smooth enough that
 # a sampler at 50 ms sees a steady rate, coarse enough to cost nothing.
