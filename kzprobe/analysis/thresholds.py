@@ -139,7 +139,7 @@ SLOW_HANDSHAKE_RTT_RATIO: Final = 4.0
 # time measures latency, not a rate.
 SLOW_PAGE_MIN_MS: Final = 1_000.0
 # Ours: and at least this many round trips (the TCP connect to the same address): TCP slow start
-# delivers 44 KB in two round trips (research 1.5, RFC 6928's 10-segment window), so a page that
+# delivers 44 KB in two round trips (RFC 6928: a 10-segment initial window), so a page that
 # took five was held back, not just far away (more would miss it on a busy probe, whose own
 # connect timings run late).
 SLOW_PAGE_RTT_RATIO: Final = 5.0

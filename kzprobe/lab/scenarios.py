@@ -37,7 +37,7 @@ SLOW_SERVER_BYTES_PER_S: Final = 150_000
 # A backend that renders slowly but keeps sending: the page flows for 3.5 s, longer than the
 # lab's per-operation timeout (2.5 s) - a page still flowing is no timeout.
 SLOW_RENDER_S: Final = 3.5
-# A policer at Russia's Twitter rate (research/throttling-shutdowns.md 1.1): 16 KB/s after a 16 KB
+# A policer at Russia's Twitter rate (docs/methodology.md, Throttling): 16 KB/s after a 16 KB
 # burst, on a 40 KB page.
 POLICER_BYTES_PER_S: Final = 16_000
 POLICER_BURST_BYTES: Final = 16 * 1024
@@ -47,7 +47,7 @@ FREEZE_AFTER_BYTES: Final = 8_000
 # complete the handshake (ooni-kz-2023-2024.csv); within the lab's 2.5 s timeout.
 SLOW_HANDSHAKE_S: Final = 1.8
 # Keywords the lab's censor looks for in plaintext Host headers and URLs (Kazakh DPI filters by
-# keyword, research/kz-blocking-fingerprints.md).
+# keyword, docs/methodology.md).
 HOST_KEYWORD: Final = "azattyq"
 URL_KEYWORD: Final = "zhanaozen"
 # Keyword targets (`keyword: WORD`, tried on the scan's baselines): a word the censor looks for

@@ -39,7 +39,7 @@ MESSENGERS: Final = {
 }
 
 # Roles (kzprobe/targets ENDPOINT_ROLES) of the hosts OONI's tests have used, from the
-# engines' host lists over the years (research: ooni/probe-cli internal/experiment/*).
+# engines' host lists over the years (ooni/probe-cli internal/experiment/*).
 _ROLES: Final = {
     "v.whatsapp.net": "registration",
     "chat.signal.org": "chat", "textsecure-service.whispersystems.org": "chat", "ud-chat.signal.org": "chat",

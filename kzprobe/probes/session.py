@@ -33,7 +33,7 @@ from kzprobe.probes.connection import Connector, close_quietly
 from kzprobe.probes.dns import DnsProbe
 
 # Failures after the ClientHello that SNI filtering causes - and a server refusing every
-# ClientHello too: the neutral-name retry tells them apart (research: Kazakhstan's DPI resets,
+# ClientHello too: the neutral-name retry tells them apart (Kazakhstan's DPI resets,
 # closes or silences the handshake by the server name).
 SNI_SPLIT_FAILURES = frozenset({v.CONNECTION_RESET, v.EOF_ERROR, v.GENERIC_TIMEOUT})
 
