@@ -20,7 +20,7 @@ from kzprobe.analyst.measures import Measures
 from kzprobe.analyst.reading import ScanDigest, TargetDigest, iso
 from kzprobe.analyst.safe_text import csv_cell
 
-EXPORT_FORMATS: Final = ("csv", "jsonl")
+EXPORT_FORMATS: Final = ("csv", "jsonl", "parquet")  # parquet: with the store extra
 # Column order of every export; docs/analysts.md describes each column.
 SCAN_COLUMNS: Final = (
     "scan_started_at", "scan_id", "scan_complete", "vantage", "asn", "country", "connectivity",
@@ -81,19 +81,33 @@ def _target_fields(target: TargetDigest) -> dict[str, Any]:
 
 def format_rows(scan: ScanDigest, format: str, target_filter: TargetFilter) -> ScanRows:
     """One scan's rows as CSV lines (no header) or JSON lines."""
+    return format_row_dicts(export_rows(scan, target_filter), format)
+
+
+def format_row_dicts(rows: Iterable[dict[str, Any]], format: str) -> ScanRows:
+    """Rows (COLUMNS order, evidence a list) as CSV lines (no header) or JSON lines: the one
+    formatting of every export, whether the rows come from report files or from the store."""
     out = io.StringIO()
     count = 0
     if format == "csv":
         writer = csv.writer(out, lineterminator="\n")
-        for row in export_rows(scan, target_filter):
+        for row in rows:
             row["evidence"] = EVIDENCE_SEPARATOR.join(row["evidence"])
             writer.writerow([csv_cell(value) for value in row.values()])
             count += 1
     else:
-        for row in export_rows(scan, target_filter):
+        for row in rows:
             out.write(json.dumps(row, ensure_ascii=True) + "\n")
             count += 1
     return ScanRows(count, out.getvalue())
+
+
+def parquet_rows(scan: ScanDigest, target_filter: TargetFilter) -> list[dict[str, Any]]:
+    """One scan's rows for a Parquet export: as export_rows, the scan's time a datetime."""
+    rows = list(export_rows(scan, target_filter))
+    for row in rows:
+        row["scan_started_at"] = scan.started_at
+    return rows
 
 
 def write_export(chunks: Iterable[ScanRows], stream: TextIO, format: str) -> ExportCount:

@@ -203,11 +203,17 @@ def _digest_result(result: dict[str, Any], detail: bool) -> TargetDigest:
 
 def read_scan(path: str | os.PathLike[str], *, detail: bool = True) -> ScanDigest:
     """The digest of one report or journal file; ReportError when it cannot be read."""
+    return read_judged(path, detail=detail)[1]
+
+
+def read_judged(path: str | os.PathLike[str], *, detail: bool = True) -> tuple[dict[str, Any], ScanDigest]:
+    """The checked report (a journal's judged by the analysis) and its digest: for readers that
+    keep more of each result than the digest does (the store keeps the control summary)."""
     report = rr.read_report(path)
     from_journal = str(path).endswith(rr.JOURNAL_SUFFIX)
     if from_journal:
         report = _judge_journal(report, str(path))
-    return digest_report(report, str(path), from_journal=from_journal, detail=detail)
+    return report, digest_report(report, str(path), from_journal=from_journal, detail=detail)
 
 
 def _judge_journal(report: dict[str, Any], source: str) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from kzprobe.report import read as rr
 from kzprobe.report import vocabulary as v
 from kzprobe.analyst.digest_cache import open_cache
 from kzprobe.analyst.compare import compare_scans, comparison_json, render_comparison
-from kzprobe.analyst.export import EXPORT_FORMATS, format_rows, write_export
+from kzprobe.analyst.export import EXPORT_FORMATS, ExportCount, format_rows, parquet_rows, write_export
 from kzprobe.analyst.filters import TargetFilter
 from kzprobe.analyst.html import ReportPicture, render_html
 from kzprobe.analyst.reading import ScanDigest, read_scan
@@ -32,10 +32,10 @@ from kzprobe.analyst.render import render_scan, scan_json
 from kzprobe.analyst.safe_text import clean
 from kzprobe.analyst.scan_order import scan_key
 from kzprobe.analyst.streaming import ScanFilter, map_scans
-from kzprobe.analyst.summary import SummaryMatrix, render_summary, write_summary_csv
+from kzprobe.analyst.summary import SummaryMatrix
+from kzprobe.analyst.summary_render import render_summary, write_summary_csv
 from kzprobe.analyst.timeline import build_timeline, render_timeline, timeline_json
-from kzprobe.cli import app
-from kzprobe.cli import exit_codes
+from kzprobe.cli import app, exit_codes, store_reading
 from kzprobe.cli.moments import MomentError, parse_moment
 
 # --- options shared by the commands --------------------------------------------------------
@@ -48,6 +48,8 @@ VANTAGE = typer.Option([], "--vantage", help="Only scans from this vantage name 
 SINCE = typer.Option(None, "--since", help="Only scans started at or after this time: ISO 8601 (UTC if no zone) or ago (7d, 12h, 2w).")
 UNTIL = typer.Option(None, "--until", help="Only scans started before this time: ISO 8601 (UTC if no zone) or ago (7d, 12h, 2w).")
 JSON_OUT = typer.Option(False, "--json", help="Print JSON for machines instead of the table.")
+STORE = typer.Option(None, "--store", help=store_reading.STORE_HELP)
+ENGINE = typer.Option("duckdb", "--engine", help=store_reading.ENGINE_HELP)
 NO_CACHE = typer.Option(
     False, "--no-cache", help="Read every file again instead of reusing digests of unchanged files ($KZPROBE_CACHE_DIR)."
 )
@@ -198,19 +200,27 @@ def _results_directory() -> Path:
 
 @app.command()
 def compare(
-    a: Path = typer.Argument(..., metavar="A", help="The first report (e.g. one vantage, or the earlier day)."),
+    a: Path = typer.Argument(..., metavar="A", help="The first report (e.g. one vantage, or the earlier day); "
+                                                  "with --store, a scan id or a report's file name."),
     b: Path = typer.Argument(..., metavar="B", help="The second report."),
     show_all: bool = typer.Option(False, "--all", help="Also list the targets that did not change."),
     json_out: bool = JSON_OUT,
     category: list[str] = CATEGORY,
     verdict: list[str] = VERDICT,
     target: list[str] = TARGET,
+    store: Optional[Path] = STORE,
+    engine: str = ENGINE,
 ) -> None:
     """What changed between two reports, target by target.
 
     Targets whose verdict, blocking layer or evidence differ between the two."""
     target_filter = _target_filter(category, verdict, target)
-    comparison = compare_scans(_read_one(a), _read_one(b), target_filter)
+    if store is not None:
+        with store_reading.opened(store, engine) as opened:
+            scans = store_reading.one_scan(opened, str(a)), store_reading.one_scan(opened, str(b))
+    else:
+        scans = _read_one(a), _read_one(b)
+    comparison = compare_scans(*scans, target_filter)
     if json_out:
         _dump_json(comparison_json(comparison, include_unchanged=show_all))
     else:
@@ -222,7 +232,7 @@ def compare(
 
 @app.command()
 def summary(
-    paths: list[Path] = typer.Argument(..., metavar="FILES|DIR", help="Reports, or directories of reports."),
+    paths: Optional[list[Path]] = typer.Argument(None, metavar="FILES|DIR", help="Reports, or directories of reports."),
     csv_out: bool = typer.Option(False, "--csv", help="Print the full matrix (every scan a column) as CSV."),
     max_columns: Optional[int] = typer.Option(
         None, "--max-columns", min=1,
@@ -236,22 +246,30 @@ def summary(
     since: Optional[str] = SINCE,
     until: Optional[str] = UNTIL,
     no_cache: bool = NO_CACHE,
+    store: Optional[Path] = STORE,
+    engine: str = ENGINE,
 ) -> None:
     """A matrix of targets x scans, a cell per verdict.
 
     Scans are columns (vantage and time); beyond what fits, they are grouped by period."""
     target_filter = _target_filter(category, verdict, target)
     scan_filter = _scan_filter(vantage, since, until)
-    problems = _Problems()
-    matrix = SummaryMatrix()
-    for scan in _scans(paths, strict, scan_filter, problems, no_cache):
-        matrix.add(scan)
-    if not matrix.scans:
-        raise _no_reports(problems, scan_filter != ScanFilter())
-    if csv_out:
-        write_summary_csv(matrix, sys.stdout, target_filter)
-    else:
-        render_summary(matrix, _console(), target_filter, max_columns=max_columns)
+    paths = store_reading.check_sources(paths, store)
+    with contextlib.ExitStack() as stack:
+        if store is not None:
+            opened = stack.enter_context(store_reading.opened(store, engine))
+            source: Any = store_reading.summary_source(opened, scan_filter)
+        else:
+            problems = _Problems()
+            source = SummaryMatrix()
+            for scan in _scans(paths, strict, scan_filter, problems, no_cache):
+                source.add(scan)
+            if not source.scans:
+                raise _no_reports(problems, scan_filter != ScanFilter())
+        if csv_out:
+            write_summary_csv(source, sys.stdout, target_filter)
+        else:
+            render_summary(source, _console(), target_filter, max_columns=max_columns)
 
 
 # --- timeline ------------------------------------------------------------------------------
@@ -259,7 +277,7 @@ def summary(
 
 @app.command()
 def timeline(
-    paths: list[Path] = typer.Argument(..., metavar="DIR", help="Directories (or files) of reports, e.g. hourly scans."),
+    paths: Optional[list[Path]] = typer.Argument(None, metavar="DIR", help="Directories (or files) of reports, e.g. hourly scans."),
     json_out: bool = JSON_OUT,
     strict: bool = STRICT,
     category: list[str] = CATEGORY,
@@ -268,16 +286,23 @@ def timeline(
     since: Optional[str] = SINCE,
     until: Optional[str] = UNTIL,
     no_cache: bool = NO_CACHE,
+    store: Optional[Path] = STORE,
+    engine: str = ENGINE,
 ) -> None:
     """Periods of each state per target and vantage.
 
     Also the periods a vantage was offline or cut off from abroad."""
     target_filter = _target_filter(category, [], target)
     scan_filter = _scan_filter(vantage, since, until)
-    problems = _Problems()
-    result = build_timeline(_scans(paths, strict, scan_filter, problems, no_cache), target_filter)
-    if not result.vantages:
-        raise _no_reports(problems, scan_filter != ScanFilter())
+    paths = store_reading.check_sources(paths, store)
+    if store is not None:
+        with store_reading.opened(store, engine) as opened:
+            result = store_reading.timeline(opened, scan_filter, target_filter)
+    else:
+        problems = _Problems()
+        result = build_timeline(_scans(paths, strict, scan_filter, problems, no_cache), target_filter)
+        if not result.vantages:
+            raise _no_reports(problems, scan_filter != ScanFilter())
     if json_out:
         _dump_json(timeline_json(result))
     else:
@@ -289,8 +314,8 @@ def timeline(
 
 @app.command()
 def export(
-    paths: list[Path] = typer.Argument(..., metavar="DIR", help="Directories (or files) of reports."),
-    format: str = typer.Option("csv", "--format", "-f", help="csv or jsonl."),
+    paths: Optional[list[Path]] = typer.Argument(None, metavar="DIR", help="Directories (or files) of reports."),
+    format: str = typer.Option("csv", "--format", "-f", help="csv, jsonl or parquet (with --output)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write here instead of stdout."),
     strict: bool = STRICT,
     category: list[str] = CATEGORY,
@@ -300,23 +325,49 @@ def export(
     since: Optional[str] = SINCE,
     until: Optional[str] = UNTIL,
     no_cache: bool = NO_CACHE,
+    store: Optional[Path] = STORE,
+    engine: str = ENGINE,
 ) -> None:
-    """One flat row per target per scan (CSV, JSONL).
+    """One flat row per target per scan (CSV, JSONL, Parquet).
 
     For pandas, DuckDB or a spreadsheet."""
     if format not in EXPORT_FORMATS:
         raise _fail(f"--format must be one of {', '.join(EXPORT_FORMATS)}, not {format!r}")
+    if format == "parquet" and output is None:
+        raise _fail("--format parquet writes a file: give --output FILE.parquet")
     target_filter = _target_filter(category, verdict, target)
     scan_filter = _scan_filter(vantage, since, until)
+    paths = store_reading.check_sources(paths, store)
     problems = _Problems()
-    with _output(output) as stream:
-        rows_of = functools.partial(format_rows, format=format, target_filter=target_filter)
-        chunks = _scans(paths, strict, scan_filter, problems, no_cache, rows_of, detail=True)
-        rows = write_export(chunks, stream, format)
-        if rows.scans == 0:  # inside: an --output file is then left as it was
-            raise _no_reports(problems, scan_filter != ScanFilter())
+    with contextlib.ExitStack() as stack:
+        opened = stack.enter_context(store_reading.opened(store, engine)) if store is not None else None
+        scans = store_reading.summary_source(opened, scan_filter).count() if opened is not None else 0
+        if format == "parquet":
+            assert output is not None
+            rows = _export_parquet(paths, opened, strict, scan_filter, target_filter, problems, no_cache, output)
+        else:
+            with _output(output) as stream:
+                if opened is not None:
+                    rows = write_export(store_reading.export_chunks(opened, scan_filter, target_filter, format), stream, format)
+                else:
+                    rows_of = functools.partial(format_rows, format=format, target_filter=target_filter)
+                    rows = write_export(_scans(paths, strict, scan_filter, problems, no_cache, rows_of, detail=True), stream, format)
+                    if rows.scans == 0:  # inside: an --output file is then left as it was
+                        raise _no_reports(problems, scan_filter != ScanFilter())
+        rows.scans = scans or rows.scans
     if output is not None:
         typer.echo(f"kzprobe: {rows.rows} rows from {rows.scans} scans written to {clean(str(output))}", err=True)
+
+
+def _export_parquet(paths: list[Path], opened: Any, strict: bool, scan_filter: ScanFilter, target_filter: TargetFilter,
+                    problems: _Problems, no_cache: bool, output: Path) -> ExportCount:
+    if opened is not None:
+        return store_reading.parquet_file(store_reading.export_batches(opened, scan_filter, target_filter), output)
+    rows_of = functools.partial(parquet_rows, target_filter=target_filter)
+    count = store_reading.parquet_file(_scans(paths, strict, scan_filter, problems, no_cache, rows_of, detail=True), output)
+    if count.scans == 0:
+        raise _no_reports(problems, scan_filter != ScanFilter())
+    return count
 
 
 # --- report (HTML) -------------------------------------------------------------------------
@@ -324,7 +375,7 @@ def export(
 
 @app.command()
 def report(
-    paths: list[Path] = typer.Argument(..., metavar="FILES|DIR", help="Reports, or directories of reports."),
+    paths: Optional[list[Path]] = typer.Argument(None, metavar="FILES|DIR", help="Reports, or directories of reports."),
     output: Path = typer.Option(Path("report.html"), "--output", "-o", help="The HTML file to write."),
     title: Optional[str] = typer.Option(None, "--title", help="The page's title (default: vantages and dates)."),
     strict: bool = STRICT,
@@ -335,13 +386,22 @@ def report(
     since: Optional[str] = SINCE,
     until: Optional[str] = UNTIL,
     no_cache: bool = NO_CACHE,
+    store: Optional[Path] = STORE,
+    engine: str = ENGINE,
 ) -> None:
     """One HTML page of charts and tables to mail or publish."""
     target_filter = _target_filter(category, verdict, target)
     scan_filter = _scan_filter(vantage, since, until)
+    paths = store_reading.check_sources(paths, store)
     problems = _Problems()
     picture = ReportPicture(target_filter=target_filter)
-    picture.add_all(_scans(paths, strict, scan_filter, problems, no_cache))
+    if store is not None:
+        with store_reading.opened(store, engine) as opened:
+            picture.add_all(store_reading.digests(opened, scan_filter))
+        if picture.empty:
+            raise store_reading.no_scans(scan_filter != ScanFilter())
+    else:
+        picture.add_all(_scans(paths, strict, scan_filter, problems, no_cache))
     if picture.empty:
         raise _no_reports(problems, scan_filter != ScanFilter())
     filters = "; ".join(

@@ -1,0 +1,156 @@
+"""The store's two tables as Arrow schemas, and one report turned into their rows.
+
+`results` has one row per target per scan: the columns of `kzprobe export` (evidence as a
+list), the result's position in its report, the control summary and where imported data came
+from. `scans` has one row per scan: vantage, network, time, connectivity, completeness, and the
+source file with its SHA-256 (what tells a re-sent report from a changed one). Both are
+partitioned Hive-style (docs/analysts.md): `vantage` and `day` live in the directory names,
+not in the files, so they are absent from the schemas here.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Final, NamedTuple
+
+import pyarrow as pa
+
+from kzprobe.analyst.export import MEASURE_COLUMNS, export_rows
+from kzprobe.analyst.filters import TargetFilter
+from kzprobe.analyst.measures import text
+from kzprobe.analyst.reading import ScanDigest
+
+# The control summary is someone else's object: kept as JSON text, cut here (a hostile report
+# cannot make one row megabytes).
+MAX_CONTROL_CHARS: Final = 2000
+# What identifies a scan without a scan_id (an imported file may lack one): its file's hash.
+HASH_KEY_PREFIX: Final = "sha256:"
+
+_TIME = pa.timestamp("us", tz="UTC")
+_MEASURE_TYPES: Final = {
+    name: pa.int64() if name in ("dns_addresses", "http_status", "http_hops", "download_bytes")
+    else pa.string() if name.endswith(("_failure", "_version", "_title")) else pa.float64()
+    for name in MEASURE_COLUMNS
+}
+
+RESULTS_SCHEMA: Final = pa.schema([
+    ("scan_key", pa.string()),
+    ("scan_id", pa.string()),
+    ("scan_started_at", _TIME),
+    ("scan_complete", pa.bool_()),
+    ("asn", pa.string()),
+    ("country", pa.string()),
+    ("connectivity", pa.string()),
+    ("position", pa.int32()),
+    ("target", pa.string()),
+    ("name", pa.string()),
+    ("category", pa.string()),
+    ("url", pa.string()),
+    ("verdict", pa.string()),
+    ("blocking", pa.string()),
+    ("evidence", pa.list_(pa.string())),
+    ("explanation", pa.string()),
+    ("target_started_at", pa.string()),
+    ("duration_ms", pa.float64()),
+    ("queued_ms", pa.float64()),
+    ("endpoints_total", pa.int64()),
+    ("endpoints_failing", pa.int64()),
+    *_MEASURE_TYPES.items(),
+    ("control_verdict", pa.string()),
+    ("control_usable", pa.bool_()),
+    ("control", pa.string()),
+    ("provenance_source", pa.string()),
+    ("provenance_licence", pa.string()),
+    ("ooni_measurement_uid", pa.string()),
+    ("ooni_test_name", pa.string()),
+    ("file", pa.string()),
+])
+
+SCANS_SCHEMA: Final = pa.schema([
+    ("scan_key", pa.string()),
+    ("scan_id", pa.string()),
+    ("started_at", _TIME),
+    ("finished_at", _TIME),
+    ("day", pa.date32()),
+    ("complete", pa.bool_()),
+    ("from_journal", pa.bool_()),
+    ("asn", pa.string()),
+    ("country", pa.string()),
+    ("connectivity", pa.string()),
+    ("software", pa.string()),
+    ("targets", pa.int64()),
+    ("provenance_source", pa.string()),
+    ("provenance_licence", pa.string()),
+    ("file", pa.string()),
+    ("sha256", pa.string()),
+    ("size", pa.int64()),
+    ("ingested_at", _TIME),
+])
+
+
+class StoredScan(NamedTuple):
+    """One report as the store keeps it: where it goes, its scans row, its results columns."""
+
+    key: str
+    vantage: str
+    day: str
+    complete: bool
+    sha256: str
+    scan: dict[str, Any]
+    results: dict[str, list[Any]]  # column name -> values, in RESULTS_SCHEMA order
+
+    @property
+    def rows(self) -> int:
+        return len(self.results["target"])
+
+
+def day_of(moment: datetime) -> str:
+    """The day partition of a scan: its start date in UTC."""
+    return moment.strftime("%Y-%m-%d")
+
+
+def scan_key_of(scan_id: str | None, sha256: str) -> str:
+    return scan_id if scan_id else HASH_KEY_PREFIX + sha256
+
+
+def stored_scan(report: dict[str, Any], digest: ScanDigest, *, sha256: str, size: int,
+                ingested_at: datetime) -> StoredScan:
+    """The rows of one checked report and its digest (read with detail=True)."""
+    key = scan_key_of(digest.scan_id, sha256)
+    provenance = digest.provenance
+    source, licence = (provenance.source, provenance.licence) if provenance else (None, None)
+    columns: dict[str, list[Any]] = {name: [] for name in RESULTS_SCHEMA.names}
+    raw_results = report.get("results") or []
+    for position, row in enumerate(export_rows(digest, TargetFilter())):
+        raw = raw_results[position] if position < len(raw_results) else {}
+        control = raw.get("control") if isinstance(raw.get("control"), dict) else None
+        ooni = raw.get("ooni") if isinstance(raw.get("ooni"), dict) else {}
+        row.update(
+            scan_key=key, scan_started_at=digest.started_at, position=position,
+            control_verdict=text(control.get("verdict")) if control else None,
+            control_usable=control.get("usable") if control and isinstance(control.get("usable"), bool) else None,
+            control=_control_json(control),
+            provenance_source=source, provenance_licence=licence,
+            ooni_measurement_uid=text(ooni.get("measurement_uid")), ooni_test_name=text(ooni.get("test_name")),
+        )
+        for name, values in columns.items():
+            values.append(row.get(name))
+    scan_row = {
+        "scan_key": key, "scan_id": digest.scan_id, "started_at": digest.started_at, "finished_at": digest.finished_at,
+        "day": digest.started_at.date(), "complete": digest.complete, "from_journal": digest.from_journal,
+        "asn": digest.asn, "country": digest.country, "connectivity": digest.connectivity, "software": digest.software,
+        "targets": len(digest.targets), "provenance_source": source, "provenance_licence": licence,
+        "file": digest.path, "sha256": sha256, "size": size, "ingested_at": ingested_at,
+    }
+    return StoredScan(key, digest.vantage, day_of(digest.started_at), digest.complete, sha256, scan_row, columns)
+
+
+def _control_json(control: dict[str, Any] | None) -> str | None:
+    if control is None:
+        return None
+    try:
+        encoded = json.dumps(control, ensure_ascii=True, sort_keys=True, default=str)
+    except (TypeError, ValueError):
+        return None
+    return encoded if len(encoded) <= MAX_CONTROL_CHARS else None

@@ -1,0 +1,132 @@
+"""A store opened for SQL: DuckDB in-process (the default), its views created from the manifest.
+
+The connection is locked down once the views exist: it reads files under the store directory
+only (DuckDB's enable_external_access off, allowed_directories the store), loads no extension,
+and its configuration cannot be changed back. `kzprobe store sql` adds an allow-list on top:
+one SELECT (or EXPLAIN) statement, never COPY, ATTACH, INSTALL, LOAD, SET, PRAGMA or DDL.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Final, Protocol
+
+import pyarrow as pa
+
+from kzprobe.analyst.store import layout
+from kzprobe.analyst.store.views import DUCKDB, Dialect, periods_sql, results_view, scans_view
+
+# DuckDB's working memory: queries over 50 M rows spill to disk beyond it instead of growing
+# the process past the issue's 1.5 GB goal.
+MEMORY_LIMIT: Final = "1GB"
+# Rows fetched at a time when a command streams a large answer (export).
+FETCH_ROWS: Final = 65_536
+# The statements `store sql` runs (DuckDB's statement types): reading, and explaining a read.
+ALLOWED_STATEMENTS: Final = ("SELECT", "EXPLAIN")
+
+
+class QueryError(Exception):
+    """A query the store refuses, or one the engine could not run (the message says which)."""
+
+
+class Engine(Protocol):
+    """What kzprobe's store commands need of an SQL engine: the views, rows, Arrow batches."""
+
+    dialect: Dialect
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]: ...
+
+    def batches(self, sql: str) -> Iterator[pa.RecordBatch]: ...
+
+    def close(self) -> None: ...
+
+
+class DuckDBEngine:
+    """The store's views in an in-memory DuckDB database, read-only outside the store."""
+
+    dialect = DUCKDB
+
+    def __init__(self, store: Path, manifest: layout.Manifest | None = None) -> None:
+        import duckdb
+
+        manifest = manifest if manifest is not None else layout.read_manifest(store)
+        if not manifest.results:
+            raise layout.StoreError(f"{store}: the store is empty (add reports with `kzprobe store add`)")
+        self._spill = tempfile.TemporaryDirectory(prefix="kzprobe-duckdb-")
+        self._db = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+        root = str(store.resolve())
+        results = layout.absolute_files(store, list(manifest.results.values()))
+        scans = layout.absolute_files(store, list(manifest.scans.values()))
+        for statement in (
+            "SET TimeZone = 'UTC'",
+            f"SET memory_limit = '{MEMORY_LIMIT}'",
+            f"SET temp_directory = '{self._spill.name}'",
+            f"CREATE VIEW results AS {results_view(DUCKDB, results, '')}",
+            f"CREATE VIEW scans AS {scans_view(DUCKDB, scans, '')}",
+            f"CREATE VIEW periods AS {periods_sql(DUCKDB)}",
+        ):
+            self._db.execute(statement)
+        self._db.execute("SET allowed_directories = ?", [[root + "/", self._spill.name + "/"]])
+        self._db.execute("SET enable_external_access = false")
+        self._db.execute("SET lock_configuration = true")
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        import duckdb
+
+        try:
+            return self._db.execute(sql).fetchall()
+        except duckdb.Error as error:
+            raise QueryError(str(error)) from None
+
+    def batches(self, sql: str) -> Iterator[pa.RecordBatch]:
+        import duckdb
+
+        try:
+            reader = self._db.sql(sql).to_arrow_reader(FETCH_ROWS)
+            yield from reader
+        except duckdb.Error as error:
+            raise QueryError(str(error)) from None
+
+    def user_query(self, sql: str) -> pa.Table:
+        """An analyst's own query (`kzprobe store sql`), allowed only if it only reads."""
+        import duckdb
+
+        try:
+            statements = self._db.extract_statements(sql)
+        except duckdb.Error as error:
+            raise QueryError(str(error)) from None
+        if len(statements) != 1:
+            raise QueryError(f"one statement at a time ({len(statements)} given)")
+        kind = statements[0].type.name
+        if kind not in ALLOWED_STATEMENTS:
+            raise QueryError(f"the store is read-only here: {kind} statements are refused (SELECT or EXPLAIN only)")
+        try:
+            return self._db.sql(sql).to_arrow_table()
+        except duckdb.Error as error:
+            raise QueryError(str(error)) from None
+
+    def close(self) -> None:
+        self._db.close()
+        self._spill.cleanup()
+
+    def __enter__(self) -> DuckDBEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+ENGINES: Final = ("duckdb", "chdb")
+
+
+def open_engine(store: Path, name: str = "duckdb") -> Engine:
+    """The store's views in the named engine: 'duckdb' (default) or 'chdb' (ClickHouse in-process)."""
+    if name == "duckdb":
+        return DuckDBEngine(store)
+    if name == "chdb":
+        from kzprobe.analyst.store.clickhouse import ClickHouseEngine
+
+        return ClickHouseEngine(store)
+    raise QueryError(f"unknown engine {name!r}; engines are {', '.join(ENGINES)}")

@@ -1,0 +1,130 @@
+"""The store's SQL views (`results`, `scans`, `periods`), written once for DuckDB and ClickHouse.
+
+The views are the interface analysts query (`kzprobe store sql`, docs/analysts.md) and the one
+kzprobe's own commands query; the few places where the two dialects differ (reading Parquet,
+the previous row in a window, a timestamp as a number) are a Dialect's methods. Everything else
+is SQL both engines run unchanged, so that a query tested on one answers the same on the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Final
+
+# A target's state in one scan, as kzprobe's tables print it (kzprobe.analyst.style.state_of).
+STATE_SQL: Final = (
+    "CASE WHEN verdict IS NULL THEN 'unanalysed' WHEN blocking IS NULL OR blocking = '' THEN verdict "
+    "ELSE verdict || '/' || blocking END"
+)
+# The order kzprobe reads scans in (analyst.scan_order): time, vantage, file; then report order.
+SCAN_ORDER: Final = "scan_started_at, vantage, file"
+
+
+def sql_string(value: str) -> str:
+    """A SQL string literal (both dialects double the quote; no backslash escapes reach here)."""
+    if "\\" in value or "\x00" in value:
+        raise ValueError("a store path with a backslash or NUL cannot be quoted safely")
+    return "'" + value.replace("'", "''") + "'"
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str
+
+    def parquet(self, files: list[str], pattern: str, partitions: tuple[str, ...]) -> str:
+        """A relation over the Parquet files (DuckDB: the manifest's list; ClickHouse: the glob,
+        checked against the manifest first), with the partition columns decoded."""
+        if self.name == "duckdb":
+            listed = ", ".join(sql_string(name) for name in files)
+            types = ", ".join(f"'{column}': '{'DATE' if column == 'day' else 'VARCHAR'}'" for column in partitions)
+            return (f"SELECT * FROM read_parquet([{listed}], hive_partitioning = true, "
+                    f"hive_types = {{{types}}}, union_by_name = true)")
+        decoded = ", ".join(
+            "toDate(day) AS day" if column == "day" else f"decodeURLComponent({column}) AS {column}" for column in partitions
+        )
+        return (f"SELECT * EXCEPT ({', '.join(partitions)}), {decoded} FROM file({sql_string(pattern)}, Parquet) "
+                "SETTINGS use_hive_partitioning = 1")
+
+    def previous(self, expression: str, window: str) -> str:
+        if self.name == "duckdb":
+            return f"lag({expression}) OVER {window}"
+        return f"lagInFrame({expression}) OVER {window}"
+
+    def epoch_us(self, expression: str) -> str:
+        if self.name == "duckdb":
+            return f"epoch_us({expression})"
+        return f"toUnixTimestamp64Micro({expression})"
+
+    def timestamp(self, moment: datetime) -> str:
+        """A UTC time as a literal."""
+        text = moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+        if self.name == "duckdb":
+            return f"TIMESTAMPTZ '{text}+00:00'"
+        return f"toDateTime64('{text}', 6, 'UTC')"
+
+    def date(self, moment: datetime) -> str:
+        """The UTC day of a time as a DATE literal (compared with the `day` partition: pruning)."""
+        text = moment.astimezone(timezone.utc).strftime("%Y-%m-%d")
+        return f"DATE '{text}'" if self.name == "duckdb" else f"toDate('{text}')"
+
+    def period(self, kind: str, expression: str) -> str:
+        """The label of the period a time falls in, as kzprobe.analyst.summary.PERIODS writes it."""
+        if kind == "all":
+            return "'all scans'"
+        if kind == "week":
+            if self.name == "duckdb":
+                return f"strftime({expression}, '%G-W%V')"
+            return f"concat(toString(toISOYear({expression})), '-W', leftPad(toString(toISOWeek({expression})), 2, '0'))"
+        pattern = {"day": "%Y-%m-%d", "month": "%Y-%m", "year": "%Y"}[kind]
+        function = "strftime" if self.name == "duckdb" else "formatDateTime"
+        return f"{function}({expression}, '{pattern}')"
+
+    def window_rows(self, partition: str, order: str) -> str:
+        return f"(PARTITION BY {partition} ORDER BY {order} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
+
+
+DUCKDB: Final = Dialect("duckdb")
+CLICKHOUSE: Final = Dialect("clickhouse")
+
+
+def results_view(dialect: Dialect, files: list[str], pattern: str) -> str:
+    source = dialect.parquet(files, pattern, ("vantage", "day"))
+    return f"SELECT *, {STATE_SQL} AS state FROM ({source}) AS files"
+
+
+def scans_view(dialect: Dialect, files: list[str], pattern: str) -> str:
+    return f"SELECT * FROM ({dialect.parquet(files, pattern, ('vantage',))}) AS files"
+
+
+def periods_sql(dialect: Dialect, source: str = "results") -> str:
+    """Runs of one state per target and vantage, in scan order (`source`: a table name or a
+    parenthesised query): a period starts at a scan whose
+    state differs from the previous scan's (what `kzprobe timeline` lists per target)."""
+    window = dialect.window_rows("target, vantage", SCAN_ORDER)
+    return f"""
+SELECT target, vantage, period, any_value(state) AS state, min(scan_started_at) AS first_scan,
+       max(scan_started_at) AS last_scan, count(*) AS scans,
+       sum(CASE WHEN scan_complete THEN 0 ELSE 1 END) AS incomplete_scans
+FROM (
+  SELECT target, vantage, state, scan_started_at, scan_complete,
+         sum(starts) OVER {window} AS period
+  FROM (
+    SELECT target, vantage, state, scan_started_at, scan_complete, file,
+           CASE WHEN row_number() OVER {window} = 1 OR state <> {dialect.previous('state', window)}
+                THEN 1 ELSE 0 END AS starts
+    FROM {source} AS chosen
+  ) AS marked
+) AS numbered
+GROUP BY target, vantage, period"""
+
+
+VIEW_DOCS: Final = {
+    "results": "one row per target per scan: the columns of `kzprobe export` (evidence a list), position in "
+               "the report, control_verdict/control_usable/control, provenance_source/licence, "
+               "ooni_measurement_uid/ooni_test_name, state ('blocked/tls'), vantage and day",
+    "scans": "one row per scan: scan_key, scan_id, started_at, finished_at, day, complete, from_journal, asn, "
+             "country, connectivity, software, targets, provenance, file, sha256, size, ingested_at, vantage",
+    "periods": "runs of one state per target and vantage: target, vantage, period, state, first_scan, "
+               "last_scan, scans, incomplete_scans",
+}

@@ -1,0 +1,115 @@
+"""Commands that build and query the analysts' store: store add, store sql, collect.
+
+Thin: parse, call kzprobe.analyst.store, print. The store's modules need the `store` extra
+(pyarrow, duckdb); without it these commands say how to install it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from kzprobe.analyst.safe_text import clean, csv_cell
+from kzprobe.cli import app, exit_codes, store_reading
+from kzprobe.report import read as rr
+
+store_app = typer.Typer(help="A columnar store of many reports (Parquet), queried with SQL.", no_args_is_help=True)
+app.add_typer(store_app, name="store")
+
+STORE_DIR = typer.Option(..., "--store", help="The store's directory (created by the first add).")
+
+
+def _modules() -> Any:
+    try:
+        from kzprobe.analyst.store import ingest, layout
+
+        return ingest, layout
+    except ImportError:
+        raise store_reading.fail(store_reading.EXTRA_HINT) from None
+
+
+@store_app.command("add")
+def store_add(
+    paths: list[Path] = typer.Argument(..., metavar="FILES|DIR", help="Reports, journals, or directories of them."),
+    store: Path = STORE_DIR,
+    batch: int = typer.Option(1000, "--batch", min=1, help="Reports per commit (a crash loses at most one batch)."),
+    strict: bool = typer.Option(False, "--strict", help="Stop at the first unreadable file instead of skipping it."),
+) -> None:
+    """Add reports to a store: new ones added, changed ones replaced.
+
+    Each batch is committed whole: an interrupted add leaves the store as its last commit."""
+    ingest, layout = _modules()
+
+    def problem(error: rr.ReportError) -> None:
+        if strict:
+            raise store_reading.fail(f"{error} (--strict)")
+        rr.print_problem(error)
+
+    try:
+        count = ingest.add_paths(store, paths, on_problem=problem, batch_size=batch)
+    except layout.StoreError as error:
+        raise store_reading.fail(str(error)) from None
+    except OSError as error:
+        raise store_reading.fail(f"cannot write {store}: {error.strerror or error}", exit_codes.CANNOT_WRITE) from None
+    typer.echo(f"kzprobe: {clean(str(store))}: {count.line()}", err=True)
+
+
+@store_app.command("sql")
+def store_sql(
+    query: str = typer.Argument(..., help="One SELECT over the views results, scans and periods (docs/analysts.md)."),
+    store: Path = STORE_DIR,
+    format: str = typer.Option("table", "--format", "-f", help="table, csv or jsonl."),
+    limit: int = typer.Option(1000, "--limit", min=1, help="Rows printed as a table at most (csv and jsonl: all)."),
+) -> None:
+    """Run your own SQL over the store (read-only).
+
+    Views: results (a row per target per scan), scans, periods. DuckDB only: it can be held to
+    the store's files (chdb in-process reads any file its user can)."""
+    if format not in ("table", "csv", "jsonl"):
+        raise store_reading.fail(f"--format must be table, csv or jsonl, not {format!r}")
+    with store_reading.opened(store, "duckdb") as opened:
+        table = opened.user_query(query)
+    _print_table(table, format, limit)
+
+
+def _print_table(table: Any, format: str, limit: int) -> None:
+    names = table.column_names
+    rows = table.to_pylist()
+    if format == "jsonl":
+        for row in rows:
+            typer.echo(json.dumps(row, ensure_ascii=True, default=str))
+        return
+    if format == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(names)
+        for row in rows:
+            writer.writerow([csv_cell(_plain(row[name])) for name in names])
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    from kzprobe.analyst.safe_text import safe
+
+    shown = Table(show_edge=False, pad_edge=False)
+    for name in names:
+        shown.add_column(clean(name))
+    for row in rows[:limit]:
+        shown.add_row(*[safe(_plain(row[name])) for name in names])
+    console = Console(markup=False, emoji=False, highlight=False)
+    console.print(shown)
+    more = f" (first {limit} shown; --format csv prints all)" if len(rows) > limit else ""
+    typer.echo(f"{len(rows)} row(s){more}", err=True)
+
+
+def _plain(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=True, default=str)
+    return str(value)
+
