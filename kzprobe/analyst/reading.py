@@ -146,7 +146,8 @@ def digest_report(report: dict[str, Any], path: str, *, from_journal: bool = Fal
 
 def provenance_of(report: dict[str, Any]) -> Provenance | None:
     """The source and licence of an imported report, read defensively: a "provenance" object at
-    the top of the report, else on its first result that has one; None when neither exists.
+    the top of the report, else on its first result that has one, else an "ooni" object (on the
+    report, else on a result); None when none exists.
 
     Its shape belongs to the importer (`kzprobe ooni import`): any field may be missing or of the
     wrong type. "source" (or "name") names the source; "licence" (or "license") its licence;
@@ -159,7 +160,14 @@ def provenance_of(report: dict[str, Any]) -> Provenance | None:
             None,
         )
     if found is None:
-        return None
+        # `kzprobe ooni import` writes an "ooni" object on the report (its licence and credit)
+        # and on each result (the measurement it came from).
+        ooni = report.get("ooni")
+        if not isinstance(ooni, dict):
+            ooni = next((result["ooni"] for result in report["results"] if isinstance(result.get("ooni"), dict)), None)
+        if ooni is None:
+            return None
+        found = {"ooni": ooni, "licence": ooni.get("licence")}
     source = next((found[key] for key in ("source", "name") if isinstance(found.get(key), str) and found[key]), None)
     licence = next((found[key] for key in ("licence", "license") if isinstance(found.get(key), str) and found[key]), None)
     nested = found.get("ooni")

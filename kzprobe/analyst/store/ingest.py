@@ -10,6 +10,7 @@ the replaced scans, plus the new ones, in scan-time order) and commits them with
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -254,7 +255,9 @@ def _read_all(files: list[str], workers: int | None) -> Iterator[Ingested]:
         yield from map(read_for_store, files)
         return
     window: deque[Future[Ingested]] = deque()
-    with ProcessPoolExecutor(max_workers=count) as pool:
+    # Spawned, not forked: a forked worker would share the writer's lock (flock belongs to the
+    # open file, inherited by fork) and, outliving a killed writer, keep the store locked.
+    with ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("spawn")) as pool:
         try:
             for path in files:
                 window.append(pool.submit(read_for_store, path))
