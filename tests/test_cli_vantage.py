@@ -3,6 +3,7 @@ lock, unwritable output directories, latest.json and retention."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import signal
 import socket
@@ -163,6 +164,10 @@ def test_retention_keeps_the_newest_scans_and_latest(lab, tmp_path):
     assert len(reports) == 2
     assert {json.loads(p.read_text())["scan_id"] for p in reports} == set(ids[1:])
     assert json.loads((out / "latest.json").read_text())["scan_id"] == ids[-1]
+    # The index collectors read lists what retention kept, with each report's size and hash.
+    listed = json.loads((out / "index.json").read_text())["reports"]
+    assert [(e["name"], e["size"], e["sha256"]) for e in listed] == [
+        (p.name, p.stat().st_size, hashlib.sha256(p.read_bytes()).hexdigest()) for p in reports]
 
 
 def test_next_scan_knows_the_previous_durations(lab, tmp_path):

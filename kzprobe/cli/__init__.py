@@ -52,7 +52,7 @@ COMMAND_MODULES: dict[str, str] = {
     "lab": "commands_lab",
     "config": "commands_vantage", "cron": "commands_vantage", "changes": "commands_changes",
     "ooni": "commands_ooni",
-    "store": "commands_store",
+    "store": "commands_store", "collect": "commands_store",
 }
 
 

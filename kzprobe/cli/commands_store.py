@@ -10,7 +10,7 @@ import csv
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import typer
 
@@ -113,3 +113,57 @@ def _plain(value: Any) -> str | None:
         return json.dumps(value, ensure_ascii=True, default=str)
     return str(value)
 
+
+
+@app.command()
+def collect(
+    urls: list[str] = typer.Argument(..., metavar="URL...", help="Vantages' results directories (or their index.json), https."),
+    store: Path = STORE_DIR,
+    resolver: Optional[str] = typer.Option(None, "--resolver", help="Resolve the vantages' names with this resolver "
+                                                                     "(IP[:PORT] or an https DoH URL; default the system's)."),
+    ca_file: Optional[Path] = typer.Option(None, "--ca-file", help="Trust these CA certificates (PEM) as well."),
+    timeout: float = typer.Option(10.0, "--timeout", min=0.1, help="Seconds per network operation."),
+    file_time: float = typer.Option(120.0, "--file-time", min=0.1, help="Seconds one file may take in all."),
+    vantage_time: float = typer.Option(600.0, "--vantage-time", min=0.1, help="Seconds one vantage may take in all."),
+    max_redirects: int = typer.Option(5, "--max-redirects", min=0, help="Redirects followed per file (https only)."),
+) -> None:
+    """Fetch what is new from vantages' published results into a store.
+
+    Each vantage's index.json lists its reports with size and SHA-256; only reports the store
+    lacks are fetched, each checked against the index and as a report. A vantage that
+    misbehaves is named and left; exit 1 when any was."""
+    bad = [url for url in urls if not url.startswith("https://")]
+    if bad:
+        raise store_reading.fail(f"{bad[0]}: vantages are collected over https:// only")
+    _, layout = _modules()
+    from kzprobe.analyst.store.collect import FetchError, collect as collect_all
+    from kzprobe.probes.dns import SYSTEM_RESOLVER, ResolverConfigError, parse_resolver
+    from kzprobe.scan.control_source import RemoteFileError, fetch_file
+    from kzprobe.scan.run import ScanOptions, build_probe_kit
+
+    try:
+        kit = build_probe_kit(ScanOptions(resolver=parse_resolver(resolver) if resolver else SYSTEM_RESOLVER,
+                                          control_resolver=None, ca_file=str(ca_file) if ca_file else None,
+                                          timeout=timeout))
+    except (ResolverConfigError, OSError, ValueError) as error:
+        raise store_reading.fail(str(error)) from None
+
+    def fetch(url: str, max_bytes: int, deadline_s: float) -> bytes:
+        try:
+            return fetch_file(url, kit, max_bytes, max_redirects=max_redirects, deadline_s=deadline_s)
+        except RemoteFileError as error:
+            raise FetchError(str(error)) from None
+
+    def report(outcome: Any) -> None:
+        typer.echo(f"kzprobe: {clean(outcome.line())}", err=True)
+        for problem in outcome.problems[:20]:
+            typer.echo(f"kzprobe:   skipped {clean(problem)}", err=True)
+
+    try:
+        outcomes = collect_all(urls, store, fetch, file_time_s=file_time, vantage_time_s=vantage_time, on_outcome=report)
+    except layout.StoreError as error:
+        raise store_reading.fail(str(error)) from None
+    except OSError as error:
+        raise store_reading.fail(f"cannot write {store}: {error.strerror or error}", exit_codes.CANNOT_WRITE) from None
+    if any(outcome.skipped for outcome in outcomes):
+        raise typer.Exit(exit_codes.FAILED)

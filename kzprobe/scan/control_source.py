@@ -8,7 +8,7 @@ and time cap: the control is someone else's file and is validated before use.
 from __future__ import annotations
 
 import asyncio
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
@@ -68,32 +68,51 @@ def load_control_alone(spec: str, *, resolver: str | None = None, ca_file: str |
     return load_control(spec, kit)
 
 
-def fetch_file(url: str, kit: ProbeKit, max_bytes: int) -> bytes:
-    """Someone else's file by URL (a control scan, a target list): through kzprobe's own resolver
-    path, within `max_bytes` and six timeouts in all; raises RemoteFileError saying what failed."""
-    return asyncio.run(_fetch(url, kit, max_bytes))
+def fetch_file(url: str, kit: ProbeKit, max_bytes: int, *, max_redirects: int = 0,
+               deadline_s: float | None = None) -> bytes:
+    """Someone else's file by URL (a control scan, a target list, a vantage's reports): through
+    kzprobe's own resolver path, within `max_bytes` and `deadline_s` in all (default six
+    timeouts), following at most `max_redirects` redirects to https URLs; raises RemoteFileError
+    saying what failed."""
+    return asyncio.run(_fetch(url, kit, max_bytes, max_redirects, deadline_s or kit.timeout * 6))
 
 
-async def _fetch(url: str, kit: ProbeKit, max_bytes: int) -> bytes:
+async def _fetch(url: str, kit: ProbeKit, max_bytes: int, max_redirects: int, deadline_s: float) -> bytes:
     observations: Observations = {}
     session = TargetSession(kit.dns, kit.connector, observations)
     try:
         async with httpx.AsyncClient(transport=SessionTransport(session), timeout=kit.timeout, trust_env=False) as client:
-            async with asyncio.timeout(kit.timeout * 6):
-                async with client.stream("GET", url, headers={"Accept-Encoding": "identity"}) as response:
-                    if response.status_code != 200:
-                        raise RemoteFileError(f"{url} answered HTTP {response.status_code}")
-                    chunks: list[bytes] = []
-                    size = 0
-                    async for chunk in response.aiter_raw():
-                        size += len(chunk)
-                        if size > max_bytes:
-                            raise RemoteFileError(f"{url} is larger than {max_bytes} bytes")
-                        chunks.append(chunk)
-                    return b"".join(chunks)
+            async with asyncio.timeout(deadline_s):
+                for _ in range(max_redirects + 1):
+                    async with client.stream("GET", url, headers={"Accept-Encoding": "identity"}) as response:
+                        location = response.headers.get("location") if response.is_redirect else None
+                        if location is not None and max_redirects:
+                            url = _redirect_target(url, location)
+                            continue
+                        if response.status_code != 200:
+                            raise RemoteFileError(f"{url} answered HTTP {response.status_code}")
+                        chunks: list[bytes] = []
+                        size = 0
+                        async for chunk in response.aiter_raw():
+                            size += len(chunk)
+                            if size > max_bytes:
+                                raise RemoteFileError(f"{url} is larger than {max_bytes} bytes")
+                            chunks.append(chunk)
+                        return b"".join(chunks)
+                raise RemoteFileError(f"{url}: more than {max_redirects} redirects")
     except RemoteFileError:
         raise
+    except TimeoutError:
+        raise RemoteFileError(f"cannot fetch {url}: not done within {deadline_s:g} s") from None
     except Exception as exc:  # any network failure: say what happened, in the vocabulary
         raise RemoteFileError(f"cannot fetch {url}: {failure_from_exception(exc)}") from exc
     finally:
         await session.close_kept()
+
+
+def _redirect_target(url: str, location: str) -> str:
+    """Where a redirect points, refused unless https (a redirect must not downgrade the fetch)."""
+    target = urljoin(url, location)
+    if urlsplit(target).scheme != "https":
+        raise RemoteFileError(f"{url} redirects to {target[:200]}, not an https URL")
+    return target

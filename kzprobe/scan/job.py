@@ -59,6 +59,7 @@ from kzprobe.vantage.geo import (
     txt_lookup_via,
 )
 from kzprobe.vantage.report_files import report_file_name
+from kzprobe.vantage.report_index import ReportIndexError, publish_index
 
 # Durations of the previous complete scan in an output directory (hidden: not a report).
 DURATIONS_NAME = ".kzprobe-durations.json"
@@ -352,7 +353,8 @@ def _run_locked(settings, options, plan, output, started_at, resumed, on_result,
         write_durations(output.parent, report)
         protect = {output} | ({resumed.path} if resumed else set())
         apply_retention(output.parent, settings.keep, settings.keep_days, protect=protect)
-    except (LatestError, RetentionError, ReportWriteError) as exc:
+        publish_index(output.parent)  # after retention: lists what collectors can still fetch
+    except (LatestError, RetentionError, ReportWriteError, ReportIndexError) as exc:
         outcome.warnings.append(str(exc))
     # Last, still under the lock: the change record, the feed and the webhooks (never fails the scan).
     outcome.alerts = publish_changes(settings.alerts(), report, output, dns=kit.dns, connector=kit.connector)

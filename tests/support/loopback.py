@@ -47,6 +47,19 @@ class _DnsUdp(asyncio.DatagramProtocol):
         self.transport.sendto(self.table.answer(data), addr)
 
 
+class Drip(bytes):
+    """A body sent `chunk` bytes at a time, `delay` seconds apart: a slow server that never
+    stalls long enough for a read timeout."""
+
+    chunk: int = 1
+    delay: float = 0.2
+
+    def __new__(cls, data: bytes, chunk: int = 1, delay: float = 0.2) -> Drip:
+        made = super().__new__(cls, data)
+        made.chunk, made.delay = chunk, delay
+        return made
+
+
 Page = Callable[[str, str], tuple[int, dict[str, str], bytes]]  # (host, path) -> status, headers, body
 
 
@@ -64,8 +77,13 @@ async def _serve_http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
             else:
                 status, extra, body = page(headers.get("host", "").split(":")[0], path)
             out = [f"HTTP/1.1 {status} X", f"Content-Length: {len(body)}"] + [f"{k}: {v}" for k, v in extra.items()]
-            writer.write(("\r\n".join(out) + "\r\n\r\n").encode() + body)
+            writer.write(("\r\n".join(out) + "\r\n\r\n").encode() + (b"" if isinstance(body, Drip) else body))
             await writer.drain()
+            if isinstance(body, Drip):
+                for start in range(0, len(body), body.chunk):
+                    await asyncio.sleep(body.delay)
+                    writer.write(body[start:start + body.chunk])
+                    await writer.drain()
     except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError, IndexError):
         pass
     finally:
