@@ -20,7 +20,7 @@ from kzprobe.analyst.store.engine import QueryError
 from kzprobe.analyst.store.views import CLICKHOUSE, periods_sql, results_view, scans_view
 
 DATABASE: Final = "kzprobe_store"
-RESULTS_GLOB: Final = "results/vantage=*/day=*/*.parquet"
+RESULTS_GLOB: Final = "results/vantage=*/month=*/*.parquet"
 SCANS_GLOB: Final = "scans/vantage=*/*.parquet"
 
 

@@ -4,8 +4,8 @@
 list), the result's position in its report, the control summary and where imported data came
 from. `scans` has one row per scan: vantage, network, time, connectivity, completeness, and the
 source file with its SHA-256 (what tells a re-sent report from a changed one). Both are
-partitioned Hive-style (docs/analysts.md): `vantage` and `day` live in the directory names,
-not in the files, so they are absent from the schemas here.
+partitioned Hive-style (docs/analysts.md): `vantage` (and for results `month`) live in the
+directory names, not in the files, so they are absent from the schemas here.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ RESULTS_SCHEMA: Final = pa.schema([
     ("scan_id", pa.string()),
     ("scan_started_at", _TIME),
     ("scan_complete", pa.bool_()),
+    ("day", pa.date32()),  # the scan's UTC start date
     ("asn", pa.string()),
     ("country", pa.string()),
     ("connectivity", pa.string()),
@@ -94,7 +95,7 @@ class StoredScan(NamedTuple):
 
     key: str
     vantage: str
-    day: str
+    month: str  # the results partition: "2022-01"
     complete: bool
     sha256: str
     scan: dict[str, Any]
@@ -105,9 +106,9 @@ class StoredScan(NamedTuple):
         return len(self.results["target"])
 
 
-def day_of(moment: datetime) -> str:
-    """The day partition of a scan: its start date in UTC."""
-    return moment.strftime("%Y-%m-%d")
+def month_of(moment: datetime) -> str:
+    """The results partition of a scan: its start month in UTC."""
+    return moment.strftime("%Y-%m")
 
 
 def scan_key_of(scan_id: str | None, sha256: str) -> str:
@@ -127,7 +128,7 @@ def stored_scan(report: dict[str, Any], digest: ScanDigest, *, sha256: str, size
         control = raw.get("control") if isinstance(raw.get("control"), dict) else None
         ooni = raw.get("ooni") if isinstance(raw.get("ooni"), dict) else {}
         row.update(
-            scan_key=key, scan_started_at=digest.started_at, position=position,
+            scan_key=key, scan_started_at=digest.started_at, day=digest.started_at.date(), position=position,
             control_verdict=text(control.get("verdict")) if control else None,
             control_usable=control.get("usable") if control and isinstance(control.get("usable"), bool) else None,
             control=_control_json(control),
@@ -143,7 +144,7 @@ def stored_scan(report: dict[str, Any], digest: ScanDigest, *, sha256: str, size
         "targets": len(digest.targets), "provenance_source": source, "provenance_licence": licence,
         "file": digest.path, "sha256": sha256, "size": size, "ingested_at": ingested_at,
     }
-    return StoredScan(key, digest.vantage, day_of(digest.started_at), digest.complete, sha256, scan_row, columns)
+    return StoredScan(key, digest.vantage, month_of(digest.started_at), digest.complete, sha256, scan_row, columns)
 
 
 def _control_json(control: dict[str, Any] | None) -> str | None:

@@ -63,6 +63,9 @@ class DuckDBEngine:
             "SET TimeZone = 'UTC'",
             f"SET memory_limit = '{MEMORY_LIMIT}'",
             f"SET temp_directory = '{self._spill.name}'",
+            # Each query would otherwise read every file's footer again: a store has thousands.
+            "SET parquet_metadata_cache = true",
+            "SET enable_progress_bar = false",
             f"CREATE VIEW results AS {results_view(DUCKDB, results, '')}",
             f"CREATE VIEW scans AS {scans_view(DUCKDB, scans, '')}",
             f"CREATE VIEW periods AS {periods_sql(DUCKDB)}",

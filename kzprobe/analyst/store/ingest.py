@@ -110,7 +110,7 @@ class _Known(NamedTuple):
     sha256: str
     complete: bool
     vantage: str
-    day: str
+    month: str
 
 
 @dataclass
@@ -138,7 +138,7 @@ class StoreWriter:
         elif before is not None:
             self._superseded[scan.key] = before
         self._pending[scan.key] = scan
-        self.known[scan.key] = _Known(scan.sha256, scan.complete, scan.vantage, scan.day)
+        self.known[scan.key] = _Known(scan.sha256, scan.complete, scan.vantage, scan.month)
         outcome = "replaced" if before is not None else "added"
         setattr(self.count, outcome, getattr(self.count, outcome) + 1)
         self.count.incomplete += 0 if scan.complete else 1
@@ -158,17 +158,17 @@ class StoreWriter:
         by_partition: dict[tuple[str, str], list[pa.RecordBatch]] = {}
         scans_by_vantage: dict[str, list[dict[str, Any]]] = {}
         for scan in self._pending.values():
-            by_partition.setdefault((scan.vantage, scan.day), []).append(scan.results)  # type: ignore[arg-type]
+            by_partition.setdefault((scan.vantage, scan.month), []).append(scan.results)  # type: ignore[arg-type]
             scans_by_vantage.setdefault(scan.vantage, []).append(scan.scan)
         for old in self._superseded.values():
-            by_partition.setdefault((old.vantage, old.day), [])
+            by_partition.setdefault((old.vantage, old.month), [])
             scans_by_vantage.setdefault(old.vantage, [])
         results = dict(self.manifest.results)
         scans = dict(self.manifest.scans)
-        for (vantage, day), batches in by_partition.items():
-            key = layout.results_partition(vantage, day)
+        for (vantage, month), batches in by_partition.items():
+            key = layout.results_partition(vantage, month)
             new = pa.Table.from_batches(batches, schema=RESULTS_SCHEMA)
-            written = self._rewrite(results.get(key), dropped, new, layout.partition_directory(layout.RESULTS_DIR, vantage, day),
+            written = self._rewrite(results.get(key), dropped, new, layout.partition_directory(layout.RESULTS_DIR, vantage, month),
                                     batch, RESULTS_SCHEMA, ROW_ORDER)
             _set_or_drop(results, key, written)
         for vantage, rows in scans_by_vantage.items():
@@ -225,7 +225,7 @@ def open_writer(store: Path) -> StoreWriter:
     for vantage, name in manifest.scans.items():
         table = pq.read_table(store / name, columns=["scan_key", "sha256", "complete", "day"])
         for key, sha256, complete, day in zip(*(table[column].to_pylist() for column in table.column_names)):
-            known[key] = _Known(sha256, complete, vantage, day.isoformat())
+            known[key] = _Known(sha256, complete, vantage, day.strftime("%Y-%m"))
     return StoreWriter(store, manifest, known)
 
 
@@ -235,7 +235,17 @@ def add_paths(store: Path, paths: Iterable[str | os.PathLike[str]], *, on_proble
     with layout.writer_lock(store):
         writer = open_writer(store)
         files = [str(path) for path in rr.expand_report_paths(list(paths), on_problem)]
-        for ingested in _read_all(files, workers):
+        known = {entry.sha256 for entry in writer.known.values()}
+
+        def unknown(path: str) -> bool:
+            """Hashing a file costs a fraction of parsing it: files already in the store are
+            skipped here, and only the others go to the reading workers."""
+            if file_sha256(path) in known:
+                writer.count.unchanged += 1
+                return False
+            return True
+
+        for ingested in _read_all(filter(unknown, files), workers, len(files)):
             if ingested.problem is not None:
                 writer.count.problems += 1
                 on_problem(ingested.problem)
@@ -248,10 +258,21 @@ def add_paths(store: Path, paths: Iterable[str | os.PathLike[str]], *, on_proble
         return writer.count
 
 
-def _read_all(files: list[str], workers: int | None) -> Iterator[Ingested]:
+def file_sha256(path: str) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with rr.open_regular_file(path) as handle:
+            for block in iter(lambda: handle.read(1024 * 1024), b""):
+                digest.update(block)
+    except (OSError, rr.ReportError):
+        return None
+    return digest.hexdigest()
+
+
+def _read_all(files: Iterable[str], workers: int | None, planned: int) -> Iterator[Ingested]:
     """read_for_store of each file, in order, in worker processes with a bounded window."""
     count = workers if workers is not None else min(len(os.sched_getaffinity(0)), MAX_WORKERS)
-    if count <= 1 or len(files) < PARALLEL_MIN_FILES:
+    if count <= 1 or planned < PARALLEL_MIN_FILES:
         yield from map(read_for_store, files)
         return
     window: deque[Future[Ingested]] = deque()

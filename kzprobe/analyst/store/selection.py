@@ -37,11 +37,11 @@ def scan_where(engine: Engine, scan_filter: ScanFilter, *, time_column: str = "s
         clauses.append(f"{time_column} >= {dialect.timestamp(scan_filter.since)}")
     if scan_filter.until is not None:
         clauses.append(f"{time_column} < {dialect.timestamp(scan_filter.until)}")
-    if time_column == "scan_started_at":  # the day partition, so that whole days are skipped unread
+    if time_column == "scan_started_at":  # the month partition: whole months are skipped unread
         if scan_filter.since is not None:
-            clauses.append(f"day >= {dialect.date(scan_filter.since)}")
+            clauses.append(f"month >= '{scan_filter.since.astimezone(timezone.utc):%Y-%m}'")
         if scan_filter.until is not None:
-            clauses.append(f"day <= {dialect.date(scan_filter.until)}")
+            clauses.append(f"month <= '{scan_filter.until.astimezone(timezone.utc):%Y-%m}'")
     return " AND ".join(clauses)
 
 

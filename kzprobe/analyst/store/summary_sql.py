@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
 from kzprobe.analyst.filters import TargetFilter
 from kzprobe.analyst.store.engine import Engine
@@ -17,8 +18,6 @@ from kzprobe.analyst.store.views import sql_string
 from kzprobe.analyst.streaming import ScanFilter
 from kzprobe.analyst.summary import PERIODS, ColumnGroup, ScanColumn, SummaryShape, SummaryTarget, scan_time
 
-# Where a target first appears: the order report files are read in, then its place in the report.
-FIRST_APPEARANCE = "(scan_started_at, vantage, file, position)"
 
 
 class StoreSummary:
@@ -96,9 +95,6 @@ class StoreSummary:
         return [found[key] for key in ordered]
 
     def shown_targets(self, target_filter: TargetFilter) -> list[SummaryTarget]:
-        rows = self.engine.rows(
-            f"SELECT target, argMin(coalesce(category, ''), {FIRST_APPEARANCE}) FROM results WHERE {self.rows_where} "
-            f"GROUP BY target ORDER BY min({FIRST_APPEARANCE})")
         seen: dict[str, set[str]] = {}
         if target_filter.verdicts:
             for target, verdict in self.engine.rows(
@@ -106,9 +102,8 @@ class StoreSummary:
             ):
                 seen.setdefault(target, set()).add(verdict)
         return [
-            SummaryTarget(target, category or None) for target, category in rows
-            if target_filter.accepts_target(target, category or None)
-            and target_filter.accepts_verdicts(seen.get(target, ()))
+            SummaryTarget(target, category) for target, category in first_appearances(self.engine, self.rows_where, "target")
+            if target_filter.accepts_target(target, category) and target_filter.accepts_verdicts(seen.get(target, ()))
         ]
 
     def group_cells(self, shape: SummaryShape, targets: list[SummaryTarget]) -> list[list[Counter[str]]]:
@@ -146,3 +141,24 @@ class StoreSummary:
                     matrix[index[target]][column[key]] = state
         yield from matrix
 
+
+
+def first_appearances(engine: Engine, rows_where: str, key: str) -> list[tuple[Any, ...]]:
+    """(key columns..., category) where each `key` ('target', or 'target, vantage') first appears,
+    in that order: the order report files are read in (time, vantage, file), then the place in
+    the report. Only the rows at each key's earliest time are fetched (a join on a small
+    aggregate): comparing (time, vantage, file, position) on every row of a large store is slow."""
+    epoch = engine.dialect.epoch_us
+    on = " AND ".join(f"c.{column} = f.{column}" for column in key.split(", "))
+    rows = engine.rows(
+        f"WITH chosen AS (SELECT target, vantage, category, scan_started_at, file, position FROM results "
+        f"WHERE {rows_where}), firsts AS (SELECT {key}, min(scan_started_at) AS t0 FROM chosen GROUP BY {key}) "
+        f"SELECT {', '.join('c.' + column for column in key.split(', '))}, {epoch('c.scan_started_at')}, c.vantage, "
+        f"c.file, c.position, c.category FROM chosen AS c JOIN firsts AS f ON {on} AND c.scan_started_at = f.t0")
+    width = key.count(",") + 1
+    first: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+    for row in rows:
+        name, order = tuple(row[:width]), tuple(row[width:width + 4])
+        if name not in first or order < first[name][0]:
+            first[name] = (order, row[-1])
+    return [(*name, category) for name, (_, category) in sorted(first.items(), key=lambda item: item[1][0])]

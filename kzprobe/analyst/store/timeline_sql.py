@@ -13,7 +13,7 @@ from typing import Any
 from kzprobe.analyst.filters import TargetFilter
 from kzprobe.analyst.store.engine import Engine
 from kzprobe.analyst.store.selection import epoch_us_to_time, scan_where, target_where
-from kzprobe.analyst.store.summary_sql import FIRST_APPEARANCE
+from kzprobe.analyst.store.summary_sql import first_appearances
 from kzprobe.analyst.store.views import periods_sql
 from kzprobe.analyst.streaming import ScanFilter
 from kzprobe.analyst.timeline import (
@@ -62,7 +62,7 @@ def _vantages(engine: Engine, scan_filter: ScanFilter) -> list[VantageTimeline]:
         f"SELECT vantage, at_us, pause_us FROM ({pauses}) AS p WHERE n > 1 AND pause_us > {_MIN_GAP_US} ORDER BY vantage, at_us"
     ):
         found[vantage].pauses.append((epoch_us_to_time(at - pause), epoch_us_to_time(at)))
-    connectivity = (f"(SELECT '' AS target, vantage, coalesce(connectivity, '{UNKNOWN_CONNECTIVITY}') AS state,"
+    connectivity = (f"(SELECT '' AS target, vantage, day, coalesce(connectivity, '{UNKNOWN_CONNECTIVITY}') AS state,"
                     f" started_at AS scan_started_at, complete AS scan_complete, file FROM scans WHERE {where})")
     for vantage, period in _periods(engine, connectivity, "vantage"):
         found[vantage].connectivity.periods.append(period)
@@ -72,15 +72,12 @@ def _vantages(engine: Engine, scan_filter: ScanFilter) -> list[VantageTimeline]:
 def _targets(engine: Engine, scan_filter: ScanFilter, target_filter: TargetFilter) -> list[TargetTimeline]:
     rows_where = scan_where(engine, scan_filter)
     where = f"{rows_where} AND {target_where(engine, target_filter, rows_where, verdicts=False)}"
-    firsts = engine.rows(
-        f"SELECT target, vantage, argMin(coalesce(category, ''), {FIRST_APPEARANCE}) FROM results WHERE {where} "
-        f"GROUP BY target, vantage ORDER BY min({FIRST_APPEARANCE})")
     order: dict[str, int] = {}
     entries: dict[tuple[str, str], TargetTimeline] = {}
-    for target, vantage, category in firsts:
+    for target, vantage, category in first_appearances(engine, where, "target, vantage"):
         order.setdefault(target, len(order))
-        entries[(target, vantage)] = TargetTimeline(target, category or None, vantage, StateTrack())
-    chosen = f"(SELECT target, vantage, state, scan_started_at, scan_complete, file FROM results WHERE {where})"
+        entries[(target, vantage)] = TargetTimeline(target, category, vantage, StateTrack())
+    chosen = f"(SELECT target, vantage, day, state, scan_started_at, scan_complete, file FROM results WHERE {where})"
     for (target, vantage), period in _periods(engine, chosen, "target, vantage"):
         entries[(target, vantage)].track.periods.append(period)
     return sorted(entries.values(), key=lambda entry: (order[entry.target], entry.vantage))

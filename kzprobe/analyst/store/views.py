@@ -37,12 +37,10 @@ class Dialect:
         checked against the manifest first), with the partition columns decoded."""
         if self.name == "duckdb":
             listed = ", ".join(sql_string(name) for name in files)
-            types = ", ".join(f"'{column}': '{'DATE' if column == 'day' else 'VARCHAR'}'" for column in partitions)
+            types = ", ".join(f"'{column}': 'VARCHAR'" for column in partitions)
             return (f"SELECT * FROM read_parquet([{listed}], hive_partitioning = true, "
-                    f"hive_types = {{{types}}}, union_by_name = true)")
-        decoded = ", ".join(
-            "toDate(day) AS day" if column == "day" else f"decodeURLComponent({column}) AS {column}" for column in partitions
-        )
+                    f"hive_types = {{{types}}})")
+        decoded = ", ".join(f"decodeURLComponent({column}) AS {column}" for column in partitions)
         return (f"SELECT * EXCEPT ({', '.join(partitions)}), {decoded} FROM file({sql_string(pattern)}, Parquet) "
                 "SETTINGS use_hive_partitioning = 1")
 
@@ -62,11 +60,6 @@ class Dialect:
         if self.name == "duckdb":
             return f"TIMESTAMPTZ '{text}+00:00'"
         return f"toDateTime64('{text}', 6, 'UTC')"
-
-    def date(self, moment: datetime) -> str:
-        """The UTC day of a time as a DATE literal (compared with the `day` partition: pruning)."""
-        text = moment.astimezone(timezone.utc).strftime("%Y-%m-%d")
-        return f"DATE '{text}'" if self.name == "duckdb" else f"toDate('{text}')"
 
     def period(self, kind: str, expression: str) -> str:
         """The label of the period a time falls in, as kzprobe.analyst.summary.PERIODS writes it."""
@@ -89,7 +82,7 @@ CLICKHOUSE: Final = Dialect("clickhouse")
 
 
 def results_view(dialect: Dialect, files: list[str], pattern: str) -> str:
-    source = dialect.parquet(files, pattern, ("vantage", "day"))
+    source = dialect.parquet(files, pattern, ("vantage", "month"))
     return f"SELECT *, {STATE_SQL} AS state FROM ({source}) AS files"
 
 
@@ -99,30 +92,61 @@ def scans_view(dialect: Dialect, files: list[str], pattern: str) -> str:
 
 def periods_sql(dialect: Dialect, source: str = "results") -> str:
     """Runs of one state per target and vantage, in scan order (`source`: a table name or a
-    parenthesised query): a period starts at a scan whose
-    state differs from the previous scan's (what `kzprobe timeline` lists per target)."""
-    window = dialect.window_rows("target, vantage", SCAN_ORDER)
+    parenthesised query with target, vantage, day, state, scan_started_at, scan_complete, file):
+    a period starts at a scan whose state differs from the previous scan's (what `kzprobe
+    timeline` lists per target).
+
+    Sorting every row by time is what makes this slow on tens of millions of rows, and states
+    rarely change within a day: so each target's day is first reduced to one run when it held
+    one state all day (a hash aggregate), and only the days that changed are walked row by row;
+    then the day-runs, a few per target and day, are joined into periods.
+    """
+    rows_window = dialect.window_rows("target, vantage, day", "scan_started_at, file")
+    runs_window = dialect.window_rows("target, vantage", "first_scan, last_scan")
+    incomplete = "sum(CASE WHEN scan_complete THEN 0 ELSE 1 END)"
     return f"""
-SELECT target, vantage, period, any_value(state) AS state, min(scan_started_at) AS first_scan,
-       max(scan_started_at) AS last_scan, count(*) AS scans,
-       sum(CASE WHEN scan_complete THEN 0 ELSE 1 END) AS incomplete_scans
-FROM (
-  SELECT target, vantage, state, scan_started_at, scan_complete,
-         sum(starts) OVER {window} AS period
+WITH days AS (
+  SELECT target, vantage, day, min(state) AS low, max(state) AS high, min(scan_started_at) AS first_scan,
+         max(scan_started_at) AS last_scan, count(*) AS scans, {incomplete} AS incomplete_scans
+  FROM {source} AS chosen GROUP BY target, vantage, day
+), changing AS (
+  SELECT c.target AS target, c.vantage AS vantage, c.day AS day, c.state AS state,
+         c.scan_started_at AS scan_started_at, c.scan_complete AS scan_complete, c.file AS file
+  FROM {source} AS c
+  JOIN (SELECT target, vantage, day FROM days WHERE low <> high) AS m
+    ON c.target = m.target AND c.vantage = m.vantage AND c.day = m.day
+), day_runs AS (
+  SELECT target, vantage, low AS state, first_scan, last_scan, scans, incomplete_scans FROM days WHERE low = high
+  UNION ALL
+  SELECT target, vantage, any_value(state) AS state, min(scan_started_at) AS first_scan,
+         max(scan_started_at) AS last_scan, count(*) AS scans, {incomplete} AS incomplete_scans
   FROM (
-    SELECT target, vantage, state, scan_started_at, scan_complete, file,
-           CASE WHEN row_number() OVER {window} = 1 OR state <> {dialect.previous('state', window)}
-                THEN 1 ELSE 0 END AS starts
-    FROM {source} AS chosen
-  ) AS marked
-) AS numbered
+    SELECT *, sum(starts) OVER {rows_window} AS run
+    FROM (
+      SELECT *, CASE WHEN row_number() OVER {rows_window} = 1 OR state <> {dialect.previous('state', rows_window)}
+                     THEN 1 ELSE 0 END AS starts
+      FROM changing
+    ) AS marked
+  ) AS numbered
+  GROUP BY target, vantage, day, run
+)
+SELECT target, vantage, period, any_value(state) AS state, min(first_scan) AS first_scan,
+       max(last_scan) AS last_scan, sum(scans) AS scans, sum(incomplete_scans) AS incomplete_scans
+FROM (
+  SELECT *, sum(starts) OVER {runs_window} AS period
+  FROM (
+    SELECT *, CASE WHEN row_number() OVER {runs_window} = 1 OR state <> {dialect.previous('state', runs_window)}
+                   THEN 1 ELSE 0 END AS starts
+    FROM day_runs
+  ) AS marked_runs
+) AS numbered_runs
 GROUP BY target, vantage, period"""
 
 
 VIEW_DOCS: Final = {
     "results": "one row per target per scan: the columns of `kzprobe export` (evidence a list), position in "
                "the report, control_verdict/control_usable/control, provenance_source/licence, "
-               "ooni_measurement_uid/ooni_test_name, state ('blocked/tls'), vantage and day",
+               "ooni_measurement_uid/ooni_test_name, state ('blocked/tls'), day, vantage and month",
     "scans": "one row per scan: scan_key, scan_id, started_at, finished_at, day, complete, from_journal, asn, "
              "country, connectivity, software, targets, provenance, file, sha256, size, ingested_at, vantage",
     "periods": "runs of one state per target and vantage: target, vantage, period, state, first_scan, "
