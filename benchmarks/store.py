@@ -59,6 +59,7 @@ def generated_store(store: Path, rows: int, targets: int = 80, vantages: int = 1
     weights = np.array([state[-1] for state in STATES])
     verdicts = pa.array([s[0] for s in STATES] + [OFFLINE[0]])
     blockings = pa.array([s[1] for s in STATES] + [OFFLINE[1]])
+    states = pa.array([f"{s[0]}/{s[1]}" if s[1] else s[0] for s in STATES] + ["blocked/network"])
     evidences = pa.array([s[2] for s in STATES] + [OFFLINE[2]], type=pa.list_(pa.string()))
     target_ids = pa.array([f"site-{index}" for index in range(targets)])
     categories = pa.array(["NEWS" if index % 3 else "HOST" for index in range(targets)])
@@ -98,6 +99,7 @@ def generated_store(store: Path, rows: int, targets: int = 80, vantages: int = 1
                 connectivity=pa.array(np.where(offline[repeat], "offline", "online")),
                 position=pa.array(tile.astype("int32")), target=target_ids.take(pa.array(tile)),
                 category=categories.take(pa.array(tile)), verdict=verdicts.take(flat), blocking=blockings.take(flat),
+                state=states.take(flat),
                 evidence=evidences.take(flat), file=pa.array(files[first:first + len(chosen)]).take(pa.array(repeat - first)),
             )
             table = pa.table(columns, schema=RESULTS_SCHEMA)
@@ -129,13 +131,25 @@ def run(label: str, arguments: list[str], count: int | None = None, unit: str = 
           f"(load {os.getloadavg()[0]:.1f})", flush=True)
 
 
-def queries(store: Path, title: str, engines: list[str]) -> None:
+def queries(store: Path, title: str, engines: list[str], *, full_matrix: bool) -> None:
+    """summary (every vantage a column: --max-columns 100 on a 1,100-character terminal),
+    summary of one vantage, timeline as a table and as JSON, and (small stores) the full CSV."""
     print(f"-- {title}")
+    os.environ["COLUMNS"] = "1100"
+    runs = [("summary", ["--max-columns", "100"]), ("summary --vantage (one)", ["--vantage", "VANTAGE"]),
+            ("timeline", []), ("timeline --json", ["--json"]), ("timeline --vantage (one)", ["--vantage", "VANTAGE"])]
+    if full_matrix:
+        runs.insert(2, ("summary --csv (every scan a column)", ["--csv"]))
+    vantage = _first_vantage(store)
     for engine in engines:
-        for name, extra in (("summary", []), ("summary --csv", ["--csv"]), ("timeline", []),
-                            ("timeline --json", ["--json"])):
-            command = name.split()[0]
-            run(f"{name} ({engine})", [command, "--store", str(store), "--engine", engine, *extra])
+        for name, extra in runs:
+            arguments = [name.split()[0], "--store", str(store), "--engine", engine,
+                         *[vantage if word == "VANTAGE" else word for word in extra]]
+            run(f"{name} ({engine})", arguments)
+
+
+def _first_vantage(store: Path) -> str:
+    return sorted(json.loads((store / layout.MANIFEST_NAME).read_text())["scans"])[0]
 
 
 def main() -> None:
@@ -168,7 +182,7 @@ def main() -> None:
                 options.reports, "reports")
             size = sum(p.stat().st_size for p in store.rglob("*.parquet"))
             print(f"store: {size / 1e6:.0f} MB of Parquet, {len(list(store.rglob('*.parquet')))} files")
-            queries(store, f"{options.reports} reports", engines)
+            queries(store, f"{options.reports} reports", engines, full_matrix=True)
         if options.rows:
             generated = work / f"store-{options.rows}"
             manifest = generated / layout.MANIFEST_NAME
@@ -180,7 +194,7 @@ def main() -> None:
             size = sum(p.stat().st_size for p in generated.rglob("*.parquet"))
             files = len(json.loads(manifest.read_text())["results"])
             print(f"store: {size / 1e6:.0f} MB of Parquet, {files} result files")
-            queries(generated, f"{options.rows:,} rows", engines)
+            queries(generated, f"{options.rows:,} rows", engines, full_matrix=False)
     finally:
         if options.keep is None:
             shutil.rmtree(work, ignore_errors=True)

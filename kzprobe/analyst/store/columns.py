@@ -20,6 +20,7 @@ from kzprobe.analyst.export import MEASURE_COLUMNS, export_rows
 from kzprobe.analyst.filters import TargetFilter
 from kzprobe.analyst.measures import text
 from kzprobe.analyst.reading import ScanDigest
+from kzprobe.analyst.style import state_of
 
 # The control summary is someone else's object: kept as JSON text, cut here (a hostile report
 # cannot make one row megabytes).
@@ -50,6 +51,7 @@ RESULTS_SCHEMA: Final = pa.schema([
     ("url", pa.string()),
     ("verdict", pa.string()),
     ("blocking", pa.string()),
+    ("state", pa.string()),  # "blocked/tls", "reachable", "unanalysed": what summary and timeline show
     ("evidence", pa.list_(pa.string())),
     ("explanation", pa.string()),
     ("target_started_at", pa.string()),
@@ -129,6 +131,7 @@ def stored_scan(report: dict[str, Any], digest: ScanDigest, *, sha256: str, size
         ooni = raw.get("ooni") if isinstance(raw.get("ooni"), dict) else {}
         row.update(
             scan_key=key, scan_started_at=digest.started_at, day=digest.started_at.date(), position=position,
+            state=state_of(row["verdict"], row["blocking"]),
             control_verdict=text(control.get("verdict")) if control else None,
             control_usable=control.get("usable") if control and isinstance(control.get("usable"), bool) else None,
             control=_control_json(control),

@@ -1,8 +1,9 @@
 """`kzprobe summary --store`: the SummarySource of a store, each answer one aggregate query.
 
 The grouping is chosen from counts (scans, then distinct vantage × period) and the cells are
-counted per target, column and state in SQL: however many rows the store holds, Python sees a
-few hundred groups and one count per target, column and state.
+counted per target, column and state in SQL (per day first: every period is whole UTC days):
+however many rows the store holds, Python sees a few hundred groups and one count per target,
+column and state. That one pass also says which targets there are and which verdicts each had.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from typing import Any
 
 from kzprobe.analyst.filters import TargetFilter
 from kzprobe.analyst.store.engine import Engine
-from kzprobe.analyst.store.selection import epoch_us_to_time, scan_where
-from kzprobe.analyst.store.views import sql_string
+from kzprobe.analyst.store.appearance import first_appearances
+from kzprobe.analyst.store.selection import epoch_us_to_time, in_list, scan_where
+from kzprobe.analyst.style import verdict_of
 from kzprobe.analyst.streaming import ScanFilter
 from kzprobe.analyst.summary import PERIODS, ColumnGroup, ScanColumn, SummaryShape, SummaryTarget, scan_time
 
@@ -27,7 +29,10 @@ class StoreSummary:
         self.engine = engine
         self.scans_where = scan_where(engine, scan_filter, time_column="started_at")
         self.rows_where = scan_where(engine, scan_filter)
-        self._group_conditions: list[str] = []
+        self._by_period = True
+        self._group_of: dict[Any, int] = {}  # (vantage, period) or scan key -> column
+        self._cells_sql = ""
+        self._cells: dict[str, list[Counter[str]]] | None = None
 
     def count(self) -> int:
         return int(self.engine.rows(f"SELECT count(*) FROM scans WHERE {self.scans_where}")[0][0])
@@ -52,7 +57,11 @@ class StoreSummary:
             rows = self.engine.rows(
                 f"SELECT vantage, {epoch('started_at')}, complete, connectivity, scan_key FROM scans "
                 f"WHERE {self.scans_where} ORDER BY started_at, vantage, file")
-            self._group_conditions = [f"scan_key = {sql_string(key)}" for *_, key in rows]
+            self._by_period = False
+            self._group_of = {key: number for number, (*_, key) in enumerate(rows)}
+            self._cells_sql = (f"SELECT target, '' AS vantage, scan_key, state, count(*) FROM results "
+                               f"WHERE {self.rows_where} AND {in_list('scan_key', list(self._group_of))} "
+                               "GROUP BY target, scan_key, state")
             return "scan", [
                 ColumnGroup(vantage, scan_time(epoch_us_to_time(moment)), epoch_us_to_time(moment), 1,
                             0 if complete else 1, Counter([connectivity]))
@@ -63,62 +72,61 @@ class StoreSummary:
             (count,), = self.engine.rows(
                 f"SELECT count(*) FROM (SELECT DISTINCT vantage, {period} AS p FROM scans WHERE {self.scans_where}) AS g")
             if count <= max_columns:
-                return kind, self._period_groups(period)
+                return kind, self._period_groups(kind, period)
         return "", []
 
-    def _period_groups(self, period: str) -> list[ColumnGroup]:
+    def _period_groups(self, kind: str, period: str) -> list[ColumnGroup]:
         epoch = self.engine.dialect.epoch_us
         found: dict[tuple[str, str], ColumnGroup] = {}
-        bounds: dict[tuple[str, str], tuple[int, int]] = {}
-        for vantage, label, connectivity, first, last, scans, incomplete in self.engine.rows(
-            f"SELECT vantage, {period} AS p, connectivity, {epoch('min(started_at)')}, {epoch('max(started_at)')}, "
-            f"count(*), sum(CASE WHEN complete THEN 0 ELSE 1 END) FROM scans WHERE {self.scans_where} "
+        for vantage, label, connectivity, first, scans, incomplete in self.engine.rows(
+            f"SELECT vantage, {period} AS p, connectivity, {epoch('min(started_at)')}, count(*), "
+            f"sum(CASE WHEN complete THEN 0 ELSE 1 END) FROM scans WHERE {self.scans_where} "
             "GROUP BY vantage, p, connectivity"
         ):
             group = found.get((vantage, label))
             if group is None:
                 group = found[(vantage, label)] = ColumnGroup(vantage, label, epoch_us_to_time(first), 0, 0, Counter())
-                bounds[(vantage, label)] = (first, last)
             group.first = min(group.first, epoch_us_to_time(first))
             group.scans += int(scans)
             group.incomplete += int(incomplete)
             group.connectivity[connectivity] += int(scans)
-            low, high = bounds[(vantage, label)]
-            bounds[(vantage, label)] = (min(low, first), max(high, last))
         ordered = sorted(found, key=lambda key: (found[key].first, key[0]))
-        # A vantage's periods do not overlap: its scans between a period's first and last are that period's.
-        dialect = self.engine.dialect
-        self._group_conditions = [
-            f"vantage = {sql_string(key[0])} AND {dialect.epoch_us('scan_started_at')} BETWEEN {bounds[key][0]} AND {bounds[key][1]}"
-            for key in ordered
-        ]
+        self._group_of = {key: number for number, key in enumerate(ordered)}
+        # A period is a set of whole UTC days: rows are counted per day first, then per period.
+        self._cells_sql = (
+            f"SELECT target, vantage, {self.engine.dialect.period(kind, 'day')} AS p, state, sum(n) FROM ("
+            f"SELECT target, vantage, day, state, count(*) AS n FROM results WHERE {self.rows_where} "
+            "GROUP BY target, vantage, day, state) AS daily GROUP BY target, vantage, p, state")
         return [found[key] for key in ordered]
 
+    def _counts(self) -> dict[str, list[Counter[str]]]:
+        """Per target, per column, the count of each state (one pass over the rows, kept)."""
+        if self._cells is None:
+            self._cells = {}
+            width = len(self._group_of)
+            for target, vantage, label, state, count in self.engine.rows(self._cells_sql):
+                group = self._group_of.get((vantage, label) if self._by_period else label)
+                if group is not None:
+                    self._cells.setdefault(target, [Counter() for _ in range(width)])[group][state] += int(count)
+        return self._cells
+
     def shown_targets(self, target_filter: TargetFilter) -> list[SummaryTarget]:
-        seen: dict[str, set[str]] = {}
-        if target_filter.verdicts:
-            for target, verdict in self.engine.rows(
-                f"SELECT DISTINCT target, verdict FROM results WHERE {self.rows_where} AND verdict IS NOT NULL"
-            ):
-                seen.setdefault(target, set()).add(verdict)
+        if self._cells_sql:  # the table: targets and the verdicts seen come with the counts
+            counts = self._counts()
+            seen = {target: {verdict_of(state) for row in rows for state in row} for target, rows in counts.items()}
+        else:  # the full matrix (--csv)
+            seen = {}
+            for target, state in self.engine.rows(f"SELECT DISTINCT target, state FROM results WHERE {self.rows_where}"):
+                seen.setdefault(target, set()).add(verdict_of(state))
+        order = first_appearances(self.engine, self.rows_where, self.scans_where, "target", {(t,) for t in seen})
         return [
-            SummaryTarget(target, category) for target, category in first_appearances(self.engine, self.rows_where, "target")
-            if target_filter.accepts_target(target, category) and target_filter.accepts_verdicts(seen.get(target, ()))
+            SummaryTarget(target, category) for target, category in order
+            if target_filter.accepts_target(target, category) and target_filter.accepts_verdicts(seen[target])
         ]
 
     def group_cells(self, shape: SummaryShape, targets: list[SummaryTarget]) -> list[list[Counter[str]]]:
-        index = {target.id: number for number, target in enumerate(targets)}
-        cells: list[list[Counter[str]]] = [[Counter() for _ in shape.groups] for _ in targets]
-        if not targets or not shape.groups:
-            return cells
-        cases = " ".join(f"WHEN {condition} THEN {number}" for number, condition in enumerate(self._group_conditions))
-        for target, group, state, count in self.engine.rows(
-            f"SELECT target, g, state, count(*) FROM (SELECT target, state, CASE {cases} ELSE -1 END AS g "
-            f"FROM results WHERE {self.rows_where}) AS chosen WHERE g >= 0 GROUP BY target, g, state"
-        ):
-            if target in index:
-                cells[index[target]][int(group)][state] += int(count)
-        return cells
+        counts = self._counts()
+        return [counts.get(target.id) or [Counter() for _ in shape.groups] for target in targets]
 
     def all_scans(self) -> list[ScanColumn]:
         epoch = self.engine.dialect.epoch_us
@@ -142,23 +150,3 @@ class StoreSummary:
         yield from matrix
 
 
-
-def first_appearances(engine: Engine, rows_where: str, key: str) -> list[tuple[Any, ...]]:
-    """(key columns..., category) where each `key` ('target', or 'target, vantage') first appears,
-    in that order: the order report files are read in (time, vantage, file), then the place in
-    the report. Only the rows at each key's earliest time are fetched (a join on a small
-    aggregate): comparing (time, vantage, file, position) on every row of a large store is slow."""
-    epoch = engine.dialect.epoch_us
-    on = " AND ".join(f"c.{column} = f.{column}" for column in key.split(", "))
-    rows = engine.rows(
-        f"WITH chosen AS (SELECT target, vantage, category, scan_started_at, file, position FROM results "
-        f"WHERE {rows_where}), firsts AS (SELECT {key}, min(scan_started_at) AS t0 FROM chosen GROUP BY {key}) "
-        f"SELECT {', '.join('c.' + column for column in key.split(', '))}, {epoch('c.scan_started_at')}, c.vantage, "
-        f"c.file, c.position, c.category FROM chosen AS c JOIN firsts AS f ON {on} AND c.scan_started_at = f.t0")
-    width = key.count(",") + 1
-    first: dict[tuple[Any, ...], tuple[Any, ...]] = {}
-    for row in rows:
-        name, order = tuple(row[:width]), tuple(row[width:width + 4])
-        if name not in first or order < first[name][0]:
-            first[name] = (order, row[-1])
-    return [(*name, category) for name, (_, category) in sorted(first.items(), key=lambda item: item[1][0])]

@@ -13,7 +13,7 @@ from typing import Any
 from kzprobe.analyst.filters import TargetFilter
 from kzprobe.analyst.store.engine import Engine
 from kzprobe.analyst.store.selection import epoch_us_to_time, scan_where, target_where
-from kzprobe.analyst.store.summary_sql import first_appearances
+from kzprobe.analyst.store.appearance import first_appearances
 from kzprobe.analyst.store.views import periods_sql
 from kzprobe.analyst.streaming import ScanFilter
 from kzprobe.analyst.timeline import (
@@ -72,15 +72,17 @@ def _vantages(engine: Engine, scan_filter: ScanFilter) -> list[VantageTimeline]:
 def _targets(engine: Engine, scan_filter: ScanFilter, target_filter: TargetFilter) -> list[TargetTimeline]:
     rows_where = scan_where(engine, scan_filter)
     where = f"{rows_where} AND {target_where(engine, target_filter, rows_where, verdicts=False)}"
-    order: dict[str, int] = {}
-    entries: dict[tuple[str, str], TargetTimeline] = {}
-    for target, vantage, category in first_appearances(engine, where, "target, vantage"):
-        order.setdefault(target, len(order))
-        entries[(target, vantage)] = TargetTimeline(target, category, vantage, StateTrack())
     chosen = f"(SELECT target, vantage, day, state, scan_started_at, scan_complete, file FROM results WHERE {where})"
+    periods: dict[tuple[str, str], list[Period]] = {}
     for (target, vantage), period in _periods(engine, chosen, "target, vantage"):
-        entries[(target, vantage)].track.periods.append(period)
-    return sorted(entries.values(), key=lambda entry: (order[entry.target], entry.vantage))
+        periods.setdefault((target, vantage), []).append(period)
+    order: dict[str, int] = {}
+    entries = []
+    scans_where = scan_where(engine, scan_filter, time_column="started_at")
+    for target, vantage, category in first_appearances(engine, where, scans_where, "target, vantage", set(periods)):
+        order.setdefault(target, len(order))
+        entries.append(TargetTimeline(target, category, vantage, StateTrack(periods[(target, vantage)])))
+    return sorted(entries, key=lambda entry: (order[entry.target], entry.vantage))
 
 
 def _periods(engine: Engine, source: str, key: str) -> list[tuple[Any, Period]]:

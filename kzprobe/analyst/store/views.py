@@ -12,11 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Final
 
-# A target's state in one scan, as kzprobe's tables print it (kzprobe.analyst.style.state_of).
-STATE_SQL: Final = (
-    "CASE WHEN verdict IS NULL THEN 'unanalysed' WHEN blocking IS NULL OR blocking = '' THEN verdict "
-    "ELSE verdict || '/' || blocking END"
-)
 # The order kzprobe reads scans in (analyst.scan_order): time, vantage, file; then report order.
 SCAN_ORDER: Final = "scan_started_at, vantage, file"
 
@@ -83,7 +78,7 @@ CLICKHOUSE: Final = Dialect("clickhouse")
 
 def results_view(dialect: Dialect, files: list[str], pattern: str) -> str:
     source = dialect.parquet(files, pattern, ("vantage", "month"))
-    return f"SELECT *, {STATE_SQL} AS state FROM ({source}) AS files"
+    return f"SELECT * FROM ({source}) AS files"
 
 
 def scans_view(dialect: Dialect, files: list[str], pattern: str) -> str:
