@@ -30,6 +30,9 @@ REPORT_SUFFIX: Final = ".json"
 # to other probes as their control (kzprobe/vantage/latest.py): reading it too would count that
 # scan twice.
 LATEST_COPY: Final = "latest.json"
+# Beside it, index.json lists the directory's reports for collectors (kzprobe/vantage/report_index.py):
+# JSON, not a report.
+REPORT_INDEX: Final = "index.json"
 
 # A report's header (everything before "results") is a few hundred bytes when kzprobe wrote it.
 HEADER_PEEK_BYTES: Final = 64 * 1024
@@ -389,9 +392,9 @@ def expand_report_paths(paths: Sequence[str | os.PathLike[str]], on_problem: Pro
     """Files named, and the reports found under directories named (recursively, sorted by path).
 
     Under a directory: every `*.json` except `latest.json` (a vantage's published copy of its
-    newest report), plus each journal whose report does not exist (the scan died before writing
-    it, e.g. power loss): `X.journal.jsonl` belongs to the report `X.json` (or `X`); beside its
-    report it is a copy of what the report holds. Hidden files and directories (dot-names, e.g.
+    newest report) and `index.json` (its list of reports), plus each journal whose report does
+    not exist (the scan died before writing it, e.g. power loss): `X.journal.jsonl` belongs to
+    the report `X.json` (or `X`); beside its report it is a copy of what the report holds. Hidden files and directories (dot-names, e.g.
     the temporary file of an atomic write) are skipped; symlinked directories are not followed
     (no loops). A path that does not exist is a problem, reported like a bad file. Files named
     explicitly are always kept.
@@ -420,7 +423,7 @@ def _reports_under(directory: Path) -> list[Path]:
                 stem = name[: -len(JOURNAL_SUFFIX)]
                 if stem not in names and stem + REPORT_SUFFIX not in names:
                     found.append(Path(root, name))
-            elif name.endswith(REPORT_SUFFIX) and name != LATEST_COPY:
+            elif name.endswith(REPORT_SUFFIX) and name not in (LATEST_COPY, REPORT_INDEX):
                 found.append(Path(root, name))
     return found
 

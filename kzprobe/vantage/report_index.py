@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any, Final
 
 from kzprobe.report.atomic import replace_atomically
+from kzprobe.report.read import REPORT_INDEX
 from kzprobe.vantage.report_files import scan_report
 
-INDEX_NAME: Final = "index.json"
+INDEX_NAME: Final = REPORT_INDEX
 INDEX_FORMAT: Final = "kzprobe-index"
 INDEX_VERSION: Final = 1
 # Published on purpose, like latest.json.

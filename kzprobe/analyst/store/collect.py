@@ -24,9 +24,9 @@ from typing import Any, Final
 
 from kzprobe.analyst.store import layout
 from kzprobe.analyst.store.ingest import DEFAULT_BATCH, StoreWriter, bytes_for_store, open_writer
-from kzprobe.report.read import MAX_REPORT_BYTES
+from kzprobe.report.read import MAX_REPORT_BYTES, REPORT_INDEX
 
-INDEX_NAME: Final = "index.json"
+INDEX_NAME: Final = REPORT_INDEX
 INDEX_FORMAT: Final = "kzprobe-index"
 INDEX_VERSION: Final = 1
 # An index lists ~200 bytes per report: a year of hourly scans is under 2 MB.

@@ -16,9 +16,8 @@ from typing import Any, Final, NamedTuple
 
 import pyarrow as pa
 
-from kzprobe.analyst.export import MEASURE_COLUMNS, export_rows
-from kzprobe.analyst.filters import TargetFilter
-from kzprobe.analyst.measures import text
+from kzprobe.analyst.export import MEASURE_COLUMNS
+from kzprobe.analyst.measures import Measures, text
 from kzprobe.analyst.reading import ScanDigest
 from kzprobe.analyst.style import state_of
 
@@ -29,6 +28,7 @@ MAX_CONTROL_CHARS: Final = 2000
 HASH_KEY_PREFIX: Final = "sha256:"
 
 _TIME = pa.timestamp("us", tz="UTC")
+_NO_MEASURES: Final = Measures()
 _MEASURE_TYPES: Final = {
     name: pa.int64() if name in ("dns_addresses", "http_status", "http_hops", "download_bytes")
     else pa.string() if name.endswith(("_failure", "_version", "_title")) else pa.float64()
@@ -119,35 +119,53 @@ def scan_key_of(scan_id: str | None, sha256: str) -> str:
 
 def stored_scan(report: dict[str, Any], digest: ScanDigest, *, sha256: str, size: int,
                 ingested_at: datetime) -> StoredScan:
-    """The rows of one checked report and its digest (read with detail=True)."""
+    """The rows of one checked report and its digest (read with detail=True), built column by
+    column (the same values as export_rows: its columns are the store's)."""
     key = scan_key_of(digest.scan_id, sha256)
     provenance = digest.provenance
     source, licence = (provenance.source, provenance.licence) if provenance else (None, None)
-    columns: dict[str, list[Any]] = {name: [] for name in RESULTS_SCHEMA.names}
+    targets = digest.targets
+    count = len(targets)
     raw_results = report.get("results") or []
-    for position, row in enumerate(export_rows(digest, TargetFilter())):
-        raw = raw_results[position] if position < len(raw_results) else {}
-        control = raw.get("control") if isinstance(raw.get("control"), dict) else None
-        ooni = raw.get("ooni") if isinstance(raw.get("ooni"), dict) else {}
-        row.update(
-            scan_key=key, scan_started_at=digest.started_at, day=digest.started_at.date(), position=position,
-            state=state_of(row["verdict"], row["blocking"]),
-            control_verdict=text(control.get("verdict")) if control else None,
-            control_usable=control.get("usable") if control and isinstance(control.get("usable"), bool) else None,
-            control=_control_json(control),
-            provenance_source=source, provenance_licence=licence,
-            ooni_measurement_uid=text(ooni.get("measurement_uid")), ooni_test_name=text(ooni.get("test_name")),
-        )
-        for name, values in columns.items():
-            values.append(row.get(name))
+    raws = [raw if isinstance(raw, dict) else {} for raw in raw_results[:count]] + [{}] * (count - len(raw_results))
+    controls = [raw.get("control") if isinstance(raw.get("control"), dict) else None for raw in raws]
+    oonis = [raw.get("ooni") if isinstance(raw.get("ooni"), dict) else {} for raw in raws]
+    measures = list(zip(*[target.measures or _NO_MEASURES for target in targets])) or [()] * len(MEASURE_COLUMNS)
+    columns: dict[str, list[Any]] = {
+        "scan_key": [key] * count, "scan_id": [digest.scan_id] * count, "scan_started_at": [digest.started_at] * count,
+        "scan_complete": [digest.complete] * count, "day": [digest.started_at.date()] * count,
+        "asn": [digest.asn] * count, "country": [digest.country] * count, "connectivity": [digest.connectivity] * count,
+        "position": list(range(count)),
+        "target": [t.id for t in targets], "name": [t.name for t in targets], "category": [t.category for t in targets],
+        "url": [t.url for t in targets], "verdict": [t.verdict for t in targets], "blocking": [t.blocking for t in targets],
+        "state": [state_of(t.verdict, t.blocking) for t in targets], "evidence": [list(t.evidence) for t in targets],
+        "explanation": [t.explanation for t in targets], "target_started_at": [t.started_at for t in targets],
+        "duration_ms": [t.duration_ms for t in targets], "queued_ms": [t.queued_ms for t in targets],
+        "endpoints_total": [t.endpoints.total if t.endpoints else None for t in targets],
+        "endpoints_failing": [len(t.endpoints.failing) if t.endpoints else None for t in targets],
+        **{name: list(values) for name, values in zip(MEASURE_COLUMNS, measures)},
+        "control_verdict": [text(c.get("verdict")) if c else None for c in controls],
+        "control_usable": [c.get("usable") if c and isinstance(c.get("usable"), bool) else None for c in controls],
+        "control": [_control_json(c) for c in controls],
+        "provenance_source": [source] * count, "provenance_licence": [licence] * count,
+        "ooni_measurement_uid": [text(o.get("measurement_uid")) for o in oonis],
+        "ooni_test_name": [text(o.get("test_name")) for o in oonis],
+        "file": [digest.path] * count,
+    }
     scan_row = {
         "scan_key": key, "scan_id": digest.scan_id, "started_at": digest.started_at, "finished_at": digest.finished_at,
         "day": digest.started_at.date(), "complete": digest.complete, "from_journal": digest.from_journal,
         "asn": digest.asn, "country": digest.country, "connectivity": digest.connectivity, "software": digest.software,
-        "targets": len(digest.targets), "provenance_source": source, "provenance_licence": licence,
+        "targets": count, "provenance_source": source, "provenance_licence": licence,
         "file": digest.path, "sha256": sha256, "size": size, "ingested_at": ingested_at,
     }
     return StoredScan(key, digest.vantage, month_of(digest.started_at), digest.complete, sha256, scan_row, columns)
+
+
+def results_batch(columns: dict[str, list[Any]]) -> pa.RecordBatch:
+    """The columns as one Arrow batch (array by array: from_pydict would import pandas)."""
+    return pa.RecordBatch.from_arrays([pa.array(columns[field.name], type=field.type) for field in RESULTS_SCHEMA],
+                                      schema=RESULTS_SCHEMA)
 
 
 def _control_json(control: dict[str, Any] | None) -> str | None:

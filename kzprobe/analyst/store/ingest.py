@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from kzprobe.analyst.reading import digest_report, read_judged
 from kzprobe.analyst.store import layout
-from kzprobe.analyst.store.columns import RESULTS_SCHEMA, SCANS_SCHEMA, StoredScan, stored_scan
+from kzprobe.analyst.store.columns import RESULTS_SCHEMA, SCANS_SCHEMA, StoredScan, results_batch, stored_scan
 from kzprobe.report import read as rr
 
 # Reports per commit: a batch's new rows are held in memory as Arrow (80 targets: ~40 KB a
@@ -102,8 +102,7 @@ def bytes_for_store(data: bytes, source: str) -> Ingested:
 def _stored(report: dict[str, Any], digest: Any, data: bytes) -> StoredScan:
     made = stored_scan(report, digest, sha256=hashlib.sha256(data).hexdigest(), size=len(data),
                        ingested_at=datetime.now(timezone.utc))
-    batch = pa.RecordBatch.from_pydict(made.results, schema=RESULTS_SCHEMA)
-    return made._replace(results=batch)  # type: ignore[arg-type]  # Arrow from here on
+    return made._replace(results=results_batch(made.results))  # type: ignore[arg-type]  # Arrow from here on
 
 
 class _Known(NamedTuple):
@@ -172,7 +171,8 @@ class StoreWriter:
                                     batch, RESULTS_SCHEMA, ROW_ORDER)
             _set_or_drop(results, key, written)
         for vantage, rows in scans_by_vantage.items():
-            new = pa.Table.from_pylist(rows, schema=SCANS_SCHEMA)
+            new = pa.Table.from_arrays([pa.array([row[field.name] for row in rows], type=field.type)
+                                        for field in SCANS_SCHEMA], schema=SCANS_SCHEMA)
             written = self._rewrite(scans.get(vantage), dropped, new, layout.partition_directory(layout.SCANS_DIR, vantage),
                                     batch, SCANS_SCHEMA, [("started_at", "ascending"), ("file", "ascending")])
             _set_or_drop(scans, vantage, written)
