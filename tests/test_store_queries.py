@@ -30,7 +30,12 @@ def reports_and_store(tmp_path_factory):
                       connectivity="international_cut", complete=False)
     cut["results"] = cut["results"][:4]
     f.write_json(directory / "cut.json", cut)
-    f.write_json(directory / "lab.json", f.lab_report(started_at=f.START + timedelta(hours=2, minutes=3)))
+    lab = f.lab_report(started_at=f.START + timedelta(hours=2, minutes=3))
+    lab["results"].append({  # a keyword target: tables show it as `keyword: guljan`
+        "target": {"id": "keyword-guljan", "keyword": "guljan", "name": "The word Guljan", "category": "POLR"},
+        "verdict": "blocked", "blocking": "tls", "evidence": ["keyword.sni"], "explanation": "The word in the SNI was reset.",
+        "control": None, "observations": {"keyword": []}, "started_at": f.iso(f.START), "duration_ms": 90.0})
+    f.write_json(directory / "lab.json", lab)
     f.write_journal(directory / "died.journal.jsonl", f.kz_report(vantage="oral-home", started_at=f.START + timedelta(hours=3)))
     store = tmp_path_factory.mktemp("store") / "s"
     added = f.cli("store", "add", directory, "--store", store, "--batch", "40")
@@ -69,6 +74,8 @@ def test_a_store_answers_as_its_report_files_do(reports_and_store, engine, args)
     from_files, from_store = _both(reports_and_store, engine, *args)
     assert from_files == from_store
     assert from_files.strip()
+    if args in (("summary",), ("timeline",)):
+        assert "keyword: guljan" in from_store
 
 
 def test_the_store_holds_every_scan_once_journals_judged_and_incomplete_scans_marked(reports_and_store):

@@ -69,6 +69,7 @@ class SummaryShape:
 class SummaryTarget(NamedTuple):
     id: str
     category: str | None
+    label: str  # as the table shows it (`keyword: WORD` for a keyword target)
 
 
 class SummarySource(Protocol):
@@ -113,6 +114,7 @@ class SummaryMatrix:
     def __init__(self) -> None:
         self.scans: list[ScanColumn] = []
         self.target_ids: list[str] = []
+        self.labels: list[str] = []  # as the table shows them (`keyword: WORD` for a keyword target)
         self.categories: list[str | None] = []
         self._verdicts_seen: list[set[str]] = []  # per target, for --verdict
         self._target_index: dict[str, int] = {}
@@ -126,6 +128,7 @@ class SummaryMatrix:
             if index is None:
                 index = self._target_index[target.id] = len(self.target_ids)
                 self.target_ids.append(target.id)
+                self.labels.append(target.label)
                 self.categories.append(target.category)
                 self._verdicts_seen.append(set())
                 cells.append(0)
@@ -158,7 +161,7 @@ class SummaryMatrix:
     def shown_targets(self, target_filter: TargetFilter) -> list[SummaryTarget]:
         """The targets to show: id/category filters, and a verdict seen in some scan."""
         return [
-            SummaryTarget(target_id, category)
+            SummaryTarget(target_id, category, self.labels[index])
             for index, (target_id, category) in enumerate(zip(self.target_ids, self.categories))
             if target_filter.accepts_target(target_id, category) and target_filter.accepts_verdicts(self._verdicts_seen[index])
         ]

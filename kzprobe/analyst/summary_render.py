@@ -61,7 +61,7 @@ def render_summary(
     targets = source.shown_targets(target_filter)
     cells = source.group_cells(shape, targets)
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    longest = max((len(clean(target.id, 30)) for target in targets), default=6)
+    longest = max((len(clean(target.label, 30)) for target in targets), default=6)
     table.add_column("Target", no_wrap=True, min_width=max(longest, 6))
     table.add_column("Cat", no_wrap=True)
     several = len(shape.vantages) > 1
@@ -72,7 +72,7 @@ def render_summary(
     table.add_row(Text("connectivity", style="italic"), Text(""), *[_connectivity_cell(g) for g in groups])
     table.add_section()
     for target, row in zip(targets, cells):
-        table.add_row(safe(target.id, max_chars=30), safe(target.category, max_chars=6), *[_state_cell(c) for c in row])
+        table.add_row(safe(target.label, max_chars=30), safe(target.category, max_chars=6), *[_state_cell(c) for c in row])
     console.print(table)
     if not targets:
         console.print(Text("No target matches the filters.", style="dim"))
@@ -128,9 +128,10 @@ def _connectivity_cell(group: ColumnGroup) -> Text:
     counts = group.connectivity
     if group.scans == 1:
         state = next(iter(counts))
-        label = {v.INTERNATIONAL_CUT: "CUT", v.OFFLINE: "OFFLINE"}.get(state or "", state or "?")
+        label = {v.INTERNATIONAL_CUT: "CUT", v.OFFLINE: "OFFLINE", v.CAPTIVE_PORTAL: "PORTAL"}.get(state or "", state or "?")
         return Text(label, style=connectivity_style(state))
-    worst = [(name, label) for name, label in ((v.OFFLINE, "off"), (v.INTERNATIONAL_CUT, "cut")) if counts[name]]
+    worst = [(name, label) for name, label in ((v.OFFLINE, "off"), (v.INTERNATIONAL_CUT, "cut"), (v.CAPTIVE_PORTAL, "portal"))
+             if counts[name]]
     if not worst:
         return Text("online" if counts[v.ONLINE] == group.scans else "?", style=connectivity_style(v.ONLINE))
     label = " ".join(f"{label} {counts[name]}" for name, label in worst) + f"/{group.scans}"

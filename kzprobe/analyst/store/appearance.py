@@ -20,11 +20,11 @@ STEP_GROWTH: Final = 8
 
 def first_appearances(engine: Engine, rows_where: str, scans_where: str, key: str,
                       wanted: set[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """(key columns..., category) for each key in `wanted` ('target' or 'target, vantage'
-    tuples), in order of first appearance among the rows `rows_where` accepts."""
+    """(key columns..., category, keyword) for each key in `wanted` ('target' or 'target,
+    vantage' tuples), in order of first appearance among the rows `rows_where` accepts."""
     columns = key.split(", ")
     epoch = engine.dialect.epoch_us
-    first: dict[tuple[Any, ...], tuple[tuple[Any, ...], Any]] = {}
+    first: dict[tuple[Any, ...], tuple[tuple[Any, ...], Any, Any]] = {}
     offset, step = 0, FIRST_STEP
     while len(first) < len(wanted):
         scans = engine.rows(f"SELECT scan_key, month FROM (SELECT scan_key, started_at, vantage, file, "
@@ -34,11 +34,11 @@ def first_appearances(engine: Engine, rows_where: str, scans_where: str, key: st
             break
         offset, step = offset + len(scans), step * STEP_GROWTH
         for row in engine.rows(
-            f"SELECT {key}, {epoch('scan_started_at')}, vantage, file, position, category FROM results "
+            f"SELECT {key}, {epoch('scan_started_at')}, vantage, file, position, category, keyword FROM results "
             f"WHERE {rows_where} AND {in_list('month', sorted({month for _, month in scans}))} "
             f"AND {in_list('scan_key', [scan for scan, _ in scans])}"
         ):
             name, order = tuple(row[:len(columns)]), tuple(row[len(columns):len(columns) + 4])
             if name in wanted and (name not in first or order < first[name][0]):
-                first[name] = (order, row[-1])
-    return [(*name, category) for name, (_, category) in sorted(first.items(), key=lambda item: item[1][0])]
+                first[name] = (order, row[-2], row[-1])
+    return [(*name, category, keyword) for name, (_, category, keyword) in sorted(first.items(), key=lambda item: item[1][0])]

@@ -49,6 +49,7 @@ RESULTS_SCHEMA: Final = pa.schema([
     ("name", pa.string()),
     ("category", pa.string()),
     ("url", pa.string()),
+    ("keyword", pa.string()),  # a keyword target's word (tables show it as `keyword: WORD`)
     ("verdict", pa.string()),
     ("blocking", pa.string()),
     ("state", pa.string()),  # "blocked/tls", "reachable", "unanalysed": what summary and timeline show
@@ -137,7 +138,7 @@ def stored_scan(report: dict[str, Any], digest: ScanDigest, *, sha256: str, size
         "asn": [digest.asn] * count, "country": [digest.country] * count, "connectivity": [digest.connectivity] * count,
         "position": list(range(count)),
         "target": [t.id for t in targets], "name": [t.name for t in targets], "category": [t.category for t in targets],
-        "url": [t.url for t in targets], "verdict": [t.verdict for t in targets], "blocking": [t.blocking for t in targets],
+        "url": [t.url for t in targets], "keyword": [t.keyword for t in targets], "verdict": [t.verdict for t in targets], "blocking": [t.blocking for t in targets],
         "state": [state_of(t.verdict, t.blocking) for t in targets], "evidence": [list(t.evidence) for t in targets],
         "explanation": [t.explanation for t in targets], "target_started_at": [t.started_at for t in targets],
         "duration_ms": [t.duration_ms for t in targets], "queued_ms": [t.queued_ms for t in targets],

@@ -21,7 +21,7 @@ from kzprobe.analyst.streaming import ScanFilter
 ROW_ORDER: Final = "scan_started_at, vantage, file, position"
 _SCAN_COLUMNS: Final = ("scan_key", "scan_id", "started_at", "finished_at", "complete", "from_journal", "vantage",
                         "asn", "country", "connectivity", "software", "provenance_source", "provenance_licence", "file")
-_TARGET_COLUMNS: Final = ("scan_key", "target", "category", "url", "name", "verdict", "blocking", "evidence",
+_TARGET_COLUMNS: Final = ("scan_key", "target", "category", "url", "keyword", "name", "verdict", "blocking", "evidence",
                           "explanation", "target_started_at", "duration_ms", "queued_ms")
 
 
@@ -104,7 +104,7 @@ def _targets_by_scan(engine: Engine, sql: str) -> Iterator[tuple[str, list[Targe
                 id=row["target"], category=row["category"], url=row["url"], name=row["name"], verdict=row["verdict"],
                 blocking=row["blocking"], evidence=tuple(row["evidence"] or ()), explanation=row["explanation"],
                 started_at=row["target_started_at"], duration_ms=row["duration_ms"], endpoints=None, measures=None,
-                queued_ms=row["queued_ms"],
+                queued_ms=row["queued_ms"], keyword=row["keyword"],
             ))
     if current is not None:
         yield current, targets

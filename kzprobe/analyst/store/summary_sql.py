@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from kzprobe.analyst.filters import TargetFilter
+from kzprobe.analyst.reading import target_label
 from kzprobe.analyst.store.engine import Engine
 from kzprobe.analyst.store.appearance import first_appearances
 from kzprobe.analyst.store.selection import epoch_us_to_time, in_list, scan_where
@@ -120,7 +121,7 @@ class StoreSummary:
                 seen.setdefault(target, set()).add(verdict_of(state))
         order = first_appearances(self.engine, self.rows_where, self.scans_where, "target", {(t,) for t in seen})
         return [
-            SummaryTarget(target, category) for target, category in order
+            SummaryTarget(target, category, target_label(target, keyword)) for target, category, keyword in order
             if target_filter.accepts_target(target, category) and target_filter.accepts_verdicts(seen[target])
         ]
 

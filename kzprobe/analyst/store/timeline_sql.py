@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from kzprobe.analyst.filters import TargetFilter
+from kzprobe.analyst.reading import target_label
 from kzprobe.analyst.store.engine import Engine
 from kzprobe.analyst.store.selection import epoch_us_to_time, scan_where, target_where
 from kzprobe.analyst.store.appearance import first_appearances
@@ -79,9 +80,10 @@ def _targets(engine: Engine, scan_filter: ScanFilter, target_filter: TargetFilte
     order: dict[str, int] = {}
     entries = []
     scans_where = scan_where(engine, scan_filter, time_column="started_at")
-    for target, vantage, category in first_appearances(engine, where, scans_where, "target, vantage", set(periods)):
+    for target, vantage, category, keyword in first_appearances(engine, where, scans_where, "target, vantage", set(periods)):
         order.setdefault(target, len(order))
-        entries.append(TargetTimeline(target, category, vantage, StateTrack(periods[(target, vantage)])))
+        entries.append(TargetTimeline(target, category, vantage, StateTrack(periods[(target, vantage)]),
+                                      target_label(target, keyword)))
     return sorted(entries, key=lambda entry: (order[entry.target], entry.vantage))
 
 
