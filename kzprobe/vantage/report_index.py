@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any, Final
+from typing import IO, Any, Final
 
 from kzprobe.report.atomic import replace_atomically
 from kzprobe.report.read import REPORT_INDEX
@@ -63,8 +63,11 @@ def publish_index(directory: Path) -> Path:
                         "started_at": report.started_at.strftime("%Y-%m-%dT%H:%M:%SZ"), "complete": report.complete})
     index = {"format": INDEX_FORMAT, "format_version": INDEX_VERSION, "reports": entries}
     encoded = json.dumps(index, separators=(",", ":"), ensure_ascii=True).encode()
+    def fill(handle: IO[bytes]) -> None:
+        handle.write(encoded)
+
     try:
-        replace_atomically(path, lambda handle: handle.write(encoded), mode=INDEX_MODE)
+        replace_atomically(path, fill, mode=INDEX_MODE)
     except OSError as exc:
         raise ReportIndexError(f"cannot replace {path}: {exc.strerror or exc}") from exc
     return path

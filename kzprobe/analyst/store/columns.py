@@ -128,9 +128,10 @@ def stored_scan(report: dict[str, Any], digest: ScanDigest, *, sha256: str, size
     targets = digest.targets
     count = len(targets)
     raw_results = report.get("results") or []
-    raws = [raw if isinstance(raw, dict) else {} for raw in raw_results[:count]] + [{}] * (count - len(raw_results))
-    controls = [raw.get("control") if isinstance(raw.get("control"), dict) else None for raw in raws]
-    oonis = [raw.get("ooni") if isinstance(raw.get("ooni"), dict) else {} for raw in raws]
+    raws: list[dict[str, Any]] = [raw if isinstance(raw, dict) else {} for raw in raw_results[:count]]
+    raws += [{}] * (count - len(raws))
+    controls: list[dict[str, Any] | None] = [_object(raw.get("control")) for raw in raws]
+    oonis: list[dict[str, Any]] = [_object(raw.get("ooni")) or {} for raw in raws]
     measures = list(zip(*[target.measures or _NO_MEASURES for target in targets])) or [()] * len(MEASURE_COLUMNS)
     columns: dict[str, list[Any]] = {
         "scan_key": [key] * count, "scan_id": [digest.scan_id] * count, "scan_started_at": [digest.started_at] * count,
@@ -167,6 +168,10 @@ def results_batch(columns: dict[str, list[Any]]) -> pa.RecordBatch:
     """The columns as one Arrow batch (array by array: from_pydict would import pandas)."""
     return pa.RecordBatch.from_arrays([pa.array(columns[field.name], type=field.type) for field in RESULTS_SCHEMA],
                                       schema=RESULTS_SCHEMA)
+
+
+def _object(value: Any) -> dict[str, Any] | None:
+    return value if isinstance(value, dict) else None
 
 
 def _control_json(control: dict[str, Any] | None) -> str | None:

@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import IO, Any, Final
 from urllib.parse import quote
 
 from kzprobe.report.atomic import replace_atomically
@@ -112,7 +112,10 @@ def read_manifest(store: Path) -> Manifest:
 def write_manifest(store: Path, manifest: Manifest) -> None:
     """The commit: the manifest replaced in one rename, after every file it names is synced."""
     encoded = json.dumps(manifest.to_json(), indent=1, ensure_ascii=True).encode()
-    replace_atomically(store / MANIFEST_NAME, lambda handle: handle.write(encoded), mode=0o644)
+    def fill(handle: IO[bytes]) -> None:
+        handle.write(encoded)
+
+    replace_atomically(store / MANIFEST_NAME, fill, mode=0o644)
 
 
 @contextmanager
