@@ -4,6 +4,7 @@ report files it was built from, on DuckDB and on ClickHouse (chdb); `store sql` 
 from __future__ import annotations
 
 import json
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -173,3 +174,23 @@ def test_a_missing_or_foreign_store_is_named(tmp_path):
     assert "not a kzprobe store" in f.cli("timeline", "--store", tmp_path / "other").stderr
     both = f.cli("summary", tmp_path, "--store", tmp_path / "other")
     assert both.exit_code == exit_codes.BAD_INPUT and "not both" in both.stderr
+
+
+def test_without_the_store_extra_files_still_work_and_the_store_says_how_to_install(reports_and_store, tmp_path):
+    """A volunteer's install has no pyarrow or duckdb: every command on files works, and the
+    store's commands name the extra to install instead of failing with a traceback."""
+    import subprocess
+    import sys
+
+    directory, store = reports_and_store
+    blocked = "import sys; sys.modules['pyarrow'] = sys.modules['duckdb'] = None; from kzprobe.cli import main; main()"
+
+    def run(*args: object) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-c", blocked, *map(str, args)], capture_output=True, text=True,
+                              timeout=120, env={**os.environ, "KZPROBE_CACHE_DIR": "off"})
+
+    assert run("summary", directory / "kz.json").returncode == exit_codes.OK
+    for args in (("store", "add", directory, "--store", tmp_path / "s"), ("summary", "--store", store),
+                 ("export", directory / "kz.json", "--format", "parquet", "-o", tmp_path / "x.parquet")):
+        refused = run(*args)
+        assert refused.returncode == exit_codes.BAD_INPUT and "pip install 'kzprobe[store]'" in refused.stderr, args
