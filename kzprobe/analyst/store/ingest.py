@@ -185,6 +185,7 @@ class StoreWriter:
         self.count.batches += 1
         self._pending.clear()
         self._superseded.clear()
+        pa.default_memory_pool().release_unused()  # the batch's buffers, back to the system
 
     def _rewrite(self, old: str | None, dropped: set[str], new: pa.Table, directory: str, batch: int,
                  schema: pa.Schema, order: list[tuple[str, str]]) -> str | None:
