@@ -35,6 +35,7 @@ def opened(store: Path, engine_name: str) -> Iterator[Any]:
     try:
         from kzprobe.analyst.store.engine import QueryError, open_engine
         from kzprobe.analyst.store.layout import StoreError
+        from kzprobe.analyst.store.views import UnquotableError
     except ImportError:
         raise fail(EXTRA_HINT) from None
     try:
@@ -45,7 +46,7 @@ def opened(store: Path, engine_name: str) -> Iterator[Any]:
         raise fail(str(error)) from None
     try:
         yield engine
-    except (StoreError, QueryError) as error:
+    except (StoreError, QueryError, UnquotableError) as error:
         raise fail(str(error)) from None
     finally:
         engine.close()

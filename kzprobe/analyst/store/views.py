@@ -16,10 +16,15 @@ from typing import Final
 SCAN_ORDER: Final = "scan_started_at, vantage, file"
 
 
+class UnquotableError(ValueError):
+    """A name that one SQL literal cannot carry in both dialects (ClickHouse reads backslashes
+    as escapes, DuckDB does not): refused rather than matched wrongly."""
+
+
 def sql_string(value: str) -> str:
     """A SQL string literal (both dialects double the quote; no backslash escapes reach here)."""
     if "\\" in value or "\x00" in value:
-        raise ValueError("a store path with a backslash or NUL cannot be quoted safely")
+        raise UnquotableError(f"{value[:60]!r}: a name with a backslash or NUL cannot be queried in the store")
     return "'" + value.replace("'", "''") + "'"
 
 
