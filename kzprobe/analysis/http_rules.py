@@ -19,7 +19,7 @@ from kzprobe.analysis.control import FAILED, OK, UNKNOWN, ControlView
 from kzprobe.analysis.dns_rules import RedirectLie, redirect_host_lie
 from kzprobe.analysis.explain import addresses, cite, quote, sentence
 from kzprobe.analysis.facts import HopFact, TargetFacts
-from kzprobe.analysis.conclusion import Verdict, blocked, down, inconclusive, reachable, throttled
+from kzprobe.analysis.conclusion import Verdict, blocked, down, inconclusive, throttled
 from kzprobe.analysis.domains import registrable_domain, same_site
 from kzprobe.analysis.https_twin import offsite_landing, plain_page_against_twin, same_as_twin, twin_page
 from kzprobe.analysis.names import url_host, url_path
