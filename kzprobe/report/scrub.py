@@ -1,4 +1,5 @@
-"""Keep the volunteer's own addresses out of everything kzprobe records or prints.
+"""Keep the volunteer's own addresses out of everything kzprobe records or prints
+(docs/architecture.md, principle 6).
 
 Pages, proxies and blockpages echo the visitor's address ("your IP: 95.56.7.8."), in bodies,
 titles, headers, cookies, redirect URLs, host names in DNS answers and certificates. kzprobe
