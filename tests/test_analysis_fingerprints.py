@@ -10,7 +10,8 @@ from analysis_fixtures import KZ_BLOCKPAGE, hop
 from kzprobe.analysis import thresholds as th
 from kzprobe.analysis.facts import CertFact, read_result
 from kzprobe.analysis.fingerprint_file import FingerprintError, load_fingerprints
-from kzprobe.analysis.fingerprints import BUNDLED, bundled_fingerprints, parse_dn
+from kzprobe.analysis.fingerprint_file import BUNDLED, bundled_fingerprints
+from kzprobe.analysis.fingerprints import parse_dn
 
 HEADER = "format: kzprobe-fingerprints\nversion: 1\n"
 

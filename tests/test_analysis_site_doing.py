@@ -186,7 +186,7 @@ def test_a_refusal_fingerprint_needs_a_kind_statuses_and_a_public_source(kind, s
 
 
 def test_every_bundled_refusal_cites_a_public_url():
-    from kzprobe.analysis.fingerprints import bundled_fingerprints
+    from kzprobe.analysis.fingerprint_file import bundled_fingerprints
 
     services = {r.service for r in bundled_fingerprints().refusals}
     assert {"Cloudflare", "Akamai", "Imperva (Incapsula)", "Sucuri", "DDoS-Guard", "AWS WAF"} <= services

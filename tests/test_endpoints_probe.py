@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import pytest
 import trustme
 
-from kzprobe import targets as targets_module
+from kzprobe.targets import bundled as targets_module
 from kzprobe.report import vocabulary as v
 from kzprobe.probes.dns import parse_resolver
 from kzprobe.probes.service_endpoints import ENDPOINT_OPERATIONS_AT_ONCE, measure_endpoints

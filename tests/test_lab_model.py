@@ -279,7 +279,7 @@ def test_lab_pages_against_the_bundled_fingerprints():
     """The 'known' blockpage is one a Kazakh fingerprint matches; the unknown one and every
     site's page match none; the ISP's blockpage server and redirect host are not listed, so the
     verdicts for them must come from the page and the control."""
-    from kzprobe.analysis.fingerprints import bundled_fingerprints
+    from kzprobe.analysis.fingerprint_file import bundled_fingerprints
     from kzprobe.lab import pages
     from kzprobe.lab.plan import BLOCKPAGE_HOST
 
@@ -297,7 +297,7 @@ def test_forged_chain_is_a_known_interception_authority(tmp_path):
     from cryptography import x509
 
     from kzprobe.analysis.facts import CertFact
-    from kzprobe.analysis.fingerprints import bundled_fingerprints
+    from kzprobe.analysis.fingerprint_file import bundled_fingerprints
     from kzprobe.lab.certs import CertificateFactory
 
     factory = CertificateFactory(tmp_path)

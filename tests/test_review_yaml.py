@@ -64,7 +64,7 @@ def test_billion_laughs_is_refused_at_the_first_alias(tmp_path):
 def test_a_bloated_configuration_file_is_refused_unread(tmp_path):
     # A configuration holds a dozen settings; a 4 MB one (here a flow list of 2 million values)
     # cost ~6.5 s and ~220 MB before being refused, on every cron run.
-    from kzprobe.vantage.config import ConfigError, load_config
+    from kzprobe.scan.settings import ConfigError, load_config
 
     path = tmp_path / "kzprobe.yaml"
     path.write_text("targets: [" + ",".join(["a"] * 2_000_000) + "]\n")

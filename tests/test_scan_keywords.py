@@ -48,7 +48,7 @@ def test_the_bases_are_baselines_that_answered_in_this_scan(results, plain, tls)
     pytest.param("  - url: https://orda.kz/\n  - keyword: guljan\n", [["keyword-guljan"]], id="one keyword target"),
 ])
 def test_only_scans_with_keyword_targets_run_the_keyword_step(monkeypatch, tmp_path, listed, keyword_steps):
-    from kzprobe.vantage import resolve_settings
+    from kzprobe.scan.settings import resolve_settings
 
     steps: list[list[str]] = []
     measured: list[list[str]] = []

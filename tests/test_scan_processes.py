@@ -371,7 +371,7 @@ def test_an_unreadable_result_from_a_measuring_process_is_an_error(lab, forked, 
 
 def test_a_measuring_failure_ends_the_scan_job_with_a_way_to_resume(lab, forked, monkeypatch, tmp_path):
     from kzprobe.scan.job import MEASURING_FAILED, ScanJobError, run_scan_job
-    from kzprobe.vantage import resolve_settings
+    from kzprobe.scan.settings import resolve_settings
 
     monkeypatch.setattr(scan_processes, "build_probe_kit", lambda options: 1 / 0)
     targets = lab.target_file(tmp_path, lab.targets())

@@ -13,7 +13,7 @@ import json
 import pytest
 
 from kzprobe.report import vocabulary as v
-from kzprobe.analysis.fingerprints import bundled_fingerprints
+from kzprobe.analysis.fingerprint_file import bundled_fingerprints
 from kzprobe.analysis.services import analyse_service
 
 TELEGRAM_DCS = ["149.154.175.50", "149.154.167.51", "149.154.175.100", "149.154.167.91", "149.154.171.5",

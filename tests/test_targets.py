@@ -393,14 +393,14 @@ def test_yaml_bomb_is_refused_fast(tmp_path: Path) -> None:
 
 def test_too_many_entries_is_one_problem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert MAX_ENTRIES_PER_FILE == 10_000
-    monkeypatch.setattr("kzprobe.targets.MAX_ENTRIES_PER_FILE", 50)  # the rule, without parsing 10,001 entries
+    monkeypatch.setattr("kzprobe.targets.limits.MAX_ENTRIES_PER_FILE", 50)  # the rule, without parsing 10,001 entries
     path = write(tmp_path, "".join(f"- {{url: 'https://h{i}.kz/'}}\n" for i in range(51)))
     [problem] = problems_of(path)
     assert "51 entries; the cap is 50" in problem.message
 
 
 def test_too_many_csv_rows_is_one_problem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("kzprobe.targets.MAX_ENTRIES_PER_FILE", 50)
+    monkeypatch.setattr("kzprobe.targets.limits.MAX_ENTRIES_PER_FILE", 50)
     path = write(tmp_path, "url\n" + "".join(f"https://h{i}.kz/\n" for i in range(51)), "big.csv")
     [problem] = problems_of(path)
     assert "more than 50 rows" in problem.message and problem.line == 52

@@ -9,7 +9,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-import kzprobe.targets as targets_module
+import kzprobe.targets.bundled as targets_module
 from kzprobe.targets import (
     BASELINE_DOMESTIC,
     BASELINE_INTERNATIONAL,

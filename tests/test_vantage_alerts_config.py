@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from kzprobe.cli import app, commands_vantage
-from kzprobe.vantage.config import ConfigError, load_config, resolve_settings
+from kzprobe.scan.settings import ConfigError, load_config, resolve_settings
 
 TOKEN = "T0KEN-4d1f9"
 HOOK = f"https://hooks.example.org/services/{TOKEN}"

@@ -14,7 +14,7 @@ from kzprobe.scan import limits
 from kzprobe.cli import app, exit_codes
 from kzprobe.cli import commands_vantage  # noqa: F401  (registers `config show` and `cron`)
 from kzprobe.probes.dns import DEFAULT_CONTROL_RESOLVER
-from kzprobe.vantage.config import (
+from kzprobe.scan.settings import (
     FROM_COMMAND_LINE,
     FROM_DEFAULT,
     SETTINGS,

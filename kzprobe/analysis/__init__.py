@@ -26,10 +26,10 @@ from kzprobe.analysis.connectivity import assess_connectivity
 from kzprobe.analysis.context import Context
 from kzprobe.analysis.control import ControlScan
 from kzprobe.analysis.facts import read_result
-from kzprobe.analysis.fingerprint_file import FingerprintError, load_fingerprints
-from kzprobe.analysis.fingerprints import Fingerprints, bundled_fingerprints
-from kzprobe.analysis.handshakes import baseline_handshake_ms
 from kzprobe.analysis.domestic import Answered
+from kzprobe.analysis.fingerprint_file import FingerprintError, bundled_fingerprints, load_fingerprints
+from kzprobe.analysis.fingerprints import Fingerprints
+from kzprobe.analysis.handshakes import baseline_handshake_ms
 from kzprobe.analysis.quic_rules import quic_verdict
 from kzprobe.analysis.verdict import learn_blockpage_addresses, own_interference, target_verdict
 

@@ -237,7 +237,8 @@ class TargetFacts:
         return any(hop.responded for hop in self.http)
 
 
-def _dns(value: Any) -> DnsFact | None:
+def read_dns(value: Any) -> DnsFact | None:
+    """One DNS observation (of a target, or of a service endpoint: services/records.py)."""
     data = _dict(value)
     if not data:
         return None
@@ -250,7 +251,8 @@ def _dns(value: Any) -> DnsFact | None:
                    addresses, failure)
 
 
-def _tcp(value: Any) -> TcpFact | None:
+def read_tcp(value: Any) -> TcpFact | None:
+    """One TCP connect observation (of a target, or of a service endpoint)."""
     data = _dict(value)
     address = _str(data.get("address"), 100)
     if not address:
@@ -273,7 +275,8 @@ def _purpose(value: Any) -> str | None:
     return text if text else None
 
 
-def _tls(value: Any) -> TlsFact | None:
+def read_tls(value: Any) -> TlsFact | None:
+    """One TLS handshake observation (of a target, or of a service endpoint)."""
     data = _dict(value)
     address = _str(data.get("address"), 100)
     if not address:
@@ -386,8 +389,8 @@ def _https_check(value: Any, dns: DnsFact | None, target: dict) -> TargetFacts |
     return TargetFacts(
         id="", url=url, hostname=url_host(url) or "", scheme="https", baseline=None, has_endpoints=False,
         deadline_exceeded=False, dns=dns, control_dns=None,
-        tcp=_items(data.get("tcp"), _tcp), tls=_items(data.get("tls"), _tls), http=_items(data.get("http"), _hop),
-        redirect_dns=_items(data.get("redirect_dns"), _dns), download=None, raw_target=target,
+        tcp=_items(data.get("tcp"), read_tcp), tls=_items(data.get("tls"), read_tls), http=_items(data.get("http"), _hop),
+        redirect_dns=_items(data.get("redirect_dns"), read_dns), download=None, raw_target=target,
     )
 
 
@@ -399,7 +402,7 @@ def read_result(result: Any) -> TargetFacts:
     url = _str(target.get("url")) or ""
     hostname = host_key(_str(target.get("hostname")) or url_host(url) or "")
     baseline = _str(target.get("baseline"))
-    dns = _dns(observations.get("dns"))
+    dns = read_dns(observations.get("dns"))
     return TargetFacts(
         id=_str(target.get("id"), 200) or "",
         url=url,
@@ -409,11 +412,11 @@ def read_result(result: Any) -> TargetFacts:
         has_endpoints="endpoints" in observations or (bool(_list(target.get("endpoints"))) and not url),
         deadline_exceeded=observations.get("deadline_exceeded") is True,
         dns=dns,
-        control_dns=_dns(observations.get("control_dns")),
-        tcp=_items(observations.get("tcp"), _tcp),
-        tls=_items(observations.get("tls"), _tls),
+        control_dns=read_dns(observations.get("control_dns")),
+        tcp=_items(observations.get("tcp"), read_tcp),
+        tls=_items(observations.get("tls"), read_tls),
         http=_items(observations.get("http"), _hop),
-        redirect_dns=_items(observations.get("redirect_dns"), _dns),
+        redirect_dns=_items(observations.get("redirect_dns"), read_dns),
         download=_download(observations.get("download")),
         raw_target=target,
         https_check=_https_check(observations.get("https_check"), dns, target),

@@ -1,4 +1,5 @@
-"""Read and validate a fingerprint file: kzprobe/data/fingerprints.yaml, or someone else's.
+"""Read and validate a fingerprint file: kzprobe/data/fingerprints.yaml (`bundled_fingerprints`),
+or someone else's.
 
 Loaded through the untrusted-YAML loader (no aliases, capped size and depth) and checked field
 by field; every problem is collected and reported at once. A bad entry must fail loudly rather
@@ -7,6 +8,7 @@ than match everything (or nothing) in silence.
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 from typing import Any, Final
@@ -20,6 +22,8 @@ from kzprobe.analysis.names import host_key
 from kzprobe.safe_yaml import YamlError, load_yaml
 
 FORMAT: Final = "kzprobe-fingerprints"
+# The fingerprints shipped with kzprobe.
+BUNDLED: Final = Path(__file__).resolve().parent.parent / "data" / "fingerprints.yaml"
 
 _ID: Final = re.compile(r"^[a-z0-9][a-z0-9._-]{0,79}$")
 _SHA256: Final = re.compile(r"^[0-9a-f]{64}$")
@@ -234,3 +238,9 @@ def load_fingerprints(source: Path | str | bytes) -> Fingerprints:
     except YamlError as exc:
         raise FingerprintError(str(exc)) from None
     return parse_fingerprints(data, name)
+
+
+@functools.lru_cache(maxsize=1)
+def bundled_fingerprints() -> Fingerprints:
+    """The fingerprints shipped with kzprobe, loaded once per process."""
+    return load_fingerprints(BUNDLED)

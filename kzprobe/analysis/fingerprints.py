@@ -13,14 +13,11 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Final
 
 from kzprobe.analysis.addresses import canonical_address
 from kzprobe.analysis.facts import CertFact, HopFact
 from kzprobe.analysis.names import url_host
 
-BUNDLED: Final = Path(__file__).resolve().parent.parent / "data" / "fingerprints.yaml"
 
 
 @functools.lru_cache(maxsize=256)
@@ -248,10 +245,3 @@ def folded_dn(text: str) -> tuple[tuple[str, str], ...]:
     names thousands of times (parsing them was a third of the analysis of 1,000 targets)."""
     return tuple((kind, fold(value)) for kind, value in parse_dn(text))
 
-
-@functools.lru_cache(maxsize=1)
-def bundled_fingerprints() -> Fingerprints:
-    """The fingerprints shipped with kzprobe, loaded once per process."""
-    from kzprobe.analysis.fingerprint_file import load_fingerprints  # the loader needs this module's types
-
-    return load_fingerprints(BUNDLED)

@@ -32,7 +32,9 @@ from kzprobe.analysis.services import analyse_service
 from kzprobe.analysis.transport_rules import flaky_handshake_clause, tcp_verdict, tls_verdict
 
 
-def web_verdict(facts: TargetFacts, index: int, view: ControlView, ctx: Context) -> Verdict:
+def web_verdict(facts: TargetFacts, view: ControlView, ctx: Context, index: int) -> Verdict:
+    """The web rules in order; `index` is the result's place in the scan (a baseline's throughput
+    is never its own reference)."""
     for rule in (dns_verdict, tcp_verdict, tls_verdict):
         verdict = rule(facts, view, ctx)
         if verdict is not None:
@@ -67,7 +69,7 @@ def _keep_own_verdict(verdict: Verdict, why: str, ctx: Context) -> Verdict:
 
 
 def _behind_portal(facts: TargetFacts, index: int, view: ControlView, ctx: Context) -> Verdict:
-    seen = web_verdict(facts, index, view, ctx).explanation.rstrip(".") if facts.dns is not None else ""
+    seen = web_verdict(facts, view, ctx, index).explanation.rstrip(".") if facts.dns is not None else ""
     if seen[:1].isupper() and seen[1:2].islower():
         seen = seen[:1].lower() + seen[1:]
     return inconclusive(["connectivity.captive_portal"], sentence(
@@ -100,10 +102,10 @@ def target_verdict(facts: TargetFacts, index: int, view: ControlView, ctx: Conte
     if facts.has_endpoints:
         # Service targets (messengers): judged endpoint by endpoint, with the web rules' verdict
         # for their url as one more member; connectivity and the control summary are theirs.
-        front_end = web_verdict(facts, index, view, ctx) if facts.url and facts.dns is not None else None
+        front_end = web_verdict(facts, view, ctx, index) if facts.url and facts.dns is not None else None
         return analyse_service(result, control_result, ctx, front_end=front_end, control_age_s=view.age_s,
                                control_stale=view.stale, interference_elsewhere=interference_elsewhere)
-    verdict = web_verdict(facts, index, view, ctx)
+    verdict = web_verdict(facts, view, ctx, index)
     if ctx.connectivity.state == v.INTERNATIONAL_CUT and verdict.failure_based and verdict.verdict != v.DOWN:
         inside = reached_inside(facts, answered if answered is not None else Answered.of([facts])) \
             or path_answered(facts)

@@ -58,7 +58,7 @@ NO_CACHE = typer.Option(
 # Width of tables written to a pipe or file (no terminal to measure): wide enough that rows of
 # `show` stay on one line for grep and less.
 PIPE_WIDTH = 160
-# Where `kzprobe scan` writes when nothing is configured (vantage.config.DEFAULT_OUTPUT_DIR).
+# Where `kzprobe scan` writes when nothing is configured (scan.settings.DEFAULT_OUTPUT_DIR).
 DEFAULT_RESULTS = "results"
 
 
@@ -187,7 +187,7 @@ def _report_to_show(given: Optional[Path]) -> Path:
 
 
 def _results_directory() -> Path:
-    from kzprobe.vantage import ConfigError, find_config_file, resolve_settings
+    from kzprobe.scan.settings import ConfigError, find_config_file, resolve_settings
 
     try:
         return resolve_settings({}, find_config_file(None)).output_dir

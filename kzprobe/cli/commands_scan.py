@@ -19,10 +19,10 @@ from kzprobe.report.write import ReportWriteError, write_json_atomically
 from kzprobe.report.read import ReportError, read_report
 from kzprobe.scan.control_source import ControlError, load_control_alone
 from kzprobe.scan.job import BAD_INPUT, CANNOT_WRITE, LOCKED, MEASURING_FAILED, ScanJobError, plan_scan, run_scan_job
+from kzprobe.scan.settings import ConfigError, find_config_file, resolve_settings
 from kzprobe.targets.selection import TargetSelection
 from kzprobe.text import clean_text as clean
 from kzprobe.report import vocabulary as v
-from kzprobe.vantage import ConfigError, find_config_file, resolve_settings
 from kzprobe.vantage.alerts import AlertOutcome
 from kzprobe.vantage.durations import DurationError, parse_duration
 

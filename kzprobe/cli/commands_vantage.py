@@ -13,7 +13,7 @@ import typer
 from kzprobe.cli import app, exit_codes
 from kzprobe.docs_links import doc_path
 from kzprobe.text import clean_text
-from kzprobe.vantage.config import (
+from kzprobe.scan.settings import (
     FROM_DEFAULT,
     LOCAL_CONFIG_NAME,
     ConfigError,

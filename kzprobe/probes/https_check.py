@@ -22,7 +22,7 @@ from kzprobe.probes.turns import cpu_turn
 from kzprobe.report.observations import HttpsCheckObservation, Observations
 
 if TYPE_CHECKING:
-    from kzprobe.probes.web import ProbeKit
+    from kzprobe.probes.kit import ProbeKit
     from kzprobe.targets import Target
 
 

@@ -24,7 +24,7 @@ from kzprobe.probes.session import pick_addresses
 from kzprobe.report import vocabulary as v
 
 if TYPE_CHECKING:
-    from kzprobe.probes.web import ProbeKit
+    from kzprobe.probes.kit import ProbeKit
     from kzprobe.report.observations import Observations
     from kzprobe.targets import Target
 

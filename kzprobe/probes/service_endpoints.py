@@ -26,7 +26,7 @@ from kzprobe.probes.session import pick_addresses
 from kzprobe.targets import is_ip_literal
 
 if TYPE_CHECKING:
-    from kzprobe.probes.web import ProbeKit
+    from kzprobe.probes.kit import ProbeKit
     from kzprobe.targets import Endpoint, Target
 
 # Connection attempts (and host resolutions) in flight at once for one target. WhatsApp alone

@@ -22,35 +22,17 @@ import httpx
 from kzprobe.probes import limits
 from kzprobe.report import vocabulary as v
 from kzprobe.report.observations import Observations, TcpObservation
-from kzprobe.probes.connection import Connector, close_quietly
-from kzprobe.probes.dns import DnsProbe
-from kzprobe.probes.doh import DohClient
+from kzprobe.probes.connection import close_quietly
 from kzprobe.probes.download import download
 from kzprobe.probes.http import fetch_chain
 from kzprobe.probes.https_check import check_https_twin
+from kzprobe.probes.kit import ProbeKit
 from kzprobe.probes.quic import measure_quic
 from kzprobe.probes.session import SessionTransport, TargetSession, pick_addresses
-from kzprobe.report.scrub import Scrubber
 from kzprobe.probes.turns import cpu_turn, without_ticket
 
 if TYPE_CHECKING:
     from kzprobe.targets import Target
-
-
-@dataclass
-class ProbeKit:
-    """Everything probes share across a scan, built once: resolvers, TLS contexts, scrubber."""
-
-    dns: DnsProbe
-    control_dns: DnsProbe | None
-    connector: Connector
-    scrub: Scrubber
-    timeout: float
-    doh: DohClient | None = None  # the control resolver's HTTPS client, when it is DoH
-
-    async def aclose(self) -> None:
-        if self.doh is not None:
-            await self.doh.aclose()
 
 
 @dataclass(frozen=True)

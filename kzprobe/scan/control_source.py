@@ -17,7 +17,7 @@ from kzprobe.probes.failures import failure_from_exception
 from kzprobe.scan.limits import DEFAULT_TIMEOUT_S
 from kzprobe.report.observations import Observations
 from kzprobe.probes.session import SessionTransport, TargetSession
-from kzprobe.probes.web import ProbeKit
+from kzprobe.probes.kit import ProbeKit
 from kzprobe.report.read import ReportError, parse_report, read_report
 
 # A control report for a few hundred targets is a few MB; 200 MB leaves room for thousands.

@@ -30,6 +30,7 @@ from kzprobe.report.read import JOURNAL_SUFFIX, ReportError, read_report
 from kzprobe.scan.keywords import measure_keyword_targets
 from kzprobe.scan.run import ScanOptions, build_probe_kit, measure_with_signals, utc_now
 from kzprobe.scan.processes import MeasuringProcessError, measure_in_processes, process_count
+from kzprobe.scan.settings import EffectiveSettings
 from kzprobe.targets import (
     BASELINES_FILE,
     MAX_TARGET_FILE_BYTES,
@@ -41,7 +42,6 @@ from kzprobe.targets import (
 )
 from kzprobe.targets.selection import TargetSelection, TargetSelectionError, select_targets
 from kzprobe.vantage import (
-    EffectiveSettings,
     LatestError,
     LockedError,
     OutputDirError,

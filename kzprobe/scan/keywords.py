@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from kzprobe.probes.keyword import KeywordBase, measure_keyword
-from kzprobe.probes.web import ProbeKit
+from kzprobe.probes.kit import ProbeKit
 from kzprobe.report.observations import Observations
 from kzprobe.scan import limits as scan_limits
 from kzprobe.scan.run import utc_now

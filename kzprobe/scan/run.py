@@ -31,7 +31,8 @@ from kzprobe.probes.dns import DnsProbe, ResolverSpec
 from kzprobe.probes.doh import DohClient
 from kzprobe.probes.service_endpoints import ENDPOINT_OPERATIONS_AT_ONCE, measure_endpoints
 from kzprobe.probes.own_addresses import interface_addresses
-from kzprobe.probes.web import ProbeKit, measure_web_target
+from kzprobe.probes.kit import ProbeKit
+from kzprobe.probes.web import measure_web_target
 from kzprobe.report.scrub import Scrubber
 from kzprobe.probes.turns import Backlog, Ticket, current_ticket, hold
 

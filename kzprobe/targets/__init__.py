@@ -15,15 +15,7 @@ Everything other code uses is imported from here, kzprobe.targets.
 
 from __future__ import annotations
 
-from kzprobe.targets.bundled import (
-    _PACKAGED_TARGETS,
-    _SOURCE_CHECKOUT,
-    BASELINES_FILE,
-    BUNDLED_TARGET_NAMES,
-    CA_DIR,
-    bundled_target_files,
-    ca_names,
-)
+from kzprobe.targets.bundled import BASELINES_FILE, BUNDLED_TARGET_NAMES, CA_DIR, bundled_target_files, ca_names
 from kzprobe.targets.csv_files import CITIZEN_LAB_LISTS, CSV_COLUMNS, CSV_HEADER_PREFIX
 from kzprobe.targets.endpoint_specs import ENDPOINT_FIELDS
 from kzprobe.targets.entries import ENTRY_FIELDS, SOURCE_FIELDS

@@ -8,13 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
-# The cap per file is read as kzprobe.targets.MAX_ENTRIES_PER_FILE at call time (see loader.py).
-from kzprobe import targets as _package
-from kzprobe.targets.entries import _validate_entry
-from kzprobe.targets.ids import _IdRegistry
-from kzprobe.targets.messages import _unknown_key_message
+# The cap per file is read as limits.MAX_ENTRIES_PER_FILE at call time (see loader.py).
+from kzprobe.targets import limits
+from kzprobe.targets.entries import validate_entry
+from kzprobe.targets.ids import IdRegistry
+from kzprobe.targets.messages import unknown_key_message
 from kzprobe.targets.target import Target, TargetFile, TargetProblem
-from kzprobe.targets.problems import _EntryContext, _Problems
+from kzprobe.targets.problems import EntryContext, Problems
 
 # Citizen Lab CSV columns (lists/*.csv); only `url` is required in a CSV given to kzprobe.
 CSV_COLUMNS: Final = ("url", "category_code", "category_description", "date_added", "source", "notes")
@@ -30,8 +30,8 @@ _CSV_FIELD_NAMES: Final = {
 }
 
 
-def _load_csv(
-    path: Path, name: str, text: str, strict: bool, problems: _Problems, ids: _IdRegistry
+def load_csv(
+    path: Path, name: str, text: str, strict: bool, problems: Problems, ids: IdRegistry
 ) -> TargetFile | None:
     """A Citizen Lab test list (url,category_code,category_description,date_added,source,notes)."""
 
@@ -52,7 +52,7 @@ def _load_csv(
     bad_header = False
     for column in columns:
         if column not in CSV_COLUMNS:
-            file_problem(_unknown_key_message("column", column, CSV_COLUMNS), 1)
+            file_problem(unknown_key_message("column", column, CSV_COLUMNS), 1)
             bad_header = True
     for column in set(columns):
         if columns.count(column) > 1:
@@ -63,7 +63,7 @@ def _load_csv(
         bad_header = True
     if bad_header:
         return None
-    max_entries: int = _package.MAX_ENTRIES_PER_FILE
+    max_entries: int = limits.MAX_ENTRIES_PER_FILE
     basename = path.name
     targets: list[Target] = []
     index = 0
@@ -85,12 +85,12 @@ def _load_csv(
         if index > max_entries:
             file_problem(f"more than {max_entries} rows, the cap per file", line)
             break
-        ctx = _EntryContext(name, index, line, strict, field_names=_CSV_FIELD_NAMES, unique_derived_ids=True)
+        ctx = EntryContext(name, index, line, strict, field_names=_CSV_FIELD_NAMES, unique_derived_ids=True)
         if len(row) != len(columns):
             ctx.problem(problems, None, f"has {len(row)} fields; the header has {len(columns)}")
             continue
         cells = {column: cell.strip() for column, cell in zip(columns, row)}
-        target = _validate_entry(_csv_entry(cells, basename), ctx, problems, ids)
+        target = validate_entry(_csv_entry(cells, basename), ctx, problems, ids)
         if target is not None:
             targets.append(target)
     return TargetFile(path, name, tuple(targets), title=f"Citizen Lab test list {basename}")

@@ -8,9 +8,9 @@ from typing import Any, Final
 from kzprobe.targets.bundled import ca_bundle_path, ca_names
 from kzprobe.targets.hosts import is_ip_literal, normalize_host
 from kzprobe.targets.limits import MAX_ENDPOINTS_PER_TARGET
-from kzprobe.targets.messages import _show, _type_name, _unknown_key_message
+from kzprobe.targets.messages import show_value, type_name, unknown_key_message
 from kzprobe.targets.target import ENDPOINT_KINDS, ENDPOINT_ROLES, Endpoint
-from kzprobe.targets.problems import _EntryContext, _Problems
+from kzprobe.targets.problems import EntryContext, Problems
 
 # Fields of an endpoint given as a mapping.
 ENDPOINT_FIELDS: Final = ("host", "port", "tls", "sni", "ca", "role", "kind", "cert", "fingerprint")
@@ -22,12 +22,12 @@ _OBFS4_CERT_RE: Final = re.compile(r"^[A-Za-z0-9+/]{40,120}={0,2}$")
 _FINGERPRINT_RE: Final = re.compile(r"^[0-9A-F]{40}$")
 
 
-def _check_endpoints(entry: dict, ctx: _EntryContext, problems: _Problems) -> tuple[Endpoint, ...]:
+def check_endpoints(entry: dict, ctx: EntryContext, problems: Problems) -> tuple[Endpoint, ...]:
     if "endpoints" not in entry:
         return ()
     value = entry["endpoints"]
     if not isinstance(value, list):
-        message = f"must be a list of 'host:port' or {{host, port, …}}, not {_type_name(value)}"
+        message = f"must be a list of 'host:port' or {{host, port, …}}, not {type_name(value)}"
         ctx.problem(problems, "endpoints", message)
         return ()
     if not value:
@@ -55,22 +55,22 @@ def _check_endpoints(entry: dict, ctx: _EntryContext, problems: _Problems) -> tu
     return tuple(endpoints)
 
 
-def _endpoint_from_string(item: str, where: str, ctx: _EntryContext, problems: _Problems) -> Endpoint | None:
+def _endpoint_from_string(item: str, where: str, ctx: EntryContext, problems: Problems) -> Endpoint | None:
     """'host:port', '1.2.3.4:443' or '[2001:db8::1]:443': a plain TCP endpoint."""
     text = item.strip()
     if text.startswith("["):
         host, sep, port_text = text.partition("]:")
         host += "]"
         if not sep:
-            ctx.problem(problems, where, f"{_show(item)} must be '[IPv6]:port'")
+            ctx.problem(problems, where, f"{show_value(item)} must be '[IPv6]:port'")
             return None
     else:
         host, sep, port_text = text.rpartition(":")
         if not sep or not host:
-            ctx.problem(problems, where, f"{_show(item)} must be 'host:port'")
+            ctx.problem(problems, where, f"{show_value(item)} must be 'host:port'")
             return None
         if ":" in host:
-            message = f"{_show(item)}: write an IPv6 address in brackets, '[2001:db8::1]:443'"
+            message = f"{show_value(item)}: write an IPv6 address in brackets, '[2001:db8::1]:443'"
             ctx.problem(problems, where, message)
             return None
     port = _port_value(port_text, where, ctx, problems)
@@ -82,15 +82,15 @@ def _endpoint_from_string(item: str, where: str, ctx: _EntryContext, problems: _
     return Endpoint(host=normalized, port=port) if port is not None else None
 
 
-def _endpoint_from_mapping(item: Any, where: str, ctx: _EntryContext, problems: _Problems) -> Endpoint | None:
+def _endpoint_from_mapping(item: Any, where: str, ctx: EntryContext, problems: Problems) -> Endpoint | None:
     if not isinstance(item, dict):
-        message = f"must be 'host:port' or a mapping {{host, port, tls, sni, ca, role}}, not {_type_name(item)}"
+        message = f"must be 'host:port' or a mapping {{host, port, tls, sni, ca, role}}, not {type_name(item)}"
         ctx.problem(problems, where, message)
         return None
     before = len(problems.items)
     for key in item:
         if key not in ENDPOINT_FIELDS:
-            ctx.problem(problems, where, _unknown_key_message("key", key, ENDPOINT_FIELDS))
+            ctx.problem(problems, where, unknown_key_message("key", key, ENDPOINT_FIELDS))
     host = None
     if "host" not in item:
         ctx.problem(problems, f"{where}.host", "required")
@@ -108,13 +108,13 @@ def _endpoint_from_mapping(item: Any, where: str, ctx: _EntryContext, problems: 
         port = _port_value(item["port"], f"{where}.port", ctx, problems)
     tls = item.get("tls", item.get("kind") == "tor_or")
     if not isinstance(tls, bool):
-        ctx.problem(problems, f"{where}.tls", f"must be true or false, not {_type_name(tls)}")
+        ctx.problem(problems, f"{where}.tls", f"must be true or false, not {type_name(tls)}")
         tls = False
     sni = _endpoint_sni(item, tls, where, ctx, problems)
     ca = _endpoint_ca(item, tls, where, ctx, problems)
     role = item.get("role")
     if role is not None and role not in ENDPOINT_ROLES:
-        ctx.problem(problems, f"{where}.role", f"{_show(role)} is not one of: {', '.join(ENDPOINT_ROLES)}")
+        ctx.problem(problems, f"{where}.role", f"{show_value(role)} is not one of: {', '.join(ENDPOINT_ROLES)}")
     kind, cert, fingerprint = _endpoint_kind(item, tls, where, ctx, problems)
     if len(problems.items) > before or host is None or port is None:
         return None
@@ -122,14 +122,14 @@ def _endpoint_from_mapping(item: Any, where: str, ctx: _EntryContext, problems: 
                     fingerprint=fingerprint)
 
 
-def _endpoint_kind(item: dict, tls: bool, where: str, ctx: _EntryContext,
-                   problems: _Problems) -> tuple[str | None, str | None, str | None]:
+def _endpoint_kind(item: dict, tls: bool, where: str, ctx: EntryContext,
+                   problems: Problems) -> tuple[str | None, str | None, str | None]:
     """(kind, cert, fingerprint). A Tor OR port is TLS by nature (`tls: true` is implied, and a
     pinned CA or server name would contradict what Tor does); a directory port and a bridge are
     plain TCP to kzprobe (obfs4 looks like random bytes, never TLS)."""
     kind = item.get("kind")
     if kind is not None and kind not in ENDPOINT_KINDS:
-        ctx.problem(problems, f"{where}.kind", f"{_show(kind)} is not one of: {', '.join(ENDPOINT_KINDS)}")
+        ctx.problem(problems, f"{where}.kind", f"{show_value(kind)} is not one of: {', '.join(ENDPOINT_KINDS)}")
         kind = None
     if kind == "tor_or" and ("ca" in item or "sni" in item):
         ctx.problem(problems, f"{where}.kind", "a Tor OR port takes no 'ca' or 'sni': its certificate is never checked")
@@ -149,7 +149,7 @@ def _endpoint_kind(item: dict, tls: bool, where: str, ctx: _EntryContext,
     return kind, cert, fingerprint
 
 
-def _endpoint_sni(item: dict, tls: bool, where: str, ctx: _EntryContext, problems: _Problems) -> str | None:
+def _endpoint_sni(item: dict, tls: bool, where: str, ctx: EntryContext, problems: Problems) -> str | None:
     if "sni" not in item:
         return None
     value = item["sni"]
@@ -170,7 +170,7 @@ def _endpoint_sni(item: dict, tls: bool, where: str, ctx: _EntryContext, problem
     return sni
 
 
-def _endpoint_ca(item: dict, tls: bool, where: str, ctx: _EntryContext, problems: _Problems) -> str | None:
+def _endpoint_ca(item: dict, tls: bool, where: str, ctx: EntryContext, problems: Problems) -> str | None:
     if "ca" not in item:
         return None
     value = item["ca"]
@@ -178,7 +178,7 @@ def _endpoint_ca(item: dict, tls: bool, where: str, ctx: _EntryContext, problems
         ctx.problem(problems, f"{where}.ca", "only makes sense with 'tls: true'")
         return None
     if not isinstance(value, str) or not _CA_NAME_RE.match(value):
-        message = f"{_show(value)} must be the name of a bundle in kzprobe/data/cas/, e.g. 'signal'"
+        message = f"{show_value(value)} must be the name of a bundle in kzprobe/data/cas/, e.g. 'signal'"
         ctx.problem(problems, f"{where}.ca", message)
         return None
     if not ca_bundle_path(value).is_file():
@@ -188,10 +188,10 @@ def _endpoint_ca(item: dict, tls: bool, where: str, ctx: _EntryContext, problems
     return value
 
 
-def _port_value(value: Any, where: str, ctx: _EntryContext, problems: _Problems) -> int | None:
+def _port_value(value: Any, where: str, ctx: EntryContext, problems: Problems) -> int | None:
     if isinstance(value, str) and value.isascii() and value.isdigit():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
-        ctx.problem(problems, where, f"{_show(value)} is not a port number from 1 to 65535")
+        ctx.problem(problems, where, f"{show_value(value)} is not a port number from 1 to 65535")
         return None
     return value

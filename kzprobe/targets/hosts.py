@@ -16,7 +16,7 @@ from urllib.parse import SplitResult, urlsplit
 import idna
 
 from kzprobe.targets.limits import MAX_URL_CHARS
-from kzprobe.targets.messages import _show
+from kzprobe.targets.messages import show_value
 
 _LABEL_RE: Final = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$")
 # Second-level labels under which a country code hands out names (orda.com.kz): used to
@@ -32,7 +32,7 @@ class _UrlParts:
 
 
 @functools.lru_cache(maxsize=4096)
-def _url_parts(url: str) -> _UrlParts:
+def url_parts(url: str) -> _UrlParts:
     """The parts of an http(s) URL, or ValueError with a message for the user.
 
     Cached: a scan asks each target for its hostname, port and scheme many times.
@@ -95,7 +95,7 @@ def normalize_host(host: str) -> str:
         try:
             return ipaddress.IPv6Address(inner).compressed
         except ValueError:
-            raise ValueError(f"{_show(host)} is not a valid IPv6 address") from None
+            raise ValueError(f"{show_value(host)} is not a valid IPv6 address") from None
     name = host[:-1] if host.endswith(".") else host
     if not name:
         raise ValueError("has an empty host")
@@ -105,23 +105,23 @@ def normalize_host(host: str) -> str:
         try:
             name = idna.encode(name, uts46=True, std3_rules=False, transitional=False).decode("ascii").lower()
         except (idna.IDNAError, UnicodeError, ValueError) as error:
-            raise ValueError(f"the host {_show(host)} cannot be encoded as IDNA: {error}") from None
+            raise ValueError(f"the host {show_value(host)} cannot be encoded as IDNA: {error}") from None
     labels = name.split(".")
     if all(label.isdigit() for label in labels if label) or labels[-1].isdigit():
         try:
             return str(ipaddress.IPv4Address(name))
         except ValueError:
-            raise ValueError(f"{_show(host)} is neither a valid IPv4 address nor a domain name") from None
+            raise ValueError(f"{show_value(host)} is neither a valid IPv4 address nor a domain name") from None
     if len(name) > 253:
         raise ValueError("the host name is longer than 253 characters")
     for label in labels:
         if not _LABEL_RE.match(label):
-            raise ValueError(f"the host {_show(host)} has an invalid label {_show(label)}")
+            raise ValueError(f"the host {show_value(host)} has an invalid label {show_value(label)}")
         if label.startswith("xn--"):
             try:
                 label[4:].encode("ascii").decode("punycode")
             except UnicodeError:
-                message = f"the host {_show(host)} has an invalid punycode label {_show(label)}"
+                message = f"the host {show_value(host)} has an invalid punycode label {show_value(label)}"
                 raise ValueError(message) from None
     return name
 
@@ -135,7 +135,7 @@ def is_ip_literal(host: str) -> bool:
     return True
 
 
-def _site(host: str) -> str:
+def registrable_site(host: str) -> str:
     """The registrable part of a host, approximately: orda.kz for www.orda.kz, x.com.kz for a.x.com.kz."""
     if is_ip_literal(host):
         return host

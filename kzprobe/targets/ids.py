@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlsplit
 
-from kzprobe.targets.hosts import _url_parts
+from kzprobe.targets.hosts import url_parts
 from kzprobe.targets.limits import MAX_ID_CHARS
-from kzprobe.targets.problems import _EntryContext, _Problems
+from kzprobe.targets.problems import EntryContext, Problems
 
-_ID_RE: Final = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
+ID_PATTERN: Final = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
 
 
 def derive_id(url: str) -> str:
@@ -22,9 +22,9 @@ def derive_id(url: str) -> str:
     are cut and made unique with a hash of the URL.
     """
     parts = urlsplit(url)
-    host = _url_parts(url).hostname
+    host = url_parts(url).hostname
     rest = parts.path + (f"?{parts.query}" if parts.query else "")
-    slug = _host_slug(host)
+    slug = host_slug(host)
     rest_slug = _slug(rest)
     if rest_slug:
         slug = f"{slug}-{rest_slug}"
@@ -41,7 +41,7 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-def _host_slug(host: str) -> str:
+def host_slug(host: str) -> str:
     # Hyphens inside a host are kept as they are, so that punycode stays readable: xn--e1afmkfd-kz.
     return re.sub(r"[^a-z0-9-]+", "-", host.lower()).strip("-")
 
@@ -54,14 +54,14 @@ class _IdOwner:
     url: str | None
 
 
-class _IdRegistry:
+class IdRegistry:
     """Every id across all files loaded together, to report duplicates with both places."""
 
-    def __init__(self, problems: _Problems) -> None:
+    def __init__(self, problems: Problems) -> None:
         self._problems = problems
         self._owners: dict[str, _IdOwner] = {}
 
-    def claim(self, target_id: str, derived: bool, ctx: _EntryContext, url: str | None) -> str | None:
+    def claim(self, target_id: str, derived: bool, ctx: EntryContext, url: str | None) -> str | None:
         """The id the entry gets, or None after reporting a duplicate with the place of the first.
 
         Rows of a CSV cannot carry an id, and Citizen Lab's lists test http:// and https:// of the

@@ -9,17 +9,16 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-# The cap on entries per file is read as kzprobe.targets.MAX_ENTRIES_PER_FILE at call time, not
-# bound at import: that name is the one setting (tests lower it rather than write 10,001 entries).
-from kzprobe import targets as _package
 from kzprobe.safe_yaml import YamlError, load_yaml
-from kzprobe.targets.csv_files import CSV_HEADER_PREFIX, _load_csv
-from kzprobe.targets.entries import _validate_entry
-from kzprobe.targets.ids import _IdRegistry
-from kzprobe.targets.limits import MAX_TARGET_FILE_BYTES
-from kzprobe.targets.messages import _first_unsafe_char, _type_name, _unknown_key_message
+from kzprobe.targets.csv_files import CSV_HEADER_PREFIX, load_csv
+from kzprobe.targets.entries import validate_entry
+from kzprobe.targets.ids import IdRegistry
+# The caps are read as limits.X at call time, so that a test lowers one in one place
+# (kzprobe.targets.limits) rather than writing 10,001 entries.
+from kzprobe.targets import limits
+from kzprobe.targets.messages import first_unsafe_char, type_name, unknown_key_message
 from kzprobe.targets.target import Target, TargetFile, TargetFileError, TargetProblem
-from kzprobe.targets.problems import _EntryContext, _Problems
+from kzprobe.targets.problems import EntryContext, Problems
 
 # Top-level fields of a YAML target file, besides its `targets` list.
 TOP_LEVEL_METADATA: Final = ("title", "description", "licence")
@@ -42,9 +41,9 @@ def load_target_files(paths: Sequence[str | Path], *, strict: bool = False,
     """Like load_targets, keeping each file's metadata and targets apart (for listings and counts)."""
     if isinstance(paths, (str, Path)):
         raise TypeError("paths must be a list of paths, not a single path")
-    problems = _Problems()
+    problems = Problems()
     loaded: list[TargetFile] = []
-    ids = _IdRegistry(problems)
+    ids = IdRegistry(problems)
     seen_files: dict[Path, str] = {}
     for raw_path in paths:
         path = Path(raw_path)
@@ -66,12 +65,12 @@ def load_target_files(paths: Sequence[str | Path], *, strict: bool = False,
 
 def targets_from_urls(urls: Iterable[str], *, source_name: str = "command line") -> list[Target]:
     """Targets for URLs given directly (e.g. on the command line), validated like a user file."""
-    problems = _Problems()
-    ids = _IdRegistry(problems)
+    problems = Problems()
+    ids = IdRegistry(problems)
     targets: list[Target] = []
     for index, url in enumerate(urls, start=1):
-        ctx = _EntryContext(source_name, index, None, strict=False)
-        target = _validate_entry({"url": url}, ctx, problems, ids)
+        ctx = EntryContext(source_name, index, None, strict=False)
+        target = validate_entry({"url": url}, ctx, problems, ids)
         if target is not None:
             targets.append(target)
     if problems:
@@ -87,7 +86,7 @@ def _file_key(path: Path) -> Path:
 
 
 def _load_one_file(
-    path: Path, name: str, strict: bool, problems: _Problems, ids: _IdRegistry, data: bytes | None = None
+    path: Path, name: str, strict: bool, problems: Problems, ids: IdRegistry, data: bytes | None = None
 ) -> TargetFile | None:
     def file_problem(message: str, line: int | None = None) -> None:
         problems.add(TargetProblem(name, None, None, message, line))
@@ -96,9 +95,9 @@ def _load_one_file(
     if text is None:
         return None
     if path.suffix.lower() == ".csv" or text.lstrip("\ufeff").lower().startswith(CSV_HEADER_PREFIX):
-        return _load_csv(path, name, text, strict, problems, ids)
+        return load_csv(path, name, text, strict, problems, ids)
     try:
-        document = load_yaml(text, source_name=name, max_bytes=MAX_TARGET_FILE_BYTES)
+        document = load_yaml(text, source_name=name, max_bytes=limits.MAX_TARGET_FILE_BYTES)
     except YamlError as error:
         column = f" (column {error.column})" if error.column is not None else ""
         file_problem(f"{error.message}{column}", error.line)
@@ -113,7 +112,7 @@ def _read_text(path: Path, name: str, file_problem: Callable[..., None]) -> str 
             file_problem("not a regular file" if path.exists() else "no such file")
             return None
         with path.open("rb") as handle:
-            data = handle.read(MAX_TARGET_FILE_BYTES + 1)  # never more than the cap, whatever the file
+            data = handle.read(limits.MAX_TARGET_FILE_BYTES + 1)  # never more than the cap, whatever the file
     except OSError as error:
         file_problem(f"cannot be read: {error.strerror or error}")
         return None
@@ -122,8 +121,8 @@ def _read_text(path: Path, name: str, file_problem: Callable[..., None]) -> str 
 
 def _decode_text(data: bytes, file_problem: Callable[..., None]) -> str | None:
     """Text of a list's bytes within the cap, or None after reporting why not."""
-    if len(data) > MAX_TARGET_FILE_BYTES:
-        file_problem(f"larger than the {MAX_TARGET_FILE_BYTES // (1024 * 1024)} MiB cap for target files")
+    if len(data) > limits.MAX_TARGET_FILE_BYTES:
+        file_problem(f"larger than the {limits.MAX_TARGET_FILE_BYTES // (1024 * 1024)} MiB cap for target files")
         return None
     try:
         return data.decode("utf-8-sig")
@@ -133,7 +132,7 @@ def _decode_text(data: bytes, file_problem: Callable[..., None]) -> str | None:
 
 
 def _load_yaml_document(
-    path: Path, name: str, document: Any, strict: bool, problems: _Problems, ids: _IdRegistry
+    path: Path, name: str, document: Any, strict: bool, problems: Problems, ids: IdRegistry
 ) -> TargetFile | None:
     def file_problem(message: str, line: int | None = None) -> None:
         problems.add(TargetProblem(name, None, None, message, line))
@@ -150,11 +149,11 @@ def _load_yaml_document(
             if key == "targets":
                 continue
             if key not in TOP_LEVEL_METADATA:
-                message = _unknown_key_message("top-level key", key, ("targets", *TOP_LEVEL_METADATA))
+                message = unknown_key_message("top-level key", key, ("targets", *TOP_LEVEL_METADATA))
                 problems.add(TargetProblem(name, None, None, message, line))
             elif not isinstance(value, str) or not value.strip():
                 problems.add(TargetProblem(name, None, key, "must be a non-empty string", line))
-            elif (bad := _first_unsafe_char(value.replace("\n", " "))) is not None:
+            elif (bad := first_unsafe_char(value.replace("\n", " "))) is not None:
                 message = f"contains the control or formatting character U+{ord(bad):04X}"
                 problems.add(TargetProblem(name, None, key, message, line))
             else:
@@ -164,13 +163,13 @@ def _load_yaml_document(
             return None
         entries = document["targets"]
         if not isinstance(entries, list):
-            message = f"must be a list of entries, not {_type_name(entries)}"
+            message = f"must be a list of entries, not {type_name(entries)}"
             problems.add(TargetProblem(name, None, "targets", message, line))
             return None
     else:
-        file_problem(f"expected a mapping with a 'targets' list (or a list), not {_type_name(document)}")
+        file_problem(f"expected a mapping with a 'targets' list (or a list), not {type_name(document)}")
         return None
-    max_entries: int = _package.MAX_ENTRIES_PER_FILE
+    max_entries: int = limits.MAX_ENTRIES_PER_FILE
     if len(entries) > max_entries:
         file_problem(f"{len(entries)} entries; the cap is {max_entries} per file")
         return None
@@ -178,8 +177,8 @@ def _load_yaml_document(
     for index, entry in enumerate(entries, start=1):
         if problems.full:
             break
-        ctx = _EntryContext(name, index, getattr(entry, "line", None), strict)
-        target = _validate_entry(entry, ctx, problems, ids)
+        ctx = EntryContext(name, index, getattr(entry, "line", None), strict)
+        target = validate_entry(entry, ctx, problems, ids)
         if target is not None:
             targets.append(target)
     return TargetFile(path, name, tuple(targets), **metadata)

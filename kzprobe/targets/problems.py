@@ -8,7 +8,7 @@ from kzprobe.targets.limits import MAX_PROBLEMS
 from kzprobe.targets.target import TargetProblem
 
 
-class _Problems:
+class Problems:
     """Collects problems up to MAX_PROBLEMS, then one final note that more were not listed."""
 
     def __init__(self) -> None:
@@ -30,7 +30,7 @@ class _Problems:
 
 
 @dataclass
-class _EntryContext:
+class EntryContext:
     """Where an entry is, for problem messages."""
 
     file: str
@@ -44,6 +44,6 @@ class _EntryContext:
     def label(self) -> str:
         return f"entry {self.index}" + (f" ({self.target_id})" if self.target_id else "")
 
-    def problem(self, problems: _Problems, field_name: str | None, message: str) -> None:
+    def problem(self, problems: Problems, field_name: str | None, message: str) -> None:
         shown = None if field_name is None else self.field_names.get(field_name, field_name)
         problems.add(TargetProblem(self.file, self.label(), shown, message, self.line))

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from kzprobe.targets.bundled import ca_bundle_path
-from kzprobe.targets.hosts import _url_parts
+from kzprobe.targets.hosts import url_parts
 
 # Citizen Lab category codes (citizenlab/test-lists, lists/00-LEGEND-new_category_codes.csv);
 # the meanings are our short paraphrase.
@@ -132,17 +132,17 @@ class Target:
     @property
     def hostname(self) -> str:
         """The URL's host as asked on the wire: IDNA (punycode), lower case, no trailing dot."""
-        return _url_parts(self._require_url()).hostname
+        return url_parts(self._require_url()).hostname
 
     @property
     def port(self) -> int:
         """The URL's port, or the scheme's default."""
-        return _url_parts(self._require_url()).port
+        return url_parts(self._require_url()).port
 
     @property
     def scheme(self) -> str:
         """"http" or "https"."""
-        return _url_parts(self._require_url()).scheme
+        return url_parts(self._require_url()).scheme
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, for the report's "target" field: only the fields that are set."""

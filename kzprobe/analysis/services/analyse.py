@@ -64,30 +64,6 @@ def _control_summary(members: list[Member], control_result: Any, age_s: float | 
     return summary
 
 
-def _web_rules_verdict(result: dict, control_result: Any, context: Any, state: str, fingerprints: Any) -> dict | None:
-    """The web rules' verdict for the target's url (its web front end), or None without one."""
-    from kzprobe.analysis.connectivity import Connectivity
-    from kzprobe.analysis.context import Context
-    from kzprobe.analysis.control import ControlView
-    from kzprobe.analysis.facts import read_result
-    from kzprobe.analysis.fingerprints import bundled_fingerprints
-    from kzprobe.analysis.verdict import web_verdict
-
-    facts = read_result(result)
-    if not facts.url or facts.dns is None:
-        return None  # no url, or the front end was not measured (cut short)
-    ctx = context if isinstance(context, Context) else Context(fingerprints or bundled_fingerprints(),
-                                                              Connectivity(state, {}))
-    control = read_result(control_result) if isinstance(control_result, dict) else None
-    if control is not None and (control.dns or control.tcp or control.http):
-        verdict = control_result.get("verdict")
-        view = ControlView(control, verdict if isinstance(verdict, str) else None, None)
-    else:
-        view = ControlView(None, None, "no control scan measured the web front end", missing=True)
-    # Index -1: a service target is never a baseline, so every baseline is its throughput reference.
-    return web_verdict(facts, -1, view, ctx).to_dict()
-
-
 def analyse_service(result: dict, control_result: dict | None, context: Any, *,
                     front_end: Any = None, control_age_s: float | None = None, control_stale: bool = False,
                     interference_elsewhere: bool = False) -> ServiceVerdict:
@@ -95,8 +71,8 @@ def analyse_service(result: dict, control_result: dict | None, context: Any, *,
 
     `control_result`: the same target's result in a usable control scan, or None.
     `context`: analysis.context.Context (best: its fingerprints are used), or the connectivity
-    state string. `front_end`: the web rules' verdict (Verdict or dict) for the target's url;
-    when None it is computed here from the result's web observations. Returns a ServiceVerdict:
+    state string. `front_end`: the web rules' verdict (Verdict or dict) for the target's url,
+    which analysis/verdict.py computes; None when the url was not measured. Returns a ServiceVerdict:
     `.to_dict()` has "verdict", "blocking", "evidence", "explanation", "control", plus
     "endpoints" (one judged entry per endpoint, the web front end last) and "parts".
     `control_age_s`, `control_stale`: the control's age at this measurement and whether it is
@@ -110,8 +86,6 @@ def analyse_service(result: dict, control_result: dict | None, context: Any, *,
     control_endpoints = read_endpoints(control_result.get("observations")) if isinstance(control_result, dict) else None
     members = judge_endpoints(read_endpoints(result.get("observations")), control_endpoints, state, fingerprints,
                               control_stale=control_stale, interference_elsewhere=interference_elsewhere)
-    if front_end is None:
-        front_end = _web_rules_verdict(result, control_result, context, state, fingerprints)
     if isinstance(front_end, Verdict):
         front_end = front_end.to_dict()
     if isinstance(front_end, dict):

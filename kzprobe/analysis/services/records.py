@@ -5,10 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from kzprobe.analysis.facts import DnsFact, TcpFact, TlsFact
-from kzprobe.analysis.facts import _dns as read_dns
-from kzprobe.analysis.facts import _tcp as read_tcp
-from kzprobe.analysis.facts import _tls as read_tls
+from kzprobe.analysis.facts import DnsFact, TcpFact, TlsFact, read_dns, read_tcp, read_tls
 
 # Endpoint records read per service (targets.MAX_ENDPOINTS_PER_TARGET is 64), and attempts
 # per endpoint (the probe makes at most 2 per family).

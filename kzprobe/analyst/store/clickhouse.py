@@ -16,7 +16,7 @@ from typing import Any, Final
 import pyarrow as pa
 
 from kzprobe.analyst.store import layout
-from kzprobe.analyst.store.engine import QueryError
+from kzprobe.analyst.store.layout import QueryError
 from kzprobe.analyst.store.views import CLICKHOUSE, periods_sql, results_view, scans_view
 
 DATABASE: Final = "kzprobe_store"

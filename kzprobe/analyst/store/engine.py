@@ -16,6 +16,7 @@ from typing import Any, Final, Protocol
 import pyarrow as pa
 
 from kzprobe.analyst.store import layout
+from kzprobe.analyst.store.layout import QueryError
 from kzprobe.analyst.store.views import DUCKDB, Dialect, periods_sql, results_view, scans_view
 
 # DuckDB's working memory: queries over 50 M rows spill to disk beyond it instead of growing
@@ -25,10 +26,6 @@ MEMORY_LIMIT: Final = "1GB"
 FETCH_ROWS: Final = 65_536
 # The statements `store sql` runs (DuckDB's statement types): reading, and explaining a read.
 ALLOWED_STATEMENTS: Final = ("SELECT", "EXPLAIN")
-
-
-class QueryError(Exception):
-    """A query the store refuses, or one the engine could not run (the message says which)."""
 
 
 class Engine(Protocol):

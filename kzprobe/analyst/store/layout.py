@@ -50,6 +50,11 @@ class StoreError(Exception):
     """The store cannot be used (missing, not a store, newer format, locked); says which and why."""
 
 
+class QueryError(Exception):
+    """A query the store refuses, or one the engine could not run (the message says which).
+    Beside StoreError so that every engine module can raise it without importing the others."""
+
+
 @dataclass
 class Manifest:
     """The committed state: the live file of each partition (paths relative to the store)."""

@@ -1,5 +1,5 @@
-"""A vantage point's settings: defaults < configuration file < command line, each value with
-the place it came from.
+"""A scan's settings: defaults < configuration file < command line, each value with the place
+it came from (`kzprobe config show` prints them).
 
 A vantage point runs `kzprobe scan` unattended for months, so its settings live in a YAML file
 rather than in a crontab line. The file is found in one documented order (`--config FILE`, else
