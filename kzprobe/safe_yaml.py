@@ -26,6 +26,8 @@ from typing import Any, Final
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from kzprobe.errors import BadInputError
+
 # A target list holding all of Citizen Lab's global list (1,722 rows) written as YAML is about
 # 0.4 MB; 5 MiB leaves ten times that for any real list or configuration. Anything larger is
 # refused unread. Pure-Python PyYAML parses about 0.5 MB/s, so the cap also bounds what a
@@ -57,7 +59,7 @@ _CORE_TAGS: Final = frozenset(
 )
 
 
-class YamlError(ValueError):
+class YamlError(BadInputError, ValueError):
     """A YAML file or text that cannot be loaded; the message names the source and position."""
 
     def __init__(

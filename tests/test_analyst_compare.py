@@ -10,7 +10,7 @@ import pytest
 
 import report_fixtures as f
 from report_fixtures import private_digest_cache  # noqa: F401 (autouse fixture)
-from kzprobe.cli import exit_codes
+from kzprobe.errors import ExitCode
 
 
 @pytest.fixture
@@ -83,5 +83,5 @@ def test_an_unreadable_side_is_bad_input(pair, tmp_path):
     broken = tmp_path / "broken.json"
     broken.write_text('{"format": "kzprobe-report", "format_version": 1, "results": [')
     result = f.cli("compare", pair[0], broken)
-    assert result.exit_code == exit_codes.BAD_INPUT
+    assert result.exit_code == ExitCode.BAD_INPUT
     assert "broken.json: truncated JSON" in result.stderr

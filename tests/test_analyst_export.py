@@ -12,7 +12,7 @@ import pytest
 import report_fixtures as f
 from report_fixtures import private_digest_cache  # noqa: F401 (autouse fixture)
 from kzprobe.analyst.export import COLUMNS
-from kzprobe.cli import exit_codes
+from kzprobe.errors import ExitCode
 
 
 @pytest.fixture
@@ -104,14 +104,14 @@ def test_a_failed_export_leaves_an_existing_output_alone(tmp_path):
     out = tmp_path / "previous.csv"
     out.write_text("previous export\n")
     result = f.cli("export", tmp_path / "in", "-o", out)
-    assert result.exit_code == exit_codes.BAD_INPUT
+    assert result.exit_code == ExitCode.BAD_INPUT
     assert out.read_text() == "previous export\n"
     assert {p.name for p in tmp_path.iterdir()} == {"in", "previous.csv"}  # no temporary file left
 
 
 def test_an_unknown_format_is_bad_input(scans):
     result = f.cli("export", scans, "--format", "xlsx")
-    assert result.exit_code == exit_codes.BAD_INPUT and "csv, jsonl" in result.stderr
+    assert result.exit_code == ExitCode.BAD_INPUT and "csv, jsonl" in result.stderr
 
 
 def test_strict_stops_at_a_bad_file(scans):
@@ -119,7 +119,7 @@ def test_strict_stops_at_a_bad_file(scans):
     result = f.cli("export", scans)
     assert result.exit_code == 0 and "m-broken.json: truncated JSON" in result.stderr
     result = f.cli("export", scans, "--strict")
-    assert result.exit_code == exit_codes.BAD_INPUT
+    assert result.exit_code == ExitCode.BAD_INPUT
 
 
 def test_time_queued_behind_the_scan_is_exported_apart(tmp_path):

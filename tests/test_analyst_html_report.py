@@ -16,7 +16,7 @@ from html_page import Page, parse_page
 from report_fixtures import private_digest_cache  # noqa: F401 (autouse fixture)
 from kzprobe.analyst.html import ReportPicture, render_html
 from kzprobe.analyst.reading import OONI_LICENCE, digest_report, provenance_of
-from kzprobe.cli import exit_codes
+from kzprobe.errors import ExitCode
 from kzprobe.report.read import check_report
 
 MISSING_HOURS = set(range(60, 66))  # 5 Jan 12:00 to 17:00: neither vantage could scan
@@ -246,11 +246,11 @@ def test_filters_narrow_the_page(january, tmp_path):
 @pytest.mark.parametrize(
     ("setup", "options", "code", "message"),
     [
-        ("empty", [], exit_codes.BAD_INPUT, "no report found"),
-        ("broken", [], exit_codes.BAD_INPUT, "no readable report (1 file(s) skipped)"),
-        ("broken_and_good", ["--strict"], exit_codes.BAD_INPUT, "(--strict)"),
-        ("good", ["--vantage", "nowhere"], exit_codes.BAD_INPUT, "no report matches"),
-        ("good", ["--output", "missing-dir/x.html"], exit_codes.CANNOT_WRITE, "cannot write"),
+        ("empty", [], ExitCode.BAD_INPUT, "no report found"),
+        ("broken", [], ExitCode.BAD_INPUT, "no readable report (1 file(s) skipped)"),
+        ("broken_and_good", ["--strict"], ExitCode.BAD_INPUT, "(--strict)"),
+        ("good", ["--vantage", "nowhere"], ExitCode.BAD_INPUT, "no report matches"),
+        ("good", ["--output", "missing-dir/x.html"], ExitCode.CANNOT_WRITE, "cannot write"),
     ],
 )
 def test_bad_input_and_unwritable_output_are_said_and_exit_nonzero(tmp_path, monkeypatch, setup, options, code,

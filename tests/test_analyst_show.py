@@ -12,7 +12,7 @@ from rich.console import Console
 import report_fixtures as f
 from report_fixtures import private_digest_cache  # noqa: F401 (autouse fixture)
 from kzprobe.analyst.render import render_report
-from kzprobe.cli import exit_codes
+from kzprobe.errors import ExitCode
 
 
 @pytest.fixture
@@ -136,14 +136,14 @@ def test_an_unreadable_report_exits_with_bad_input_and_the_reason(tmp_path, cont
     path = tmp_path / "bad.json"
     path.write_text(content)
     result = f.cli("show", path)
-    assert result.exit_code == exit_codes.BAD_INPUT
+    assert result.exit_code == ExitCode.BAD_INPUT
     assert f"{path}: {reason}" in result.stderr
     assert result.stdout == ""
 
 
 def test_an_unknown_verdict_filter_is_bad_input(kz_file):
     result = f.cli("show", kz_file, "--verdict", "banned")
-    assert result.exit_code == exit_codes.BAD_INPUT and "unknown verdict" in result.stderr
+    assert result.exit_code == ExitCode.BAD_INPUT and "unknown verdict" in result.stderr
 
 
 def test_render_report_says_why_a_broken_report_cannot_be_shown():

@@ -11,7 +11,7 @@ import pytest
 
 import report_fixtures as f
 from report_fixtures import private_digest_cache  # noqa: F401 (autouse fixture)
-from kzprobe.cli import exit_codes
+from kzprobe.errors import ExitCode
 
 
 @pytest.fixture
@@ -138,7 +138,7 @@ def test_bad_files_are_named_on_stderr_and_skipped(three_scans):
 def test_strict_makes_a_bad_file_fatal(three_scans):
     (three_scans / "z-broken.json").write_text("[]")
     result = f.cli("summary", three_scans, "--strict")
-    assert result.exit_code == exit_codes.BAD_INPUT
+    assert result.exit_code == ExitCode.BAD_INPUT
     assert "z-broken.json: not a kzprobe report" in result.stderr
 
 
@@ -150,13 +150,13 @@ def test_no_readable_report_is_bad_input(tmp_path, files, message):
     for name, text in files.items():
         (tmp_path / name).write_text(text)
     result = f.cli("summary", tmp_path)
-    assert result.exit_code == exit_codes.BAD_INPUT
+    assert result.exit_code == ExitCode.BAD_INPUT
     assert message in result.stderr
 
 
 def test_a_time_filter_that_matches_nothing_says_so(three_scans):
     result = f.cli("summary", three_scans, "--since", "2030-01-01")
-    assert result.exit_code == exit_codes.BAD_INPUT
+    assert result.exit_code == ExitCode.BAD_INPUT
     assert "no report matches --vantage/--since/--until" in result.stderr
 
 

@@ -9,7 +9,7 @@ import pytest
 
 import report_fixtures as f
 from report_fixtures import private_digest_cache  # noqa: F401 (autouse fixture)
-from kzprobe.cli import exit_codes
+from kzprobe.errors import ExitCode
 
 # Hours after 3 Jan 2022 00:00 UTC with no scan: the vantage itself was unreachable.
 MISSING_HOURS = set(range(60, 66))  # 5 Jan 12:00 to 17:00
@@ -99,5 +99,5 @@ def test_a_vantage_always_online_says_so(tmp_path):
 def test_nothing_readable_is_bad_input(tmp_path):
     (tmp_path / "x.json").write_text('{"format": "kzprobe-report", "format_version": 7}')
     result = f.cli("timeline", tmp_path)
-    assert result.exit_code == exit_codes.BAD_INPUT
+    assert result.exit_code == ExitCode.BAD_INPUT
     assert "x.json: written by a newer kzprobe" in result.stderr

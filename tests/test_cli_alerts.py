@@ -23,7 +23,7 @@ from support.loopback import DnsTable, LoopbackServers
 from support.webhook import WebhookReceiver
 from test_cli_scan import kzprobe
 
-from kzprobe.cli import exit_codes
+from kzprobe.errors import ExitCode
 from kzprobe.lab.servers.clienthello import server_name
 
 ADDRESS = "127.0.0.2"  # the sites
@@ -103,7 +103,7 @@ def vantage(net, tmp_path):
                        "--ca-file", str(net["dir"] / "ca.pem"), "--timeout", "2", "--no-geo",
                        "--vantage", "almaty-test", "--output", str(results / f"scan-{next(count)}.json"), *extra,
                        cwd=tmp_path)
-        assert proc.returncode == exit_codes.OK, proc.stderr
+        assert proc.returncode == ExitCode.OK, proc.stderr
         return proc
 
     return {"scan": scan, "results": results, "tmp": tmp_path, "secret": secret, "table": table,

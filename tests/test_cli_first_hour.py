@@ -8,7 +8,7 @@ import pytest
 
 import report_fixtures as f
 from report_fixtures import private_digest_cache  # noqa: F401 (autouse fixture)
-from kzprobe.cli import exit_codes
+from kzprobe.errors import ExitCode
 from kzprobe.cli.moments import MomentError, parse_moment
 
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=timezone.utc)
@@ -57,7 +57,7 @@ def test_since_takes_a_time_ago_in_every_analyst_command(tmp_path, command):
 def test_a_bad_time_names_the_option_and_the_accepted_forms(tmp_path):
     _recent_reports(tmp_path, [1])
     result = f.cli("summary", tmp_path, "--since", "last week")
-    assert result.exit_code == exit_codes.BAD_INPUT
+    assert result.exit_code == ExitCode.BAD_INPUT
     assert "--since" in result.stderr and "7d" in result.stderr
 
 
@@ -83,7 +83,7 @@ def test_show_of_a_directory_shows_its_newest_scan_by_time_not_by_name(tmp_path)
 def test_show_with_nothing_scanned_yet_says_what_to_do(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = f.cli("show")
-    assert result.exit_code == exit_codes.BAD_INPUT
+    assert result.exit_code == ExitCode.BAD_INPUT
     assert "kzprobe scan" in result.stderr
 
 

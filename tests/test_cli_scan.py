@@ -16,7 +16,7 @@ import jsonschema
 import pytest
 import trustme
 
-from kzprobe.cli import exit_codes
+from kzprobe.errors import ExitCode
 from support.loopback import DnsTable, LoopbackServers
 
 SCHEMA = json.loads((Path(__file__).parent.parent / "kzprobe" / "data" / "report.schema.json").read_text())
@@ -74,7 +74,7 @@ def report(lab):
     directory, servers = lab
     output = directory / "report.json"
     proc = kzprobe(*scan_args(directory, servers, output), cwd=directory)
-    assert proc.returncode == exit_codes.OK, proc.stderr
+    assert proc.returncode == ExitCode.OK, proc.stderr
     return json.loads(output.read_text()), proc, output
 
 
@@ -159,7 +159,7 @@ def test_bad_target_file_scans_nothing(lab, tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("targets:\n  - url: ftp://x.test/\n    colour: red\n")
     proc = kzprobe("scan", "--targets", str(bad), "--output", str(tmp_path / "r.json"), "--no-geo", cwd=tmp_path)
-    assert proc.returncode == exit_codes.BAD_INPUT
+    assert proc.returncode == ExitCode.BAD_INPUT
     assert "bad.yaml" in proc.stderr and "colour" in proc.stderr and "url" in proc.stderr
     assert not list(tmp_path.glob("r.json*"))
 
@@ -185,7 +185,7 @@ def test_sigterm_leaves_an_incomplete_report(lab, tmp_path):
             time.sleep(0.1)
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=30)
-    assert proc.returncode == exit_codes.INTERRUPTED, stderr
+    assert proc.returncode == ExitCode.INTERRUPTED, stderr
     document = json.loads(output.read_text())
     assert document["complete"] is False
     measured = {r["target"]["id"] for r in document["results"]}

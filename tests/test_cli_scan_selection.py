@@ -14,7 +14,7 @@ import pytest
 import trustme
 
 import report_fixtures as f
-from kzprobe.cli import exit_codes
+from kzprobe.errors import ExitCode
 from kzprobe.targets import MAX_TARGET_FILE_BYTES
 from support.loopback import DnsTable, LoopbackServers
 
@@ -72,7 +72,7 @@ def test_url_scans_one_site_with_no_file_beside_the_bundled_baselines(lab, tmp_p
     directory, servers = lab
     url = f"https://news.test:{servers.https_port}/breaking"
     proc = kzprobe(lab, "--url", url, "--output", str(tmp_path / "r.json"))
-    assert proc.returncode == exit_codes.OK, proc.stderr
+    assert proc.returncode == ExitCode.OK, proc.stderr
     report = json.loads((tmp_path / "r.json").read_text())
     quick = [r for r in report["results"] if r["target"]["url"] == url]
     assert len(quick) == 1 and quick[0]["verdict"] == "reachable"
@@ -85,7 +85,7 @@ def test_url_scans_one_site_with_no_file_beside_the_bundled_baselines(lab, tmp_p
 def test_target_and_category_narrow_the_lists_and_keep_their_baselines(lab):
     directory, _ = lab
     proc = kzprobe(lab, "--targets", str(directory / "list.yaml"), "--category", "comm", "--dry-run")
-    assert proc.returncode == exit_codes.OK, proc.stderr
+    assert proc.returncode == ExitCode.OK, proc.stderr
     listed = [line.split()[0] for line in proc.stdout.splitlines()]
     assert listed == ["chat-one", "home-base"]
     proc = kzprobe(lab, "--targets", str(directory / "list.yaml"), "--target", "news-*", "--dry-run", "--json")
@@ -100,7 +100,7 @@ def test_target_and_category_narrow_the_lists_and_keep_their_baselines(lab):
 def test_a_selection_that_picks_nothing_is_refused_and_nothing_is_written(lab, tmp_path, args, message):
     directory, _ = lab
     proc = kzprobe(lab, "--targets", str(directory / "list.yaml"), *args, "--output", str(tmp_path / "r.json"))
-    assert proc.returncode == exit_codes.BAD_INPUT
+    assert proc.returncode == ExitCode.BAD_INPUT
     assert message in proc.stderr
     assert not list(tmp_path.iterdir())
 
@@ -108,7 +108,7 @@ def test_a_selection_that_picks_nothing_is_refused_and_nothing_is_written(lab, t
 def test_dry_run_lists_what_would_be_scanned_and_measures_nothing(lab, tmp_path):
     directory, _ = lab
     proc = kzprobe(lab, "--targets", str(directory / "list.yaml"), "--dry-run", "--output-dir", str(tmp_path / "out"))
-    assert proc.returncode == exit_codes.OK, proc.stderr
+    assert proc.returncode == ExitCode.OK, proc.stderr
     assert len(proc.stdout.splitlines()) == 3 and "3 targets would be scanned" in proc.stderr
     assert not (tmp_path / "out").exists()
 
@@ -117,7 +117,7 @@ def test_targets_by_https_url_are_fetched_through_the_scan_and_validated_like_a_
     _, servers = lab
     url = f"https://{ADDRESS}:{servers.https_port}/list.yaml"
     proc = kzprobe(lab, "--targets", url, "--output", str(tmp_path / "r.json"))
-    assert proc.returncode == exit_codes.OK, proc.stderr
+    assert proc.returncode == ExitCode.OK, proc.stderr
     assert _ids(tmp_path / "r.json") == ["news-one", "chat-one", "home-base"]
     assert json.loads((tmp_path / "r.json").read_text())["settings"]["targets"] == [url]
 
@@ -130,14 +130,14 @@ def test_targets_by_https_url_are_fetched_through_the_scan_and_validated_like_a_
 def test_a_bad_list_by_url_is_refused_before_anything_is_scanned(lab, tmp_path, path, message):
     _, servers = lab
     proc = kzprobe(lab, "--targets", f"https://{ADDRESS}:{servers.https_port}{path}", "--output", str(tmp_path / "r.json"))
-    assert proc.returncode == exit_codes.BAD_INPUT, proc.stderr
+    assert proc.returncode == ExitCode.BAD_INPUT, proc.stderr
     assert message in proc.stderr and "nothing was scanned" in proc.stderr
     assert not list(tmp_path.iterdir())
 
 
 def test_a_list_by_plain_http_is_refused(lab):
     proc = kzprobe(lab, "--targets", "http://127.0.0.2/list.yaml", "--dry-run")
-    assert proc.returncode == exit_codes.BAD_INPUT
+    assert proc.returncode == ExitCode.BAD_INPUT
     assert "https://" in proc.stderr
 
 
@@ -148,7 +148,7 @@ def test_analyse_takes_a_control_by_url_like_scan_does(lab, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "kzprobe", "analyse", str(saved), "--control", url,
                            "--ca-file", str(directory / "ca.pem"), "--json"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=60)
-    assert proc.returncode == exit_codes.OK, proc.stderr
+    assert proc.returncode == ExitCode.OK, proc.stderr
     analysed = json.loads(proc.stdout)
     assert any(r.get("control") for r in analysed["results"])  # the control was read and used
 
@@ -159,5 +159,5 @@ def test_analyse_names_a_control_url_it_cannot_fetch(lab, tmp_path):
     url = f"https://{ADDRESS}:{servers.https_port}/missing.yaml"
     proc = subprocess.run([sys.executable, "-m", "kzprobe", "analyse", str(saved), "--control", url,
                            "--ca-file", str(directory / "ca.pem")], cwd=tmp_path, capture_output=True, text=True, timeout=60)
-    assert proc.returncode == exit_codes.BAD_INPUT
+    assert proc.returncode == ExitCode.BAD_INPUT
     assert "--control" in proc.stderr and "HTTP 404" in proc.stderr and "https:/1" not in proc.stderr

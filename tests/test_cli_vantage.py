@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from kzprobe.cli import exit_codes
+from kzprobe.errors import ExitCode
 from test_cli_scan import kzprobe, lab, scan_args, write_targets  # noqa: F401  (lab is a fixture)
 from test_vantage_support import needs_namespaces, run_on_tmpfs
 
@@ -58,13 +58,13 @@ def interrupted_scan(lab, tmp_path: Path, silent_port: int) -> tuple[Path, Path,
 
 def test_interrupted_scan_is_resumed_to_a_complete_report(lab, tmp_path, silent_port):
     output, journal, returncode = interrupted_scan(lab, tmp_path, silent_port)
-    assert returncode == exit_codes.INTERRUPTED
+    assert returncode == ExitCode.INTERRUPTED
     first = json.loads(output.read_text())
     assert first["complete"] is False and len(first["results"]) == 4
 
     resumed = kzprobe(*slow_scan_args(lab, tmp_path, silent_port, tmp_path / "unused.json", "1"),
                       "--resume", str(journal), cwd=tmp_path)
-    assert resumed.returncode == exit_codes.OK, resumed.stderr
+    assert resumed.returncode == ExitCode.OK, resumed.stderr
     final = json.loads(output.read_text())
     assert final["complete"] is True and final["scan_id"] == first["scan_id"]
     assert sorted(r["target"]["id"] for r in final["results"]) == sorted(
@@ -83,7 +83,7 @@ def test_a_scan_is_resumed_only_with_the_resolvers_it_was_started_with(lab, tmp_
     args = slow_scan_args(lab, tmp_path, silent_port, tmp_path / "unused.json", "1")
     args[args.index("--control-resolver") + 1] = "none"
     refused = kzprobe(*args, "--resume", str(journal), cwd=tmp_path)
-    assert refused.returncode == exit_codes.BAD_INPUT and "control_resolver" in refused.stderr
+    assert refused.returncode == ExitCode.BAD_INPUT and "control_resolver" in refused.stderr
     assert journal.exists()  # untouched: the same options resume it
 
 
@@ -103,7 +103,7 @@ def test_resuming_a_complete_scan_is_refused(lab, tmp_path):
     output = tmp_path / "done.json"
     assert kzprobe(*scan_args(directory, servers, output), cwd=tmp_path).returncode == 0
     again = kzprobe(*scan_args(directory, servers, tmp_path / "x.json"), "--resume", str(output), cwd=tmp_path)
-    assert again.returncode == exit_codes.BAD_INPUT and "complete" in again.stderr
+    assert again.returncode == ExitCode.BAD_INPUT and "complete" in again.stderr
 
 
 def test_second_scan_into_the_same_directory_is_refused_and_touches_nothing(lab, tmp_path, silent_port):
@@ -116,7 +116,7 @@ def test_second_scan_into_the_same_directory_is_refused_and_touches_nothing(lab,
         journal_before = journal.read_bytes()
         started = time.monotonic()
         second = kzprobe(*scan_args(directory, servers, output.parent / "second.json"), cwd=tmp_path)
-        assert second.returncode == exit_codes.LOCKED
+        assert second.returncode == ExitCode.LOCKED
         assert time.monotonic() - started < 10
         assert "scan" in second.stderr.lower()
         assert sorted(p.name for p in output.parent.iterdir()) == before
@@ -144,7 +144,7 @@ def test_unwritable_output_directory_is_a_clear_error(lab, tmp_path, case):
     setup = f"mkdir -p {mount}/out" + ("" if case == "read-only" else f" && (dd if=/dev/zero of={mount}/fill bs=1k count=512 2>/dev/null || true)")
     outcome = run_on_tmpfs(mount, SCAN_ON_TMPFS.format(args=json.dumps(args)), size_kib=64, setup=setup,
                            read_only=case == "read-only")
-    assert outcome["code"] == exit_codes.CANNOT_WRITE, outcome["stderr"]
+    assert outcome["code"] == ExitCode.CANNOT_WRITE, outcome["stderr"]
     assert outcome["stderr"].count("\n") == 1 and str(mount) in outcome["stderr"]
 
 

@@ -1,7 +1,7 @@
 """Imports point down the layers of docs/architecture.md, and never in a circle.
 
 cli → scan, analyst, vantage, lab → probes, analysis → report, targets → leaves (text,
-safe_yaml, errors, kzprobe/__init__). The check reads the source (tests/support/
+safe_yaml, docs_links) → errors and kzprobe/__init__. The check reads the source (tests/support/
 import_layers.py), function-level imports included; the tests below the first one show that it
 fails when a module imports upward, across a layer, or in a cycle.
 """

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from kzprobe.cli import exit_codes
+from kzprobe.errors import ExitCode
 from kzprobe.lab import NETWORK_RUNS, SCENARIOS, availability
 from kzprobe.lab import addresses as a
 
@@ -24,7 +24,7 @@ def kzprobe(*args: str, **kwargs) -> subprocess.CompletedProcess:
 
 def test_list_as_json_is_the_catalogue():
     proc = kzprobe("lab", "list", "--json")
-    assert proc.returncode == exit_codes.OK, proc.stderr
+    assert proc.returncode == ExitCode.OK, proc.stderr
     data = json.loads(proc.stdout)
     assert [row["id"] for row in data["scenarios"]] == [s.id for s in SCENARIOS]
     assert [run["id"] for run in data["network_runs"]] == [r.id for r in NETWORK_RUNS]
@@ -39,7 +39,7 @@ def test_list_as_json_is_the_catalogue():
 
 def test_list_for_people_names_every_scenario_without_escape_codes():
     proc = kzprobe("lab", "list")
-    assert proc.returncode == exit_codes.OK
+    assert proc.returncode == ExitCode.OK
     for scenario in SCENARIOS:
         assert scenario.id in proc.stdout
     assert "\x1b" not in proc.stdout
@@ -48,13 +48,13 @@ def test_list_for_people_names_every_scenario_without_escape_codes():
 @pytest.mark.parametrize("command", [["run"], ["shell"]])
 def test_unknown_scenario_is_bad_input(command):
     proc = kzprobe("lab", *command, "--scenario", "no-such-scenario")
-    assert proc.returncode == exit_codes.BAD_INPUT
+    assert proc.returncode == ExitCode.BAD_INPUT
     assert "no-such-scenario" in proc.stderr
 
 
 def test_shell_side_must_be_a_network_of_the_lab():
     proc = kzprobe("lab", "shell", "--side", "moon")
-    assert proc.returncode == exit_codes.BAD_INPUT
+    assert proc.returncode == ExitCode.BAD_INPUT
 
 
 @needs_namespaces
@@ -70,13 +70,13 @@ def test_shell_runs_inside_the_censored_network():
 @needs_namespaces
 def test_clean_succeeds_with_nothing_to_clean():
     proc = kzprobe("lab", "clean")
-    assert proc.returncode == exit_codes.OK
+    assert proc.returncode == ExitCode.OK
 
 
 @needs_namespaces
 def test_run_some_scenarios_as_json():
     proc = kzprobe("lab", "run", "-s", "tls-reset", "-s", "offline", "--json", timeout=120)
-    assert proc.returncode == exit_codes.OK, proc.stdout + proc.stderr
+    assert proc.returncode == ExitCode.OK, proc.stdout + proc.stderr
     data = json.loads(proc.stdout)
     assert data["ok"] is True
     seen = {(c["run"], c["scenario"]) for c in data["comparisons"]}
@@ -105,7 +105,7 @@ def test_run_exits_1_and_names_each_mismatch(monkeypatch):
     monkeypatch.setattr(commands_lab, "availability", lambda: None)
     monkeypatch.setattr(commands_lab, "run_lab", lambda *args, **kwargs: result)
     out = CliRunner().invoke(app, ["lab", "run"])
-    assert out.exit_code == exit_codes.FAILED
+    assert out.exit_code == ExitCode.FAILED
     assert "MISMATCH (pending)" in out.output and "1 of 2 expectations met" in out.output
     assert "inside tls-fin: verdict 'reachable', expected 'blocked' (pending: the TLS rules do not know eof yet)" in out.output
     assert "kzprobe said: It loaded." in out.output and "\x1b" not in out.output

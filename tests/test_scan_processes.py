@@ -21,7 +21,7 @@ import trustme
 from kzprobe.scan import limits
 from kzprobe.scan import processes as scan_processes
 from kzprobe.scan import run as scan
-from kzprobe.cli import exit_codes
+from kzprobe.errors import ExitCode
 from kzprobe.probes.dns import parse_resolver
 from kzprobe.report.write import ReportWriteError, journal_path_for, result_line
 from kzprobe.scan.run import ScanOptions, scheduling_order
@@ -168,7 +168,7 @@ def one_and_two(lab, tmp_path_factory):
     reports = {}
     for processes, (output, proc) in runs.items():
         _, stderr = proc.communicate(timeout=60)
-        assert proc.returncode == exit_codes.OK, stderr
+        assert proc.returncode == ExitCode.OK, stderr
         reports[processes] = (json.loads(output.read_text()), output)
     return reports
 
@@ -238,7 +238,7 @@ def test_sigterm_stops_every_measuring_process_and_resume_completes(lab, tmp_pat
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == exit_codes.INTERRUPTED, stderr
+    assert proc.returncode == ExitCode.INTERRUPTED, stderr
     # The stop was relayed: the measuring processes used their grace and exited, well before
     # the parent's last resort (SIGKILL after _KILL_AFTER_S) or the silent targets' timeout.
     assert stopped_in < scan_processes._KILL_AFTER_S - 1.5, stopped_in
@@ -257,7 +257,7 @@ def test_sigterm_stops_every_measuring_process_and_resume_completes(lab, tmp_pat
     # Resumed from the report (its journal is found beside it), with a short timeout.
     resumed = kzprobe(*lab.scan_args(targets, tmp_path / "unused.json", processes=2, timeout=1),
                       "--resume", str(output), cwd=tmp_path)
-    assert resumed.returncode == exit_codes.OK, resumed.stderr
+    assert resumed.returncode == ExitCode.OK, resumed.stderr
     final = json.loads(output.read_text())
     assert final["complete"] is True and final["scan_id"] == first["scan_id"]
     assert [r["target"]["id"] for r in final["results"]] == [row[0] for row in rows]
@@ -370,7 +370,9 @@ def test_an_unreadable_result_from_a_measuring_process_is_an_error(lab, forked, 
 
 
 def test_a_measuring_failure_ends_the_scan_job_with_a_way_to_resume(lab, forked, monkeypatch, tmp_path):
-    from kzprobe.scan.job import MEASURING_FAILED, ScanJobError, run_scan_job
+    from kzprobe.errors import ExitCode
+    from kzprobe.scan.job import run_scan_job
+    from kzprobe.scan.processes import MeasuringProcessError
     from kzprobe.scan.settings import resolve_settings
 
     monkeypatch.setattr(scan_processes, "build_probe_kit", lambda options: 1 / 0)
@@ -378,9 +380,9 @@ def test_a_measuring_failure_ends_the_scan_job_with_a_way_to_resume(lab, forked,
     settings = resolve_settings({"targets": [targets], "output_dir": tmp_path / "out", "processes": 2, "geo": False,
                                  "resolver": f"{SITES}:{lab.servers.dns_port}", "control_resolver": "none",
                                  "ca_file": lab.directory / "ca.pem", "timeout": 2.0}, None)
-    with pytest.raises(ScanJobError) as caught:
+    with pytest.raises(MeasuringProcessError) as caught:
         run_scan_job(settings)
-    assert caught.value.kind == MEASURING_FAILED and "--resume" in str(caught.value)
+    assert caught.value.exit_code == ExitCode.FAILED and "--resume" in str(caught.value)
     assert_reaped(forked)
 
 

@@ -19,7 +19,7 @@ import trustme
 import report_fixtures as f
 from kzprobe.analyst.store import collect as store_collect
 from kzprobe.analyst.store.engine import DuckDBEngine
-from kzprobe.cli import exit_codes
+from kzprobe.errors import ExitCode
 from kzprobe.vantage import report_index
 from kzprobe.vantage.report_files import report_file_name
 from support.loopback import DnsTable, Drip, LoopbackServers
@@ -114,11 +114,11 @@ def test_collect_fetches_each_vantages_new_reports_once(vantages, tmp_path):
     root, _ = vantages
     store = tmp_path / "store"
     first = collect(vantages, store, *GOOD)
-    assert first.returncode == exit_codes.OK, first.stderr
+    assert first.returncode == ExitCode.OK, first.stderr
     assert _scans(store) == [("almaty", 3), ("shymkent", 3)]
     assert "3 new, 0 replaced, 0 already in the store, of 3 listed" in first.stderr
     again = collect(vantages, store, *GOOD)
-    assert again.returncode == exit_codes.OK and again.stderr.count("0 new, 0 replaced, 3 already") == 2, again.stderr
+    assert again.returncode == ExitCode.OK and again.stderr.count("0 new, 0 replaced, 3 already") == 2, again.stderr
     _vantage_directory(root, "almaty.test", hours=4)  # the next hourly scan, and its index
     third = collect(vantages, store, "almaty.test")
     assert "1 new, 0 replaced, 3 already in the store, of 4 listed" in third.stderr
@@ -130,7 +130,7 @@ def test_collect_fetches_each_vantages_new_reports_once(vantages, tmp_path):
 def test_a_hostile_vantage_is_named_and_left_while_the_others_are_collected(vantages, tmp_path):
     store = tmp_path / "store"
     outcome = collect(vantages, store, "html.test", GOOD[0], *list(HOSTILE)[1:], GOOD[1])
-    assert outcome.returncode == exit_codes.FAILED, outcome.stderr
+    assert outcome.returncode == ExitCode.FAILED, outcome.stderr
     collected = dict(_scans(store))
     assert collected.keys() == {"almaty", "shymkent"} and min(collected.values()) >= 3  # the good ones, whole
     lines = outcome.stderr.splitlines()
@@ -143,7 +143,7 @@ def test_a_hostile_vantage_is_named_and_left_while_the_others_are_collected(vant
 def test_only_https_vantages_are_collected(tmp_path):
     outcome = subprocess.run([sys.executable, "-m", "kzprobe", "collect", "http://127.0.0.2/results/", "--store",
                               str(tmp_path / "s")], capture_output=True, text=True, timeout=60)
-    assert outcome.returncode == exit_codes.BAD_INPUT and "https:// only" in outcome.stderr
+    assert outcome.returncode == ExitCode.BAD_INPUT and "https:// only" in outcome.stderr
 
 
 @pytest.mark.parametrize(("index", "problem"), [

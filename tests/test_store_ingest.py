@@ -19,7 +19,7 @@ from report_fixtures import private_digest_cache  # noqa: F401 (autouse fixture)
 from kzprobe.analyst.store import layout
 from kzprobe.analyst.store.engine import DuckDBEngine
 from kzprobe.analyst.store.ingest import add_paths
-from kzprobe.cli import exit_codes
+from kzprobe.errors import ExitCode
 
 
 def _add(store: Path, *paths: Path, batch: int = 1000, problems: list | None = None):
@@ -151,7 +151,7 @@ def test_an_ingest_killed_mid_batch_leaves_a_readable_store_that_the_next_add_co
     _consistent(store)
     assert _query(store, "SELECT count(*) FROM scans")[0][0] == 3 * committed
     finished = subprocess.run(command, capture_output=True, text=True, timeout=120)
-    assert finished.returncode == exit_codes.OK, finished.stderr
+    assert finished.returncode == ExitCode.OK, finished.stderr
     assert _query(store, "SELECT count(*), count(DISTINCT scan_key) FROM results") == [(288 * 4, 288)]
     assert len(list(store.rglob("*.parquet"))) == len(layout.read_manifest(store).files())
 
@@ -161,7 +161,7 @@ def test_a_store_is_not_written_by_two_writers_at_once(tmp_path):
     store = tmp_path / "store"
     with layout.writer_lock(store):
         result = f.cli("store", "add", tmp_path / "in", "--store", store)
-    assert result.exit_code == exit_codes.BAD_INPUT and "another kzprobe is writing" in result.stderr
+    assert result.exit_code == ExitCode.BAD_INPUT and "another kzprobe is writing" in result.stderr
 
 
 def test_partition_files_hold_rows_in_scan_time_order(tmp_path):

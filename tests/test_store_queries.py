@@ -15,7 +15,7 @@ import report_fixtures as f
 from report_fixtures import private_digest_cache  # noqa: F401 (autouse fixture)
 from kzprobe.analyst.store.clickhouse import ClickHouseEngine
 from kzprobe.analyst.store.engine import DuckDBEngine
-from kzprobe.cli import exit_codes
+from kzprobe.errors import ExitCode
 
 ENGINES = ("duckdb", "chdb")
 
@@ -95,7 +95,7 @@ def test_compare_takes_scans_by_id_or_file_name(reports_and_store, engine):
     assert stored.exit_code == 0, stored.stderr
     assert json.loads(stored.stdout) == json.loads(files.stdout)
     missing = f.cli("compare", "nope.json", "kz.json", "--store", store)
-    assert missing.exit_code == exit_codes.BAD_INPUT and "no such scan" in missing.stderr
+    assert missing.exit_code == ExitCode.BAD_INPUT and "no such scan" in missing.stderr
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -107,7 +107,7 @@ def test_export_parquet_is_the_same_table_from_files_and_from_the_store(reports_
     a, b = pq.read_table(tmp_path / "a.parquet"), pq.read_table(tmp_path / "b.parquet")
     assert a.num_rows > 800 and a.equals(b)
     assert str(a.schema.field("scan_started_at").type) == "timestamp[us, tz=UTC]"
-    assert f.cli("export", directory, "--format", "parquet").exit_code == exit_codes.BAD_INPUT  # a file is needed
+    assert f.cli("export", directory, "--format", "parquet").exit_code == ExitCode.BAD_INPUT  # a file is needed
 
 
 def test_the_html_report_from_a_store_is_the_page_from_its_files(reports_and_store, tmp_path):
@@ -153,7 +153,7 @@ def test_the_views_answer_alike_on_both_engines(reports_and_store):
 def test_store_sql_reads_the_store_and_nothing_else(reports_and_store, query, refusal):
     _, store = reports_and_store
     result = f.cli("store", "sql", "--store", store, query)
-    assert result.exit_code == exit_codes.BAD_INPUT and refusal in result.stderr, result.stderr
+    assert result.exit_code == ExitCode.BAD_INPUT and refusal in result.stderr, result.stderr
 
 
 def test_store_sql_prints_tables_csv_and_json_lines(reports_and_store):
@@ -173,7 +173,7 @@ def test_a_missing_or_foreign_store_is_named(tmp_path):
     (tmp_path / "other" / "x.txt").write_text("x")
     assert "not a kzprobe store" in f.cli("timeline", "--store", tmp_path / "other").stderr
     both = f.cli("summary", tmp_path, "--store", tmp_path / "other")
-    assert both.exit_code == exit_codes.BAD_INPUT and "not both" in both.stderr
+    assert both.exit_code == ExitCode.BAD_INPUT and "not both" in both.stderr
 
 
 def test_without_the_store_extra_files_still_work_and_the_store_says_how_to_install(reports_and_store, tmp_path):
@@ -189,8 +189,8 @@ def test_without_the_store_extra_files_still_work_and_the_store_says_how_to_inst
         return subprocess.run([sys.executable, "-c", blocked, *map(str, args)], capture_output=True, text=True,
                               timeout=120, env={**os.environ, "KZPROBE_CACHE_DIR": "off"})
 
-    assert run("summary", directory / "kz.json").returncode == exit_codes.OK
+    assert run("summary", directory / "kz.json").returncode == ExitCode.OK
     for args in (("store", "add", directory, "--store", tmp_path / "s"), ("summary", "--store", store),
                  ("export", directory / "kz.json", "--format", "parquet", "-o", tmp_path / "x.parquet")):
         refused = run(*args)
-        assert refused.returncode == exit_codes.BAD_INPUT and "pip install 'kzprobe[store]'" in refused.stderr, args
+        assert refused.returncode == ExitCode.BAD_INPUT and "pip install 'kzprobe[store]'" in refused.stderr, args

@@ -13,7 +13,9 @@ import pytest
 from typer.testing import CliRunner
 
 from kzprobe.cli import app
-from kzprobe.cli.exit_codes import BAD_INPUT, OK
+from kzprobe.errors import ExitCode
+
+BAD_INPUT, OK = ExitCode.BAD_INPUT, ExitCode.OK
 
 REPO = Path(__file__).resolve().parent.parent
 runner = CliRunner()
@@ -54,7 +56,7 @@ def test_validate_user_file_with_strict_rules(tmp_path: Path) -> None:
     lines = result.stderr.splitlines()
     assert len(lines) == 5  # id, name, category, sources, then the count
     assert all(line.startswith(f"{path}:1: entry 1") for line in lines[:4])
-    assert lines[-1].startswith("4 problems in 1 file")
+    assert lines[-1].startswith("kzprobe: 4 problems in 1 file")
     assert result.stdout == ""
 
 
@@ -84,7 +86,7 @@ def test_validate_collects_problems_across_files(tmp_path: Path) -> None:
     lines = result.stderr.splitlines()
     assert any(line.startswith(f"{second}:1: entry 1 (orda-kz), field 'id'") for line in lines)
     assert f"{tmp_path / 'missing.yaml'}: no such file" in lines
-    assert lines[-1].startswith("2 problems in 2 files")
+    assert lines[-1].startswith("kzprobe: 2 problems in 2 files")
 
 
 def test_validate_citizen_lab_csv(tmp_path: Path) -> None:

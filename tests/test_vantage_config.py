@@ -11,7 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from kzprobe.scan import limits
-from kzprobe.cli import app, exit_codes
+from kzprobe.cli import app
+from kzprobe.errors import ExitCode
 from kzprobe.cli import commands_vantage  # noqa: F401  (registers `config show` and `cron`)
 from kzprobe.probes.dns import DEFAULT_CONTROL_RESOLVER
 from kzprobe.scan.settings import (
@@ -332,7 +333,7 @@ def test_config_show_with_a_bad_file_exits_bad_input(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     config = write(tmp_path / "kzprobe.yaml", "timout: 5\ngeo: maybe\n")
     result = CliRunner().invoke(app, ["config", "show"])
-    assert result.exit_code == exit_codes.BAD_INPUT
+    assert result.exit_code == ExitCode.BAD_INPUT
     assert f"{config}: timout: unknown key" in result.stderr
     assert f"{config}: geo: must be true or false" in result.stderr
     assert "2 problem(s) in the configuration" in result.stderr

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from kzprobe.cli import app, exit_codes
+from kzprobe.cli import app
+from kzprobe.errors import ExitCode
 from kzprobe.cli import commands_vantage  # noqa: F401  (registers `config show` and `cron`)
 from kzprobe.vantage import cron
 from kzprobe.vantage.cron import (
@@ -207,7 +208,7 @@ def test_cron_only_one_piece(tmp_path, monkeypatch):
 def test_cron_bad_arguments(tmp_path, monkeypatch, arguments, message):
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(app, ["cron", "--vantage", "vps", "--output-dir", "out", *arguments])
-    assert result.exit_code == exit_codes.BAD_INPUT
+    assert result.exit_code == ExitCode.BAD_INPUT
     assert message in result.stderr
 
 
@@ -215,7 +216,7 @@ def test_cron_with_a_bad_configuration(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "kzprobe.yaml").write_text("every: 60\n")
     result = CliRunner().invoke(app, ["cron"])
-    assert result.exit_code == exit_codes.BAD_INPUT
+    assert result.exit_code == ExitCode.BAD_INPUT
     assert "every: unknown key" in result.stderr
 
 
@@ -225,7 +226,7 @@ def test_cron_without_a_configuration_refuses_to_guess(tmp_path, monkeypatch):
     monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
     for partial in ([], ["--vantage", "vps"], ["--output-dir", "out"]):
         refused = CliRunner().invoke(app, ["cron", *partial])
-        assert refused.exit_code == exit_codes.BAD_INPUT, partial
+        assert refused.exit_code == ExitCode.BAD_INPUT, partial
         assert "no configuration file found" in refused.stderr and refused.stdout == ""
 
 

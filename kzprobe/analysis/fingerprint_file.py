@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 from typing import Any, Final
 
+from kzprobe.errors import BadInputError
 from kzprobe.analysis import thresholds as th
 from kzprobe.analysis.addresses import canonical_address, parse_address
 from kzprobe.analysis.fingerprints import (
@@ -34,7 +35,7 @@ _DN_ATTRIBUTES: Final = ("CN", "O", "OU", "C", "L", "ST")
 _REFUSAL_KINDS: Final = ("challenge", "block")
 
 
-class FingerprintError(ValueError):
+class FingerprintError(BadInputError, ValueError):
     """The fingerprint file is unreadable or an entry is invalid; lists every problem found."""
 
 

@@ -20,6 +20,7 @@ from typing import Any, Final, NamedTuple
 
 from kzprobe import __version__
 from kzprobe.report import read as rr
+from kzprobe.report.format import JOURNAL_SUFFIX
 from kzprobe.analyst.service_rows import EndpointFailure, EndpointSummary
 from kzprobe.analyst.measures import Measures
 from kzprobe.analyst.reading import Provenance, ScanDigest, TargetDigest
@@ -127,7 +128,7 @@ def open_cache(directory: Path | None = None) -> DigestCache | None:
 
 
 def cacheable(path: str) -> bool:
-    return not path.endswith(rr.JOURNAL_SUFFIX)
+    return not path.endswith(JOURNAL_SUFFIX)
 
 
 def _key(path: str) -> str:

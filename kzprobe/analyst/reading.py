@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from kzprobe.report import read as rr
+from kzprobe.report.format import JOURNAL_SUFFIX
 from kzprobe.report import vocabulary as v
 from kzprobe.analyst.service_rows import EndpointSummary, summarise_endpoints
 from kzprobe.analyst.measures import Measures, measures_of, number, text
@@ -218,7 +219,7 @@ def read_judged(path: str | os.PathLike[str], *, detail: bool = True) -> tuple[d
     """The checked report (a journal's judged by the analysis) and its digest: for readers that
     keep more of each result than the digest does (the store keeps the control summary)."""
     report = rr.read_report(path)
-    from_journal = str(path).endswith(rr.JOURNAL_SUFFIX)
+    from_journal = str(path).endswith(JOURNAL_SUFFIX)
     if from_journal:
         report = _judge_journal(report, str(path))
     return report, digest_report(report, str(path), from_journal=from_journal, detail=detail)

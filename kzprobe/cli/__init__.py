@@ -2,8 +2,13 @@
 
 A command parses its options, calls one library function and renders what comes back; it
 decides nothing. commands_scan (scan, analyse), commands_targets, commands_analyst (show,
-compare, summary, timeline, export), commands_lab and commands_vantage (config, cron); exit
-codes in exit_codes.py, documented in README.md.
+compare, summary, timeline, export, report), commands_changes, commands_store (the store and
+collect, with store_reading), commands_ooni, commands_lab and commands_vantage (config, cron).
+
+Errors are turned into what the user sees in one place, `_Commands.invoke` below: a
+KzprobeError (kzprobe/errors.py) prints its details and its message on stderr, and the command
+exits with the error's exit code (documented in README.md). Commands raise; they never print
+an error and exit themselves.
 """
 
 from __future__ import annotations
@@ -12,11 +17,38 @@ import importlib
 import os
 import sys
 
+from typing import Any
+
 import typer
+from typer.core import TyperGroup
 
 from kzprobe import __version__
+from kzprobe.errors import KzprobeError
+
+
+def report_error(error: KzprobeError) -> None:
+    """An error as the user sees it: each detail on its own line, then `kzprobe: <message>`.
+    Details and messages quote files and the network, so they are cleaned of control characters."""
+    from kzprobe.analyst.safe_text import clean  # only when there is an error to print
+
+    for detail in error.details:
+        typer.echo(clean(detail), err=True)
+    typer.echo(f"kzprobe: {clean(str(error))}", err=True)
+
+
+class _Commands(TyperGroup):
+    """The root group: every command and sub-command runs inside its `invoke`."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KzprobeError as error:
+            report_error(error)
+            raise typer.Exit(error.exit_code) from None
+
 
 app = typer.Typer(
+    cls=_Commands,
     name="kzprobe",
     help="Measure network interference - blocking, throttling, shutdowns - from where it runs.",
     no_args_is_help=True,

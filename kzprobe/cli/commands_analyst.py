@@ -35,8 +35,9 @@ from kzprobe.analyst.streaming import ScanFilter, map_scans
 from kzprobe.analyst.summary import SummaryMatrix
 from kzprobe.analyst.summary_render import render_summary, write_summary_csv
 from kzprobe.analyst.timeline import build_timeline, render_timeline, timeline_json
-from kzprobe.cli import app, exit_codes, store_reading
+from kzprobe.cli import app, store_reading
 from kzprobe.cli.moments import MomentError, parse_moment
+from kzprobe.errors import BadInputError, CannotWriteError
 
 # --- options shared by the commands --------------------------------------------------------
 
@@ -70,15 +71,10 @@ def _console() -> Console:
     return console
 
 
-def _fail(message: str, code: int = exit_codes.BAD_INPUT) -> typer.Exit:
-    typer.echo(f"kzprobe: {clean(message)}", err=True)
-    return typer.Exit(code)
-
-
 def _target_filter(categories: list[str], verdicts: list[str], targets: list[str]) -> TargetFilter:
     unknown = [verdict for verdict in verdicts if verdict not in v.VERDICTS]
     if unknown:
-        raise _fail(f"unknown verdict {unknown[0]!r}; verdicts are {', '.join(v.VERDICTS)}")
+        raise BadInputError(f"unknown verdict {unknown[0]!r}; verdicts are {', '.join(v.VERDICTS)}")
     return TargetFilter(categories=tuple(categories), verdicts=tuple(verdicts), patterns=tuple(targets))
 
 
@@ -88,7 +84,7 @@ def _time_option(value: Optional[str], name: str) -> Optional[datetime]:
     try:
         return parse_moment(value)
     except MomentError as error:
-        raise _fail(f"{name}: {error}") from None
+        raise BadInputError(f"{name}: {error}") from None
 
 
 def _scan_filter(vantages: list[str], since: Optional[str], until: Optional[str]) -> ScanFilter:
@@ -122,22 +118,22 @@ def _scans(
             paths, transform, strict=strict, on_problem=problems, scan_filter=scan_filter, detail=detail, cache=cache
         )
     except rr.ReportError as error:
-        raise _fail(f"{error} (--strict)") from None
+        raise BadInputError(f"{error} (--strict)") from None
 
 
-def _no_reports(problems: _Problems, filtered: bool) -> typer.Exit:
+def _no_reports(problems: _Problems, filtered: bool) -> BadInputError:
     if problems.count:
-        return _fail(f"no readable report ({problems.count} file(s) skipped)")
+        return BadInputError(f"no readable report ({problems.count} file(s) skipped)")
     if filtered:
-        return _fail("no report matches --vantage/--since/--until")
-    return _fail("no report found (expected *.json reports or *.journal.jsonl journals)")
+        return BadInputError("no report matches --vantage/--since/--until")
+    return BadInputError("no report found (expected *.json reports or *.journal.jsonl journals)")
 
 
 def _read_one(path: Path) -> ScanDigest:
     try:
         return read_scan(path)
     except rr.ReportError as error:
-        raise _fail(str(error)) from None
+        raise BadInputError(str(error)) from None
 
 
 # --- show ----------------------------------------------------------------------------------
@@ -171,15 +167,15 @@ def _report_to_show(given: Optional[Path]) -> Path:
         if latest.is_file():
             return latest
         if not directory.is_dir():
-            raise _fail(f"no report to show: {directory} does not exist; run `kzprobe scan` first, "
-                        "or name a report or a directory")
+            raise BadInputError(f"no report to show: {directory} does not exist; run `kzprobe scan` first, "
+                                "or name a report or a directory")
         given = directory
     if not given.is_dir():
         return given
     problems = _Problems()
     found = rr.expand_report_paths([given], problems)
     if not found:
-        raise _fail(f"no report in {given} (expected *.json reports or *.journal.jsonl journals)")
+        raise BadInputError(f"no report in {given} (expected *.json reports or *.journal.jsonl journals)")
     readable = [key for key in map(scan_key, found) if key.known]
     if not readable:
         return found[-1]  # nothing has a readable header: reading it says what is wrong
@@ -332,9 +328,9 @@ def export(
 
     For pandas, DuckDB or a spreadsheet."""
     if format not in EXPORT_FORMATS:
-        raise _fail(f"--format must be one of {', '.join(EXPORT_FORMATS)}, not {format!r}")
+        raise BadInputError(f"--format must be one of {', '.join(EXPORT_FORMATS)}, not {format!r}")
     if format == "parquet" and output is None:
-        raise _fail("--format parquet writes a file: give --output FILE.parquet")
+        raise BadInputError("--format parquet writes a file: give --output FILE.parquet")
     target_filter = _target_filter(category, verdict, target)
     scan_filter = _scan_filter(vantage, since, until)
     paths = store_reading.check_sources(paths, store)
@@ -434,7 +430,7 @@ def _output(path: Optional[Path]) -> Iterator[TextIO]:
             yield stream
         os.replace(temporary, path)
     except OSError as error:
-        raise _fail(f"cannot write {path}: {error.strerror or error}", exit_codes.CANNOT_WRITE) from None
+        raise CannotWriteError(f"cannot write {path}: {error.strerror or error}") from None
     finally:
         if temporary.exists():
             temporary.unlink()

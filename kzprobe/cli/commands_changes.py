@@ -17,18 +17,14 @@ from rich.console import Console
 from rich.text import Text
 
 from kzprobe.analyst.safe_text import clean
-from kzprobe.cli import app, exit_codes
+from kzprobe.cli import app
 from kzprobe.cli.moments import MomentError, parse_moment
+from kzprobe.errors import BadInputError
 from kzprobe.vantage.alerts.history import HISTORY_NAME, read_history, record_time
 
 # Colours of the kinds of change (the same meaning as a verdict's colour elsewhere).
 _KIND_STYLES = {"newly_blocked": "bold red", "layer_changed": "red", "verdict_changed": "yellow",
                 "newly_reachable": "green", "evidence_changed": "", "unstable": "yellow", "stable_again": "cyan"}
-
-
-def _fail(message: str, code: int = exit_codes.BAD_INPUT) -> typer.Exit:
-    typer.echo(f"kzprobe: {clean(message)}", err=True)
-    return typer.Exit(code)
 
 
 def _history_file(path: Path) -> Path:
@@ -72,11 +68,11 @@ def changes(
     """A results directory's change history, scan after scan."""
     path = _history_file(directory)
     if not directory.exists():
-        raise _fail(f"{directory}: no such file or directory")
+        raise BadInputError(f"{directory}: no such file or directory")
     try:
         moment = parse_moment(since) if since else None
     except MomentError as exc:
-        raise _fail(f"--since: {exc}") from None
+        raise BadInputError(f"--since: {exc}") from None
     if not path.exists():
         typer.echo(f"No change records in {clean(str(directory))} yet: {HISTORY_NAME} is written when a complete "
                    "scan differs from the previous one (with notify: feed, the default).")
@@ -84,7 +80,7 @@ def changes(
     try:
         history = read_history(path, since=moment, vantages=vantage)
     except OSError as exc:
-        raise _fail(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise BadInputError(f"cannot read {path}: {exc.strerror or exc}") from None
     records = history.records
     if target:
         records = [r for r in (_only_targets(record, target) for record in records) if r is not None]

@@ -18,8 +18,8 @@ from rich.table import Table
 from rich.text import Text
 
 from kzprobe.cli import app
-from kzprobe.cli import exit_codes
-from kzprobe.lab import NETWORK_RUNS, Lab, LabError, LabUnavailable, availability
+from kzprobe.errors import BadInputError, ExitCode
+from kzprobe.lab import NETWORK_RUNS, Lab, LabUnavailable, availability
 from kzprobe.lab import netns
 from kzprobe.lab.addresses import HONEST_RESOLVER
 from kzprobe.lab.plan import CUTS, OUTSIDE, inside_role
@@ -53,22 +53,17 @@ def _table(headers: list[str], id_widths: list[int]) -> Table:
     return table
 
 
-def _fail(message: str, code: int) -> typer.Exit:
-    _err.print(Text(f"kzprobe lab: {clean_text(message)}"))
-    return typer.Exit(code)
-
-
 def _check_available() -> None:
     reason = availability()
     if reason:
-        raise _fail(f"cannot build the lab here: {reason}", exit_codes.FAILED)
+        raise LabUnavailable(f"cannot build the lab here: {reason}")
 
 
 def _selected(ids: list[str] | None):
     try:
         return select(ids)
     except KeyError as exc:
-        raise _fail(f"unknown scenario(s): {exc.args[0]} (see `kzprobe lab list`)", exit_codes.BAD_INPUT)
+        raise BadInputError(f"unknown scenario(s): {exc.args[0]} (see `kzprobe lab list`)") from None
 
 
 @lab_app.command("list")
@@ -110,18 +105,15 @@ def lab_run(
     Exits 1 when any scenario's verdict, blocking layer or key evidence differs."""
     _check_available()
     _selected(scenario)
-    try:
-        result = run_lab(scenario or None, timeout=timeout, output_dir=output,
-                         progress=lambda line: _err.print(_text(line)))
-    except (LabError, LabUnavailable) as exc:
-        raise _fail(str(exc), exit_codes.FAILED)
+    result = run_lab(scenario or None, timeout=timeout, output_dir=output,
+                     progress=lambda line: _err.print(_text(line)))
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
     else:
         _render(result)
     if output:
         _err.print(_text(f"reports kept in {output}"))
-    raise typer.Exit(exit_codes.OK if result.ok else exit_codes.FAILED)
+    raise typer.Exit(ExitCode.OK if result.ok else ExitCode.FAILED)
 
 
 def _render(result: LabRunResult) -> None:
@@ -165,35 +157,32 @@ def lab_shell(
 
     Or another side of it, to poke at it with curl and dig."""
     if side not in SHELL_SIDES:
-        raise _fail(f"--side must be one of {', '.join(SHELL_SIDES)}", exit_codes.BAD_INPUT)
+        raise BadInputError(f"--side must be one of {', '.join(SHELL_SIDES)}")
     _check_available()
     scenarios = _selected(scenario)
     cuts = [side.split("-", 1)[1]] if side.startswith("inside-") else []
     shell = os.environ.get("SHELL") or shutil.which("bash") or "/bin/sh"
-    try:
-        with Lab(scenarios, cuts=cuts) as lab:
-            example = next((s for s in scenarios if s.id == "tls-reset"), scenarios[0])
-            _err.print(_text(f"kzprobe lab: a shell in the '{side}' network. Exit the shell to take the lab down."))
-            hints = [
-                f"lab CA (for curl --cacert, kzprobe --ca-file): $KZLAB_CA = {lab.ca_file}",
-                f"targets file: $KZLAB_TARGETS = {lab.targets_file}",
-                f"server log: {lab.workdir}/{side}.log",
-                f"try: curl -v --cacert $KZLAB_CA {example.site.url}",
-                "     kzprobe scan --targets $KZLAB_TARGETS --ca-file $KZLAB_CA --no-geo "
-                f"--control-resolver {HONEST_RESOLVER}:53 --output /tmp/lab-report.json",
-            ]
-            for hint in hints:  # the lab's own words and paths: Text prints them literally
-                _err.print(Text("  " + hint))
-            env = lab.env({"KZLAB_CA": str(lab.ca_file), "KZLAB_TARGETS": str(lab.targets_file),
-                           "PS1": f"(kzlab {side}) \\w \\$ ", **lab.role_env(side)})
-            # Ctrl-C belongs to the shell (to stop a curl), not to the lab around it.
-            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-            try:
-                code = subprocess.run(lab.command(side, [shell, "-i"]), env=env, preexec_fn=_shell_child).returncode
-            finally:
-                signal.signal(signal.SIGINT, previous)
-    except (LabError, LabUnavailable) as exc:
-        raise _fail(str(exc), exit_codes.FAILED)
+    with Lab(scenarios, cuts=cuts) as lab:
+        example = next((s for s in scenarios if s.id == "tls-reset"), scenarios[0])
+        _err.print(_text(f"kzprobe lab: a shell in the '{side}' network. Exit the shell to take the lab down."))
+        hints = [
+            f"lab CA (for curl --cacert, kzprobe --ca-file): $KZLAB_CA = {lab.ca_file}",
+            f"targets file: $KZLAB_TARGETS = {lab.targets_file}",
+            f"server log: {lab.workdir}/{side}.log",
+            f"try: curl -v --cacert $KZLAB_CA {example.site.url}",
+            "     kzprobe scan --targets $KZLAB_TARGETS --ca-file $KZLAB_CA --no-geo "
+            f"--control-resolver {HONEST_RESOLVER}:53 --output /tmp/lab-report.json",
+        ]
+        for hint in hints:  # the lab's own words and paths: Text prints them literally
+            _err.print(Text("  " + hint))
+        env = lab.env({"KZLAB_CA": str(lab.ca_file), "KZLAB_TARGETS": str(lab.targets_file),
+                       "PS1": f"(kzlab {side}) \\w \\$ ", **lab.role_env(side)})
+        # Ctrl-C belongs to the shell (to stop a curl), not to the lab around it.
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            code = subprocess.run(lab.command(side, [shell, "-i"]), env=env, preexec_fn=_shell_child).returncode
+        finally:
+            signal.signal(signal.SIGINT, previous)
     raise typer.Exit(code)
 
 

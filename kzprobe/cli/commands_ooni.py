@@ -11,10 +11,10 @@ from pathlib import Path
 import typer
 
 from kzprobe.analyst.safe_text import clean
-from kzprobe.cli import app, exit_codes
+from kzprobe.cli import app
+from kzprobe.errors import ExitCode
 from kzprobe.ooni import BadInput, ImportSummary, import_measurements
 from kzprobe.ooni.limits import MAX_PROBLEMS_SHOWN
-from kzprobe.report.write import ReportWriteError
 
 ooni_app = typer.Typer(
     help="Read OONI's measurements through kzprobe's rules (docs/ooni.md).",
@@ -63,13 +63,9 @@ def import_command(
         if shown <= MAX_PROBLEMS_SHOWN:
             typer.echo(f"kzprobe: {clean(str(problem), 400)}", err=True)
 
-    try:
-        summary = import_measurements(paths, output, on_bad=bad)
-    except ReportWriteError as error:
-        typer.echo(f"kzprobe: {clean(str(error), 400)}", err=True)
-        raise typer.Exit(exit_codes.CANNOT_WRITE) from None
+    summary = import_measurements(paths, output, on_bad=bad)  # ReportWriteError: cannot write
     if shown > MAX_PROBLEMS_SHOWN:
         typer.echo(f"kzprobe: ... and {shown - MAX_PROBLEMS_SHOWN:,} more malformed lines or files", err=True)
     typer.echo(summary_line(summary, output), err=True)
     if summary.malformed:
-        raise typer.Exit(exit_codes.BAD_INPUT)
+        raise typer.Exit(ExitCode.BAD_INPUT)  # the malformed lines are listed above

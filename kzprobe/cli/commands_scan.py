@@ -12,13 +12,14 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from kzprobe.scan import limits
-from kzprobe.cli import app, exit_codes
+from kzprobe.cli import app
+from kzprobe.errors import BadInputError, ExitCode
 from kzprobe.probes.dns import DEFAULT_CONTROL_RESOLVER
-from kzprobe.report.write import ReportWriteError, write_json_atomically
-from kzprobe.report.read import ReportError, read_report
+from kzprobe.report.read import read_report
+from kzprobe.report.write import write_json_atomically
+from kzprobe.scan import limits
 from kzprobe.scan.control_source import ControlError, load_control_alone
-from kzprobe.scan.job import BAD_INPUT, CANNOT_WRITE, LOCKED, MEASURING_FAILED, ScanJobError, plan_scan, run_scan_job
+from kzprobe.scan.job import plan_scan, run_scan_job
 from kzprobe.scan.settings import ConfigError, find_config_file, resolve_settings
 from kzprobe.targets.selection import TargetSelection
 from kzprobe.text import clean_text as clean
@@ -27,10 +28,6 @@ from kzprobe.vantage.alerts import AlertOutcome
 from kzprobe.vantage.durations import DurationError, parse_duration
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-def _fail(message: str, code: int) -> typer.Exit:
-    err.print(f"kzprobe: {message}", markup=False)
-    return typer.Exit(code)
 
 
 @app.command()
@@ -66,38 +63,27 @@ def scan(
     try:
         settings = resolve_settings(flags, find_config_file(config))
     except ConfigError as exc:
-        for problem in exc.problems:
-            err.print(str(problem), markup=False)
-        raise _fail(f"{len(exc.problems)} problem(s) in the settings; nothing was scanned", exit_codes.BAD_INPUT)
+        raise BadInputError(f"{len(exc.problems)} problem(s) in the settings; nothing was scanned",
+                            details=exc.details) from exc
     selection = TargetSelection(tuple(target_ids), tuple(categories))
     if dry_run:
         _print_plan(settings, selection, urls, as_json)
         return
     interactive = sys.stderr.isatty() and not as_json
     with _progress(interactive) as (on_result, total_known):
-        try:
-            outcome = run_scan_job(settings, output=output, resume=resume, on_result=on_result,
-                                   total_known=total_known, selection=selection, urls=urls)
-        except ScanJobError as exc:
-            for detail in exc.details:
-                err.print(detail, markup=False)
-            raise _fail(str(exc), _EXIT_CODES[exc.kind])
+        outcome = run_scan_job(settings, output=output, resume=resume, on_result=on_result,
+                               total_known=total_known, selection=selection, urls=urls)
     for warning in outcome.warnings:
         err.print(f"kzprobe: warning: {warning}", markup=False)
     _finish_output(outcome.report, outcome.output, as_json, interactive, _changes_note(outcome.alerts))
     if not outcome.complete:
-        raise typer.Exit(exit_codes.INTERRUPTED)
+        raise typer.Exit(ExitCode.INTERRUPTED)
 
 
 def _print_plan(settings, selection: TargetSelection, urls: list[str], as_json: bool) -> None:
     """`--dry-run`: the targets a scan would measure, one per line (id, category, URL), no network
     but the fetch of a list given by URL."""
-    try:
-        plan = plan_scan(settings, selection, urls)
-    except ScanJobError as exc:
-        for detail in exc.details:
-            err.print(detail, markup=False)
-        raise _fail(str(exc), _EXIT_CODES[exc.kind])
+    plan = plan_scan(settings, selection, urls)
     if as_json:
         rows = [{"id": t.id, "category": t.category, "url": t.url, "baseline": t.baseline,
                  **({"keyword": t.keyword} if t.keyword is not None else {})} for t in plan.targets]
@@ -110,10 +96,6 @@ def _print_plan(settings, selection: TargetSelection, urls: list[str], as_json: 
     sources = plan.lists + (["--url"] if urls else [])
     err.print(f"kzprobe: {len(plan.targets)} targets would be scanned from {', '.join(sources)}"
               " (dry run: nothing measured)", markup=False)
-
-
-_EXIT_CODES = {BAD_INPUT: exit_codes.BAD_INPUT, LOCKED: exit_codes.LOCKED, CANNOT_WRITE: exit_codes.CANNOT_WRITE,
-               MEASURING_FAILED: exit_codes.FAILED}
 
 
 @contextmanager
@@ -219,21 +201,18 @@ def analyse(
     try:
         max_age = parse_duration(control_max_age) if control_max_age is not None else None
     except DurationError as exc:
-        raise _fail(f"--control-max-age: {exc}", exit_codes.BAD_INPUT)
+        raise BadInputError(f"--control-max-age: {exc}") from exc
+    report = read_report(report_file)
     try:
-        report = read_report(report_file)
         control_report = load_control_alone(control, resolver=resolver, ca_file=str(ca_file) if ca_file else None) \
             if control else None
-    except (ReportError, ControlError) as exc:
-        raise _fail(str(exc) if isinstance(exc, ReportError) else f"--control: {exc}", exit_codes.BAD_INPUT)
+    except ControlError as exc:
+        raise BadInputError(f"--control: {exc}") from exc
     from kzprobe.analysis import analyse_report  # not at start-up: `scan` needs it only at its end
 
     updated = analyse_report(report, control_report, control_max_age_s=max_age)
     if output:
-        try:
-            write_json_atomically(output, updated)
-        except ReportWriteError as exc:
-            raise _fail(str(exc), exit_codes.CANNOT_WRITE)
+        write_json_atomically(output, updated)
     if as_json:
         sys.stdout.write(json.dumps(updated, ensure_ascii=False, indent=1) + "\n")
     else:

@@ -15,7 +15,8 @@ from typing import Any, Optional
 import typer
 
 from kzprobe.analyst.safe_text import clean, csv_cell
-from kzprobe.cli import app, exit_codes, store_reading
+from kzprobe.cli import app, store_reading
+from kzprobe.errors import BadInputError, CannotWriteError, ExitCode
 from kzprobe.report import read as rr
 
 store_app = typer.Typer(help="A columnar store of many reports (Parquet), queried with SQL.", no_args_is_help=True)
@@ -30,7 +31,7 @@ def _modules() -> Any:
 
         return ingest, layout
     except ImportError:
-        raise store_reading.fail(store_reading.EXTRA_HINT) from None
+        raise BadInputError(store_reading.EXTRA_HINT) from None
 
 
 @store_app.command("add")
@@ -47,15 +48,15 @@ def store_add(
 
     def problem(error: rr.ReportError) -> None:
         if strict:
-            raise store_reading.fail(f"{error} (--strict)")
+            raise BadInputError(f"{error} (--strict)")
         rr.print_problem(error)
 
     try:
         count = ingest.add_paths(store, paths, on_problem=problem, batch_size=batch)
     except layout.StoreError as error:
-        raise store_reading.fail(str(error)) from None
+        raise BadInputError(str(error)) from None
     except OSError as error:
-        raise store_reading.fail(f"cannot write {store}: {error.strerror or error}", exit_codes.CANNOT_WRITE) from None
+        raise CannotWriteError(f"cannot write {store}: {error.strerror or error}") from None
     typer.echo(f"kzprobe: {clean(str(store))}: {count.line()}", err=True)
 
 
@@ -71,7 +72,7 @@ def store_sql(
     Views: results (a row per target per scan), scans, periods. DuckDB only: it can be held to
     the store's files (chdb in-process reads any file its user can)."""
     if format not in ("table", "csv", "jsonl"):
-        raise store_reading.fail(f"--format must be table, csv or jsonl, not {format!r}")
+        raise BadInputError(f"--format must be table, csv or jsonl, not {format!r}")
     with store_reading.opened(store, "duckdb") as opened:
         table = opened.user_query(query)
     _print_table(table, format, limit)
@@ -134,7 +135,7 @@ def collect(
     misbehaves is named and left; exit 1 when any was."""
     bad = [url for url in urls if not url.startswith("https://")]
     if bad:
-        raise store_reading.fail(f"{bad[0]}: vantages are collected over https:// only")
+        raise BadInputError(f"{bad[0]}: vantages are collected over https:// only")
     _, layout = _modules()
     from kzprobe.analyst.store.collect import FetchError, collect as collect_all
     from kzprobe.probes.dns import SYSTEM_RESOLVER, ResolverConfigError, parse_resolver
@@ -146,7 +147,7 @@ def collect(
                                           control_resolver=None, ca_file=str(ca_file) if ca_file else None,
                                           timeout=timeout))
     except (ResolverConfigError, OSError, ValueError) as error:
-        raise store_reading.fail(str(error)) from None
+        raise BadInputError(str(error)) from None
 
     def fetch(url: str, max_bytes: int, deadline_s: float) -> bytes:
         try:
@@ -162,8 +163,8 @@ def collect(
     try:
         outcomes = collect_all(urls, store, fetch, file_time_s=file_time, vantage_time_s=vantage_time, on_outcome=report)
     except layout.StoreError as error:
-        raise store_reading.fail(str(error)) from None
+        raise BadInputError(str(error)) from None
     except OSError as error:
-        raise store_reading.fail(f"cannot write {store}: {error.strerror or error}", exit_codes.CANNOT_WRITE) from None
+        raise CannotWriteError(f"cannot write {store}: {error.strerror or error}") from None
     if any(outcome.skipped for outcome in outcomes):
-        raise typer.Exit(exit_codes.FAILED)
+        raise typer.Exit(ExitCode.FAILED)

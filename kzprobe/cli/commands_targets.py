@@ -18,8 +18,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from kzprobe.cli import app, exit_codes
+from kzprobe.cli import app
 from kzprobe.docs_links import doc_path
+from kzprobe.errors import BadInputError
 from kzprobe.targets import (
     CATEGORIES,
     Target,
@@ -129,16 +130,13 @@ def _load_or_exit(paths: list[str], *, strict: bool) -> list[TargetFile]:
         return load_target_files(paths, strict=strict)
     except TargetFileError as error:
         names = _bundled_names()
-        for problem in error.problems:
-            typer.echo(clean_text(_short(str(problem), names)), err=True)
         files = len({problem.file for problem in error.problems})
         count = len(error.problems)
-        typer.echo(
+        raise BadInputError(
             f"{count} problem{'s' if count != 1 else ''} in {files} file{'s' if files != 1 else ''}; "
             f"the format is described in {doc_path('targets.md')}",
-            err=True,
-        )
-        raise typer.Exit(exit_codes.BAD_INPUT) from None
+            details=[_short(str(problem), names) for problem in error.problems],
+        ) from error
 
 
 def _category_codes(values: list[str]) -> set[str]:
@@ -147,8 +145,7 @@ def _category_codes(values: list[str]) -> set[str]:
     if unknown:
         shown = ", ".join(clean_text(repr(code)) for code in unknown)
         known = ", ".join(sorted(CATEGORIES))
-        typer.echo(f"kzprobe targets: unknown category {shown}; known: {known}", err=True)
-        raise typer.Exit(exit_codes.BAD_INPUT)
+        raise BadInputError(f"unknown category {shown}; known: {known}")
     return codes
 
 

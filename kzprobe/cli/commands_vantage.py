@@ -10,8 +10,9 @@ from typing import Any, Optional
 
 import typer
 
-from kzprobe.cli import app, exit_codes
+from kzprobe.cli import app
 from kzprobe.docs_links import doc_path
+from kzprobe.errors import BadInputError
 from kzprobe.text import clean_text
 from kzprobe.scan.settings import (
     FROM_DEFAULT,
@@ -23,7 +24,7 @@ from kzprobe.scan.settings import (
     user_config_file,
 )
 from kzprobe.vantage.alerts.settings import describe as describe_alerts
-from kzprobe.vantage.cron import DEFAULT_EVERY_MINUTES, ScheduleError, plan_schedule
+from kzprobe.vantage.cron import DEFAULT_EVERY_MINUTES, plan_schedule
 from kzprobe.vantage.durations import describe_duration
 
 config_app = typer.Typer(
@@ -56,10 +57,7 @@ def _settings_or_exit(config: Path | None, flags: dict[str, object | None]) -> E
     try:
         return resolve_settings(flags, find_config_file(config))
     except ConfigError as exc:
-        for problem in exc.problems:
-            _say(str(problem))
-        _say(f"{len(exc.problems)} problem(s) in the configuration")
-        raise typer.Exit(exit_codes.BAD_INPUT) from None
+        raise BadInputError(f"{len(exc.problems)} problem(s) in the configuration", details=exc.details) from exc
 
 
 def _display(name: str, value: Any) -> str:
@@ -139,23 +137,17 @@ def cron(
 ) -> None:
     """Print a crontab line and systemd units for unattended scans."""
     if only not in (None, "cron", "service", "timer"):
-        _say("--only: one of cron, service, timer")
-        raise typer.Exit(exit_codes.BAD_INPUT)
+        raise BadInputError("--only: one of cron, service, timer")
     settings = _settings_or_exit(config, {"vantage": vantage, "output_dir": output_dir})
     if settings.config_file is None and (vantage is None or output_dir is None):
-        _say("no configuration file found: an unattended vantage needs one (see "
-             f"{doc_path('vantage-point.md')}), or both --vantage NAME and --output-dir DIR, so that "
-             "its scans are not filed under 'local' in whatever directory cron starts in")
-        raise typer.Exit(exit_codes.BAD_INPUT)
+        raise BadInputError("no configuration file found: an unattended vantage needs one (see "
+                            f"{doc_path('vantage-point.md')}), or both --vantage NAME and --output-dir DIR, so "
+                            "that its scans are not filed under 'local' in whatever directory cron starts in")
     pinned = [*(["--vantage", vantage] if vantage else []),
               *(["--output-dir", str(settings.output_dir.absolute())] if output_dir else [])]
     workdir = Path.cwd()
-    try:
-        plan = plan_schedule(settings.vantage, settings.config_file, workdir, every=every,
-                             log_file=log.absolute() if log else None, scan_flags=pinned)
-    except ScheduleError as exc:
-        _say(str(exc))
-        raise typer.Exit(exit_codes.BAD_INPUT) from None
+    plan = plan_schedule(settings.vantage, settings.config_file, workdir, every=every,
+                         log_file=log.absolute() if log else None, scan_flags=pinned)
     if settings.config_file is not None and output_dir is None and settings.source("output_dir") == FROM_DEFAULT:
         _say(f"output_dir is not set in {settings.config_file}: the schedule writes into "
              f"{settings.output_dir} (its working directory); set it to be sure manual runs agree")

@@ -11,22 +11,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import typer
 
 from kzprobe.analyst.export import ExportCount
 from kzprobe.analyst.filters import TargetFilter
-from kzprobe.analyst.safe_text import clean
 from kzprobe.analyst.streaming import ScanFilter
-from kzprobe.cli import exit_codes
+from kzprobe.errors import BadInputError, CannotWriteError
 
 STORE_HELP = "Answer from this store (kzprobe store add) instead of report files."
 ENGINE_HELP = "The store's SQL engine: duckdb (default) or chdb (ClickHouse in-process, pip install chdb)."
 EXTRA_HINT = "the store needs the store extra: pip install 'kzprobe[store]'"
-
-
-def fail(message: str, code: int = exit_codes.BAD_INPUT) -> typer.Exit:
-    typer.echo(f"kzprobe: {clean(message)}", err=True)
-    return typer.Exit(code)
 
 
 @contextlib.contextmanager
@@ -37,31 +30,31 @@ def opened(store: Path, engine_name: str) -> Iterator[Any]:
         from kzprobe.analyst.store.layout import StoreError
         from kzprobe.analyst.store.views import UnquotableError
     except ImportError:
-        raise fail(EXTRA_HINT) from None
+        raise BadInputError(EXTRA_HINT) from None
     try:
         engine = open_engine(store, engine_name)
     except ImportError as error:
-        raise fail(f"{EXTRA_HINT} ({error.name} is missing)") from None
+        raise BadInputError(f"{EXTRA_HINT} ({error.name} is missing)") from None
     except (StoreError, QueryError) as error:
-        raise fail(str(error)) from None
+        raise BadInputError(str(error)) from None
     try:
         yield engine
     except (StoreError, QueryError, UnquotableError) as error:
-        raise fail(str(error)) from None
+        raise BadInputError(str(error)) from None
     finally:
         engine.close()
 
 
-def no_scans(filtered: bool) -> typer.Exit:
-    return fail("no scan in the store matches --vantage/--since/--until" if filtered else "the store has no scan")
+def no_scans(filtered: bool) -> BadInputError:
+    return BadInputError("no scan in the store matches --vantage/--since/--until" if filtered else "the store has no scan")
 
 
 def check_sources(paths: list[Path] | None, store: Path | None) -> list[Path]:
     """Report files or a store, not both and not neither."""
     if store is not None and paths:
-        raise fail("give report files or --store, not both")
+        raise BadInputError("give report files or --store, not both")
     if store is None and not paths:
-        raise fail("name report files or directories, or --store DIR")
+        raise BadInputError("name report files or directories, or --store DIR")
     return paths or []
 
 
@@ -100,7 +93,7 @@ def parquet_file(chunks: Iterator[Any], output: Path) -> ExportCount:
     try:
         from kzprobe.analyst.store.parquet_export import write_parquet
     except ImportError:
-        raise fail(EXTRA_HINT) from None
+        raise BadInputError(EXTRA_HINT) from None
     count = ExportCount()
 
     def counted() -> Iterator[Any]:
@@ -111,7 +104,7 @@ def parquet_file(chunks: Iterator[Any], output: Path) -> ExportCount:
     try:
         count.rows = write_parquet(counted(), output)
     except OSError as error:
-        raise fail(f"cannot write {output}: {error.strerror or error}", exit_codes.CANNOT_WRITE) from None
+        raise CannotWriteError(f"cannot write {output}: {error.strerror or error}") from None
     return count
 
 
@@ -121,9 +114,9 @@ def one_scan(engine: Any, name: str) -> Any:
 
     keys = find_scans(engine, name)
     if not keys:
-        raise fail(f"{name}: no such scan in the store (give a scan id or a report's file name)")
+        raise BadInputError(f"{name}: no such scan in the store (give a scan id or a report's file name)")
     if len(keys) > 1:
-        raise fail(f"{name}: {len(keys)} scans match; give a scan id")
+        raise BadInputError(f"{name}: {len(keys)} scans match; give a scan id")
     return next(store_digests(engine, keys=keys))
 
 

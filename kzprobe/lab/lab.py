@@ -28,6 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
+from kzprobe.errors import KzprobeError
 from kzprobe.lab import addresses as a
 from kzprobe.lab import netns
 from kzprobe.lab import site_spec as m
@@ -45,7 +46,7 @@ _live: set[Lab] = set()
 _live_lock = threading.Lock()
 
 
-class LabError(Exception):
+class LabError(KzprobeError):
     """The lab could not be built (the message says which step failed and why)."""
 
 

@@ -30,13 +30,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Protocol
 
+from kzprobe.errors import KzprobeError
+
 PREFIX: Final = "kzlab"
 ETC_NETNS: Final = Path("/etc/netns")
 _PR_SET_PDEATHSIG: Final = 1
 _HOLDER_READY_S: Final = 10.0
 
 
-class LabUnavailable(Exception):
+class LabUnavailable(KzprobeError):
     """This machine cannot make network namespaces (the message says why)."""
 
 

@@ -32,6 +32,7 @@ import dns.rcode
 import dns.rdatatype
 import dns.resolver
 
+from kzprobe.errors import BadInputError
 from kzprobe.probes import limits
 from kzprobe.report import vocabulary as v
 from kzprobe.probes.failures import failure_from_exception
@@ -51,7 +52,7 @@ _FAILURE_PRIORITY = [v.DNS_NXDOMAIN, v.DNS_SERVFAIL, v.DNS_REFUSED, v.DNS_TIMEOU
 DohExchange = Callable[[dns.message.Message], Awaitable[dns.message.Message]]
 
 
-class ResolverConfigError(ValueError):
+class ResolverConfigError(BadInputError, ValueError):
     """The resolver given (or the system's configuration) cannot be used."""
 
 

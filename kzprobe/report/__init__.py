@@ -1,5 +1,6 @@
 """The report: the contract between measurement, analysis and every reader of a scan.
 
+- format: the format's name and version, and the file names of reports and journals;
 - vocabulary: the closed vocabularies (verdicts, layers, connectivity, evidence, failures);
 - observations: what the probes record, as typed JSON-ready data;
 - write: the journal (a line per result, the moment it is known) and the atomic final report;

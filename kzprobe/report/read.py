@@ -19,13 +19,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, BinaryIO, Final
 
+from kzprobe.errors import BadInputError
 from kzprobe.report import vocabulary as v
-REPORT_FORMAT: Final = "kzprobe-report"
-# The major version this kzprobe writes and reads. Additions that old readers can ignore keep
-# the number; anything that changes a field's type or meaning raises it (docs/report-format.md).
-FORMAT_VERSION: Final = 1
-JOURNAL_SUFFIX: Final = ".journal.jsonl"
-REPORT_SUFFIX: Final = ".json"
+from kzprobe.report.format import FORMAT_VERSION, JOURNAL_SUFFIX, REPORT_FORMAT, REPORT_SUFFIX
 # A vantage's output directory holds latest.json, a copy of its newest complete report, served
 # to other probes as their control (kzprobe/vantage/latest.py): reading it too would count that
 # scan twice.
@@ -42,7 +38,7 @@ HEADER_PEEK_BYTES: Final = 64 * 1024
 MAX_REPORT_BYTES: Final = 200 * 1024 * 1024
 
 
-class ReportError(Exception):
+class ReportError(BadInputError):
     """A file that is not a readable kzprobe report: `path` says which, `reason` says why."""
 
     def __init__(self, path: str | os.PathLike[str], reason: str) -> None:

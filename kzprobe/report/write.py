@@ -12,33 +12,31 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from kzprobe.errors import CannotWriteError
 from kzprobe import __version__
 from kzprobe.report import vocabulary as v
 from kzprobe.report.atomic import replace_atomically
-from kzprobe.report.read import JOURNAL_SUFFIX
-
-FORMAT = "kzprobe-report"
-FORMAT_VERSION = 1
+from kzprobe.report.format import FORMAT_VERSION, JOURNAL_SUFFIX, REPORT_FORMAT, REPORT_SUFFIX
 
 
-class ReportWriteError(OSError):
+class ReportWriteError(CannotWriteError, OSError):
     """The journal or the report could not be written (disk full, permissions, …)."""
 
 
 def journal_path_for(output: Path) -> Path:
     """The journal kept beside a report while its scan runs: X.json -> X.journal.jsonl."""
-    return output.with_name(output.name + JOURNAL_SUFFIX) if output.suffix != ".json" else \
+    return output.with_name(output.name + JOURNAL_SUFFIX) if output.suffix != REPORT_SUFFIX else \
         output.with_suffix(JOURNAL_SUFFIX)
 
 
 def report_path_for(journal: Path) -> Path:
     """The report a journal belongs to: X.journal.jsonl -> X.json."""
-    return journal.with_name(journal.name[: -len(JOURNAL_SUFFIX)] + ".json")
+    return journal.with_name(journal.name[: -len(JOURNAL_SUFFIX)] + REPORT_SUFFIX)
 
 
 def scan_header(scan_id: str, started_at: str, vantage: dict, settings: dict) -> dict:
     return {
-        "format": FORMAT,
+        "format": REPORT_FORMAT,
         "format_version": FORMAT_VERSION,
         "scan_id": scan_id,
         "started_at": started_at,

@@ -12,6 +12,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from kzprobe.errors import BadInputError
 from kzprobe.probes.dns import SYSTEM_RESOLVER, ResolverConfigError, parse_resolver
 from kzprobe.probes.failures import failure_from_exception
 from kzprobe.scan.limits import DEFAULT_TIMEOUT_S
@@ -24,11 +25,11 @@ from kzprobe.report.read import ReportError, parse_report, read_report
 MAX_CONTROL_BYTES = 200 * 1024 * 1024
 
 
-class RemoteFileError(Exception):
+class RemoteFileError(BadInputError):
     """A file named by URL could not be fetched (the message says what failed)."""
 
 
-class ControlError(Exception):
+class ControlError(BadInputError):
     """The control scan could not be fetched or is not a usable report."""
 
 

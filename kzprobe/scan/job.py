@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kzprobe.errors import BadInputError, CannotWriteError
 from kzprobe.scan.control_source import ControlError, RemoteFileError, fetch_file, load_control
 from kzprobe.probes.dns import SYSTEM_RESOLVER, ResolverConfigError, parse_control_resolver, parse_resolver
 from kzprobe.report.write import (
@@ -26,7 +27,8 @@ from kzprobe.report.write import (
     scan_header,
     write_json_atomically,
 )
-from kzprobe.report.read import JOURNAL_SUFFIX, ReportError, read_report
+from kzprobe.report.format import JOURNAL_SUFFIX
+from kzprobe.report.read import ReportError, read_report
 from kzprobe.scan.keywords import measure_keyword_targets
 from kzprobe.scan.run import ScanOptions, build_probe_kit, measure_with_signals, utc_now
 from kzprobe.scan.processes import MeasuringProcessError, measure_in_processes, process_count
@@ -43,8 +45,6 @@ from kzprobe.targets import (
 from kzprobe.targets.selection import TargetSelection, TargetSelectionError, select_targets
 from kzprobe.vantage import (
     LatestError,
-    LockedError,
-    OutputDirError,
     RetentionError,
     acquire_output_lock,
     apply_retention,
@@ -64,20 +64,6 @@ from kzprobe.vantage.report_index import ReportIndexError, publish_index
 # Durations of the previous complete scan in an output directory (hidden: not a report).
 DURATIONS_NAME = ".kzprobe-durations.json"
 MAX_DURATIONS_BYTES = 8 * 1024 * 1024
-
-# Why a scan could not run, for the caller to turn into an exit code.
-BAD_INPUT = "bad_input"
-LOCKED = "locked"
-CANNOT_WRITE = "cannot_write"
-MEASURING_FAILED = "measuring_failed"
-
-
-class ScanJobError(Exception):
-    def __init__(self, kind: str, message: str, details: list[str] | None = None) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.details = details or []
-
 
 @dataclass
 class ScanOutcome:
@@ -106,9 +92,9 @@ def _load_resume(path: Path) -> _Resumed:
     try:
         previous = read_report(source)
     except ReportError as exc:
-        raise ScanJobError(BAD_INPUT, f"--resume: {exc}") from exc
+        raise BadInputError(f"--resume: {exc}") from exc
     if previous.get("complete") is True:
-        raise ScanJobError(BAD_INPUT, f"--resume: {source} is a complete scan; nothing to resume")
+        raise BadInputError(f"--resume: {source} is a complete scan; nothing to resume")
     header = {key: previous[key] for key in ("format", "format_version", "scan_id", "started_at",
                                              "software", "vantage", "settings") if key in previous}
     results = [{key: r[key] for key in ("target", "observations", "started_at", "duration_ms", "queued_ms", "scrubbed")
@@ -117,16 +103,14 @@ def _load_resume(path: Path) -> _Resumed:
 
 
 def _probe_options(settings: EffectiveSettings) -> ScanOptions:
-    try:
-        return ScanOptions(
-            resolver=parse_resolver(settings.resolver) if settings.resolver else SYSTEM_RESOLVER,
-            control_resolver=parse_control_resolver(settings.control_resolver),
-            ca_file=str(settings.ca_file) if settings.ca_file else None,
-            timeout=settings.timeout,
-            concurrency=settings.concurrency,
-        )
-    except ResolverConfigError as exc:
-        raise ScanJobError(BAD_INPUT, str(exc)) from exc
+    """The probes' options; ResolverConfigError (bad input) when a resolver cannot be used."""
+    return ScanOptions(
+        resolver=parse_resolver(settings.resolver) if settings.resolver else SYSTEM_RESOLVER,
+        control_resolver=parse_control_resolver(settings.control_resolver),
+        ca_file=str(settings.ca_file) if settings.ca_file else None,
+        timeout=settings.timeout,
+        concurrency=settings.concurrency,
+    )
 
 
 @dataclass(frozen=True)
@@ -142,7 +126,7 @@ def plan_scan(settings: EffectiveSettings, selection: TargetSelection = TargetSe
               urls: Sequence[str] = ()) -> ScanPlan:
     """The targets of a scan: the lists given (files or https URLs; default the bundled lists, or
     only the bundled baselines when `urls` are given), narrowed by `selection`, then the `urls`
-    as quick targets. Raises ScanJobError (nothing is scanned) for any problem in any of them."""
+    as quick targets. Raises BadInputError (nothing is scanned) for any problem in any of them."""
     if settings.targets:
         lists: list[Path | str] = list(settings.targets)
     else:
@@ -154,10 +138,10 @@ def plan_scan(settings: EffectiveSettings, selection: TargetSelection = TargetSe
         known = {t.id for t in targets}
         targets += [t for t in targets_from_urls(urls, source_name="--url") if t.id not in known]
     except TargetFileError as exc:
-        raise ScanJobError(BAD_INPUT, f"{len(exc.problems)} problem(s) in the targets; nothing was scanned",
-                           [str(p) for p in exc.problems]) from exc
+        raise BadInputError(f"{len(exc.problems)} problem(s) in the targets; nothing was scanned",
+                            details=exc.details) from exc
     except TargetSelectionError as exc:
-        raise ScanJobError(BAD_INPUT, f"{exc}; nothing was scanned") from exc
+        raise BadInputError(f"{exc}; nothing was scanned") from exc
     record = {**selection.record(), "url": list(urls)} if selection.narrows or urls else None
     return ScanPlan([s if isinstance(s, str) else s.name for s in lists], targets, record)
 
@@ -172,7 +156,7 @@ def _fetch_lists(urls: list[str], settings: EffectiveSettings) -> dict[str, byte
         try:
             fetched[url] = fetch_file(url, kit, MAX_TARGET_FILE_BYTES)
         except RemoteFileError as exc:
-            raise ScanJobError(BAD_INPUT, f"--targets: {exc}; nothing was scanned") from exc
+            raise BadInputError(f"--targets: {exc}; nothing was scanned") from exc
     return fetched
 
 
@@ -224,7 +208,9 @@ def run_scan_job(
     selection: TargetSelection = TargetSelection(),
     urls: Sequence[str] = (),
 ) -> ScanOutcome:
-    """Scan (or resume) per `settings`; raise ScanJobError when it cannot run."""
+    """Scan (or resume) per `settings`; a KzprobeError (its exit code says which kind) when it
+    cannot run: bad input, the output directory locked by another scan or not writable, a
+    measuring process failing."""
     plan = plan_scan(settings, selection, urls)
     options = _probe_options(settings)
     resumed = _load_resume(resume) if resume else None
@@ -232,12 +218,7 @@ def run_scan_job(
     if resumed:
         output = resumed.output
     output = output or settings.output_dir / report_file_name(settings.vantage, started_at)
-    try:
-        lock = acquire_output_lock(output.parent)
-    except LockedError as exc:
-        raise ScanJobError(LOCKED, str(exc)) from exc
-    except OutputDirError as exc:
-        raise ScanJobError(CANNOT_WRITE, str(exc)) from exc
+    lock = acquire_output_lock(output.parent)  # LockedError, OutputDirError
     try:
         return _run_locked(settings, options, plan, output, started_at, resumed, on_result, total_known)
     finally:
@@ -250,20 +231,22 @@ def _run_locked(settings, options, plan, output, started_at, resumed, on_result,
         try:
             echo_servers = configured_echo_servers(os.environ)
         except ValueError as exc:
-            raise ScanJobError(BAD_INPUT, f"{ECHO_SERVERS_ENV}: {exc}") from exc
+            raise BadInputError(f"{ECHO_SERVERS_ENV}: {exc}") from exc
         network = asyncio.run(lookup_network(txt_lookup_via(options.resolver, DEFAULT_GEO_TIMEOUT_S),
                                              echo_servers=echo_servers))
         options.own_addresses |= network.public_addresses
     try:
         kit = build_probe_kit(options)
-    except (ResolverConfigError, OSError, ValueError) as exc:
-        raise ScanJobError(BAD_INPUT, str(exc)) from exc
+    except ResolverConfigError:
+        raise
+    except (OSError, ValueError) as exc:  # a --ca-file that is not PEM certificates
+        raise BadInputError(str(exc)) from exc
     control_report = None
     if settings.control:
         try:
             control_report = load_control(settings.control, kit)
         except ControlError as exc:  # its text may quote what a server sent
-            raise ScanJobError(BAD_INPUT, f"--control: {kit.scrub(str(exc))}") from exc
+            raise BadInputError(f"--control: {kit.scrub(str(exc))}") from exc
 
     # Scrubbed again: an interrupted scan's journal may be older than an address learned now.
     measured = [kit.scrub.result(r) for r in resumed.results] if resumed else []
@@ -281,7 +264,7 @@ def _run_locked(settings, options, plan, output, started_at, resumed, on_result,
         differences = _resume_differences(header.get("settings", {}),
                                           _settings_record(settings, resolver, plan, processes))
         if differences:
-            raise ScanJobError(BAD_INPUT, "--resume: the interrupted scan was made with other settings: "
+            raise BadInputError("--resume: the interrupted scan was made with other settings: "
                                + "; ".join(differences) + ". Resume it with the same options or configuration file")
         resume_notes = [f"resumed with timeout {settings.timeout:g} s; the report's settings give the first "
                         f"part's {header['settings'].get('timeout')!r}"] \
@@ -292,13 +275,10 @@ def _run_locked(settings, options, plan, output, started_at, resumed, on_result,
                              _settings_record(settings, resolver, plan, processes))
     journal_path = journal_path_for(output)
     append = resumed is not None and journal_path.exists()
-    try:
-        journal = Journal(journal_path, header, append=append)
-        if resumed and not append:  # resumed from a report whose journal is gone: start one
-            for result in measured:
-                journal.add(result)
-    except ReportWriteError as exc:
-        raise ScanJobError(CANNOT_WRITE, str(exc)) from exc
+    journal = Journal(journal_path, header, append=append)  # ReportWriteError: cannot write
+    if resumed and not append:  # resumed from a report whose journal is gone: start one
+        for result in measured:
+            journal.add(result)
     if total_known:
         total_known(len(to_measure) + len(keywords))
 
@@ -319,12 +299,12 @@ def _run_locked(settings, options, plan, output, started_at, resumed, on_result,
         if finished and keywords:
             in_order = sorted(measured, key=lambda r: plan_order.get(r["target"]["id"], len(plan_order)))
             measure_keyword_targets(build_probe_kit(options), keywords, in_order, record)
-    except ReportWriteError as exc:
+    except ReportWriteError:
         journal.close()
-        raise ScanJobError(CANNOT_WRITE, str(exc)) from exc
+        raise
     except MeasuringProcessError as exc:  # a bug: what was measured stays in the journal
         journal.close()
-        raise ScanJobError(MEASURING_FAILED, f"{exc}; the journal {journal.path} keeps the {len(measured)} "
+        raise MeasuringProcessError(f"{exc}; the journal {journal.path} keeps the {len(measured)} "
                            f"result(s) measured; `kzprobe scan --resume {journal.path}` completes the scan") from exc
     # Imported here, not at start-up: the measuring processes fork without it, sooner.
     from kzprobe.analysis import analyse_scan
@@ -339,7 +319,7 @@ def _run_locked(settings, options, plan, output, started_at, resumed, on_result,
         write_json_atomically(output, report)
     except ReportWriteError as exc:
         journal.close()
-        raise ScanJobError(CANNOT_WRITE, f"{exc} (the journal {journal.path} keeps every result)") from exc
+        raise CannotWriteError(f"{exc} (the journal {journal.path} keeps every result)") from exc
     outcome = ScanOutcome(report=report, output=output, complete=finished)
     outcome.warnings.extend(resume_notes)
     if network is not None and network.failure:

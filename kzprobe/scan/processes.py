@@ -26,6 +26,7 @@ import sys
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 
+from kzprobe.errors import KzprobeError
 from kzprobe.scan import limits
 from kzprobe.report.write import result_line
 from kzprobe.scan.run import STOP_GRACE_S, STOP_SIGNALS, ScanOptions, build_probe_kit, measure_with_signals, scheduling_order
@@ -49,7 +50,7 @@ _PIPE_BYTES = 1 << 20
 Record = Callable[[dict, "str | None"], None]
 
 
-class MeasuringProcessError(RuntimeError):
+class MeasuringProcessError(KzprobeError, RuntimeError):
     """A measuring process failed (a bug, not a network failure): its traceback is on stderr."""
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from kzprobe.errors import BadInputError
 from kzprobe.probes.dns import DEFAULT_CONTROL_RESOLVER
 from kzprobe.analysis.thresholds import CONTROL_MAX_AGE_S
 from kzprobe.safe_yaml import YamlError, load_yaml
@@ -72,12 +73,12 @@ class ConfigProblem:
         return f"{self.source}: {self.key}: {self.message}"
 
 
-class ConfigError(ValueError):
+class ConfigError(BadInputError, ValueError):
     """The configuration cannot be used; `problems` lists every reason, not just the first."""
 
     def __init__(self, problems: list[ConfigProblem]) -> None:
         self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
+        super().__init__("\n".join(str(p) for p in problems), details=[str(p) for p in problems])
 
 
 def _duration(value: object, base: Path) -> float:

@@ -10,10 +10,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
+from kzprobe.errors import BadInputError
 from kzprobe.targets.target import CATEGORIES, Target
 
 
-class TargetSelectionError(ValueError):
+class TargetSelectionError(BadInputError, ValueError):
     """The selection names something the lists do not have (a typo would scan nothing)."""
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from kzprobe.errors import BadInputError
 from kzprobe.targets.bundled import ca_bundle_path
 from kzprobe.targets.hosts import url_parts
 
@@ -193,7 +194,7 @@ class TargetProblem:
         return f"{where}: {', '.join(parts)}: {self.message}" if parts else f"{where}: {self.message}"
 
 
-class TargetFileError(Exception):
+class TargetFileError(BadInputError):
     """One or more target files are unusable; `problems` lists everything that was found."""
 
     def __init__(self, problems: Sequence[TargetProblem]) -> None:
@@ -201,7 +202,7 @@ class TargetFileError(Exception):
         count = len(self.problems)
         first = str(self.problems[0]) if self.problems else "no details"
         more = f" (and {count - 1} more)" if count > 1 else ""
-        super().__init__(f"{first}{more}")
+        super().__init__(f"{first}{more}", details=[str(p) for p in self.problems])
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from kzprobe.errors import BadInputError
+
 # Scans run every N minutes, N dividing an hour or (in whole hours) a day, so that the slots
 # fall at the same minutes every hour / day. Below 5 minutes a scan of the bundled lists would
 # not finish before the next one.
@@ -40,7 +42,7 @@ SYSTEMD_SUCCESS_EXIT_STATUS: Final = "4"
 _SYSTEMD_SAFE = re.compile(r"^[A-Za-z0-9_./:@+=,-]+$")
 
 
-class ScheduleError(ValueError):
+class ScheduleError(BadInputError, ValueError):
     """An interval or path that cannot be written into a crontab or a unit file."""
 
 

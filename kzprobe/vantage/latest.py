@@ -17,8 +17,9 @@ import shutil
 from pathlib import Path
 from typing import IO, Final
 
+from kzprobe.errors import CannotWriteError
 from kzprobe.report.atomic import replace_atomically
-from kzprobe.report.read import REPORT_FORMAT
+from kzprobe.report.format import REPORT_FORMAT
 from kzprobe.vantage.report_files import read_header
 
 LATEST_NAME: Final = "latest.json"
@@ -27,7 +28,7 @@ LATEST_NAME: Final = "latest.json"
 LATEST_MODE: Final = 0o644
 
 
-class LatestError(OSError):
+class LatestError(CannotWriteError, OSError):
     """latest.json could not be replaced (the report is not complete, or a write failed)."""
 
 

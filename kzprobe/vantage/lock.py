@@ -22,6 +22,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Final
 
+from kzprobe.errors import CannotWriteError, ExitCode, KzprobeError
+
 LOCK_NAME: Final = ".kzprobe.lock"
 # The holder's note is one short line; reading more would only invite a hostile file.
 _NOTE_MAX_BYTES: Final = 256
@@ -29,7 +31,7 @@ _NOTE_MAX_BYTES: Final = 256
 _PROBE_BYTES: Final = 4096
 
 
-class OutputDirError(OSError):
+class OutputDirError(CannotWriteError, OSError):
     """The output directory cannot be created or written (permissions, read-only, disk full)."""
 
     def __init__(self, directory: Path, message: str, errno_value: int = 0) -> None:
@@ -41,8 +43,10 @@ class OutputDirError(OSError):
         return f"{self.directory}: {self.message}"
 
 
-class LockedError(Exception):
+class LockedError(KzprobeError):
     """Another scan holds the directory's lock; `holder_pid`/`since` come from its note (or None)."""
+
+    exit_code = ExitCode.LOCKED
 
     def __init__(self, directory: Path, holder_pid: int | None, since: str | None) -> None:
         self.directory = directory

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from kzprobe.report.write import journal_path_for
-from kzprobe.report.read import REPORT_FORMAT, leading_fields, parse_time, read_head
+from kzprobe.report.format import REPORT_FORMAT
+from kzprobe.report.read import leading_fields, parse_time, read_head
 
 REPORT_NAME: Final = re.compile(
     r"^(?P<vantage>[A-Za-z0-9][A-Za-z0-9._-]{0,63})-(?P<stamp>[0-9]{8}T[0-9]{6}Z)\.json$"

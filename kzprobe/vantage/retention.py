@@ -23,10 +23,11 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from kzprobe.errors import CannotWriteError
 from kzprobe.vantage.report_files import ScanReport, journal_of, scan_report
 
 
-class RetentionError(OSError):
+class RetentionError(CannotWriteError, OSError):
     """Some reports due for deletion could not be deleted; `deleted` lists those that were."""
 
     def __init__(self, deleted: list[Path], failures: list[tuple[Path, OSError]]) -> None:

@@ -21,7 +21,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("scan", "analyst", "vantage", "lab", "ooni"),
     ("probes", "analysis"),
     ("report", "targets"),
-    ("text", "safe_yaml", "docs_links", "errors", ""),
+    ("text", "safe_yaml", "docs_links"),
+    ("errors", ""),
 )
 # Parts of one layer stay independent, except these uses (importer, imported): a scan job takes
 # the vantage's output lock, publishes latest.json and applies its retention.

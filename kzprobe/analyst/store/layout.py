@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import IO, Any, Final
 from urllib.parse import quote
 
+from kzprobe.errors import BadInputError
 from kzprobe.report.atomic import replace_atomically
 
 STORE_FORMAT: Final = "kzprobe-store"
@@ -46,11 +47,11 @@ SCANS_DIR: Final = "scans"
 MAX_MANIFEST_BYTES: Final = 256 * 1024 * 1024
 
 
-class StoreError(Exception):
+class StoreError(BadInputError):
     """The store cannot be used (missing, not a store, newer format, locked); says which and why."""
 
 
-class QueryError(Exception):
+class QueryError(BadInputError):
     """A query the store refuses, or one the engine could not run (the message says which).
     Beside StoreError so that every engine module can raise it without importing the others."""
 

@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Final
 
+from kzprobe.errors import BadInputError
+
 # The order kzprobe reads scans in (analyst.scan_order): time, vantage, file; then report order.
 SCAN_ORDER: Final = "scan_started_at, vantage, file"
 
 
-class UnquotableError(ValueError):
+class UnquotableError(BadInputError, ValueError):
     """A name that one SQL literal cannot carry in both dialects (ClickHouse reads backslashes
     as escapes, DuckDB does not): refused rather than matched wrongly."""
 
