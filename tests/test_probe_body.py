@@ -59,7 +59,9 @@ def test_content_encodings_decode_to_the_page(encoding, encode):
 def test_title_from_the_network_loses_escape_sequences_and_bidi_tricks():
     page = "<title>\x1b[2J\x1b[31mBlocked\u202e by [bold]order[/bold]\n\n</title>".encode()
     body = read(page)
-    assert body.title == "[2J[31mBlocked by [bold]order[/bold]"
+    # Escape sequences go whole, parameters included (kzprobe/text.py): earlier versions left
+    # "[2J[31m" in recorded titles.
+    assert body.title == "Blocked by [bold]order[/bold]"
     assert "\x1b" not in body.title and "\u202e" not in body.title
 
 

@@ -7,7 +7,8 @@ Reports are read (report/read.py) and reduced to small digests (reading.py), man
 worker processes (streaming.py, scan_order.py), cached between runs (digest_cache.py); the
 commands build on the digests: render.py (show), compare.py, summary.py, timeline.py,
 export.py, with filters.py, measures.py and service_rows.py for the figures of one result, and
-style.py and safe_text.py for what reaches a terminal or a spreadsheet.
+style.py (colours, and `safe` for every string shown) and export.py's `csv_cell` for what
+reaches a terminal or a spreadsheet; the text itself is cleaned by kzprobe/text.py.
 """
 
 from kzprobe.analyst.reading import ScanDigest, TargetDigest, read_scan

@@ -18,10 +18,10 @@ from rich.text import Text
 from kzprobe.analyst.filters import TargetFilter
 from kzprobe.analyst.reading import ScanDigest, TargetDigest
 from kzprobe.analyst.render import scan_line
-from kzprobe.analyst.safe_text import clean, safe
-from kzprobe.analyst.style import state_of, state_style
+from kzprobe.analyst.style import safe, state_of, state_style
 from kzprobe.report import compare as report_compare
 from kzprobe.report.compare import Comparison, TargetChange
+from kzprobe.text import clean_text
 
 _STATUS_LABELS: Final = {"changed": "changed", "only_a": "only in A", "only_b": "only in B", "unchanged": "unchanged"}
 
@@ -113,9 +113,9 @@ def _side_text(side: TargetDigest | None) -> Text:
     if side is None:
         return Text("-", style="dim")
     state = state_of(side.verdict, side.blocking)
-    text = Text(clean(state), style=state_style(state))
+    text = Text(clean_text(state), style=state_style(state))
     if side.evidence:
-        text.append(" " + clean(", ".join(side.evidence)), style="dim")
+        text.append(" " + clean_text(", ".join(side.evidence)), style="dim")
     return text
 
 

@@ -18,7 +18,7 @@ from typing import Any, Final, NamedTuple, TextIO
 from kzprobe.analyst.filters import TargetFilter
 from kzprobe.analyst.measures import Measures
 from kzprobe.analyst.reading import ScanDigest, TargetDigest, iso
-from kzprobe.analyst.safe_text import csv_cell
+from kzprobe.text import clean_text
 
 EXPORT_FORMATS: Final = ("csv", "jsonl", "parquet")  # parquet: with the store extra
 # Column order of every export; docs/analysts.md describes each column.
@@ -77,6 +77,25 @@ def _target_fields(target: TargetDigest) -> dict[str, Any]:
         "endpoints_total": endpoints.total if endpoints else None,
         "endpoints_failing": len(endpoints.failing) if endpoints else None,
     }
+
+
+# CSV cells starting with these are formulas in Excel, LibreOffice and Google Sheets (OWASP,
+# "CSV Injection"); a leading apostrophe makes them text. Tabs and line breaks are already
+# spaces, and leading spaces are gone, after clean_text.
+_FORMULA_STARTS: Final = ("=", "+", "-", "@")
+
+
+def csv_cell(value: object) -> object:
+    """A CSV cell value: strings cleaned and guarded against formula injection; numbers as they
+    are. Every CSV kzprobe writes (export, summary --csv) goes through here."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return value
+    text = clean_text(value)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
 def format_rows(scan: ScanDigest, format: str, target_filter: TargetFilter) -> ScanRows:

@@ -17,7 +17,8 @@ from rich.text import Text
 from kzprobe.report import read as rr
 from kzprobe.analyst.filters import TargetFilter
 from kzprobe.analyst.reading import ScanDigest, TargetDigest, digest_report, iso
-from kzprobe.analyst.safe_text import clean, safe
+from kzprobe.analyst.style import safe
+from kzprobe.text import clean_text
 from kzprobe.analyst.style import (
     INCOMPLETE_STYLE,
     UNANALYSED,
@@ -41,7 +42,7 @@ def render_report(report: dict[str, Any], console: Console) -> None:
     try:
         checked = rr.check_report(report, "report", require_verdicts=False)
     except rr.ReportError as error:
-        console.print(Text(f"The report cannot be shown: {clean(error.reason)}", style="bold red"))
+        console.print(Text(f"The report cannot be shown: {clean_text(error.reason)}", style="bold red"))
         return
     render_scan(digest_report(checked, ""), console)
 
@@ -92,7 +93,7 @@ def vantage_down_banner(connectivity: str | None) -> list[Text]:
 def compact_targets(rows: list[TargetDigest]) -> Text:
     """The targets of a scan that measured nothing, as a few wrapped lines of ids."""
     line = Text("Targets: ", style="bold")
-    line.append(", ".join(clean(target.id, MAX_ID_CHARS) for target in rows))
+    line.append(", ".join(clean_text(target.id, MAX_ID_CHARS) for target in rows))
     return line
 
 
@@ -107,7 +108,7 @@ def header_lines(scan: ScanDigest) -> list[Text]:
         Text.assemble("Time          ", time_span(scan)),
         Text.assemble("Connectivity  ", connectivity),
     ]
-    identity = [part for part in (clean(scan.scan_id, 40), clean(scan.software, 40)) if part]
+    identity = [part for part in (clean_text(scan.scan_id, 40), clean_text(scan.software, 40)) if part]
     if identity:
         lines.append(Text.assemble("Scan          ", safe(" · ".join(identity))))
     if scan.path:
@@ -169,7 +170,7 @@ def results_table(rows: list[TargetDigest]) -> Table:
         table.add_row(
             safe(target.label, max_chars=MAX_ID_CHARS),
             safe(target.category),
-            Text(clean(verdict), style=state_style(verdict)),
+            Text(clean_text(verdict), style=state_style(verdict)),
             safe(target.blocking),
             safe(", ".join(target.evidence)),
             safe(short_explanation(target), max_chars=MAX_EXPLANATION_CHARS),
@@ -179,20 +180,20 @@ def results_table(rows: list[TargetDigest]) -> Table:
 
 def narrow_lines(rows: list[TargetDigest]) -> list[Text | Padding]:
     """Targets for a narrow terminal: 'id  category  verdict layer  evidence', then the explanation."""
-    width = min(max(len(clean(t.label, MAX_ID_CHARS)) for t in rows), MAX_ID_CHARS)
+    width = min(max(len(clean_text(t.label, MAX_ID_CHARS)) for t in rows), MAX_ID_CHARS)
     lines: list[Text | Padding] = []
     for target in rows:
         verdict = target.verdict or UNANALYSED
-        line = Text(clean(target.label, MAX_ID_CHARS).ljust(width), style="bold")
-        line.append(f"  {clean(target.category):<5} ")
-        line.append(clean(verdict).ljust(12), style=state_style(verdict))
-        line.append(clean(target.blocking).ljust(6))
+        line = Text(clean_text(target.label, MAX_ID_CHARS).ljust(width), style="bold")
+        line.append(f"  {clean_text(target.category):<5} ")
+        line.append(clean_text(verdict).ljust(12), style=state_style(verdict))
+        line.append(clean_text(target.blocking).ljust(6))
         if target.evidence:
-            line.append("  " + clean(", ".join(target.evidence)), style="dim")
+            line.append("  " + clean_text(", ".join(target.evidence)), style="dim")
         lines.append(line)
         explanation = short_explanation(target)
         if explanation:
-            lines.append(Padding(Text(clean(explanation, MAX_EXPLANATION_CHARS)), (0, 0, 0, 4)))
+            lines.append(Padding(Text(clean_text(explanation, MAX_EXPLANATION_CHARS)), (0, 0, 0, 4)))
     return lines
 
 

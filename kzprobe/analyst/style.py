@@ -1,4 +1,5 @@
-"""How verdicts and connectivity look on a terminal: one colour and one short label per state.
+"""How verdicts and connectivity look on a terminal: one colour and one short label per state,
+and `safe`, the only way a report's string reaches a rich console.
 
 Every command colours the same state the same way, so an analyst's eye learns it once.
 """
@@ -7,7 +8,17 @@ from __future__ import annotations
 
 from typing import Final
 
+from rich.text import Text
+
 from kzprobe.report import vocabulary as v
+from kzprobe.text import clean_text
+
+
+def safe(value: object, style: str = "", max_chars: int | None = None) -> Text:
+    """A rich Text of `value`, cleaned (kzprobe/text.py): rich never reads it as markup, and no
+    escape sequence, control or bidi character of a report's string reaches the terminal."""
+    return Text(clean_text(value, max_chars), style=style)
+
 VERDICT_STYLES: Final = {
     v.REACHABLE: "green",
     v.BLOCKED: "bold red",

@@ -18,7 +18,9 @@ from rich.text import Text
 
 from kzprobe.analyst.filters import TargetFilter
 from kzprobe.analyst.reading import iso
-from kzprobe.analyst.safe_text import clean, csv_cell, safe
+from kzprobe.analyst.export import csv_cell
+from kzprobe.analyst.style import safe
+from kzprobe.text import clean_text
 from kzprobe.analyst.style import ABSENT_CELL, LEGEND, compact, connectivity_style, state_style
 from kzprobe.analyst.summary import MAX_TABLE_COLUMNS, ColumnGroup, ScanColumn, SummarySource, dominant
 from kzprobe.report import vocabulary as v
@@ -61,7 +63,7 @@ def render_summary(
     targets = source.shown_targets(target_filter)
     cells = source.group_cells(shape, targets)
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    longest = max((len(clean(target.label, 30)) for target in targets), default=6)
+    longest = max((len(clean_text(target.label, 30)) for target in targets), default=6)
     table.add_column("Target", no_wrap=True, min_width=max(longest, 6))
     table.add_column("Cat", no_wrap=True)
     several = len(shape.vantages) > 1
@@ -77,7 +79,7 @@ def render_summary(
     if not targets:
         console.print(Text("No target matches the filters.", style="dim"))
     first, last = iso(shape.first), iso(shape.last)
-    where = f"vantage {clean(shape.vantages[0], 40)}" if len(shape.vantages) == 1 else f"{len(shape.vantages)} vantages"
+    where = f"vantage {clean_text(shape.vantages[0], 40)}" if len(shape.vantages) == 1 else f"{len(shape.vantages)} vantages"
     console.print(Text(f"{len(targets)} targets × {shape.scans} scans from {where}, {first} to {last} (times UTC)."))
     if shape.grouping not in ("scan", ""):
         console.print(
@@ -121,7 +123,7 @@ def _state_cell(counts: Counter[str]) -> Text:
         return Text(ABSENT_CELL, style="dim")
     state, count, total = found
     label = compact(state) if count == total else f"{compact(state)} {count}/{total}"
-    return Text(clean(label), style=state_style(state))
+    return Text(clean_text(label), style=state_style(state))
 
 
 def _connectivity_cell(group: ColumnGroup) -> Text:
@@ -159,7 +161,7 @@ def _unique_labels(scans: list[ScanColumn]) -> list[str]:
     labels: list[str] = []
     seen: Counter[str] = Counter()
     for scan in scans:
-        label = f"{clean(scan.vantage)} {iso(scan.started_at)}"
+        label = f"{clean_text(scan.vantage)} {iso(scan.started_at)}"
         seen[label] += 1
         labels.append(csv_cell(label if seen[label] == 1 else f"{label} #{seen[label]}"))  # type: ignore[arg-type]
     return labels

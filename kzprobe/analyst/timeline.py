@@ -23,7 +23,7 @@ from rich.text import Text
 from kzprobe.report import vocabulary as v
 from kzprobe.analyst.filters import TargetFilter
 from kzprobe.analyst.reading import ScanDigest, iso
-from kzprobe.analyst.safe_text import safe
+from kzprobe.analyst.style import safe
 from kzprobe.analyst.style import connectivity_style, state_of, state_style
 
 # A pause between two scans of a vantage is a gap when it is this many times its usual interval

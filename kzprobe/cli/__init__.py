@@ -24,16 +24,15 @@ from typer.core import TyperGroup
 
 from kzprobe import __version__
 from kzprobe.errors import KzprobeError
+from kzprobe.text import clean_text
 
 
 def report_error(error: KzprobeError) -> None:
     """An error as the user sees it: each detail on its own line, then `kzprobe: <message>`.
     Details and messages quote files and the network, so they are cleaned of control characters."""
-    from kzprobe.analyst.safe_text import clean  # only when there is an error to print
-
     for detail in error.details:
-        typer.echo(clean(detail), err=True)
-    typer.echo(f"kzprobe: {clean(str(error))}", err=True)
+        typer.echo(clean_text(detail), err=True)
+    typer.echo(f"kzprobe: {clean_text(str(error))}", err=True)
 
 
 class _Commands(TyperGroup):

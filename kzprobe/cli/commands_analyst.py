@@ -1,7 +1,7 @@
 """Commands that read reports: show, compare, summary, timeline, export, report.
 
 Thin: parse the options, read through kzprobe.analyst, render. Every string from a report goes
-through kzprobe.analyst.safe_text before reaching the terminal; machine output (--json, --csv,
+through kzprobe.text.clean_text before reaching the terminal; machine output (--json, --csv,
 --format jsonl) comes from the same data as the tables.
 """
 
@@ -29,8 +29,8 @@ from kzprobe.analyst.filters import TargetFilter
 from kzprobe.analyst.html import ReportPicture, render_html
 from kzprobe.analyst.reading import ScanDigest, read_scan
 from kzprobe.analyst.render import render_scan, scan_json
-from kzprobe.analyst.safe_text import clean
 from kzprobe.analyst.scan_order import scan_key
+from kzprobe.text import clean_text
 from kzprobe.analyst.streaming import ScanFilter, map_scans
 from kzprobe.analyst.summary import SummaryMatrix
 from kzprobe.analyst.summary_render import render_summary, write_summary_csv
@@ -352,7 +352,7 @@ def export(
                         raise _no_reports(problems, scan_filter != ScanFilter())
         rows.scans = scans or rows.scans
     if output is not None:
-        typer.echo(f"kzprobe: {rows.rows} rows from {rows.scans} scans written to {clean(str(output))}", err=True)
+        typer.echo(f"kzprobe: {rows.rows} rows from {rows.scans} scans written to {clean_text(str(output))}", err=True)
 
 
 def _export_parquet(paths: list[Path], opened: Any, strict: bool, scan_filter: ScanFilter, target_filter: TargetFilter,
@@ -412,7 +412,7 @@ def report(
         stream.write(page)
     grid = picture.grid
     typer.echo(
-        f"kzprobe: {clean(str(output))} written ({len(page.encode('utf-8')) // 1024:,} KB): {picture.sources.scans} scans "
+        f"kzprobe: {clean_text(str(output))} written ({len(page.encode('utf-8')) // 1024:,} KB): {picture.sources.scans} scans "
         f"from {len(picture.sources.vantages)} vantage(s), {len(picture.shown_targets())} targets, one column per "
         f"{grid.resolution.name}",
         err=True,

@@ -2,7 +2,7 @@
 last, as the vantages recorded it after each complete scan.
 
 The directory may be anyone's (synced from a vantage, downloaded): every line is checked before
-use and every string is cleaned before it reaches the terminal (kzprobe.analyst.safe_text).
+use and every string is cleaned before it reaches the terminal (kzprobe.text.clean_text).
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from kzprobe.analyst.safe_text import clean
 from kzprobe.cli import app
 from kzprobe.cli.moments import MomentError, parse_moment
 from kzprobe.errors import BadInputError
+from kzprobe.text import clean_text
 from kzprobe.vantage.alerts.history import HISTORY_NAME, read_history, record_time
 
 # Colours of the kinds of change (the same meaning as a verdict's colour elsewhere).
@@ -38,23 +38,23 @@ def _only_targets(record: dict[str, Any], patterns: list[str]) -> dict[str, Any]
 
 def render_record(record: dict[str, Any], console: Console) -> None:
     vantage = record["vantage"]
-    network = ", ".join(clean(x) for x in (vantage.get("asn"), vantage.get("country")) if isinstance(x, str))
+    network = ", ".join(clean_text(x) for x in (vantage.get("asn"), vantage.get("country")) if isinstance(x, str))
     head = Text(record_time(record).strftime("%Y-%m-%d %H:%M") + "Z  ", style="bold")
-    head.append(clean(vantage["name"], max_chars=64) + (f" ({network})" if network else ""), style="bold")
+    head.append(clean_text(vantage["name"], max_chars=64) + (f" ({network})" if network else ""), style="bold")
     console.print(head)
     connectivity = record.get("connectivity")
     if connectivity:
-        console.print(Text("  " + clean(connectivity["summary"]), style="bold yellow"))
+        console.print(Text("  " + clean_text(connectivity["summary"]), style="bold yellow"))
     for change in record["changes"]:
         line = Text("  ")
-        line.append(clean(change["summary"]), style=_KIND_STYLES.get(change["kind"], ""))
+        line.append(clean_text(change["summary"]), style=_KIND_STYLES.get(change["kind"], ""))
         console.print(line)
         if isinstance(change.get("explanation"), str) and change["explanation"]:
-            console.print(Text("    kzprobe: " + clean(change["explanation"]), style="dim"))
+            console.print(Text("    kzprobe: " + clean_text(change["explanation"]), style="dim"))
     if isinstance(record.get("omitted"), int) and record["omitted"] > 0:
         console.print(Text(f"  … and {record['omitted']} more target(s): see the report", style="dim"))
     for note in record.get("notes") or []:
-        console.print(Text("  " + clean(note), style="yellow"))
+        console.print(Text("  " + clean_text(note), style="yellow"))
 
 
 @app.command()
@@ -74,7 +74,7 @@ def changes(
     except MomentError as exc:
         raise BadInputError(f"--since: {exc}") from None
     if not path.exists():
-        typer.echo(f"No change records in {clean(str(directory))} yet: {HISTORY_NAME} is written when a complete "
+        typer.echo(f"No change records in {clean_text(str(directory))} yet: {HISTORY_NAME} is written when a complete "
                    "scan differs from the previous one (with notify: feed, the default).")
         return
     try:
@@ -85,10 +85,10 @@ def changes(
     if target:
         records = [r for r in (_only_targets(record, target) for record in records) if r is not None]
     if history.skipped:
-        typer.echo(f"kzprobe: skipped {history.skipped} line(s) of {clean(str(path))} that are not change records",
+        typer.echo(f"kzprobe: skipped {history.skipped} line(s) of {clean_text(str(path))} that are not change records",
                    err=True)
     if history.truncated:
-        typer.echo(f"kzprobe: {clean(str(path))} is larger than kzprobe reads: only its newest records are shown",
+        typer.echo(f"kzprobe: {clean_text(str(path))} is larger than kzprobe reads: only its newest records are shown",
                    err=True)
     if as_json:
         for record in records:
@@ -100,4 +100,4 @@ def changes(
     for record in records:
         render_record(record, console)
     span = f" since {moment.strftime('%Y-%m-%d %H:%M')}Z" if moment else ""
-    console.print(Text(f"{len(records)} change record(s){span} in {clean(str(path))}", style="bold"))
+    console.print(Text(f"{len(records)} change record(s){span} in {clean_text(str(path))}", style="bold"))

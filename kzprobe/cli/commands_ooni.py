@@ -1,7 +1,7 @@
 """`kzprobe ooni import`: OONI measurements -> kzprobe reports (kzprobe.ooni, docs/ooni.md).
 
 Thin: parse, call kzprobe.ooni.import_measurements, print the bad lines and a summary. File
-names and reasons come from someone else's files: they are printed through safe_text.
+names and reasons come from someone else's files: they are printed through kzprobe.text.clean_text.
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from pathlib import Path
 
 import typer
 
-from kzprobe.analyst.safe_text import clean
 from kzprobe.cli import app
 from kzprobe.errors import ExitCode
 from kzprobe.ooni import BadInput, ImportSummary, import_measurements
 from kzprobe.ooni.limits import MAX_PROBLEMS_SHOWN
+from kzprobe.text import clean_text
 
 ooni_app = typer.Typer(
     help="Read OONI's measurements through kzprobe's rules (docs/ooni.md).",
@@ -24,7 +24,7 @@ app.add_typer(ooni_app, name="ooni")
 
 
 def _counts(counter: dict[str, int]) -> str:
-    return ", ".join(f"{clean(name, 60)} {count:,}" for name, count in sorted(counter.items(), key=lambda i: (-i[1], i[0])))
+    return ", ".join(f"{clean_text(name, 60)} {count:,}" for name, count in sorted(counter.items(), key=lambda i: (-i[1], i[0])))
 
 
 def summary_line(summary: ImportSummary, output: Path) -> str:
@@ -41,7 +41,7 @@ def summary_line(summary: ImportSummary, output: Path) -> str:
     if summary.bad:
         parts.append(f"{summary.bad:,} malformed")
     merged = f", {summary.reports_merged:,} merged with earlier imports" if summary.reports_merged else ""
-    parts.append(f"{summary.reports_written:,} reports in {clean(str(output), 200)}{merged}")
+    parts.append(f"{summary.reports_written:,} reports in {clean_text(str(output), 200)}{merged}")
     return "kzprobe: " + "; ".join(parts)
 
 
@@ -61,7 +61,7 @@ def import_command(
         nonlocal shown
         shown += 1
         if shown <= MAX_PROBLEMS_SHOWN:
-            typer.echo(f"kzprobe: {clean(str(problem), 400)}", err=True)
+            typer.echo(f"kzprobe: {clean_text(str(problem), 400)}", err=True)
 
     summary = import_measurements(paths, output, on_bad=bad)  # ReportWriteError: cannot write
     if shown > MAX_PROBLEMS_SHOWN:

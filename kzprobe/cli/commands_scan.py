@@ -22,7 +22,7 @@ from kzprobe.scan.control_source import ControlError, load_control_alone
 from kzprobe.scan.job import plan_scan, run_scan_job
 from kzprobe.scan.settings import ConfigError, find_config_file, resolve_settings
 from kzprobe.targets.selection import TargetSelection
-from kzprobe.text import clean_text as clean
+from kzprobe.text import clean_text
 from kzprobe.report import vocabulary as v
 from kzprobe.vantage.alerts import AlertOutcome
 from kzprobe.vantage.durations import DurationError, parse_duration
@@ -92,7 +92,7 @@ def _print_plan(settings, selection: TargetSelection, urls: list[str], as_json: 
     width = max((len(t.id) for t in plan.targets), default=0)
     for t in plan.targets:
         note = f"  (baseline, {t.baseline})" if t.baseline else ""
-        sys.stdout.write(f"{clean(t.id):<{width}}  {clean(t.category or '-'):<5}  {clean(t.url or t.label)}{note}\n")
+        sys.stdout.write(f"{clean_text(t.id):<{width}}  {clean_text(t.category or '-'):<5}  {clean_text(t.url or t.label)}{note}\n")
     sources = plan.lists + (["--url"] if urls else [])
     err.print(f"kzprobe: {len(plan.targets)} targets would be scanned from {', '.join(sources)}"
               " (dry run: nothing measured)", markup=False)
@@ -158,7 +158,7 @@ def _summary_line(report: dict, output: Path, changes: str = "") -> str:
     if blocked:
         more = f" and {len(blocked) - NAMED_BLOCKED} more" if len(blocked) > NAMED_BLOCKED else ""
         named = f"; blocked: {', '.join(blocked[:NAMED_BLOCKED])}{more}"
-    return clean(f"kzprobe: {len(report['results'])} targets, {counts or 'none'}{named}; connectivity "
+    return clean_text(f"kzprobe: {len(report['results'])} targets, {counts or 'none'}{named}; connectivity "
                  f"{report['connectivity']}; scan {state}; report {output}{changes}")
 
 

@@ -14,7 +14,8 @@ from typing import Any, Optional
 
 import typer
 
-from kzprobe.analyst.safe_text import clean, csv_cell
+from kzprobe.analyst.export import csv_cell
+from kzprobe.text import clean_text
 from kzprobe.cli import app, store_reading
 from kzprobe.errors import BadInputError, CannotWriteError, ExitCode
 from kzprobe.report import read as rr
@@ -57,7 +58,7 @@ def store_add(
         raise BadInputError(str(error)) from None
     except OSError as error:
         raise CannotWriteError(f"cannot write {store}: {error.strerror or error}") from None
-    typer.echo(f"kzprobe: {clean(str(store))}: {count.line()}", err=True)
+    typer.echo(f"kzprobe: {clean_text(str(store))}: {count.line()}", err=True)
 
 
 @store_app.command("sql")
@@ -94,11 +95,11 @@ def _print_table(table: Any, format: str, limit: int) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from kzprobe.analyst.safe_text import safe
+    from kzprobe.analyst.style import safe
 
     shown = Table(show_edge=False, pad_edge=False)
     for name in names:
-        shown.add_column(clean(name))
+        shown.add_column(clean_text(name))
     for row in rows[:limit]:
         shown.add_row(*[safe(_plain(row[name])) for name in names])
     console = Console(markup=False, emoji=False, highlight=False)
@@ -156,9 +157,9 @@ def collect(
             raise FetchError(str(error)) from None
 
     def report(outcome: Any) -> None:
-        typer.echo(f"kzprobe: {clean(outcome.line())}", err=True)
+        typer.echo(f"kzprobe: {clean_text(outcome.line())}", err=True)
         for problem in outcome.problems[:20]:
-            typer.echo(f"kzprobe:   skipped {clean(problem)}", err=True)
+            typer.echo(f"kzprobe:   skipped {clean_text(problem)}", err=True)
 
     try:
         outcomes = collect_all(urls, store, fetch, file_time_s=file_time, vantage_time_s=vantage_time, on_outcome=report)

@@ -21,6 +21,7 @@ from typing import Any, BinaryIO, Final
 
 from kzprobe.errors import BadInputError
 from kzprobe.report import vocabulary as v
+from kzprobe.text import clean_text
 from kzprobe.report.format import FORMAT_VERSION, JOURNAL_SUFFIX, REPORT_FORMAT, REPORT_SUFFIX
 # A vantage's output directory holds latest.json, a copy of its newest complete report, served
 # to other probes as their control (kzprobe/vantage/latest.py): reading it too would count that
@@ -379,9 +380,8 @@ def _json_type(value: object) -> str:
 
 
 def print_problem(problem: ReportError) -> None:
-    """Default problem handler: one line on stderr, control characters in the name made harmless."""
-    text = f"kzprobe: skipped {problem}"
-    print("".join(ch if ch.isprintable() else "?" for ch in text), file=sys.stderr)
+    """Default problem handler: one line on stderr, cleaned (the file name is anyone's)."""
+    print(clean_text(f"kzprobe: skipped {problem}"), file=sys.stderr)
 
 
 def expand_report_paths(paths: Sequence[str | os.PathLike[str]], on_problem: ProblemHandler) -> list[Path]:

@@ -14,7 +14,7 @@ import html
 import json
 from typing import Any, Final
 
-from kzprobe.analyst.safe_text import clean
+from kzprobe.text import clean_text
 
 # Any one string from a report is cut here (with "…"): a vantage name or URL of a megabyte,
 # repeated in every chart, would make the page unusable. Explanations are cut shorter, in grid.
@@ -23,8 +23,8 @@ MAX_TEXT_CHARS: Final = 500
 
 def plain(value: object, max_chars: int | None = MAX_TEXT_CHARS) -> str:
     """`value` as text a page may show: cleaned, without characters XML forbids, not escaped."""
-    text = clean(value, max_chars)
-    if not text.isprintable():  # what clean() leaves that XML forbids: surrogates, non-characters
+    text = clean_text(value, max_chars)
+    if not text.isprintable():  # what clean_text() leaves that XML forbids: surrogates, non-characters
         text = "".join(ch for ch in text if not _forbidden_in_xml(ch))
     return text
 
