@@ -43,9 +43,6 @@ __all__ = [
     "load_fingerprints",
 ]
 
-VERDICT_FIELDS = ("verdict", "blocking", "evidence", "explanation", "control")
-
-
 @dataclass
 class ScanAnalysis:
     connectivity: str  # online | international_cut | offline | captive_portal

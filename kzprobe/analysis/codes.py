@@ -41,7 +41,6 @@ TLS: Final = {
     v.SSL_INVALID_HOSTNAME: "tls.invalid_cert",
     v.SSL_INVALID_CERTIFICATE: "tls.invalid_cert",
 }
-CERTIFICATE_FAILURES: Final = (v.SSL_UNKNOWN_AUTHORITY, v.SSL_INVALID_HOSTNAME, v.SSL_INVALID_CERTIFICATE)
 # What a middlebox does right after the ClientHello when it filters by SNI
 # (https://ooni.org/post/2024-kazakhstan-report/).
 SNI_FILTER_FAILURES: Final = (v.CONNECTION_RESET, v.EOF_ERROR, v.GENERIC_TIMEOUT)

@@ -35,9 +35,8 @@ PKI_SERVER: Final = "88.198.255.80"
 # --control-resolver. An international cut takes it away with the rest of the link.
 HONEST_RESOLVER: Final = "88.198.255.53"
 
-# Answers a lying resolver gives that are not the site's: loopback, and a private address of
-# the kind Kazakh and other ISPs point blocked names at (OONI's QA uses 10.10.34.35).
-LOOPBACK_ANSWER: Final = "127.0.0.1"
+# An answer a lying resolver gives that is not the site's: a private address of the kind
+# Kazakh and other ISPs point blocked names at (OONI's QA uses 10.10.34.35).
 PRIVATE_ANSWER: Final = "10.10.34.35"
 
 # A captive portal's gateway (the captive-portal network run): a private address, as the portals
@@ -74,8 +73,3 @@ def guard_allow() -> list[str]:
     return [str(DOMESTIC_V4), str(INTERNATIONAL_V4), str(INTERNATIONAL_V6), f"{PRIVATE_ANSWER}/32",
             f"{PORTAL_ADDRESS}/32"]
 
-
-def is_international(address: str) -> bool:
-    """True for addresses abroad: what an international cut makes vanish."""
-    ip = ipaddress.ip_address(address)
-    return ip in INTERNATIONAL_V4 or ip in INTERNATIONAL_V6

@@ -130,9 +130,6 @@ class Lab:
         """The address the lab gave a service endpoint's host."""
         return self.allocation.endpoints[(scenario_id, endpoint.host)]
 
-    def scenario_url(self, scenario_id: str) -> str:
-        return next(s.site.url for s in self.scenarios if s.id == scenario_id)
-
     # -- building
 
     def __enter__(self) -> Lab:

@@ -90,7 +90,6 @@ PAGE_DYNAMIC: Final = "dynamic"  # differs on every request (tokens, timestamps)
 PAGE_LARGE: Final = "large"  # megabytes of HTML
 PAGE_MEDIUM: Final = "medium"  # a 40 KB article page (a small page a policer holds for seconds)
 PAGE_OTHER: Final = "other"  # another kind of site's page (its own title and words): what an alias serves
-PAGES: Final = (PAGE_STANDARD, PAGE_DYNAMIC, PAGE_LARGE, PAGE_MEDIUM, PAGE_OTHER)
 
 DOMESTIC: Final = "domestic"
 INTERNATIONAL: Final = "international"

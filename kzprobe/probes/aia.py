@@ -25,7 +25,7 @@ from kzprobe.probes.certs import certificate_info, certificates_in, load_certifi
 from kzprobe.probes.connection import Connector, close_quietly
 from kzprobe.probes.dns import DnsProbe
 from kzprobe.probes.failures import BodyTooLarge, failure_from_exception
-from kzprobe.report.observations import AiaObservation, CertificateInfo
+from kzprobe.report.observations import AiaObservation, CertificateInfo, elapsed_ms
 
 _HEADERS = [(b"Accept", b"application/pkix-cert, application/pkcs7-mime, */*"), (b"Accept-Encoding", b"identity"),
             (b"Connection", b"close")]
@@ -116,7 +116,7 @@ async def fetch_issuer(dns: DnsProbe, connector: Connector, url: str, for_sha: s
             observation["certificates"] = [certificate_info(der) for der in ders]
     except Exception as exc:
         observation["failure"] = failure_from_exception(exc)
-    observation["duration_ms"] = round((time.monotonic() - start) * 1000, 1)
+    observation["duration_ms"] = elapsed_ms(start)
     return observation, ders
 
 

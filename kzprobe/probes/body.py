@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from kzprobe.probes import limits
 from kzprobe.report import vocabulary as v
 from kzprobe.probes.failures import failure_from_exception
+from kzprobe.report.observations import elapsed_ms
 from kzprobe.text import clean_text
 
 # Decompressed output produced per step, so that one small compressed chunk cannot expand into
@@ -150,7 +151,7 @@ async def read_body(
         truncated=truncated,
         text=bytes(head).decode(charset, errors="replace"),
         title=title_of(bytes(head), charset),
-        read_ms=round((time.monotonic() - start) * 1000, 1),
+        read_ms=elapsed_ms(start),
         failure=failure,
         stopped=stopped,
     )

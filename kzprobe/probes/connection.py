@@ -20,16 +20,12 @@ from kzprobe.report import vocabulary as v
 from kzprobe.probes.certs import ISSUER_NOT_FOUND_CODES, Chain, read_captured, read_verified
 from kzprobe.probes.failures import certificate_verify_code, failure_from_exception
 from kzprobe.probes.trust import ALPN_PROTOCOLS, CompletingContext, RootOrigins, make_tls_contexts, root_subjects
-from kzprobe.report.observations import TcpObservation, TlsObservation
+from kzprobe.report.observations import TcpObservation, TlsObservation, elapsed_ms
 
 __all__ = ["ALPN_PROTOCOLS", "Connector", "VERIFICATION_FAILURES", "close_quietly", "make_tls_contexts"]
 
 # Failures that mean "this handshake finished, but the certificate is not acceptable".
 VERIFICATION_FAILURES = {v.SSL_UNKNOWN_AUTHORITY, v.SSL_INVALID_HOSTNAME, v.SSL_INVALID_CERTIFICATE}
-
-
-def _ms(start: float) -> float:
-    return round((time.monotonic() - start) * 1000, 1)
 
 
 class Connector:
@@ -77,9 +73,9 @@ class Connector:
             stream = await self._backend.connect_tcp(address, port, timeout=self.timeout)
         except Exception as exc:
             return TcpObservation(hostname=hostname, address=address, port=port,
-                                  failure=failure_from_exception(exc), duration_ms=_ms(start)), None
+                                  failure=failure_from_exception(exc), duration_ms=elapsed_ms(start)), None
         return TcpObservation(hostname=hostname, address=address, port=port, failure=None,
-                              duration_ms=_ms(start)), stream
+                              duration_ms=elapsed_ms(start)), stream
 
     async def tls_handshake(
         self, stream: httpcore.AsyncNetworkStream, hostname: str, address: str, port: int, sni: str,
@@ -95,7 +91,7 @@ class Connector:
             tls_stream = await stream.start_tls(context or self.verifying, server_hostname=sni, timeout=self.timeout)
         except Exception as exc:
             failure = failure_from_exception(exc)
-            duration = _ms(start)
+            duration = elapsed_ms(start)
             await close_quietly(stream)
             observation = _tls_observation(hostname, address, port, sni, failure, duration, None)
             if failure in VERIFICATION_FAILURES:
@@ -104,7 +100,7 @@ class Connector:
             return observation, None
         ssl_object = tls_stream.get_extra_info("ssl_object")
         chain, root = read_verified(ssl_object)
-        observation = _tls_observation(hostname, address, port, sni, None, _ms(start), ssl_object, chain)
+        observation = _tls_observation(hostname, address, port, sni, None, elapsed_ms(start), ssl_object, chain)
         if root is not None and self._records_root_origin:
             observation["root_store"] = self.root_origins.origin(root)
         return observation, tls_stream
@@ -141,9 +137,9 @@ class Connector:
             tls_stream = await stream.start_tls(self.capturing, server_hostname=sni, timeout=self.timeout)
         except Exception as exc:
             await close_quietly(stream)
-            observation = _tls_observation(hostname, address, port, sni, failure_from_exception(exc), _ms(start), None)
+            observation = _tls_observation(hostname, address, port, sni, failure_from_exception(exc), elapsed_ms(start), None)
         else:
-            observation = _tls_observation(hostname, address, port, sni, None, _ms(start), None)
+            observation = _tls_observation(hostname, address, port, sni, None, elapsed_ms(start), None)
             observation["handshake_completed"] = True  # verified stays False: nothing was verified
             await close_quietly(tls_stream)
         observation["purpose"] = purpose
@@ -178,7 +174,7 @@ class Connector:
             tls_stream = await stream.start_tls(context, server_hostname=sni, timeout=self.timeout)
         except Exception as exc:
             await close_quietly(stream)
-            observation = _tls_observation(hostname, address, port, sni, failure_from_exception(exc), _ms(start), None)
+            observation = _tls_observation(hostname, address, port, sni, failure_from_exception(exc), elapsed_ms(start), None)
             code = certificate_verify_code(exc)
             observation["handshake_completed"] = observation["failure"] in VERIFICATION_FAILURES
             observation["chain_complete"] = None if code is None else code not in ISSUER_NOT_FOUND_CODES
@@ -186,7 +182,7 @@ class Connector:
             return tcp, observation, None
         ssl_object = tls_stream.get_extra_info("ssl_object")
         chain, root = read_verified(ssl_object)
-        observation = _tls_observation(hostname, address, port, sni, None, _ms(start), ssl_object, chain)
+        observation = _tls_observation(hostname, address, port, sni, None, elapsed_ms(start), ssl_object, chain)
         observation["chain_complete"] = True
         observation["intermediates_fetched"] = fetched
         if root is not None:

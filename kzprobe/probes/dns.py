@@ -36,7 +36,7 @@ from kzprobe.errors import BadInputError
 from kzprobe.probes import limits
 from kzprobe.report import vocabulary as v
 from kzprobe.probes.failures import failure_from_exception
-from kzprobe.report.observations import DnsObservation, DnsQuery
+from kzprobe.report.observations import DnsObservation, DnsQuery, elapsed_ms
 from kzprobe.probes.dns_retry import ask_until_answered
 from kzprobe.probes.dns_wire import Reply, read_reply
 from kzprobe.probes.turns import queue_slot
@@ -115,10 +115,6 @@ def _port(text: str, whole: str) -> int:
     return int(text)
 
 
-def _ms(start: float) -> float:
-    return round((time.monotonic() - start) * 1000, 1)
-
-
 class DnsProbe:
     """A resolver configured once per scan; `lookup` records one hostname's resolution."""
 
@@ -176,7 +172,7 @@ class DnsProbe:
             failure = next((f for f in _FAILURE_PRIORITY if f in failures), None)
             failure = failure or next((f for f in failures if f != v.DNS_NO_ANSWER), v.DNS_NO_ANSWER)
         return DnsObservation(hostname=hostname, resolver=self.description, addresses=addresses,
-                              failure=failure, queries=list(queries), duration_ms=_ms(start))
+                              failure=failure, queries=list(queries), duration_ms=elapsed_ms(start))
 
     async def _exchange(self, hostname: str, rdtype: dns.rdatatype.RdataType,
                         timeout: float) -> dns.message.Message | Reply:
@@ -261,7 +257,7 @@ class DnsProbe:
             failure = failure_from_exception(exc)
             rcode = "NXDOMAIN" if failure == v.DNS_NXDOMAIN else _rcode_of_failure(exc)
             return DnsQuery(qtype=qtype, rcode=rcode, answers=[], cnames=[],
-                            failure=failure, duration_ms=_ms(start))
+                            failure=failure, duration_ms=elapsed_ms(start))
         answers: list[str] = []
         cnames: list[str] = []
         if isinstance(response, Reply):  # read by dns_wire: addresses only
@@ -277,7 +273,7 @@ class DnsProbe:
             rcode = dns.rcode.to_text(response.rcode())
         failure = None if answers else _RCODE_FAILURES.get(rcode, v.DNS_NO_ANSWER)
         return DnsQuery(qtype=qtype, rcode=rcode, answers=answers, cnames=cnames, failure=failure,
-                        duration_ms=_ms(start))
+                        duration_ms=elapsed_ms(start))
 
 
 class Question:

@@ -9,7 +9,7 @@ import httpx
 
 from kzprobe.probes import limits
 from kzprobe.probes.failures import failure_from_exception
-from kzprobe.report.observations import DownloadObservation, DownloadSample
+from kzprobe.report.observations import DownloadObservation, DownloadSample, elapsed_ms
 from kzprobe.probes.http import REQUEST_HEADERS
 
 # Throughput is measured on the wire: no compression, so bytes counted are bytes carried.
@@ -28,7 +28,7 @@ async def download(client: httpx.AsyncClient, url: str, timeout: float) -> Downl
     start = time.monotonic()
 
     def now_ms() -> float:
-        return round((time.monotonic() - start) * 1000, 1)
+        return elapsed_ms(start)
 
     observation = DownloadObservation(url=url, address=None, status=None, bytes=0, duration_ms=0.0,
                                       first_byte_ms=None, kilobytes_per_second=None, samples=[],

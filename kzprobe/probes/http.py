@@ -11,7 +11,7 @@ import httpx
 from kzprobe.probes import limits
 from kzprobe.report import vocabulary as v
 from kzprobe.probes.failures import failure_from_exception
-from kzprobe.report.observations import HttpObservation, HttpTimings, Observations
+from kzprobe.report.observations import HttpObservation, HttpTimings, Observations, elapsed_ms
 from kzprobe.probes.body import read_body
 from kzprobe.probes.turns import current_ticket
 
@@ -25,10 +25,6 @@ REQUEST_HEADERS = {
 }
 
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
-
-
-def _ms(start: float) -> float:
-    return round((time.monotonic() - start) * 1000, 1)
 
 
 def recorded_headers(headers: httpx.Headers) -> dict[str, str]:
@@ -83,7 +79,7 @@ async def fetch_one(client: httpx.AsyncClient, url: str, observations: Observati
     try:
         request = client.build_request("GET", url, headers=REQUEST_HEADERS)
         response = await client.send(request, stream=True)
-        first_byte_ms = _ms(start)
+        first_byte_ms = elapsed_ms(start)
         try:
             stream = response.extensions.get("network_stream")
             hop["address"] = getattr(stream, "address", None)
@@ -106,7 +102,7 @@ async def fetch_one(client: httpx.AsyncClient, url: str, observations: Observati
     new_dns = observations.get("redirect_dns", [])[dns_before:]
     hop["timings"] = _hop_timings(observations, tcp_before, tls_before,
                                   new_dns[-1]["duration_ms"] if new_dns else None,
-                                  first_byte_ms, _ms(start))
+                                  first_byte_ms, elapsed_ms(start))
     return hop
 
 

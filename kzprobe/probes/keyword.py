@@ -23,7 +23,7 @@ from kzprobe.probes.connection import Connector, close_quietly
 from kzprobe.probes.failures import failure_from_exception
 from kzprobe.probes.http import REQUEST_HEADERS
 from kzprobe.report import vocabulary as v
-from kzprobe.report.observations import KeywordObservation, Observations
+from kzprobe.report.observations import KeywordObservation, Observations, elapsed_ms
 from kzprobe.targets.keywords import host_label, neutral_word
 
 _HTTP_PORT = 80
@@ -38,10 +38,6 @@ class KeywordBase:
     hostname: str
     address: str
     port: int | None = None  # where it answered; None: the placement's default (80, or 443 for TLS)
-
-
-def _ms(start: float) -> float:
-    return round((time.monotonic() - start) * 1000, 1)
 
 
 def _blank(placement: str, neutral: bool, word: str, base: KeywordBase, hostname: str, port: int,
@@ -85,7 +81,7 @@ async def _http(connector: Connector, observation: KeywordObservation) -> Keywor
     tcp, stream = await connector.tcp_connect(observation["hostname"], observation["address"], observation["port"])
     if stream is None:
         _failed(observation, tcp["failure"], "tcp")
-        observation["duration_ms"] = _ms(start)
+        observation["duration_ms"] = elapsed_ms(start)
         return observation
     data = b""
     try:
@@ -105,7 +101,7 @@ async def _http(connector: Connector, observation: KeywordObservation) -> Keywor
             _read_answer(data, observation)
         else:  # closed without a byte: the censor's FIN
             _failed(observation, v.EOF_ERROR, "http")
-    observation["duration_ms"] = _ms(start)
+    observation["duration_ms"] = elapsed_ms(start)
     return observation
 
 
@@ -115,7 +111,7 @@ async def _handshake(connector: Connector, observation: KeywordObservation) -> K
     tcp, stream = await connector.tcp_connect(observation["hostname"], observation["address"], observation["port"])
     if stream is None:
         _failed(observation, tcp["failure"], "tcp")
-        observation["duration_ms"] = _ms(start)
+        observation["duration_ms"] = elapsed_ms(start)
         return observation
     try:
         tls_stream = await stream.start_tls(connector.capturing, server_hostname=observation["hostname"],
@@ -126,7 +122,7 @@ async def _handshake(connector: Connector, observation: KeywordObservation) -> K
     else:
         observation["handshake_completed"] = True
         await close_quietly(tls_stream)
-    observation["duration_ms"] = _ms(start)
+    observation["duration_ms"] = elapsed_ms(start)
     return observation
 
 

@@ -9,7 +9,13 @@ is scrubbed of this machine's addresses as the result leaves measurement (report
 
 from __future__ import annotations
 
+import time
 from typing import NotRequired, TypedDict
+
+
+def elapsed_ms(start: float) -> float:
+    """Milliseconds since `start` (a time.monotonic() reading), to 0.1 ms: every `*_ms` field."""
+    return round((time.monotonic() - start) * 1000, 1)
 
 
 class DnsQuery(TypedDict):

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 from kzprobe.probes.keyword import KeywordBase, measure_keyword
 from kzprobe.probes.kit import ProbeKit
-from kzprobe.report.observations import Observations
+from kzprobe.report.observations import Observations, elapsed_ms
 from kzprobe.scan import limits as scan_limits
 from kzprobe.scan.run import utc_now
 from kzprobe.targets import Target
@@ -69,7 +69,7 @@ async def _measure(kit: ProbeKit, target: Target, plain: KeywordBase | None, tls
     except TimeoutError:
         observations["deadline_exceeded"] = True  # type: ignore[typeddict-unknown-key]
     result = {"target": target.to_dict(), "observations": observations, "started_at": started_at,
-              "duration_ms": round((time.monotonic() - start) * 1000, 1)}
+              "duration_ms": elapsed_ms(start)}
     return kit.scrub.result(result)
 
 

@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from kzprobe.probes import limits
 
 from kzprobe.scan import limits as scan_limits
-from kzprobe.report.observations import Observations
+from kzprobe.report.observations import Observations, elapsed_ms
 from kzprobe.probes.connection import Connector
 from kzprobe.probes.dns import DnsProbe, ResolverSpec
 from kzprobe.probes.doh import DohClient
@@ -138,7 +138,7 @@ async def measure_target(kit: ProbeKit, target: Target) -> dict:
         "target": target.to_dict(),
         "observations": observations,
         "started_at": started_at,
-        "duration_ms": round((time.monotonic() - start) * 1000, 1),
+        "duration_ms": elapsed_ms(start),
     }
     if ticket is not None and ticket.queued_s:
         # Part of duration_ms spent waiting for a turn for CPU work (probes/turns.py): our queue, not the network.

@@ -48,8 +48,6 @@ GEO_DEADLINE_QUERIES: Final = 4
 MAX_TXT_RECORDS: Final = 16
 MAX_TXT_CHARS: Final = 512
 
-ADDRESS_FAMILY_QTYPE: Final = {4: "A", 6: "AAAA"}
-
 
 @dataclass(frozen=True)
 class EchoServer:
