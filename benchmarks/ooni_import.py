@@ -1,7 +1,7 @@
 """How fast `kzprobe ooni import` reads OONI measurements, and how much memory it takes.
 
 Generates N measurements (default 100,000) shaped like OONI's: the hand-made measurements of
-tests/ooni_scenarios.py (Web Connectivity 0.4 and 0.5, the four messenger tests), each given its
+tests/support/ooni_scenarios.py (Web Connectivity 0.4 and 0.5, the four messenger tests), each given its
 own URL, ids and time, with a page of ~40 KB and 64 network events for a 0.5 connection, as
 OONI Probe records them. They are written as OONI's bucket holds them - gzip-compressed JSON
 Lines, one file per hour, sessions of 40 measurements (one report_id each) crossing file
@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from ooni_scenarios import SCENARIOS  # noqa: E402
+from support.ooni_scenarios import SCENARIOS  # noqa: E402
 
 PER_FILE = 2_000  # measurements per hourly file
 SESSION = 40  # measurements per OONI report (--session: a full run of Kazakhstan's test lists is ~1,500)

@@ -1,4 +1,10 @@
-"""Test-wide fixtures: the network guard that keeps every test inside loopback and the lab."""
+"""Test-wide fixtures: the network guard that keeps every test inside loopback and the lab, and a
+private digest cache. Shared helpers (builders of observations and reports, loopback servers,
+the lab client, tmpfs runs, the import contract) live in the tests/support/ package.
+
+The tests mirror the package: tests/analysis/ for kzprobe/analysis/, tests/cli/ for the
+commands, and so on; tests of the leaves (text, safe_yaml) and of the import layers sit here.
+"""
 
 from __future__ import annotations
 
@@ -31,3 +37,9 @@ def network_guard_log(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyt
     yield log
     if log.exists() and log.read_text().strip():
         pytest.fail("network guard: traffic outside loopback/lab was attempted:\n" + log.read_text())
+
+
+@pytest.fixture(autouse=True)
+def private_digest_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test gets its own empty digest cache (the analyst commands'), never the user's ~/.cache."""
+    monkeypatch.setenv("KZPROBE_CACHE_DIR", str(tmp_path_factory.mktemp("digest-cache")))

@@ -74,7 +74,7 @@ def _root(
 
 # Which module adds each command. `kzprobe X` imports only X's module (a vantage's hourly scan
 # need not import the lab's catalogue or the analysts' readers); anything else (help, a typo)
-# imports them all. tests/test_cli_commands.py checks this table against the commands.
+# imports them all. tests/cli/test_commands.py checks this table against the commands.
 COMMAND_MODULES: dict[str, str] = {
     "scan": "commands_scan", "analyse": "commands_scan",
     "targets": "commands_targets",

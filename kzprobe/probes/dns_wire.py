@@ -6,7 +6,7 @@ on the path every connection waits for. `read_reply` reads the shape a resolver 
 plain A/AAAA query — one question, address records of class IN in the answer section, nothing
 else — and returns None for anything else (a CNAME, an authority or additional record, EDNS,
 an unknown type, anything malformed), which dnspython then reads exactly as before. What it
-returns is what the dnspython path makes of the same bytes (tests/test_dns_wire.py compares
+returns is what the dnspython path makes of the same bytes (tests/probes/test_dns_wire.py compares
 them on mutated replies).
 """
 

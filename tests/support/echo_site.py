@@ -1,4 +1,4 @@
-"""A network that tells the visitor its address everywhere it can, for tests/test_scrub_lab.py.
+"""A network that tells the visitor its address everywhere it can, for tests/lab/test_scrub_nat.py.
 
     python tests/support/echo_site.py CONFIG.json
 

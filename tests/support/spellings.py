@@ -1,6 +1,6 @@
 """Ways pages, URLs and host names write an address, built here independently of kzprobe's
-scrubber so that tests can check it (tests/test_scrub.py) and grep what the CLI wrote for any
-of them (tests/test_scrub_lab.py).
+scrubber so that tests can check it (tests/report/test_scrub.py) and grep what the CLI wrote for any
+of them (tests/lab/test_scrub_nat.py).
 
 Every spelling is returned in lower case; a page may write it in any case.
 """

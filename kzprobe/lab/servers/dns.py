@@ -13,7 +13,7 @@ dnspython costs ~0.1 ms. So a plain query - one question of class IN, its name w
 at most an EDNS record without options, as stub resolvers send - is read and answered here
 (~5 us): the query's ID, RD flag and question, then the answer section kept per (name, type)
 (the table is fixed for the life of the lab), byte for byte what dnspython sends
-(`reference_answer`; tests/test_lab_server_cost.py compares the two on every shape). Anything
+(`reference_answer`; tests/lab/test_server_cost.py compares the two on every shape). Anything
 else takes the dnspython path, and so do answers of several addresses, whose order dnspython
 shuffles per reply as resolvers do.
 """

@@ -1,0 +1,1 @@
+"""Tests of kzprobe/analysis/: the rules, on observations built by support.observations."""

@@ -1,0 +1,193 @@
+"""Issue 22, items 5 and 6: the site's own doing is never a censor's block. One row per rule edge,
+with and without a control scan: refusals (403/451, CDN and firewall marks), loops over validated
+TLS, redirects off the site, and an http:// page checked against the site's own HTTPS page."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from support.observations import (
+    ADDRESS, HOST, KZ_BLOCKPAGE, UNKNOWN_BLOCKPAGE, article_body, control_of, dns, hop, result, tcp, tls, verdict_of,
+    web,
+)
+from kzprobe.analysis.domains import registrable_domain, same_site
+from kzprobe.analysis.fingerprint_file import FingerprintError, load_fingerprints
+
+URL = f"https://{HOST}/"
+HTTP_URL = f"http://{HOST}/"
+NATIONAL = "news.kz"
+CHALLENGE = ('<html><head><title>Just a moment...</title></head><body>'
+             '<script src="/cdn-cgi/challenge-platform/h/g/orchestrate/chl_page/v1"></script></body></html>')
+
+
+def https(**changes) -> dict:
+    obs = web()
+    obs.update(changes)
+    return obs
+
+
+def http(**changes) -> dict:
+    obs = web(scheme="http")
+    obs.update(changes)
+    return obs
+
+
+def twin(*hops: dict, hosts: tuple[str, ...] = (HOST,)) -> dict:
+    """observations.https_check: the site's own HTTPS fetch, validated for every host in `hosts`."""
+    return {"url": URL, "tcp": [tcp(host=h) for h in hosts], "tls": [tls(host=h) for h in hosts],
+            "http": list(hops), "redirect_dns": [dns(h) for h in hosts[1:]]}
+
+
+HTTPS_CONTROL = control_of(result(web()))
+HTTP_CONTROL = control_of(result(web(scheme="http"), scheme="http"))
+LOOP = [hop(URL, 302, location=f"https://{HOST}/a", title=None, body=""),
+        hop(f"https://{HOST}/a", 302, location=URL, title=None, body="", failure="too_many_redirects")]
+PLAIN_LOOP = [hop(HTTP_URL, 302, location=f"http://{HOST}/a", title=None, body=""),
+              hop(f"http://{HOST}/a", 302, location=HTTP_URL, title=None, body="", failure="too_many_redirects")]
+TO_NATIONAL = [hop(HTTP_URL, 302, location=f"https://{NATIONAL}/", title=None, body=""),
+               hop(f"https://{NATIONAL}/", title="Жаңалықтар - news.kz", body=article_body("Жаңалықтар"))]
+NATIONAL_TLS = [tls(host=NATIONAL)]
+NATIONAL_TWIN = twin(hop(URL, 302, location=f"https://{NATIONAL}/", title=None, body=""),
+                     hop(f"https://{NATIONAL}/", title="Жаңалықтар - news.kz"), hosts=(HOST, NATIONAL))
+
+ROWS = [
+    # Item 6: the site refusing the vantage
+    ("geo_451_over_validated_tls", https(http=[hop(URL, 451, title="Unavailable", body="not available in your country")]),
+     "https", HTTPS_CONTROL, "inconclusive", None, ["http.site_refused"]),
+    ("geo_451_over_validated_tls_without_control",
+     https(http=[hop(URL, 451, title="Unavailable", body="not available in your country")]),
+     "https", None, "inconclusive", None, ["http.site_refused"]),
+    ("forbidden_over_validated_tls", https(http=[hop(URL, 403, title="Forbidden", body="denied")]),
+     "https", HTTPS_CONTROL, "inconclusive", None, ["http.site_refused"]),
+    ("cloudflare_challenge_header", https(http=[hop(URL, 403, title="Just a moment...", body=CHALLENGE,
+                                                    headers={"cf-mitigated": "challenge", "server": "cloudflare"})]),
+     "https", HTTPS_CONTROL, "inconclusive", None, ["http.site_refused"]),
+    ("cloudflare_challenge_page_503_is_not_the_server_failing",
+     https(http=[hop(URL, 503, title="Just a moment...", body=CHALLENGE)]), "https", None,
+     "inconclusive", None, ["http.site_refused"]),
+    ("challenge_over_plain_http_is_still_the_cdn", http(http=[hop(HTTP_URL, 403, title="Just a moment...", body=CHALLENGE)]),
+     "http", HTTP_CONTROL, "inconclusive", None, ["http.site_refused"]),
+    ("aws_waf_captcha_header", https(http=[hop(URL, 405, title=None, body="", headers={"x-amzn-waf-action": "captcha"})]),
+     "https", HTTPS_CONTROL, "inconclusive", None, ["http.site_refused"]),
+    ("plain_403_from_an_address_no_control_knows_stays_a_difference",
+     http(dns=dns(HOST, ["10.1.2.3"]), control_dns=dns(HOST, [ADDRESS]), tcp=[tcp("10.1.2.3", port=80)],
+          http=[hop(HTTP_URL, 403, address="10.1.2.3", title="403 Forbidden", body="<h1>Forbidden</h1>")]),
+     "http", HTTP_CONTROL, "blocked", "dns", ["dns.bogon", "dns.inconsistent", "http.diff"]),
+    ("fingerprinted_blockpage_with_status_403_stays_blocked",
+     http(http=[hop(HTTP_URL, 403, title="Страница заблокирована", body=KZ_BLOCKPAGE)]), "http", HTTP_CONTROL,
+     "blocked", "http", ["http.blockpage"]),
+    ("control_refused_by_a_challenge_is_no_reference", http(),
+     "http", control_of(result(http(http=[hop(HTTP_URL, 403, title="Just a moment...", body=CHALLENGE)]),
+                               scheme="http")), "inconclusive", None, ["control.failed"]),
+    # Item 5: loops
+    ("loop_over_validated_tls_only_here", https(http=LOOP), "https", HTTPS_CONTROL,
+     "inconclusive", None, ["http.site_loop"]),
+    ("loop_over_validated_tls_without_control", https(http=LOOP), "https", None,
+     "inconclusive", None, ["http.site_loop"]),
+    ("plain_http_loop_only_here_is_still_forgeable", http(http=PLAIN_LOOP), "http", HTTP_CONTROL,
+     "blocked", "http", ["http.blockpage_redirect"]),
+    # Item 5: redirects that land on validated TLS
+    ("same_registrable_domain_is_the_sites_own",
+     http(http=[hop(HTTP_URL, 302, location="https://m.news.example/ru/", title=None, body=""),
+                hop("https://m.news.example/ru/", title="Мобильная версия")], tls=[tls(host="m.news.example")]),
+     "http", HTTP_CONTROL, "reachable", None, []),
+    ("national_domain_over_validated_tls_is_no_proof", http(http=TO_NATIONAL, tls=NATIONAL_TLS), "http", HTTP_CONTROL,
+     "inconclusive", None, ["http.offsite_redirect", "http.diff"]),
+    ("national_domain_without_control_is_no_proof", http(http=TO_NATIONAL, tls=NATIONAL_TLS), "http", None,
+     "inconclusive", None, ["http.offsite_redirect"]),
+    ("national_domain_the_sites_own_https_goes_to_too",
+     http(http=TO_NATIONAL, tls=NATIONAL_TLS, https_check=NATIONAL_TWIN), "http", HTTP_CONTROL,
+     "reachable", None, []),
+    ("national_domain_the_sites_own_https_goes_to_too_without_control",
+     http(http=TO_NATIONAL, tls=NATIONAL_TLS, https_check=NATIONAL_TWIN), "http", None, "reachable", None, []),
+    ("off_site_redirect_to_a_plain_page_that_differs_is_blocked",
+     http(http=[hop(HTTP_URL, 302, location="http://portal.example/", title=None, body=""),
+                hop("http://portal.example/", title="Portal", body=UNKNOWN_BLOCKPAGE)]),
+     "http", HTTP_CONTROL, "blocked", "http", ["http.blockpage_redirect", "http.diff"]),
+    ("off_site_redirect_to_a_known_blockpage_over_validated_tls_stays_blocked",
+     http(http=[hop(HTTP_URL, 302, location="https://portal.example/", title=None, body=""),
+                hop("https://portal.example/", title="Страница заблокирована", body=KZ_BLOCKPAGE)],
+          tls=[tls(host="portal.example")]),
+     "http", None, "blocked", "http", ["http.blockpage_redirect", "http.blockpage"]),
+    # Item 5: an http:// page against the site's own HTTPS page, without a control
+    ("plain_page_same_as_its_https_page_is_reachable", http(https_check=twin(hop(URL))), "http", None,
+     "reachable", None, []),
+    ("plain_page_different_from_its_https_page_is_evidence",
+     http(http=[hop(HTTP_URL, title="Qazline: ескерту", body=UNKNOWN_BLOCKPAGE)], https_check=twin(hop(URL))),
+     "http", None, "inconclusive", None, ["control.missing", "http.diff"]),
+    ("https_page_that_did_not_validate_is_no_reference",
+     http(https_check=dict(twin(hop(URL)), tls=[tls(failure="ssl_unknown_authority", completed=True)])),
+     "http", None, "inconclusive", None, ["control.missing"]),
+    ("https_page_refused_by_its_cdn_is_no_reference",
+     http(https_check=twin(hop(URL, 403, title="Just a moment...", body=CHALLENGE))), "http", None,
+     "inconclusive", None, ["control.missing"]),
+    ("control_page_still_decides_when_there_is_one",
+     http(http=[hop(HTTP_URL, title="Qazline: ескерту", body=UNKNOWN_BLOCKPAGE)], https_check=twin(hop(URL))),
+     "http", HTTP_CONTROL, "blocked", "http", ["http.diff"]),
+]
+
+
+@pytest.mark.parametrize("name,observations,scheme,control,verdict,blocking,evidence", ROWS, ids=[r[0] for r in ROWS])
+def test_the_sites_own_doing(name, observations, scheme, control, verdict, blocking, evidence):
+    got = verdict_of(result(copy.deepcopy(observations), scheme=scheme), control)
+    assert (got["verdict"], got["blocking"], got["evidence"]) == (verdict, blocking, evidence), got["explanation"]
+
+
+def test_a_refusal_names_who_refused():
+    got = verdict_of(result(https(http=[hop(URL, 403, title="Just a moment...", body=CHALLENGE,
+                                            headers={"cf-mitigated": "challenge"})])), HTTPS_CONTROL)
+    assert "Cloudflare" in got["explanation"] and "not a censor" in got["explanation"]
+    geo = verdict_of(result(https(http=[hop(URL, 451, title="x", body="y")])), None)
+    assert "the site itself (news.example) refused this vantage" in geo["explanation"]
+
+
+@pytest.mark.parametrize("host, domain", [
+    ("www.orda.kz", "orda.kz"), ("news.site.com.kz", "site.com.kz"), ("a.b.github.io", "b.github.io"),
+    ("88.198.1.10", "88.198.1.10"), ("ORDA.KZ.", "orda.kz"), ("kz", "kz"), ("national.kzlab-kz.test", "kzlab-kz.test"),
+])
+def test_registrable_domain_by_the_public_suffix_list(host, domain):
+    assert registrable_domain(host) == domain
+
+
+def test_sites_under_a_shared_suffix_are_different_sites():
+    assert same_site("www.orda.kz", "m.orda.kz") and not same_site("a.github.io", "b.github.io")
+    assert not same_site("site.com.kz", "other.com.kz") and not same_site(None, "orda.kz")
+
+
+REFUSAL = """format: kzprobe-fingerprints
+version: 1
+site_refusals:
+  - id: x
+    service: Example CDN
+    kind: %s
+    where: header:server
+    match: exact
+    pattern: example
+    status: %s
+    source: %s
+"""
+
+
+@pytest.mark.parametrize("kind, status, source, problem", [
+    ("challenge", "[403]", "https://example.org/docs", None),
+    ("maybe", "[403]", "https://example.org/docs", "'kind' must be one of"),
+    ("block", "[forbidden]", "https://example.org/docs", "'status' must be a list"),
+    ("block", "[403]", "a blog post", "public https:// URL"),
+])
+def test_a_refusal_fingerprint_needs_a_kind_statuses_and_a_public_source(kind, status, source, problem):
+    text = (REFUSAL % (kind, status, source)).encode()
+    if problem is None:
+        assert load_fingerprints(text).refusals[0].service == "Example CDN"
+    else:
+        with pytest.raises(FingerprintError, match=problem):
+            load_fingerprints(text)
+
+
+def test_every_bundled_refusal_cites_a_public_url():
+    from kzprobe.analysis.fingerprint_file import bundled_fingerprints
+
+    services = {r.service for r in bundled_fingerprints().refusals}
+    assert {"Cloudflare", "Akamai", "Imperva (Incapsula)", "Sucuri", "DDoS-Guard", "AWS WAF"} <= services
+    assert all("https://" in r.page.source for r in bundled_fingerprints().refusals)

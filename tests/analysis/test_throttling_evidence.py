@@ -1,0 +1,132 @@
+"""Issue 22, item 7: throughput that means something. A low rate alone is no evidence; a control's
+rate or a slow handshake for the name is; a freeze and a small page at a policer's rate are
+judged against the control and the baselines. One row per rule edge, with and without a control."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from support.observations import HOST, baselines, control_of, download, hop, result, tcp, tls, verdict_of, web
+from kzprobe.analysis import thresholds as th
+from kzprobe.analysis.facts import read_result
+from kzprobe.analysis.handshakes import baseline_handshake_ms, slow_handshake
+
+URL = f"https://{HOST}/"
+SLOW = download(kbps=150.0, seconds=8.0, burst_bytes=16_000, complete=False)
+FAST = download(kbps=50_000.0, seconds=0.1)
+FROZEN = dict(download(kbps=200.0, seconds=1.0), failure="generic_timeout_error", complete=False)
+MEDIUM = 40_000
+
+
+def with_handshake(obs: dict, ms: float, connect_ms: float = 10.0, *, check_ms: float | None = None,
+                   check_failure: str | None = None) -> dict:
+    """The name's handshake took `ms`; with `check_ms`, the probe's neutral-name handshake to the
+    same address after it (purpose "slow_check") took that long."""
+    obs["tls"][0]["duration_ms"] = ms
+    obs["tcp"][0]["duration_ms"] = connect_ms
+    if check_ms is not None:
+        address = obs["tls"][0]["address"]
+        obs["tcp"].append(tcp(address, port=443) | {"purpose": "slow_check"})
+        obs["tls"].append(tls(address, check_failure, completed=check_failure is None, verified=False, chain=[])
+                          | {"sni": "example.com", "duration_ms": check_ms, "purpose": "slow_check"})
+    return obs
+
+
+def page(read_ms: float, length: int = MEDIUM, **kw) -> dict:
+    return hop(URL, body_length=length, body_read_ms=read_ms, **kw)
+
+
+def target(obs: dict) -> dict:
+    return result(obs, download_url=f"https://{HOST}/big.bin" if "download" in obs else None)
+
+
+def control(obs: dict) -> dict:
+    return control_of(target(obs))
+
+
+ROWS = [
+    # A download far below the baselines' rate
+    ("slow_download_without_control_is_no_evidence_alone", web(with_download=SLOW), None, "reachable", []),
+    ("slow_download_with_a_fast_control_is_throttled", web(with_download=SLOW), control(web(with_download=FAST)),
+     "throttled", ["throughput.low"]),
+    ("slow_download_as_slow_in_the_control_is_the_server", web(with_download=SLOW),
+     control(web(with_download=SLOW)), "reachable", []),
+    ("slow_download_and_slow_handshake_without_control", with_handshake(web(with_download=SLOW), 2_500.0, check_ms=40.0), None,
+     "throttled", ["throughput.low", "throughput.slow_handshake"]),
+    # Slow handshakes for one name (OONI, Kazakhstan 2022-23)
+    ("slow_handshake_alone_without_control", with_handshake(web(), 2_500.0, check_ms=40.0), None,
+     "throttled", ["throughput.slow_handshake"]),
+    # ... without a control, the neutral name's handshake to the same address decides (review of item 7)
+    ("slow_handshake_slow_for_the_neutral_name_too_is_the_server", with_handshake(web(), 2_500.0, check_ms=2_400.0),
+     None, "reachable", []),
+    ("slow_handshake_and_a_neutral_name_as_slow_below_the_minimum", with_handshake(web(), 2_500.0, check_ms=1_400.0),
+     None, "reachable", []),
+    ("slow_handshake_without_a_neutral_check_is_not_called", with_handshake(web(), 2_500.0), None, "reachable", []),
+    ("slow_handshake_whose_neutral_check_failed_is_not_called",
+     with_handshake(web(), 2_500.0, check_ms=40.0, check_failure="connection_reset"), None, "reachable", []),
+    ("slow_handshake_with_a_fast_control_and_a_slow_neutral_check", with_handshake(web(), 2_500.0, check_ms=2_400.0),
+     control_of(result(web())), "throttled", ["throughput.slow_handshake"]),
+    ("handshake_below_the_minimum_is_not_slow", with_handshake(web(), th.SLOW_HANDSHAKE_MIN_MS - 1), None,
+     "reachable", []),
+    ("handshake_on_a_long_path_is_not_slow", with_handshake(web(), 2_500.0, connect_ms=700.0), None,
+     "reachable", []),
+    ("handshake_as_slow_in_the_control_is_the_server", with_handshake(web(), 2_500.0),
+     control_of(result(with_handshake(web(), 2_000.0))), "reachable", []),
+    ("slow_handshake_with_a_fast_control", with_handshake(web(), 2_500.0), control_of(result(web())),
+     "throttled", ["throughput.slow_handshake"]),
+    # A download that froze: stopped after some bytes, connection open
+    ("frozen_download_where_the_control_got_it_whole", web(with_download=FROZEN), control(web(with_download=FAST)),
+     "throttled", ["throughput.freeze"]),
+    ("frozen_download_without_control", web(with_download=FROZEN), None,
+     "inconclusive", ["control.missing", "throughput.freeze"]),
+    # A small page at a policer's rate, by its time to last byte
+    ("small_page_at_a_policers_rate_with_a_fast_control", web() | {"http": [page(1_600.0)]},
+     control_of(result(web() | {"http": [page(10.0)]})), "throttled", ["throughput.slow_page"]),
+    ("small_page_slow_in_the_control_too_is_a_slow_backend", web() | {"http": [page(3_600.0)]},
+     control_of(result(web() | {"http": [page(3_500.0)]})), "reachable", []),
+    ("small_page_at_a_policers_rate_without_control_is_no_evidence_alone", web() | {"http": [page(1_600.0)]}, None,
+     "reachable", []),
+    ("small_page_under_a_second_is_latency", web() | {"http": [page(th.SLOW_PAGE_MIN_MS - 1)]},
+     control_of(result(web() | {"http": [page(10.0)]})), "reachable", []),
+    ("small_page_over_a_long_path_is_latency", web() | {"http": [page(1_600.0)], "tcp": [tcp(port=443) | {"duration_ms": 400.0}]},
+     control_of(result(web() | {"http": [page(10.0)]})), "reachable", []),
+    ("small_page_and_slow_handshake_without_control",
+     with_handshake(web() | {"http": [page(1_600.0)]}, 2_500.0, check_ms=40.0), None,
+     "throttled", ["throughput.slow_page", "throughput.slow_handshake"]),
+]
+
+
+@pytest.mark.parametrize("name,observations,control_report,verdict,evidence", ROWS, ids=[r[0] for r in ROWS])
+def test_throughput_evidence(name, observations, control_report, verdict, evidence):
+    got = verdict_of(target(copy.deepcopy(observations)), control_report)
+    assert (got["verdict"], got["evidence"]) == (verdict, evidence), got["explanation"]
+
+
+def test_a_page_that_froze_where_the_control_got_it_is_throttled_with_its_byte_count():
+    frozen = hop(f"http://{HOST}/", body_length=8_000, truncated=True, failure="generic_timeout_error")
+    frozen["body_stopped"] = "idle"
+    obs = web(scheme="http") | {"http": [frozen]}
+    got = verdict_of(result(obs, scheme="http"), control_of(result(web(scheme="http"), scheme="http")))
+    assert (got["verdict"], got["evidence"]) == ("throttled", ["throughput.freeze"])
+    assert "8,000 bytes" in got["explanation"] and "connection stayed open" in got["explanation"]
+    alone = verdict_of(result(copy.deepcopy(obs), scheme="http"), None)
+    assert (alone["verdict"], alone["evidence"]) == ("inconclusive", ["control.missing", "throughput.freeze"])
+
+
+def test_the_handshake_reference_is_the_baselines_median_and_needs_one():
+    facts = [read_result(r) for r in baselines()]
+    assert baseline_handshake_ms(facts) == 30.0  # the fixtures' handshakes
+    slow = read_result(result(with_handshake(web(), 2_500.0, check_ms=40.0)))
+    assert slow_handshake(slow, None, None) is None, "no baseline: nothing to compare with"
+    found = slow_handshake(slow, 30.0, None)
+    assert found is not None and "2,500 ms" in found.explanation and "83.3 times" in found.explanation
+    assert "neutral name at the same address took 40 ms" in found.explanation
+
+
+def test_the_fastest_address_decides_a_slow_handshake():
+    obs = with_handshake(web(), 2_500.0)
+    obs["tcp"].append(tcp("88.198.1.11"))
+    obs["tls"].append(tls("88.198.1.11") | {"duration_ms": 40.0})
+    assert slow_handshake(read_result(result(obs)), 30.0, None) is None

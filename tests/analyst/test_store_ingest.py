@@ -1,0 +1,173 @@
+"""`kzprobe store add`: reports into Parquet, incremental, atomic per batch (issue 16)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from kzprobe.analyst.store import layout
+from kzprobe.analyst.store.engine import DuckDBEngine
+from kzprobe.analyst.store.ingest import add_paths
+from kzprobe.errors import ExitCode
+from support import reports as f
+
+
+def _add(store: Path, *paths: Path, batch: int = 1000, problems: list | None = None):
+    return add_paths(store, list(paths), on_problem=(problems if problems is not None else []).append, batch_size=batch)
+
+
+def _query(store: Path, sql: str) -> list[tuple]:
+    with DuckDBEngine(store) as engine:
+        return engine.rows(sql)
+
+
+def _consistent(store: Path) -> None:
+    """Every file the manifest names exists, and results and scans describe the same scans."""
+    manifest = layout.read_manifest(store)
+    assert all((store / name).is_file() for name in manifest.files())
+    rows = _query(store, "SELECT (SELECT count(DISTINCT scan_key) FROM results), (SELECT count(*) FROM scans),"
+                         " (SELECT count(*) FROM scans WHERE targets > 0)")
+    assert rows[0][0] == rows[0][2] and rows[0][1] >= rows[0][0]
+
+
+def test_each_target_of_each_scan_is_one_row_and_a_second_add_skips_what_is_unchanged(tmp_path):
+    f.write_january_2022(tmp_path / "reports", hours=30, vantages=("almaty-vps", "shymkent-beeline"))
+    store = tmp_path / "store"
+    count = _add(store, tmp_path / "reports", batch=25)
+    assert (count.added, count.rows, count.batches) == (60, 240, 3)
+    again = _add(store, tmp_path / "reports")
+    assert (again.added, again.unchanged, again.batches) == (0, 60, 0)
+    assert _query(store, "SELECT count(*), count(DISTINCT scan_key) FROM results") == [(240, 60)]
+    assert sorted(p.relative_to(store).as_posix() for p in store.glob("results/*/*")) == [
+        "results/vantage=almaty-vps/month=2022-01", "results/vantage=shymkent-beeline/month=2022-01"]
+    _consistent(store)
+
+
+def test_a_changed_report_replaces_its_rows_and_an_identical_copy_is_skipped(tmp_path):
+    made = f.kz_report()
+    f.write_json(tmp_path / "in" / "scan.json", made)
+    f.write_json(tmp_path / "in" / "copy.json", made)  # latest.json-like copy, same bytes
+    store = tmp_path / "store"
+    first = _add(store, tmp_path / "in")
+    assert (first.added, first.unchanged) == (1, 1)
+    made["results"][0]["verdict"], made["results"][0]["blocking"] = "reachable", None
+    f.write_json(tmp_path / "in" / "scan.json", made)
+    second = _add(store, tmp_path / "in" / "scan.json")
+    assert (second.added, second.replaced) == (0, 1)
+    assert _query(store, "SELECT count(*), count_if(target = 'orda-kz' AND verdict = 'reachable') FROM results") == [(10, 1)]
+    _consistent(store)
+
+
+def test_an_incomplete_scan_is_marked_and_never_replaces_its_complete_report(tmp_path):
+    made = f.kz_report()
+    journal = f.write_journal(tmp_path / "j" / "scan.journal.jsonl", made)
+    report = f.write_json(tmp_path / "r" / "scan.json", made)
+    store = tmp_path / "store"
+    assert _add(store, journal).incomplete == 1
+    assert _query(store, "SELECT complete, from_journal FROM scans") == [(False, True)]
+    assert _add(store, report).replaced == 1
+    assert _add(store, journal).kept_complete == 1
+    assert _query(store, "SELECT complete, from_journal, count(*) FROM scans GROUP BY ALL") == [(True, False, 1)]
+    assert _query(store, "SELECT DISTINCT scan_complete FROM results") == [(True,)]
+
+
+def test_a_vantage_name_is_escaped_in_its_directory_and_read_back_exactly(tmp_path):
+    f.write_json(tmp_path / "in" / "a.json", f.kz_report(vantage="../odd/name=1 x"))
+    store = tmp_path / "store"
+    _add(store, tmp_path / "in")
+    assert [p.name for p in (store / "results").iterdir()] == ["vantage=..%2Fodd%2Fname%3D1%20x"]
+    assert _query(store, "SELECT DISTINCT vantage, day FROM results")[0][0] == "../odd/name=1 x"
+    assert _query(store, "SELECT vantage FROM scans") == [("../odd/name=1 x",)]
+
+
+def test_rows_carry_the_control_summary_and_where_imported_data_came_from(tmp_path):
+    made = f.kz_report()
+    made["results"][0]["control"] = {"verdict": "reachable", "usable": True, "tls_ok": True}
+    made["ooni"] = {"report_id": "20220105T100000Z_webconnectivity_KZ_9198_n1_x", "measurements": 10,
+                    "licence": "CC BY-NC-SA 4.0", "credit": "OONI"}
+    made["results"][1]["ooni"] = {"measurement_uid": "20220105100000.1_KZ_webconnectivity_x", "test_name": 42}
+    f.write_json(tmp_path / "in" / "a.json", made)
+    store = tmp_path / "store"
+    _add(store, tmp_path / "in")
+    rows = _query(store, "SELECT target, control_verdict, control_usable, provenance_source, provenance_licence,"
+                         " ooni_measurement_uid, ooni_test_name FROM results ORDER BY position LIMIT 2")
+    assert rows[0] == ("orda-kz", "reachable", True, "OONI", "CC BY-NC-SA 4.0", None, None)
+    assert rows[1][5:] == ("20220105100000.1_KZ_webconnectivity_x", None)  # a wrong type reads as missing
+    assert json.loads(_query(store, "SELECT control FROM results WHERE position = 0")[0][0])["tls_ok"] is True
+
+
+def test_unreadable_files_are_named_and_skipped(tmp_path):
+    f.write_json(tmp_path / "in" / "good.json", f.kz_report())
+    (tmp_path / "in" / "bad.json").write_text("<html>not a report</html>")
+    problems: list = []
+    count = _add(tmp_path / "store", tmp_path / "in", problems=problems)
+    assert (count.added, count.problems) == (1, 1) and problems[0].path.endswith("bad.json")
+
+
+def test_a_crash_before_the_commit_leaves_the_last_commit_and_the_batch_can_be_redone(tmp_path, monkeypatch):
+    f.write_january_2022(tmp_path / "reports", hours=12)
+    store = tmp_path / "store"
+    _add(store, *sorted((tmp_path / "reports").rglob("*.json"))[:4])
+    before = _query(store, "SELECT count(*) FROM results")
+
+    def crash(*args, **kwargs):
+        raise OSError("power cut")
+
+    monkeypatch.setattr(layout, "write_manifest", crash)
+    with pytest.raises(OSError):
+        _add(store, tmp_path / "reports")
+    assert len(list(store.rglob("*.parquet"))) > len(layout.read_manifest(store).files())  # written, not committed
+    assert _query(store, "SELECT count(*) FROM results") == before
+    monkeypatch.undo()
+    assert _add(store, tmp_path / "reports").added == 8
+    assert len(list(store.rglob("*.parquet"))) == len(layout.read_manifest(store).files())
+    assert _query(store, "SELECT count(*), count(DISTINCT scan_key) FROM results") == [(48, 12)]
+
+
+def test_an_ingest_killed_mid_batch_leaves_a_readable_store_that_the_next_add_completes(tmp_path):
+    reports = tmp_path / "reports"
+    f.write_january_2022(reports, hours=24 * 6, vantages=("almaty-vps", "shymkent-beeline"))
+    store = tmp_path / "store"
+    command = [sys.executable, "-m", "kzprobe", "store", "add", str(reports), "--store", str(store), "--batch", "3"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not (store / layout.MANIFEST_NAME).exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.005)
+    time.sleep(0.05)  # a few batches later, somewhere inside one
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    committed = layout.read_manifest(store).batch
+    assert 0 < committed < 96, "the kill came before the first or after the last commit"
+    _consistent(store)
+    assert _query(store, "SELECT count(*) FROM scans")[0][0] == 3 * committed
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert finished.returncode == ExitCode.OK, finished.stderr
+    assert _query(store, "SELECT count(*), count(DISTINCT scan_key) FROM results") == [(288 * 4, 288)]
+    assert len(list(store.rglob("*.parquet"))) == len(layout.read_manifest(store).files())
+
+
+def test_a_store_is_not_written_by_two_writers_at_once(tmp_path):
+    f.write_json(tmp_path / "in" / "a.json", f.kz_report())
+    store = tmp_path / "store"
+    with layout.writer_lock(store):
+        result = f.cli("store", "add", tmp_path / "in", "--store", store)
+    assert result.exit_code == ExitCode.BAD_INPUT and "another kzprobe is writing" in result.stderr
+
+
+def test_partition_files_hold_rows_in_scan_time_order(tmp_path):
+    for hour in (5, 1, 3):
+        f.write_json(tmp_path / "in" / f"{hour}.json", f.kz_report(started_at=f.START + timedelta(minutes=hour)))
+    store = tmp_path / "store"
+    _add(store, tmp_path / "in")
+    (name,) = layout.read_manifest(store).results.values()
+    times = pq.read_table(store / name, columns=["scan_started_at"])["scan_started_at"].to_pylist()
+    assert times == sorted(times)

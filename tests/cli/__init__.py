@@ -1,0 +1,1 @@
+"""Tests of the kzprobe command end to end: exit codes, errors, output."""

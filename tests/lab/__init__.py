@@ -1,0 +1,1 @@
+"""Tests of kzprobe/lab/: the catalogue, the topology, and every scenario end to end."""

@@ -1,0 +1,1 @@
+"""Tests of kzprobe/ooni/: OONI measurements read and judged by kzprobe's rules."""

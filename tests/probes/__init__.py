@@ -1,0 +1,1 @@
+"""Tests of kzprobe/probes/: measuring against loopback servers."""

@@ -1,0 +1,1 @@
+"""Tests of kzprobe/report/: the format, its schema, reading reports and journals."""

@@ -1,0 +1,1 @@
+"""Tests of kzprobe/scan/: settings, scheduling, measuring processes, speed guards."""

@@ -1,0 +1,1 @@
+"""Tests of kzprobe/targets/: target files and the bundled lists."""

@@ -1,0 +1,1 @@
+"""Tests of kzprobe/vantage/: lock, latest.json, retention, cron, geo."""
