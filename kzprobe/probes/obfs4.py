@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator
 from typing import TypedDict
 
 from kzprobe.probes.limits import OBFS4_CLIENT_START_SECONDS
+from kzprobe.report.observations import elapsed_ms
 from kzprobe.report import vocabulary as v
 
 # The clients tried, in order: lyrebird is obfs4proxy's maintained successor.
@@ -67,7 +68,7 @@ class ManagedClient:
             if writer is not None:
                 writer.close()
         return Obfs4Handshake(client=self.name, failure=failure,
-                              duration_ms=round((time.monotonic() - start) * 1000, 1))
+                              duration_ms=elapsed_ms(start))
 
 
 async def _socks_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, address: str, port: int,

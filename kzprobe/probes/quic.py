@@ -21,6 +21,7 @@ from aioquic.quic.configuration import QuicConfiguration
 
 from kzprobe.probes.failures import failure_from_exception
 from kzprobe.probes.session import pick_addresses
+from kzprobe.report.observations import elapsed_ms
 from kzprobe.report import vocabulary as v
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ async def quic_handshake(address: str, port: int, sni: str, timeout: float) -> Q
     try:
         async with asyncio.timeout(timeout):
             async with connect(address, port, configuration=configuration, wait_connected=True) as client:
-                duration_ms = round((time.monotonic() - start) * 1000, 1)  # the handshake, not the close
+                duration_ms = elapsed_ms(start)  # the handshake, not the close
                 alpn = client._quic.tls.alpn_negotiated  # the one place aioquic exposes it
                 client.close()
     except TimeoutError:
@@ -68,8 +69,7 @@ async def quic_handshake(address: str, port: int, sni: str, timeout: float) -> Q
         failure = failure_from_exception(exc)
     return QuicObservation(address=address, port=port, sni=sni, failure=failure,
                            handshake_completed=failure is None, alpn=alpn,
-                           duration_ms=duration_ms if duration_ms is not None
-                           else round((time.monotonic() - start) * 1000, 1))
+                           duration_ms=duration_ms if duration_ms is not None else elapsed_ms(start))
 
 
 async def measure_quic(kit: ProbeKit, target: Target, observations: Observations) -> None:

@@ -23,6 +23,7 @@ import httpcore
 
 from kzprobe.probes.failures import failure_from_exception
 from kzprobe.probes.limits import TOR_DIRECTORY_READ_BYTES
+from kzprobe.report.observations import elapsed_ms
 
 # The document asked of a directory port: the authority's own server descriptor, small (a few
 # KB) and served by every authority (Tor's dir-spec, section "Downloading server descriptors").
@@ -89,7 +90,7 @@ async def fetch_directory_document(stream: httpcore.AsyncNetworkStream, address:
     status, body = _parse_answer(received)
     record = DirectoryFetch(
         address=address, port=port, path=DIRECTORY_PATH, status=status, bytes=len(body),
-        tor_document=body.startswith(DESCRIPTOR_START), duration_ms=round((time.monotonic() - start) * 1000, 1),
+        tor_document=body.startswith(DESCRIPTOR_START), duration_ms=elapsed_ms(start),
         # An answer already complete enough to judge is not a failure: the bound cut it.
         failure=None if status is not None and (failure is None or len(body) > 0) else (failure or "eof_error"),
     )
