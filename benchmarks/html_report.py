@@ -22,7 +22,7 @@ import shutil
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -42,14 +42,14 @@ STATES = [  # (verdict, blocking, evidence, weight)
 VANTAGES = (("almaty-kaztelecom", "AS9198"), ("shymkent-beeline", "AS21299"), ("aktau-kcell", "AS29355"))
 STATE_CHANGE = 0.002  # per target per scan: a state lasts about three weeks
 FLAPPING = 5  # targets whose state is drawn afresh every scan
-SHUTDOWN = (datetime(2022, 1, 5, 11, tzinfo=timezone.utc), datetime(2022, 1, 10, 8, tzinfo=timezone.utc))
+SHUTDOWN = (datetime(2022, 1, 5, 11, tzinfo=UTC), datetime(2022, 1, 10, 8, tzinfo=UTC))
 
 
 def year_of_digests(targets: int, hours: int, seed: int = 2022):
     rng = random.Random(seed)
     weights = [state[-1] for state in STATES]
     current: dict[tuple[str, int], tuple] = {}
-    first = datetime(2022, 1, 1, tzinfo=timezone.utc)
+    first = datetime(2022, 1, 1, tzinfo=UTC)
     for hour in range(hours):
         moment = first + timedelta(hours=hour)
         offline = SHUTDOWN[0] <= moment <= SHUTDOWN[1]
@@ -63,7 +63,8 @@ def year_of_digests(targets: int, hours: int, seed: int = 2022):
                 if offline:
                     verdict, blocking, evidence = "blocked", "network", ("connectivity.offline",)
                 explanation = (f"The download ran at {rng.uniform(8, 40):.1f} KB/s after the first 64 KB."
-                               if verdict == "throttled" else f"{verdict} at site{index}.example ({' '.join(evidence)}).")
+                               if verdict == "throttled"
+                               else f"{verdict} at site{index}.example ({' '.join(evidence)}).")
                 results.append(TargetDigest(f"site-{index}", "NEWS", f"https://site{index}.example/", None, verdict,
                                             blocking, evidence, explanation, None, 812.0, None, None))
             yield ScanDigest(f"{vantage}-{hour}.json", False, f"{vantage}-{hour:05d}", moment, None, True, vantage,
@@ -75,7 +76,7 @@ def in_process(targets: int, hours: int) -> None:
     cpu = time.process_time()
     picture = ReportPicture().add_all(year_of_digests(targets, hours))
     folded = time.perf_counter()
-    page = render_html(picture, generated_at=datetime.now(timezone.utc))
+    page = render_html(picture, generated_at=datetime.now(UTC))
     drawn = time.perf_counter()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     scans = hours * len(VANTAGES)

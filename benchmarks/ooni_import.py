@@ -51,7 +51,8 @@ def _variant(template: dict, index: int, session_size: int) -> dict:
     session, hour = index // session_size, index // PER_FILE
     data["measurement_uid"] = f"2024030{1 + hour // 24 % 9}{hour % 24:02d}0000.{index:06d}_KZ_bench_{index:016x}"
     data["report_id"] = f"20240301T{hour % 24:02d}0000Z_{data['test_name'].replace('_', '')}_KZ_9198_n1_{session:016d}"
-    data["measurement_start_time"] = f"2024-03-{1 + hour // 24 % 28:02d} {hour % 24:02d}:{index % 3600 // 60:02d}:{index % 60:02d}"
+    day, minute, second = 1 + hour // 24 % 28, index % 3600 // 60, index % 60
+    data["measurement_start_time"] = f"2024-03-{day:02d} {hour % 24:02d}:{minute:02d}:{second:02d}"
     if data["test_name"] == "web_connectivity":
         url = data["input"].rstrip("/") + f"/page/{index}"
         data["input"] = url
@@ -72,7 +73,8 @@ def generate(directory: Path, count: int, session_size: int = SESSION) -> list[P
         path = directory / f"{start // PER_FILE:05d}_KZ_mixed.n1.0.jsonl.gz"
         with gzip.open(path, "wt", encoding="utf-8", compresslevel=6) as handle:
             for index in range(start, min(count, start + PER_FILE)):
-                handle.write(json.dumps(_variant(templates[index % len(templates)], index, session_size), ensure_ascii=False) + "\n")
+                handle.write(json.dumps(_variant(templates[index % len(templates)], index, session_size),
+                                        ensure_ascii=False) + "\n")
         files.append(path)
     return files
 

@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 VERDICTS = [  # (verdict, blocking, evidence, failure at tls) with rough real-world frequencies
@@ -51,8 +51,10 @@ def _result(index: int, moment: str, state: tuple, rng: random.Random) -> dict:
                 "queries": [{"qtype": q, "rcode": "NOERROR", "answers": [a], "cnames": [], "failure": None,
                              "duration_ms": 12.0} for q, a in (("A", address), ("AAAA", "2001:db8::1"))]},
         "tcp": [{"hostname": host, "address": address, "port": 443,
-                 "failure": "connection_refused" if verdict == "down" else None, "duration_ms": round(rng.uniform(20, 200), 1)},
-                {"hostname": host, "address": "2001:db8::1", "port": 443, "failure": "network_unreachable", "duration_ms": 0.3}],
+                 "failure": "connection_refused" if verdict == "down" else None,
+                 "duration_ms": round(rng.uniform(20, 200), 1)},
+                {"hostname": host, "address": "2001:db8::1", "port": 443, "failure": "network_unreachable",
+                 "duration_ms": 0.3}],
     }
     if verdict != "down":
         observations["tls"] = [{
@@ -91,7 +93,7 @@ def generate(directory: Path, reports: int, targets: int, seed: int = 2022) -> i
     rng = random.Random(seed)
     weights = [state[-1] for state in VERDICTS]
     states: dict[tuple[str, int], tuple] = {}
-    first = datetime(2022, 1, 1, tzinfo=timezone.utc)
+    first = datetime(2022, 1, 1, tzinfo=UTC)
     total = 0
     for number in range(reports):
         vantage = VANTAGES[number % len(VANTAGES)]

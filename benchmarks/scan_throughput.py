@@ -262,7 +262,8 @@ def profiled(argv: list[str], out: Path) -> list[str]:
     """argv run under a profiler: py-spy's sampling (little overhead) when installed, else cProfile."""
     py_spy = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
     if py_spy:
-        return [py_spy, "record", "--rate", "250", "--subprocesses", "--format", "raw", "--output", str(out), "--", *argv]
+        return [py_spy, "record", "--rate", "250", "--subprocesses", "--format", "raw", "--output", str(out), "--",
+                *argv]
     return [argv[0], "-m", "cProfile", "-o", str(out), *argv[1:]]
 
 
@@ -362,10 +363,9 @@ def main(argv: list[str] | None = None) -> int:
         sequential_worker(targets_file, ca_file, float(timeout), control, output)
         return 0
 
-    from kzprobe.scan import limits
-    from kzprobe.lab import Lab, availability
-    from kzprobe.lab import addresses
+    from kzprobe.lab import Lab, addresses, availability
     from kzprobe.lab.targets_file import targets_yaml
+    from kzprobe.scan import limits
 
     reason = availability()
     if reason:

@@ -23,14 +23,13 @@ import shutil
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-import read_reports  # noqa: E402  (the report generator and the measuring launcher)
-
 import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
+import read_reports  # noqa: E402  (the report generator and the measuring launcher)
 
 from kzprobe.analyst.store import layout  # noqa: E402
 from kzprobe.analyst.store.columns import RESULTS_SCHEMA, SCANS_SCHEMA  # noqa: E402
@@ -47,7 +46,7 @@ STATES = [  # (verdict, blocking, evidence, weight), as benchmarks/html_report.p
 OFFLINE = ("blocked", "network", ["connectivity.offline"])
 STATE_CHANGE = 0.002  # per target per scan: a state lasts about three weeks
 SHUTDOWN_HOURS = (24 * 4 + 11, 24 * 9 + 8)  # 5 Jan 11:00 to 10 Jan 08:00 of the first year
-FIRST = datetime(2022, 1, 1, tzinfo=timezone.utc)
+FIRST = datetime(2022, 1, 1, tzinfo=UTC)
 
 
 def generated_store(store: Path, rows: int, targets: int = 80, vantages: int = 100, seed: int = 2022) -> None:
@@ -65,7 +64,7 @@ def generated_store(store: Path, rows: int, targets: int = 80, vantages: int = 1
     categories = pa.array(["NEWS" if index % 3 else "HOST" for index in range(targets)])
     manifest = layout.Manifest(batch=1)
     store.mkdir(parents=True)
-    ingested = datetime.now(timezone.utc)
+    ingested = datetime.now(UTC)
     for number in range(vantages):
         vantage = f"vantage-{number:03d}"
         # Each target's state: redrawn with probability STATE_CHANGE each hour, held otherwise.
@@ -82,17 +81,19 @@ def generated_store(store: Path, rows: int, targets: int = 80, vantages: int = 1
         scan_keys = [f"{vantage}-{hour:06d}" for hour in range(hours)]
         files = [f"reports/{vantage}-{moment:%Y%m%dT%H%M%SZ}.json" for moment in moments]
         months = [hour for hour in range(hours) if hour == 0 or moments[hour].month != moments[hour - 1].month]
-        for first, last in zip(months, months[1:] + [hours]):
+        for first, last in zip(months, months[1:] + [hours], strict=True):
             chosen = range(first, last)
             count = len(chosen) * targets
             flat = pa.array(state[first:first + len(chosen), :].ravel())
             repeat = np.repeat(np.arange(first, first + len(chosen)), targets)
             tile = np.tile(np.arange(targets), len(chosen))
-            columns = {name: pa.nulls(count, field.type) for name, field in zip(RESULTS_SCHEMA.names, RESULTS_SCHEMA)}
+            columns = {name: pa.nulls(count, field.type) for name,
+                       field in zip(RESULTS_SCHEMA.names, RESULTS_SCHEMA, strict=True)}
             columns.update(
                 scan_key=pa.array(scan_keys[first:first + len(chosen)]).take(pa.array(repeat - first)),
                 scan_id=pa.array(scan_keys[first:first + len(chosen)]).take(pa.array(repeat - first)),
-                scan_started_at=pa.array([moments[h] for h in repeat], type=RESULTS_SCHEMA.field("scan_started_at").type),
+                scan_started_at=pa.array([moments[h] for h in repeat],
+                                         type=RESULTS_SCHEMA.field("scan_started_at").type),
                 scan_complete=pa.array(np.ones(count, dtype=bool)),
                 day=pa.array([moments[h].date() for h in repeat], type=pa.date32()),
                 asn=pa.array([f"AS{9198 + number}"] * count), country=pa.array(["KZ"] * count),
@@ -100,7 +101,8 @@ def generated_store(store: Path, rows: int, targets: int = 80, vantages: int = 1
                 position=pa.array(tile.astype("int32")), target=target_ids.take(pa.array(tile)),
                 category=categories.take(pa.array(tile)), verdict=verdicts.take(flat), blocking=blockings.take(flat),
                 state=states.take(flat),
-                evidence=evidences.take(flat), file=pa.array(files[first:first + len(chosen)]).take(pa.array(repeat - first)),
+                evidence=evidences.take(flat),
+                file=pa.array(files[first:first + len(chosen)]).take(pa.array(repeat - first)),
             )
             table = pa.table(columns, schema=RESULTS_SCHEMA)
             month = moments[first].strftime("%Y-%m")
@@ -176,7 +178,8 @@ def main() -> None:
                 print(f"generated {options.reports} reports x {options.targets} targets, {size / 1e6:.0f} MB")
             store = work / "store-reports"
             shutil.rmtree(store, ignore_errors=True)
-            run(f"store add ({options.reports} reports, empty store)", ["store", "add", str(reports), "--store", str(store)],
+            run(f"store add ({options.reports} reports, empty store)",
+                ["store", "add", str(reports), "--store", str(store)],
                 options.reports, "reports")
             run("store add again (all unchanged)", ["store", "add", str(reports), "--store", str(store)],
                 options.reports, "reports")

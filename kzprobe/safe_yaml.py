@@ -109,7 +109,7 @@ class _UntrustedLoader(yaml.SafeLoader):
         # Read at load time, so that tests (and callers) can lower it.
         self._max_nodes = MAX_YAML_NODES
 
-    def compose_node(self, parent: Node | None, index: Any) -> Node:  # type: ignore[override]
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             raise _MarkedProblem(
@@ -136,7 +136,7 @@ class _UntrustedLoader(yaml.SafeLoader):
             raise _MarkedProblem(f"the tag {node.tag!r} is not allowed", node.start_mark)
         return super().construct_object(node, deep=deep)
 
-    def construct_mapping(self, node: MappingNode, deep: bool = False) -> YamlMapping:  # type: ignore[override]
+    def construct_mapping(self, node: MappingNode, deep: bool = False) -> YamlMapping:
         if not isinstance(node, MappingNode):
             raise _MarkedProblem("expected a mapping", node.start_mark)
         mapping = YamlMapping(line=node.start_mark.line + 1)
@@ -263,11 +263,11 @@ def load_yaml(
 def _load_text(text: str, name: str) -> Any:
     if _UntrustedCLoader is not None:
         try:
-            loader = _UntrustedCLoader(text)
+            c_loader = _UntrustedCLoader(text)
             try:
-                return loader.get_single_data()
+                return c_loader.get_single_data()
             finally:
-                loader.dispose()
+                c_loader.dispose()
         except _MarkedProblem as problem:  # one of our checks (a bomb's node cap among them)
             raise _positioned(name, problem.message, problem.mark) from None
         except (yaml.YAMLError, ValueError, OverflowError, RecursionError, KeyError, AttributeError, TypeError):
@@ -303,7 +303,7 @@ def _load_text(text: str, name: str) -> Any:
 if getattr(yaml, "__with_libyaml__", False):
     from yaml._yaml import CParser
 
-    class _UntrustedCLoader(CParser, _UntrustedLoader):  # type: ignore[misc]
+    class _UntrustedCLoader(CParser, _UntrustedLoader):
         """_UntrustedLoader reading its events from libyaml: the same composer with the same
         checks, the same constructors and resolvers, four times faster on a long target list
         (pure-Python scanning and parsing was most of loading 1,000 targets). Used only for
@@ -322,7 +322,7 @@ if getattr(yaml, "__with_libyaml__", False):
         def dispose(self) -> None:
             CParser.dispose(self)
 else:  # pragma: no cover - PyYAML built without libyaml
-    _UntrustedCLoader = None  # type: ignore[assignment,misc]
+    _UntrustedCLoader = None  # type: ignore[assignment,misc]  # no libyaml: the Python loader alone
 
 
 def _read_capped(path: Path, name: str, max_bytes: int) -> bytes:

@@ -64,7 +64,8 @@ def test_a_recorded_title_is_cleaned_the_same_way():
 
 @pytest.mark.parametrize(
     "raw, cell",
-    [("=HYPERLINK(\"http://evil\")", "'=HYPERLINK(\"http://evil\")"), ("+1", "'+1"), ("-1", "'-1"), ("@SUM(A1)", "'@SUM(A1)"),
+    [("=HYPERLINK(\"http://evil\")", "'=HYPERLINK(\"http://evil\")"), ("+1", "'+1"), ("-1", "'-1"),
+     ("@SUM(A1)", "'@SUM(A1)"),
      ("orda-kz", "orda-kz"), (-1.5, -1.5), (3, 3), (None, ""), (True, "true"), ("\x1b[2J=1", "'=1"),
      ("  =1", "'=1"), ("\t@x", "'@x")],
 )

@@ -21,17 +21,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from kzprobe.report import vocabulary as v
 from kzprobe.analysis.connectivity import assess_connectivity
 from kzprobe.analysis.context import Context
 from kzprobe.analysis.control import ControlScan
-from kzprobe.analysis.facts import read_result
 from kzprobe.analysis.domestic import Answered
+from kzprobe.analysis.facts import read_result
 from kzprobe.analysis.fingerprint_file import FingerprintError, bundled_fingerprints, load_fingerprints
 from kzprobe.analysis.fingerprints import Fingerprints
 from kzprobe.analysis.handshakes import baseline_handshake_ms
 from kzprobe.analysis.quic_rules import quic_verdict
 from kzprobe.analysis.verdict import learn_blockpage_addresses, own_interference, target_verdict
+from kzprobe.report import vocabulary as v
 
 __all__ = [
     "ScanAnalysis",
@@ -112,7 +112,7 @@ def analyse_report(report: dict, control_report: dict | None, *,
         if isinstance(report.get("results"), list) else []
     if control_max_age_s is None:
         control_max_age_s = recorded_control_max_age(report)
-    baselines = report.get("baselines") if isinstance(report.get("baselines"), dict) else {}
+    baselines = found if isinstance(found := report.get("baselines"), dict) else {}
     contact = baselines.get("outside_contact")
     analysis = analyse_scan(results, control_report, fingerprints=fingerprints, control_max_age_s=control_max_age_s,
                             outside_contact=contact[:300] if isinstance(contact, str) and contact else None)
@@ -120,7 +120,7 @@ def analyse_report(report: dict, control_report: dict | None, *,
     new["connectivity"] = analysis.connectivity
     new["baselines"] = analysis.baselines
     new["summary"] = summarise(analysis.verdicts)
-    new["results"] = [_merged(result, verdict) for result, verdict in zip(results, analysis.verdicts)]
+    new["results"] = [_merged(result, verdict) for result, verdict in zip(results, analysis.verdicts, strict=True)]
     return new
 
 

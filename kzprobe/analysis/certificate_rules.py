@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from typing import Final
 
-from kzprobe.report import vocabulary as v
+from kzprobe.analysis.conclusion import Verdict, blocked, down, inconclusive
 from kzprobe.analysis.context import SYSTEM_ONLY, Context
 from kzprobe.analysis.control import FAILED, OK, ControlView
 from kzprobe.analysis.explain import cite, quote, sentence
 from kzprobe.analysis.facts import CertFact, TargetFacts, TlsFact
-from kzprobe.analysis.conclusion import Verdict, blocked, down, inconclusive
+from kzprobe.report import vocabulary as v
 
 SAME: Final = "same"
 DIFFERENT: Final = "different"
@@ -111,7 +111,8 @@ def installed_root_verdict(facts: TargetFacts, host: str, attempts: list[TlsFact
         where = ("which this system trusts but which is neither in Mozilla's public set nor given with --ca-file: "
                  "a root installed here" if attempt.root_store == SYSTEM_ONLY else
                  "a root given with --ca-file, outside Mozilla's public set")
-        said = f"TLS to {cite(attempt.address)} for {host} validated only through {quote(root) if root else 'a root'}, {where}"
+        said = (f"TLS to {cite(attempt.address)} for {host} validated only through "
+                f"{quote(root) if root else 'a root'}, {where}")
         if comparison == DIFFERENT:
             return blocked("tls", ["tls.mitm"], sentence(said, _differs(other), "the connection was intercepted"))
         return blocked("tls", ["tls.mitm"], sentence(
@@ -143,10 +144,11 @@ def certificate_verdict(facts: TargetFacts, host: str, attempt: TlsFact, view: C
                       "replaced on the way: this vantage could not complete or trust its chain"))
         code = "tls.mitm" if unknown_authority else "tls.invalid_cert"
         return blocked("tls", [code], sentence(said, _differs(other), "the control scan validated the site's "
-                                                                    "certificate, so the chain was replaced on the way"))
+                                               "certificate, so the chain was replaced on the way"))
     if control_step == FAILED:
         if comparison == DIFFERENT and other is not None and unknown_authority and other.issuer != issuer:
-            return blocked("tls", ["tls.mitm"], sentence(said, _differs(other), "the certificate here is not the site's"))
+            return blocked("tls", ["tls.mitm"],
+                           sentence(said, _differs(other), "the certificate here is not the site's"))
         if incomplete:
             return inconclusive(["tls.chain_incomplete"], sentence(
                 said, "the control scan could not validate it either: the site's chain is incomplete"))

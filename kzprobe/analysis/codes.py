@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Final
 
 from kzprobe.report import vocabulary as v
+
 DNS: Final = {
     v.DNS_NXDOMAIN: "dns.nxdomain",
     v.DNS_NO_ANSWER: "dns.no_answer",

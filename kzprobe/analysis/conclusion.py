@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from kzprobe.report import vocabulary as v
+
+
 @dataclass(frozen=True)
 class Verdict:
     verdict: str

@@ -13,11 +13,12 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from kzprobe.report import vocabulary as v
 from kzprobe.analysis.captive import find_portal
 from kzprobe.analysis.facts import HopFact, TargetFacts
 from kzprobe.analysis.throughput import from_download
+from kzprobe.report import vocabulary as v
 
 KINDS = ("international", "domestic")
 
@@ -29,8 +30,9 @@ class Connectivity:
     # Per baseline target (by result index): its kind and what its download says the link carries.
     figures: dict[int, tuple[str, float]] = field(default_factory=dict)
 
-    def reference(self, index: int) -> tuple[float | None, str]:
-        """Baseline throughput to compare result `index` with (never itself), and which kind.
+    def reference(self, index: int | None = None) -> tuple[float | None, str]:
+        """Baseline throughput to compare result `index` with (never itself; every baseline when
+        None), and which kind.
 
         International baselines first: most targets are abroad, and the international link is
         where throttling and congestion show. The median resists one odd baseline."""
@@ -81,8 +83,8 @@ def assess_connectivity(results: list[TargetFacts],
     portal = find_portal(results, is_blockpage) if state != v.OFFLINE else None
     if portal is not None:
         state = v.CAPTIVE_PORTAL
-    reference = Connectivity(state, {}, figures).reference(-1)
-    baselines = {
+    reference = Connectivity(state, {}, figures).reference()
+    baselines: dict[str, Any] = {
         kind: {"tested": len(by_kind[kind]["working"]) + len(by_kind[kind]["failing"]),
                "working": by_kind[kind]["working"], "failing": by_kind[kind]["failing"]}
         for kind in KINDS

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from kzprobe.report import vocabulary as v
-from kzprobe.report.read import parse_time
 from kzprobe.analysis import thresholds as th
 from kzprobe.analysis.explain import cite
 from kzprobe.analysis.facts import HopFact, TargetFacts, read_result
 from kzprobe.analysis.names import url_path
 from kzprobe.analysis.throughput import Throughput, measure
+from kzprobe.report import vocabulary as v
+from kzprobe.report.read import parse_time
 
 # Resolver answers that say something about the name everywhere (it does not exist, has no
 # address, its servers fail), as opposed to a resolver that could not be reached at all.
@@ -103,9 +103,9 @@ def _layer_state(facts: TargetFacts, layer: str) -> bool | None:
     if layer == "tls":
         if facts.scheme != "https":
             return None
-        attempts = facts.tls_for(host)
-        if attempts:
-            return any(t.ok for t in attempts)
+        handshakes = facts.tls_for(host)
+        if handshakes:
+            return any(t.ok for t in handshakes)
         # No handshake recorded, yet the https page came: the control completed one (OONI's
         # test helper before Web Connectivity 0.5 reports the page, not its handshakes).
         return True if facts.final_hop is not None and facts.final_hop.scheme == "https" else None

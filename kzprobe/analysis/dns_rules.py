@@ -13,16 +13,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from kzprobe.report import vocabulary as v
 from kzprobe.analysis import codes
 from kzprobe.analysis.addresses import special_block
+from kzprobe.analysis.conclusion import Verdict, blocked, down, inconclusive
 from kzprobe.analysis.context import Context
 from kzprobe.analysis.control import ControlView, dns_failure_is_definitive
 from kzprobe.analysis.explain import addresses, cite, quote, sentence
-from kzprobe.analysis.facts import TargetFacts
-from kzprobe.analysis.conclusion import Verdict, blocked, down, inconclusive
+from kzprobe.analysis.facts import TargetFacts, TcpFact, TlsFact
 from kzprobe.analysis.pages import compare_pages
 from kzprobe.analysis.transport_rules import sni_filtered_at
+from kzprobe.report import vocabulary as v
 from kzprobe.report.scrub import SCRUBBED
 
 RESOLVES, BROKEN, UNKNOWN = "resolves", "broken", "unknown"
@@ -249,7 +249,8 @@ def control_addresses_outcome(facts: TargetFacts) -> tuple[str | None, str]:
         if any(t.ok for t in handshakes):
             return WORKS, (f"TLS for {host} to {tried}, which the control resolver returned, validated from here: "
                            "the resolver's answer is what kept the site away")
-        failures = ", ".join(dict.fromkeys(cite(t.failure) for t in [*handshakes, *tcp] if t.failure))
+        steps: list[TlsFact | TcpFact] = [*handshakes, *tcp]
+        failures = ", ".join(dict.fromkeys(cite(t.failure) for t in steps if t.failure))
         return FAILS, f"the name fails at {tried} too ({failures})"
     if any(t.ok for t in tcp) and not any(t.ok for t in facts.tcp_for(host)):
         return WORKS, (f"TCP to {tried}, which the control resolver returned, connected from here: "
@@ -306,5 +307,6 @@ def redirect_host_lie(facts: TargetFacts, host: str, view: ControlView, ctx: Con
         return None  # another address alone says nothing when the control did not get a page there
     reasons = [f"{cite(c.address)} is {c.detail}" for c in checks if c.kind in ("blockpage", "bogon")][:2]
     if control.state == RESOLVES:
-        reasons.append(f"the control scan, following the same redirect, resolved {host} to {addresses(control.addresses)}")
+        reasons.append(f"the control scan, following the same redirect, resolved {host} to "
+                       f"{addresses(control.addresses)}")
     return RedirectLie(evidence, reasons, resolution.addresses)

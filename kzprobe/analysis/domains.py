@@ -17,7 +17,7 @@ from kzprobe.analysis.names import host_key, is_ip_literal
 
 
 @functools.lru_cache(maxsize=1)
-def _suffix_list():  # type: ignore[no-untyped-def]
+def _suffix_list():
     from publicsuffixlist import PublicSuffixList  # a 0.15 s load: only when a rule needs it
 
     return PublicSuffixList()

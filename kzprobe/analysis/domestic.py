@@ -77,7 +77,7 @@ def _network(address: str, v4: int, v6: int) -> ipaddress.IPv4Network | ipaddres
 
 def _neighbour(addresses: list[str], answered: Answered, v4: int, v6: int) -> tuple[str, str, str] | None:
     """(our address, an answered address in its network, that address's target), or None."""
-    networks = {}
+    networks: dict[ipaddress.IPv4Network | ipaddress.IPv6Network, tuple[str, str]] = {}
     for other, target in answered.by_address.items():
         network = _network(other, v4, v6)
         if network is not None:
@@ -115,14 +115,14 @@ def path_answered(facts: TargetFacts) -> str | None:
         if attempt.failure == v.CONNECTION_REFUSED:
             return (f"TCP to {cite(attempt.address, 45)} was refused (an RST answered the SYN), so the path to the "
                     "server works")
-    for attempt in facts.tls:
-        if attempt.purpose == v.PURPOSE_NEUTRAL_SNI and attempt.answered:
-            return (f"a handshake naming {quote(attempt.sni or 'a neutral name')} got an answer from "
-                    f"{cite(attempt.address, 45)}, so the path to the server works")
-    for attempt in facts.tls:
-        if not attempt.completed and attempt.failure in _ANSWERED_AFTER_HELLO:
-            return (f"the TLS handshake with {cite(attempt.address, 45)} was answered after the ClientHello "
-                    f"({cite(attempt.failure)}), so the path to the server works")
+    for handshake in facts.tls:
+        if handshake.purpose == v.PURPOSE_NEUTRAL_SNI and handshake.answered:
+            return (f"a handshake naming {quote(handshake.sni or 'a neutral name')} got an answer from "
+                    f"{cite(handshake.address, 45)}, so the path to the server works")
+    for handshake in facts.tls:
+        if not handshake.completed and handshake.failure in _ANSWERED_AFTER_HELLO:
+            return (f"the TLS handshake with {cite(handshake.address, 45)} was answered after the ClientHello "
+                    f"({cite(handshake.failure)}), so the path to the server works")
     for hop in facts.http:
         if hop.failure in (v.CONNECTION_RESET, v.EOF_ERROR):
             return (f"the request to {cite(hop.url, 100)} was answered with {cite(hop.failure)}, so the path to "

@@ -7,46 +7,28 @@ rules below work on plain records and never crash on a hostile report.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 from urllib.parse import urlsplit
 
-from kzprobe.report import vocabulary as v
 from kzprobe.analysis.addresses import canonical_address, is_ipv6
 from kzprobe.analysis.names import host_key, is_ip_literal, url_host, url_scheme
+from kzprobe.report import vocabulary as v
+from kzprobe.report.fields import MAX_TEXT_CHARS as MAX_FIELD_CHARS
+from kzprobe.report.fields import integer as _int
+from kzprobe.report.fields import items as _list
+from kzprobe.report.fields import mapping as _dict
+from kzprobe.report.fields import number as _num
+from kzprobe.report.fields import text as _str
 
-# Entries read per observation list; the probes stay far below (2 addresses per family, 10 hops).
-MAX_ITEMS: Final = 256
 # Download samples read; the probe keeps at most limits.DOWNLOAD_MAX_SAMPLES (200).
 MAX_SAMPLES: Final = 2_000
 # Text read per body: the probe records 64 KiB.
 MAX_BODY_CHARS: Final = 128 * 1024
-MAX_FIELD_CHARS: Final = 4096
 
 _VANTAGE_LACKS_ROUTE: Final = (v.NETWORK_UNREACHABLE, v.HOST_UNREACHABLE)
-
-
-def _str(value: Any, limit: int = MAX_FIELD_CHARS) -> str | None:
-    return value[:limit] if isinstance(value, str) else None
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _num(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    number = float(value)
-    return number if number == number and abs(number) != float("inf") else None
-
-
-def _list(value: Any, limit: int = MAX_ITEMS) -> list:
-    return value[:limit] if isinstance(value, list) else []
-
-
-def _dict(value: Any) -> dict:
-    return value if isinstance(value, dict) else {}
+_Fact = TypeVar("_Fact")
 
 
 def _duration(value: Any) -> float | None:
@@ -65,6 +47,7 @@ class DnsFact:
     resolver: str
     addresses: tuple[str, ...]
     failure: str | None
+    duration_ms: float | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +91,7 @@ class TlsFact:
     chain_complete: bool | None = None  # None: not recorded, or it could not be told
     root_store: str | None = None  # "public" | "ca_file" | "system_only" for a verified handshake
     intermediates_fetched: tuple[str, ...] = ()  # verified with these AIA intermediates
+    version: str | None = None  # "TLSv1.3", when it completed
 
     @property
     def ok(self) -> bool:
@@ -162,6 +146,7 @@ class DownloadFact:
     longest_stall_ms: float
     complete: bool
     failure: str | None
+    kilobytes_per_second: float | None = None  # as the probe worked it out (after the warm-up)
 
 
 @dataclass(frozen=True)
@@ -248,7 +233,7 @@ def read_dns(value: Any) -> DnsFact | None:
     if not addresses and failure is None:
         failure = v.DNS_NO_ANSWER  # an empty answer with no failure recorded says the same
     return DnsFact(host_key(_str(data.get("hostname")) or ""), _str(data.get("resolver"), 200) or "",
-                   addresses, failure)
+                   addresses, failure, _duration(data.get("duration_ms")))
 
 
 def read_tcp(value: Any) -> TcpFact | None:
@@ -295,7 +280,9 @@ def read_tls(value: Any) -> TlsFact | None:
         sni=_str(data.get("sni"), 300) or "",
         chain_complete=complete if isinstance(complete := data.get("chain_complete"), bool) else None,
         root_store=_str(data.get("root_store"), 40),
-        intermediates_fetched=tuple(h for h in (_str(x, 128) for x in _list(data.get("intermediates_fetched"), 16)) if h),
+        intermediates_fetched=tuple(
+            h for h in (_str(x, 128) for x in _list(data.get("intermediates_fetched"), 16)) if h),
+        version=_str(data.get("version"), 40),
     )
 
 
@@ -308,7 +295,8 @@ def _url_port(url: str) -> int | None:
         return None
 
 
-def _hop(value: Any) -> HopFact | None:
+def read_hop(value: Any) -> HopFact | None:
+    """One HTTP request of a redirect chain."""
     data = _dict(value)
     url = _str(data.get("url"))
     if not url:
@@ -343,7 +331,8 @@ def _stopped(value: Any) -> str | None:
     return value if value in ("idle", "time_budget") else None
 
 
-def _download(value: Any) -> DownloadFact | None:
+def read_download(value: Any) -> DownloadFact | None:
+    """The throughput test's download."""
     data = _dict(value)
     if not data:
         return None
@@ -364,6 +353,7 @@ def _download(value: Any) -> DownloadFact | None:
         longest_stall_ms=max(_num(data.get("longest_stall_ms")) or 0.0, 0.0),
         complete=data.get("complete") is True,
         failure=_failure(data.get("failure")),
+        kilobytes_per_second=_num(data.get("kilobytes_per_second")),
     )
 
 
@@ -376,7 +366,8 @@ def _aia(value: Any) -> AiaFact | None:
     return AiaFact(url, _failure(data.get("failure")), _int(data.get("status")), subjects)
 
 
-def _items(value: Any, reader) -> tuple:
+def read_all(value: Any, reader: Callable[[Any], _Fact | None]) -> tuple[_Fact, ...]:
+    """The items of an observation list that `reader` can read, at most MAX_ITEMS."""
     return tuple(item for item in (reader(x) for x in _list(value)) if item is not None)
 
 
@@ -389,8 +380,9 @@ def _https_check(value: Any, dns: DnsFact | None, target: dict) -> TargetFacts |
     return TargetFacts(
         id="", url=url, hostname=url_host(url) or "", scheme="https", baseline=None, has_endpoints=False,
         deadline_exceeded=False, dns=dns, control_dns=None,
-        tcp=_items(data.get("tcp"), read_tcp), tls=_items(data.get("tls"), read_tls), http=_items(data.get("http"), _hop),
-        redirect_dns=_items(data.get("redirect_dns"), read_dns), download=None, raw_target=target,
+        tcp=read_all(data.get("tcp"), read_tcp), tls=read_all(data.get("tls"), read_tls),
+        http=read_all(data.get("http"), read_hop),
+        redirect_dns=read_all(data.get("redirect_dns"), read_dns), download=None, raw_target=target,
     )
 
 
@@ -413,13 +405,13 @@ def read_result(result: Any) -> TargetFacts:
         deadline_exceeded=observations.get("deadline_exceeded") is True,
         dns=dns,
         control_dns=read_dns(observations.get("control_dns")),
-        tcp=_items(observations.get("tcp"), read_tcp),
-        tls=_items(observations.get("tls"), read_tls),
-        http=_items(observations.get("http"), _hop),
-        redirect_dns=_items(observations.get("redirect_dns"), read_dns),
-        download=_download(observations.get("download")),
+        tcp=read_all(observations.get("tcp"), read_tcp),
+        tls=read_all(observations.get("tls"), read_tls),
+        http=read_all(observations.get("http"), read_hop),
+        redirect_dns=read_all(observations.get("redirect_dns"), read_dns),
+        download=read_download(observations.get("download")),
         raw_target=target,
         https_check=_https_check(observations.get("https_check"), dns, target),
         measured_at=_str(data.get("started_at"), 64),
-        aia=_items(observations.get("aia"), _aia),
+        aia=read_all(observations.get("aia"), _aia),
     )

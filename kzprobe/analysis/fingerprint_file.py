@@ -10,16 +10,23 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
-from kzprobe.errors import BadInputError
 from kzprobe.analysis import thresholds as th
 from kzprobe.analysis.addresses import canonical_address, parse_address
 from kzprobe.analysis.fingerprints import (
-    AuthorityPattern, BlockpageAddress, Fingerprints, PagePattern, RedirectTarget, RefusalPattern, fold,
+    AuthorityPattern,
+    BlockpageAddress,
+    Fingerprints,
+    PagePattern,
+    RedirectTarget,
+    RefusalPattern,
+    fold,
 )
 from kzprobe.analysis.names import host_key
+from kzprobe.errors import BadInputError
 from kzprobe.safe_yaml import YamlError, load_yaml
 
 FORMAT: Final = "kzprobe-fingerprints"
@@ -47,6 +54,8 @@ class _Problems:
     def add(self, where: str, message: str) -> None:
         self.items.append(f"{self.name}: {where}: {message}")
 
+
+_Entry = TypeVar("_Entry")  # one kind of fingerprint entry
 
 def _text(entry: dict, key: str, where: str, problems: _Problems, *, required: bool = True,
           limit: int = th.FINGERPRINT_MAX_PATTERN_CHARS) -> str | None:
@@ -115,7 +124,7 @@ def _page_pattern(where: str, entry: dict, problems: _Problems, seen: set[str]) 
             problems.add(where, "'where' must be body, title or header:<name>")
     if match not in _MATCHES:
         problems.add(where, f"'match' must be one of {', '.join(_MATCHES)}")
-    if None in (ident, source, location, pattern) or match not in _MATCHES:
+    if ident is None or source is None or location is None or pattern is None or match not in _MATCHES:
         return None
     return PagePattern(ident, location, header, match, fold(pattern), country, source)
 
@@ -148,7 +157,7 @@ def _address(where: str, entry: dict, problems: _Problems, seen: set[str]) -> Bl
     if address is not None and parse_address(address) is None:
         problems.add(where, f"{address!r} is not an IP address")
         return None
-    if None in (ident, source, address):
+    if ident is None or source is None or address is None:
         return None
     return BlockpageAddress(ident, canonical_address(address), country, source)
 
@@ -159,7 +168,7 @@ def _redirect(where: str, entry: dict, problems: _Problems, seen: set[str]) -> R
     if host is not None and (" " in host or "/" in host or "." not in host):
         problems.add(where, f"{host!r} is not a host name")
         return None
-    if None in (ident, source, host):
+    if ident is None or source is None or host is None:
         return None
     return RedirectTarget(ident, host_key(host), country, source)
 
@@ -189,7 +198,7 @@ def _authority(where: str, entry: dict, problems: _Problems, seen: set[str]) -> 
         hashes = []
     if not names and not hashes:
         problems.add(where, "needs 'names' or 'sha256'")
-    if None in (ident, source) or role not in _ROLES or compare not in ("exact", "prefix") \
+    if ident is None or source is None or role not in _ROLES or compare not in ("exact", "prefix") \
             or not (names or hashes):
         return None
     return AuthorityPattern(ident, role, tuple(names), compare, frozenset(h.lower() for h in hashes),
@@ -209,26 +218,21 @@ def parse_fingerprints(data: Any, name: str = "fingerprints") -> Fingerprints:
     if unknown:
         problems.add("header", "unknown section(s): " + ", ".join(unknown))
     seen: set[str] = set()
-    readers = (
-        ("blockpage_addresses", _address),
-        ("page_patterns", _page_pattern),
-        ("redirect_targets", _redirect),
-        ("certificate_authorities", _authority),
-        ("site_refusals", _refusal),
-    )
-    sections = {key: tuple(item for item in (reader(where, entry, problems, seen)
-                                             for where, entry in _entries(data, key, problems))
-                           if item is not None)
-                for key, reader in readers}
+
+    def section(key: str, reader: Callable[[str, dict, _Problems, set[str]], _Entry | None]) -> tuple[_Entry, ...]:
+        read = (reader(where, entry, problems, seen) for where, entry in _entries(data, key, problems))
+        return tuple(item for item in read if item is not None)
+
+    # In the file's order of sections, so that a duplicate id is named where it is repeated.
+    addresses = section("blockpage_addresses", _address)
+    pages = section("page_patterns", _page_pattern)
+    redirects = section("redirect_targets", _redirect)
+    authorities = section("certificate_authorities", _authority)
+    refusals = section("site_refusals", _refusal)
     if problems.items:
         raise FingerprintError("\n".join(problems.items))
-    return Fingerprints(
-        addresses=sections["blockpage_addresses"],
-        pages=sections["page_patterns"],
-        redirects=sections["redirect_targets"],
-        authorities=sections["certificate_authorities"],
-        refusals=sections["site_refusals"],
-    )
+    return Fingerprints(addresses=addresses, pages=pages, redirects=redirects, authorities=authorities,
+                        refusals=refusals)
 
 
 def load_fingerprints(source: Path | str | bytes) -> Fingerprints:

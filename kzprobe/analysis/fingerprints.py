@@ -19,7 +19,6 @@ from kzprobe.analysis.facts import CertFact, HopFact
 from kzprobe.analysis.names import url_host
 
 
-
 @functools.lru_cache(maxsize=256)
 def fold(text: str) -> str:
     """Case and whitespace folded: how patterns and names are compared (cached: one page body

@@ -53,7 +53,7 @@ def _validated(facts: TargetFacts) -> list[TlsFact]:
 def baseline_handshake_ms(results: Sequence[TargetFacts]) -> float | None:
     """The median validated handshake of the scan's baselines with their own names, None without
     one: the same link's normal handshake time."""
-    durations = [min(t.duration_ms for t in attempts)  # type: ignore[type-var]
+    durations = [min(t.duration_ms or 0.0 for t in attempts)  # never None: _validated keeps timed ones
                  for f in results if f.baseline and not f.has_endpoints and (attempts := _validated(f))]
     return statistics.median(durations) if durations else None
 

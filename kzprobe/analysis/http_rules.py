@@ -12,15 +12,14 @@ site's, localised for this vantage, not a censor's.
 
 from __future__ import annotations
 
-from kzprobe.report import vocabulary as v
 from kzprobe.analysis import codes
+from kzprobe.analysis.conclusion import Verdict, blocked, down, inconclusive, throttled
 from kzprobe.analysis.context import Context
 from kzprobe.analysis.control import FAILED, OK, UNKNOWN, ControlView
 from kzprobe.analysis.dns_rules import RedirectLie, redirect_host_lie
+from kzprobe.analysis.domains import registrable_domain, same_site
 from kzprobe.analysis.explain import addresses, cite, quote, sentence
 from kzprobe.analysis.facts import HopFact, TargetFacts
-from kzprobe.analysis.conclusion import Verdict, blocked, down, inconclusive, throttled
-from kzprobe.analysis.domains import registrable_domain, same_site
 from kzprobe.analysis.https_twin import offsite_landing, plain_page_against_twin, same_as_twin, twin_page
 from kzprobe.analysis.names import url_host, url_path
 from kzprobe.analysis.pages import compare_pages
@@ -28,6 +27,7 @@ from kzprobe.analysis.refusals import site_refusal
 from kzprobe.analysis.slowness import as_slow_in_the_control, slow_site
 from kzprobe.analysis.throttling import freeze_clause, reachable_or_throttled
 from kzprobe.analysis.transport_rules import no_control_clause, tls_attempt_verdict
+from kzprobe.report import vocabulary as v
 
 
 def _authentic(facts: TargetFacts, hop: HopFact, ctx: Context) -> bool:
@@ -69,7 +69,8 @@ def _by_control(layer: str, evidence: list[str], said: str, view: ControlView, *
         return down(evidence, sentence(said, f"the control scan got {final.status} from {cite(final.url, 100)}: "
                                              "the site's server is failing"))
     if step == OK:
-        got = f"the control scan fetched {cite(final.url, 100)} ({final.status})" if final else "the control scan got the page"
+        got = (f"the control scan fetched {cite(final.url, 100)} ({final.status})" if final
+               else "the control scan got the page")
         return blocked(layer, evidence, sentence(said, got), failure_based=failure_based)
     if step == FAILED:
         return down(evidence, sentence(said, "the control scan's request failed too: the site is down"))
@@ -90,11 +91,13 @@ def failed_hop(facts: TargetFacts, index: int, view: ControlView, ctx: Context) 
         if control_final is not None and control_final.failure == v.TOO_MANY_REDIRECTS:
             # The control never reached a page either: the site's own redirect loop.
             return down(["http.blockpage_redirect"], sentence(
-                said, f"the control scan's chain never ended either ({len(view.facts.http) if view.facts else 0} hops): "
+                said,
+                f"the control scan's chain never ended either ({len(view.facts.http) if view.facts else 0} hops): "
                       "the site redirects in a loop everywhere"))
         if _site_loop(facts, ctx):
             got = (f"the control scan reached {cite(control_final.url, 100)} ({control_final.status})"
-                   if control_final is not None and control_final.status is not None else no_control_clause(view, "http"))
+                   if control_final is not None and control_final.status is not None
+                   else no_control_clause(view, "http"))
             return inconclusive(["http.site_loop"], sentence(
                 said, "every redirect of the loop came over TLS validated for its host, so the site itself sent them "
                       "(no censor can forge them)", got,
@@ -131,7 +134,8 @@ def failed_hop(facts: TargetFacts, index: int, view: ControlView, ctx: Context) 
     if froze:
         code = "throughput.freeze"
     if hop.responded:
-        said = f"{where} began answering ({hop.status}, {hop.body_length or 0:,} bytes) then failed with {cite(hop.failure)}"
+        said = (f"{where} began answering ({hop.status}, {hop.body_length or 0:,} bytes) "
+                f"then failed with {cite(hop.failure)}")
         if froze:
             said = freeze_clause(hop.url, hop.status, hop.body_length or 0)
         elif hop.stopped == "time_budget":
@@ -141,7 +145,8 @@ def failed_hop(facts: TargetFacts, index: int, view: ControlView, ctx: Context) 
             # The control's page broke off too (a server dripping its body, or closing midway,
             # for everyone): the site's own failure, neither throttling nor blocking.
             return down([code], sentence(said, f"the control scan's page broke off too "
-                                               f"({cite(control_final.failure)} after {control_final.body_length or 0:,} "
+                                               f"({cite(control_final.failure)} after "
+                                               f"{control_final.body_length or 0:,} "
                                                "bytes): the site itself fails to deliver it"))
         if hop.failure == v.GENERIC_TIMEOUT and hop.body_length and view.step("http") == OK:
             stall = "throughput.freeze" if froze else "throughput.slow_page" if hop.stopped == "time_budget" \
@@ -218,7 +223,8 @@ def final_page(facts: TargetFacts, view: ControlView, ctx: Context, index: int) 
         pattern = None  # the site's own text (an article about blocking), the control sees it too (even stale)
     answered = _answered(final)
     own_page = None if authentic else same_as_twin(facts, final, ctx)
-    if pattern is not None and own_page is not None and pattern.matches(twin_page(facts, ctx)):
+    twin = twin_page(facts, ctx) if own_page is not None else None  # the page own_page compared with
+    if pattern is not None and twin is not None and pattern.matches(twin):
         # The site's own text again, shown by its validated HTTPS page here rather than the control.
         answered = sentence(answered, f"its {pattern.location} matches blockpage fingerprint {pattern.id} "
                                       f"({quote(pattern.pattern, 60)}), and so does the site's own page over "
@@ -259,7 +265,8 @@ def final_page(facts: TargetFacts, view: ControlView, ctx: Context, index: int) 
                               "(by country or language), not a censor")
         if off_site and comparison.same is not True:
             if authentic:
-                return offsite_landing(facts, final, off_site, view, ctx, index, _answered(final), comparison, no_control)
+                return offsite_landing(facts, final, off_site, view, ctx, index, _answered(final), comparison,
+                                       no_control)
             if comparison.same is None:
                 return inconclusive(["control.failed", "http.blockpage_redirect"], sentence(
                     _answered(final), redirect_clause, comparison.reason))
@@ -269,7 +276,8 @@ def final_page(facts: TargetFacts, view: ControlView, ctx: Context, index: int) 
         if authentic:
             return _reachable(facts, view, ctx, index, _answered(final), f"over TLS validated for {final.host}")
         if comparison.same is True:
-            return _reachable(facts, view, ctx, index, _answered(final), f"the control's page matches ({comparison.reason})")
+            return _reachable(facts, view, ctx, index, _answered(final),
+                              f"the control's page matches ({comparison.reason})")
         if comparison.same is False:
             evidence = ["http.blockpage_redirect", "http.diff"] if unexpected else ["http.diff"]
             return blocked("http", evidence, sentence(
@@ -280,7 +288,8 @@ def final_page(facts: TargetFacts, view: ControlView, ctx: Context, index: int) 
         if off_site:
             return offsite_landing(facts, final, off_site, view, ctx, index, _answered(final), None, no_control)
         if server_error:
-            return down([], sentence(_answered(final), "the site's own server, over validated TLS, answered with an error"))
+            return down([],
+                        sentence(_answered(final), "the site's own server, over validated TLS, answered with an error"))
         return _reachable(facts, view, ctx, index, _answered(final), f"over TLS validated for {final.host}")
     if server_error and view.usable and not view.stale:
         # The control got no page at all (it failed at some step): an error page here - often a

@@ -15,9 +15,9 @@ HTTPS fetch is sent to the same registrable domain over validated TLS.
 
 from __future__ import annotations
 
+from kzprobe.analysis.conclusion import Verdict, inconclusive
 from kzprobe.analysis.context import Context
 from kzprobe.analysis.control import ControlView
-from kzprobe.analysis.conclusion import Verdict, inconclusive
 from kzprobe.analysis.domains import registrable_domain, same_site
 from kzprobe.analysis.explain import cite, sentence
 from kzprobe.analysis.facts import HopFact, TargetFacts
@@ -65,7 +65,8 @@ def plain_page_against_twin(facts: TargetFacts, final: HopFact, view: ControlVie
     comparison = compare_pages(final, twin, "over HTTPS")
     where = f"the site's own page over validated HTTPS ({cite(twin.url, 100)})"
     if comparison.same is True:
-        return reachable_or_throttled(facts, view, ctx, index, answered, f"{where} is the same page ({comparison.reason})")
+        return reachable_or_throttled(facts, view, ctx, index, answered,
+                                      f"{where} is the same page ({comparison.reason})")
     if comparison.same is False:
         return inconclusive([view.reason, "http.diff"], sentence(
             answered, f"over plain HTTP, and {no_control}", f"{where} differs: {comparison.reason}",

@@ -10,7 +10,8 @@ from urllib.parse import urlsplit
 
 import idna
 
-from kzprobe.targets import is_ip_literal  # re-exported: the analysis takes its host helpers from here
+# Re-exported: the analysis takes its host helpers from here.
+from kzprobe.targets import is_ip_literal as is_ip_literal
 
 
 def host_key(name: str) -> str:

@@ -20,7 +20,7 @@ from kzprobe.analysis.explain import quote, ratio
 from kzprobe.analysis.facts import HopFact
 
 _TAG: Final = re.compile(r"<[^<>]*>")
-_WORD: Final = re.compile(r"\w{%d,}" % th.TEXT_WORD_MIN_CHARS)
+_WORD: Final = re.compile(rf"\w{{{th.TEXT_WORD_MIN_CHARS},}}")
 _EDGE_PUNCTUATION: Final = "\"'«»“”„()[]{}:;,.!?|-–—/\\"
 
 

@@ -32,10 +32,10 @@ def _completed(handshakes: list[dict]) -> bool:
 
 def _tls_worked(result: dict) -> bool:
     """TLS over TCP to the target's own name completed here (its own handshakes, no retries)."""
-    observations = result.get("observations") if isinstance(result.get("observations"), dict) else {}
-    target = result.get("target") if isinstance(result.get("target"), dict) else {}
+    observations = found if isinstance(found := result.get("observations"), dict) else {}
+    target = found if isinstance(found := result.get("target"), dict) else {}
     hostname = target.get("hostname")
-    tls = observations.get("tls") if isinstance(observations.get("tls"), list) else []
+    tls = found if isinstance(found := observations.get("tls"), list) else []
     return any(isinstance(t, dict) and t.get("handshake_completed") is True and "purpose" not in t
                and t.get("hostname") == hostname for t in tls[:16])
 
@@ -45,7 +45,7 @@ def quic_verdict(result: Any, control_result: Any, connectivity: str) -> dict | 
     here = _handshakes(result)
     if not here:
         return None
-    sni = here[0].get("sni") if isinstance(here[0].get("sni"), str) else "the site"
+    sni = found if isinstance(found := here[0].get("sni"), str) else "the site"
     if _completed(here):
         return {"verdict": v.REACHABLE, "blocking": None, "evidence": [],
                 "explanation": f"QUIC (HTTP/3) handshake with {sni[:120]} completed."}

@@ -16,9 +16,9 @@ or a validated handshake agrees). A fingerprinted blockpage is checked before th
 from __future__ import annotations
 
 from kzprobe.analysis import thresholds as th
+from kzprobe.analysis.conclusion import Verdict, inconclusive
 from kzprobe.analysis.context import Context
 from kzprobe.analysis.control import ControlView
-from kzprobe.analysis.conclusion import Verdict, inconclusive
 from kzprobe.analysis.dns_rules import check_address, dns_control
 from kzprobe.analysis.explain import cite, quote, sentence
 from kzprobe.analysis.facts import HopFact, TargetFacts

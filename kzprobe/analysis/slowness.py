@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from kzprobe.analysis import thresholds as th
-from kzprobe.analysis.explain import sentence
 from kzprobe.analysis.conclusion import Verdict, inconclusive
+from kzprobe.analysis.explain import sentence
 
 
 def as_slow_in_the_control(waited_ms: Iterable[float | None], control_ms: Iterable[float | None]) -> float | None:

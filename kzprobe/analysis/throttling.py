@@ -11,9 +11,9 @@ throttling when the control got it whole; without a control it is inconclusive.
 
 from __future__ import annotations
 
+from kzprobe.analysis.conclusion import Verdict, inconclusive, reachable, throttled
 from kzprobe.analysis.context import Context
 from kzprobe.analysis.control import ControlView
-from kzprobe.analysis.conclusion import Verdict, inconclusive, reachable, throttled
 from kzprobe.analysis.explain import cite, sentence
 from kzprobe.analysis.facts import TargetFacts
 from kzprobe.analysis.handshakes import slow_handshake

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kzprobe.report import vocabulary as v
 from kzprobe.analysis import thresholds as th
 from kzprobe.analysis.explain import cite, kbps, ratio
 from kzprobe.analysis.facts import DownloadFact, HopFact, TargetFacts
+from kzprobe.report import vocabulary as v
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class Throughput:
         return max(usable) if usable else None
 
 
-def _rate(bytes_: int, ms: float) -> float | None:
+def _rate(bytes_: float, ms: float) -> float | None:
     return bytes_ / ms if ms > 0 else None  # bytes per ms == KB/s
 
 

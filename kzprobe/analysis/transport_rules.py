@@ -9,16 +9,17 @@ untrusted issuer. One working address is enough for the step to be working.
 
 from __future__ import annotations
 
-from kzprobe.report import vocabulary as v
 from kzprobe.analysis import codes
 from kzprobe.analysis import thresholds as th
+from kzprobe.analysis.certificate_rules import certificate_verdict, installed_root_verdict
+from kzprobe.analysis.conclusion import Verdict, blocked, down, inconclusive
+from kzprobe.analysis.conclusion import codes as evidence_codes
 from kzprobe.analysis.context import Context
 from kzprobe.analysis.control import EARLIER, FAILED, OK, ControlView
 from kzprobe.analysis.explain import addresses, cite, quote, sentence
-from kzprobe.analysis.facts import TargetFacts, TlsFact
-from kzprobe.analysis.conclusion import Verdict, blocked, codes as evidence_codes, down, inconclusive
+from kzprobe.analysis.facts import TargetFacts, TcpFact, TlsFact
 from kzprobe.analysis.slowness import as_slow_in_the_control, slow_site
-from kzprobe.analysis.certificate_rules import certificate_verdict, installed_root_verdict
+from kzprobe.report import vocabulary as v
 
 
 def no_control_clause(view: ControlView, layer: str) -> str:
@@ -54,7 +55,8 @@ def tcp_verdict(facts: TargetFacts, view: ControlView, ctx: Context) -> Verdict 
     if step == FAILED:
         return down(evidence, sentence(said, "the control scan could not connect either: the site is down"))
     return inconclusive([view.reason, *evidence], sentence(
-        said, f"{no_control_clause(view, 'tcp')}, and a refused or silent port alone cannot be told from a dead server"),
+        said,
+        f"{no_control_clause(view, 'tcp')}, and a refused or silent port alone cannot be told from a dead server"),
         failure_based=True)
 
 
@@ -159,7 +161,8 @@ def handshake_failure_verdict(facts: TargetFacts, host: str, attempts: list[TlsF
                 return slow_site(evidence, sentence(said, split) if split else said, "TLS handshake", control_ms,
                                  first.duration_ms or 0.0)
         return blocked("tls", [*evidence, "tls.sni_filter"] if again else evidence,
-                       sentence(said, elsewhere, split, neither and f"{neither}: the address, not only the name, is cut",
+                       sentence(said, elsewhere, split,
+                                neither and f"{neither}: the address, not only the name, is cut",
                                 "the control scan completed it"), failure_based=again is None)
     if control_step == FAILED:
         return down(evidence, sentence(said, "the control scan failed the handshake too: the site's TLS is broken"))
@@ -178,7 +181,8 @@ def handshake_failure_verdict(facts: TargetFacts, host: str, attempts: list[TlsF
                          f"({no_control_clause(view, 'tls')})"), failure_based=True)
     if first.failure in codes.SNI_FILTER_FAILURES and split_tried and neutral is None:
         return inconclusive([view.reason, *evidence], sentence(
-            said, neither, "the server or its address refuses every ClientHello, which looks the same whether a censor blocks "
+            said, neither,
+            "the server or its address refuses every ClientHello, which looks the same whether a censor blocks "
             f"the address or the server is broken ({no_control_clause(view, 'tls')})"), failure_based=True)
     slow = (f"TCP to it alone took {min(t.duration_ms or 0.0 for t in connects):,.0f} ms, so on a path this slow "
             "the handshake may just have been late") if late else ""
@@ -206,7 +210,8 @@ def _at_control_addresses_clause(facts: TargetFacts, host: str) -> str:
     handshakes = facts.extra_tls(host, v.PURPOSE_CONTROL_ADDRESS)
     if not tried or any(t.ok for t in handshakes):
         return ""
-    failures = ", ".join(dict.fromkeys(cite(t.failure) for t in [*handshakes, *tried] if t.failure))
+    steps: list[TlsFact | TcpFact] = [*handshakes, *tried]
+    failures = ", ".join(dict.fromkeys(cite(t.failure) for t in steps if t.failure))
     return (f"the name failed at {addresses([t.address for t in tried])} too, which the control resolver "
             f"returned ({failures}), so the resolver's answer is not what stops it")
 

@@ -17,19 +17,19 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from kzprobe.report import vocabulary as v
 from kzprobe.analysis.captive import portal_clause
+from kzprobe.analysis.conclusion import Verdict, blocked, inconclusive
 from kzprobe.analysis.context import Context
 from kzprobe.analysis.control import ControlView, control_summary
-from kzprobe.analysis.domestic import Answered, path_answered, reached_inside, silent_failures
 from kzprobe.analysis.dns_rules import RESOLVES, dns_control, dns_verdict
+from kzprobe.analysis.domestic import Answered, path_answered, reached_inside, silent_failures
 from kzprobe.analysis.explain import addresses, sentence
 from kzprobe.analysis.facts import TargetFacts
 from kzprobe.analysis.http_rules import http_verdict
 from kzprobe.analysis.keyword_rules import keyword_verdict
-from kzprobe.analysis.conclusion import Verdict, blocked, inconclusive
 from kzprobe.analysis.services import analyse_service
 from kzprobe.analysis.transport_rules import flaky_handshake_clause, tcp_verdict, tls_verdict
+from kzprobe.report import vocabulary as v
 
 
 def web_verdict(facts: TargetFacts, view: ControlView, ctx: Context, index: int) -> Verdict:
@@ -135,7 +135,7 @@ def learn_blockpage_addresses(results: list[TargetFacts], views: list[ControlVie
     page, the others (https ones, which show only a certificate error) are recognised by the
     address. Pages injected on the site's own (consistent) address teach nothing."""
     learned: dict[str, str] = {}
-    for facts, view in zip(results, views):
+    for facts, view in zip(results, views, strict=True):
         final = facts.final_hop
         if final is None or not final.address or ctx.host_authenticated(facts, final.host, final.address):
             continue

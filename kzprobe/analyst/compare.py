@@ -39,7 +39,9 @@ def _accepted(change: TargetChange[TargetDigest], target_filter: TargetFilter) -
     )
 
 
-def comparison_json(comparison: Comparison[ScanDigest, TargetDigest], *, include_unchanged: bool = False) -> dict[str, Any]:
+def comparison_json(
+    comparison: Comparison[ScanDigest, TargetDigest], *, include_unchanged: bool = False
+) -> dict[str, Any]:
     """JSON-ready comparison (`kzprobe compare --json`); counts always include the unchanged."""
     return {
         "a": comparison.a.header(),
@@ -72,7 +74,9 @@ def _side_json(side: TargetDigest | None) -> dict[str, Any] | None:
     }
 
 
-def render_comparison(comparison: Comparison[ScanDigest, TargetDigest], console: Console, *, include_unchanged: bool = False) -> None:
+def render_comparison(
+    comparison: Comparison[ScanDigest, TargetDigest], console: Console, *, include_unchanged: bool = False
+) -> None:
     for name, scan in (("A", comparison.a), ("B", comparison.b)):
         console.print(Text.assemble(Text(f"{name}  ", style="bold"), scan_line(scan)))
     for note in comparison.notes():

@@ -19,11 +19,10 @@ from pathlib import Path
 from typing import Any, Final, NamedTuple
 
 from kzprobe import __version__
-from kzprobe.report import read as rr
-from kzprobe.report.format import JOURNAL_SUFFIX
-from kzprobe.analyst.service_rows import EndpointFailure, EndpointSummary
 from kzprobe.analyst.measures import Measures
 from kzprobe.analyst.reading import Provenance, ScanDigest, TargetDigest
+from kzprobe.analyst.service_rows import EndpointFailure, EndpointSummary
+from kzprobe.report.format import JOURNAL_SUFFIX
 
 # Where the cache lives: this directory, or "off" to disable it.
 CACHE_ENV: Final = "KZPROBE_CACHE_DIR"
@@ -187,9 +186,9 @@ def _from_json(data: list[Any], path: str) -> ScanDigest:
 def _target_from_json(item: list[Any]) -> TargetDigest:
     endpoints = item[10]
     return TargetDigest(
-        *item[:6],
+        item[0], item[1], item[2], item[3], item[4], item[5],
         tuple(item[6]),
-        *item[7:10],
+        item[7], item[8], item[9],
         EndpointSummary(endpoints[0], tuple(EndpointFailure(*f) for f in endpoints[1])) if endpoints else None,
         Measures(*item[11]) if item[11] is not None else None,
         item[12],

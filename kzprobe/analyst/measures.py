@@ -7,10 +7,13 @@ every value is type-checked here: a wrong type reads as "not measured", never as
 
 from __future__ import annotations
 
-import math
 from typing import Any, NamedTuple
 
+from kzprobe.report import fields
 from kzprobe.report import vocabulary as v
+from kzprobe.report.fields import integer, number, objects
+from kzprobe.report.fields import mapping as an_object
+
 # Failures of IPv6 connects that mean "this vantage has no IPv6", not interference (team brief).
 NO_IPV6_FAILURES = frozenset({v.NETWORK_UNREACHABLE, v.HOST_UNREACHABLE})
 # Text fields copied into rows are cut here: a hostile report cannot make one row megabytes.
@@ -43,30 +46,9 @@ class Measures(NamedTuple):
     download_failure: str | None = None
 
 
-def number(value: Any) -> float | None:
-    """A finite JSON number as float; anything else (bool, string, NaN) as None."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value) if math.isfinite(value) else None
-
-
-def integer(value: Any) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        return None
-    return value
-
-
 def text(value: Any) -> str | None:
-    return value[:MAX_FIELD_CHARS] if isinstance(value, str) else None
-
-
-def objects(value: Any) -> list[dict[str, Any]]:
-    """The dicts of a list (or a lone dict as a one-item list); anything else as []."""
-    if isinstance(value, dict):
-        return [value]
-    if isinstance(value, list):
-        return [item for item in value if isinstance(item, dict)]
-    return []
+    """A text field as a row shows it: cut to MAX_FIELD_CHARS."""
+    return fields.text(value, MAX_FIELD_CHARS)
 
 
 def is_ipv6(address: str | None) -> bool:
@@ -77,7 +59,7 @@ def measures_of(observations: Any) -> Measures:
     """The key timings and throughput of one web target's observations."""
     if not isinstance(observations, dict):
         return Measures()
-    dns = observations.get("dns") if isinstance(observations.get("dns"), dict) else {}
+    dns = an_object(observations.get("dns"))
     addresses = dns.get("addresses")
     # The target's own connections: those with a "purpose" were made after a failure (a neutral
     # server name, the control resolver's address) and are not its timings.
@@ -86,13 +68,13 @@ def measures_of(observations: Any) -> Measures:
     connect = _first_success(own_tcp)
     handshake = _first_success(own_tls)
     hops = objects(observations.get("http"))
-    first_hop = hops[0] if hops else {}
-    last_hop = hops[-1] if hops else {}
-    first_timings = first_hop.get("timings") if isinstance(first_hop.get("timings"), dict) else {}
+    first_hop: dict[str, Any] = hops[0] if hops else {}
+    last_hop: dict[str, Any] = hops[-1] if hops else {}
+    first_timings = an_object(first_hop.get("timings"))
     totals = [
         number(hop["timings"].get("total_ms")) for hop in hops if isinstance(hop.get("timings"), dict)
     ]
-    download = observations.get("download") if isinstance(observations.get("download"), dict) else {}
+    download = an_object(observations.get("download"))
     return Measures(
         dns_ms=number(dns.get("duration_ms")),
         dns_failure=text(dns.get("failure")),
@@ -121,8 +103,8 @@ def _first_success(attempts: Any) -> dict[str, Any] | None:
 
 def first_failure(attempts: Any) -> str | None:
     """The failure that tells: the first one that is not an IPv6 "no route" (unless only those)."""
-    failures = [(item.get("failure"), text(item.get("address"))) for item in objects(attempts)]
-    failures = [(failure, address) for failure, address in failures if isinstance(failure, str)]
+    recorded = [(item.get("failure"), text(item.get("address"))) for item in objects(attempts)]
+    failures: list[tuple[str, str | None]] = [(f, address) for f, address in recorded if isinstance(f, str)]
     telling = [f for f, address in failures if not (is_ipv6(address) and f in NO_IPV6_FAILURES)]
     chosen = telling or [f for f, _ in failures]
     return chosen[0][:MAX_FIELD_CHARS] if chosen else None

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from kzprobe.report import read as rr
-from kzprobe.report.format import JOURNAL_SUFFIX
-from kzprobe.report import vocabulary as v
+from kzprobe.analyst.measures import Measures, an_object, measures_of, number, text
 from kzprobe.analyst.service_rows import EndpointSummary, summarise_endpoints
-from kzprobe.analyst.measures import Measures, measures_of, number, text
+from kzprobe.report import read as rr
+from kzprobe.report import vocabulary as v
+from kzprobe.report.format import JOURNAL_SUFFIX
 
 # Data imported from OONI is theirs, under this licence (github.com/ooni/license, data/LICENSE.md): a picture or
 # table made from it must say so, even when the imported report does not name the licence.
@@ -123,7 +123,7 @@ def digest_report(report: dict[str, Any], path: str, *, from_journal: bool = Fal
     show and export print: a summary or timeline of thousands of reports reads faster without.
     """
     vantage = report["vantage"]
-    software = report.get("software") if isinstance(report.get("software"), dict) else {}
+    software = an_object(report.get("software"))
     version = software.get("version")
     started = rr.parse_time(report["started_at"])
     assert started is not None  # checked by report.read
@@ -170,10 +170,13 @@ def provenance_of(report: dict[str, Any]) -> Provenance | None:
             return None
         found = {"ooni": ooni, "licence": ooni.get("licence")}
     source = next((found[key] for key in ("source", "name") if isinstance(found.get(key), str) and found[key]), None)
-    licence = next((found[key] for key in ("licence", "license") if isinstance(found.get(key), str) and found[key]), None)
+    licence = next((found[key] for key in ("licence", "license") if isinstance(found.get(key), str) and found[key]),
+                   None)
     nested = found.get("ooni")
-    from_ooni = (source is not None and "ooni" in source.lower()) or isinstance(nested, dict) or any(
-        key in found for key in ("measurement_uid", "report_id")
+    from_ooni = (
+        (source is not None and "ooni" in source.lower())
+        or isinstance(nested, dict)
+        or any(key in found for key in ("measurement_uid", "report_id"))
     )
     if source is None:
         source = "OONI" if from_ooni else "imported data"

@@ -14,19 +14,20 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from kzprobe.report import read as rr
 from kzprobe.analyst.filters import TargetFilter
 from kzprobe.analyst.reading import ScanDigest, TargetDigest, digest_report, iso
-from kzprobe.analyst.style import safe
-from kzprobe.text import clean_text
 from kzprobe.analyst.style import (
     INCOMPLETE_STYLE,
     UNANALYSED,
     connectivity_label,
     connectivity_style,
+    safe,
     state_style,
 )
+from kzprobe.report import read as rr
 from kzprobe.report import vocabulary as v
+from kzprobe.text import clean_text
+
 # Column widths a table keeps readable in: long ids and explanations are shortened with "…".
 MAX_ID_CHARS = 40
 MAX_EXPLANATION_CHARS = 240
@@ -58,12 +59,14 @@ def render_scan(scan: ScanDigest, console: Console, target_filter: TargetFilter 
             console.print(line)
         console.print(compact_targets(rows))
     elif rows and console.width < NARROW_WIDTH:
-        for line in narrow_lines(rows):
-            console.print(line)
+        for entry in narrow_lines(rows):
+            console.print(entry)
     elif rows:
         console.print(results_table(rows))
     else:
-        console.print(Text("No result matches the filters." if scan.targets else "No result in this report.", style="dim"))
+        console.print(
+            Text("No result matches the filters." if scan.targets else "No result in this report.", style="dim")
+        )
     console.print(counts_line(scan, shown=len(rows) if target_filter.active else None))
     if not scan.complete:
         console.print(Text("INCOMPLETE: the scan stopped before every target was measured.", style=INCOMPLETE_STYLE))
@@ -78,15 +81,18 @@ def vantage_down_banner(connectivity: str | None) -> list[Text]:
     every row."""
     if connectivity == v.CAPTIVE_PORTAL:
         return [
-            Text("This network is behind a captive portal: a login page answered for every site.", style="bold magenta"),
+            Text("This network is behind a captive portal: a login page answered for every site.",
+                 style="bold magenta"),
             Text("Nothing below was measured beyond it, so no target is blocked or reachable: all are inconclusive."),
             Text("Log in to the network (open any http:// page in a browser and accept its terms), then scan again."),
         ]
     return [
         Text("This vantage was offline: nothing answered, not even the baseline sites.", style="bold red"),
         Text("No target below was measured, so none is blocked or reachable: all are inconclusive."),
-        Text("Check the network connection (cable, Wi-Fi, mobile data), that names resolve (DNS, "
-             "--resolver), and whether a captive portal waits for a login in a browser; then scan again."),
+        Text(
+            "Check the network connection (cable, Wi-Fi, mobile data), that names resolve (DNS, "
+            "--resolver), and whether a captive portal waits for a login in a browser; then scan again."
+        ),
     ]
 
 

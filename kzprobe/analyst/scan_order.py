@@ -9,13 +9,14 @@ here only misplaces its own scan.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, NamedTuple
 
 from kzprobe.report import read as rr
+
 # Where unreadable files sort: last, after every real scan.
-FAR_FUTURE: Final = datetime.max.replace(tzinfo=timezone.utc)
+FAR_FUTURE: Final = datetime.max.replace(tzinfo=UTC)
 
 
 class ScanKey(NamedTuple):

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from kzprobe.analyst.measures import NO_IPV6_FAILURES, an_object, integer, is_ipv6, objects, text
 from kzprobe.report import vocabulary as v
-from kzprobe.analyst.measures import NO_IPV6_FAILURES, integer, is_ipv6, objects, text
 
 # Steps of an endpoint probe, in the order they run: the first that failed is the one shown,
 # each with the record keys that hold its attempts (the probe writes "tls_handshakes", and a Tor
@@ -69,7 +69,7 @@ def summarise_endpoints(observations: Any) -> EndpointSummary | None:
 
 
 def _endpoint_failure(entry: dict[str, Any]) -> EndpointFailure | None:
-    endpoint = entry.get("endpoint") if isinstance(entry.get("endpoint"), dict) else {}
+    endpoint = an_object(entry.get("endpoint"))
     host = text(endpoint.get("host")) or "?"
     port = integer(endpoint.get("port"))
     for step, keys in _STEPS:

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, NamedTuple, TypeVar
 
-from kzprobe.report import read as rr
 from kzprobe.analyst.digest_cache import DigestCache, FileStamp, cacheable, deserialize, file_stamp, serialize
 from kzprobe.analyst.reading import ScanDigest, read_scan
 from kzprobe.analyst.scan_order import ScanKey, scan_key
+from kzprobe.report import read as rr
 
 # Below this many files, starting worker processes (~50 ms each) costs more than it saves.
 PARALLEL_MIN_FILES: Final = 64
@@ -162,9 +162,9 @@ class _Reader:
         self.cache = cache
         self.transform = transform
         self.detail = detail
-        options = {"detail": detail, "scan_filter": scan_filter, "transform": transform}
-        self.read = functools.partial(_read_one, keep=cache is not None, **options)
-        self.from_cache = functools.partial(_from_cache, **options)
+        self.read = functools.partial(_read_one, keep=cache is not None, detail=detail, scan_filter=scan_filter,
+                                      transform=transform)
+        self.from_cache = functools.partial(_from_cache, detail=detail, scan_filter=scan_filter, transform=transform)
 
     def job(self, path: str) -> tuple[_Miss | None, Callable[[], Any], bool]:
         """(the miss to remember, or None for a hit; the job; whether it is worth a worker)."""

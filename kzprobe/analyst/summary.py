@@ -88,7 +88,7 @@ class SummarySource(Protocol):
 
 PERIODS: Final[dict[str, Callable[[datetime], str]]] = {
     "day": lambda t: t.strftime("%Y-%m-%d"),
-    "week": lambda t: "{0}-W{1:02d}".format(*t.isocalendar()[:2]),
+    "week": lambda t: "{}-W{:02d}".format(*t.isocalendar()[:2]),
     "month": lambda t: t.strftime("%Y-%m"),
     "year": lambda t: t.strftime("%Y"),
     "all": lambda t: "all scans",
@@ -162,8 +162,9 @@ class SummaryMatrix:
         """The targets to show: id/category filters, and a verdict seen in some scan."""
         return [
             SummaryTarget(target_id, category, self.labels[index])
-            for index, (target_id, category) in enumerate(zip(self.target_ids, self.categories))
-            if target_filter.accepts_target(target_id, category) and target_filter.accepts_verdicts(self._verdicts_seen[index])
+            for index, (target_id, category) in enumerate(zip(self.target_ids, self.categories, strict=True))
+            if target_filter.accepts_target(target_id,
+                                            category) and target_filter.accepts_verdicts(self._verdicts_seen[index])
         ]
 
     def group_cells(self, shape: SummaryShape, targets: list[SummaryTarget]) -> list[list[Counter[str]]]:

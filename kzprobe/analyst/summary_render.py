@@ -16,14 +16,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from kzprobe.analyst.export import csv_cell
 from kzprobe.analyst.filters import TargetFilter
 from kzprobe.analyst.reading import iso
-from kzprobe.analyst.export import csv_cell
-from kzprobe.analyst.style import safe
-from kzprobe.text import clean_text
-from kzprobe.analyst.style import ABSENT_CELL, LEGEND, compact, connectivity_style, state_style
+from kzprobe.analyst.style import ABSENT_CELL, LEGEND, compact, connectivity_style, safe, state_style
 from kzprobe.analyst.summary import MAX_TABLE_COLUMNS, ColumnGroup, ScanColumn, SummarySource, dominant
 from kzprobe.report import vocabulary as v
+from kzprobe.text import clean_text
 
 # Characters a scan column takes (cells like "tls 27/48", headings like "almaty-vps"), and
 # what the target and category columns leave of the width.
@@ -44,17 +43,20 @@ def render_summary(
 ) -> None:
     """The matrix as a table; `max_columns` defaults to what the console's width fits, and is
     held to it: more columns than fit would fold every heading and cell into unreadable pieces."""
-    fits = max(1, (console.width - ROW_HEADING_CHARS) // NARROWEST_COLUMN_CHARS) if max_columns else columns_that_fit(console.width)
+    fits = (max(1, (console.width - ROW_HEADING_CHARS) // NARROWEST_COLUMN_CHARS) if max_columns
+            else columns_that_fit(console.width))
     if max_columns is not None and max_columns > fits:
         console.print(Text(f"--max-columns {max_columns}: a {console.width}-character wide table shows {fits} "
-                           "readably; widen the terminal (or set COLUMNS), or use --csv for every scan.", style="yellow"))
+                           "readably; widen the terminal (or set COLUMNS), or use --csv for every scan.",
+                           style="yellow"))
     max_columns = min(max_columns or fits, fits)
     shape = source.shape(max_columns)
     groups = shape.groups
     if not groups:
         console.print(
             Text(
-                f"{shape.scans} scans from {len(shape.vantages)} vantages: too many columns for a terminal even one per "
+                f"{shape.scans} scans from {len(shape.vantages)} vantages: too many columns for a terminal even one "
+                "per "
                 f"vantage. Narrow with --vantage (or --since/--until), or use --csv for the full matrix.",
                 style="yellow",
             )
@@ -67,19 +69,21 @@ def render_summary(
     table.add_column("Target", no_wrap=True, min_width=max(longest, 6))
     table.add_column("Cat", no_wrap=True)
     several = len(shape.vantages) > 1
-    for previous, group in zip([None, *groups], groups):
+    for previous, group in zip([None, *groups], groups, strict=False):  # each group with the one before
         # Never folded into 3-character pieces: a cell too narrow is cut with "…" instead.
         heading = _heading(group, shape.grouping, shape.any_incomplete, previous, several)
         table.add_column(heading, no_wrap=True, overflow="ellipsis")
     table.add_row(Text("connectivity", style="italic"), Text(""), *[_connectivity_cell(g) for g in groups])
     table.add_section()
-    for target, row in zip(targets, cells):
-        table.add_row(safe(target.label, max_chars=30), safe(target.category, max_chars=6), *[_state_cell(c) for c in row])
+    for target, row in zip(targets, cells, strict=True):
+        table.add_row(safe(target.label, max_chars=30), safe(target.category, max_chars=6),
+                      *[_state_cell(c) for c in row])
     console.print(table)
     if not targets:
         console.print(Text("No target matches the filters.", style="dim"))
     first, last = iso(shape.first), iso(shape.last)
-    where = f"vantage {clean_text(shape.vantages[0], 40)}" if len(shape.vantages) == 1 else f"{len(shape.vantages)} vantages"
+    where = (f"vantage {clean_text(shape.vantages[0], 40)}" if len(shape.vantages) == 1
+             else f"{len(shape.vantages)} vantages")
     console.print(Text(f"{len(targets)} targets × {shape.scans} scans from {where}, {first} to {last} (times UTC)."))
     if shape.grouping not in ("scan", ""):
         console.print(
@@ -130,10 +134,11 @@ def _connectivity_cell(group: ColumnGroup) -> Text:
     counts = group.connectivity
     if group.scans == 1:
         state = next(iter(counts))
-        label = {v.INTERNATIONAL_CUT: "CUT", v.OFFLINE: "OFFLINE", v.CAPTIVE_PORTAL: "PORTAL"}.get(state or "", state or "?")
+        names = {v.INTERNATIONAL_CUT: "CUT", v.OFFLINE: "OFFLINE", v.CAPTIVE_PORTAL: "PORTAL"}
+        label = names.get(state or "", state or "?")
         return Text(label, style=connectivity_style(state))
-    worst = [(name, label) for name, label in ((v.OFFLINE, "off"), (v.INTERNATIONAL_CUT, "cut"), (v.CAPTIVE_PORTAL, "portal"))
-             if counts[name]]
+    severe = ((v.OFFLINE, "off"), (v.INTERNATIONAL_CUT, "cut"), (v.CAPTIVE_PORTAL, "portal"))
+    worst = [(name, label) for name, label in severe if counts[name]]
     if not worst:
         return Text("online" if counts[v.ONLINE] == group.scans else "?", style=connectivity_style(v.ONLINE))
     label = " ".join(f"{label} {counts[name]}" for name, label in worst) + f"/{group.scans}"
@@ -153,7 +158,7 @@ def write_summary_csv(source: SummarySource, stream: TextIO, target_filter: Targ
     writer.writerow(["(connectivity)", "", *[scan.connectivity or "" for scan in scans]])
     writer.writerow(["(complete)", "", *["true" if scan.complete else "false" for scan in scans]])
     targets = source.shown_targets(target_filter)
-    for target, states in zip(targets, source.scan_states(targets)):
+    for target, states in zip(targets, source.scan_states(targets), strict=True):
         writer.writerow([csv_cell(target.id), csv_cell(target.category)] + [state or "" for state in states])
 
 
@@ -163,5 +168,5 @@ def _unique_labels(scans: list[ScanColumn]) -> list[str]:
     for scan in scans:
         label = f"{clean_text(scan.vantage)} {iso(scan.started_at)}"
         seen[label] += 1
-        labels.append(csv_cell(label if seen[label] == 1 else f"{label} #{seen[label]}"))  # type: ignore[arg-type]
+        labels.append(str(csv_cell(label if seen[label] == 1 else f"{label} #{seen[label]}")))
     return labels

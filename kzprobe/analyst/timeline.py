@@ -20,11 +20,10 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from kzprobe.report import vocabulary as v
 from kzprobe.analyst.filters import TargetFilter
 from kzprobe.analyst.reading import ScanDigest, iso
-from kzprobe.analyst.style import safe
-from kzprobe.analyst.style import connectivity_style, state_of, state_style
+from kzprobe.analyst.style import connectivity_style, safe, state_of, state_style
+from kzprobe.report import vocabulary as v
 
 # A pause between two scans of a vantage is a gap when it is this many times its usual interval
 # (the most common one)…
@@ -169,7 +168,12 @@ def render_timeline(timeline: Timeline, console: Console) -> None:
             (period.start, Text(period.state, style=connectivity_style(period.state)), period.end, _scans_text(period))
             for period in vantage.disrupted()
         ] + [
-            (start, Text("no scans", style="dim"), end, Text(f"{(end - start) / timedelta(hours=1):.1f} h without a scan"))
+            (
+                start,
+                Text("no scans", style="dim"),
+                end,
+                Text(f"{(end - start) / timedelta(hours=1):.1f} h without a scan"),
+            )
             for start, end in vantage.gaps()
         ]
         for start, label, end, count in sorted(rows, key=lambda row: row[0]):

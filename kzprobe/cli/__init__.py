@@ -16,8 +16,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from typer.core import TyperGroup
@@ -25,6 +24,9 @@ from typer.core import TyperGroup
 from kzprobe import __version__
 from kzprobe.errors import KzprobeError
 from kzprobe.text import clean_text
+
+if TYPE_CHECKING:
+    from typer._click.core import Context as ClickContext  # the context type TyperGroup.invoke takes
 
 
 def report_error(error: KzprobeError) -> None:
@@ -38,7 +40,7 @@ def report_error(error: KzprobeError) -> None:
 class _Commands(TyperGroup):
     """The root group: every command and sub-command runs inside its `invoke`."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: ClickContext) -> Any:
         try:
             return super().invoke(ctx)
         except KzprobeError as error:

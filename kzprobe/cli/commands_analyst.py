@@ -13,24 +13,21 @@ import json
 import os
 import sys
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Optional, TextIO
+from typing import Any, TextIO
 
 import typer
 from rich.console import Console
 
-from kzprobe.report import read as rr
-from kzprobe.report import vocabulary as v
-from kzprobe.analyst.digest_cache import open_cache
 from kzprobe.analyst.compare import compare_scans, comparison_json, render_comparison
+from kzprobe.analyst.digest_cache import open_cache
 from kzprobe.analyst.export import EXPORT_FORMATS, ExportCount, format_rows, parquet_rows, write_export
 from kzprobe.analyst.filters import TargetFilter
 from kzprobe.analyst.html import ReportPicture, render_html
 from kzprobe.analyst.reading import ScanDigest, read_scan
 from kzprobe.analyst.render import render_scan, scan_json
 from kzprobe.analyst.scan_order import scan_key
-from kzprobe.text import clean_text
 from kzprobe.analyst.streaming import ScanFilter, map_scans
 from kzprobe.analyst.summary import SummaryMatrix
 from kzprobe.analyst.summary_render import render_summary, write_summary_csv
@@ -38,21 +35,28 @@ from kzprobe.analyst.timeline import build_timeline, render_timeline, timeline_j
 from kzprobe.cli import app, store_reading
 from kzprobe.cli.moments import MomentError, parse_moment
 from kzprobe.errors import BadInputError, CannotWriteError
+from kzprobe.report import read as rr
+from kzprobe.report import vocabulary as v
+from kzprobe.text import clean_text
 
 # --- options shared by the commands --------------------------------------------------------
 
 STRICT = typer.Option(False, "--strict", help="Stop at the first unreadable file instead of skipping it.")
 CATEGORY = typer.Option([], "--category", "-c", help="Only targets of this category (repeatable).")
 VERDICT = typer.Option([], "--verdict", help=f"Only targets with this verdict ({', '.join(v.VERDICTS)}; repeatable).")
-TARGET = typer.Option([], "--target", "-t", help="Only this target id; shell patterns like '*telegram*' work (repeatable).")
+TARGET = typer.Option([], "--target", "-t",
+                      help="Only this target id; shell patterns like '*telegram*' work (repeatable).")
 VANTAGE = typer.Option([], "--vantage", help="Only scans from this vantage name (repeatable).")
-SINCE = typer.Option(None, "--since", help="Only scans started at or after this time: ISO 8601 (UTC if no zone) or ago (7d, 12h, 2w).")
-UNTIL = typer.Option(None, "--until", help="Only scans started before this time: ISO 8601 (UTC if no zone) or ago (7d, 12h, 2w).")
+SINCE = typer.Option(None, "--since",
+                     help="Only scans started at or after this time: ISO 8601 (UTC if no zone) or ago (7d, 12h, 2w).")
+UNTIL = typer.Option(None, "--until",
+                     help="Only scans started before this time: ISO 8601 (UTC if no zone) or ago (7d, 12h, 2w).")
 JSON_OUT = typer.Option(False, "--json", help="Print JSON for machines instead of the table.")
 STORE = typer.Option(None, "--store", help=store_reading.STORE_HELP)
 ENGINE = typer.Option("duckdb", "--engine", help=store_reading.ENGINE_HELP)
 NO_CACHE = typer.Option(
-    False, "--no-cache", help="Read every file again instead of reusing digests of unchanged files ($KZPROBE_CACHE_DIR)."
+    False, "--no-cache",
+    help="Read every file again instead of reusing digests of unchanged files ($KZPROBE_CACHE_DIR)."
 )
 
 
@@ -78,7 +82,7 @@ def _target_filter(categories: list[str], verdicts: list[str], targets: list[str
     return TargetFilter(categories=tuple(categories), verdicts=tuple(verdicts), patterns=tuple(targets))
 
 
-def _time_option(value: Optional[str], name: str) -> Optional[datetime]:
+def _time_option(value: str | None, name: str) -> datetime | None:
     if value is None:
         return None
     try:
@@ -87,8 +91,9 @@ def _time_option(value: Optional[str], name: str) -> Optional[datetime]:
         raise BadInputError(f"{name}: {error}") from None
 
 
-def _scan_filter(vantages: list[str], since: Optional[str], until: Optional[str]) -> ScanFilter:
-    return ScanFilter(vantages=tuple(vantages), since=_time_option(since, "--since"), until=_time_option(until, "--until"))
+def _scan_filter(vantages: list[str], since: str | None, until: str | None) -> ScanFilter:
+    return ScanFilter(vantages=tuple(vantages), since=_time_option(since, "--since"),
+                      until=_time_option(until, "--until"))
 
 
 def _dump_json(data: Any) -> None:
@@ -141,7 +146,7 @@ def _read_one(path: Path) -> ScanDigest:
 
 @app.command()
 def show(
-    report: Optional[Path] = typer.Argument(
+    report: Path | None = typer.Argument(
         None, help="A report, a scan's .journal.jsonl, or a directory (its newest report). "
                    "Default: latest.json in the results directory."),
     json_out: bool = JSON_OUT,
@@ -158,7 +163,7 @@ def show(
         render_scan(scan, _console(), target_filter)
 
 
-def _report_to_show(given: Optional[Path]) -> Path:
+def _report_to_show(given: Path | None) -> Path:
     """The file `show` reads: the one given; a directory's newest report by scan time; else the
     results directory's latest.json (the configured output directory, else ./results)."""
     if given is None:
@@ -204,7 +209,7 @@ def compare(
     category: list[str] = CATEGORY,
     verdict: list[str] = VERDICT,
     target: list[str] = TARGET,
-    store: Optional[Path] = STORE,
+    store: Path | None = STORE,
     engine: str = ENGINE,
 ) -> None:
     """What changed between two reports, target by target.
@@ -228,9 +233,9 @@ def compare(
 
 @app.command()
 def summary(
-    paths: Optional[list[Path]] = typer.Argument(None, metavar="FILES|DIR", help="Reports, or directories of reports."),
+    paths: list[Path] | None = typer.Argument(None, metavar="FILES|DIR", help="Reports, or directories of reports."),
     csv_out: bool = typer.Option(False, "--csv", help="Print the full matrix (every scan a column) as CSV."),
-    max_columns: Optional[int] = typer.Option(
+    max_columns: int | None = typer.Option(
         None, "--max-columns", min=1,
         help="Scans shown as columns before they are grouped by period (default: what the terminal fits).",
     ),
@@ -239,10 +244,10 @@ def summary(
     verdict: list[str] = VERDICT,
     target: list[str] = TARGET,
     vantage: list[str] = VANTAGE,
-    since: Optional[str] = SINCE,
-    until: Optional[str] = UNTIL,
+    since: str | None = SINCE,
+    until: str | None = UNTIL,
     no_cache: bool = NO_CACHE,
-    store: Optional[Path] = STORE,
+    store: Path | None = STORE,
     engine: str = ENGINE,
 ) -> None:
     """A matrix of targets x scans, a cell per verdict.
@@ -273,16 +278,17 @@ def summary(
 
 @app.command()
 def timeline(
-    paths: Optional[list[Path]] = typer.Argument(None, metavar="DIR", help="Directories (or files) of reports, e.g. hourly scans."),
+    paths: list[Path] | None = typer.Argument(None, metavar="DIR",
+                                              help="Directories (or files) of reports, e.g. hourly scans."),
     json_out: bool = JSON_OUT,
     strict: bool = STRICT,
     category: list[str] = CATEGORY,
     target: list[str] = TARGET,
     vantage: list[str] = VANTAGE,
-    since: Optional[str] = SINCE,
-    until: Optional[str] = UNTIL,
+    since: str | None = SINCE,
+    until: str | None = UNTIL,
     no_cache: bool = NO_CACHE,
-    store: Optional[Path] = STORE,
+    store: Path | None = STORE,
     engine: str = ENGINE,
 ) -> None:
     """Periods of each state per target and vantage.
@@ -310,18 +316,18 @@ def timeline(
 
 @app.command()
 def export(
-    paths: Optional[list[Path]] = typer.Argument(None, metavar="DIR", help="Directories (or files) of reports."),
+    paths: list[Path] | None = typer.Argument(None, metavar="DIR", help="Directories (or files) of reports."),
     format: str = typer.Option("csv", "--format", "-f", help="csv, jsonl or parquet (with --output)."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write here instead of stdout."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write here instead of stdout."),
     strict: bool = STRICT,
     category: list[str] = CATEGORY,
     verdict: list[str] = VERDICT,
     target: list[str] = TARGET,
     vantage: list[str] = VANTAGE,
-    since: Optional[str] = SINCE,
-    until: Optional[str] = UNTIL,
+    since: str | None = SINCE,
+    until: str | None = UNTIL,
     no_cache: bool = NO_CACHE,
-    store: Optional[Path] = STORE,
+    store: Path | None = STORE,
     engine: str = ENGINE,
 ) -> None:
     """One flat row per target per scan (CSV, JSONL, Parquet).
@@ -344,10 +350,12 @@ def export(
         else:
             with _output(output) as stream:
                 if opened is not None:
-                    rows = write_export(store_reading.export_chunks(opened, scan_filter, target_filter, format), stream, format)
+                    rows = write_export(store_reading.export_chunks(opened, scan_filter, target_filter, format),
+                                        stream, format)
                 else:
                     rows_of = functools.partial(format_rows, format=format, target_filter=target_filter)
-                    rows = write_export(_scans(paths, strict, scan_filter, problems, no_cache, rows_of, detail=True), stream, format)
+                    rows = write_export(_scans(paths, strict, scan_filter, problems, no_cache, rows_of, detail=True),
+                                        stream, format)
                     if rows.scans == 0:  # inside: an --output file is then left as it was
                         raise _no_reports(problems, scan_filter != ScanFilter())
         rows.scans = scans or rows.scans
@@ -360,7 +368,8 @@ def _export_parquet(paths: list[Path], opened: Any, strict: bool, scan_filter: S
     if opened is not None:
         return store_reading.parquet_file(store_reading.export_batches(opened, scan_filter, target_filter), output)
     rows_of = functools.partial(parquet_rows, target_filter=target_filter)
-    count = store_reading.parquet_file(_scans(paths, strict, scan_filter, problems, no_cache, rows_of, detail=True), output)
+    count = store_reading.parquet_file(_scans(paths, strict, scan_filter, problems, no_cache, rows_of, detail=True),
+                                       output)
     if count.scans == 0:
         raise _no_reports(problems, scan_filter != ScanFilter())
     return count
@@ -371,18 +380,18 @@ def _export_parquet(paths: list[Path], opened: Any, strict: bool, scan_filter: S
 
 @app.command()
 def report(
-    paths: Optional[list[Path]] = typer.Argument(None, metavar="FILES|DIR", help="Reports, or directories of reports."),
+    paths: list[Path] | None = typer.Argument(None, metavar="FILES|DIR", help="Reports, or directories of reports."),
     output: Path = typer.Option(Path("report.html"), "--output", "-o", help="The HTML file to write."),
-    title: Optional[str] = typer.Option(None, "--title", help="The page's title (default: vantages and dates)."),
+    title: str | None = typer.Option(None, "--title", help="The page's title (default: vantages and dates)."),
     strict: bool = STRICT,
     category: list[str] = CATEGORY,
     verdict: list[str] = VERDICT,
     target: list[str] = TARGET,
     vantage: list[str] = VANTAGE,
-    since: Optional[str] = SINCE,
-    until: Optional[str] = UNTIL,
+    since: str | None = SINCE,
+    until: str | None = UNTIL,
     no_cache: bool = NO_CACHE,
-    store: Optional[Path] = STORE,
+    store: Path | None = STORE,
     engine: str = ENGINE,
 ) -> None:
     """One HTML page of charts and tables to mail or publish."""
@@ -406,13 +415,14 @@ def report(
                              ("since", [since] if since else []), ("until", [until] if until else []))
         if values
     )
-    page = render_html(picture, generated_at=datetime.now(timezone.utc), title=title,
+    page = render_html(picture, generated_at=datetime.now(UTC), title=title,
                        files_skipped=problems.count, filters=filters)
     with _output(output) as stream:
         stream.write(page)
     grid = picture.grid
     typer.echo(
-        f"kzprobe: {clean_text(str(output))} written ({len(page.encode('utf-8')) // 1024:,} KB): {picture.sources.scans} scans "
+        f"kzprobe: {clean_text(str(output))} written ({len(page.encode('utf-8')) // 1024:,} KB): "
+        f"{picture.sources.scans} scans "
         f"from {len(picture.sources.vantages)} vantage(s), {len(picture.shown_targets())} targets, one column per "
         f"{grid.resolution.name}",
         err=True,
@@ -420,7 +430,7 @@ def report(
 
 
 @contextlib.contextmanager
-def _output(path: Optional[Path]) -> Iterator[TextIO]:
+def _output(path: Path | None) -> Iterator[TextIO]:
     if path is None:
         yield sys.stdout
         return

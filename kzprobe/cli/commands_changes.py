@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -60,9 +60,11 @@ def render_record(record: dict[str, Any], console: Console) -> None:
 @app.command()
 def changes(
     directory: Path = typer.Argument(..., metavar="DIR", help="A results directory (or its changes.jsonl)."),
-    since: Optional[str] = typer.Option(None, "--since", help="Only changes seen since: a time ago (7d, 12h, 2w) or ISO 8601."),
+    since: str | None = typer.Option(None, "--since",
+                                     help="Only changes seen since: a time ago (7d, 12h, 2w) or ISO 8601."),
     vantage: list[str] = typer.Option([], "--vantage", help="Only this vantage's changes (repeatable)."),
-    target: list[str] = typer.Option([], "--target", "-t", help="Only this target id; shell patterns work (repeatable)."),
+    target: list[str] = typer.Option([], "--target", "-t",
+                                     help="Only this target id; shell patterns work (repeatable)."),
     as_json: bool = typer.Option(False, "--json", help="Print the change records as JSON Lines."),
 ) -> None:
     """A results directory's change history, scan after scan."""

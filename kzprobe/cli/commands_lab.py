@@ -19,8 +19,7 @@ from rich.text import Text
 
 from kzprobe.cli import app
 from kzprobe.errors import BadInputError, ExitCode
-from kzprobe.lab import NETWORK_RUNS, Lab, LabUnavailable, availability
-from kzprobe.lab import netns
+from kzprobe.lab import NETWORK_RUNS, Lab, LabUnavailable, availability, netns
 from kzprobe.lab.addresses import HONEST_RESOLVER
 from kzprobe.lab.plan import CUTS, OUTSIDE, inside_role
 from kzprobe.lab.runner import DEFAULT_TIMEOUT_S, LabRunResult, run_lab, scenario_table
@@ -93,7 +92,8 @@ def lab_list(as_json: bool = typer.Option(False, "--json", help="Print the scena
 
 @lab_app.command("run")
 def lab_run(
-    scenario: list[str] = typer.Option(None, "--scenario", "-s", help="Only this scenario or network run (repeatable)."),
+    scenario: list[str] = typer.Option(None, "--scenario", "-s",
+                                       help="Only this scenario or network run (repeatable)."),
     timeout: float = typer.Option(DEFAULT_TIMEOUT_S, "--timeout", min=0.5, help="Per-operation timeout of the scans."),
     output: Path = typer.Option(None, "--output", help="Keep the scan reports in this directory."),
     as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON."),
@@ -187,7 +187,8 @@ def lab_shell(
 
 
 @lab_app.command("clean")
-def lab_clean(every: bool = typer.Option(False, "--all", help="Also remove labs whose process is still running.")) -> None:
+def lab_clean(every: bool = typer.Option(False, "--all",
+                                         help="Also remove labs whose process is still running.")) -> None:
     """Remove what killed labs left behind.
 
     kzlab-* namespaces, /etc/netns/kzlab-*, work directories."""

@@ -24,7 +24,8 @@ app.add_typer(ooni_app, name="ooni")
 
 
 def _counts(counter: dict[str, int]) -> str:
-    return ", ".join(f"{clean_text(name, 60)} {count:,}" for name, count in sorted(counter.items(), key=lambda i: (-i[1], i[0])))
+    return ", ".join(f"{clean_text(name, 60)} {count:,}" for name,
+                     count in sorted(counter.items(), key=lambda i: (-i[1], i[0])))
 
 
 def summary_line(summary: ImportSummary, output: Path) -> str:

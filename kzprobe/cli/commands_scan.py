@@ -6,7 +6,6 @@ import json
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -15,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from kzprobe.cli import app
 from kzprobe.errors import BadInputError, ExitCode
 from kzprobe.probes.dns import DEFAULT_CONTROL_RESOLVER
+from kzprobe.report import vocabulary as v
 from kzprobe.report.read import read_report
 from kzprobe.report.write import write_json_atomically
 from kzprobe.scan import limits
@@ -23,7 +23,6 @@ from kzprobe.scan.job import plan_scan, run_scan_job
 from kzprobe.scan.settings import ConfigError, find_config_file, resolve_settings
 from kzprobe.targets.selection import TargetSelection
 from kzprobe.text import clean_text
-from kzprobe.report import vocabulary as v
 from kzprobe.vantage.alerts import AlertOutcome
 from kzprobe.vantage.durations import DurationError, parse_duration
 
@@ -32,27 +31,55 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 @app.command()
 def scan(
-    targets: list[str] = typer.Option([], "--targets", "-t", help="Target list: a YAML or Citizen Lab CSV file, or an https:// URL of one; repeatable. Default: the bundled lists."),
-    urls: list[str] = typer.Option([], "--url", "-u", help="Scan this URL (repeatable), no file needed; the bundled baselines are measured beside it."),
-    target_ids: list[str] = typer.Option([], "--target", help="Only this target id from the lists; shell patterns like '*telegram*' work (repeatable)."),
-    categories: list[str] = typer.Option([], "--category", "-c", help="Only targets of this category, e.g. NEWS (repeatable)."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="List what would be scanned, touch no network, write nothing."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Report file. Default: <output dir>/<vantage>-<UTC time>.json"),
-    output_dir: Optional[Path] = typer.Option(None, "--output-dir", help="Directory for reports, journals and latest.json (default: results)."),
-    config: Optional[Path] = typer.Option(None, "--config", help="Configuration file (default: ./kzprobe.yaml, else ~/.config/kzprobe/config.yaml)."),
-    resolver: Optional[str] = typer.Option(None, "--resolver", help="Resolver IP[:PORT] to measure (default: the system's configuration)."),
-    control_resolver: Optional[str] = typer.Option(None, "--control-resolver", help=f"Uncensored resolver: https DoH URL, IP[:PORT], or none (default {DEFAULT_CONTROL_RESOLVER})."),
-    control: Optional[str] = typer.Option(None, "--control", help="Report of a scan from an uncensored vantage (file or URL)."),
-    ca_file: Optional[Path] = typer.Option(None, "--ca-file", help="Extra trusted CA certificates (PEM)."),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help=f"Seconds per network operation (default {limits.DEFAULT_TIMEOUT_S:g})."),
-    concurrency: Optional[int] = typer.Option(None, "--concurrency", help=f"Targets measured actively at once (default {limits.DEFAULT_CONCURRENCY})."),
-    processes: Optional[int] = typer.Option(None, "--processes", help="Measuring processes; 0: one per core for lists of 2,000 targets or more (default 0)."),
-    vantage: Optional[str] = typer.Option(None, "--vantage", help="A name for this vantage point, no personal data (default: local)."),
-    keep: Optional[str] = typer.Option(None, "--keep", help="Retention: keep N complete scans, or Nd days, or all."),
-    geo: Optional[bool] = typer.Option(None, "--geo/--no-geo", help="Look up this network's ASN and country (never its address). Default: on."),
-    notify: list[str] = typer.Option([], "--notify", help="Where change records go after a complete scan: feed, an https webhook URL, or none; repeatable. Default: feed."),
-    control_max_age: Optional[str] = typer.Option(None, "--control-max-age", help="How old (or new) a control scan may be to say a step works now: 90m, 3h, 1d (default 3h)."),
-    resume: Optional[Path] = typer.Option(None, "--resume", help="Complete an interrupted scan: its journal or incomplete report."),
+    targets: list[str] = typer.Option([], "--targets", "-t",
+                                      help="Target list: a YAML or Citizen Lab CSV file, or an https:// URL of one; "
+                                           "repeatable. Default: the bundled lists."),
+    urls: list[str] = typer.Option([], "--url", "-u",
+                                   help="Scan this URL (repeatable), no file needed; the bundled baselines are "
+                                        "measured beside it."),
+    target_ids: list[str] = typer.Option([], "--target",
+                                         help="Only this target id from the lists; shell patterns like '*telegram*' "
+                                              "work (repeatable)."),
+    categories: list[str] = typer.Option([], "--category", "-c",
+                                         help="Only targets of this category, e.g. NEWS (repeatable)."),
+    dry_run: bool = typer.Option(False, "--dry-run",
+                                 help="List what would be scanned, touch no network, write nothing."),
+    output: Path | None = typer.Option(None, "--output", "-o",
+                                       help="Report file. Default: <output dir>/<vantage>-<UTC time>.json"),
+    output_dir: Path | None = typer.Option(None, "--output-dir",
+                                           help="Directory for reports, journals and latest.json (default: results)."),
+    config: Path | None = typer.Option(None, "--config",
+                                       help="Configuration file (default: ./kzprobe.yaml, else "
+                                            "~/.config/kzprobe/config.yaml)."),
+    resolver: str | None = typer.Option(None, "--resolver",
+                                        help="Resolver IP[:PORT] to measure (default: the system's configuration)."),
+    control_resolver: str | None = typer.Option(None, "--control-resolver",
+                                                help="Uncensored resolver: https DoH URL, IP[:PORT], or none "
+                                                     f"(default {DEFAULT_CONTROL_RESOLVER})."),
+    control: str | None = typer.Option(None, "--control",
+                                       help="Report of a scan from an uncensored vantage (file or URL)."),
+    ca_file: Path | None = typer.Option(None, "--ca-file", help="Extra trusted CA certificates (PEM)."),
+    timeout: float | None = typer.Option(None, "--timeout",
+                                         help=f"Seconds per network operation (default {limits.DEFAULT_TIMEOUT_S:g})."),
+    concurrency: int | None = typer.Option(None, "--concurrency",
+                                           help="Targets measured actively at once (default "
+                                                f"{limits.DEFAULT_CONCURRENCY})."),
+    processes: int | None = typer.Option(None, "--processes",
+                                         help="Measuring processes; 0: one per core for lists of 2,000 targets or "
+                                              "more (default 0)."),
+    vantage: str | None = typer.Option(None, "--vantage",
+                                       help="A name for this vantage point, no personal data (default: local)."),
+    keep: str | None = typer.Option(None, "--keep", help="Retention: keep N complete scans, or Nd days, or all."),
+    geo: bool | None = typer.Option(None, "--geo/--no-geo",
+                                    help="Look up this network's ASN and country (never its address). Default: on."),
+    notify: list[str] = typer.Option([], "--notify",
+                                     help="Where change records go after a complete scan: feed, an https webhook URL, "
+                                          "or none; repeatable. Default: feed."),
+    control_max_age: str | None = typer.Option(None, "--control-max-age",
+                                               help="How old (or new) a control scan may be to say a step works now: "
+                                                    "90m, 3h, 1d (default 3h)."),
+    resume: Path | None = typer.Option(None, "--resume",
+                                       help="Complete an interrupted scan: its journal or incomplete report."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
 ) -> None:
     """Scan targets and write a report."""
@@ -92,7 +119,8 @@ def _print_plan(settings, selection: TargetSelection, urls: list[str], as_json: 
     width = max((len(t.id) for t in plan.targets), default=0)
     for t in plan.targets:
         note = f"  (baseline, {t.baseline})" if t.baseline else ""
-        sys.stdout.write(f"{clean_text(t.id):<{width}}  {clean_text(t.category or '-'):<5}  {clean_text(t.url or t.label)}{note}\n")
+        category, what = clean_text(t.category or "-"), clean_text(t.url or t.label)
+        sys.stdout.write(f"{clean_text(t.id):<{width}}  {category:<5}  {what}{note}\n")
     sources = plan.lists + (["--url"] if urls else [])
     err.print(f"kzprobe: {len(plan.targets)} targets would be scanned from {', '.join(sources)}"
               " (dry run: nothing measured)", markup=False)
@@ -190,12 +218,19 @@ def _finish_output(report: dict, output: Path, as_json: bool, interactive: bool,
 @app.command()
 def analyse(
     report_file: Path = typer.Argument(..., metavar="REPORT", help="A saved report (or journal)."),
-    control: Optional[str] = typer.Option(None, "--control", help="Control report from an uncensored vantage (file or URL)."),
-    control_max_age: Optional[str] = typer.Option(None, "--control-max-age", help="How old (or new) the control may be to say a step works now: 90m, 3h, 1d (default: the scan's own, else 3h)."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the re-analysed report here (default: print a summary only)."),
+    control: str | None = typer.Option(None, "--control",
+                                       help="Control report from an uncensored vantage (file or URL)."),
+    control_max_age: str | None = typer.Option(None, "--control-max-age",
+                                               help="How old (or new) the control may be to say a step works now: "
+                                                    "90m, 3h, 1d (default: the scan's own, else 3h)."),
+    output: Path | None = typer.Option(None, "--output", "-o",
+                                       help="Write the re-analysed report here (default: print a summary only)."),
     as_json: bool = typer.Option(False, "--json", help="Print the re-analysed report as JSON."),
-    resolver: Optional[str] = typer.Option(None, "--resolver", help="Resolver IP[:PORT] for fetching a --control URL (default: the system's)."),
-    ca_file: Optional[Path] = typer.Option(None, "--ca-file", help="Extra trusted CA certificates (PEM) for a --control URL."),
+    resolver: str | None = typer.Option(None, "--resolver",
+                                        help="Resolver IP[:PORT] for fetching a --control URL "
+                                             "(default: the system's)."),
+    ca_file: Path | None = typer.Option(None, "--ca-file",
+                                        help="Extra trusted CA certificates (PEM) for a --control URL."),
 ) -> None:
     """Re-analyse a saved report offline (new fingerprints or control)."""
     try:

@@ -10,15 +10,15 @@ import csv
 import json
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
 from kzprobe.analyst.export import csv_cell
-from kzprobe.text import clean_text
 from kzprobe.cli import app, store_reading
 from kzprobe.errors import BadInputError, CannotWriteError, ExitCode
 from kzprobe.report import read as rr
+from kzprobe.text import clean_text
 
 store_app = typer.Typer(help="A columnar store of many reports (Parquet), queried with SQL.", no_args_is_help=True)
 app.add_typer(store_app, name="store")
@@ -119,11 +119,13 @@ def _plain(value: Any) -> str | None:
 
 @app.command()
 def collect(
-    urls: list[str] = typer.Argument(..., metavar="URL...", help="Vantages' results directories (or their index.json), https."),
+    urls: list[str] = typer.Argument(..., metavar="URL...",
+                                     help="Vantages' results directories (or their index.json), https."),
     store: Path = STORE_DIR,
-    resolver: Optional[str] = typer.Option(None, "--resolver", help="Resolve the vantages' names with this resolver "
-                                                                     "(IP[:PORT] or an https DoH URL; default the system's)."),
-    ca_file: Optional[Path] = typer.Option(None, "--ca-file", help="Trust these CA certificates (PEM) as well."),
+    resolver: str | None = typer.Option(None, "--resolver",
+                                        help="Resolve the vantages' names with this resolver (IP[:PORT] or an https "
+                                             "DoH URL; default the system's)."),
+    ca_file: Path | None = typer.Option(None, "--ca-file", help="Trust these CA certificates (PEM) as well."),
     timeout: float = typer.Option(10.0, "--timeout", min=0.1, help="Seconds per network operation."),
     file_time: float = typer.Option(120.0, "--file-time", min=0.1, help="Seconds one file may take in all."),
     vantage_time: float = typer.Option(600.0, "--vantage-time", min=0.1, help="Seconds one vantage may take in all."),
@@ -138,7 +140,8 @@ def collect(
     if bad:
         raise BadInputError(f"{bad[0]}: vantages are collected over https:// only")
     _, layout = _modules()
-    from kzprobe.analyst.store.collect import FetchError, collect as collect_all
+    from kzprobe.analyst.store.collect import FetchError
+    from kzprobe.analyst.store.collect import collect as collect_all
     from kzprobe.probes.dns import SYSTEM_RESOLVER, ResolverConfigError, parse_resolver
     from kzprobe.scan.control_source import RemoteFileError, fetch_file
     from kzprobe.scan.run import ScanOptions, build_probe_kit
@@ -162,7 +165,8 @@ def collect(
             typer.echo(f"kzprobe:   skipped {clean_text(problem)}", err=True)
 
     try:
-        outcomes = collect_all(urls, store, fetch, file_time_s=file_time, vantage_time_s=vantage_time, on_outcome=report)
+        outcomes = collect_all(urls, store, fetch, file_time_s=file_time, vantage_time_s=vantage_time,
+                               on_outcome=report)
     except layout.StoreError as error:
         raise BadInputError(str(error)) from None
     except OSError as error:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -48,12 +49,12 @@ def _out() -> Console:
 @targets_app.command("list")
 def list_targets(
     targets: Annotated[
-        Optional[list[Path]],
+        list[Path] | None,
         typer.Option("--targets", "-t", metavar="FILE", help="Target file (YAML or Citizen Lab CSV); "
                      "repeat for several. Default: the bundled lists."),
     ] = None,
     category: Annotated[
-        Optional[list[str]],
+        list[str] | None,
         typer.Option("--category", "-c", metavar="CODE",
                      help="Only this Citizen Lab category code (e.g. NEWS); repeatable."),
     ] = None,
@@ -89,17 +90,17 @@ def list_targets(
 LIST_COLUMNS = ("id", "name", "category", "url", "baseline", "sources")
 
 
-def _plain_columns(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+def _plain_columns(headers: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
     cleaned = [tuple(clean_text(value) for value in row) for row in [headers, *rows]]
     widths = [max(len(row[i]) for row in cleaned) for i in range(len(headers))]
-    return "".join("  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip() + "\n"
+    return "".join("  ".join(value.ljust(width) for value, width in zip(row, widths, strict=True)).rstrip() + "\n"
                    for row in cleaned)
 
 
 @targets_app.command("validate")
 def validate(
     files: Annotated[
-        Optional[list[Path]],
+        list[Path] | None,
         typer.Argument(help="Target files to check. Default: the bundled lists, with the strict rules.",
                        show_default=False, metavar="FILE"),
     ] = None,

@@ -6,14 +6,13 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
 from kzprobe.cli import app
 from kzprobe.docs_links import doc_path
 from kzprobe.errors import BadInputError
-from kzprobe.text import clean_text
 from kzprobe.scan.settings import (
     FROM_DEFAULT,
     LOCAL_CONFIG_NAME,
@@ -23,6 +22,7 @@ from kzprobe.scan.settings import (
     resolve_settings,
     user_config_file,
 )
+from kzprobe.text import clean_text
 from kzprobe.vantage.alerts.settings import describe as describe_alerts
 from kzprobe.vantage.cron import DEFAULT_EVERY_MINUTES, plan_schedule
 from kzprobe.vantage.durations import describe_duration
@@ -89,22 +89,25 @@ def render_settings(settings: EffectiveSettings) -> str:
 
 @config_app.command("show")
 def config_show(
-    config: Optional[Path] = typer.Option(None, "--config", help="Configuration file (default: ./kzprobe.yaml, else ~/.config/kzprobe/config.yaml)."),
+    config: Path | None = typer.Option(None, "--config",
+                                       help="Configuration file (default: ./kzprobe.yaml, else "
+                                            "~/.config/kzprobe/config.yaml)."),
     as_json: bool = typer.Option(False, "--json", help="Print the settings and their sources as JSON."),
-    vantage: Optional[str] = typer.Option(None, "--vantage", help="Override: vantage name."),
+    vantage: str | None = typer.Option(None, "--vantage", help="Override: vantage name."),
     targets: list[Path] = typer.Option([], "--targets", "-t", help="Override: target file; repeatable."),
-    output_dir: Optional[Path] = typer.Option(None, "--output-dir", help="Override: output directory."),
-    resolver: Optional[str] = typer.Option(None, "--resolver", help="Override: resolver measured."),
-    control_resolver: Optional[str] = typer.Option(None, "--control-resolver", help="Override: control resolver."),
-    control: Optional[str] = typer.Option(None, "--control", help="Override: control scan (file or URL)."),
-    ca_file: Optional[Path] = typer.Option(None, "--ca-file", help="Override: extra CA certificates."),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help="Override: seconds per network operation."),
-    concurrency: Optional[int] = typer.Option(None, "--concurrency", help="Override: targets measured at once."),
-    processes: Optional[int] = typer.Option(None, "--processes", help="Override: measuring processes (0: one per core)."),
-    keep: Optional[str] = typer.Option(None, "--keep", help="Override retention: N scans, Nd days, or all."),
-    geo: Optional[bool] = typer.Option(None, "--geo/--no-geo", help="Override: look up ASN and country."),
+    output_dir: Path | None = typer.Option(None, "--output-dir", help="Override: output directory."),
+    resolver: str | None = typer.Option(None, "--resolver", help="Override: resolver measured."),
+    control_resolver: str | None = typer.Option(None, "--control-resolver", help="Override: control resolver."),
+    control: str | None = typer.Option(None, "--control", help="Override: control scan (file or URL)."),
+    ca_file: Path | None = typer.Option(None, "--ca-file", help="Override: extra CA certificates."),
+    timeout: float | None = typer.Option(None, "--timeout", help="Override: seconds per network operation."),
+    concurrency: int | None = typer.Option(None, "--concurrency", help="Override: targets measured at once."),
+    processes: int | None = typer.Option(None, "--processes", help="Override: measuring processes (0: one per core)."),
+    keep: str | None = typer.Option(None, "--keep", help="Override retention: N scans, Nd days, or all."),
+    geo: bool | None = typer.Option(None, "--geo/--no-geo", help="Override: look up ASN and country."),
     notify: list[str] = typer.Option([], "--notify", help="Override: feed, a webhook URL, or none; repeatable."),
-    control_max_age: Optional[str] = typer.Option(None, "--control-max-age", help="Override: how old a control may be (90m, 3h, 1d)."),
+    control_max_age: str | None = typer.Option(None, "--control-max-age",
+                                               help="Override: how old a control may be (90m, 3h, 1d)."),
 ) -> None:
     """The effective settings and where each came from.
 
@@ -128,12 +131,19 @@ def config_show(
 
 @app.command()
 def cron(
-    config: Optional[Path] = typer.Option(None, "--config", help="Configuration file the schedule runs with (default: as for scan)."),
-    every: int = typer.Option(DEFAULT_EVERY_MINUTES, "--every", help="Minutes between scans: divides an hour, or a day in whole hours."),
-    log: Optional[Path] = typer.Option(None, "--log", help="Log file for the cron line (default: ~/.local/state/kzprobe/<vantage>.log)."),
-    only: Optional[str] = typer.Option(None, "--only", help="Print just one piece, bare: cron, service or timer."),
-    vantage: Optional[str] = typer.Option(None, "--vantage", help="Vantage name for the scans (with --output-dir, when there is no configuration file)."),
-    output_dir: Optional[Path] = typer.Option(None, "--output-dir", help="Where the scans write (with --vantage, when there is no configuration file)."),
+    config: Path | None = typer.Option(None, "--config",
+                                       help="Configuration file the schedule runs with (default: as for scan)."),
+    every: int = typer.Option(DEFAULT_EVERY_MINUTES, "--every",
+                              help="Minutes between scans: divides an hour, or a day in whole hours."),
+    log: Path | None = typer.Option(None, "--log",
+                                    help="Log file for the cron line (default: ~/.local/state/kzprobe/<vantage>.log)."),
+    only: str | None = typer.Option(None, "--only", help="Print just one piece, bare: cron, service or timer."),
+    vantage: str | None = typer.Option(None, "--vantage",
+                                       help="Vantage name for the scans (with --output-dir, when there is no "
+                                            "configuration file)."),
+    output_dir: Path | None = typer.Option(None, "--output-dir",
+                                           help="Where the scans write (with --vantage, when there is no "
+                                                "configuration file)."),
 ) -> None:
     """Print a crontab line and systemd units for unattended scans."""
     if only not in (None, "cron", "service", "timer"):

@@ -7,7 +7,7 @@ works for all; a relative time counts back from now ("the last 7 days": `--since
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 # Units a person types for "ago": minutes, hours, days, weeks.
@@ -31,11 +31,11 @@ def parse_moment(value: str, now: datetime | None = None) -> datetime:
         back = int(relative.group(1)) * _UNITS[relative.group(2)]
         if back > _MAX_BACK:
             raise MomentError(f"{value!r} reaches back more than a century")
-        return (now or datetime.now(timezone.utc)).astimezone(timezone.utc) - back
+        return (now or datetime.now(UTC)).astimezone(UTC) - back
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise MomentError(f"not a time: {value!r}; expected {ACCEPTED}") from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)

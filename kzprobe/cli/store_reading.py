@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-
 from kzprobe.analyst.export import ExportCount
 from kzprobe.analyst.filters import TargetFilter
 from kzprobe.analyst.streaming import ScanFilter
@@ -46,7 +45,8 @@ def opened(store: Path, engine_name: str) -> Iterator[Any]:
 
 
 def no_scans(filtered: bool) -> BadInputError:
-    return BadInputError("no scan in the store matches --vantage/--since/--until" if filtered else "the store has no scan")
+    return BadInputError("no scan in the store matches --vantage/--since/--until" if filtered
+                         else "the store has no scan")
 
 
 def check_sources(paths: list[Path] | None, store: Path | None) -> list[Path]:
@@ -77,7 +77,8 @@ def timeline(engine: Any, scan_filter: ScanFilter, target_filter: TargetFilter) 
 
 
 def export_chunks(engine: Any, scan_filter: ScanFilter, target_filter: TargetFilter, format: str) -> Iterator[Any]:
-    from kzprobe.analyst.store.rows_sql import export_chunks as chunks, export_sql
+    from kzprobe.analyst.store.rows_sql import export_chunks as chunks
+    from kzprobe.analyst.store.rows_sql import export_sql
 
     return chunks(engine, export_sql(engine, scan_filter, target_filter), format)
 

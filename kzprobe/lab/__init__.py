@@ -13,9 +13,9 @@ for benchmarks.
 """
 
 from kzprobe.lab.lab import Lab, LabError
-from kzprobe.lab.site_spec import Conditions, Expectation, NetworkRun, Scenario, Site
 from kzprobe.lab.netns import LabUnavailable, availability
 from kzprobe.lab.scenarios import NETWORK_RUNS, SCENARIOS
+from kzprobe.lab.site_spec import Conditions, Expectation, NetworkRun, Scenario, Site
 
 __all__ = [
     "Lab", "LabError", "LabUnavailable", "availability",

@@ -110,7 +110,7 @@ class CertificateFactory:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = datetime.datetime.now(datetime.UTC)
         self._now = now
         self._ca_key = ec.generate_private_key(ec.SECP256R1())
         self._ca = _ca_certificate(_name(LAB_CA_NAME), self._ca_key, _name(LAB_CA_NAME), self._ca_key,
@@ -151,7 +151,8 @@ class CertificateFactory:
             self._issuing = (issuing, key)
         return self._issuing
 
-    def _leaf_certificate(self, host: str, issuer: x509.Name, issuer_key, aia_url: str | None = None) -> x509.Certificate:
+    def _leaf_certificate(self, host: str, issuer: x509.Name, issuer_key,
+                          aia_url: str | None = None) -> x509.Certificate:
         builder = (
             x509.CertificateBuilder()
             .subject_name(_name(host)).issuer_name(issuer)
@@ -214,8 +215,8 @@ class CertificateFactory:
             root_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
             root_name = _name(QAZNET_ROOT_NAME, "KZ")
             root = _ca_certificate(root_name, root_key, root_name, root_key,
-                                   not_before=datetime.datetime(2016, 2, 2, 5, 41, tzinfo=datetime.timezone.utc),
-                                   not_after=datetime.datetime(2046, 2, 2, 5, 41, tzinfo=datetime.timezone.utc),
+                                   not_before=datetime.datetime(2016, 2, 2, 5, 41, tzinfo=datetime.UTC),
+                                   not_after=datetime.datetime(2046, 2, 2, 5, 41, tzinfo=datetime.UTC),
                                    path_length=None)
             inter_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
             inter = _ca_certificate(_name(QAZNET_INTERMEDIATE_NAME, "KZ"), inter_key, root_name, root_key,

@@ -12,10 +12,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
-from kzprobe.report import vocabulary as v
 from kzprobe.lab import site_spec as m
-from kzprobe.lab.site_spec import Expectation, Scenario, Site
 from kzprobe.lab.scenarios import LAB_DOMAIN, scenario_by_id
+from kzprobe.lab.site_spec import Expectation, Scenario, Site
+from kzprobe.report import vocabulary as v
 
 HEALTHY = "healthy"
 

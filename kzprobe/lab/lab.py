@@ -33,9 +33,19 @@ from kzprobe.lab import addresses as a
 from kzprobe.lab import netns
 from kzprobe.lab import site_spec as m
 from kzprobe.lab.certs import INSTALLED_ROOTS, INTERMEDIATE_FILE, CertificateFactory
+from kzprobe.lab.plan import (
+    BLOCKPAGE_HOST,
+    CUT_PORTAL,
+    INSIDE,
+    OUTSIDE,
+    PKI_HOST,
+    PORTAL_HOST,
+    NamespacePlan,
+    allocate,
+    endpoint_certificate_name,
+    plan_namespace,
+)
 from kzprobe.lab.site_spec import Scenario
-from kzprobe.lab.plan import (BLOCKPAGE_HOST, CUT_PORTAL, INSIDE, OUTSIDE, PKI_HOST, PORTAL_HOST, NamespacePlan, allocate,
-                              endpoint_certificate_name, plan_namespace)
 from kzprobe.lab.targets_file import targets_yaml
 
 # How long a namespace's servers may take to bind everything (a thousand sites take ~2 s).

@@ -22,13 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from kzprobe.report import vocabulary as v
 from kzprobe.lab import addresses as a
 from kzprobe.lab.lab import Lab
-from kzprobe.lab.site_spec import Expectation, Scenario
 from kzprobe.lab.plan import INSIDE, OUTSIDE, inside_role
 from kzprobe.lab.scenarios import BASELINE_IDS, no_control_expectations, scenario_by_id, select, select_runs
+from kzprobe.lab.site_spec import Expectation, Scenario
 from kzprobe.lab.targets_file import targets_yaml
+from kzprobe.report import vocabulary as v
 
 # Per-operation timeout of the lab's scans: loopback answers in microseconds, so this only
 # needs to cover the slow site (1.2 s) with room for a busy machine, and keeps every timeout
@@ -135,7 +135,8 @@ def compare_report(run: str, report: Mapping | None, expectations: Mapping[str, 
     actual_connectivity = report.get("connectivity")
     comparisons = [Comparison(
         run, CONNECTIVITY_SUBJECT, connectivity, str(actual_connectivity),
-        () if actual_connectivity == connectivity else (f"connectivity {actual_connectivity!r}, expected {connectivity!r}",),
+        () if actual_connectivity == connectivity
+        else (f"connectivity {actual_connectivity!r}, expected {connectivity!r}",),
     )]
     for sid, expect in expectations.items():
         result = results.get(sid)

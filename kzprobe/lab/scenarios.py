@@ -12,11 +12,12 @@ censors, which a probe for Kazakhstan must still tell apart.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
-from kzprobe.report import vocabulary as v
 from kzprobe.lab import site_spec as m
 from kzprobe.lab.site_spec import Conditions, EndpointBehaviour, Expectation, NetworkRun, Scenario, Site
+from kzprobe.report import vocabulary as v
 
 LAB_DOMAIN: Final = "kzlab.test"
 
@@ -65,7 +66,7 @@ PORTAL_DOMAIN: Final = "kzlab-portal.test"
 
 
 def _site(name: str, **fields: object) -> Site:
-    return Site(host=f"{name}.{LAB_DOMAIN}", **fields)  # type: ignore[arg-type]
+    return Site(host=f"{name}.{LAB_DOMAIN}", **fields)  # type: ignore[arg-type]  # Site's own fields, checked when it is built
 
 
 def _blocked(layer: str, *evidence: str, pending: str | None = None) -> Expectation:
@@ -298,7 +299,8 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
              _site("slow-handshake"), Conditions(tls_delay_s=SLOW_HANDSHAKE_S),
              Expectation(v.THROTTLED, None, ("throughput.slow_handshake",)),
              expect_without_control=Expectation(v.THROTTLED, None, ("throughput.slow_handshake",))),
-    Scenario("slow-server-handshake", f"the server takes {SLOW_HANDSHAKE_S:g} s to answer every ClientHello, for everyone",
+    Scenario("slow-server-handshake",
+             f"the server takes {SLOW_HANDSHAKE_S:g} s to answer every ClientHello, for everyone",
              _site("slow-server-handshake"), Conditions(tls_delay_any_name_s=SLOW_HANDSHAKE_S), REACHABLE,
              outside=Conditions(tls_delay_any_name_s=SLOW_HANDSHAKE_S),
              # Without a control: the neutral name's handshake to the same address is as slow.
@@ -435,12 +437,13 @@ def scenario_by_id() -> dict[str, Scenario]:
     return {s.id: s for s in SCENARIOS}
 
 
-def no_control_expectations(scenarios: tuple[Scenario, ...] | list[Scenario]) -> dict[str, Expectation]:
+def no_control_expectations(scenarios: Sequence[Scenario]) -> dict[str, Expectation]:
     """What the inside scan without a control scan must say, for those of `scenarios` that have it."""
-    return {s.id: s.expect_without_control or NO_CONTROL[s.id] for s in scenarios if s.expect_without_control or s.id in NO_CONTROL}
+    return {s.id: s.expect_without_control or NO_CONTROL[s.id]
+            for s in scenarios if s.expect_without_control or s.id in NO_CONTROL}
 
 
-def select(ids: list[str] | tuple[str, ...] | None) -> tuple[Scenario, ...]:
+def select(ids: Sequence[str] | None) -> tuple[Scenario, ...]:
     """The scenarios named (in catalogue order), plus the baselines every scan needs.
 
     Raises KeyError naming the unknown ids."""
@@ -457,7 +460,7 @@ def select(ids: list[str] | tuple[str, ...] | None) -> tuple[Scenario, ...]:
     return tuple(s for s in SCENARIOS if s.id in wanted)
 
 
-def select_runs(ids: list[str] | tuple[str, ...] | None) -> tuple[NetworkRun, ...]:
+def select_runs(ids: Sequence[str] | None) -> tuple[NetworkRun, ...]:
     """The network runs named, all of them when no id is given."""
     if not ids:
         return NETWORK_RUNS

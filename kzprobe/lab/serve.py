@@ -37,7 +37,7 @@ class _LogFormatter(logging.Formatter):
         second = int(record.created)
         if second != self._second:
             self._second, self._stamp = second, time.strftime(self.default_time_format, self.converter(second))
-        return self.default_msec_format % (self._stamp, record.msecs)
+        return (self.default_msec_format or "%s,%03d") % (self._stamp, record.msecs)
 
 
 def configure_logging(log_file: str | None, role: str) -> None:
@@ -45,11 +45,11 @@ def configure_logging(log_file: str | None, role: str) -> None:
     user can follow it (`kzprobe lab shell` prints where it is)."""
     # The lines never show the caller, thread or process: skip looking them up per record
     # (the logging documentation's "Optimization" advice).
-    logging._srcfile = None  # type: ignore[attr-defined]
+    logging._srcfile = None
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
-    logging.logAsyncioTasks = False  # Python 3.12+; harmless before
+    setattr(logging, "logAsyncioTasks", False)  # noqa: B010  # an attribute of Python 3.12+; harmless before
     handler = logging.FileHandler(log_file, encoding="utf-8") if log_file else logging.StreamHandler()
     handler.setFormatter(_LogFormatter(f"%(asctime)s {role} %(message)s"))
     logging.basicConfig(level=logging.INFO, handlers=[handler])

@@ -170,7 +170,8 @@ class Conditions:
         if self.site not in SITE_ANSWERS:
             raise ValueError(f"conditions: site {self.site!r} is not one of {SITE_ANSWERS}")
         if (self.site == SITE_REDIRECT or self.http == HTTP_REDIRECT_AWAY) != bool(self.redirect_to):
-            raise ValueError("conditions: redirect_to goes with site='redirect' or http='redirect_away', and only with them")
+            raise ValueError("conditions: redirect_to goes with site='redirect' or http='redirect_away', and only "
+                             "with them")
         if self.keyword_at not in KEYWORD_PLACES:
             raise ValueError(f"conditions: keyword_at {self.keyword_at!r} is not one of {KEYWORD_PLACES}")
         if self.keyword is not None and not self.keyword.strip():
@@ -294,7 +295,8 @@ class Scenario:
         """How the network `side` ("inside" or "outside") treats the site and its endpoints."""
         text = getattr(self, side).describe()
         if self.site.chain != CHAIN_FULL:
-            sent = "leaf alone, AIA names its issuer" if self.site.chain == CHAIN_NO_INTERMEDIATE_AIA else "leaf alone, no AIA"
+            sent = ("leaf alone, AIA names its issuer" if self.site.chain == CHAIN_NO_INTERMEDIATE_AIA
+                    else "leaf alone, no AIA")
             text = f"server sends its {sent}" + ("" if text == "honest" else f"; {text}")
         counts: dict[str, int] = {}
         for endpoint in self.endpoints:

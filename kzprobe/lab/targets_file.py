@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import yaml
 
 from kzprobe.lab import pages
-from kzprobe.lab.site_spec import EndpointBehaviour, Scenario
 from kzprobe.lab.plan import Allocation
+from kzprobe.lab.site_spec import EndpointBehaviour, Scenario
 
 _HEADER = ("# Written by kzprobe lab: every site below exists only inside the lab's network\n"
            "# namespaces (.test names, lab addresses); scanning it anywhere else finds nothing.\n")

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from kzprobe.report import vocabulary as v
 from kzprobe.ooni.limits import MAX_TEXT_CHARS
+from kzprobe.report import vocabulary as v
 
 # OONI strings whose meaning is exactly one of kzprobe's.
 _SAME: Final = {name: name for name in v.FAILURES}

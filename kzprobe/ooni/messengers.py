@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from kzprobe.analysis.names import host_key, is_ip_literal, url_host
-from kzprobe.report.observations import DnsObservation, Observations, TcpObservation, TlsObservation
 from kzprobe.ooni import fields as f
 from kzprobe.ooni.steps import dns_observation, http_observation, tcp_observation, tls_observation
 from kzprobe.ooni.web_connectivity import PROBE_RESOLVER, SYSTEM_ENGINES
+from kzprobe.report.observations import DnsObservation, Observations, TcpObservation, TlsObservation
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,8 @@ class _Recorded:
         """One connect per address tried on `port`: the first success, else the first failure."""
         found = []
         for address in addresses:
-            attempts = [t for t in (tcp_observation(e, host, self.notes) for e in self.connects.get((address, port), [])) if t]
+            recorded = (tcp_observation(e, host, self.notes) for e in self.connects.get((address, port), []))
+            attempts = [t for t in recorded if t]
             if attempts:
                 found.append(next((t for t in attempts if t["failure"] is None), attempts[0]))
         return found
@@ -176,7 +177,7 @@ def service_result(test_name: str, test_keys: dict, notes: f.Notes) -> tuple[dic
     if messenger.front_end is not None:
         observations = _front_end(recorded, messenger.front_end, notes)
     url = messenger.front_end if "dns" in observations else None
-    observations["endpoints"] = [_record(recorded, *spec) for spec in specs]  # type: ignore[typeddict-unknown-key]
+    observations["endpoints"] = [_record(recorded, *spec) for spec in specs]
     target: dict[str, Any] = {"id": messenger.target_id, "url": url, "name": messenger.name, "category": "COMT",
                               "endpoints": [{"host": h, "port": p, "tls": t, "role": r} for h, p, r, t in specs]}
     return target, observations

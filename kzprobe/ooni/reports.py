@@ -20,8 +20,8 @@ from typing import Any, Final
 
 from kzprobe.analysis import analyse_scan
 from kzprobe.ooni.limits import MAX_FILES_NAMED
-from kzprobe.report.write import ReportWriteError, build_report, json_pieces, scan_header
 from kzprobe.report.read import ReportError, read_report
+from kzprobe.report.write import ReportWriteError, build_report, json_pieces, scan_header
 
 LICENCE: Final = "CC BY-NC-SA 4.0"
 LICENCE_URL: Final = "https://creativecommons.org/licenses/by-nc-sa/4.0/"
@@ -47,7 +47,7 @@ def _group_hash(group: str) -> str:
 
 
 def _key(result: dict) -> str:
-    provenance = result.get("ooni") if isinstance(result.get("ooni"), dict) else {}
+    provenance = found if isinstance(found := result.get("ooni"), dict) else {}
     key = provenance.get("measurement_key")
     return key if isinstance(key, str) else ""
 
@@ -60,7 +60,7 @@ def _earlier(path: Path, group: str) -> tuple[list[dict], list[str]]:
         report = read_report(path)
     except ReportError:
         return [], []
-    block = report.get("ooni") if isinstance(report.get("ooni"), dict) else {}
+    block = found if isinstance(found := report.get("ooni"), dict) else {}
     if block.get("group") != _group_hash(group):
         return [], []
     kept = ("target", "observations", "started_at", "duration_ms", "ooni")
@@ -127,7 +127,7 @@ def build_import_report(group: str, info: dict[str, Any], results: list[dict]) -
     measured = [{k: r[k] for k in ("target", "observations", "started_at", "duration_ms")} for r in results]
     analysis = analyse_scan(measured, _control_report(results), outside_contact=_outside_contact(results, vantage))
     report = build_report(header, measured, analysis, complete=True, finished_at=finished)
-    for written, result in zip(report["results"], results):
+    for written, result in zip(report["results"], results, strict=True):
         written["ooni"] = result["ooni"]
     tests: dict[str, int] = {}
     for result in results:

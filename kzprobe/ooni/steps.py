@@ -16,8 +16,13 @@ import hashlib
 from typing import Any, Final
 from urllib.parse import urljoin
 
-from kzprobe.report import vocabulary as v
 from kzprobe.analysis.names import host_key
+from kzprobe.ooni import fields as f
+from kzprobe.ooni.failures import kzprobe_failure
+from kzprobe.ooni.limits import MAX_CERTIFICATES, MAX_HEADERS, MAX_URL_CHARS, RECORDED_BODY_BYTES
+from kzprobe.probes.body import charset_of, title_of
+from kzprobe.probes.certs import certificate_info
+from kzprobe.report import vocabulary as v
 from kzprobe.report.observations import (
     CertificateInfo,
     DnsObservation,
@@ -26,11 +31,6 @@ from kzprobe.report.observations import (
     TcpObservation,
     TlsObservation,
 )
-from kzprobe.ooni import fields as f
-from kzprobe.ooni.failures import kzprobe_failure
-from kzprobe.ooni.limits import MAX_CERTIFICATES, MAX_HEADERS, MAX_URL_CHARS, RECORDED_BODY_BYTES
-from kzprobe.probes.body import charset_of, title_of
-from kzprobe.probes.certs import certificate_info
 
 # DNS rcodes by number (RFC 1035 4.1.1, RFC 2136): the ones a resolver answers with.
 _RCODES: Final = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}
@@ -73,7 +73,7 @@ def dns_observation(queries: list[dict], hostname: str, resolver: str) -> DnsObs
     if not addresses:
         # The A query's failure first: an AAAA "no answer" is normal for an IPv4-only name.
         failures = [kzprobe_failure(q.get("failure")) for q in queries]
-        ordered = [fl for q, fl in zip(queries, failures) if q.get("query_type") != "AAAA"] + failures
+        ordered = [fl for q, fl in zip(queries, failures, strict=True) if q.get("query_type") != "AAAA"] + failures
         failure = next((fl for fl in ordered if fl), None)
         if failure is None:
             # No address and no failure: the answers are missing or unreadable, which says
@@ -128,7 +128,7 @@ def _certificate(der: bytes) -> CertificateInfo:
     measurement of it, and parsing DER is most of a handshake's conversion."""
     info = dict(_certificate_cached(der))
     info["sans"] = list(info["sans"])
-    return info  # type: ignore[return-value]
+    return info  # type: ignore[return-value]  # the cached dict has every CertificateInfo key
 
 
 def tls_observation(entry: dict, hostname: str | None, where: str, notes: f.Notes,

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from kzprobe.report import vocabulary as v
 from kzprobe.analysis.names import host_key
-from kzprobe.report.observations import DnsObservation, HttpObservation, Observations, TcpObservation, TlsObservation
 from kzprobe.ooni import fields as f
 from kzprobe.ooni.failures import kzprobe_failure, test_helper_dns_failure
 from kzprobe.ooni.fields import url_port
+from kzprobe.report import vocabulary as v
+from kzprobe.report.observations import DnsObservation, HttpObservation, Observations, TcpObservation, TlsObservation
 
 TEST_HELPER = "OONI test helper"
 

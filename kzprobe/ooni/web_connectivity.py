@@ -23,11 +23,11 @@ from __future__ import annotations
 from typing import Final
 
 from kzprobe.analysis.names import host_key, is_ip_literal, url_host
-from kzprobe.report.observations import DnsObservation, HttpObservation, Observations
 from kzprobe.ooni import fields as f
 from kzprobe.ooni.failures import kzprobe_failure
 from kzprobe.ooni.limits import MAX_NETWORK_EVENTS
 from kzprobe.ooni.steps import dns_observation, http_observation, tcp_observation, tls_observation
+from kzprobe.report.observations import DnsObservation, HttpObservation, Observations
 
 # Engines that are the probe's own resolver (ooni/spec df-002-dnst): getaddrinfo under its
 # names over the years, and the split "system" queries of 0.4 and Measurement Kit; legacy
@@ -53,9 +53,11 @@ class _Events:
 
     def __init__(self, test_keys: dict, test_version: str | None, url_address: str | None) -> None:
         lte = _version(test_version) >= (0, 5)
-        lists = {name: f.objects(test_keys.get(name)) for name in ("queries", "tcp_connect", "tls_handshakes", "requests")}
+        names = ("queries", "tcp_connect", "tls_handshakes", "requests")
+        lists = {name: f.objects(test_keys.get(name)) for name in names}
         tagged = lte and any("classic" in f.tags(e) for events in lists.values() for e in events)
-        queries = [q for q in lists["queries"] if q.get("engine") in SYSTEM_ENGINES and (not tagged or "classic" in f.tags(q))]
+        queries = [q for q in lists["queries"]
+                   if q.get("engine") in SYSTEM_ENGINES and (not tagged or "classic" in f.tags(q))]
         resolved = {a for q in queries for a in (f.address(x.get("ipv4") or x.get("ipv6"))
                                                  for x in f.objects(q.get("answers"), 64)) if a}
         if url_address:

@@ -21,8 +21,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from kzprobe.probes import limits
-from kzprobe.report import vocabulary as v
 from kzprobe.probes.failures import failure_from_exception
+from kzprobe.report import vocabulary as v
 from kzprobe.report.observations import elapsed_ms
 from kzprobe.text import clean_text
 

@@ -98,7 +98,7 @@ def _name(cert: x509.Certificate, which: str) -> str:
 
 def _ders(certificates: list | None) -> list[bytes]:
     try:
-        return [c.public_bytes(ssl._ssl.ENCODING_DER) for c in (certificates or [])]  # type: ignore[attr-defined]
+        return [c.public_bytes(ssl._ssl.ENCODING_DER) for c in (certificates or [])]  # type: ignore[attr-defined]  # ssl._ssl is undeclared in typeshed
     except (ssl.SSLError, ValueError, AttributeError):
         return []
 
@@ -154,7 +154,8 @@ def read_captured(ssl_object: ssl.SSLObject | None, verify_code: int | None) -> 
     intermediate, or its root is not trusted here and was not sent - AIA tells which."""
     ders = sent_chain(ssl_object)
     certs = [load_certificate(der) for der in ders]
-    infos = [certificate_info(der, cert, leaf=i == 0, issuers=True) for i, (der, cert) in enumerate(zip(ders, certs))]
+    infos = [certificate_info(der, cert, leaf=i == 0, issuers=True) for i,
+             (der, cert) in enumerate(zip(ders, certs, strict=True))]
     if not certs or certs[0] is None:
         return Chain(infos, None)
     if self_issued(certs[issuer_path(certs)[-1]]):

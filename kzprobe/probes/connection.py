@@ -12,20 +12,33 @@ from __future__ import annotations
 import hashlib
 import ssl
 import time
+from typing import TypedDict
 
 import httpcore
 from httpcore._backends.anyio import AnyIOBackend
 
-from kzprobe.report import vocabulary as v
 from kzprobe.probes.certs import ISSUER_NOT_FOUND_CODES, Chain, read_captured, read_verified
 from kzprobe.probes.failures import certificate_verify_code, failure_from_exception
 from kzprobe.probes.trust import ALPN_PROTOCOLS, CompletingContext, RootOrigins, make_tls_contexts, root_subjects
-from kzprobe.report.observations import TcpObservation, TlsObservation, elapsed_ms
+from kzprobe.report import vocabulary as v
+from kzprobe.report.observations import CertificateInfo, TcpObservation, TlsObservation, elapsed_ms
 
 __all__ = ["ALPN_PROTOCOLS", "Connector", "VERIFICATION_FAILURES", "close_quietly", "make_tls_contexts"]
 
 # Failures that mean "this handshake finished, but the certificate is not acceptable".
 VERIFICATION_FAILURES = {v.SSL_UNKNOWN_AUTHORITY, v.SSL_INVALID_HOSTNAME, v.SSL_INVALID_CERTIFICATE}
+
+
+class CapturedChain(TypedDict, total=False):
+    """What a second, unverified handshake adds to a failed verification's observation: the
+    chain the server sent (empty when that handshake could not be made)."""
+
+    version: str | None
+    cipher: str | None
+    alpn: str | None
+    peer_chain: list[CertificateInfo]
+    chain_complete: bool | None
+    handshake_completed: bool
 
 
 class Connector:
@@ -106,22 +119,22 @@ class Connector:
         return observation, tls_stream
 
     async def _capture_chain(self, hostname: str, address: str, port: int, sni: str,
-                             verify_code: int | None) -> dict:
+                             verify_code: int | None) -> CapturedChain:
         _, stream = await self.tcp_connect(hostname, address, port)
         if stream is None:
-            return {"handshake_completed": True}
+            return CapturedChain(handshake_completed=True)
         try:
             tls_stream = await stream.start_tls(self.capturing, server_hostname=sni, timeout=self.timeout)
         except Exception:
             await close_quietly(stream)
-            return {"handshake_completed": True}
+            return CapturedChain(handshake_completed=True)
         ssl_object = tls_stream.get_extra_info("ssl_object")
         chain = read_captured(ssl_object, verify_code)
         captured = _tls_observation(hostname, address, port, sni, None, 0.0, ssl_object, chain)
         await close_quietly(tls_stream)
-        return {key: captured[key] for key in ("version", "cipher", "alpn", "peer_chain", "chain_complete")} | {
-            "handshake_completed": True
-        }
+        return CapturedChain(version=captured["version"], cipher=captured["cipher"], alpn=captured["alpn"],
+                             peer_chain=captured["peer_chain"], chain_complete=captured["chain_complete"],
+                             handshake_completed=True)
 
     async def neutral_handshake(self, hostname: str, address: str, port: int, sni: str,
                                 purpose: str = v.PURPOSE_NEUTRAL_SNI) -> tuple[TcpObservation, TlsObservation | None]:
@@ -137,7 +150,8 @@ class Connector:
             tls_stream = await stream.start_tls(self.capturing, server_hostname=sni, timeout=self.timeout)
         except Exception as exc:
             await close_quietly(stream)
-            observation = _tls_observation(hostname, address, port, sni, failure_from_exception(exc), elapsed_ms(start), None)
+            observation = _tls_observation(hostname, address, port, sni, failure_from_exception(exc),
+                                           elapsed_ms(start), None)
         else:
             observation = _tls_observation(hostname, address, port, sni, None, elapsed_ms(start), None)
             observation["handshake_completed"] = True  # verified stays False: nothing was verified
@@ -174,7 +188,8 @@ class Connector:
             tls_stream = await stream.start_tls(context, server_hostname=sni, timeout=self.timeout)
         except Exception as exc:
             await close_quietly(stream)
-            observation = _tls_observation(hostname, address, port, sni, failure_from_exception(exc), elapsed_ms(start), None)
+            observation = _tls_observation(hostname, address, port, sni, failure_from_exception(exc),
+                                           elapsed_ms(start), None)
             code = certificate_verify_code(exc)
             observation["handshake_completed"] = observation["failure"] in VERIFICATION_FAILURES
             observation["chain_complete"] = None if code is None else code not in ISSUER_NOT_FOUND_CODES

@@ -27,19 +27,19 @@ import dns.inet
 import dns.message
 import dns.name
 import dns.opcode
-import dns.rdataclass
 import dns.rcode
+import dns.rdataclass
 import dns.rdatatype
 import dns.resolver
 
 from kzprobe.errors import BadInputError
 from kzprobe.probes import limits
-from kzprobe.report import vocabulary as v
-from kzprobe.probes.failures import failure_from_exception
-from kzprobe.report.observations import DnsObservation, DnsQuery, elapsed_ms
 from kzprobe.probes.dns_retry import ask_until_answered
 from kzprobe.probes.dns_wire import Reply, read_reply
+from kzprobe.probes.failures import failure_from_exception
 from kzprobe.probes.turns import queue_slot
+from kzprobe.report import vocabulary as v
+from kzprobe.report.observations import DnsObservation, DnsQuery, elapsed_ms
 
 # Default control resolver: DNS over HTTPS to an address literal, so that reaching it needs no
 # (possibly censored) name resolution first.
@@ -215,13 +215,14 @@ class DnsProbe:
                         sockets[index] = sock
                     sock = sockets[index]
                     await loop.sock_sendto(sock, wire, destination)
-                    reply = await _receive_reply(loop, sock, destination, query, min(deadline, time.monotonic() + interval))
+                    reply = await _receive_reply(loop, sock, destination, query,
+                                                 min(deadline, time.monotonic() + interval))
                 except OSError as exc:  # unreachable, or refused (ICMP): that server is out
                     unusable[index] = exc
                     continue
                 if reply is None:
                     continue
-                if reply is TRUNCATED or reply.flags & dns.flags.TC:
+                if isinstance(reply, str) or reply.flags & dns.flags.TC:  # str: TRUNCATED
                     return await dns.asyncquery.tcp(query.message(), address, port=port,
                                                     timeout=max(0.1, deadline - time.monotonic()))
                 return reply
@@ -262,7 +263,7 @@ class DnsProbe:
         cnames: list[str] = []
         if isinstance(response, Reply):  # read by dns_wire: addresses only
             answers = response.addresses.get(rdtype, [])[: limits.MAX_DNS_ANSWERS]
-            rcode = dns.rcode.to_text(response.rcode)
+            rcode = dns.rcode.to_text(dns.rcode.Rcode.make(response.rcode))
         else:
             for rrset in response.answer:
                 for rdata in rrset:
@@ -271,8 +272,8 @@ class DnsProbe:
                     elif rrset.rdtype == dns.rdatatype.CNAME and len(cnames) < limits.MAX_DNS_ANSWERS:
                         cnames.append(str(rdata.target).rstrip("."))
             rcode = dns.rcode.to_text(response.rcode())
-        failure = None if answers else _RCODE_FAILURES.get(rcode, v.DNS_NO_ANSWER)
-        return DnsQuery(qtype=qtype, rcode=rcode, answers=answers, cnames=cnames, failure=failure,
+        answered_failure = None if answers else _RCODE_FAILURES.get(rcode, v.DNS_NO_ANSWER)
+        return DnsQuery(qtype=qtype, rcode=rcode, answers=answers, cnames=cnames, failure=answered_failure,
                         duration_ms=elapsed_ms(start))
 
 
@@ -287,7 +288,7 @@ class Question:
         self.rdtype = rdtype
         name_wire = _plain_name_wire(hostname)
         if name_wire is None:  # escapes, or anything unusual: dnspython's reading of the text
-            name_wire = self.name.to_wire()
+            name_wire = self.name.to_wire(canonicalize=False) or b""
         header = struct.pack("!HHHHHH", qid, dns.flags.RD, 1, 0, 0, 0)
         self.wire = header + name_wire + struct.pack("!HH", rdtype, dns.rdataclass.IN)
         # As dns_wire.Reply has it: (lower-case wire name, type, class).
@@ -303,7 +304,7 @@ class Question:
 
     def message(self) -> dns.message.Message:
         """The same question as a dnspython Message (for the TCP retry of a truncated reply)."""
-        query = dns.message.make_query(self.name, self.rdtype)
+        query = dns.message.make_query(self.name, dns.rdatatype.RdataType.make(self.rdtype))
         query.id = self.qid
         return query
 
@@ -367,8 +368,8 @@ async def _receive_reply(loop: asyncio.AbstractEventLoop, sock: socket.socket, s
             return None
         if sender[:2] != source[:2]:
             continue
-        reply = read_reply(data)  # the common shape, read fast; else dnspython reads it
-        if reply is None:
+        reply: dns.message.Message | Reply | None = read_reply(data)  # the common shape, read fast
+        if reply is None:  # else dnspython reads it
             try:
                 reply = dns.message.from_wire(data)
             except Exception:  # malformed: not the answer, unless it says it was cut short

@@ -9,8 +9,8 @@ import httpx
 
 from kzprobe.probes import limits
 from kzprobe.probes.failures import failure_from_exception
-from kzprobe.report.observations import DownloadObservation, DownloadSample, elapsed_ms
 from kzprobe.probes.http import REQUEST_HEADERS
+from kzprobe.report.observations import DownloadObservation, DownloadSample, elapsed_ms
 
 # Throughput is measured on the wire: no compression, so bytes counted are bytes carried.
 _DOWNLOAD_HEADERS = REQUEST_HEADERS | {"Accept-Encoding": "identity", "Accept": "*/*"}
@@ -69,12 +69,12 @@ async def download(client: httpx.AsyncClient, url: str, timeout: float) -> Downl
         if observation["failure"] is not None or not observation["complete"]:
             # Silence after the last chunk is a stall too (time-capped or timed out).
             longest_stall = max(longest_stall, now_ms() - last_chunk_ms)
-    observation.update(
-        bytes=received,
-        duration_ms=now_ms(),
-        samples=thin_samples(samples, limits.DOWNLOAD_MAX_SAMPLES),
-        longest_stall_ms=round(longest_stall, 1),
-    )
+    observation.update({
+        "bytes": received,
+        "duration_ms": now_ms(),
+        "samples": thin_samples(samples, limits.DOWNLOAD_MAX_SAMPLES),
+        "longest_stall_ms": round(longest_stall, 1),
+    })
     if first_chunk_ms is not None and last_chunk_ms is not None and last_chunk_ms > first_chunk_ms:
         observation["kilobytes_per_second"] = round(received / 1000 / ((last_chunk_ms - first_chunk_ms) / 1000), 1)
     return observation

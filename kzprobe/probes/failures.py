@@ -18,6 +18,8 @@ import httpcore
 import httpx
 
 from kzprobe.report import vocabulary as v
+
+
 class BodyTooLarge(Exception):
     """Raised by the body reader when a response exceeds the wire or decoded-bytes cap."""
 
@@ -39,7 +41,7 @@ class TooManyRedirects(Exception):
 _UNKNOWN_AUTHORITY_CODES = {2, 18, 19, 20, 21, 27, 32}
 _HOSTNAME_MISMATCH_CODE = 62
 
-_ERRNO_FAILURES = {
+_ERRNO_FAILURES: dict[int | None, str] = {
     errno.ECONNREFUSED: v.CONNECTION_REFUSED,
     errno.ECONNRESET: v.CONNECTION_RESET,
     errno.EPIPE: v.CONNECTION_RESET,
@@ -81,7 +83,7 @@ def _dns_failure(exc: BaseException) -> str | None:
             return v.DNS_SERVFAIL
         # No server answered at all. When the network said why (unreachable, refused), say
         # that; otherwise the resolver could not be reached in time.
-        network = {_ERRNO_FAILURES.get(getattr(error, "errno", None)) for _, _, _, error, _ in
+        network = {_ERRNO_FAILURES.get(error.errno) for _, _, _, error, _ in
                    (exc.kwargs.get("errors") or []) if isinstance(error, OSError)}
         if len(network) == 1 and None not in network:
             return network.pop()

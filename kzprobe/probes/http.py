@@ -9,11 +9,11 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from kzprobe.probes import limits
-from kzprobe.report import vocabulary as v
-from kzprobe.probes.failures import failure_from_exception
-from kzprobe.report.observations import HttpObservation, HttpTimings, Observations, elapsed_ms
 from kzprobe.probes.body import read_body
+from kzprobe.probes.failures import failure_from_exception
 from kzprobe.probes.turns import current_ticket
+from kzprobe.report import vocabulary as v
+from kzprobe.report.observations import HttpObservation, HttpTimings, Observations, elapsed_ms
 
 # What a browser sends, so that a censor filtering "non-browser" clients treats us as one.
 REQUEST_HEADERS = {
@@ -92,9 +92,8 @@ async def fetch_one(client: httpx.AsyncClient, url: str, observations: Observati
                                    response.headers.get("content-type", ""), body_time_budget(timeout))
         finally:
             await response.aclose()
-        hop.update(body_length=body.length, body_sha256=body.sha256, body_truncated=body.truncated,
-                   body=body.text, title=body.title,
-                   body_read_ms=body.read_ms, failure=body.failure)
+        hop.update({"body_length": body.length, "body_sha256": body.sha256, "body_truncated": body.truncated,
+                    "body": body.text, "title": body.title, "body_read_ms": body.read_ms, "failure": body.failure})
         if body.stopped is not None:
             hop["body_stopped"] = body.stopped
     except Exception as exc:
@@ -128,8 +127,9 @@ async def fetch_chain(client: httpx.AsyncClient, url: str, observations: Observa
             # The server closed the idle connection as our request went out (RFC 9112 §9.3.1):
             # nothing was answered, so the GET is sent once more, on a new connection.
             first_failure = hop["failure"]
+            assert first_failure is not None  # a lost race is one of _KEEP_ALIVE_RACE_FAILURES
             hop = await fetch_one(client, url, observations, timeout)
-            hop["retried_after"] = first_failure  # type: ignore[typeddict-unknown-key]
+            hop["retried_after"] = first_failure
         hops.append(hop)
         following = hop["location"]
         if hop["failure"] or not following or urlsplit(following).scheme not in ("http", "https"):

@@ -80,4 +80,4 @@ async def check_https_twin(kit: ProbeKit, target: Target, observations: Observat
         await session.close_kept()
         for key in ("tcp", "tls", "http", "redirect_dns"):
             if key in recorded:
-                check[key] = recorded[key]  # type: ignore[literal-required]
+                check[key] = recorded[key]

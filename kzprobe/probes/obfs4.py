@@ -23,8 +23,8 @@ from collections.abc import AsyncIterator
 from typing import TypedDict
 
 from kzprobe.probes.limits import OBFS4_CLIENT_START_SECONDS
-from kzprobe.report.observations import elapsed_ms
 from kzprobe.report import vocabulary as v
+from kzprobe.report.observations import elapsed_ms
 
 # The clients tried, in order: lyrebird is obfs4proxy's maintained successor.
 OBFS4_CLIENTS = ("lyrebird", "obfs4proxy")

@@ -21,8 +21,8 @@ from aioquic.quic.configuration import QuicConfiguration
 
 from kzprobe.probes.failures import failure_from_exception
 from kzprobe.probes.session import pick_addresses
-from kzprobe.report.observations import elapsed_ms
 from kzprobe.report import vocabulary as v
+from kzprobe.report.observations import elapsed_ms
 
 if TYPE_CHECKING:
     from kzprobe.probes.kit import ProbeKit
@@ -81,4 +81,4 @@ async def measure_quic(kit: ProbeKit, target: Target, observations: Observations
     addresses = pick_addresses(dns["addresses"]) if dns else []
     if not addresses:
         return
-    observations["quic"] = [await quic_handshake(addresses[0], target.port, target.hostname, kit.timeout)]  # type: ignore[typeddict-unknown-key]
+    observations["quic"] = [await quic_handshake(addresses[0], target.port, target.hostname, kit.timeout)]

@@ -19,10 +19,10 @@ import ssl
 from typing import TYPE_CHECKING, Final, NotRequired, TypedDict
 
 from kzprobe.probes import obfs4, tor_endpoints
-from kzprobe.report import vocabulary as v
-from kzprobe.report.observations import DnsObservation, Observations, TcpObservation, TlsObservation
 from kzprobe.probes.connection import ALPN_PROTOCOLS, Connector, close_quietly
 from kzprobe.probes.session import pick_addresses
+from kzprobe.report import vocabulary as v
+from kzprobe.report.observations import DnsObservation, Observations, TcpObservation, TlsObservation
 from kzprobe.targets import is_ip_literal
 
 if TYPE_CHECKING:
@@ -164,8 +164,9 @@ async def _measure_endpoint(kit: ProbeKit, endpoint: Endpoint, record: EndpointO
     if is_ip_literal(endpoint.host):
         addresses = [endpoint.host]
     else:
-        record["dns"], record["control_dns"] = await resolutions.of(endpoint.host)
-        addresses = pick_addresses(record["dns"]["addresses"])
+        resolved, record["control_dns"] = await resolutions.of(endpoint.host)
+        record["dns"] = resolved
+        addresses = pick_addresses(resolved["addresses"])
     async with asyncio.TaskGroup() as group:
         for address in addresses:
             group.create_task(_connect(connector, record, address, slots))
@@ -185,11 +186,11 @@ async def measure_endpoints(kit: ProbeKit, target: Target, observations: Observa
     is simply absent). Every operation is bounded by kit.timeout through the DNS probe and the
     connector."""
     records = [_new_record(endpoint) for endpoint in target.endpoints]
-    observations["endpoints"] = records  # type: ignore[typeddict-unknown-key]
+    observations["endpoints"] = records
     slots = asyncio.Semaphore(ENDPOINT_OPERATIONS_AT_ONCE)
     async with asyncio.TaskGroup() as group:
         resolutions = _Resolutions(kit, slots, group)
-        for endpoint, record in zip(target.endpoints, records):
+        for endpoint, record in zip(target.endpoints, records, strict=True):
             group.create_task(_measure_endpoint(kit, endpoint, record, resolutions, slots))
     await _obfs4_handshakes(kit, target, records, slots)
 
@@ -198,7 +199,7 @@ async def _obfs4_handshakes(kit: ProbeKit, target: Target, records: list[Endpoin
                             slots: asyncio.Semaphore) -> None:
     """For the obfs4 bridges whose TCP connect worked: the obfs4 handshake through the real
     client when one is installed (probes/obfs4.py); else each bridge's record says none was."""
-    bridges = [(e, r) for e, r in zip(target.endpoints, records) if e.kind == "obfs4" and e.cert]
+    bridges = [(e, r) for e, r in zip(target.endpoints, records, strict=True) if e.kind == "obfs4" and e.cert]
     if not bridges:
         return
     path = obfs4.find_client()

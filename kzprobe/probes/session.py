@@ -17,6 +17,7 @@ import importlib.util
 import ipaddress
 import ssl
 import sys
+from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
@@ -25,12 +26,11 @@ import httpx
 
 from kzprobe.probes import limits
 from kzprobe.probes.aia import chain_top, fetch_intermediates
-from kzprobe.probes.failures import RecordedFailure
-from kzprobe.report import vocabulary as v
-from kzprobe.report.observations import (AiaObservation, DnsObservation, Observations, TcpObservation,
-                                         TlsObservation)
 from kzprobe.probes.connection import Connector, close_quietly
 from kzprobe.probes.dns import DnsProbe
+from kzprobe.probes.failures import RecordedFailure
+from kzprobe.report import vocabulary as v
+from kzprobe.report.observations import AiaObservation, DnsObservation, Observations, TcpObservation, TlsObservation
 
 # Failures after the ClientHello that SNI filtering causes - and a server refusing every
 # ClientHello too: the neutral-name retry tells them apart (Kazakhstan's DPI resets,
@@ -42,7 +42,7 @@ SNI_SPLIT_FAILURES = frozenset({v.CONNECTION_RESET, v.EOF_ERROR, v.GENERIC_TIMEO
 # Python does not remember a failed import: each ask searched sys.path again (~0.1 ms, about
 # 0.6 ms of CPU per target). A None entry in sys.modules makes the same ImportError immediate.
 if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
-    sys.modules["sniffio"] = None  # type: ignore[assignment]
+    sys.modules["sniffio"] = None  # type: ignore[assignment]  # None marks a module as missing
 
 
 def pick_addresses(addresses: list[str]) -> list[str]:
@@ -105,7 +105,7 @@ class _ResponseStream(httpx.AsyncByteStream):
     def __init__(self, stream: Any) -> None:
         self._stream = stream
 
-    async def __aiter__(self):  # type: ignore[override]
+    async def __aiter__(self) -> AsyncIterator[bytes]:
         async for part in self._stream:
             yield part
 
@@ -194,7 +194,8 @@ class TargetSession:
         if not self.recording:
             return tls_stream
         if tls_stream is not None:
-            if observation["duration_ms"] >= limits.SLOW_HANDSHAKE_CHECK_MS and (address, port) not in self._slow_checked:
+            slow = observation["duration_ms"] >= limits.SLOW_HANDSHAKE_CHECK_MS
+            if slow and (address, port) not in self._slow_checked:
                 self._slow_checked.add((address, port))
                 await self._neutral(hostname, address, port, v.PURPOSE_SLOW_CHECK)
             return tls_stream

@@ -19,10 +19,10 @@ and does not count against the target's deadline: it is our queue, not the netwo
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-import contextvars
 from contextvars import ContextVar
 
 
@@ -98,7 +98,7 @@ class Ticket:
 
     def _reschedule(self, when: float | None) -> None:
         try:
-            self.deadline.reschedule(when)  # type: ignore[union-attr]
+            self.deadline.reschedule(when)  # type: ignore[union-attr]  # only called while a deadline is set
         except RuntimeError:  # the deadline has already fired or been left: nothing to move
             pass
 

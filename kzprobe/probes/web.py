@@ -9,19 +9,16 @@ in-ISP CDN node behind an SNI filter is TLS blocking, not DNS)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import asyncio
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import httpcore
 import httpx
 
 from kzprobe.probes import limits
-from kzprobe.report import vocabulary as v
-from kzprobe.report.observations import Observations, TcpObservation
 from kzprobe.probes.connection import close_quietly
 from kzprobe.probes.download import download
 from kzprobe.probes.http import fetch_chain
@@ -30,6 +27,8 @@ from kzprobe.probes.kit import ProbeKit
 from kzprobe.probes.quic import measure_quic
 from kzprobe.probes.session import SessionTransport, TargetSession, pick_addresses
 from kzprobe.probes.turns import cpu_turn, without_ticket
+from kzprobe.report import vocabulary as v
+from kzprobe.report.observations import Observations, TcpObservation
 
 if TYPE_CHECKING:
     from kzprobe.targets import Target
@@ -203,7 +202,7 @@ async def _measure_connected(kit: ProbeKit, target: Target, session: TargetSessi
         await _secure(kit, session, stream, hostname, address, port, use_tls)
 
     # Endpoints are probed concurrently, then recorded in address order (stable reports).
-    await asyncio.gather(*(secure(task, a) for task, a in zip(connecting, addresses)))
+    await asyncio.gather(*(secure(task, a) for task, a in zip(connecting, addresses, strict=True)))
     order = {a: i for i, a in enumerate(addresses)}
     observations["tcp"].sort(key=lambda o: order.get(o["address"], 99))
     observations["tls"].sort(key=lambda o: order.get(o["address"], 99))

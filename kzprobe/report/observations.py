@@ -10,7 +10,7 @@ is scrubbed of this machine's addresses as the result leaves measurement (report
 from __future__ import annotations
 
 import time
-from typing import NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 
 def elapsed_ms(start: float) -> float:
@@ -239,3 +239,9 @@ class Observations(TypedDict, total=False):
     https_check: HttpsCheckObservation
     aia: list[AiaObservation]  # issuer certificates fetched for chains that came incomplete
     keyword: list[KeywordObservation]  # a keyword target's requests and handshakes (probes/keyword.py)
+    # A service target's endpoint records (probes/service_endpoints.py, EndpointObservation) and
+    # the QUIC handshakes of an https target (probes/quic.py, QuicObservation): typed where they
+    # are made, in the probe layer above this module.
+    endpoints: list[Any]
+    quic: list[Any]
+    deadline_exceeded: bool  # the target's time ran out before every step had finished

@@ -15,14 +15,15 @@ import os
 import stat
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Final
 
 from kzprobe.errors import BadInputError
 from kzprobe.report import vocabulary as v
-from kzprobe.text import clean_text
 from kzprobe.report.format import FORMAT_VERSION, JOURNAL_SUFFIX, REPORT_FORMAT, REPORT_SUFFIX
+from kzprobe.text import clean_text
+
 # A vantage's output directory holds latest.json, a copy of its newest complete report, served
 # to other probes as their control (kzprobe/vantage/latest.py): reading it too would count that
 # scan twice.
@@ -358,7 +359,7 @@ def parse_time(text: str) -> datetime | None:
     """A UTC datetime from an ISO 8601 string with a zone ("…Z" or "…+05:00"), else None."""
     try:
         moment = datetime.fromisoformat(text)
-        return moment.astimezone(timezone.utc) if moment.tzinfo is not None else None
+        return moment.astimezone(UTC) if moment.tzinfo is not None else None
     except (ValueError, TypeError, OverflowError):
         return None
 
@@ -373,7 +374,8 @@ def _json_type(value: object) -> str:
         return "boolean"
     if isinstance(value, (int, float)):
         return "number"
-    return {dict: "object", list: "array", str: "string"}.get(type(value), type(value).__name__)
+    names: dict[type, str] = {dict: "object", list: "array", str: "string"}
+    return names.get(type(value), type(value).__name__)
 
 
 # --- many files ---------------------------------------------------------------------------
@@ -390,10 +392,10 @@ def expand_report_paths(paths: Sequence[str | os.PathLike[str]], on_problem: Pro
     Under a directory: every `*.json` except `latest.json` (a vantage's published copy of its
     newest report) and `index.json` (its list of reports), plus each journal whose report does
     not exist (the scan died before writing it, e.g. power loss): `X.journal.jsonl` belongs to
-    the report `X.json` (or `X`); beside its report it is a copy of what the report holds. Hidden files and directories (dot-names, e.g.
-    the temporary file of an atomic write) are skipped; symlinked directories are not followed
-    (no loops). A path that does not exist is a problem, reported like a bad file. Files named
-    explicitly are always kept.
+    the report `X.json` (or `X`); beside its report it is a copy of what the report holds.
+    Hidden files and directories (dot-names, e.g. the temporary file of an atomic write) are
+    skipped; symlinked directories are not followed (no loops). A path that does not exist is
+    a problem, reported like a bad file. Files named explicitly are always kept.
     """
     found: list[Path] = []
     for raw in paths:

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from kzprobe.errors import CannotWriteError
 from kzprobe import __version__
+from kzprobe.errors import CannotWriteError
 from kzprobe.report import vocabulary as v
 from kzprobe.report.atomic import replace_atomically
 from kzprobe.report.format import FORMAT_VERSION, JOURNAL_SUFFIX, REPORT_FORMAT, REPORT_SUFFIX
@@ -102,7 +102,7 @@ def build_report(header: dict, measured: list[dict], analysis: Any, *, complete:
     """The report of format 1 (docs/report-format.md): header, connectivity, summary, results."""
     summary = {verdict: 0 for verdict in v.VERDICTS}
     results = []
-    for result, verdict in zip(measured, analysis.verdicts):
+    for result, verdict in zip(measured, analysis.verdicts, strict=True):
         summary[verdict["verdict"]] += 1
         results.append({
             "target": result["target"],

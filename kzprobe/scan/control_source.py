@@ -15,11 +15,11 @@ import httpx
 from kzprobe.errors import BadInputError
 from kzprobe.probes.dns import SYSTEM_RESOLVER, ResolverConfigError, parse_resolver
 from kzprobe.probes.failures import failure_from_exception
-from kzprobe.scan.limits import DEFAULT_TIMEOUT_S
-from kzprobe.report.observations import Observations
-from kzprobe.probes.session import SessionTransport, TargetSession
 from kzprobe.probes.kit import ProbeKit
+from kzprobe.probes.session import SessionTransport, TargetSession
+from kzprobe.report.observations import Observations
 from kzprobe.report.read import ReportError, parse_report, read_report
+from kzprobe.scan.limits import DEFAULT_TIMEOUT_S
 
 # A control report for a few hundred targets is a few MB; 200 MB leaves room for thousands.
 MAX_CONTROL_BYTES = 200 * 1024 * 1024
@@ -82,7 +82,8 @@ async def _fetch(url: str, kit: ProbeKit, max_bytes: int, max_redirects: int, de
     observations: Observations = {}
     session = TargetSession(kit.dns, kit.connector, observations)
     try:
-        async with httpx.AsyncClient(transport=SessionTransport(session), timeout=kit.timeout, trust_env=False) as client:
+        async with httpx.AsyncClient(transport=SessionTransport(session), timeout=kit.timeout,
+                                     trust_env=False) as client:
             async with asyncio.timeout(deadline_s):
                 for _ in range(max_redirects + 1):
                     async with client.stream("GET", url, headers={"Accept-Encoding": "identity"}) as response:

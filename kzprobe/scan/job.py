@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kzprobe.errors import BadInputError, CannotWriteError
-from kzprobe.scan.control_source import ControlError, RemoteFileError, fetch_file, load_control
 from kzprobe.probes.dns import SYSTEM_RESOLVER, ResolverConfigError, parse_control_resolver, parse_resolver
+from kzprobe.report.format import JOURNAL_SUFFIX
+from kzprobe.report.read import ReportError, read_report
 from kzprobe.report.write import (
     Journal,
     ReportWriteError,
@@ -27,11 +28,10 @@ from kzprobe.report.write import (
     scan_header,
     write_json_atomically,
 )
-from kzprobe.report.format import JOURNAL_SUFFIX
-from kzprobe.report.read import ReportError, read_report
+from kzprobe.scan.control_source import ControlError, RemoteFileError, fetch_file, load_control
 from kzprobe.scan.keywords import measure_keyword_targets
-from kzprobe.scan.run import ScanOptions, build_probe_kit, measure_with_signals, utc_now
 from kzprobe.scan.processes import MeasuringProcessError, measure_in_processes, process_count
+from kzprobe.scan.run import ScanOptions, build_probe_kit, measure_with_signals, utc_now
 from kzprobe.scan.settings import EffectiveSettings
 from kzprobe.targets import (
     BASELINES_FILE,

@@ -67,7 +67,7 @@ async def _measure(kit: ProbeKit, target: Target, plain: KeywordBase | None, tls
         async with asyncio.timeout(keyword_deadline(kit.timeout)):
             await measure_keyword(kit.connector, target.keyword, plain, tls, observations)
     except TimeoutError:
-        observations["deadline_exceeded"] = True  # type: ignore[typeddict-unknown-key]
+        observations["deadline_exceeded"] = True
     result = {"target": target.to_dict(), "observations": observations, "started_at": started_at,
               "duration_ms": elapsed_ms(start)}
     return kit.scrub.result(result)

@@ -14,8 +14,6 @@ TARGETS_PER_PROCESS targets at most (a short list is network-bound, not CPU-boun
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import asyncio
 import dataclasses
 import json
@@ -25,11 +23,19 @@ import signal
 import sys
 import traceback
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from kzprobe.errors import KzprobeError
-from kzprobe.scan import limits
 from kzprobe.report.write import result_line
-from kzprobe.scan.run import STOP_GRACE_S, STOP_SIGNALS, ScanOptions, build_probe_kit, measure_with_signals, scheduling_order
+from kzprobe.scan import limits
+from kzprobe.scan.run import (
+    STOP_GRACE_S,
+    STOP_SIGNALS,
+    ScanOptions,
+    build_probe_kit,
+    measure_with_signals,
+    scheduling_order,
+)
 
 if TYPE_CHECKING:
     from kzprobe.targets import Target

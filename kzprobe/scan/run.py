@@ -8,33 +8,31 @@ downstream (journal, measuring-process pipe, analysis, report, output) ever sees
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import asyncio
 import gc
 import math
-import ssl
 import signal
+import ssl
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from kzprobe.probes import limits
-
-from kzprobe.scan import limits as scan_limits
-from kzprobe.report.observations import Observations, elapsed_ms
 from kzprobe.probes.connection import Connector
 from kzprobe.probes.dns import DnsProbe, ResolverSpec
 from kzprobe.probes.doh import DohClient
-from kzprobe.probes.service_endpoints import ENDPOINT_OPERATIONS_AT_ONCE, measure_endpoints
-from kzprobe.probes.own_addresses import interface_addresses
 from kzprobe.probes.kit import ProbeKit
-from kzprobe.probes.web import measure_web_target
-from kzprobe.report.scrub import Scrubber
+from kzprobe.probes.own_addresses import interface_addresses
+from kzprobe.probes.service_endpoints import ENDPOINT_OPERATIONS_AT_ONCE, measure_endpoints
 from kzprobe.probes.turns import Backlog, Ticket, current_ticket, hold
+from kzprobe.probes.web import measure_web_target
+from kzprobe.report.observations import Observations, elapsed_ms
+from kzprobe.report.scrub import Scrubber
+from kzprobe.scan import limits as scan_limits
 
 if TYPE_CHECKING:
     from kzprobe.targets import Target
@@ -56,7 +54,7 @@ GC_YOUNG_ALLOCATIONS = 10_000
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -133,7 +131,7 @@ async def measure_target(kit: ProbeKit, target: Target) -> dict:
                 steps.append(measure_endpoints(kit, target, observations))
             await asyncio.gather(*steps)
     except TimeoutError:
-        observations["deadline_exceeded"] = True  # type: ignore[typeddict-unknown-key]
+        observations["deadline_exceeded"] = True
     result = {
         "target": target.to_dict(),
         "observations": observations,
@@ -284,8 +282,8 @@ async def _run_scan(
             in_flight.release()
             if task.cancelled():
                 return
-            if task.exception() is not None:
-                failures.append(task.exception())  # a bug, not a network failure
+            if (error := task.exception()) is not None:
+                failures.append(error)  # a bug, not a network failure
                 stop.set()
                 return
             try:

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from kzprobe.analysis.thresholds import CONTROL_MAX_AGE_S
 from kzprobe.errors import BadInputError
 from kzprobe.probes.dns import DEFAULT_CONTROL_RESOLVER
-from kzprobe.analysis.thresholds import CONTROL_MAX_AGE_S
 from kzprobe.safe_yaml import YamlError, load_yaml
 from kzprobe.scan import limits
 from kzprobe.vantage import setting_values as sv
@@ -98,24 +98,32 @@ class _Setting:
 
 # The table of every setting. Its order is the order `config show` prints.
 SETTINGS: Final[dict[str, _Setting]] = {
-    "vantage": _Setting(sv.vantage_name, DEFAULT_VANTAGE, False, "name of this vantage point, in reports and file names"),
+    "vantage": _Setting(sv.vantage_name, DEFAULT_VANTAGE, False,
+                        "name of this vantage point, in reports and file names"),
     "targets": _Setting(sv.target_files, None, True, "target files (none: the bundled lists)"),
-    "output_dir": _Setting(sv.output_directory, DEFAULT_OUTPUT_DIR, False, "directory of reports, journals and latest.json"),
+    "output_dir": _Setting(sv.output_directory, DEFAULT_OUTPUT_DIR, False,
+                           "directory of reports, journals and latest.json"),
     "resolver": _Setting(sv.resolver, None, True, "resolver measured (none: the system's)"),
-    "control_resolver": _Setting(sv.control_resolver, DEFAULT_CONTROL_RESOLVER, False, "uncensored resolver, or 'none'"),
+    "control_resolver": _Setting(sv.control_resolver, DEFAULT_CONTROL_RESOLVER, False,
+                                 "uncensored resolver, or 'none'"),
     "control": _Setting(sv.control, None, True, "control scan from an uncensored vantage (file or URL)"),
     "ca_file": _Setting(sv.existing_file, None, True, "extra trusted CA certificates (PEM)"),
-    "timeout": _Setting(sv.number(0, MAX_TIMEOUT_S, "seconds"), limits.DEFAULT_TIMEOUT_S, False, "seconds per network operation"),
-    "concurrency": _Setting(sv.integer(1, limits.MAX_CONCURRENCY, "targets"), limits.DEFAULT_CONCURRENCY, False, "targets measured at once"),
+    "timeout": _Setting(sv.number(0, MAX_TIMEOUT_S, "seconds"), limits.DEFAULT_TIMEOUT_S, False,
+                        "seconds per network operation"),
+    "concurrency": _Setting(sv.integer(1, limits.MAX_CONCURRENCY, "targets"), limits.DEFAULT_CONCURRENCY, False,
+                            "targets measured at once"),
     "processes": _Setting(sv.integer(0, limits.MAX_PROCESSES, "processes"), 0, False,
                           "measuring processes (0: one per core, for lists of 2,000 targets or more)"),
     "keep": _Setting(sv.integer(1, MAX_KEEP_SCANS, "scans"), None, True, "complete scans kept (none: all)"),
-    "keep_days": _Setting(sv.integer(1, MAX_KEEP_DAYS, "days"), None, True, "days complete scans are kept (none: forever)"),
+    "keep_days": _Setting(sv.integer(1, MAX_KEEP_DAYS, "days"), None, True,
+                          "days complete scans are kept (none: forever)"),
     "geo": _Setting(sv.boolean, True, False, "look up the network's ASN and country"),
     "control_max_age": _Setting(_duration, CONTROL_MAX_AGE_S, False,
                                 "how far apart a control scan and this one may be for the control to be live"),
-    "notify": _Setting(sv.notify, DEFAULT_NOTIFY, False, "where change records go: feed, https webhook URLs (none: nowhere)"),
-    "webhook_secret_file": _Setting(sv.secret_file, None, True, "file of the secret that signs webhook POSTs (HMAC-SHA256)"),
+    "notify": _Setting(sv.notify, DEFAULT_NOTIFY, False,
+                       "where change records go: feed, https webhook URLs (none: nowhere)"),
+    "webhook_secret_file": _Setting(sv.secret_file, None, True,
+                                    "file of the secret that signs webhook POSTs (HMAC-SHA256)"),
     "webhook_timeout": _Setting(sv.number(0, alert_limits.MAX_WEBHOOK_TIMEOUT_S, "seconds"),
                                 alert_limits.DEFAULT_WEBHOOK_TIMEOUT_S, False, "seconds per webhook POST"),
     "webhook_retries": _Setting(sv.integer(0, alert_limits.MAX_WEBHOOK_RETRIES, "retries"),

@@ -15,23 +15,11 @@ Everything other code uses is imported from here, kzprobe.targets.
 
 from __future__ import annotations
 
-from kzprobe.targets.bundled import BASELINES_FILE, BUNDLED_TARGET_NAMES, CA_DIR, bundled_target_files, ca_names
-from kzprobe.targets.csv_files import CITIZEN_LAB_LISTS, CSV_COLUMNS, CSV_HEADER_PREFIX
-from kzprobe.targets.endpoint_specs import ENDPOINT_FIELDS
-from kzprobe.targets.entries import ENTRY_FIELDS, SOURCE_FIELDS
+from kzprobe.targets.bundled import BASELINES_FILE, CA_DIR, bundled_target_files, ca_names
 from kzprobe.targets.hosts import is_ip_literal, normalize_host
 from kzprobe.targets.ids import derive_id
-from kzprobe.targets.limits import (
-    MAX_ENDPOINTS_PER_TARGET,
-    MAX_ENTRIES_PER_FILE,
-    MAX_ID_CHARS,
-    MAX_PROBLEMS,
-    MAX_SOURCES_PER_TARGET,
-    MAX_TARGET_FILE_BYTES,
-    MAX_TEXT_CHARS,
-    MAX_URL_CHARS,
-)
-from kzprobe.targets.loader import TOP_LEVEL_METADATA, load_target_files, load_targets, targets_from_urls
+from kzprobe.targets.limits import MAX_ENDPOINTS_PER_TARGET, MAX_ENTRIES_PER_FILE, MAX_TARGET_FILE_BYTES
+from kzprobe.targets.loader import load_target_files, load_targets, targets_from_urls
 from kzprobe.targets.target import (
     BASELINE_DOMESTIC,
     BASELINE_INTERNATIONAL,
@@ -48,9 +36,16 @@ from kzprobe.targets.target import (
 
 __all__ = [
     "BASELINES",
+    "BASELINES_FILE",
+    "BASELINE_DOMESTIC",
+    "BASELINE_INTERNATIONAL",
+    "CA_DIR",
     "CATEGORIES",
     "ENDPOINT_KINDS",
     "ENDPOINT_ROLES",
+    "MAX_ENDPOINTS_PER_TARGET",
+    "MAX_ENTRIES_PER_FILE",
+    "MAX_TARGET_FILE_BYTES",
     "Endpoint",
     "Target",
     "TargetFile",

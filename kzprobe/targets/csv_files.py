@@ -13,8 +13,8 @@ from kzprobe.targets import limits
 from kzprobe.targets.entries import validate_entry
 from kzprobe.targets.ids import IdRegistry
 from kzprobe.targets.messages import unknown_key_message
-from kzprobe.targets.target import Target, TargetFile, TargetProblem
 from kzprobe.targets.problems import EntryContext, Problems
+from kzprobe.targets.target import Target, TargetFile, TargetProblem
 
 # Citizen Lab CSV columns (lists/*.csv); only `url` is required in a CSV given to kzprobe.
 CSV_COLUMNS: Final = ("url", "category_code", "category_description", "date_added", "source", "notes")
@@ -89,7 +89,7 @@ def load_csv(
         if len(row) != len(columns):
             ctx.problem(problems, None, f"has {len(row)} fields; the header has {len(columns)}")
             continue
-        cells = {column: cell.strip() for column, cell in zip(columns, row)}
+        cells = {column: cell.strip() for column, cell in zip(columns, row, strict=True)}
         target = validate_entry(_csv_entry(cells, basename), ctx, problems, ids)
         if target is not None:
             targets.append(target)

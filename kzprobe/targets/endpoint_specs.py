@@ -9,8 +9,8 @@ from kzprobe.targets.bundled import ca_bundle_path, ca_names
 from kzprobe.targets.hosts import is_ip_literal, normalize_host
 from kzprobe.targets.limits import MAX_ENDPOINTS_PER_TARGET
 from kzprobe.targets.messages import show_value, type_name, unknown_key_message
-from kzprobe.targets.target import ENDPOINT_KINDS, ENDPOINT_ROLES, Endpoint
 from kzprobe.targets.problems import EntryContext, Problems
+from kzprobe.targets.target import ENDPOINT_KINDS, ENDPOINT_ROLES, Endpoint
 
 # Fields of an endpoint given as a mapping.
 ENDPOINT_FIELDS: Final = ("host", "port", "tls", "sni", "ca", "role", "kind", "cert", "fingerprint")

@@ -9,12 +9,12 @@ from typing import Any, Final
 from kzprobe.docs_links import doc_path
 from kzprobe.targets.endpoint_specs import check_endpoints
 from kzprobe.targets.hosts import registrable_site, url_parts
-from kzprobe.targets.ids import ID_PATTERN, host_slug, IdRegistry, derive_id
+from kzprobe.targets.ids import ID_PATTERN, IdRegistry, derive_id, host_slug
 from kzprobe.targets.keywords import keyword_id, keyword_problem
 from kzprobe.targets.limits import MAX_ID_CHARS, MAX_SOURCES_PER_TARGET, MAX_TEXT_CHARS
 from kzprobe.targets.messages import first_unsafe_char, show_value, type_name, unknown_key_message
-from kzprobe.targets.target import BASELINES, CATEGORIES, Endpoint, Target
 from kzprobe.targets.problems import EntryContext, Problems
+from kzprobe.targets.target import BASELINES, CATEGORIES, Endpoint, Target
 
 # Fields of an entry, and of each of its sources.
 ENTRY_FIELDS: Final = ("id", "url", "keyword", "name", "category", "sources", "download", "baseline", "endpoints",
@@ -301,7 +301,7 @@ def _check_date(value: Any, where: str, ctx: EntryContext, problems: Problems) -
     if match:
         year, month, day = (int(part) if part else None for part in match.groups())
         try:
-            datetime.date(year, month or 1, day or 1)  # type: ignore[arg-type]
+            datetime.date(year, month or 1, day or 1)  # type: ignore[arg-type]  # the pattern requires a year
             return value.strip()
         except ValueError:
             pass

@@ -10,15 +10,16 @@ from pathlib import Path
 from typing import Any, Final
 
 from kzprobe.safe_yaml import YamlError, load_yaml
-from kzprobe.targets.csv_files import CSV_HEADER_PREFIX, load_csv
-from kzprobe.targets.entries import validate_entry
-from kzprobe.targets.ids import IdRegistry
+
 # The caps are read as limits.X at call time, so that a test lowers one in one place
 # (kzprobe.targets.limits) rather than writing 10,001 entries.
 from kzprobe.targets import limits
+from kzprobe.targets.csv_files import CSV_HEADER_PREFIX, load_csv
+from kzprobe.targets.entries import validate_entry
+from kzprobe.targets.ids import IdRegistry
 from kzprobe.targets.messages import first_unsafe_char, type_name, unknown_key_message
-from kzprobe.targets.target import Target, TargetFile, TargetFileError, TargetProblem
 from kzprobe.targets.problems import EntryContext, Problems
+from kzprobe.targets.target import Target, TargetFile, TargetFileError, TargetProblem
 
 # Top-level fields of a YAML target file, besides its `targets` list.
 TOP_LEVEL_METADATA: Final = ("title", "description", "licence")

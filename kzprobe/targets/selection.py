@@ -40,7 +40,9 @@ def select_targets(targets: Sequence[Target], selection: TargetSelection) -> lis
     categories = {c.upper() for c in selection.categories}
     unknown = sorted(categories - set(CATEGORIES))
     if unknown:
-        raise TargetSelectionError(f"unknown category {unknown[0]!r} (Citizen Lab codes, e.g. NEWS, POLR, HUMR, COMM, ANON)")
+        raise TargetSelectionError(
+            f"unknown category {unknown[0]!r} (Citizen Lab codes, e.g. NEWS, POLR, HUMR, COMM, ANON)"
+        )
     for pattern in selection.ids:
         if not any(fnmatchcase(t.id, pattern) for t in targets):
             raise TargetSelectionError(f"no target {pattern!r} in the lists (`kzprobe targets list` shows their ids)")

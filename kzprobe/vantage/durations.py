@@ -30,7 +30,8 @@ def parse_duration(value: object) -> float:
     else:
         match = _DURATION.match(value) if isinstance(value, str) else None
         if match is None:
-            raise DurationError(f"must be a duration such as 90m, 3h or 1d (a bare number is hours), not {value!r}"[:200])
+            said = f"must be a duration such as 90m, 3h or 1d (a bare number is hours), not {value!r}"
+            raise DurationError(said[:200])
         seconds = float(match[1]) * _UNITS[(match[2] or "h").lower()]
     if not math.isfinite(seconds) or not 0 < seconds <= MAX_DURATION_S:
         raise DurationError(f"must be above 0 and at most 30 days, not {value!r}"[:200])

@@ -36,9 +36,9 @@ import dns.rcode
 import dns.rdatatype
 import dns.resolver
 
-from kzprobe.report import vocabulary as v
-from kzprobe.probes.failures import failure_from_exception
 from kzprobe.probes.dns import ResolverConfigError, ResolverSpec
+from kzprobe.probes.failures import failure_from_exception
+from kzprobe.report import vocabulary as v
 
 # Per query; the whole lookup gets GEO_DEADLINE_QUERIES times that (two echo servers in turn,
 # then Cymru, plus slack). Geo is metadata: it must never hold a scan back by more than seconds.
@@ -88,7 +88,8 @@ def parse_echo_servers(text: str) -> tuple[EchoServer, ...]:
             raise ValueError(f"{entry!r} is not 'ADDRESS[:PORT] NAME A|AAAA|TXT'")
         where, name, rdtype = fields[0], fields[1], fields[2].upper()
         port = 53
-        match = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\](?::([0-9]{1,5}))?|([0-9.]+)(?::([0-9]{1,5}))?|([0-9A-Fa-f:]+)", where)
+        match = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\](?::([0-9]{1,5}))?|([0-9.]+)(?::([0-9]{1,5}))?|([0-9A-Fa-f:]+)",
+                             where)
         if match is None:
             raise ValueError(f"{entry!r}: {where!r} is not an address with an optional port")
         address = match.group(1) or match.group(3) or match.group(5)

@@ -18,7 +18,7 @@ import errno
 import fcntl
 import os
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
@@ -120,7 +120,7 @@ def acquire_output_lock(directory: Path) -> OutputLock:
 
 
 def _write_note(fd: int) -> None:
-    started = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"pid {os.getpid()} since {started}\n".encode(), 0)
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 import re
 import stat
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from kzprobe.report.write import journal_path_for
 from kzprobe.report.format import REPORT_FORMAT
 from kzprobe.report.read import leading_fields, parse_time, read_head
+from kzprobe.report.write import journal_path_for
 
 REPORT_NAME: Final = re.compile(
     r"^(?P<vantage>[A-Za-z0-9][A-Za-z0-9._-]{0,63})-(?P<stamp>[0-9]{8}T[0-9]{6}Z)\.json$"
@@ -88,7 +88,7 @@ def scan_report(path: Path) -> ScanReport | None:
     moment = parse_time(started) if isinstance(started, str) else None
     if moment is None or not isinstance(complete, bool):
         return None
-    return ScanReport(path, match["vantage"], moment.astimezone(timezone.utc), complete)
+    return ScanReport(path, match["vantage"], moment.astimezone(UTC), complete)
 
 
 def journal_of(report: Path) -> Path:

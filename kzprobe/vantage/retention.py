@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from kzprobe.errors import CannotWriteError
@@ -77,7 +77,7 @@ def apply_retention(directory: Path, keep: int | None, keep_days: int | None,
     """
     if keep is None and keep_days is None:
         return []  # keep everything: no need to look
-    moment = now or datetime.now(timezone.utc)
+    moment = now or datetime.now(UTC)
     protected = {_same_file_key(p) for p in protect}
     reports: list[ScanReport] = []
     try:

@@ -8,11 +8,21 @@ import json
 
 import pytest
 
-from support.observations import (
-    HOST, baselines, control_of, dns, hop, report, result, tcp, tls, verdict_of, web,
-)
-from kzprobe.report import vocabulary as v
 from kzprobe.analysis import analyse_report, analyse_scan
+from kzprobe.report import vocabulary as v
+from support.observations import (
+    HOST,
+    baselines,
+    control_of,
+    dns,
+    hop,
+    report,
+    result,
+    tcp,
+    tls,
+    verdict_of,
+    web,
+)
 
 TLS_RESET = dict(web(), tls=[tls(failure="connection_reset")], http=[])
 TCP_TIMEOUT = dict(web(), tcp=[tcp(failure="generic_timeout_error")], tls=[], http=[])
@@ -89,8 +99,9 @@ def test_analyse_report_without_control_is_offline_safe():
         "dns": "x", "tcp": {"a": 1}, "tls": [None, 3, {"address": 7}], "http": [{"url": None}, "x"],
         "download": {"samples": [{"t_ms": "a", "bytes": -5}, {"t_ms": float("nan"), "bytes": 1}]}}}]),
     ("huge_strings", [result(dict(web(), http=[hop(title="T" * 100_000, body="<" * 200_000)]))]),
-    ("hostile_dn_and_addresses", [result(dict(web(), dns=dns(HOST, ["\x1b[31m1.2.3.4", "::ffff:127.0.0.1"]),
-                                             tls=[tls(chain=[{"subject": "CN=\\", "issuer": "=,=+\\4", "sha256": 5}])]))]),
+    ("hostile_dn_and_addresses", [result(dict(
+        web(), dns=dns(HOST, ["\x1b[31m1.2.3.4", "::ffff:127.0.0.1"]),
+        tls=[tls(chain=[{"subject": "CN=\\", "issuer": "=,=+\\4", "sha256": 5}])]))]),
     ("empty_target", [{"target": {}, "observations": {}}]),
 ], ids=lambda x: x if isinstance(x, str) else "")
 def test_hostile_input_never_crashes(name, results):

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from kzprobe.analysis import analyse_scan
+from kzprobe.report import vocabulary as v
+from support.captive_portal import LOGIN, PORTAL, behind_portal, portal_scan
 from support.observations import (
     KZ_BLOCKPAGE,
     baselines,
@@ -17,9 +20,6 @@ from support.observations import (
     tls,
     web,
 )
-from kzprobe.analysis import analyse_scan
-from kzprobe.report import vocabulary as v
-from support.captive_portal import LOGIN, PORTAL, behind_portal, portal_scan
 
 BLOCKPAGE_SERVER = "95.57.255.80"
 
@@ -77,7 +77,8 @@ ROWS = [
     ("walled_garden_letting_one_baseline_through", walled_garden_scan(), None, v.CAPTIVE_PORTAL),
     ("no_baselines_every_target_through_the_portal", no_baselines_portal(), None, v.CAPTIVE_PORTAL),
     ("censor_pointing_many_names_at_one_blockpage_while_baselines_work", lying_resolver_scan(), None, v.ONLINE),
-    ("fingerprinted_blockpage_at_the_shared_address_is_a_censor", lying_resolver_scan(KZ_BLOCKPAGE, baselines_work=False),
+    ("fingerprinted_blockpage_at_the_shared_address_is_a_censor",
+     lying_resolver_scan(KZ_BLOCKPAGE, baselines_work=False),
      None, v.ONLINE),
     ("three_sites_on_one_shared_host_prove_their_names", shared_host_scan(), None, v.ONLINE),
     # Below the minimum the baselines speak as they always did (the portal's page is a domestic answer).

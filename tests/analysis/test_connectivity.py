@@ -5,10 +5,20 @@ from __future__ import annotations
 
 import pytest
 
-from support.observations import (
-    ADDRESS, HOST, KZ_BLOCKPAGE, baselines, control_of, dns, hop, result, tcp, tls, web,
-)
 from kzprobe.analysis import analyse_scan
+from support.observations import (
+    ADDRESS,
+    HOST,
+    KZ_BLOCKPAGE,
+    baselines,
+    control_of,
+    dns,
+    hop,
+    result,
+    tcp,
+    tls,
+    web,
+)
 
 HTTPS_CONTROL = control_of(result(web()))
 CUT = dict(international=False, domestic=True)

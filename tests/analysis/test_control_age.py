@@ -5,12 +5,22 @@ from __future__ import annotations
 
 import pytest
 
-from support.observations import (
-    HOST, UNKNOWN_BLOCKPAGE, add_split, control_of, dns, hop, neutral, result, tcp, tls, verdict_of, web,
-)
 from kzprobe.analysis import analyse_report, analyse_scan
 from kzprobe.analysis import thresholds as th
 from kzprobe.report import vocabulary as v
+from support.observations import (
+    HOST,
+    UNKNOWN_BLOCKPAGE,
+    add_split,
+    control_of,
+    dns,
+    hop,
+    result,
+    tcp,
+    tls,
+    verdict_of,
+    web,
+)
 
 MEASURED = "2026-11-22T10:00:00Z"  # support.observations.result's started_at
 
@@ -50,7 +60,8 @@ ROWS = [
      "inconclusive", None, ["control.stale", "tcp.refused"], 86400.0, True),
     ("control_made_long_after_the_measurement_is_stale_too", failing(tcp_failure=v.GENERIC_TIMEOUT),
      "2026-11-22T20:00:00Z", None, "inconclusive", None, ["control.stale"], -36000.0, True),
-    ("stale_control_handshake_silence_is_still_the_sni_signature", failing(tls_failure=v.GENERIC_TIMEOUT), "2026-11-22T00:00:00Z",
+    ("stale_control_handshake_silence_is_still_the_sni_signature", failing(tls_failure=v.GENERIC_TIMEOUT),
+     "2026-11-22T00:00:00Z",
      None, "blocked", "tls", ["tls.timeout"], 36000.0, True),
     ("stale_control_sni_reset_needs_no_control", failing(tls_failure=v.CONNECTION_RESET), "2026-11-22T00:00:00Z",
      None, "blocked", "tls", ["tls.reset"], 36000.0, True),

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from support.observations import add_split, baselines, control_of, dns, hop, result, tcp, tls, web
 from kzprobe.analysis import analyse_scan
 from kzprobe.report import vocabulary as v
+from support.observations import add_split, baselines, control_of, dns, hop, result, tcp, tls, web
 
 DOMESTIC_NEIGHBOUR = "95.57.2.77"  # the domestic baseline answers from 95.57.2.10: same /24
 DOMESTIC_WIDER = "95.57.200.7"  # same /16 only

@@ -4,12 +4,26 @@ from __future__ import annotations
 
 import pytest
 
-from support.observations import (
-    ADDRESS, HOST, KZ_BLOCKPAGE, QAZNET_CHAIN, UNKNOWN_BLOCKPAGE, baselines, control_of, dns, hop, https_target, real_chain,
-    result, tcp, tls, verdict_of, web,
-)
 from kzprobe.analysis import analyse_scan, load_fingerprints
 from kzprobe.report.scrub import SCRUBBED
+from support.observations import (
+    ADDRESS,
+    HOST,
+    KZ_BLOCKPAGE,
+    QAZNET_CHAIN,
+    UNKNOWN_BLOCKPAGE,
+    baselines,
+    control_of,
+    dns,
+    hop,
+    https_target,
+    real_chain,
+    result,
+    tcp,
+    tls,
+    verdict_of,
+    web,
+)
 
 BLOCKPAGE_SERVER = "95.57.255.80"
 
@@ -223,7 +237,8 @@ def test_blockpage_injected_on_the_sites_own_address_teaches_no_address():
 def test_the_control_scans_scrubbed_address_is_not_this_machines():
     """A "[scrubbed]" in another vantage's report is that vantage's own address: an answer of
     this machine's own address does not agree with it."""
-    control = control_of(result(lied([SCRUBBED], tcp=[tcp(SCRUBBED)], tls=[tls(SCRUBBED)], http=[hop(address=SCRUBBED)])))
+    control = control_of(result(lied([SCRUBBED], tcp=[tcp(SCRUBBED)], tls=[tls(SCRUBBED)],
+                                     http=[hop(address=SCRUBBED)])))
     obs = no_control_resolver(lied([SCRUBBED], tcp=[tcp(SCRUBBED, "generic_timeout_error")], tls=[], http=[]))
     got = verdict_of(result(obs), control)
     assert got["evidence"][0] == "dns.inconsistent"  # not "consistent": the two are different machines

@@ -6,19 +6,19 @@ from pathlib import Path
 
 import pytest
 
-from support.observations import KZ_BLOCKPAGE, hop
 from kzprobe.analysis import thresholds as th
 from kzprobe.analysis.facts import CertFact, read_result
-from kzprobe.analysis.fingerprint_file import FingerprintError, load_fingerprints
-from kzprobe.analysis.fingerprint_file import BUNDLED, bundled_fingerprints
+from kzprobe.analysis.fingerprint_file import BUNDLED, FingerprintError, bundled_fingerprints, load_fingerprints
 from kzprobe.analysis.fingerprints import parse_dn
+from support.observations import KZ_BLOCKPAGE, hop
 
 HEADER = "format: kzprobe-fingerprints\nversion: 1\n"
 
 
 def page(body: str = "", title: str | None = None, headers: dict | None = None):
     return read_result({"target": {"url": "http://x.example/"},
-                        "observations": {"http": [hop("http://x.example/", title=title, body=body, headers=headers)]}}).http[0]
+                        "observations": {"http": [
+                            hop("http://x.example/", title=title, body=body, headers=headers)]}}).http[0]
 
 
 def cert(subject: str = "CN=x.example", issuer: str = "CN=Some CA", sha256: str = "") -> CertFact:
@@ -41,15 +41,19 @@ def test_bundled_file_loads_and_every_entry_has_a_source():
     ("bad_where", HEADER + "page_patterns:\n  - {id: a, where: cookies, pattern: x, source: s}\n", "'where'"),
     ("bad_match", HEADER + "page_patterns:\n  - {id: a, where: body, match: regex, pattern: x, source: s}\n",
      "'match'"),
-    ("duplicate_id", HEADER + "redirect_targets:\n  - {id: a, host: a.kz, source: s}\n  - {id: a, host: b.kz, source: s}\n",
+    ("duplicate_id",
+     HEADER + "redirect_targets:\n  - {id: a, host: a.kz, source: s}\n  - {id: a, host: b.kz, source: s}\n",
      "duplicate id"),
     ("bad_address", HEADER + "blockpage_addresses:\n  - {id: a, address: 999.1.1.1, source: s}\n", "not an IP"),
     ("bad_hash", HEADER + "certificate_authorities:\n  - {id: a, role: interception, sha256: [abc], source: s}\n",
      "64-hex"),
-    ("authority_without_names_or_hashes", HEADER + "certificate_authorities:\n  - {id: a, role: interception, source: s}\n",
+    ("authority_without_names_or_hashes",
+     HEADER + "certificate_authorities:\n  - {id: a, role: interception, source: s}\n",
      "needs 'names'"),
-    ("bad_role", HEADER + "certificate_authorities:\n  - {id: a, role: friendly, names: {CN: x}, source: s}\n", "'role'"),
-    ("aliases_refused", HEADER + "page_patterns: &a\n  - {id: a, where: body, pattern: x, source: s}\nredirect_targets: *a\n",
+    ("bad_role", HEADER + "certificate_authorities:\n  - {id: a, role: friendly, names: {CN: x}, source: s}\n",
+     "'role'"),
+    ("aliases_refused",
+     HEADER + "page_patterns: &a\n  - {id: a, where: body, pattern: x, source: s}\nredirect_targets: *a\n",
      "alias"),
     ("not_a_mapping", "- 1\n- 2\n", "mapping"),
     ("too_long_pattern", HEADER + "page_patterns:\n  - {id: a, where: body, pattern: " + "x" * 600 + ", source: s}\n",
@@ -69,7 +73,8 @@ def test_oversized_file_is_refused_unread(tmp_path: Path):
 
 
 def test_patterns_are_literal_text_never_regular_expressions():
-    fingerprints = load_fingerprints(HEADER + "page_patterns:\n  - {id: a, where: body, pattern: '(a+)+$', source: s}\n")
+    entry = "page_patterns:\n  - {id: a, where: body, pattern: '(a+)+$', source: s}\n"
+    fingerprints = load_fingerprints(HEADER + entry)
     assert fingerprints.page(page("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!")) is None
     assert fingerprints.page(page("literal (a+)+$ here")) is not None
 
@@ -99,13 +104,15 @@ def test_header_patterns():
     ("qaznet_root_as_issuer", cert(issuer="CN=Qaznet Trust Network,C=KZ"), "interception", "kz-qaznet-trust-network"),
     ("qaznet_named_without_country", cert(issuer="CN=Qaznet Trust Network"), "interception", "kz-qaznet-trust-network"),
     ("security_certificate_needs_kz", cert(issuer="CN=Security Certificate,C=US"), "interception", None),
-    ("security_certificate_in_kz", cert(issuer="C=KZ,CN=Security Certificate"), "interception", "kz-security-certificate"),
+    ("security_certificate_in_kz", cert(issuer="C=KZ,CN=Security Certificate"), "interception",
+     "kz-security-certificate"),
     ("isca_prefix", cert(issuer="CN=Information Security Certification Authority CA,O=ISCA,C=KZ"), "interception",
      "kz-isca-information-security-ca"),
     ("chromium_blocklist_hash", cert(sha256="1df696f021ab1c3ace9a376b07ed7256a40214cd3396d7934087614924e2d7ef"),
      "interception", "kz-qaznet-chromium-blocklist"),
     ("national_ca_is_not_interception", cert(issuer="C=KZ,CN=ҰЛТТЫҚ КУӘЛАНДЫРУШЫ ОРТАЛЫҚ (RSA)"), "interception", None),
-    ("national_ca_recognised", cert(issuer="C=KZ,CN=ҰЛТТЫҚ КУӘЛАНДЫРУШЫ ОРТАЛЫҚ (RSA) 2022"), "national", "kz-nca-national"),
+    ("national_ca_recognised", cert(issuer="C=KZ,CN=ҰЛТТЫҚ КУӘЛАНДЫРУШЫ ОРТАЛЫҚ (RSA) 2022"), "national",
+     "kz-nca-national"),
     ("ordinary_ca", cert(issuer="CN=R11,O=Let's Encrypt,C=US"), "interception", None),
     ("escaped_name", cert(issuer="CN=Qaznet Trust Network\\,,C=KZ"), "interception", None),
 ], ids=lambda x: x if isinstance(x, str) else "")

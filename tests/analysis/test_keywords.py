@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from support import reports as f
 
 from kzprobe.analysis import analyse_scan
 from kzprobe.analysis.keyword_rules import keyword_verdict
+from support import reports as f
 
 OK_HTTP = {"failure": None, "step": None, "status": 404}
 OK_TLS = {"failure": None, "step": None, "handshake_completed": True}

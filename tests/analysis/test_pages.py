@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from support.observations import UNKNOWN_BLOCKPAGE, article_body, hop
 from kzprobe.analysis import thresholds as th
 from kzprobe.analysis.facts import read_result
 from kzprobe.analysis.pages import compare_pages, title_words, visible_words
+from support.observations import UNKNOWN_BLOCKPAGE, article_body, hop
 
 
 def page(status: int = 200, title: str | None = "Orda.kz - новости Казахстана", body: str | None = None, **kwargs):
@@ -37,8 +37,10 @@ def sized(length: int, title: str | None = None, headers: dict | None = None):
     ("no_title_short_blockpage", page(title=None, body="<p>Доступ ограничен оператором связи сети</p>"),
      page(title=None, body=article_body(title="")), False),
     ("no_title_same_text_different_length",
-     page(title=None, body=article_body(title="", paragraphs=10)), page(title=None, body=article_body(title="", paragraphs=40)), True),
-    ("no_title_shared_uncommon_header", sized(1_000, headers={"x-site-id": "1"}), sized(10_000, headers={"x-site-id": "2"}), True),
+     page(title=None, body=article_body(title="", paragraphs=10)),
+     page(title=None, body=article_body(title="", paragraphs=40)), True),
+    ("no_title_shared_uncommon_header",
+     sized(1_000, headers={"x-site-id": "1"}), sized(10_000, headers={"x-site-id": "2"}), True),
     ("no_title_truncated_both", page(title=None, body="x", truncated=True, body_length=9_000_000),
      page(title=None, body="y", truncated=True, body_length=8_000_000), True),
 ], ids=lambda x: x if isinstance(x, str) else "")

@@ -12,9 +12,9 @@ import json
 
 import pytest
 
-from kzprobe.report import vocabulary as v
 from kzprobe.analysis.fingerprint_file import bundled_fingerprints
 from kzprobe.analysis.services import analyse_service
+from kzprobe.report import vocabulary as v
 
 TELEGRAM_DCS = ["149.154.175.50", "149.154.167.51", "149.154.175.100", "149.154.167.91", "149.154.171.5",
                 "95.161.76.100"]
@@ -69,7 +69,8 @@ def telegram(dropped=(), ports=(80, 443)) -> dict:
 
 
 def whatsapp(chat_tcp="ok", chat_tls=None, registration="ok", chat_dns="ok", chat_control_dns=None) -> dict:
-    chat = [endpoint(f"e{i}.whatsapp.net", port, "chat", dns=chat_dns, tcp=chat_tcp, tls=chat_tls if port == 443 else None,
+    chat = [endpoint(f"e{i}.whatsapp.net", port, "chat", dns=chat_dns, tcp=chat_tcp,
+                     tls=chat_tls if port == 443 else None,
                      control_dns=chat_control_dns)
             for i in range(1, 17) for port in (443, 5222)]
     return service("WhatsApp", chat + [endpoint("v.whatsapp.net", 443, "registration", tls=registration)],
@@ -84,7 +85,8 @@ def signal(**failing) -> dict:
         kwargs = {"tls": "ok"}
         if step == "tls":
             kwargs["tls"] = failure
-            kwargs["issuer"] = "CN=Qaznet Trust Network,C=KZ" if failure == v.SSL_UNKNOWN_AUTHORITY else "CN=Signal Messenger"
+            kwargs["issuer"] = ("CN=Qaznet Trust Network,C=KZ" if failure == v.SSL_UNKNOWN_AUTHORITY
+                                else "CN=Signal Messenger")
         elif step == "tcp":
             kwargs["tcp"] = failure
         elif step == "dns":
@@ -94,7 +96,8 @@ def signal(**failing) -> dict:
 
 
 REACHABLE_WEB = {"verdict": "reachable", "blocking": None, "evidence": [], "explanation": "", "control": None}
-BLOCKED_WEB = {"verdict": "blocked", "blocking": "dns", "evidence": ["dns.nxdomain"], "explanation": "", "control": None}
+BLOCKED_WEB = {"verdict": "blocked", "blocking": "dns", "evidence": ["dns.nxdomain"], "explanation": "",
+               "control": None}
 
 
 class Context:
@@ -117,9 +120,11 @@ ROWS = [
      ["Telegram works: 8/12 endpoints and the web front end", "4 endpoints failed with no sign of blocking"]),
     ("telegram-some-dcs-dropped-control-reaches-them", telegram(dropped=TELEGRAM_DCS[:2]), telegram(), v.ONLINE,
      REACHABLE_WEB, "blocked", "tcp", ["tcp.timeout"], {"datacenter": "partly_blocked", "web": "ok"},
-     ["partly blocked at tcp", "4/12 data-centre endpoints timed out at TCP connect while the control scan reached them"]),
+     ["partly blocked at tcp",
+      "4/12 data-centre endpoints timed out at TCP connect while the control scan reached them"]),
     ("telegram-dcs-dropped-here-and-in-control", telegram(dropped=TELEGRAM_DCS), telegram(dropped=TELEGRAM_DCS),
-     v.ONLINE, None, "down", None, ["tcp.timeout"], {"datacenter": "down"}, ["Telegram down", "12/12 data-centre endpoints timed out at TCP connect, from the control scan too"]),
+     v.ONLINE, None, "down", None, ["tcp.timeout"], {"datacenter": "down"},
+     ["Telegram down", "12/12 data-centre endpoints timed out at TCP connect, from the control scan too"]),
     ("telegram-web-client-blocked-dcs-work", telegram(), None, v.ONLINE, BLOCKED_WEB,
      "blocked", "dns", ["dns.nxdomain"], {"datacenter": "ok", "web": "blocked"},
      ["partly blocked at dns", "the web front end is blocked (dns.nxdomain)", "data-centre works"]),
@@ -165,7 +170,8 @@ ROWS = [
     ("offline-scan", telegram(dropped=TELEGRAM_DCS), None, v.OFFLINE, None,
      "inconclusive", None, ["connectivity.offline"], {"datacenter": "blocked"}, ["offline"]),
     ("international-cut", whatsapp(chat_tcp=v.GENERIC_TIMEOUT, registration=v.GENERIC_TIMEOUT), None,
-     v.INTERNATIONAL_CUT, None, "blocked", "network", ["connectivity.international_cut", "tcp.timeout"], {}, ["international link"]),
+     v.INTERNATIONAL_CUT, None, "blocked", "network", ["connectivity.international_cut", "tcp.timeout"], {},
+     ["international link"]),
     ("international-cut-but-service-works", signal(), None, v.INTERNATIONAL_CUT, None,
      "reachable", None, [], {"chat": "ok"}, []),
 ]
@@ -215,8 +221,8 @@ MASS_ROWS = [
      ["too long before this scan"]),
     ("whatsapp-chat-silent-stale-control-floor-still-applies", whatsapp(chat_tcp=v.GENERIC_TIMEOUT), whatsapp(),
      True, True, "blocked", "tcp", ["tcp.timeout"], {"chat": "blocked"}, ["all 16 of its servers"]),
-    ("whatsapp-chat-servfail-for-the-control-resolver-too", whatsapp(chat_dns=v.DNS_SERVFAIL,
-                                                                     chat_control_dns=v.DNS_SERVFAIL), None, True, False,
+    ("whatsapp-chat-servfail-for-the-control-resolver-too",
+     whatsapp(chat_dns=v.DNS_SERVFAIL, chat_control_dns=v.DNS_SERVFAIL), None, True, False,
      "down", None, ["dns.servfail"], {"chat": "down"}, ["through the control resolver too"]),
     ("whatsapp-chat-servfail-no-control-resolver", whatsapp(chat_dns=v.DNS_SERVFAIL), None, True, False,
      "inconclusive", None, ["dns.servfail", "control.missing"], {"chat": "inconclusive"}, []),
@@ -252,7 +258,8 @@ def test_every_whatsapp_endpoint_has_its_outcome():
     got = analyse(result, front_end=REACHABLE_WEB)
     entries = {e["endpoint"]: e for e in got["endpoints"]}
     assert len(got["endpoints"]) == 34  # 32 chat, registration, the web front end
-    assert entries["e7.whatsapp.net:443"]["outcome"] == "tls.reset" and entries["e7.whatsapp.net:443"]["status"] == "blocked"
+    reset = entries["e7.whatsapp.net:443"]
+    assert reset["outcome"] == "tls.reset" and reset["status"] == "blocked"
     assert entries["e7.whatsapp.net:5222"]["outcome"] == "ok"
     assert entries["v.whatsapp.net:443"]["role"] == "registration"
     assert entries["https://web.whatsapp.com/"]["role"] == "web"

@@ -8,12 +8,23 @@ import copy
 
 import pytest
 
-from support.observations import (
-    ADDRESS, HOST, KZ_BLOCKPAGE, UNKNOWN_BLOCKPAGE, article_body, control_of, dns, hop, result, tcp, tls, verdict_of,
-    web,
-)
 from kzprobe.analysis.domains import registrable_domain, same_site
 from kzprobe.analysis.fingerprint_file import FingerprintError, load_fingerprints
+from support.observations import (
+    ADDRESS,
+    HOST,
+    KZ_BLOCKPAGE,
+    UNKNOWN_BLOCKPAGE,
+    article_body,
+    control_of,
+    dns,
+    hop,
+    result,
+    tcp,
+    tls,
+    verdict_of,
+    web,
+)
 
 URL = f"https://{HOST}/"
 HTTP_URL = f"http://{HOST}/"
@@ -54,7 +65,8 @@ NATIONAL_TWIN = twin(hop(URL, 302, location=f"https://{NATIONAL}/", title=None, 
 
 ROWS = [
     # Item 6: the site refusing the vantage
-    ("geo_451_over_validated_tls", https(http=[hop(URL, 451, title="Unavailable", body="not available in your country")]),
+    ("geo_451_over_validated_tls",
+     https(http=[hop(URL, 451, title="Unavailable", body="not available in your country")]),
      "https", HTTPS_CONTROL, "inconclusive", None, ["http.site_refused"]),
     ("geo_451_over_validated_tls_without_control",
      https(http=[hop(URL, 451, title="Unavailable", body="not available in your country")]),
@@ -67,9 +79,11 @@ ROWS = [
     ("cloudflare_challenge_page_503_is_not_the_server_failing",
      https(http=[hop(URL, 503, title="Just a moment...", body=CHALLENGE)]), "https", None,
      "inconclusive", None, ["http.site_refused"]),
-    ("challenge_over_plain_http_is_still_the_cdn", http(http=[hop(HTTP_URL, 403, title="Just a moment...", body=CHALLENGE)]),
+    ("challenge_over_plain_http_is_still_the_cdn",
+     http(http=[hop(HTTP_URL, 403, title="Just a moment...", body=CHALLENGE)]),
      "http", HTTP_CONTROL, "inconclusive", None, ["http.site_refused"]),
-    ("aws_waf_captcha_header", https(http=[hop(URL, 405, title=None, body="", headers={"x-amzn-waf-action": "captcha"})]),
+    ("aws_waf_captcha_header",
+     https(http=[hop(URL, 405, title=None, body="", headers={"x-amzn-waf-action": "captcha"})]),
      "https", HTTPS_CONTROL, "inconclusive", None, ["http.site_refused"]),
     ("plain_403_from_an_address_no_control_knows_stays_a_difference",
      http(dns=dns(HOST, ["10.1.2.3"]), control_dns=dns(HOST, [ADDRESS]), tcp=[tcp("10.1.2.3", port=80)],

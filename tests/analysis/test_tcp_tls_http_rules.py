@@ -8,8 +8,25 @@ import copy
 import pytest
 
 from support.observations import (
-    ADDRESS, HOST, HTTP_URL, KZ_BLOCKPAGE, QAZNET_CHAIN, UNKNOWN_BLOCKPAGE, add_split, article_body, control_of, dns,
-    hop, http_target, https_target, real_chain, result, tcp, tls, verdict_of, web,
+    ADDRESS,
+    HOST,
+    HTTP_URL,
+    KZ_BLOCKPAGE,
+    QAZNET_CHAIN,
+    UNKNOWN_BLOCKPAGE,
+    add_split,
+    article_body,
+    control_of,
+    dns,
+    hop,
+    http_target,
+    https_target,
+    real_chain,
+    result,
+    tcp,
+    tls,
+    verdict_of,
+    web,
 )
 
 HTTPS_CONTROL = control_of(result(web()))
@@ -151,7 +168,8 @@ ROWS = [
      tls_failed("ssl_unknown_authority", completed=True, chain=national_ca()), None,
      "inconclusive", None, ["control.missing", "tls.invalid_cert"]),
     ("tls_wrong_name_where_control_validates", "https",
-     tls_failed("ssl_invalid_hostname", completed=True, chain=[dict(real_chain("elsewhere.example")[0], sha256="c1" * 32)]),
+     tls_failed("ssl_invalid_hostname", completed=True,
+                chain=[dict(real_chain("elsewhere.example")[0], sha256="c1" * 32)]),
      HTTPS_CONTROL,
      "blocked", "tls", ["tls.invalid_cert"]),
     ("tls_expired_everywhere_is_down", "https", tls_failed("ssl_invalid_certificate", completed=True),
@@ -191,7 +209,8 @@ ROWS = [
           redirect_dns=[dns("cdn.example", failure="dns_nxdomain_error")]),
      HTTP_CONTROL, "blocked", "dns", ["dns.nxdomain"]),
     ("redirect_then_tcp_timeout_on_the_new_host", "http",
-     http(http=[redirected_to("https://cdn.example/"), hop("https://cdn.example/", None, failure="generic_timeout_error")],
+     http(http=[redirected_to("https://cdn.example/"),
+                hop("https://cdn.example/", None, failure="generic_timeout_error")],
           redirect_dns=[dns("cdn.example", ["88.198.5.5"])],
           tcp=[tcp(port=80), tcp("88.198.5.5", "generic_timeout_error", host="cdn.example")]),
      HTTP_CONTROL, "blocked", "tcp", ["tcp.timeout"]),
@@ -252,7 +271,8 @@ ROWS = [
      "inconclusive", None, ["control.missing"]),
     ("plain_http_page_without_control", "http", http(), None, "inconclusive", None, ["control.missing"]),
     ("page_that_changes_on_every_request", "http",
-     http(http=[hop(f"http://{HOST}/", body=article_body(paragraphs=25, extra="<aside>token 8f3a Updated 10:01</aside>"))]),
+     http(http=[hop(f"http://{HOST}/",
+                    body=article_body(paragraphs=25, extra="<aside>token 8f3a Updated 10:01</aside>"))]),
      HTTP_CONTROL, "reachable", None, []),
     ("status_forbidden_where_control_gets_the_page", "http",
      http(http=[hop(f"http://{HOST}/", 403, title="403 Forbidden", body="<h1>Forbidden</h1>")]), HTTP_CONTROL,
@@ -331,7 +351,8 @@ def test_port_443_refused_after_a_redirect_to_https_is_blocked_at_tcp():
         http=[hop(HTTP_URL, 301, location=f"https://{HOST}/", title=None, body=""), hop()],
         tcp=[tcp(port=80), tcp(port=443)], tls=[tls()]))
     verdict = verdict_of(target, control)
-    assert (verdict["verdict"], verdict["blocking"], verdict["evidence"]) == ("blocked", "tcp", ["tcp.refused"]), verdict
+    found = (verdict["verdict"], verdict["blocking"], verdict["evidence"])
+    assert found == ("blocked", "tcp", ["tcp.refused"]), verdict
 
 
 def test_a_censors_redirect_to_its_warning_server_on_a_private_address_stays_an_http_block():

@@ -8,10 +8,10 @@ import copy
 
 import pytest
 
-from support.observations import HOST, baselines, control_of, download, hop, result, tcp, tls, verdict_of, web
 from kzprobe.analysis import thresholds as th
 from kzprobe.analysis.facts import read_result
 from kzprobe.analysis.handshakes import baseline_handshake_ms, slow_handshake
+from support.observations import HOST, baselines, control_of, download, hop, result, tcp, tls, verdict_of, web
 
 URL = f"https://{HOST}/"
 SLOW = download(kbps=150.0, seconds=8.0, burst_bytes=16_000, complete=False)
@@ -53,7 +53,8 @@ ROWS = [
      "throttled", ["throughput.low"]),
     ("slow_download_as_slow_in_the_control_is_the_server", web(with_download=SLOW),
      control(web(with_download=SLOW)), "reachable", []),
-    ("slow_download_and_slow_handshake_without_control", with_handshake(web(with_download=SLOW), 2_500.0, check_ms=40.0), None,
+    ("slow_download_and_slow_handshake_without_control",
+     with_handshake(web(with_download=SLOW), 2_500.0, check_ms=40.0), None,
      "throttled", ["throughput.low", "throughput.slow_handshake"]),
     # Slow handshakes for one name (OONI, Kazakhstan 2022-23)
     ("slow_handshake_alone_without_control", with_handshake(web(), 2_500.0, check_ms=40.0), None,
@@ -90,7 +91,8 @@ ROWS = [
      "reachable", []),
     ("small_page_under_a_second_is_latency", web() | {"http": [page(th.SLOW_PAGE_MIN_MS - 1)]},
      control_of(result(web() | {"http": [page(10.0)]})), "reachable", []),
-    ("small_page_over_a_long_path_is_latency", web() | {"http": [page(1_600.0)], "tcp": [tcp(port=443) | {"duration_ms": 400.0}]},
+    ("small_page_over_a_long_path_is_latency",
+     web() | {"http": [page(1_600.0)], "tcp": [tcp(port=443) | {"duration_ms": 400.0}]},
      control_of(result(web() | {"http": [page(10.0)]})), "reachable", []),
     ("small_page_and_slow_handshake_without_control",
      with_handshake(web() | {"http": [page(1_600.0)]}, 2_500.0, check_ms=40.0), None,

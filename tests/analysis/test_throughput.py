@@ -5,12 +5,22 @@ from __future__ import annotations
 
 import pytest
 
-from support.observations import (
-    HOST, HTTP_URL, control_of, download, hop, http_target, https_target, report, result, verdict_of, web,
-)
 from kzprobe.analysis import thresholds as th
 from kzprobe.analysis.facts import DownloadFact
 from kzprobe.analysis.throughput import Throughput, from_download, judge
+from support.observations import (
+    HOST,
+    HTTP_URL,
+    control_of,
+    download,
+    hop,
+    http_target,
+    https_target,
+    report,
+    result,
+    verdict_of,
+    web,
+)
 
 
 def fact(samples: list[tuple[float, int]], *, status: int = 200, complete: bool = True,
@@ -124,8 +134,8 @@ def test_large_page_without_download_is_judged_as_a_page():
 
 def test_baselines_are_compared_with_each_other_not_themselves():
     """One baseline alone has no reference: it cannot be called throttled by itself."""
-    from support.observations import baselines
     from kzprobe.analysis import analyse_scan
+    from support.observations import baselines
     # The control scan's fast baselines corroborate the low rate (a low rate alone would not).
     slow = baselines()[0]
     slow["observations"]["download"] = THROTTLED
@@ -169,7 +179,8 @@ def test_a_page_that_drips_everywhere_is_not_throttled():
 
 def test_a_page_that_breaks_off_everywhere_is_down_not_blocked():
     reset = dict(DRIP, failure="connection_reset")
-    verdict = verdict_of(http_target(http=[hop(HTTP_URL, **reset)]), control_of(http_target(http=[hop(HTTP_URL, **reset)])))
+    verdict = verdict_of(http_target(http=[hop(HTTP_URL, **reset)]),
+                         control_of(http_target(http=[hop(HTTP_URL, **reset)])))
     assert verdict["verdict"] == "down", verdict
 
 

@@ -9,7 +9,18 @@ import copy
 import pytest
 
 from support.observations import (
-    ADDRESS, HOST, QAZNET_CHAIN, add_split, control_of, dns, neutral, result, tcp, tls, verdict_of, web,
+    ADDRESS,
+    HOST,
+    QAZNET_CHAIN,
+    add_split,
+    control_of,
+    dns,
+    neutral,
+    result,
+    tcp,
+    tls,
+    verdict_of,
+    web,
 )
 
 CDN_NODE = "95.57.9.9"  # an in-ISP node the local resolver answers
@@ -30,7 +41,8 @@ def cert(subject: str, issuer: str, sha: str, key: str = "") -> dict:
 
 
 SITE_LEAF = cert(f"CN={HOST}", "CN=R11,O=Let's Encrypt,C=US", "ab", LEAF_KEY)
-SITE_CHAIN = [SITE_LEAF, cert("CN=R11,O=Let's Encrypt,C=US", "CN=ISRG Root X1,O=Internet Security Research Group,C=US", "a1")]
+SITE_CHAIN = [SITE_LEAF,
+              cert("CN=R11,O=Let's Encrypt,C=US", "CN=ISRG Root X1,O=Internet Security Research Group,C=US", "a1")]
 # The server forgot its intermediate: only the leaf came, and its issuer is not a root.
 INCOMPLETE = [SITE_LEAF]
 # An interceptor's forgery: the site's name, another issuer and another key.

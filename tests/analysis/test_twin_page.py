@@ -10,7 +10,19 @@ import copy
 
 import pytest
 
-from support.observations import HOST, KZ_BLOCKPAGE, article_body, control_of, dns, hop, result, tcp, tls, verdict_of, web
+from support.observations import (
+    HOST,
+    KZ_BLOCKPAGE,
+    article_body,
+    control_of,
+    dns,
+    hop,
+    result,
+    tcp,
+    tls,
+    verdict_of,
+    web,
+)
 
 URL = f"https://{HOST}/"
 HTTP_URL = f"http://{HOST}/"

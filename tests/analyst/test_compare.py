@@ -8,8 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from support import reports as f
 from kzprobe.errors import ExitCode
+from support import reports as f
 
 
 @pytest.fixture
@@ -34,8 +34,13 @@ def test_compare_lists_the_changed_targets_and_hides_the_unchanged(pair):
     assert "1 changed" not in out
     assert "2 changed · 1 only in A · 1 only in B · 7 unchanged (hidden; --all shows them)" in out
     lines = {line.split()[0]: line for line in out.splitlines() if line.strip()}
-    assert re.search(r"orda-kz\s+NEWS\s+changed\s+blocked/tls tls\.reset\s+reachable\s+verdict, blocking, evidence", lines["orda-kz"])
-    assert re.search(r"kaztag-kz\s+NEWS\s+changed\s+blocked/tls tls\.timeout\s+blocked/tls tls\.reset\s+evidence$", lines["kaztag-kz"].rstrip())
+    assert re.search(
+        r"orda-kz\s+NEWS\s+changed\s+blocked/tls tls\.reset\s+reachable\s+verdict, blocking, evidence", lines["orda-kz"]
+    )
+    assert re.search(
+        r"kaztag-kz\s+NEWS\s+changed\s+blocked/tls tls\.timeout\s+blocked/tls tls\.reset\s+evidence$",
+        lines["kaztag-kz"].rstrip(),
+    )
     assert re.search(r"ca-news-info\s+NEWS\s+only in A\s+blocked/http", lines["ca-news-info"])
     assert re.search(r"vpn-example\s+ANON\s+only in B\s+-\s+blocked/tcp", lines["vpn-example"])
     assert "livejournal-com" not in lines  # evidence order changed only

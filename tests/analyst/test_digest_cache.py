@@ -9,12 +9,12 @@ import os
 import sqlite3
 
 import kzprobe
-from support import reports as f
 from kzprobe.analyst import digest_cache, streaming
+from kzprobe.analyst.digest_cache import file_stamp, open_cache
 from kzprobe.analyst.export import format_rows
 from kzprobe.analyst.filters import TargetFilter
-from kzprobe.analyst.digest_cache import file_stamp, open_cache
 from kzprobe.analyst.reading import read_scan
+from support import reports as f
 
 
 def _forge_same_stamp(path, text: str) -> None:
@@ -86,7 +86,9 @@ def test_databases_of_other_versions_are_removed(tmp_path):
     old = tmp_path / "digests-0-0.0.1.sqlite3"
     old.write_text("old")
     open_cache(tmp_path).close()
-    assert [p.name for p in tmp_path.iterdir()] == [f"digests-{digest_cache.DIGEST_FORMAT}-{kzprobe.__version__}.sqlite3"]
+    assert [p.name for p in tmp_path.iterdir()] == [
+        f"digests-{digest_cache.DIGEST_FORMAT}-{kzprobe.__version__}.sqlite3"
+    ]
 
 
 def test_a_corrupt_entry_is_a_miss(tmp_path):

@@ -9,9 +9,9 @@ from datetime import timedelta
 
 import pytest
 
-from support import reports as f
 from kzprobe.analyst.export import COLUMNS
 from kzprobe.errors import ExitCode
+from support import reports as f
 
 
 @pytest.fixture
@@ -34,7 +34,8 @@ def test_csv_has_one_row_per_target_per_scan_in_time_order(scans):
     assert [row["vantage"] for row in rows[:10]] == ["almaty-vps"] * 10 and rows[-1]["vantage"] == "lab"
     orda = rows[0]
     assert {key: orda[key] for key in ("scan_started_at", "asn", "country", "connectivity", "target", "category",
-                                        "verdict", "blocking", "evidence", "tls_failure", "tcp_connect_ms", "dns_ms")} == {
+                                        "verdict", "blocking", "evidence", "tls_failure", "tcp_connect_ms",
+                                        "dns_ms")} == {
         "scan_started_at": "2022-01-05T10:00:00Z", "asn": "AS9198", "country": "KZ", "connectivity": "online",
         "target": "orda-kz", "category": "NEWS", "verdict": "blocked", "blocking": "tls", "evidence": "tls.reset",
         "tls_failure": "connection_reset", "tcp_connect_ms": "31.4", "dns_ms": "13.1",
@@ -47,7 +48,10 @@ def test_key_timings_and_throughput_come_from_the_observations(scans):
     assert rows["tengrinews-kz"]["http_status"] == "200" and rows["tengrinews-kz"]["http_first_byte_ms"] == "120.5"
     assert rows["tengrinews-kz"]["tls_version"] == "TLSv1.3"
     assert rows["youtube-com"]["download_kbps"] == "12.0" and rows["youtube-com"]["download_stall_ms"] == "900.0"
-    assert rows["livejournal-com"]["dns_failure"] == "dns_nxdomain_error" and rows["livejournal-com"]["tcp_connect_ms"] == ""
+    assert (
+        rows["livejournal-com"]["dns_failure"] == "dns_nxdomain_error"
+        and rows["livejournal-com"]["tcp_connect_ms"] == ""
+    )
     # The IPv6 attempt failing with network_unreachable is the vantage lacking IPv6, not the telling failure.
     assert rows["dead-site-kz"]["tcp_failure"] == "connection_refused"
     assert rows["ca-news-info"]["http_title"] == "Доступ ограничен" and rows["ca-news-info"]["http_status"] == "403"

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from support import reports as f
 from kzprobe.analyst.html.grid import DAY, HOUR, WEEK, TimeGrid, runs
 from kzprobe.analyst.html.palette import CONNECTIVITY_LOOKS, STATE_LOOKS, connectivity_look, state_look
 from kzprobe.analyst.reading import digest_report
 from kzprobe.report import vocabulary as v
 from kzprobe.report.read import check_report
+from support import reports as f
 
-START = datetime(2022, 1, 3, tzinfo=timezone.utc)
+START = datetime(2022, 1, 3, tzinfo=UTC)
 
 
 def scan(moment: datetime, states: dict[str, str], *, vantage: str = "almaty-vps", connectivity: str = v.ONLINE,
@@ -84,7 +84,8 @@ def test_too_many_cells_fold_into_days_then_weeks_then_refuse_and_count():
     tight.finish()
     assert tight.resolution == WEEK and tight.folded_for_cells
     assert tight.cells <= 12 and tight.refused > 0
-    drawn = sum(cell.scans for grid_ in tight.vantages.values() for cells in grid_.rows.values() for cell in cells.values())
+    drawn = sum(cell.scans for grid_ in tight.vantages.values()
+                for cells in grid_.rows.values() for cell in cells.values())
     assert drawn + tight.refused == 24 * 12 * 10
 
 
@@ -92,8 +93,10 @@ def test_too_many_cells_fold_into_days_then_weeks_then_refuse_and_count():
     ("hours", "expected"),
     [
         # scenario per hour -> runs (first column, columns, state, mixed)
-        (["reachable", "reachable", "tls_reset", "tls_reset"], [(0, 2, "reachable", False), (2, 2, "blocked/tls", False)]),
-        (["reachable", None, "reachable"], [(0, 1, "reachable", False), (2, 1, "reachable", False)]),  # a gap ends a run
+        (["reachable", "reachable", "tls_reset", "tls_reset"],
+         [(0, 2, "reachable", False), (2, 2, "blocked/tls", False)]),
+        (["reachable", None, "reachable"], [(0, 1, "reachable", False), (2, 1, "reachable", False)]),
+        # a gap ends a run
     ],
 )
 def test_runs_are_periods_of_the_same_states(hours, expected):

@@ -7,16 +7,16 @@ import base64
 import hashlib
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from support import reports as f
-from support.html_page import Page, parse_page
 from kzprobe.analyst.html import ReportPicture, render_html
 from kzprobe.analyst.reading import OONI_LICENCE, digest_report, provenance_of
 from kzprobe.errors import ExitCode
 from kzprobe.report.read import check_report
+from support import reports as f
+from support.html_page import Page, parse_page
 
 MISSING_HOURS = set(range(60, 66))  # 5 Jan 12:00 to 17:00: neither vantage could scan
 # The elements the page is made of; anything else came from somewhere it should not.
@@ -52,7 +52,7 @@ def _page_of(*reports, **options) -> Page:
     for made in reports:
         picture.add(digest_report(check_report(json.loads(json.dumps(made)), "test"), "test", detail=False))
     picture.grid.finish()
-    return parse_page(render_html(picture, generated_at=datetime(2026, 1, 1, tzinfo=timezone.utc), **options))
+    return parse_page(render_html(picture, generated_at=datetime(2026, 1, 1, tzinfo=UTC), **options))
 
 
 # --- what the page shows ------------------------------------------------------------------
@@ -99,7 +99,7 @@ def test_a_run_carries_its_evidence_and_latest_explanation(january_page):
     last = row["r"][-1]
     assert january_page.string(last[6]) == "tls.timeout"
     assert january_page.string(last[7]) == "TLS handshake timed out after the ClientHello; the control completed it."
-    assert datetime.fromtimestamp(last[8], timezone.utc) == datetime(2022, 1, 11, 23, tzinfo=timezone.utc)
+    assert datetime.fromtimestamp(last[8], UTC) == datetime(2022, 1, 11, 23, tzinfo=UTC)
 
 
 def test_the_network_table_says_what_is_blocked_how(january_page):

@@ -9,13 +9,13 @@ from datetime import timedelta
 
 import pytest
 
-from support import reports as f
-from kzprobe.report import read as rr
 from kzprobe.analyst import reading, streaming
-from kzprobe.analyst.service_rows import summarise_endpoints
 from kzprobe.analyst.measures import measures_of
 from kzprobe.analyst.scan_order import scan_key
+from kzprobe.analyst.service_rows import summarise_endpoints
+from kzprobe.report import read as rr
 from kzprobe.report.read import peek_header
+from support import reports as f
 
 
 def _hourly(tmp_path, hours: int) -> list:
@@ -35,7 +35,8 @@ def test_a_report_whose_header_is_not_up_front_is_still_placed_by_time(tmp_path)
     f.write_json(tmp_path / "b.json", f.kz_report())
     assert peek_header(tmp_path / "a.json") == {}
     keys = sorted(scan_key(tmp_path / name) for name in ("a.json", "b.json"))
-    assert [(key.path, key.known) for key in keys] == [(str(tmp_path / "b.json"), True), (str(tmp_path / "a.json"), True)]
+    assert [(key.path, key.known) for key in keys] == [(str(tmp_path / "b.json"), True),
+                                                       (str(tmp_path / "a.json"), True)]
 
 
 def test_the_peeked_header_is_what_a_full_read_finds(tmp_path):
@@ -116,7 +117,8 @@ def test_an_analysis_that_fails_on_a_journal_is_that_files_problem(tmp_path, mon
 ODD_OBSERVATIONS = [
     None, [], "text", {"dns": "x", "tcp": {"failure": None, "duration_ms": "fast"}, "tls": [1, None],
                        "http": [{"status": "200", "timings": []}], "download": {"kilobytes_per_second": float("nan")}},
-    {"endpoints": [None, {"endpoint": "x", "tcp": [{"failure": 5}]}, {"tcp": {"failure": "connection_reset", "address": 7}}]},
+    {"endpoints": [None, {"endpoint": "x", "tcp": [{"failure": 5}]},
+                   {"tcp": {"failure": "connection_reset", "address": 7}}]},
 ]
 
 
@@ -155,4 +157,5 @@ def test_a_second_copy_of_a_scan_is_skipped_with_a_note_even_when_strict(tmp_pat
     notes: list[rr.ReportError] = []
     scans = list(streaming.read_scans([tmp_path], strict=True, on_problem=notes.append))
     assert len(scans) == 1
-    assert [(n.path, n.reason) for n in notes] == [(str(tmp_path / "b" / "copy.json"), f"a copy of {tmp_path / 'a' / 'scan.json'} (same scan_id)")]
+    assert [(n.path, n.reason) for n in notes] == [(str(tmp_path / "b" / "copy.json"),
+                                                    f"a copy of {tmp_path / 'a' / 'scan.json'} (same scan_id)")]

@@ -9,9 +9,9 @@ import re
 import pytest
 from rich.console import Console
 
-from support import reports as f
 from kzprobe.analyst.render import render_report
 from kzprobe.errors import ExitCode
+from support import reports as f
 
 
 @pytest.fixture
@@ -33,7 +33,8 @@ def test_show_prints_the_header_one_row_per_target_and_the_counts(kz_file):
     assert re.search(r"Connectivity\s+online", out)
     assert re.search(r"Report\s+complete", out)
     rows = _rows(out)
-    assert re.search(r"orda-kz\s+NEWS\s+blocked\s+tls\s+tls\.reset\s+TLS handshake to 198\.51\.100\.10 was reset", rows["orda-kz"])
+    assert re.search(r"orda-kz\s+NEWS\s+blocked\s+tls\s+tls\.reset\s+TLS handshake to 198\.51\.100\.10 was reset",
+                     rows["orda-kz"])
     assert re.search(r"tengrinews-kz\s+NEWS\s+reachable\s+DNS, TLS and HTTP worked", rows["tengrinews-kz"])
     assert re.search(r"youtube-com\s+MMED\s+throttled\s+tls\s+throughput\.low", rows["youtube-com"])
     assert "10 targets: 1 reachable · 6 blocked · 1 throttled · 1 down · 1 inconclusive" in out
@@ -44,7 +45,8 @@ def test_a_service_target_is_one_line_naming_its_failing_endpoints(tmp_path):
                "149.154.171.5": "generic_timeout_error", "149.154.167.91": "connection_refused"}
     path = f.write_json(tmp_path / "r.json", f.report([f.service_result(failing=failing)]))
     out = " ".join(f.cli("show", path).stdout.split())  # the explanation column may wrap
-    assert "telegram COMM blocked tcp tcp.timeout 4/5 endpoints fail: tcp.reset on 149.154.175.50:443, tcp.timeout on 149.154.167.51:443, tcp.refused on 149.154.167.91:443, …" in out
+    assert ("telegram COMM blocked tcp tcp.timeout 4/5 endpoints fail: tcp.reset on 149.154.175.50:443, "
+            "tcp.timeout on 149.154.167.51:443, tcp.refused on 149.154.167.91:443, …") in out
 
 
 def test_an_incomplete_report_says_so_before_and_after_the_table(tmp_path):
@@ -113,7 +115,8 @@ def test_json_gives_the_verdict_fields(kz_file):
     assert data["report"]["summary"] == {"reachable": 1, "blocked": 6, "throttled": 1, "down": 1, "inconclusive": 1}
     first = data["results"][0]
     assert first == {"target": "orda-kz", "category": "NEWS", "url": "https://orda-kz.example/", "verdict": "blocked",
-                     "blocking": "tls", "evidence": ["tls.reset"], "explanation": f.SCENARIOS["tls_reset"]["explanation"]}
+                     "blocking": "tls", "evidence": ["tls.reset"],
+                     "explanation": f.SCENARIOS["tls_reset"]["explanation"]}
     telegram = data["results"][-1]
     assert telegram["endpoints"] == {"total": 5, "failing": [{"code": "tcp.timeout", "where": "149.154.167.51:443"}]}
 

@@ -47,7 +47,8 @@ def _vantage_directory(root: Path, vantage: str, hours: int) -> Path:
 
 def _index(entries: list[tuple[str, bytes]], *, sha256: str | None = None) -> bytes:
     return json.dumps({"format": "kzprobe-index", "format_version": 1, "reports": [
-        {"name": name, "size": len(body), "sha256": sha256 or hashlib.sha256(body).hexdigest()} for name, body in entries
+        {"name": name, "size": len(body), "sha256": sha256 or hashlib.sha256(body).hexdigest()} for name,
+        body in entries
     ]}).encode()
 
 

@@ -63,7 +63,8 @@ def test_a_changed_report_replaces_its_rows_and_an_identical_copy_is_skipped(tmp
     f.write_json(tmp_path / "in" / "scan.json", made)
     second = _add(store, tmp_path / "in" / "scan.json")
     assert (second.added, second.replaced) == (0, 1)
-    assert _query(store, "SELECT count(*), count_if(target = 'orda-kz' AND verdict = 'reachable') FROM results") == [(10, 1)]
+    assert _query(store,
+                  "SELECT count(*), count_if(target = 'orda-kz' AND verdict = 'reachable') FROM results") == [(10, 1)]
     _consistent(store)
 
 

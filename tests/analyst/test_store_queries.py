@@ -33,10 +33,12 @@ def reports_and_store(tmp_path_factory):
     lab = f.lab_report(started_at=f.START + timedelta(hours=2, minutes=3))
     lab["results"].append({  # a keyword target: tables show it as `keyword: guljan`
         "target": {"id": "keyword-guljan", "keyword": "guljan", "name": "The word Guljan", "category": "POLR"},
-        "verdict": "blocked", "blocking": "tls", "evidence": ["keyword.sni"], "explanation": "The word in the SNI was reset.",
+        "verdict": "blocked", "blocking": "tls", "evidence": ["keyword.sni"],
+        "explanation": "The word in the SNI was reset.",
         "control": None, "observations": {"keyword": []}, "started_at": f.iso(f.START), "duration_ms": 90.0})
     f.write_json(directory / "lab.json", lab)
-    f.write_journal(directory / "died.journal.jsonl", f.kz_report(vantage="oral-home", started_at=f.START + timedelta(hours=3)))
+    f.write_journal(directory / "died.journal.jsonl",
+                    f.kz_report(vantage="oral-home", started_at=f.START + timedelta(hours=3)))
     store = tmp_path_factory.mktemp("store") / "s"
     added = f.cli("store", "add", directory, "--store", store, "--batch", "40")
     assert added.exit_code == 0, added.stderr
@@ -90,7 +92,8 @@ def test_the_store_holds_every_scan_once_journals_judged_and_incomplete_scans_ma
 def test_compare_takes_scans_by_id_or_file_name(reports_and_store, engine):
     directory, store = reports_and_store
     files = f.cli("compare", directory / "kz.json", directory / "cut.json", "--json", "--all")
-    stored = f.cli("compare", "kz.json", "shymkent-home-20220105T1107", "--json", "--all", "--store", store, "--engine", engine)
+    stored = f.cli("compare", "kz.json", "shymkent-home-20220105T1107", "--json", "--all", "--store", store,
+                   "--engine", engine)
     assert stored.exit_code == 0, stored.stderr
     assert json.loads(stored.stdout) == json.loads(files.stdout)
     missing = f.cli("compare", "nope.json", "kz.json", "--store", store)

@@ -9,8 +9,8 @@ from datetime import timedelta
 
 import pytest
 
-from support import reports as f
 from kzprobe.errors import ExitCode
+from support import reports as f
 
 
 @pytest.fixture
@@ -52,7 +52,8 @@ def test_one_column_per_scan_in_time_order_with_connectivity(three_scans):
 
 def test_filters_by_category_verdict_and_target(three_scans):
     out = f.cli("summary", three_scans, "--category", "host").stdout
-    assert {line.split()[0] for line in out.splitlines()[4:] if line.strip()} >= {"livejournal-com", "qaznet-intercepted"}
+    shown = {line.split()[0] for line in out.splitlines()[4:] if line.strip()}
+    assert shown >= {"livejournal-com", "qaznet-intercepted"}
     assert "orda-kz" not in out
     out = f.cli("summary", three_scans, "--verdict", "throttled").stdout
     assert "youtube-com" in out and "lab-throttled" in out and "orda-kz" not in out
@@ -69,7 +70,8 @@ def test_many_scans_are_grouped_by_the_shortest_period_that_fits(tmp_path):
     assert lines[1].split() == ["2022-W01", "2022-W01", "2022-W02", "2022-W02"]
     # 3-9 Jan (ISO week 1): 168 hourly scans, offline from 5 Jan 11:00.
     assert "168 scans" in lines[2]
-    assert _cells(out, "connectivity") == ["off", "109/168", "off", "109/168", "off", "9", "cut", "18/48", "off", "9", "cut", "18/48"]
+    assert _cells(out, "connectivity") == ["off", "109/168", "off", "109/168", "off", "9", "cut", "18/48", "off", "9",
+                                           "cut", "18/48"]
     assert _cells(out, "tengrinews-kz") == ["NEWS", "net", "109/168", "net", "109/168", "ok", "39/48", "ok", "39/48"]
     assert "columns group them by vantage and week" in out
     assert "--csv gives every scan" in out

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from support import reports as f
 from kzprobe.errors import ExitCode
+from support import reports as f
 
 # Hours after 3 Jan 2022 00:00 UTC with no scan: the vantage itself was unreachable.
 MISSING_HOURS = set(range(60, 66))  # 5 Jan 12:00 to 17:00
@@ -57,11 +57,17 @@ def test_the_shape_of_the_shutdown_per_vantage(january):
 
 def test_the_table_reads_like_the_events(january):
     out = f.cli("timeline", january).stdout
-    assert re.search(r"Vantage almaty-vps · AS9198 · KZ: 210 scans from 2022-01-03 00:00Z to 2022-01-11 23:00Z, usually every 60 min", out)
+    assert re.search(
+        r"Vantage almaty-vps · AS9198 · KZ: 210 scans from 2022-01-03 00:00Z to 2022-01-11 23:00Z, "
+        r"usually every 60 min",
+        out,
+    )
     assert re.search(r"offline\s+from 2022-01-05 11:00Z to 2022-01-10 08:00Z\s+112 scans", out)
     assert re.search(r"international_cut\s+from 2022-01-10 09:00Z to 2022-01-11 02:00Z\s+18 scans", out)
     assert re.search(r"no scans\s+from 2022-01-05 11:00Z to 2022-01-05 18:00Z\s+7\.0 h without a scan", out)
-    assert re.search(r"orda-kz \(NEWS\)\s+almaty-vps\s+reachable\s+2022-01-03 00:00Z\s+2022-01-05 09:00Z\s+58 scans", out)
+    assert re.search(
+        r"orda-kz \(NEWS\)\s+almaty-vps\s+reachable\s+2022-01-03 00:00Z\s+2022-01-05 09:00Z\s+58 scans", out
+    )
     assert re.search(r"^\s+blocked/tls\s+2022-01-05 10:00Z\s+2022-01-05 10:00Z\s+1 scan\b", out, re.M)
 
 
@@ -69,7 +75,9 @@ def test_filters_by_target_and_vantage(january):
     data = json.loads(f.cli("timeline", january, "--json", "--target", "orda-kz", "--vantage", "astana-home").stdout)
     assert [v["vantage"] for v in data["vantages"]] == ["astana-home"]
     assert {(e["target"], e["vantage"]) for e in data["targets"]} == {("orda-kz", "astana-home")}
-    data = json.loads(f.cli("timeline", january, "--json", "--since", "2022-01-10", "--until", "2022-01-10T12:00").stdout)
+    data = json.loads(
+        f.cli("timeline", january, "--json", "--since", "2022-01-10", "--until", "2022-01-10T12:00").stdout
+    )
     assert data["vantages"][0]["scans"] == 12
     assert _periods(data, "tengrinews-kz", "almaty-vps") == [
         ("blocked/network", "2022-01-10T00:00:00Z", "2022-01-10T08:00:00Z", 9),

@@ -19,12 +19,12 @@ import feedparser
 import jsonschema
 import pytest
 import trustme
-from support.loopback import DnsTable, LoopbackServers
-from support.webhook import WebhookReceiver
-from support.loopback_cli import kzprobe
 
 from kzprobe.errors import ExitCode
 from kzprobe.lab.servers.clienthello import server_name
+from support.loopback import DnsTable, LoopbackServers
+from support.loopback_cli import kzprobe
+from support.webhook import WebhookReceiver
 
 ADDRESS = "127.0.0.2"  # the sites
 RESETTER = "127.0.0.4"  # where a blocked name resolves: resets a ClientHello naming it (SNI filtering)
@@ -68,7 +68,10 @@ def net(tmp_path_factory):
     hooks = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("hooks.test", HOOKS).configure_cert(hooks)
     table = DnsTable({"news.test": [ADDRESS], "hooks.test": [HOOKS]})
-    page = lambda host, path: (200, {"Content-Type": "text/html"}, f"<title>{host}</title>".encode())
+
+    def page(host, path):
+        return 200, {"Content-Type": "text/html"}, f"<title>{host}</title>".encode()
+
     with LoopbackServers(ADDRESS, table, page, sites) as servers:
         resetter = socket.socket()
         resetter.bind((RESETTER, servers.https_port))

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import jsonschema
 
-from support.observations import control_of, dns, result, tcp, web
-from support.captive_portal import portal_scan
 from kzprobe.report import vocabulary as v
+from support.captive_portal import portal_scan
+from support.observations import control_of, dns, result, tcp, web
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "kzprobe" / "data" / "report.schema.json").read_text())
 
@@ -20,7 +20,8 @@ SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "kzprobe" / "data" / 
 def _report(results: list[dict], **settings) -> dict:
     return {"format": "kzprobe-report", "format_version": 1, "scan_id": "s", "complete": True,
             "started_at": "2026-11-22T10:00:00Z", "finished_at": "2026-11-22T10:01:00Z",
-            "software": {"name": "kzprobe", "version": "test"}, "vantage": {"name": "cafe", "asn": None, "country": None},
+            "software": {"name": "kzprobe", "version": "test"},
+            "vantage": {"name": "cafe", "asn": None, "country": None},
             "settings": {"resolver": "system", "control_resolver": None, "control": None, "timeout": 10,
                          "concurrency": 64, "ca_file": None, "targets": ["t.yaml"], **settings},
             "connectivity": "online", "baselines": None,
@@ -59,7 +60,8 @@ def test_analyse_with_an_old_control_says_stale_unless_the_bound_allows_it(tmp_p
         item["started_at"] = "2026-11-21T22:00:00Z"  # twelve hours before the scan
     control_path = tmp_path / "control.json"
     control_path.write_text(json.dumps(control))
-    for extra, verdict, evidence in (([], "inconclusive", "control.stale"), (["--control-max-age", "1d"], "blocked", None)):
+    for extra, verdict, evidence in (([], "inconclusive", "control.stale"),
+                                     (["--control-max-age", "1d"], "blocked", None)):
         out = tmp_path / f"out{len(extra)}.json"
         run = kzprobe("analyse", str(path), "--control", str(control_path), "--output", str(out), *extra, cwd=tmp_path)
         assert run.returncode == 0, run.stderr

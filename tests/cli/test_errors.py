@@ -63,9 +63,11 @@ def test_errors_that_were_os_or_value_errors_still_are() -> None:
 
 
 def test_a_file_with_many_problems_lists_them_as_details() -> None:
-    problems = [TargetProblem("t.yaml", "entry 1", "url", "must be a string"), TargetProblem("t.yaml", "entry 2", "id", "taken")]
+    problems = [TargetProblem("t.yaml", "entry 1", "url", "must be a string"),
+                TargetProblem("t.yaml", "entry 2", "id", "taken")]
     assert TargetFileError(problems).details == tuple(str(p) for p in problems)
-    assert ConfigError([ConfigProblem("k.yaml", "keep", "must be 1 or more")]).details == ("k.yaml: keep: must be 1 or more",)
+    assert ConfigError([ConfigProblem("k.yaml", "keep",
+                                      "must be 1 or more")]).details == ("k.yaml: keep: must be 1 or more",)
 
 
 def test_the_cli_prints_details_then_the_message_cleaned(capsys: pytest.CaptureFixture[str]) -> None:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from support import reports as f
-from kzprobe.errors import ExitCode
 from kzprobe.cli.moments import MomentError, parse_moment
+from kzprobe.errors import ExitCode
+from support import reports as f
 
-NOW = datetime(2026, 12, 3, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 
 
 # --- times: ISO 8601 and "ago" everywhere ----------------------------------------------------
@@ -21,10 +21,10 @@ NOW = datetime(2026, 12, 3, 12, 0, tzinfo=timezone.utc)
     ("2w", NOW - timedelta(weeks=2)),
     ("30m", NOW - timedelta(minutes=30)),
     (" 3D ", NOW - timedelta(days=3)),
-    ("2026-01-04", datetime(2026, 1, 4, tzinfo=timezone.utc)),
-    ("2026-01-04T18:00", datetime(2026, 1, 4, 18, tzinfo=timezone.utc)),
-    ("2026-01-04T18:00+05:00", datetime(2026, 1, 4, 13, tzinfo=timezone.utc)),
-    ("2026-01-04T18:00:00Z", datetime(2026, 1, 4, 18, tzinfo=timezone.utc)),
+    ("2026-01-04", datetime(2026, 1, 4, tzinfo=UTC)),
+    ("2026-01-04T18:00", datetime(2026, 1, 4, 18, tzinfo=UTC)),
+    ("2026-01-04T18:00+05:00", datetime(2026, 1, 4, 13, tzinfo=UTC)),
+    ("2026-01-04T18:00:00Z", datetime(2026, 1, 4, 18, tzinfo=UTC)),
 ])
 def test_a_time_is_iso_8601_or_a_time_ago(text, expected):
     assert parse_moment(text, NOW) == expected
@@ -37,7 +37,7 @@ def test_anything_else_is_refused_saying_what_is_accepted(text):
 
 
 def _recent_reports(directory, hours_ago: list[int]):
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     for hours in hours_ago:
         started = now - timedelta(hours=hours)
         f.write_json(directory / f"almaty-{hours}.json", f.kz_report(started_at=started))
@@ -71,7 +71,7 @@ def test_show_without_an_argument_shows_the_results_latest_json(tmp_path, monkey
 
 
 def test_show_of_a_directory_shows_its_newest_scan_by_time_not_by_name(tmp_path):
-    older = datetime(2022, 1, 5, tzinfo=timezone.utc)
+    older = datetime(2022, 1, 5, tzinfo=UTC)
     f.write_json(tmp_path / "zzz.json", f.kz_report(vantage="older-scan", started_at=older))
     f.write_json(tmp_path / "aaa.json", f.kz_report(vantage="newer-scan", started_at=older + timedelta(hours=1)))
     result = f.cli("show", tmp_path)

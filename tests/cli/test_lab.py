@@ -34,7 +34,8 @@ def test_list_as_json_is_the_catalogue():
                    "expect": "blocked/tls [tls.reset]", "pending": None,
                    "expect_without_control": "blocked/tls [tls.reset, tls.sni_filter]"}
     flaky = next(r for r in data["scenarios"] if r["id"] == "dns-flaky")
-    assert (flaky["inside"], flaky["expect"], flaky["expect_without_control"]) == ("DNS flaky", "reachable", "reachable")
+    found = (flaky["inside"], flaky["expect"], flaky["expect_without_control"])
+    assert found == ("DNS flaky", "reachable", "reachable")
 
 
 def test_list_for_people_names_every_scenario_without_escape_codes():
@@ -93,13 +94,13 @@ def test_run_exits_1_and_names_each_mismatch(monkeypatch):
     """What a mismatch looks like; the result is made up, so nothing is built."""
     from typer.testing import CliRunner
 
-    from kzprobe.cli import app
-    from kzprobe.cli import commands_lab
+    from kzprobe.cli import app, commands_lab
     from kzprobe.lab.runner import Comparison, LabRunResult
 
     result = LabRunResult(comparisons=[
         Comparison("inside", "tls-reset", "blocked/tls [tls.reset]", "blocked/tls [tls.reset]", ()),
-        Comparison("inside", "tls-fin", "blocked/tls [tls.eof]", "reachable", ("verdict 'reachable', expected 'blocked'",),
+        Comparison("inside", "tls-fin", "blocked/tls [tls.eof]", "reachable",
+                   ("verdict 'reachable', expected 'blocked'",),
                    pending="the TLS rules do not know eof yet", explanation="It loaded.\x1b[31m"),
     ])
     monkeypatch.setattr(commands_lab, "availability", lambda: None)
@@ -107,5 +108,8 @@ def test_run_exits_1_and_names_each_mismatch(monkeypatch):
     out = CliRunner().invoke(app, ["lab", "run"])
     assert out.exit_code == ExitCode.FAILED
     assert "MISMATCH (pending)" in out.output and "1 of 2 expectations met" in out.output
-    assert "inside tls-fin: verdict 'reachable', expected 'blocked' (pending: the TLS rules do not know eof yet)" in out.output
+    assert (
+        "inside tls-fin: verdict 'reachable', expected 'blocked' (pending: the TLS rules do not know eof yet)"
+        in out.output
+    )
     assert "kzprobe said: It loaded." in out.output and "\x1b" not in out.output

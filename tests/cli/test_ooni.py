@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 
 import jsonschema
-import pytest
 
 from support.ooni_scenarios import SCENARIOS, accessible_05, dns_nxdomain_04, telegram, tls_timeout_04
 from support.reports import cli, kz_report, write_json

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
-import ssl
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import jsonschema
 import pytest
-import trustme
 
 from kzprobe.errors import ExitCode
 from support.loopback_cli import ADDRESS, SCHEMA, kzprobe, scan_args, write_targets

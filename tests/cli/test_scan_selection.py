@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import trustme
 
-from support import reports as f
 from kzprobe.errors import ExitCode
 from kzprobe.targets import MAX_TARGET_FILE_BYTES
+from support import reports as f
 from support.loopback import DnsTable, LoopbackServers
 
 ADDRESS = "127.0.0.2"
@@ -129,7 +129,8 @@ def test_targets_by_https_url_are_fetched_through_the_scan_and_validated_like_a_
 ])
 def test_a_bad_list_by_url_is_refused_before_anything_is_scanned(lab, tmp_path, path, message):
     _, servers = lab
-    proc = kzprobe(lab, "--targets", f"https://{ADDRESS}:{servers.https_port}{path}", "--output", str(tmp_path / "r.json"))
+    proc = kzprobe(lab, "--targets", f"https://{ADDRESS}:{servers.https_port}{path}", "--output",
+                   str(tmp_path / "r.json"))
     assert proc.returncode == ExitCode.BAD_INPUT, proc.stderr
     assert message in proc.stderr and "nothing was scanned" in proc.stderr
     assert not list(tmp_path.iterdir())
@@ -158,6 +159,7 @@ def test_analyse_names_a_control_url_it_cannot_fetch(lab, tmp_path):
     saved = f.write_json(tmp_path / "inside.json", f.kz_report())
     url = f"https://{ADDRESS}:{servers.https_port}/missing.yaml"
     proc = subprocess.run([sys.executable, "-m", "kzprobe", "analyse", str(saved), "--control", url,
-                           "--ca-file", str(directory / "ca.pem")], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+                           "--ca-file", str(directory / "ca.pem")], cwd=tmp_path, capture_output=True, text=True,
+                           timeout=60)
     assert proc.returncode == ExitCode.BAD_INPUT
     assert "--control" in proc.stderr and "HTTP 404" in proc.stderr and "https:/1" not in proc.stderr

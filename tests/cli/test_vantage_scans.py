@@ -141,7 +141,8 @@ def test_unwritable_output_directory_is_a_clear_error(lab, tmp_path, case):
     directory, servers = lab
     mount = tmp_path / "mnt"
     args = scan_args(directory, servers, mount / "out" / "scan.json")
-    setup = f"mkdir -p {mount}/out" + ("" if case == "read-only" else f" && (dd if=/dev/zero of={mount}/fill bs=1k count=512 2>/dev/null || true)")
+    fill = f" && (dd if=/dev/zero of={mount}/fill bs=1k count=512 2>/dev/null || true)"
+    setup = f"mkdir -p {mount}/out" + ("" if case == "read-only" else fill)
     outcome = run_on_tmpfs(mount, SCAN_ON_TMPFS.format(args=json.dumps(args)), size_kib=64, setup=setup,
                            read_only=case == "read-only")
     assert outcome["code"] == ExitCode.CANNOT_WRITE, outcome["stderr"]

@@ -13,28 +13,31 @@ import dns.message
 import dns.rcode
 import pytest
 
-from kzprobe.report import vocabulary as v
 from kzprobe.lab import NETWORK_RUNS, SCENARIOS
 from kzprobe.lab import addresses as a
 from kzprobe.lab import site_spec as m
 from kzprobe.lab.generate import generate_scenarios
-from kzprobe.lab.site_spec import Conditions, Expectation
 from kzprobe.lab.plan import CUT_EVERYTHING, CUT_INTERNATIONAL, INSIDE, OUTSIDE, allocate, plan_namespace
 from kzprobe.lab.scenarios import scenario_by_id, select
 from kzprobe.lab.servers.clienthello import server_name
 from kzprobe.lab.servers.dns import LabResolver
+from kzprobe.lab.site_spec import Conditions, Expectation
 from kzprobe.lab.targets_file import targets_yaml
+from kzprobe.report import vocabulary as v
 
 # What the issue asks the lab to reproduce, as (description, predicate on a scenario).
 REQUIRED = [
     ("DNS NXDOMAIN", lambda s: s.inside.dns == m.DNS_NXDOMAIN and s.outside.dns == m.DNS_ANSWER),
     ("DNS answer 127.0.0.1", lambda s: s.inside.spoofed == ("127.0.0.1",)),
     ("DNS answer another bogon", lambda s: s.inside.spoofed == (a.PRIVATE_ANSWER,)),
-    ("DNS to blockpage server, http URL", lambda s: s.inside.spoofed == (m.SPOOF_BLOCKPAGE,) and s.site.scheme == "http"),
-    ("DNS to blockpage server, https URL", lambda s: s.inside.spoofed == (m.SPOOF_BLOCKPAGE,) and s.site.scheme == "https"),
+    ("DNS to blockpage server, http URL",
+     lambda s: s.inside.spoofed == (m.SPOOF_BLOCKPAGE,) and s.site.scheme == "http"),
+    ("DNS to blockpage server, https URL",
+     lambda s: s.inside.spoofed == (m.SPOOF_BLOCKPAGE,) and s.site.scheme == "https"),
     ("DNS no answer", lambda s: s.inside.dns == m.DNS_NO_ANSWER),
     ("DNS SERVFAIL", lambda s: s.inside.dns == m.DNS_SERVFAIL),
-    ("DNS valid replica stays reachable", lambda s: s.inside.spoofed == (m.SPOOF_REPLICA,) and s.expect.verdict == v.REACHABLE),
+    ("DNS valid replica stays reachable",
+     lambda s: s.inside.spoofed == (m.SPOOF_REPLICA,) and s.expect.verdict == v.REACHABLE),
     ("TCP SYN dropped", lambda s: s.inside.path == m.PATH_DROP and s.outside.path == m.PATH_OPEN),
     ("TCP refused", lambda s: s.inside.path == m.PATH_REFUSE and s.outside.path == m.PATH_OPEN),
     ("TLS reset after ClientHello", lambda s: s.inside.tls == m.TLS_RESET),
@@ -142,7 +145,7 @@ def test_inside_drops_and_refuses_per_scenario():
     dropped = where["tcp-syn-dropped.kzlab.test"].v4[0]
     refused = where["tcp-refused.kzlab.test"].v4[0]
     assert f"{dropped}/32" in plan.dropped and dropped not in plan.local
-    listening = {l["address"] for l in plan.config["web"]["listeners"]}
+    listening = {listener["address"] for listener in plan.config["web"]["listeners"]}
     assert refused in plan.local and refused not in listening
     assert plan.resolver == a.ISP_RESOLVER
     batch = plan.ip_batch()
@@ -163,7 +166,8 @@ def test_cuts_take_away_whole_pools():
 def test_generated_sites_scale_to_a_thousand():
     scenarios = generate_scenarios(1000, {"healthy": 0.8, "tcp-syn-dropped": 0.1, "tls-reset": 0.1})
     assert len(scenarios) == 1000
-    counts = {kind: sum(1 for s in scenarios if s.id.startswith(kind)) for kind in ("healthy", "tcp-syn-dropped", "tls-reset")}
+    kinds = ("healthy", "tcp-syn-dropped", "tls-reset")
+    counts = {kind: sum(1 for s in scenarios if s.id.startswith(kind)) for kind in kinds}
     assert counts == {"healthy": 800, "tcp-syn-dropped": 100, "tls-reset": 100}
     plan = _plan(INSIDE, scenarios=scenarios)
     # The dropped ones have none; + the blockpage server and the PKI (AIA) server.

@@ -253,7 +253,7 @@ def reports(tmp_path_factory):
                                 str(out / "o" / "outside.json"), "--control-resolver", f"{a.HONEST_RESOLVER}:53"),
             "bare": _scan(lab, "inside-bare", out / "b" / "inside.json", "--control-resolver", "none"),
         }
-        for name, scan in scans.items():
+        for scan in scans.values():
             assert scan.wait(120) == 0, scan.stderr.read()
     assert not guard_log.exists() or not guard_log.read_text().strip(), guard_log.read_text()
     return {"controlled": json.loads((out / "c" / "inside.json").read_text()),

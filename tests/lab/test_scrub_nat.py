@@ -86,7 +86,8 @@ class Nat:
                                             str(self.directory / "echo.json")]),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.env(), preexec_fn=netns.die_with_parent)
         assert self.server.stdout is not None
-        assert self.server.stdout.readline().strip() == b"ready", self.server.stderr.read() if self.server.stderr else ""
+        said = self.server.stdout.readline().strip()
+        assert said == b"ready", self.server.stderr.read() if self.server.stderr else ""
 
     def batch(self, role: str, commands: list[str]) -> None:
         subprocess.run(self.namespaces[role].command(["ip", "-batch", "-"]), input="\n".join(commands) + "\n",
@@ -231,7 +232,8 @@ def test_every_place_the_address_was_echoed_says_scrubbed(written, which):
     assert last["headers"]["set-cookie"].startswith("visitor=[scrubbed];")
     assert echo["dns"]["queries"][0]["cnames"][0] == "[scrubbed].visitor.nat.test"
     leaf = echo["tls"][0]["peer_chain"][0]
-    assert SCRUBBED in leaf["subject"] and SCRUBBED in leaf["sans"] and SCRUBBED in echo["tls"][0]["peer_chain"][-1]["issuer"]
+    root = echo["tls"][0]["peer_chain"][-1]
+    assert SCRUBBED in leaf["subject"] and SCRUBBED in leaf["sans"] and SCRUBBED in root["issuer"]
     for neighbour in NEIGHBOURS:  # addresses that contain ours are somebody else's
         assert neighbour in last["body"]
     assert results["self"]["observations"]["dns"]["addresses"] == [SCRUBBED]
@@ -270,7 +272,8 @@ def test_every_interface_address_is_known_and_loopbacks_are_not(tmp_path):
     (servers, not this machine) left out. The fallback (ioctl, /proc) finds the primary ones."""
     namespace = netns.create(f"{netns.PREFIX}-{os.getpid()}-scrub-interfaces", "", "ip")
     try:
-        commands = ["link set lo up", "address add 88.198.1.1/32 dev lo", "link add kzdummy0 type veth peer name kzdummy1",
+        commands = ["link set lo up", "address add 88.198.1.1/32 dev lo",
+                    "link add kzdummy0 type veth peer name kzdummy1",
                     "link set kzdummy0 up", "address add 203.0.113.5/24 dev kzdummy0",
                     "address add 203.0.113.6/24 dev kzdummy0", "address add fd00:1::5/64 dev kzdummy0 nodad"]
         subprocess.run(namespace.command(["ip", "-batch", "-"]), input="\n".join(commands) + "\n", text=True,

@@ -19,8 +19,8 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-from kzprobe.lab import site_spec as m
 from kzprobe.lab import pages
+from kzprobe.lab import site_spec as m
 from kzprobe.lab.certs import CertificateFactory
 from kzprobe.lab.serve import _LogFormatter
 from kzprobe.lab.servers.dns import LabResolver, _plain_query
@@ -47,7 +47,8 @@ SHAPES = [
     ("CD and AD set (not echoed)", {}, dns.flags.RD | dns.flags.CD | dns.flags.AD),
     ("EDNS, default payload", {"use_edns": 0}, dns.flags.RD),
     ("EDNS 1232, DO bit", {"use_edns": 0, "payload": 1232, "want_dnssec": True}, dns.flags.RD),
-    ("EDNS with an option (dnspython path)", {"use_edns": 0, "options": [dns.edns.GenericOption(12, b"")]}, dns.flags.RD),
+    ("EDNS with an option (dnspython path)", {"use_edns": 0, "options": [dns.edns.GenericOption(12, b"")]},
+     dns.flags.RD),
     ("EDNS payload below 512 (dnspython path)", {"use_edns": 0, "payload": 100}, dns.flags.RD),
 ]
 

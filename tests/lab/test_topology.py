@@ -75,8 +75,10 @@ ROWS = [
     _row("tls-swallow", "inside", "tls", "tls-swallow", {"outcome": "timeout"}),
     _row("tls-mitm", "inside", "tls", "tls-mitm-qaznet",
          {"outcome": "verify_failed", "issuer": "CN=Security Certificate,C=KZ", "exponent": 3, "verify_code": 20}),
-    _row("tls-mitm-outside", "outside", "tls", "tls-mitm-qaznet", {"outcome": "ok", "issuer": {"commonName": "kzprobe lab CA"}}),
-    _row("tls-blockpage-server", "inside", "tls", "dns-blockpage-https", {"outcome": "verify_failed", "verify_code": 62},
+    _row("tls-mitm-outside", "outside", "tls", "tls-mitm-qaznet",
+         {"outcome": "ok", "issuer": {"commonName": "kzprobe lab CA"}}),
+    _row("tls-blockpage-server", "inside", "tls", "dns-blockpage-https",
+         {"outcome": "verify_failed", "verify_code": 62},
          address=a.BLOCKPAGE_SERVER),
     _row("tls-replica", "inside", "tls", "dns-replica", {"outcome": "ok"}, address="@replica"),
     _row("tls-ipv6", "inside", "tls", "baseline-international-1", {"outcome": "ok"}, address="@site6"),
@@ -110,7 +112,8 @@ ROWS = [
          address="@endpoint:chat1.service-chat-reset.kzlab.test", sni="chat1.service-chat-reset.kzlab.test", port=5222),
     _row("endpoint-registration-untouched", "inside", "tls", "service-chat-reset", {"outcome": "ok"},
          address="@endpoint:register.service-chat-reset.kzlab.test", sni="register.service-chat-reset.kzlab.test"),
-    _row("endpoint-name-resolves", "inside", "resolve", None, {"answers": ["@endpoint:chat2.service-chat-reset.kzlab.test"]},
+    _row("endpoint-name-resolves", "inside", "resolve", None,
+         {"answers": ["@endpoint:chat2.service-chat-reset.kzlab.test"]},
          name="chat2.service-chat-reset.kzlab.test", scenario="service-chat-reset"),
     # Whole-network cuts
     _row("cut-domestic-resolves", "inside-international", "resolve", "baseline-domestic-1", {"answers": ["@site"]}),
@@ -122,7 +125,8 @@ ROWS = [
     _row("cut-international-v6-vanishes", "inside-international", "connect", "baseline-international-1",
          {"outcome": "timeout"}, port=443, address="@site6"),
     _row("offline-resolver-gone", "inside-everything", "resolve", "baseline-domestic-1", {"outcome": "timeout"}),
-    _row("offline-domestic-vanishes", "inside-everything", "connect", "baseline-domestic-1", {"outcome": "timeout"}, port=443),
+    _row("offline-domestic-vanishes", "inside-everything", "connect", "baseline-domestic-1", {"outcome": "timeout"},
+         port=443),
 ]
 
 
@@ -171,7 +175,7 @@ def lab_results(tmp_path_factory):
             proc = lab.run(role, [sys.executable, str(CLIENT)], input=json.dumps(checks),
                            capture_output=True, text=True, timeout=60)
             assert proc.returncode == 0, proc.stderr
-            for row, result in zip(rows, json.loads(proc.stdout)):
+            for row, result in zip(rows, json.loads(proc.stdout), strict=True):
                 results[row.id] = result
         topology = {role: {
             "links": lab.run(role, ["ip", "-o", "link"], capture_output=True, text=True).stdout,

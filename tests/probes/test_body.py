@@ -9,8 +9,8 @@ import zlib
 import pytest
 
 from kzprobe.probes import limits
-from kzprobe.report import vocabulary as v
 from kzprobe.probes.body import read_body, title_of
+from kzprobe.report import vocabulary as v
 
 
 async def chunks_of(data: bytes, size: int = 16384, delay: float = 0.0):

@@ -15,8 +15,8 @@ import dns.rdatatype
 import dns.rrset
 import pytest
 
-from kzprobe.report import vocabulary as v
 from kzprobe.probes.dns import DnsProbe, ResolverConfigError, ResolverSpec, parse_control_resolver, parse_resolver
+from kzprobe.report import vocabulary as v
 from support.flaky_servers import ADDRESS as FLAKY_ADDRESS
 from support.flaky_servers import FlakyServers
 from support.loopback import DnsTable, LoopbackServers

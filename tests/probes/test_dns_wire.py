@@ -50,7 +50,8 @@ SHAPES = [
     ("AAAA", "orda.kz", dns.rdatatype.AAAA, [("orda.kz", "AAAA", ["2001:db8::1", "::ffff:1.2.3.4"])], True),
     ("no answer", "orda.kz", dns.rdatatype.AAAA, [], True),
     ("NXDOMAIN", "gone.kz", dns.rdatatype.A, [], True),
-    ("other owner", "orda.kz", dns.rdatatype.A, [("orda.kz", "A", ["10.1.1.1"]), ("x.orda.kz", "A", ["10.2.2.2"])], True),
+    ("other owner", "orda.kz", dns.rdatatype.A, [("orda.kz", "A", ["10.1.1.1"]), ("x.orda.kz", "A", ["10.2.2.2"])],
+     True),
     ("CNAME: dnspython reads it", "www.orda.kz", dns.rdatatype.A,
      [("www.orda.kz", "CNAME", ["orda.kz."]), ("orda.kz", "A", ["10.1.2.3"])], False),
 ]

@@ -12,8 +12,8 @@ import httpcore
 import httpx
 import pytest
 
-from kzprobe.report import vocabulary as v
 from kzprobe.probes.failures import BodyTooLarge, RecordedFailure, TooManyRedirects, failure_from_exception
+from kzprobe.report import vocabulary as v
 
 
 def wrapped(outer: type[Exception], inner: BaseException) -> Exception:
@@ -45,7 +45,8 @@ def servfail_error(rcode: int) -> dns.resolver.NoNameservers:
     pytest.param(dns.resolver.NoAnswer(), v.DNS_NO_ANSWER, id="no-answer"),
     pytest.param(servfail_error(dns.rcode.SERVFAIL), v.DNS_SERVFAIL, id="servfail"),
     pytest.param(servfail_error(dns.rcode.REFUSED), v.DNS_REFUSED, id="refused"),
-    pytest.param(dns.resolver.NoNameservers(request=dns.message.make_query("example.kz", "A"), errors=[]), v.DNS_TIMEOUT, id="no-server-answered"),
+    pytest.param(dns.resolver.NoNameservers(request=dns.message.make_query("example.kz", "A"), errors=[]),
+                 v.DNS_TIMEOUT, id="no-server-answered"),
     pytest.param(dns.resolver.NoNameservers(request=dns.message.make_query("example.kz", "A"), errors=[
         ("192.0.2.1", False, 53, OSError(errno.ENETUNREACH, "unreachable"), None)]),
         v.NETWORK_UNREACHABLE, id="resolver-unreachable"),
@@ -65,7 +66,8 @@ def servfail_error(rcode: int) -> dns.resolver.NoNameservers:
     pytest.param(ssl.SSLError(1, "handshake failure"), v.SSL_FAILED_HANDSHAKE, id="tls-alert"),
     pytest.param(anyio.EndOfStream(), v.EOF_ERROR, id="anyio-eof"),
     pytest.param(anyio.BrokenResourceError(), v.CONNECTION_RESET, id="anyio-broken"),
-    pytest.param(httpcore.RemoteProtocolError("Server disconnected without sending a response."), v.EOF_ERROR, id="http-no-response"),
+    pytest.param(httpcore.RemoteProtocolError("Server disconnected without sending a response."), v.EOF_ERROR,
+                 id="http-no-response"),
     pytest.param(httpcore.RemoteProtocolError("illegal status line"), v.HTTP_PROTOCOL_ERROR, id="http-garbage"),
     pytest.param(httpcore.ReadTimeout("read"), v.GENERIC_TIMEOUT, id="http-read-timeout"),
     pytest.param(httpx.TooManyRedirects("many"), v.TOO_MANY_REDIRECTS, id="httpx-redirects"),
@@ -78,7 +80,8 @@ def test_exception_maps_to_failure_string(exception, failure):
 
 
 @pytest.mark.parametrize("exception, failure", [
-    pytest.param(wrapped(httpcore.ConnectError, ConnectionRefusedError()), v.CONNECTION_REFUSED, id="connect-wraps-refused"),
+    pytest.param(wrapped(httpcore.ConnectError, ConnectionRefusedError()), v.CONNECTION_REFUSED,
+                 id="connect-wraps-refused"),
     pytest.param(wrapped(httpcore.ReadError, ConnectionResetError()), v.CONNECTION_RESET, id="read-wraps-reset"),
     pytest.param(wrapped(httpcore.ConnectError, cert_error(20)), v.SSL_UNKNOWN_AUTHORITY, id="connect-wraps-cert"),
     pytest.param(wrapped(httpcore.ConnectTimeout, TimeoutError()), v.GENERIC_TIMEOUT, id="connect-timeout"),
@@ -94,7 +97,7 @@ def test_handshake_timeout_is_not_read_as_a_handshake_failure():
         try:
             raise ssl.SSLWantReadError(2, "The operation did not complete (read)")
         except ssl.SSLError:
-            raise TimeoutError()
+            raise TimeoutError()  # noqa: B904  # the implicit context chain is what anyio makes
     except TimeoutError as exc:
         timeout = exc
     assert failure_from_exception(wrapped(httpcore.ConnectTimeout, timeout)) == v.GENERIC_TIMEOUT

@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 import pytest
 import trustme
 
-from kzprobe.targets import bundled as targets_module
-from kzprobe.report import vocabulary as v
 from kzprobe.probes.dns import parse_resolver
 from kzprobe.probes.service_endpoints import ENDPOINT_OPERATIONS_AT_ONCE, measure_endpoints
+from kzprobe.report import vocabulary as v
 from kzprobe.scan.run import ScanOptions, build_probe_kit
 from kzprobe.targets import Endpoint, Target
+from kzprobe.targets import bundled as targets_module
 from support.loopback import DnsTable, LoopbackServers
 
 DNS_ADDRESS = "127.0.0.20"
@@ -399,7 +399,9 @@ def test_service_targets_through_the_cli(tmp_path, dns_server):
     thread = threading.Thread(target=lambda: (asyncio.set_event_loop(loop), loop.run_until_complete(start()),
                                               loop.run_forever()), daemon=True)
     thread.start()
-    page = lambda host, path: (200, {"Content-Type": "text/html"}, b"<title>home</title><p>a working page</p>")
+    def page(host: str, path: str) -> tuple[int, dict[str, str], bytes]:
+        return 200, {"Content-Type": "text/html"}, b"<title>home</title><p>a working page</p>"
+
     with LoopbackServers(CLI_WEB, DnsTable({}), page, None) as web, \
             blackhole(CLI_DCS[0]) as p0, blackhole(CLI_DCS[1]) as p1, blackhole(CLI_DCS[2]) as p2:
         for _ in range(100):

@@ -20,9 +20,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
 
+from kzprobe.analysis import thresholds
 from kzprobe.lab.certs import INTERMEDIATE_FILE, CertificateFactory
 from kzprobe.lab.servers.clienthello import server_name
-from kzprobe.analysis import thresholds
 from kzprobe.probes import limits
 from kzprobe.probes.certs import certificates_in
 from kzprobe.probes.connection import Connector
@@ -280,7 +280,7 @@ def interceptor_leaf_naming_its_root(directory: Path, aia_url: str) -> tuple[Pat
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     root_key, leaf_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Interceptor Root")])
     root = (x509.CertificateBuilder().subject_name(root_name).issuer_name(root_name).public_key(root_key.public_key())

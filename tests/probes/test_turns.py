@@ -13,8 +13,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from kzprobe.scan import run as scan
 from kzprobe.probes.turns import Ticket, cpu_turn, current_ticket, hold, queue_slot
+from kzprobe.scan import run as scan
 
 
 def run(coro):
@@ -192,7 +192,7 @@ def test_no_more_than_concurrency_targets_work_at_once_and_queueing_is_recorded(
     assert fake_targets["most"] <= 3
     queued = [r.get("queued_ms", 0.0) for r in results]
     assert max(queued) > 0  # 40 targets, 3 turns: most waited
-    assert all(q <= r["duration_ms"] for q, r in zip(queued, results))
+    assert all(q <= r["duration_ms"] for q, r in zip(queued, results, strict=True))
 
 
 def test_work_waits_while_many_lookups_are_queued_behind_a_resolver():

@@ -138,7 +138,7 @@ class _HandshakeTimeoutServer:
         conn.settimeout(IDLE_S)
         try:
             conn.recv(1, socket.MSG_PEEK)
-        except (socket.timeout, OSError):
+        except (TimeoutError, OSError):
             self.idle_closes += 1
             conn.close()
             return

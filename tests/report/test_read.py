@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from support import reports as f
 from kzprobe.report import read as rr
+from support import reports as f
+
+
 def _write(path: Path, text: str | bytes) -> Path:
     if isinstance(text, bytes):
         path.write_bytes(text)

@@ -10,8 +10,10 @@ from importlib import resources
 import jsonschema
 import pytest
 
-from support import reports as f
 from kzprobe.report import vocabulary as v
+from support import reports as f
+
+
 @pytest.fixture(scope="module")
 def schema() -> dict:
     return json.loads(resources.files("kzprobe").joinpath("data/report.schema.json").read_text(encoding="utf-8"))
@@ -86,7 +88,9 @@ def test_broken_reports_do_not_validate(validator, name, change, message):
 
 
 def test_unknown_failures_with_their_text_are_valid(validator):
-    report = _broken(lambda r: r["results"][0]["observations"]["tls"][0].update(failure="unknown_failure: odd alert 80"))
+    report = _broken(
+        lambda r: r["results"][0]["observations"]["tls"][0].update(failure="unknown_failure: odd alert 80")
+    )
     assert _errors(validator, report) == []
 
 
@@ -107,5 +111,6 @@ def test_journal_lines_validate_against_their_definitions(schema):
 
 def test_what_the_runtime_reader_accepts_from_a_fixture_the_schema_accepts_too(validator, tmp_path):
     from kzprobe.report import read as rr
+
     report = copy.deepcopy(f.kz_report())
     assert _errors(validator, rr.read_report(f.write_json(tmp_path / "r.json", report))) == []

@@ -149,7 +149,8 @@ def test_every_listed_spelling_of_each_address_is_scrubbed_whole():
 # --- whole results ------------------------------------------------------------------------
 
 
-def measured(body: str = "<p>news</p>", cname: str = "cdn.test", url: str = "https://echo.test/", **headers: str) -> dict:
+def measured(body: str = "<p>news</p>", cname: str = "cdn.test", url: str = "https://echo.test/",
+             **headers: str) -> dict:
     return {
         "target": {"id": "echo", "url": url},
         "observations": {
@@ -164,7 +165,8 @@ def measured(body: str = "<p>news</p>", cname: str = "cdn.test", url: str = "htt
 
 
 def test_result_is_scrubbed_everywhere_with_a_count():
-    result = measured("Hello 95.56.7.8.", "8-7-56-95.dyn.test", "https://echo.test/?from=95.56.7.8", **{"x-seen-95-56-7-8": "192.168.77.2", "set-cookie": "v=5f380708"})
+    result = measured("Hello 95.56.7.8.", "8-7-56-95.dyn.test", "https://echo.test/?from=95.56.7.8",
+                      **{"x-seen-95-56-7-8": "192.168.77.2", "set-cookie": "v=5f380708"})
     original = copy.deepcopy(result)
     clean = SCRUB.result(result)
     assert result == original  # the measured result itself is not changed

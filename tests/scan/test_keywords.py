@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from support import reports as f
 
 from kzprobe.probes.keyword import KeywordBase
 from kzprobe.scan import job as scan_job
 from kzprobe.scan.keywords import keyword_bases
+from support import reports as f
 
 
 def baseline(target_id: str, scheme: str = "https", scenario: str = "reachable") -> dict[str, Any]:

@@ -18,13 +18,12 @@ import jsonschema
 import pytest
 import trustme
 
-from kzprobe.scan import limits
-from kzprobe.scan import processes as scan_processes
-from kzprobe.scan import run as scan
 from kzprobe.errors import ExitCode
 from kzprobe.probes.dns import parse_resolver
 from kzprobe.report.write import ReportWriteError, journal_path_for, result_line
-from kzprobe.scan.run import ScanOptions, scheduling_order
+from kzprobe.scan import limits
+from kzprobe.scan import processes as scan_processes
+from kzprobe.scan import run as scan
 from kzprobe.scan.processes import (
     TARGETS_PER_PROCESS,
     MeasuringProcessError,
@@ -33,6 +32,7 @@ from kzprobe.scan.processes import (
     process_count,
     usable_cores,
 )
+from kzprobe.scan.run import ScanOptions, scheduling_order
 from kzprobe.targets import Target
 from support.loopback import DnsTable, LoopbackServers
 from support.loopback_cli import SCHEMA, kzprobe

@@ -7,6 +7,8 @@ from types import SimpleNamespace
 import pytest
 
 from kzprobe.scan import run as scan
+
+
 def fake_targets(slow: int, fast: int, baselines: int = 0):
     targets = [SimpleNamespace(id=f"slow{i}", baseline=None, delay=1.5) for i in range(slow)]
     targets += [SimpleNamespace(id=f"fast{i}", baseline=None, delay=0.01) for i in range(fast)]

@@ -10,11 +10,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from kzprobe.scan import limits
-from kzprobe.cli import app
+from kzprobe.cli import (
+    app,
+    commands_vantage,  # noqa: F401  (registers `config show` and `cron`)
+)
 from kzprobe.errors import ExitCode
-from kzprobe.cli import commands_vantage  # noqa: F401  (registers `config show` and `cron`)
 from kzprobe.probes.dns import DEFAULT_CONTROL_RESOLVER
+from kzprobe.scan import limits
 from kzprobe.scan.settings import (
     FROM_COMMAND_LINE,
     FROM_DEFAULT,

@@ -20,9 +20,9 @@ import dns.resolver
 import pytest
 import trustme
 
+from kzprobe.probes.dns import DnsProbe, parse_resolver
 from kzprobe.report import write as report_module
 from kzprobe.scan import run as scan
-from kzprobe.probes.dns import DnsProbe, parse_resolver
 from kzprobe.targets import load_targets
 from support.loopback import DnsTable, LoopbackServers
 

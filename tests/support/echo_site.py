@@ -51,7 +51,8 @@ class EchoDns(asyncio.DatagramProtocol):
             ("myip.nat.test", "A"): [("myip.nat.test", "A", v4)],
             ("myip.nat.test", "AAAA"): [("myip.nat.test", "AAAA", v6)],
             (f"{reversed_v4(v4)}.origin.asn.cymru.com", "TXT"): [
-                (f"{reversed_v4(v4)}.origin.asn.cymru.com", "TXT", '"9198 | 95.56.0.0/14 | KZ | ripencc | 2006-04-11"')],
+                (f"{reversed_v4(v4)}.origin.asn.cymru.com", "TXT",
+                 '"9198 | 95.56.0.0/14 | KZ | ripencc | 2006-04-11"')],
             (config["self_name"], "A"): [(config["self_name"], "A", config["interface_v4"])],
         }
         for name in ("echo.nat.test", "plain.nat.test", "slow.nat.test"):

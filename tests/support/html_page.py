@@ -84,7 +84,7 @@ class Page:
                 row = self.data["charts"][row["ref"][0]]["rows"][row["ref"][1]]
             name = "connectivity" if row["k"] == "c" else self.string(self.data["targets"][row["t"]][0])
             if name == label:
-                return [(run[0], run[1], {self.string(s): n for s, n in zip(run[2][::2], run[2][1::2])})
+                return [(run[0], run[1], {self.string(s): n for s, n in zip(run[2][::2], run[2][1::2], strict=True)})
                         for run in row["r"]]
         raise KeyError(label)
 

@@ -172,7 +172,7 @@ def _cycle_through(start: str, members: set[str], lines: Mapping[tuple[str, str]
                 while path[-1] != start:
                     path.append(previous[path[-1]])
                 path.reverse()
-                return [f"{a} (line {lines[(a, b)]})" for a, b in zip(path, path[1:] + [start])] + [start]
+                return [f"{a} (line {lines[(a, b)]})" for a, b in zip(path, path[1:] + [start], strict=True)] + [start]
             if b not in previous:
                 previous[b] = node
                 queue.append(b)

@@ -77,7 +77,8 @@ def tls(check: dict) -> dict:
         # Look again without verification, to see who issued what the server sent.
         insecure = ssl.create_default_context()
         insecure.check_hostname, insecure.verify_mode = False, ssl.CERT_NONE
-        with insecure.wrap_socket(_connect(check["address"], check.get("port", 443)), server_hostname=check["sni"]) as s:
+        with insecure.wrap_socket(_connect(check["address"], check.get("port", 443)),
+                                  server_hostname=check["sni"]) as s:
             der = s.getpeercert(binary_form=True)
         from cryptography import x509
 

@@ -70,7 +70,7 @@ async def _serve_http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
             head = await reader.readuntil(b"\r\n\r\n")
             lines = head.decode("latin-1").split("\r\n")
             method, path = lines[0].split(" ")[:2]
-            headers = {k.strip().lower(): v.strip() for k, _, v in (l.partition(":") for l in lines[1:] if l)}
+            headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
             request_body = await reader.readexactly(int(headers.get("content-length", "0")))
             if method == "POST" and path == "/dns-query":  # DNS over HTTPS, RFC 8484
                 status, extra, body = 200, {"Content-Type": "application/dns-message"}, table.answer(request_body)

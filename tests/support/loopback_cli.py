@@ -24,7 +24,8 @@ def page(host: str, path: str):
         time.sleep(0.3)
     if path == "/moved":
         return 301, {"Location": "/"}, b""
-    return 200, {"Content-Type": "text/html; charset=utf-8"}, f"<html><title>{host} home</title><p>news</p></html>".encode()
+    page = f"<html><title>{host} home</title><p>news</p></html>"
+    return 200, {"Content-Type": "text/html; charset=utf-8"}, page.encode()
 
 
 def write_targets(directory: Path, servers: LoopbackServers, extra: str = "") -> Path:

@@ -115,7 +115,8 @@ def hop(url: str | None = None, status: int | None = 200, *, address: str | None
     elif body is None:
         body = article_body(title or "") if title else ""
     return {"url": url, "method": "GET", "address": address, "port": 443 if url.startswith("https") else 80,
-            "status": status, "headers": headers if headers is not None else {"content-type": "text/html", "server": "nginx"},
+            "status": status,
+            "headers": headers if headers is not None else {"content-type": "text/html", "server": "nginx"},
             "location": location, "body_length": (body_length if body_length is not None else len(body.encode()))
             if status is not None else None, "body_sha256": None, "body_truncated": truncated, "body": body,
             "title": title, "body_read_ms": body_read_ms, "failure": failure,

@@ -35,7 +35,7 @@ NEWS_TITLE = "Orda.kz - новости Казахстана"
 def certificate(subject: str, issuer: str) -> str:
     """A base64 DER certificate for `subject` (CN) signed in the name of `issuer` (CN)."""
     key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
     cert = (x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
             .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
@@ -58,7 +58,8 @@ def measurement(test_name: str, test_keys: dict | None, *, input: str | None = N
         "probe_asn": asn, "probe_cc": cc, "probe_ip": probe_ip, "probe_network_name": "JSC Kazakhtelecom",
         "report_id": report_id, "resolver_asn": "AS9198", "resolver_ip": "92.47.0.10",
         "resolver_network_name": "JSC Kazakhtelecom", "software_name": "ooniprobe-android",
-        "software_version": "3.21.0", "test_helpers": {"backend": {"address": "https://2.th.ooni.org", "type": "https"}},
+        "software_version": "3.21.0",
+        "test_helpers": {"backend": {"address": "https://2.th.ooni.org", "type": "https"}},
         "test_keys": test_keys, "test_name": test_name, "test_runtime": runtime,
         "test_start_time": start, "test_version": version,
     }

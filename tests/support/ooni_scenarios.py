@@ -7,14 +7,14 @@ measurement is given beside it (test_keys.blocking, or the messenger's status ke
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from support.ooni_measurements import (
     BOGON,
     CLASSIC,
     ELSEWHERE,
-    NEWS_PAGE,
     ORDA,
     certificate,
     connect,
@@ -73,7 +73,8 @@ def dns_bogon_05() -> dict:
         tcp=[connect(BOGON, 443, "generic_timeout_error", tags=CLASSIC, tid=50001)], tls=[], requests=[],
         control_data=control([ORDA], {f"{BOGON}:443": "generic_timeout_error", f"{ORDA}:443": None},
                              tls={f"{ORDA}:443": None}),
-        blocking="dns", accessible=False, dns_consistency="inconsistent", http_experiment_failure="generic_timeout_error")
+        blocking="dns", accessible=False, dns_consistency="inconsistent",
+        http_experiment_failure="generic_timeout_error")
     return measurement("web_connectivity", keys, input=ORDA_URL, version="0.5.28")
 
 
@@ -128,7 +129,8 @@ def control_failure_05() -> dict:
         queries=[query("ca-news.org", [CA_NEWS], engine="getaddrinfo", qtype="ANY", tags=["classic", "depth=0"])],
         tcp=[connect(CA_NEWS, 80, tags=CLASSIC, tid=50001)], tls=[],
         requests=[request(CA_NEWS_URL, body=CA_NEWS_PAGE, address=f"{CA_NEWS}:80", tags=CLASSIC, tid=50001)],
-        control_data={"tcp_connect": None, "http_request": {"status_code": 0, "body_length": 0}, "dns": {"addrs": None}},
+        control_data={"tcp_connect": None, "http_request": {"status_code": 0, "body_length": 0},
+                      "dns": {"addrs": None}},
         control_failure="connection_reset", blocking=None, accessible=None)
     return measurement("web_connectivity", keys, input=CA_NEWS_URL, version="0.5.28")
 
@@ -217,7 +219,8 @@ def whatsapp_chat_blocked() -> dict:
                                handshake("157.240.9.60:443", "web.whatsapp.com")],
             "requests": [request("https://web.whatsapp.com/", code=400, address="157.240.9.60:443", body="x"),
                          request("https://v.whatsapp.net/v2/register", address="157.240.9.53:443", body="{}")],
-            "whatsapp_endpoints_status": "blocked", "whatsapp_endpoints_blocked": [f"e{n}.whatsapp.net" for n in range(1, 17)],
+            "whatsapp_endpoints_status": "blocked",
+            "whatsapp_endpoints_blocked": [f"e{n}.whatsapp.net" for n in range(1, 17)],
             "registration_server_status": "ok", "registration_server_failure": None,
             "whatsapp_web_status": "ok", "whatsapp_web_failure": None}
     return measurement("whatsapp", keys, version="0.11.0", uid="20240301100003.1_KZ_whatsapp_bb",
@@ -239,7 +242,8 @@ def signal(failing: str, how: str) -> dict:
             handshakes.append(handshake(f"{ip}:443", host, "connection_reset" if bad else None,
                                         certs=None if bad else [certificate(host, "Signal Messenger")]))
         requests.append(request(f"https://{host}/", code=0 if bad else 404, body="" if bad else "{}",
-                                failure=("connection_reset" if how == "tls" else "generic_timeout_error") if bad else None))
+                                failure=(("connection_reset" if how == "tls" else "generic_timeout_error")
+                                         if bad else None)))
     keys = {"agent": "redirect", "queries": queries, "tcp_connect": connects, "tls_handshakes": handshakes,
             "requests": requests, "signal_backend_status": "blocked",
             "signal_backend_failure": "connection_reset" if how == "tls" else "generic_timeout_error"}
@@ -248,7 +252,8 @@ def signal(failing: str, how: str) -> dict:
 
 
 def facebook_nxdomain() -> dict:
-    hosts = {"b-api.facebook.com": None, "b-graph.facebook.com": "157.240.9.35", "edge-mqtt.facebook.com": "157.240.9.36",
+    hosts = {"b-api.facebook.com": None, "b-graph.facebook.com": "157.240.9.35",
+             "edge-mqtt.facebook.com": "157.240.9.36",
              "external.xx.fbcdn.net": "157.240.9.37", "scontent.xx.fbcdn.net": "157.240.9.38",
              "star.c10r.facebook.com": "157.240.9.39", "stun.fbsbx.com": "157.240.9.40"}
     queries = [query(h, [ip] if ip else [], failure=None if ip else "dns_nxdomain_error") for h, ip in hosts.items()]
@@ -277,7 +282,8 @@ SCENARIOS = [
              "the name exists for the test helper; the probe's resolver denied it"),
     Scenario("resolver answers a private address", dns_bogon_05, "blocked", "dns", "dns.bogon", "dns",
              "10.10.34.35 is special-purpose: no public site lives there"),
-    Scenario("TLS silenced after the ClientHello (0.4)", tls_timeout_04, "blocked", "tls", "tls.timeout", "http-failure",
+    Scenario("TLS silenced after the ClientHello (0.4)", tls_timeout_04, "blocked", "tls", "tls.timeout",
+             "http-failure",
              "TCP connected, the ClientHello got no answer, and the helper fetched the page: SNI filtering"),
     Scenario("TLS reset after the ClientHello (0.5)", tls_reset_05, "blocked", "tls", "tls.reset", "http-failure",
              "the helper completed the handshake the probe had reset"),
@@ -287,7 +293,8 @@ SCENARIOS = [
              "TCP connected, the request was reset, and the helper got the page"),
     Scenario("known blockpage", blockpage_04, "blocked", "http", "http.blockpage", "http-diff",
              "the page matches the fingerprint kz-page-blocked ('Страница заблокирована')"),
-    Scenario("test helper unreachable, plain HTTP page", control_failure_05, "inconclusive", None, "control.failed", None,
+    Scenario("test helper unreachable, plain HTTP page", control_failure_05, "inconclusive", None, "control.failed",
+             None,
              "without the helper's page an unknown blockpage cannot be ruled out"),
     Scenario("site down for the helper too", down_04, "down", None, "tcp.timeout", False,
              "the helper could not connect either"),
@@ -300,7 +307,8 @@ SCENARIOS = [
     Scenario("name gone everywhere", site_gone_04, "down", None, "dns.nxdomain", False,
              "the helper got NXDOMAIN too: a dead domain is not blocked"),
     Scenario("Telegram data centres all time out", lambda: telegram("generic_timeout_error"), "blocked", "tcp",
-             "tcp.timeout", True, "all 12 data-centre connects fail on 6 servers while the web client works: mass failure"),
+             "tcp.timeout", True,
+             "all 12 data-centre connects fail on 6 servers while the web client works: mass failure"),
     Scenario("Telegram working", lambda: telegram(None), "reachable", None, None, False,
              "every data centre and the web client answered"),
     Scenario("WhatsApp chat endpoints all time out", whatsapp_chat_blocked, "blocked", "tcp", "tcp.timeout", "blocked",
@@ -308,7 +316,8 @@ SCENARIOS = [
     Scenario("Signal chat reset after the ClientHello", lambda: signal("chat.signal.org", "tls"), "blocked", "tls",
              "tls.reset", "blocked", "a reset right after the ClientHello while TCP connected is SNI filtering"),
     Scenario("Signal storage alone times out", lambda: signal("storage.signal.org", "tcp"), "inconclusive", None,
-             "tcp.timeout", "blocked", "one host timing out, no control: OONI's own Signal data had such false positives"),
+             "tcp.timeout", "blocked",
+             "one host timing out, no control: OONI's own Signal data had such false positives"),
     Scenario("Facebook API name denied", facebook_nxdomain, "blocked", "dns", "dns.nxdomain", True,
              "NXDOMAIN for b-api.facebook.com while the same resolver answers the service's other names"),
 ]

@@ -10,20 +10,19 @@ which appear only as strings: nothing here is ever contacted.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from kzprobe.report import vocabulary as v
+
 WEB_ADDRESS = "198.51.100.10"
 WEB_ADDRESS_V6 = "2001:db8::10"
-START = datetime(2022, 1, 5, 10, 0, tzinfo=timezone.utc)
+START = datetime(2022, 1, 5, 10, 0, tzinfo=UTC)
 
 
 def iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def dns_observation(hostname: str, addresses: list[str], failure: str | None = None) -> dict[str, Any]:
@@ -95,7 +94,8 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "reachable": {"verdict": v.REACHABLE, "blocking": None, "evidence": [],
                   "explanation": "DNS, TLS and HTTP worked as from the control; the page title matches."},
     "tls_reset": {"verdict": v.BLOCKED, "blocking": "tls", "evidence": ["tls.reset"],
-                  "explanation": f"TLS handshake to {WEB_ADDRESS} was reset after the ClientHello; the control completed it.",
+                  "explanation": f"TLS handshake to {WEB_ADDRESS} was reset after the ClientHello; the control "
+                                 "completed it.",
                   "tls": v.CONNECTION_RESET},
     "tls_timeout": {"verdict": v.BLOCKED, "blocking": "tls", "evidence": ["tls.timeout"],
                     "explanation": "TLS handshake timed out after the ClientHello; the control completed it.",
@@ -104,7 +104,8 @@ SCENARIOS: dict[str, dict[str, Any]] = {
                  "explanation": "The certificate was issued by Qaznet Trust Network, the state interception root.",
                  "tls": v.SSL_UNKNOWN_AUTHORITY},
     "dns_nxdomain": {"verdict": v.BLOCKED, "blocking": "dns", "evidence": ["dns.nxdomain"],
-                     "explanation": "The resolver said the name does not exist; the control resolver returned addresses.",
+                     "explanation": "The resolver said the name does not exist; the control resolver returned "
+                                    "addresses.",
                      "dns": v.DNS_NXDOMAIN},
     "tcp_timeout": {"verdict": v.BLOCKED, "blocking": "tcp", "evidence": ["tcp.timeout"],
                     "explanation": f"Connections to {WEB_ADDRESS}:443 timed out; the control connected.",
@@ -178,7 +179,8 @@ TELEGRAM_DCS = ["149.154.175.50", "149.154.167.51", "149.154.175.100", "149.154.
 
 
 def service_result(target_id: str = "telegram", *, failing: dict[str, str] | None = None,
-                   verdict: str = v.BLOCKED, blocking: str | None = "tcp", started_at: datetime = START) -> dict[str, Any]:
+                   verdict: str = v.BLOCKED, blocking: str | None = "tcp",
+                   started_at: datetime = START) -> dict[str, Any]:
     """A messenger target: one endpoint per Telegram DC; `failing` maps address -> tcp failure."""
     failing = failing if failing is not None else {"149.154.167.51": v.GENERIC_TIMEOUT}
     endpoints = []
@@ -197,7 +199,8 @@ def service_result(target_id: str = "telegram", *, failing: dict[str, str] | Non
         "verdict": v.REACHABLE if reachable else verdict,
         "blocking": None if reachable else blocking,
         "evidence": [] if reachable else ["tcp.timeout"],
-        "explanation": (f"{broken} of {len(TELEGRAM_DCS)} data centres could not be reached; the control reached them all."
+        "explanation": (f"{broken} of {len(TELEGRAM_DCS)} data centres could not be reached; the control reached them "
+                        "all."
                         if broken else f"All {len(TELEGRAM_DCS)} data centres answered."),
         "control": None,
         "observations": {"endpoints": endpoints},
@@ -208,7 +211,8 @@ def service_result(target_id: str = "telegram", *, failing: dict[str, str] | Non
 
 def report(results: list[dict[str, Any]], *, vantage: str = "almaty-vps", asn: str | None = "AS9198",
            country: str | None = "KZ", started_at: datetime = START, connectivity: str | None = v.ONLINE,
-           complete: bool = True, scan_id: str | None = None, duration: timedelta = timedelta(minutes=1)) -> dict[str, Any]:
+           complete: bool = True, scan_id: str | None = None,
+           duration: timedelta = timedelta(minutes=1)) -> dict[str, Any]:
     """A whole report around `results`, with the summary counted from them."""
     summary = dict.fromkeys(v.VERDICTS, 0)
     for result in results:
@@ -343,24 +347,25 @@ def january_2022_scan(moment: datetime, vantage: str = "almaty-vps", asn: str = 
     """One hourly scan of the January 2022 events as the sources date them (UTC, simplified):
     messengers cut from 4 Jan 14:00, the country offline 5 Jan 11:00 to 10 Jan 08:00, only
     domestic sites up until 11 Jan 02:00; Orda.kz blocked at TLS from 5 Jan 10:00."""
-    offline = datetime(2022, 1, 5, 11, tzinfo=timezone.utc) <= moment <= datetime(2022, 1, 10, 8, tzinfo=timezone.utc)
-    cut = datetime(2022, 1, 10, 9, tzinfo=timezone.utc) <= moment <= datetime(2022, 1, 11, 2, tzinfo=timezone.utc)
-    orda_blocked = moment >= datetime(2022, 1, 5, 10, tzinfo=timezone.utc)
-    messengers_cut = moment >= datetime(2022, 1, 4, 14, tzinfo=timezone.utc)
+    offline = datetime(2022, 1, 5, 11, tzinfo=UTC) <= moment <= datetime(2022, 1, 10, 8, tzinfo=UTC)
+    cut = datetime(2022, 1, 10, 9, tzinfo=UTC) <= moment <= datetime(2022, 1, 11, 2, tzinfo=UTC)
+    orda_blocked = moment >= datetime(2022, 1, 5, 10, tzinfo=UTC)
+    messengers_cut = moment >= datetime(2022, 1, 4, 14, tzinfo=UTC)
     if offline:
         results = [web_result(target, "offline", started_at=moment, name=name, category=category)
                    for target, name, category in JANUARY_TARGETS]
         connectivity = v.OFFLINE
     else:
-        states = ("tls_timeout" if orda_blocked or cut else "reachable", "reachable", "offline" if cut else "dns_nxdomain")
+        states = ("tls_timeout" if orda_blocked or cut else "reachable", "reachable",
+                  "offline" if cut else "dns_nxdomain")
         results = [web_result(target, state, started_at=moment, name=name, category=category)
-                   for (target, name, category), state in zip(JANUARY_TARGETS, states)]
+                   for (target, name, category), state in zip(JANUARY_TARGETS, states, strict=True)]
         if cut:
             results[0]["blocking"] = "network"
             results[0]["evidence"] = ["connectivity.international_cut"]
         connectivity = v.INTERNATIONAL_CUT if cut else v.ONLINE
-    results.append(service_result(failing=dict.fromkeys(TELEGRAM_DCS, v.GENERIC_TIMEOUT) if messengers_cut or offline else {},
-                                  started_at=moment))
+    failing = dict.fromkeys(TELEGRAM_DCS, v.GENERIC_TIMEOUT) if messengers_cut or offline else {}
+    results.append(service_result(failing=failing, started_at=moment))
     return report(results, vantage=vantage, asn=asn, started_at=moment, connectivity=connectivity)
 
 
@@ -372,7 +377,7 @@ def write_january_2022(directory: Path, *, hours: int = 24 * 9, vantages: tuple[
                        skip: set[int] = frozenset()) -> list[Path]:
     """Hourly scans from 3 Jan 2022 00:00 UTC, named so that file order is not time order."""
     paths = []
-    first = datetime(2022, 1, 3, tzinfo=timezone.utc)
+    first = datetime(2022, 1, 3, tzinfo=UTC)
     for hour in range(hours):
         if hour in skip:
             continue

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from kzprobe.cli import app, commands_vantage
+from kzprobe.cli import app
 from kzprobe.scan.settings import ConfigError, load_config, resolve_settings
 
 TOKEN = "T0KEN-4d1f9"

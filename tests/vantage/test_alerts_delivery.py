@@ -6,23 +6,23 @@ from __future__ import annotations
 
 import json
 import ssl
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from support import reports as f
 import trustme
-from support.webhook import WebhookReceiver
 
 from kzprobe.probes.dns import parse_resolver
 from kzprobe.scan.run import ScanOptions, build_probe_kit
 from kzprobe.vantage.alerts import AlertSettings, publish_changes
 from kzprobe.vantage.alerts.outbox import OUTBOX_DIR, load_outbox
 from kzprobe.vantage.alerts.webhook import WebhookClient, check_webhook_url, redact_url, signature
+from support import reports as f
+from support.webhook import WebhookReceiver
 
 HOOKS = "127.0.0.6"
 SECRET = "0123456789abcdef0123456789abcdef"
-NOW = datetime(2022, 1, 6, tzinfo=timezone.utc)
+NOW = datetime(2022, 1, 6, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ from datetime import timedelta
 
 import feedparser
 import pytest
-from support import reports as f
 
 from kzprobe.vantage.alerts import history as history_module
 from kzprobe.vantage.alerts.atom import FEED_NAME, render_feed, write_feed
@@ -17,6 +16,7 @@ from kzprobe.vantage.alerts.history import HISTORY_NAME, append_record, read_his
 from kzprobe.vantage.alerts.limits import FEED_ENTRIES
 from kzprobe.vantage.alerts.record import decide_changes
 from kzprobe.vantage.alerts.state import ScanState, VantageMemory
+from support import reports as f
 
 HOSTILE = "</content><entry><title>pwned</title>&amp;<![CDATA[x]]>\x00\x1b[31m\ufffe\u202eevil"
 

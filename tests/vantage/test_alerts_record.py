@@ -4,19 +4,19 @@ one, under the flapping rule; one row per kind of change and per edge of the rul
 from __future__ import annotations
 
 import json
-from itertools import pairwise
 from datetime import timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import jsonschema
 import pytest
-from support import reports as f
 
 from kzprobe.vantage.alerts import flapping
 from kzprobe.vantage.alerts.flapping import Track
 from kzprobe.vantage.alerts.limits import MAX_TARGETS_PER_RECORD
 from kzprobe.vantage.alerts.record import decide_changes
 from kzprobe.vantage.alerts.state import ScanState, VantageMemory
+from support import reports as f
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "kzprobe" / "data" / "changes.schema.json").read_text())
 WINDOW = 6

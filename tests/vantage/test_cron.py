@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from kzprobe.cli import app
+from kzprobe.cli import (
+    app,
+    commands_vantage,  # noqa: F401  (registers `config show` and `cron`)
+)
 from kzprobe.errors import ExitCode
-from kzprobe.cli import commands_vantage  # noqa: F401  (registers `config show` and `cron`)
 from kzprobe.vantage import cron
 from kzprobe.vantage.cron import (
     Schedule,
@@ -167,7 +169,8 @@ def test_the_executable_is_found_absolutely(tmp_path, monkeypatch):
 
 
 def test_the_log_goes_to_the_state_directory():
-    assert cron.default_log_file("vps", {"XDG_STATE_HOME": "/state", "HOME": "/home/u"}) == Path("/state/kzprobe/vps.log")
+    assert cron.default_log_file("vps", {"XDG_STATE_HOME": "/state",
+                                         "HOME": "/home/u"}) == Path("/state/kzprobe/vps.log")
     assert cron.default_log_file("vps", {"HOME": "/home/u"}) == Path("/home/u/.local/state/kzprobe/vps.log")
 
 
@@ -183,7 +186,7 @@ def test_cron_command_prints_both_ways(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "# kzprobe schedule for vantage vps-fra: every 30 minutes" in out
-    [line] = [l for l in out.splitlines() if l and not l.startswith("#") and " * * * " in l]
+    [line] = [text for text in out.splitlines() if text and not text.startswith("#") and " * * * " in text]
     assert f" scan --config {config} >> " in line
     assert f"cd {tmp_path} && " in line
     assert "[Service]" in out and "[Timer]" in out and "OnCalendar=" in out

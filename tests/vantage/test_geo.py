@@ -205,10 +205,12 @@ CYMRU_KZ = {(V4_NAME, "TXT"): [KZ_ORIGIN]}
     # Dual stack: the ASN from IPv4, both addresses for the scrubber.
     (V4_ECHO, V6_ECHO, CYMRU_KZ, "AS9198", "KZ", {HOME_V4, HOME_V6}),
     # IPv6 only: the origin6 zone with reversed nibbles.
-    ({}, V6_ECHO, {(V6_NAME, "TXT"): ["24940 | 2a01:4f8::/32 | DE | ripencc | 2007-11-05"]}, "AS24940", "DE", {HOME_V6}),
+    ({}, V6_ECHO, {(V6_NAME, "TXT"): ["24940 | 2a01:4f8::/32 | DE | ripencc | 2007-11-05"]}, "AS24940", "DE",
+     {HOME_V6}),
     # IPv4's Cymru answer is garbage, IPv6's is good: the second family is tried.
     (V4_ECHO, V6_ECHO, {(V4_NAME, "TXT"): ["garbage"],
-                        (V6_NAME, "TXT"): ["24940 | 2a01:4f8::/32 | DE | ripencc | 2007-11-05"]}, "AS24940", "DE", {HOME_V4, HOME_V6}),
+                        (V6_NAME, "TXT"): ["24940 | 2a01:4f8::/32 | DE | ripencc | 2007-11-05"]}, "AS24940", "DE",
+                        {HOME_V4, HOME_V6}),
     # Cymru answers garbage / a prefix elsewhere / NXDOMAIN / SERVFAIL: unknown, but the address
     # is still known to the scrubber.
     (V4_ECHO, NO_V6, {(V4_NAME, "TXT"): ["hello world"]}, None, None, {HOME_V4}),

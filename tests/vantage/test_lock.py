@@ -211,6 +211,7 @@ def test_read_only_file_system_with_an_existing_directory(tmp_path):
 def test_full_file_system(tmp_path):
     mount = tmp_path / "mnt"
     outcome = run_on_tmpfs(mount, ACQUIRE.format(directory=mount / "results"), size_kib=64,
-                           setup=f"mkdir {mount}/results && (dd if=/dev/zero of={mount}/filler bs=4k 2>/dev/null || true)")
+                           setup=f"mkdir {mount}/results && (dd if=/dev/zero of={mount}/filler bs=4k 2>/dev/null || "
+                                 "true)")
     assert outcome["errno"] == errno.ENOSPC
     assert "disk is full" in outcome["error"]

@@ -9,7 +9,7 @@ import os
 import stat
 import textwrap
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,7 +20,7 @@ from kzprobe.vantage.report_files import read_header, report_file_name, scan_rep
 from kzprobe.vantage.retention import RetentionError, apply_retention
 from support.tmpfs import needs_namespaces, run_on_tmpfs
 
-NOW = datetime(2026, 11, 22, 12, 30, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 22, 12, 30, tzinfo=UTC)
 
 
 def stamp(hours_ago: float) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kzprobe.report import vocabulary as v
 from kzprobe.analysis import explain
 from kzprobe.analysis.conclusion import Verdict
 from kzprobe.analysis.services.judgement import front_end_member, judge_endpoints
@@ -14,6 +13,7 @@ from kzprobe.analysis.services.members import Member
 from kzprobe.analysis.services.outcomes import OK, UNTESTED_OUTCOMES
 from kzprobe.analysis.services.records import read_endpoints, text
 from kzprobe.analysis.services.service_verdict import service_verdict
+from kzprobe.report import vocabulary as v
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def _control_summary(members: list[Member], control_result: Any, age_s: float | 
     measured = [m for m in members if m.control is not None and m.control not in UNTESTED_OUTCOMES]
     failing = [m for m in measured if m.control != OK]
     verdict = control_result.get("verdict")
-    summary = {
+    summary: dict[str, Any] = {
         "verdict": verdict if isinstance(verdict, str) and verdict in v.VERDICTS else None,
         "usable": bool(measured),
         "endpoints_measured": len(measured),
@@ -80,7 +80,7 @@ def analyse_service(result: dict, control_result: dict | None, context: Any, *,
     another target of the scan is blocked or throttled on its own evidence, without which the
     mass-failure floor never calls a service blocked (parts.py, judgement.py)."""
     result = result if isinstance(result, dict) else {}
-    target = result.get("target") if isinstance(result.get("target"), dict) else {}
+    target: dict[str, Any] = result["target"] if isinstance(result.get("target"), dict) else {}
     name = explain.cite(text(target.get("name"), 200) or text(target.get("id"), 200) or "this service", 60)
     state, fingerprints = _context_parts(context)
     control_endpoints = read_endpoints(control_result.get("observations")) if isinstance(control_result, dict) else None

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from kzprobe.report import vocabulary as v
 from kzprobe.analysis.names import is_ip_literal
 from kzprobe.analysis.services.members import J_BLOCKED, J_DOWN, J_OK, J_UNKNOWN, J_UNTESTED, Member
 from kzprobe.analysis.services.outcomes import (
@@ -18,6 +17,7 @@ from kzprobe.analysis.services.outcomes import (
 )
 from kzprobe.analysis.services.parts import mass_failure
 from kzprobe.analysis.services.records import EndpointFacts
+from kzprobe.report import vocabulary as v
 
 # Outcomes no outage produces: blocked without a control (package docstring).
 _SIGNATURES: Final = frozenset({"dns.bogon", "dns.blockpage_ip", "tls.reset", "tls.eof", "tls.timeout", "tls.mitm"})
@@ -69,9 +69,9 @@ def judge_endpoints(endpoints: list[EndpointFacts], control_endpoints: list[Endp
     for facts in control_endpoints or []:
         in_control.setdefault(facts.label, endpoint_outcome(facts, fingerprints))
     resolver_works = any(not is_ip_literal(e.host) and o.code not in _DNS_FAILURES | _LIES and o.code != NOT_MEASURED
-                         for e, o in zip(endpoints, outcomes))
+                         for e, o in zip(endpoints, outcomes, strict=True))
     members = []
-    for facts, outcome in zip(endpoints, outcomes):
+    for facts, outcome in zip(endpoints, outcomes, strict=True):
         control = in_control.get(facts.label)
         judgement, reason = _judge(facts, outcome, control, resolver_works, control_stale)
         members.append(Member(facts.label, facts.role, facts.host, outcome, judgement, reason,

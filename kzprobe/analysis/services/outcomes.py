@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from kzprobe.report import vocabulary as v
 from kzprobe.analysis import explain
 from kzprobe.analysis.addresses import special_block
 from kzprobe.analysis.facts import TlsFact
 from kzprobe.analysis.names import is_ip_literal
 from kzprobe.analysis.services.records import EndpointFacts
+from kzprobe.report import vocabulary as v
 
 # Outcomes that are not failures of the network.
 OK: Final = "ok"
@@ -71,7 +71,7 @@ def endpoint_outcome(facts: EndpointFacts, fingerprints: Any = None) -> Outcome:
             return Outcome(_DNS_CODES.get(failure, "dns.unknown"), failure=failure)
         blocks = [special_block(a) for a in facts.dns.addresses]
         if all(block is not None for block in blocks):
-            return Outcome("dns.bogon", facts.dns.addresses[0], detail=blocks[0].label)  # type: ignore[union-attr]
+            return Outcome("dns.bogon", facts.dns.addresses[0], detail=blocks[0].label)  # type: ignore[union-attr]  # all() above: none is None
         known = _blockpage_address(facts.dns.addresses, fingerprints)
         if known:
             return Outcome("dns.blockpage_ip", known)

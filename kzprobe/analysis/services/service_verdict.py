@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections import Counter
 from typing import Final
 
-from kzprobe.report import vocabulary as v
 from kzprobe.analysis import explain
 from kzprobe.analysis.conclusion import Verdict, blocked, down, inconclusive, reachable
 from kzprobe.analysis.services.members import J_BLOCKED, J_DOWN, J_OK, J_UNKNOWN, Member
@@ -21,6 +20,7 @@ from kzprobe.analysis.services.parts import (
     part_status,
 )
 from kzprobe.analysis.services.phrasing import asides, cited, count, part_clause, part_name, works
+from kzprobe.report import vocabulary as v
 
 # The roles that carry the messages themselves: when one of them is fully stopped, the
 # messenger is blocked, whatever else still works; otherwise it is "partly blocked". For Tor,
@@ -94,7 +94,8 @@ def service_verdict(name: str, members: list[Member], connectivity: str, *,
         them = "it" if len(unknown) == 1 else "them"
         why = {"control.missing": f"no control scan measured {them}",
                "control.failed": f"the control scan could not measure {them}",
-               "control.stale": f"the control scan measured {them} too long before this scan to say they work now"}[reason]
+               "control.stale": (f"the control scan measured {them} too long before this scan "
+                                 "to say they work now")}[reason]
         return inconclusive([*_evidence(unknown), reason], explain.sentence(
             f"{name} unclear: " + "; ".join(clauses),
             f"{why}, so blocking cannot be told from an outage", works(working_parts))), statuses

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import pairwise
 from typing import Any, Final
 
 from kzprobe.analyst.html.grid import Cells, Resolution, Run, TargetInfo, VantageGrid, runs
@@ -75,7 +76,7 @@ class Axis:
         starts = [self.resolution.start(self.first + column) for column in range(self.columns + 1)]
         for key, fmt in _TICK_LEVELS:
             columns = [c for c in range(1, self.columns) if key(starts[c]) != key(starts[c - 1])]
-            gaps = [b - a for a, b in zip(columns, columns[1:])] or [self.columns]
+            gaps = [b - a for a, b in pairwise(columns)] or [self.columns]
             if columns and min(gaps) * self.cell_width >= MIN_TICK_SPACING:
                 return [(LABEL_WIDTH + c * self.cell_width, starts[c].strftime(fmt)) for c in columns]
         return []
@@ -117,7 +118,8 @@ class _Canvas:
             left = x + (width - box) // 2
             self.label_boxes.setdefault(look.key, []).append(f"M{left} {y + 1}h{box}v{ROW_HEIGHT - 2}h-{box}z")
             self.labels.append(
-                f'<text class="label t-{look.key}" x="{x + width // 2}" y="{y + ROW_HEIGHT - 3}">{esc(look.label)}</text>'
+                f'<text class="label t-{look.key}" x="{x + width // 2}" '
+                f'y="{y + ROW_HEIGHT - 3}">{esc(look.label)}</text>'
             )
 
     def svg(self) -> str:

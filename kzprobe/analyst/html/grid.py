@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Final, NamedTuple
 
 from kzprobe.analyst.reading import ScanDigest, TargetDigest
@@ -41,7 +41,7 @@ class Resolution(NamedTuple):
         return int((moment.timestamp() - self.offset) // self.seconds)
 
     def start(self, bucket: int) -> datetime:
-        return datetime.fromtimestamp(bucket * self.seconds + self.offset, tz=timezone.utc)
+        return datetime.fromtimestamp(bucket * self.seconds + self.offset, tz=UTC)
 
 
 HOUR: Final = Resolution("hour", 3600, 0)

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
 
-from kzprobe.report import vocabulary as v
 from kzprobe.analyst.reading import ScanDigest, TargetDigest
 from kzprobe.analyst.style import SEVERITY, state_of, verdict_of
+from kzprobe.report import vocabulary as v
 
 # (network, target) entries kept: 100 networks × 500 targets. Beyond, new entries are counted
 # and the page says how many were left out.

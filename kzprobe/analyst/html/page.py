@@ -15,6 +15,7 @@ from importlib import resources
 from typing import Final
 
 from kzprobe import __version__
+from kzprobe.analyst.html import charts
 from kzprobe.analyst.html.build import ReportPicture
 from kzprobe.analyst.html.charts import Axis, ChartPage, target_chart, vantage_chart
 from kzprobe.analyst.html.grid import TargetInfo
@@ -22,7 +23,6 @@ from kzprobe.analyst.html.markup import esc, script_json
 from kzprobe.analyst.html.networks import Network
 from kzprobe.analyst.html.palette import CONNECTIVITY_LOOKS, STATE_LOOKS, Look, chart_css, pattern_defs, state_look
 from kzprobe.analyst.html.sources import Sources
-from kzprobe.analyst.html import charts
 
 # Per-target timelines drawn (in the order the targets were first scanned); the grids show all.
 MAX_TARGET_CHARTS: Final = 300
@@ -148,7 +148,8 @@ def _common_stamp(sources: Sources, generated_at: datetime) -> str:
 def _figure(chart_id: str, file_name: str, caption: str, svg: str) -> str:
     name = "".join(ch if ch.isascii() and ch.isalnum() else "-" for ch in file_name.lower())[:80]
     buttons = "".join(
-        f'<button type="button" data-save="{kind}" data-for="{chart_id}" data-name="{esc(name)}">{kind.upper()}</button>'
+        f'<button type="button" data-save="{kind}" data-for="{chart_id}" '
+        f'data-name="{esc(name)}">{kind.upper()}</button>'
         for kind in ("svg", "png")
     )
     return (f'<figure><div class="scroll">{svg}</div><figcaption>{esc(caption)} · save as {buttons}'
@@ -181,7 +182,8 @@ def _notes(picture: ReportPicture, targets: int, files_skipped: int) -> list[str
 def _sources_section(sources: Sources, resolution: str, filters: str, notes: list[str]) -> str:
     assert sources.first is not None and sources.last is not None
     rows = "".join(
-        f"<tr><td>{esc(v.name)}</td><td>{esc(', '.join(v.asns) or '-')}</td><td>{esc(', '.join(v.countries) or '-')}</td>"
+        f"<tr><td>{esc(v.name)}</td><td>{esc(', '.join(v.asns) or '-')}</td>"
+        f"<td>{esc(', '.join(v.countries) or '-')}</td>"
         f'<td class="n">{v.scans:,}</td><td class="n">{v.incomplete:,}</td><td class="t">{_when(v.first)}</td>'
         f'<td class="t">{_when(v.last)}</td>'
         f'<td class="ids">{esc(v.first_scan_id or "-")}<br>{esc(v.last_scan_id or "-")}</td></tr>'
@@ -207,7 +209,8 @@ def _sources_section(sources: Sources, resolution: str, filters: str, notes: lis
     return (
         '<section id="sources"><h2>Sources</h2>'
         "<table><thead><tr><th>Vantage</th><th>Network</th><th>Country</th><th>Scans</th><th>Incomplete</th>"
-        f"<th>First scan</th><th>Last scan</th><th>First and last scan id</th></tr></thead><tbody>{rows}</tbody></table>"
+        "<th>First scan</th><th>Last scan</th><th>First and last scan "
+        f"id</th></tr></thead><tbody>{rows}</tbody></table>"
         f'<ul class="facts">{"".join(f"<li>{fact}</li>" for fact in facts)}</ul>'
         + "".join(f'<p class="note">{esc(note)}</p>' for note in notes)
         + f'<details><summary>Scan ids ({sources.scans:,})</summary><p class="ids">{listed}</p></details></section>'
@@ -216,7 +219,8 @@ def _sources_section(sources: Sources, resolution: str, filters: str, notes: lis
 
 def _swatch(look: Look, width: int = 40) -> str:
     box = len(look.label) * 6 + 4
-    return (f'<svg class="kz sw" width="{width}" height="14" aria-hidden="true"><rect class="f-{look.key}" width="{width}" '
+    return (f'<svg class="kz sw" width="{width}" height="14" aria-hidden="true"><rect class="f-{look.key}" '
+            f'width="{width}" '
             f'height="14"/><rect class="b-{look.key}" x="{(width - box) // 2}" y="2" width="{box}" height="10"/>'
             f'<text class="label t-{look.key}" x="{width // 2}" y="11">{esc(look.label)}</text></svg>')
 
@@ -226,7 +230,8 @@ def _legend() -> str:
     bands = "".join(f"<li>{_swatch(look)}{esc(look.name)}</li>" for look in CONNECTIVITY_LOOKS)
     marks = ('<li><svg class="kz" width="34" height="14" aria-hidden="true"><rect class="f-ok" width="34" height="14"/>'
              '<path class="i-ok" d="M0 0h3v3h-3z"/></svg>corner mark: the scans of these cells did not all agree '
-             '(the colour is the most frequent state)</li><li><svg class="kz" width="34" height="14" aria-hidden="true">'
+             '(the colour is the most frequent state)</li><li><svg class="kz" width="34" height="14" '
+             'aria-hidden="true">'
              '<rect class="lane" width="34" height="14" stroke="#999"/></svg>no scan of the target in that period</li>')
     return (f'<section id="legend"><h2>Legend</h2><ul class="legend">{states}</ul>'
             f'<p class="muted">Connectivity band:</p><ul class="legend">{bands}{marks}</ul></section>')
@@ -245,10 +250,12 @@ def _network_table(network: Network, picture: ReportPicture) -> str:
         evidence = ", ".join(f"{esc(code)} ×{count:,}" for code, count in entry.evidence.most_common(4))
         rows.append(f"<tr><td>{esc(entry.target)}</td><td>{esc(entry.category or '-')}</td>"
                     f'<td>{how} <span class="muted">of {entry.scans:,}</span></td><td>{evidence or "-"}</td>'
-                    f'<td class="t">{_when(entry.first_trouble)}</td><td class="t">{_when(entry.last_trouble)}</td></tr>')
+                    f'<td class="t">{_when(entry.first_trouble)}</td><td '
+                    f'class="t">{_when(entry.last_trouble)}</td></tr>')
     more = (f'<p class="muted">… and {len(troubled) - MAX_NETWORK_ROWS:,} more targets.</p>'
             if len(troubled) > MAX_NETWORK_ROWS else "")
-    table = ("<table><thead><tr><th>Target</th><th>Category</th><th>States (scans)</th><th>Evidence (when not reachable)"
+    table = ("<table><thead><tr><th>Target</th><th>Category</th><th>States (scans)</th><th>Evidence (when not "
+             "reachable)"
              "</th><th>First not reachable</th><th>Last not reachable</th></tr></thead>"
              f"<tbody>{''.join(rows)}</tbody></table>") if rows else "<p>No target was anything but reachable.</p>"
     return (f"<h3>{esc(heading)}</h3><p class=\"muted\">{_plural(network.scans, 'scan')} from {esc(vantages)}; "

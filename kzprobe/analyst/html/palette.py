@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Final, NamedTuple
 
-from kzprobe.report import vocabulary as v
 from kzprobe.analyst.style import UNANALYSED, compact, verdict_of
+from kzprobe.report import vocabulary as v
 
 # Okabe-Ito colours, and a tint of their bluish green for "works".
 BLUISH_GREEN_TINT: Final = "#a6ddce"

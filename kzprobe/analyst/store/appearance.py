@@ -28,7 +28,8 @@ def first_appearances(engine: Engine, rows_where: str, scans_where: str, key: st
     offset, step = 0, FIRST_STEP
     while len(first) < len(wanted):
         scans = engine.rows(f"SELECT scan_key, month FROM (SELECT scan_key, started_at, vantage, file, "
-                            f"{engine.dialect.period('month', 'started_at')} AS month FROM scans WHERE {scans_where}) AS s "
+                            f"{engine.dialect.period('month', 'started_at')} AS month FROM scans WHERE {scans_where}) "
+                            "AS s "
                             f"ORDER BY started_at, vantage, file LIMIT {step} OFFSET {offset}")
         if not scans:
             break
@@ -41,4 +42,5 @@ def first_appearances(engine: Engine, rows_where: str, scans_where: str, key: st
             name, order = tuple(row[:len(columns)]), tuple(row[len(columns):len(columns) + 4])
             if name in wanted and (name not in first or order < first[name][0]):
                 first[name] = (order, row[-2], row[-1])
-    return [(*name, category, keyword) for name, (_, category, keyword) in sorted(first.items(), key=lambda item: item[1][0])]
+    return [(*name, category, keyword) for name,
+            (_, category, keyword) in sorted(first.items(), key=lambda item: item[1][0])]

@@ -53,7 +53,8 @@ class ClickHouseEngine:
         try:
             return self._session.query(sql, output)
         except Exception as error:  # chdb raises its own RuntimeError subclasses
-            raise QueryError(str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__) from None
+            said = str(error).strip()
+            raise QueryError(said.splitlines()[0] if said else type(error).__name__) from None
 
     def arrow(self, sql: str) -> pa.Table:
         table = self._run(sql, "ArrowTable")
@@ -62,7 +63,7 @@ class ClickHouseEngine:
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
         table = self.arrow(sql)
         columns = [column.to_pylist() for column in table.columns]
-        return list(zip(*columns)) if columns else []
+        return list(zip(*columns, strict=True)) if columns else []
 
     def batches(self, sql: str) -> Iterator[pa.RecordBatch]:
         yield from self.arrow(sql).to_batches()

@@ -58,7 +58,8 @@ class VantageOutcome:
     skipped: str | None = None  # why the vantage was left (its index, its time, its failures)
 
     def line(self) -> str:
-        done = f"{self.added} new, {self.replaced} replaced, {self.already} already in the store, of {self.listed} listed"
+        done = (f"{self.added} new, {self.replaced} replaced, {self.already} already in the store, "
+                f"of {self.listed} listed")
         if self.skipped:
             return f"{self.url}: SKIPPED: {self.skipped} ({done})"
         return f"{self.url}: {done}" + (f"; {len(self.problems)} report(s) skipped" if self.problems else "")
@@ -84,7 +85,8 @@ def parse_index(data: bytes) -> tuple[list[dict[str, Any]], list[str]]:
     if not isinstance(index, dict) or index.get("format") != INDEX_FORMAT:
         raise ValueError(f"not a kzprobe index (format is not {INDEX_FORMAT!r})")
     if index.get("format_version") != INDEX_VERSION:
-        raise ValueError(f"index format_version {str(index.get('format_version'))[:20]!r}; this kzprobe reads {INDEX_VERSION}")
+        raise ValueError(f"index format_version {str(index.get('format_version'))[:20]!r}; this kzprobe reads "
+                         f"{INDEX_VERSION}")
     reports = index.get("reports")
     if not isinstance(reports, list):
         raise ValueError("the index has no list of reports")
@@ -119,7 +121,8 @@ def collect(urls: Iterable[str], store: Path, fetch: Fetch, *, file_time_s: floa
     return outcomes
 
 
-def _collect_one(url: str, writer: StoreWriter, fetch: Fetch, file_time_s: float, vantage_time_s: float) -> VantageOutcome:
+def _collect_one(url: str, writer: StoreWriter, fetch: Fetch, file_time_s: float,
+                 vantage_time_s: float) -> VantageOutcome:
     outcome = VantageOutcome(url)
     deadline = time.monotonic() + vantage_time_s
     where, base = index_url(url)

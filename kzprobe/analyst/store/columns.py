@@ -132,20 +132,22 @@ def stored_scan(report: dict[str, Any], digest: ScanDigest, *, sha256: str, size
     raws += [{}] * (count - len(raws))
     controls: list[dict[str, Any] | None] = [_object(raw.get("control")) for raw in raws]
     oonis: list[dict[str, Any]] = [_object(raw.get("ooni")) or {} for raw in raws]
-    measures = list(zip(*[target.measures or _NO_MEASURES for target in targets])) or [()] * len(MEASURE_COLUMNS)
+    measures = list(zip(*[target.measures or _NO_MEASURES for target in targets],
+                        strict=True)) or [()] * len(MEASURE_COLUMNS)
     columns: dict[str, list[Any]] = {
         "scan_key": [key] * count, "scan_id": [digest.scan_id] * count, "scan_started_at": [digest.started_at] * count,
         "scan_complete": [digest.complete] * count, "day": [digest.started_at.date()] * count,
         "asn": [digest.asn] * count, "country": [digest.country] * count, "connectivity": [digest.connectivity] * count,
         "position": list(range(count)),
         "target": [t.id for t in targets], "name": [t.name for t in targets], "category": [t.category for t in targets],
-        "url": [t.url for t in targets], "keyword": [t.keyword for t in targets], "verdict": [t.verdict for t in targets], "blocking": [t.blocking for t in targets],
+        "url": [t.url for t in targets], "keyword": [t.keyword for t in targets],
+        "verdict": [t.verdict for t in targets], "blocking": [t.blocking for t in targets],
         "state": [state_of(t.verdict, t.blocking) for t in targets], "evidence": [list(t.evidence) for t in targets],
         "explanation": [t.explanation for t in targets], "target_started_at": [t.started_at for t in targets],
         "duration_ms": [t.duration_ms for t in targets], "queued_ms": [t.queued_ms for t in targets],
         "endpoints_total": [t.endpoints.total if t.endpoints else None for t in targets],
         "endpoints_failing": [len(t.endpoints.failing) if t.endpoints else None for t in targets],
-        **{name: list(values) for name, values in zip(MEASURE_COLUMNS, measures)},
+        **{name: list(values) for name, values in zip(MEASURE_COLUMNS, measures, strict=True)},
         "control_verdict": [text(c.get("verdict")) if c else None for c in controls],
         "control_usable": [c.get("usable") if c and isinstance(c.get("usable"), bool) else None for c in controls],
         "control": [_control_json(c) for c in controls],

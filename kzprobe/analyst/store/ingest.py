@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, NamedTuple
 
@@ -101,8 +101,8 @@ def bytes_for_store(data: bytes, source: str) -> Ingested:
 
 def _stored(report: dict[str, Any], digest: Any, data: bytes) -> StoredScan:
     made = stored_scan(report, digest, sha256=hashlib.sha256(data).hexdigest(), size=len(data),
-                       ingested_at=datetime.now(timezone.utc))
-    return made._replace(results=results_batch(made.results))  # type: ignore[arg-type]  # Arrow from here on
+                       ingested_at=datetime.now(UTC))
+    return made._replace(results=results_batch(made.results))  # Arrow from here on
 
 
 class _Known(NamedTuple):
@@ -157,7 +157,7 @@ class StoreWriter:
         by_partition: dict[tuple[str, str], list[pa.RecordBatch]] = {}
         scans_by_vantage: dict[str, list[dict[str, Any]]] = {}
         for scan in self._pending.values():
-            by_partition.setdefault((scan.vantage, scan.month), []).append(scan.results)  # type: ignore[arg-type]
+            by_partition.setdefault((scan.vantage, scan.month), []).append(scan.results)
             scans_by_vantage.setdefault(scan.vantage, []).append(scan.scan)
         for old in self._superseded.values():
             by_partition.setdefault((old.vantage, old.month), [])
@@ -167,13 +167,15 @@ class StoreWriter:
         for (vantage, month), batches in by_partition.items():
             key = layout.results_partition(vantage, month)
             new = pa.Table.from_batches(batches, schema=RESULTS_SCHEMA)
-            written = self._rewrite(results.get(key), dropped, new, layout.partition_directory(layout.RESULTS_DIR, vantage, month),
+            written = self._rewrite(results.get(key), dropped, new,
+                                    layout.partition_directory(layout.RESULTS_DIR, vantage, month),
                                     batch, RESULTS_SCHEMA, ROW_ORDER)
             _set_or_drop(results, key, written)
         for vantage, rows in scans_by_vantage.items():
             new = pa.Table.from_arrays([pa.array([row[field.name] for row in rows], type=field.type)
                                         for field in SCANS_SCHEMA], schema=SCANS_SCHEMA)
-            written = self._rewrite(scans.get(vantage), dropped, new, layout.partition_directory(layout.SCANS_DIR, vantage),
+            written = self._rewrite(scans.get(vantage), dropped, new,
+                                    layout.partition_directory(layout.SCANS_DIR, vantage),
                                     batch, SCANS_SCHEMA, [("started_at", "ascending"), ("file", "ascending")])
             _set_or_drop(scans, vantage, written)
         superseded = self.manifest.files() - set(results.values()) - set(scans.values())
@@ -225,7 +227,8 @@ def open_writer(store: Path) -> StoreWriter:
     known: dict[str, _Known] = {}
     for vantage, name in manifest.scans.items():
         table = pq.read_table(store / name, columns=["scan_key", "sha256", "complete", "day"])
-        for key, sha256, complete, day in zip(*(table[column].to_pylist() for column in table.column_names)):
+        for key, sha256, complete, day in zip(*(table[column].to_pylist() for column in table.column_names),
+                                              strict=True):
             known[key] = _Known(sha256, complete, vantage, day.strftime("%Y-%m"))
     return StoreWriter(store, manifest, known)
 

@@ -103,7 +103,8 @@ def read_manifest(store: Path) -> Manifest:
         if loaded.get("format") != STORE_FORMAT:
             raise StoreError(f"{path}: not a kzprobe store manifest")
         if loaded.get("format_version") != STORE_VERSION:
-            raise StoreError(f"{path}: store format {loaded.get('format_version')!r}; this kzprobe reads {STORE_VERSION}")
+            raise StoreError(f"{path}: store format {loaded.get('format_version')!r}; this kzprobe reads "
+                             f"{STORE_VERSION}")
         manifest = Manifest(int(loaded["batch"]), dict(loaded["results"]), dict(loaded["scans"]))
     except StoreError:
         raise

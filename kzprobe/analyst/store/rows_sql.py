@@ -74,7 +74,7 @@ def store_digests(engine: Engine, scan_filter: ScanFilter = ScanFilter(), keys: 
                                        f"ORDER BY {ROW_ORDER}")
     pending: tuple[str, list[TargetDigest]] | None = next(targets, None)
     for row in scans:
-        fields = dict(zip(_SCAN_COLUMNS, row))
+        fields = dict(zip(_SCAN_COLUMNS, row, strict=True))
         results: list[TargetDigest] = []
         if pending is not None and pending[0] == fields["scan_key"]:
             results = pending[1]

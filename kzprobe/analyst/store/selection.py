@@ -8,7 +8,7 @@ store's distinct target ids (a few thousand), so their meaning cannot drift from
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from kzprobe.analyst.filters import TargetFilter
 from kzprobe.analyst.store.engine import Engine
@@ -17,7 +17,7 @@ from kzprobe.analyst.streaming import ScanFilter
 
 
 def epoch_us_to_time(value: int) -> datetime:
-    return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=value)
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=value)
 
 
 def in_list(column: str, values: Sequence[str]) -> str:
@@ -39,9 +39,9 @@ def scan_where(engine: Engine, scan_filter: ScanFilter, *, time_column: str = "s
         clauses.append(f"{time_column} < {dialect.timestamp(scan_filter.until)}")
     if time_column == "scan_started_at":  # the month partition: whole months are skipped unread
         if scan_filter.since is not None:
-            clauses.append(f"month >= '{scan_filter.since.astimezone(timezone.utc):%Y-%m}'")
+            clauses.append(f"month >= '{scan_filter.since.astimezone(UTC):%Y-%m}'")
         if scan_filter.until is not None:
-            clauses.append(f"month <= '{scan_filter.until.astimezone(timezone.utc):%Y-%m}'")
+            clauses.append(f"month <= '{scan_filter.until.astimezone(UTC):%Y-%m}'")
     return " AND ".join(clauses)
 
 

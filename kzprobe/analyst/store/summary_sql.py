@@ -14,13 +14,12 @@ from typing import Any
 
 from kzprobe.analyst.filters import TargetFilter
 from kzprobe.analyst.reading import target_label
-from kzprobe.analyst.store.engine import Engine
 from kzprobe.analyst.store.appearance import first_appearances
+from kzprobe.analyst.store.engine import Engine
 from kzprobe.analyst.store.selection import epoch_us_to_time, in_list, scan_where
-from kzprobe.analyst.style import verdict_of
 from kzprobe.analyst.streaming import ScanFilter
+from kzprobe.analyst.style import verdict_of
 from kzprobe.analyst.summary import PERIODS, ColumnGroup, ScanColumn, SummaryShape, SummaryTarget, scan_time
-
 
 
 class StoreSummary:
@@ -43,7 +42,8 @@ class StoreSummary:
         (scans, first, last, incomplete), = self.engine.rows(
             f"SELECT count(*), {epoch('min(started_at)')}, {epoch('max(started_at)')}, "
             f"sum(CASE WHEN complete THEN 0 ELSE 1 END) FROM scans WHERE {self.scans_where}")
-        vantages = sorted(row[0] for row in self.engine.rows(f"SELECT DISTINCT vantage FROM scans WHERE {self.scans_where}"))
+        distinct = self.engine.rows(f"SELECT DISTINCT vantage FROM scans WHERE {self.scans_where}")
+        vantages = sorted(row[0] for row in distinct)
         grouping, groups = self._groups(int(scans), max_columns)
         return SummaryShape(
             scans=int(scans), vantages=vantages,
@@ -71,7 +71,8 @@ class StoreSummary:
         for kind in PERIODS:
             period = self.engine.dialect.period(kind, "started_at")
             (count,), = self.engine.rows(
-                f"SELECT count(*) FROM (SELECT DISTINCT vantage, {period} AS p FROM scans WHERE {self.scans_where}) AS g")
+                f"SELECT count(*) FROM (SELECT DISTINCT vantage, {period} AS p FROM scans WHERE {self.scans_where}) "
+                "AS g")
             if count <= max_columns:
                 return kind, self._period_groups(kind, period)
         return "", []
@@ -117,7 +118,8 @@ class StoreSummary:
             seen = {target: {verdict_of(state) for row in rows for state in row} for target, rows in counts.items()}
         else:  # the full matrix (--csv)
             seen = {}
-            for target, state in self.engine.rows(f"SELECT DISTINCT target, state FROM results WHERE {self.rows_where}"):
+            pairs = self.engine.rows(f"SELECT DISTINCT target, state FROM results WHERE {self.rows_where}")
+            for target, state in pairs:
                 seen.setdefault(target, set()).add(verdict_of(state))
         order = first_appearances(self.engine, self.rows_where, self.scans_where, "target", {(t,) for t in seen})
         return [
@@ -145,7 +147,7 @@ class StoreSummary:
         index = {target.id: number for number, target in enumerate(targets)}
         matrix: list[list[str | None]] = [[None] * len(keys) for _ in targets]
         for batch in self.engine.batches(f"SELECT target, scan_key, state FROM results WHERE {self.rows_where}"):
-            for target, key, state in zip(*(batch.column(n).to_pylist() for n in range(3))):
+            for target, key, state in zip(*(batch.column(n).to_pylist() for n in range(3)), strict=True):
                 if target in index and key in column:
                     matrix[index[target]][column[key]] = state
         yield from matrix

@@ -12,9 +12,9 @@ from typing import Any
 
 from kzprobe.analyst.filters import TargetFilter
 from kzprobe.analyst.reading import target_label
+from kzprobe.analyst.store.appearance import first_appearances
 from kzprobe.analyst.store.engine import Engine
 from kzprobe.analyst.store.selection import epoch_us_to_time, scan_where, target_where
-from kzprobe.analyst.store.appearance import first_appearances
 from kzprobe.analyst.store.views import periods_sql
 from kzprobe.analyst.streaming import ScanFilter
 from kzprobe.analyst.timeline import (
@@ -56,11 +56,13 @@ def _vantages(engine: Engine, scan_filter: ScanFilter) -> list[VantageTimeline]:
               f"{epoch('started_at')} - {dialect.previous(epoch('started_at'), window)} AS pause_us, "
               f"row_number() OVER {window} AS n FROM scans WHERE {where}")
     for vantage, pause, count in engine.rows(
-        f"SELECT vantage, pause_us, count(*) FROM ({pauses}) AS p WHERE n > 1 AND pause_us > 0 GROUP BY vantage, pause_us"
+        f"SELECT vantage, pause_us, count(*) FROM ({pauses}) AS p WHERE n > 1 AND pause_us > 0 GROUP BY vantage, "
+        "pause_us"
     ):
         found[vantage].intervals[round(pause / 60_000_000)] += int(count)
     for vantage, at, pause in engine.rows(
-        f"SELECT vantage, at_us, pause_us FROM ({pauses}) AS p WHERE n > 1 AND pause_us > {_MIN_GAP_US} ORDER BY vantage, at_us"
+        f"SELECT vantage, at_us, pause_us FROM ({pauses}) AS p WHERE n > 1 AND pause_us > {_MIN_GAP_US} ORDER BY "
+        "vantage, at_us"
     ):
         found[vantage].pauses.append((epoch_us_to_time(at - pause), epoch_us_to_time(at)))
     connectivity = (f"(SELECT '' AS target, vantage, day, coalesce(connectivity, '{UNKNOWN_CONNECTIVITY}') AS state,"
@@ -80,7 +82,8 @@ def _targets(engine: Engine, scan_filter: ScanFilter, target_filter: TargetFilte
     order: dict[str, int] = {}
     entries = []
     scans_where = scan_where(engine, scan_filter, time_column="started_at")
-    for target, vantage, category, keyword in first_appearances(engine, where, scans_where, "target, vantage", set(periods)):
+    appearances = first_appearances(engine, where, scans_where, "target, vantage", set(periods))
+    for target, vantage, category, keyword in appearances:
         order.setdefault(target, len(order))
         entries.append(TargetTimeline(target, category, vantage, StateTrack(periods[(target, vantage)]),
                                       target_label(target, keyword)))
@@ -98,6 +101,7 @@ def _periods(engine: Engine, source: str, key: str) -> list[tuple[Any, Period]]:
     for row in rows:
         name = row[0] if width == 1 else tuple(row[:width])
         state, first, last, scans, incomplete = row[width:]
-        found.append((name, Period(state, epoch_us_to_time(first), epoch_us_to_time(last), int(scans), int(incomplete))))
+        found.append((name,
+                      Period(state, epoch_us_to_time(first), epoch_us_to_time(last), int(scans), int(incomplete))))
     return found
 

@@ -9,7 +9,7 @@ is SQL both engines run unchanged, so that a query tested on one answers the sam
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Final
 
 from kzprobe.errors import BadInputError
@@ -58,7 +58,7 @@ class Dialect:
 
     def timestamp(self, moment: datetime) -> str:
         """A UTC time as a literal."""
-        text = moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+        text = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
         if self.name == "duckdb":
             return f"TIMESTAMPTZ '{text}+00:00'"
         return f"toDateTime64('{text}', 6, 'UTC')"
@@ -70,7 +70,8 @@ class Dialect:
         if kind == "week":
             if self.name == "duckdb":
                 return f"strftime({expression}, '%G-W%V')"
-            return f"concat(toString(toISOYear({expression})), '-W', leftPad(toString(toISOWeek({expression})), 2, '0'))"
+            return (f"concat(toString(toISOYear({expression})), '-W', "
+                    f"leftPad(toString(toISOWeek({expression})), 2, '0'))")
         pattern = {"day": "%Y-%m-%d", "month": "%Y-%m", "year": "%Y"}[kind]
         function = "strftime" if self.name == "duckdb" else "formatDateTime"
         return f"{function}({expression}, '{pattern}')"

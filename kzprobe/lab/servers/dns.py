@@ -26,7 +26,8 @@ import re
 import socket
 import struct
 import types
-from typing import Final, NamedTuple
+from collections.abc import Mapping
+from typing import Any, Final, NamedTuple, cast
 
 import dns.exception
 import dns.flags
@@ -72,9 +73,15 @@ _PLAIN_LABEL: Final = re.compile(rb"[A-Za-z0-9_-]+")
 _RR_FIXED: Final = struct.Struct("!HHIH")
 _OWNER_IS_QUESTION: Final = b"\xc0\x0c"  # a compression pointer to the question's name, at offset 12
 _RCODES: Final = {m.DNS_NXDOMAIN: dns.rcode.NXDOMAIN, m.DNS_SERVFAIL: dns.rcode.SERVFAIL}
-_ADDRESS_KEYS: Final = {dns.rdatatype.A: "a", dns.rdatatype.AAAA: "aaaa"}
+_ADDRESS_KEYS: Final[dict[int, str]] = {dns.rdatatype.A: "a", dns.rdatatype.AAAA: "aaaa"}
 # dnspython's EDNS reply (make_response): root name, OPT, payload 8192, version 0, no flags or options.
 _OPT_REPLY: Final = b"\x00" + _RR_FIXED.pack(dns.rdatatype.OPT, 8192, 0, 0)
+
+
+def _rdtype(value: int) -> dns.rdatatype.RdataType:
+    """A type number read off the wire, typed as dnspython's enum: its functions take any number
+    (unknown ones are TYPEn), so no conversion that could fail on an unknown type."""
+    return cast(dns.rdatatype.RdataType, value)
 
 
 class _Reply(NamedTuple):
@@ -119,7 +126,8 @@ class LabResolver:
         if query is None:
             return self.reference_answer(wire)
         if self._flaky_fails(query.name, query.rdtype):
-            return b"".join((_HEADER.pack(query.id, _QR | query.rd | _RA | dns.rcode.SERVFAIL, 1, 0, 0, int(query.edns)),
+            return b"".join((_HEADER.pack(query.id, _QR | query.rd | _RA | dns.rcode.SERVFAIL, 1, 0, 0,
+                                          int(query.edns)),
                              query.question, _OPT_REPLY if query.edns else b""))
         reply = self._reply(query.name, query.rdtype)
         if reply.answers is None and not reply.silent:
@@ -128,6 +136,7 @@ class LabResolver:
         if reply.silent:
             return None
         # At most 12 + 259 + 28 + 11 bytes: within the 512 any client takes.
+        assert reply.answers is not None  # None answers were rendered by dnspython above
         return b"".join((
             _HEADER.pack(query.id, _QR | query.rd | _RA | reply.rcode, 1, reply.ancount, 0, int(query.edns)),
             query.question, reply.answers, _OPT_REPLY if query.edns else b""))
@@ -144,7 +153,7 @@ class LabResolver:
     def _work_out(self, name: str, rdtype: int) -> _Reply:
         """The reply to (name, rdtype), as `_render` decides it, without the query's bytes."""
         action = self._action(name)
-        line = f"{self.label} {dns.rdatatype.to_text(rdtype)} {name} -> {action}"
+        line = f"{self.label} {dns.rdatatype.to_text(_rdtype(rdtype))} {name} -> {action}"
         if action == m.DNS_TIMEOUT:
             return _Reply(True, 0, 0, b"", line)
         if action in (m.DNS_NXDOMAIN, m.DNS_SERVFAIL):
@@ -155,7 +164,9 @@ class LabResolver:
         if not addresses:
             return _Reply(False, dns.rcode.NOERROR, 0, b"", line)
         try:  # dnspython's own parsing and wire form of each address (from_text_list does the same)
-            rdatas = {dns.rdata.from_text(dns.rdataclass.IN, rdtype, address).to_wire() for address in addresses}
+            # to_wire() without a file returns the bytes (typed Optional for the file form)
+            rdatas = {cast(bytes, dns.rdata.from_text(dns.rdataclass.IN, _rdtype(rdtype), address).to_wire())
+                      for address in addresses}
         except dns.exception.DNSException:
             rdatas = set()  # the dnspython path fails on it as it always has
         if len(rdatas) != 1:
@@ -164,7 +175,7 @@ class LabResolver:
         answer = _OWNER_IS_QUESTION + _RR_FIXED.pack(rdtype, dns.rdataclass.IN, TTL, len(rdata)) + rdata
         return _Reply(False, dns.rcode.NOERROR, 1, answer, line)
 
-    def _record(self, name: str) -> dict:
+    def _record(self, name: str) -> Mapping[str, Any]:
         return self.records.get(name) or self.default or {}
 
     def _action(self, name: str) -> str:
@@ -178,7 +189,7 @@ class LabResolver:
         asked = self._flaky_asked.get((name, rdtype), 0)
         self._flaky_asked[(name, rdtype)] = asked + 1
         if asked % 2 == 0:
-            log.info("%s %s %s -> flaky: servfail", self.label, dns.rdatatype.to_text(rdtype), name)
+            log.info("%s %s %s -> flaky: servfail", self.label, dns.rdatatype.to_text(_rdtype(rdtype)), name)
             return True
         return False
 
@@ -229,12 +240,12 @@ class LabResolver:
 
         class _Udp(asyncio.DatagramProtocol):
             def connection_made(self, transport: asyncio.BaseTransport) -> None:
-                self.transport = transport  # type: ignore[assignment]
+                self.transport = cast(asyncio.DatagramTransport, transport)  # a datagram endpoint's
 
             def datagram_received(self, data: bytes, addr: tuple) -> None:
                 reply = resolver.answer(data[:_MAX_MESSAGE])
                 if reply is not None:
-                    self.transport.sendto(reply, addr)  # type: ignore[attr-defined]
+                    self.transport.sendto(reply, addr)
 
         self._udp, _ = await loop.create_datagram_endpoint(_Udp, local_addr=(self.address, 53))
         _enlarge_receive_buffer(self._udp.get_extra_info("socket"))

@@ -17,7 +17,7 @@ import socket
 import struct
 import time
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from kzprobe.lab import site_spec as m
 
@@ -33,15 +33,16 @@ SWALLOW_HOLD_S: Final = 120.0
 _LINGER_RESET: Final = struct.pack("ii", 1, 0)
 
 
-def reset(sock: socket.socket | object) -> None:
-    """Close with an RST instead of a FIN (SO_LINGER on, zero timeout)."""
+def reset(sock: Any) -> None:
+    """Close with an RST instead of a FIN (SO_LINGER on, zero timeout). `sock`: a socket, or
+    asyncio's view of one (a transport's "socket" extra)."""
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)  # type: ignore[attr-defined]
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
     except OSError:
         pass
 
 
-def reset_transport(transport: asyncio.BaseTransport) -> None:
+def reset_transport(transport: asyncio.WriteTransport) -> None:
     sock = transport.get_extra_info("socket")
     if sock is not None:
         reset(sock)

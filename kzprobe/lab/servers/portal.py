@@ -23,11 +23,11 @@ _REQUEST_WAIT_S: Final = 10.0
 _MAX_REQUEST_HEAD: Final = 16 * 1024
 LOGIN_PATH: Final = "/login"
 LOGIN_PAGE: Final = (
-    "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Wi-Fi: log in</title></head><body>"
-    "<h1>Welcome to the guest Wi-Fi</h1><p>Accept the terms of use to browse the Internet.</p>"
-    "<form method=\"post\" action=\"/login\"><label><input type=\"checkbox\" name=\"accept\"> I accept</label>"
-    "<button>Connect</button></form></body></html>"
-).encode()
+    b"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Wi-Fi: log in</title></head><body>"
+    b"<h1>Welcome to the guest Wi-Fi</h1><p>Accept the terms of use to browse the Internet.</p>"
+    b"<form method=\"post\" action=\"/login\"><label><input type=\"checkbox\" name=\"accept\"> I accept</label>"
+    b"<button>Connect</button></form></body></html>"
+)
 
 
 class PortalServer:

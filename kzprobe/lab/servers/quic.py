@@ -104,7 +104,8 @@ class FilteringQuicServer(QuicServer):
         super().datagram_received(data, addr)
 
 
-async def serve_quic(address: str, chain: str, key: str, drop_all: bool, drop_names: frozenset[str]) -> asyncio.BaseTransport:
+async def serve_quic(address: str, chain: str, key: str, drop_all: bool,
+                     drop_names: frozenset[str]) -> asyncio.BaseTransport:
     """Listen on UDP address:443 with the site's certificate; ALPN h3."""
     configuration = QuicConfiguration(is_client=False, alpn_protocols=["h3"])
     configuration.load_cert_chain(chain, key)

@@ -36,11 +36,11 @@ from pathlib import Path
 from typing import Final
 from urllib.parse import quote
 
-from kzprobe.lab import site_spec as m
 from kzprobe.lab import pages
+from kzprobe.lab import site_spec as m
 from kzprobe.lab.servers import flow, middlebox
-from kzprobe.lab.servers.quic import serve_quic
 from kzprobe.lab.servers.clienthello import RECORD_HEADER, looks_like_tls, record_length, server_name
+from kzprobe.lab.servers.quic import serve_quic
 
 log = logging.getLogger("kzprobe.lab.web")
 
@@ -96,7 +96,8 @@ class WebServer:
         chain, key = middlebox.certificate_files(self.certs_dir, host, m.TLS_PASS)
         drop_all = any(self.sites.get(h, {}).get("quic") == m.QUIC_DROP for h in listener["hosts"])
         drop_names = frozenset(name for name, site in self.sites.items() if site.get("quic") == m.QUIC_DROP_NAME)
-        self._datagram_transports.append(await serve_quic(listener["address"], str(chain), str(key), drop_all, drop_names))
+        transport = await serve_quic(listener["address"], str(chain), str(key), drop_all, drop_names)
+        self._datagram_transports.append(transport)
 
     def _prepare(self) -> None:
         """Build the TLS contexts and the fixed pages that connections to this namespace's
@@ -166,9 +167,13 @@ class WebServer:
         """What the middlebox does to this connection: by endpoint (address and port), else by name."""
         return port.get("middlebox") or self.sites.get(name or "")
 
+    def _site_at_address(self, listener: dict) -> dict | None:
+        """The site a site listener's address belongs to (its first host), else None."""
+        return self.sites.get(listener["hosts"][0]) if listener["server"] == "site" and listener["hosts"] else None
+
     def _tls_action(self, listener: dict, port: dict, sni: str | None) -> str:
         """By the name the ClientHello carries, at any address; a rule for the address first (middlebox.py)."""
-        at_address = self.sites.get(listener["hosts"][0]) if listener["server"] == "site" and listener["hosts"] else None
+        at_address = self._site_at_address(listener)
         keyword = next((k for k in self.keywords if k.get("at") == m.KEYWORD_IN_SNI and sni
                         and k["keyword"] in sni.lower()), None)
         if keyword is not None:  # the censor's word in the server name, at any address
@@ -194,7 +199,7 @@ class WebServer:
         rules = middlebox.tls_rules(self.sites, sni, port)
         if rules and rules.get("tls_delay"):
             await asyncio.sleep(rules["tls_delay"])  # the ClientHello held by the censor: a slow handshake
-        at_address = self.sites.get(listener["hosts"][0]) if listener["server"] == "site" and listener["hosts"] else None
+        at_address = self._site_at_address(listener)
         if at_address and at_address.get("tls_delay_any_name"):
             await asyncio.sleep(at_address["tls_delay_any_name"])  # the server slow for every name
         name = self._certificate_name(listener, port, sni)
@@ -207,7 +212,7 @@ class WebServer:
             return self.blockpage_host
         if listener["server"] == "endpoint":
             return port["certificate"]
-        return sni if sni in listener["hosts"] else listener["hosts"][0]
+        return sni if sni is not None and sni in listener["hosts"] else listener["hosts"][0]
 
     def _context(self, chain: Path, key: Path) -> ssl.SSLContext:
         cache_key = str(chain)
@@ -240,19 +245,23 @@ class WebServer:
             middlebox.reset_transport(writer.transport)
             return
         if action == m.HTTP_BLOCKPAGE:
-            return await self._respond(writer, 200, pages.FINGERPRINTED_BLOCKPAGE.encode(), "text/html; charset=utf-8", None, method)
+            return await self._respond(writer, 200, pages.FINGERPRINTED_BLOCKPAGE.encode(), "text/html; charset=utf-8",
+                                       None, method)
         if action == m.HTTP_UNKNOWN_BLOCKPAGE:
-            return await self._respond(writer, 200, pages.UNKNOWN_BLOCKPAGE.encode(), "text/html; charset=utf-8", None, method)
+            return await self._respond(writer, 200, pages.UNKNOWN_BLOCKPAGE.encode(), "text/html; charset=utf-8", None,
+                                       method)
         if action == m.HTTP_REDIRECT_BLOCKPAGE:
             location = f"http://{self.blockpage_host}/?host={quote(host)}"
             return await self._respond(writer, 302, b"", "text/html", None, method, location)
         if action == m.HTTP_REDIRECT_AWAY:
-            return await self._respond(writer, 302, b"", "text/html", None, method, (keyword or rules or {})["redirect_to"])
+            return await self._respond(writer, 302, b"", "text/html", None, method,
+                                       (keyword or rules or {})["redirect_to"])
         if rules and rules["delay"]:
             await asyncio.sleep(rules["delay"])
         rate = (rules["rate"], rules.get("burst")) if rules and rules["rate"] else None
         if listener["server"] == "blockpage":
-            return await self._respond(writer, 200, pages.FINGERPRINTED_BLOCKPAGE.encode(), "text/html; charset=utf-8", None, method)
+            return await self._respond(writer, 200, pages.FINGERPRINTED_BLOCKPAGE.encode(), "text/html; charset=utf-8",
+                                       None, method)
         if listener["server"] == "pki":  # a CA's AIA server: the issuer certificates it publishes
             published = self.certs_dir / path.lstrip("/")
             if path.count("/") == 1 and path.endswith(".der") and published.is_file():
@@ -336,13 +345,18 @@ def _http_date() -> str:
     return _http_date_at(int(time.time()))
 
 
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
 async def _peek_client_hello(conn: socket.socket) -> bytes:
     """The first TLS record, read without consuming it, so that TLS can still be done on it."""
     loop = asyncio.get_running_loop()
     deadline = time.monotonic() + _CLIENT_HELLO_WAIT_S
     while (left := deadline - time.monotonic()) > 0:
         ready = loop.create_future()
-        loop.add_reader(conn.fileno(), lambda: ready.done() or ready.set_result(None))
+        loop.add_reader(conn.fileno(), _wake, ready)
         try:
             await asyncio.wait_for(ready, left)
         except TimeoutError:

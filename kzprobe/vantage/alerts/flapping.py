@@ -39,7 +39,11 @@ class Track:
         if not isinstance(data, dict):
             return None
         states, unstable = data.get("states"), data.get("unstable")
-        if not isinstance(states, list) or not all(isinstance(s, str) for s in states) or not isinstance(unstable, bool):
+        if (
+            not isinstance(states, list)
+            or not all(isinstance(s, str) for s in states)
+            or not isinstance(unstable, bool)
+        ):
             return None
         return cls(tuple(states), unstable)
 

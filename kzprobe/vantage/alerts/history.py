@@ -113,7 +113,9 @@ def parse_record(line: bytes) -> dict[str, Any] | None:
                and isinstance(c.get("summary"), str) for c in changes):
         return None
     connectivity = record.get("connectivity")
-    if connectivity is not None and not (isinstance(connectivity, dict) and isinstance(connectivity.get("summary"), str)):
+    if connectivity is not None and not (
+        isinstance(connectivity, dict) and isinstance(connectivity.get("summary"), str)
+    ):
         return None
     if _time_of(current) is None:
         return None

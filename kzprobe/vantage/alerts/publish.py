@@ -14,7 +14,7 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,7 @@ def publish_changes(settings: AlertSettings, report: Mapping[str, Any], report_p
     if not settings.active or report.get("complete") is not True:
         return outcome
     try:
-        _publish(settings, report, report_path, dns, connector, now or datetime.now(timezone.utc), outcome)
+        _publish(settings, report, report_path, dns, connector, now or datetime.now(UTC), outcome)
     except KeyboardInterrupt:
         outcome.warnings.append("alerts interrupted: undelivered records wait in the outbox for the next scan")
     except Exception as exc:  # never fail a complete scan for its alerts: say it and go on
