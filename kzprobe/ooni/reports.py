@@ -20,6 +20,7 @@ from typing import Any, Final
 
 from kzprobe.analysis import analyse_scan
 from kzprobe.ooni.limits import MAX_FILES_NAMED
+from kzprobe.report.observations import measured_part
 from kzprobe.report.read import ReportError, read_report
 from kzprobe.report.write import ReportWriteError, build_report, json_pieces, scan_header
 
@@ -124,7 +125,7 @@ def build_import_report(group: str, info: dict[str, Any], results: list[dict]) -
     started = results[0]["started_at"]
     finished = max(_end(r) for r in results)
     header = scan_header(f"ooni-{_group_hash(group)}", started, vantage, settings)
-    measured = [{k: r[k] for k in ("target", "observations", "started_at", "duration_ms")} for r in results]
+    measured = [measured_part(r) for r in results]
     analysis = analyse_scan(measured, _control_report(results), outside_contact=_outside_contact(results, vantage))
     report = build_report(header, measured, analysis, complete=True, finished_at=finished)
     for written, result in zip(report["results"], results, strict=True):

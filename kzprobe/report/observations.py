@@ -10,7 +10,21 @@ is scrubbed of this machine's addresses as the result leaves measurement (report
 from __future__ import annotations
 
 import time
-from typing import Any, NotRequired, TypedDict
+from collections.abc import Mapping
+from typing import Any, Final, NotRequired, TypedDict
+
+# A measured result, as the scan records it before any analysis (a journal's result line): the
+# target, its observations (Observations below), when and how long, and the optional queue time
+# and count of scrubbed addresses. The analysis adds the verdict fields; a re-analysis or a
+# resumed scan starts again from these keys alone.
+MEASURED_KEYS: Final = ("target", "observations", "started_at", "duration_ms", "queued_ms", "scrubbed")
+# The keys every measured result has (queued_ms and scrubbed may be absent).
+REQUIRED_MEASURED_KEYS: Final = MEASURED_KEYS[:4]
+
+
+def measured_part(result: Mapping[str, Any]) -> dict[str, Any]:
+    """The measured result inside a result of a report (its verdict fields left out)."""
+    return {key: result[key] for key in MEASURED_KEYS if key in result}
 
 
 def elapsed_ms(start: float) -> float:

@@ -18,6 +18,7 @@ from pathlib import Path
 from kzprobe.errors import BadInputError, CannotWriteError
 from kzprobe.probes.dns import SYSTEM_RESOLVER, ResolverConfigError, parse_control_resolver, parse_resolver
 from kzprobe.report.format import JOURNAL_SUFFIX
+from kzprobe.report.observations import measured_part
 from kzprobe.report.read import ReportError, read_report
 from kzprobe.report.write import (
     Journal,
@@ -97,8 +98,7 @@ def _load_resume(path: Path) -> _Resumed:
         raise BadInputError(f"--resume: {source} is a complete scan; nothing to resume")
     header = {key: previous[key] for key in ("format", "format_version", "scan_id", "started_at",
                                              "software", "vantage", "settings") if key in previous}
-    results = [{key: r[key] for key in ("target", "observations", "started_at", "duration_ms", "queued_ms", "scrubbed")
-                if key in r} for r in previous.get("results", [])]
+    results = [measured_part(r) for r in previous.get("results", [])]
     return _Resumed(path=path, output=output, header=header, results=results)
 
 
