@@ -18,7 +18,7 @@ target through them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from kzprobe.analysis.connectivity import assess_connectivity
@@ -29,6 +29,7 @@ from kzprobe.analysis.facts import read_result
 from kzprobe.analysis.fingerprint_file import FingerprintError, bundled_fingerprints, load_fingerprints
 from kzprobe.analysis.fingerprints import Fingerprints
 from kzprobe.analysis.handshakes import baseline_handshake_ms
+from kzprobe.analysis.inspection import find_local_inspection
 from kzprobe.analysis.quic_rules import quic_verdict
 from kzprobe.analysis.verdict import learn_blockpage_addresses, own_interference, target_verdict
 from kzprobe.report import vocabulary as v
@@ -67,8 +68,13 @@ def analyse_scan(results: list[dict], control_report: dict | None, *,
     control = ControlScan(control_report, control_max_age_s)
     views = [control.view(f) for f in facts]
     ctx = Context(fingerprints, connectivity)
+    inspection = find_local_inspection(facts, fingerprints)
+    if inspection is not None:
+        # Recorded with the baselines, beside a captive portal: a fact about the vantage, not a target.
+        connectivity = replace(connectivity, baselines={**connectivity.baselines,
+                                                        "local_inspection": inspection.to_dict()})
     ctx = Context(ctx.fingerprints, connectivity, learn_blockpage_addresses(facts, views, ctx),
-                  baseline_handshake_ms(facts))
+                  baseline_handshake_ms(facts), inspection)
     answered = Answered.of(facts)
 
     def verdict(i: int, interference_elsewhere: bool = False) -> dict:

@@ -94,6 +94,25 @@ def _aia_clause(facts: TargetFacts) -> str:
     return f"{cite(first.url)} did not give its issuer"
 
 
+def local_inspection_verdict(attempt: TlsFact, host: str, view: ControlView, ctx: Context) -> Verdict:
+    """A chain the scan-wide local inspection re-signed (analysis/inspection.py): inconclusive,
+    whatever the control's certificate - it differs for every site the software re-signs."""
+    inspection = ctx.local_inspection
+    assert inspection is not None
+    root = quote(inspection.root, 120)
+    said = (f"TLS to {cite(attempt.address)} for {host} validated only through {root}, a root installed on this "
+            "machine that is neither in Mozilla's public set nor given with --ca-file" if attempt.ok else
+            f"TLS to {cite(attempt.address)} for {host} failed validation ({cite(attempt.failure)}): its chain ends at "
+            f"{root}, a root this machine does not trust")
+    control = ("the control scan got another certificate, as it does for every site re-signed here"
+               if compare_with_control(attempt, view, host)[0] == DIFFERENT else "")
+    return inconclusive(["tls.local_inspection"], sentence(
+        said, control,
+        inspection.clause(),
+        "the site's own certificate cannot be seen from here, so this says nothing about blocking; turn off the "
+        "HTTPS scanning for kzprobe, or scan from another machine or network"))
+
+
 def installed_root_verdict(facts: TargetFacts, host: str, attempts: list[TlsFact], view: ControlView,
                            ctx: Context) -> Verdict | None:
     """A handshake that validated only through a root outside Mozilla's public set: one installed
@@ -107,6 +126,8 @@ def installed_root_verdict(facts: TargetFacts, host: str, attempts: list[TlsFact
         comparison, other = compare_with_control(attempt, view, host)
         if comparison == SAME or (comparison is None and attempt.root_store == CA_FILE):
             continue
+        if ctx.locally_inspected(attempt):
+            return local_inspection_verdict(attempt, host, view, ctx)
         root = attempt.chain[-1].issuer if attempt.chain else ""
         where = ("which this system trusts but which is neither in Mozilla's public set nor given with --ca-file: "
                  "a root installed here" if attempt.root_store == SYSTEM_ONLY else
@@ -126,6 +147,8 @@ def certificate_verdict(facts: TargetFacts, host: str, attempt: TlsFact, view: C
     """A handshake that completed with a certificate that does not validate for `host`.
 
     `no_control` says in words why the control cannot decide, when it cannot."""
+    if ctx.locally_inspected(attempt):
+        return local_inspection_verdict(attempt, host, view, ctx)
     failure = attempt.failure or v.SSL_INVALID_CERTIFICATE
     leaf = _leaf(attempt)
     issuer = leaf.issuer if leaf else ""

@@ -8,8 +8,7 @@ from dataclasses import dataclass, field
 from kzprobe.analysis.connectivity import Connectivity
 from kzprobe.analysis.facts import TargetFacts, TlsFact
 from kzprobe.analysis.fingerprints import Fingerprints
-
-SYSTEM_ONLY = "system_only"  # TlsObservation root_store: a root only this system trusts
+from kzprobe.analysis.inspection import SYSTEM_ONLY, LocalInspection
 
 
 @dataclass(frozen=True)
@@ -22,6 +21,13 @@ class Context:
     # The median validated TLS handshake of this scan's baselines (ms): the link's normal
     # handshake time, against which a slow handshake for one name is throttling evidence.
     handshake_ms: float | None = None
+    # The root re-signing nearly every HTTPS target of this scan, the baselines included: an
+    # antivirus or a proxy inspecting HTTPS on this machine or its network (analysis/inspection.py).
+    local_inspection: LocalInspection | None = None
+
+    def locally_inspected(self, attempt: TlsFact) -> bool:
+        """`attempt`'s chain is one the local inspection re-signed: it says nothing about the site."""
+        return self.local_inspection is not None and self.local_inspection.covers(attempt, self.fingerprints)
 
     def blockpage_address(self, address: str) -> str | None:
         """Why `address` is a known blockpage server, in words; None when it is not one."""

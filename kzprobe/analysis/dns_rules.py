@@ -210,6 +210,10 @@ def dns_verdict(facts: TargetFacts, view: ControlView, ctx: Context) -> Verdict 
         return None
     extra, clauses, positive = _what_the_addresses_gave(facts, suspicious, view, ctx)
     if evidence == ["dns.inconsistent"]:
+        if any(ctx.locally_inspected(t) for t in facts.tls_for(facts.hostname) if t.address in suspicious):
+            # Software on this machine re-signs every site: whether that address holds the name's key
+            # cannot be seen from here, and the TLS rules say so (analysis/inspection.py).
+            return None
         at_control, clause = control_addresses_outcome(facts)
         if at_control == FAILS:
             return None  # the name fails at the control's addresses too: the answer is not what stops it

@@ -13,6 +13,7 @@ site's, localised for this vantage, not a censor's.
 from __future__ import annotations
 
 from kzprobe.analysis import codes
+from kzprobe.analysis.certificate_rules import local_inspection_verdict
 from kzprobe.analysis.conclusion import Verdict, blocked, down, inconclusive, throttled
 from kzprobe.analysis.context import Context
 from kzprobe.analysis.control import FAILED, OK, UNKNOWN, ControlView
@@ -239,6 +240,12 @@ def final_page(facts: TargetFacts, view: ControlView, ctx: Context, index: int) 
     if known_server is not None and (control_final is None or compare_pages(final, control_final).same is not True):
         return blocked("http", ["http.blockpage"], sentence(
             _answered(final), f"{cite(final.address)} is a known blockpage address ({known_server.id})"))
+    inspected = next((t for t in facts.tls_for(final.host or "") if t.address == final.address
+                      and ctx.locally_inspected(t)), None) if final.scheme == "https" and not authentic else None
+    if inspected is not None:
+        # A page over a connection the software on this machine re-signed (an http:// site
+        # redirected to HTTPS): neither the site's proven page nor a censor's.
+        return local_inspection_verdict(inspected, final.host or facts.hostname, view, ctx)
     refused = site_refusal(facts, final, view, ctx, authentic, _answered(final))
     if refused is not None:
         return refused

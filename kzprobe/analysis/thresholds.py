@@ -168,3 +168,17 @@ CONTROL_MAX_AGE_S: Final = 3 * 3600.0
 # before that address or host can be a portal (analysis/captive.py). Two sites may share a server
 # by chance; three sharing it while no baseline works on its own is the portal's answer for all.
 CAPTIVE_MIN_NAMES: Final = 3
+
+# --- HTTPS inspected on this machine or its network ----------------------------------------------
+
+# Ours: one root that only this machine trusts (or nobody does) ending the chains of at least this
+# many HTTPS targets, the international baselines among them, before it reads as the machine's
+# own inspection (an antivirus, a corporate proxy) rather than a censor's (analysis/inspection.py).
+# Three, as for a captive portal: two sites may share a private CA (an organisation's own).
+LOCAL_INSPECTION_MIN_TARGETS: Final = 3
+# Ours: and at least this share of the HTTPS targets whose handshake brought a certificate.
+# Inspecting software re-signs every site but those on its exclusion list (Kaspersky keeps one
+# of sites it cannot decrypt and lets users add trusted ones; ESET skips applications and
+# certificates it is told to), so "nearly every" rather than every; a censor re-signing a list
+# (2019: a few dozen domains) stays far below, and never re-signs the baselines.
+LOCAL_INSPECTION_MIN_SHARE: Final = 0.8

@@ -178,6 +178,31 @@ CAPTIVE_PORTAL_ADVICE = ("this network is behind a captive portal (a login page 
                          "then scan again; no verdict of this scan says anything about blocking")
 
 
+def local_inspection_advice(report: dict) -> str | None:
+    """What a volunteer whose HTTPS is inspected on their own machine or network must do
+    (analysis/inspection.py: an antivirus or a proxy re-signed nearly every site); None when the
+    report records no such inspection."""
+    baselines = report.get("baselines")
+    record = baselines.get("local_inspection") if isinstance(baselines, dict) else None
+    if not isinstance(record, dict):
+        return None
+    root = clean_text(str(record.get("root") or "an unknown root"), 120)
+    return (f"HTTPS from this machine is inspected: \"{root}\" signed the certificates of {record.get('targets')} of "
+            f"{record.get('https_targets')} HTTPS targets, the baselines included - an antivirus's HTTPS scanning "
+            "(such as Kaspersky's encrypted connections scan or ESET's SSL/TLS filtering) or a corporate proxy, not "
+            "a censor; those targets are inconclusive (tls.local_inspection). Turn the HTTPS scanning off for kzprobe, "
+            "or scan from a machine or network without it, and scan again")
+
+
+def _advice(report: dict) -> None:
+    """The scan-wide advice a report calls for, after its summary."""
+    if report.get("connectivity") == v.CAPTIVE_PORTAL:
+        err.print(f"kzprobe: {CAPTIVE_PORTAL_ADVICE}", markup=False)
+    inspection = local_inspection_advice(report)
+    if inspection:
+        err.print(f"kzprobe: {inspection}", markup=False)
+
+
 def _summary_line(report: dict, output: Path, changes: str = "") -> str:
     counts = ", ".join(f"{n} {verdict}" for verdict, n in report["summary"].items() if n)
     state = "complete" if report["complete"] else "INCOMPLETE (interrupted)"
@@ -211,8 +236,7 @@ def _finish_output(report: dict, output: Path, as_json: bool, interactive: bool,
 
         render_report(report, Console(highlight=False))
     err.print(_summary_line(report, output, changes), markup=False)
-    if report.get("connectivity") == v.CAPTIVE_PORTAL:
-        err.print(f"kzprobe: {CAPTIVE_PORTAL_ADVICE}", markup=False)
+    _advice(report)
 
 
 @app.command()
@@ -254,5 +278,4 @@ def analyse(
         from kzprobe.analyst.render import render_report
 
         render_report(updated, Console(highlight=False))
-    if updated.get("connectivity") == v.CAPTIVE_PORTAL:
-        err.print(f"kzprobe: {CAPTIVE_PORTAL_ADVICE}", markup=False)
+    _advice(updated)

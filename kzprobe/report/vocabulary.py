@@ -67,6 +67,9 @@ EVIDENCE_CODES: Final = (
     "connectivity.captive_portal",
     "tls.sni_filter",
     "tls.chain_incomplete",
+    # Issue 22 (docs/methodology.md, "HTTPS inspected on this machine"): a root that re-signs nearly every
+    # HTTPS target, the baselines included - an antivirus or a proxy here, not a censor.
+    "tls.local_inspection",
     "keyword.path",
     "keyword.host",
     "keyword.sni",

@@ -1,5 +1,6 @@
 """`kzprobe analyse` through the real CLI: a scan behind a captive portal tells the user to log in
-and scan again; an old control gives `control.stale`, and `--control-max-age` moves the bound."""
+and scan again; a scan whose HTTPS an antivirus re-signed tells the user to turn its HTTPS scanning
+off; an old control gives `control.stale`, and `--control-max-age` moves the bound."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import jsonschema
 
 from kzprobe.report import vocabulary as v
 from support.captive_portal import portal_scan
+from support.local_inspection import AV_ROOT
+from support.local_inspection import scan as inspected_scan
 from support.observations import control_of, dns, result, tcp, web
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "kzprobe" / "data" / "report.schema.json").read_text())
@@ -48,6 +51,30 @@ def test_analyse_behind_a_captive_portal_says_to_log_in(tmp_path):
     jsonschema.validate(again, SCHEMA)
     assert again["connectivity"] == v.CAPTIVE_PORTAL
     assert {r["verdict"] for r in again["results"]} == {"inconclusive"}
+
+
+def test_analyse_of_a_scan_an_antivirus_inspected_says_to_turn_its_https_scanning_off(tmp_path):
+    path = tmp_path / "home.json"
+    path.write_text(json.dumps(_report(inspected_scan(6))))
+    out = tmp_path / "again.json"
+    run = kzprobe("analyse", str(path), "--output", str(out), cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    advice = " ".join(run.stderr.split())
+    assert "HTTPS from this machine is inspected" in advice and AV_ROOT in advice, advice
+    assert "Turn the HTTPS scanning off for kzprobe" in advice
+    again = json.loads(out.read_text())
+    jsonschema.validate(again, SCHEMA)
+    assert again["baselines"]["local_inspection"]["root"] == AV_ROOT
+    https = [r for r in again["results"] if r["target"]["url"].startswith("https:")]
+    assert {(r["verdict"], r["evidence"][0]) for r in https} == {("inconclusive", "tls.local_inspection")}
+
+
+def test_analyse_of_an_ordinary_scan_gives_no_inspection_advice(tmp_path):
+    path = tmp_path / "home.json"
+    path.write_text(json.dumps(_report(inspected_scan(0, 6, baselines_resigned=False))))
+    run = kzprobe("analyse", str(path), cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "inspected" not in run.stderr
 
 
 def test_analyse_with_an_old_control_says_stale_unless_the_bound_allows_it(tmp_path):
