@@ -158,3 +158,28 @@ def test_an_http_site_redirected_to_https_through_the_software_is_inconclusive()
     control = control_of(result(web(scheme="http"), scheme="http"))
     got, _ = verdicts([*scan(6), result(obs, scheme="http")], control)
     assert (got[-1]["verdict"], got[-1]["evidence"]) == (v.INCONCLUSIVE, ["tls.local_inspection"]), got[-1]
+
+
+def pinned_service(issuer: str) -> dict:
+    """A messenger whose one chat host is pinned to its own CA; its handshake met a chain ending at `issuer`."""
+    host = "chat.messenger.example"
+    handshake = dict(tls("31.13.1.1", v.SSL_UNKNOWN_AUTHORITY, host, completed=True, verified=False,
+                         chain=[{"subject": f"CN={host}", "issuer": issuer, "sans": [host], "not_before": "",
+                                 "not_after": "", "sha256": "ab" * 32}]))
+    chat = {"endpoint": f"{host}:443", "host": host, "port": 443, "role": "chat", "tls": True, "sni": host,
+            "ca": "signal", "dns": dns(host, ["31.13.1.1"]), "control_dns": None,
+            "tcp": [tcp("31.13.1.1", host=host)], "tls_handshakes": [handshake], "failure": None}
+    return {"target": {"id": "messenger", "name": "Messenger"}, "observations": {"endpoints": [chat]},
+            "started_at": "2026-11-22T10:00:00Z", "duration_ms": 1.0}
+
+
+@pytest.mark.parametrize("name, results, verdict", [
+    ("pinned_endpoint_re_signed_by_the_software_here_is_unclear", scan(6), v.INCONCLUSIVE),
+    ("pinned_endpoint_under_an_unknown_root_with_the_baselines_clean_is_intercepted",
+     scan(3, 3, baselines_resigned=False), v.BLOCKED),
+], ids=lambda value: value if isinstance(value, str) else "")
+def test_a_pinned_service_endpoint_behind_the_software(name, results, verdict):
+    got, _ = verdicts([*results, pinned_service(AV_ROOT)])
+    assert got[-1]["verdict"] == verdict, got[-1]["explanation"]
+    if verdict == v.INCONCLUSIVE:
+        assert "inspecting HTTPS on this machine" in got[-1]["explanation"]

@@ -33,14 +33,17 @@ class ServiceVerdict(Verdict):
         return data
 
 
-def _context_parts(context: Any) -> tuple[str, Any]:
-    """(connectivity state, fingerprints) from analysis.context.Context, a state string, or a dict."""
+def _context_parts(context: Any) -> tuple[str, Any, str | None]:
+    """(connectivity state, fingerprints, the root inspecting this machine's HTTPS) from
+    analysis.context.Context, a state string, or a dict."""
     if isinstance(context, str):
-        return (context if context in v.CONNECTIVITY else v.ONLINE), None
+        return (context if context in v.CONNECTIVITY else v.ONLINE), None, None
     getter = context.get if isinstance(context, dict) else lambda key: getattr(context, key, None)
     state = getter("connectivity")
     state = getattr(state, "state", state)  # analysis.connectivity.Connectivity, or its state
-    return (state if state in v.CONNECTIVITY else v.ONLINE), getter("fingerprints")
+    root = getattr(getter("local_inspection"), "root", None)
+    return (state if state in v.CONNECTIVITY else v.ONLINE), getter("fingerprints"), \
+        root if isinstance(root, str) else None
 
 
 def _control_summary(members: list[Member], control_result: Any, age_s: float | None,
@@ -82,10 +85,11 @@ def analyse_service(result: dict, control_result: dict | None, context: Any, *,
     result = result if isinstance(result, dict) else {}
     target: dict[str, Any] = result["target"] if isinstance(result.get("target"), dict) else {}
     name = explain.cite(text(target.get("name"), 200) or text(target.get("id"), 200) or "this service", 60)
-    state, fingerprints = _context_parts(context)
+    state, fingerprints, local_root = _context_parts(context)
     control_endpoints = read_endpoints(control_result.get("observations")) if isinstance(control_result, dict) else None
     members = judge_endpoints(read_endpoints(result.get("observations")), control_endpoints, state, fingerprints,
-                              control_stale=control_stale, interference_elsewhere=interference_elsewhere)
+                              control_stale=control_stale, interference_elsewhere=interference_elsewhere,
+                              local_root=local_root)
     if isinstance(front_end, Verdict):
         front_end = front_end.to_dict()
     if isinstance(front_end, dict):

@@ -9,6 +9,7 @@ from kzprobe.analysis.names import is_ip_literal
 from kzprobe.analysis.services.members import J_BLOCKED, J_DOWN, J_OK, J_UNKNOWN, J_UNTESTED, Member
 from kzprobe.analysis.services.outcomes import (
     LAYER_ORDER,
+    LOCAL_INSPECTION,
     NOT_MEASURED,
     OK,
     UNTESTED_OUTCOMES,
@@ -38,6 +39,8 @@ def _judge(facts: EndpointFacts, outcome: Outcome, control: Outcome | None,
         return J_OK, None
     if not outcome.failing:
         return J_UNTESTED, None
+    if outcome.code == LOCAL_INSPECTION:
+        return J_UNKNOWN, None  # software here re-signed it: neither the control nor the pin can speak
     if control is not None and control.code not in UNTESTED_OUTCOMES and not (control.code == OK and control_stale):
         if control.code == OK:
             return J_BLOCKED, "control"
@@ -60,11 +63,11 @@ def _judge(facts: EndpointFacts, outcome: Outcome, control: Outcome | None,
 
 def judge_endpoints(endpoints: list[EndpointFacts], control_endpoints: list[EndpointFacts] | None,
                     connectivity: str, fingerprints: Any = None, *, control_stale: bool = False,
-                    interference_elsewhere: bool = False) -> list[Member]:
+                    interference_elsewhere: bool = False, local_root: str | None = None) -> list[Member]:
     """Every endpoint judged, in the order given; mass failure (parts.py) applied per part only
     while the scan is online and shows interference elsewhere: a vantage where nothing else is
     wrong never calls a service blocked for failing everywhere at once."""
-    outcomes = [endpoint_outcome(e, fingerprints) for e in endpoints]
+    outcomes = [endpoint_outcome(e, fingerprints, local_root) for e in endpoints]
     in_control: dict[str, Outcome] = {}
     for facts in control_endpoints or []:
         in_control.setdefault(facts.label, endpoint_outcome(facts, fingerprints))

@@ -17,6 +17,9 @@ OK: Final = "ok"
 NOT_MEASURED: Final = "not_measured"  # cut short by the target deadline, or its pinned CA unusable
 NO_IPV6: Final = "no_ipv6"  # IPv6 addresses only, and this vantage has no IPv6 route
 UNTESTED_OUTCOMES: Final = (NOT_MEASURED, NO_IPV6)
+# A chain re-signed by the software inspecting this machine's HTTPS (analysis/inspection.py): the
+# endpoint's own certificate cannot be seen from here, so its pin proves nothing either way.
+LOCAL_INSPECTION: Final = "tls.local_inspection"
 
 # Layers an outcome code can name, in the order a connection goes through them.
 LAYER_ORDER: Final = ("dns", "tcp", "tls", "http", "network")
@@ -59,8 +62,9 @@ class Outcome:
         return layer if layer in LAYER_ORDER else "http"
 
 
-def endpoint_outcome(facts: EndpointFacts, fingerprints: Any = None) -> Outcome:
-    """"ok", or the first step that failed (DNS, then TCP, then TLS) and how."""
+def endpoint_outcome(facts: EndpointFacts, fingerprints: Any = None, local_root: str | None = None) -> Outcome:
+    """"ok", or the first step that failed (DNS, then TCP, then TLS) and how. `local_root`: the
+    root inspecting this scan's HTTPS on the machine, if any (analysis/inspection.py)."""
     if facts.setup_failure:
         return Outcome(NOT_MEASURED, failure=facts.setup_failure)
     if not is_ip_literal(facts.host):
@@ -99,7 +103,7 @@ def endpoint_outcome(facts: EndpointFacts, fingerprints: Any = None) -> Outcome:
         # A Tor OR port's certificate is self-signed by design and never checked: for it the
         # handshake completing is the whole test (docs/circumvention.md).
         return Outcome(OK, good.address)
-    return _tls_outcome(facts, handshakes[0], fingerprints)
+    return _tls_outcome(facts, handshakes[0], fingerprints, local_root)
 
 
 def _directory_outcome(facts: EndpointFacts, addresses: set[str], first: str) -> Outcome:
@@ -119,7 +123,7 @@ def _directory_outcome(facts: EndpointFacts, addresses: set[str], first: str) ->
     return Outcome("http.not_tor", fetch.address, detail=f"HTTP {fetch.status}")
 
 
-def _tls_outcome(facts: EndpointFacts, handshake: TlsFact, fingerprints: Any) -> Outcome:
+def _tls_outcome(facts: EndpointFacts, handshake: TlsFact, fingerprints: Any, local_root: str | None) -> Outcome:
     failure = handshake.failure or v.SSL_INVALID_CERTIFICATE  # completed, yet not verified
     if failure not in _VERIFICATION_FAILURES:
         return Outcome(_TLS_CODES.get(failure, "tls.unknown"), handshake.address, failure)
@@ -128,6 +132,8 @@ def _tls_outcome(facts: EndpointFacts, handshake: TlsFact, fingerprints: Any) ->
         return Outcome("tls.mitm", handshake.address, failure, f"known interception authority {known}")
     top = handshake.chain[-1] if handshake.chain else None
     detail = f"issuer {explain.cite(top.issuer, 120)}" if top is not None and top.issuer else None
+    if local_root and top is not None and top.issuer == local_root:
+        return Outcome(LOCAL_INSPECTION, handshake.address, failure, detail)
     if facts.ca is not None and failure == v.SSL_UNKNOWN_AUTHORITY:
         # A pinned endpoint's chain must lead to its own CA: anything else is interception.
         return Outcome("tls.mitm", handshake.address, failure, detail)

@@ -31,6 +31,7 @@ _PHRASES: Final = {
     "tls.mitm": "presented an intercepting certificate chain",
     "tls.invalid_cert": "presented a certificate that does not verify",
     "tls.failed": "failed the TLS handshake",
+    "tls.local_inspection": "presented a chain re-signed by the software inspecting HTTPS on this machine",
 }
 # The same outcome when it is not blocking: a pinned chain failing from the control too is the
 # service's own certificate change, not interception.
