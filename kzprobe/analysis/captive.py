@@ -8,57 +8,74 @@ the DNS and HTTP redirect methods). Read target by target, that is the picture o
 lying resolver, redirects to another host, certificates for the wrong name. Read as a whole it is
 none: nothing measured behind a portal says anything about blocking.
 
+Some portals leave DNS alone and answer every plain-HTTP request themselves, with their own
+login page and a 200 (or 511, RFC 6585 section 6) instead of a redirect; browsers detect them so,
+by the login page (2xx, 3xx or 511) a probe URL gets instead of its empty 204 (Chrome's captive
+portal detection design, docs/methodology.md). Read target by target, that is one unknown page per
+http:// site.
+
 A scan is behind a portal when all of these hold:
 
 1. a portal shows: one address that at least CAPTIVE_MIN_NAMES distinct names resolved to and
    nothing else, or one host that the plain-HTTP requests of at least CAPTIVE_MIN_NAMES distinct
-   targets were redirected to;
+   targets were redirected to, or one page (the same body, or the same title and a length within
+   CAPTIVE_PAGE_LENGTH_SLACK) that answered the first plain-HTTP request of at least
+   CAPTIVE_MIN_NAMES distinct hosts, from the addresses their names resolved to;
 2. the reference targets - the baselines, or every web target when the scan has none - do not
    work on their own: none completed a TLS handshake validated for its name or got a page that
    did not come through the portal (its address, its redirect host); or, in a walled garden
    that lets a few through, more than half of them went through the portal;
-3. no TLS handshake with the portal address validated for any name (a real server hosting many
-   names proves its certificates; a portal cannot);
+3. no TLS handshake with the portal address (or an address that served the portal's page)
+   validated for any name (a real server hosting many names proves its certificates; a portal
+   cannot);
 4. nothing the portal served is a fingerprinted blockpage (that is a censor's blockpage server).
 
 Condition 2 is what keeps a censor's lying resolver, which points many blocked names at one
-blockpage server, from reading as a portal: the baselines work there, on their own addresses.
+blockpage server, from reading as a portal - and a censor's blockpage, one page for many hosts
+too, from reading as a portal's page: the baselines work there, on their own addresses.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from kzprobe.analysis import thresholds as th
-from kzprobe.analysis.explain import addresses, cite
+from kzprobe.analysis.explain import addresses, cite, quote
 from kzprobe.analysis.facts import HopFact, TargetFacts
 from kzprobe.analysis.names import url_host
 
 
 @dataclass(frozen=True)
+class PortalPage:
+    """The one page a portal answered plain-HTTP requests with, for many hosts."""
+
+    title: str | None
+    body_length: int
+    hosts: tuple[str, ...]  # the hosts it answered for
+    addresses: frozenset[str]  # where it came from (the hosts' own addresses)
+
+
+@dataclass(frozen=True)
 class Portal:
-    """What the portal looks like in this scan: its address and/or its redirect host."""
+    """What the portal looks like in this scan: its address, its redirect host and/or its page."""
 
     address: str | None  # the one address names resolved to
     host: str | None  # the one host plain-HTTP requests were redirected to
-    names: tuple[str, ...]  # the names sent there (resolved to the address, or redirected)
+    names: tuple[str, ...]  # the names sent there (resolved to the address, redirected, or answered its page)
     baselines: tuple[str, ...]  # reference targets that went through it
+    page: PortalPage | None = None  # the one page plain-HTTP requests got instead of their own
 
     def to_dict(self) -> dict:
-        return {"address": self.address, "redirect_host": self.host, "names": len(self.names),
-                "baselines_through_it": list(self.baselines)}
-
-    def describe(self) -> str:
-        """E.g. '12 names resolved to 10.77.0.1 and plain-HTTP requests were redirected to login.wifi'."""
-        parts = []
-        if self.address:
-            parts.append(f"{len(self.names)} names resolved to {cite(self.address, 45)} alone")
-        if self.host:
-            parts.append(f"plain-HTTP requests were redirected to {cite(self.host, 80)}")
-        return " and ".join(parts)
+        record: dict[str, Any] = {"address": self.address, "redirect_host": self.host, "names": len(self.names),
+                                  "baselines_through_it": list(self.baselines)}
+        if self.page is not None:
+            record["page"] = {"title": self.page.title, "body_length": self.page.body_length,
+                              "hosts": len(self.page.hosts)}
+        return record
 
 
 def _dominant(counts: Counter) -> tuple[Any, int]:
@@ -92,6 +109,63 @@ def _redirect_host(facts: TargetFacts) -> str | None:
     return host if host and host != facts.hostname else None
 
 
+def _first_page(facts: TargetFacts) -> HopFact | None:
+    """The page the target's own first plain-HTTP request got, when it was answered with one
+    (not a redirect) from an address its name resolved to."""
+    first = facts.http[0] if facts.http else None
+    if first is None or first.scheme != "http" or first.host != facts.hostname or first.is_redirect:
+        return None
+    if first.status is None or not (200 <= first.status < 300 or first.status == th.CAPTIVE_PORTAL_STATUS):
+        return None
+    if not first.body_length or (facts.dns is not None and first.address not in facts.dns.addresses):
+        return None
+    return first
+
+
+def _slack(length: int) -> float:
+    """How far two lengths of one portal page may differ: a portal echoes the URL it stopped in
+    its page, so its bodies differ by a few bytes from host to host."""
+    return max(th.CAPTIVE_PAGE_LENGTH_SLACK_BYTES, th.CAPTIVE_PAGE_LENGTH_SLACK * length)
+
+
+def _groups(pages: list[tuple[str, HopFact]]) -> list[list[tuple[str, HopFact]]]:
+    """Candidate groups of one page: identical bodies, and per title (case and spaces folded) the
+    runs of lengths within the slack of their longest. Linear in the pages but for the sort."""
+    by_body: dict[str, list[tuple[str, HopFact]]] = {}
+    by_title: dict[str, list[tuple[str, HopFact]]] = {}
+    for host, page in pages:
+        if not page.truncated:
+            by_body.setdefault(hashlib.sha256(page.body.encode()).hexdigest(), []).append((host, page))
+        title = " ".join((page.title or "").split()).casefold()
+        if title:
+            by_title.setdefault(title, []).append((host, page))
+    groups = list(by_body.values())
+    for same_title in by_title.values():
+        same_title.sort(key=lambda item: item[1].body_length or 0)
+        start = 0
+        for end, (_, page) in enumerate(same_title):
+            longest = page.body_length or 0
+            while longest - (same_title[start][1].body_length or 0) > _slack(longest):
+                start += 1
+            groups.append(same_title[start:end + 1])
+    return groups
+
+
+def _shared_page(web: list[TargetFacts]) -> PortalPage | None:
+    """The page that answered the first plain-HTTP request of the most distinct hosts, when at
+    least CAPTIVE_MIN_NAMES of them (ties: the group found first); None otherwise."""
+    pages = [(facts.hostname, page) for facts in web if (page := _first_page(facts)) is not None]
+    best: list[tuple[str, HopFact]] = []
+    for group in _groups(pages):
+        if len({h for h, _ in group}) > len({h for h, _ in best}):
+            best = group
+    hosts = tuple(sorted({h for h, _ in best}))
+    if len(hosts) < th.CAPTIVE_MIN_NAMES:
+        return None
+    first = best[0][1]
+    return PortalPage(first.title, first.body_length or 0, hosts, frozenset(p.address for _, p in best if p.address))
+
+
 def find_portal(results: list[TargetFacts], is_blockpage: Callable[[HopFact], bool]) -> Portal | None:
     """The captive portal this scan is behind, or None (the module docstring gives the rule).
 
@@ -110,12 +184,17 @@ def find_portal(results: list[TargetFacts], is_blockpage: Callable[[HopFact], bo
     host, sent = _dominant(Counter({h: len(n) for h, n in redirected.items()}))
     address = address if resolved >= th.CAPTIVE_MIN_NAMES else None
     host = host if sent >= th.CAPTIVE_MIN_NAMES else None
-    if address is None and host is None:
+    page = _shared_page(web)
+    if page is not None and any(t.ok and t.address in page.addresses for f in results for t in f.tls):
+        page = None  # real servers that prove the names they host, serving one site's page (mirrors)
+    if address is None and host is None and page is None:
         return None
 
     def through_portal(facts: TargetFacts) -> bool:
         if address is not None and (facts.dns is not None and facts.dns.addresses == (address,)
                                     or any(hop.address == address for hop in facts.http)):
+            return True
+        if page is not None and facts.hostname in page.hosts:
             return True
         return host is not None and any(hop.host == host or url_host(hop.location or "") == host for hop in facts.http)
 
@@ -138,7 +217,9 @@ def find_portal(results: list[TargetFacts], is_blockpage: Callable[[HopFact], bo
     names = set(by_address.get(address, set())) if address else set()
     if host:
         names |= redirected[host]
-    return Portal(address, host, tuple(sorted(names)), tuple(f.id or f.url for f in through))
+    if page is not None:
+        names |= set(page.hosts)
+    return Portal(address, host, tuple(sorted(names)), tuple(f.id or f.url for f in through), page)
 
 
 def portal_clause(portal: dict | None) -> str:
@@ -150,4 +231,9 @@ def portal_clause(portal: dict | None) -> str:
         parts.append(f"{portal.get('names')} names resolved to {addresses([str(portal['address'])])} alone")
     if portal.get("redirect_host"):
         parts.append(f"plain-HTTP requests were redirected to {cite(str(portal['redirect_host']), 80)}")
+    page = portal.get("page")
+    if isinstance(page, dict):
+        title = f" titled {quote(str(page['title']), 80)}" if page.get("title") else ""
+        parts.append(f"the plain-HTTP requests of {page.get('hosts')} sites were each answered with the same "
+                     f"page{title}, not their own")
     return " and ".join(parts) or "this network answers every site itself"

@@ -182,3 +182,15 @@ LOCAL_INSPECTION_MIN_TARGETS: Final = 3
 # certificates it is told to), so "nearly every" rather than every; a censor re-signing a list
 # (2019: a few dozen domains) stays far below, and never re-signs the baselines.
 LOCAL_INSPECTION_MIN_SHARE: Final = 0.8
+
+# --- Captive portals answering with their own page --------------------------------------------------
+
+# RFC 6585 section 6: 511 Network Authentication Required, the status a portal that follows the
+# RFC answers intercepted requests with (most answer 200 with their login page).
+CAPTIVE_PORTAL_STATUS: Final = 511
+# Ours: two answers are one portal page when their titles match and their lengths differ by at most
+# this many bytes or this share of the longer (identical bodies always match). A portal echoes the
+# URL it stopped (a hidden form field, a "continue to" link): a few hundred bytes at most, for URLs
+# of the length target lists hold; two different sites' pages with one title differ by far more.
+CAPTIVE_PAGE_LENGTH_SLACK_BYTES: Final = 512
+CAPTIVE_PAGE_LENGTH_SLACK: Final = 0.05

@@ -7,9 +7,10 @@ import pytest
 
 from kzprobe.analysis import analyse_scan
 from kzprobe.report import vocabulary as v
-from support.captive_portal import LOGIN, PORTAL, behind_portal, portal_scan
+from support.captive_portal import LOGIN, PORTAL, behind_portal, page_portal_scan, portal_scan
 from support.observations import (
     KZ_BLOCKPAGE,
+    UNKNOWN_BLOCKPAGE,
     baselines,
     control_of,
     dns,
@@ -61,6 +62,21 @@ def shared_host_scan() -> list[dict]:
     return scan
 
 
+def one_page_for_many_sites(body: str, *, baselines_work: bool, proven: bool = False) -> list[dict]:
+    """Four http:// sites answered with one page from their own addresses (DNS honest); `proven`:
+    TLS for each name validates at its address (real servers, mirrors of one site)."""
+    scan = baselines(international=baselines_work, domestic=baselines_work)
+    for n in range(4):
+        host, address = f"mirror{n}.example", f"88.198.6.{n + 1}"
+        obs = web(host, "http", address, title="", body=body)
+        obs["http"][0]["title"] = None
+        if proven:
+            obs["tcp"].append(tcp(address, host=host))
+            obs["tls"] = [tls(address, host=host)]
+        scan.append(result(obs, ident=f"mirror{n}", host=host, scheme="http"))
+    return scan
+
+
 def no_baselines_portal() -> list[dict]:
     return [r for r in portal_scan(others=4) if not r["target"].get("baseline")]
 
@@ -83,6 +99,21 @@ ROWS = [
     ("three_sites_on_one_shared_host_prove_their_names", shared_host_scan(), None, v.ONLINE),
     # Below the minimum the baselines speak as they always did (the portal's page is a domestic answer).
     ("two_names_are_too_few_for_a_portal", two_names_portal(), None, v.INTERNATIONAL_CUT),
+    # DNS honest, every plain-HTTP request answered with the portal's own page (no redirect).
+    ("honest_dns_every_plain_http_request_answered_with_the_portal_s_page", page_portal_scan(), None,
+     v.CAPTIVE_PORTAL),
+    ("the_portal_s_page_identical_for_every_host", page_portal_scan(echo=False), None, v.CAPTIVE_PORTAL),
+    ("the_portal_s_page_answered_511_network_authentication_required", page_portal_scan(status=511), None,
+     v.CAPTIVE_PORTAL),
+    ("the_portal_s_page_with_a_control_scan_that_reaches_every_site", page_portal_scan(), "control",
+     v.CAPTIVE_PORTAL),
+    ("two_sites_answered_with_one_page_are_too_few", page_portal_scan(others=2), None, v.INTERNATIONAL_CUT),
+    ("censor_s_unknown_blockpage_for_many_sites_while_baselines_work",
+     one_page_for_many_sites(UNKNOWN_BLOCKPAGE, baselines_work=True), None, v.ONLINE),
+    ("fingerprinted_blockpage_for_many_sites_is_a_censor_not_a_portal",
+     one_page_for_many_sites(KZ_BLOCKPAGE, baselines_work=False), None, v.ONLINE),
+    ("mirrors_that_prove_their_names_serve_one_page", one_page_for_many_sites(UNKNOWN_BLOCKPAGE, baselines_work=False,
+                                                                               proven=True), None, v.ONLINE),
 ]
 
 
@@ -130,3 +161,22 @@ def test_services_behind_a_portal_are_inconclusive():
                "started_at": "", "duration_ms": 1.0}
     got = analyse_scan([*portal_scan(), service], None).verdicts[-1]
     assert (got["verdict"], got["evidence"]) == ("inconclusive", ["connectivity.captive_portal"])
+
+
+def test_the_portal_s_page_is_described_in_the_baselines_and_the_explanation():
+    analysis = analyse_scan(page_portal_scan(), None)
+    portal = analysis.baselines["captive_portal"]
+    assert (portal["address"], portal["redirect_host"]) == (None, None)
+    assert portal["page"]["title"] == "Wi-Fi: log in" and portal["page"]["hosts"] == 3
+    assert set(portal["baselines_through_it"]) == {"dom-baseline"}
+    explanation = analysis.verdicts[3]["explanation"]
+    assert '"Wi-Fi: log in"' in explanation and "captive portal" in explanation, explanation
+
+
+def test_a_censor_s_one_blockpage_for_many_sites_keeps_their_own_verdicts():
+    """The baselines work: the same unknown page for four http:// sites is the censor's, judged site by site."""
+    scan = one_page_for_many_sites(UNKNOWN_BLOCKPAGE, baselines_work=True)
+    control = control_of(*[result(web(f"mirror{n}.example", "http", f"88.198.6.{n + 1}"), ident=f"mirror{n}",
+                                  host=f"mirror{n}.example", scheme="http") for n in range(4)])
+    verdicts = analyse_scan(scan, control).verdicts
+    assert [(got["verdict"], got["evidence"]) for got in verdicts[2:]] == [("blocked", ["http.diff"])] * 4

@@ -1,6 +1,7 @@
 """A scan behind a captive portal, as the probes record it: every name resolved to the portal (or
 to its own address, the gateway intercepting), HTTP redirected to the login page, TLS reaching
-the portal's certificate. Shared by the analysis and the CLI tests."""
+the portal's certificate; or, DNS left honest, every plain-HTTP request answered with the
+portal's own login page. Shared by the analysis and the CLI tests."""
 
 from __future__ import annotations
 
@@ -43,5 +44,41 @@ def portal_scan(*, hijacked: bool = True, others: int = 4) -> list[dict]:
         host = f"site{n}.example"
         scheme = "http" if n % 2 else "https"
         scan.append(result(behind_portal(host, scheme, hijacked=hijacked, address=f"88.198.4.{n + 1}"),
+                           ident=f"site{n}", host=host, scheme=scheme))
+    return scan
+
+
+def login_page(url: str, *, echo: bool = True) -> str:
+    """The portal's own page, in place of any site's; `echo`: with the URL it stopped in a form field."""
+    field = f'<input type="hidden" name="url" value="{url}">' if echo else ""
+    return ("<!DOCTYPE html><html><head><title>Wi-Fi: log in</title></head><body><h1>Guest Wi-Fi</h1>"
+            f"<p>Accept the terms of use to browse the Internet.</p><form method=post>{field}"
+            "<button>Connect</button></form></body></html>")
+
+
+def behind_page_portal(host: str, scheme: str = "https", *, address: str = "88.198.3.3", status: int = 200,
+                       echo: bool = True) -> dict:
+    """What a target shows behind a portal that leaves DNS alone: its own address, but the portal's
+    login page for plain HTTP (no redirect) and the portal's certificate for TLS."""
+    obs = {"dns": dns(host, [address]), "control_dns": dns(host, [address], resolver="https://1.1.1.1/dns-query"),
+           "tcp": [tcp(address, host=host, port=443 if scheme == "https" else 80)], "tls": [], "http": []}
+    if scheme == "https":
+        obs["tls"] = [tls(address, v.SSL_INVALID_HOSTNAME, host, completed=True, verified=False, chain=PORTAL_CHAIN)]
+    else:
+        url = f"http://{host}/"
+        obs["http"] = [hop(url, status, address=address, title="Wi-Fi: log in", body=login_page(url, echo=echo))]
+    return obs
+
+
+def page_portal_scan(*, others: int = 4, status: int = 200, echo: bool = True) -> list[dict]:
+    """Both baselines (the domestic one plain HTTP) and `others` sites, half of them http://."""
+    scan = [result(behind_page_portal("intl.example", address="88.198.2.10"), ident="intl-baseline",
+                   host="intl.example", baseline="international"),
+            result(behind_page_portal("dom.example", "http", address="95.57.2.10", status=status, echo=echo),
+                   ident="dom-baseline", host="dom.example", scheme="http", baseline="domestic")]
+    for n in range(others):
+        host = f"site{n}.example"
+        scheme = "http" if n % 2 == 0 else "https"
+        scan.append(result(behind_page_portal(host, scheme, address=f"88.198.4.{n + 1}", status=status, echo=echo),
                            ident=f"site{n}", host=host, scheme=scheme))
     return scan
