@@ -7,7 +7,8 @@ real certificate's subject and names, with a fresh RSA key of public exponent 3,
 six hours earlier and every other extension stripped. Two more interceptors have roots that the
 inside scans trust as if a user had been made to install them (INSTALLED_ROOTS, given to those
 scans as SSL_CERT_FILE): one whose names no fingerprint knows, and one named like the 2020 ISCA
-chain (`C=KZ, O=ISCA, CN=Information Security Certification Authority`).
+chain (`C=KZ, O=ISCA, CN=Information Security Certification Authority`); a third is an
+antivirus's, installed by its setup, which re-signs every site in the local-inspection run.
 
 Sites whose server omits its intermediate get a leaf issued by the lab's issuing CA (an
 intermediate under the lab CA); with AIA, the leaf names where that intermediate is published
@@ -39,6 +40,10 @@ GATEWAY_ROOT: Final = (("CN", "Trusted Network Gateway Root"), ("O", "Gateway Se
 GATEWAY_INTERMEDIATE: Final = (("CN", "Trusted Network Gateway CA"), ("O", "Gateway Services"))
 ISCA_ROOT: Final = (("C", "KZ"), ("O", "ISCA"), ("CN", "Information Security Certification Authority"))
 ISCA_INTERMEDIATE: Final = (("C", "KZ"), ("O", "ISCA"), ("CN", "ISCA Server CA"))
+# An antivirus that scans HTTPS on the user's machine, named the way such products name their roots
+# (Kaspersky's "Kaspersky Anti-Virus Personal Root Certificate"): it re-signs every site.
+ANTIVIRUS_ROOT: Final = (("CN", "Lab Antivirus Personal Root Certificate"), ("O", "Lab Antivirus"))
+ANTIVIRUS_INTERMEDIATE: Final = (("CN", "Lab Antivirus Web Scanning CA"), ("O", "Lab Antivirus"))
 # The 2019 forged leaves: validity copied from the real certificate, shifted this much earlier.
 FORGED_VALIDITY_SHIFT: Final = datetime.timedelta(hours=6)
 # Leaves are valid from a day ago for a year: a lab built now works whatever the clock skew.
@@ -171,7 +176,8 @@ class CertificateFactory:
         """(root, intermediate, intermediate key) of an interceptor whose root INSTALLED_ROOTS holds."""
         if kind not in self._interceptors:
             root_dn, inter_dn = {"installed": (GATEWAY_ROOT, GATEWAY_INTERMEDIATE),
-                                 "isca": (ISCA_ROOT, ISCA_INTERMEDIATE)}[kind]
+                                 "isca": (ISCA_ROOT, ISCA_INTERMEDIATE),
+                                 "antivirus": (ANTIVIRUS_ROOT, ANTIVIRUS_INTERMEDIATE)}[kind]
             root_key = ec.generate_private_key(ec.SECP256R1())
             root = _ca_certificate(_dn(root_dn), root_key, _dn(root_dn), root_key, not_before=self._now - _BACKDATE,
                                    not_after=self._now + 10 * _LEAF_LIFETIME, path_length=None)
@@ -184,11 +190,11 @@ class CertificateFactory:
     def installed_roots(self) -> Path:
         """The roots a user was made to install on the inside machine (a PEM bundle)."""
         path = self.directory / INSTALLED_ROOTS
-        path.write_bytes(b"".join(_pem(self._interceptor(kind)[0]) for kind in ("installed", "isca")))
+        path.write_bytes(b"".join(_pem(self._interceptor(kind)[0]) for kind in ("installed", "isca", "antivirus")))
         return path
 
     def forged_installed(self, host: str, kind: str) -> KeyPair:
-        """An interceptor's copy of `host`'s certificate (kind "installed" or "isca"): the real
+        """An interceptor's copy of `host`'s certificate (kind "installed", "isca" or "antivirus"): the real
         subject and names, its own key, issued by its intermediate (sent along, the root is not)."""
         chain = self.directory / f"{host}.{kind}.pem"
         key_file = self.directory / f"{host}.{kind}.key"

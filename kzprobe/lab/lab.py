@@ -35,7 +35,9 @@ from kzprobe.lab import site_spec as m
 from kzprobe.lab.certs import INSTALLED_ROOTS, INTERMEDIATE_FILE, CertificateFactory
 from kzprobe.lab.plan import (
     BLOCKPAGE_HOST,
+    CUT_INSPECTION,
     CUT_PORTAL,
+    CUT_PORTAL_PAGE,
     INSIDE,
     OUTSIDE,
     PKI_HOST,
@@ -176,7 +178,7 @@ class Lab:
         factory = CertificateFactory(self._dir / "certs")
         factory.leaf(BLOCKPAGE_HOST)
         factory.installed_roots()
-        for host in ([PORTAL_HOST] if CUT_PORTAL in self.cuts else []):
+        for host in ([PORTAL_HOST] if {CUT_PORTAL, CUT_PORTAL_PAGE} & set(self.cuts) else []):
             factory.leaf(host)
         for scenario in self.scenarios:
             site = scenario.site
@@ -191,6 +193,9 @@ class Lab:
             for action, kind in ((m.TLS_MITM_INSTALLED, "installed"), (m.TLS_MITM_ISCA, "isca")):
                 if action in actions:
                     factory.forged_installed(scenario.site.host, kind)
+            if CUT_INSPECTION in self.cuts:  # the antivirus re-signs every site and every name it serves
+                for host in (scenario.site.host, *scenario.site.aliases):
+                    factory.forged_installed(host, "antivirus")
             for endpoint in scenario.endpoints:
                 if endpoint.tls:
                     name = endpoint_certificate_name(endpoint, self.endpoint_address(scenario.id, endpoint))

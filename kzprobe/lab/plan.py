@@ -26,7 +26,13 @@ CUT_EVERYTHING: Final = "everything"
 # Not a cut of the link: a captive portal holds the network (everything beyond it vanishes, its
 # resolver answers every name with the portal's address, its server answers every request).
 CUT_PORTAL: Final = "portal"
-CUTS: Final = (CUT_INTERNATIONAL, CUT_EVERYTHING, CUT_PORTAL)
+# A captive portal that leaves DNS alone: its gateway takes every connection to any address, and
+# answers every plain-HTTP request with its own login page (no redirect).
+CUT_PORTAL_PAGE: Final = "portal-page"
+# Not the network at all: an antivirus on the user's machine re-signs every TLS connection that
+# completes with its own root, installed in the machine's trust store (Lab.role_env).
+CUT_INSPECTION: Final = "inspection"
+CUTS: Final = (CUT_INTERNATIONAL, CUT_EVERYTHING, CUT_PORTAL, CUT_PORTAL_PAGE, CUT_INSPECTION)
 
 BLOCKPAGE_HOST: Final = "blockpage.isp.kzlab.test"
 # The portal's login host: its certificate is the one every TLS handshake behind the portal meets.
@@ -218,26 +224,34 @@ def plan_namespace(role: str, scenarios: Sequence[Scenario], allocation: Allocat
         elif not is_cut(address):
             local.append(address)
             resolvers.append({"address": address, "label": label, "records": records})
-    if not is_cut(a.BLOCKPAGE_SERVER):
+    if not is_cut(a.BLOCKPAGE_SERVER) and cut != CUT_PORTAL_PAGE:
         local.append(a.BLOCKPAGE_SERVER)
         listeners[a.BLOCKPAGE_SERVER] = {"address": a.BLOCKPAGE_SERVER, "server": "blockpage", "hosts": [],
                                          "ports": list(SITE_PORTS)}
-    if not is_cut(a.PKI_SERVER):
+    if not is_cut(a.PKI_SERVER) and cut != CUT_PORTAL_PAGE:
         local.append(a.PKI_SERVER)
         listeners[a.PKI_SERVER] = {"address": a.PKI_SERVER, "server": "pki", "hosts": [PKI_HOST],
                                    "ports": [{"port": 80, "tls": False}]}
 
     dropped = [str(net) for net in cut_networks] + dropped
+    if cut == CUT_PORTAL_PAGE:
+        # The portal's gateway takes every connection, whatever the address: nothing vanishes, and
+        # nothing but the portal answers on the sites' ports (its listeners take any address).
+        local += [address for where in allocation.sites.values() for address in where.all]
+        local += list(allocation.endpoints.values())
+        dropped, listeners = [], {}
     name = role if cut is None else inside_role(cut)
     config = {
         "role": name,
         "resolvers": resolvers,
         "web": {"listeners": list(listeners.values()), "sites": sites, "blockpage_host": BLOCKPAGE_HOST,
-                "keywords": keywords},
+                "keywords": keywords, "inspection": cut == CUT_INSPECTION},
     }
     if cut == CUT_PORTAL:
         local.append(a.PORTAL_ADDRESS)
         config["portal"] = {"address": a.PORTAL_ADDRESS, "host": PORTAL_HOST}
+    elif cut == CUT_PORTAL_PAGE:
+        config["portal"] = {"address": None, "host": PORTAL_HOST}
     return NamespacePlan(
         role=name,
         resolver=a.ISP_RESOLVER if role == INSIDE else a.HONEST_RESOLVER,

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Final
 
 from kzprobe.lab import site_spec as m
+from kzprobe.lab.network_runs import network_runs
 from kzprobe.lab.site_spec import Conditions, EndpointBehaviour, Expectation, NetworkRun, Scenario, Site
 from kzprobe.report import vocabulary as v
 
@@ -385,52 +386,8 @@ NO_CONTROL: Final[dict[str, Expectation]] = {
 
 _BASELINE_IDS: Final = tuple(s.id for s in SCENARIOS if s.site.baseline)
 BASELINE_IDS: Final = _BASELINE_IDS  # every scan needs them (the runner's scans without a control too)
-_INCONCLUSIVE_BEHIND_PORTAL: Final = Expectation(v.INCONCLUSIVE, None, ("connectivity.captive_portal",))
-_PORTAL_IDS: Final = _BASELINE_IDS + ("tls-reset", "dynamic-page", "dns-nxdomain", "service-chat-reset")
-
-NETWORK_RUNS: Final[tuple[NetworkRun, ...]] = (
-    NetworkRun(
-        "international-cut",
-        "international link cut (January 2022): only domestic sites answer",
-        "international", _BASELINE_IDS + ("dns-replica", "tls-reset", "domestic-sni", "domestic-refused"),
-        v.INTERNATIONAL_CUT,
-        {
-            "baseline-domestic-1": REACHABLE,
-            "baseline-domestic-2": REACHABLE,
-            "baseline-international-1": _blocked("network", "connectivity.international_cut"),
-            "baseline-international-2": _blocked("network", "connectivity.international_cut"),
-            # The ISP's resolver sends it to a domestic replica, which survives the cut: a local
-            # point of presence can answer while the link abroad is down.
-            "dns-replica": REACHABLE,
-            "tls-reset": _blocked("network", "connectivity.international_cut"),
-            # The cut blames only what it cuts: a domestic site's own block keeps its verdict.
-            "domestic-sni": _blocked("tls", "tls.reset"),
-            "domestic-refused": _blocked("tcp", "tcp.refused"),
-        },
-        {
-            "baseline-domestic-1": REACHABLE,
-            "baseline-international-1": _blocked("network", "connectivity.international_cut"),
-            "tls-reset": _blocked("network", "connectivity.international_cut"),
-            "domestic-sni": _blocked("tls", "tls.reset"),
-            "domestic-refused": Expectation(v.INCONCLUSIVE, None, ("control.missing", "tcp.refused")),
-        },
-    ),
-    NetworkRun(
-        "offline",
-        "fully offline (5-10 January 2022): nothing answers, not even the ISP's resolver",
-        "everything", _BASELINE_IDS + ("dns-nxdomain", "tls-reset"), v.OFFLINE,
-        {sid: Expectation(v.INCONCLUSIVE, None, ("connectivity.offline",))
-         for sid in _BASELINE_IDS + ("dns-nxdomain", "tls-reset")},
-    ),
-    NetworkRun(
-        "captive-portal",
-        "behind a captive portal (a hotel's Wi-Fi): every name resolves to the portal, HTTP is "
-        "redirected to its login page, TLS meets its certificate",
-        "portal", _PORTAL_IDS, v.CAPTIVE_PORTAL,
-        dict.fromkeys(_PORTAL_IDS, _INCONCLUSIVE_BEHIND_PORTAL),
-        dict.fromkeys(_PORTAL_IDS, _INCONCLUSIVE_BEHIND_PORTAL),
-    ),
-)
+# Whole-network runs (network_runs.py): the cut, offline, captive portals, HTTPS inspected here.
+NETWORK_RUNS: Final[tuple[NetworkRun, ...]] = network_runs(_BASELINE_IDS)
 
 
 def scenario_by_id() -> dict[str, Scenario]:

@@ -44,7 +44,10 @@ TLS_MITM: Final = "mitm"  # interception with a "Qaznet Trust Network" certifica
 TLS_MITM_INSTALLED: Final = "mitm_installed"
 TLS_MITM_ISCA: Final = "mitm_isca"
 TLS_ACTIONS: Final = (TLS_PASS, TLS_RESET, TLS_FIN, TLS_SWALLOW, TLS_MITM, TLS_MITM_INSTALLED, TLS_MITM_ISCA)
-TLS_INTERCEPTIONS: Final = (TLS_MITM, TLS_MITM_INSTALLED, TLS_MITM_ISCA)
+# Not a censor's and not a scenario's: an antivirus on the user's machine re-signing every site with
+# its own root (the local-inspection network run; plan.CUT_INSPECTION).
+TLS_MITM_LOCAL: Final = "mitm_local"
+TLS_INTERCEPTIONS: Final = (TLS_MITM, TLS_MITM_INSTALLED, TLS_MITM_ISCA, TLS_MITM_LOCAL)
 
 # What the site's server sends as its certificate chain.
 CHAIN_FULL: Final = "full"  # the leaf and the intermediate that links it to the lab CA
@@ -313,8 +316,10 @@ class NetworkRun:
     """A whole-network condition: the inside namespace rebuilt with a cut, scanned again.
 
     `cut` is "international" (everything abroad vanishes, the domestic ISP still works),
-    "everything" (nothing answers, the ISP's resolver included) or "portal" (a captive portal
-    answers every name and request until the user logs in). The run scans the scenarios in
+    "everything" (nothing answers, the ISP's resolver included), "portal" (a captive portal
+    answers every name and request until the user logs in), "portal-page" (one that leaves DNS
+    alone and answers every plain-HTTP request with its login page) or "inspection" (no cut: an
+    antivirus on the user's machine re-signs every HTTPS site). The run scans the scenarios in
     `scenario_ids` and expects the scan's connectivity and, per scenario, `expect`; with
     `no_control`, it scans them again without a control scan and expects those."""
 

@@ -177,6 +177,31 @@ def test_behind_the_portal_the_scan_says_log_in_and_scan_again(lab_run):
     assert lab_run["reports"]["captive-portal"]["baselines"]["captive_portal"]["names"] >= 3
 
 
+def test_a_portal_that_leaves_dns_alone_is_seen_by_its_one_page(lab_run):
+    """DNS honest, every plain-HTTP request answered with the portal's login page from the site's own address."""
+    portal = lab_run["reports"]["captive-portal-page"]["baselines"]["captive_portal"]
+    assert (portal["address"], portal["redirect_host"]) == (None, None)
+    assert portal["page"]["title"] == "Wi-Fi: log in" and portal["page"]["hosts"] >= 3
+    page = _result(lab_run, "captive-portal-page", "dynamic-page")["observations"]
+    assert page["http"][0]["address"] in page["dns"]["addresses"] and page["http"][0]["status"] == 200
+    scan = next(s for s in lab_run["result"].scans if s.name == "captive-portal-page")
+    assert "log in to the network" in scan.stderr
+
+
+def test_https_an_antivirus_re_signs_is_named_with_its_root_and_what_to_do(lab_run):
+    record = lab_run["reports"]["local-inspection"]["baselines"]["local_inspection"]
+    assert "Lab Antivirus Personal Root Certificate" in record["root"]
+    assert record["targets"] == record["https_targets"] >= 3
+    assert set(record["baselines"]) == {"baseline-international-1", "baseline-international-2"}
+    handshake = _result(lab_run, "local-inspection", "baseline-international-2")["observations"]["tls"][0]
+    assert handshake["verified"] is True and handshake["root_store"] == "system_only"
+    for name in ("local-inspection", "local-inspection-no-control"):
+        said = " ".join(next(s for s in lab_run["result"].scans if s.name == name).stderr.split())
+        assert "HTTPS from this machine is inspected" in said and "Turn the HTTPS scanning off" in said
+    # The main inside scan, one site re-signed by an installed root and the baselines clean, is no inspection.
+    assert "local_inspection" not in lab_run["reports"]["inside"]["baselines"]
+
+
 def test_the_control_s_age_is_recorded_with_each_verdict(lab_run):
     control = _result(lab_run, "inside", "tcp-syn-dropped")["control"]
     assert 0 <= control["age_s"] < 600 and control["stale"] is False

@@ -6,11 +6,16 @@ that page to requests for the portal host itself; TLS on 443 completes with the 
 certificate, whatever name the client asked for - so every https site meets a certificate for
 the wrong name, as behind a real portal (RFC 8952, section 2; a portal cannot hold the sites'
 keys). Nothing here is interference: kzprobe must see the portal, and not call it a censor.
+
+A portal that leaves DNS alone (config "address" null) takes every connection to ports 80 and
+443, at any address, and answers every plain-HTTP request with its login page itself - a 200,
+no redirect - echoing the URL it stopped in a form field, as many portals do.
 """
 
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 import ssl
 from pathlib import Path
@@ -28,13 +33,22 @@ LOGIN_PAGE: Final = (
     b"<form method=\"post\" action=\"/login\"><label><input type=\"checkbox\" name=\"accept\"> I accept</label>"
     b"<button>Connect</button></form></body></html>"
 )
+# Where the URL a portal answering in place stopped goes: a hidden field of its form.
+_FORM_END: Final = b"<button>"
+
+
+def login_page_for(url: str) -> bytes:
+    """The login page as a portal answering in place serves it: with the URL it stopped."""
+    field = f'<input type="hidden" name="url" value="{html.escape(url)}">'.encode()
+    return LOGIN_PAGE.replace(_FORM_END, field + _FORM_END, 1)
 
 
 class PortalServer:
-    """The portal's HTTP and HTTPS listeners on one address (config: {"address", "host"})."""
+    """The portal's HTTP and HTTPS listeners on one address, or on every address when it
+    leaves DNS alone (config: {"address": str | None, "host"})."""
 
     def __init__(self, config: dict, certs_dir: Path) -> None:
-        self.address: str = config["address"]
+        self.address: str | None = config["address"]
         self.host: str = config["host"]
         self.certs_dir = certs_dir
         self._servers: list[asyncio.Server] = []
@@ -52,7 +66,9 @@ class PortalServer:
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), _REQUEST_WAIT_S)
             method, path, host = _request(head)
             log.info("portal %s %s%s", method, host, path)
-            if host == self.host and path.startswith(LOGIN_PATH):
+            if self.address is None:  # answering in place: every request gets the login page
+                status, body, location = 200, login_page_for(f"http://{host}{path}"), None
+            elif host == self.host and path.startswith(LOGIN_PATH):
                 status, body, location = 200, LOGIN_PAGE, None
             else:
                 status, body = 302, b""

@@ -64,6 +64,9 @@ class WebServer:
         self.sites: dict[str, dict] = config["sites"]
         self.blockpage_host: str = config["blockpage_host"]
         self.keywords: list[dict] = config.get("keywords", [])
+        # An antivirus on the user's machine (the local-inspection run): every site's TLS that
+        # completes is re-signed with its root, whatever the censor lets through.
+        self.inspection: bool = bool(config.get("inspection"))
         self.certs_dir = certs_dir
         self._contexts: dict[str, ssl.SSLContext] = {}
         # host -> its standard page (~20 KB; large pages stay with pages.py's small cache)
@@ -178,7 +181,10 @@ class WebServer:
                         and k["keyword"] in sni.lower()), None)
         if keyword is not None:  # the censor's word in the server name, at any address
             return keyword["tls"]
-        return middlebox.tls_action(middlebox.tls_rules(self.sites, sni, port), at_address)
+        action = middlebox.tls_action(middlebox.tls_rules(self.sites, sni, port), at_address)
+        if self.inspection and listener["server"] == "site" and action in (m.TLS_PASS, *m.TLS_INTERCEPTIONS):
+            return m.TLS_MITM_LOCAL  # what the censor let through, the antivirus here re-signs
+        return action
 
     async def _handle_tls(self, conn: socket.socket, listener: dict, port: dict) -> None:
         hello = await _peek_client_hello(conn)
