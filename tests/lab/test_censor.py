@@ -45,3 +45,19 @@ def test_each_interception_has_its_own_certificate_files(tmp_path):
     files = {a: middlebox.certificate_files(tmp_path, "x.kzlab.test", a) for a in (m.TLS_PASS, *m.TLS_INTERCEPTIONS)}
     assert files[m.TLS_PASS] == (tmp_path / "x.kzlab.test.pem", tmp_path / "leaf.key")
     assert len({chain for chain, _ in files.values()}) == len(files)
+
+
+@pytest.mark.parametrize("sni, hosts, expected", [
+    ("healthy.kzlab.test", ["healthy.kzlab.test"], m.TLS_MITM_LOCAL),  # what passes the censor is re-signed
+    ("example.com", ["blocked.kzlab.test"], m.TLS_MITM_LOCAL),  # a neutral name too
+    ("blocked.kzlab.test", ["blocked.kzlab.test"], m.TLS_RESET),  # the censor's reset stays a reset
+    ("example.com", ["closes.kzlab.test"], m.TLS_FIN),  # and so does a server refusing every name
+], ids=["passed", "neutral_name", "censor_reset", "server_closes"])
+def test_an_antivirus_on_the_machine_re_signs_what_gets_through(sni, hosts, expected):
+    from kzprobe.lab.servers.web import WebServer
+
+    server = WebServer({"listeners": [], "sites": SITES, "blockpage_host": "b.kzlab.test", "inspection": True}, None)
+    listener = {"address": "88.198.1.1", "server": "site", "hosts": hosts, "ports": [SITE_PORT]}
+    assert server._tls_action(listener, SITE_PORT, sni) == expected
+    blockpage = dict(listener, server="blockpage")
+    assert server._tls_action(blockpage, SITE_PORT, "example.com") == m.TLS_PASS  # only the sites' TLS

@@ -13,9 +13,19 @@ import pytest
 from kzprobe.lab import NETWORK_RUNS, SCENARIOS
 from kzprobe.lab import addresses as a
 from kzprobe.lab import site_spec as m
-from kzprobe.lab.plan import CUT_PORTAL, INSIDE, PORTAL_HOST, allocate, inside_role, plan_namespace
+from kzprobe.lab.plan import (
+    CUT_INSPECTION,
+    CUT_PORTAL,
+    CUT_PORTAL_PAGE,
+    INSIDE,
+    PORTAL_HOST,
+    allocate,
+    inside_role,
+    plan_namespace,
+)
 from kzprobe.lab.scenarios import no_control_expectations, scenario_by_id
 from kzprobe.lab.servers.dns import LabResolver
+from kzprobe.lab.servers.portal import login_page_for
 from kzprobe.report import vocabulary as v
 
 FLAKY = {"flaky.kzlab.test": {"action": m.DNS_FLAKY, "a": ["88.198.1.9"], "aaaa": []}}
@@ -68,6 +78,28 @@ def test_behind_the_portal_only_the_resolver_and_the_portal_answer():
     assert f"{a.PORTAL_ADDRESS}/32" in a.guard_allow()
 
 
+def test_a_portal_that_leaves_dns_alone_takes_every_address_and_answers_in_place():
+    allocation = allocate(SCENARIOS)
+    plan = plan_namespace(INSIDE, SCENARIOS, allocation, CUT_PORTAL_PAGE)
+    assert plan.role == "inside-portal-page" and plan.dropped == ()
+    every_site = {address for where in allocation.sites.values() for address in where.all}
+    assert every_site <= set(plan.local)
+    assert plan.config["web"]["listeners"] == [], "only the portal answers on the sites' ports"
+    assert plan.config["portal"] == {"address": None, "host": PORTAL_HOST}
+    isp = next(r for r in plan.config["resolvers"] if r["label"] == "isp")
+    assert "default" not in isp and isp["records"]["dynamic-page.kzlab.test"]["a"] == list(
+        allocation.sites["dynamic-page.kzlab.test"].v4), "DNS left honest"
+    page = login_page_for("http://dynamic-page.kzlab.test/?a=<b>")
+    assert b"<title>Wi-Fi: log in</title>" in page and b"http://dynamic-page.kzlab.test/?a=&lt;b&gt;" in page
+
+
+def test_an_antivirus_on_the_machine_changes_nothing_of_the_network():
+    allocation = allocate(SCENARIOS)
+    plain, inspected = (plan_namespace(INSIDE, SCENARIOS, allocation, cut) for cut in (None, CUT_INSPECTION))
+    assert (inspected.local, inspected.dropped) == (plain.local, plain.dropped)
+    assert inspected.config["web"]["inspection"] is True and plain.config["web"]["inspection"] is False
+
+
 def test_runs_without_a_control_cover_every_trap_and_speak_the_vocabulary():
     catalogue = scenario_by_id()
     without = no_control_expectations(SCENARIOS)
@@ -75,6 +107,8 @@ def test_runs_without_a_control_cover_every_trap_and_speak_the_vocabulary():
         assert sid in without and catalogue[sid].expect is not None
     runs = {r.id: r for r in NETWORK_RUNS}
     assert runs["captive-portal"].connectivity == v.CAPTIVE_PORTAL and runs["captive-portal"].no_control
+    assert runs["captive-portal-page"].connectivity == v.CAPTIVE_PORTAL and runs["captive-portal-page"].no_control
+    assert runs["local-inspection"].connectivity == v.ONLINE and runs["local-inspection"].no_control
     assert {"domestic-sni", "domestic-refused"} <= set(runs["international-cut"].expect)
     for run in NETWORK_RUNS:
         assert set(run.no_control) <= set(run.scenario_ids)
