@@ -3,10 +3,14 @@
 Each placement (URL path, Host header, TLS server name) is one pair sent to the same baseline
 address (probes/keyword.py). The word is caught at a placement when its request fails after
 the connection was made (reset, EOF, silence) or is answered with another HTTP status than its
-neutral twin (a blockpage or a redirect), while the twin was answered. A neutral twin that
-fails leaves that placement untested: the baseline, not the word, is in trouble. A failure to
-connect at all says nothing about a word that was never sent. The rules and their reasons are
-in docs/methodology.md ("Keyword targets").
+neutral twin (a blockpage or a redirect), while the twin was answered - and its second try
+(`again`) is caught too, at any step: a filter catches the word every time (and may block the
+address for a while after a hit), a server that dropped one request by chance answers the next.
+A first catch not tried again (the deadline, or a report made before second tries) is unsure,
+and so is an answer that is the server's own trouble (429 Too Many Requests, a 5xx), which no
+censor's blockpage is. A neutral twin that fails leaves that placement untested: the baseline,
+not the word, is in trouble. A failure to connect at all says nothing about a word that was
+never sent. The rules and their reasons are in docs/methodology.md ("Keyword targets").
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from kzprobe.analysis import thresholds as th
 from kzprobe.analysis.conclusion import Verdict, blocked, inconclusive, reachable
 from kzprobe.analysis.explain import cite, sentence
 from kzprobe.report import vocabulary as v
@@ -22,7 +27,7 @@ _WHERE = {v.KEYWORD_PATH: "in the URL path", v.KEYWORD_HOST: "in the Host header
           v.KEYWORD_SNI: "in the TLS server name"}
 _LAYER = {v.KEYWORD_PATH: "http", v.KEYWORD_HOST: "http", v.KEYWORD_SNI: "tls"}
 
-CAUGHT, PASSED, UNTESTED = "caught", "passed", "untested"
+CAUGHT, PASSED, UNTESTED, UNSURE = "caught", "passed", "untested", "unsure"
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,12 @@ class Sent:
     step: str | None
     status: int | None
     completed: bool
+    again: bool = False  # the second try of a keyword request that looked caught
+
+    @property
+    def server_trouble(self) -> bool:
+        """Answered with the server's own refusal or failure (429, 5xx): no censor's blockpage."""
+        return self.status is not None and (self.status == th.RATE_LIMITED_STATUS or self.status >= 500)
 
     @property
     def answered(self) -> bool:
@@ -66,7 +77,7 @@ def _sent(item: Any) -> Sent | None:
                 address=_str(item.get("address")), failure=failure[:300] if isinstance(failure, str) else None,
                 step=_str(item.get("step")) or None,
                 status=status if isinstance(status, int) and not isinstance(status, bool) else None,
-                completed=item.get("handshake_completed") is True)
+                completed=item.get("handshake_completed") is True, again=item.get("again") is True)
 
 
 @dataclass(frozen=True)
@@ -74,23 +85,41 @@ class Pair:
     placement: str
     neutral: Sent | None
     keyword: Sent | None
+    again: Sent | None = None  # the keyword request's second try, when it looked caught
+
+    def _first(self) -> str:
+        assert self.neutral is not None and self.keyword is not None
+        if self.keyword.answered:
+            if self.placement != v.KEYWORD_SNI and self.keyword.status != self.neutral.status:
+                # Another answer than the twin's: a blockpage or a redirect - or the server's own trouble.
+                return UNSURE if self.keyword.server_trouble else CAUGHT
+            return PASSED
+        # Not connecting at all happened before the word was sent: it says nothing about it.
+        return UNTESTED if self.keyword.step == "tcp" else CAUGHT
 
     def result(self) -> str:
         if self.neutral is None or self.keyword is None or not self.neutral.answered:
             return UNTESTED
-        if self.keyword.answered:
-            if self.placement != v.KEYWORD_SNI and self.keyword.status != self.neutral.status:
-                return CAUGHT  # another answer than the twin's: a blockpage or a redirect
-            return PASSED
-        # Not connecting at all happened before the word was sent: it says nothing about it.
-        return UNTESTED if self.keyword.step == "tcp" else CAUGHT
+        first = self._first()
+        if first != CAUGHT:
+            return first
+        if self.again is None:
+            return UNSURE  # one failure of a flaky server cannot be told from a filter
+        if self.again.answered:
+            if self.placement == v.KEYWORD_SNI or self.again.status == self.neutral.status:
+                return PASSED  # answered as its twin was: the first was the server's or the path's hiccup
+            return UNSURE if self.again.server_trouble else CAUGHT
+        return CAUGHT  # failed again, at any step: a residual block of the address counts too
 
     def clause(self) -> str:
         where = _WHERE[self.placement]
         if self.keyword is None or self.neutral is None:
             return f"{where}: not measured (the scan ended first)"
-        return (f"{where} ({cite(self.keyword.hostname, 80)}{self._path(self.keyword)}) the request "
+        text = (f"{where} ({cite(self.keyword.hostname, 80)}{self._path(self.keyword)}) the request "
                 f"{self.keyword.outcome()}, the neutral {cite(self.neutral.word, 70)!r} {self.neutral.outcome()}")
+        if self.again is not None:
+            return f"{text}, and the request once more {self.again.outcome()}"
+        return text
 
     @staticmethod
     def _path(sent: Sent) -> str:
@@ -106,7 +135,8 @@ def pairs_of(observations: Any) -> list[Pair]:
         mine = [s for s in sent if s.placement == placement]
         if mine:
             pairs.append(Pair(placement, next((s for s in mine if s.neutral), None),
-                              next((s for s in mine if not s.neutral), None)))
+                              next((s for s in mine if not s.neutral and not s.again), None),
+                              next((s for s in mine if not s.neutral and s.again), None)))
     return pairs
 
 
@@ -129,6 +159,13 @@ def keyword_verdict(word: str, observations: Any) -> Verdict:
         names = ", ".join(_WHERE[p] for p in caught)
         return blocked(layer, [f"keyword.{p}" for p in caught], sentence(
             on, *clauses, f"the word is filtered {names}"))
+    unsure = [p for p, r in results.items() if r == UNSURE]
+    if unsure:
+        names = ", ".join(_WHERE[p] for p in unsure)
+        return inconclusive(["keyword.unconfirmed"], sentence(
+            on, *clauses, f"{names} the word's request failed or was answered otherwise than its twin's once, "
+                          "but not again (or the answer was the server's own trouble: too many requests, an error): "
+                          "one hiccup of a server cannot be told from a filter"))
     if PASSED in results.values():
         untested = [p for p, r in results.items() if r == UNTESTED]
         note = f"not tested {', '.join(_WHERE[p] for p in untested)}" if untested else ""

@@ -151,6 +151,11 @@ SLOW_PAGE_RTT_RATIO: Final = 5.0
 # validated for it, or from an address its name really resolves to - the site refused this
 # vantage, which is neither reachable nor a censor's block.
 SITE_REFUSAL_STATUSES: Final = frozenset({403, 451})
+# RFC 6585 section 4 (429 Too Many Requests) and RFC 9110 section 15.6 (5xx, the server failing):
+# a keyword request answered so, where its neutral twin got another status, met the server's own
+# rate limit or trouble (the keyword requests follow their twins to the same address at once), not
+# a censor's blockpage or redirect (analysis/keyword_rules.py).
+RATE_LIMITED_STATUS: Final = 429
 # --- A live control -------------------------------------------------------------------------------
 
 # Ours: a control scan this much older (or newer) than a measurement can no longer say that a step

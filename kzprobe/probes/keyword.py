@@ -6,7 +6,10 @@ site. So the word is sent to one of the scan's own reachable baselines, at that 
 address (nothing is resolved for the made-up names), each time beside a request that differs
 only by a neutral word of the same length (targets/keywords.py). Neutral requests go first and
 together, then the keyword ones together: a censor that keeps blocking an address for a while
-after a hit (residual blocking) cannot spoil the neutral twins. This module records; the
+after a hit (residual blocking) cannot spoil the neutral twins. A keyword request that failed
+after its connection was made, or got another status than its twin, is made once more
+(`again`): a filter catches the word every time, a server that dropped one request by chance
+answers the next (the same reason as the SNI split's second try). This module records; the
 verdict is analysis/keyword_rules.py's.
 """
 
@@ -15,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -146,14 +150,47 @@ def planned(word: str, plain: KeywordBase | None, tls: KeywordBase | None) -> li
     return [_blank(*pair) for pair in pairs]
 
 
+def _answered(observation: KeywordObservation) -> bool:
+    if observation["placement"] == v.KEYWORD_SNI:
+        return observation["handshake_completed"] and observation["failure"] is None
+    return observation["failure"] is None and observation["status"] is not None
+
+
+def looks_caught(keyword: KeywordObservation, twin: KeywordObservation) -> bool:
+    """The twin was answered and the word's request was not, after its connection was made, or got
+    another status: worth one more try (the analysis decides what it means)."""
+    if not _answered(twin):
+        return False
+    if not _answered(keyword):
+        return keyword["step"] != "tcp"
+    return keyword["placement"] != v.KEYWORD_SNI and keyword["status"] != twin["status"]
+
+
+def _again(observation: KeywordObservation) -> KeywordObservation:
+    """A fresh observation of the same request, marked as its second try."""
+    fresh = _blank(observation["placement"], False, observation["word"],
+                   KeywordBase(observation["baseline"], "", observation["address"]), observation["hostname"],
+                   observation["port"], observation["path"])
+    fresh["again"] = True
+    return fresh
+
+
+def _send(connector: Connector, observation: KeywordObservation) -> Awaitable[KeywordObservation]:
+    return _handshake(connector, observation) if observation["placement"] == v.KEYWORD_SNI \
+        else _http(connector, observation)
+
+
 async def measure_keyword(connector: Connector, word: str, plain: KeywordBase | None, tls: KeywordBase | None,
                           observations: Observations) -> None:
     """Every request and handshake of the keyword test, appended to observations["keyword"]:
-    the path and Host placements on `plain` (port 80), the server name on `tls` (port 443)."""
+    the path and Host placements on `plain` (port 80), the server name on `tls` (port 443), and
+    a second try of each keyword request that looked caught."""
     plan = planned(word, plain, tls)
     recorded = observations.setdefault("keyword", [])
     for is_neutral in (True, False):
         batch = [o for o in plan if o["neutral"] is is_neutral]
-        done = await asyncio.gather(*(
-            _handshake(connector, o) if o["placement"] == v.KEYWORD_SNI else _http(connector, o) for o in batch))
-        recorded.extend(done)
+        recorded.extend(await asyncio.gather(*(_send(connector, o) for o in batch)))
+    twins = {o["placement"]: o for o in plan if o["neutral"]}
+    again = [_again(o) for o in plan if not o["neutral"] and looks_caught(o, twins[o["placement"]])]
+    if again:
+        recorded.extend(await asyncio.gather(*(_send(connector, o) for o in again)))

@@ -236,6 +236,8 @@ class KeywordObservation(TypedDict):
     body_sha256: str | None
     handshake_completed: bool  # sni: the handshake finished (the certificate is not checked)
     duration_ms: float
+    # The word's request made once more, because the first looked caught (probes/keyword.py).
+    again: NotRequired[bool]
 
 
 class Observations(TypedDict, total=False):

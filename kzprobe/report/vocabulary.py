@@ -75,6 +75,9 @@ EVIDENCE_CODES: Final = (
     "keyword.sni",
     "keyword.neutral_failed",
     "keyword.no_baseline",
+    # A keyword request caught once but not confirmed by its second try (or answered with the server's
+    # own trouble, 429 or 5xx): inconclusive.
+    "keyword.unconfirmed",
     # Issue 18 (docs/methodology.md, "QUIC"): a QUIC handshake unanswered, closed, or failed otherwise.
     "quic.timeout",
     "quic.closed",

@@ -55,7 +55,8 @@ def keyword_bases(results: Sequence[dict]) -> tuple[KeywordBase | None, KeywordB
 
 
 def keyword_deadline(timeout: float) -> float:
-    """Two rounds (neutral, then keyword), each a connect, a handshake or request, and a read."""
+    """Three rounds at most (neutral, keyword, the caught keyword requests once more), each a
+    connect, a handshake or request, and a read."""
     return scan_limits.TARGET_DEADLINE_TIMEOUTS * timeout
 
 

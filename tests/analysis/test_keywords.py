@@ -28,14 +28,29 @@ def sent(placement: str, neutral: bool, **outcome: Any) -> dict[str, Any]:
     return item
 
 
+def _looks_caught(word: dict, twin: dict) -> bool:
+    if twin["failure"] is not None or (twin["placement"] != "sni" and twin["status"] is None):
+        return False
+    if word["failure"] is not None:
+        return word["step"] != "tcp"
+    return word["placement"] != "sni" and word["status"] != twin["status"]
+
+
 def pairs(path: dict | None = None, host: dict | None = None, sni: dict | None = None,
-          neutral: dict | None = None, neutral_sni: dict | None = None) -> dict[str, Any]:
-    """The six observations: twins answered (or `neutral`), keyword ones answered unless given."""
+          neutral: dict | None = None, neutral_sni: dict | None = None, *,
+          again: dict[str, dict] | None = None, second_tries: bool = True) -> dict[str, Any]:
+    """The six observations: twins answered (or `neutral`), keyword ones answered unless given;
+    then, as the probe does, a second try of each keyword request that looked caught - the same
+    outcome (a filter catches the word every time) unless `again` says otherwise per placement;
+    none at all when `second_tries` is False (a report made before them)."""
     twins = [sent("path", True, **(neutral or OK_HTTP)), sent("host", True, **(neutral or OK_HTTP)),
              sent("sni", True, **(neutral_sni or OK_TLS))]
     words = [sent("path", False, **(path or OK_HTTP)), sent("host", False, **(host or OK_HTTP)),
              sent("sni", False, **(sni or OK_TLS))]
-    return {"keyword": twins + words}
+    tries = [sent(w["placement"], False, **{**{k: w[k] for k in ("failure", "step", "status", "handshake_completed")},
+                                            **(again or {}).get(w["placement"], {})}, again=True)
+             for w, t in zip(words, twins, strict=True) if second_tries and _looks_caught(w, t)]
+    return {"keyword": twins + words + tries}
 
 
 RESET = {"failure": "connection_reset", "step": "http", "status": None}
@@ -69,6 +84,25 @@ TIMEOUT_TLS = {"failure": "generic_timeout_error", "step": "tls", "handshake_com
                      ["keyword.no_baseline"], id="malformed saved observations"),
         pytest.param({"keyword": pairs(path=RESET)["keyword"][3:]}, "inconclusive", None,
                      ["keyword.neutral_failed"], id="twins missing (deadline)"),
+        # The second try: a filter catches the word every time, a server's hiccup passes it.
+        pytest.param(pairs(path=RESET, again={"path": OK_HTTP}), "reachable", None, [],
+                     id="path reset once, answered as its twin on the second try"),
+        pytest.param(pairs(sni=TIMEOUT_TLS, again={"sni": OK_TLS}), "reachable", None, [],
+                     id="server name silenced once, completed on the second try"),
+        pytest.param(pairs(path=RESET, again={"path": {"failure": "generic_timeout_error", "step": "tcp"}}),
+                     "blocked", "http", ["keyword.path"], id="path reset, then the address blocked after the hit"),
+        pytest.param(pairs(host={"failure": None, "status": 302}, again={"host": RESET}), "blocked", "http",
+                     ["keyword.host"], id="Host redirected, then reset"),
+        pytest.param(pairs(path=RESET, second_tries=False), "inconclusive", None, ["keyword.unconfirmed"],
+                     id="path reset once, no second try recorded"),
+        pytest.param(pairs(path=RESET, sni=TIMEOUT_TLS, again={"path": OK_HTTP}, second_tries=True), "blocked", "tls",
+                     ["keyword.sni"], id="one placement confirmed, another a hiccup"),
+        pytest.param(pairs(path={"failure": None, "status": 429}), "inconclusive", None, ["keyword.unconfirmed"],
+                     id="path answered 429 Too Many Requests: the server's rate limit"),
+        pytest.param(pairs(host={"failure": None, "status": 503}), "inconclusive", None, ["keyword.unconfirmed"],
+                     id="Host answered 503: the server's trouble"),
+        pytest.param(pairs(path={"failure": None, "status": 200}, again={"path": {"failure": None, "status": 429}}),
+                     "inconclusive", None, ["keyword.unconfirmed"], id="path blockpage once, then rate limited"),
     ],
 )
 def test_keyword_verdict(observations, verdict, layer, evidence):
@@ -83,6 +117,7 @@ def test_the_explanation_names_the_placements_the_hosts_and_what_happened():
     assert "in the URL path (base-plain.test/guljan) the request was answered HTTP 404" in text
     assert "in the TLS server name (guljan.base-tls.test) the request completed the handshake" in text
     assert text.endswith("the word is filtered in the Host header.")
+    assert "and the request once more failed (connection_reset at http)" in text
 
 
 def _result(target: dict, observations: dict) -> dict:

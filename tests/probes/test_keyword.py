@@ -23,8 +23,9 @@ class Censor:
     """An HTTP and a TLS server on loopback, each doing `action` to what carries the word where
     it looks (`where`: "path", "host" or "sni"), and answering 404 / completing otherwise."""
 
-    def __init__(self, where: str, action: str) -> None:
-        self.where, self.action = where, action
+    def __init__(self, where: str, action: str, times: int | None = None) -> None:
+        """`times`: act on the first so many requests carrying the word only (a flaky server), or all."""
+        self.where, self.action, self.times = where, action, times
         self.seen: list[tuple[str, str]] = []  # (placement looked at, what it carried), in order
         ca = trustme.CA()
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -43,6 +44,8 @@ class Censor:
         host = next(line.split(":", 1)[1].strip() for line in head.split("\r\n") if line.lower().startswith("host:"))
         self.seen.append(("http", f"{host}{path}"))
         hit = WORD in (path if self.where == "path" else host if self.where == "host" else "")
+        if hit and self.times is not None:
+            hit, self.times = self.times > 0, self.times - 1
         if hit and self.action == "reset":
             reset_transport(writer.transport)
             return
@@ -74,9 +77,9 @@ class Censor:
             server.close()
 
 
-def _measure(where: str, action: str) -> tuple[list[dict], Censor]:
+def _measure(where: str, action: str, times: int | None = None) -> tuple[list[dict], Censor]:
     async def run() -> tuple[list[dict], Censor]:
-        censor = Censor(where, action)
+        censor = Censor(where, action, times)
         async with censor as (plain, tls):
             observations: dict = {}
             await measure_keyword(Connector(None, None, 1.0), WORD, plain, tls, observations)  # type: ignore[arg-type]
@@ -84,8 +87,9 @@ def _measure(where: str, action: str) -> tuple[list[dict], Censor]:
     return asyncio.run(run())
 
 
-def _one(observations: list[dict], placement: str, neutral: bool) -> dict:
-    [found] = [o for o in observations if o["placement"] == placement and o["neutral"] is neutral]
+def _one(observations: list[dict], placement: str, neutral: bool, again: bool = False) -> dict:
+    [found] = [o for o in observations if o["placement"] == placement and o["neutral"] is neutral
+               and o.get("again", False) is again]
     return found
 
 
@@ -101,10 +105,14 @@ def _one(observations: list[dict], placement: str, neutral: bool) -> dict:
 )
 def test_each_placement_records_what_the_censor_did_beside_an_answered_twin(where, action, failure, step, status):
     observations, _ = _measure(where, action)
-    assert len(observations) == 6
+    assert len(observations) == 7, "six, and the caught request once more"
     caught = _one(observations, where, neutral=False)
+    again = _one(observations, where, neutral=False, again=True)
     if failure == ANY_FAILURE:
         failure = caught["failure"] or "none recorded"
+        assert again["failure"] and again["step"] == "tls"
+    else:
+        assert (again["failure"], again["step"], again["status"]) == (failure, step, status)
     assert (caught["failure"], caught["step"], caught["status"]) == (failure, step, status)
     twin = _one(observations, where, neutral=True)
     assert twin["failure"] is None
@@ -115,12 +123,20 @@ def test_each_placement_records_what_the_censor_did_beside_an_answered_twin(wher
 
 def test_twins_go_first_and_every_request_goes_to_the_base_address_with_the_word_in_one_place():
     observations, censor = _measure("path", "reset")
-    assert [o["neutral"] for o in observations] == [True] * 3 + [False] * 3
+    assert [o["neutral"] for o in observations] == [True] * 3 + [False] * 4
     assert {o["address"] for o in observations} == {"127.0.0.1"}
     http_seen = [carried for kind, carried in censor.seen if kind == "http"]
     assert sorted(http_seen[:2]) == sorted(["plain.test/qzxvjk", "qzxvjk.plain.test/"])
-    assert sorted(http_seen[2:]) == sorted(["plain.test/guljan", "guljan.plain.test/"])
+    assert sorted(http_seen[2:4]) == sorted(["plain.test/guljan", "guljan.plain.test/"])
+    assert http_seen[4:] == ["plain.test/guljan"], "only the caught request, once more, last"
     assert [name for kind, name in censor.seen if kind == "sni"] == ["qzxvjk.base.test", "guljan.base.test"]
+
+
+def test_a_request_reset_once_by_a_flaky_server_is_answered_on_its_second_try():
+    observations, _ = _measure("path", "reset", times=1)
+    assert _one(observations, "path", neutral=False)["failure"] == "connection_reset"
+    again = _one(observations, "path", neutral=False, again=True)
+    assert (again["failure"], again["status"]) == (None, 404)
 
 
 def test_a_word_that_passes_leaves_six_completed_observations():
