@@ -8,7 +8,9 @@ their order and every threshold are written down in docs/methodology.md.
     analyse_report(report, control_report) -> a new report with every verdict recomputed
 
 A result is read once into typed facts (facts.py); the baselines give the connectivity
-(connectivity.py); the control scan is matched per target (control.py); then verdict.py applies
+(connectivity.py, with captive.py); inspection.py finds a root re-signing the whole scan's HTTPS
+(an antivirus or a proxy on this machine or its network); the control scan is matched per target
+(control.py); then verdict.py applies
 the rules in order: dns_rules, transport_rules (TCP, TLS), http_rules (with pages.py comparing
 pages), throughput; services/ judges messengers. Fingerprints are data (fingerprint_file.py
 reads kzprobe/data/fingerprints.yaml, fingerprints.py matches); every number is in

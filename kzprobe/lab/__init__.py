@@ -4,7 +4,8 @@ Network namespaces for the censored ISP ("inside") and an uncensored vantage ("o
 servers that reproduce each kind of interference, and the catalogue of scenarios with the
 verdict kzprobe must reach for each.
 
-site_spec.py says what a scenario is made of and scenarios.py lists them; plan.py turns them
+site_spec.py says what a scenario is made of and scenarios.py lists them (network_runs.py the
+whole-network runs: the cut, offline, captive portals, an antivirus inspecting HTTPS); plan.py turns them
 into each namespace's addresses and servers (addresses.py: the address plan); netns.py makes
 the namespaces, lab.py builds and tears down the whole lab, serve.py and servers/ run inside
 it; certs.py and pages.py make what the servers send; runner.py is `kzprobe lab run` (scan from
