@@ -188,11 +188,17 @@ class ControlScan:
         if self.problem:
             return ControlView(None, verdict, self.problem, age_s=age)
         control = read_result(result)
-        if not (control.dns or control.tcp or control.http):
+        if not (control.dns or control.tcp or control.http or _has_tor_bootstrap(result)):
             return ControlView(None, verdict, "the control scan measured nothing for this target", age_s=age)
         if age is not None and abs(age) > self.max_age_s:
             return ControlView(control, verdict, _age_clause(age, self.max_age_s), age_s=age, stale=True)
         return ControlView(control, verdict, None, age_s=age)
+
+
+def _has_tor_bootstrap(result: dict) -> bool:
+    """The result is a tor bootstrap's (analysis/tor_bootstrap_rules.py): it measured no web step."""
+    observations = result.get("observations")
+    return isinstance(observations, dict) and isinstance(observations.get("tor_bootstrap"), dict)
 
 
 def _url_key(url: str) -> str:

@@ -199,3 +199,16 @@ CAPTIVE_PORTAL_STATUS: Final = 511
 # of the length target lists hold; two different sites' pages with one title differ by far more.
 CAPTIVE_PAGE_LENGTH_SLACK_BYTES: Final = 512
 CAPTIVE_PAGE_LENGTH_SLACK: Final = 0.05
+
+# --- The tor daemon's bootstrap (analysis/tor_bootstrap_rules.py) ---------------------------------
+
+# Ours: a bootstrap that ended at its bound is "stuck" when tor reported no progress during its
+# last 20 s (or the last third of a shorter bound): tor retries a failed directory source within
+# seconds and moves through healthy phases every few seconds (OONI's vanilla_tor example went
+# from 0 % to 100 % in 3.6 s, github.com/ooni/spec nettests/ts-016-vanilla-tor.md); one that
+# still advanced then was slow, not stopped, and is never called blocked.
+TOR_BOOTSTRAP_STALL_S: Final = 20.0
+# Ours: blocked only against a control that bootstrapped the same path within half the bound
+# this attempt had. A path that takes the control most of the bound (busy default bridges, a
+# slow uplink) fails here by chance as often as by a censor's hand.
+TOR_BOOTSTRAP_CONTROL_SHARE: Final = 0.5

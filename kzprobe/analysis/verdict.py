@@ -28,6 +28,7 @@ from kzprobe.analysis.facts import TargetFacts
 from kzprobe.analysis.http_rules import http_verdict
 from kzprobe.analysis.keyword_rules import keyword_verdict
 from kzprobe.analysis.services import analyse_service
+from kzprobe.analysis.tor_bootstrap_rules import bootstrap_result, judge_bootstrap
 from kzprobe.analysis.transport_rules import flaky_handshake_clause, tcp_verdict, tls_verdict
 from kzprobe.report import vocabulary as v
 
@@ -92,6 +93,9 @@ def target_verdict(facts: TargetFacts, index: int, view: ControlView, ctx: Conte
             "nothing answered from this vantage, not even the baseline sites "
             f"({addresses(_baseline_ids(ctx))})",
             "the vantage was offline, so no failure here can be blamed on a censor"))
+    bootstrap = bootstrap_result(result)
+    if bootstrap is not None:  # the tor daemon's bootstrap (--tor-bootstrap): its own rules
+        return judge_bootstrap(bootstrap, control_result, ctx.connectivity.state, view)
     if ctx.connectivity.state == v.CAPTIVE_PORTAL and not facts.has_endpoints:
         return _behind_portal(facts, index, view, ctx).with_control(control_summary(view))
     word = facts.raw_target.get("keyword")

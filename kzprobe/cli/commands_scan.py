@@ -78,6 +78,13 @@ def scan(
     control_max_age: str | None = typer.Option(None, "--control-max-age",
                                                help="How old (or new) a control scan may be to say a step works now: "
                                                     "90m, 3h, 1d (default 3h)."),
+    tor_bootstrap: bool | None = typer.Option(
+        None, "--tor-bootstrap/--no-tor-bootstrap",
+        help="Also bootstrap the real tor daemon, if installed, directly and through the obfs4 bridges: it contacts "
+             "Tor relays beyond the listed endpoints. Runs beside the scan. Default: off."),
+    tor_bootstrap_timeout: float | None = typer.Option(
+        None, "--tor-bootstrap-timeout",
+        help=f"Seconds the tor bootstrap may take (default {limits.DEFAULT_TOR_BOOTSTRAP_TIMEOUT_S:g})."),
     resume: Path | None = typer.Option(None, "--resume",
                                        help="Complete an interrupted scan: its journal or incomplete report."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
@@ -86,7 +93,8 @@ def scan(
     flags = {"vantage": vantage, "targets": targets or None, "output_dir": output_dir, "resolver": resolver,
              "control_resolver": control_resolver, "control": control, "ca_file": ca_file,
              "timeout": timeout, "concurrency": concurrency, "processes": processes, "keep": keep, "geo": geo,
-             "notify": notify, "control_max_age": control_max_age}
+             "notify": notify, "control_max_age": control_max_age, "tor_bootstrap": tor_bootstrap,
+             "tor_bootstrap_timeout": tor_bootstrap_timeout}
     try:
         settings = resolve_settings(flags, find_config_file(config))
     except ConfigError as exc:
@@ -122,7 +130,9 @@ def _print_plan(settings, selection: TargetSelection, urls: list[str], as_json: 
         category, what = clean_text(t.category or "-"), clean_text(t.url or t.label)
         sys.stdout.write(f"{clean_text(t.id):<{width}}  {category:<5}  {what}{note}\n")
     sources = plan.lists + (["--url"] if urls else [])
-    err.print(f"kzprobe: {len(plan.targets)} targets would be scanned from {', '.join(sources)}"
+    bootstrap = (f", and the tor daemon bootstrapped (up to {settings.tor_bootstrap_timeout:g} s)"
+                 if settings.tor_bootstrap else "")
+    err.print(f"kzprobe: {len(plan.targets)} targets would be scanned from {', '.join(sources)}{bootstrap}"
               " (dry run: nothing measured)", markup=False)
 
 
@@ -154,6 +164,10 @@ def did_not_load(result: dict) -> bool:
     observations = result.get("observations")
     if not isinstance(observations, dict):
         return False
+    bootstrap = observations.get("tor_bootstrap")
+    if isinstance(bootstrap, dict):
+        attempts = bootstrap.get("attempts")
+        return not any(isinstance(a, dict) and a.get("progress") == 100 for a in attempts or [])
     endpoints = observations.get("endpoints")
     if isinstance(endpoints, list) and endpoints:
         return any(isinstance(step, dict) and step.get("failure")

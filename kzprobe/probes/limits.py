@@ -102,3 +102,17 @@ SLOW_HANDSHAKE_CHECK_MS: Final = 1_500.0
 TOR_DIRECTORY_READ_BYTES: Final = 16 * 1024
 # The obfs4 client (obfs4proxy or lyrebird) announcing its SOCKS port at start-up.
 OBFS4_CLIENT_START_SECONDS: Final = 5.0
+# The tor daemon's bootstrap (probes/tor_bootstrap.py). `tor --version` answers at once; a tor
+# that does not within this long is not usable.
+TOR_VERSION_SECONDS: Final = 10.0
+# After SIGTERM, tor (a client) exits at once, closing its pluggable-transport client; a process
+# group still alive this long after is killed (SIGKILL).
+TOR_STOP_SECONDS: Final = 3.0
+# Warnings kept per bootstrap attempt, and characters per warning: tor repeats its bootstrap
+# problem every few seconds (the repeats are counted, not kept), and a warning is one line of a
+# few hundred characters.
+TOR_WARNINGS_KEPT: Final = 16
+TOR_WARNING_CHARS: Final = 400
+# Progress lines kept per attempt: tor has 26 phases and logs progress inside one (loading
+# descriptors) at most every 5 %; the rest are counted.
+TOR_PROGRESS_KEPT: Final = 48

@@ -82,6 +82,11 @@ EVIDENCE_CODES: Final = (
     "quic.timeout",
     "quic.closed",
     "quic.failed",
+    # Issue 18 (docs/methodology.md, "The tor bootstrap"): the tor daemon's bootstrap stopped below
+    # 100 %, was still advancing when its time ran out, or could not be run at all.
+    "tor.bootstrap_stuck",
+    "tor.bootstrap_slow",
+    "tor.not_run",
 )
 
 # Where a keyword target's word is sent (KeywordObservation "placement").

@@ -34,6 +34,7 @@ from kzprobe.scan.keywords import measure_keyword_targets
 from kzprobe.scan.processes import MeasuringProcessError, measure_in_processes, process_count
 from kzprobe.scan.run import ScanOptions, build_probe_kit, measure_with_signals, utc_now
 from kzprobe.scan.settings import EffectiveSettings
+from kzprobe.scan.tor_bootstrap import TOR_BOOTSTRAP_ID, TORRC_ENV, TorBootstrapRun, scan_bridges, torrc_addition
 from kzprobe.targets import (
     BASELINES_FILE,
     MAX_TARGET_FILE_BYTES,
@@ -173,6 +174,7 @@ def _settings_record(settings: EffectiveSettings, kit_resolver: str, plan: ScanP
         "targets": plan.lists,
         **({"selection": plan.selection} if plan.selection else {}),
         "control_max_age_s": settings.control_max_age,
+        **({"tor_bootstrap_timeout_s": settings.tor_bootstrap_timeout} if settings.tor_bootstrap else {}),
     }
 
 
@@ -279,8 +281,9 @@ def _run_locked(settings, options, plan, output, started_at, resumed, on_result,
     if resumed and not append:  # resumed from a report whose journal is gone: start one
         for result in measured:
             journal.add(result)
+    bootstrap = _tor_bootstrap(settings, plan, kit.scrub.result, done)
     if total_known:
-        total_known(len(to_measure) + len(keywords))
+        total_known(len(to_measure) + len(keywords) + (1 if bootstrap else 0))
 
     def record(result: dict, line: str | None = None) -> None:
         journal.add(result, line)
@@ -293,12 +296,16 @@ def _run_locked(settings, options, plan, output, started_at, resumed, on_result,
         previous_ms = read_durations(output.parent)
         if processes > 1:
             finished = measure_in_processes(options, to_measure, settings.concurrency, record, previous_ms,
-                                            processes)
+                                            processes, forked=bootstrap.start if bootstrap else None)
         else:
+            if bootstrap:
+                bootstrap.start()
             finished = measure_with_signals(kit, to_measure, settings.concurrency, record, previous_ms)
         if finished and keywords:
             in_order = sorted(measured, key=lambda r: plan_order.get(r["target"]["id"], len(plan_order)))
             measure_keyword_targets(build_probe_kit(options), keywords, in_order, record)
+        if bootstrap:
+            finished = _finish_bootstrap(bootstrap, finished, record)
     except ReportWriteError:
         journal.close()
         raise
@@ -306,6 +313,10 @@ def _run_locked(settings, options, plan, output, started_at, resumed, on_result,
         journal.close()
         raise MeasuringProcessError(f"{exc}; the journal {journal.path} keeps the {len(measured)} "
                            f"result(s) measured; `kzprobe scan --resume {journal.path}` completes the scan") from exc
+    finally:
+        if bootstrap:
+            bootstrap.stop()  # nothing left to stop once it was waited for; tor never outlives the scan
+            bootstrap.wait()
     # Imported here, not at start-up: the measuring processes fork without it, sooner.
     from kzprobe.analysis import analyse_scan
 
@@ -340,6 +351,36 @@ def _run_locked(settings, options, plan, output, started_at, resumed, on_result,
     outcome.alerts = publish_changes(settings.alerts(), report, output, dns=kit.dns, connector=kit.connector)
     outcome.warnings.extend(outcome.alerts.warnings)
     return outcome
+
+
+def _tor_bootstrap(settings: EffectiveSettings, plan: ScanPlan, scrub: Callable[[dict], dict],
+                   done: set[str]) -> TorBootstrapRun | None:
+    """The Tor bootstrap to run beside this scan: None unless asked for and not measured yet (a
+    resumed scan keeps the one it has). BadInputError when a target takes its result's id."""
+    if not settings.tor_bootstrap or TOR_BOOTSTRAP_ID in done:
+        return None
+    if any(t.id == TOR_BOOTSTRAP_ID for t in plan.targets):
+        raise BadInputError(f"target id {TOR_BOOTSTRAP_ID!r} is the --tor-bootstrap result's own; "
+                            "rename that target or scan without --tor-bootstrap")
+    try:
+        extra = torrc_addition(os.environ)
+    except ValueError as exc:
+        raise BadInputError(f"{TORRC_ENV}: {exc}") from exc
+    return TorBootstrapRun(settings.tor_bootstrap_timeout, scan_bridges(plan.targets), scrub, extra)
+
+
+def _finish_bootstrap(bootstrap: TorBootstrapRun, finished: bool, record: Callable[[dict], None]) -> bool:
+    """Record the bootstrap's result once it ends; a stopped scan stops it unrecorded (a resume
+    runs it again). False when the scan was stopped, before or while waiting for it."""
+    if not finished:
+        bootstrap.stop()
+        bootstrap.wait()
+        return False
+    result = bootstrap.wait()
+    if result is None:
+        return False
+    record(result)
+    return True
 
 
 def read_durations(directory: Path) -> dict[str, float]:

@@ -24,3 +24,11 @@ RESERVED_FILES: Final = 64
 # A target's deadline, in multiples of the per-operation timeout: DNS, connect, handshake,
 # a few redirect hops and the download each get at most one timeout.
 TARGET_DEADLINE_TIMEOUTS: Final = 6.0
+# The tor daemon's bootstrap (`--tor-bootstrap`, scan/tor_bootstrap.py), beside the scan and
+# outside every target's deadline. Through healthy relays a fresh bootstrap takes seconds (OONI's
+# vanilla_tor example: 3.6 s, github.com/ooni/spec nettests/ts-016-vanilla-tor.md), through the
+# busy default obfs4 bridges tens of seconds; 90 s leaves a slow link room (the analysis still
+# asks the control to have finished in half of it) while a silently blocked bootstrap holds the
+# scan no longer than that. OONI's vanilla_tor waits up to 200 s; 600 s is the most allowed.
+DEFAULT_TOR_BOOTSTRAP_TIMEOUT_S: Final = 90.0
+MAX_TOR_BOOTSTRAP_TIMEOUT_S: Final = 600.0

@@ -87,11 +87,14 @@ def deal(targets: Sequence[Target], processes: int, timeout: float,
 
 
 def measure_in_processes(options: ScanOptions, targets: Sequence[Target], concurrency: int, record: Record,
-                         previous_ms: Mapping[str, float] | None, processes: int) -> bool:
+                         previous_ms: Mapping[str, float] | None, processes: int,
+                         forked: Callable[[], None] | None = None) -> bool:
     """Measure `targets` in `processes` forked processes; `record(result, journal_line)` is
     called in this process for each result as it arrives. True when every target was measured;
     False when stopped by SIGINT/SIGTERM. Raises MeasuringProcessError when one failed, and
-    whatever `record` raised (the others are stopped first)."""
+    whatever `record` raised (the others are stopped first). `forked` is called once every
+    process is forked: work of this process's own threads starts there, never before a fork
+    (a thread holding a lock at the fork would leave it held in the child)."""
     options = dataclasses.replace(options, processes=processes)
     per_process = max(1, math.ceil(concurrency / processes))
     children: list[tuple[int, int]] = []  # (pid, read end of its pipe)
@@ -111,6 +114,8 @@ def measure_in_processes(options: ScanOptions, targets: Sequence[Target], concur
                 _measuring_process(options, share, per_process, write_end, previous_ms)
             os.close(write_end)
             children.append((pid, read_end))
+        if forked is not None:
+            forked()
     except BaseException:
         _kill([pid for pid, _ in children])
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)

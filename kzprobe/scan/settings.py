@@ -120,6 +120,12 @@ SETTINGS: Final[dict[str, _Setting]] = {
     "geo": _Setting(sv.boolean, True, False, "look up the network's ASN and country"),
     "control_max_age": _Setting(_duration, CONTROL_MAX_AGE_S, False,
                                 "how far apart a control scan and this one may be for the control to be live"),
+    "tor_bootstrap": _Setting(sv.boolean, False, False,
+                              "also bootstrap the tor daemon, directly and through the obfs4 bridges (it reaches "
+                              "Tor relays beyond the listed endpoints)"),
+    "tor_bootstrap_timeout": _Setting(sv.number(0, limits.MAX_TOR_BOOTSTRAP_TIMEOUT_S, "seconds"),
+                                      limits.DEFAULT_TOR_BOOTSTRAP_TIMEOUT_S, False,
+                                      "seconds the tor bootstrap may take, beside the scan"),
     "notify": _Setting(sv.notify, DEFAULT_NOTIFY, False,
                        "where change records go: feed, https webhook URLs (none: nowhere)"),
     "webhook_secret_file": _Setting(sv.secret_file, None, True,
@@ -237,6 +243,8 @@ class EffectiveSettings:
     keep_days: int | None
     geo: bool
     control_max_age: float  # seconds
+    tor_bootstrap: bool
+    tor_bootstrap_timeout: float  # seconds
     notify: tuple[str, ...]
     webhook_secret_file: Path | None
     webhook_timeout: float
