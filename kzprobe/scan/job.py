@@ -214,6 +214,9 @@ def run_scan_job(
     cannot run: bad input, the output directory locked by another scan or not writable, a
     measuring process failing."""
     plan = plan_scan(settings, selection, urls)
+    if settings.tor_bootstrap and any(t.id == TOR_BOOTSTRAP_ID for t in plan.targets):
+        raise BadInputError(f"target id {TOR_BOOTSTRAP_ID!r} is the --tor-bootstrap result's own; "
+                            "rename that target or scan without --tor-bootstrap")
     options = _probe_options(settings)
     resumed = _load_resume(resume) if resume else None
     started_at = resumed.header["started_at"] if resumed else utc_now()
@@ -356,12 +359,9 @@ def _run_locked(settings, options, plan, output, started_at, resumed, on_result,
 def _tor_bootstrap(settings: EffectiveSettings, plan: ScanPlan, scrub: Callable[[dict], dict],
                    done: set[str]) -> TorBootstrapRun | None:
     """The Tor bootstrap to run beside this scan: None unless asked for and not measured yet (a
-    resumed scan keeps the one it has). BadInputError when a target takes its result's id."""
+    resumed scan keeps the one it has). BadInputError when the test-only torrc cannot be read."""
     if not settings.tor_bootstrap or TOR_BOOTSTRAP_ID in done:
         return None
-    if any(t.id == TOR_BOOTSTRAP_ID for t in plan.targets):
-        raise BadInputError(f"target id {TOR_BOOTSTRAP_ID!r} is the --tor-bootstrap result's own; "
-                            "rename that target or scan without --tor-bootstrap")
     try:
         extra = torrc_addition(os.environ)
     except ValueError as exc:

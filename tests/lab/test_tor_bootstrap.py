@@ -124,7 +124,7 @@ def tor_lab(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def reports(tor_lab):
-    """The control scan outside, then four scans inside at once."""
+    """The control scan outside, then five scans inside at once."""
     control = tor_lab.scan("outside", "outside", "--tor-bootstrap-timeout", "40", targets=tor_lab.targets_with_bridge)
     assert control.wait(120) == 0, control.stderr.read()
     control_file = str(tor_lab.directory / "outside" / "report.json")
@@ -139,6 +139,8 @@ def reports(tor_lab):
         "refused": tor_lab.scan("refused", "inside", "--tor-bootstrap-timeout", str(REFUSED_BOUND_S),
                                 torrc=tor_lab.refusing_torrc),
         "no-tor": tor_lab.scan("no-tor", "inside", env={"PATH": str(no_tor_path)}),
+        "processes": tor_lab.scan("processes", "inside", "--control", control_file, "--processes", "2",
+                                  "--tor-bootstrap-timeout", str(BOUND_S), targets=tor_lab.targets_with_bridge),
     }
     for name, scan in scans.items():
         assert scan.wait(180) == 0, (name, scan.stderr.read())
@@ -175,6 +177,14 @@ def test_authorities_silent_inside_while_the_control_bootstrapped_is_blocked_the
     assert (direct["progress"], direct["tag"], direct["ended"]) == (5, "conn", "timeout")
     assert direct["duration_ms"] >= BOUND_S * 1000
     assert result["control"]["usable"] is True
+
+
+def test_a_scan_in_measuring_processes_bootstraps_beside_them_alike(reports):
+    report = reports["processes"]
+    assert report["settings"]["processes"] == 2 and report["complete"] is True
+    result = _bootstrap(report)
+    assert (result["verdict"], result["blocking"], result["parts"]) == (
+        "blocked", "tcp", {"direct": "blocked", "obfs4": "ok"}), result["explanation"]
 
 
 def test_without_a_control_a_stuck_bootstrap_is_unclear_never_blocked(reports):

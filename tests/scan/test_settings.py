@@ -146,6 +146,10 @@ def test_urls_stay_urls(tmp_path):
     ("control_max_age: 2\n", ("control_max_age", 7200.0)),  # a bare number is hours
     ("control_max_age: 1.5h\n", ("control_max_age", 5400.0)),
     ("", ("control_max_age", 3 * 3600.0)),  # the default: a few hours
+    ("", ("tor_bootstrap", False)),  # opt-in: it reaches relays beyond the listed endpoints
+    ("tor_bootstrap: true\n", ("tor_bootstrap", True)),
+    ("", ("tor_bootstrap_timeout", 90.0)),
+    ("tor_bootstrap_timeout: 30\n", ("tor_bootstrap_timeout", 30.0)),
     ("", ("vantage", "local")),  # an empty file means every default
 ])
 def test_good_values(tmp_path, text, expected):
@@ -230,6 +234,9 @@ def test_days_given_twice_on_the_command_line(tmp_path):
     ("control_max_age: 3 weeks\n", "control_max_age", "such as 90m, 3h or 1d"),
     ("control_max_age: -3h\n", "control_max_age", "such as 90m, 3h or 1d"),
     ("control_max_age: true\n", "control_max_age", "not True"),
+    ("tor_bootstrap: yes\n", "tor_bootstrap", "true or false, not 'yes'"),
+    ("tor_bootstrap_timeout: 0\n", "tor_bootstrap_timeout", "above 0 and at most 600"),
+    ("tor_bootstrap_timeout: 601\n", "tor_bootstrap_timeout", "at most 600"),
 ])
 def test_bad_values_name_file_and_key(tmp_path, text, key, message):
     config = write(tmp_path / "kzprobe.yaml", text)
