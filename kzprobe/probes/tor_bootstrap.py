@@ -114,6 +114,14 @@ class Bridge:
     fingerprint: str | None
     cert: str
 
+    @property
+    def safe(self) -> bool:
+        """Every field one word of printable ASCII: nothing can end its torrc line early (the
+        target files check these fields already; this is the torrc's own guard)."""
+        fields = (self.address, self.cert, self.fingerprint or "x")
+        return all(field.isascii() and field.isprintable() and not any(c.isspace() for c in field)
+                   for field in fields) and 0 < self.port < 65536
+
     def line(self) -> str:
         host = f"[{self.address}]" if ":" in self.address else self.address
         fingerprint = f" {self.fingerprint}" if self.fingerprint else ""
@@ -193,7 +201,7 @@ def torrc(directory: str, path: str, extra_torrc: str = "", bridges: Sequence[Br
     ]
     if path == OBFS4:
         lines += ["UseBridges 1", f"ClientTransportPlugin obfs4 exec {client}"]
-        lines += [f"Bridge {bridge.line()}" for bridge in bridges]
+        lines += [f"Bridge {bridge.line()}" for bridge in bridges if bridge.safe]
     return "\n".join(lines) + "\n" + (extra_torrc.rstrip("\n") + "\n" if extra_torrc.strip() else "")
 
 

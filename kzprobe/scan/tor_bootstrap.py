@@ -22,7 +22,7 @@ from typing import Final
 from kzprobe.probes.tor_bootstrap import Bridge, measure_tor_bootstrap
 from kzprobe.report.observations import elapsed_ms
 from kzprobe.scan.run import STOP_SIGNALS, utc_now
-from kzprobe.targets import Target
+from kzprobe.targets import Target, is_ip_literal
 
 # The id of the bootstrap's result: reserved (a target list may not use it with --tor-bootstrap).
 TOR_BOOTSTRAP_ID: Final = "tor-bootstrap"
@@ -42,11 +42,11 @@ def bootstrap_target() -> Target:
 
 def scan_bridges(targets: Sequence[Target]) -> list[Bridge]:
     """The obfs4 bridges among the scan's targets' endpoints (the bundled Tor target's by default),
-    each once, in list order."""
+    each once, in list order; only those at an IP address, as a Bridge line needs."""
     bridges: dict[tuple[str, int], Bridge] = {}
     for target in targets:
         for endpoint in target.endpoints:
-            if endpoint.kind == "obfs4" and endpoint.cert:
+            if endpoint.kind == "obfs4" and endpoint.cert and is_ip_literal(endpoint.host):
                 bridges.setdefault((endpoint.host, endpoint.port),
                                    Bridge(endpoint.host, endpoint.port, endpoint.fingerprint, endpoint.cert))
     return list(bridges.values())

@@ -17,7 +17,8 @@ ENDPOINT_FIELDS: Final = ("host", "port", "tls", "sni", "ca", "role", "kind", "c
 
 _CA_NAME_RE: Final = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 # An obfs4 bridge's cert (base64 of its node id and public key, 70 characters in Tor Browser's
-# bridge lines) and a relay's identity fingerprint (SHA-1, 40 hex digits).
+# bridge lines) and a relay's identity fingerprint (SHA-1, 40 hex digits). Matched whole
+# (fullmatch: "$" would let a final newline through, and both go into a torrc's Bridge line).
 _OBFS4_CERT_RE: Final = re.compile(r"^[A-Za-z0-9+/]{40,120}={0,2}$")
 _FINGERPRINT_RE: Final = re.compile(r"^[0-9A-F]{40}$")
 
@@ -136,13 +137,13 @@ def _endpoint_kind(item: dict, tls: bool, where: str, ctx: EntryContext,
     if kind in ("tor_dir", "obfs4") and tls:
         ctx.problem(problems, f"{where}.tls", f"must not be true for kind {kind!r}: kzprobe speaks no TLS to it")
     cert = item.get("cert")
-    if cert is not None and (kind != "obfs4" or not isinstance(cert, str) or not _OBFS4_CERT_RE.match(cert)):
+    if cert is not None and (kind != "obfs4" or not isinstance(cert, str) or not _OBFS4_CERT_RE.fullmatch(cert)):
         message = "only for kind 'obfs4'" if kind != "obfs4" else "must be the bridge line's base64 cert= value"
         ctx.problem(problems, f"{where}.cert", message)
         cert = None
     fingerprint = item.get("fingerprint")
     if fingerprint is not None and (kind is None or not isinstance(fingerprint, str)
-                                    or not _FINGERPRINT_RE.match(fingerprint)):
+                                    or not _FINGERPRINT_RE.fullmatch(fingerprint)):
         message = "only for a Tor kind" if kind is None else "must be 40 upper-case hex digits"
         ctx.problem(problems, f"{where}.fingerprint", message)
         fingerprint = None
@@ -177,7 +178,7 @@ def _endpoint_ca(item: dict, tls: bool, where: str, ctx: EntryContext, problems:
     if not tls:
         ctx.problem(problems, f"{where}.ca", "only makes sense with 'tls: true'")
         return None
-    if not isinstance(value, str) or not _CA_NAME_RE.match(value):
+    if not isinstance(value, str) or not _CA_NAME_RE.fullmatch(value):
         message = f"{show_value(value)} must be the name of a bundle in kzprobe/data/cas/, e.g. 'signal'"
         ctx.problem(problems, f"{where}.ca", message)
         return None

@@ -57,6 +57,8 @@ def test_the_torrc_opens_no_port_and_keeps_everything_in_its_directory():
     assert "ClientTransportPlugin obfs4 exec /usr/bin/obfs4proxy" in lines and "UseBridges 1" in lines
     assert "Bridge obfs4 88.198.255.106:4443 D5E19625C52612780BB3DA6AAB52BF145266D734 cert=Q2VydA iat-mode=0" in lines
     assert lines[-1] == "DirAuthority a ..."
+    forged = tb.Bridge("88.198.255.106", 4443, None, "Q2VydA\nSocksPort 9050")
+    assert "SocksPort 9050" not in tb.torrc("/tmp/kzprobe-tor-x", tb.OBFS4, "", [forged], "/usr/bin/obfs4proxy")
     direct = tb.torrc("/tmp/kzprobe-tor-x", tb.DIRECT).splitlines()
     assert not any(line.startswith(("UseBridges", "Bridge ", "ClientTransportPlugin")) for line in direct)
 

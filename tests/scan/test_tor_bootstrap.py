@@ -24,10 +24,11 @@ def test_the_bundled_tor_targets_default_bridges_are_the_bootstraps():
         "cert=qUVQ0srL1JI/vO6V6m/24anYXiJD3QP2HgzUKQtQ7GRqqUvs7P+tG43RtAqdhLOALP7DJQ iat-mode=0")
 
 
-def test_bridges_are_the_obfs4_endpoints_with_a_cert_each_once():
+def test_bridges_are_the_obfs4_endpoints_with_a_cert_at_an_address_each_once():
     bridge = Endpoint("88.198.255.106", 4443, kind="obfs4", role="bridge", cert=CERT)
     targets = [Target(id="a", url=None, endpoints=(bridge, Endpoint("88.198.255.107", 443, kind="obfs4"),
-                                                   Endpoint("88.198.255.101", 443, kind="tor_or"))),
+                                                   Endpoint("88.198.255.101", 443, kind="tor_or"),
+                                                   Endpoint("bridge.kzlab.test", 443, kind="obfs4", cert=CERT))),
                Target(id="b", url=None, endpoints=(bridge,))]
     assert [b.line() for b in scan_bridges(targets)] == [f"obfs4 88.198.255.106:4443 cert={CERT} iat-mode=0"]
 

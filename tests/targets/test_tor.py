@@ -38,10 +38,13 @@ def test_endpoint_kinds_load(tmp_path: Path, endpoint: str, kind: str | None, tl
     ("{host: 192.0.2.1, port: 80, kind: tor_dir, tls: true}", "endpoints[1].tls", "must not be true"),
     ("{host: 192.0.2.1, port: 443, cert: '" + CERT + "'}", "endpoints[1].cert", "only for kind 'obfs4'"),
     ("{host: 192.0.2.1, port: 443, kind: obfs4, cert: 'short'}", "endpoints[1].cert", "base64"),
+    ('{host: 192.0.2.1, port: 443, kind: obfs4, cert: "' + CERT + '\\nSocksPort 9050"}', "endpoints[1].cert",
+     "base64"),
+    ('{host: 192.0.2.1, port: 443, kind: obfs4, cert: "' + CERT + '\\n"}', "endpoints[1].cert", "base64"),
     ("{host: 192.0.2.1, port: 443, kind: tor_or, fingerprint: abc}", "endpoints[1].fingerprint", "40 upper-case"),
     ("{host: 192.0.2.1, port: 443, fingerprint: " + FINGERPRINT + "}", "endpoints[1].fingerprint", "Tor kind"),
 ], ids=["unknown-kind", "or-port-with-sni", "directory-with-tls", "cert-without-obfs4", "bad-cert",
-        "bad-fingerprint", "fingerprint-without-kind"])
+        "cert-with-a-torrc-line", "cert-with-a-final-newline", "bad-fingerprint", "fingerprint-without-kind"])
 def test_endpoint_kind_problems(tmp_path: Path, endpoint: str, field: str, message: str) -> None:
     with pytest.raises(TargetFileError) as caught:
         _load(tmp_path, endpoint)
