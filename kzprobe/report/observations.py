@@ -255,9 +255,11 @@ class Observations(TypedDict, total=False):
     https_check: HttpsCheckObservation
     aia: list[AiaObservation]  # issuer certificates fetched for chains that came incomplete
     keyword: list[KeywordObservation]  # a keyword target's requests and handshakes (probes/keyword.py)
-    # A service target's endpoint records (probes/service_endpoints.py, EndpointObservation) and
-    # the QUIC handshakes of an https target (probes/quic.py, QuicObservation): typed where they
-    # are made, in the probe layer above this module.
+    # A service target's endpoint records (probes/service_endpoints.py, EndpointObservation),
+    # the QUIC handshakes of an https target (probes/quic.py, QuicObservation) and the tor
+    # daemon's bootstrap, the --tor-bootstrap result's only key (probes/tor_bootstrap.py,
+    # TorBootstrapObservation): typed where they are made, in the probe layer above this module.
     endpoints: list[Any]
     quic: list[Any]
+    tor_bootstrap: dict[str, Any]
     deadline_exceeded: bool  # the target's time ran out before every step had finished

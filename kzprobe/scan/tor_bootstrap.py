@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Final
 
 from kzprobe.probes.tor_bootstrap import Bridge, measure_tor_bootstrap
-from kzprobe.report.observations import elapsed_ms
+from kzprobe.report.observations import Observations, elapsed_ms
 from kzprobe.scan.run import STOP_SIGNALS, utc_now
 from kzprobe.targets import Target, is_ip_literal
 
@@ -141,6 +141,7 @@ class TorBootstrapRun:
             self._loop = asyncio.get_running_loop()
             self._task = asyncio.current_task()
         started_at, start = utc_now(), time.monotonic()
-        observation = await measure_tor_bootstrap(self.timeout, self.bridges, self.extra_torrc)
-        return {"target": bootstrap_target().to_dict(), "observations": {"tor_bootstrap": observation},
+        observations: Observations = {
+            "tor_bootstrap": dict(await measure_tor_bootstrap(self.timeout, self.bridges, self.extra_torrc))}
+        return {"target": bootstrap_target().to_dict(), "observations": observations,
                 "started_at": started_at, "duration_ms": elapsed_ms(start)}
