@@ -257,6 +257,7 @@ def _run_locked(settings, options, plan, output, started_at, resumed, on_result,
     measured = [kit.scrub.result(r) for r in resumed.results] if resumed else []
     resume_notes: list[str] = []
     done = {r["target"]["id"] for r in measured}
+    bootstrap = _tor_bootstrap(settings, plan, kit.scrub.result, done)  # before the journal: may refuse
     to_measure = [t for t in plan.targets if t.id not in done]
     # Keyword targets are measured last, on the baselines this scan reached (scan/keywords.py).
     keywords = [t for t in to_measure if t.keyword is not None]
@@ -284,7 +285,6 @@ def _run_locked(settings, options, plan, output, started_at, resumed, on_result,
     if resumed and not append:  # resumed from a report whose journal is gone: start one
         for result in measured:
             journal.add(result)
-    bootstrap = _tor_bootstrap(settings, plan, kit.scrub.result, done)
     if total_known:
         total_known(len(to_measure) + len(keywords) + (1 if bootstrap else 0))
 

@@ -86,3 +86,11 @@ def test_a_target_may_not_take_the_bootstraps_id(tmp_path):
     assert got.exit_code == ExitCode.BAD_INPUT
     assert "target id 'tor-bootstrap' is the --tor-bootstrap result's own" in got.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_an_unreadable_test_torrc_stops_the_scan_before_its_journal(tmp_path, monkeypatch):
+    monkeypatch.setenv(TORRC_ENV, str(tmp_path / "missing.torrc"))
+    got = cli("scan", "--targets", _targets(tmp_path), "--tor-bootstrap", "--no-geo", "--control-resolver", "none",
+              "--output-dir", tmp_path / "out")
+    assert got.exit_code == ExitCode.BAD_INPUT and f"{TORRC_ENV}: cannot read" in got.stderr
+    assert not list((tmp_path / "out").glob("*.journal.jsonl"))
