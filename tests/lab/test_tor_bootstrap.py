@@ -53,7 +53,7 @@ OWN_ADDRESS = "95.56.7.8"
 REFUSING = "".join(f"DirAuthority r{n} orport={442 + n} no-v2 v3ident={n:040d} {OWN_ADDRESS}:{79 + n} {n:040d}\n"
                    for n in (1, 2, 3)) + "".join(
     f"FallbackDir {OWN_ADDRESS}:{79 + n} orport={442 + n} id={n:040d}\n" for n in (4, 5, 6))
-BOUND_S = 15  # the silent rows' bound: stuck at 5 % from the first second, ended by the bound
+BOUND_S = 20  # the silent rows' bound: stuck at 5 % from the first second, ended by the bound
 REFUSED_BOUND_S = 120  # the refusal row's: it ends before, on tor's own warning
 
 
