@@ -270,7 +270,10 @@ def analyse(
     ca_file: Path | None = typer.Option(None, "--ca-file",
                                         help="Extra trusted CA certificates (PEM) for a --control URL."),
 ) -> None:
-    """Re-analyse a saved report offline (new fingerprints or control)."""
+    """Re-analyse a saved report offline (new fingerprints or control).
+
+    An imported OONI report is judged against OONI's test helper, kept in each of its results,
+    unless --control names another control (docs/ooni.md)."""
     try:
         max_age = parse_duration(control_max_age) if control_max_age is not None else None
     except DurationError as exc:
@@ -281,6 +284,10 @@ def analyse(
             if control else None
     except ControlError as exc:
         raise BadInputError(f"--control: {exc}") from exc
+    if control_report is None:
+        from kzprobe.ooni.reports import stored_control  # an imported OONI report: its test helper's view
+
+        control_report = stored_control(report)
     from kzprobe.analysis import analyse_report  # not at start-up: `scan` needs it only at its end
 
     updated = analyse_report(report, control_report, control_max_age_s=max_age)

@@ -81,18 +81,31 @@ def _unique_ids(results: list[dict]) -> None:
         target["id"] = base if seen[base] == 1 else f"{base}#{seen[base]}"
 
 
-def _control_report(results: list[dict]) -> dict[str, Any]:
-    """OONI's per-measurement controls as one control report for kzprobe's analysis."""
+def control_report(results: list[dict]) -> dict[str, Any]:
+    """OONI's per-measurement controls as one control report for kzprobe's analysis.
+
+    Built from what each result keeps under `ooni.control`, so the import and a later
+    `kzprobe analyse` of the written report judge against the same control."""
     controls = []
     for result in results:
-        provenance = result["ooni"]
+        provenance = found if isinstance(found := result.get("ooni"), dict) else {}
+        target = found if isinstance(found := result.get("target"), dict) else {}
         if provenance.get("test_name") != "web_connectivity":
             continue
-        control = provenance.get("control") if isinstance(provenance.get("control"), dict) else {}
+        control = found if isinstance(found := provenance.get("control"), dict) else {}
+        observations = found if isinstance(found := control.get("observations"), dict) else {}
         # A measurement whose helper failed gets a control that measured nothing: control.failed.
-        controls.append({"target": {"id": result["target"]["id"], "url": result["target"].get("url")},
-                         "observations": control.get("observations") or {}})
+        controls.append({"target": {"id": target.get("id"), "url": target.get("url")}, "observations": observations})
     return {"connectivity": "online", "results": controls}
+
+
+def stored_control(report: dict[str, Any]) -> dict[str, Any] | None:
+    """The control an imported report was judged with (OONI's test helper, kept in each result),
+    None for a report that is not an OONI import: what `kzprobe analyse` uses when it is given no
+    --control, so that re-analysing an import gives its verdicts again (docs/ooni.md)."""
+    if not isinstance(report.get("ooni"), dict) or not isinstance(report.get("results"), list):
+        return None
+    return control_report([r for r in report["results"] if isinstance(r, dict)])
 
 
 def _outside_contact(results: list[dict], vantage: dict[str, Any]) -> str | None:
@@ -126,7 +139,7 @@ def build_import_report(group: str, info: dict[str, Any], results: list[dict]) -
     finished = max(_end(r) for r in results)
     header = scan_header(f"ooni-{_group_hash(group)}", started, vantage, settings)
     measured = [measured_part(r) for r in results]
-    analysis = analyse_scan(measured, _control_report(results), outside_contact=_outside_contact(results, vantage))
+    analysis = analyse_scan(measured, control_report(results), outside_contact=_outside_contact(results, vantage))
     report = build_report(header, measured, analysis, complete=True, finished_at=finished)
     for written, result in zip(report["results"], results, strict=True):
         written["ooni"] = result["ooni"]

@@ -6,12 +6,17 @@ from __future__ import annotations
 
 import gzip
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import jsonschema
+import pytest
 
-from support.ooni_scenarios import SCENARIOS, accessible_05, dns_nxdomain_04, telegram, tls_timeout_04
-from support.reports import cli, kz_report, write_json
+from kzprobe.report import vocabulary as v
+from support.ooni_measurements import ORDA
+from support.ooni_scenarios import SCENARIOS, Scenario, accessible_05, dns_nxdomain_04, telegram, tls_timeout_04
+from support.reports import cli, dns_observation, kz_report, tcp_observation, tls_observation, write_json
+from support.reports import report as kzprobe_report
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "kzprobe" / "data" / "report.schema.json").read_text())
 
@@ -141,3 +146,33 @@ def test_nothing_to_read_and_an_unwritable_output_are_errors(tmp_path):
     blocked = cli("ooni", "import", jsonl_gz(tmp_path / "in.jsonl.gz", [accessible_05()]), "--output",
                   tmp_path / "file" / "out")
     assert blocked.exit_code == 5 and "cannot write" in blocked.stderr
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
+def test_analyse_without_a_control_judges_an_import_by_oonis_test_helper_again(tmp_path, scenario: Scenario):
+    source = jsonl_gz(tmp_path / "in.jsonl.gz", [scenario.build()])
+    assert cli("ooni", "import", source, "--output", tmp_path / "out").exit_code == 0
+    (path,) = (tmp_path / "out").glob("*.json")
+    again = cli("analyse", path, "--json")
+    assert again.exit_code == 0, again.stderr
+    assert json.loads(again.stdout) == json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_analyse_of_an_import_with_a_control_judges_by_that_control_instead(tmp_path):
+    source = jsonl_gz(tmp_path / "in.jsonl.gz", [tls_timeout_04()])
+    assert cli("ooni", "import", source, "--output", tmp_path / "out").exit_code == 0
+    (path,) = (tmp_path / "out").glob("*.json")
+    assert json.loads(path.read_text(encoding="utf-8"))["results"][0]["verdict"] == v.BLOCKED
+    # A control from an uncensored vantage, the same hour, that timed out at TLS too: the site is down.
+    failing = {"target": {"id": "orda-kz", "url": "https://orda.kz/"}, "verdict": v.DOWN, "blocking": None,
+               "evidence": [], "explanation": "", "control": None, "started_at": "2024-03-01T10:00:00Z",
+               "duration_ms": 10000.0,
+               "observations": {"dns": dns_observation("orda.kz", [ORDA]), "tcp": [tcp_observation("orda.kz", ORDA)],
+                                "tls": [tls_observation("orda.kz", ORDA, v.GENERIC_TIMEOUT)]}}
+    same_hour = datetime(2024, 3, 1, 10, tzinfo=UTC)
+    control = write_json(tmp_path / "control.json", kzprobe_report([failing], vantage="frankfurt-vps",
+                                                                   started_at=same_hour))
+    judged = cli("analyse", path, "--control", control, "--json")
+    assert judged.exit_code == 0, judged.stderr
+    (result,) = json.loads(judged.stdout)["results"]
+    assert (result["verdict"], result["evidence"][0]) == (v.DOWN, "tls.timeout"), result["explanation"]
