@@ -68,6 +68,13 @@ def dns_control(facts: TargetFacts, view: ControlView) -> DnsControl:
     return DnsControl(UNKNOWN, known_addresses, None, "", reason)
 
 
+def _nowhere(answers: Iterable[str]) -> bool:
+    """Every address is one no remote server is ever at (loopback, "this network", multicast,
+    broadcast), and there is at least one."""
+    blocks = [special_block(a) for a in answers]
+    return bool(blocks) and all(block is not None and block.never_remote for block in blocks)
+
+
 def _foreign(addresses: Iterable[str]) -> list[str]:
     """Addresses from the control scan, another vantage: its "[scrubbed]" is its own address,
     not this machine's, and agrees with nothing here."""
@@ -187,6 +194,11 @@ def dns_verdict(facts: TargetFacts, view: ControlView, ctx: Context) -> Verdict 
     control = dns_control(facts, view)
     if not facts.dns.addresses:
         return _failed_lookup(facts, control, view)
+    if control.state == RESOLVES and _nowhere(facts.dns.addresses) and _nowhere(control.addresses):
+        return down(["dns.bogon"], sentence(
+            f"the resolver answered {facts.hostname} with {addresses(facts.dns.addresses)}, and "
+            f"{control.source} with {addresses(control.addresses)}",
+            "the name points at no remote server anywhere (a misconfigured name): nothing can reach it"))
     checks = [check_address(a, facts, control, ctx) for a in facts.dns.addresses]
     if any(c.kind == "consistent" for c in checks):
         return None

@@ -1,8 +1,9 @@
 """HTTP: the redirect chain and the page it ends on.
 
-Checked in order: a redirect to a known blockpage destination; a hop that failed (its DNS, TCP,
-TLS or the request itself, located by the host the hop went to - a redirect can lead into a
-block); a page matching a blockpage fingerprint; a plain-HTTP redirect off the site that the
+Checked in order: a redirect to a known blockpage destination; a chain that ends on a redirect
+to nowhere (an empty or hostless Location: the site's misconfiguration); a hop that failed (its
+DNS, TCP, TLS or the request itself, located by the host the hop went to - a redirect can lead
+into a block); a page matching a blockpage fingerprint; a plain-HTTP redirect off the site that the
 control did not see; and the final page against the control's. A page that came over TLS
 validated for its own host is the site's own: no censor can forge it, so it is never compared.
 Before a difference from the control or a redirect off the site blocks, the plain page is checked
@@ -11,6 +12,10 @@ site's, localised for this vantage, not a censor's.
 """
 
 from __future__ import annotations
+
+import re
+from typing import Final
+from urllib.parse import urlsplit
 
 from kzprobe.analysis import codes
 from kzprobe.analysis.certificate_rules import local_inspection_verdict
@@ -29,6 +34,9 @@ from kzprobe.analysis.slowness import as_slow_in_the_control, slow_site
 from kzprobe.analysis.throttling import freeze_clause, reachable_or_throttled
 from kzprobe.analysis.transport_rules import no_control_clause, tls_attempt_verdict
 from kzprobe.report import vocabulary as v
+
+# A Location with an authority part ("//..."), with or without a scheme.
+_AUTHORITY: Final = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*:)?//")
 
 
 def _authentic(facts: TargetFacts, hop: HopFact, ctx: Context) -> bool:
@@ -95,7 +103,7 @@ def failed_hop(facts: TargetFacts, index: int, view: ControlView, ctx: Context) 
                 said,
                 f"the control scan's chain never ended either ({len(view.facts.http) if view.facts else 0} hops): "
                       "the site redirects in a loop everywhere"))
-        if _site_loop(facts, ctx):
+        if _site_loop(facts, ctx) and view.step("http") != FAILED:  # failed there too: down, below
             got = (f"the control scan reached {cite(control_final.url, 100)} ({control_final.status})"
                    if control_final is not None and control_final.status is not None
                    else no_control_clause(view, "http"))
@@ -134,9 +142,12 @@ def failed_hop(facts: TargetFacts, index: int, view: ControlView, ctx: Context) 
     froze = hop.responded and hop.failure == v.GENERIC_TIMEOUT and bool(hop.body_length) and hop.stopped == "idle"
     if froze:
         code = "throughput.freeze"
+    # Some body came: counted, or recorded as cut short (imported OONI data whose body was not
+    # kept says only that more arrived than it holds).
+    some_body = bool(hop.body_length) or hop.truncated
     if hop.responded:
-        said = (f"{where} began answering ({hop.status}, {hop.body_length or 0:,} bytes) "
-                f"then failed with {cite(hop.failure)}")
+        got = f"{hop.body_length:,} bytes" if hop.body_length or not hop.truncated else "a body not kept"
+        said = f"{where} began answering ({hop.status}, {got}) then failed with {cite(hop.failure)}"
         if froze:
             said = freeze_clause(hop.url, hop.status, hop.body_length or 0)
         elif hop.stopped == "time_budget":
@@ -149,7 +160,7 @@ def failed_hop(facts: TargetFacts, index: int, view: ControlView, ctx: Context) 
                                                f"({cite(control_final.failure)} after "
                                                f"{control_final.body_length or 0:,} "
                                                "bytes): the site itself fails to deliver it"))
-        if hop.failure == v.GENERIC_TIMEOUT and hop.body_length and view.step("http") == OK:
+        if hop.failure == v.GENERIC_TIMEOUT and some_body and view.step("http") == OK:
             stall = "throughput.freeze" if froze else "throughput.slow_page" if hop.stopped == "time_budget" \
                 else "throughput.stall"
             return throttled([stall], sentence(said, "the control scan fetched the whole page"))
@@ -320,6 +331,43 @@ def _site_loop(facts: TargetFacts, ctx: Context) -> bool:
     return bool(cycle) and all(h.is_redirect and _authentic(facts, h, ctx) for h in cycle)
 
 
+def broken_location(hop: HopFact) -> str | None:
+    """The Location of a redirect that leads nowhere - empty, or an authority without a host
+    ("http://", "https:///") - which no browser can follow; None for any other hop. Python's
+    urljoin reads such a Location as the same URL again, so a probe records a loop."""
+    if hop.status is None or not 300 <= hop.status < 400:
+        return None
+    raw = hop.headers.get("location")
+    if raw is None:
+        return None
+    raw = raw.strip()
+    if not raw:
+        return raw
+    if _AUTHORITY.match(raw):
+        try:
+            host = urlsplit(raw).hostname
+        except ValueError:
+            return raw
+        if not host:
+            return raw
+    return None
+
+
+def _broken_redirect(hop: HopFact, location: str, view: ControlView) -> Verdict:
+    """The chain ends on a redirect to nowhere: the site's misconfiguration, never a block. A
+    censor's redirect leads to its blockpage; one that leads nowhere is not a censor's way."""
+    said = sentence(f"{_answered(hop)} with a Location that leads nowhere ({quote(location or '(empty)', 60)})",
+                    "no browser can follow it")
+    if view.step("http") == FAILED:
+        return down(["http.broken_redirect"], sentence(said, "the control scan's request failed too: "
+                                                             "the site's own redirect is broken"))
+    control_final = view.live_page
+    got = (f"the control scan got {control_final.status} from {cite(control_final.url, 100)}"
+           if control_final is not None and control_final.status is not None else no_control_clause(view, "http"))
+    return inconclusive(["http.broken_redirect"], sentence(
+        said, got, "a censor redirects to its blockpage, not to nowhere: the site's broken redirect, not a block"))
+
+
 def http_verdict(facts: TargetFacts, view: ControlView, ctx: Context, index: int) -> Verdict:
     hops = facts.http
     if not hops:
@@ -331,6 +379,9 @@ def http_verdict(facts: TargetFacts, view: ControlView, ctx: Context, index: int
                 return blocked("http", ["http.blockpage_redirect"], sentence(
                     f"{cite(hop.url, 100)} redirected to {cite(hop.location, 100)}",
                     f"a known blockpage destination ({destination.id})"))
+    nowhere = broken_location(hops[-1])
+    if nowhere is not None:
+        return _broken_redirect(hops[-1], nowhere, view)
     if not hops[-1].responded:
         return failed_hop(facts, len(hops) - 1, view, ctx)
     return final_page(facts, view, ctx, index)

@@ -15,7 +15,8 @@ Which of OONI's events become which observation (ooni/spec ts-017):
 - `http`: `requests`, which OONI lists newest first, in chain order; in 0.5 the "classic" ones.
   When the chain ends on a redirect and OONI recorded the next hop's failure
   (`http_experiment_failure`) but no request for it (0.5 records none when that hop's
-  connection failed), that hop is added with its URL and failure, as kzprobe's probe records it.
+  connection failed), that hop is added with its URL and failure, as kzprobe's probe records it
+  - not when the redirect itself carries the failure (OONI did not follow it).
 """
 
 from __future__ import annotations
@@ -140,6 +141,10 @@ def _missing_last_hop(chain: list[HttpObservation], test_keys: dict,
     as `http_experiment_failure` (or, for a name that did not resolve, in its DNS lookup)."""
     last = chain[-1] if chain else None
     if last is None or last["status"] is None or not 300 <= last["status"] < 400 or not last["location"]:
+        return None
+    if last["failure"] is not None:
+        # OONI's client stopped at this redirect and said why on it (a Location it could not
+        # follow, ooni/probe#2628): no next hop was attempted.
         return None
     location = last["location"]
     host = url_host(location) or ""

@@ -60,6 +60,8 @@ EVIDENCE_CODES: Final = (
     "http.site_refused",
     "http.site_loop",
     "http.offsite_redirect",
+    # Issue 21 (docs/methodology.md, "A redirect to nowhere"): the site's Location leads nowhere.
+    "http.broken_redirect",
     "throughput.freeze",
     "throughput.slow_page",
     "throughput.slow_handshake",

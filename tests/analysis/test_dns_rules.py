@@ -90,6 +90,13 @@ ROWS = [
     ("bogon_is_intrinsic_without_any_control",
      no_control_resolver(lied(["127.0.0.1"], tcp=[tcp("127.0.0.1", "connection_refused")], tls=[], http=[])),
      None, "blocked", "dns", ["dns.bogon", "tcp.refused"]),
+    ("loopback_here_and_for_both_controls_is_a_misconfigured_name",
+     lied(["127.0.0.1"], tcp=[tcp("127.0.0.1", "connection_refused")], tls=[], http=[],
+          control_dns=dns(HOST, ["127.0.0.1"], resolver="doh")),
+     control_of(result({"dns": dns(HOST, ["127.0.0.1"])})), "down", None, ["dns.bogon"]),
+    ("loopback_here_and_for_the_control_resolver_alone_is_down_too",
+     lied(["127.0.0.1"], tcp=[], tls=[], http=[], control_dns=dns(HOST, ["127.0.0.1"], resolver="doh")), None,
+     "down", None, ["dns.bogon"]),
     ("not_an_address_counts_as_bogon", lied(["not-an-ip"], tcp=[], tls=[], http=[]), HEALTHY_CONTROL,
      "blocked", "dns", ["dns.bogon", "dns.inconsistent"]),
     # Inconsistent answers: rescued by TLS or by the control's page, else blocking.

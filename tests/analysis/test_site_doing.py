@@ -9,7 +9,9 @@ import copy
 import pytest
 
 from kzprobe.analysis.domains import registrable_domain, same_site
+from kzprobe.analysis.facts import HopFact
 from kzprobe.analysis.fingerprint_file import FingerprintError, load_fingerprints
+from kzprobe.analysis.http_rules import broken_location
 from support.observations import (
     ADDRESS,
     HOST,
@@ -57,6 +59,10 @@ LOOP = [hop(URL, 302, location=f"https://{HOST}/a", title=None, body=""),
         hop(f"https://{HOST}/a", 302, location=URL, title=None, body="", failure="too_many_redirects")]
 PLAIN_LOOP = [hop(HTTP_URL, 302, location=f"http://{HOST}/a", title=None, body=""),
               hop(f"http://{HOST}/a", 302, location=HTTP_URL, title=None, body="", failure="too_many_redirects")]
+NOWHERE = [hop(URL, 302, location=URL, headers={"location": "https://"}, title=None, body="",
+              failure="too_many_redirects")]
+PLAIN_NOWHERE = [hop(HTTP_URL, 302, location=HTTP_URL, headers={"location": "http://"}, title=None, body="",
+                     failure="too_many_redirects")]
 TO_NATIONAL = [hop(HTTP_URL, 302, location=f"https://{NATIONAL}/", title=None, body=""),
                hop(f"https://{NATIONAL}/", title="Жаңалықтар - news.kz", body=article_body("Жаңалықтар"))]
 NATIONAL_TLS = [tls(host=NATIONAL)]
@@ -102,6 +108,21 @@ ROWS = [
      "inconclusive", None, ["http.site_loop"]),
     ("plain_http_loop_only_here_is_still_forgeable", http(http=PLAIN_LOOP), "http", HTTP_CONTROL,
      "blocked", "http", ["http.blockpage_redirect"]),
+    # Issue 21: a redirect to nowhere (OONI's QA redirectWithBrokenLocation), as kzprobe's probe
+    # records it: the hostless Location read as the same URL again, a loop of one hop.
+    ("redirect_to_nowhere_over_validated_tls", https(http=NOWHERE), "https", HTTPS_CONTROL,
+     "inconclusive", None, ["http.broken_redirect"]),
+    ("plain_redirect_to_nowhere_is_no_block_either", http(http=PLAIN_NOWHERE), "http", HTTP_CONTROL,
+     "inconclusive", None, ["http.broken_redirect"]),
+    ("redirect_to_nowhere_without_control", http(http=PLAIN_NOWHERE), "http", None,
+     "inconclusive", None, ["http.broken_redirect"]),
+    ("redirect_to_nowhere_where_the_control_failed_too_is_down", http(http=PLAIN_NOWHERE), "http",
+     control_of(result(http(http=[hop(HTTP_URL, None, failure="unknown_failure: bad redirect")]), scheme="http")),
+     "down", None, ["http.broken_redirect"]),
+    ("empty_location_leads_nowhere",
+     http(http=[hop(HTTP_URL, 301, location=HTTP_URL, headers={"location": " "}, title=None, body="",
+                    failure="too_many_redirects")]), "http", HTTP_CONTROL,
+     "inconclusive", None, ["http.broken_redirect"]),
     # Item 5: redirects that land on validated TLS
     ("same_registrable_domain_is_the_sites_own",
      http(http=[hop(HTTP_URL, 302, location="https://m.news.example/ru/", title=None, body=""),
@@ -155,6 +176,17 @@ def test_a_refusal_names_who_refused():
     assert "Cloudflare" in got["explanation"] and "not a censor" in got["explanation"]
     geo = verdict_of(result(https(http=[hop(URL, 451, title="x", body="y")])), None)
     assert "the site itself (news.example) refused this vantage" in geo["explanation"]
+
+
+@pytest.mark.parametrize("location, nowhere", [
+    ("http://", True), ("https://", True), ("https:///", True), ("//", True), ("", True), ("http://:80/", True),
+    ("/redirect/4", False), ("https://www.example.com/", False), ("//cdn.example/x", False), ("?page=2", False),
+])
+def test_a_location_leads_nowhere_when_it_names_no_host(location, nowhere):
+    hop_fact = HopFact(url=HTTP_URL, host=HOST, scheme="http", address=ADDRESS, status=302,
+                       headers={"location": location}, location=None, body_length=0, body="", title=None,
+                       truncated=False, body_read_ms=None, failure=None)
+    assert (broken_location(hop_fact) is not None) is nowhere
 
 
 @pytest.mark.parametrize("host, domain", [

@@ -14,7 +14,8 @@ import pytest
 
 from kzprobe.report import vocabulary as v
 from support.ooni_measurements import ORDA
-from support.ooni_scenarios import SCENARIOS, Scenario, accessible_05, dns_nxdomain_04, telegram, tls_timeout_04
+from support.ooni_qa_cases import CASES
+from support.ooni_scenarios import SCENARIOS, accessible_05, dns_nxdomain_04, telegram, tls_timeout_04
 from support.reports import cli, dns_observation, kz_report, tcp_observation, tls_observation, write_json
 from support.reports import report as kzprobe_report
 
@@ -148,9 +149,12 @@ def test_nothing_to_read_and_an_unwritable_output_are_errors(tmp_path):
     assert blocked.exit_code == 5 and "cannot write" in blocked.stderr
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
-def test_analyse_without_a_control_judges_an_import_by_oonis_test_helper_again(tmp_path, scenario: Scenario):
-    source = jsonl_gz(tmp_path / "in.jsonl.gz", [scenario.build()])
+EVERY_MEASUREMENT = [(s.name, s.build) for s in SCENARIOS] + [(f"QA {c.name}", c.build) for c in CASES]
+
+
+@pytest.mark.parametrize("build", [b for _, b in EVERY_MEASUREMENT], ids=[n for n, _ in EVERY_MEASUREMENT])
+def test_analyse_without_a_control_judges_an_import_by_oonis_test_helper_again(tmp_path, build):
+    source = jsonl_gz(tmp_path / "in.jsonl.gz", [build()])
     assert cli("ooni", "import", source, "--output", tmp_path / "out").exit_code == 0
     (path,) = (tmp_path / "out").glob("*.json")
     again = cli("analyse", path, "--json")

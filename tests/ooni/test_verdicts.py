@@ -3,24 +3,10 @@ imported through the real import (files on disk, reports written) and judged by 
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
-from kzprobe.ooni import import_measurements
+from support.ooni_import import imported_result
 from support.ooni_scenarios import SCENARIOS, Scenario
-
-
-def imported_result(tmp_path: Path, data: dict) -> dict:
-    source = tmp_path / "in" / "measurement.json"
-    source.parent.mkdir(parents=True, exist_ok=True)
-    source.write_text(json.dumps(data), encoding="utf-8")
-    summary = import_measurements([source], tmp_path / "out")
-    assert summary.bad == 0 and len(summary.paths) == 1
-    report = json.loads(summary.paths[0].read_text(encoding="utf-8"))
-    assert len(report["results"]) == 1
-    return report["results"][0]
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
