@@ -51,6 +51,8 @@ def import_command(
     paths: list[Path] = typer.Argument(..., metavar="PATH...", help="OONI measurement files or directories "
                                        "(JSON or JSON Lines, gzip or not; directories are read recursively)."),
     output: Path = typer.Option(..., "--output", "-o", help="Directory for the kzprobe reports (created if needed)."),
+    workers: int | None = typer.Option(None, "--workers", min=1, max=64,
+                                       help="Processes to use (default: one per core; one for a small import)."),
 ) -> None:
     """Import OONI measurements as kzprobe reports, one per OONI report.
 
@@ -64,7 +66,7 @@ def import_command(
         if shown <= MAX_PROBLEMS_SHOWN:
             typer.echo(f"kzprobe: {clean_text(str(problem), 400)}", err=True)
 
-    summary = import_measurements(paths, output, on_bad=bad)  # ReportWriteError: cannot write
+    summary = import_measurements(paths, output, on_bad=bad, workers=workers)  # ReportWriteError: cannot write
     if shown > MAX_PROBLEMS_SHOWN:
         typer.echo(f"kzprobe: ... and {shown - MAX_PROBLEMS_SHOWN:,} more malformed lines or files", err=True)
     typer.echo(summary_line(summary, output), err=True)

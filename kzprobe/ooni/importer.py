@@ -1,25 +1,30 @@
 """`kzprobe ooni import`: OONI measurement files in, kzprobe reports out, and a count of
 everything read, imported, skipped and refused.
 
-Streaming in three passes over bounded memory: read and convert each measurement as it comes
-(source.py, measurement.py), stage the results on disk by report (staging.py), then analyse
-and write one report at a time (reports.py). Nothing touches the network.
+Streaming in two passes over bounded memory. First the files are read here, split into records
+(source.py) and handed out in batches to be parsed, converted and staged on disk by report
+(work.py, staging.py); then each report's results are gathered, analysed and written
+(reports.py). Both passes run on every core (`workers`), a few batches or reports in flight at
+a time; since every result comes back in input order and a report's content depends only on its
+own measurements, the files written are the same whatever the number of workers. Nothing
+touches the network.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from kzprobe.ooni.measurement import Converted, NotAMeasurement, Skipped, convert
-from kzprobe.ooni.reports import write_import_report
-from kzprobe.ooni.source import BadInput, Measurement, input_files, read_measurements
-from kzprobe.ooni.staging import Staging
-from kzprobe.ooni.target_ids import TargetNames
+from kzprobe.ooni import limits
+from kzprobe.ooni.source import BadInput, Record, input_files, read_records
+from kzprobe.ooni.staging import Order
+from kzprobe.ooni.work import Batch, BatchOutcome, GroupTask, Workers, convert_batch, write_group
 from kzprobe.report.write import ReportWriteError
 
 
@@ -40,68 +45,97 @@ class ImportSummary:
         return self.bad > 0
 
 
+@dataclass
+class _Group:
+    first: Order  # where its first measurement stands in the input
+    info: dict[str, Any]
+    files: set[str] = field(default_factory=set)
+
+
+def default_workers(paths: list[Path]) -> int:
+    """One process per core (at most limits.MAX_WORKERS), or just this one for an import too
+    small to be worth starting others (less than limits.SMALL_IMPORT_BYTES of files)."""
+    total = 0
+    for path in paths:
+        try:
+            total += sum(f.stat().st_size for f in ([path] if not path.is_dir() else path.rglob("*")) if f.is_file())
+        except OSError:
+            continue
+        if total >= limits.SMALL_IMPORT_BYTES:
+            return max(1, min(os.cpu_count() or 1, limits.MAX_WORKERS))
+    return 1
+
+
 def import_measurements(paths: list[Path], output: Path, *,
-                        on_bad: Callable[[BadInput], None] = lambda bad: None) -> ImportSummary:
+                        on_bad: Callable[[BadInput], None] = lambda bad: None,
+                        workers: int | None = None) -> ImportSummary:
     """Import every measurement under `paths` into reports in `output`.
 
     `on_bad` is called for each line or file that is not a readable measurement (the CLI prints
-    them). Raises ReportWriteError when the output cannot be written."""
+    them), in input order. `workers`: processes to use (default_workers when None). Raises
+    ReportWriteError when the output cannot be written."""
     summary = ImportSummary()
     try:
         output.mkdir(parents=True, exist_ok=True)
-        staging_dir = tempfile.mkdtemp(prefix=".kzprobe-ooni-", dir=output)
+        staging_dir = Path(tempfile.mkdtemp(prefix=".kzprobe-ooni-", dir=output))
     except OSError as error:
         raise ReportWriteError(f"cannot write into {output}: {error.strerror or error}") from error
-    staging = Staging(Path(staging_dir) / "staging.sqlite")
-    names = TargetNames()
+    processes = workers if workers is not None else default_workers(paths)
+    groups: dict[str, _Group] = {}
+    staging: set[str] = set()
     try:
-        for path in input_files(paths, exclude=output):
-            if isinstance(path, BadInput):
-                summary.bad += 1
-                on_bad(path)
-                continue
-            summary.files += 1
-            for item in read_measurements(path):
-                _one(item, path, names, staging, summary, on_bad)
-        for group, info, results in staging.groups():
-            written, merged = write_import_report(output, group, info, results)
-            summary.reports_written += 1
-            summary.reports_merged += merged
-            summary.paths.append(written)
+        with Workers(processes, staging_dir, window=2 * processes + 2) as pool:
+            for outcome in pool.map(convert_batch, _batches(paths, output, summary)):
+                _count(outcome, summary, groups, staging, on_bad)
+            tasks = (GroupTask(output, name, {**group.info, "files": sorted(group.files)}, tuple(sorted(staging)))
+                     for name, group in sorted(groups.items()))
+            for written, merged in pool.map(write_group, tasks):
+                summary.reports_written += 1
+                summary.reports_merged += merged
+                summary.paths.append(written)
         if summary.reports_written:
             os.sync()  # the reports were written without a sync each (reports.py)
     finally:
-        staging.close()
-        try:
-            Path(staging_dir).rmdir()
-        except OSError:
-            pass
+        shutil.rmtree(staging_dir, ignore_errors=True)
     return summary
 
 
-def _one(item: Measurement | BadInput, path: Path, names: TargetNames, staging: Staging,
-         summary: ImportSummary, on_bad: Callable[[BadInput], None]) -> None:
-    if isinstance(item, BadInput):
+def _batches(paths: list[Path], output: Path, summary: ImportSummary) -> Iterator[Batch]:
+    """The input as batches of records, each from one file and of bounded size; a file that
+    cannot be read at all is a batch of its one BadInput."""
+    for index, path in enumerate(input_files(paths, exclude=output)):
+        if isinstance(path, BadInput):
+            yield Batch(index, path.source, [path])
+            continue
+        summary.files += 1
+        items: list[Record | BadInput] = []
+        size = 0
+        for item in read_records(path):
+            items.append(item)
+            size += item.size if isinstance(item, Record) else 0
+            if len(items) >= limits.BATCH_RECORDS or size >= limits.BATCH_BYTES:
+                yield Batch(index, str(path), items)
+                items, size = [], 0
+        if items:
+            yield Batch(index, str(path), items)
+
+
+def _count(outcome: BatchOutcome, summary: ImportSummary, groups: dict[str, _Group], staging: set[str],
+           on_bad: Callable[[BadInput], None]) -> None:
+    for bad in outcome.bad:
         summary.bad += 1
-        on_bad(item)
-        return
-    summary.read += 1
-    try:
-        converted = convert(item.data, item.source, item.line, names, surrogates=item.surrogates)
-    except NotAMeasurement as error:
-        summary.bad += 1
-        on_bad(BadInput(item.source, item.line, str(error)))
-        return
-    except RecursionError:
-        summary.bad += 1
-        on_bad(BadInput(item.source, item.line, "nested too deeply to read"))
-        return
-    if isinstance(converted, Skipped):
-        if converted.other_test:
-            summary.other_tests[converted.other_test] += 1
-        else:
-            summary.unusable[converted.reason] += 1
-        return
-    assert isinstance(converted, Converted)
-    staging.add(converted, path.name)
-    summary.imported[converted.result["ooni"]["test_name"]] += 1
+        on_bad(bad)
+    summary.read += outcome.read
+    summary.imported.update(outcome.imported)
+    summary.other_tests.update(outcome.other_tests)
+    summary.unusable.update(outcome.unusable)
+    if outcome.imported and outcome.staging:
+        staging.add(outcome.staging)
+    for name, (first, info) in outcome.groups.items():
+        details = {k: v for k, v in info.items() if k != "file"}
+        group = groups.get(name)
+        if group is None:
+            group = groups[name] = _Group(first, details)
+        elif first < group.first:  # the report's details as its first measurement in the input gives them
+            group.first, group.info = first, details
+        group.files.add(info["file"])
