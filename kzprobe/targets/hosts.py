@@ -126,8 +126,10 @@ def normalize_host(host: str) -> str:
     return name
 
 
+@functools.lru_cache(maxsize=4096)
 def is_ip_literal(host: str) -> bool:
-    """True for a host written as an IPv4 or IPv6 address (without brackets) rather than a name."""
+    """True for a host written as an IPv4 or IPv6 address (without brackets) rather than a name.
+    Cached: the analysis asks it of the same few hosts for every endpoint and hop."""
     try:
         ipaddress.ip_address(host)
     except ValueError:
