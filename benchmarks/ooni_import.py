@@ -6,9 +6,11 @@ own URL, ids and time, with a page of ~40 KB and 64 network events for a 0.5 con
 OONI Probe records them. They are written as OONI's bucket holds them - gzip-compressed JSON
 Lines, one file per hour, sessions of 40 measurements (one report_id each) crossing file
 boundaries - into a temporary directory. Then the real CLI imports them in a subprocess; its
-wall time, measurements per second and peak RSS are printed. Nothing touches the network.
+wall time, measurements per second, CPU seconds per 1,000 measurements (the figure that does
+not depend on what else the machine runs) and peak memory are printed. Nothing touches the
+network.
 
-    python benchmarks/ooni_import.py [--measurements 100000] [--keep DIR]
+    python benchmarks/ooni_import.py [--count 100000] [--workers N] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from scan_throughput import TreeMemory, machine_busy_s  # noqa: E402
 
 from support.ooni_scenarios import SCENARIOS  # noqa: E402
 
@@ -81,30 +86,46 @@ def generate(directory: Path, count: int, session_size: int = SESSION) -> list[P
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--measurements", type=int, default=100_000)
+    parser.add_argument("--measurements", "--count", type=int, default=100_000, dest="measurements")
     parser.add_argument("--session", type=int, default=SESSION, help="measurements per OONI report (default 40)")
-    parser.add_argument("--keep", type=Path, help="generate into this directory and keep it")
+    parser.add_argument("--workers", type=int, help="passed to the import (default: its own choice)")
+    parser.add_argument("--keep", type=Path, help="generate into this directory and keep it (reused when there)")
     args = parser.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="kzprobe-ooni-bench-"))
     source = work / "ooni"
     source.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    files = generate(source, args.measurements, args.session)
+    files = sorted(source.glob("*.jsonl.gz"))
+    if len(files) != -(-args.measurements // PER_FILE):
+        files = generate(source, args.measurements, args.session)
     size = sum(f.stat().st_size for f in files)
-    print(f"generated {args.measurements:,} measurements in {len(files)} files ({size / 1e6:.1f} MB gzip) "
-          f"in {time.monotonic() - started:.1f} s")
+    print(f"{args.measurements:,} measurements in {len(files)} files ({size / 1e6:.1f} MB gzip), ready in "
+          f"{time.monotonic() - started:.1f} s")
     output = work / "reports"
     shutil.rmtree(output, ignore_errors=True)
     command = [sys.executable, "-m", "kzprobe", "ooni", "import", str(source), "--output", str(output)]
-    started = time.monotonic()
-    finished = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
-    wall = time.monotonic() - started
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = usage.ru_utime + usage.ru_stime
-    print(finished.stderr.strip().splitlines()[-1] if finished.stderr else "(no summary)")
+    if args.workers:
+        command += ["--workers", str(args.workers)]
+    busy_before, started = machine_busy_s(), time.monotonic()
+    with open(work / "import.stderr", "w+", encoding="utf-8") as stderr:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr,
+                                   env={**os.environ, "PYTHONHASHSEED": "0"})
+        memory = TreeMemory(process.pid)
+        _, status, usage = os.wait4(process.pid, 0)
+        tree_mb = memory.stop()
+        wall = time.monotonic() - started
+        stderr.seek(0)
+        summary = stderr.read().strip().splitlines()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)  # the import's own processes, waited for
+    cpu = children.ru_utime + children.ru_stime
+    others = machine_busy_s() - busy_before - cpu
+    print(summary[-1] if summary else "(no summary)")
     print(f"import: {wall:.1f} s, {args.measurements / wall:,.0f} measurements/s; CPU {cpu:.1f} s "
-          f"({args.measurements / cpu:,.0f} per CPU second); peak RSS {usage.ru_maxrss / 1024:.0f} MB; "
-          f"exit {finished.returncode}")
+          f"({1000 * cpu / args.measurements:.2f} s per 1,000 measurements); peak memory of its processes "
+          f"together {tree_mb:.0f} MB (PSS), largest single process {children.ru_maxrss / 1024:.0f} MB (RSS); "
+          f"exit {os.waitstatus_to_exitcode(status)}")
+    print(f"meanwhile the machine's other processes used {max(0.0, others):.1f} CPU s "
+          f"({max(0.0, others) / wall:.2f} of its {os.cpu_count()} cores)")
     if args.keep is None:
         shutil.rmtree(work, ignore_errors=True)
 

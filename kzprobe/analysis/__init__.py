@@ -89,14 +89,16 @@ def analyse_scan(results: list[dict], control_report: dict | None, *,
             judged["quic"] = quic
         return judged
 
+    # A scan of the service alone (an imported OONI messenger measurement) has nothing else to
+    # compare with: the shape of its failures decides, as in OONI's own rule.
+    if len(facts) == 1 and facts[0].has_endpoints:
+        return ScanAnalysis(connectivity.state, connectivity.baselines, [verdict(0, interference_elsewhere=True)])
     verdicts = [verdict(i) for i in range(len(facts))]
     # Services are judged again once the scan's other verdicts are known: their mass-failure
     # floor calls a service blocked only where something else in the scan is (verdict.py).
-    # A scan of the service alone (an imported OONI messenger measurement) has nothing else to
-    # compare with: the shape of its failures decides, as in OONI's own rule.
     wrong = [i for i, item in enumerate(verdicts) if own_interference(item)]
     for i, f in enumerate(facts):
-        if f.has_endpoints and (any(j != i for j in wrong) or len(facts) == 1):
+        if f.has_endpoints and any(j != i for j in wrong):
             verdicts[i] = verdict(i, interference_elsewhere=True)
     return ScanAnalysis(connectivity.state, connectivity.baselines, verdicts)
 

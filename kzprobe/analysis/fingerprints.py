@@ -32,7 +32,7 @@ def fold(text: str) -> str:
 _LOWERING_TO_ASCII: Final = ("\u0130", "\u212a")
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=8)  # a page is checked several times in a row, then never again
 def _ascii_lowered(text: str) -> bytes:
     """A body's UTF-8 with its ASCII letters lowered, once for all the patterns it is checked
     against: a fifth of the time of str.lower on a page of Cyrillic."""
@@ -46,7 +46,7 @@ def _has_word(text: str, word: str) -> bool:
     return any(c in text for c in _LOWERING_TO_ASCII) and word in text.lower()
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=8)
 def _casefolded(text: str) -> str:
     return text.casefold()
 
@@ -62,9 +62,12 @@ def _needle(pattern: str) -> str:
 
 @functools.lru_cache(maxsize=4096)
 def _word(pattern: str) -> str:
-    """The longest word of a folded pattern, in any script: a pattern found in fold(body) has it
-    within one word of body.casefold() (folding only joins the whitespace between words)."""
-    return max(pattern.split(), key=len, default="")
+    """The longest word of a folded pattern beyond ASCII, when it is longer than its ASCII needle
+    ("" otherwise): a pattern found in fold(body) has it within one word of body.casefold()
+    (folding only joins the whitespace between words). "IP-адресу заблокирован" is looked for by
+    "заблокирован", not by "ip", which most pages hold."""
+    word = max((w for w in pattern.split() if not w.isascii()), key=len, default="")
+    return word if len(word) > len(_needle(pattern)) else ""
 
 
 @dataclass(frozen=True)
@@ -86,13 +89,12 @@ class PagePattern:
             # Cyrillic), paid for every response checked. A word of the pattern missing from the
             # body rules it out first: an ASCII word from its lowered bytes (ASCII letters and
             # digits lower and casefold alike), another from its case folding alone.
-            needle = _needle(self.pattern)
-            if needle:
-                if not _has_word(haystack, needle):
+            word, needle = _word(self.pattern), _needle(self.pattern)
+            if word:
+                if haystack.isascii() or word not in _casefolded(haystack):
                     return False
-            elif word := _word(self.pattern):
-                if (haystack.isascii() and not word.isascii()) or word not in _casefolded(haystack):
-                    return False
+            elif needle and not _has_word(haystack, needle):
+                return False
         elif self.where == "title":
             haystack = hop.title or ""
         else:

@@ -6,6 +6,7 @@ carry Unicode (IDN) or odd case. Every comparison of hosts in the analysis goes 
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import urlsplit
 
 import idna
@@ -14,8 +15,10 @@ import idna
 from kzprobe.targets import is_ip_literal as is_ip_literal
 
 
+@functools.lru_cache(maxsize=4096)
 def host_key(name: str) -> str:
-    """The wire form of a host name: lower case, IDNA (punycode) labels, no brackets or final dot."""
+    """The wire form of a host name: lower case, IDNA (punycode) labels, no brackets or final dot.
+    Cached: a scan names the same few hundred hosts in every step of every target."""
     name = name.strip().lower()
     if name.startswith("[") and name.endswith("]"):
         name = name[1:-1]
@@ -33,8 +36,9 @@ def host_key(name: str) -> str:
         return name
 
 
+@functools.lru_cache(maxsize=1024)
 def url_host(url: str) -> str | None:
-    """The host of an http(s) URL in wire form, None when there is none."""
+    """The host of an http(s) URL in wire form, None when there is none (cached, as host_key)."""
     try:
         host = urlsplit(url).hostname
     except ValueError:

@@ -12,6 +12,7 @@ import base64
 import binascii
 import functools
 import ipaddress
+import re
 from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -141,10 +142,18 @@ def binary_data(value: Any, where: str, notes: Notes) -> bytes | None:
     return None
 
 
+_OONI_TIME: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
+
+
 def ooni_time(value: Any) -> datetime | None:
     """OONI's "YYYY-MM-DD HH:MM:SS" (UTC) as an aware datetime; None when it is not one."""
     if not isinstance(value, str) or len(value) > 40:
         return None
+    if _OONI_TIME.fullmatch(value):  # what OONI writes: read by the C parser, ten times faster
+        try:
+            return datetime.fromisoformat(value).replace(tzinfo=UTC)
+        except ValueError:
+            return None
     try:
         moment = datetime.strptime(value.strip(), "%Y-%m-%d %H:%M:%S")
     except ValueError:

@@ -76,6 +76,7 @@ class _Recorded:
         self.requests = f.objects(test_keys.get("requests"))
         self.notes = notes
         self._resolutions: dict[str, DnsObservation | None] = {}
+        self._attempts: dict[tuple[str, int], TcpObservation | None] = {}
 
     def resolution(self, host: str) -> DnsObservation | None:
         """The host's resolution, read once (WhatsApp's names serve two endpoints each)."""
@@ -87,11 +88,21 @@ class _Recorded:
         """One connect per address tried on `port`: the first success, else the first failure."""
         found = []
         for address in addresses:
-            recorded = (tcp_observation(e, host, self.notes) for e in self.connects.get((address, port), []))
-            attempts = [t for t in recorded if t]
-            if attempts:
-                found.append(next((t for t in attempts if t["failure"] is None), attempts[0]))
+            attempt = self._attempt(address, port)
+            if attempt is not None:
+                found.append(TcpObservation(hostname=host_key(host), address=attempt["address"], port=attempt["port"],
+                                            failure=attempt["failure"], duration_ms=attempt["duration_ms"]))
         return found
+
+    def _attempt(self, address: str, port: int) -> TcpObservation | None:
+        """The connects to one ip:port folded into one, read once: WhatsApp's sixteen names share
+        a few addresses, each of them asking for the same connects."""
+        key = (address, port)
+        if key not in self._attempts:
+            recorded = (tcp_observation(e, address, self.notes) for e in self.connects.get(key, []))
+            attempts = [t for t in recorded if t]
+            self._attempts[key] = next((t for t in attempts if t["failure"] is None), attempts[0]) if attempts else None
+        return self._attempts[key]
 
     def tls(self, host: str, port: int, connected: list[TcpObservation]) -> list[TlsObservation]:
         """The handshakes with `host`; one without an address (engines before 2022) belongs to

@@ -160,7 +160,7 @@ def build_import_report(group: str, info: dict[str, Any], results: list[dict]) -
 
 
 def _end(result: dict) -> str:
-    start = datetime.strptime(result["started_at"], "%Y-%m-%dT%H:%M:%SZ")
+    start = datetime.fromisoformat(result["started_at"])  # written by fields.iso: "YYYY-MM-DDTHH:MM:SSZ"
     return (start + timedelta(milliseconds=float(result.get("duration_ms") or 0))).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

@@ -142,16 +142,26 @@ def _reject_constant(name: str) -> Any:
 
 
 def parse_json(data: bytes) -> Any:
-    """The JSON value of `data`; ValueError with a reason in words when it is not JSON.
+    """The JSON value of `data`; ValueError with a reason in words when it is not JSON."""
+    return _parse(data)[0]
+
+
+def _parse(data: bytes) -> tuple[Any, bool]:
+    """(the JSON value of `data`, whether a string in it may hold a lone UTF-16 surrogate).
 
     orjson reads it first, in a third of the time; what it refuses (not JSON, not UTF-8, lone
     surrogates, nesting past 1,024) the standard library reads again, to accept what it accepts
     and to name the problem. orjson reads an integer beyond 64 bits as a float: no field kzprobe
-    reads holds one, and where an integer belongs such a value is dropped (fields.integer)."""
+    reads holds one, and where an integer belongs such a value is dropped (fields.integer). What
+    orjson read has no lone surrogate: it refuses them."""
     try:
-        return orjson.loads(data)
+        return orjson.loads(data), False
     except orjson.JSONDecodeError:
         pass
+    return _parse_slowly(data), _surrogates(data)
+
+
+def _parse_slowly(data: bytes) -> Any:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -201,11 +211,11 @@ class Record:
 def parse_record(record: Record, source: str) -> Iterator[Measurement | BadInput]:
     """The measurements in one record, or why it is not one."""
     try:
-        value = parse_json(record.data)
+        value, surrogates = _parse(record.data)
     except ValueError as error:
         yield BadInput(source, None if record.whole_file else record.line, str(error))
         return
-    yield from _as_measurements(value, source, record.line, _surrogates(record.data))
+    yield from _as_measurements(value, source, record.line, surrogates)
 
 
 def read_records(path: Path) -> Iterator[Record | BadInput]:

@@ -168,9 +168,10 @@ TRICKY_BODIES = [
     "Страница заблокирована",
     "страница за\u1c80локирована",  # a rounded ve: casefolds to "в", lowers to itself
     "plain ascii page without it",
+    "<script>Ресурс по данному IP-адресу заблокирован</script>",
 ]
 TRICKY_PATTERNS = ["access denied", "kazakhtelecom blocked", "strasse gesperrt", "страница заблокирована",
-                   "заблокирована", "за\u0432локирована", "denied"]
+                   "заблокирована", "за\u0432локирована", "denied", "Ресурс по данному IP-адресу заблокирован"]
 
 
 @pytest.mark.parametrize("body", TRICKY_BODIES)
