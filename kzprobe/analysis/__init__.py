@@ -78,11 +78,12 @@ def analyse_scan(results: list[dict], control_report: dict | None, *,
     ctx = Context(ctx.fingerprints, connectivity, learn_blockpage_addresses(facts, views, ctx),
                   baseline_handshake_ms(facts), inspection)
     answered = Answered.of(facts)
+    endpoints_judged: dict = {}  # a service is judged twice: its endpoints once
 
     def verdict(i: int, interference_elsewhere: bool = False) -> dict:
         control_result = None if control.problem else control.raw_result(facts[i])
-        judged = target_verdict(facts[i], i, views[i], ctx, raw[i], control_result,
-                                answered=answered, interference_elsewhere=interference_elsewhere).to_dict()
+        judged = target_verdict(facts[i], i, views[i], ctx, raw[i], control_result, answered=answered,
+                                interference_elsewhere=interference_elsewhere, judged=endpoints_judged).to_dict()
         # QUIC is judged beside the target's verdict, never into it (analysis/quic_rules.py).
         quic = quic_verdict(raw[i], control_result, connectivity.state)
         if quic is not None:

@@ -82,12 +82,14 @@ def _behind_portal(facts: TargetFacts, index: int, view: ControlView, ctx: Conte
 
 def target_verdict(facts: TargetFacts, index: int, view: ControlView, ctx: Context,
                    result: Any = None, control_result: Any = None, *,
-                   answered: Answered | None = None, interference_elsewhere: bool = False) -> Verdict:
+                   answered: Answered | None = None, interference_elsewhere: bool = False,
+                   judged: dict | None = None) -> Verdict:
     """The verdict for result `index`, with the control facts it used.
 
     `answered`: the addresses that answered in this scan (for the cut's rule); computed from
     this target alone when not given. `interference_elsewhere`: another target of the scan is
-    blocked or throttled on its own evidence (the services' mass-failure floor needs it)."""
+    blocked or throttled on its own evidence (the services' mass-failure floor needs it).
+    `judged`: the scan's services' endpoints judged so far (analysis/services/analyse.py)."""
     if ctx.connectivity.state == v.OFFLINE:
         return inconclusive(["connectivity.offline"], sentence(
             "nothing answered from this vantage, not even the baseline sites "
@@ -108,7 +110,8 @@ def target_verdict(facts: TargetFacts, index: int, view: ControlView, ctx: Conte
         # for their url as one more member; connectivity and the control summary are theirs.
         front_end = web_verdict(facts, view, ctx, index) if facts.url and facts.dns is not None else None
         return analyse_service(result, control_result, ctx, front_end=front_end, control_age_s=view.age_s,
-                               control_stale=view.stale, interference_elsewhere=interference_elsewhere)
+                               control_stale=view.stale, interference_elsewhere=interference_elsewhere,
+                               judged=judged)
     verdict = web_verdict(facts, view, ctx, index)
     if ctx.connectivity.state == v.INTERNATIONAL_CUT and verdict.failure_based and verdict.verdict != v.DOWN:
         inside = reached_inside(facts, answered if answered is not None else Answered.of([facts])) \

@@ -78,9 +78,15 @@ def depth(event: dict) -> int:
     return 0
 
 
+_INFINITY: Final = float("inf")
+
+
 def duration_ms(event: dict) -> float:
     """t - t0 in milliseconds (0 when either is missing: old probes recorded only t)."""
-    t0, t = number(event.get("t0")), number(event.get("t"))
+    t0, t = event.get("t0"), event.get("t")
+    if type(t0) is float and type(t) is float and -_INFINITY < t0 <= t < _INFINITY:  # the usual event
+        return round((t - t0) * 1000, 1)
+    t0, t = number(t0), number(t)
     if t0 is None or t is None or t < t0:
         return 0.0
     return round((t - t0) * 1000, 1)

@@ -38,16 +38,21 @@ _VERIFICATION_FAILURES: Final = (v.SSL_UNKNOWN_AUTHORITY, v.SSL_INVALID_HOSTNAME
 _MAX_HEADER_VALUE_CHARS: Final = 2048
 
 
-def _answers(query: dict, kind: str) -> list[str]:
-    found = []
+_NO_TYPE: Final = object()
+
+
+def _answers(query: dict) -> dict[str, list[str]]:
+    """The query's A, AAAA and CNAME answers, read in one pass. An address answer without an
+    answer_type counts by its field (ipv4: A, ipv6: AAAA)."""
+    found: dict[str, list[str]] = {"A": [], "AAAA": [], "CNAME": []}
     for answer in f.objects(query.get("answers"), 64):
-        if kind == "CNAME":
-            if answer.get("answer_type") == "CNAME" and isinstance(answer.get("hostname"), str):
-                found.append(host_key(answer["hostname"][:260]))
-            continue
-        value = f.address(answer.get("ipv4" if kind == "A" else "ipv6"))
-        if value is not None and answer.get("answer_type", kind) == kind:
-            found.append(value)
+        kind = answer.get("answer_type", _NO_TYPE)
+        if kind == "CNAME" and isinstance(answer.get("hostname"), str):
+            found["CNAME"].append(host_key(answer["hostname"][:260]))
+        for record, field in (("A", "ipv4"), ("AAAA", "ipv6")):
+            value = f.address(answer.get(field))
+            if value is not None and (kind is _NO_TYPE or kind == record):
+                found[record].append(value)
     return found
 
 
@@ -55,10 +60,13 @@ def _dns_queries(query: dict) -> list[DnsQuery]:
     """kzprobe's A and AAAA queries for one OONI query (getaddrinfo's ANY becomes both)."""
     qtype = query.get("query_type")
     kinds = ["A", "AAAA"] if qtype == "ANY" else [qtype] if qtype in ("A", "AAAA") else []
+    if not kinds:
+        return []
     rcode = f.integer(query.get("rcode"))
     failure = kzprobe_failure(query.get("failure"))
+    answers = _answers(query)
     return [DnsQuery(qtype=kind, rcode=_RCODES.get(rcode) if rcode is not None else None,
-                     answers=_answers(query, kind), cnames=_answers(query, "CNAME"),
+                     answers=list(answers[kind]), cnames=list(answers["CNAME"]),
                      failure=failure, duration_ms=f.duration_ms(query)) for kind in kinds]
 
 

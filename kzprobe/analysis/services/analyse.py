@@ -8,7 +8,7 @@ from typing import Any
 
 from kzprobe.analysis import explain
 from kzprobe.analysis.conclusion import Verdict
-from kzprobe.analysis.services.judgement import front_end_member, judge_endpoints
+from kzprobe.analysis.services.judgement import front_end_member, judge_each, with_mass_failure
 from kzprobe.analysis.services.members import Member
 from kzprobe.analysis.services.outcomes import OK, UNTESTED_OUTCOMES
 from kzprobe.analysis.services.records import read_endpoints, text
@@ -69,7 +69,8 @@ def _control_summary(members: list[Member], control_result: Any, age_s: float | 
 
 def analyse_service(result: dict, control_result: dict | None, context: Any, *,
                     front_end: Any = None, control_age_s: float | None = None, control_stale: bool = False,
-                    interference_elsewhere: bool = False) -> ServiceVerdict:
+                    interference_elsewhere: bool = False,
+                    judged: dict[int, list[Member]] | None = None) -> ServiceVerdict:
     """The verdict of a service target (a result whose observations hold "endpoints").
 
     `control_result`: the same target's result in a usable control scan, or None.
@@ -81,15 +82,22 @@ def analyse_service(result: dict, control_result: dict | None, context: Any, *,
     `control_age_s`, `control_stale`: the control's age at this measurement and whether it is
     past the bound (a stale control's successes prove nothing now). `interference_elsewhere`:
     another target of the scan is blocked or throttled on its own evidence, without which the
-    mass-failure floor never calls a service blocked (parts.py, judgement.py)."""
+    mass-failure floor never calls a service blocked (parts.py, judgement.py). `judged`: the
+    endpoints judged so far in this scan, by id of the result (analyse_scan judges a service
+    twice; only mass failure can differ the second time)."""
     result = result if isinstance(result, dict) else {}
     target: dict[str, Any] = result["target"] if isinstance(result.get("target"), dict) else {}
     name = explain.cite(text(target.get("name"), 200) or text(target.get("id"), 200) or "this service", 60)
     state, fingerprints, local_root = _context_parts(context)
-    control_endpoints = read_endpoints(control_result.get("observations")) if isinstance(control_result, dict) else None
-    members = judge_endpoints(read_endpoints(result.get("observations")), control_endpoints, state, fingerprints,
-                              control_stale=control_stale, interference_elsewhere=interference_elsewhere,
-                              local_root=local_root)
+    each = judged.get(id(result)) if judged is not None else None
+    if each is None:
+        control_endpoints = read_endpoints(control_result.get("observations")) \
+            if isinstance(control_result, dict) else None
+        each = judge_each(read_endpoints(result.get("observations")), control_endpoints, fingerprints,
+                          control_stale=control_stale, local_root=local_root)
+        if judged is not None:
+            judged[id(result)] = each
+    members = with_mass_failure(each, state, interference_elsewhere)
     if isinstance(front_end, Verdict):
         front_end = front_end.to_dict()
     if isinstance(front_end, dict):

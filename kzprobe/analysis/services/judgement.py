@@ -67,6 +67,19 @@ def judge_endpoints(endpoints: list[EndpointFacts], control_endpoints: list[Endp
     """Every endpoint judged, in the order given; mass failure (parts.py) applied per part only
     while the scan is online and shows interference elsewhere: a vantage where nothing else is
     wrong never calls a service blocked for failing everywhere at once."""
+    members = judge_each(endpoints, control_endpoints, fingerprints, control_stale=control_stale,
+                         local_root=local_root)
+    return with_mass_failure(members, connectivity, interference_elsewhere)
+
+
+def with_mass_failure(members: list[Member], connectivity: str, interference_elsewhere: bool) -> list[Member]:
+    """The members, mass failure applied where judge_endpoints applies it."""
+    return mass_failure(members) if connectivity == v.ONLINE and interference_elsewhere else list(members)
+
+
+def judge_each(endpoints: list[EndpointFacts], control_endpoints: list[EndpointFacts] | None,
+               fingerprints: Any = None, *, control_stale: bool = False, local_root: str | None = None) -> list[Member]:
+    """Every endpoint judged on its own (and against the control), before mass failure."""
     outcomes = [endpoint_outcome(e, fingerprints, local_root) for e in endpoints]
     in_control: dict[str, Outcome] = {}
     for facts in control_endpoints or []:
@@ -79,7 +92,7 @@ def judge_endpoints(endpoints: list[EndpointFacts], control_endpoints: list[Endp
         judgement, reason = _judge(facts, outcome, control, resolver_works, control_stale)
         members.append(Member(facts.label, facts.role, facts.host, outcome, judgement, reason,
                               control.code if control is not None else None))
-    return mass_failure(members) if connectivity == v.ONLINE and interference_elsewhere else members
+    return members
 
 
 def front_end_member(url: str, web_verdict: dict) -> Member:
