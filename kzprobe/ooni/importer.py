@@ -84,7 +84,7 @@ def import_measurements(paths: list[Path], output: Path, *,
     groups: dict[str, _Group] = {}
     staging: set[str] = set()
     try:
-        with Workers(processes, staging_dir, window=2 * processes + 2) as pool:
+        with Workers(processes, staging_dir, window=processes + 2) as pool:
             for outcome in pool.map(convert_batch, _batches(paths, output, summary)):
                 _count(outcome, summary, groups, staging, on_bad)
             tasks = (GroupTask(output, name, {**group.info, "files": sorted(group.files)}, tuple(sorted(staging)))

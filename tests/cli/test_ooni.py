@@ -81,6 +81,19 @@ def test_malformed_lines_are_named_the_rest_imported_and_the_exit_is_two(tmp_pat
     assert len(reports_in(tmp_path / "out")) == 1
 
 
+def test_several_workers_name_the_malformed_lines_in_order_and_write_the_same_reports(tmp_path):
+    good = same_report([accessible_05(), tls_timeout_04()]) + [telegram(None), dns_nxdomain_04()]
+    source = jsonl_gz(tmp_path / "in.jsonl.gz", good, [b"{not json", b"[" * 100_000 + b"]" * 100_000, b'"a string"'])
+    runs = [cli("ooni", "import", source, "--output", tmp_path / f"out{n}", "--workers", str(n)) for n in (1, 2)]
+    assert [r.exit_code for r in runs] == [2, 2]
+    assert runs[1].stderr.replace("out2", "out1") == runs[0].stderr
+    named = runs[0].stderr.splitlines()[:3]
+    assert named[0].startswith(f"kzprobe: {source}:5: malformed JSON")
+    assert named[1] == f"kzprobe: {source}:6: malformed JSON (nested too deeply)"
+    assert named[2] == f"kzprobe: {source}:7: not a JSON object (a JSON str)"
+    assert reports_in(tmp_path / "out2") == reports_in(tmp_path / "out1")
+
+
 def test_importing_the_same_data_again_gives_the_same_files(tmp_path):
     source = jsonl_gz(tmp_path / "in.jsonl.gz", same_report([accessible_05(), tls_timeout_04()]) + [telegram(None)])
     assert cli("ooni", "import", source, "--output", tmp_path / "out").exit_code == 0
