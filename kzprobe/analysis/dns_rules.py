@@ -194,11 +194,13 @@ def dns_verdict(facts: TargetFacts, view: ControlView, ctx: Context) -> Verdict 
     control = dns_control(facts, view)
     if not facts.dns.addresses:
         return _failed_lookup(facts, control, view)
-    if control.state == RESOLVES and _nowhere(facts.dns.addresses) and _nowhere(control.addresses):
+    if control.state == RESOLVES and _nowhere(facts.dns.addresses) and _nowhere(control.addresses) \
+            and not any(t.ok for t in facts.tcp_for(facts.hostname)):
         return down(["dns.bogon"], sentence(
             f"the resolver answered {facts.hostname} with {addresses(facts.dns.addresses)}, and "
             f"{control.source} with {addresses(control.addresses)}",
-            "the name points at no remote server anywhere (a misconfigured name): nothing can reach it"))
+            "the name points at no remote server anywhere (a misconfigured name), and nothing answered there: "
+            "nothing can reach it"))
     checks = [check_address(a, facts, control, ctx) for a in facts.dns.addresses]
     if any(c.kind == "consistent" for c in checks):
         return None
