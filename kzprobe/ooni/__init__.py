@@ -10,7 +10,8 @@ The modules, in the order a measurement goes through them: source (files, gzip, 
 within the bounds of limits), measurement (envelope, provenance, dispatch), web_connectivity
 and messengers (test_keys to observations, through steps: one OONI event each), test_helper
 (OONI's control), target_ids (ids that match kzprobe's), privacy (no probe address), staging
-(results by report, on disk), reports (analysis and writing), importer (the whole import).
+(results by report, on disk), reports (analysis and writing), work (the batches and reports
+handed to a pool of processes), importer (the whole import).
 """
 
 from __future__ import annotations
