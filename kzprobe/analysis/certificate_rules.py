@@ -24,6 +24,7 @@ from kzprobe.report import vocabulary as v
 SAME: Final = "same"
 DIFFERENT: Final = "different"
 CA_FILE: Final = "ca_file"  # TlsObservation root_store: a root given with --ca-file
+PUBLIC: Final = "public"  # TlsObservation root_store: a root of Mozilla's public set
 
 
 def _leaf(attempt: TlsFact) -> CertFact | None:

@@ -92,6 +92,10 @@ class TlsFact:
     root_store: str | None = None  # "public" | "ca_file" | "system_only" for a verified handshake
     intermediates_fetched: tuple[str, ...] = ()  # verified with these AIA intermediates
     version: str | None = None  # "TLSv1.3", when it completed
+    # A pinned endpoint's handshake that failed its pin: whether the chain validated for the name
+    # without it (TlsObservation public_verification), and through which root's origin.
+    public_verified: bool = False
+    public_root_store: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -283,6 +287,8 @@ def read_tls(value: Any) -> TlsFact | None:
         intermediates_fetched=tuple(
             h for h in (_str(x, 128) for x in _list(data.get("intermediates_fetched"), 16)) if h),
         version=_str(data.get("version"), 40),
+        public_verified=_dict(data.get("public_verification")).get("verified") is True,
+        public_root_store=_str(_dict(data.get("public_verification")).get("root_store"), 40),
     )
 
 

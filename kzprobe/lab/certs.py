@@ -10,6 +10,9 @@ scans as SSL_CERT_FILE): one whose names no fingerprint knows, and one named lik
 chain (`C=KZ, O=ISCA, CN=Information Security Certification Authority`); a third is an
 antivirus's, installed by its setup, which re-signs every site in the local-inspection run.
 
+A service endpoint pinned to its own CA (site_spec.PIN_HELD) gets its leaf from the lab's service
+CA, written as pins/<site_spec.LAB_SERVICE_CA>.pem for the scans to pin it ($KZPROBE_CA_DIR).
+
 Sites whose server omits its intermediate get a leaf issued by the lab's issuing CA (an
 intermediate under the lab CA); with AIA, the leaf names where that intermediate is published
 (the lab's PKI server, http://pki.kzlab.test/). Only cryptography is used (a runtime
@@ -33,6 +36,8 @@ LAB_CA_NAME: Final = "kzprobe lab CA"
 QAZNET_ROOT_NAME: Final = "Qaznet Trust Network"
 QAZNET_INTERMEDIATE_NAME: Final = "Security Certificate"
 LAB_ISSUING_CA_NAME: Final = "kzprobe lab Issuing CA"
+LAB_SERVICE_CA_NAME: Final = "kzprobe lab Messenger Service CA"
+PINS_DIR: Final = "pins"  # under the certificates' directory: the pinned bundles ($KZPROBE_CA_DIR)
 INTERMEDIATE_FILE: Final = "lab-intermediate.der"  # published by the PKI server (plan.PKI_HOST)
 INSTALLED_ROOTS: Final = "installed-roots.pem"
 # A root no fingerprint names (an interceptor nobody has catalogued yet), and the 2020 chain.
@@ -131,6 +136,7 @@ class CertificateFactory:
         self.ca_file = directory / "ca.pem"
         self.ca_file.write_bytes(_pem(self._ca))
         self._qaznet: tuple[x509.Certificate, rsa.RSAPrivateKey, x509.Certificate, rsa.RSAPrivateKey] | None = None
+        self._service: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None = None
 
     def leaf(self, host: str, chain_kind: str = "full", aia_url: str | None = None) -> KeyPair:
         """A certificate for `host` (a name or an address) as the real server has it: signed by
@@ -143,6 +149,23 @@ class CertificateFactory:
             else:
                 issuing, issuing_key = self._issuing_ca()
                 chain.write_bytes(_pem(self._leaf_certificate(host, issuing.subject, issuing_key, aia_url)))
+        return KeyPair(chain, self._leaf_key_file)
+
+    def pinned_leaf(self, host: str, bundle: str) -> KeyPair:
+        """`host`'s certificate from the lab's service CA, the CA a service target pins (`ca:
+        <bundle>`), written as pins/<bundle>.pem beside the lab CA."""
+        chain = self.directory / f"{host}.pinned.pem"
+        if not chain.exists():
+            if self._service is None:
+                key = ec.generate_private_key(ec.SECP256R1())
+                name = _name(LAB_SERVICE_CA_NAME)
+                ca = _ca_certificate(name, key, name, key, not_before=self._now - _BACKDATE,
+                                     not_after=self._now + 10 * _LEAF_LIFETIME, path_length=0)
+                (self.directory / PINS_DIR).mkdir(exist_ok=True)
+                (self.directory / PINS_DIR / f"{bundle}.pem").write_bytes(_pem(ca))
+                self._service = (ca, key)
+            ca, key = self._service
+            chain.write_bytes(_pem(self._leaf_certificate(host, ca.subject, key)))
         return KeyPair(chain, self._leaf_key_file)
 
     def _issuing_ca(self) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:

@@ -32,7 +32,7 @@ from kzprobe.errors import KzprobeError
 from kzprobe.lab import addresses as a
 from kzprobe.lab import netns
 from kzprobe.lab import site_spec as m
-from kzprobe.lab.certs import INSTALLED_ROOTS, INTERMEDIATE_FILE, CertificateFactory
+from kzprobe.lab.certs import INSTALLED_ROOTS, INTERMEDIATE_FILE, PINS_DIR, CertificateFactory
 from kzprobe.lab.plan import (
     BLOCKPAGE_HOST,
     CUT_INSPECTION,
@@ -49,6 +49,7 @@ from kzprobe.lab.plan import (
 )
 from kzprobe.lab.site_spec import Scenario
 from kzprobe.lab.targets_file import targets_yaml
+from kzprobe.targets.bundled import EXTRA_CA_DIR_VARIABLE
 
 # How long a namespace's servers may take to bind everything (a thousand sites take ~2 s).
 SERVER_READY_S: Final = 60.0
@@ -119,6 +120,8 @@ class Lab:
         env = dict(os.environ)
         allow = [c for c in env.get("KZPROBE_GUARD_ALLOW", "").split(",") if c.strip()]
         env["KZPROBE_GUARD_ALLOW"] = ",".join(dict.fromkeys(allow + a.guard_allow()))
+        if self.workdir is not None:  # the lab's services' own CAs, pinned by its targets file (`ca:`)
+            env[EXTRA_CA_DIR_VARIABLE] = str(self.workdir / "certs" / PINS_DIR)
         env.update(self.extra_env)
         env.update(extra or {})
         return env
@@ -200,8 +203,14 @@ class Lab:
                 if endpoint.tls:
                     name = endpoint_certificate_name(endpoint, self.endpoint_address(scenario.id, endpoint))
                     factory.leaf(name)
-                    if m.TLS_MITM in (endpoint.inside.tls, endpoint.outside.tls):
+                    if endpoint.pin == m.PIN_HELD:
+                        factory.pinned_leaf(name, m.LAB_SERVICE_CA)
+                    actions = (endpoint.inside.tls, endpoint.outside.tls)
+                    if m.TLS_MITM in actions:
                         factory.forged(name)
+                    for action, kind in ((m.TLS_MITM_INSTALLED, "installed"), (m.TLS_MITM_ISCA, "isca")):
+                        if action in actions:
+                            factory.forged_installed(name, kind)
 
     def _write_targets(self) -> None:
         self.targets_file.write_text(targets_yaml(self.scenarios, self.allocation), encoding="utf-8")

@@ -317,10 +317,14 @@ def _plan_endpoints(role: str, scenario: Scenario, allocation: Allocation, is_cu
         if here.path == m.PATH_OPEN:
             listener["ports"].append({
                 "port": endpoint.port, "tls": endpoint.tls, "certificate": endpoint_certificate_name(endpoint, address),
+                # Its own certificate comes from the lab's service CA (site_spec.PIN_HELD).
+                "pinned": endpoint.pin == m.PIN_HELD,
                 "middlebox": {"tls": here.tls, "http": here.http, "rate": here.rate_bytes_per_s,
                               "burst": here.burst_bytes, "delay": here.delay_s,
-                              # A named endpoint is filtered by the name its ClientHello carries.
-                              "names": [] if endpoint.literal else [endpoint.host]},
+                              # A named endpoint is filtered by the name its ClientHello carries;
+                              # tls_any_name: every ClientHello to the port, whatever it names.
+                              "names": [] if endpoint.literal else [endpoint.host],
+                              "tls_any_name": here.tls_any_name},
             })
     conflicting = [address for address, kinds in drops.items() if len(kinds) > 1]
     if conflicting:

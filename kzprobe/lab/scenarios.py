@@ -17,6 +17,7 @@ from typing import Final
 
 from kzprobe.lab import site_spec as m
 from kzprobe.lab.network_runs import network_runs
+from kzprobe.lab.service_traps import service_trap_scenarios
 from kzprobe.lab.site_spec import Conditions, EndpointBehaviour, Expectation, NetworkRun, Scenario, Site
 from kzprobe.report import vocabulary as v
 
@@ -373,6 +374,8 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
                                    inside=Conditions(path=m.PATH_REFUSE), outside=Conditions(path=m.PATH_REFUSE))
                  for n in (1, 2) for port in (443, 5222)),
              expect_without_control=Expectation(v.INCONCLUSIVE, None, ("tcp.refused", "control.missing"))),
+    # Messengers breaking for their own reasons: a stale pin, a server refusing TLS (service_traps.py).
+    *service_trap_scenarios(LAB_DOMAIN),
 )
 
 # Scanned without a control scan too, besides their own rows' no_control: the mass-failure floor

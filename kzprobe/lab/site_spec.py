@@ -97,6 +97,16 @@ PAGE_OTHER: Final = "other"  # another kind of site's page (its own title and wo
 DOMESTIC: Final = "domestic"
 INTERNATIONAL: Final = "international"
 
+# A service endpoint pinned to the lab's own service CA (`ca:` in the targets file, as Signal's
+# hosts are pinned to Signal's CA): its server presents a certificate from that CA (held), or from
+# the lab CA every scan trusts through --ca-file (stale: the service moved to a public CA and the
+# pin was never updated, as Signal did in 2022).
+PIN_HELD: Final = "held"
+PIN_STALE: Final = "stale"
+PINS: Final = (PIN_HELD, PIN_STALE)
+# The pinned bundle's name in the lab's targets file: certs/pins/<name>.pem ($KZPROBE_CA_DIR).
+LAB_SERVICE_CA: Final = "kzlab-service"
+
 
 @dataclass(frozen=True)
 class Site:
@@ -273,6 +283,11 @@ class EndpointBehaviour:
     outside: Conditions = HONEST
     role: str | None = None
     kind: str | None = None
+    pin: str | None = None  # PIN_HELD or PIN_STALE: pinned to the lab's service CA (TLS endpoints only)
+
+    def __post_init__(self) -> None:
+        if self.pin is not None and (self.pin not in PINS or not self.tls or self.kind is not None):
+            raise ValueError(f"endpoint {self.host}: pin {self.pin!r} needs a TLS endpoint and one of {PINS}")
 
     @property
     def literal(self) -> bool:
@@ -304,6 +319,9 @@ class Scenario:
         counts: dict[str, int] = {}
         for endpoint in self.endpoints:
             what = getattr(endpoint, side).describe()
+            if endpoint.pin is not None:
+                what += {PIN_HELD: ", pinned to its own CA",
+                         PIN_STALE: ", pinned to a CA it no longer uses"}[endpoint.pin]
             counts[what] = counts.get(what, 0) + 1
         if counts:
             parts = [f"{n} endpoint{'s' if n > 1 else ''} {what}" for what, n in counts.items()]

@@ -12,7 +12,7 @@ import yaml
 
 from kzprobe.lab import pages
 from kzprobe.lab.plan import Allocation
-from kzprobe.lab.site_spec import EndpointBehaviour, Scenario
+from kzprobe.lab.site_spec import LAB_SERVICE_CA, EndpointBehaviour, Scenario
 
 _HEADER = ("# Written by kzprobe lab: every site below exists only inside the lab's network\n"
            "# namespaces (.test names, lab addresses); scanning it anywhere else finds nothing.\n")
@@ -49,4 +49,6 @@ def _endpoint(scenario: Scenario, endpoint: EndpointBehaviour, allocation: Alloc
         item["role"] = endpoint.role
     if endpoint.kind:
         item["kind"] = endpoint.kind
+    if endpoint.pin:
+        item["ca"] = LAB_SERVICE_CA
     return item

@@ -21,7 +21,13 @@ from kzprobe.probes.certs import ISSUER_NOT_FOUND_CODES, Chain, read_captured, r
 from kzprobe.probes.failures import certificate_verify_code, failure_from_exception
 from kzprobe.probes.trust import ALPN_PROTOCOLS, CompletingContext, RootOrigins, make_tls_contexts, root_subjects
 from kzprobe.report import vocabulary as v
-from kzprobe.report.observations import CertificateInfo, TcpObservation, TlsObservation, elapsed_ms
+from kzprobe.report.observations import (
+    CertificateInfo,
+    PublicVerification,
+    TcpObservation,
+    TlsObservation,
+    elapsed_ms,
+)
 
 __all__ = ["ALPN_PROTOCOLS", "Connector", "VERIFICATION_FAILURES", "close_quietly", "make_tls_contexts"]
 
@@ -45,9 +51,12 @@ class Connector:
     """Opens recorded TCP connections and TLS sessions to explicit addresses."""
 
     def __init__(self, verifying: ssl.SSLContext | None, capturing: ssl.SSLContext | None, timeout: float,
-                 ca_file: str | None = None) -> None:
+                 ca_file: str | None = None, public: Connector | None = None) -> None:
         """Without contexts, make_tls_contexts(ca_file) builds them at the first use: loading
-        the trust store takes tens of milliseconds the scan's first lookups need not wait for."""
+        the trust store takes tens of milliseconds the scan's first lookups need not wait for.
+        `public`: for a connector verifying against a pinned CA, the scan's own connector, which
+        verifies a chain that failed the pin the way every web target's is (verified_capture)."""
+        self._public = public
         self._contexts = (verifying, capturing) if verifying is not None and capturing is not None else None
         # A verifying context given from outside (an endpoint's pinned CA) trusts what it was
         # given: where its roots come from is not the question this records.
@@ -108,8 +117,13 @@ class Connector:
             await close_quietly(stream)
             observation = _tls_observation(hostname, address, port, sni, failure, duration, None)
             if failure in VERIFICATION_FAILURES:
-                observation.update(await self._capture_chain(hostname, address, port, sni,
-                                                             certificate_verify_code(exc)))
+                captured = None
+                if failure == v.SSL_UNKNOWN_AUTHORITY and self._public is not None:
+                    captured, observation["public_verification"] = await self._public.verified_capture(
+                        hostname, address, port, sni)
+                if captured is None:
+                    captured = await self._capture_chain(hostname, address, port, sni, certificate_verify_code(exc))
+                observation.update(captured)
             return observation, None
         ssl_object = tls_stream.get_extra_info("ssl_object")
         chain, root = read_verified(ssl_object)
@@ -135,6 +149,32 @@ class Connector:
         return CapturedChain(version=captured["version"], cipher=captured["cipher"], alpn=captured["alpn"],
                              peer_chain=captured["peer_chain"], chain_complete=captured["chain_complete"],
                              handshake_completed=True)
+
+    async def verified_capture(self, hostname: str, address: str, port: int,
+                               sni: str) -> tuple[CapturedChain | None, PublicVerification]:
+        """After a pinned CA refused a chain: the chain captured on a new connection verified
+        against this connector's store (the system's plus --ca-file), and whether it validated
+        for the name and through which root's origin. A chain that does not validate is not
+        captured here (None): the unverified capture follows, as for any failed verification.
+        One handshake when a service moved to a public CA (a stale pin), two under interception."""
+        tcp, stream = await self.tcp_connect(hostname, address, port)
+        if stream is None:
+            return None, PublicVerification(verified=False, failure=tcp["failure"])
+        try:
+            tls_stream = await stream.start_tls(self.verifying, server_hostname=sni, timeout=self.timeout)
+        except Exception as exc:
+            await close_quietly(stream)
+            return None, PublicVerification(verified=False, failure=failure_from_exception(exc))
+        ssl_object = tls_stream.get_extra_info("ssl_object")
+        chain, root = read_verified(ssl_object)
+        captured = _tls_observation(hostname, address, port, sni, None, 0.0, ssl_object, chain)
+        await close_quietly(tls_stream)
+        verification = PublicVerification(verified=True, failure=None)
+        if root is not None:
+            verification["root_store"] = self.root_origins.origin(root)
+        return CapturedChain(version=captured["version"], cipher=captured["cipher"], alpn=captured["alpn"],
+                             peer_chain=captured["peer_chain"], chain_complete=captured.get("chain_complete"),
+                             handshake_completed=True), verification
 
     async def neutral_handshake(self, hostname: str, address: str, port: int, sni: str,
                                 purpose: str = v.PURPOSE_NEUTRAL_SNI) -> tuple[TcpObservation, TlsObservation | None]:

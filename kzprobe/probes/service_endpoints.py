@@ -5,9 +5,14 @@ web front end loads. For each endpoint of a target this probe records, in target
 resolution of its host (skipped for IP literals), a TCP connect to each chosen address and, for
 `tls: true` endpoints, a TLS handshake with SNI. An endpoint with a pinned CA (Signal's service
 hosts chain to Signal's own root) is verified against that CA alone, so that a chain from an
-interception root fails with ssl_unknown_authority and is recorded. The Tor kinds (an OR port's
-unverified TLS, a directory port's document, an obfs4 bridge) take the connection over in
-probes/tor_endpoints.py. Nothing here decides anything: analysis/services/ reads these records.
+interception root fails with ssl_unknown_authority and is recorded, together with whether the
+chain validates for the name without the pin (a service that moved to a public CA, where the pin
+is stale). A handshake reset, closed or silenced after the ClientHello gets the SNI split, as a
+web target's does (probes/session.py): the same address with a neutral name, then the real name
+once more when that was answered. The Tor kinds (an OR port's unverified TLS, a directory port's
+document, an obfs4 bridge) take the connection over in probes/tor_endpoints.py and get no split:
+an OR port's name is random and an obfs4 handshake has none. Nothing here decides anything:
+analysis/services/ reads these records.
 """
 
 from __future__ import annotations
@@ -18,9 +23,11 @@ import os
 import ssl
 from typing import TYPE_CHECKING, Final, NotRequired, TypedDict
 
-from kzprobe.probes import obfs4, tor_endpoints
+import httpcore
+
+from kzprobe.probes import limits, obfs4, tor_endpoints
 from kzprobe.probes.connection import ALPN_PROTOCOLS, Connector, close_quietly
-from kzprobe.probes.session import pick_addresses
+from kzprobe.probes.session import SNI_SPLIT_FAILURES, pick_addresses
 from kzprobe.report import vocabulary as v
 from kzprobe.report.observations import DnsObservation, Observations, TcpObservation, TlsObservation
 from kzprobe.targets import is_ip_literal
@@ -49,8 +56,10 @@ class EndpointObservation(TypedDict):
     ca: str | None  # name of the pinned CA bundle verified against, None for the default store
     dns: DnsObservation | None  # None for IP literals: no resolution
     control_dns: DnsObservation | None  # the same name through the control resolver, when one is set
-    tcp: list[TcpObservation]  # one per chosen address, in address order
-    tls_handshakes: list[TlsObservation]  # one per address whose TCP connect worked
+    # One per chosen address, in address order; then the SNI split's connections (with a "purpose").
+    tcp: list[TcpObservation]
+    # One per address whose TCP connect worked; then the SNI split's handshakes (with a "purpose").
+    tls_handshakes: list[TlsObservation]
     failure: str | None  # the endpoint could not be measured at all (its pinned CA is unusable)
     kind: NotRequired[str]  # targets.ENDPOINT_KINDS, when the endpoint has one
     directory: NotRequired[list[tor_endpoints.DirectoryFetch]]  # tor_dir: one per connected address
@@ -87,7 +96,8 @@ def _connector_for(kit: ProbeKit, endpoint: Endpoint) -> Connector:
         return Connector(context, context, kit.timeout)
     if endpoint.ca is None or endpoint.ca_file is None:
         return kit.connector
-    return Connector(pinned_context(str(endpoint.ca_file)), kit.connector.capturing, kit.timeout)
+    return Connector(pinned_context(str(endpoint.ca_file)), kit.connector.capturing, kit.timeout,
+                     public=kit.connector)
 
 
 def _new_record(endpoint: Endpoint) -> EndpointObservation:
@@ -145,12 +155,41 @@ async def _connect(connector: Connector, record: EndpointObservation, address: s
                 if record.get("kind") == "tor_or":
                     handshake["verified"] = False  # completed with the certificate never checked
                 record["tls_handshakes"].append(handshake)
+                if stream is None and _splits(record, handshake):
+                    stream = await _sni_split(connector, record, address)
             elif record.get("kind") == "tor_dir":
                 fetch = await tor_endpoints.fetch_directory_document(stream, address, port, connector.timeout)
                 record["directory"].append(fetch)
         finally:
             if stream is not None:
                 await close_quietly(stream)
+
+
+def _splits(record: EndpointObservation, handshake: TlsObservation) -> bool:
+    """A failure after the ClientHello that the SNI split can tell apart (not a Tor OR port's)."""
+    return (handshake["failure"] in SNI_SPLIT_FAILURES and record.get("kind") is None
+            and record["sni"] != limits.NEUTRAL_SNI)
+
+
+async def _sni_split(connector: Connector, record: EndpointObservation,
+                     address: str) -> httpcore.AsyncNetworkStream | None:
+    """The same address with limits.NEUTRAL_SNI (purpose "neutral_sni"); when the server answered
+    it (a completed handshake or an alert), the real name once more (purpose "sni_confirm"), so
+    that one flaky failure is not read as a filter. Recorded in the endpoint's lists; the real
+    name's stream when that second try validated."""
+    host, port = record["host"], record["port"]
+    tcp, neutral = await connector.neutral_handshake(host, address, port, limits.NEUTRAL_SNI)
+    record["tcp"].append(tcp)
+    if neutral is None:
+        return None
+    record["tls_handshakes"].append(neutral)
+    if not (neutral["handshake_completed"] or neutral["failure"] == v.SSL_FAILED_HANDSHAKE):
+        return None
+    tcp, again, stream = await connector.confirming_handshake(host, address, port, str(record["sni"]))
+    record["tcp"].append(tcp)
+    if again is not None:
+        record["tls_handshakes"].append(again)
+    return stream
 
 
 async def _measure_endpoint(kit: ProbeKit, endpoint: Endpoint, record: EndpointObservation,
@@ -170,10 +209,11 @@ async def _measure_endpoint(kit: ProbeKit, endpoint: Endpoint, record: EndpointO
     async with asyncio.TaskGroup() as group:
         for address in addresses:
             group.create_task(_connect(connector, record, address, slots))
-    # Attempts finish in any order; reports list them in address order.
+    # Attempts finish in any order; reports list them in address order, the endpoint's own first
+    # and the SNI split's after them (each address's in the order made: the sort is stable).
     order = {address: index for index, address in enumerate(addresses)}
-    record["tcp"].sort(key=lambda o: order.get(o["address"], len(order)))
-    record["tls_handshakes"].sort(key=lambda o: order.get(o["address"], len(order)))
+    record["tcp"].sort(key=lambda o: ("purpose" in o, order.get(o["address"], len(order))))
+    record["tls_handshakes"].sort(key=lambda o: ("purpose" in o, order.get(o["address"], len(order))))
     if "directory" in record:
         record["directory"].sort(key=lambda o: order.get(o["address"], len(order)))
 

@@ -95,6 +95,15 @@ class CertificateInfo(TypedDict):
     ca_issuers: NotRequired[list[str]]
 
 
+class PublicVerification(TypedDict):
+    """For a pinned endpoint whose chain failed its pin: the same name verified the way every web
+    target is (this system's trust store plus --ca-file), on the connection that captured the chain."""
+
+    verified: bool  # the chain validated for the name
+    failure: str | None  # how that verification (or its connection) failed; None when it validated
+    root_store: NotRequired[str]  # when verified: "public", "ca_file" or "system_only", as TlsObservation's
+
+
 class TlsObservation(TypedDict):
     """One TLS handshake with SNI over a fresh TCP connection to one address.
 
@@ -128,6 +137,9 @@ class TlsObservation(TypedDict):
     # SHA-256 of the intermediates fetched through AIA that this handshake was verified with
     # (a retry after the server's chain came incomplete).
     intermediates_fetched: NotRequired[list[str]]
+    # A pinned service endpoint's handshake that failed its pin (ssl_unknown_authority): whether
+    # the chain the server sent validates for the name without the pin (probes/connection.py).
+    public_verification: NotRequired[PublicVerification]
 
 
 class HttpTimings(TypedDict):

@@ -80,6 +80,9 @@ EVIDENCE_CODES: Final = (
     # A keyword request caught once but not confirmed by its second try (or answered with the server's
     # own trouble, 429 or 5xx): inconclusive.
     "keyword.unconfirmed",
+    # Issue 22 (docs/methodology.md, "Stale pins"): a pinned service endpoint's chain that misses its
+    # pin but validates for the name - the service changed its CA, kzprobe's pin is stale: inconclusive.
+    "tls.pin_stale",
     # Issue 18 (docs/methodology.md, "QUIC"): a QUIC handshake unanswered, closed, or failed otherwise.
     "quic.timeout",
     "quic.closed",

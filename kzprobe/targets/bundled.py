@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Final
 
@@ -10,6 +11,9 @@ _KZPROBE_DIR: Final = Path(__file__).resolve().parent.parent
 
 # Pinned CA bundles for service endpoints (`ca: signal` -> kzprobe/data/cas/signal.pem).
 CA_DIR: Final = _KZPROBE_DIR / "data" / "cas"
+# A directory of further pinned bundles, for a lab or a test network whose services have CAs of
+# their own (kzprobe lab sets it); a bundled name is never replaced from there.
+EXTRA_CA_DIR_VARIABLE: Final = "KZPROBE_CA_DIR"
 
 # Bundled lists: in a source checkout <repo>/targets/; in an installed wheel, package data.
 # The baselines alone are scanned beside quick targets (`scan --url`): they tell offline from blocked.
@@ -38,11 +42,18 @@ def bundled_target_files() -> list[Path]:
     return [directory / name for name in (*BUNDLED_TARGET_NAMES, *extra)]
 
 
+def _ca_dirs() -> list[Path]:
+    extra = os.environ.get(EXTRA_CA_DIR_VARIABLE, "").strip()
+    return [CA_DIR, Path(extra)] if extra else [CA_DIR]
+
+
 def ca_names() -> list[str]:
-    """Names of the pinned CA bundles shipped in kzprobe/data/cas/."""
-    return sorted(p.stem for p in CA_DIR.glob("*.pem")) if CA_DIR.is_dir() else []
+    """Names of the pinned CA bundles: shipped in kzprobe/data/cas/, or in $KZPROBE_CA_DIR."""
+    return sorted({p.stem for d in _ca_dirs() if d.is_dir() for p in d.glob("*.pem")})
 
 
 def ca_bundle_path(name: str) -> Path:
-    """Where the pinned CA bundle `name` (an endpoint's `ca`) is, whether or not it exists."""
-    return CA_DIR / f"{name}.pem"
+    """Where the pinned CA bundle `name` (an endpoint's `ca`) is, whether or not it exists: the
+    shipped one first, then $KZPROBE_CA_DIR's."""
+    paths = [d / f"{name}.pem" for d in _ca_dirs()]
+    return next((p for p in paths if p.is_file()), paths[0])

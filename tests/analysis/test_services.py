@@ -1,8 +1,8 @@
 """Service verdicts from endpoint observations: one row per rule of docs/messengers.md.
 
-Fixtures are endpoint records as probes/endpoints.py writes them, built by `endpoint(...)`:
-a host, a port, a role, and what happened at DNS, TCP and TLS. Addresses are public-looking
-(a bogon answer is itself a signature of blocking).
+Fixtures are endpoint records as probes/service_endpoints.py writes them, built by
+support/service_records.py (`endpoint(...)`: a host, a port, a role, and what happened at DNS,
+TCP and TLS). Addresses are public-looking (a bogon answer is itself a signature of blocking).
 """
 
 from __future__ import annotations
@@ -15,103 +15,17 @@ import pytest
 from kzprobe.analysis.fingerprint_file import bundled_fingerprints
 from kzprobe.analysis.services import analyse_service
 from kzprobe.report import vocabulary as v
-
-TELEGRAM_DCS = ["149.154.175.50", "149.154.167.51", "149.154.175.100", "149.154.167.91", "149.154.171.5",
-                "95.161.76.100"]
-SIGNAL_ROLES = {"chat": "chat.signal.org", "contacts": "cdsi.signal.org", "storage": "storage.signal.org",
-                "calling": "sfu.voip.signal.org"}
-
-
-def endpoint(host: str, port: int, role: str, *, dns="ok", tcp="ok", tls=None, ca=None, issuer="CN=Signal Messenger",
-             control_dns=None, address=None) -> dict:
-    """One endpoint record. dns: "ok", a failure string, or a list of addresses; tcp: "ok" or a
-    failure string; tls: None (no TLS), "ok" or a failure string; control_dns like dns, or None."""
-    literal = host.replace(".", "").isdigit() or ":" in host
-    address = address or (host if literal else f"31.13.{len(host)}.{port % 250}")
-    record = {"endpoint": f"[{host}]:{port}" if ":" in host else f"{host}:{port}", "host": host, "port": port,
-              "role": role, "tls": tls is not None, "sni": host if tls is not None else None, "ca": ca,
-              "dns": None if literal else _dns(host, dns, address), "control_dns": _dns(host, control_dns, address)
-              if control_dns is not None else None, "tcp": [], "tls_handshakes": [], "failure": None}
-    if record["dns"] is not None and not record["dns"]["addresses"]:
-        return record
-    target = (record["dns"] or {"addresses": [address]})["addresses"][0]
-    record["tcp"] = [{"hostname": host, "address": target, "port": port,
-                      "failure": None if tcp == "ok" else tcp, "duration_ms": 20.0}]
-    if tcp == "ok" and tls is not None:
-        failure = None if tls == "ok" else tls
-        completed = tls == "ok" or tls in (v.SSL_UNKNOWN_AUTHORITY, v.SSL_INVALID_HOSTNAME)
-        record["tls_handshakes"] = [{
-            "hostname": host, "address": target, "port": port, "sni": host, "failure": failure,
-            "handshake_completed": completed, "verified": tls == "ok", "version": "TLSv1.3" if completed else None,
-            "cipher": None, "alpn": None, "duration_ms": 30.0,
-            "peer_chain": [{"subject": "", "issuer": issuer, "sans": [host], "not_before": "", "not_after": "",
-                            "sha256": "ab" * 32}] if completed else [],
-        }]
-    return record
-
-
-def _dns(host, dns, address) -> dict:
-    addresses = dns if isinstance(dns, list) else [address] if dns == "ok" else []
-    return {"hostname": host, "resolver": "system", "addresses": addresses,
-            "failure": None if addresses else dns, "queries": [], "duration_ms": 5.0}
-
-
-def service(name: str, endpoints: list[dict], url: str | None = None) -> dict:
-    target = {"id": name.lower(), "name": name}
-    if url:
-        target["url"] = url
-    return {"target": target, "observations": {"endpoints": endpoints}, "started_at": "", "duration_ms": 1.0}
-
-
-def telegram(dropped=(), ports=(80, 443)) -> dict:
-    return service("Telegram", [endpoint(ip, port, "datacenter", tcp=v.GENERIC_TIMEOUT if ip in dropped else "ok")
-                                for ip in TELEGRAM_DCS for port in ports], url="https://web.telegram.org/")
-
-
-def whatsapp(chat_tcp="ok", chat_tls=None, registration="ok", chat_dns="ok", chat_control_dns=None) -> dict:
-    chat = [endpoint(f"e{i}.whatsapp.net", port, "chat", dns=chat_dns, tcp=chat_tcp,
-                     tls=chat_tls if port == 443 else None,
-                     control_dns=chat_control_dns)
-            for i in range(1, 17) for port in (443, 5222)]
-    return service("WhatsApp", chat + [endpoint("v.whatsapp.net", 443, "registration", tls=registration)],
-                   url="https://web.whatsapp.com/")
-
-
-def signal(**failing) -> dict:
-    """Signal's four service hosts, pinned to the signal CA; failing: role -> (step, failure)."""
-    records = []
-    for role, host in SIGNAL_ROLES.items():
-        step, failure = failing.get(role, (None, None))
-        kwargs = {"tls": "ok"}
-        if step == "tls":
-            kwargs["tls"] = failure
-            kwargs["issuer"] = ("CN=Qaznet Trust Network,C=KZ" if failure == v.SSL_UNKNOWN_AUTHORITY
-                                else "CN=Signal Messenger")
-        elif step == "tcp":
-            kwargs["tcp"] = failure
-        elif step == "dns":
-            kwargs["dns"] = failure
-        records.append(endpoint(host, 443, role, ca="signal", **kwargs))
-    return service("Signal", records)
-
-
-REACHABLE_WEB = {"verdict": "reachable", "blocking": None, "evidence": [], "explanation": "", "control": None}
-BLOCKED_WEB = {"verdict": "blocked", "blocking": "dns", "evidence": ["dns.nxdomain"], "explanation": "",
-               "control": None}
-
-
-class Context:
-    def __init__(self, connectivity=v.ONLINE, fingerprints=None):
-        self.connectivity = connectivity
-        self.fingerprints = fingerprints
-
-
-def analyse(result, control=None, connectivity=v.ONLINE, front_end=None, fingerprints=None, *,
-            interference=False, stale=False):
-    return analyse_service(result, control, Context(connectivity, fingerprints), front_end=front_end,
-                           interference_elsewhere=interference, control_stale=stale,
-                           control_age_s=36_000.0 if stale else None).to_dict()
-
+from support.service_records import (
+    BLOCKED_WEB,
+    REACHABLE_WEB,
+    TELEGRAM_DCS,
+    analyse,
+    endpoint,
+    service,
+    signal,
+    telegram,
+    whatsapp,
+)
 
 ROWS = [
     # id, result, control result, connectivity, front end, verdict, blocking, evidence (all present), parts, words
@@ -128,14 +42,17 @@ ROWS = [
     ("telegram-web-client-blocked-dcs-work", telegram(), None, v.ONLINE, BLOCKED_WEB,
      "blocked", "dns", ["dns.nxdomain"], {"datacenter": "ok", "web": "blocked"},
      ["partly blocked at dns", "the web front end is blocked (dns.nxdomain)", "data-centre works"]),
-    ("whatsapp-chat-reset-by-sni-registration-works", whatsapp(chat_tls=v.CONNECTION_RESET), None, v.ONLINE,
-     REACHABLE_WEB, "blocked", "tls", ["tls.reset"], {"chat": "partly_blocked", "registration": "ok", "web": "ok"},
-     ["partly blocked at tls", "16/32 chat endpoints were reset after the ClientHello", "registration and web work"]),
+    ("whatsapp-chat-reset-by-sni-registration-works", whatsapp(chat_tls=v.CONNECTION_RESET, chat_split="sni"), None,
+     v.ONLINE, REACHABLE_WEB, "blocked", "tls", ["tls.reset", "tls.sni_filter"],
+     {"chat": "partly_blocked", "registration": "ok", "web": "ok"},
+     ["partly blocked at tls", "16/32 chat endpoints were reset after the ClientHello", "registration and web work",
+      "a neutral server name was answered at the same address and the real name failed again"]),
     ("whatsapp-chat-nxdomain-while-registration-resolves", whatsapp(chat_dns=v.DNS_NXDOMAIN), None, v.ONLINE, None,
      "blocked", "dns", ["dns.nxdomain"], {"chat": "blocked", "registration": "ok"},
      ["32/32 chat endpoints got NXDOMAIN for their name"]),
-    ("whatsapp-registration-timeout-no-control", whatsapp(registration=v.GENERIC_TIMEOUT), None, v.ONLINE, None,
-     "blocked", "tls", ["tls.timeout"], {"chat": "ok", "registration": "blocked"},
+    ("whatsapp-registration-timeout-no-control", whatsapp(registration=v.GENERIC_TIMEOUT, registration_split="sni"),
+     None, v.ONLINE, None, "blocked", "tls", ["tls.timeout", "tls.sni_filter"],
+     {"chat": "ok", "registration": "blocked"},
      ["WhatsApp partly blocked at tls", "1/1 registration endpoint got no answer to the ClientHello", "chat works"]),
     ("self-signed-chat-certificates-are-not-mass-blocking",
      whatsapp(chat_tls=v.SSL_UNKNOWN_AUTHORITY, chat_tcp="ok"), None, v.ONLINE, None,
@@ -254,7 +171,7 @@ def test_control_summary_records_the_control_s_age():
 
 
 def test_every_whatsapp_endpoint_has_its_outcome():
-    result = whatsapp(chat_tls=v.CONNECTION_RESET)
+    result = whatsapp(chat_tls=v.CONNECTION_RESET, chat_split="sni")
     got = analyse(result, front_end=REACHABLE_WEB)
     entries = {e["endpoint"]: e for e in got["endpoints"]}
     assert len(got["endpoints"]) == 34  # 32 chat, registration, the web front end
@@ -337,7 +254,7 @@ def test_hostile_records_never_crash(mangle):
 
 
 def test_analysis_is_deterministic_and_pure():
-    result = whatsapp(chat_tls=v.CONNECTION_RESET)
+    result = whatsapp(chat_tls=v.CONNECTION_RESET, chat_split="sni")
     before = copy.deepcopy(result)
     assert analyse(result) == analyse(copy.deepcopy(result))
     assert result == before

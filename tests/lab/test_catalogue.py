@@ -235,9 +235,14 @@ def test_resolver_stays_silent_when_told_to_and_on_garbage():
     assert resolver.answer(b"\x00\x01garbage") is None
 
 
-def test_targets_file_is_an_ordinary_target_list(tmp_path):
+def test_targets_file_is_an_ordinary_target_list(tmp_path, monkeypatch):
+    from kzprobe.lab.certs import PINS_DIR, CertificateFactory
+    from kzprobe.lab.site_spec import LAB_SERVICE_CA
     from kzprobe.targets import load_targets
 
+    # The lab's service CA, which its pinned endpoints name (`ca:`), as a built lab has it.
+    CertificateFactory(tmp_path / "certs").pinned_leaf("chat.kzlab.test", LAB_SERVICE_CA)
+    monkeypatch.setenv("KZPROBE_CA_DIR", str(tmp_path / "certs" / PINS_DIR))
     path = tmp_path / "lab.yaml"
     allocation = allocate(SCENARIOS)
     path.write_text(targets_yaml(SCENARIOS, allocation), encoding="utf-8")
@@ -250,6 +255,8 @@ def test_targets_file_is_an_ordinary_target_list(tmp_path):
     assert [(e.host, e.port, e.role) for e in datacentres[:2]] == [
         (allocation.endpoints[("service-datacentres-dropped", "@dc1")], port, "datacenter") for port in (80, 443)]
     assert all(e.tls for e in targets["service-chat-reset"].endpoints)
+    assert [e.ca for e in targets["service-pin-stale"].endpoints] == [LAB_SERVICE_CA, LAB_SERVICE_CA]
+    assert targets["service-pin-stale"].endpoints[0].ca_file == tmp_path / "certs" / PINS_DIR / "kzlab-service.pem"
 
 
 def test_certificates_name_hosts_and_address_literals(tmp_path):

@@ -28,6 +28,7 @@ from kzprobe.scan.run import ScanOptions, build_probe_kit
 from kzprobe.targets import Endpoint, Target
 from kzprobe.targets import bundled as targets_module
 from support.loopback import DnsTable, LoopbackServers
+from support.sni_servers import SniServer
 
 DNS_ADDRESS = "127.0.0.20"
 SERVICE = "127.0.0.21"  # the service's real servers (chain to the pinned CA)
@@ -238,10 +239,15 @@ def test_endpoint_behaviours(dns_server, behaviour, tcp_failure, tls_failure):
         records, _ = run_with_servers(setup, kit_for(dns_server, 0.5), target)
     record = records[0]
     assert record["dns"] is None  # IP literal: no resolution
-    assert [t["failure"] for t in record["tcp"]] == [tcp_failure]
+    assert [t["failure"] for t in record["tcp"] if "purpose" not in t] == [tcp_failure]
     if tls_failure:
         assert record["tls_handshakes"][0]["failure"] == tls_failure
         assert record["tls_handshakes"][0]["sni"] == "e1.whatsapp.test"
+        # The SNI split: the neutral name, swallowed too, and no second try of the real name.
+        neutral = record["tls_handshakes"][1]
+        assert (neutral["purpose"], neutral["sni"], neutral["failure"]) == ("neutral_sni", "example.com", tls_failure)
+        assert [t.get("purpose") for t in record["tcp"]] == [None, "neutral_sni"]
+        assert len(record["tls_handshakes"]) == 2
     else:
         assert record["tls_handshakes"] == []
 
@@ -285,7 +291,9 @@ def test_ipv6_literal_endpoint(dns_server):
 
 def test_many_endpoints_are_bounded_ordered_and_closed(dns_server):
     # 40 endpoints whose ClientHello is swallowed: all measured, never more than the bound open
-    # at once, every record in target order, every connection closed by the probe.
+    # at once, every record in target order, every connection closed by the probe; the SNI split
+    # adds exactly one neutral-name connection per failed handshake (the neutral name is
+    # swallowed too, so the real name is not tried again).
     count = 40
 
     async def setup():
@@ -298,9 +306,10 @@ def test_many_endpoints_are_bounded_ordered_and_closed(dns_server):
     handshakes = [r["tls_handshakes"][0] for r in records]
     assert all(h["failure"] == v.GENERIC_TIMEOUT and not h["handshake_completed"] for h in handshakes)
     assert all(h["duration_ms"] >= 250 for h in handshakes)  # each waited out its own timeout
-    assert swallow.opened == count
+    assert all([h.get("purpose") for h in r["tls_handshakes"]] == [None, "neutral_sni"] for r in records)
+    assert swallow.opened == 2 * count
     assert swallow.most_open <= ENDPOINT_OPERATIONS_AT_ONCE
-    assert swallow.closed_by_client == count and swallow.open_now == 0
+    assert swallow.closed_by_client == 2 * count and swallow.open_now == 0
 
 
 def test_a_deadline_keeps_what_was_measured(dns_server):
@@ -367,7 +376,8 @@ def test_a_bundle_replaced_on_disk_is_loaded_afresh(tmp_path):
 CLI_WEB = "127.0.0.40"  # a working page (IP literal: its loopback address is not a DNS answer)
 CLI_DCS = ("127.0.0.41", "127.0.0.42", "127.0.0.43")  # "data centres" whose SYNs vanish
 CLI_SERVICE = "127.0.0.44"  # TLS service host, certificate from the scan's --ca-file
-CLI_RESET = "127.0.0.45"  # resets the connection when the ClientHello arrives
+CLI_RESET = "127.0.0.45"  # resets the connection when any ClientHello arrives (the server refuses TLS)
+CLI_SNI = "127.0.0.46"  # resets ClientHellos naming storage.messenger.test, serves the rest (SNI filtering)
 
 
 async def _reset_on_hello(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -403,6 +413,7 @@ def test_service_targets_through_the_cli(tmp_path, dns_server):
         return 200, {"Content-Type": "text/html"}, b"<title>home</title><p>a working page</p>"
 
     with LoopbackServers(CLI_WEB, DnsTable({}), page, None) as web, \
+            SniServer(CLI_SNI, server_context(ca, "chat.messenger.test"), ["storage.messenger.test"]) as sni, \
             blackhole(CLI_DCS[0]) as p0, blackhole(CLI_DCS[1]) as p1, blackhole(CLI_DCS[2]) as p2:
         for _ in range(100):
             if len(ports) == 2:
@@ -421,6 +432,11 @@ targets:
       - {{host: {CLI_DCS[2]}, port: {p2}, role: datacenter}}
   - id: messenger-lab
     name: Messenger (lab)
+    endpoints:
+      - {{host: {CLI_SERVICE}, port: {ports['service']}, tls: true, sni: chat.messenger.test, role: chat}}
+      - {{host: {CLI_SNI}, port: {sni.port}, tls: true, sni: storage.messenger.test, role: storage}}
+  - id: refusing-lab
+    name: Refusing (lab)
     endpoints:
       - {{host: {CLI_SERVICE}, port: {ports['service']}, tls: true, sni: chat.messenger.test, role: chat}}
       - {{host: {CLI_RESET}, port: {ports['reset']}, tls: true, sni: storage.messenger.test, role: storage}}
@@ -444,15 +460,22 @@ targets:
     assert "3/3 data-centre endpoints timed out at TCP connect" in telegram["explanation"]
     assert [e["tcp"][0]["failure"] for e in telegram["observations"]["endpoints"]] == [v.GENERIC_TIMEOUT] * 3
 
+    # SNI filtering: the neutral name passes where the real name is reset, twice.
     messenger = results["messenger-lab"]
-    assert (messenger["verdict"], messenger["blocking"], messenger["evidence"]) == ("blocked", "tls", ["tls.reset"])
+    assert (messenger["verdict"], messenger["blocking"], messenger["evidence"]) == \
+        ("blocked", "tls", ["tls.reset", "tls.sni_filter"])
     assert "partly blocked at tls" in messenger["explanation"] and "chat works" in messenger["explanation"]
     chat, storage = messenger["observations"]["endpoints"]
     assert chat["tls_handshakes"][0]["verified"] and storage["tls_handshakes"][0]["failure"] == v.CONNECTION_RESET
+    assert [h.get("purpose") for h in storage["tls_handshakes"]] == [None, "neutral_sni", "sni_confirm"]
+    # A server resetting every ClientHello, the neutral name's too: no censor's SNI signature.
+    refusing = results["refusing-lab"]
+    assert (refusing["verdict"], refusing["evidence"]) == ("inconclusive", ["tls.reset", "control.missing"])
+    assert "a neutral server name failed at the same address too" in refusing["explanation"]
 
     assert results["working-lab"]["verdict"] == "reachable"
 
     show = subprocess.run([sys.executable, "-m", "kzprobe", "show", str(output)], **common)
     assert show.returncode == 0, show.stderr
-    for target_id in ("telegram-lab", "messenger-lab", "working-lab"):
+    for target_id in ("telegram-lab", "messenger-lab", "refusing-lab", "working-lab"):
         assert sum(target_id in line for line in show.stdout.splitlines()) == 1

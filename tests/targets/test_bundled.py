@@ -192,6 +192,26 @@ def test_signal_ca_bundle_is_signals_current_root() -> None:
     assert ssl.create_default_context(cafile=str(CA_DIR / "signal.pem")).cert_store_stats()["x509_ca"] == 1
 
 
+@pytest.mark.parametrize("name, found_in", [
+    ("labservice", "extra"),  # a lab's or a test network's own service CA
+    ("signal", "bundled"),  # a bundled name is never replaced from the extra directory
+    ("absent", None),
+])
+def test_pinned_bundles_from_kzprobe_ca_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str,
+                                            found_in: str | None) -> None:
+    extra = tmp_path / "pins"
+    extra.mkdir()
+    for stem in ("labservice", "signal"):
+        (extra / f"{stem}.pem").write_text("not the real one\n", encoding="utf-8")
+    monkeypatch.setenv(targets_module.EXTRA_CA_DIR_VARIABLE, str(extra))
+    path = targets_module.ca_bundle_path(name)
+    assert path.is_file() == (found_in is not None)
+    assert path.parent == (extra if found_in == "extra" else CA_DIR)
+    assert {"labservice", "signal"} <= set(targets_module.ca_names())
+    monkeypatch.delenv(targets_module.EXTRA_CA_DIR_VARIABLE)
+    assert "labservice" not in targets_module.ca_names()
+
+
 def test_bundled_files_fall_back_to_package_data(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     packaged = tmp_path / "kzprobe" / "data" / "targets"
     packaged.mkdir(parents=True)

@@ -3,8 +3,11 @@ the web front end by the web rules' verdict."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Final
 
+from kzprobe.analysis import explain
+from kzprobe.analysis.certificate_rules import CA_FILE, same_certificate
 from kzprobe.analysis.names import is_ip_literal
 from kzprobe.analysis.services.members import J_BLOCKED, J_DOWN, J_OK, J_UNKNOWN, J_UNTESTED, Member
 from kzprobe.analysis.services.outcomes import (
@@ -12,6 +15,8 @@ from kzprobe.analysis.services.outcomes import (
     LOCAL_INSPECTION,
     NOT_MEASURED,
     OK,
+    PIN_STALE,
+    SPLIT_SNI_FILTER,
     UNTESTED_OUTCOMES,
     Outcome,
     endpoint_outcome,
@@ -21,7 +26,12 @@ from kzprobe.analysis.services.records import EndpointFacts
 from kzprobe.report import vocabulary as v
 
 # Outcomes no outage produces: blocked without a control (package docstring).
-_SIGNATURES: Final = frozenset({"dns.bogon", "dns.blockpage_ip", "tls.reset", "tls.eof", "tls.timeout", "tls.mitm"})
+_SIGNATURES: Final = frozenset({"dns.bogon", "dns.blockpage_ip", "tls.mitm"})
+# A handshake reset, closed or silenced after the ClientHello: blocked without a control only when
+# the SNI split shows the name cut (a neutral name answered at the same address, the real name
+# failed again) - a server refusing every ClientHello fails the neutral name too. A Tor OR port
+# gets no split (its name is random): the failure itself stays the signature there, as before.
+_HANDSHAKE_CUTS: Final = frozenset({"tls.reset", "tls.eof", "tls.timeout"})
 # A resolver lying about a name: blocked whatever the server's state, even if the control fails it.
 _LIES: Final = frozenset({"dns.bogon", "dns.blockpage_ip"})
 # Resolution failures the control resolver can contradict.
@@ -47,8 +57,10 @@ def _judge(facts: EndpointFacts, outcome: Outcome, control: Outcome | None,
         if outcome.code in _LIES:
             return J_BLOCKED, "signature"
         return J_DOWN, "control"
-    if outcome.code in _SIGNATURES:
+    if outcome.code in _SIGNATURES or (outcome.code in _HANDSHAKE_CUTS and facts.kind == "tor_or"):
         return J_BLOCKED, "signature"
+    if outcome.code in _HANDSHAKE_CUTS and outcome.split == SPLIT_SNI_FILTER:
+        return J_BLOCKED, "sni_filter"
     if outcome.code in _DNS_FAILURES:
         answer = facts.control_dns
         if answer is not None and answer.addresses and (outcome.code != "dns.timeout" or resolver_works):
@@ -82,17 +94,44 @@ def judge_each(endpoints: list[EndpointFacts], control_endpoints: list[EndpointF
     """Every endpoint judged on its own (and against the control), before mass failure."""
     outcomes = [endpoint_outcome(e, fingerprints, local_root) for e in endpoints]
     in_control: dict[str, Outcome] = {}
+    control_facts: dict[str, EndpointFacts] = {}
     for facts in control_endpoints or []:
         in_control.setdefault(facts.label, endpoint_outcome(facts, fingerprints))
+        control_facts.setdefault(facts.label, facts)
     resolver_works = any(not is_ip_literal(e.host) and o.code not in _DNS_FAILURES | _LIES and o.code != NOT_MEASURED
                          for e, o in zip(endpoints, outcomes, strict=True))
     members = []
     for facts, outcome in zip(endpoints, outcomes, strict=True):
         control = in_control.get(facts.label)
-        judgement, reason = _judge(facts, outcome, control, resolver_works, control_stale)
+        if outcome.code == PIN_STALE:
+            theirs = None if control_stale else control_facts.get(facts.label)
+            outcome, judgement, reason = _stale_pin(facts, outcome, theirs)
+        else:
+            judgement, reason = _judge(facts, outcome, control, resolver_works, control_stale)
         members.append(Member(facts.label, facts.role, facts.host, outcome, judgement, reason,
                               control.code if control is not None else None))
     return members
+
+
+def _stale_pin(facts: EndpointFacts, outcome: Outcome,
+               control: EndpointFacts | None) -> tuple[Outcome, str, str | None]:
+    """A chain that misses its pin but validates for the name (outcomes.PIN_STALE): unknown, not
+    interception, whatever the control says - the service changed its certificate authority. Only
+    a chain valid through a root from --ca-file alone, while a fresh control got another
+    certificate (issuer or key) for the endpoint, is interception, as TLS rule 2 says of any site."""
+    here = next((h.chain[0] for h in facts.tls_handshakes
+                 if h.purpose is None and h.address == outcome.address and h.chain), None)
+    theirs = [h.chain[0] for h in (control.tls_handshakes if control is not None else ())
+              if h.purpose is None and h.completed and h.chain]
+    if here is None or not theirs:
+        return outcome, J_UNKNOWN, None
+    if any(same_certificate(here, other) for other in theirs):
+        return replace(outcome, detail=f"{outcome.detail}; the control scan got the same certificate"), J_UNKNOWN, None
+    other = f"another certificate (issuer {explain.cite(theirs[0].issuer, 120)})"
+    if outcome.trust == CA_FILE:
+        return (replace(outcome, code="tls.mitm", detail=f"{outcome.detail}, while the control scan got {other}"),
+                J_BLOCKED, "control_certificate")
+    return replace(outcome, detail=f"{outcome.detail}; the control scan got {other}"), J_UNKNOWN, None
 
 
 def front_end_member(url: str, web_verdict: dict) -> Member:

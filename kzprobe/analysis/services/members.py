@@ -24,7 +24,8 @@ class Member:
     host: str
     outcome: Outcome
     judgement: str
-    reason: str | None = None  # "control", "control_resolver", "signature", "mass", "web"
+    # "control", "control_resolver", "signature", "sni_filter", "control_certificate", "mass", "web"
+    reason: str | None = None
     control: str | None = None  # the outcome code in the control scan, when it measured this
     web: dict | None = None  # the front end's own web verdict
 

@@ -7,6 +7,9 @@ from typing import Any, Final
 
 from kzprobe.analysis import explain
 from kzprobe.analysis.addresses import special_block
+from kzprobe.analysis.certificate_rules import CA_FILE, PUBLIC
+from kzprobe.analysis.codes import SNI_FILTER_FAILURES
+from kzprobe.analysis.context import SYSTEM_ONLY
 from kzprobe.analysis.facts import TlsFact
 from kzprobe.analysis.names import is_ip_literal
 from kzprobe.analysis.services.records import EndpointFacts
@@ -20,6 +23,24 @@ UNTESTED_OUTCOMES: Final = (NOT_MEASURED, NO_IPV6)
 # A chain re-signed by the software inspecting this machine's HTTPS (analysis/inspection.py): the
 # endpoint's own certificate cannot be seen from here, so its pin proves nothing either way.
 LOCAL_INSPECTION: Final = "tls.local_inspection"
+# A pinned endpoint's chain that misses its pin but validates for the name through a public root
+# (or one from --ca-file): the service changed its certificate authority, and kzprobe's pin is
+# stale (Signal moved to a public CA in 2022). Not interception: docs/methodology.md.
+PIN_STALE: Final = "tls.pin_stale"
+# Roots a stale pin's chain may validate through: Mozilla's public set, and the operator's own.
+_TRUSTED_ROOTS: Final = (PUBLIC, CA_FILE)
+
+# What the SNI split (the same address with a neutral name, then the real name once more) said
+# about a handshake reset, closed or silenced after the ClientHello (Outcome.split):
+SPLIT_SNI_FILTER: Final = "sni_filter"  # neutral name answered, the real name failed again: the name is cut
+SPLIT_UNCONFIRMED: Final = "unconfirmed"  # neutral name answered, the real name not failed a second time
+SPLIT_NEUTRAL_FAILED: Final = "neutral_failed"  # the neutral name failed too: the server or its address
+SPLIT_UNTRIED: Final = "untried"  # no split recorded (a report made before it, an imported measurement)
+_SPLIT_DETAILS: Final = {
+    SPLIT_SNI_FILTER: "a neutral server name was answered at the same address and the real name failed again",
+    SPLIT_UNCONFIRMED: "a neutral server name was answered at the same address, the real name not tried again",
+    SPLIT_NEUTRAL_FAILED: "a neutral server name failed at the same address too",
+}
 
 # Layers an outcome code can name, in the order a connection goes through them.
 LAYER_ORDER: Final = ("dns", "tcp", "tls", "http", "network")
@@ -51,6 +72,8 @@ class Outcome:
     address: str | None = None  # where it worked, or where it failed
     failure: str | None = None  # the failure string behind the code
     detail: str | None = None  # e.g. the issuer of the chain an interceptor presented
+    split: str | None = None  # SPLIT_*: a TLS reset, close or silence's SNI split (not a Tor OR port's)
+    trust: str | None = None  # PIN_STALE: the origin of the root its chain validated through
 
     @property
     def failing(self) -> bool:
@@ -79,9 +102,10 @@ def endpoint_outcome(facts: EndpointFacts, fingerprints: Any = None, local_root:
         known = _blockpage_address(facts.dns.addresses, fingerprints)
         if known:
             return Outcome("dns.blockpage_ip", known)
-    attempts = [t for t in facts.tcp if not t.vantage_lacks_ipv6]
+    own = [t for t in facts.tcp if t.purpose is None]  # not the SNI split's connections
+    attempts = [t for t in own if not t.vantage_lacks_ipv6]
     if not attempts:
-        return Outcome(NO_IPV6 if facts.tcp else NOT_MEASURED)
+        return Outcome(NO_IPV6 if own else NOT_MEASURED)
     connected = [t for t in attempts if t.ok]
     if not connected:
         first = attempts[0]
@@ -95,15 +119,35 @@ def endpoint_outcome(facts: EndpointFacts, fingerprints: Any = None, local_root:
     if not facts.tls:
         return Outcome(OK, connected[0].address)
     addresses = {t.address for t in connected}
-    handshakes = [h for h in facts.tls_handshakes if h.address in addresses]
+    handshakes = [h for h in facts.tls_handshakes if h.address in addresses and h.purpose is None]
     if not handshakes:
         return Outcome(NOT_MEASURED, connected[0].address)
     good = next((h for h in handshakes if h.ok or (facts.kind == "tor_or" and h.completed and h.failure is None)), None)
+    # The real name's second try after the neutral one was answered: a flaky first handshake.
+    good = good or next((h for h in facts.tls_handshakes if h.purpose == v.PURPOSE_SNI_CONFIRM and h.ok
+                         and h.address in addresses), None)
     if good is not None:
         # A Tor OR port's certificate is self-signed by design and never checked: for it the
         # handshake completing is the whole test (docs/circumvention.md).
         return Outcome(OK, good.address)
     return _tls_outcome(facts, handshakes[0], fingerprints, local_root)
+
+
+def sni_split(facts: EndpointFacts) -> str:
+    """What the SNI split recorded at the addresses whose own handshake was reset, closed or
+    silenced after the ClientHello (SPLIT_*), as the web rules read it (analysis/transport_rules.py)."""
+    failed = {h.address for h in facts.tls_handshakes
+              if h.purpose is None and not h.completed and h.failure in SNI_FILTER_FAILURES}
+    neutral = [h for h in facts.tls_handshakes if h.purpose == v.PURPOSE_NEUTRAL_SNI and h.address in failed]
+    answered = {h.address for h in neutral if h.answered}
+    if any(h.purpose == v.PURPOSE_SNI_CONFIRM and h.address in answered and not h.completed and h.failure is not None
+           for h in facts.tls_handshakes):
+        return SPLIT_SNI_FILTER
+    if answered:
+        return SPLIT_UNCONFIRMED
+    if neutral or any(t.purpose == v.PURPOSE_NEUTRAL_SNI and t.address in failed for t in facts.tcp):
+        return SPLIT_NEUTRAL_FAILED
+    return SPLIT_UNTRIED
 
 
 def _directory_outcome(facts: EndpointFacts, addresses: set[str], first: str) -> Outcome:
@@ -126,7 +170,11 @@ def _directory_outcome(facts: EndpointFacts, addresses: set[str], first: str) ->
 def _tls_outcome(facts: EndpointFacts, handshake: TlsFact, fingerprints: Any, local_root: str | None) -> Outcome:
     failure = handshake.failure or v.SSL_INVALID_CERTIFICATE  # completed, yet not verified
     if failure not in _VERIFICATION_FAILURES:
-        return Outcome(_TLS_CODES.get(failure, "tls.unknown"), handshake.address, failure)
+        code = _TLS_CODES.get(failure, "tls.unknown")
+        if failure not in SNI_FILTER_FAILURES or facts.kind == "tor_or":
+            return Outcome(code, handshake.address, failure)  # an OR port's name is random: no split
+        split = sni_split(facts)
+        return Outcome(code, handshake.address, failure, _SPLIT_DETAILS.get(split), split=split)
     known = _interception_authority(handshake, fingerprints)
     if known is not None:
         return Outcome("tls.mitm", handshake.address, failure, f"known interception authority {known}")
@@ -135,7 +183,16 @@ def _tls_outcome(facts: EndpointFacts, handshake: TlsFact, fingerprints: Any, lo
     if local_root and top is not None and top.issuer == local_root:
         return Outcome(LOCAL_INSPECTION, handshake.address, failure, detail)
     if facts.ca is not None and failure == v.SSL_UNKNOWN_AUTHORITY:
-        # A pinned endpoint's chain must lead to its own CA: anything else is interception.
+        if handshake.public_verified and handshake.public_root_store in _TRUSTED_ROOTS:
+            # Valid for the name without the pin: the service changed its authority (judgement.py
+            # still compares a --ca-file root's certificate with the control's).
+            where = "a public root" if handshake.public_root_store == PUBLIC else "a root given with --ca-file"
+            stale = f"{detail}, valid for the name through {where}" if detail else f"valid for the name through {where}"
+            return Outcome(PIN_STALE, handshake.address, failure, stale, trust=handshake.public_root_store)
+        # A pinned endpoint's chain must lead to its own CA, or validate for the name like any
+        # site's (a root installed here does not count): anything else is interception.
+        if handshake.public_verified and handshake.public_root_store == SYSTEM_ONLY:
+            detail = f"{detail}, valid only through a root installed on this machine" if detail else None
         return Outcome("tls.mitm", handshake.address, failure, detail)
     # An unrecognised authority on a public-CA endpoint may be a broken server as well as an
     # interceptor nobody has fingerprinted: the control scan decides.

@@ -21,15 +21,17 @@ PART_UNTESTED: Final = "untested"
 # lone failing host (one of Signal's services) is left to the control scan.
 MASS_FAILURE_MIN_SERVERS: Final = 2
 
-# ...but only failures with a censor's shape add up to it: silence at TCP (a dropped SYN; the
-# TLS silences, resets and closes after the ClientHello and the lying DNS answers are blocked on
-# their own already). A service down for everyone has its hosts refuse (an RST to every SYN:
+# ...but only failures with a censor's shape add up to it: silence at TCP (a dropped SYN), and
+# silence or a reset right after the ClientHello that the SNI split did not already call SNI
+# filtering (the neutral name failed too, or no split was recorded: a censor cutting the
+# address after the handshake looks so; lying DNS answers are blocked on their own already).
+# A service down for everyone has its hosts refuse (an RST to every SYN:
 # nothing listens), its names fail to resolve (WhatsApp's and Facebook's on 4 October 2021, when
 # their DNS servers left the Internet: https://engineering.fb.com/2021/10/05/networking-traffic/outage-details/),
 # or its certificates fail: an outage until a control scan says otherwise. Silence can be an
 # outage too (routes withdrawn), which is why the floor also needs interference elsewhere in the
 # scan (judgement.py).
-CENSOR_SHAPED: Final = frozenset({"tcp.timeout"})
+CENSOR_SHAPED: Final = frozenset({"tcp.timeout", "tls.timeout", "tls.reset"})
 
 
 def by_role(members: list[Member]) -> dict[str, list[Member]]:

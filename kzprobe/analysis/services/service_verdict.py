@@ -9,7 +9,7 @@ from typing import Final
 from kzprobe.analysis import explain
 from kzprobe.analysis.conclusion import Verdict, blocked, down, inconclusive, reachable
 from kzprobe.analysis.services.members import J_BLOCKED, J_DOWN, J_OK, J_UNKNOWN, Member
-from kzprobe.analysis.services.outcomes import LAYER_ORDER
+from kzprobe.analysis.services.outcomes import LAYER_ORDER, PIN_STALE, SPLIT_SNI_FILTER
 from kzprobe.analysis.services.parts import (
     PART_BLOCKED,
     PART_DOWN,
@@ -28,6 +28,9 @@ from kzprobe.report import vocabulary as v
 # network directly (its directory documents can come through the OR port too); the bridges are
 # the way around, named as a part that still works (docs/circumvention.md).
 ESSENTIAL_ROLES: Final = ("chat", "datacenter", "relay")
+# Said when an endpoint's chain missed its pin but validated for the name (outcomes.PIN_STALE).
+_STALE_PIN: Final = ("the service's certificate no longer matches kzprobe's pinned CA, which is not interception "
+                     "since the chain validates for the name: update the target list (the endpoint's ca)")
 # Evidence for outcomes the vocabulary has no code for yet (the explanation and the endpoint
 # list keep the precise code): an ICMP "unreachable" rejects like a refusal; a TLS alert or an
 # unclassified failure aborts the step like a reset.
@@ -87,17 +90,23 @@ def service_verdict(name: str, members: list[Member], connectivity: str, *,
     unclear = [role for role, status in statuses.items() if status == PART_INCONCLUSIVE]
     if unclear:
         unknown = [m for role in unclear for m in parts[role] if m.judgement == J_UNKNOWN]
-        reason = "control.missing" if all(m.control is None for m in unknown) else "control.failed"
-        if control_stale and any(m.control is not None for m in unknown):
-            reason = "control.stale"
         clauses = [part_clause(role, parts[role], J_UNKNOWN) for role in unclear]
-        them = "it" if len(unknown) == 1 else "them"
+        # A stale pin is no question for a control: the service changed its certificate authority.
+        pins = _STALE_PIN if any(m.outcome.code == PIN_STALE for m in unknown) else ""
+        rest = [m for m in unknown if m.outcome.code != PIN_STALE]
+        if not rest:
+            return inconclusive(_evidence(unknown), explain.sentence(
+                f"{name} unclear: " + "; ".join(clauses), pins, works(working_parts))), statuses
+        reason = "control.missing" if all(m.control is None for m in rest) else "control.failed"
+        if control_stale and any(m.control is not None for m in rest):
+            reason = "control.stale"
+        them = "it" if len(rest) == 1 else "them"
         why = {"control.missing": f"no control scan measured {them}",
                "control.failed": f"the control scan could not measure {them}",
                "control.stale": (f"the control scan measured {them} too long before this scan "
                                  "to say they work now")}[reason]
         return inconclusive([*_evidence(unknown), reason], explain.sentence(
-            f"{name} unclear: " + "; ".join(clauses),
+            f"{name} unclear: " + "; ".join(clauses), pins,
             f"{why}, so blocking cannot be told from an outage", works(working_parts))), statuses
     if not tested_parts:
         return inconclusive(["control.missing"], explain.sentence(
@@ -119,8 +128,10 @@ def _main_layer(members: list[Member]) -> str:
 
 
 def _evidence(members: list[Member]) -> list[str]:
-    """Evidence codes of these members' outcomes, most frequent first (vocabulary order on ties)."""
-    codes = (_EVIDENCE_STAND_INS.get(m.outcome.code, m.outcome.code) for m in members)
+    """Evidence codes of these members' outcomes, most frequent first (vocabulary order on ties);
+    tls.sni_filter beside the failure of each blocked member whose SNI split showed the name cut."""
+    codes = [_EVIDENCE_STAND_INS.get(m.outcome.code, m.outcome.code) for m in members]
+    codes += ["tls.sni_filter" for m in members if m.judgement == J_BLOCKED and m.outcome.split == SPLIT_SNI_FILTER]
     counts = Counter(code for code in codes if code in v.EVIDENCE_CODES)
     order = {code: index for index, code in enumerate(v.EVIDENCE_CODES)}
     return sorted(counts, key=lambda code: (-counts[code], order[code]))

@@ -111,9 +111,10 @@ _FORGED_SUFFIX: Final = {m.TLS_MITM: "qaznet", m.TLS_MITM_INSTALLED: "installed"
                           m.TLS_MITM_LOCAL: "antivirus"}
 
 
-def certificate_files(certs_dir: Path, name: str, action: str) -> tuple[Path, Path]:
-    """(chain, key): an interceptor's forged chain for `name`, or the name's own certificate."""
+def certificate_files(certs_dir: Path, name: str, action: str, pinned: bool = False) -> tuple[Path, Path]:
+    """(chain, key): an interceptor's forged chain for `name`, or the name's own certificate (from
+    the lab's service CA for an endpoint `pinned` to it, lab/certs.py pinned_leaf)."""
     suffix = _FORGED_SUFFIX.get(action)
     if suffix is not None:
         return certs_dir / f"{name}.{suffix}.pem", certs_dir / f"{name}.{suffix}.key"
-    return certs_dir / f"{name}.pem", certs_dir / "leaf.key"
+    return certs_dir / (f"{name}.pinned.pem" if pinned else f"{name}.pem"), certs_dir / "leaf.key"

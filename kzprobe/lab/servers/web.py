@@ -116,7 +116,8 @@ class WebServer:
                         continue  # the middlebox ends these connections before any handshake
                     name = self._certificate_name(listener, port, sni)
                     try:
-                        self._context(*middlebox.certificate_files(self.certs_dir, name, action))
+                        pinned = port.get("pinned", False)
+                        self._context(*middlebox.certificate_files(self.certs_dir, name, action, pinned))
                     except OSError:
                         pass  # missing or bad files: the connection fails then, as it always has
             for host in names:
@@ -175,8 +176,9 @@ class WebServer:
         return self.sites.get(listener["hosts"][0]) if listener["server"] == "site" and listener["hosts"] else None
 
     def _tls_action(self, listener: dict, port: dict, sni: str | None) -> str:
-        """By the name the ClientHello carries, at any address; a rule for the address first (middlebox.py)."""
-        at_address = self._site_at_address(listener)
+        """By the name the ClientHello carries, at any address; a rule for the address first (middlebox.py):
+        a site's, or an endpoint port's own."""
+        at_address = self._site_at_address(listener) or port.get("middlebox")
         keyword = next((k for k in self.keywords if k.get("at") == m.KEYWORD_IN_SNI and sni
                         and k["keyword"] in sni.lower()), None)
         if keyword is not None:  # the censor's word in the server name, at any address
@@ -209,7 +211,7 @@ class WebServer:
         if at_address and at_address.get("tls_delay_any_name"):
             await asyncio.sleep(at_address["tls_delay_any_name"])  # the server slow for every name
         name = self._certificate_name(listener, port, sni)
-        chain, key = middlebox.certificate_files(self.certs_dir, name, action)
+        chain, key = middlebox.certificate_files(self.certs_dir, name, action, port.get("pinned", False))
         reader, writer = await self._streams(conn, self._context(chain, key))
         await self._serve_http(reader, writer, listener, port, tls=True)
 
