@@ -73,10 +73,14 @@ def _endpoint_failure(entry: dict[str, Any]) -> EndpointFailure | None:
     host = text(endpoint.get("host")) or "?"
     port = integer(endpoint.get("port"))
     for step, keys in _STEPS:
-        attempts = next((objects(entry[key]) for key in keys if isinstance(entry.get(key), (list, dict))), [])
+        recorded = next((objects(entry[key]) for key in keys if isinstance(entry.get(key), (list, dict))), [])
+        # The SNI split's connections and handshakes (a "purpose") are not the endpoint's own: a
+        # neutral name answered proves nothing works; only the real name's second try can.
+        attempts = [a for a in recorded if "purpose" not in a]
         if not attempts:
             continue
-        if any(attempt.get("failure") is None for attempt in attempts):
+        if any(attempt.get("failure") is None for attempt in attempts) or any(
+                a.get("purpose") == v.PURPOSE_SNI_CONFIRM and a.get("failure") is None for a in recorded):
             continue
         chosen = _telling_attempt(attempts)
         failure = chosen.get("failure")

@@ -20,6 +20,7 @@ from support.service_records import TELEGRAM_DCS, analyse, endpoint, service
 PUBLIC_ISSUER = "CN=R11,O=Let's Encrypt,C=US"  # a public CA the service moved to
 SIGNAL_ISSUER = "CN=Signal Messenger"  # the CA kzprobe pins
 OTHER_KEY = "ef" * 32
+NEW_ROOT = "CN=Signal Messenger 2,O=Signal Messenger\\, LLC"  # a new private root the pin does not know yet
 
 
 def signal(chat: dict | None = None) -> dict:
@@ -76,6 +77,18 @@ PIN_ROWS = [
      v.BLOCKED, "tls", ["tls.mitm"], "tls.mitm", ["CN=Gateway CA"]),
     ("not-checked-is-interception-as-before", signal(pin_failed(None, "CN=Gateway CA")), None, None,
      v.BLOCKED, "tls", ["tls.mitm"], "tls.mitm", []),
+    # A pin that misses a chain valid for no one here: the control's certificate decides.
+    ("new-private-root-control-same-certificate", signal(pin_failed("none", NEW_ROOT)),
+     signal(pin_failed("none", NEW_ROOT)), None, v.INCONCLUSIVE, None, ["tls.pin_stale"], "tls.pin_stale",
+     ["the control scan got the same certificate", "since the control scan got the same certificate"]),
+    ("new-private-root-control-same-issuer-other-key", signal(pin_failed("none", NEW_ROOT)),
+     with_key(signal(pin_failed("none", NEW_ROOT)), OTHER_KEY), None,
+     v.DOWN, None, ["tls.mitm"], "tls.mitm", ["outside the authority it is pinned to, from the control scan too"]),
+    ("unknown-root-control-got-another-issuer-missing-the-pin-too", signal(pin_failed("none", "CN=Gateway CA")),
+     signal(pin_failed("none", NEW_ROOT)), None, v.BLOCKED, "tls", ["tls.mitm"], "tls.mitm",
+     [f"while the control scan got another certificate (issuer {NEW_ROOT}), which missed the pin too"]),
+    ("unknown-root-control-passed-the-pin", signal(pin_failed("none", "CN=Gateway CA")), signal(), None,
+     v.BLOCKED, "tls", ["tls.mitm"], "tls.mitm", ["while the control scan reached it"]),
     ("known-interception-authority-even-if-it-validates", signal(pin_failed("public", "CN=Qaznet Trust Network,C=KZ")),
      None, bundled_fingerprints(), v.BLOCKED, "tls", ["tls.mitm"], "tls.mitm", ["Qaznet Trust Network"]),
     ("stale-pin-beside-a-blocked-host-is-still-blocked",
@@ -98,6 +111,18 @@ def test_a_stale_pin_is_not_interception(row):
         assert phrase in got["explanation"], got["explanation"]
     if verdict == v.INCONCLUSIVE:
         assert got["evidence"][0] == "tls.pin_stale" and not any(c.startswith("control.") for c in got["evidence"])
+
+
+@pytest.mark.parametrize("here, control, verdict", [
+    # A stale control may excuse (the same certificate there)...
+    (pin_failed("none", NEW_ROOT), pin_failed("none", NEW_ROOT), v.INCONCLUSIVE),
+    # ...never accuse: another certificate there, long ago, is no proof of a replaced chain now.
+    (pin_failed("ca_file"), {"tls": "ok"}, v.INCONCLUSIVE),
+])
+def test_a_stale_control_excuses_a_missed_pin_but_never_accuses(here, control, verdict):
+    got = analyse(signal(here), signal(control), stale=True)
+    assert got["verdict"] == verdict, got["explanation"]
+    assert got["endpoints"][0]["outcome"] == "tls.pin_stale"
 
 
 def registration(tls: str, split: str | None) -> dict:

@@ -151,6 +151,29 @@ def test_endpoints_prefer_the_ipv4_failure_over_a_missing_ipv6_route():
     )
 
 
+def _split(address: str, real_again: str | None) -> dict:
+    """An endpoint reset after the ClientHello, its neutral name answered, then its real name
+    tried again with `real_again` as the failure (None: it validated)."""
+    def tls(purpose, failure):
+        return {"address": address, "port": 443, "failure": failure, **({"purpose": purpose} if purpose else {})}
+
+    return {"endpoint": {"host": "v.whatsapp.example", "port": 443},
+            "tcp": [{"address": address, "port": 443, "failure": None},
+                    {"address": address, "port": 443, "failure": None, "purpose": "neutral_sni"},
+                    {"address": address, "port": 443, "failure": None, "purpose": "sni_confirm"}],
+            "tls_handshakes": [tls(None, "connection_reset"), tls("neutral_sni", None), tls("sni_confirm", real_again)]}
+
+
+@pytest.mark.parametrize("real_again, described", [
+    # The neutral name's answer is not the endpoint working: its own handshake failed, twice.
+    ("connection_reset", "1/1 endpoints fail: tls.reset on 192.0.2.9:443"),
+    # The real name validated on its second try: a flaky first handshake, the endpoint works.
+    (None, "all 1 endpoints work"),
+])
+def test_endpoints_read_the_sni_split_as_extra_attempts(real_again, described):
+    assert summarise_endpoints({"endpoints": [_split("192.0.2.9", real_again)]}).describe() == described
+
+
 def test_a_second_copy_of_a_scan_is_skipped_with_a_note_even_when_strict(tmp_path):
     f.write_json(tmp_path / "a" / "scan.json", f.kz_report())
     f.write_json(tmp_path / "b" / "copy.json", f.kz_report())  # e.g. a synced directory

@@ -103,9 +103,10 @@ def judge_each(endpoints: list[EndpointFacts], control_endpoints: list[EndpointF
     members = []
     for facts, outcome in zip(endpoints, outcomes, strict=True):
         control = in_control.get(facts.label)
-        if outcome.code == PIN_STALE:
-            theirs = None if control_stale else control_facts.get(facts.label)
-            outcome, judgement, reason = _stale_pin(facts, outcome, theirs)
+        missed = _missed_pin(facts, outcome, control_facts.get(facts.label), control_stale) \
+            if outcome.pinned else None
+        if missed is not None:
+            outcome, judgement, reason = missed
         else:
             judgement, reason = _judge(facts, outcome, control, resolver_works, control_stale)
         members.append(Member(facts.label, facts.role, facts.host, outcome, judgement, reason,
@@ -113,25 +114,39 @@ def judge_each(endpoints: list[EndpointFacts], control_endpoints: list[EndpointF
     return members
 
 
-def _stale_pin(facts: EndpointFacts, outcome: Outcome,
-               control: EndpointFacts | None) -> tuple[Outcome, str, str | None]:
-    """A chain that misses its pin but validates for the name (outcomes.PIN_STALE): unknown, not
-    interception, whatever the control says - the service changed its certificate authority. Only
-    a chain valid through a root from --ca-file alone, while a fresh control got another
-    certificate (issuer or key) for the endpoint, is interception, as TLS rule 2 says of any site."""
+def _missed_pin(facts: EndpointFacts, outcome: Outcome, control: EndpointFacts | None,
+                control_stale: bool) -> tuple[Outcome, str, str | None] | None:
+    """A chain that missed its pin (outcomes: PIN_STALE when it validates for the name here, else
+    tls.mitm), against the certificates the control scan got for the endpoint (issuer and key).
+
+    The same certificate there: a stale pin, unknown - the service changed its authority, and the
+    uncensored vantage sees it too (a control of any age may excuse). Valid for the name here:
+    unknown whatever the control got, except through a root from --ca-file alone while a fresh
+    control got another certificate (TLS rule 2 for any site). Not valid here while a fresh control
+    got a certificate of another issuer that failed the pin too: the chain was replaced on the way.
+    None: the ordinary judgement decides (the control passed the pin, or failed it with a chain
+    from the same issuer; no control)."""
     here = next((h.chain[0] for h in facts.tls_handshakes
                  if h.purpose is None and h.address == outcome.address and h.chain), None)
-    theirs = [h.chain[0] for h in (control.tls_handshakes if control is not None else ())
-              if h.purpose is None and h.completed and h.chain]
-    if here is None or not theirs:
-        return outcome, J_UNKNOWN, None
-    if any(same_certificate(here, other) for other in theirs):
-        return replace(outcome, detail=f"{outcome.detail}; the control scan got the same certificate"), J_UNKNOWN, None
-    other = f"another certificate (issuer {explain.cite(theirs[0].issuer, 120)})"
-    if outcome.trust == CA_FILE:
-        return (replace(outcome, code="tls.mitm", detail=f"{outcome.detail}, while the control scan got {other}"),
+    handshakes = [h for h in (control.tls_handshakes if control is not None else ())
+                  if h.purpose is None and h.completed and h.chain]
+    theirs = [h.chain[0] for h in handshakes]
+    said = f"{outcome.detail}; " if outcome.detail else ""
+    if here is not None and any(same_certificate(here, other) for other in theirs):
+        return (replace(outcome, code=PIN_STALE, detail=f"{said}the control scan got the same certificate"),
+                J_UNKNOWN, None)
+    fresh = here is not None and bool(theirs) and not control_stale
+    other = f"another certificate (issuer {explain.cite(theirs[0].issuer, 120)})" if theirs else ""
+    if outcome.code == PIN_STALE:
+        if fresh and outcome.trust == CA_FILE:
+            return (replace(outcome, code="tls.mitm", detail=f"{outcome.detail}, while the control scan got {other}"),
+                    J_BLOCKED, "control_certificate")
+        return replace(outcome, detail=f"{said}the control scan got {other}") if other else outcome, J_UNKNOWN, None
+    replaced = [h for h in handshakes if not h.ok and here is not None and h.chain[0].issuer != here.issuer]
+    if fresh and replaced and len(replaced) == len(handshakes):
+        return (replace(outcome, detail=f"{said}while the control scan got {other}, which missed the pin too"),
                 J_BLOCKED, "control_certificate")
-    return replace(outcome, detail=f"{outcome.detail}; the control scan got {other}"), J_UNKNOWN, None
+    return None
 
 
 def front_end_member(url: str, web_verdict: dict) -> Member:

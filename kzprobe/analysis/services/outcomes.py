@@ -24,8 +24,9 @@ UNTESTED_OUTCOMES: Final = (NOT_MEASURED, NO_IPV6)
 # endpoint's own certificate cannot be seen from here, so its pin proves nothing either way.
 LOCAL_INSPECTION: Final = "tls.local_inspection"
 # A pinned endpoint's chain that misses its pin but validates for the name through a public root
-# (or one from --ca-file): the service changed its certificate authority, and kzprobe's pin is
-# stale (Signal moved to a public CA in 2022). Not interception: docs/methodology.md.
+# (or one from --ca-file), or that the control scan got too: the service changed its certificate
+# authority and kzprobe's pin is stale (Signal moved a host to a new root in October 2022, and
+# OONI's test read it as blocking until its pin was updated). Not interception: docs/methodology.md.
 PIN_STALE: Final = "tls.pin_stale"
 # Roots a stale pin's chain may validate through: Mozilla's public set, and the operator's own.
 _TRUSTED_ROOTS: Final = (PUBLIC, CA_FILE)
@@ -74,6 +75,7 @@ class Outcome:
     detail: str | None = None  # e.g. the issuer of the chain an interceptor presented
     split: str | None = None  # SPLIT_*: a TLS reset, close or silence's SNI split (not a Tor OR port's)
     trust: str | None = None  # PIN_STALE: the origin of the root its chain validated through
+    pinned: bool = False  # the chain missed its pin (PIN_STALE, or tls.mitm by the pin alone)
 
     @property
     def failing(self) -> bool:
@@ -188,12 +190,13 @@ def _tls_outcome(facts: EndpointFacts, handshake: TlsFact, fingerprints: Any, lo
             # still compares a --ca-file root's certificate with the control's).
             where = "a public root" if handshake.public_root_store == PUBLIC else "a root given with --ca-file"
             stale = f"{detail}, valid for the name through {where}" if detail else f"valid for the name through {where}"
-            return Outcome(PIN_STALE, handshake.address, failure, stale, trust=handshake.public_root_store)
+            return Outcome(PIN_STALE, handshake.address, failure, stale, trust=handshake.public_root_store,
+                           pinned=True)
         # A pinned endpoint's chain must lead to its own CA, or validate for the name like any
         # site's (a root installed here does not count): anything else is interception.
         if handshake.public_verified and handshake.public_root_store == SYSTEM_ONLY:
             detail = f"{detail}, valid only through a root installed on this machine" if detail else None
-        return Outcome("tls.mitm", handshake.address, failure, detail)
+        return Outcome("tls.mitm", handshake.address, failure, detail, pinned=True)
     # An unrecognised authority on a public-CA endpoint may be a broken server as well as an
     # interceptor nobody has fingerprinted: the control scan decides.
     return Outcome("tls.invalid_cert", handshake.address, failure, detail)

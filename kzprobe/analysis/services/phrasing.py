@@ -32,7 +32,7 @@ _PHRASES: Final = {
     "tls.invalid_cert": "presented a certificate that does not verify",
     "tls.failed": "failed the TLS handshake",
     "tls.local_inspection": "presented a chain re-signed by the software inspecting HTTPS on this machine",
-    "tls.pin_stale": "presented a valid certificate from outside the authority kzprobe pins {them} to",
+    "tls.pin_stale": "presented a certificate from outside the authority kzprobe pins {them} to",
 }
 # The same outcome when it is not blocking: a pinned chain failing from the control too is the
 # service's own certificate change, not interception.

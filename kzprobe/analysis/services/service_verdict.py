@@ -28,9 +28,10 @@ from kzprobe.report import vocabulary as v
 # network directly (its directory documents can come through the OR port too); the bridges are
 # the way around, named as a part that still works (docs/circumvention.md).
 ESSENTIAL_ROLES: Final = ("chat", "datacenter", "relay")
-# Said when an endpoint's chain missed its pin but validated for the name (outcomes.PIN_STALE).
+# Said when an endpoint's chain missed its pin but validated for the name, or the control scan got
+# the same certificate (outcomes.PIN_STALE).
 _STALE_PIN: Final = ("the service's certificate no longer matches kzprobe's pinned CA, which is not interception "
-                     "since the chain validates for the name: update the target list (the endpoint's ca)")
+                     "since {why}: update the target list (the endpoint's ca)")
 # Evidence for outcomes the vocabulary has no code for yet (the explanation and the endpoint
 # list keep the precise code): an ICMP "unreachable" rejects like a refusal; a TLS alert or an
 # unclassified failure aborts the step like a reset.
@@ -92,7 +93,9 @@ def service_verdict(name: str, members: list[Member], connectivity: str, *,
         unknown = [m for role in unclear for m in parts[role] if m.judgement == J_UNKNOWN]
         clauses = [part_clause(role, parts[role], J_UNKNOWN) for role in unclear]
         # A stale pin is no question for a control: the service changed its certificate authority.
-        pins = _STALE_PIN if any(m.outcome.code == PIN_STALE for m in unknown) else ""
+        stale_pins = [m for m in unknown if m.outcome.code == PIN_STALE]
+        pins = _STALE_PIN.format(why="the chain validates for the name" if any(m.outcome.trust for m in stale_pins)
+                                 else "the control scan got the same certificate") if stale_pins else ""
         rest = [m for m in unknown if m.outcome.code != PIN_STALE]
         if not rest:
             return inconclusive(_evidence(unknown), explain.sentence(
