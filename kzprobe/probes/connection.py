@@ -2,9 +2,9 @@
 
 The connection that succeeds is handed on (as an httpcore stream) so that the HTTP request of
 the same target reuses it: one handshake per address, not two. The handshakes made only after a
-failure live here too: the chain capture (verification failed), the neutral-name retry (the
-handshake failed after the ClientHello) and the retry with fetched intermediates (the chain came
-incomplete).
+failure live here too: the chain capture (verification failed; for a pinned service endpoint,
+first on a connection verified without the pin), the neutral-name retry (the handshake failed
+after the ClientHello) and the retry with fetched intermediates (the chain came incomplete).
 """
 
 from __future__ import annotations

@@ -8,11 +8,15 @@ failed as a code such as "tcp.timeout" - and then a *judgement*:
 - blocked: the control scan reached the endpoint while it fails here; or, without a control,
   a signature no outage produces - a bogon or blockpage DNS answer, a name that the control
   resolver (or, for NXDOMAIN, the same resolver for the service's other names) resolves, a
-  handshake reset, closed or left unanswered right after the ClientHello while TCP worked, a
-  chain that does not lead to the pinned CA; or mass failure - every endpoint of one part of
-  the service failing, on two or more distinct servers, while the network is online.
+  handshake reset, closed or left unanswered right after the ClientHello while a neutral server
+  name was answered at the same address and the real name failed again (the SNI split; a Tor
+  OR port's failure itself), a chain that misses the pinned CA and validates for the name
+  nowhere else; or mass failure - every endpoint of one part of the service failing, in a
+  censor's shape, on two or more distinct servers, while the network is online.
 - down: it fails from the control scan (or its name through the control resolver) too.
-- unknown: it fails and nothing tells blocking from an outage.
+- unknown: it fails and nothing tells blocking from an outage; and a stale pin (tls.pin_stale:
+  a chain outside the pin that validates for the name, or that the control got too) - the
+  service changed its certificate authority, which is no interception.
 
 Endpoints form parts by role (chat, registration, datacenter, …); the web front end (the
 target's url, judged by the web rules) is one more member, of the "web" part. The service is
