@@ -14,9 +14,6 @@ import socket
 import ssl
 import struct
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 
 import pytest
 import trustme
@@ -27,6 +24,7 @@ from kzprobe.report import vocabulary as v
 from kzprobe.scan.run import ScanOptions, build_probe_kit
 from kzprobe.targets import Endpoint, Target
 from kzprobe.targets import bundled as targets_module
+from support.endpoint_servers import Server, blackhole, closed_port, hold_open, start_server
 from support.loopback import DnsTable, LoopbackServers
 from support.sni_servers import SniServer
 
@@ -46,65 +44,6 @@ TABLE = DnsTable({
     "blocked.whatsapp.test": "NXDOMAIN",
     "many.test": [PLAIN, "127.0.0.27", "127.0.0.28"],
 })
-
-
-@dataclass
-class Server:
-    """A loopback listener that counts connections, the most open at once, and how many the
-    client closed."""
-
-    address: str
-    port: int = 0
-    opened: int = 0
-    open_now: int = 0
-    most_open: int = 0
-    closed_by_client: int = 0
-    handles: list = field(default_factory=list)
-
-
-async def _hold(server: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Read and never answer, until the client goes away."""
-    server.opened += 1
-    server.open_now += 1
-    server.most_open = max(server.most_open, server.open_now)
-    try:
-        while await reader.read(4096):
-            pass
-        server.closed_by_client += 1
-    except (ConnectionError, ssl.SSLError):
-        server.closed_by_client += 1
-    finally:
-        server.open_now -= 1
-        writer.close()
-
-
-async def start_server(address: str, tls: ssl.SSLContext | None = None) -> Server:
-    server = Server(address)
-    handle = await asyncio.start_server(lambda r, w: _hold(server, r, w), address, 0, ssl=tls)
-    server.port = handle.sockets[0].getsockname()[1]
-    server.handles.append(handle)
-    return server
-
-
-@contextmanager
-def blackhole(address: str) -> Iterator[int]:
-    """A port whose SYNs are dropped: listen(0) with its one queue slot already taken."""
-    listener = socket.socket()
-    listener.bind((address, 0))
-    listener.listen(0)
-    port = listener.getsockname()[1]
-    filler = socket.create_connection((address, port))
-    try:
-        yield port
-    finally:
-        filler.close()
-        listener.close()
-
-
-def closed_port(address: str) -> int:
-    with socket.socket() as s:
-        s.bind((address, 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -275,7 +214,7 @@ def test_names_are_resolved_once_per_host_and_failures_recorded(dns_server):
 def test_ipv6_literal_endpoint(dns_server):
     async def setup():
         server = Server("::1")
-        handle = await asyncio.start_server(lambda r, w: _hold(server, r, w), "::1", 0)
+        handle = await asyncio.start_server(lambda r, w: hold_open(server, r, w), "::1", 0)
         server.port = handle.sockets[0].getsockname()[1]
         server.handles.append(handle)
         return {"v6": server}
@@ -403,7 +342,8 @@ def test_service_targets_through_the_cli(tmp_path, dns_server):
             ("reset", CLI_RESET, _reset_on_hello, None),
         ):
             holder = Server(address)
-            handle = await asyncio.start_server(handler or (lambda r, w, s=holder: _hold(s, r, w)), address, 0, ssl=tls)
+            handle = await asyncio.start_server(handler or (lambda r, w, s=holder: hold_open(s, r, w)), address, 0,
+                                                ssl=tls)
             ports[name] = handle.sockets[0].getsockname()[1]
 
     thread = threading.Thread(target=lambda: (asyncio.set_event_loop(loop), loop.run_until_complete(start()),
