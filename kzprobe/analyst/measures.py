@@ -11,13 +11,15 @@ from typing import Any, NamedTuple
 
 from kzprobe.report import fields
 from kzprobe.report import vocabulary as v
-from kzprobe.report.fields import integer, number, objects
+from kzprobe.report.fields import number, objects
 from kzprobe.report.fields import mapping as an_object
 
 # Failures of IPv6 connects that mean "this vantage has no IPv6", not interference (team brief).
 NO_IPV6_FAILURES = frozenset({v.NETWORK_UNREACHABLE, v.HOST_UNREACHABLE})
 # Text fields copied into rows are cut here: a hostile report cannot make one row megabytes.
 MAX_FIELD_CHARS = 300
+# The range of a 64-bit integer: export's Parquet columns and the store's hold counts in it.
+MIN_INT64, MAX_INT64 = -(2**63), 2**63 - 1
 
 
 class Measures(NamedTuple):
@@ -44,6 +46,13 @@ class Measures(NamedTuple):
     download_bytes: int | None = None
     download_stall_ms: float | None = None
     download_failure: str | None = None
+
+
+def integer(value: Any) -> int | None:
+    """A JSON integer that a 64-bit column holds (export's Parquet, the store's columns);
+    None for anything else, and for a larger number, which no count or status is."""
+    found = fields.integer(value)
+    return found if found is not None and MIN_INT64 <= found <= MAX_INT64 else None
 
 
 def text(value: Any) -> str | None:

@@ -53,12 +53,37 @@ def store_add(
         rr.print_problem(error)
 
     try:
-        count = ingest.add_paths(store, paths, on_problem=problem, batch_size=batch)
+        count = ingest.add_paths(store, paths, on_problem=problem, batch_size=batch, on_note=_note)
     except layout.StoreError as error:
         raise BadInputError(str(error)) from None
     except OSError as error:
         raise CannotWriteError(f"cannot write {store}: {error.strerror or error}") from None
     typer.echo(f"kzprobe: {clean_text(str(store))}: {count.line()}", err=True)
+
+
+@store_app.command("migrate")
+def store_migrate(store: Path = typer.Option(..., "--store", help="The store's directory.")) -> None:
+    """Rewrite a store made by an earlier kzprobe (results by month) by day, in place.
+
+    One commit: interrupted, the store is as it was and the command can be run again. `store
+    add` and `collect` do the same first; a store already by day is left as it is."""
+    ingest, layout = _modules()
+    if not (store / layout.MANIFEST_NAME).is_file():
+        raise BadInputError(f"{store}: no such store (no {layout.MANIFEST_NAME})")
+    notes: list[str] = []
+    try:
+        with layout.writer_lock(store):
+            ingest.open_writer(store, notes.append)
+    except layout.StoreError as error:
+        raise BadInputError(str(error)) from None
+    except OSError as error:
+        raise CannotWriteError(f"cannot write {store}: {error.strerror or error}") from None
+    for note in notes or [f"{store}: already by day (store format {layout.STORE_VERSION}); nothing to do"]:
+        _note(note)
+
+
+def _note(note: str) -> None:
+    typer.echo(f"kzprobe: {clean_text(note)}", err=True)
 
 
 @store_app.command("sql")
@@ -166,7 +191,7 @@ def collect(
 
     try:
         outcomes = collect_all(urls, store, fetch, file_time_s=file_time, vantage_time_s=vantage_time,
-                               on_outcome=report)
+                               on_outcome=report, on_note=_note)
     except layout.StoreError as error:
         raise BadInputError(str(error)) from None
     except OSError as error:

@@ -48,7 +48,8 @@ def test_each_target_of_each_scan_is_one_row_and_a_second_add_skips_what_is_unch
     assert (again.added, again.unchanged, again.batches) == (0, 60, 0)
     assert _query(store, "SELECT count(*), count(DISTINCT scan_key) FROM results") == [(240, 60)]
     assert sorted(p.relative_to(store).as_posix() for p in store.glob("results/*/*")) == [
-        "results/vantage=almaty-vps/month=2022-01", "results/vantage=shymkent-beeline/month=2022-01"]
+        f"results/vantage={vantage}/day=2022-01-0{day}" for vantage in ("almaty-vps", "shymkent-beeline")
+        for day in (3, 4)]  # 30 hours from 3 January 00:00 UTC: two days
     _consistent(store)
 
 

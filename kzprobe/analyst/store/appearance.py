@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from kzprobe.analyst.store import layout
 from kzprobe.analyst.store.engine import Engine
 from kzprobe.analyst.store.selection import in_list
 
@@ -27,17 +28,16 @@ def first_appearances(engine: Engine, rows_where: str, scans_where: str, key: st
     first: dict[tuple[Any, ...], tuple[tuple[Any, ...], Any, Any]] = {}
     offset, step = 0, FIRST_STEP
     while len(first) < len(wanted):
-        scans = engine.rows(f"SELECT scan_key, month FROM (SELECT scan_key, started_at, vantage, file, "
-                            f"{engine.dialect.period('month', 'started_at')} AS month FROM scans WHERE {scans_where}) "
-                            "AS s "
+        scans = engine.rows(f"SELECT scan_key, vantage, day FROM scans WHERE {scans_where} "
                             f"ORDER BY started_at, vantage, file LIMIT {step} OFFSET {offset}")
         if not scans:
             break
         offset, step = offset + len(scans), step * STEP_GROWTH
+        partitions = {layout.results_partition(vantage, day.isoformat()) for _, vantage, day in scans}
         for row in engine.rows(
-            f"SELECT {key}, {epoch('scan_started_at')}, vantage, file, position, category, keyword FROM results "
-            f"WHERE {rows_where} AND {in_list('month', sorted({month for _, month in scans}))} "
-            f"AND {in_list('scan_key', [scan for scan, _ in scans])}"
+            f"SELECT {key}, {epoch('scan_started_at')}, vantage, file, position, category, keyword "
+            f"FROM {engine.results(partitions)} AS chosen "
+            f"WHERE {rows_where} AND {in_list('scan_key', [scan for scan, _, _ in scans])}"
         ):
             name, order = tuple(row[:len(columns)]), tuple(row[len(columns):len(columns) + 4])
             if name in wanted and (name not in first or order < first[name][0]):

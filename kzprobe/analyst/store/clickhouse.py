@@ -9,7 +9,7 @@ that does not match is refused rather than counted twice.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Final
 
@@ -17,11 +17,17 @@ import pyarrow as pa
 
 from kzprobe.analyst.store import layout
 from kzprobe.analyst.store.layout import QueryError
-from kzprobe.analyst.store.views import CLICKHOUSE, periods_sql, results_view, scans_view
+from kzprobe.analyst.store.views import CLICKHOUSE, periods_sql, results_view, runs_view, scans_view
 
 DATABASE: Final = "kzprobe_store"
-RESULTS_GLOB: Final = "results/vantage=*/month=*/*.parquet"
+RESULTS_GLOB: Final = "results/vantage=*/day=*/*.parquet"
 SCANS_GLOB: Final = "scans/vantage=*/*.parquet"
+RUNS_GLOB: Final = "runs/vantage=*/*.parquet"
+# Partitions a query names one by one (a {a,b,…} pattern); more, and it reads the glob with
+# the query's own filters (the pattern must stay well under ClickHouse's 256 KB query size).
+MAX_LISTED: Final = 500
+# Characters of ClickHouse's path patterns: a store path holding one would be read as a pattern.
+GLOB_CHARACTERS: Final = ("*", "?", "{", "}", "[", "]", ",")
 
 
 class ClickHouseEngine:
@@ -32,11 +38,15 @@ class ClickHouseEngine:
     def __init__(self, store: Path) -> None:
         from chdb import session
 
-        manifest = layout.read_manifest(store)
+        self.manifest = manifest = layout.read_manifest(store)
         if not manifest.results:
             raise layout.StoreError(f"{store}: the store is empty (add reports with `kzprobe store add`)")
-        root = store.resolve()
-        for glob, listed in ((RESULTS_GLOB, manifest.results), (SCANS_GLOB, manifest.scans)):
+        self.root = root = store.resolve()
+        if any(character in str(root) for character in GLOB_CHARACTERS):
+            raise layout.StoreError(f"{store}: chdb reads files by pattern, and this path holds one of "
+                                    f"{' '.join(GLOB_CHARACTERS)}; move the store or use --engine duckdb")
+        for glob, listed in ((RESULTS_GLOB, manifest.results), (SCANS_GLOB, manifest.scans),
+                             (RUNS_GLOB, manifest.runs)):
             found = {path.relative_to(root).as_posix() for path in root.glob(glob)}
             if found != set(listed.values()):
                 raise layout.StoreError(f"{store}: files outside the manifest (an interrupted ingest); run "
@@ -47,7 +57,15 @@ class ClickHouseEngine:
         self._run(f"USE {DATABASE}")
         self._run(f"CREATE VIEW results AS {results_view(CLICKHOUSE, [], str(root / RESULTS_GLOB))}")
         self._run(f"CREATE VIEW scans AS {scans_view(CLICKHOUSE, [], str(root / SCANS_GLOB))}")
+        self._run(f"CREATE VIEW runs AS {runs_view(CLICKHOUSE, [], str(root / RUNS_GLOB))}")
         self._run(f"CREATE VIEW periods AS {periods_sql(CLICKHOUSE)}")
+
+    def results(self, keys: Iterable[str] | None = None) -> str:
+        names = None if keys is None else [self.manifest.results[key] for key in keys if key in self.manifest.results]
+        if names is None or len(names) > MAX_LISTED:
+            return "results"
+        files = layout.absolute_files(self.root, names or [next(iter(self.manifest.results.values()))])
+        return f"({results_view(CLICKHOUSE, files, '')}{'' if names else ' WHERE FALSE'})"
 
     def _run(self, sql: str, output: str = "CSV") -> Any:
         try:

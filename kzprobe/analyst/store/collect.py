@@ -24,7 +24,7 @@ from typing import Any, Final
 
 from kzprobe.analyst.store import layout
 from kzprobe.analyst.store.ingest import DEFAULT_BATCH, StoreWriter, bytes_for_store, open_writer
-from kzprobe.report.read import MAX_REPORT_BYTES, REPORT_INDEX
+from kzprobe.report.read import MAX_REPORT_BYTES, REPORT_INDEX, ReportError
 
 INDEX_NAME: Final = REPORT_INDEX
 INDEX_FORMAT: Final = "kzprobe-index"
@@ -108,11 +108,12 @@ def parse_index(data: bytes) -> tuple[list[dict[str, Any]], list[str]]:
 
 
 def collect(urls: Iterable[str], store: Path, fetch: Fetch, *, file_time_s: float, vantage_time_s: float,
-            on_outcome: Callable[[VantageOutcome], None] = lambda outcome: None) -> list[VantageOutcome]:
+            on_outcome: Callable[[VantageOutcome], None] = lambda outcome: None,
+            on_note: Callable[[str], None] = lambda note: None) -> list[VantageOutcome]:
     """Collect every vantage of `urls` into `store`, one after the other, committing each."""
     outcomes = []
     with layout.writer_lock(store):
-        writer = open_writer(store)
+        writer = open_writer(store, on_note)
         for url in urls:
             outcome = _collect_one(url, writer, fetch, file_time_s, vantage_time_s)
             writer.commit()
@@ -168,10 +169,10 @@ def _fetch_one(url: str, entry: dict[str, Any], writer: StoreWriter, fetch: Fetc
         return f"{len(data)} bytes, the index says {entry['size']}"
     if hashlib.sha256(data).hexdigest() != entry["sha256"]:
         return "its SHA-256 is not the one the index lists"
-    ingested = bytes_for_store(data, url)
-    if ingested.scan is None:
-        return ingested.problem.reason if ingested.problem is not None else "not a report"
-    done = writer.offer(ingested.scan)
+    scan, rows = bytes_for_store(data, url)
+    if isinstance(scan, ReportError):
+        return scan.reason
+    done = writer.offer(scan, rows)
     if done in ("added", "replaced"):
         setattr(outcome, done, getattr(outcome, done) + 1)
     else:

@@ -1,9 +1,20 @@
 """A store on disk: Parquet files under Hive-style directories, and the manifest that commits them.
 
-    DIR/manifest.json                                  the committed files (replaced atomically)
-    DIR/results/vantage=<name>/month=<YYYY-MM>/part-<batch>.parquet
+    DIR/manifest.json                                   the committed files (replaced atomically)
+    DIR/results/vantage=<name>/day=<YYYY-MM-DD>/part-<batch>.parquet
     DIR/scans/vantage=<name>/part-<batch>.parquet
-    DIR/.lock                                          one writer at a time (flock)
+    DIR/runs/vantage=<name>/part-<batch>.parquet        each target's runs of one state per day
+    DIR/.lock                                           one writer at a time (flock)
+
+Results are partitioned by vantage and by the scan's UTC start day, as the issue asks and as
+ClickHouse, Spark and BigQuery partition such data: an hourly ingest rewrites one day file (at
+most 24 scans) instead of a month of 720, and a question about some days or vantages opens only
+their files. Engines pay per file opened (DuckDB about a quarter of a millisecond), so that a
+hundred vantages for a year (36,500 day files) would make every question over all of it slow:
+the `runs` table is what the whole-store questions read instead. It holds, per vantage, each
+target's runs of one state within each day (first and last scan, scans, incomplete scans): a
+few rows per target per day, derived from the day's results and rewritten with them in the same
+commit, so that it can never disagree with them (kzprobe.analyst.store.runs).
 
 Each partition is one file, rewritten whole by the batch that touches it under a new name; the
 manifest names the live file of every partition. A batch writes its files first, then replaces
@@ -13,12 +24,9 @@ reads as before and the batch can be run again. Files that no manifest names (le
 crash) are deleted by the next writer. Vantage names are percent-encoded in directory names,
 as Hive escapes partition values.
 
-Results are partitioned by month, not day: an hourly vantage's day is 24 scans, a file of a
-few thousand rows, and a year of a hundred vantages would be 36,500 of them; engines pay per
-file (DuckDB about half a millisecond to open one), so a query over 50 million rows spent most
-of its time opening files (benchmarks/store.py: 14 s to count the rows of 26,100 day files;
-the same rows in month files, 25 times faster). Each row keeps its `day`, and files are in
-time order, so a question about days still reads little.
+Format 1 (kzprobe before day partitions) kept results by month and had no runs; a writer
+rewrites such a store to format 2 in place, in one commit (kzprobe.analyst.store.migrate), and a
+reader refuses it with the command that does so.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,16 +42,20 @@ from typing import IO, Any, Final
 from urllib.parse import quote
 
 from kzprobe.errors import BadInputError
-from kzprobe.report.atomic import replace_atomically
+from kzprobe.report.atomic import replace_atomically, sync_directory
 
 STORE_FORMAT: Final = "kzprobe-store"
-STORE_VERSION: Final = 1
+STORE_VERSION: Final = 2
+# Format 1: results by vantage and month, no runs table. Read only to migrate it.
+MONTH_LAYOUT_VERSION: Final = 1
 MANIFEST_NAME: Final = "manifest.json"
 LOCK_NAME: Final = ".lock"
 RESULTS_DIR: Final = "results"
 SCANS_DIR: Final = "scans"
-# A manifest is a few bytes per partition (a year of 100 hourly vantages: ~3 MB); anything
-# far larger is not one of ours.
+RUNS_DIR: Final = "runs"
+KINDS: Final = (RESULTS_DIR, SCANS_DIR, RUNS_DIR)
+# A manifest is about 100 bytes per partition (a year of 100 hourly vantages, 36,500 day files:
+# ~4 MB); anything far larger is not one of ours.
 MAX_MANIFEST_BYTES: Final = 256 * 1024 * 1024
 
 
@@ -56,36 +68,53 @@ class QueryError(BadInputError):
     Beside StoreError so that every engine module can raise it without importing the others."""
 
 
+def migrate_command(store: Path) -> str:
+    return f"kzprobe store migrate --store {store}"
+
+
 @dataclass
 class Manifest:
     """The committed state: the live file of each partition (paths relative to the store)."""
 
     batch: int = 0
-    results: dict[str, str] = field(default_factory=dict)  # "vantage\tmonth" -> file
+    results: dict[str, str] = field(default_factory=dict)  # "vantage\tYYYY-MM-DD" -> file
     scans: dict[str, str] = field(default_factory=dict)  # vantage -> file
+    runs: dict[str, str] = field(default_factory=dict)  # vantage -> file
+    version: int = STORE_VERSION
 
     def files(self) -> set[str]:
-        return set(self.results.values()) | set(self.scans.values())
+        return set(self.results.values()) | set(self.scans.values()) | set(self.runs.values())
 
     def to_json(self) -> dict[str, Any]:
-        return {"format": STORE_FORMAT, "format_version": STORE_VERSION, "batch": self.batch,
-                "results": dict(sorted(self.results.items())), "scans": dict(sorted(self.scans.items()))}
+        return {"format": STORE_FORMAT, "format_version": self.version, "batch": self.batch,
+                "results": dict(sorted(self.results.items())), "scans": dict(sorted(self.scans.items())),
+                "runs": dict(sorted(self.runs.items()))}
 
 
-def results_partition(vantage: str, month: str) -> str:
-    return f"{vantage}\t{month}"
+def results_partition(vantage: str, day: str) -> str:
+    """The manifest's key of a results partition: the vantage and the day ('2022-01-05')."""
+    return f"{vantage}\t{day}"
 
 
-def partition_directory(kind: str, vantage: str, month: str | None = None) -> str:
-    """'results/vantage=almaty-vps/month=2022-01' (the vantage name percent-encoded)."""
+def split_partition(key: str) -> tuple[str, str]:
+    """(vantage, day) of a results partition key (a vantage name may hold anything but a tab)."""
+    vantage, _, day = key.rpartition("\t")
+    return vantage, day
+
+
+def partition_directory(kind: str, vantage: str, day: str | None = None) -> str:
+    """'results/vantage=almaty-vps/day=2022-01-05' (the vantage name percent-encoded)."""
     parts = [kind, f"vantage={quote(vantage, safe='')}"]
-    if month is not None:
-        parts.append(f"month={month}")
+    if day is not None:
+        parts.append(f"day={day}")
     return "/".join(parts)
 
 
-def read_manifest(store: Path) -> Manifest:
-    """The committed manifest; an empty one for a store not yet written; StoreError otherwise."""
+def read_manifest(store: Path, *, month_layout: bool = False) -> Manifest:
+    """The committed manifest; an empty one for a store not yet written; StoreError otherwise.
+
+    A format-1 store (results by month) is refused, naming the command that rewrites it by
+    day, unless `month_layout` (the migration itself) asks for it."""
     path = store / MANIFEST_NAME
     if not store.is_dir():
         raise StoreError(f"{store}: no such store (create it with `kzprobe store add PATH --store {store}`)")
@@ -102,10 +131,16 @@ def read_manifest(store: Path) -> Manifest:
         loaded = json.loads(data)
         if loaded.get("format") != STORE_FORMAT:
             raise StoreError(f"{path}: not a kzprobe store manifest")
-        if loaded.get("format_version") != STORE_VERSION:
-            raise StoreError(f"{path}: store format {loaded.get('format_version')!r}; this kzprobe reads "
-                             f"{STORE_VERSION}")
-        manifest = Manifest(int(loaded["batch"]), dict(loaded["results"]), dict(loaded["scans"]))
+        version = loaded.get("format_version")
+        if version == MONTH_LAYOUT_VERSION and not month_layout:
+            raise StoreError(f"{store}: written by an earlier kzprobe (results by month, store format 1); "
+                             f"`{migrate_command(store)}` rewrites it by day in place (or any `store add`)")
+        if version not in (STORE_VERSION, MONTH_LAYOUT_VERSION):
+            raise StoreError(f"{path}: store format {str(version)[:20]!r}; this kzprobe reads {STORE_VERSION}")
+        manifest = Manifest(int(loaded["batch"]), dict(loaded["results"]), dict(loaded["scans"]),
+                            dict(loaded.get("runs") or {}) if version == STORE_VERSION else {}, int(version))
+        if version == STORE_VERSION and not isinstance(loaded.get("runs"), dict):
+            raise KeyError("runs")
     except StoreError:
         raise
     except (ValueError, TypeError, KeyError, AttributeError) as error:
@@ -113,16 +148,45 @@ def read_manifest(store: Path) -> Manifest:
     for name in manifest.files():
         if not isinstance(name, str) or name.startswith("/") or ".." in name.split("/"):
             raise StoreError(f"{path}: a file outside the store is named")
+    if any(not isinstance(key, str) or "\t" not in key for key in manifest.results):
+        raise StoreError(f"{path}: damaged manifest (a results partition without its day)")
     return manifest
 
 
 def write_manifest(store: Path, manifest: Manifest) -> None:
     """The commit: the manifest replaced in one rename, after every file it names is synced."""
     encoded = json.dumps(manifest.to_json(), indent=1, ensure_ascii=True).encode()
+
     def fill(handle: IO[bytes]) -> None:
         handle.write(encoded)
 
     replace_atomically(store / MANIFEST_NAME, fill, mode=0o644)
+
+
+def write_parquet_file(store: Path, name: str, write: Any) -> None:
+    """A partition file written under a temporary name, synced and renamed to `name`; `write`
+    takes the temporary path. The directories are synced by `sync_new_files` before the commit."""
+    final = store / name
+    final.parent.mkdir(parents=True, exist_ok=True)
+    temporary = final.with_name(f".{final.name}.tmp")
+    write(temporary)
+    with open(temporary, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(temporary, final)
+
+
+def sync_new_files(store: Path, names: Iterable[str]) -> None:
+    """Every directory on the way to the new files synced, so that after a power cut the commit
+    never names a file whose directory entry was lost (deepest first, each once)."""
+    directories: set[Path] = set()
+    for name in names:
+        directory = (store / name).parent
+        while directory != store and directory not in directories:
+            directories.add(directory)
+            directory = directory.parent
+    for directory in sorted(directories, key=lambda path: len(path.parts), reverse=True):
+        sync_directory(directory)
+    sync_directory(store)
 
 
 @contextmanager
@@ -145,20 +209,20 @@ def remove_uncommitted(store: Path, manifest: Manifest) -> int:
     superseded files of one that died after it); returns how many. Only under a writer_lock."""
     live = manifest.files()
     removed = 0
-    for kind in (RESULTS_DIR, SCANS_DIR):
+    for kind in KINDS:
         for path in sorted((store / kind).rglob("*")) if (store / kind).is_dir() else []:
             relative = path.relative_to(store).as_posix()
             if path.is_file() and relative not in live:
                 path.unlink()
                 removed += 1
-    for kind in (RESULTS_DIR, SCANS_DIR):  # empty partition directories, deepest first
+    for kind in KINDS:  # empty partition directories, deepest first
         for directory in sorted((store / kind).rglob("*"), reverse=True) if (store / kind).is_dir() else []:
             if directory.is_dir() and not any(directory.iterdir()):
                 directory.rmdir()
     return removed
 
 
-def absolute_files(store: Path, names: Iterator[str] | list[str]) -> list[str]:
+def absolute_files(store: Path, names: Iterable[str]) -> list[str]:
     """The manifest's relative names as absolute paths, sorted (what an engine reads)."""
     root = store.resolve()
     return sorted(str(root / name) for name in names)

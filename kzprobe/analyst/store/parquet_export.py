@@ -16,8 +16,9 @@ import pyarrow.parquet as pq
 
 from kzprobe.analyst.export import COLUMNS
 from kzprobe.analyst.store.columns import RESULTS_SCHEMA
-from kzprobe.analyst.store.ingest import PARQUET_OPTIONS
+from kzprobe.analyst.store.surrogates import valid_unicode
 
+PARQUET_OPTIONS: Final = {"compression": "zstd"}
 _EXTRA: Final = {"vantage": pa.string()}
 EXPORT_SCHEMA: Final = pa.schema([(name, _EXTRA.get(name) or RESULTS_SCHEMA.field(name).type) for name in COLUMNS])
 
@@ -29,7 +30,7 @@ def write_parquet(batches: Iterable[pa.RecordBatch | list[dict[str, Any]]], path
     try:
         with pq.ParquetWriter(temporary, EXPORT_SCHEMA, **PARQUET_OPTIONS) as writer:
             for batch in batches:
-                table = (pa.Table.from_pylist(batch, schema=EXPORT_SCHEMA) if isinstance(batch, list)
+                table = (_from_rows(batch) if isinstance(batch, list)
                          else pa.Table.from_batches([batch]).select(list(COLUMNS)).cast(EXPORT_SCHEMA))
                 writer.write_table(table)
                 rows += table.num_rows
@@ -37,3 +38,13 @@ def write_parquet(batches: Iterable[pa.RecordBatch | list[dict[str, Any]]], path
     finally:
         temporary.unlink(missing_ok=True)
     return rows
+
+
+def _from_rows(rows: list[dict[str, Any]]) -> pa.Table:
+    """Export rows from files as a table; a lone surrogate in a string is written as U+FFFD
+    (Parquet strings are UTF-8), as the store stores it."""
+    try:
+        return pa.Table.from_pylist(rows, schema=EXPORT_SCHEMA)
+    except UnicodeEncodeError:
+        return pa.Table.from_pylist([{name: valid_unicode(value) for name, value in row.items()} for row in rows],
+                                    schema=EXPORT_SCHEMA)

@@ -13,8 +13,9 @@ import pyarrow as pa
 from kzprobe.analyst.export import COLUMNS, ScanRows, format_row_dicts
 from kzprobe.analyst.filters import TargetFilter
 from kzprobe.analyst.reading import Provenance, ScanDigest, TargetDigest, iso
+from kzprobe.analyst.store import layout
 from kzprobe.analyst.store.engine import Engine
-from kzprobe.analyst.store.selection import epoch_us_to_time, scan_where, target_where
+from kzprobe.analyst.store.selection import epoch_us_to_time, result_keys, scan_where, target_where
 from kzprobe.analyst.store.views import sql_string
 from kzprobe.analyst.streaming import ScanFilter
 
@@ -27,9 +28,9 @@ _TARGET_COLUMNS: Final = ("scan_key", "target", "category", "url", "keyword", "n
 
 def export_sql(engine: Engine, scan_filter: ScanFilter, target_filter: TargetFilter) -> str:
     """The query of `export --store`: export's columns, in export's order."""
-    rows_where = scan_where(engine, scan_filter)
-    where = f"{rows_where} AND {target_where(engine, target_filter, rows_where, verdicts=True)}"
-    return f"SELECT {', '.join(COLUMNS)} FROM results WHERE {where} ORDER BY {ROW_ORDER}"
+    where = f"{scan_where(engine, scan_filter)} AND {target_where(engine, target_filter, scan_filter, verdicts=True)}"
+    chosen = engine.results(result_keys(engine, scan_filter))
+    return f"SELECT {', '.join(COLUMNS)} FROM {chosen} AS chosen WHERE {where} ORDER BY {ROW_ORDER}"
 
 
 def export_chunks(engine: Engine, sql: str, format: str) -> Iterator[ScanRows]:
@@ -66,15 +67,18 @@ def store_digests(engine: Engine, scan_filter: ScanFilter = ScanFilter(), keys: 
     if keys is not None:
         where += " AND scan_key IN (" + (", ".join(sql_string(key) for key in keys) or "''") + ")"
     columns = [epoch(name) if name in ("started_at", "finished_at") else name for name in _SCAN_COLUMNS]
-    scans = engine.rows(f"SELECT {', '.join(columns)} FROM scans WHERE {where} ORDER BY started_at, vantage, file")
+    scans = engine.rows(f"SELECT {', '.join(columns)}, day FROM scans WHERE {where} "
+                        "ORDER BY started_at, vantage, file")
     rows_where = scan_where(engine, scan_filter)
+    partitions = result_keys(engine, scan_filter)
     if keys is not None:
         rows_where += " AND scan_key IN (" + (", ".join(sql_string(key) for key in keys) or "''") + ")"
-    targets = _targets_by_scan(engine, f"SELECT {', '.join(_TARGET_COLUMNS)} FROM results WHERE {rows_where} "
-                                       f"ORDER BY {ROW_ORDER}")
+        partitions = [layout.results_partition(row[6], row[-1].isoformat()) for row in scans]
+    targets = _targets_by_scan(engine, f"SELECT {', '.join(_TARGET_COLUMNS)} FROM {engine.results(partitions)} "
+                                       f"AS chosen WHERE {rows_where} ORDER BY {ROW_ORDER}")
     pending: tuple[str, list[TargetDigest]] | None = next(targets, None)
     for row in scans:
-        fields = dict(zip(_SCAN_COLUMNS, row, strict=True))
+        fields = dict(zip(_SCAN_COLUMNS, row[:-1], strict=True))
         results: list[TargetDigest] = []
         if pending is not None and pending[0] == fields["scan_key"]:
             results = pending[1]

@@ -4,6 +4,8 @@ The grouping is chosen from counts (scans, then distinct vantage × period) and 
 counted per target, column and state in SQL (per day first: every period is whole UTC days):
 however many rows the store holds, Python sees a few hundred groups and one count per target,
 column and state. That one pass also says which targets there are and which verdicts each had.
+The counts per day come from the runs table (a few rows per target and day) for the days the
+filters take whole, and from the rows of the days --since or --until cut.
 """
 
 from __future__ import annotations
@@ -14,9 +16,18 @@ from typing import Any
 
 from kzprobe.analyst.filters import TargetFilter
 from kzprobe.analyst.reading import target_label
+from kzprobe.analyst.store import layout
 from kzprobe.analyst.store.appearance import first_appearances
 from kzprobe.analyst.store.engine import Engine
-from kzprobe.analyst.store.selection import epoch_us_to_time, in_list, scan_where
+from kzprobe.analyst.store.selection import (
+    day_split,
+    epoch_us_to_time,
+    in_days,
+    in_list,
+    result_keys,
+    runs_where,
+    scan_where,
+)
 from kzprobe.analyst.streaming import ScanFilter
 from kzprobe.analyst.style import verdict_of
 from kzprobe.analyst.summary import PERIODS, ColumnGroup, ScanColumn, SummaryShape, SummaryTarget, scan_time
@@ -27,6 +38,7 @@ class StoreSummary:
 
     def __init__(self, engine: Engine, scan_filter: ScanFilter) -> None:
         self.engine = engine
+        self.scan_filter = scan_filter
         self.scans_where = scan_where(engine, scan_filter, time_column="started_at")
         self.rows_where = scan_where(engine, scan_filter)
         self._by_period = True
@@ -56,17 +68,19 @@ class StoreSummary:
         epoch = self.engine.dialect.epoch_us
         if scans <= max_columns:
             rows = self.engine.rows(
-                f"SELECT vantage, {epoch('started_at')}, complete, connectivity, scan_key FROM scans "
+                f"SELECT vantage, {epoch('started_at')}, complete, connectivity, scan_key, day FROM scans "
                 f"WHERE {self.scans_where} ORDER BY started_at, vantage, file")
             self._by_period = False
-            self._group_of = {key: number for number, (*_, key) in enumerate(rows)}
-            self._cells_sql = (f"SELECT target, '' AS vantage, scan_key, state, count(*) FROM results "
+            self._group_of = {row[4]: number for number, row in enumerate(rows)}
+            partitions = {layout.results_partition(row[0], row[5].isoformat()) for row in rows}
+            self._cells_sql = (f"SELECT target, '' AS vantage, scan_key, state, count(*) "
+                               f"FROM {self.engine.results(partitions)} AS chosen "
                                f"WHERE {self.rows_where} AND {in_list('scan_key', list(self._group_of))} "
                                "GROUP BY target, scan_key, state")
             return "scan", [
                 ColumnGroup(vantage, scan_time(epoch_us_to_time(moment)), epoch_us_to_time(moment), 1,
                             0 if complete else 1, Counter([connectivity]))
-                for vantage, moment, complete, connectivity, _ in rows
+                for vantage, moment, complete, connectivity, _, _ in rows
             ]
         for kind in PERIODS:
             period = self.engine.dialect.period(kind, "started_at")
@@ -96,10 +110,23 @@ class StoreSummary:
         self._group_of = {key: number for number, key in enumerate(ordered)}
         # A period is a set of whole UTC days: rows are counted per day first, then per period.
         self._cells_sql = (
-            f"SELECT target, vantage, {self.engine.dialect.period(kind, 'day')} AS p, state, sum(n) FROM ("
-            f"SELECT target, vantage, day, state, count(*) AS n FROM results WHERE {self.rows_where} "
-            "GROUP BY target, vantage, day, state) AS daily GROUP BY target, vantage, p, state")
+            f"SELECT target, vantage, {self.engine.dialect.period(kind, 'day')} AS p, state, sum(n) "
+            f"FROM ({self._daily_sql()}) AS daily GROUP BY target, vantage, p, state")
         return [found[key] for key in ordered]
+
+    def _daily_sql(self) -> str:
+        """Scans per target, vantage, day and state (target, vantage, day, state, n): from the
+        runs of the days the filters take whole, and from the rows of the days they cut."""
+        engine, split = self.engine, day_split(self.scan_filter)
+        whole = (f"SELECT target, vantage, day, state, CAST(sum(scans) AS BIGINT) AS n FROM runs "
+                 f"WHERE {runs_where(engine, self.scan_filter, split)} GROUP BY target, vantage, day, state")
+        if not split.partial:
+            return whole
+        chosen = engine.results(result_keys(engine, self.scan_filter, split.partial))
+        cut = (f"SELECT target, vantage, day, state, CAST(count(*) AS BIGINT) AS n FROM {chosen} AS chosen "
+               f"WHERE {self.rows_where} AND {in_days(engine.dialect, split.partial)} "
+               "GROUP BY target, vantage, day, state")
+        return f"{whole} UNION ALL {cut}"
 
     def _counts(self) -> dict[str, list[Counter[str]]]:
         """Per target, per column, the count of each state (one pass over the rows, kept)."""
@@ -109,7 +136,10 @@ class StoreSummary:
             for target, vantage, label, state, count in self.engine.rows(self._cells_sql):
                 group = self._group_of.get((vantage, label) if self._by_period else label)
                 if group is not None:
-                    self._cells.setdefault(target, [Counter() for _ in range(width)])[group][state] += int(count)
+                    row = self._cells.get(target)
+                    if row is None:
+                        row = self._cells[target] = [Counter() for _ in range(width)]
+                    row[group][state] += int(count)
         return self._cells
 
     def shown_targets(self, target_filter: TargetFilter) -> list[SummaryTarget]:
@@ -118,7 +148,7 @@ class StoreSummary:
             seen = {target: {verdict_of(state) for row in rows for state in row} for target, rows in counts.items()}
         else:  # the full matrix (--csv)
             seen = {}
-            pairs = self.engine.rows(f"SELECT DISTINCT target, state FROM results WHERE {self.rows_where}")
+            pairs = self.engine.rows(f"SELECT DISTINCT target, state FROM ({self._daily_sql()}) AS daily")
             for target, state in pairs:
                 seen.setdefault(target, set()).add(verdict_of(state))
         order = first_appearances(self.engine, self.rows_where, self.scans_where, "target", {(t,) for t in seen})
@@ -146,7 +176,9 @@ class StoreSummary:
         column = {key: number for number, key in enumerate(keys)}
         index = {target.id: number for number, target in enumerate(targets)}
         matrix: list[list[str | None]] = [[None] * len(keys) for _ in targets]
-        for batch in self.engine.batches(f"SELECT target, scan_key, state FROM results WHERE {self.rows_where}"):
+        chosen = self.engine.results(result_keys(self.engine, self.scan_filter))
+        for batch in self.engine.batches(f"SELECT target, scan_key, state FROM {chosen} AS chosen "
+                                         f"WHERE {self.rows_where}"):
             for target, key, state in zip(*(batch.column(n).to_pylist() for n in range(3)), strict=True):
                 if target in index and key in column:
                     matrix[index[target]][column[key]] = state

@@ -1,8 +1,11 @@
 """`kzprobe timeline --store`: the Timeline of kzprobe.analyst.timeline, its periods made in SQL.
 
-Target periods are the `periods` view's query over the chosen rows; a vantage's connectivity
-periods are the same query over its scans; the pauses between scans are counted by length in
-SQL and rounded to minutes in Python (Python's rounding, as the files' timeline rounds).
+Target periods are the `periods` view's query over the chosen day runs: the runs table's for
+the days the filters take whole, and runs made from the rows of the days --since or --until cut
+(and, with --category, of the days a target changed category: its runs then mix categories);
+a vantage's connectivity periods are the same query over runs made from its scans; the pauses
+between scans are counted by length in SQL and rounded to minutes in Python (Python's rounding,
+as the files' timeline rounds).
 """
 
 from __future__ import annotations
@@ -14,8 +17,16 @@ from kzprobe.analyst.filters import TargetFilter
 from kzprobe.analyst.reading import target_label
 from kzprobe.analyst.store.appearance import first_appearances
 from kzprobe.analyst.store.engine import Engine
-from kzprobe.analyst.store.selection import epoch_us_to_time, scan_where, target_where
-from kzprobe.analyst.store.views import periods_sql
+from kzprobe.analyst.store.selection import (
+    day_split,
+    epoch_us_to_time,
+    in_days,
+    result_keys,
+    runs_where,
+    scan_where,
+    target_where,
+)
+from kzprobe.analyst.store.views import RUN_COLUMNS, periods_sql, row_runs_sql
 from kzprobe.analyst.streaming import ScanFilter
 from kzprobe.analyst.timeline import (
     MIN_GAP,
@@ -67,17 +78,18 @@ def _vantages(engine: Engine, scan_filter: ScanFilter) -> list[VantageTimeline]:
         found[vantage].pauses.append((epoch_us_to_time(at - pause), epoch_us_to_time(at)))
     connectivity = (f"(SELECT '' AS target, vantage, day, coalesce(connectivity, '{UNKNOWN_CONNECTIVITY}') AS state,"
                     f" started_at AS scan_started_at, complete AS scan_complete, file FROM scans WHERE {where})")
-    for vantage, period in _periods(engine, connectivity, "vantage"):
+    for vantage, period in _periods(engine, f"({row_runs_sql(dialect, connectivity)})", "vantage"):
         found[vantage].connectivity.periods.append(period)
     return [found[name] for name in sorted(found)]
 
 
 def _targets(engine: Engine, scan_filter: ScanFilter, target_filter: TargetFilter) -> list[TargetTimeline]:
     rows_where = scan_where(engine, scan_filter)
-    where = f"{rows_where} AND {target_where(engine, target_filter, rows_where, verdicts=False)}"
-    chosen = f"(SELECT target, vantage, day, state, scan_started_at, scan_complete, file FROM results WHERE {where})"
+    targets = target_where(engine, target_filter, scan_filter, verdicts=False)
+    where = f"{rows_where} AND {targets}"
     periods: dict[tuple[str, str], list[Period]] = {}
-    for (target, vantage), period in _periods(engine, chosen, "target, vantage"):
+    for (target, vantage), period in _periods(engine, _day_runs(engine, scan_filter, target_filter, targets),
+                                              "target, vantage"):
         periods.setdefault((target, vantage), []).append(period)
     order: dict[str, int] = {}
     entries = []
@@ -90,8 +102,28 @@ def _targets(engine: Engine, scan_filter: ScanFilter, target_filter: TargetFilte
     return sorted(entries, key=lambda entry: (order[entry.target], entry.vantage))
 
 
+def _day_runs(engine: Engine, scan_filter: ScanFilter, target_filter: TargetFilter, targets: str) -> str:
+    """The day runs (RUN_COLUMNS) of the targets the filters choose, as one relation."""
+    dialect, split = engine.dialect, day_split(scan_filter)
+    whole = f"{runs_where(engine, scan_filter, split)} AND {targets}"
+    from_rows = set(split.partial)
+    if target_filter.categories:  # a day whose runs mix categories is read row by row
+        from_rows |= {row[0] for row in engine.rows(f"SELECT DISTINCT day FROM runs WHERE {whole} AND category_mixed")}
+        mixed = [day for day in from_rows if day not in split.partial]
+        whole += f" AND NOT {in_days(dialect, mixed)}" if mixed else ""
+    runs = f"SELECT {RUN_COLUMNS} FROM runs WHERE {whole}"
+    if not from_rows:
+        return f"({runs})"
+    rows_filter = ScanFilter(vantages=scan_filter.vantages)
+    chosen = (f"(SELECT target, vantage, day, state, scan_started_at, scan_complete, file "
+              f"FROM {engine.results(result_keys(engine, rows_filter, from_rows))} AS chosen "
+              f"WHERE {scan_where(engine, scan_filter)} AND {targets} AND {in_days(dialect, from_rows)})")
+    return f"({runs} UNION ALL SELECT {RUN_COLUMNS} FROM ({row_runs_sql(dialect, chosen)}) AS cut_days)"
+
+
 def _periods(engine: Engine, source: str, key: str) -> list[tuple[Any, Period]]:
-    """(key, Period) in order of the key, then of time; `key` is 'vantage' or 'target, vantage'."""
+    """(key, Period) in order of the key, then of time; `key` is 'vantage' or 'target, vantage';
+    `source` the day runs (a parenthesised query with RUN_COLUMNS)."""
     epoch = engine.dialect.epoch_us
     rows = engine.rows(
         f"SELECT {key}, state, {epoch('first_scan')}, {epoch('last_scan')}, scans, incomplete_scans "

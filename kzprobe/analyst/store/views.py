@@ -1,15 +1,17 @@
-"""The store's SQL views (`results`, `scans`, `periods`), written once for DuckDB and ClickHouse.
+"""The store's SQL views (`results`, `scans`, `runs`, `periods`), written once for DuckDB and ClickHouse.
 
 The views are the interface analysts query (`kzprobe store sql`, docs/analysts.md) and the one
 kzprobe's own commands query; the few places where the two dialects differ (reading Parquet,
-the previous row in a window, a timestamp as a number) are a Dialect's methods. Everything else
-is SQL both engines run unchanged, so that a query tested on one answers the same on the other.
+the previous row in a window, a timestamp as a number, a date) are a Dialect's methods.
+Everything else is SQL both engines run unchanged, so that a query tested on one answers the
+same on the other.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Final
 
 from kzprobe.errors import BadInputError
@@ -35,21 +37,28 @@ class Dialect:
     name: str
 
     def parquet(self, files: list[str], pattern: str, partitions: tuple[str, ...]) -> str:
-        """A relation over the Parquet files (DuckDB: the manifest's list; ClickHouse: the glob,
-        checked against the manifest first), with the partition columns decoded."""
+        """A relation over Parquet files (DuckDB: the listed files; ClickHouse: the glob, or
+        the listed files as one), with the partition columns decoded: `vantage` a string, `day`
+        a date."""
         if self.name == "duckdb":
             listed = ", ".join(sql_string(name) for name in files)
-            types = ", ".join(f"'{column}': 'VARCHAR'" for column in partitions)
+            types = ", ".join(f"'{column}': '{'DATE' if column == 'day' else 'VARCHAR'}'" for column in partitions)
             return (f"SELECT * FROM read_parquet([{listed}], hive_partitioning = true, "
                     f"hive_types = {{{types}}})")
-        decoded = ", ".join(f"decodeURLComponent({column}) AS {column}" for column in partitions)
-        return (f"SELECT * EXCEPT ({', '.join(partitions)}), {decoded} FROM file({sql_string(pattern)}, Parquet) "
+        decoded = ", ".join(f"toDate({column}) AS {column}" if column == "day" else
+                            f"decodeURLComponent({column}) AS {column}" for column in partitions)
+        where = pattern if not files else _alternatives(files)
+        return (f"SELECT * EXCEPT ({', '.join(partitions)}), {decoded} FROM file({sql_string(where)}, Parquet) "
                 "SETTINGS use_hive_partitioning = 1")
 
     def previous(self, expression: str, window: str) -> str:
         if self.name == "duckdb":
             return f"lag({expression}) OVER {window}"
         return f"lagInFrame({expression}) OVER {window}"
+
+    def first_by(self, value: str, order: str) -> str:
+        """The value of the row where `order` is least (an aggregate)."""
+        return f"{'arg_min' if self.name == 'duckdb' else 'argMin'}({value}, {order})"
 
     def epoch_us(self, expression: str) -> str:
         if self.name == "duckdb":
@@ -62,6 +71,12 @@ class Dialect:
         if self.name == "duckdb":
             return f"TIMESTAMPTZ '{text}+00:00'"
         return f"toDateTime64('{text}', 6, 'UTC')"
+
+    def date(self, day: date) -> str:
+        """A date as a literal."""
+        if self.name == "duckdb":
+            return f"DATE '{day.isoformat()}'"
+        return f"toDate('{day.isoformat()}')"
 
     def period(self, kind: str, expression: str) -> str:
         """The label of the period a time falls in, as kzprobe.analyst.summary.PERIODS writes it."""
@@ -80,78 +95,74 @@ class Dialect:
         return f"(PARTITION BY {partition} ORDER BY {order} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
 
 
+def _alternatives(files: list[str]) -> str:
+    """ClickHouse's pattern for exactly these files: their common directory, then {a,b,…} of
+    the rest of each path (a pattern cannot start with the brace)."""
+    if len(files) == 1:
+        return files[0]
+    root = os.path.commonpath(files)
+    return root + "/{" + ",".join(name[len(root) + 1:] for name in files) + "}"
+
+
 DUCKDB: Final = Dialect("duckdb")
 CLICKHOUSE: Final = Dialect("clickhouse")
+# The columns of a day run, as the runs table holds them and row_runs_sql makes them.
+RUN_COLUMNS: Final = "target, vantage, day, state, first_scan, first_file, last_scan, scans, incomplete_scans"
 
 
 def results_view(dialect: Dialect, files: list[str], pattern: str) -> str:
-    source = dialect.parquet(files, pattern, ("vantage", "month"))
-    return f"SELECT * FROM ({source}) AS files"
+    return f"SELECT * FROM ({dialect.parquet(files, pattern, ('vantage', 'day'))}) AS files"
 
 
 def scans_view(dialect: Dialect, files: list[str], pattern: str) -> str:
     return f"SELECT * FROM ({dialect.parquet(files, pattern, ('vantage',))}) AS files"
 
 
-def periods_sql(dialect: Dialect, source: str = "results") -> str:
-    """Runs of one state per target and vantage, in scan order (`source`: a table name or a
-    parenthesised query with target, vantage, day, state, scan_started_at, scan_complete, file):
-    a period starts at a scan whose state differs from the previous scan's (what `kzprobe
-    timeline` lists per target).
+def runs_view(dialect: Dialect, files: list[str], pattern: str) -> str:
+    return f"SELECT * FROM ({dialect.parquet(files, pattern, ('vantage',))}) AS files"
 
-    Sorting every row by time is what makes this slow on tens of millions of rows, and states
-    rarely change within a day: so each target's day is first reduced to one run when it held
-    one state all day (a hash aggregate), and only the days that changed are walked row by row;
-    then the day-runs, a few per target and day, are joined into periods.
-    """
-    rows_window = dialect.window_rows("target, vantage, day", "scan_started_at, file")
-    runs_window = dialect.window_rows("target, vantage", "first_scan, last_scan")
-    incomplete = "sum(CASE WHEN scan_complete THEN 0 ELSE 1 END)"
+
+def row_runs_sql(dialect: Dialect, rows: str) -> str:
+    """Day runs (RUN_COLUMNS) of rows: `rows` a parenthesised query with target, vantage, day,
+    state, scan_started_at, scan_complete and file. A run starts at a row whose state differs
+    from the previous row's of the same target, vantage and day, in (scan time, file) order:
+    the runs table holds exactly this for every day (kzprobe.analyst.store.runs)."""
+    window = dialect.window_rows("target, vantage, day", "scan_started_at, file")
     return f"""
-WITH days AS (
-  SELECT target, vantage, day, min(state) AS low, max(state) AS high, min(scan_started_at) AS first_scan,
-         max(scan_started_at) AS last_scan, count(*) AS scans, {incomplete} AS incomplete_scans
-  FROM {source} AS chosen GROUP BY target, vantage, day
-), changing AS (
-  SELECT c.target AS target, c.vantage AS vantage, c.day AS day, c.state AS state,
-         c.scan_started_at AS scan_started_at, c.scan_complete AS scan_complete, c.file AS file
-  FROM {source} AS c
-  JOIN (SELECT target, vantage, day FROM days WHERE low <> high) AS m
-    ON c.target = m.target AND c.vantage = m.vantage AND c.day = m.day
-), day_runs AS (
-  SELECT target, vantage, low AS state, first_scan, last_scan, scans, incomplete_scans FROM days WHERE low = high
-  UNION ALL
-  SELECT target, vantage, any_value(state) AS state, min(scan_started_at) AS first_scan,
-         max(scan_started_at) AS last_scan, count(*) AS scans, {incomplete} AS incomplete_scans
+SELECT target, vantage, day, any_value(state) AS state, min(scan_started_at) AS first_scan,
+       {dialect.first_by('file', 'seq')} AS first_file, max(scan_started_at) AS last_scan,
+       CAST(count(*) AS BIGINT) AS scans, CAST(sum(CASE WHEN scan_complete THEN 0 ELSE 1 END) AS BIGINT)
+       AS incomplete_scans
+FROM (
+  SELECT *, sum(starts) OVER {window} AS run
   FROM (
-    SELECT *, sum(starts) OVER {rows_window} AS run
-    FROM (
-      SELECT *, CASE WHEN row_number() OVER {rows_window} = 1 OR state <> {dialect.previous('state', rows_window)}
-                     THEN 1 ELSE 0 END AS starts
-      FROM changing
-    ) AS marked
-  ) AS numbered
-  GROUP BY target, vantage, day, run
-)
+    SELECT *, row_number() OVER {window} AS seq,
+           CASE WHEN row_number() OVER {window} = 1 OR state <> {dialect.previous('state', window)}
+                THEN 1 ELSE 0 END AS starts
+    FROM {rows} AS chosen_rows
+  ) AS marked_rows
+) AS numbered_rows
+GROUP BY target, vantage, day, run"""
+
+
+def periods_sql(dialect: Dialect, day_runs: str = "runs") -> str:
+    """Runs of one state per target and vantage, in scan order, from day runs (`day_runs`: the
+    runs view, or a parenthesised query with RUN_COLUMNS): a period starts at a day run whose
+    state differs from the previous one's (what `kzprobe timeline` lists per target).
+
+    Sorting every row by time is what makes this slow on tens of millions of rows; the day runs
+    are a few per target and day, and are already made (the runs table), so only they are
+    sorted here."""
+    window = dialect.window_rows("target, vantage", "first_scan, first_file")
+    return f"""
 SELECT target, vantage, period, any_value(state) AS state, min(first_scan) AS first_scan,
        max(last_scan) AS last_scan, sum(scans) AS scans, sum(incomplete_scans) AS incomplete_scans
 FROM (
-  SELECT *, sum(starts) OVER {runs_window} AS period
+  SELECT *, sum(starts) OVER {window} AS period
   FROM (
-    SELECT *, CASE WHEN row_number() OVER {runs_window} = 1 OR state <> {dialect.previous('state', runs_window)}
+    SELECT *, CASE WHEN row_number() OVER {window} = 1 OR state <> {dialect.previous('state', window)}
                    THEN 1 ELSE 0 END AS starts
-    FROM day_runs
+    FROM (SELECT {RUN_COLUMNS} FROM {day_runs} AS day_runs_source) AS day_runs
   ) AS marked_runs
 ) AS numbered_runs
 GROUP BY target, vantage, period"""
-
-
-VIEW_DOCS: Final = {
-    "results": "one row per target per scan: the columns of `kzprobe export` (evidence a list), position in "
-               "the report, control_verdict/control_usable/control, provenance_source/licence, "
-               "ooni_measurement_uid/ooni_test_name, state ('blocked/tls'), day, vantage and month",
-    "scans": "one row per scan: scan_key, scan_id, started_at, finished_at, day, complete, from_journal, asn, "
-             "country, connectivity, software, targets, provenance, file, sha256, size, ingested_at, vantage",
-    "periods": "runs of one state per target and vantage: target, vantage, period, state, first_scan, "
-               "last_scan, scans, incomplete_scans",
-}
