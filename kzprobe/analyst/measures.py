@@ -11,8 +11,8 @@ from typing import Any, NamedTuple
 
 from kzprobe.report import fields
 from kzprobe.report import vocabulary as v
-from kzprobe.report.fields import number, objects
 from kzprobe.report.fields import mapping as an_object
+from kzprobe.report.fields import number, objects
 
 # Failures of IPv6 connects that mean "this vantage has no IPv6", not interference (team brief).
 NO_IPV6_FAILURES = frozenset({v.NETWORK_UNREACHABLE, v.HOST_UNREACHABLE})
@@ -67,47 +67,53 @@ def is_ipv6(address: str | None) -> bool:
 def measures_of(observations: Any) -> Measures:
     """The key timings and throughput of one web target's observations."""
     if not isinstance(observations, dict):
-        return Measures()
-    dns = an_object(observations.get("dns"))
+        return _NOT_MEASURED
+    get = observations.get
+    dns = an_object(get("dns"))
     addresses = dns.get("addresses")
     # The target's own connections: those with a "purpose" were made after a failure (a neutral
     # server name, the control resolver's address) and are not its timings.
-    own_tcp = [o for o in objects(observations.get("tcp")) if "purpose" not in o]
-    own_tls = [o for o in objects(observations.get("tls")) if "purpose" not in o]
-    connect = _first_success(own_tcp)
-    handshake = _first_success(own_tls)
-    hops = objects(observations.get("http"))
-    first_hop: dict[str, Any] = hops[0] if hops else {}
-    last_hop: dict[str, Any] = hops[-1] if hops else {}
+    own_tcp = _own(get("tcp"))
+    own_tls = _own(get("tls"))
+    connect = next((item for item in own_tcp if item.get("failure") is None), None)
+    handshake = next((item for item in own_tls if item.get("failure") is None), None)
+    hops = objects(get("http"))
+    first_hop: dict[str, Any] = hops[0] if hops else _EMPTY
+    last_hop: dict[str, Any] = hops[-1] if hops else _EMPTY
     first_timings = an_object(first_hop.get("timings"))
-    totals = [
-        number(hop["timings"].get("total_ms")) for hop in hops if isinstance(hop.get("timings"), dict)
-    ]
-    download = an_object(observations.get("download"))
+    totals = [number(hop["timings"].get("total_ms")) for hop in hops if isinstance(hop.get("timings"), dict)]
+    measured = [total for total in totals if total is not None]
+    download = an_object(get("download"))
     return Measures(
-        dns_ms=number(dns.get("duration_ms")),
-        dns_failure=text(dns.get("failure")),
-        dns_addresses=len(addresses) if isinstance(addresses, list) else None,
-        tcp_connect_ms=number(connect.get("duration_ms")) if connect else None,
-        tcp_failure=None if connect else first_failure(own_tcp),
-        tls_handshake_ms=number(handshake.get("duration_ms")) if handshake else None,
-        tls_failure=None if handshake else first_failure(own_tls),
-        tls_version=text(handshake.get("version")) if handshake else None,
-        http_status=integer(last_hop.get("status")),
-        http_hops=len(hops) if "http" in observations else None,
-        http_first_byte_ms=number(first_timings.get("first_byte_ms")),
-        http_total_ms=round(sum(t for t in totals if t is not None), 1) if any(t is not None for t in totals) else None,
-        http_failure=next((text(hop.get("failure")) for hop in hops if hop.get("failure")), None),
-        http_title=text(last_hop.get("title")),
-        download_kbps=number(download.get("kilobytes_per_second")),
-        download_bytes=integer(download.get("bytes")),
-        download_stall_ms=number(download.get("longest_stall_ms")),
-        download_failure=text(download.get("failure")),
+        number(dns.get("duration_ms")),
+        text(dns.get("failure")),
+        len(addresses) if isinstance(addresses, list) else None,
+        number(connect.get("duration_ms")) if connect else None,
+        None if connect else first_failure(own_tcp),
+        number(handshake.get("duration_ms")) if handshake else None,
+        None if handshake else first_failure(own_tls),
+        text(handshake.get("version")) if handshake else None,
+        integer(last_hop.get("status")),
+        len(hops) if "http" in observations else None,
+        number(first_timings.get("first_byte_ms")),
+        round(sum(measured), 1) if measured else None,
+        next((text(hop.get("failure")) for hop in hops if hop.get("failure")), None),
+        text(last_hop.get("title")),
+        number(download.get("kilobytes_per_second")),
+        integer(download.get("bytes")),
+        number(download.get("longest_stall_ms")),
+        text(download.get("failure")),
     )
 
 
-def _first_success(attempts: Any) -> dict[str, Any] | None:
-    return next((item for item in objects(attempts) if item.get("failure") is None), None)
+_EMPTY: dict[str, Any] = {}
+_NOT_MEASURED = Measures()
+
+
+def _own(attempts: Any) -> list[dict[str, Any]]:
+    """The attempts (objects, as fields.objects reads them) made for the target itself, not
+    those with a "purpose"."""
+    return [item for item in objects(attempts) if "purpose" not in item]
 
 
 def first_failure(attempts: Any) -> str | None:

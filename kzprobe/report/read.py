@@ -69,10 +69,19 @@ def read_report(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def parse_report(data: bytes | str, source: str) -> dict[str, Any]:
     """A checked report from bytes already fetched (e.g. a `--control` URL); `source` names it."""
+    return parse_report_strictly(data, source)[0]
+
+
+def parse_report_strictly(data: bytes | str, source: str) -> tuple[dict[str, Any], bool]:
+    """parse_report, and whether orjson read it: a report orjson read holds no lone surrogate
+    (it refuses them), one the standard library read may (what the store must know)."""
     if len(data) > MAX_REPORT_BYTES:
         raise ReportError(source, f"larger than {MAX_REPORT_BYTES // (1024 * 1024)} MB, refused")
-    report = _decode_json(data, source)
-    return check_report(report, source)
+    try:
+        report, strict = orjson.loads(data), True
+    except orjson.JSONDecodeError:
+        report, strict = _decode_json(data, source), False
+    return check_report(report, source), strict
 
 
 def read_journal(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -173,3 +173,53 @@ def test_partition_files_hold_rows_in_scan_time_order(tmp_path):
     (name,) = layout.read_manifest(store).results.values()
     times = pq.read_table(store / name, columns=["scan_started_at"])["scan_started_at"].to_pylist()
     assert times == sorted(times)
+
+
+def _raw_json(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text.encode("ascii"))
+    return path
+
+
+def test_text_that_is_not_unicode_and_numbers_beyond_64_bits_are_stored_not_fatal(tmp_path):
+    """A lone surrogate (a JSON escape no UTF-8 can hold: Parquet strings, directory names) is
+    stored as U+FFFD; an integer no 64-bit column holds, or no float, reads as not measured."""
+    odd = f.kz_report(vantage="almaty\udc00vps")
+    odd["results"][0]["explanation"] = "cut \ud800 here"
+    odd["results"][1]["target"]["name"] = "\udfff"
+    _raw_json(tmp_path / "in" / "surrogates.json", json.dumps(odd))  # escapes: ASCII JSON
+    huge = f.kz_report(started_at=f.START + timedelta(hours=1))
+    huge["results"][2]["observations"]["http"][0]["status"] = 10**30
+    huge["results"][2]["observations"]["download"]["bytes"] = 2**63
+    huge["results"][2]["duration_ms"] = "TOO LARGE"
+    text = json.dumps(huge).replace('"TOO LARGE"', "9" * 400)
+    assert "9" * 400 in text
+    _raw_json(tmp_path / "in" / "huge.json", text)
+    f.write_json(tmp_path / "in" / "plain.json", f.kz_report(started_at=f.START + timedelta(hours=2)))
+    store = tmp_path / "store"
+    added = f.cli("store", "add", tmp_path / "in", "--store", store)
+    assert added.exit_code == 0 and "3 added" in added.stderr, added.stderr
+    assert _query(store, "SELECT DISTINCT vantage FROM scans ORDER BY 1") == [("almaty-vps",), ("almaty\ufffdvps",)]
+    assert _query(store, "SELECT explanation FROM results WHERE vantage <> 'almaty-vps' AND position = 0") == [
+        ("cut \ufffd here",)]
+    assert _query(store, "SELECT http_status, download_bytes, duration_ms FROM results "
+                         "WHERE file LIKE '%huge.json' AND position = 2") == [(None, None, None)]
+    parquet = f.cli("export", tmp_path / "in", "--format", "parquet", "-o", tmp_path / "all.parquet")
+    assert parquet.exit_code == 0 and pq.read_table(tmp_path / "all.parquet").num_rows == 30
+
+
+def test_a_value_arrow_refuses_names_its_file_and_keeps_the_rest_of_its_chunk(tmp_path, monkeypatch):
+    """Whatever slips past the readers' checks and Arrow refuses is that file's problem: named,
+    skipped, and the other files read with it stored."""
+    from kzprobe.analyst import measures
+
+    monkeypatch.setattr(measures, "integer", lambda value: value if isinstance(value, int) else None)
+    for hour in range(3):
+        made = f.kz_report(started_at=f.START + timedelta(hours=hour))
+        if hour == 1:
+            made["results"][2]["observations"]["http"][0]["status"] = 2**63  # orjson reads it as an int
+        f.write_json(tmp_path / "in" / f"{hour}.json", made)
+    problems: list = []
+    count = _add(tmp_path / "store", tmp_path / "in", problems=problems)
+    assert (count.added, count.problems) == (2, 1)
+    assert problems[0].path.endswith("1.json") and "cannot hold" in problems[0].reason

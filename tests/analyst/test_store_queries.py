@@ -67,6 +67,8 @@ def _both(reports_and_store, engine: str, *args: object) -> tuple[str, str]:
     ("timeline", "--json"),
     ("timeline", "--json", "--vantage", "shymkent-beeline", "--since", "2022-01-04T12:00", "--target", "orda*"),
     ("timeline", "--json", "--category", "NEWS", "--until", "2022-01-05T12:00"),
+    ("timeline", "--json", "--since", "2022-01-04T13:30", "--until", "2022-01-06T10:30"),
+    ("summary", "--max-columns", "6", "--since", "2022-01-04T13:30", "--until", "2022-01-06T10:30"),
     ("export",),
     ("export", "--format", "jsonl"),
     ("export", "--verdict", "blocked", "--verdict", "down", "--category", "news"),

@@ -75,6 +75,7 @@ BROKEN_FILES = [
     ("unknown layer", _mutated(lambda r: r["results"][0].update(blocking="bgp")), "results[0].blocking"),
     ("evidence as text", _mutated(lambda r: r["results"][0].update(evidence="tls.reset")), "evidence"),
     ("evidence of numbers", _mutated(lambda r: r["results"][0].update(evidence=[1])), "list of strings"),
+    ("version beyond 64 bits", _mutated(lambda r: r.update(format_version=10**30)), "format_version"),
     ("NaN", '{"format": "kzprobe-report", "format_version": NaN}', "NaN is not valid JSON"),
     ("too deep", "[" * 100000 + "]" * 100000, "nested too deeply"),
     ("not UTF-8", b'{"format": "\xff\xfe"}', "UTF-8"),
@@ -89,6 +90,22 @@ def test_a_broken_file_is_refused_with_its_name_and_reason(tmp_path, name, text,
     assert caught.value.path == str(path)
     assert reason in caught.value.reason
     assert str(caught.value).startswith(f"{path}: ")
+
+
+@pytest.mark.parametrize(("name", "text", "by_orjson"), [
+    ("plain", json.dumps(f.kz_report()), True),
+    ("a lone surrogate escape", json.dumps(f.kz_report(vantage="almaty\udc00")), False),
+    ("a byte order mark", "\ufeff" + json.dumps(f.kz_report()), False),
+    ("a number too large for a float", json.dumps(f.kz_report()).replace('"verdict": ', '"big": 1e400, "verdict": '),
+     False),
+])
+def test_what_orjson_refuses_the_standard_library_reads_as_kzprobe_always_has(name, text, by_orjson):
+    """orjson parses reports fast; a report it refuses is read by json, the reader of old, and
+    the caller learns which (a lone surrogate is possible only then)."""
+    data = text.encode("utf-8")
+    report, strict = rr.parse_report_strictly(data, "x.json")
+    assert strict is by_orjson
+    assert report == json.loads(data.decode("utf-8-sig"))
 
 
 def test_the_future_version_message_tells_what_to_do(tmp_path):

@@ -100,8 +100,7 @@ SCANS_SCHEMA: Final = pa.schema([
 RUNS_SCHEMA: Final = pa.schema([
     ("day", pa.date32()),
     ("target", pa.string()),
-    ("category", pa.string()),  # the target's category that day
-    ("category_mixed", pa.bool_()),  # the target had more than one category that day
+    ("category", pa.string()),  # the target's category in this run
     ("state", pa.string()),
     ("first_scan", TIME),
     ("first_file", pa.string()),  # orders two runs that start at the same second

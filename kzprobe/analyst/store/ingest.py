@@ -16,6 +16,7 @@ same store.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import multiprocessing
 import os
@@ -32,6 +33,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from kzprobe.analyst.reading import digest_report, read_judged
+from kzprobe.analyst.scan_order import scan_key
 from kzprobe.analyst.store import layout
 from kzprobe.analyst.store.columns import (
     RESULTS_SCHEMA,
@@ -56,8 +58,10 @@ CHUNK_FILES: Final = 16
 # Below this many files, worker processes cost more than they save (as in analyst.streaming).
 PARALLEL_MIN_FILES: Final = 32
 MAX_WORKERS: Final = 8
-# Chunks in flight per worker: the bounded queue between the readers and the writer.
-WINDOW_PER_WORKER: Final = 3
+# Chunks in flight per worker: the bounded queue between the readers and the writer. Deep
+# enough (16 files a chunk, ~0.6 MB of rows) that the workers keep reading through a commit
+# (about a second), which otherwise stalls them.
+WINDOW_PER_WORKER: Final = 16
 UNHOLDABLE: Final = "a value the store cannot hold (a number beyond 64 bits, or text that is not Unicode)"
 
 
@@ -93,7 +97,21 @@ class IngestCount:
 
 def read_chunk(paths: list[str]) -> Chunk:
     """Files read, hashed and turned into rows (in a worker process). A value Arrow cannot
-    hold names its file as a problem, like any other unreadable report."""
+    hold names its file as a problem, like any other unreadable report.
+
+    Python's cyclic garbage collector is paused meanwhile: a parsed report is tens of thousands
+    of objects without a cycle, freed by reference counting, and the collector's passes over
+    them cost a fifth of the reading (measured; docs/analysts.md, Store performance)."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _read_chunk(paths)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _read_chunk(paths: list[str]) -> Chunk:
     columns = ResultColumns()
     outcomes = [_read_file(path, columns) for path in paths]
     batch = _batch_or_none(columns)
@@ -105,7 +123,7 @@ def read_chunk(paths: list[str]) -> Chunk:
     columns = ResultColumns()
     outcomes = []
     for path in paths:
-        alone = read_chunk([path]).outcomes[0]
+        alone = _read_chunk([path]).outcomes[0]
         outcomes.append(_read_file(path, columns) if isinstance(alone, StoredScan) else alone)
     return Chunk(outcomes, columns.batch())
 
@@ -132,8 +150,8 @@ def _read_file(path: str, columns: ResultColumns) -> StoredScan | rr.ReportError
                 report = without_surrogates(report)
                 digest = digest_report(report, path, from_journal=True, detail=True)
         else:
-            report = rr.parse_report(data, path)
-            if may_hold_surrogates(data):
+            report, strict = rr.parse_report_strictly(data, path)
+            if not strict:
                 report = without_surrogates(report)
             digest = digest_report(report, path, detail=True)
     except rr.ReportError as error:
@@ -146,8 +164,8 @@ def bytes_for_store(data: bytes, source: str) -> tuple[StoredScan | rr.ReportErr
     """A report fetched by URL (kzprobe collect) turned into rows; `source` names it."""
     columns = ResultColumns()
     try:
-        report = rr.parse_report(data, source)
-        if may_hold_surrogates(data):
+        report, strict = rr.parse_report_strictly(data, source)
+        if not strict:
             report = without_surrogates(report)
         digest = digest_report(report, source, detail=True)
     except rr.ReportError as error:
@@ -313,7 +331,10 @@ def add_paths(store: Path, paths: Iterable[str | os.PathLike[str]], *, on_proble
                 return False
             return True
 
-        for chunk in _read_all(filter(unknown, files), workers, len(files)):
+        # In scan-time order: a batch then touches a few days, each rewritten once or twice,
+        # not every day of the input (file names need not follow time).
+        new = sorted((path for path in files if unknown(path)), key=lambda path: scan_key(Path(path))[:3])
+        for chunk in _read_all(new, workers, len(new)):
             for outcome in chunk.outcomes:
                 if isinstance(outcome, rr.ReportError):
                     writer.count.problems += 1

@@ -9,10 +9,11 @@ thousands of day files (an engine pays for every file it opens). Runs are comput
 the day's final rows, by the batch that rewrites the day, and committed with it: a run never
 disagrees with the rows it folds.
 
-A run is what the `periods` view's SQL (kzprobe.analyst.store.views.row_runs_sql) makes of the
-same rows: consecutive rows of one target in (scan time, file) order with the same state.
-`category_mixed` marks a target that had more than one category that day (a target list
-changed): a question filtered by category reads that day's rows instead.
+A run is consecutive rows of one target in (scan time, file) order with the same state and the
+same category. The `periods` query joins consecutive runs of one state, so that a run split
+where a target's category changed (a target list changed) makes the same periods as the rows
+would; and a question filtered by category, which keeps some runs of a target and not others,
+gets the periods that the rows of those categories alone make (views.periods_sql).
 """
 
 from __future__ import annotations
@@ -34,23 +35,18 @@ def day_runs(rows: pa.Table, day: date) -> pa.Table:
     if rows.num_rows == 0:
         return RUNS_SCHEMA.empty_table()
     table = rows.select(_COLUMNS).sort_by(RUN_ORDER)
-    target, state = table["target"], table["state"]
-    starts = pc.or_(_differs_from_previous(target), _differs_from_previous(state))
+    starts = pc.or_(pc.or_(_differs_from_previous(table["target"]), _differs_from_previous(table["state"])),
+                    _differs_from_previous(table["category"]))
     table = table.append_column("run", pc.cumulative_sum(pc.cast(starts, pa.int64())))
     table = table.append_column("incomplete", pc.cast(pc.invert(table["scan_complete"]), pa.int64()))
     grouped = table.group_by("run", use_threads=False).aggregate([
         ("target", "first"), ("category", "first"), ("state", "first"), ("scan_started_at", "min"),
         ("file", "first"), ("scan_started_at", "max"), ("run", "count"), ("incomplete", "sum"),
     ])
-    categories = table.group_by("target", use_threads=False).aggregate([
-        ("category", "count_distinct", pc.CountOptions(mode="all"))])
-    mixed = categories.filter(pc.greater(categories["category_count_distinct"], 1))["target"]
-    run_targets = grouped["target_first"]
     return pa.Table.from_arrays([
         pa.array([day] * grouped.num_rows, type=pa.date32()),
-        run_targets,
+        grouped["target_first"],
         grouped["category_first"],
-        pc.is_in(run_targets, value_set=mixed.combine_chunks() if mixed.num_chunks else pa.array([], pa.string())),
         grouped["state_first"],
         grouped["scan_started_at_min"],
         grouped["file_first"],
@@ -61,7 +57,8 @@ def day_runs(rows: pa.Table, day: date) -> pa.Table:
 
 
 def _differs_from_previous(column: pa.ChunkedArray) -> pa.Array:
-    """True where a value differs from the one before it (and on the first row)."""
+    """True where a value differs from the one before it, a missing value (null) being equal
+    only to another; the first row's previous value is missing."""
     values = column.combine_chunks()
     previous = pa.concat_arrays([pa.nulls(1, values.type), values.slice(0, len(values) - 1)])
-    return pc.fill_null(pc.not_equal(values, previous), True)
+    return pc.fill_null(pc.not_equal(values, previous), pc.xor(pc.is_null(values), pc.is_null(previous)))

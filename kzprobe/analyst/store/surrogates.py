@@ -4,8 +4,9 @@ JSON can spell one ("\\ud800", half of a pair with no other half) and Python's j
 into a str that no UTF-8 encoder accepts; Arrow refuses it, and so would a directory name made
 from a vantage name holding one. Such characters are stored as U+FFFD, the replacement
 character. Finding them is paid only by the reports that may hold one: orjson refuses every
-lone surrogate, so only a report read by the standard library's json (after orjson refused it)
-or one whose bytes hold an escape of a surrogate, or a byte that starts one in UTF-8, is walked.
+lone surrogate, so only a report read by the standard library's json (after orjson refused it;
+report.read.parse_report_strictly says which), or a journal whose bytes hold an escape of a
+surrogate or a byte that starts one in UTF-8, is walked.
 """
 
 from __future__ import annotations

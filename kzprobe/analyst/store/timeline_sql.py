@@ -1,8 +1,7 @@
 """`kzprobe timeline --store`: the Timeline of kzprobe.analyst.timeline, its periods made in SQL.
 
 Target periods are the `periods` view's query over the chosen day runs: the runs table's for
-the days the filters take whole, and runs made from the rows of the days --since or --until cut
-(and, with --category, of the days a target changed category: its runs then mix categories);
+the days the filters take whole, and runs made from the rows of the days --since or --until cut;
 a vantage's connectivity periods are the same query over runs made from its scans; the pauses
 between scans are counted by length in SQL and rounded to minutes in Python (Python's rounding,
 as the files' timeline rounds).
@@ -88,7 +87,7 @@ def _targets(engine: Engine, scan_filter: ScanFilter, target_filter: TargetFilte
     targets = target_where(engine, target_filter, scan_filter, verdicts=False)
     where = f"{rows_where} AND {targets}"
     periods: dict[tuple[str, str], list[Period]] = {}
-    for (target, vantage), period in _periods(engine, _day_runs(engine, scan_filter, target_filter, targets),
+    for (target, vantage), period in _periods(engine, _day_runs(engine, scan_filter, targets),
                                               "target, vantage"):
         periods.setdefault((target, vantage), []).append(period)
     order: dict[str, int] = {}
@@ -102,22 +101,16 @@ def _targets(engine: Engine, scan_filter: ScanFilter, target_filter: TargetFilte
     return sorted(entries, key=lambda entry: (order[entry.target], entry.vantage))
 
 
-def _day_runs(engine: Engine, scan_filter: ScanFilter, target_filter: TargetFilter, targets: str) -> str:
+def _day_runs(engine: Engine, scan_filter: ScanFilter, targets: str) -> str:
     """The day runs (RUN_COLUMNS) of the targets the filters choose, as one relation."""
     dialect, split = engine.dialect, day_split(scan_filter)
-    whole = f"{runs_where(engine, scan_filter, split)} AND {targets}"
-    from_rows = set(split.partial)
-    if target_filter.categories:  # a day whose runs mix categories is read row by row
-        from_rows |= {row[0] for row in engine.rows(f"SELECT DISTINCT day FROM runs WHERE {whole} AND category_mixed")}
-        mixed = [day for day in from_rows if day not in split.partial]
-        whole += f" AND NOT {in_days(dialect, mixed)}" if mixed else ""
-    runs = f"SELECT {RUN_COLUMNS} FROM runs WHERE {whole}"
-    if not from_rows:
+    runs = f"SELECT {RUN_COLUMNS} FROM runs WHERE {runs_where(engine, scan_filter, split)} AND {targets}"
+    if not split.partial:
         return f"({runs})"
-    rows_filter = ScanFilter(vantages=scan_filter.vantages)
+    partitions = result_keys(engine, scan_filter, split.partial)
     chosen = (f"(SELECT target, vantage, day, state, scan_started_at, scan_complete, file "
-              f"FROM {engine.results(result_keys(engine, rows_filter, from_rows))} AS chosen "
-              f"WHERE {scan_where(engine, scan_filter)} AND {targets} AND {in_days(dialect, from_rows)})")
+              f"FROM {engine.results(partitions)} AS chosen "
+              f"WHERE {scan_where(engine, scan_filter)} AND {targets} AND {in_days(dialect, split.partial)})")
     return f"({runs} UNION ALL SELECT {RUN_COLUMNS} FROM ({row_runs_sql(dialect, chosen)}) AS cut_days)"
 
 

@@ -125,8 +125,9 @@ def runs_view(dialect: Dialect, files: list[str], pattern: str) -> str:
 def row_runs_sql(dialect: Dialect, rows: str) -> str:
     """Day runs (RUN_COLUMNS) of rows: `rows` a parenthesised query with target, vantage, day,
     state, scan_started_at, scan_complete and file. A run starts at a row whose state differs
-    from the previous row's of the same target, vantage and day, in (scan time, file) order:
-    the runs table holds exactly this for every day (kzprobe.analyst.store.runs)."""
+    from the previous row's of the same target, vantage and day, in (scan time, file) order.
+    The runs table holds such runs for every day, split also where a target's category
+    changed (kzprobe.analyst.store.runs); periods_sql makes the same periods of either."""
     window = dialect.window_rows("target, vantage, day", "scan_started_at, file")
     return f"""
 SELECT target, vantage, day, any_value(state) AS state, min(scan_started_at) AS first_scan,
@@ -148,7 +149,9 @@ GROUP BY target, vantage, day, run"""
 def periods_sql(dialect: Dialect, day_runs: str = "runs") -> str:
     """Runs of one state per target and vantage, in scan order, from day runs (`day_runs`: the
     runs view, or a parenthesised query with RUN_COLUMNS): a period starts at a day run whose
-    state differs from the previous one's (what `kzprobe timeline` lists per target).
+    state differs from the previous one's (what `kzprobe timeline` lists per target). Runs of
+    the same state next to each other join, wherever they were split: at midnight, where the
+    category changed, or where a filter left out the runs between them.
 
     Sorting every row by time is what makes this slow on tens of millions of rows; the day runs
     are a few per target and day, and are already made (the runs table), so only they are
