@@ -28,12 +28,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 import pyarrow as pa  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
 import read_reports  # noqa: E402  (the report generator and the measuring launcher)
 
-from kzprobe.analyst.store import layout  # noqa: E402
+from kzprobe.analyst.store import layout, writing  # noqa: E402
 from kzprobe.analyst.store.columns import RESULTS_SCHEMA, SCANS_SCHEMA  # noqa: E402
-from kzprobe.analyst.store.ingest import PARQUET_OPTIONS  # noqa: E402
+from kzprobe.analyst.store.runs import day_runs  # noqa: E402
 
 STATES = [  # (verdict, blocking, evidence, weight), as benchmarks/html_report.py
     ("reachable", None, [], 0.80),
@@ -50,7 +49,8 @@ FIRST = datetime(2022, 1, 1, tzinfo=UTC)
 
 
 def generated_store(store: Path, rows: int, targets: int = 80, vantages: int = 100, seed: int = 2022) -> None:
-    """A store of `rows` rows in kzprobe's layout, partition by partition (one vantage-month a file)."""
+    """A store of `rows` rows in kzprobe's layout (one file per vantage and day, the runs of each
+    vantage computed as `store add` computes them), written vantage by vantage."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
@@ -65,6 +65,13 @@ def generated_store(store: Path, rows: int, targets: int = 80, vantages: int = 1
     manifest = layout.Manifest(batch=1)
     store.mkdir(parents=True)
     ingested = datetime.now(UTC)
+    moments = [FIRST + timedelta(hours=hour) for hour in range(hours)]
+    times = pa.array(moments, type=RESULTS_SCHEMA.field("scan_started_at").type)
+    offline = np.zeros(hours, dtype=bool)
+    offline[SHUTDOWN_HOURS[0]:SHUTDOWN_HOURS[1] + 1] = True
+    repeat = pa.array(np.repeat(np.arange(hours), targets))
+    tile = np.tile(np.arange(targets), hours)
+    count = hours * targets
     for number in range(vantages):
         vantage = f"vantage-{number:03d}"
         # Each target's state: redrawn with probability STATE_CHANGE each hour, held otherwise.
@@ -74,44 +81,34 @@ def generated_store(store: Path, rows: int, targets: int = 80, vantages: int = 1
         index = np.where(changes, np.arange(hours)[:, None], 0)
         np.maximum.accumulate(index, axis=0, out=index)
         state = np.take_along_axis(drawn, index, axis=0)
-        offline = np.zeros(hours, dtype=bool)
-        offline[SHUTDOWN_HOURS[0]:SHUTDOWN_HOURS[1] + 1] = True
         state[offline, :] = len(STATES)
-        moments = [FIRST + timedelta(hours=hour) for hour in range(hours)]
-        scan_keys = [f"{vantage}-{hour:06d}" for hour in range(hours)]
-        files = [f"reports/{vantage}-{moment:%Y%m%dT%H%M%SZ}.json" for moment in moments]
-        months = [hour for hour in range(hours) if hour == 0 or moments[hour].month != moments[hour - 1].month]
-        for first, last in zip(months, months[1:] + [hours], strict=True):
-            chosen = range(first, last)
-            count = len(chosen) * targets
-            flat = pa.array(state[first:first + len(chosen), :].ravel())
-            repeat = np.repeat(np.arange(first, first + len(chosen)), targets)
-            tile = np.tile(np.arange(targets), len(chosen))
-            columns = {name: pa.nulls(count, field.type) for name,
-                       field in zip(RESULTS_SCHEMA.names, RESULTS_SCHEMA, strict=True)}
-            columns.update(
-                scan_key=pa.array(scan_keys[first:first + len(chosen)]).take(pa.array(repeat - first)),
-                scan_id=pa.array(scan_keys[first:first + len(chosen)]).take(pa.array(repeat - first)),
-                scan_started_at=pa.array([moments[h] for h in repeat],
-                                         type=RESULTS_SCHEMA.field("scan_started_at").type),
-                scan_complete=pa.array(np.ones(count, dtype=bool)),
-                day=pa.array([moments[h].date() for h in repeat], type=pa.date32()),
-                asn=pa.array([f"AS{9198 + number}"] * count), country=pa.array(["KZ"] * count),
-                connectivity=pa.array(np.where(offline[repeat], "offline", "online")),
-                position=pa.array(tile.astype("int32")), target=target_ids.take(pa.array(tile)),
-                category=categories.take(pa.array(tile)), verdict=verdicts.take(flat), blocking=blockings.take(flat),
-                state=states.take(flat),
-                evidence=evidences.take(flat),
-                file=pa.array(files[first:first + len(chosen)]).take(pa.array(repeat - first)),
-            )
-            table = pa.table(columns, schema=RESULTS_SCHEMA)
-            month = moments[first].strftime("%Y-%m")
-            name = f"{layout.partition_directory(layout.RESULTS_DIR, vantage, month)}/part-000001.parquet"
-            (store / name).parent.mkdir(parents=True, exist_ok=True)
-            pq.write_table(table, store / name, **PARQUET_OPTIONS)
-            manifest.results[layout.results_partition(vantage, month)] = name
+        flat = pa.array(state.ravel())
+        scan_keys = pa.array([f"{vantage}-{hour:06d}" for hour in range(hours)])
+        files = pa.array([f"reports/{vantage}-{moment:%Y%m%dT%H%M%SZ}.json" for moment in moments])
+        columns = {field.name: pa.nulls(count, field.type) for field in RESULTS_SCHEMA}
+        columns.update(
+            scan_key=scan_keys.take(repeat), scan_id=scan_keys.take(repeat), scan_started_at=times.take(repeat),
+            scan_complete=pa.array(np.ones(count, dtype=bool)),
+            asn=pa.array([f"AS{9198 + number}"] * count), country=pa.array(["KZ"] * count),
+            connectivity=pa.array(np.where(np.repeat(offline, targets), "offline", "online")),
+            position=pa.array(tile.astype("int32")), target=target_ids.take(pa.array(tile)),
+            category=categories.take(pa.array(tile)), verdict=verdicts.take(flat), blocking=blockings.take(flat),
+            state=states.take(flat), evidence=evidences.take(flat), file=files.take(repeat),
+        )
+        table = pa.table(columns, schema=RESULTS_SCHEMA)
+        runs = []
+        for first in range(0, hours, 24):
+            day = moments[first].date()
+            rows_of_day = table.slice(first * targets, min(24, hours - first) * targets)
+            name = writing.write_partition(store, rows_of_day, layout.partition_directory(
+                layout.RESULTS_DIR, vantage, day.isoformat()), 1)
+            manifest.results[layout.results_partition(vantage, day.isoformat())] = name
+            runs.append(day_runs(rows_of_day, day))
+        manifest.runs[vantage] = writing.write_partition(
+            store, pa.concat_tables(runs).sort_by(writing.RUNS_ORDER), layout.partition_directory(
+                layout.RUNS_DIR, vantage), 1)
         scans = pa.table({
-            "scan_key": scan_keys, "scan_id": scan_keys, "started_at": moments,
+            "scan_key": scan_keys, "scan_id": scan_keys, "started_at": times,
             "finished_at": [moment + timedelta(seconds=70) for moment in moments],
             "day": [moment.date() for moment in moments], "complete": [True] * hours, "from_journal": [False] * hours,
             "asn": [f"AS{9198 + number}"] * hours, "country": ["KZ"] * hours,
@@ -119,10 +116,8 @@ def generated_store(store: Path, rows: int, targets: int = 80, vantages: int = 1
             "targets": [targets] * hours, "provenance_source": [None] * hours, "provenance_licence": [None] * hours,
             "file": files, "sha256": ["0" * 64] * hours, "size": [0] * hours, "ingested_at": [ingested] * hours,
         }, schema=SCANS_SCHEMA)
-        name = f"{layout.partition_directory(layout.SCANS_DIR, vantage)}/part-000001.parquet"
-        (store / name).parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(scans, store / name, **PARQUET_OPTIONS)
-        manifest.scans[vantage] = name
+        manifest.scans[vantage] = writing.write_partition(
+            store, scans, layout.partition_directory(layout.SCANS_DIR, vantage), 1)
     layout.write_manifest(store, manifest)
 
 

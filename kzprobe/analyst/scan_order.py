@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Final, NamedTuple
 
 from kzprobe.report import read as rr
+from kzprobe.report.format import JOURNAL_SUFFIX
 
 # Where unreadable files sort: last, after every real scan.
 FAR_FUTURE: Final = datetime.max.replace(tzinfo=UTC)
@@ -30,9 +31,14 @@ class ScanKey(NamedTuple):
     known: bool  # the header was read: started_at and vantage are the file's own
 
 
-def scan_key(path: Path) -> ScanKey:
-    """The sort key of a report file: its header, or a whole read when the header is not up front."""
-    header = rr.peek_header(path)
+def scan_key(path: Path, head: bytes | None = None) -> ScanKey:
+    """The sort key of a report file: its header (from `head`, its first bytes, when the caller
+    has read them already), or a whole read when the header is not up front."""
+    if head is None:
+        header = rr.peek_header(path)
+    else:
+        text = head[:rr.HEADER_PEEK_BYTES].decode("utf-8", errors="replace")
+        header = rr.header_of(text, journal=str(path).endswith(JOURNAL_SUFFIX))
     if header is None or "started_at" not in header:
         header = _full_header(path)
     started = header.get("started_at") if header else None

@@ -18,6 +18,7 @@ from rich.text import Text
 
 from kzprobe.analyst.export import csv_cell
 from kzprobe.analyst.filters import TargetFilter
+from kzprobe.analyst.quick_table import quick
 from kzprobe.analyst.reading import iso
 from kzprobe.analyst.style import ABSENT_CELL, LEGEND, compact, connectivity_style, safe, state_style
 from kzprobe.analyst.summary import MAX_TABLE_COLUMNS, ColumnGroup, ScanColumn, SummarySource, dominant
@@ -78,7 +79,7 @@ def render_summary(
     for target, row in zip(targets, cells, strict=True):
         table.add_row(safe(target.label, max_chars=30), safe(target.category, max_chars=6),
                       *[_state_cell(c) for c in row])
-    console.print(table)
+    console.print(quick(table))
     if not targets:
         console.print(Text("No target matches the filters.", style="dim"))
     first, last = iso(shape.first), iso(shape.last)

@@ -21,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from kzprobe.analyst.filters import TargetFilter
+from kzprobe.analyst.quick_table import quick
 from kzprobe.analyst.reading import ScanDigest, iso
 from kzprobe.analyst.style import connectivity_style, safe, state_of, state_style
 from kzprobe.report import vocabulary as v
@@ -205,7 +206,7 @@ def render_timeline(timeline: Timeline, console: Console) -> None:
                 _scans_text(period),
             )
     if timeline.targets:
-        console.print(table)
+        console.print(quick(table))
     else:
         console.print(Text("No target matches the filters.", style="dim"))
 

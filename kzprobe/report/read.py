@@ -228,7 +228,12 @@ def peek_header(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     head = read_head(path, HEADER_PEEK_BYTES)
     if head is None:
         return None
-    if str(path).endswith(JOURNAL_SUFFIX):
+    return header_of(head, journal=str(path).endswith(JOURNAL_SUFFIX))
+
+
+def header_of(head: str, *, journal: bool) -> dict[str, Any] | None:
+    """peek_header of a file's first bytes already read (as text); None if unsure."""
+    if journal:
         line, newline, _ = head.partition("\n")
         try:
             entry = json.loads(line) if newline else None

@@ -7,24 +7,17 @@ less the replaced scans, plus the new ones, in scan-time order), the runs of tho
 scans of their vantages, and commits them with the manifest (kzprobe.analyst.store.layout):
 killed at any point, the store reads as its last commit.
 
-Reading is most of the work (docs/analysts.md, Store performance): parsing, checking, and
-reading export's figures from the observations. Worker processes each read a chunk of files
-into one Arrow batch (one array per column for the chunk, not per report), and the results come
-back in the order the files were given, whatever the number of workers: the same files make the
-same store.
+The files are read by kzprobe.analyst.store.reader's worker processes and added in scan-time
+order (then vantage, then path): of two versions of one scan in the same add, the later in that
+order is kept.
 """
 
 from __future__ import annotations
 
-import gc
-import hashlib
-import multiprocessing
 import os
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any, Final, NamedTuple
 
@@ -32,47 +25,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from kzprobe.analyst.reading import digest_report, read_judged
-from kzprobe.analyst.scan_order import scan_key
 from kzprobe.analyst.store import layout
-from kzprobe.analyst.store.columns import (
-    RESULTS_SCHEMA,
-    RUNS_SCHEMA,
-    SCANS_SCHEMA,
-    ResultColumns,
-    StoredScan,
-    scans_table,
-)
+from kzprobe.analyst.store.columns import RESULTS_SCHEMA, RUNS_SCHEMA, SCANS_SCHEMA, StoredScan, scans_table
 from kzprobe.analyst.store.migrate import migrate_to_days
+from kzprobe.analyst.store.reader import Readers, identify_chunk, read_chunk
 from kzprobe.analyst.store.runs import day_runs
-from kzprobe.analyst.store.surrogates import may_hold_surrogates, without_surrogates
-from kzprobe.analyst.store.writing import ROW_ORDER, RUNS_ORDER, SCAN_ORDER, write_partition
+from kzprobe.analyst.store.writing import ROW_ORDER, RUNS_ORDER, SCAN_ORDER, sorted_table, write_partition
 from kzprobe.report import read as rr
 
 # Reports per commit: a batch's new rows are held in memory as Arrow (80 targets: ~40 KB a
 # report), and a crash costs at most one batch of work.
 DEFAULT_BATCH: Final = 1000
-# Files a worker reads into one Arrow batch: enough rows (80 targets: 1,280) that building the
-# arrays costs little per row, few enough that the window below holds a few MB.
-CHUNK_FILES: Final = 16
-# Below this many files, worker processes cost more than they save (as in analyst.streaming).
-PARALLEL_MIN_FILES: Final = 32
-MAX_WORKERS: Final = 8
-# Chunks in flight per worker: the bounded queue between the readers and the writer. Deep
-# enough (16 files a chunk, ~0.6 MB of rows) that the workers keep reading through a commit
-# (about a second), which otherwise stalls them.
-WINDOW_PER_WORKER: Final = 16
-UNHOLDABLE: Final = "a value the store cannot hold (a number beyond 64 bits, or text that is not Unicode)"
-
-
-class Chunk(NamedTuple):
-    """What a worker read: per file, its stored scan or why it could not be read, and the rows
-    of all the stored scans as one batch (each scan's rows at its offset)."""
-
-    outcomes: list[StoredScan | rr.ReportError]
-    batch: pa.RecordBatch
-
-
 @dataclass
 class IngestCount:
     added: int = 0
@@ -93,89 +56,6 @@ class IngestCount:
         if self.problems:
             parts.append(f"{self.problems} unreadable")
         return f"{', '.join(parts)}; {self.rows} rows in {self.batches} batch(es)"
-
-
-def read_chunk(paths: list[str]) -> Chunk:
-    """Files read, hashed and turned into rows (in a worker process). A value Arrow cannot
-    hold names its file as a problem, like any other unreadable report.
-
-    Python's cyclic garbage collector is paused meanwhile: a parsed report is tens of thousands
-    of objects without a cycle, freed by reference counting, and the collector's passes over
-    them cost a fifth of the reading (measured; docs/analysts.md, Store performance)."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        return _read_chunk(paths)
-    finally:
-        if collecting:
-            gc.enable()
-
-
-def _read_chunk(paths: list[str]) -> Chunk:
-    columns = ResultColumns()
-    outcomes = [_read_file(path, columns) for path in paths]
-    batch = _batch_or_none(columns)
-    if batch is not None:
-        return Chunk(outcomes, batch)
-    if len(paths) == 1:
-        return Chunk([rr.ReportError(paths[0], UNHOLDABLE)], ResultColumns().batch())
-    # Some file of the chunk holds such a value: each read on its own says which.
-    columns = ResultColumns()
-    outcomes = []
-    for path in paths:
-        alone = _read_chunk([path]).outcomes[0]
-        outcomes.append(_read_file(path, columns) if isinstance(alone, StoredScan) else alone)
-    return Chunk(outcomes, columns.batch())
-
-
-def _batch_or_none(columns: ResultColumns) -> pa.RecordBatch | None:
-    try:
-        return columns.batch()
-    except (pa.ArrowException, OverflowError, ValueError):
-        return None
-
-
-def _read_file(path: str, columns: ResultColumns) -> StoredScan | rr.ReportError:
-    try:
-        with rr.open_regular_file(path) as handle:
-            data = handle.read(rr.MAX_REPORT_BYTES + 1)
-    except OSError as error:
-        return rr.ReportError(path, f"cannot be read ({error.strerror or error})")
-    except rr.ReportError as error:
-        return error
-    try:
-        if path.endswith(rr.JOURNAL_SUFFIX):
-            report, digest = read_judged(path, detail=True)
-            if may_hold_surrogates(data):
-                report = without_surrogates(report)
-                digest = digest_report(report, path, from_journal=True, detail=True)
-        else:
-            report, strict = rr.parse_report_strictly(data, path)
-            if not strict:
-                report = without_surrogates(report)
-            digest = digest_report(report, path, detail=True)
-    except rr.ReportError as error:
-        return error
-    return columns.add(report, digest, sha256=hashlib.sha256(data).hexdigest(), size=len(data),
-                       ingested_at=datetime.now(UTC))
-
-
-def bytes_for_store(data: bytes, source: str) -> tuple[StoredScan | rr.ReportError, pa.RecordBatch]:
-    """A report fetched by URL (kzprobe collect) turned into rows; `source` names it."""
-    columns = ResultColumns()
-    try:
-        report, strict = rr.parse_report_strictly(data, source)
-        if not strict:
-            report = without_surrogates(report)
-        digest = digest_report(report, source, detail=True)
-    except rr.ReportError as error:
-        return error, columns.batch()
-    scan = columns.add(report, digest, sha256=hashlib.sha256(data).hexdigest(), size=len(data),
-                       ingested_at=datetime.now(UTC))
-    batch = _batch_or_none(columns)
-    if batch is None:
-        return rr.ReportError(source, UNHOLDABLE), ResultColumns().batch()
-    return scan, batch
 
 
 class _Known(NamedTuple):
@@ -275,11 +155,11 @@ class StoreWriter:
                 order: list[tuple[str, str]]) -> pa.Table:
         """The partition's rows: its committed file's, less the `dropped` scans, plus `new`."""
         if old is None:
-            return new.sort_by(order)
+            return sorted_table(new, order)
         kept = pq.read_table(self.store / old, schema=schema)
         if dropped:
             kept = kept.filter(pc.invert(pc.is_in(kept["scan_key"], pa.array(sorted(dropped)))))
-        return pa.concat_tables([kept, new]).sort_by(order)
+        return sorted_table(pa.concat_tables([kept, new]), order)
 
     def _runs_replaced(self, old: str | None, days: list[str], new: list[pa.Table]) -> pa.Table:
         """A vantage's runs: the committed ones of other days, and the new ones of `days`."""
@@ -288,7 +168,7 @@ class StoreWriter:
             kept = pq.read_table(self.store / old, schema=RUNS_SCHEMA)
             touched = pa.array([date.fromisoformat(day) for day in days], type=pa.date32())
             parts.insert(0, kept.filter(pc.invert(pc.is_in(kept["day"], value_set=touched))))
-        return pa.concat_tables(parts).sort_by(RUNS_ORDER)
+        return sorted_table(pa.concat_tables(parts), RUNS_ORDER)
 
 def _set_or_drop(mapping: dict[str, str], key: str, value: str | None) -> None:
     if value is None:
@@ -322,70 +202,24 @@ def add_paths(store: Path, paths: Iterable[str | os.PathLike[str]], *, on_proble
         writer = open_writer(store, on_note)
         files = [str(path) for path in rr.expand_report_paths(list(paths), on_problem)]
         known = {entry.sha256 for entry in writer.known.values()}
-
-        def unknown(path: str) -> bool:
-            """Hashing a file costs a fraction of parsing it: files already in the store are
-            skipped here, and only the others go to the reading workers."""
-            if file_sha256(path) in known:
-                writer.count.unchanged += 1
-                return False
-            return True
-
-        # In scan-time order: a batch then touches a few days, each rewritten once or twice,
-        # not every day of the input (file names need not follow time).
-        new = sorted((path for path in files if unknown(path)), key=lambda path: scan_key(Path(path))[:3])
-        for chunk in _read_all(new, workers, len(new)):
-            for outcome in chunk.outcomes:
-                if isinstance(outcome, rr.ReportError):
-                    writer.count.problems += 1
-                    on_problem(outcome)
-                    continue
-                writer.offer(outcome, chunk.batch.slice(outcome.offset, outcome.rows))
-                if writer.pending >= batch_size:
-                    writer.commit()
+        with Readers(workers, len(files)) as readers:
+            new = []
+            for identified in readers.map(identify_chunk, files):
+                for path, sha256, key in identified:
+                    if sha256 is not None and sha256 in known:
+                        writer.count.unchanged += 1
+                    else:
+                        new.append((key[:3], path))
+            # In scan-time order: a batch then touches a few days, each written once or twice,
+            # not every day of the input (file names need not follow time).
+            for chunk in readers.map(read_chunk, [path for _, path in sorted(new)]):
+                for outcome in chunk.outcomes:
+                    if isinstance(outcome, rr.ReportError):
+                        writer.count.problems += 1
+                        on_problem(outcome)
+                        continue
+                    writer.offer(outcome, chunk.batch.slice(outcome.offset, outcome.rows))
+                    if writer.pending >= batch_size:
+                        writer.commit()
         writer.commit()
         return writer.count
-
-
-def file_sha256(path: str) -> str | None:
-    digest = hashlib.sha256()
-    try:
-        with rr.open_regular_file(path) as handle:
-            for block in iter(lambda: handle.read(1024 * 1024), b""):
-                digest.update(block)
-    except (OSError, rr.ReportError):
-        return None
-    return digest.hexdigest()
-
-
-def _chunks(files: Iterable[str]) -> Iterator[list[str]]:
-    chunk: list[str] = []
-    for path in files:
-        chunk.append(path)
-        if len(chunk) == CHUNK_FILES:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-def _read_all(files: Iterable[str], workers: int | None, planned: int) -> Iterator[Chunk]:
-    """read_chunk of each chunk of files, in order, in worker processes with a bounded window."""
-    count = workers if workers is not None else min(len(os.sched_getaffinity(0)), MAX_WORKERS)
-    if count <= 1 or planned < PARALLEL_MIN_FILES:
-        yield from map(read_chunk, _chunks(files))
-        return
-    window: deque[Future[Chunk]] = deque()
-    # Spawned, not forked: a forked worker would share the writer's lock (flock belongs to the
-    # open file, inherited by fork) and, outliving a killed writer, keep the store locked.
-    with ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("spawn")) as pool:
-        try:
-            for chunk in _chunks(files):
-                window.append(pool.submit(read_chunk, chunk))
-                if len(window) >= count * WINDOW_PER_WORKER:
-                    yield window.popleft().result()
-            while window:
-                yield window.popleft().result()
-        finally:
-            for future in window:
-                future.cancel()

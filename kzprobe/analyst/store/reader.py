@@ -1,0 +1,215 @@
+"""Report files read for the store, in worker processes: identified first, then turned into rows.
+
+Reading is most of an ingest's work (docs/analysts.md, Store performance): parsing, checking,
+and reading export's figures from the observations. Both steps run over chunks of files in a
+pool of worker processes (both cores of a small machine), a bounded window of chunks in flight,
+and come back in the order the files were given, whatever the number of workers: the same files
+make the same store.
+
+1. `identify_chunk`: each file's SHA-256 (a file the store has is skipped without being parsed:
+   hashing costs a fraction of parsing) and its scan's time and vantage, from the header at the
+   front of the bytes hashed (one read), by which the new files are then sorted.
+2. `read_chunk`: each new file parsed, checked and digested into one Arrow batch for the chunk
+   (one array per column for the chunk, not per report), with every defence of
+   kzprobe.report.read: a broken or hostile file is named and skipped, never a traceback.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final, NamedTuple, TypeVar
+
+import pyarrow as pa
+
+from kzprobe.analyst.reading import digest_report, read_judged
+from kzprobe.analyst.scan_order import ScanKey, scan_key
+from kzprobe.analyst.store.columns import ResultColumns, StoredScan
+from kzprobe.analyst.store.surrogates import may_hold_surrogates, without_surrogates
+from kzprobe.report import read as rr
+
+# Files a worker reads into one Arrow batch: enough rows (80 targets: 1,280) that building the
+# arrays costs little per row, few enough that the window below holds a few MB.
+CHUNK_FILES: Final = 16
+# Below this many files, worker processes cost more than they save (as in analyst.streaming).
+PARALLEL_MIN_FILES: Final = 32
+MAX_WORKERS: Final = 8
+# Chunks in flight per worker: the bounded queue between the readers and the writer. Deep
+# enough (16 files a chunk, ~0.6 MB of rows) that the workers keep reading through a commit
+# (about a second), which otherwise stalls them.
+WINDOW_PER_WORKER: Final = 16
+UNHOLDABLE: Final = "a value the store cannot hold (a number beyond 64 bits, or text that is not Unicode)"
+
+
+class Chunk(NamedTuple):
+    """What a worker read: per file, its stored scan or why it could not be read, and the rows
+    of all the stored scans as one batch (each scan's rows at its offset)."""
+
+    outcomes: list[StoredScan | rr.ReportError]
+    batch: pa.RecordBatch
+HASH_BLOCK: Final = 1024 * 1024
+
+Result = TypeVar("Result")
+
+
+class Identified(NamedTuple):
+    path: str
+    sha256: str | None  # None: the file cannot be read (the reading step names why)
+    key: ScanKey
+
+
+def identify_chunk(paths: list[str]) -> list[Identified]:
+    """Each file's SHA-256 and scan-order key, in one read of its bytes."""
+    return [_identify(path) for path in paths]
+
+
+def _identify(path: str) -> Identified:
+    digest = hashlib.sha256()
+    head = b""
+    try:
+        with rr.open_regular_file(path) as handle:
+            for block in iter(lambda: handle.read(HASH_BLOCK), b""):
+                head = head or block[:rr.HEADER_PEEK_BYTES]
+                digest.update(block)
+    except (OSError, rr.ReportError):
+        return Identified(path, None, scan_key(Path(path), b""))
+    return Identified(path, digest.hexdigest(), scan_key(Path(path), head))
+
+
+def read_chunk(paths: list[str]) -> Chunk:
+    """Files read, hashed and turned into rows (in a worker process). A value Arrow cannot
+    hold names its file as a problem, like any other unreadable report.
+
+    Python's cyclic garbage collector is paused meanwhile: a parsed report is tens of thousands
+    of objects without a cycle, freed by reference counting, and the collector's passes over
+    them cost a fifth of the reading (measured; docs/analysts.md, Store performance)."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _read_chunk(paths)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _read_chunk(paths: list[str]) -> Chunk:
+    columns = ResultColumns()
+    outcomes = [_read_file(path, columns) for path in paths]
+    batch = _batch_or_none(columns)
+    if batch is not None:
+        return Chunk(outcomes, batch)
+    if len(paths) == 1:
+        return Chunk([rr.ReportError(paths[0], UNHOLDABLE)], ResultColumns().batch())
+    # Some file of the chunk holds such a value: each read on its own says which.
+    columns = ResultColumns()
+    outcomes = []
+    for path in paths:
+        alone = _read_chunk([path]).outcomes[0]
+        outcomes.append(_read_file(path, columns) if isinstance(alone, StoredScan) else alone)
+    return Chunk(outcomes, columns.batch())
+
+
+def _batch_or_none(columns: ResultColumns) -> pa.RecordBatch | None:
+    try:
+        return columns.batch()
+    except (pa.ArrowException, OverflowError, ValueError):
+        return None
+
+
+def _read_file(path: str, columns: ResultColumns) -> StoredScan | rr.ReportError:
+    try:
+        with rr.open_regular_file(path) as handle:
+            data = handle.read(rr.MAX_REPORT_BYTES + 1)
+    except OSError as error:
+        return rr.ReportError(path, f"cannot be read ({error.strerror or error})")
+    except rr.ReportError as error:
+        return error
+    try:
+        if path.endswith(rr.JOURNAL_SUFFIX):
+            report, digest = read_judged(path, detail=True)
+            if may_hold_surrogates(data):
+                report = without_surrogates(report)
+                digest = digest_report(report, path, from_journal=True, detail=True)
+        else:
+            report, strict = rr.parse_report_strictly(data, path)
+            if not strict:
+                report = without_surrogates(report)
+            digest = digest_report(report, path, detail=True)
+    except rr.ReportError as error:
+        return error
+    return columns.add(report, digest, sha256=hashlib.sha256(data).hexdigest(), size=len(data),
+                       ingested_at=datetime.now(UTC))
+
+
+def bytes_for_store(data: bytes, source: str) -> tuple[StoredScan | rr.ReportError, pa.RecordBatch]:
+    """A report fetched by URL (kzprobe collect) turned into rows; `source` names it."""
+    columns = ResultColumns()
+    try:
+        report, strict = rr.parse_report_strictly(data, source)
+        if not strict:
+            report = without_surrogates(report)
+        digest = digest_report(report, source, detail=True)
+    except rr.ReportError as error:
+        return error, columns.batch()
+    scan = columns.add(report, digest, sha256=hashlib.sha256(data).hexdigest(), size=len(data),
+                       ingested_at=datetime.now(UTC))
+    batch = _batch_or_none(columns)
+    if batch is None:
+        return rr.ReportError(source, UNHOLDABLE), ResultColumns().batch()
+    return scan, batch
+
+
+def chunks(items: Iterable[str]) -> Iterator[list[str]]:
+    chunk: list[str] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == CHUNK_FILES:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+class Readers:
+    """The worker processes of one ingest (none for a few files, or one worker): `map` runs a
+    function over chunks of files and yields its results in order, at most a window ahead."""
+
+    def __init__(self, workers: int | None, planned: int) -> None:
+        count = workers if workers is not None else min(len(os.sched_getaffinity(0)), MAX_WORKERS)
+        self.count = count
+        self._pool: ProcessPoolExecutor | None = None
+        if count > 1 and planned >= PARALLEL_MIN_FILES:
+            # Spawned, not forked: a forked worker would share the writer's lock (flock belongs
+            # to the open file, inherited by fork) and, outliving a killed writer, keep the
+            # store locked.
+            self._pool = ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("spawn"))
+
+    def map(self, function: Callable[[list[str]], Result], items: Iterable[str]) -> Iterator[Result]:
+        if self._pool is None:
+            yield from map(function, chunks(items))
+            return
+        window: deque[Future[Result]] = deque()
+        try:
+            for chunk in chunks(items):
+                window.append(self._pool.submit(function, chunk))
+                if len(window) >= self.count * WINDOW_PER_WORKER:
+                    yield window.popleft().result()
+            while window:
+                yield window.popleft().result()
+        finally:
+            for future in window:
+                future.cancel()
+
+    def __enter__(self) -> Readers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
