@@ -22,6 +22,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -122,10 +123,54 @@ def generated_store(store: Path, rows: int, targets: int = 80, vantages: int = 1
 
 
 def run(label: str, arguments: list[str], count: int | None = None, unit: str = "") -> None:
-    wall, cpu, peak = read_reports.measure(arguments)
-    rate = f"  {count / wall:7.0f} {unit}/s" if count else ""
-    print(f"{label:<44} {wall:7.2f} s wall  {cpu:7.2f} s CPU{rate}  peak RSS {peak:5.0f} MB  "
-          f"(load {os.getloadavg()[0]:.1f})", flush=True)
+    """One CLI run: wall and CPU time, the rate, the largest process's peak RSS, and the peak of
+    all its processes together (the command and its reading workers, sampled every 0.1 s)."""
+    sampled = _TreePeak()
+    sampled.start()
+    try:
+        wall, cpu, peak = read_reports.measure(arguments)
+    finally:
+        sampled.stop()
+    rate = f"  {count / wall:7.0f} {unit}/s ({count / cpu:4.0f} per CPU s)" if count else ""
+    print(f"{label:<44} {wall:7.2f} s wall  {cpu:7.2f} s CPU{rate}  peak RSS {peak:5.0f} MB "
+          f"(all processes {sampled.peak_mb:5.0f} MB)  (load {os.getloadavg()[0]:.1f})", flush=True)
+
+
+class _TreePeak(threading.Thread):
+    """The largest sum of the resident memory of this process's descendants."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peak_mb = 0.0
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        page = os.sysconf("SC_PAGE_SIZE")
+        while not self._done.wait(0.1):
+            children: dict[int, list[int]] = {}
+            for entry in os.listdir("/proc"):
+                if not entry.isdigit():
+                    continue
+                try:
+                    with open(f"/proc/{entry}/stat") as handle:
+                        parent = int(handle.read().rsplit(")", 1)[1].split()[1])
+                except (OSError, ValueError, IndexError):
+                    continue
+                children.setdefault(parent, []).append(int(entry))
+            total, stack = 0, list(children.get(os.getpid(), []))
+            while stack:
+                pid = stack.pop()
+                try:
+                    with open(f"/proc/{pid}/statm") as handle:
+                        total += int(handle.read().split()[1]) * page
+                except (OSError, ValueError, IndexError):
+                    pass
+                stack += children.get(pid, [])
+            self.peak_mb = max(self.peak_mb, total / 1e6)
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
 
 
 def queries(store: Path, title: str, engines: list[str], *, full_matrix: bool) -> None:

@@ -15,7 +15,7 @@ the two agree character by character and style by style.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from rich import box
 from rich.cells import cell_len
@@ -43,6 +43,12 @@ def quick(table: Table) -> RenderableType:
     return _QuickTable(table) if simple and table.columns else table
 
 
+class _Cell(NamedTuple):
+    text: Text | None  # None: a plain string
+    plain: str
+    width: int  # cells on the terminal: the widest line's
+
+
 class _QuickTable:
     def __init__(self, table: Table) -> None:
         self.table = table
@@ -58,88 +64,125 @@ class _QuickTable:
         pads = [(0 if index == 0 else 1, 0 if index == last else 1) for index in range(last + 1)]
         widths = []
         for index, column in enumerate(table.columns):
-            column_texts = (header or [])[index:index + 1] + cells[index]
-            natural = max((max(cell_len(line) for line in text.plain.split("\n")) for text in column_texts),
-                          default=0)
-            width = max(natural, column.min_width or 0) + sum(pads[index])
-            widths.append(width or 1)
-        extra = last if table.box else 0
-        if sum(widths) > options.max_width - extra:
+            natural = max([cell.width for cell in cells[index]] + ([header[index].width] if header else []), default=0)
+            widths.append(max(natural, column.min_width or 0) + sum(pads[index]) or 1)
+        if sum(widths) > options.max_width - (last if table.box else 0):
             yield from table.__rich_console__(console, options)  # rich folds or crops what does not fit
             return
         drawn = table.box.substitute(options, safe=table.safe_box if table.safe_box is not None
                                      else console.safe_box) if table.box else None
         divider = [Segment(" ")] if drawn else []
+        # Without colours (a pipe, a file) each line is one segment; with them, runs of one style.
+        plain = console.color_system is None and not console.record
         new_line = Segment.line()
         if header is not None:
             styles = [console.get_style(table.header_style or "") + console.get_style(column.header_style or "")
                       for column in table.columns]
-            split = [text.split("\n", allow_blank=True) for text in header]
+            split = [[_cell_of(line) for line in _as_text(cell).split("\n", allow_blank=True)] for cell in header]
             height = max(len(lines) for lines in split)
             for line in range(height):
-                for index, lines in enumerate(split):
-                    shown = lines[line - (height - len(lines))] if line >= height - len(lines) else None
-                    yield from _cell(console, shown, widths[index], pads[index], styles[index])
-                    if index < last:
-                        yield from divider
+                shown = [lines[line - (height - len(lines))] if line >= height - len(lines) else None
+                         for lines in split]
+                yield from _line(console, shown, widths, pads, styles, divider, plain)
                 yield new_line
             if drawn:
                 yield Segment(drawn.get_row(widths, "head", edge=False))
                 yield new_line
         styles = [console.get_style(column.style or "") for column in table.columns]
         for number, row in enumerate(table.rows):
-            for index in range(last + 1):
-                yield from _cell(console, cells[index][number], widths[index], pads[index], styles[index])
-                if index < last:
-                    yield from divider
+            yield from _line(console, [column[number] for column in cells], widths, pads, styles, divider, plain)
             yield new_line
             if row.end_section and drawn and number < len(table.rows) - 1:
                 yield Segment(drawn.get_row(widths, "row", edge=False))
                 yield new_line
 
 
-def _texts(table: Table) -> tuple[list[Text] | None, list[list[Text]]] | None:
-    """The header and the cells of each column as Text; None when a cell is not one line of
-    text (or a header not text)."""
-    header = [_text(column.header) for column in table.columns] if table.show_header else None
-    cells = [[_text(cell) for cell in column.cells] for column in table.columns]
-    if header is not None and any(text is None for text in header):
-        return None
-    if any(text is None or "\n" in text.plain for column in cells for text in column):
-        return None
-    return ([text for text in header if text is not None] if header is not None else None,
-            [[text for text in column if text is not None] for column in cells])
+def _line(console: Console, cells: list[_Cell | None], widths: list[int], pads: list[tuple[int, int]],
+          styles: list[Style], divider: list[Segment], plain: bool) -> list[Segment]:
+    """One line of the table: its cells joined by the divider, adjacent segments of one style
+    joined (or, `plain`, the whole line one unstyled segment)."""
+    if plain:
+        between = divider[0].text if divider else ""
+        return [Segment(between.join(
+            " " * width if cell is None else
+            " " * left + cell.plain + " " * (width - left - right - cell.width) + " " * right
+            for cell, width, (left, right) in zip(cells, widths, pads, strict=True)))]
+    segments: list[Segment] = []
+    last = len(cells) - 1
+    for index, cell in enumerate(cells):
+        segments += _segments(console, cell, widths[index], pads[index], styles[index])
+        if index < last:
+            segments += divider
+    joined: list[Segment] = []
+    for segment in segments:
+        if joined and (joined[-1].style or _NULL) == (segment.style or _NULL):
+            joined[-1] = Segment(joined[-1].text + segment.text, joined[-1].style)
+        else:
+            joined.append(segment)
+    return joined
 
 
-def _text(cell: Any) -> Text | None:
-    """A cell as Text: Text as it is, a string without markup as plain text, else None (a
-    renderable this module does not lay out)."""
+_NULL = Style.null()
+
+
+def _texts(table: Table) -> tuple[list[_Cell] | None, list[list[_Cell]]] | None:
+    """The header and the cells of each column; None when a cell is not one line of text (or a
+    header not text)."""
+    header = [_cell_of(column.header, lines=True) for column in table.columns] if table.show_header else None
+    if header is not None and any(cell is None for cell in header):
+        return None
+    cells = []
+    for column in table.columns:
+        made = [_cell_of(cell) for cell in column.cells]
+        if any(cell is None for cell in made):
+            return None
+        cells.append([cell for cell in made if cell is not None])
+    return [cell for cell in header if cell is not None] if header is not None else None, cells
+
+
+def _cell_of(cell: Any, *, lines: bool = False) -> _Cell | None:
+    """A cell's text, plain text and width: Text as it is, a string without markup as plain
+    text; None for anything else, or a line break where `lines` does not allow one."""
+    text: Text | None = None
     if isinstance(cell, Text):
-        return cell if cell.justify in (None, "left") and "\t" not in cell.plain else None
-    if isinstance(cell, str) and not any(character in cell for character in "[\n\t"):
-        return Text(cell)
-    return None
+        if cell.justify not in (None, "left"):
+            return None
+        text, plain = cell, cell.plain
+    elif isinstance(cell, str) and "[" not in cell:
+        plain = cell
+    else:
+        return None
+    if "\t" in plain or ("\n" in plain and not lines):
+        return None
+    if plain.isascii() and plain.isprintable():  # one cell a character
+        return _Cell(text, plain, len(plain))
+    return _Cell(text, plain, max(cell_len(line) for line in plain.split("\n")))
 
 
-def _cell(console: Console, text: Text | None, width: int, pads: tuple[int, int], style: Style) -> Iterator[Segment]:
+def _as_text(cell: _Cell) -> Text:
+    return cell.text if cell.text is not None else Text(cell.plain)
+
+
+def _segments(console: Console, cell: _Cell | None, width: int, pads: tuple[int, int],
+              style: Style) -> list[Segment]:
     """One line of a cell, as rich's Padding and left justification draw it: the left pad, the
     text in its styles, the rest of the width in the text's own style, the right pad; all over
     the column's style."""
-    if text is None:  # a header line above a shorter header: one blank, as rich aligns it
-        yield Segment(" " * width, style)
-        return
+    if cell is None:  # a header line above a shorter header: one blank, as rich aligns it
+        return [Segment(" " * width, style)]
     left, right = pads
-    if left:
-        yield Segment(" " * left, style)
+    made = [Segment(" " * left, style)] if left else []
     # rich pads the text with spaces to the width (in the text's own style) and draws it with
     # its spans over that style: one segment when it has no spans.
-    fill = " " * (width - left - right - text.cell_len)
+    text = _as_text(cell)
+    fill = " " * (width - left - right - cell.width)
     if text.spans:
         padded = text.copy()
         padded.append(fill)
         segments = list(padded.render(console))
     else:
-        segments = [Segment(text.plain + fill, console.get_style(text.style) if text.style else Style.null())]
-    yield from Segment.apply_style(segments, style) if style else segments
+        segments = [Segment(cell.plain + fill, console.get_style(text.style) if text.style else Style.null())]
+    made += Segment.apply_style(segments, style) if style else segments
     if right:
-        yield Segment(" " * right, style)
+        made.append(Segment(" " * right, style))
+    return made

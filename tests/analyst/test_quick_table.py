@@ -15,16 +15,15 @@ from rich.text import Text
 from kzprobe.analyst.quick_table import quick
 
 
-def _drawn(renderable, width: int, *, color: bool) -> tuple[str, list[tuple[str, Style]]]:
-    """The text printed, and each character with its style (how the segments are cut aside)."""
+def _drawn(renderable, width: int, *, color: bool) -> tuple[str, list[tuple[str, Style]] | None]:
+    """The text printed, and (in colour) each character with its style: what a terminal shows,
+    however the segments are cut (without colour no style reaches the output)."""
     console = Console(file=io.StringIO(), width=width, color_system="truecolor" if color else None,
                       force_terminal=color, legacy_windows=False, markup=False, highlight=False)
     segments = list(console.render(renderable, console.options))
-    text = "".join(segment.text for segment in segments)
     chars = [(char, segment.style or Style.null()) for segment in segments if not segment.control
              for char in segment.text]
-    console.print(renderable)
-    return text + console.file.getvalue(), chars
+    return "".join(segment.text for segment in segments), chars if color else None
 
 
 def _timeline_like() -> Table:

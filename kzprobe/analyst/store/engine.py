@@ -8,11 +8,13 @@ one SELECT (or EXPLAIN) statement, never COPY, ATTACH, INSTALL, LOAD, SET, PRAGM
 kzprobe's own queries name the results partitions they read (`Engine.results(keys)`): DuckDB
 then binds and opens those files only, instead of the `results` view's list of every day file
 of the store, which costs each query that names it about half a second for 26,000 files,
-however few of them it then reads.
+however few of them it then reads. That view itself (as long to make) is made by the first
+query that names it.
 """
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -30,6 +32,8 @@ if TYPE_CHECKING:  # imported by the commands that fetch Arrow batches, not by e
 MEMORY_LIMIT: Final = "1GB"
 # Rows fetched at a time when a command streams a large answer (export).
 FETCH_ROWS: Final = 65_536
+# The view named in a query (the word, not a part of a path such as ".../results/vantage=...").
+NAMES_RESULTS: Final = re.compile(r"(?<![\w/.=-])results(?![\w/.=-])")
 # The statements `store sql` runs (DuckDB's statement types): reading, and explaining a read.
 ALLOWED_STATEMENTS: Final = ("SELECT", "EXPLAIN")
 
@@ -64,10 +68,10 @@ class DuckDBEngine:
         if not self.manifest.results:
             raise layout.StoreError(f"{store}: the store is empty (add reports with `kzprobe store add`)")
         self.store = store
+        self._results_view = False
         self._spill = tempfile.TemporaryDirectory(prefix="kzprobe-duckdb-")
         self._db = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
         root = str(store.resolve())
-        results = layout.absolute_files(store, self.manifest.results.values())
         scans = layout.absolute_files(store, self.manifest.scans.values())
         runs = layout.absolute_files(store, self.manifest.runs.values())
         for statement in (
@@ -77,7 +81,6 @@ class DuckDBEngine:
             # Each query would otherwise read every file's footer again: a store has thousands.
             "SET parquet_metadata_cache = true",
             "SET enable_progress_bar = false",
-            f"CREATE VIEW results AS {results_view(DUCKDB, results, '')}",
             f"CREATE VIEW scans AS {scans_view(DUCKDB, scans, '')}",
             f"CREATE VIEW runs AS {runs_view(DUCKDB, runs, '')}",
             f"CREATE VIEW periods AS {periods_sql(DUCKDB)}",
@@ -89,15 +92,25 @@ class DuckDBEngine:
 
     def results(self, keys: Iterable[str] | None = None) -> str:
         if keys is None:
+            self._make_results_view()
             return "results"
         names = [self.manifest.results[key] for key in keys if key in self.manifest.results]
         # No partition at all: an empty relation with the same columns, from one file.
         files = layout.absolute_files(self.store, names or [next(iter(self.manifest.results.values()))])
         return f"({results_view(DUCKDB, files, '')}{'' if names else ' WHERE FALSE'})"
 
+    def _make_results_view(self, sql: str | None = None) -> None:
+        """The view `results` over every day file, made once, when a query first names it."""
+        if self._results_view or (sql is not None and not NAMES_RESULTS.search(sql)):
+            return
+        files = layout.absolute_files(self.store, self.manifest.results.values())
+        self._db.execute(f"CREATE VIEW results AS {results_view(DUCKDB, files, '')}")
+        self._results_view = True
+
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
         import duckdb
 
+        self._make_results_view(sql)
         try:
             return self._db.execute(sql).fetchall()
         except duckdb.Error as error:
@@ -106,6 +119,7 @@ class DuckDBEngine:
     def batches(self, sql: str) -> Iterator[pa.RecordBatch]:
         import duckdb
 
+        self._make_results_view(sql)
         try:
             reader = self._db.sql(sql).to_arrow_reader(FETCH_ROWS)
             yield from reader
@@ -125,6 +139,7 @@ class DuckDBEngine:
         kind = statements[0].type.name
         if kind not in ALLOWED_STATEMENTS:
             raise QueryError(f"the store is read-only here: {kind} statements are refused (SELECT or EXPLAIN only)")
+        self._make_results_view()
         try:
             return self._db.sql(sql).to_arrow_table()
         except duckdb.Error as error:
