@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 from kzprobe.analyst.store import layout
 from kzprobe.analyst.store.columns import RESULTS_SCHEMA, RUNS_SCHEMA, SCANS_SCHEMA, StoredScan, scans_table
 from kzprobe.analyst.store.migrate import migrate_to_days
-from kzprobe.analyst.store.reader import Readers, identify_chunk, read_chunk
+from kzprobe.analyst.store.reader import Readers, hashes, in_scan_order, read_chunk, workers_for
 from kzprobe.analyst.store.runs import day_runs
 from kzprobe.analyst.store.writing import ROW_ORDER, RUNS_ORDER, SCAN_ORDER, sorted_table, write_partition
 from kzprobe.report import read as rr
@@ -202,17 +202,16 @@ def add_paths(store: Path, paths: Iterable[str | os.PathLike[str]], *, on_proble
         writer = open_writer(store, on_note)
         files = [str(path) for path in rr.expand_report_paths(list(paths), on_problem)]
         known = {entry.sha256 for entry in writer.known.values()}
-        with Readers(workers, len(files)) as readers:
-            new = []
-            for identified in readers.map(identify_chunk, files):
-                for path, sha256, key in identified:
-                    if sha256 is not None and sha256 in known:
-                        writer.count.unchanged += 1
-                    else:
-                        new.append((key[:3], path))
-            # In scan-time order: a batch then touches a few days, each written once or twice,
-            # not every day of the input (file names need not follow time).
-            for chunk in readers.map(read_chunk, [path for _, path in sorted(new)]):
+        new = []
+        for path, sha256 in zip(files, hashes(files, workers_for(workers)), strict=True):
+            if sha256 is not None and sha256 in known:
+                writer.count.unchanged += 1
+            else:
+                new.append(path)
+        # In scan-time order: a batch then touches a few days, each written once or twice, not
+        # every day of the input (file names need not follow time).
+        with Readers(workers, len(new)) as readers:
+            for chunk in readers.map(read_chunk, in_scan_order(new)):
                 for outcome in chunk.outcomes:
                     if isinstance(outcome, rr.ReportError):
                         writer.count.problems += 1

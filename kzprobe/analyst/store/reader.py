@@ -1,14 +1,14 @@
 """Report files read for the store, in worker processes: identified first, then turned into rows.
 
 Reading is most of an ingest's work (docs/analysts.md, Store performance): parsing, checking,
-and reading export's figures from the observations. Both steps run over chunks of files in a
+and reading export's figures from the observations. The reading runs over chunks of files in a
 pool of worker processes (both cores of a small machine), a bounded window of chunks in flight,
 and come back in the order the files were given, whatever the number of workers: the same files
 make the same store.
 
-1. `identify_chunk`: each file's SHA-256 (a file the store has is skipped without being parsed:
-   hashing costs a fraction of parsing) and its scan's time and vantage, from the header at the
-   front of the bytes hashed (one read), by which the new files are then sorted.
+1. `hashes`: each file's SHA-256, in threads (a file the store has is skipped without being
+   parsed: hashing costs a fraction of parsing); the new files are then put in scan-time order
+   from their headers (`in_scan_order`).
 2. `read_chunk`: each new file parsed, checked and digested into one Arrow batch for the chunk
    (one array per column for the chunk, not per report), with every defence of
    kzprobe.report.read: a broken or hostile file is named and skipped, never a traceback.
@@ -22,7 +22,7 @@ import multiprocessing
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final, NamedTuple, TypeVar
@@ -30,7 +30,7 @@ from typing import Final, NamedTuple, TypeVar
 import pyarrow as pa
 
 from kzprobe.analyst.reading import digest_report, read_judged
-from kzprobe.analyst.scan_order import ScanKey, scan_key
+from kzprobe.analyst.scan_order import scan_key
 from kzprobe.analyst.store.columns import ResultColumns, StoredScan
 from kzprobe.analyst.store.surrogates import may_hold_surrogates, without_surrogates
 from kzprobe.report import read as rr
@@ -59,28 +59,32 @@ HASH_BLOCK: Final = 1024 * 1024
 Result = TypeVar("Result")
 
 
-class Identified(NamedTuple):
-    path: str
-    sha256: str | None  # None: the file cannot be read (the reading step names why)
-    key: ScanKey
+def hashes(paths: list[str], threads: int) -> list[str | None]:
+    """Each file's SHA-256 (None when it cannot be read: the reading step names why), in
+    threads: hashlib and file reads release the interpreter's lock, so they use every core
+    without the start of worker processes (an hourly `store add` of a year of reports, every
+    one already in the store, hashes them all and parses none)."""
+    if threads <= 1 or len(paths) < PARALLEL_MIN_FILES:
+        return [file_sha256(path) for path in paths]
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return list(pool.map(file_sha256, paths))
 
 
-def identify_chunk(paths: list[str]) -> list[Identified]:
-    """Each file's SHA-256 and scan-order key, in one read of its bytes."""
-    return [_identify(path) for path in paths]
-
-
-def _identify(path: str) -> Identified:
+def file_sha256(path: str) -> str | None:
     digest = hashlib.sha256()
-    head = b""
     try:
         with rr.open_regular_file(path) as handle:
             for block in iter(lambda: handle.read(HASH_BLOCK), b""):
-                head = head or block[:rr.HEADER_PEEK_BYTES]
                 digest.update(block)
     except (OSError, rr.ReportError):
-        return Identified(path, None, scan_key(Path(path), b""))
-    return Identified(path, digest.hexdigest(), scan_key(Path(path), head))
+        return None
+    return digest.hexdigest()
+
+
+def in_scan_order(paths: list[str]) -> list[str]:
+    """The files by their scan's start, vantage and path, read from their headers (a file whose
+    header cannot be read last)."""
+    return sorted(paths, key=lambda path: scan_key(Path(path))[:3])
 
 
 def read_chunk(paths: list[str]) -> Chunk:
@@ -177,13 +181,17 @@ def chunks(items: Iterable[str]) -> Iterator[list[str]]:
         yield chunk
 
 
+def workers_for(workers: int | None) -> int:
+    """The number of workers asked for, or one per core this process may use (at most 8)."""
+    return workers if workers is not None else min(len(os.sched_getaffinity(0)), MAX_WORKERS)
+
+
 class Readers:
     """The worker processes of one ingest (none for a few files, or one worker): `map` runs a
     function over chunks of files and yields its results in order, at most a window ahead."""
 
     def __init__(self, workers: int | None, planned: int) -> None:
-        count = workers if workers is not None else min(len(os.sched_getaffinity(0)), MAX_WORKERS)
-        self.count = count
+        self.count = count = workers_for(workers)
         self._pool: ProcessPoolExecutor | None = None
         if count > 1 and planned >= PARALLEL_MIN_FILES:
             # Spawned, not forked: a forked worker would share the writer's lock (flock belongs
