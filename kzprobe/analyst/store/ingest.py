@@ -191,9 +191,10 @@ def open_writer(store: Path, on_note: Callable[[str], None] = lambda note: None)
     known: dict[str, _Known] = {}
     for vantage, name in manifest.scans.items():
         table = pq.read_table(store / name, columns=["scan_key", "sha256", "complete", "day"])
-        for key, sha256, complete, day in zip(*(table[column].to_pylist() for column in table.column_names),
-                                              strict=True):
-            known[key] = _Known(sha256, complete, vantage, day.isoformat())
+        days = table["day"].cast(pa.string()).to_pylist()  # "2022-01-05", made by Arrow, not row by row
+        for key, sha256, complete, day in zip(table["scan_key"].to_pylist(), table["sha256"].to_pylist(),
+                                              table["complete"].to_pylist(), days, strict=True):
+            known[key] = _Known(sha256, complete, vantage, day)
     return StoreWriter(store, manifest, known)
 
 

@@ -206,19 +206,27 @@ def writer_lock(store: Path) -> Iterator[None]:
 
 def remove_uncommitted(store: Path, manifest: Manifest) -> int:
     """Delete the Parquet files no manifest names (a batch that died before its commit, or the
-    superseded files of one that died after it); returns how many. Only under a writer_lock."""
+    superseded files of one that died after it), and the directories left empty; returns how
+    many files. Only under a writer_lock. One pass of os.walk (a year of a hundred vantages is
+    36,500 directories: each is listed once, no file is stat'ed)."""
     live = manifest.files()
     removed = 0
     for kind in KINDS:
-        for path in sorted((store / kind).rglob("*")) if (store / kind).is_dir() else []:
-            relative = path.relative_to(store).as_posix()
-            if path.is_file() and relative not in live:
-                path.unlink()
-                removed += 1
-    for kind in KINDS:  # empty partition directories, deepest first
-        for directory in sorted((store / kind).rglob("*"), reverse=True) if (store / kind).is_dir() else []:
-            if directory.is_dir() and not any(directory.iterdir()):
-                directory.rmdir()
+        top = store / kind
+        gone: set[str] = set()
+        for directory, subdirectories, names in os.walk(top, topdown=False):
+            relative = Path(directory).relative_to(store).as_posix()
+            kept = False
+            for name in names:
+                if f"{relative}/{name}" in live:
+                    kept = True
+                else:
+                    os.unlink(os.path.join(directory, name))
+                    removed += 1
+            emptied = not kept and all(os.path.join(directory, name) in gone for name in subdirectories)
+            if emptied and directory != str(top):
+                os.rmdir(directory)
+                gone.add(directory)
     return removed
 
 
