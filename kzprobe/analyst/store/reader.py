@@ -20,6 +20,8 @@ import gc
 import hashlib
 import multiprocessing
 import os
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -55,6 +57,8 @@ class Chunk(NamedTuple):
     outcomes: list[StoredScan | rr.ReportError]
     batch: pa.RecordBatch
 HASH_BLOCK: Final = 1024 * 1024
+# How often a worker looks whether the writer that started it still lives.
+WATCH_SECONDS: Final = 0.5
 
 Result = TypeVar("Result")
 
@@ -181,6 +185,18 @@ def chunks(items: Iterable[str]) -> Iterator[list[str]]:
         yield chunk
 
 
+def _end_with(writer: int) -> None:
+    """In each worker: end when the writer is gone. A writer killed outright (kill -9, the OOM
+    killer) cannot stop its workers, and they would wait for work forever (a worker holds both
+    ends of its task queue, so it never reads an end of file)."""
+    def watch() -> None:
+        while os.getppid() == writer:
+            time.sleep(WATCH_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name="kzprobe-writer-watch").start()
+
+
 def workers_for(workers: int | None) -> int:
     """The number of workers asked for, or one per core this process may use (at most 8)."""
     return workers if workers is not None else min(len(os.sched_getaffinity(0)), MAX_WORKERS)
@@ -197,7 +213,8 @@ class Readers:
             # Spawned, not forked: a forked worker would share the writer's lock (flock belongs
             # to the open file, inherited by fork) and, outliving a killed writer, keep the
             # store locked.
-            self._pool = ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_end_with, initargs=(os.getpid(),))
 
     def map(self, function: Callable[[list[str]], Result], items: Iterable[str]) -> Iterator[Result]:
         if self._pool is None:
