@@ -215,16 +215,20 @@ def test_text_that_is_not_unicode_and_numbers_beyond_64_bits_are_stored_not_fata
     assert "9" * 400 in text
     _raw_json(tmp_path / "in" / "huge.json", text)
     f.write_json(tmp_path / "in" / "plain.json", f.kz_report(started_at=f.START + timedelta(hours=2)))
+    journal = f.kz_report(vantage="oral\ud83dhome", started_at=f.START + timedelta(hours=3))  # half a pair
+    _raw_json(tmp_path / "in" / "died.journal.jsonl", "".join(line + "\n" for line in f.journal_lines(journal)))
     store = tmp_path / "store"
     added = f.cli("store", "add", tmp_path / "in", "--store", store)
-    assert added.exit_code == 0 and "3 added" in added.stderr, added.stderr
-    assert _query(store, "SELECT DISTINCT vantage FROM scans ORDER BY 1") == [("almaty-vps",), ("almaty\ufffdvps",)]
-    assert _query(store, "SELECT explanation FROM results WHERE vantage <> 'almaty-vps' AND position = 0") == [
+    assert added.exit_code == 0 and "4 added" in added.stderr, added.stderr
+    assert _query(store, "SELECT DISTINCT vantage FROM scans ORDER BY 1") == [
+        ("almaty-vps",), ("almaty\ufffdvps",), ("oral\ufffdhome",)]
+    assert _query(store, "SELECT explanation FROM results WHERE vantage LIKE 'almaty_vps' AND vantage <> 'almaty-vps' "
+                         "AND position = 0") == [
         ("cut \ufffd here",)]
     assert _query(store, "SELECT http_status, download_bytes, duration_ms FROM results "
                          "WHERE file LIKE '%huge.json' AND position = 2") == [(None, None, None)]
     parquet = f.cli("export", tmp_path / "in", "--format", "parquet", "-o", tmp_path / "all.parquet")
-    assert parquet.exit_code == 0 and pq.read_table(tmp_path / "all.parquet").num_rows == 30
+    assert parquet.exit_code == 0 and pq.read_table(tmp_path / "all.parquet").num_rows == 40
 
 
 def test_a_value_arrow_refuses_names_its_file_and_keeps_the_rest_of_its_chunk(tmp_path, monkeypatch):
