@@ -81,7 +81,9 @@ def test_a_bootstrap_that_gets_nowhere_ends_at_its_bound_and_leaves_nothing_behi
 
 @needs_tor
 def test_tor_refusing_its_configuration_is_recorded_as_tor_exited(private_tmp):
-    attempt = asyncio.run(tb.run_attempt(str(TOR), tb.DIRECT, 30.0, extra_torrc="NoSuchOption 1\n"))
+    # The loopback authorities too: were the option ever accepted, tor still could not leave loopback.
+    refused = LOOPBACK_AUTHORITIES + "NoSuchOption 1\n"
+    attempt = asyncio.run(tb.run_attempt(str(TOR), tb.DIRECT, 30.0, extra_torrc=refused))
     assert attempt["ended"] == "tor_exited" and attempt["exit_code"] not in (None, 0)
     assert attempt["progress"] is None and attempt["duration_ms"] < 30000
     assert attempt["detail"] and "NoSuchOption" in " ".join(attempt["warnings"])
