@@ -2,7 +2,7 @@
 
 A timeline must follow scan time, not file names, yet parsing every report twice (once to sort,
 once to read) would double the cost. kzprobe writes a report's header before its results, so
-the header is decoded from the first bytes (report.read.peek_header). A file whose header is
+the header is decoded from the first bytes (report/head.py peek_header). A file whose header is
 not up front is read whole instead. The full read later checks everything: a header that lies
 here only misplaces its own scan.
 """
@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, NamedTuple
 
+from kzprobe.report import head as report_head
 from kzprobe.report import read as rr
 from kzprobe.report.format import JOURNAL_SUFFIX
 
@@ -35,10 +36,10 @@ def scan_key(path: Path, head: bytes | None = None) -> ScanKey:
     """The sort key of a report file: its header (from `head`, its first bytes, when the caller
     has read them already), or a whole read when the header is not up front."""
     if head is None:
-        header = rr.peek_header(path)
+        header = report_head.peek_header(path)
     else:
-        text = head[:rr.HEADER_PEEK_BYTES].decode("utf-8", errors="replace")
-        header = rr.header_of(text, journal=str(path).endswith(JOURNAL_SUFFIX))
+        text = head[:report_head.HEADER_PEEK_BYTES].decode("utf-8", errors="replace")
+        header = report_head.header_of(text, journal=str(path).endswith(JOURNAL_SUFFIX))
     if header is None or "started_at" not in header:
         header = _full_header(path)
     started = header.get("started_at") if header else None

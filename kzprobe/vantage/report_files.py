@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from kzprobe.report.format import REPORT_FORMAT
-from kzprobe.report.read import leading_fields, parse_time, read_head
+from kzprobe.report.head import leading_fields, read_head
+from kzprobe.report.read import parse_time
 from kzprobe.report.write import journal_path_for
 
 REPORT_NAME: Final = re.compile(

@@ -14,7 +14,7 @@ from kzprobe.analyst.measures import measures_of
 from kzprobe.analyst.scan_order import scan_key
 from kzprobe.analyst.service_rows import summarise_endpoints
 from kzprobe.report import read as rr
-from kzprobe.report.read import peek_header
+from kzprobe.report.head import peek_header
 from support import reports as f
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from kzprobe.report import head as report_head
 from kzprobe.report import read as rr
 from support import reports as f
 
@@ -164,7 +165,7 @@ LEADING_FIELDS = [
 def test_leading_fields_yield_the_members_before_results(name, text, members, clean):
     seen: list[tuple[str, object]] = []
     try:
-        for member in rr.leading_fields(text):
+        for member in report_head.leading_fields(text):
             seen.append(member)
     except ValueError:
         assert not clean, name
@@ -179,9 +180,9 @@ def test_a_peek_is_none_when_unsure_and_never_waits_on_a_fifo(tmp_path):
     signal.signal(signal.SIGALRM, lambda *_: pytest.fail("peeking at a FIFO blocked"))
     signal.alarm(5)
     try:
-        assert rr.peek_header(tmp_path / "cut.json") is None
-        assert rr.peek_header(tmp_path / "trap.json") is None
-        assert rr.read_head(tmp_path / "trap.json", 16) is None
+        assert report_head.peek_header(tmp_path / "cut.json") is None
+        assert report_head.peek_header(tmp_path / "trap.json") is None
+        assert report_head.read_head(tmp_path / "trap.json", 16) is None
     finally:
         signal.alarm(0)
 
