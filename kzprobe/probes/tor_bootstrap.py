@@ -8,7 +8,8 @@ directory, follow its "Bootstrapped N% (tag): summary" log lines, stop at 100 % 
 
 Run with care for the volunteer's machine: tor is found on the PATH at run time (absent: the
 record says so, never an error); each attempt runs in a temporary directory of its own (data,
-torrc, HOME), removed afterwards, so nothing reaches ~/.tor; no SocksPort or ControlPort is
+torrc, HOME), removed afterwards, so nothing reaches ~/.tor (a scan killed outright cannot
+remove its own: the next attempt removes every such directory whose scan is gone); no SocksPort or ControlPort is
 opened (kzprobe never uses the circuits); tor runs in a process group of its own, which is
 killed as a whole (its obfs4 client with it) at the end, on timeout and on cancellation; and it
 dies with the scan even when the scan is killed outright (PR_SET_PDEATHSIG, and tor's own
@@ -58,6 +59,9 @@ ENDED_NOT_RUN: Final = "not_run"  # tor, an obfs4 client or bridges missing: not
 ENDINGS: Final = (ENDED_DONE, ENDED_STUCK, ENDED_TIMEOUT, ENDED_EXITED, ENDED_NOT_RUN)
 
 _PR_SET_PDEATHSIG: Final = 1  # prctl(2)
+# Each attempt's own directory in the temporary directory, and the file in it naming its scan.
+TOR_DIRECTORY_PREFIX: Final = "kzprobe-tor-"
+_OWNER_FILE: Final = "kzprobe-owner"
 _STOP_SIGNALS: Final = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -269,7 +273,10 @@ async def run_attempt(tor: str, path: str, timeout: float, *, extra_torrc: str =
     """Run tor once by `path` until it reports 100 %, recommends a warning, exits, or `timeout`
     seconds pass; then stop its process group and remove its directory."""
     client_name = os.path.basename(client) if client else None
-    with tempfile.TemporaryDirectory(prefix="kzprobe-tor-", ignore_cleanup_errors=True) as directory:
+    sweep_orphaned_directories(tempfile.gettempdir())
+    with tempfile.TemporaryDirectory(prefix=TOR_DIRECTORY_PREFIX, ignore_cleanup_errors=True) as directory:
+        with open(os.path.join(directory, _OWNER_FILE), "w", encoding="ascii") as owner:
+            owner.write(_process_identity(os.getpid()) or "")
         config = os.path.join(directory, "torrc")
         defaults = os.path.join(directory, "torrc-defaults")  # empty: no system-wide defaults
         with open(config, "w", encoding="utf-8") as handle:
@@ -295,6 +302,56 @@ async def run_attempt(tor: str, path: str, timeout: float, *, extra_torrc: str =
             await _stop(process)
         detail = (follower.last_warning or None) if ended == ENDED_EXITED else None
         return follower.record(path, client_name, len(bridges), ended, exit_code, detail, elapsed_ms(start))
+
+
+def _process_identity(pid: int) -> str | None:
+    """'PID START' for a running process (START: its start time in clock ticks since boot, from
+    /proc, so that a recycled PID is not taken for the scan that wrote it); None when no such
+    process runs. Without /proc, the PID alone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+        # Field 22 (starttime), counted after the command name, which is in parentheses.
+        return f"{pid} {stat[stat.rindex(b')') + 2:].split()[19].decode()}"
+    except FileNotFoundError:
+        if os.path.isdir("/proc/self"):
+            return None
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass
+    return str(pid)
+
+
+def sweep_orphaned_directories(parent: str) -> list[str]:
+    """Remove this user's tor attempt directories in `parent` whose scan is gone (killed outright:
+    SIGKILL, a power cut); the names removed. A directory whose owner file is missing or unreadable
+    is left alone: it may belong to an attempt that is just starting."""
+    removed: list[str] = []
+    try:
+        entries = list(os.scandir(parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not entry.name.startswith(TOR_DIRECTORY_PREFIX):
+            continue
+        try:
+            if not entry.is_dir(follow_symlinks=False) or entry.stat(follow_symlinks=False).st_uid != os.getuid():
+                continue
+            with open(os.path.join(entry.path, _OWNER_FILE), encoding="ascii") as handle:
+                owner = handle.read(64).strip()
+        except OSError:
+            continue
+        pid = owner.split(" ", 1)[0]
+        if not pid.isdigit() or _process_identity(int(pid)) == owner:
+            continue
+        shutil.rmtree(entry.path, ignore_errors=True)
+        removed.append(entry.name)
+    return removed
 
 
 async def _follow(process: asyncio.subprocess.Process, follower: _Follower, start: float, timeout: float) -> str:

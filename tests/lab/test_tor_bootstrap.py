@@ -28,6 +28,7 @@ from kzprobe.errors import ExitCode
 from kzprobe.lab import SCENARIOS, Lab, availability
 from kzprobe.lab import addresses as a
 from kzprobe.lab.netns import backend_name
+from kzprobe.probes.tor_bootstrap import sweep_orphaned_directories
 from kzprobe.scan.tor_bootstrap import TORRC_ENV
 from tests.support.tor_network import (
     BRIDGE,
@@ -248,7 +249,10 @@ def test_no_tor_outlives_a_stopped_or_killed_scan(tor_lab, tmp_path, signum, exi
     while processes_mentioning(str(own_tmp)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert processes_mentioning(str(own_tmp)) == []
-    if signum != signal.SIGKILL:  # a killed scan cannot remove tor's directory; a stopped one does
-        assert not list(own_tmp.glob("kzprobe-tor-*"))
+    if signum == signal.SIGKILL:  # a killed scan cannot remove tor's directories: the next attempt does
+        assert len(list(own_tmp.glob("kzprobe-tor-*"))) == 2
+        assert len(sweep_orphaned_directories(str(own_tmp))) == 2
+    assert not list(own_tmp.glob("kzprobe-tor-*"))
+    if signum != signal.SIGKILL:
         report = json.loads((tor_lab.directory / f"killed-{signum}" / "report.json").read_text())
         assert report["complete"] is False and "tor-bootstrap" not in {r["target"]["id"] for r in report["results"]}

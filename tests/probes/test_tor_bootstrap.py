@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -109,3 +111,33 @@ def test_a_cancelled_bootstrap_kills_tor(private_tmp):
 def test_the_version_is_the_installed_tors():
     version = asyncio.run(tb.read_version(str(TOR)))
     assert version is not None and version.count(".") >= 2
+
+
+def _attempt_directory(parent, name: str, owner: str | None):
+    directory = parent / f"{tb.TOR_DIRECTORY_PREFIX}{name}"
+    (directory / "data").mkdir(parents=True)
+    if owner is not None:
+        (directory / "kzprobe-owner").write_text(owner)
+    return directory
+
+
+def test_the_directories_of_killed_scans_are_swept_and_the_others_kept(tmp_path):
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    me = tb._process_identity(os.getpid())
+    assert me is not None and me.startswith(f"{os.getpid()} ")
+    started, recycled_pid = me.split()[1], f"{os.getpid()} {int(me.split()[1]) + 1}"
+    killed = _attempt_directory(tmp_path, "killed", f"{gone.pid} {started}")
+    recycled = _attempt_directory(tmp_path, "recycled", recycled_pid)  # the PID now names another process
+    running = _attempt_directory(tmp_path, "running", me)
+    starting = _attempt_directory(tmp_path, "starting", None)
+    other = tmp_path / "kzprobe-other"
+    other.mkdir()
+    (other / "kzprobe-owner").write_text(f"{gone.pid} {started}")
+    assert sorted(tb.sweep_orphaned_directories(str(tmp_path))) == sorted([killed.name, recycled.name])
+    assert not killed.exists() and not recycled.exists()
+    assert running.exists() and starting.exists() and other.exists()
+
+
+def test_sweeping_a_missing_directory_removes_nothing(tmp_path):
+    assert tb.sweep_orphaned_directories(str(tmp_path / "absent")) == []
