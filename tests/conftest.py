@@ -9,6 +9,7 @@ commands, and so on; tests of the leaves (text, safe_yaml) and of the import lay
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,11 @@ def pytest_configure(config: pytest.Config) -> None:
     import guard
 
     guard.install()
+    # A shell runs a background command with SIGINT ignored, and every process inherits that:
+    # the tests that press Ctrl-C on a lab or a scan would then wait for nothing. Ctrl-C works
+    # in the processes the tests start, wherever pytest itself was started from.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     # Subprocesses (the real CLI) load the guard through sitecustomize on PYTHONPATH.
     os.environ["PYTHONPATH"] = os.pathsep.join(
         [str(GUARD_DIR)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
