@@ -264,9 +264,10 @@ class Lab:
         for server in self.servers.values():
             if server.poll() is None:
                 server.terminate()
+        deadline = time.monotonic() + _STOP_WAIT_S  # one grace for all of them, not one each
         for server in self.servers.values():
             try:
-                server.wait(_STOP_WAIT_S)
+                server.wait(max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
