@@ -26,8 +26,9 @@ A scan is behind a portal when all of these hold:
    did not come through the portal (its address, its redirect host); or, in a walled garden
    that lets a few through, more than half of them went through the portal;
 3. no TLS handshake with the portal address (or an address that served the portal's page)
-   validated for any name (a real server hosting many names proves its certificates; a portal
-   cannot);
+   validated for a name the portal answered for - a target's own name (a real server hosting
+   many names proves its certificates; a portal cannot; its own login host, reached by its
+   redirect, may well have a real certificate and proves nothing);
 4. nothing the portal served is a fingerprinted blockpage (that is a censor's blockpage server).
 
 Condition 2 is what keeps a censor's lying resolver, which points many blocked names at one
@@ -166,6 +167,14 @@ def _shared_page(web: list[TargetFacts]) -> PortalPage | None:
     return PortalPage(first.title, first.body_length or 0, hosts, frozenset(p.address for _, p in best if p.address))
 
 
+def _proves_a_target(results: list[TargetFacts], addresses: frozenset[str]) -> bool:
+    """A TLS handshake with a target's own name validated at one of `addresses`: a real server
+    that holds the names sent there. A portal's own login host validating there proves nothing
+    (portals send users to an HTTPS login page under a name of their own, with a real
+    certificate for it): only the names the portal answered for count."""
+    return any(t.ok and t.address in addresses for f in results if not f.host_is_ip for t in f.tls_for(f.hostname))
+
+
 def find_portal(results: list[TargetFacts], is_blockpage: Callable[[HopFact], bool]) -> Portal | None:
     """The captive portal this scan is behind, or None (the module docstring gives the rule).
 
@@ -185,7 +194,7 @@ def find_portal(results: list[TargetFacts], is_blockpage: Callable[[HopFact], bo
     address = address if resolved >= th.CAPTIVE_MIN_NAMES else None
     host = host if sent >= th.CAPTIVE_MIN_NAMES else None
     page = _shared_page(web)
-    if page is not None and any(t.ok and t.address in page.addresses for f in results for t in f.tls):
+    if page is not None and _proves_a_target(results, page.addresses):
         page = None  # real servers that prove the names they host, serving one site's page (mirrors)
     if address is None and host is None and page is None:
         return None
@@ -203,7 +212,7 @@ def find_portal(results: list[TargetFacts], is_blockpage: Callable[[HopFact], bo
             return True
         return facts.works and not through_portal(facts)
 
-    if address is not None and any(t.ok and t.address == address for f in results for t in f.tls):
+    if address is not None and _proves_a_target(results, frozenset((address,))):
         return None  # a real server that proves the names it hosts
     for facts in web:
         if through_portal(facts) and any(hop.responded and is_blockpage(hop) for hop in facts.http):

@@ -97,6 +97,18 @@ ROWS = [
      lying_resolver_scan(KZ_BLOCKPAGE, baselines_work=False),
      None, v.ONLINE),
     ("three_sites_on_one_shared_host_prove_their_names", shared_host_scan(), None, v.ONLINE),
+    # Portals unlike the lab's (issue 22, an independent lab's variants): the login page over HTTPS
+    # under the portal's own name with a real certificate, another private range, a public address,
+    # another redirect status.
+    ("portal_whose_https_login_page_has_a_real_certificate", portal_scan(login_scheme="https"), None,
+     v.CAPTIVE_PORTAL),
+    ("the_same_with_a_control_scan", portal_scan(login_scheme="https"), "control", v.CAPTIVE_PORTAL),
+    ("gateway_intercepting_with_honest_dns_and_an_https_login_page",
+     portal_scan(hijacked=False, login_scheme="https"), None, v.CAPTIVE_PORTAL),
+    ("portal_in_another_private_range_redirecting_with_307", portal_scan(portal="192.168.88.1", status=307), None,
+     v.CAPTIVE_PORTAL),
+    ("portal_on_a_public_address_redirecting_with_303", portal_scan(portal="1.1.1.1", status=303), None,
+     v.CAPTIVE_PORTAL),
     # Below the minimum the baselines speak as they always did (the portal's page is a domestic answer).
     ("two_names_are_too_few_for_a_portal", two_names_portal(), None, v.INTERNATIONAL_CUT),
     # DNS honest, every plain-HTTP request answered with the portal's own page (no redirect).

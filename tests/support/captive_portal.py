@@ -14,36 +14,45 @@ PORTAL_CHAIN = [{"subject": f"CN={LOGIN}", "issuer": "CN=R11,O=Let's Encrypt,C=U
                  "not_before": "", "not_after": "", "sha256": "cd" * 32}]
 
 
-def _login_hops(host: str, address: str) -> list[dict]:
-    return [hop(f"http://{host}/", 302, address=address, title=None, body="",
-                location=f"http://{LOGIN}/login?url=http://{host}/"),
-            hop(f"http://{LOGIN}/login?url=http://{host}/", 200, address=PORTAL, title="Wi-Fi login",
+def _login_hops(host: str, address: str, *, portal: str = PORTAL, login_scheme: str = "http",
+                status: int = 302) -> list[dict]:
+    login = f"{login_scheme}://{LOGIN}/login?url=http://{host}/"
+    return [hop(f"http://{host}/", status, address=address, title=None, body="", location=login),
+            hop(login, 200, address=portal, title="Wi-Fi login",
                 body="<title>Wi-Fi login</title> Accept the terms of use to browse the Internet.")]
 
 
-def behind_portal(host: str, scheme: str = "https", *, hijacked: bool = True, address: str = "88.198.3.3") -> dict:
+def behind_portal(host: str, scheme: str = "https", *, hijacked: bool = True, address: str = "88.198.3.3",
+                  portal: str = PORTAL, login_scheme: str = "http", status: int = 302) -> dict:
     """What a target shows behind a portal: its name resolved to the portal (hijacked) or to its
-    own address (honest DNS, the gateway intercepting), HTTP redirected to the login page, TLS
-    reaching the portal's certificate."""
-    where = PORTAL if hijacked else address
+    own address (honest DNS, the gateway intercepting), HTTP redirected (`status`) to the login
+    page, TLS reaching the portal's certificate. `login_scheme` "https": the login page is served
+    over HTTPS under the portal's own name, with a real certificate for it."""
+    where = portal if hijacked else address
     obs = {"dns": dns(host, [where]), "control_dns": dns(host, failure=v.DNS_TIMEOUT, resolver="https://1.1.1.1/dns-query"),
            "tcp": [tcp(where, host=host, port=443 if scheme == "https" else 80)], "tls": [], "http": []}
     if scheme == "https":
         obs["tls"] = [tls(where, v.SSL_INVALID_HOSTNAME, host, completed=True, verified=False, chain=PORTAL_CHAIN)]
     else:
-        obs["http"] = _login_hops(host, where)
+        obs["http"] = _login_hops(host, where, portal=portal, login_scheme=login_scheme, status=status)
+        if login_scheme == "https":
+            obs["redirect_dns"] = [dns(LOGIN, [portal])]
+            obs["tcp"].append(tcp(portal, host=LOGIN))
+            obs["tls"] = [tls(portal, host=LOGIN, chain=PORTAL_CHAIN)]
     return obs
 
 
-def portal_scan(*, hijacked: bool = True, others: int = 4) -> list[dict]:
-    scan = [result(behind_portal("intl.example", hijacked=hijacked, address="88.198.2.10"), ident="intl-baseline",
-                   host="intl.example", baseline="international"),
-            result(behind_portal("dom.example", "http", hijacked=hijacked, address="95.57.2.10"), ident="dom-baseline",
-                   host="dom.example", scheme="http", baseline="domestic")]
+def portal_scan(*, hijacked: bool = True, others: int = 4, **portal: object) -> list[dict]:
+    """Both baselines (the domestic one plain HTTP) and `others` sites, half of them http://, behind
+    the portal; `portal`: behind_portal's portal, login_scheme and status."""
+    scan = [result(behind_portal("intl.example", hijacked=hijacked, address="88.198.2.10", **portal),
+                   ident="intl-baseline", host="intl.example", baseline="international"),
+            result(behind_portal("dom.example", "http", hijacked=hijacked, address="95.57.2.10", **portal),
+                   ident="dom-baseline", host="dom.example", scheme="http", baseline="domestic")]
     for n in range(others):
         host = f"site{n}.example"
         scheme = "http" if n % 2 else "https"
-        scan.append(result(behind_portal(host, scheme, hijacked=hijacked, address=f"88.198.4.{n + 1}"),
+        scan.append(result(behind_portal(host, scheme, hijacked=hijacked, address=f"88.198.4.{n + 1}", **portal),
                            ident=f"site{n}", host=host, scheme=scheme))
     return scan
 
