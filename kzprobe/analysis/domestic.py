@@ -95,11 +95,17 @@ def reached_inside(facts: TargetFacts, answered: Answered) -> str | None:
     if facts.baseline == "domestic":
         return "it is a domestic baseline"
     addresses = list(dict.fromkeys([*(facts.dns.addresses if facts.dns else ()), *(t.address for t in facts.tcp)]))
+    return reached_inside_at(facts.hostname, addresses, answered)
+
+
+def reached_inside_at(hostname: str, addresses: list[str], answered: Answered) -> str | None:
+    """Why a host at these addresses is reached inside the country (rules 2 and 3 above), in
+    words; None when nothing says so. For a target, and for a service's endpoint."""
     close = _neighbour(addresses, answered, SAME_NETWORK_V4, SAME_NETWORK_V6)
     if close is not None:
         return (f"{cite(close[0], 45)} is in the same routed network as {cite(close[1], 45)} "
                 f"({cite(close[2], 60)}), which answered during the cut")
-    if facts.hostname.rsplit(".", 1)[-1] in DOMESTIC_TLDS:
+    if hostname.rsplit(".", 1)[-1] in DOMESTIC_TLDS:
         wide = _neighbour(addresses, answered, WIDER_NETWORK_V4, WIDER_NETWORK_V6)
         if wide is not None:
             return (f"the name is under the country's domain and {cite(wide[0], 45)} is in the same wider "

@@ -22,7 +22,7 @@ from kzprobe.analysis.conclusion import Verdict, blocked, inconclusive
 from kzprobe.analysis.context import Context
 from kzprobe.analysis.control import ControlView, control_summary
 from kzprobe.analysis.dns_rules import RESOLVES, dns_control, dns_verdict
-from kzprobe.analysis.domestic import Answered, path_answered, reached_inside, silent_failures
+from kzprobe.analysis.domestic import Answered, path_answered, reached_inside, reached_inside_at, silent_failures
 from kzprobe.analysis.explain import addresses, sentence
 from kzprobe.analysis.facts import TargetFacts
 from kzprobe.analysis.http_rules import http_verdict
@@ -105,19 +105,30 @@ def target_verdict(facts: TargetFacts, index: int, view: ControlView, ctx: Conte
         # A word, not a site: judged by its neutral twins, which stand in for a control.
         observations = result.get("observations") if isinstance(result, dict) else None
         return keyword_verdict(word, observations).with_control(control_summary(view))
+    answered = answered if answered is not None else Answered.of([facts])
     if facts.has_endpoints:
         # Service targets (messengers): judged endpoint by endpoint, with the web rules' verdict
         # for their url as one more member; connectivity and the control summary are theirs.
-        front_end = web_verdict(facts, view, ctx, index) if facts.url and facts.dns is not None else None
+        front_end = _with_the_cut(web_verdict(facts, view, ctx, index), facts, ctx, answered) \
+            if facts.url and facts.dns is not None else None
+
+        def inside(host: str, address: str | None) -> str | None:
+            return reached_inside_at(host, [address] if address else [], answered)
+
         return analyse_service(result, control_result, ctx, front_end=front_end, control_age_s=view.age_s,
                                control_stale=view.stale, interference_elsewhere=interference_elsewhere,
-                               judged=judged)
-    verdict = web_verdict(facts, view, ctx, index)
-    if ctx.connectivity.state == v.INTERNATIONAL_CUT and verdict.failure_based and verdict.verdict != v.DOWN:
-        inside = reached_inside(facts, answered if answered is not None else Answered.of([facts])) \
-            or path_answered(facts)
-        verdict = _keep_own_verdict(verdict, inside, ctx) if inside else _blame_the_cut(verdict, facts, ctx)
-    return verdict.with_control(control_summary(view))
+                               judged=judged, inside=inside)
+    return _with_the_cut(web_verdict(facts, view, ctx, index), facts, ctx, answered).with_control(
+        control_summary(view))
+
+
+def _with_the_cut(verdict: Verdict, facts: TargetFacts, ctx: Context, answered: Answered) -> Verdict:
+    """During an international cut: blocked by the cut when the verdict rests on silence at a site
+    not known to be inside the country; else the verdict of its own failure, said to be so."""
+    if ctx.connectivity.state != v.INTERNATIONAL_CUT or not verdict.failure_based or verdict.verdict == v.DOWN:
+        return verdict
+    inside = reached_inside(facts, answered) or path_answered(facts)
+    return _keep_own_verdict(verdict, inside, ctx) if inside else _blame_the_cut(verdict, facts, ctx)
 
 
 def own_interference(verdict: dict) -> bool:

@@ -118,3 +118,40 @@ def test_an_address_that_served_a_page_during_the_cut_counts_as_inside():
     got = analyse_scan([*baselines(international=False), working, target], None).verdicts[-1]
     assert got["blocking"] != "network" and "connectivity.international_cut" not in got["evidence"]
     assert "95.57.77.5" in got["explanation"] and "portal" in got["explanation"]
+
+
+def _chat_service(address: str, failure: str | None, *, url: str | None = None) -> dict:
+    """A messenger's two chat servers in `address`'s network (same /24), both failing TCP with
+    `failure` (None: both connect)."""
+    base = address.rsplit(".", 1)[0]
+    endpoints = [{"endpoint": f"chat{n}.messenger.example:443", "host": f"chat{n}.messenger.example", "port": 443,
+                  "role": "chat", "tls": False, "sni": None, "ca": None,
+                  "dns": dns(f"chat{n}.messenger.example", [f"{base}.{n + 40}"]), "control_dns": None,
+                  "tcp": [tcp(f"{base}.{n + 40}", failure, host=f"chat{n}.messenger.example")],
+                  "tls_handshakes": [], "failure": None} for n in range(2)]
+    target = {"id": "messenger", "name": "Messenger", **({"url": url} if url else {})}
+    return {"target": target, "observations": {"endpoints": endpoints}, "started_at": "2026-11-22T10:00:00Z",
+            "duration_ms": 1.0}
+
+
+@pytest.mark.parametrize("address, failure, verdict, blocking", [
+    (ABROAD, v.GENERIC_TIMEOUT, "blocked", "network"),  # silent abroad: the cut's
+    (DOMESTIC_NEIGHBOUR, v.GENERIC_TIMEOUT, "blocked", "tcp"),  # silent inside, the control reached it: its own
+    (ABROAD, v.CONNECTION_REFUSED, "down", None),  # refused here and in the control: an outage, not the cut
+], ids=["silent-abroad", "silent-inside-the-country", "refused-everywhere"])
+def test_a_service_s_endpoints_are_blamed_on_the_cut_only_where_it_cuts(address, failure, verdict, blocking):
+    service = _chat_service(address, failure)
+    # The control reached the servers, except where they refuse everyone.
+    control = _chat_service(address, v.CONNECTION_REFUSED if failure == v.CONNECTION_REFUSED else None)
+    got = analyse_scan([*baselines(international=False), service], control_of(control)).verdicts[-1]
+    assert (got["verdict"], got["blocking"]) == (verdict, blocking), got["explanation"]
+    assert ("connectivity.international_cut" in got["evidence"]) == (blocking == "network")
+
+
+def test_a_service_s_web_front_end_abroad_is_blamed_on_the_cut_with_its_endpoints():
+    service = _chat_service(ABROAD, v.GENERIC_TIMEOUT, url="https://messenger.example/")
+    service["observations"].update(failing("messenger.example", ABROAD, tcp_failure=v.GENERIC_TIMEOUT))
+    got = analyse_scan([*baselines(international=False), service], None).verdicts[-1]
+    assert (got["verdict"], got["blocking"]) == ("blocked", "network"), got["explanation"]
+    web = next(e for e in got["endpoints"] if e.get("reason") == "web")
+    assert web["status"] == "blocked"

@@ -93,6 +93,36 @@ ROWS = [
      ["international link"]),
     ("international-cut-but-service-works", signal(), None, v.INTERNATIONAL_CUT, None,
      "reachable", None, [], {"chat": "ok"}, []),
+    # The cut blames only what it cuts (issue 22, item 9), for services as for sites: one data centre
+    # failing while the others answer is no service cut off; an answer from the far end (refusals, a
+    # name reset while a neutral name passes) keeps the judgement it has online.
+    ("international-cut-one-dc-refused-while-the-others-answer",
+     service("Telegram", [endpoint(ip, 443, "datacenter", tcp=v.CONNECTION_REFUSED if ip == TELEGRAM_DCS[0] else "ok")
+                          for ip in TELEGRAM_DCS]), None, v.INTERNATIONAL_CUT, None,
+     "reachable", None, [], {}, ["Telegram works: 5/6 endpoints answered"]),
+    ("international-cut-one-dc-silent-while-the-others-answer", telegram(dropped=TELEGRAM_DCS[:1]), None,
+     v.INTERNATIONAL_CUT, None, "reachable", None, [], {}, ["Telegram works"]),
+    ("international-cut-every-chat-server-refusing", whatsapp(chat_tcp=v.CONNECTION_REFUSED), None,
+     v.INTERNATIONAL_CUT, None, "inconclusive", None, ["tcp.refused", "control.missing"], {},
+     ["cannot be told from an outage"]),
+    ("international-cut-every-chat-server-refusing-in-the-control-too", whatsapp(chat_tcp=v.CONNECTION_REFUSED),
+     whatsapp(chat_tcp=v.CONNECTION_REFUSED), v.INTERNATIONAL_CUT, None, "down", None, ["tcp.refused"], {},
+     ["WhatsApp down"]),
+    ("international-cut-chat-names-reset-while-a-neutral-name-passes",
+     whatsapp(chat_tls=v.CONNECTION_RESET, chat_split="sni"), None, v.INTERNATIONAL_CUT, None,
+     "blocked", "tls", ["tls.reset", "tls.sni_filter"], {}, ["WhatsApp partly blocked at tls"]),
+    ("international-cut-chat-silent-on-443-while-5222-answers",
+     whatsapp(chat_tls=v.GENERIC_TIMEOUT, chat_split="neutral_no_connect"), None, v.INTERNATIONAL_CUT, None,
+     "reachable", None, [], {}, ["failed with no sign of blocking while the rest of their part works"]),
+    ("international-cut-every-chat-server-silent-after-the-client-hello",
+     service("Chat", [endpoint(f"c{i}.chat.example", 443, "chat", tls=v.GENERIC_TIMEOUT, split="neutral_no_connect")
+                      for i in range(3)]), None, v.INTERNATIONAL_CUT, None,
+     "blocked", "network", ["connectivity.international_cut", "tls.timeout"], {},
+     ["Chat cut off with the international link"]),
+    ("international-cut-every-chat-server-reset-is-no-cut",
+     service("Chat", [endpoint(f"c{i}.chat.example", 443, "chat", tls=v.CONNECTION_RESET, split="neutral_failed")
+                      for i in range(3)]), None, v.INTERNATIONAL_CUT, None,
+     "inconclusive", None, ["tls.reset", "control.missing"], {}, ["Chat unclear"]),
 ]
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from kzprobe.analysis import explain
 from kzprobe.analysis.conclusion import Verdict
+from kzprobe.analysis.services.cut import Inside, with_the_cut
 from kzprobe.analysis.services.judgement import front_end_member, judge_each, with_mass_failure
 from kzprobe.analysis.services.members import Member
 from kzprobe.analysis.services.outcomes import OK, UNTESTED_OUTCOMES
@@ -70,7 +71,7 @@ def _control_summary(members: list[Member], control_result: Any, age_s: float | 
 def analyse_service(result: dict, control_result: dict | None, context: Any, *,
                     front_end: Any = None, control_age_s: float | None = None, control_stale: bool = False,
                     interference_elsewhere: bool = False,
-                    judged: dict[int, list[Member]] | None = None) -> ServiceVerdict:
+                    judged: dict[int, list[Member]] | None = None, inside: Inside | None = None) -> ServiceVerdict:
     """The verdict of a service target (a result whose observations hold "endpoints").
 
     `control_result`: the same target's result in a usable control scan, or None.
@@ -84,7 +85,8 @@ def analyse_service(result: dict, control_result: dict | None, context: Any, *,
     another target of the scan is blocked or throttled on its own evidence, without which the
     mass-failure floor never calls a service blocked (parts.py, judgement.py). `judged`: the
     endpoints judged so far in this scan, by id of the result (analyse_scan judges a service
-    twice; only mass failure can differ the second time)."""
+    twice; only mass failure can differ the second time). `inside`: why an endpoint is reached
+    inside the country (analysis/domestic.py), for a scan whose international link is cut."""
     result = result if isinstance(result, dict) else {}
     target: dict[str, Any] = result["target"] if isinstance(result.get("target"), dict) else {}
     name = explain.cite(text(target.get("name"), 200) or text(target.get("id"), 200) or "this service", 60)
@@ -98,6 +100,8 @@ def analyse_service(result: dict, control_result: dict | None, context: Any, *,
         if judged is not None:
             judged[id(result)] = each
     members = with_mass_failure(each, state, interference_elsewhere)
+    if state == v.INTERNATIONAL_CUT:
+        members = with_the_cut(members, inside)
     if isinstance(front_end, Verdict):
         front_end = front_end.to_dict()
     if isinstance(front_end, dict):

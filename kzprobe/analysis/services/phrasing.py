@@ -41,6 +41,7 @@ _NEUTRAL_PHRASES: Final = {"tls.mitm": "presented a certificate chain outside th
 _HOW: Final = {
     (J_BLOCKED, "control"): " while the control scan reached {them}",
     (J_BLOCKED, "control_resolver"): " while the control resolver answered",
+    (J_BLOCKED, "cut"): ", as the cut of the international link makes {them}",
     (J_DOWN, "control"): ", from the control scan too",
     (J_DOWN, "control_resolver"): ", through the control resolver too",
 }

@@ -8,6 +8,7 @@ from typing import Final
 
 from kzprobe.analysis import explain
 from kzprobe.analysis.conclusion import Verdict, blocked, down, inconclusive, reachable
+from kzprobe.analysis.services.cut import CUT
 from kzprobe.analysis.services.members import J_BLOCKED, J_DOWN, J_OK, J_UNKNOWN, Member
 from kzprobe.analysis.services.outcomes import LAYER_ORDER, PIN_STALE, SPLIT_SNI_FILTER
 from kzprobe.analysis.services.parts import (
@@ -19,7 +20,7 @@ from kzprobe.analysis.services.parts import (
     by_role,
     part_status,
 )
-from kzprobe.analysis.services.phrasing import asides, cited, count, part_clause, part_name, works
+from kzprobe.analysis.services.phrasing import asides, count, part_clause, part_name, works
 from kzprobe.report import vocabulary as v
 
 # The roles that carry the messages themselves: when one of them is fully stopped, the
@@ -64,21 +65,24 @@ def service_verdict(name: str, members: list[Member], connectivity: str, *,
         return inconclusive(["connectivity.offline"], explain.sentence(
             f"{name} unclear: this scan was offline (no baseline answered)",
             f"its {count(failing, 'failing endpoint')} say nothing about blocking")), statuses
-    if connectivity == v.INTERNATIONAL_CUT and failing:
-        return blocked("network", ["connectivity.international_cut", *_evidence(failing)], explain.sentence(
-            f"{name} cut off with the international link (only domestic baselines answered)",
-            f"{count(failing, 'endpoint')} failed: {cited(failing)}")), statuses
-
     stopped = [m for m in members if m.judgement == J_BLOCKED]
     if stopped:
         fully = all(status in (PART_BLOCKED, PART_UNTESTED) for status in statuses.values()) or any(
             statuses.get(role) == PART_BLOCKED for role in ESSENTIAL_ROLES)
         clauses = [part_clause(role, part, J_BLOCKED) for role, part in parts.items()
                    if any(m.judgement == J_BLOCKED for m in part)]
-        layer = _main_layer(stopped)
-        return blocked(layer, _evidence(stopped), explain.sentence(
-            f"{name} {'blocked' if fully else 'partly blocked'} at {layer}: " + "; ".join(clauses),
-            works(working_parts))), statuses
+        # During an international cut, the failures the cut explains (services/cut.py) are its;
+        # a block of its own (an answer from the far end) keeps its layer.
+        own = [m for m in stopped if not _by_the_cut(m)]
+        if not own:
+            return blocked("network", ["connectivity.international_cut", *_evidence(stopped)], explain.sentence(
+                f"{name} {'cut off' if fully else 'partly cut off'} with the international link (only domestic "
+                "baselines answered): " + "; ".join(clauses), works(working_parts))), statuses
+        layer = _main_layer(own)
+        cut = ["connectivity.international_cut"] if len(own) < len(stopped) else []
+        return blocked(layer, [*_evidence(own), *cut, *_evidence([m for m in stopped if m not in own])],
+                       explain.sentence(f"{name} {'blocked' if fully else 'partly blocked'} at {layer}: "
+                                        + "; ".join(clauses), works(working_parts))), statuses
 
     down_parts = [role for role, status in statuses.items() if status == PART_DOWN]
     tested_parts = [role for role, status in statuses.items() if status != PART_UNTESTED]
@@ -123,6 +127,14 @@ def service_verdict(name: str, members: list[Member], connectivity: str, *,
     if len(statuses) > 1:
         text += f" ({', '.join(part_name(role) for role in statuses)})"
     return reachable(explain.sentence(text, *asides(failing))), statuses
+
+
+def _by_the_cut(member: Member) -> bool:
+    """The member is blocked by the international cut: an endpoint the cut explains, or the web
+    front end whose own verdict blamed the cut."""
+    if member.reason == "web":
+        return isinstance(member.web, dict) and member.web.get("blocking") == "network"
+    return member.reason == CUT
 
 
 def _main_layer(members: list[Member]) -> str:
