@@ -61,15 +61,26 @@ def compare_with_control(attempt: TlsFact, view: ControlView, host: str) -> tupl
     return DIFFERENT, theirs[0]
 
 
-def issuer_missing(attempt: TlsFact, facts: TargetFacts, host: str) -> bool:
-    """The leaf's issuer was neither sent by the server nor fetched through AIA: an untrusted
-    issuer may then be no more than a missing intermediate (the site's misconfiguration)."""
+def missing_issuer(attempt: TlsFact, facts: TargetFacts) -> str | None:
+    """The name of the certificate the chain lacks, or None. Following issuers up from the leaf,
+    through the certificates the server sent and those fetched through AIA, the chain stops at a
+    certificate whose issuer is missing (not a self-signed root): the leaf's own issuer, or the
+    one below the root (a chain of three levels whose server sent only the first intermediate)."""
     leaf = _leaf(attempt)
-    if leaf is None or not leaf.issuer or leaf.issuer == leaf.subject:
-        return False
-    if any(c.subject == leaf.issuer for c in attempt.chain[1:]):
-        return False
-    return not any(leaf.issuer in a.subjects for a in facts.aia)
+    if leaf is None or not leaf.issuer:
+        return None
+    known = [*attempt.chain[1:], *(c for a in facts.aia for c in a.certificates)]
+    current, seen = leaf, {leaf.subject}
+    while current.issuer != current.subject:
+        above = next((c for c in known if c.subject == current.issuer), None)
+        if above is None:
+            # Reports made before AIA fetches kept issuers: a fetched subject still counts as found.
+            return None if any(current.issuer in a.subjects for a in facts.aia) else current.issuer
+        if above.subject in seen or not above.issuer:
+            return None  # a loop, or a certificate that could not be read: nothing to say
+        seen.add(above.subject)
+        current = above
+    return None
 
 
 def self_signed(attempt: TlsFact) -> bool:
@@ -93,6 +104,44 @@ def _aia_clause(facts: TargetFacts) -> str:
     if first.status is not None and first.status != 200:
         return f"fetching its issuer from {cite(first.url)} got HTTP {first.status}"
     return f"{cite(first.url)} did not give its issuer"
+
+
+def _trust_checks(facts: TargetFacts, host: str, attempt: TlsFact) -> list[TlsFact]:
+    """The neutral name's handshakes at the attempt's address, their chains checked for trust
+    whatever name they are for (purpose "cert_check")."""
+    return [t for t in facts.extra_tls(host, v.PURPOSE_CERT_CHECK) if t.address == attempt.address]
+
+
+def _replaced_for_the_name(facts: TargetFacts, host: str, attempt: TlsFact) -> str | None:
+    """In words, why the chain the name got was replaced on the way; None when nothing shows it.
+
+    The same address answered a neutral server name with a chain that validates here through a
+    public root (or one from --ca-file), from another issuer than the untrusted one the name got:
+    the server's own chain is trusted, and something between picked this name to replace it
+    (Kazakhstan's interception replaced the chains of the names on its list and passed the others
+    to the server: Censored Planet, 2019)."""
+    leaf = _leaf(attempt)
+    for check in _trust_checks(facts, host, attempt):
+        theirs = _leaf(check)
+        if check.ok and check.root_store in (PUBLIC, CA_FILE) and theirs is not None and leaf is not None \
+                and theirs.issuer != leaf.issuer:
+            return (f"the same address answered the neutral name {quote(check.sni or 'a neutral name')} with a "
+                    f"chain that validates here (issued by {quote(theirs.issuer)})")
+    return None
+
+
+def _trust_check_clause(facts: TargetFacts, host: str, attempt: TlsFact) -> str:
+    """What the neutral name's chain at the same address showed, when it was checked."""
+    checks = _trust_checks(facts, host, attempt)
+    if not checks:
+        return ""
+    check = checks[0]
+    if check.ok and check.root_store in (PUBLIC, CA_FILE):
+        return ("the same address answered a neutral name with a trusted chain from the same issuer, so nothing "
+                "shows the name's chain replaced")
+    if check.completed:
+        return "the same address answered a neutral name with a chain that is not trusted here either"
+    return f"a handshake naming a neutral name at the same address failed ({cite(check.failure)})"
 
 
 def local_inspection_verdict(attempt: TlsFact, host: str, view: ControlView, ctx: Context) -> Verdict:
@@ -154,11 +203,14 @@ def certificate_verdict(facts: TargetFacts, host: str, attempt: TlsFact, view: C
     leaf = _leaf(attempt)
     issuer = leaf.issuer if leaf else ""
     unknown_authority = failure == v.SSL_UNKNOWN_AUTHORITY
-    incomplete = unknown_authority and issuer_missing(attempt, facts, host)
+    missing = missing_issuer(attempt, facts) if unknown_authority else None
+    incomplete = missing is not None
     said = (f"the certificate {cite(attempt.address)} presented for {host} failed validation ({cite(failure)})"
             + (f", issued by {quote(issuer)}" if issuer else ""))
-    if incomplete:
-        said += f", which the server did not send; {_aia_clause(facts)}"
+    if missing is not None:
+        lacks = "which the server did not send" if missing == issuer else \
+            f"and its chain lacks {quote(missing)}, which the server did not send"
+        said += f", {lacks}; {_aia_clause(facts)}"
     comparison, other = compare_with_control(attempt, view, host)
     own_code = "tls.chain_incomplete" if incomplete else "tls.invalid_cert"
     if control_step == OK:
@@ -166,6 +218,14 @@ def certificate_verdict(facts: TargetFacts, host: str, attempt: TlsFact, view: C
             return inconclusive([own_code], sentence(
                 said, "the control scan validated this same certificate (same issuer and key), so it was not "
                       "replaced on the way: this vantage could not complete or trust its chain"))
+        if incomplete and other is not None and other.issuer == issuer:
+            # Another certificate from the same issuing CA, only sent without its intermediate: a
+            # CDN's edges hold certificates of their own, and one of them misconfigured is no
+            # interceptor's forgery (which names its own issuer).
+            return inconclusive(["tls.chain_incomplete"], sentence(
+                said, f"the control scan validated another certificate for the name from the same issuer "
+                      f"({quote(issuer)}): a server of the site that omits its intermediate, not a chain replaced "
+                      "on the way"))
         code = "tls.mitm" if unknown_authority else "tls.invalid_cert"
         return blocked("tls", [code], sentence(said, _differs(other), "the control scan validated the site's "
                                                "certificate, so the chain was replaced on the way"))
@@ -180,13 +240,19 @@ def certificate_verdict(facts: TargetFacts, host: str, attempt: TlsFact, view: C
                                                          "the site's own certificate is at fault"))
     national = ctx.fingerprints.authority(attempt.chain, "national")
     if unknown_authority and national is None and not self_signed(attempt) and attempt.chain:
+        replaced = _replaced_for_the_name(facts, host, attempt)
+        if replaced is not None:
+            return blocked("tls", ["tls.mitm"], sentence(
+                said, replaced, "the chain was replaced on the way for this name only: interception that picks "
+                                f"names, as Kazakhstan's did ({no_control})"))
+        checked = _trust_check_clause(facts, host, attempt)
         if incomplete:
             return inconclusive([view.reason, "tls.chain_incomplete"], sentence(
-                said, f"{no_control}, and a site that forgets its intermediate looks the same as an interceptor "
-                      "whose root is not here"))
-        return blocked("tls", ["tls.mitm"], sentence(
-            said, "a chain from an issuer no browser trusts, on the server's own address, is the mark of "
-                  f"interception ({no_control})"))
+                said, checked, f"{no_control}, and a site that forgets its intermediate looks the same as an "
+                               "interceptor whose root is not here"))
+        return inconclusive([view.reason, "tls.invalid_cert"], sentence(
+            said, checked, f"{no_control}, and a site whose own chain ends at a root no browser trusts (a private "
+                           "or distrusted CA) looks the same as an interceptor whose root is unknown here"))
     why = (f"the issuer is Kazakhstan's national CA ({national.authority.id}), which some sites use for their own "
            "certificates" if national else
            "the chain could not be read, so who issued it is unknown" if not attempt.chain else

@@ -161,6 +161,7 @@ class AiaFact:
     failure: str | None
     status: int | None
     subjects: tuple[str, ...]  # of the certificates that came back
+    certificates: tuple[CertFact, ...] = ()  # the same certificates (subject and issuer)
 
 
 @dataclass(frozen=True)
@@ -368,8 +369,9 @@ def _aia(value: Any) -> AiaFact | None:
     url = _str(data.get("url"))
     if not url:
         return None
-    subjects = tuple(_cert(c).subject for c in _list(data.get("certificates"), 16))
-    return AiaFact(url, _failure(data.get("failure")), _int(data.get("status")), subjects)
+    certificates = tuple(_cert(c) for c in _list(data.get("certificates"), 16))
+    return AiaFact(url, _failure(data.get("failure")), _int(data.get("status")),
+                   tuple(c.subject for c in certificates), certificates)
 
 
 def read_all(value: Any, reader: Callable[[Any], _Fact | None]) -> tuple[_Fact, ...]:

@@ -4,7 +4,8 @@ The connection that succeeds is handed on (as an httpcore stream) so that the HT
 the same target reuses it: one handshake per address, not two. The handshakes made only after a
 failure live here too: the chain capture (verification failed; for a pinned service endpoint,
 first on a connection verified without the pin), the neutral-name retry (the handshake failed
-after the ClientHello) and the retry with fetched intermediates (the chain came incomplete).
+after the ClientHello), the retry with fetched intermediates (the chain came incomplete) and the
+neutral name's chain checked for trust (the chain came from an untrusted issuer).
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ class Connector:
         self.root_origins = RootOrigins(ca_file)
         self.completing = CompletingContext(ca_file)
         self._root_subjects: set[bytes] | None = None
+        self._any_name: ssl.SSLContext | None = None  # the verifying store, any name (trust_check)
 
     def _built(self) -> tuple[ssl.SSLContext, ssl.SSLContext]:
         if self._contexts is None:
@@ -197,6 +199,39 @@ class Connector:
             observation["handshake_completed"] = True  # verified stays False: nothing was verified
             await close_quietly(tls_stream)
         observation["purpose"] = purpose
+        return tcp, observation
+
+    async def trust_check(self, hostname: str, address: str, port: int,
+                          sni: str) -> tuple[TcpObservation, TlsObservation | None]:
+        """After a chain from an untrusted issuer (purpose "cert_check"): a new connection to the
+        same address, a handshake naming `sni` (a neutral name), its chain verified against this
+        connector's store whatever name it is for. A middlebox that replaces the chains of the
+        names on its list passes a name it does not list to the server, whose own chain comes
+        back; a server whose own chain is untrusted (a private CA) sends the same untrusted one."""
+        tcp, stream = await self.tcp_connect(hostname, address, port)
+        tcp["purpose"] = v.PURPOSE_CERT_CHECK
+        if stream is None:
+            return tcp, None
+        if self._any_name is None:
+            context, _ = make_tls_contexts(self._ca_file)
+            context.check_hostname = False  # the chain's trust is the question, not the name it is for
+            self._any_name = context
+        start = time.monotonic()
+        try:
+            tls_stream = await stream.start_tls(self._any_name, server_hostname=sni, timeout=self.timeout)
+        except Exception as exc:
+            await close_quietly(stream)
+            observation = _tls_observation(hostname, address, port, sni, failure_from_exception(exc),
+                                           elapsed_ms(start), None)
+            observation["handshake_completed"] = observation["failure"] in VERIFICATION_FAILURES
+        else:
+            ssl_object = tls_stream.get_extra_info("ssl_object")
+            chain, root = read_verified(ssl_object)
+            observation = _tls_observation(hostname, address, port, sni, None, elapsed_ms(start), ssl_object, chain)
+            if root is not None:
+                observation["root_store"] = self.root_origins.origin(root)
+            await close_quietly(tls_stream)
+        observation["purpose"] = v.PURPOSE_CERT_CHECK
         return tcp, observation
 
     async def confirming_handshake(

@@ -5,8 +5,9 @@ included) goes to an address kzprobe resolved itself and lands in the target's o
 Every TLS handshake of the target goes through `TargetSession.handshake`, which also makes what a
 failure calls for, and only then: the SNI split (a failure after the ClientHello is tried once
 more to the same address with a neutral name, then once more with the real name when the neutral
-one was answered) and the completion of a chain the server sent without its intermediate (AIA);
-and after a slow handshake, one with the neutral name to the same address.
+one was answered), the completion of a chain the server sent without its intermediate (AIA), and
+after a chain from an untrusted issuer, the neutral name's chain checked for trust at the same
+address; and after a slow handshake, one with the neutral name to the same address.
 """
 
 from __future__ import annotations
@@ -152,6 +153,7 @@ class TargetSession:
         self._probing: list[_Stream] = []
         self._split: set[tuple[str, int]] = set()  # (address, port) already retried with the neutral name
         self._slow_checked: set[tuple[str, int]] = set()  # (address, port) already checked after a slow handshake
+        self._cert_checked: set[tuple[str, int]] = set()  # (address, port) whose neutral chain was checked for trust
         self._fetching: dict[str, asyncio.Task[list[bytes]]] = {}  # sha256 of a chain's top -> its AIA fetch
         self._completed: dict[str, list[bytes]] = {}  # host -> intermediates its chain verified with
         self.last_tls_failure: str | None = None
@@ -183,7 +185,10 @@ class TargetSession:
         handed on when it verifies), and a chain that came without its intermediate is completed
         through AIA and verified again on a new connection, which is handed on when it verifies.
         After a validated handshake of limits.SLOW_HANDSHAKE_CHECK_MS or more, and only then: one
-        handshake with the neutral name to the same address (purpose "slow_check")."""
+        handshake with the neutral name to the same address (purpose "slow_check"). After a chain
+        from an untrusted issuer that AIA did not complete, and only then: one handshake with the
+        neutral name to the same address, its chain verified for any name (purpose "cert_check"):
+        a middlebox that replaces the chains of listed names passes the neutral one to the server."""
         fetched = self._completed.get(hostname)
         context = self.connector.completing.with_intermediates(fetched) if fetched else None
         observation, tls_stream = await self.connector.tls_handshake(stream, hostname, address, port, sni, context)
@@ -204,9 +209,17 @@ class TargetSession:
             neutral = await self._neutral(hostname, address, port, v.PURPOSE_NEUTRAL_SNI)
             if neutral is not None and (neutral["handshake_completed"] or neutral["failure"] == v.SSL_FAILED_HANDSHAKE):
                 return await self._confirm(hostname, address, port, sni)
-        elif observation["failure"] == v.SSL_UNKNOWN_AUTHORITY and observation.get("chain_complete") is False \
-                and not fetched:
-            return await self._complete_chain(observation, hostname, address, port, sni)
+        elif observation["failure"] == v.SSL_UNKNOWN_AUTHORITY:
+            completed = None
+            if observation.get("chain_complete") is False and not fetched:
+                completed = await self._complete_chain(observation, hostname, address, port, sni)
+            if completed is None and (address, port) not in self._cert_checked:
+                self._cert_checked.add((address, port))
+                tcp, check = await self.connector.trust_check(hostname, address, port, limits.NEUTRAL_SNI)
+                self.record_tcp(tcp)
+                if check is not None:
+                    self.record_tls(check)
+            return completed
         return None
 
     async def _neutral(self, hostname: str, address: str, port: int, purpose: str) -> TlsObservation | None:

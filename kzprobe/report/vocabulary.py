@@ -135,9 +135,13 @@ FAILURES: Final = (
 # the real name tried once more after that neutral name was answered (a flaky server, not a
 # filter, passes it); an address only the control resolver returned, tried with the real name;
 # or a neutral name tried at an address whose real-name handshake was slow (a server slow for
-# every name, not a name held back).
+# every name, not a name held back); or a neutral name whose chain is checked against the trust
+# store for any name, at an address that sent the real name a chain from an untrusted issuer (a
+# trusted chain there from another issuer shows the real name's chain replaced on the way).
 PURPOSE_NEUTRAL_SNI: Final = "neutral_sni"
 PURPOSE_SNI_CONFIRM: Final = "sni_confirm"
 PURPOSE_CONTROL_ADDRESS: Final = "control_address"
 PURPOSE_SLOW_CHECK: Final = "slow_check"
-PURPOSES: Final = (PURPOSE_NEUTRAL_SNI, PURPOSE_SNI_CONFIRM, PURPOSE_CONTROL_ADDRESS, PURPOSE_SLOW_CHECK)
+PURPOSE_CERT_CHECK: Final = "cert_check"
+PURPOSES: Final = (PURPOSE_NEUTRAL_SNI, PURPOSE_SNI_CONFIRM, PURPOSE_CONTROL_ADDRESS, PURPOSE_SLOW_CHECK,
+                   PURPOSE_CERT_CHECK)

@@ -165,7 +165,9 @@ def pinned_service(issuer: str) -> dict:
     host = "chat.messenger.example"
     handshake = dict(tls("31.13.1.1", v.SSL_UNKNOWN_AUTHORITY, host, completed=True, verified=False,
                          chain=[{"subject": f"CN={host}", "issuer": issuer, "sans": [host], "not_before": "",
-                                 "not_after": "", "sha256": "ab" * 32}]))
+                                 "not_after": "", "sha256": "ab" * 32}]),
+                     # Without the pin, the chain validates through the root installed here.
+                     public_verification={"verified": True, "failure": None, "root_store": "system_only"})
     chat = {"endpoint": f"{host}:443", "host": host, "port": 443, "role": "chat", "tls": True, "sni": host,
             "ca": "signal", "dns": dns(host, ["31.13.1.1"]), "control_dns": None,
             "tcp": [tcp("31.13.1.1", host=host)], "tls_handshakes": [handshake], "failure": None}

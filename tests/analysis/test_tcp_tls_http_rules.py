@@ -69,7 +69,8 @@ def national_ca() -> list[dict]:
 
 
 def unknown_ca() -> list[dict]:
-    """An untrusted issuer that sent its intermediate: the chain is complete up to a root not trusted here."""
+    """An untrusted issuer that sent its intermediate but not its root: a root not trusted here, or
+    a second intermediate missing - which, without a control or a trust check, cannot be told."""
     return [{"subject": f"CN={HOST}", "issuer": "CN=Corporate Gateway CA,O=Some ISP", "sans": [],
              "not_before": "", "not_after": "", "sha256": "ee" * 32},
             {"subject": "CN=Corporate Gateway CA,O=Some ISP", "issuer": "CN=Corporate Root,O=Some ISP", "sans": [],
@@ -157,7 +158,7 @@ ROWS = [
      "blocked", "tls", ["tls.mitm"]),
     ("tls_untrusted_issuer_without_control", "https",
      tls_failed("ssl_unknown_authority", completed=True, chain=unknown_ca()), None,
-     "blocked", "tls", ["tls.mitm"]),
+     "inconclusive", None, ["control.missing", "tls.chain_incomplete"]),
     ("tls_untrusted_issuer_where_control_validates", "https",
      tls_failed("ssl_unknown_authority", completed=True, chain=unknown_ca()), HTTPS_CONTROL,
      "blocked", "tls", ["tls.mitm"]),

@@ -49,6 +49,15 @@ INCOMPLETE = [SITE_LEAF]
 FORGED = [cert(f"CN={HOST}", "CN=Gateway Inspection CA,O=Some ISP", "f0", "f1" * 32),
           cert("CN=Gateway Inspection CA,O=Some ISP", "CN=Gateway Root,O=Some ISP", "f2")]
 FORGED_LEAF_ONLY = FORGED[:1]
+FORGED_WITH_ROOT = [*FORGED, cert("CN=Gateway Root,O=Some ISP", "CN=Gateway Root,O=Some ISP", "f3")]
+ISRG_ROOT = cert("CN=ISRG Root X1,O=Internet Security Research Group,C=US",
+                 "CN=ISRG Root X1,O=Internet Security Research Group,C=US", "a0")
+# leaf <- issuing CA <- policy CA <- root (a public hierarchy of three levels).
+THREE_LEVELS = [cert(f"CN={HOST}", "CN=Issuing CA 2,O=Some Trust", "b1", "b2" * 32),
+                cert("CN=Issuing CA 2,O=Some Trust", "CN=Policy CA,O=Some Trust", "b3"),
+                cert("CN=Policy CA,O=Some Trust", "CN=Some Trust Root,O=Some Trust", "b4")]
+# Another edge of the site's CDN: its own certificate (another key) from the same issuer as the control's.
+EDGE_LEAF = cert(f"CN={HOST}", "CN=R11,O=Let's Encrypt,C=US", "e5", "e6" * 32)
 NATIONAL = [cert(f"CN={HOST}", "C=KZ,CN=ҰЛТТЫҚ КУӘЛАНДЫРУШЫ ОРТАЛЫҚ (RSA)", "ef", "e1" * 32)]
 
 
@@ -58,6 +67,16 @@ def validated(chain: list[dict], root_store: str = "public", **extra) -> dict:
 
 def unverified(chain: list[dict], complete: bool | None, failure: str = "ssl_unknown_authority") -> dict:
     return dict(tls(failure=failure, completed=True, verified=False, chain=chain), chain_complete=complete)
+
+
+def trust_check(chain: list[dict], *, trusted: bool, root_store: str = "public") -> dict:
+    """The neutral name's handshake at the same address, its chain checked for trust whatever name
+    it is for (purpose "cert_check"): trusted, or completed with an untrusted chain."""
+    check = dict(tls(failure=None if trusted else "ssl_unknown_authority", completed=True, verified=trusted,
+                     chain=chain if trusted else []), sni="example.com", purpose="cert_check")
+    if trusted:
+        check["root_store"] = root_store
+    return check
 
 
 def failed_tls(*handshakes: dict, aia: list[dict] | None = None) -> dict:
@@ -141,21 +160,57 @@ ROWS = [
      failed_tls(unverified(FORGED_LEAF_ONLY, False)), CONTROL_VALIDATES, "blocked", "tls", ["tls.mitm"]),
     ("incomplete_chain_where_the_control_failed_with_another_issuer",
      failed_tls(unverified(FORGED_LEAF_ONLY, False)), CONTROL_FAILS_SAME, "blocked", "tls", ["tls.mitm"]),
-    ("issuer_fetched_but_untrusted_is_not_explained_by_the_chain",
+    ("issuer_fetched_whose_own_issuer_is_missing_is_still_incomplete",
      failed_tls(unverified(FORGED_LEAF_ONLY, False),
                 dict(unverified([], True), intermediates_fetched=["f2" * 32], handshake_completed=True),
                 aia=[aia_fetch(subjects=("CN=Gateway Inspection CA,O=Some ISP",))]),
-     None, "blocked", "tls", ["tls.mitm"]),
+     None, "inconclusive", None, ["control.missing", "tls.chain_incomplete"]),
+    # Issue 22, item 1, beyond the lab's chains: the intermediate below the root missing (three
+    # levels, the server sending only the first); a CDN edge sending another certificate of the same
+    # issuer without its intermediate; chains that end at a root nobody trusts.
+    ("three_level_chain_whose_second_intermediate_was_not_sent",
+     failed_tls(unverified(THREE_LEVELS[:2], False), trust_check(THREE_LEVELS[:2], trusted=False)), None,
+     "inconclusive", None, ["control.missing", "tls.chain_incomplete"]),
+    ("three_level_chain_the_control_completed", failed_tls(unverified(THREE_LEVELS[:2], False)),
+     control(https(tls=[validated(THREE_LEVELS)])), "inconclusive", None, ["tls.chain_incomplete"]),
+    ("cdn_edge_sending_another_certificate_of_the_same_issuer_without_its_intermediate",
+     failed_tls(unverified([EDGE_LEAF], False)), CONTROL_VALIDATES, "inconclusive", None, ["tls.chain_incomplete"]),
+    ("untrusted_root_fetched_through_aia_no_trust_check_recorded",
+     failed_tls(unverified(FORGED_LEAF_ONLY, False),
+                aia=[dict(aia_fetch(), certificates=[FORGED[1]]),
+                     dict(aia_fetch(), certificates=[FORGED_WITH_ROOT[2]])]),
+     None, "inconclusive", None, ["control.missing", "tls.invalid_cert"]),
+    ("private_ca_whose_neutral_name_gets_the_same_untrusted_chain",
+     failed_tls(unverified(FORGED_WITH_ROOT, True), trust_check(FORGED_WITH_ROOT, trusted=False)), None,
+     "inconclusive", None, ["control.missing", "tls.invalid_cert"]),
+    ("untrusted_chain_while_a_neutral_name_gets_a_trusted_one_is_interception",
+     failed_tls(unverified(FORGED_WITH_ROOT, True), trust_check(SITE_CHAIN, trusted=True)), None,
+     "blocked", "tls", ["tls.mitm"]),
+    ("interceptor_sending_no_root_while_a_neutral_name_gets_a_trusted_chain",
+     failed_tls(unverified(FORGED, False), trust_check(SITE_CHAIN, trusted=True)), None,
+     "blocked", "tls", ["tls.mitm"]),
+    ("neutral_name_trusted_only_through_an_installed_root_proves_nothing",
+     failed_tls(unverified(FORGED_WITH_ROOT, True), trust_check(SITE_CHAIN, trusted=True, root_store="system_only")),
+     None, "inconclusive", None, ["control.missing", "tls.invalid_cert"]),
+    ("neutral_name_refused_proves_nothing",
+     failed_tls(unverified(FORGED_WITH_ROOT, True), dict(trust_check([], trusted=False), failure="connection_reset",
+                                                         handshake_completed=False)),
+     None, "inconclusive", None, ["control.missing", "tls.invalid_cert"]),
     ("old_report_leaf_only_untrusted_issuer_is_inconclusive",
      failed_tls(dict(unverified(FORGED_LEAF_ONLY, None), chain_complete=None)), None,
      "inconclusive", None, ["control.missing", "tls.chain_incomplete"]),
     ("untrusted_issuer_whose_chain_could_not_be_read", failed_tls(unverified([], None)), None,
      "inconclusive", None, ["control.missing", "tls.invalid_cert"]),
     # Certificates: compared with the control for the same name
-    ("complete_chain_untrusted_issuer_without_control", failed_tls(unverified(FORGED, True)), None,
-     "blocked", "tls", ["tls.mitm"]),
+    ("complete_chain_untrusted_issuer_without_control", failed_tls(unverified(FORGED_WITH_ROOT, True)), None,
+     "inconclusive", None, ["control.missing", "tls.invalid_cert"]),
+    ("complete_chain_untrusted_issuer_where_the_control_validates_another",
+     failed_tls(unverified(FORGED_WITH_ROOT, True)), CONTROL_VALIDATES, "blocked", "tls", ["tls.mitm"]),
     ("untrusted_chain_identical_to_the_control_s_validated_one",
-     failed_tls(unverified(SITE_CHAIN, True)), CONTROL_VALIDATES, "inconclusive", None, ["tls.invalid_cert"]),
+     failed_tls(unverified(SITE_CHAIN, True)), CONTROL_VALIDATES, "inconclusive", None, ["tls.chain_incomplete"]),
+    ("self_signed_root_sent_identical_to_the_control_s_validated_one",
+     failed_tls(unverified(SITE_CHAIN + [ISRG_ROOT], True)), CONTROL_VALIDATES, "inconclusive", None,
+     ["tls.invalid_cert"]),
     ("expired_here_the_same_certificate_the_control_validated",
      failed_tls(unverified(SITE_CHAIN, True, "ssl_invalid_certificate")), CONTROL_VALIDATES,
      "inconclusive", None, ["tls.invalid_cert"]),

@@ -273,28 +273,42 @@ def test_a_deadline_keeps_what_was_measured(dns_server):
 
 def test_interception_measured_on_loopback_is_judged_tls_mitm(dns_server, cas):
     # The probe's records go straight into the service analysis: a Signal-like service whose
-    # storage host sits behind an interception root is blocked at tls (tls.mitm), chat works.
+    # storage host sits behind an interception root. Its root unknown here (no fingerprint names
+    # this test CA) and valid nowhere, only the control tells it from a service that moved to a
+    # root of its own: unclear without one, blocked at tls (tls.mitm) against a control scan whose
+    # storage host passed the pin; chat works either way.
     from kzprobe.analysis.services import analyse_service
 
     service_ca, interception_ca, _ = cas
 
-    async def setup():
-        return {
-            "service": await start_server(SERVICE, server_context(service_ca, "chat.signal.test")),
-            "interceptor": await start_server(INTERCEPTOR, server_context(interception_ca, "storage.signal.test")),
-        }
+    def measured(storage_ca: trustme.CA) -> list[dict]:
+        async def setup():
+            return {
+                "service": await start_server(SERVICE, server_context(service_ca, "chat.signal.test")),
+                "storage": await start_server(INTERCEPTOR, server_context(storage_ca, "storage.signal.test")),
+            }
 
-    # Address literals with SNI: a loopback DNS answer would itself read as a bogon (dns.bogon).
-    records, _ = run_with_servers(setup, kit_for(dns_server, 2.0), lambda s: service(
-        Endpoint(SERVICE, s["service"].port, tls=True, sni="chat.signal.test", ca="testsignal", role="chat"),
-        Endpoint(INTERCEPTOR, s["interceptor"].port, tls=True, sni="storage.signal.test", ca="testsignal",
-                 role="storage"),
-    ))
-    result = {"target": {"id": "signal", "name": "Signal"}, "observations": {"endpoints": records}}
-    verdict = analyse_service(result, None, v.ONLINE).to_dict()
-    assert (verdict["verdict"], verdict["blocking"], verdict["evidence"]) == ("blocked", "tls", ["tls.mitm"])
-    assert verdict["parts"] == {"chat": "ok", "storage": "blocked"}
-    assert "Qaznet Trust Network" in verdict["explanation"]
+        # Address literals with SNI: a loopback DNS answer would itself read as a bogon (dns.bogon).
+        records, _ = run_with_servers(setup, kit_for(dns_server, 2.0), lambda s: service(
+            Endpoint(SERVICE, s["service"].port, tls=True, sni="chat.signal.test", ca="testsignal", role="chat"),
+            Endpoint(INTERCEPTOR, s["storage"].port, tls=True, sni="storage.signal.test", ca="testsignal",
+                     role="storage"),
+        ))
+        return records
+
+    def judged(records: list[dict], control: list[dict] | None) -> dict:
+        result = {"target": {"id": "signal", "name": "Signal"}, "observations": {"endpoints": records}}
+        control_result = {"target": {"id": "signal"}, "observations": {"endpoints": control}} if control else None
+        return analyse_service(result, control_result, v.ONLINE).to_dict()
+
+    inside, outside = measured(interception_ca), measured(service_ca)
+    for here, there in zip(inside, outside, strict=True):  # the servers' ports differ between the runs
+        there.update(endpoint=here["endpoint"], port=here["port"])
+    alone, controlled = judged(inside, None), judged(inside, outside)
+    assert (alone["verdict"], alone["evidence"]) == ("inconclusive", ["tls.invalid_cert", "control.missing"])
+    assert (controlled["verdict"], controlled["blocking"], controlled["evidence"]) == ("blocked", "tls", ["tls.mitm"])
+    assert controlled["parts"] == {"chat": "ok", "storage": "blocked"}
+    assert "Qaznet Trust Network" in controlled["explanation"]
 
 
 def test_a_bundle_replaced_on_disk_is_loaded_afresh(tmp_path):

@@ -217,18 +217,47 @@ def test_the_probe_checks_slow_handshakes_from_where_the_analysis_calls_them_slo
     assert limits.SLOW_HANDSHAKE_CHECK_MS == thresholds.SLOW_HANDSHAKE_MIN_MS
 
 
-def test_a_certificate_failure_is_not_retried_with_the_neutral_name(ca):
+def test_a_certificate_failure_is_not_split_but_its_neutral_chain_is_checked_for_trust_once(ca):
     authority, _ = ca
     server = TlsServer(served_context(authority))
     try:
-        observations, _ = handshake(Connector(None, None, 2.0), server)  # the CA is not trusted
+        observations, _ = handshake(Connector(None, None, 2.0), server, times=2)  # the CA is not trusted
     finally:
         server.close()
-    [tls] = observations["tls"]
-    assert tls["failure"] == "ssl_unknown_authority" and tls["handshake_completed"]
-    assert tls["chain_complete"] is False  # the leaf's issuer is neither sent nor trusted here
-    assert "ca_issuers" not in tls["peer_chain"][0]  # trustme names no AIA: nothing to fetch
-    assert "aia" not in observations and not any(t.get("purpose") for t in observations.get("tcp", []))
+    own = [t for t in observations["tls"] if "purpose" not in t]
+    assert [t["failure"] for t in own] == ["ssl_unknown_authority"] * 2 and own[0]["handshake_completed"]
+    assert own[0]["chain_complete"] is False  # the leaf's issuer is neither sent nor trusted here
+    assert "ca_issuers" not in own[0]["peer_chain"][0]  # trustme names no AIA: nothing to fetch
+    # No SNI split (the server answered); one trust check of a neutral name's chain per address:
+    # the server's own chain, untrusted here too.
+    [check] = [t for t in observations["tls"] if t.get("purpose") == "cert_check"]
+    assert (check["sni"], check["failure"], check["handshake_completed"], check["verified"]) == (
+        limits.NEUTRAL_SNI, "ssl_unknown_authority", True, False)
+    assert "aia" not in observations and [t.get("purpose") for t in observations["tcp"]] == ["cert_check"]
+
+
+def test_a_chain_replaced_for_the_name_only_shows_in_the_neutral_name_s_trusted_chain(ca, tmp_path):
+    """An interceptor that picks names: the name gets a forged chain from a root not trusted here,
+    a neutral name passes to the server, whose own chain is trusted."""
+    authority, path = ca
+    forged = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    trustme.CA(organization_name="Interceptor").issue_cert(HOST).configure_cert(forged)
+    real = served_context(authority, limits.NEUTRAL_SNI)
+
+    def by_name(sock, name, _context):
+        sock.context = forged if name == HOST else real
+
+    real.sni_callback = by_name
+    server = TlsServer(real)
+    try:
+        observations, streams = handshake(Connector(None, None, 2.0, ca_file=str(path)), server)
+    finally:
+        server.close()
+    assert streams == [None]
+    own, check = observations["tls"]
+    assert own["failure"] == "ssl_unknown_authority" and "Interceptor" in own["peer_chain"][0]["issuer"]
+    assert check["purpose"] == "cert_check" and check["verified"] and check["root_store"] == CA_FILE
+    assert check["peer_chain"][0]["issuer"] != own["peer_chain"][0]["issuer"]
 
 
 @pytest.fixture()
@@ -269,7 +298,8 @@ def test_an_aia_reply_past_its_bound_is_not_used(incomplete_site):
     assert streams == [None]
     [fetch] = observations["aia"]
     assert fetch["failure"] == "body_too_large" and fetch["certificates"] == []
-    assert len(observations["tls"]) == 1  # no second handshake without an intermediate
+    # No second handshake with the real name without an intermediate; only the neutral trust check.
+    assert [t.get("purpose") for t in observations["tls"]] == [None, "cert_check"]
 
 
 def interceptor_leaf_naming_its_root(directory: Path, aia_url: str) -> tuple[Path, Path, bytes]:
@@ -318,7 +348,7 @@ def test_a_root_fetched_through_aia_is_never_trusted(tmp_path, ca):
         aia.listener.close()
     assert streams == [None] and aia.requests == 1
     assert observations["aia"][0]["certificates"][0]["subject"] == "CN=Interceptor Root"
-    assert [t["verified"] for t in observations["tls"]] == [False]
+    assert [t["verified"] for t in observations["tls"]] == [False, False]  # the name's, the neutral trust check's
 
 
 def test_certificates_in_reads_der_pem_and_pkcs7(ca):

@@ -144,8 +144,12 @@ def _missed_pin(facts: EndpointFacts, outcome: Outcome, control: EndpointFacts |
         return replace(outcome, detail=f"{said}the control scan got {other}") if other else outcome, J_UNKNOWN, None
     replaced = [h for h in handshakes if not h.ok and here is not None and h.chain[0].issuer != here.issuer]
     if fresh and replaced and len(replaced) == len(handshakes):
-        return (replace(outcome, detail=f"{said}while the control scan got {other}, which missed the pin too"),
+        return (replace(outcome, code="tls.mitm",
+                        detail=f"{said}while the control scan got {other}, which missed the pin too"),
                 J_BLOCKED, "control_certificate")
+    if fresh and outcome.code == "tls.invalid_cert" and any(h.ok for h in handshakes):
+        # The control's chain passed the pin: the one here, valid nowhere, was replaced on the way.
+        return replace(outcome, code="tls.mitm"), J_BLOCKED, "control"
     return None
 
 

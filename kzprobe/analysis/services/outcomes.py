@@ -192,11 +192,17 @@ def _tls_outcome(facts: EndpointFacts, handshake: TlsFact, fingerprints: Any, lo
             stale = f"{detail}, valid for the name through {where}" if detail else f"valid for the name through {where}"
             return Outcome(PIN_STALE, handshake.address, failure, stale, trust=handshake.public_root_store,
                            pinned=True)
-        # A pinned endpoint's chain must lead to its own CA, or validate for the name like any
-        # site's (a root installed here does not count): anything else is interception.
+        # A pinned endpoint's chain that validates only through a root installed here is
+        # interception, as for any site (TLS rule 2).
         if handshake.public_verified and handshake.public_root_store == SYSTEM_ONLY:
             detail = f"{detail}, valid only through a root installed on this machine" if detail else None
-        return Outcome("tls.mitm", handshake.address, failure, detail, pinned=True)
+            return Outcome("tls.mitm", handshake.address, failure, detail, pinned=True)
+        # A chain that validates nowhere: an interceptor whose root is unknown here, or the service
+        # moved to a root of its own (Signal's in October 2022, which OONI's pinned test read as
+        # blocking everywhere): the control scan decides (judgement.py), nothing else can.
+        missed = "misses the pinned CA and validates through no root here"
+        return Outcome("tls.invalid_cert", handshake.address, failure, f"{detail}, {missed}" if detail else missed,
+                       pinned=True)
     # An unrecognised authority on a public-CA endpoint may be a broken server as well as an
     # interceptor nobody has fingerprinted: the control scan decides.
     return Outcome("tls.invalid_cert", handshake.address, failure, detail)
