@@ -294,9 +294,10 @@ def redirect_host_lie(facts: TargetFacts, host: str, view: ControlView, ctx: Con
     Only for a redirect the site itself made - one over TLS validated for the site
     (`authentic_redirect`), or one the control scan's chain took too - since a censor's own
     redirect to its blockpage server (maybe on a private address) is an HTTP block, not a DNS
-    one. A special-purpose or known blockpage answer is a lie by itself; another address is one
-    when the control scan resolved the host elsewhere and no TLS handshake to it proved it holds
-    the host's key."""
+    one. A known blockpage answer is a lie by itself; a special-purpose answer when a control (the
+    control scan following the same redirect, or the control resolver asked about the host after
+    such an answer) resolved the host elsewhere; another address when the control scan resolved
+    the host elsewhere, got a page there, and no TLS handshake to it proved it holds the host's key."""
     resolution = facts.resolution_for(host)
     if host == facts.hostname or resolution is None or not resolution.addresses:
         return None
@@ -305,26 +306,35 @@ def redirect_host_lie(facts: TargetFacts, host: str, view: ControlView, ctx: Con
     if not (authentic_redirect or control_took_it):
         return None
     control_resolution = control_facts.resolution_for(host) if control_took_it and control_facts else None
-    if control_resolution is not None and not control_resolution.addresses:
-        return None  # the control could not resolve it either: the later rules decide
+    resolver = next((d for d in facts.control_redirect_dns if d.hostname == host), None)
+    if any(d is not None and not d.addresses for d in (control_resolution, resolver)):
+        return None  # a control could not resolve it either: the later rules decide
     known = _foreign(control_resolution.addresses if control_resolution else ())
     if control_took_it and control_facts is not None:
         known += _foreign(t.address for t in control_facts.tls_for(host) if t.ok)
-    control = DnsControl(RESOLVES if known else UNKNOWN, tuple(dict.fromkeys(known)), None, "the control scan",
-                         view.reason)
+    known += resolver.addresses if resolver is not None else ()
+    source = "the control resolver" if resolver is not None and not control_took_it else "the control scan"
+    control = DnsControl(RESOLVES if known else UNKNOWN, tuple(dict.fromkeys(known)), None, source, view.reason)
     checks = [check_address(a, facts, control, ctx, host) for a in resolution.addresses]
     if any(c.kind == "consistent" for c in checks):
         return None
     kinds = {c.kind for c in checks}
-    evidence = [code for kind, code in (("blockpage", "dns.blockpage_ip"), ("bogon", "dns.bogon")) if kind in kinds]
+    # A special-purpose answer for a host no control resolved is no lie by itself: the site may
+    # send its visitors to a name it misconfigured for everyone (an intranet name, 127.0.0.1).
+    # Only a control that resolved the host elsewhere makes it one; a known blockpage address
+    # always is.
+    lying_kinds = (("blockpage", "dns.blockpage_ip"), ("bogon", "dns.bogon")) if control.state == RESOLVES \
+        else (("blockpage", "dns.blockpage_ip"),)
+    evidence = [code for kind, code in lying_kinds if kind in kinds]
     if control.state == RESOLVES:
         evidence.append("dns.inconsistent")
     control_got_there = control_facts is not None and any(
         hop.host == host and hop.responded for hop in control_facts.http)
     if not evidence or (evidence == ["dns.inconsistent"] and not control_got_there):
         return None  # another address alone says nothing when the control did not get a page there
-    reasons = [f"{cite(c.address)} is {c.detail}" for c in checks if c.kind in ("blockpage", "bogon")][:2]
+    reasons = [f"{cite(c.address)} is {c.detail}" for c in checks
+               if c.kind == "blockpage" or (c.kind == "bogon" and "dns.bogon" in evidence)][:2]
     if control.state == RESOLVES:
-        reasons.append(f"the control scan, following the same redirect, resolved {host} to "
-                       f"{addresses(control.addresses)}")
+        how = "following the same redirect, " if source == "the control scan" else ""
+        reasons.append(f"{source}, {how}resolved {host} to {addresses(control.addresses)}")
     return RedirectLie(evidence, reasons, resolution.addresses)

@@ -188,6 +188,8 @@ class TargetFacts:
     https_check: TargetFacts | None = None
     measured_at: str | None = None  # the result's started_at, as recorded (ISO 8601)
     aia: tuple[AiaFact, ...] = ()
+    # Hosts met in redirects whose answer here was not global, through the control resolver.
+    control_redirect_dns: tuple[DnsFact, ...] = ()
 
     @property
     def host_is_ip(self) -> bool:
@@ -422,4 +424,5 @@ def read_result(result: Any) -> TargetFacts:
         https_check=_https_check(observations.get("https_check"), dns, target),
         measured_at=_str(data.get("started_at"), 64),
         aia=read_all(observations.get("aia"), _aia),
+        control_redirect_dns=read_all(observations.get("control_redirect_dns"), read_dns),
     )

@@ -68,6 +68,11 @@ DNS_RETRY_WAITS_S: Final = (0.25, 0.75)
 # that stays silent costs a target one timeout more, never more (a silent query is asked once
 # again; a SERVFAIL, answered at once, the full DNS_ATTEMPTS times).
 DNS_RETRY_BUDGET_TIMEOUTS: Final = 1.0
+# Hosts met in redirects, answered here with an address that is not global, looked up again
+# through the control resolver (probes/web.py): a chain follows at most 10 redirects (RFC 9110
+# 15.4 leaves the bound to the client; browsers stop at 20), and a lie about more than a few
+# hosts of one chain says no more than about the first ones.
+CONTROL_REDIRECT_LOOKUPS: Final = 4
 # Trust store files read to tell public roots from installed ones (probes/trust.py): a CA
 # bundle is about 200 KB and a distribution's directory about 150 files.
 TRUST_FILE_MAX_BYTES: Final = 2 * 1024 * 1024

@@ -10,6 +10,7 @@ in-ISP CDN node behind an SNI filter is TLS blocking, not DNS)."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -122,6 +123,28 @@ async def measure_web_target(kit: ProbeKit, target: Target, observations: Observ
                 control.cancel()
                 observations.pop("control_dns", None)
     await _try_control_addresses(kit, target, observations)
+    await _ask_control_about_redirect_hosts(kit, observations)
+
+
+def _not_global(address: str) -> bool:
+    try:
+        return not ipaddress.ip_address(address).is_global
+    except ValueError:
+        return True
+
+
+async def _ask_control_about_redirect_hosts(kit: ProbeKit, observations: Observations) -> None:
+    """Hosts met in redirects whose answer here held an address that is not global (private,
+    loopback, reserved) are resolved again through the control resolver: a site that sends its
+    visitors to a name it misconfigured for everyone is not lied about here. Nothing on the
+    healthy path; at most limits.CONTROL_REDIRECT_LOOKUPS hosts."""
+    if kit.control_dns is None:
+        return
+    hosts = [d["hostname"] for d in observations.get("redirect_dns", [])
+             if any(_not_global(a) for a in d["addresses"])][: limits.CONTROL_REDIRECT_LOOKUPS]
+    if hosts:
+        observations["control_redirect_dns"] = list(
+            await asyncio.gather(*(kit.control_dns.lookup(host) for host in dict.fromkeys(hosts))))
 
 
 def _failed_here(target: Target, observations: Observations) -> bool:

@@ -261,6 +261,8 @@ class Observations(TypedDict, total=False):
     tls: list[TlsObservation]
     http: list[HttpObservation]  # the redirect chain, in order
     redirect_dns: list[DnsObservation]  # resolutions of other hosts met in redirects
+    # Those of them answered with an address that is not global, through the control resolver.
+    control_redirect_dns: list[DnsObservation]
     download: DownloadObservation
     # For an http:// target: the same URL fetched over HTTPS, with its own connections and hops
     # (probes/https_check.py) - the site's own page, when TLS validates, to check the plain one.

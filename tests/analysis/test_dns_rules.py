@@ -281,13 +281,33 @@ CONTROL_THROUGH_CDN = control_of(https_target(
 ))
 
 
-@pytest.mark.parametrize("control", [CONTROL_THROUGH_CDN, None], ids=["control", "no-control"])
-def test_redirect_to_a_host_the_resolver_sends_to_loopback_is_blocked_at_dns(control):
+@pytest.mark.parametrize("control, resolver", [(CONTROL_THROUGH_CDN, None), (None, [CDN_ADDRESS])],
+                         ids=["control-scan", "control-resolver-asked-about-the-host"])
+def test_redirect_to_a_host_the_resolver_sends_to_loopback_is_blocked_at_dns(control, resolver):
     target = redirect_to_cdn(dns(CDN, ["127.0.0.1"]), "connection_refused")
+    if resolver is not None:
+        target["observations"]["control_redirect_dns"] = [dns(CDN, resolver, resolver="https://1.1.1.1/dns-query")]
     verdict = verdict_of(target, control)
     assert (verdict["verdict"], verdict["blocking"]) == ("blocked", "dns"), verdict
     assert verdict["evidence"][0] == "dns.bogon"
-    assert "127.0.0.1" in verdict["explanation"]
+    assert "127.0.0.1" in verdict["explanation"] and CDN_ADDRESS in verdict["explanation"]
+
+
+@pytest.mark.parametrize("here, there", [
+    (["10.1.2.3"], ["10.1.2.3"]),  # an intranet name the site's redirect leaks, private for everyone
+    (["127.0.0.1"], ["127.0.0.1"]),  # a name at loopback everywhere
+    (["10.1.2.3"], None),  # no control knows the host: a special-purpose answer alone proves nothing
+], ids=["private-everywhere", "loopback-everywhere", "no-control-knows-the-host"])
+def test_the_site_s_own_redirect_to_a_name_misconfigured_everywhere_is_never_blocked(here, there):
+    """Issue 22, the lead's review: the control resolver was never asked about redirect hosts, so the
+    site's own (validated) redirect to a host at a special-purpose address read blocked/dns."""
+    target = redirect_to_cdn(dns(CDN, here), "generic_timeout_error")
+    del target["observations"]["control_dns"]
+    if there is not None:
+        target["observations"]["control_redirect_dns"] = [dns(CDN, there, resolver="https://1.1.1.1/dns-query")]
+    verdict = verdict_of(target)
+    assert verdict["verdict"] != "blocked", verdict["explanation"]
+    assert not any(code.startswith("dns.") for code in verdict["evidence"]), verdict
 
 
 def test_redirect_to_a_host_the_resolver_sends_elsewhere_is_blocked_at_dns():
