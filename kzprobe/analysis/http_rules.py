@@ -216,7 +216,11 @@ def final_page(facts: TargetFacts, view: ControlView, ctx: Context, index: int) 
     off_site = _unexpected_redirect(facts, view, ctx, off_site_only=True)
     unexpected = _unexpected_redirect(facts, view, ctx, off_site_only=False)
     redirect_clause = f"reached by a redirect from {cite(unexpected.url, 100)}" if unexpected else ""
-    pattern = None if authentic and own_site else ctx.fingerprints.page(final)
+    # A page over TLS validated for its host, reached by redirects that all came over validated TLS
+    # too, is the site's own choice of page (a geo-block page on its CDN's domain, in Russian
+    # saying access is blocked): no censor can forge any of it, so no blockpage pattern applies.
+    chain_authentic = authentic and (own_site or all(_authentic(facts, hop, ctx) for hop in facts.http))
+    pattern = None if chain_authentic else ctx.fingerprints.page(final)
     if not authentic and final.host and final.host != facts.hostname and len(facts.http) > 1:
         lie = redirect_host_lie(facts, final.host, view, ctx, authentic_redirect=_authentic(facts, facts.http[-2], ctx))
         if lie is not None and final.address in lie.addresses:
@@ -235,7 +239,11 @@ def final_page(facts: TargetFacts, view: ControlView, ctx: Context, index: int) 
         pattern = None  # the site's own text (an article about blocking), the control sees it too (even stale)
     answered = _answered(final)
     own_page = None if authentic else same_as_twin(facts, final, ctx)
-    twin = twin_page(facts, ctx) if own_page is not None else None  # the page own_page compared with
+    # The site's own validated HTTPS page here: the page own_page compared with, or one answered
+    # with the same status (a refusal of its own, 451 in Russian saying access is blocked).
+    twin = twin_page(facts, ctx) if not authentic else None
+    if twin is not None and own_page is None and (twin.status != final.status or _ok_status(twin.status)):
+        twin = None
     if pattern is not None and twin is not None and pattern.matches(twin):
         # The site's own text again, shown by its validated HTTPS page here rather than the control.
         answered = sentence(answered, f"its {pattern.location} matches blockpage fingerprint {pattern.id} "
@@ -319,6 +327,10 @@ def final_page(facts: TargetFacts, view: ControlView, ctx: Context, index: int) 
     return inconclusive([view.reason], sentence(
         _answered(final), f"over plain HTTP, and {no_control}",
         "a blockpage no fingerprint knows cannot be ruled out without the control's page"))
+
+
+def _ok_status(status: int | None) -> bool:
+    return status is not None and 200 <= status < 300
 
 
 def _site_loop(facts: TargetFacts, ctx: Context) -> bool:

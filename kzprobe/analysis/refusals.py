@@ -7,10 +7,12 @@ verdict is `inconclusive` with `http.site_refused`, naming who refused.
 
 A refusal is recognised (1) by a CDN's or web firewall's own marks (fingerprints.yaml
 `site_refusals`: Cloudflare's `cf-mitigated: challenge` and challenge page, Akamai, Imperva,
-Sucuri, DDoS-Guard, AWS WAF), over any transport - no censor dresses its blockpage as
-Cloudflare's challenge; or (2) by a 403 or 451 from the site itself: over TLS validated for its
-host, or over plain HTTP from an address the site's name really resolves to (the control resolver
-or a validated handshake agrees). A fingerprinted blockpage is checked before this and wins.
+Sucuri, DDoS-Guard, AWS WAF and others), over any transport - no censor dresses its blockpage as
+Cloudflare's challenge; or (2) by a 403, 429 or 451 from the site itself: over TLS validated for
+its host, or over plain HTTP from an address the site's name really resolves to (the control
+resolver or a validated handshake agrees) unless the site's own validated HTTPS page here is its
+page (then the plain refusal is not the site's: an on-path censor can inject one). A
+fingerprinted blockpage is checked before this and wins.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from kzprobe.analysis.control import ControlView
 from kzprobe.analysis.dns_rules import check_address, dns_control
 from kzprobe.analysis.explain import cite, quote, sentence
 from kzprobe.analysis.facts import HopFact, TargetFacts
+from kzprobe.analysis.https_twin import twin_page
 
 
 def _control_clause(view: ControlView, ctx: Context) -> str:
@@ -42,6 +45,13 @@ def _from_the_site(facts: TargetFacts, final: HopFact, view: ControlView, ctx: C
     if authentic:
         return f"over TLS validated for {final.host}"
     if final.host != facts.hostname or not final.address:
+        return None
+    twin = twin_page(facts, ctx)
+    if twin is not None and twin.status is not None and 200 <= twin.status < 300:
+        # The site served this vantage its page over validated HTTPS: the refusal over plain HTTP
+        # is not the site refusing the vantage (a censor injecting a 451 or 403 page on the path
+        # looks so, RFC 7725 section 3 names intermediaries among who sends 451). The page rules
+        # compare it with the control's page, or with that HTTPS page.
         return None
     check = check_address(final.address, facts, dns_control(facts, view), ctx)
     if check.kind == "consistent":
@@ -67,7 +77,8 @@ def site_refusal(facts: TargetFacts, final: HopFact, view: ControlView, ctx: Con
     source = _from_the_site(facts, final, view, ctx, authentic)
     if source is None:
         return None
-    meaning = "unavailable for legal reasons, as geo-blocking sites answer" if final.status == 451 else "forbidden"
+    meaning = {451: "unavailable for legal reasons, as geo-blocking sites answer",
+               429: "too many requests: the site's rate limit or bot check"}.get(final.status, "forbidden")
     return inconclusive(["http.site_refused"], sentence(
         answered, f"status {final.status} ({meaning}) {source}",
         f"the site itself ({final.host}) refused this vantage: not a censor's block, and not the page",

@@ -146,11 +146,12 @@ SLOW_PAGE_RTT_RATIO: Final = 5.0
 
 # --- The site refusing the vantage (issue 22, item 6) ------------------------------------------
 
-# RFC 9110 15.5.4 (403 Forbidden: the server understood and refuses) and RFC 7725 (451
-# Unavailable For Legal Reasons, what geo-blocking sites send): from the site itself - over TLS
-# validated for it, or from an address its name really resolves to - the site refused this
-# vantage, which is neither reachable nor a censor's block.
-SITE_REFUSAL_STATUSES: Final = frozenset({403, 451})
+# RFC 9110 15.5.4 (403 Forbidden: the server understood and refuses), RFC 7725 (451 Unavailable
+# For Legal Reasons, what geo-blocking sites send) and RFC 6585 section 4 (429 Too Many Requests:
+# the site's rate limit, which bot checks such as Vercel's and Kasada's answer with too): from the
+# site itself - over TLS validated for it, or from an address its name really resolves to - the
+# site refused this vantage, which is neither reachable nor a censor's block.
+SITE_REFUSAL_STATUSES: Final = frozenset({403, 429, 451})
 # RFC 6585 section 4 (429 Too Many Requests) and RFC 9110 section 15.6 (5xx, the server failing):
 # a keyword request answered so, where its neutral twin got another status, met the server's own
 # rate limit or trouble (the keyword requests follow their twins to the same address at once), not

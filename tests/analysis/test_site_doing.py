@@ -53,6 +53,16 @@ def twin(*hops: dict, hosts: tuple[str, ...] = (HOST,)) -> dict:
             "http": list(hops), "redirect_dns": [dns(h) for h in hosts[1:]]}
 
 
+# Geo-blocking pages of the site's own, in Russian ("access to the resource is blocked in your
+# region") and Kazakh ("this page is not available in your country").
+GEO_451_RU = ("<html><head><title>Доступ к ресурсу заблокирован</title></head><body><h1>Доступ к ресурсу "
+              "заблокирован</h1><p>Сайт недоступен в вашем регионе.</p></body></html>")
+GEO_451_KK = ("<html><head><title>Қолжетімсіз</title></head><body><p>Бұл бет сіздің елде қолжетімсіз.</p>"
+              "</body></html>")
+GEO_PAGE = "https://geo.cdn-news.example/blocked"
+# A 451 page no fingerprint knows ("access restricted by a court's decision").
+INJECTED_451 = ("<html><head><title>Доступ ограничен</title></head><body><p>По решению суда доступ ограничен.</p>"
+                "</body></html>")
 HTTPS_CONTROL = control_of(result(web()))
 HTTP_CONTROL = control_of(result(web(scheme="http"), scheme="http"))
 LOOP = [hop(URL, 302, location=f"https://{HOST}/a", title=None, body=""),
@@ -77,6 +87,39 @@ ROWS = [
     ("geo_451_over_validated_tls_without_control",
      https(http=[hop(URL, 451, title="Unavailable", body="not available in your country")]),
      "https", None, "inconclusive", None, ["http.site_refused"]),
+    # An independent lab's variants (issue 22, fourth round): the site's own refusal page in Russian
+    # or Kazakh, even one that says access is blocked, over validated TLS, on its own host or on its
+    # CDN's domain reached by validated redirects; a 429; a 451 injected over plain HTTP while the
+    # site's validated HTTPS page here is its page.
+    ("geo_451_in_russian_naming_the_block_over_validated_tls",
+     https(http=[hop(URL, 451, title="Доступ к ресурсу заблокирован", body=GEO_451_RU)]),
+     "https", HTTPS_CONTROL, "inconclusive", None, ["http.site_refused"]),
+    ("geo_451_in_kazakh_over_validated_tls_without_control",
+     https(http=[hop(URL, 451, title="Қолжетімсіз", body=GEO_451_KK)]), "https", None,
+     "inconclusive", None, ["http.site_refused"]),
+    ("geo_451_on_the_site_s_cdn_domain_reached_by_validated_redirects",
+     https(http=[hop(URL, 302, location=GEO_PAGE, title=None, body=""),
+                 hop(GEO_PAGE, 451, title="Доступ к ресурсу заблокирован", body=GEO_451_RU)],
+           tls=[tls(), tls(host="geo.cdn-news.example")]),
+     "https", None, "inconclusive", None, ["http.site_refused"]),
+    ("rate_limited_429_over_validated_tls", https(http=[hop(URL, 429, title="Too Many Requests", body="slow down")]),
+     "https", HTTPS_CONTROL, "inconclusive", None, ["http.site_refused"]),
+    ("rate_limited_429_over_plain_http_from_the_site_s_address",
+     http(http=[hop(HTTP_URL, 429, title="Too Many Requests", body="slow down")]),
+     "http", HTTP_CONTROL, "inconclusive", None, ["http.site_refused"]),
+    ("injected_451_over_plain_http_while_the_https_page_is_the_site_s",
+     http(http=[hop(HTTP_URL, 451, title="Доступ ограничен", body=INJECTED_451)], https_check=twin(hop(URL))),
+     "http", HTTP_CONTROL, "blocked", "http", ["http.diff"]),
+    ("injected_451_over_plain_http_while_the_https_page_is_the_site_s_without_control",
+     http(http=[hop(HTTP_URL, 451, title="Доступ ограничен", body=INJECTED_451)], https_check=twin(hop(URL))),
+     "http", None, "inconclusive", None, ["control.missing", "http.diff"]),
+    ("injected_451_with_a_known_blockpage_phrase_over_plain_http",
+     http(http=[hop(HTTP_URL, 451, title="Доступ ограничен", body=GEO_451_RU)], https_check=twin(hop(URL))),
+     "http", None, "blocked", "http", ["http.blockpage"]),
+    ("plain_451_where_the_https_page_refuses_too_is_the_site_s",
+     http(http=[hop(HTTP_URL, 451, title="Доступ ограничен", body=GEO_451_RU)],
+          https_check=twin(hop(URL, 451, title="Доступ ограничен", body=GEO_451_RU))),
+     "http", HTTP_CONTROL, "inconclusive", None, ["http.site_refused"]),
     ("forbidden_over_validated_tls", https(http=[hop(URL, 403, title="Forbidden", body="denied")]),
      "https", HTTPS_CONTROL, "inconclusive", None, ["http.site_refused"]),
     ("cloudflare_challenge_header", https(http=[hop(URL, 403, title="Just a moment...", body=CHALLENGE,
