@@ -63,6 +63,9 @@ GEO_PAGE = "https://geo.cdn-news.example/blocked"
 # A 451 page no fingerprint knows ("access restricted by a court's decision").
 INJECTED_451 = ("<html><head><title>Доступ ограничен</title></head><body><p>По решению суда доступ ограничен.</p>"
                 "</body></html>")
+# F5 BIG-IP ASM's default blocking page, answered with 200.
+F5_REJECTED = ("<html><head><title>Request Rejected</title></head><body>The requested URL was rejected. Please "
+               "consult with your administrator.<br><br>Your support ID is: 1234567890123456789</body></html>")
 HTTPS_CONTROL = control_of(result(web()))
 HTTP_CONTROL = control_of(result(web(scheme="http"), scheme="http"))
 LOOP = [hop(URL, 302, location=f"https://{HOST}/a", title=None, body=""),
@@ -120,6 +123,20 @@ ROWS = [
      http(http=[hop(HTTP_URL, 451, title="Доступ ограничен", body=GEO_451_RU)],
           https_check=twin(hop(URL, 451, title="Доступ ограничен", body=GEO_451_RU))),
      "http", HTTP_CONTROL, "inconclusive", None, ["http.site_refused"]),
+    # Bot checks and firewalls other than Cloudflare's, over plain HTTP where the control got the page
+    # (a difference would read blocked/http without their fingerprints).
+    ("qrator_403_over_plain_http", http(http=[hop(HTTP_URL, 403, title="Доступ запрещён", body="<p>403</p>",
+                                                  headers={"server": "QRATOR"})]),
+     "http", HTTP_CONTROL, "inconclusive", None, ["http.site_refused"]),
+    ("variti_429_over_plain_http", http(http=[hop(HTTP_URL, 429, title=None, body="",
+                                                  headers={"server": "Variti/1.2"})]),
+     "http", HTTP_CONTROL, "inconclusive", None, ["http.site_refused"]),
+    ("f5_asm_rejection_answered_200_over_plain_http",
+     http(http=[hop(HTTP_URL, 200, title="Request Rejected", body=F5_REJECTED)]),
+     "http", HTTP_CONTROL, "inconclusive", None, ["http.site_refused"]),
+    ("ddos_guard_403_over_validated_tls", https(http=[hop(URL, 403, title="DDoS-Guard", body="<p>checking</p>",
+                                                          headers={"server": "ddos-guard"})]),
+     "https", HTTPS_CONTROL, "inconclusive", None, ["http.site_refused"]),
     ("forbidden_over_validated_tls", https(http=[hop(URL, 403, title="Forbidden", body="denied")]),
      "https", HTTPS_CONTROL, "inconclusive", None, ["http.site_refused"]),
     ("cloudflare_challenge_header", https(http=[hop(URL, 403, title="Just a moment...", body=CHALLENGE,
