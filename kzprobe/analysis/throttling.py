@@ -11,6 +11,7 @@ throttling when the control got it whole; without a control it is inconclusive.
 
 from __future__ import annotations
 
+from kzprobe.analysis import thresholds as th
 from kzprobe.analysis.conclusion import Verdict, inconclusive, reachable, throttled
 from kzprobe.analysis.context import Context
 from kzprobe.analysis.control import ControlView
@@ -29,10 +30,20 @@ def _rtt_ms(facts: TargetFacts, address: str | None) -> float | None:
     return min(durations) if durations else None
 
 
-def _control_rate(view: ControlView) -> Throughput | None:
-    """The control's rate for the same resource, when it measured one long enough to judge."""
-    measured = view.throughput() if view.usable else None
-    return measured if measured is not None and measured.judged and measured.rate_kbps is not None else None
+def _control_rate(view: ControlView, ours: Throughput) -> Throughput | None:
+    """The live control's rate for the same resource when it says the path here is what is slow:
+    measured long enough to judge, or a complete transfer too short to judge (a 100 KB page) whose
+    rate, a lower bound of what its path carries, is at least twice ours (1 / SLOW_EVERYWHERE_RATIO).
+    A stale control says how the site fared hours ago, not now."""
+    measured = view.throughput() if view.usable and not view.stale else None
+    if measured is None or measured.rate_kbps is None:
+        return None
+    if measured.judged:
+        return measured
+    theirs = measured.reference_kbps
+    fast = measured.complete and ours.rate_kbps is not None and theirs is not None \
+        and ours.rate_kbps <= th.SLOW_EVERYWHERE_RATIO * theirs
+    return measured if fast else None
 
 
 def reachable_or_throttled(facts: TargetFacts, view: ControlView, ctx: Context, index: int,
@@ -46,7 +57,7 @@ def reachable_or_throttled(facts: TargetFacts, view: ControlView, ctx: Context, 
     found: list[str] = []
     noted = ""
     if measured is not None:
-        control = view.throughput() if view.usable else None
+        control = view.throughput() if view.usable and not view.stale else None
         if measured.froze and (control is None or not control.complete):
             return inconclusive([view.reason, "throughput.freeze"], sentence(
                 *clauses, f"{describe(measured) or 'its download'} then stopped after {measured.bytes:,} bytes with "
@@ -54,7 +65,7 @@ def reachable_or_throttled(facts: TargetFacts, view: ControlView, ctx: Context, 
                 "without a control scan that fetched it whole, a freeze cannot be told from a server that hangs"))
         finding = judge(measured, reference, label, control)
         if finding is not None:
-            corroborated = _control_rate(view) is not None or handshake is not None \
+            corroborated = _control_rate(view, measured) is not None or handshake is not None \
                 or "throughput.low" not in finding.evidence
             if corroborated:
                 evidence += finding.evidence
@@ -65,7 +76,7 @@ def reachable_or_throttled(facts: TargetFacts, view: ControlView, ctx: Context, 
             noted = describe(measured)
     elif facts.final_hop is not None:
         final = facts.final_hop
-        control_page = view.final_hop if view.usable else None
+        control_page = view.live_page if view.usable else None
         finding = judge_page(final, _rtt_ms(facts, final.address), reference, label, control_page)
         if finding is not None:
             if control_page is not None or handshake is not None:
