@@ -22,7 +22,8 @@ from support.loopback import DnsTable, LoopbackServers
 
 class ScriptedTable(DnsTable):
     """Answers per (name, type) from a script: the n-th query gets the n-th entry (the last one
-    repeats): an address list, "NXDOMAIN", "SERVFAIL", "REFUSED", or "" for no address."""
+    repeats): an address list, "NXDOMAIN", "SERVFAIL", "REFUSED", "" for no address, or "DROP"
+    for no reply at all."""
 
     def __init__(self, scripts: dict[tuple[str, str], list]) -> None:
         super().__init__({})
@@ -40,6 +41,8 @@ class ScriptedTable(DnsTable):
             self.asked[(name, qtype)] += 1
         script = self.scripts.get((name, qtype), [""])
         entry = script[min(n, len(script) - 1)]
+        if entry == "DROP":
+            return None  # type: ignore[return-value]  # the UDP server sends nothing for None
         reply = dns.message.make_response(query)
         if isinstance(entry, str) and entry:
             reply.set_rcode(dns.rcode.from_text(entry))
@@ -114,6 +117,20 @@ def test_a_silent_resolver_is_asked_once_more_within_one_more_timeout():
         assert query["failure"] == v.DNS_TIMEOUT
     # The first attempt's timeout, then at most the retry budget (one timeout) more.
     assert elapsed < 1.0 * (1 + limits.DNS_RETRY_BUDGET_TIMEOUTS) + 0.5
+
+
+@pytest.mark.parametrize("name, script, sends", [
+    # Issue 22, fourth round: "fails twice, then answers" with losses rather than SERVFAIL. A query
+    # is resent within its attempt (every third of the timeout), so two lost datagrams cost no
+    # attempt; a SERVFAIL and then a lost datagram cost one.
+    ("lost_twice_then_the_answer", ["DROP", "DROP", ["127.0.0.5"]], 3),
+    ("servfail_then_lost_then_the_answer", ["SERVFAIL", "DROP", ["127.0.0.5"]], 3),
+])
+def test_a_resolver_that_loses_queries_is_answered_in_the_end(name, script, sends):
+    observation, asked, _ = _lookup({("lossy.test", "A"): script, ("lossy.test", "AAAA"): [""]}, "lossy.test",
+                                    timeout=0.6)
+    assert observation["addresses"] == ["127.0.0.5"] and observation["failure"] is None
+    assert asked[("lossy.test", "A")] == sends
 
 
 def test_retries_are_bounded_in_count_and_spaced():

@@ -44,7 +44,9 @@ class _DnsUdp(asyncio.DatagramProtocol):
         self.transport = transport
 
     def datagram_received(self, data: bytes, addr) -> None:  # type: ignore[override]
-        self.transport.sendto(self.table.answer(data), addr)
+        reply = self.table.answer(data)
+        if reply is not None:  # None: the query is dropped (a resolver that lost it)
+            self.transport.sendto(reply, addr)
 
 
 class Drip(bytes):
