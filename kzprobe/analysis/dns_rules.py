@@ -10,8 +10,11 @@ proxy answering for everything is not blocking).
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Final
 
 from kzprobe.analysis import codes
 from kzprobe.analysis.addresses import special_block
@@ -246,8 +249,31 @@ def dns_verdict(facts: TargetFacts, view: ControlView, ctx: Context) -> Verdict 
         # control's page.
         return inconclusive([view.reason, "dns.inconsistent"], sentence(
             answered, *reasons, f"the page it served cannot be compared ({view.problem or 'no control page'})"))
-    return blocked("dns", evidence + extra, sentence(answered, *reasons, *clauses),
+    return blocked("dns", evidence + extra, sentence(answered, *reasons, *clauses, _local_filter_clause(facts)),
                    failure_based=only_inconsistent and not positive)
+
+
+_RESOLVER_ADDRESS: Final = re.compile(r"[0-9A-Fa-f:.]{2,45}")
+
+
+def _local_filter_clause(facts: TargetFacts) -> str:
+    """When the answer is one no remote server is ever at (0.0.0.0, 127.0.0.1, ::), what ad
+    blockers and parental-control DNS answer, and the resolver asked sits on this machine or its
+    local network: the answer may be that filter's, not the ISP's. The verdict stands (a lie is a
+    lie, and the resolver is the one users here get); the explanation says how to tell."""
+    if facts.dns is None or not _nowhere(facts.dns.addresses):
+        return ""
+    found = []
+    for text in _RESOLVER_ADDRESS.findall(facts.dns.resolver):
+        try:
+            found.append(ipaddress.ip_address(text.strip("[]")))
+        except ValueError:
+            continue
+    if not found or not all(a.is_private or a.is_loopback for a in found):
+        return ""
+    return (f"the resolver asked ({cite(facts.dns.resolver, 80)}) is on this machine or its local network, "
+            "where an ad blocker, a router's or a parental-control filter answers so too: scan again with "
+            "--resolver set to the ISP's own resolver to tell whose answer this is")
 
 
 WORKS, FAILS = "works", "fails"

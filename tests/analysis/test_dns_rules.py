@@ -380,3 +380,22 @@ def test_a_learned_blockpage_server_still_betrays_an_https_name_it_cannot_serve(
     verdict = verdict_of(https_one, None, others=[blocked_one])
     assert (verdict["verdict"], verdict["blocking"]) == ("blocked", "dns")
     assert verdict["evidence"][0] == "dns.blockpage_ip"
+
+
+@pytest.mark.parametrize("resolver, local", [
+    ("system (192.168.1.1)", True),  # a home router: its filter or the ISP's behind it
+    ("system (127.0.0.53)", True),  # a stub on this machine
+    ("95.56.237.1:53", False),  # the ISP's resolver asked directly
+], ids=["home-router", "local-stub", "isp-resolver"])
+def test_a_zero_address_answer_stays_blocked_and_says_a_local_filter_answers_so_too(resolver, local):
+    """The lead's review (issue 22, fourth round): with --control-resolver none, a home DNS filter
+    answering 0.0.0.0 reads blocked/dns, as the ISP's lie would: the answer is a lie for the users of
+    this network either way. Deliberate; the explanation says how to tell whose it is."""
+    obs = web()
+    obs["dns"] = dns(HOST, ["0.0.0.0"], resolver=resolver)
+    del obs["control_dns"]
+    obs["tcp"] = [tcp("0.0.0.0", "connection_refused")]
+    obs["tls"], obs["http"] = [], []
+    got = verdict_of(result(obs))
+    assert (got["verdict"], got["blocking"], got["evidence"][0]) == ("blocked", "dns", "dns.bogon")
+    assert ("--resolver set to the ISP's own resolver" in got["explanation"]) is local
