@@ -166,7 +166,7 @@ def local_inspection_verdict(attempt: TlsFact, host: str, view: ControlView, ctx
 def installed_root_verdict(facts: TargetFacts, host: str, attempts: list[TlsFact], view: ControlView,
                            ctx: Context) -> Verdict | None:
     """A handshake that validated only through a root outside Mozilla's public set: one installed
-    on this system ("system_only") is interception, unless it is Kazakhstan's national CA or the
+    on this system ("system_only") is interception, unless it is a national CA (Kazakhstan's, Russia's) or the
     control scan got the same certificate (the site's own chain under a root this system has and
     Mozilla's set lacks); one from --ca-file ("ca_file", the operator's own) only when the control
     scan got another certificate for the name."""
@@ -253,7 +253,7 @@ def certificate_verdict(facts: TargetFacts, host: str, attempt: TlsFact, view: C
         return inconclusive([view.reason, "tls.invalid_cert"], sentence(
             said, checked, f"{no_control}, and a site whose own chain ends at a root no browser trusts (a private "
                            "or distrusted CA) looks the same as an interceptor whose root is unknown here"))
-    why = (f"the issuer is Kazakhstan's national CA ({national.authority.id}), which some sites use for their own "
+    why = (f"the issuer is a national CA ({national.authority.id}), which sites of that country use for their own "
            "certificates" if national else
            "the chain could not be read, so who issued it is unknown" if not attempt.chain else
            "a site's own broken or self-signed certificate looks the same")

@@ -59,6 +59,10 @@ THREE_LEVELS = [cert(f"CN={HOST}", "CN=Issuing CA 2,O=Some Trust", "b1", "b2" * 
 # Another edge of the site's CDN: its own certificate (another key) from the same issuer as the control's.
 EDGE_LEAF = cert(f"CN={HOST}", "CN=R11,O=Let's Encrypt,C=US", "e5", "e6" * 32)
 NATIONAL = [cert(f"CN={HOST}", "C=KZ,CN=ҰЛТТЫҚ КУӘЛАНДЫРУШЫ ОРТАЛЫҚ (RSA)", "ef", "e1" * 32)]
+RU_MINISTRY = "O=The Ministry of Digital Development and Communications,C=RU"
+RU_NATIONAL = [cert(f"CN={HOST}", f"CN=Russian Trusted Sub CA,{RU_MINISTRY}", "d1", "d2" * 32),
+               cert(f"CN=Russian Trusted Sub CA,{RU_MINISTRY}", f"CN=Russian Trusted Root CA,{RU_MINISTRY}", "d3"),
+               cert(f"CN=Russian Trusted Root CA,{RU_MINISTRY}", f"CN=Russian Trusted Root CA,{RU_MINISTRY}", "d4")]
 
 
 def validated(chain: list[dict], root_store: str = "public", **extra) -> dict:
@@ -226,6 +230,11 @@ ROWS = [
      CONTROL_VALIDATES, "reachable", None, []),
     ("installed_national_root_is_not_interception", https(tls=[validated(NATIONAL, "system_only")]), None,
      "reachable", None, []),
+    # Russia's national root, which Sberbank's and state sites moved to in 2022 and ask users to install.
+    ("installed_russian_national_root_is_not_interception", https(tls=[validated(RU_NATIONAL, "system_only")]),
+     None, "reachable", None, []),
+    ("russian_national_root_not_installed_is_no_interception", failed_tls(unverified(RU_NATIONAL, True)), None,
+     "inconclusive", None, ["control.missing", "tls.invalid_cert"]),
     ("ca_file_root_is_the_operator_s_own", https(tls=[validated(FORGED, "ca_file")]), None, "reachable", None, []),
     ("ca_file_root_for_the_certificate_the_control_got_too", https(tls=[validated(SITE_CHAIN, "ca_file")]),
      CONTROL_VALIDATES, "reachable", None, []),
