@@ -226,6 +226,12 @@ def dns_verdict(facts: TargetFacts, view: ControlView, ctx: Context) -> Verdict 
     if not evidence or _served_the_real_page(facts, suspicious, view, ctx):
         return None
     extra, clauses, positive = _what_the_addresses_gave(facts, suspicious, view, ctx)
+    if "dns.blockpage_ip" not in evidence and not any(_nowhere([c.address]) for c in lies) \
+            and control_addresses_outcome(facts)[0] == FAILS and sni_filtered_at(facts, facts.hostname, suspicious):
+        # An in-ISP node at a private address (a cache the ISP runs inside its own network) where a
+        # live TLS server cuts only the name, and the name cut at the control resolver's addresses
+        # too: the answer is not what stops it, the filter on the name is (the TLS rules say so).
+        return None
     if evidence == ["dns.inconsistent"]:
         if any(ctx.locally_inspected(t) for t in facts.tls_for(facts.hostname) if t.address in suspicious):
             # Software on this machine re-signs every site: whether that address holds the name's key

@@ -24,6 +24,7 @@ from support.observations import (
 )
 
 CDN_NODE = "95.57.9.9"  # an in-ISP node the local resolver answers
+PRIVATE_NODE = "172.20.9.9"  # an in-ISP cache inside the ISP's private network
 LEAF_KEY = "5a" * 32
 
 
@@ -289,6 +290,17 @@ ROWS = [
     ("cdn_node_answering_a_neutral_name_is_sni_filtering_even_untried_at_the_true_address",
      dict(CDN_SNI_FILTERED, control_dns=dns(HOST, [ADDRESS], resolver="doh")),
      None, "blocked", "tls", ["tls.timeout", "tls.sni_filter"]),
+    # The in-ISP node at a private address (another range than the lab's): the layer is still TLS
+    # when the name fails at the true address too; at loopback, or working at the true address, DNS.
+    ("cdn_node_at_a_private_address_and_the_true_address_both_sni_filtered",
+     at_control_addresses(sni_split("connection_reset", address=PRIVATE_NODE), tls_failure="connection_reset"),
+     None, "blocked", "tls", ["tls.reset", "tls.sni_filter"]),
+    ("private_answer_whose_true_address_works_here_is_the_block",
+     at_control_addresses(sni_split("connection_reset", address=PRIVATE_NODE)),
+     None, "blocked", "dns", ["dns.bogon", "dns.inconsistent"]),
+    ("loopback_answer_stays_a_dns_lie_whatever_the_true_address_does",
+     at_control_addresses(sni_split("connection_reset", address="127.0.0.2"), tls_failure="connection_reset"),
+     None, "blocked", "dns", ["dns.bogon", "dns.inconsistent"]),
     ("another_answer_failing_every_name_keeps_the_dns_rule",
      dict(sni_split("generic_timeout_error", "generic_timeout_error", address=CDN_NODE),
           control_dns=dns(HOST, [ADDRESS], resolver="doh")),
