@@ -45,6 +45,14 @@ GATEWAY_ROOT: Final = (("CN", "Trusted Network Gateway Root"), ("O", "Gateway Se
 GATEWAY_INTERMEDIATE: Final = (("CN", "Trusted Network Gateway CA"), ("O", "Gateway Services"))
 ISCA_ROOT: Final = (("C", "KZ"), ("O", "ISCA"), ("CN", "Information Security Certification Authority"))
 ISCA_INTERMEDIATE: Final = (("C", "KZ"), ("O", "ISCA"), ("CN", "ISCA Server CA"))
+# An interceptor whose root nobody installed and no fingerprint names (every scan sees its chain
+# untrusted), and a site's own private CA (its chain sent whole, root included).
+UNKNOWN_ROOT: Final = (("CN", "Secure Web Gateway Root"), ("O", "Network Filter Ltd"))
+UNKNOWN_INTERMEDIATE: Final = (("CN", "Secure Web Gateway Issuing CA"), ("O", "Network Filter Ltd"))
+PRIVATE_ROOT: Final = (("CN", "Example Corp Root CA"), ("O", "Example Corp"))
+PRIVATE_INTERMEDIATE: Final = (("CN", "Example Corp Web CA"), ("O", "Example Corp"))
+# The second issuing CA of a three-level chain, under the lab's issuing CA.
+LAB_SECOND_ISSUING_CA_NAME: Final = "kzprobe lab Second Issuing CA"
 # An antivirus that scans HTTPS on the user's machine, named the way such products name their roots
 # (Kaspersky's "Kaspersky Anti-Virus Personal Root Certificate"): it re-signs every site.
 ANTIVIRUS_ROOT: Final = (("CN", "Lab Antivirus Personal Root Certificate"), ("O", "Lab Antivirus"))
@@ -99,8 +107,8 @@ def _aia(url: str) -> x509.AuthorityInformationAccess:
 
 
 def _ca_certificate(subject: x509.Name, key, issuer: x509.Name, issuer_key, *, not_before, not_after,
-                    path_length: int | None) -> x509.Certificate:
-    return (
+                    path_length: int | None, aia_url: str | None = None) -> x509.Certificate:
+    builder = (
         x509.CertificateBuilder()
         .subject_name(subject).issuer_name(issuer).public_key(key.public_key())
         .serial_number(x509.random_serial_number())
@@ -110,8 +118,10 @@ def _ca_certificate(subject: x509.Name, key, issuer: x509.Name, issuer_key, *, n
                                      data_encipherment=False, key_agreement=False, key_cert_sign=True,
                                      crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(issuer_key, hashes.SHA256())
     )
+    if aia_url:
+        builder = builder.add_extension(_aia(aia_url), critical=False)
+    return builder.sign(issuer_key, hashes.SHA256())
 
 
 class CertificateFactory:
@@ -125,7 +135,7 @@ class CertificateFactory:
         self._ca_key = ec.generate_private_key(ec.SECP256R1())
         self._ca = _ca_certificate(_name(LAB_CA_NAME), self._ca_key, _name(LAB_CA_NAME), self._ca_key,
                                    not_before=now - _BACKDATE, not_after=now + 10 * _LEAF_LIFETIME,
-                                   path_length=1)
+                                   path_length=2)
         self._issuing: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None = None
         self._interceptors: dict[str, tuple[x509.Certificate, x509.Certificate, ec.EllipticCurvePrivateKey]] = {}
         # One key for every honest leaf: a lab of a thousand sites then costs a thousand
@@ -137,19 +147,42 @@ class CertificateFactory:
         self.ca_file.write_bytes(_pem(self._ca))
         self._qaznet: tuple[x509.Certificate, rsa.RSAPrivateKey, x509.Certificate, rsa.RSAPrivateKey] | None = None
         self._service: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None = None
+        self._seconds: dict[str, tuple[x509.Certificate, ec.EllipticCurvePrivateKey]] = {}
 
     def leaf(self, host: str, chain_kind: str = "full", aia_url: str | None = None) -> KeyPair:
         """A certificate for `host` (a name or an address) as the real server has it: signed by
-        the lab CA; or, for a server that omits its intermediate (`chain_kind` not "full"), by the
-        lab's issuing CA and sent alone, naming `aia_url` as where its issuer is published."""
+        the lab CA; or, for a server that omits its intermediate ("no_intermediate*"), by the lab's
+        issuing CA and sent alone, naming `aia_url` as where its issuer is published; for three
+        levels ("second_intermediate*"), by a second issuing CA under that one, sent with the
+        leaf and naming `aia_url` itself; or ("private_root") by a private CA of the site's own,
+        sent whole."""
         chain = self.directory / f"{host}.pem"
         if not chain.exists():
             if chain_kind == "full":
                 chain.write_bytes(_pem(self._leaf_certificate(host, self._ca.subject, self._ca_key)))
+            elif chain_kind.startswith("second_intermediate"):
+                second, second_key = self._second_issuing_ca(aia_url)
+                chain.write_bytes(_pem(self._leaf_certificate(host, second.subject, second_key)) + _pem(second))
+            elif chain_kind == "private_root":
+                root, inter, inter_key = self._interceptor("private")
+                chain.write_bytes(_pem(self._leaf_certificate(host, inter.subject, inter_key)) + _pem(inter)
+                                  + _pem(root))
             else:
                 issuing, issuing_key = self._issuing_ca()
                 chain.write_bytes(_pem(self._leaf_certificate(host, issuing.subject, issuing_key, aia_url)))
         return KeyPair(chain, self._leaf_key_file)
+
+    def _second_issuing_ca(self, aia_url: str | None) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+        """A CA under the lab's issuing CA (one per AIA choice), naming `aia_url` for its issuer."""
+        key_name = f"second:{aia_url}"
+        if key_name not in self._seconds:
+            issuing, issuing_key = self._issuing_ca()
+            key = ec.generate_private_key(ec.SECP256R1())
+            second = _ca_certificate(_name(LAB_SECOND_ISSUING_CA_NAME), key, issuing.subject, issuing_key,
+                                     not_before=self._now - _BACKDATE, not_after=self._now + 5 * _LEAF_LIFETIME,
+                                     path_length=0, aia_url=aia_url)
+            self._seconds[key_name] = (second, key)
+        return self._seconds[key_name]
 
     def pinned_leaf(self, host: str, bundle: str) -> KeyPair:
         """`host`'s certificate from the lab's service CA, the CA a service target pins (`ca:
@@ -174,7 +207,7 @@ class CertificateFactory:
             key = ec.generate_private_key(ec.SECP256R1())
             issuing = _ca_certificate(_name(LAB_ISSUING_CA_NAME), key, self._ca.subject, self._ca_key,
                                       not_before=self._now - _BACKDATE, not_after=self._now + 5 * _LEAF_LIFETIME,
-                                      path_length=0)
+                                      path_length=1)
             (self.directory / INTERMEDIATE_FILE).write_bytes(issuing.public_bytes(serialization.Encoding.DER))
             self._issuing = (issuing, key)
         return self._issuing
@@ -196,11 +229,14 @@ class CertificateFactory:
         return builder.sign(issuer_key, hashes.SHA256())
 
     def _interceptor(self, kind: str) -> tuple[x509.Certificate, x509.Certificate, ec.EllipticCurvePrivateKey]:
-        """(root, intermediate, intermediate key) of an interceptor whose root INSTALLED_ROOTS holds."""
+        """(root, intermediate, intermediate key) of an interceptor ("installed", "isca", "antivirus": its
+        root is in INSTALLED_ROOTS; "unknown": nobody installed it), or of a site's private CA ("private")."""
         if kind not in self._interceptors:
             root_dn, inter_dn = {"installed": (GATEWAY_ROOT, GATEWAY_INTERMEDIATE),
                                  "isca": (ISCA_ROOT, ISCA_INTERMEDIATE),
-                                 "antivirus": (ANTIVIRUS_ROOT, ANTIVIRUS_INTERMEDIATE)}[kind]
+                                 "antivirus": (ANTIVIRUS_ROOT, ANTIVIRUS_INTERMEDIATE),
+                                 "unknown": (UNKNOWN_ROOT, UNKNOWN_INTERMEDIATE),
+                                 "private": (PRIVATE_ROOT, PRIVATE_INTERMEDIATE)}[kind]
             root_key = ec.generate_private_key(ec.SECP256R1())
             root = _ca_certificate(_dn(root_dn), root_key, _dn(root_dn), root_key, not_before=self._now - _BACKDATE,
                                    not_after=self._now + 10 * _LEAF_LIFETIME, path_length=None)
@@ -217,7 +253,7 @@ class CertificateFactory:
         return path
 
     def forged_installed(self, host: str, kind: str) -> KeyPair:
-        """An interceptor's copy of `host`'s certificate (kind "installed", "isca" or "antivirus"): the real
+        """An interceptor's copy of `host`'s certificate (kind "installed", "isca", "antivirus" or "unknown"): the real
         subject and names, its own key, issued by its intermediate (sent along, the root is not)."""
         chain = self.directory / f"{host}.{kind}.pem"
         key_file = self.directory / f"{host}.{kind}.key"

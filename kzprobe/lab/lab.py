@@ -54,6 +54,9 @@ from kzprobe.targets.bundled import EXTRA_CA_DIR_VARIABLE
 # How long a namespace's servers may take to bind everything (a thousand sites take ~2 s).
 SERVER_READY_S: Final = 60.0
 _STOP_WAIT_S: Final = 5.0
+# The interceptors whose forged chains lab/certs.py makes by kind (the Qaznet one has its own).
+_INTERCEPTORS: Final = ((m.TLS_MITM_INSTALLED, "installed"), (m.TLS_MITM_ISCA, "isca"),
+                        (m.TLS_MITM_UNKNOWN, "unknown"))
 _counter = itertools.count(1)
 _live: set[Lab] = set()
 _live_lock = threading.Lock()
@@ -185,7 +188,8 @@ class Lab:
             factory.leaf(host)
         for scenario in self.scenarios:
             site = scenario.site
-            aia = f"http://{PKI_HOST}/{INTERMEDIATE_FILE}" if site.chain == m.CHAIN_NO_INTERMEDIATE_AIA else None
+            aia = f"http://{PKI_HOST}/{INTERMEDIATE_FILE}" \
+                if site.chain in (m.CHAIN_NO_INTERMEDIATE_AIA, m.CHAIN_SECOND_INTERMEDIATE_AIA) else None
             factory.leaf(site.host, site.chain, aia)
             for alias in site.aliases:  # other names it serves (a national domain, a portal)
                 factory.leaf(alias)
@@ -193,7 +197,7 @@ class Lab:
             actions = (scenario.inside.tls, scenario.outside.tls)
             if m.TLS_MITM in actions:
                 factory.forged(scenario.site.host)
-            for action, kind in ((m.TLS_MITM_INSTALLED, "installed"), (m.TLS_MITM_ISCA, "isca")):
+            for action, kind in _INTERCEPTORS:
                 if action in actions:
                     factory.forged_installed(scenario.site.host, kind)
             if CUT_INSPECTION in self.cuts:  # the antivirus re-signs every site and every name it serves
@@ -208,7 +212,7 @@ class Lab:
                     actions = (endpoint.inside.tls, endpoint.outside.tls)
                     if m.TLS_MITM in actions:
                         factory.forged(name)
-                    for action, kind in ((m.TLS_MITM_INSTALLED, "installed"), (m.TLS_MITM_ISCA, "isca")):
+                    for action, kind in _INTERCEPTORS:
                         if action in actions:
                             factory.forged_installed(name, kind)
 

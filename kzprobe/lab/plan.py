@@ -203,6 +203,8 @@ def plan_namespace(role: str, scenarios: Sequence[Scenario], allocation: Allocat
                             "tls": m.TLS_PASS, "http": m.HTTP_PASS, "rate": None, "burst": None, "delay": 0.0,
                             "site": m.SITE_PAGE, "redirect_to": None, "drip": 0.0, "freeze": None, "tls_delay": 0.0,
                             "paths": ["/"]}
+        for name in site.unrouted_aliases:  # an intranet name, private for every resolver: nothing listens
+            honest[name] = isp[name] = {"action": m.DNS_ANSWER, "a": [a.PRIVATE_ANSWER], "aaaa": []}
         for address in site_where.all:
             is_local = _place_address(address, here.path, is_cut, local, dropped)
             if is_local and here.path == m.PATH_OPEN:  # refused: the address is here, nothing listens

@@ -43,17 +43,38 @@ TLS_MITM: Final = "mitm"  # interception with a "Qaznet Trust Network" certifica
 # "Information Security Certification Authority" (ISCA) chain.
 TLS_MITM_INSTALLED: Final = "mitm_installed"
 TLS_MITM_ISCA: Final = "mitm_isca"
-TLS_ACTIONS: Final = (TLS_PASS, TLS_RESET, TLS_FIN, TLS_SWALLOW, TLS_MITM, TLS_MITM_INSTALLED, TLS_MITM_ISCA)
+# Interception by a root no fingerprint names and nobody installed here (every scan sees a chain
+# from an untrusted issuer): only the neutral name's trusted chain at the same address, or the
+# control's certificate, shows the name's chain replaced.
+TLS_MITM_UNKNOWN: Final = "mitm_unknown"
+TLS_ACTIONS: Final = (TLS_PASS, TLS_RESET, TLS_FIN, TLS_SWALLOW, TLS_MITM, TLS_MITM_INSTALLED, TLS_MITM_ISCA,
+                      TLS_MITM_UNKNOWN)
 # Not a censor's and not a scenario's: an antivirus on the user's machine re-signing every site with
 # its own root (the local-inspection network run; plan.CUT_INSPECTION).
 TLS_MITM_LOCAL: Final = "mitm_local"
-TLS_INTERCEPTIONS: Final = (TLS_MITM, TLS_MITM_INSTALLED, TLS_MITM_ISCA, TLS_MITM_LOCAL)
+TLS_INTERCEPTIONS: Final = (TLS_MITM, TLS_MITM_INSTALLED, TLS_MITM_ISCA, TLS_MITM_UNKNOWN, TLS_MITM_LOCAL)
 
 # What the site's server sends as its certificate chain.
 CHAIN_FULL: Final = "full"  # the leaf and the intermediate that links it to the lab CA
 CHAIN_NO_INTERMEDIATE_AIA: Final = "no_intermediate_aia"  # the leaf alone; its AIA names the intermediate's URL
 CHAIN_NO_INTERMEDIATE: Final = "no_intermediate"  # the leaf alone, no AIA: it cannot be completed
-CHAINS: Final = (CHAIN_FULL, CHAIN_NO_INTERMEDIATE_AIA, CHAIN_NO_INTERMEDIATE)
+# Three levels (leaf, a second issuing CA, the lab's issuing CA, the lab CA): the server sends the
+# leaf and the second issuing CA, not the one above it; that one names where its issuer is
+# published (AIA), or names nothing.
+CHAIN_SECOND_INTERMEDIATE_AIA: Final = "second_intermediate_aia"
+CHAIN_SECOND_INTERMEDIATE: Final = "second_intermediate"
+# The site's own private CA (a root of its own no store trusts), its whole chain sent, root included.
+CHAIN_PRIVATE_ROOT: Final = "private_root"
+CHAINS: Final = (CHAIN_FULL, CHAIN_NO_INTERMEDIATE_AIA, CHAIN_NO_INTERMEDIATE, CHAIN_SECOND_INTERMEDIATE_AIA,
+                 CHAIN_SECOND_INTERMEDIATE, CHAIN_PRIVATE_ROOT)
+# A chain kind's words for `kzprobe lab list`.
+CHAIN_WORDS: Final = {
+    CHAIN_NO_INTERMEDIATE_AIA: "leaf alone, AIA names its issuer",
+    CHAIN_NO_INTERMEDIATE: "leaf alone, no AIA",
+    CHAIN_SECOND_INTERMEDIATE_AIA: "leaf and first intermediate, AIA names the second",
+    CHAIN_SECOND_INTERMEDIATE: "leaf and first intermediate, the second missing, no AIA",
+    CHAIN_PRIVATE_ROOT: "whole chain from a private CA nobody trusts",
+}
 
 # What a middlebox does to a plaintext HTTP request whose Host names the site.
 # Where the censor looks for Conditions.keyword: the plaintext Host or URL (either), only the
@@ -126,6 +147,9 @@ class Site:
     # portal): each resolves to the site's address and serves its own page.
     aliases: tuple[str, ...] = ()
     chain: str = CHAIN_FULL  # the certificate chain its server sends (CHAINS)
+    # Names the site's own redirects may lead to that resolve, for every resolver, to a private
+    # address no server of the lab listens at (an intranet name the site leaks to the public).
+    unrouted_aliases: tuple[str, ...] = ()
     # A keyword target instead of a site (`keyword: WORD` in the targets file): the word is tried
     # on the scan's baselines; the host above only names the scenario's unused address.
     keyword: str | None = None
@@ -313,9 +337,7 @@ class Scenario:
         """How the network `side` ("inside" or "outside") treats the site and its endpoints."""
         text = getattr(self, side).describe()
         if self.site.chain != CHAIN_FULL:
-            sent = ("leaf alone, AIA names its issuer" if self.site.chain == CHAIN_NO_INTERMEDIATE_AIA
-                    else "leaf alone, no AIA")
-            text = f"server sends its {sent}" + ("" if text == "honest" else f"; {text}")
+            text = f"server sends its {CHAIN_WORDS[self.site.chain]}" + ("" if text == "honest" else f"; {text}")
         counts: dict[str, int] = {}
         for endpoint in self.endpoints:
             what = getattr(endpoint, side).describe()

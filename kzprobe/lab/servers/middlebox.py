@@ -108,7 +108,7 @@ def tls_action(rules: dict | None, at_address: dict | None) -> str:
 
 # The certificate files an interceptor presents, by kind (lab/certs.py writes them).
 _FORGED_SUFFIX: Final = {m.TLS_MITM: "qaznet", m.TLS_MITM_INSTALLED: "installed", m.TLS_MITM_ISCA: "isca",
-                          m.TLS_MITM_LOCAL: "antivirus"}
+                          m.TLS_MITM_UNKNOWN: "unknown", m.TLS_MITM_LOCAL: "antivirus"}
 
 
 def certificate_files(certs_dir: Path, name: str, action: str, pinned: bool = False) -> tuple[Path, Path]:
