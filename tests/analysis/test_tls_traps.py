@@ -102,6 +102,14 @@ def control(obs: dict) -> dict:
     return control_of(result(obs))
 
 
+def stale(report: dict) -> dict:
+    """A copy of the control report measured eight hours before the scan (past the 3 h bound)."""
+    report = copy.deepcopy(report)
+    for item in report["results"]:
+        item["started_at"] = "2026-11-22T02:00:00Z"
+    return report
+
+
 CONTROL_VALIDATES = control(https(tls=[validated(SITE_CHAIN)]))
 CONTROL_VALIDATES_AFTER_AIA = control(https(tls=[unverified(INCOMPLETE, False),
                                                  validated(INCOMPLETE, intermediates_fetched=["a1" * 32])]))
@@ -241,6 +249,8 @@ ROWS = [
      CONTROL_VALIDATES, "reachable", None, []),
     ("ca_file_root_for_another_certificate_than_the_control", https(tls=[validated(FORGED, "ca_file")]),
      CONTROL_VALIDATES, "blocked", "tls", ["tls.mitm"]),
+    ("ca_file_root_for_another_certificate_than_a_stale_control_is_no_proof",
+     https(tls=[validated(FORGED, "ca_file")]), stale(CONTROL_VALIDATES), "reachable", None, []),
     ("public_root_for_another_certificate_than_the_control_is_a_cdn", https(tls=[validated(FORGED, "public")]),
      CONTROL_VALIDATES, "reachable", None, []),
     ("known_interception_root_installed_here", https(tls=[validated(QAZNET_CHAIN, "system_only")]), None,
