@@ -69,8 +69,7 @@ def national_ca() -> list[dict]:
 
 
 def unknown_ca() -> list[dict]:
-    """An untrusted issuer that sent its intermediate but not its root: a root not trusted here, or
-    a second intermediate missing - which, without a control or a trust check, cannot be told."""
+    """An untrusted issuer, its intermediate sent, no root: a missing root or a missing intermediate."""
     return [{"subject": f"CN={HOST}", "issuer": "CN=Corporate Gateway CA,O=Some ISP", "sans": [],
              "not_before": "", "not_after": "", "sha256": "ee" * 32},
             {"subject": "CN=Corporate Gateway CA,O=Some ISP", "issuer": "CN=Corporate Root,O=Some ISP", "sans": [],
