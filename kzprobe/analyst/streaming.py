@@ -21,6 +21,7 @@ from typing import Any, Final, NamedTuple, TypeVar
 from kzprobe.analyst.digest_cache import DigestCache, FileStamp, cacheable, deserialize, file_stamp, serialize
 from kzprobe.analyst.reading import ScanDigest, read_scan
 from kzprobe.analyst.scan_order import ScanKey, scan_key
+from kzprobe.analyst.worker_exit import end_with_parent
 from kzprobe.report import read as rr
 
 # Below this many files, starting worker processes (~50 ms each) costs more than it saves.
@@ -199,7 +200,9 @@ def _ordered(planned: list[ScanKey], reader: _Reader, workers: int | None) -> It
         for key in planned:
             miss, job, heavy = reader.job(key.path)
             if parallel and heavy:
-                pool = pool or ProcessPoolExecutor(max_workers=count)
+                # Each worker ends with this process, even one killed outright.
+                pool = pool or ProcessPoolExecutor(max_workers=count, initializer=end_with_parent,
+                                                   initargs=(os.getpid(),))
                 pending.append((key, miss, pool.submit(job)))
             else:
                 pending.append((key, miss, job()))

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 import sys
+import time
 import types
 from datetime import timedelta
 
@@ -16,6 +20,7 @@ from kzprobe.analyst.service_rows import summarise_endpoints
 from kzprobe.report import read as rr
 from kzprobe.report.head import peek_header
 from support import reports as f
+from support.processes import alive_after, children
 
 
 def _hourly(tmp_path, hours: int) -> list:
@@ -68,6 +73,26 @@ def test_worker_processes_give_the_same_digests_in_the_same_order(tmp_path, monk
     parallel = list(streaming.read_scans([tmp_path], strict=False, on_problem=parallel_problems.append, workers=2))
     assert parallel == sequential and len(parallel) == 20
     assert [str(p) for p in parallel_problems] == [str(p) for p in sequential_problems]
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one core: the reading runs without workers")
+def test_reading_workers_end_when_the_command_is_killed_outright(tmp_path):
+    """`kill -9` of a command reading reports in worker processes (export, whose output goes to
+    a pipe nobody reads, so that it stops with its workers started) leaves no worker behind."""
+    f.write_january_2022(tmp_path / "reports", hours=24 * 4, vantages=("almaty-vps", "shymkent-beeline"))
+    command = [sys.executable, "-m", "kzprobe", "export", str(tmp_path / "reports"), "--no-cache"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while len(children(process.pid)) < 2 and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.01)
+        time.sleep(0.5)  # the workers read their share and wait for the blocked command
+        workers = children(process.pid)
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+    assert len(workers) >= 2, "the command ended or stopped before its reading workers started"
+    assert not alive_after(workers, 30), "a reading worker outlived the command that started it"
 
 
 def test_strict_in_parallel_raises_the_first_problem(tmp_path, monkeypatch):

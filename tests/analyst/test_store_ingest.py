@@ -19,6 +19,7 @@ from kzprobe.analyst.store.engine import DuckDBEngine
 from kzprobe.analyst.store.ingest import add_paths
 from kzprobe.errors import ExitCode
 from support import reports as f
+from support.processes import alive_after, children
 
 
 def _add(store: Path, *paths: Path, batch: int = 1000, problems: list | None = None):
@@ -145,14 +146,11 @@ def test_an_ingest_killed_mid_batch_leaves_a_readable_store_that_the_next_add_co
     while not (store / layout.MANIFEST_NAME).exists() and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.005)
     time.sleep(0.05)  # a few batches later, somewhere inside one
-    workers = _children(process.pid)
+    workers = children(process.pid)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     assert workers, "the kill came before the reading workers started"
-    deadline = time.monotonic() + 30
-    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not any(Path(f"/proc/{pid}").exists() for pid in workers), "a reading worker outlived its writer"
+    assert not alive_after(workers, 30), "a reading worker outlived its writer"
     committed = layout.read_manifest(store).batch
     assert 0 < committed < 96, "the kill came before the first or after the last commit"
     _consistent(store)
@@ -161,19 +159,6 @@ def test_an_ingest_killed_mid_batch_leaves_a_readable_store_that_the_next_add_co
     assert finished.returncode == ExitCode.OK, finished.stderr
     assert _query(store, "SELECT count(*), count(DISTINCT scan_key) FROM results") == [(288 * 4, 288)]
     assert len(list(store.rglob("*.parquet"))) == len(layout.read_manifest(store).files())
-
-
-def _children(parent: int) -> list[int]:
-    """The processes `parent` started (its reading workers, the resource tracker)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if entry.name.isdigit() and int(fields[1]) == parent:
-            found.append(int(entry.name))
-    return found
 
 
 def test_a_store_is_not_written_by_two_writers_at_once(tmp_path):

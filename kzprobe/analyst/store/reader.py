@@ -20,8 +20,6 @@ import gc
 import hashlib
 import multiprocessing
 import os
-import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -35,6 +33,7 @@ from kzprobe.analyst.reading import digest_report, read_judged
 from kzprobe.analyst.scan_order import scan_key
 from kzprobe.analyst.store.columns import ResultColumns, StoredScan
 from kzprobe.analyst.store.surrogates import may_hold_surrogates, without_surrogates
+from kzprobe.analyst.worker_exit import end_with_parent
 from kzprobe.report import read as rr
 
 # Files a worker reads into one Arrow batch: enough rows (80 targets: 1,280) that building the
@@ -57,8 +56,6 @@ class Chunk(NamedTuple):
     outcomes: list[StoredScan | rr.ReportError]
     batch: pa.RecordBatch
 HASH_BLOCK: Final = 1024 * 1024
-# How often a worker looks whether the writer that started it still lives.
-WATCH_SECONDS: Final = 0.5
 
 Result = TypeVar("Result")
 
@@ -185,18 +182,6 @@ def chunks(items: Iterable[str]) -> Iterator[list[str]]:
         yield chunk
 
 
-def _end_with(writer: int) -> None:
-    """In each worker: end when the writer is gone. A writer killed outright (kill -9, the OOM
-    killer) cannot stop its workers, and they would wait for work forever (a worker holds both
-    ends of its task queue, so it never reads an end of file)."""
-    def watch() -> None:
-        while os.getppid() == writer:
-            time.sleep(WATCH_SECONDS)
-        os._exit(0)
-
-    threading.Thread(target=watch, daemon=True, name="kzprobe-writer-watch").start()
-
-
 def workers_for(workers: int | None) -> int:
     """The number of workers asked for, or one per core this process may use (at most 8)."""
     return workers if workers is not None else min(len(os.sched_getaffinity(0)), MAX_WORKERS)
@@ -214,7 +199,7 @@ class Readers:
             # to the open file, inherited by fork) and, outliving a killed writer, keep the
             # store locked.
             self._pool = ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_end_with, initargs=(os.getpid(),))
+                                             initializer=end_with_parent, initargs=(os.getpid(),))
 
     def map(self, function: Callable[[list[str]], Result], items: Iterable[str]) -> Iterator[Result]:
         if self._pool is None:
