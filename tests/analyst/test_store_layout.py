@@ -18,6 +18,7 @@ from kzprobe.analyst.store.engine import DuckDBEngine
 from kzprobe.analyst.store.views import periods_sql, row_runs_sql
 from kzprobe.errors import ExitCode
 from support import reports as f
+from support.month_store import as_month_layout
 
 ENGINES = (DuckDBEngine, ClickHouseEngine)
 FIRST = datetime(2022, 1, 3, tzinfo=UTC)
@@ -128,36 +129,12 @@ def test_two_workers_make_the_same_store_as_one(tmp_path):
     assert len(tables[0]) == len(tables[1]) and all(a.equals(b) for a, b in zip(*tables, strict=True))
 
 
-def _as_month_layout(store: Path) -> None:
-    """Rewrite a store as kzprobe wrote it before day partitions (format 1): results by vantage
-    and month with a `day` column in the files, no runs, format_version 1."""
-    manifest = layout.read_manifest(store)
-    months: dict[tuple[str, str], list[pa.Table]] = {}
-    for key, name in sorted(manifest.results.items()):
-        vantage, day = layout.split_partition(key)
-        table = pq.read_table(store / name)
-        months.setdefault((vantage, day[:7]), []).append(
-            table.add_column(4, "day", pa.array([date.fromisoformat(day)] * table.num_rows, pa.date32())))
-    results = {}
-    for (vantage, month), tables in months.items():
-        name = f"results/vantage={vantage}/month={month}/part-{manifest.batch:06d}.parquet"
-        (store / name).parent.mkdir(parents=True)
-        pq.write_table(pa.concat_tables(tables), store / name, compression="zstd")
-        results[f"{vantage}\t{month}"] = name
-    for name in list(manifest.results.values()) + list(manifest.runs.values()):
-        (store / name).unlink()
-    layout.remove_uncommitted(store, layout.Manifest(manifest.batch, results, manifest.scans))
-    (store / layout.MANIFEST_NAME).write_text(json.dumps({
-        "format": "kzprobe-store", "format_version": 1, "batch": manifest.batch, "results": results,
-        "scans": manifest.scans}))
-
-
 @pytest.fixture
 def month_store(tmp_path, flipping):
     directory, _ = flipping
     store = tmp_path / "old"
     _add(store, directory)
-    _as_month_layout(store)
+    as_month_layout(store)
     assert sorted(path.parent.name for path in store.glob("results/*/*/*.parquet")) == ["month=2022-01"] * 2
     return directory, store
 
