@@ -28,9 +28,9 @@ STORE_DIR = typer.Option(..., "--store", help="The store's directory (created by
 
 def _modules() -> Any:
     try:
-        from kzprobe.analyst.store import ingest, layout
+        from kzprobe.analyst.store import ingest, layout, writer
 
-        return ingest, layout
+        return ingest, layout, writer
     except ImportError:
         raise BadInputError(store_reading.EXTRA_HINT) from None
 
@@ -45,7 +45,7 @@ def store_add(
     """Add reports to a store: new ones added, changed ones replaced.
 
     Each batch is committed whole: an interrupted add leaves the store as its last commit."""
-    ingest, layout = _modules()
+    ingest, layout, _ = _modules()
 
     def problem(error: rr.ReportError) -> None:
         if strict:
@@ -67,13 +67,13 @@ def store_migrate(store: Path = typer.Option(..., "--store", help="The store's d
 
     One commit: interrupted, the store is as it was and the command can be run again. `store
     add` and `collect` do the same first; a store already by day is left as it is."""
-    ingest, layout = _modules()
+    _, layout, writer = _modules()
     if not (store / layout.MANIFEST_NAME).is_file():
         raise BadInputError(f"{store}: no such store (no {layout.MANIFEST_NAME})")
     notes: list[str] = []
     try:
         with layout.writer_lock(store):
-            ingest.open_writer(store, notes.append)
+            writer.open_writer(store, notes.append)
     except layout.StoreError as error:
         raise BadInputError(str(error)) from None
     except OSError as error:
@@ -164,7 +164,7 @@ def collect(
     bad = [url for url in urls if not url.startswith("https://")]
     if bad:
         raise BadInputError(f"{bad[0]}: vantages are collected over https:// only")
-    _, layout = _modules()
+    _, layout, _ = _modules()
     from kzprobe.analyst.store.collect import FetchError
     from kzprobe.analyst.store.collect import collect as collect_all
     from kzprobe.probes.dns import SYSTEM_RESOLVER, ResolverConfigError, parse_resolver

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -159,6 +160,21 @@ def test_an_ingest_killed_mid_batch_leaves_a_readable_store_that_the_next_add_co
     assert finished.returncode == ExitCode.OK, finished.stderr
     assert _query(store, "SELECT count(*), count(DISTINCT scan_key) FROM results") == [(288 * 4, 288)]
     assert len(list(store.rglob("*.parquet"))) == len(layout.read_manifest(store).files())
+
+
+@pytest.mark.skipif(importlib.util.find_spec("pandas") is None, reason="pandas is not installed here")
+def test_an_ingest_never_imports_pandas_in_the_writer_or_its_workers(tmp_path):
+    """pyarrow imports pandas, when installed, at its first pa.array and with pyarrow.dataset
+    (pq.read_table, group-by): 50 MB a process that no ingest needs. Python's import log of the
+    writer and of its reading workers (they inherit it) names every module they import."""
+    f.write_january_2022(tmp_path / "reports", hours=48)  # enough files for the reading workers
+    command = [sys.executable, "-m", "kzprobe", "store", "add", str(tmp_path / "reports"), "--store", tmp_path / "s"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"})
+    assert done.returncode == ExitCode.OK and "48 added" in done.stderr, done.stderr[-2000:]
+    imported = [line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")]
+    assert "kzprobe.analyst.store.reader" in imported and "pyarrow.parquet" in imported
+    assert not [name for name in imported if name.startswith(("pandas.", "pyarrow.dataset", "pyarrow.acero"))]
 
 
 def test_a_store_is_not_written_by_two_writers_at_once(tmp_path):

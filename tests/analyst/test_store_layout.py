@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from kzprobe.analyst.store import ingest, layout, writing
+from kzprobe.analyst.store import ingest, layout, writer, writing
 from kzprobe.analyst.store.clickhouse import ClickHouseEngine
 from kzprobe.analyst.store.engine import DuckDBEngine
 from kzprobe.analyst.store.views import periods_sql, row_runs_sql
@@ -105,7 +105,7 @@ def test_results_are_a_file_per_vantage_and_day_and_each_day_is_written_once(tmp
         written.append(directory)
         return real(store, table, directory, batch)
 
-    monkeypatch.setattr(ingest, "write_partition", counted)
+    monkeypatch.setattr(writer, "write_partition", counted)
     _add(tmp_path / "store", reports, batch=48)  # 144 reports: three batches of a day each
     days = [name for name in written if name.startswith("results/")]
     assert sorted(days) == sorted(set(days)) and len(days) == 6  # 2 vantages x 3 days, once each
@@ -168,7 +168,7 @@ def test_a_migration_interrupted_before_its_commit_leaves_the_month_store_and_ru
 
     monkeypatch.setattr(layout, "write_manifest", crash)
     with pytest.raises(OSError), layout.writer_lock(store):
-        ingest.open_writer(store)
+        writer.open_writer(store)
     assert json.loads((store / layout.MANIFEST_NAME).read_text())["format_version"] == 1
     assert len(list(store.rglob("*.parquet"))) > len(month_files)  # day files written, not committed
     monkeypatch.undo()

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from kzprobe.analyst.store import layout
-from kzprobe.analyst.store.ingest import DEFAULT_BATCH, StoreWriter, open_writer
 from kzprobe.analyst.store.reader import bytes_for_store
+from kzprobe.analyst.store.writer import DEFAULT_BATCH, StoreWriter, open_writer
 from kzprobe.report.read import MAX_REPORT_BYTES, REPORT_INDEX, ReportError
 
 INDEX_NAME: Final = REPORT_INDEX

@@ -8,14 +8,15 @@ from `results` (kzprobe.analyst.store.runs). All are partitioned Hive-style (doc
 `vantage`, and for results `day`, live in the directory names, not in the files (Spark and
 BigQuery refuse a partition column that is also in the file), so they are absent here.
 
-Rows are built a chunk of reports at a time (`ResultColumns`): one Python list per column,
-extended report by report, then one Arrow array per column for the whole chunk, which costs a
-fraction of an array per report and column.
+Rows are built a chunk of reports at a time (`ResultColumns`), in a reading worker: a tuple per
+row, then one Arrow array per column for the whole chunk, which costs a fraction of an array per
+report and column; the writer receives Arrow batches only (kzprobe.analyst.store.reader).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final, NamedTuple
 
@@ -35,6 +36,7 @@ HASH_KEY_PREFIX: Final = "sha256:"
 
 TIME: Final = pa.timestamp("us", tz="UTC")
 _NO_MEASURES: Final = Measures()
+_NO_OONI: Final[dict[str, Any]] = {}
 _MEASURE_TYPES: Final = {
     name: pa.int64() if name in ("dns_addresses", "http_status", "http_hops", "download_bytes")
     else pa.string() if name.endswith(("_failure", "_version", "_title")) else pa.float64()
@@ -111,17 +113,24 @@ RUNS_SCHEMA: Final = pa.schema([
 
 
 class StoredScan(NamedTuple):
-    """One report as the store keeps it: where it goes, its scans row, and where its results
-    rows are in the chunk's batch (`offset`, `rows`)."""
+    """One report as the store keeps it: where it goes, and where its rows are in its chunk's
+    batches (its results rows at `offset`, `rows` of them; its scans row at `scan_row`)."""
 
     key: str
     vantage: str
     day: str  # the results partition: "2022-01-05", the scan's UTC start date
     complete: bool
     sha256: str
-    scan: dict[str, Any]
+    scan_row: int
     offset: int
     rows: int
+
+
+class ChunkRows(NamedTuple):
+    """A chunk of reports' rows as Arrow: what a reading worker sends the writer."""
+
+    results: pa.RecordBatch
+    scans: pa.RecordBatch
 
 
 def scan_key_of(scan_id: str | None, sha256: str) -> str:
@@ -129,11 +138,12 @@ def scan_key_of(scan_id: str | None, sha256: str) -> str:
 
 
 class ResultColumns:
-    """The results rows of a chunk of reports, column by column (RESULTS_SCHEMA's order)."""
+    """The results and scans rows of a chunk of reports, a tuple per row in the schemas' column
+    order, turned into one Arrow array per column at the end (`batches`)."""
 
     def __init__(self) -> None:
-        self.columns: dict[str, list[Any]] = {name: [] for name in RESULTS_SCHEMA.names}
-        self.rows = 0
+        self.results: list[tuple[Any, ...]] = []
+        self.scans: list[tuple[Any, ...]] = []
 
     def add(self, report: dict[str, Any], digest: ScanDigest, *, sha256: str, size: int,
             ingested_at: datetime) -> StoredScan:
@@ -143,77 +153,53 @@ class ResultColumns:
         provenance = digest.provenance
         source, licence = (provenance.source, provenance.licence) if provenance else (None, None)
         targets = digest.targets
-        count = len(targets)
         raw_results = report.get("results") or []
-        raws: list[dict[str, Any]] = [raw if isinstance(raw, dict) else {} for raw in raw_results[:count]]
-        raws += [{}] * (count - len(raws))
-        controls: list[dict[str, Any] | None] = [_object(raw.get("control")) for raw in raws]
-        oonis: list[dict[str, Any]] = [_object(raw.get("ooni")) or {} for raw in raws]
-        c = self.columns
-        for name, value in (("scan_key", key), ("scan_id", digest.scan_id), ("scan_started_at", digest.started_at),
-                            ("scan_complete", digest.complete), ("asn", digest.asn), ("country", digest.country),
-                            ("connectivity", digest.connectivity), ("provenance_source", source),
-                            ("provenance_licence", licence), ("file", digest.path)):
-            c[name].extend([value] * count)
-        c["position"].extend(range(count))
-        for t in targets:
-            endpoints = t.endpoints
-            c["target"].append(t.id)
-            c["name"].append(t.name)
-            c["category"].append(t.category)
-            c["url"].append(t.url)
-            c["keyword"].append(t.keyword)
-            c["verdict"].append(t.verdict)
-            c["blocking"].append(t.blocking)
-            c["state"].append(state_of(t.verdict, t.blocking))
-            c["evidence"].append(list(t.evidence))
-            c["explanation"].append(t.explanation)
-            c["target_started_at"].append(t.started_at)
-            c["duration_ms"].append(t.duration_ms)
-            c["queued_ms"].append(t.queued_ms)
-            c["endpoints_total"].append(endpoints.total if endpoints else None)
-            c["endpoints_failing"].append(len(endpoints.failing) if endpoints else None)
-            for measure, figure in zip(MEASURE_COLUMNS, t.measures or _NO_MEASURES, strict=True):
-                c[measure].append(figure)
-        for control in controls:
-            c["control_verdict"].append(text(control.get("verdict")) if control else None)
-            usable = control.get("usable") if control else None
-            c["control_usable"].append(usable if isinstance(usable, bool) else None)
-            c["control"].append(_control_json(control))
-        for ooni in oonis:
-            c["ooni_measurement_uid"].append(text(ooni.get("measurement_uid")))
-            c["ooni_test_name"].append(text(ooni.get("test_name")))
         started = digest.started_at
-        scan_row = {
-            "scan_key": key, "scan_id": digest.scan_id, "started_at": started, "finished_at": digest.finished_at,
-            "day": started.date(), "complete": digest.complete, "from_journal": digest.from_journal,
-            "asn": digest.asn, "country": digest.country, "connectivity": digest.connectivity,
-            "software": digest.software, "targets": count, "provenance_source": source,
-            "provenance_licence": licence, "file": digest.path, "sha256": sha256, "size": size,
-            "ingested_at": ingested_at,
-        }
-        stored = StoredScan(key, digest.vantage, started.date().isoformat(), digest.complete, sha256, scan_row,
-                            self.rows, count)
-        self.rows += count
-        return stored
+        scan = (key, digest.scan_id, started, digest.complete, digest.asn, digest.country, digest.connectivity)
+        imported = (source, licence)
+        offset = len(self.results)
+        append = self.results.append
+        for position, target in enumerate(targets):
+            raw = raw_results[position] if position < len(raw_results) else None
+            control = _object(raw.get("control")) if isinstance(raw, dict) else None
+            ooni = (_object(raw.get("ooni")) if isinstance(raw, dict) else None) or _NO_OONI
+            endpoints = target.endpoints
+            usable = control.get("usable") if control else None
+            append(scan + (
+                position, target.id, target.name, target.category, target.url, target.keyword, target.verdict,
+                target.blocking, state_of(target.verdict, target.blocking), target.evidence, target.explanation,
+                target.started_at, target.duration_ms, target.queued_ms,
+                endpoints.total if endpoints else None, len(endpoints.failing) if endpoints else None,
+            ) + (target.measures or _NO_MEASURES) + (
+                text(control.get("verdict")) if control else None, usable if isinstance(usable, bool) else None,
+                _control_json(control),
+            ) + imported + (text(ooni.get("measurement_uid")), text(ooni.get("test_name")), digest.path))
+        self.scans.append((
+            key, digest.scan_id, started, digest.finished_at, started.date(), digest.complete, digest.from_journal,
+            digest.asn, digest.country, digest.connectivity, digest.software, len(targets), source, licence,
+            digest.path, sha256, size, ingested_at,
+        ))
+        return StoredScan(key, digest.vantage, started.date().isoformat(), digest.complete, sha256,
+                          len(self.scans) - 1, offset, len(targets))
 
-    def batch(self) -> pa.RecordBatch:
-        """The rows as one Arrow batch (array by array: from_pydict would import pandas)."""
-        return pa.RecordBatch.from_arrays([arrow_array(self.columns[field.name], field.type)
-                                           for field in RESULTS_SCHEMA], schema=RESULTS_SCHEMA)
+    def batches(self) -> ChunkRows:
+        """The rows as Arrow batches (array by array: from_pydict would import pandas)."""
+        return ChunkRows(_batch(self.results, RESULTS_SCHEMA), _batch(self.scans, SCANS_SCHEMA))
 
 
-def arrow_array(values: list[Any], kind: pa.DataType) -> pa.Array:
+def _batch(rows: list[tuple[Any, ...]], schema: pa.Schema) -> pa.RecordBatch:
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(schema)
+    return pa.RecordBatch.from_arrays([arrow_array(values, field.type) for values, field in zip(columns, schema,
+                                                                                                strict=True)],
+                                      schema=schema)
+
+
+def arrow_array(values: Sequence[Any], kind: pa.DataType) -> pa.Array:
     """`values` as an Arrow array; a string holding a lone surrogate is stored with U+FFFD."""
     try:
         return pa.array(values, type=kind)
     except UnicodeEncodeError:
         return pa.array([valid_unicode(value) for value in values], type=kind)
-
-
-def scans_table(rows: list[dict[str, Any]]) -> pa.Table:
-    return pa.Table.from_arrays([arrow_array([row[field.name] for row in rows], field.type)
-                                 for field in SCANS_SCHEMA], schema=SCANS_SCHEMA)
 
 
 def _object(value: Any) -> dict[str, Any] | None:

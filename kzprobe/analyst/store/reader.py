@@ -6,32 +6,34 @@ pool of worker processes (both cores of a small machine), a bounded window of ch
 and come back in the order the files were given, whatever the number of workers: the same files
 make the same store.
 
-1. `hashes`: each file's SHA-256, in threads (a file the store has is skipped without being
-   parsed: hashing costs a fraction of parsing); the new files are then put in scan-time order
-   from their headers (`in_scan_order`).
-2. `read_chunk`: each new file parsed, checked and digested into one Arrow batch for the chunk
+1. `hashes`: the SHA-256 of each file the store may have, in threads (such a file is skipped
+   without being parsed when the store has its bytes: hashing costs a fraction of parsing).
+2. `read_chunk`: each new file parsed, checked and digested into Arrow batches for the chunk
    (one array per column for the chunk, not per report), with every defence of
-   kzprobe.report.read: a broken or hostile file is named and skipped, never a traceback.
+   kzprobe.report.read: a broken or hostile file is named and skipped, never a traceback. The
+   writer receives Arrow batches only (columns.ChunkRows), and the workers import what reading
+   needs and nothing else (never pandas: `_start_worker`).
 """
 
 from __future__ import annotations
 
 import gc
 import hashlib
+import importlib.abc
 import multiprocessing
 import os
+import sys
+import types
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Final, NamedTuple, TypeVar
 
 import pyarrow as pa
 
 from kzprobe.analyst.reading import digest_report, read_judged
-from kzprobe.analyst.scan_order import scan_key
-from kzprobe.analyst.store.columns import ResultColumns, StoredScan
+from kzprobe.analyst.store.columns import ChunkRows, ResultColumns, StoredScan
 from kzprobe.analyst.store.surrogates import may_hold_surrogates, without_surrogates
 from kzprobe.analyst.worker_exit import end_with_parent
 from kzprobe.report import read as rr
@@ -42,19 +44,21 @@ CHUNK_FILES: Final = 16
 # Below this many files, worker processes cost more than they save (as in analyst.streaming).
 PARALLEL_MIN_FILES: Final = 32
 MAX_WORKERS: Final = 8
-# Chunks in flight per worker: the bounded queue between the readers and the writer. Deep
-# enough (16 files a chunk, ~0.6 MB of rows) that the workers keep reading through a commit
-# (about a second), which otherwise stalls them.
-WINDOW_PER_WORKER: Final = 16
+# Chunks in flight per worker: the bounded queue between the readers and the writer (16 files a
+# chunk, ~0.6 MB of rows). The writer writes a day at a time as the days complete, a few tens of
+# milliseconds at most between two chunks it takes, so a short queue keeps the workers busy.
+WINDOW_PER_WORKER: Final = 4
 UNHOLDABLE: Final = "a value the store cannot hold (a number beyond 64 bits, or text that is not Unicode)"
 
 
 class Chunk(NamedTuple):
     """What a worker read: per file, its stored scan or why it could not be read, and the rows
-    of all the stored scans as one batch (each scan's rows at its offset)."""
+    of all the stored scans as Arrow batches (each scan's rows where its StoredScan says)."""
 
     outcomes: list[StoredScan | rr.ReportError]
-    batch: pa.RecordBatch
+    rows: ChunkRows
+
+
 HASH_BLOCK: Final = 1024 * 1024
 
 Result = TypeVar("Result")
@@ -82,12 +86,6 @@ def file_sha256(path: str) -> str | None:
     return digest.hexdigest()
 
 
-def in_scan_order(paths: list[str]) -> list[str]:
-    """The files by their scan's start, vantage and path, read from their headers (a file whose
-    header cannot be read last)."""
-    return sorted(paths, key=lambda path: scan_key(Path(path))[:3])
-
-
 def read_chunk(paths: list[str]) -> Chunk:
     """Files read, hashed and turned into rows (in a worker process). A value Arrow cannot
     hold names its file as a problem, like any other unreadable report.
@@ -107,23 +105,23 @@ def read_chunk(paths: list[str]) -> Chunk:
 def _read_chunk(paths: list[str]) -> Chunk:
     columns = ResultColumns()
     outcomes = [_read_file(path, columns) for path in paths]
-    batch = _batch_or_none(columns)
-    if batch is not None:
-        return Chunk(outcomes, batch)
+    rows = _batches_or_none(columns)
+    if rows is not None:
+        return Chunk(outcomes, rows)
     if len(paths) == 1:
-        return Chunk([rr.ReportError(paths[0], UNHOLDABLE)], ResultColumns().batch())
+        return Chunk([rr.ReportError(paths[0], UNHOLDABLE)], ResultColumns().batches())
     # Some file of the chunk holds such a value: each read on its own says which.
     columns = ResultColumns()
     outcomes = []
     for path in paths:
         alone = _read_chunk([path]).outcomes[0]
         outcomes.append(_read_file(path, columns) if isinstance(alone, StoredScan) else alone)
-    return Chunk(outcomes, columns.batch())
+    return Chunk(outcomes, columns.batches())
 
 
-def _batch_or_none(columns: ResultColumns) -> pa.RecordBatch | None:
+def _batches_or_none(columns: ResultColumns) -> ChunkRows | None:
     try:
-        return columns.batch()
+        return columns.batches()
     except (pa.ArrowException, OverflowError, ValueError):
         return None
 
@@ -153,7 +151,7 @@ def _read_file(path: str, columns: ResultColumns) -> StoredScan | rr.ReportError
                        ingested_at=datetime.now(UTC))
 
 
-def bytes_for_store(data: bytes, source: str) -> tuple[StoredScan | rr.ReportError, pa.RecordBatch]:
+def bytes_for_store(data: bytes, source: str) -> tuple[StoredScan | rr.ReportError, ChunkRows]:
     """A report fetched by URL (kzprobe collect) turned into rows; `source` names it."""
     columns = ResultColumns()
     try:
@@ -162,13 +160,13 @@ def bytes_for_store(data: bytes, source: str) -> tuple[StoredScan | rr.ReportErr
             report = without_surrogates(report)
         digest = digest_report(report, source, detail=True)
     except rr.ReportError as error:
-        return error, columns.batch()
+        return error, columns.batches()
     scan = columns.add(report, digest, sha256=hashlib.sha256(data).hexdigest(), size=len(data),
                        ingested_at=datetime.now(UTC))
-    batch = _batch_or_none(columns)
-    if batch is None:
-        return rr.ReportError(source, UNHOLDABLE), ResultColumns().batch()
-    return scan, batch
+    rows = _batches_or_none(columns)
+    if rows is None:
+        return rr.ReportError(source, UNHOLDABLE), ResultColumns().batches()
+    return scan, rows
 
 
 def chunks(items: Iterable[str]) -> Iterator[list[str]]:
@@ -182,6 +180,27 @@ def chunks(items: Iterable[str]) -> Iterator[list[str]]:
         yield chunk
 
 
+def _start_worker(parent: int) -> None:
+    """A reading worker's start: it ends with the writer that started it (worker_exit), and it
+    never imports pandas: pyarrow imports pandas, when installed, at the first array it builds
+    from a list (to ask whether the list is a pandas object), 50 MB a worker for nothing."""
+    end_with_parent(parent)
+    if "pandas" not in sys.modules:
+        sys.meta_path.insert(0, _WithoutPandas())
+
+
+class _WithoutPandas(importlib.abc.MetaPathFinder):
+    """Imports of pandas fail, as if it were not installed: what pyarrow then assumes."""
+
+    def find_spec(self, name: str, path: Sequence[str] | None, target: types.ModuleType | None = None) -> None:
+        if name.partition(".")[0] == "pandas":
+            raise ModuleNotFoundError(f"no {name} in kzprobe's reading workers", name=name)
+
+
+def _started() -> None:
+    """The task that makes a worker start: reading it imports this module, pyarrow with it."""
+
+
 def workers_for(workers: int | None) -> int:
     """The number of workers asked for, or one per core this process may use (at most 8)."""
     return workers if workers is not None else min(len(os.sched_getaffinity(0)), MAX_WORKERS)
@@ -191,15 +210,21 @@ class Readers:
     """The worker processes of one ingest (none for a few files, or one worker): `map` runs a
     function over chunks of files and yields its results in order, at most a window ahead."""
 
-    def __init__(self, workers: int | None, planned: int) -> None:
-        self.count = count = workers_for(workers)
+    def __init__(self, workers: int | None) -> None:
+        self.count = workers_for(workers)
         self._pool: ProcessPoolExecutor | None = None
-        if count > 1 and planned >= PARALLEL_MIN_FILES:
-            # Spawned, not forked: a forked worker would share the writer's lock (flock belongs
-            # to the open file, inherited by fork) and, outliving a killed writer, keep the
-            # store locked.
-            self._pool = ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=end_with_parent, initargs=(os.getpid(),))
+
+    def start(self, planned: int) -> None:
+        """Start the workers, once, if `planned` files are worth them: each imports what reading
+        needs (half a second) while this process goes on."""
+        if self._pool is not None or self.count <= 1 or planned < PARALLEL_MIN_FILES:
+            return
+        # Spawned, not forked: a forked worker would share the writer's lock (flock belongs to
+        # the open file, inherited by fork) and, outliving a killed writer, keep the store locked.
+        self._pool = ProcessPoolExecutor(max_workers=self.count, mp_context=multiprocessing.get_context("spawn"),
+                                         initializer=_start_worker, initargs=(os.getpid(),))
+        for _ in range(self.count):  # a process is spawned per task submitted while none is idle
+            self._pool.submit(_started)
 
     def map(self, function: Callable[[list[str]], Result], items: Iterable[str]) -> Iterator[Result]:
         if self._pool is None:

@@ -23,6 +23,7 @@ from datetime import date
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from kzprobe.analyst.store import arrow_values
 from kzprobe.analyst.store.columns import RUNS_SCHEMA
 
 # The rows' order inside a run: as the SQL windows order them.
@@ -31,34 +32,46 @@ _COLUMNS = ["target", "category", "state", "scan_started_at", "file", "scan_comp
 
 
 def day_runs(rows: pa.Table, day: date) -> pa.Table:
-    """The runs of one vantage's day, from that day's results rows (any order)."""
+    """The runs of one vantage's day, from that day's results rows (any order).
+
+    In Arrow's compute functions over the rows in run order, without a group-by: Arrow's
+    group-by runs on its query engine (pyarrow.acero), whose import imports pandas (50 MB)."""
     if rows.num_rows == 0:
         return RUNS_SCHEMA.empty_table()
     table = rows.select(_COLUMNS).sort_by(RUN_ORDER)
-    starts = pc.or_(pc.or_(_differs_from_previous(table["target"]), _differs_from_previous(table["state"])),
-                    _differs_from_previous(table["category"]))
-    table = table.append_column("run", pc.cumulative_sum(pc.cast(starts, pa.int64())))
-    table = table.append_column("incomplete", pc.cast(pc.invert(table["scan_complete"]), pa.int64()))
-    grouped = table.group_by("run", use_threads=False).aggregate([
-        ("target", "first"), ("category", "first"), ("state", "first"), ("scan_started_at", "min"),
-        ("file", "first"), ("scan_started_at", "max"), ("run", "count"), ("incomplete", "sum"),
-    ])
+    target, category, state = (table[name].combine_chunks() for name in ("target", "category", "state"))
+    first = pc.indices_nonzero(pc.or_(pc.or_(_differs(target, -1), _differs(state, -1)), _differs(category, -1)))
+    # A target is never missing (the report's checks): its last row ends a run, as its first starts one.
+    last = pc.indices_nonzero(pc.or_(pc.or_(_differs(target, 1), _differs(state, 1)), _differs(category, 1)))
+    times = table["scan_started_at"].combine_chunks()
+    complete = table["scan_complete"].combine_chunks()
+    ones = pc.cast(pc.is_valid(target), pa.int64())
+    incomplete = pc.cast(pc.and_kleene(pc.invert(complete), pc.is_valid(complete)), pa.int64())
     return pa.Table.from_arrays([
-        pa.array([day] * grouped.num_rows, type=pa.date32()),
-        grouped["target_first"],
-        grouped["category_first"],
-        grouped["state_first"],
-        grouped["scan_started_at_min"],
-        grouped["file_first"],
-        grouped["scan_started_at_max"],
-        grouped["run_count"],
-        grouped["incomplete_sum"],
+        arrow_values.days([day] * len(first)),
+        target.take(first),
+        category.take(first),
+        state.take(first),
+        times.take(first),  # rows are in time order within a target: a run's first is its earliest
+        table["file"].combine_chunks().take(first),
+        times.take(last),
+        _run_sums(ones, first, last),
+        _run_sums(incomplete, first, last),
     ], schema=RUNS_SCHEMA)
 
 
-def _differs_from_previous(column: pa.ChunkedArray) -> pa.Array:
-    """True where a value differs from the one before it, a missing value (null) being equal
-    only to another; the first row's previous value is missing."""
-    values = column.combine_chunks()
-    previous = pa.concat_arrays([pa.nulls(1, values.type), values.slice(0, len(values) - 1)])
-    return pc.fill_null(pc.not_equal(values, previous), pc.xor(pc.is_null(values), pc.is_null(previous)))
+def _run_sums(values: pa.Array, first: pa.Array, last: pa.Array) -> pa.Array:
+    """The sum of `values` over each run (rows first..last), from their running total."""
+    total = pc.cumulative_sum(values)
+    return pc.add(pc.subtract(total.take(last), total.take(first)), values.take(first))
+
+
+def _differs(values: pa.Array, step: int) -> pa.Array:
+    """True where a value differs from the one before it (step -1) or after it (step 1), a
+    missing value (null) being equal only to another; beyond the ends the value is missing."""
+    missing = pa.nulls(1, values.type)
+    if step < 0:
+        other = pa.concat_arrays([missing, values.slice(0, len(values) - 1)])
+    else:
+        other = pa.concat_arrays([values.slice(1), missing])
+    return pc.fill_null(pc.not_equal(values, other), pc.xor(pc.is_null(values), pc.is_null(other)))

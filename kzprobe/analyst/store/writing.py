@@ -31,9 +31,21 @@ def sorted_table(table: pa.Table, order: list[tuple[str, str]]) -> pa.Table:
     """`table` in `order`; as it is when it already is (new scans come in time order), which
     spares copying every column."""
     indices = pc.sort_indices(table.select([name for name, _ in order]), sort_keys=order)
-    if pc.all(pc.equal(indices, pa.array(range(table.num_rows), pa.uint64()))).as_py() is not False:
+    # A permutation that only ever rises is the identity (compared from Arrow's own arrays: an
+    # array made here of Python numbers would make pyarrow import pandas, kzprobe.analyst.store.writer).
+    if len(indices) < 2 or pc.all(pc.less(indices.slice(0, len(indices) - 1), indices.slice(1))).as_py():
         return table
     return table.take(indices)
+
+
+def read_partition(store: Path, name: str, schema: pa.Schema | None = None,
+                   columns: list[str] | None = None) -> pa.Table:
+    """A partition file's rows, as `schema` says when given (a list read back from Parquet has
+    its own item name). Read with ParquetFile, not pq.read_table: that one goes through
+    pyarrow.dataset, whose import imports pandas (50 MB; kzprobe.analyst.store.writer)."""
+    with pq.ParquetFile(store / name) as parquet:
+        table = parquet.read(columns=columns)
+    return table.cast(schema) if schema is not None else table
 
 
 def write_partition(store: Path, table: pa.Table, directory: str, batch: int) -> str | None:
