@@ -29,6 +29,8 @@ def integer(value: Any) -> int | None:
 
 def number(value: Any) -> float | None:
     """A finite JSON number as float; None for anything else (bool, string, NaN, infinity)."""
+    if type(value) is float:  # nearly every figure of a report: answered at once
+        return value if math.isfinite(value) else None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     try:
