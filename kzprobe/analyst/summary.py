@@ -83,7 +83,10 @@ class SummarySource(Protocol):
 
     def all_scans(self) -> list[ScanColumn]: ...
 
-    def scan_states(self, targets: list[SummaryTarget]) -> Iterator[list[str | None]]: ...
+    def scan_states(self, targets: list[SummaryTarget]) -> Iterator[list[str]]:
+        """Per target, its state in each scan of all_scans() (in that order); "" where the
+        target is not in the scan."""
+        ...
 
 
 PERIODS: Final[dict[str, Callable[[datetime], str]]] = {
@@ -174,11 +177,11 @@ class SummaryMatrix:
             for target in targets
         ]
 
-    def scan_states(self, targets: list[SummaryTarget]) -> Iterator[list[str | None]]:
+    def scan_states(self, targets: list[SummaryTarget]) -> Iterator[list[str]]:
         scans = self.all_scans()
         for target in targets:
             index = self._target_index[target.id]
-            yield [self._state_at(scan, index) for scan in scans]
+            yield [self.states[scan.cells[index] if index < len(scan.cells) else 0] for scan in scans]
 
     def _state_at(self, scan: ScanColumn, index: int) -> str | None:
         code = scan.cells[index] if index < len(scan.cells) else 0

@@ -8,6 +8,8 @@ thousand numbers computed where the rows are.
 from __future__ import annotations
 
 import csv
+import io
+import re
 from collections import Counter
 from typing import Final, TextIO
 
@@ -32,6 +34,10 @@ COLUMN_CHARS: Final = 13
 # plus padding: headings name the date only where it changes, so they are no wider.
 NARROWEST_COLUMN_CHARS: Final = 10
 ROW_HEADING_CHARS: Final = 30
+# What makes the csv module quote a cell (delimiter, quote, line ends): a state never has it
+# (verdicts and layers are words), and a row of states without it is written joined, as the csv
+# module would write it, in a fraction of the time (`summary --csv` of 10,000 scans: 800,000 cells).
+_CSV_SPECIAL: Final = re.compile(r'[,"\r\n]')
 
 
 def columns_that_fit(width: int) -> int:
@@ -160,14 +166,24 @@ def write_summary_csv(source: SummarySource, stream: TextIO, target_filter: Targ
     writer.writerow(["(complete)", "", *["true" if scan.complete else "false" for scan in scans]])
     targets = source.shown_targets(target_filter)
     for target, states in zip(targets, source.scan_states(targets), strict=True):
-        writer.writerow([csv_cell(target.id), csv_cell(target.category)] + [state or "" for state in states])
+        cells = [csv_cell(target.id), csv_cell(target.category)]
+        if any(_CSV_SPECIAL.search(state) for state in set(states)):
+            writer.writerow(cells + states)
+        else:  # the usual row: a state per scan, thousands of words that need no quoting
+            head = io.StringIO()
+            csv.writer(head, lineterminator="").writerow(cells)
+            stream.write(",".join([head.getvalue(), *states]) + "\n")
 
 
 def _unique_labels(scans: list[ScanColumn]) -> list[str]:
     labels: list[str] = []
     seen: Counter[str] = Counter()
+    vantages: dict[str, str] = {}  # a few vantages, thousands of scans: each name cleaned once
     for scan in scans:
-        label = f"{clean_text(scan.vantage)} {iso(scan.started_at)}"
+        vantage = vantages.get(scan.vantage)
+        if vantage is None:
+            vantage = vantages[scan.vantage] = clean_text(scan.vantage)
+        label = f"{vantage} {iso(scan.started_at)}"
         seen[label] += 1
         labels.append(str(csv_cell(label if seen[label] == 1 else f"{label} #{seen[label]}")))
     return labels

@@ -60,6 +60,13 @@ class Dialect:
         """The value of the row where `order` is least (an aggregate)."""
         return f"{'arg_min' if self.name == 'duckdb' else 'argMin'}({value}, {order})"
 
+    def ordered_join(self, value: str, order: str) -> str:
+        """The text values of a group joined by commas, in the order of `order` (an aggregate)."""
+        if self.name == "duckdb":
+            return f"string_agg({value}, ',' ORDER BY {order})"
+        ordered = f"arrayMap(pair -> pair.2, arraySort(pair -> pair.1, groupArray(({order}, {value}))))"
+        return f"arrayStringConcat({ordered}, ',')"
+
     def epoch_us(self, expression: str) -> str:
         if self.name == "duckdb":
             return f"epoch_us({expression})"

@@ -42,9 +42,11 @@ def read_partition(store: Path, name: str, schema: pa.Schema | None = None,
                    columns: list[str] | None = None) -> pa.Table:
     """A partition file's rows, as `schema` says when given (a list read back from Parquet has
     its own item name). Read with ParquetFile, not pq.read_table: that one goes through
-    pyarrow.dataset, whose import imports pandas (50 MB; kzprobe.analyst.store.writer)."""
+    pyarrow.dataset, whose import imports pandas (50 MB; kzprobe.analyst.store.writer). In this
+    thread: a partition is a day of one vantage, too small for Arrow's threads to pay (each keeps
+    an allocator arena: 13 MB more for the writing process)."""
     with pq.ParquetFile(store / name) as parquet:
-        table = parquet.read(columns=columns)
+        table = parquet.read(columns=columns, use_threads=False)
     return table.cast(schema) if schema is not None else table
 
 
