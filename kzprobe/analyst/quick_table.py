@@ -14,7 +14,7 @@ the two agree character by character and style by style.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 from rich import box
@@ -186,3 +186,110 @@ def _segments(console: Console, cell: _Cell | None, width: int, pads: tuple[int,
     if right:
         made.append(Segment(" " * right, style))
     return made
+
+
+# A cell of QuickRows: text; text in one style; or rich Text (several styles).
+RowCell = str | tuple[str, str] | Text
+
+
+class QuickRows:
+    """The timeline's kind of table (a simple-head box, no edge, left-aligned columns of one-line
+    cells, sections) given as rows of cells, drawn as `quick` draws the rich Table of the same
+    cells without making that Table and a Text per cell: for tens of thousands of rows (58,570
+    periods of a hundred vantages) making them cost more than drawing the lines. A table that
+    does not fit the width, or holds a cell of more than one line, is made and left to rich."""
+
+    def __init__(self, headers: list[str], no_wrap: list[bool]) -> None:
+        self.headers = headers
+        self.no_wrap = no_wrap
+        self.rows: list[tuple[RowCell, ...]] = []
+        self.section_ends: set[int] = set()  # rows after which a section line is drawn
+
+    def add_row(self, *cells: RowCell) -> None:
+        self.rows.append(cells)
+
+    def add_section(self) -> None:
+        """A line after the last row added (as rich's Table.add_section)."""
+        if self.rows:
+            self.section_ends.add(len(self.rows) - 1)
+
+    def table(self) -> Table:
+        """The rich Table of these rows: what is drawn when these lines cannot be."""
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        for header, no_wrap in zip(self.headers, self.no_wrap, strict=True):
+            table.add_column(header, no_wrap=no_wrap)
+        for number, row in enumerate(self.rows):
+            table.add_row(*[_rich_cell(cell) for cell in row], end_section=number in self.section_ends)
+        return table
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterator[Any]:
+        plains = [[cell if isinstance(cell, str) else cell[0] if isinstance(cell, tuple) else cell.plain
+                   for cell in row] for row in self.rows]
+        if any("\n" in text or "\t" in text for row in plains for text in row):
+            yield quick(self.table())
+            return
+        last = len(self.headers) - 1
+        pads = [(0 if index == 0 else 1, 0 if index == last else 1) for index in range(last + 1)]
+        columns = list(zip(*plains, strict=True)) if plains else [()] * len(self.headers)
+        # A column of printable ASCII (dates, states, counts) is as wide as its characters.
+        ascii_columns = ["".join(texts).isascii() and "".join(texts).isprintable() for texts in columns]
+        widths = [max(max(map(len if plain else _width, texts), default=0), _width(header)) + sum(pad) or 1
+                  for texts, header, pad, plain in zip(columns, self.headers, pads, ascii_columns, strict=True)]
+        if sum(widths) > options.max_width - last:
+            yield self.table()  # rich folds or crops what does not fit
+            return
+        drawn = box.SIMPLE_HEAD.substitute(options, safe=console.safe_box)
+        rules = {"head": drawn.get_row(widths, "head", edge=False), "row": drawn.get_row(widths, "row", edge=False)}
+        new_line = Segment.line()
+        if console.color_system is None and not console.record:  # one plain segment a line
+            draw = _plain_line(widths, pads, ascii_columns)
+            lines = [_plain_line(widths, pads, [False] * len(widths))(self.headers), rules["head"]]
+            for number, texts in enumerate(plains):
+                lines.append(draw(texts))
+                if number in self.section_ends and number < len(plains) - 1:
+                    lines.append(rules["row"])
+            for line in lines:
+                yield Segment(line)
+                yield new_line
+            return
+        header_style = console.get_style("table.header")
+        styles = [Style.null()] * len(widths)
+        header: list[_Cell | None] = [_Cell(Text(text), text, _width(text)) for text in self.headers]
+        yield from _line(console, header, widths, pads, [header_style] * len(widths), [Segment(" ")], False)
+        yield new_line
+        yield Segment(rules["head"])
+        yield new_line
+        for number, row in enumerate(self.rows):
+            cells: list[_Cell | None] = [_Cell(_rich_cell(cell), text, _width(text))
+                                         for cell, text in zip(row, plains[number], strict=True)]
+            yield from _line(console, cells, widths, pads, styles, [Segment(" ")], False)
+            yield new_line
+            if number in self.section_ends and number < len(self.rows) - 1:
+                yield Segment(rules["row"])
+                yield new_line
+
+
+def _rich_cell(cell: RowCell) -> Text:
+    if isinstance(cell, str):
+        return Text(cell)
+    if isinstance(cell, tuple):
+        return Text(cell[0], style=cell[1])
+    return cell
+
+
+def _width(text: str) -> int:
+    return len(text) if text.isascii() and text.isprintable() else cell_len(text)
+
+
+def _plain_line(widths: list[int], pads: list[tuple[int, int]],
+                ascii_columns: list[bool]) -> Callable[[Sequence[str]], str]:
+    """What draws a row's texts as one line: a format that pads the ASCII columns, the others
+    (whose characters may take two cells, or none) padded by their width on the terminal."""
+    fields = [" " * left + (f"{{:<{width - left - right}}}" if plain else "{}") + " " * right
+              for width, (left, right), plain in zip(widths, pads, ascii_columns, strict=True)]
+    template = " ".join(fields)
+    if all(ascii_columns):
+        return lambda texts: template.format(*texts)
+    inner = [width - left - right for width, (left, right) in zip(widths, pads, strict=True)]
+    return lambda texts: template.format(*[text if plain else text + " " * (room - _width(text))
+                                           for text, room, plain in zip(texts, inner, ascii_columns, strict=True)])

@@ -14,14 +14,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from rich import box
 from rich.console import Console
 from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
 from kzprobe.analyst.filters import TargetFilter
-from kzprobe.analyst.quick_table import quick
+from kzprobe.analyst.quick_table import QuickRows
 from kzprobe.analyst.reading import ScanDigest, iso
 from kzprobe.analyst.style import connectivity_style, safe, state_of, state_style
 from kzprobe.report import vocabulary as v
@@ -184,31 +183,39 @@ def render_timeline(timeline: Timeline, console: Console) -> None:
         else:
             console.print(Text("  online in every scan", style="green"))
     console.print()
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    for name in ("Target", "Vantage", "State", "From", "To", "Scans"):
-        table.add_column(name, no_wrap=name not in ("Target", "Vantage"))
+    # Tens of thousands of rows over a year of a hundred vantages: drawn from their texts and
+    # styles (QuickRows), each time written once however many periods start or end at it.
+    periods = QuickRows(["Target", "Vantage", "State", "From", "To", "Scans"], [False, False, True, True, True, True])
+    when: dict[datetime, str] = {}
+    vantages: dict[str, Text] = {}
     previous = None
     for entry in timeline.targets:
         first_of_target = entry.target != previous
         if first_of_target and previous is not None:
-            table.add_section()
+            periods.add_section()
         previous = entry.target
-        category = safe(f"({entry.category})" if entry.category else "")
-        label = Text.assemble(safe(entry.label or entry.target, "bold", 40), " ", category) \
-            if first_of_target else Text("")
+        heading: Text | str = ""
+        if first_of_target:
+            category = safe(f"({entry.category})" if entry.category else "")
+            heading = Text.assemble(safe(entry.label or entry.target, "bold", 40), " ", category)
+        where = vantages.get(entry.vantage) or vantages.setdefault(entry.vantage, safe(entry.vantage, max_chars=24))
         for number, period in enumerate(entry.track.periods):
-            table.add_row(
-                label if number == 0 else Text(""),
-                safe(entry.vantage, max_chars=24) if number == 0 else Text(""),
-                Text(period.state, style=state_style(period.state)),
-                _when(period.start),
-                _when(period.end),
-                _scans_text(period),
+            periods.add_row(
+                heading if number == 0 else "",
+                where if number == 0 else "",
+                (period.state, state_style(period.state)),
+                when.get(period.start) or when.setdefault(period.start, _when(period.start)),
+                when.get(period.end) or when.setdefault(period.end, _when(period.end)),
+                _scans_text(period) if period.incomplete else _scans_plain(period.scans),
             )
     if timeline.targets:
-        console.print(quick(table))
+        console.print(periods)
     else:
         console.print(Text("No target matches the filters.", style="dim"))
+
+
+def _scans_plain(scans: int) -> str:
+    return f"{scans} scan{'s' if scans != 1 else ''}"
 
 
 def _vantage_heading(vantage: VantageTimeline) -> Text:

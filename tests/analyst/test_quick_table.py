@@ -12,7 +12,7 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
-from kzprobe.analyst.quick_table import quick
+from kzprobe.analyst.quick_table import QuickRows, quick
 
 
 def _drawn(renderable, width: int, *, color: bool) -> tuple[str, list[tuple[str, Style]] | None]:
@@ -96,6 +96,36 @@ def test_segments_are_plain_lines():
     assert any(segment == Segment.line() for segment in segments)
 
 
+def _timeline_rows(*, wide: str = "almaty-vps", lines: str = "") -> QuickRows:
+    """The timeline's periods as QuickRows: plain, one-style and several-style cells, a vantage
+    name of characters two cells wide, sections between targets."""
+    rows = QuickRows(["Target", "Vantage", "State", "From", "To", "Scans"], [False, False, True, True, True, True])
+    for target in range(3):
+        rows.add_section()
+        for number in range(4):
+            scans = Text(f"{number + 2} scans")
+            if number == 2:
+                scans.append(" (1 incomplete)", style="bold red")
+            rows.add_row(Text.assemble(Text(f"site-{target}", style="bold"), " ", "(NEWS)") if number == 0 else "",
+                         (wide if target == 1 else "шымкент-業務") + lines if number == 0 else "",
+                         (["reachable", "blocked/tls", "down", "блок/dns"][number],
+                          ["green", "bold red", "magenta", "dim"][number]),
+                         f"2022-01-0{number + 1} 10:00Z", "2022-01-09 11:00Z",
+                         scans if number == 2 else f"{number} scans")
+    return rows
+
+
+@pytest.mark.parametrize("color", [False, True])
+@pytest.mark.parametrize(("make", "width"), [
+    (_timeline_rows, 200),
+    (lambda: _timeline_rows(wide="a-vantage-name-" * 3), 200),
+    (_timeline_rows, 60),  # too wide: rich folds it
+    (lambda: _timeline_rows(lines="\nsecond line"), 200),  # a cell of two lines: rich draws it
+])
+def test_rows_are_drawn_as_rich_draws_the_table_of_them(make, width, color):
+    assert _drawn(make(), width, color=color) == _drawn(make().table(), width, color=color)
+
+
 @pytest.mark.parametrize("args", [("timeline",), ("summary", "--max-columns", "12")])
 def test_the_commands_tables_are_the_same_drawn_here_or_by_rich(tmp_path, monkeypatch, args):
     """End to end: timeline and summary on a terminal wide enough for their tables print what
@@ -115,7 +145,7 @@ def test_the_commands_tables_are_the_same_drawn_here_or_by_rich(tmp_path, monkey
     monkeypatch.setattr(Table, "__rich_console__", laid_out_by_rich)
     quick_drawn = f.cli(*args, tmp_path / "hourly")
     assert len(by_rich) == (2 if args[0] == "timeline" else 0)  # only the vantages' small tables
-    monkeypatch.setattr(timeline, "quick", lambda table: table)
+    monkeypatch.setattr(timeline.QuickRows, "__rich_console__", lambda rows, console, options: iter([rows.table()]))
     monkeypatch.setattr(summary_render, "quick", lambda table: table)
     rich_drawn = f.cli(*args, tmp_path / "hourly")
     assert quick_drawn.exit_code == 0 and quick_drawn.stdout == rich_drawn.stdout

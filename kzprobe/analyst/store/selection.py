@@ -21,9 +21,11 @@ from kzprobe.analyst.store.engine import Engine
 from kzprobe.analyst.store.views import Dialect, sql_string
 from kzprobe.analyst.streaming import ScanFilter
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
 
 def epoch_us_to_time(value: int) -> datetime:
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=value)
+    return _EPOCH + timedelta(microseconds=value)
 
 
 def in_list(column: str, values: Sequence[str]) -> str:

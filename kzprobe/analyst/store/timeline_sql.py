@@ -65,15 +65,17 @@ def _vantages(engine: Engine, scan_filter: ScanFilter) -> list[VantageTimeline]:
     pauses = (f"SELECT vantage, {epoch('started_at')} AS at_us, "
               f"{epoch('started_at')} - {dialect.previous(epoch('started_at'), window)} AS pause_us, "
               f"row_number() OVER {window} AS n FROM scans WHERE {where}")
+    longest = 0
     for vantage, pause, count in engine.rows(
         f"SELECT vantage, pause_us, count(*) FROM ({pauses}) AS p WHERE n > 1 AND pause_us > 0 GROUP BY vantage, "
         "pause_us"
     ):
         found[vantage].intervals[round(pause / 60_000_000)] += int(count)
+        longest = max(longest, pause)
     for vantage, at, pause in engine.rows(
         f"SELECT vantage, at_us, pause_us FROM ({pauses}) AS p WHERE n > 1 AND pause_us > {_MIN_GAP_US} ORDER BY "
         "vantage, at_us"
-    ):
+    ) if longest > _MIN_GAP_US else ():  # the pauses listed, when the counts say there are any
         found[vantage].pauses.append((epoch_us_to_time(at - pause), epoch_us_to_time(at)))
     connectivity = (f"(SELECT '' AS target, vantage, day, coalesce(connectivity, '{UNKNOWN_CONNECTIVITY}') AS state,"
                     f" started_at AS scan_started_at, complete AS scan_complete, file FROM scans WHERE {where})")
