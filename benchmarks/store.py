@@ -123,25 +123,31 @@ def generated_store(store: Path, rows: int, targets: int = 80, vantages: int = 1
 
 
 def run(label: str, arguments: list[str], count: int | None = None, unit: str = "") -> None:
-    """One CLI run: wall and CPU time, the rate, the largest process's peak RSS, and the peak of
-    all its processes together (the command and its reading workers, sampled every 0.1 s)."""
+    """One CLI run: wall and CPU time (of all its processes), the rate, the largest process's
+    peak RSS, and the peak of all its processes together (the command and its reading workers,
+    sampled every 0.1 s): the sum of their RSS, which counts the libraries they share once per
+    process, and the sum of their PSS, which shares those pages out (what they take together)."""
     sampled = _TreePeak()
     sampled.start()
     try:
         wall, cpu, peak = read_reports.measure(arguments)
     finally:
         sampled.stop()
-    rate = f"  {count / wall:7.0f} {unit}/s ({count / cpu:4.0f} per CPU s)" if count else ""
+    rate = (f"  {count / wall:7.0f} {unit}/s ({cpu / count * 1000:4.2f} ms CPU a {unit.rstrip('s')})"
+            if count else "")
     print(f"{label:<44} {wall:7.2f} s wall  {cpu:7.2f} s CPU{rate}  peak RSS {peak:5.0f} MB "
-          f"(all processes {sampled.peak_mb:5.0f} MB)  (load {os.getloadavg()[0]:.1f})", flush=True)
+          f"(all processes: RSS {sampled.peak_mb:5.0f} MB, PSS {sampled.peak_pss_mb:5.0f} MB)  "
+          f"(load {os.getloadavg()[0]:.1f})", flush=True)
 
 
 class _TreePeak(threading.Thread):
-    """The largest sum of the resident memory of this process's descendants."""
+    """The largest sums of the resident memory (RSS) and of the proportional set size (PSS) of
+    this process's descendants."""
 
     def __init__(self) -> None:
         super().__init__(daemon=True)
         self.peak_mb = 0.0
+        self.peak_pss_mb = 0.0
         self._done = threading.Event()
 
     def run(self) -> None:
@@ -157,16 +163,20 @@ class _TreePeak(threading.Thread):
                 except (OSError, ValueError, IndexError):
                     continue
                 children.setdefault(parent, []).append(int(entry))
-            total, stack = 0, list(children.get(os.getpid(), []))
+            total = proportional = 0
+            stack = list(children.get(os.getpid(), []))
             while stack:
                 pid = stack.pop()
                 try:
                     with open(f"/proc/{pid}/statm") as handle:
                         total += int(handle.read().split()[1]) * page
-                except (OSError, ValueError, IndexError):
+                    with open(f"/proc/{pid}/smaps_rollup") as handle:
+                        proportional += next(int(line.split()[1]) * 1024 for line in handle if line.startswith("Pss:"))
+                except (OSError, ValueError, IndexError, StopIteration):
                     pass
                 stack += children.get(pid, [])
             self.peak_mb = max(self.peak_mb, total / 1e6)
+            self.peak_pss_mb = max(self.peak_pss_mb, proportional / 1e6)
 
     def stop(self) -> None:
         self._done.set()

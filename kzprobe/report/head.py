@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from typing import Any, Final
 
 from kzprobe.report.format import JOURNAL_SUFFIX
 from kzprobe.report.read import ReportError, open_regular_file
 
-# A report's header (everything before "results") is a few hundred bytes when kzprobe wrote it.
+# A report's header (everything before "results") is a few hundred bytes when kzprobe wrote it:
+# the first read takes this much, and only a header longer than that (another writer's, a
+# journal's long first line) is read again up to HEADER_PEEK_BYTES.
+HEADER_FIRST_BYTES: Final = 4 * 1024
 HEADER_PEEK_BYTES: Final = 64 * 1024
+_SPACE: Final = re.compile(r"[ \t\r\n]*")
 
 
 def peek_header(path: str | os.PathLike[str]) -> dict[str, Any] | None:
@@ -27,10 +32,17 @@ def peek_header(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     For ordering and filtering thousands of files cheaply; the fields are unchecked, and a full
     read (read_report) is still what tells whether the file is a report. For a journal: its scan line.
     """
-    head = read_head(path, HEADER_PEEK_BYTES)
-    if head is None:
+    journal = str(path).endswith(JOURNAL_SUFFIX)
+    try:
+        with open_regular_file(path) as handle:
+            data = handle.read(HEADER_FIRST_BYTES)
+            header = header_of(data.decode("utf-8", errors="replace"), journal=journal)
+            if header is not None or len(data) < HEADER_FIRST_BYTES:
+                return header
+            data += handle.read(HEADER_PEEK_BYTES - len(data))
+    except (OSError, ReportError):
         return None
-    return header_of(head, journal=str(path).endswith(JOURNAL_SUFFIX))
+    return header_of(data.decode("utf-8", errors="replace"), journal=journal)
 
 
 def header_of(head: str, *, journal: bool) -> dict[str, Any] | None:
@@ -42,10 +54,30 @@ def header_of(head: str, *, journal: bool) -> dict[str, Any] | None:
         except ValueError:
             return None
         return entry if isinstance(entry, dict) else None
+    quick = _before_results(head)
+    if quick is not None:
+        return quick
     try:
         return dict(leading_fields(head))
     except ValueError:  # the header runs past the peeked bytes, or the file is malformed
         return None
+
+
+def _before_results(head: str) -> dict[str, Any] | None:
+    """The members before the first `"results"`, decoded at once, when that is the top-level key
+    (as in every report kzprobe writes); None otherwise, and leading_fields decides member by
+    member. Cut anywhere else (inside a nested object, or after a value), the text before it is
+    not one JSON object; an escaped quote cannot end the key, so a string never matches."""
+    found = head.find('"results"')
+    if found < 0:
+        return None
+    members = head[:found].rstrip()
+    members = members[:-1] if members.endswith(",") else members
+    try:
+        decoded = json.loads(members + "}")
+    except ValueError:
+        return None
+    return decoded if isinstance(decoded, dict) else None
 
 
 def read_head(path: str | os.PathLike[str], limit: int) -> str | None:
@@ -91,6 +123,4 @@ def leading_fields(text: str) -> Iterator[tuple[str, Any]]:
 
 
 def _skip_space(text: str, position: int) -> int:
-    while position < len(text) and text[position] in " \t\r\n":
-        position += 1
-    return position
+    return _SPACE.match(text, position).end()  # type: ignore[union-attr]  # `*` matches, if only nothing
