@@ -152,6 +152,17 @@ def open_regular_file(path: str | os.PathLike[str]) -> BinaryIO:
         raise
 
 
+def read_at_most(handle: BinaryIO, limit: int) -> bytes:
+    """Up to `limit` bytes of an open file, to its end. Asked for `limit` at once, Python sets
+    aside that much first (200 MB for every report read: a fifth of a millisecond each, more
+    than the read): the file's size is asked for, then the rest if it grew meanwhile."""
+    size = os.fstat(handle.fileno()).st_size
+    data = handle.read(min(size + 1, limit))
+    if size < len(data) < limit:
+        data += handle.read(limit - len(data))
+    return data
+
+
 def _read_capped(path: str | os.PathLike[str]) -> bytes:
     source = str(path)
     try:
@@ -159,7 +170,7 @@ def _read_capped(path: str | os.PathLike[str]) -> bytes:
             info = os.fstat(handle.fileno())
             if info.st_size > MAX_REPORT_BYTES:
                 raise ReportError(source, f"larger than {MAX_REPORT_BYTES // (1024 * 1024)} MB, refused")
-            data = handle.read(MAX_REPORT_BYTES + 1)
+            data = read_at_most(handle, MAX_REPORT_BYTES + 1)
     except FileNotFoundError:
         raise ReportError(source, "no such file") from None
     except PermissionError:

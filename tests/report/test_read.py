@@ -122,6 +122,22 @@ def test_a_file_over_the_size_cap_is_refused_without_being_read(tmp_path, monkey
         rr.read_report(path)
 
 
+@pytest.mark.parametrize(("size", "said", "limit", "read"), [
+    (5000, 5000, 10_000, 5000),  # the usual file: as long as its size says
+    (5000, 5000, 3000, 3000),  # longer than the limit: the limit
+    (5000, 2000, 10_000, 5000),  # grown since its size was asked: read to its end all the same
+    (5000, 2000, 4000, 4000),  # grown past the limit: the limit, which tells the caller
+])
+def test_a_file_is_read_to_its_end_or_the_limit_whatever_size_it_said(tmp_path, monkeypatch, size, said, limit,
+                                                                       read):
+    path = tmp_path / "r.json"
+    path.write_bytes(b"x" * size)
+    real = os.fstat
+    monkeypatch.setattr(rr.os, "fstat", lambda fd: os.stat_result((*real(fd)[:6], said, *real(fd)[7:])))
+    with rr.open_regular_file(path) as handle:
+        assert len(rr.read_at_most(handle, limit)) == read
+
+
 def test_a_fifo_named_like_a_report_is_refused_not_waited_on(tmp_path):
     fifo = tmp_path / "trap.json"
     os.mkfifo(fifo)

@@ -129,7 +129,7 @@ def _batches_or_none(columns: ResultColumns) -> ChunkRows | None:
 def _read_file(path: str, columns: ResultColumns) -> StoredScan | rr.ReportError:
     try:
         with rr.open_regular_file(path) as handle:
-            data = handle.read(rr.MAX_REPORT_BYTES + 1)
+            data = rr.read_at_most(handle, rr.MAX_REPORT_BYTES + 1)
     except OSError as error:
         return rr.ReportError(path, f"cannot be read ({error.strerror or error})")
     except rr.ReportError as error:
