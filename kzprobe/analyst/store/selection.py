@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from kzprobe.analyst.filters import TargetFilter
 from kzprobe.analyst.store import layout
 from kzprobe.analyst.store.engine import Engine
-from kzprobe.analyst.store.views import Dialect, sql_string
+from kzprobe.analyst.store.views import RUN_COLUMNS, Dialect, row_runs_sql, sql_string
 from kzprobe.analyst.streaming import ScanFilter
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -156,3 +156,18 @@ def _touched_days(scan_filter: ScanFilter) -> tuple[date | None, date | None]:
 def _matches_pattern(target_filter: TargetFilter, target: str) -> bool:
     """The pattern part alone (accepts_target also checks the category, done in SQL here)."""
     return TargetFilter(patterns=target_filter.patterns).accepts_target(target, None)
+
+
+def day_runs(engine: Engine, scan_filter: ScanFilter, targets: str) -> str:
+    """The day runs (RUN_COLUMNS) of the scans the filter keeps and of the targets `targets` (a
+    clause) chooses, as one relation: the runs table's for the days taken whole, and runs made
+    from the rows of the days --since or --until cut."""
+    dialect, split = engine.dialect, day_split(scan_filter)
+    runs = f"SELECT {RUN_COLUMNS} FROM runs WHERE {runs_where(engine, scan_filter, split)} AND {targets}"
+    if not split.partial:
+        return f"({runs})"
+    partitions = result_keys(engine, scan_filter, split.partial)
+    chosen = (f"(SELECT target, vantage, day, state, scan_started_at, scan_complete, file "
+              f"FROM {engine.results(partitions)} AS chosen "
+              f"WHERE {scan_where(engine, scan_filter)} AND {targets} AND {in_days(dialect, split.partial)})")
+    return f"({runs} UNION ALL SELECT {RUN_COLUMNS} FROM ({row_runs_sql(dialect, chosen)}) AS cut_days)"

@@ -17,15 +17,12 @@ from kzprobe.analyst.reading import target_label
 from kzprobe.analyst.store.appearance import first_appearances
 from kzprobe.analyst.store.engine import Engine
 from kzprobe.analyst.store.selection import (
-    day_split,
+    day_runs,
     epoch_us_to_time,
-    in_days,
-    result_keys,
-    runs_where,
     scan_where,
     target_where,
 )
-from kzprobe.analyst.store.views import RUN_COLUMNS, periods_sql, row_runs_sql
+from kzprobe.analyst.store.views import periods_sql, row_runs_sql
 from kzprobe.analyst.streaming import ScanFilter
 from kzprobe.analyst.timeline import (
     MIN_GAP,
@@ -89,7 +86,7 @@ def _targets(engine: Engine, scan_filter: ScanFilter, target_filter: TargetFilte
     targets = target_where(engine, target_filter, scan_filter, verdicts=False)
     where = f"{rows_where} AND {targets}"
     periods: dict[tuple[str, str], list[Period]] = {}
-    for (target, vantage), period in _periods(engine, _day_runs(engine, scan_filter, targets),
+    for (target, vantage), period in _periods(engine, day_runs(engine, scan_filter, targets),
                                               "target, vantage"):
         periods.setdefault((target, vantage), []).append(period)
     order: dict[str, int] = {}
@@ -101,19 +98,6 @@ def _targets(engine: Engine, scan_filter: ScanFilter, target_filter: TargetFilte
         entries.append(TargetTimeline(target, category, vantage, StateTrack(periods[(target, vantage)]),
                                       target_label(target, keyword)))
     return sorted(entries, key=lambda entry: (order[entry.target], entry.vantage))
-
-
-def _day_runs(engine: Engine, scan_filter: ScanFilter, targets: str) -> str:
-    """The day runs (RUN_COLUMNS) of the targets the filters choose, as one relation."""
-    dialect, split = engine.dialect, day_split(scan_filter)
-    runs = f"SELECT {RUN_COLUMNS} FROM runs WHERE {runs_where(engine, scan_filter, split)} AND {targets}"
-    if not split.partial:
-        return f"({runs})"
-    partitions = result_keys(engine, scan_filter, split.partial)
-    chosen = (f"(SELECT target, vantage, day, state, scan_started_at, scan_complete, file "
-              f"FROM {engine.results(partitions)} AS chosen "
-              f"WHERE {scan_where(engine, scan_filter)} AND {targets} AND {in_days(dialect, split.partial)})")
-    return f"({runs} UNION ALL SELECT {RUN_COLUMNS} FROM ({row_runs_sql(dialect, chosen)}) AS cut_days)"
 
 
 def _periods(engine: Engine, source: str, key: str) -> list[tuple[Any, Period]]:
