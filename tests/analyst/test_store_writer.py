@@ -83,7 +83,7 @@ def test_scans_offered_out_of_time_order_rewrite_the_days_already_written(tmp_pa
         opened = writer.open_writer(store)
         for name in files:
             chunk = read_chunk([name])
-            assert opened.offer(chunk.outcomes[0], chunk.rows) == "added"
+            assert opened.offer(chunk.outcomes[0], chunk.rows()) == "added"
         opened.commit()
     assert _days(store) == ["2022-01-03", "2022-01-04", "2022-01-05"]
     _same_as_files(store, reports)

@@ -45,12 +45,13 @@ def add_paths(store: Path, paths: Iterable[str | os.PathLike[str]], *, on_proble
             new = [key.path for key in keys if key.path not in unchanged]
             readers.start(len(new))
             for chunk in readers.map(read_chunk, new):
+                rows = chunk.rows()
                 for outcome in chunk.outcomes:
                     if isinstance(outcome, rr.ReportError):
                         writer.count.problems += 1
                         on_problem(outcome)
                         continue
-                    writer.offer(outcome, chunk.rows)
+                    writer.offer(outcome, rows)
                     if writer.pending >= batch_size:
                         writer.commit()
         writer.commit()

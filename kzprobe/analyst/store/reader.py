@@ -53,10 +53,17 @@ UNHOLDABLE: Final = "a value the store cannot hold (a number beyond 64 bits, or 
 
 class Chunk(NamedTuple):
     """What a worker read: per file, its stored scan or why it could not be read, and the rows
-    of all the stored scans as Arrow batches (each scan's rows where its StoredScan says)."""
+    of all the stored scans as Arrow IPC streams (each scan's rows where its StoredScan says)."""
 
     outcomes: list[StoredScan | rr.ReportError]
-    rows: ChunkRows
+    streams: tuple[bytes, bytes]
+
+    @staticmethod
+    def of(outcomes: list[StoredScan | rr.ReportError], rows: ChunkRows) -> Chunk:
+        return Chunk(outcomes, rows.to_ipc())
+
+    def rows(self) -> ChunkRows:
+        return ChunkRows.from_ipc(self.streams)
 
 
 HASH_BLOCK: Final = 1024 * 1024
@@ -107,16 +114,16 @@ def _read_chunk(paths: list[str]) -> Chunk:
     outcomes = [_read_file(path, columns) for path in paths]
     rows = _batches_or_none(columns)
     if rows is not None:
-        return Chunk(outcomes, rows)
+        return Chunk.of(outcomes, rows)
     if len(paths) == 1:
-        return Chunk([rr.ReportError(paths[0], UNHOLDABLE)], ResultColumns().batches())
+        return Chunk.of([rr.ReportError(paths[0], UNHOLDABLE)], ResultColumns().batches())
     # Some file of the chunk holds such a value: each read on its own says which.
     columns = ResultColumns()
     outcomes = []
     for path in paths:
         alone = _read_chunk([path]).outcomes[0]
         outcomes.append(_read_file(path, columns) if isinstance(alone, StoredScan) else alone)
-    return Chunk(outcomes, columns.batches())
+    return Chunk.of(outcomes, columns.batches())
 
 
 def _batches_or_none(columns: ResultColumns) -> ChunkRows | None:
