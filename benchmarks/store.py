@@ -142,7 +142,7 @@ def run(label: str, arguments: list[str], count: int | None = None, unit: str = 
 
 class _TreePeak(threading.Thread):
     """The largest sums of the resident memory (RSS) and of the proportional set size (PSS) of
-    this process's descendants."""
+    the processes of the command being measured (its launcher's descendants)."""
 
     def __init__(self) -> None:
         super().__init__(daemon=True)
@@ -164,7 +164,8 @@ class _TreePeak(threading.Thread):
                     continue
                 children.setdefault(parent, []).append(int(entry))
             total = proportional = 0
-            stack = list(children.get(os.getpid(), []))
+            # The command's processes: below the launcher that times it (read_reports.measure).
+            stack = [pid for launcher in children.get(os.getpid(), []) for pid in children.get(launcher, [])]
             while stack:
                 pid = stack.pop()
                 try:

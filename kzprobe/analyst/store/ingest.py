@@ -3,10 +3,9 @@
 The files are put in scan-time order from their headers (then vantage, then path), read a chunk
 at a time by kzprobe.analyst.store.reader's worker processes, and offered in that order to the
 writer (kzprobe.analyst.store.writer), which writes each day as it completes and commits every
-batch: of two versions of one scan in the same add, the later in that order is kept. A file is
-hashed before it is read only when the store may have it (its header names a scan the store
-has, or no scan id): an identical copy is then skipped unread, and a new scan costs no hash
-beyond the one its reading takes.
+batch: of two versions of one scan in the same add, the later in that order is kept. Into a
+store that has scans, every file is hashed first and one the store has is skipped unread; into
+an empty store, none is hashed twice.
 """
 
 from __future__ import annotations
@@ -32,18 +31,19 @@ def add_paths(store: Path, paths: Iterable[str | os.PathLike[str]], *, on_proble
         writer = open_writer(store, on_note)
         files = [str(path) for path in rr.expand_report_paths(list(paths), on_problem)]
         with Readers(workers) as readers:
-            if not writer.known:  # every file will be read: the workers start (and import) meanwhile
-                readers.start(len(files))
+            if writer.known:
+                # Each file hashed first (in threads): one whose bytes the store has is skipped
+                # unparsed (an hourly add of a year of reports parses none).
+                held = {entry.sha256 for entry in writer.known.values()}
+                new = [path for path, sha256 in zip(files, hashes(files, readers.count), strict=True)
+                       if sha256 is None or sha256 not in held]
+                writer.count.unchanged += len(files) - len(new)
+            else:  # an empty store: every file is new, and read
+                new = files
+            readers.start(len(new))  # the workers start (and import) while the files are ordered
             # In scan-time order: a day's scans come together, and the writer writes each day
             # once, not once per batch (file names need not follow time).
-            keys = sorted(scan_key(Path(path)) for path in files)
-            maybe_held = [key.path for key in keys if key.scan_id is None or key.scan_id in writer.known]
-            held = {entry.sha256 for entry in writer.known.values()}
-            unchanged = {path for path, sha256 in zip(maybe_held, hashes(maybe_held, readers.count), strict=True)
-                         if sha256 is not None and sha256 in held}
-            writer.count.unchanged += len(unchanged)
-            new = [key.path for key in keys if key.path not in unchanged]
-            readers.start(len(new))
+            new = [key.path for key in sorted(scan_key(Path(path)) for path in new)]
             for chunk in readers.map(read_chunk, new):
                 rows = chunk.rows()
                 for outcome in chunk.outcomes:
