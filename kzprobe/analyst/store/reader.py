@@ -6,13 +6,13 @@ pool of worker processes (both cores of a small machine), a bounded window of ch
 and come back in the order the files were given, whatever the number of workers: the same files
 make the same store.
 
-1. `hashes`: the SHA-256 of each file the store may have, in threads (such a file is skipped
-   without being parsed when the store has its bytes: hashing costs a fraction of parsing).
+1. `hashes`: each file's SHA-256, in threads, when the store has scans (a file whose bytes it
+   has is skipped without being parsed: hashing costs a fraction of parsing).
 2. `read_chunk`: each new file parsed, checked and digested into Arrow batches for the chunk
    (one array per column for the chunk, not per report), with every defence of
    kzprobe.report.read: a broken or hostile file is named and skipped, never a traceback. The
-   writer receives Arrow batches only (columns.ChunkRows), and the workers import what reading
-   needs and nothing else (never pandas: `_start_worker`).
+   writer receives the rows as Arrow IPC streams (columns.ChunkRows.to_ipc), and the workers
+   never import pandas (`_start_worker`).
 """
 
 from __future__ import annotations
