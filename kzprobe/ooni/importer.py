@@ -93,10 +93,12 @@ def import_measurements(paths: list[Path], output: Path, *,
                 summary.reports_written += 1
                 summary.reports_merged += merged
                 summary.paths.append(written)
-        if summary.reports_written:
-            os.sync()  # the reports were written without a sync each (reports.py)
     finally:
         shutil.rmtree(staging_dir, ignore_errors=True)
+    if summary.reports_written:
+        # The reports were written without a sync each (reports.py). After the staging files are
+        # gone: their gigabytes would otherwise be written to disk only to be deleted.
+        os.sync()
     return summary
 
 

@@ -24,6 +24,7 @@ import orjson
 
 from kzprobe.analysis import analyse_scan
 from kzprobe.ooni.limits import MAX_FILES_NAMED
+from kzprobe.ooni.staging import Staged
 from kzprobe.report.observations import measured_part
 from kzprobe.report.read import ReportError, read_report
 from kzprobe.report.write import ReportWriteError, build_report, scan_header
@@ -164,15 +165,17 @@ def _end(result: dict) -> str:
     return (start + timedelta(milliseconds=float(result.get("duration_ms") or 0))).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def write_import_report(output: Path, group: str, info: dict[str, Any], results: list[dict]) -> tuple[Path, bool]:
+def write_import_report(output: Path, group: str, info: dict[str, Any], staged: list[Staged]) -> tuple[Path, bool]:
     """Write (or merge into) the group's report; (its path, whether it already existed)."""
     path = output / report_name(group, info.get("report_id"))
     earlier, files = _earlier(path, group)
     merged = {_key(r): r for r in earlier}
-    merged.update({_key(r): r for r in results})
+    merged.update({_key(s.result): s.result for s in staged})
     info = {**info, "files": sorted(set(files) | set(info.get("files") or []))}
     report = build_import_report(group, info, list(merged.values()))
-    _replace(path, report)
+    # The staged observations' JSON, by the identity of the observations it encodes: written as is.
+    encoded = {id(s.result["observations"]): s.observations_json for s in staged if s.observations_json is not None}
+    _replace(path, report, encoded)
     return path, bool(earlier)
 
 
@@ -188,7 +191,29 @@ def _json(value: Any) -> bytes:
         return _ENCODER.encode(value).encode("utf-8")
 
 
-def _json_pieces(report: dict[str, Any]) -> Iterator[bytes]:
+def _result_json(result: dict[str, Any], encoded: dict[int, bytes]) -> bytes:
+    """_json(result), with the observations' JSON taken from `encoded` when it holds them: the
+    same bytes, since orjson made them from an equal value."""
+    observations = encoded.get(id(result.get("observations")))
+    if observations is None:
+        return _json(result)
+    head: dict[str, Any] = {}
+    tail: dict[str, Any] = {}
+    part = head
+    for key, value in result.items():
+        if key == "observations":
+            part = tail
+        else:
+            part[key] = value
+    try:
+        before, after = orjson.dumps(head), orjson.dumps(tail)
+    except TypeError:  # what orjson refuses: the standard library writes the whole result, as _json does
+        return _json(result)
+    return (before[:-1] + (b"," if head else b"") + b'"observations":' + observations
+            + (b"," + after[1:] if tail else b"}"))
+
+
+def _json_pieces(report: dict[str, Any], encoded: dict[int, bytes]) -> Iterator[bytes]:
     """The report in pieces, one per result: memory for one result's text at a time."""
     yield b"{"
     for index, (key, value) in enumerate(report.items()):
@@ -196,14 +221,15 @@ def _json_pieces(report: dict[str, Any]) -> Iterator[bytes]:
         if isinstance(value, list):
             yield b"["
             for position, item in enumerate(value):
-                yield (b"," if position else b"") + _json(item)
+                text = _result_json(item, encoded) if key == "results" and isinstance(item, dict) else _json(item)
+                yield (b"," if position else b"") + text
             yield b"]"
         else:
             yield _json(value)
     yield b"}"
 
 
-def _replace(path: Path, report: dict[str, Any]) -> None:
+def _replace(path: Path, report: dict[str, Any], encoded: dict[int, bytes]) -> None:
     """Write beside `path` and rename over it: a reader sees the old file or the new one.
 
     Unlike a scan's report, not synced to disk one by one (an import writes thousands; a sync
@@ -213,7 +239,7 @@ def _replace(path: Path, report: dict[str, Any]) -> None:
         fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as handle:
-                for piece in _json_pieces(report):
+                for piece in _json_pieces(report, encoded):
                     handle.write(piece)
                 handle.write(b"\n")
             os.replace(temporary, path)
