@@ -9,6 +9,7 @@ control as converted, and what could not be read.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -29,6 +30,8 @@ from kzprobe.ooni.web_connectivity import web_observations
 WEB_CONNECTIVITY: Final = "web_connectivity"
 SUPPORTED_TESTS: Final = (WEB_CONNECTIVITY, *MESSENGERS)
 _ID_TEXT: Final = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+_ASN: Final = re.compile(r"AS[0-9]{1,10}")
+_COUNTRY: Final = re.compile(r"[A-Z]{2}")
 # OONI's own verdict fields kept beside kzprobe's (scalars only), per test.
 VERDICT_FIELDS: Final = {
     WEB_CONNECTIVITY: ("blocking", "accessible", "dns_consistency", "dns_experiment_failure",
@@ -87,11 +90,17 @@ def _verdict_fields(test_name: str, test_keys: dict) -> dict[str, Any]:
 
 def vantage_of(data: dict) -> tuple[dict[str, Any], str | None]:
     asn = data.get("probe_asn")
-    asn = asn if isinstance(asn, str) and re.fullmatch(r"AS[0-9]{1,10}", asn) and asn != "AS0" else None
+    asn = asn if isinstance(asn, str) and _ASN.fullmatch(asn) and asn != "AS0" else None
     country = data.get("probe_cc")
-    country = country if isinstance(country, str) and re.fullmatch(r"[A-Z]{2}", country) and country != "ZZ" else None
+    country = country if isinstance(country, str) and _COUNTRY.fullmatch(country) and country != "ZZ" else None
     network = f.text(data.get("probe_network_name"), 200) or None
     return {"name": f"ooni-{asn or 'unknown-network'}", "asn": asn, "country": country}, network
+
+
+@functools.lru_cache(maxsize=64)
+def _file_name(source: str) -> str:
+    """The input file's name (without its directories), once per file: every result names it."""
+    return Path(source).name
 
 
 def _measurement_key(data: dict, source: str, line: int) -> str:
@@ -100,7 +109,7 @@ def _measurement_key(data: dict, source: str, line: int) -> str:
         return uid
     identity = [data.get(k) if isinstance(data.get(k), (str, int, float)) else None
                 for k in ("report_id", "test_name", "input", "measurement_start_time", "test_runtime")]
-    identity += [Path(source).name, line]
+    identity += [_file_name(source), line]
     return "sha256:" + hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:32]
 
 
@@ -122,6 +131,7 @@ def convert(data: dict, source: str, line: int, names: TargetNames, *, surrogate
     if not isinstance(test_keys, dict):
         return Skipped("test_keys is null" if test_keys is None else "test_keys is not an object")
     version = f.text(data.get("test_version"), 40)
+    started_at = f.iso(started)
     notes = f.Notes()
     cleaner = Cleaner(data.get("probe_ip"), surrogates)
     if test_name == WEB_CONNECTIVITY:
@@ -146,9 +156,9 @@ def convert(data: dict, source: str, line: int, names: TargetNames, *, surrogate
         "test_version": version,
         "software": " ".join(x for x in (f.text(data.get("software_name"), 60),
                                          f.text(data.get("software_version"), 40)) if x) or None,
-        "measurement_start_time": f.iso(started),
+        "measurement_start_time": started_at,
         "input": f.text(data.get("input"), MAX_URL_CHARS),
-        "source": f"{Path(source).name}:{line}",
+        "source": f"{_file_name(source)}:{line}",
         "verdict": _verdict_fields(test_name, test_keys),
     }
     if test_name == WEB_CONNECTIVITY:
@@ -156,7 +166,7 @@ def convert(data: dict, source: str, line: int, names: TargetNames, *, surrogate
         provenance["control"] = {"observations": control} if control is not None else None
     if notes.items:
         provenance["dropped"] = notes.items
-    result = {"target": target, "observations": observations, "started_at": f.iso(started),
+    result = {"target": target, "observations": observations, "started_at": started_at,
               "duration_ms": duration, "ooni": provenance}
     vantage, network = vantage_of(data)
     group = f"report:{report_id}" if report_id else f"file:{Path(source).resolve()}"

@@ -10,6 +10,7 @@ they become U+FFFD.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from typing import Any
@@ -28,6 +29,12 @@ def _pattern(address: str) -> re.Pattern[str]:
 def _public(value: Any) -> str | None:
     if not isinstance(value, str) or len(value) > 64:
         return None
+    return _public_text(value)
+
+
+@functools.lru_cache(maxsize=1024)
+def _public_text(value: str) -> str | None:
+    # Cached: published data says 127.0.0.1 in every measurement, a probe's own files its one address.
     try:
         address = ipaddress.ip_address(value.strip())
     except ValueError:
