@@ -28,6 +28,7 @@ MAX_SAMPLES: Final = 2_000
 MAX_BODY_CHARS: Final = 128 * 1024
 
 _VANTAGE_LACKS_ROUTE: Final = (v.NETWORK_UNREACHABLE, v.HOST_UNREACHABLE)
+_INFINITY: Final = float("inf")
 _Fact = TypeVar("_Fact")
 
 
@@ -231,11 +232,12 @@ class TargetFacts:
 
 def read_dns(value: Any) -> DnsFact | None:
     """One DNS observation (of a target, or of a service endpoint: services/records.py)."""
-    data = _dict(value)
-    if not data:
+    if not value or not isinstance(value, dict):
         return None
-    addresses = tuple(dict.fromkeys(canonical_address(a) for a in _list(data.get("addresses"), 64)
-                                    if isinstance(a, str) and a.strip()))
+    data = value
+    listed = data.get("addresses")
+    addresses = tuple(dict.fromkeys([canonical_address(a) for a in listed[:64] if isinstance(a, str) and a.strip()])) \
+        if listed and isinstance(listed, list) else ()
     failure = _failure(data.get("failure"))
     if not addresses and failure is None:
         failure = v.DNS_NO_ANSWER  # an empty answer with no failure recorded says the same
@@ -244,15 +246,21 @@ def read_dns(value: Any) -> DnsFact | None:
 
 
 def read_tcp(value: Any) -> TcpFact | None:
-    """One TCP connect observation (of a target, or of a service endpoint)."""
-    data = _dict(value)
-    address = _str(data.get("address"), 100)
-    if not address:
+    """One TCP connect observation (of a target, or of a service endpoint). The most read fact (a
+    service's endpoints hold a hundred): each field checked inline, as fields.py's readers would."""
+    if not isinstance(value, dict):
         return None
-    port = _int(data.get("port"))
-    return TcpFact(host_key(_str(data.get("hostname")) or ""), canonical_address(address),
-                   _failure(data.get("failure")), port if port is not None and 0 < port < 65536 else None,
-                   _duration(data.get("duration_ms")), _purpose(data.get("purpose")))
+    address = value.get("address")
+    if not isinstance(address, str) or not address:
+        return None
+    hostname, port, failure = value.get("hostname"), value.get("port"), value.get("failure")
+    duration, purpose = value.get("duration_ms"), value.get("purpose")
+    return TcpFact(host_key(hostname[:MAX_FIELD_CHARS] if isinstance(hostname, str) else ""),
+                   canonical_address(address[:100]),
+                   (failure[:300] or None) if isinstance(failure, str) else None,
+                   port if isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536 else None,
+                   duration if type(duration) is float and 0 <= duration < _INFINITY else _duration(duration),
+                   (purpose[:40] or None) if isinstance(purpose, str) else None)
 
 
 def _cert(value: Any) -> CertFact:
@@ -378,7 +386,9 @@ def _aia(value: Any) -> AiaFact | None:
 
 def read_all(value: Any, reader: Callable[[Any], _Fact | None]) -> tuple[_Fact, ...]:
     """The items of an observation list that `reader` can read, at most MAX_ITEMS."""
-    return tuple(item for item in (reader(x) for x in _list(value)) if item is not None)
+    if not value or not isinstance(value, list):
+        return ()
+    return tuple([item for item in map(reader, _list(value)) if item is not None])
 
 
 def _https_check(value: Any, dns: DnsFact | None, target: dict) -> TargetFacts | None:

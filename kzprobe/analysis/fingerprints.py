@@ -51,6 +51,18 @@ def _casefolded(text: str) -> str:
     return text.casefold()
 
 
+@functools.lru_cache(maxsize=64)
+def _folded_has(text: str, word: str) -> bool:
+    """`word` is in text.casefold(). Remembered: patterns share their words ("заблокирован" is in
+    four), and one response is checked at several steps; each search reads the whole body."""
+    return word in _casefolded(text)
+
+
+@functools.lru_cache(maxsize=64)
+def _has_word_cached(text: str, word: str) -> bool:
+    return _has_word(text, word)
+
+
 @functools.lru_cache(maxsize=4096)
 def _needle(pattern: str) -> str:
     """The longest ASCII word of a folded pattern ("" when it has none): present in any body the
@@ -91,9 +103,9 @@ class PagePattern:
             # digits lower and casefold alike), another from its case folding alone.
             word, needle = _word(self.pattern), _needle(self.pattern)
             if word:
-                if haystack.isascii() or word not in _casefolded(haystack):
+                if haystack.isascii() or not _folded_has(haystack, word):
                     return False
-            elif needle and not _has_word(haystack, needle):
+            elif needle and not _has_word_cached(haystack, needle):
                 return False
         elif self.where == "title":
             haystack = hop.title or ""

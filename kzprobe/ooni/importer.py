@@ -24,7 +24,7 @@ from typing import Any
 from kzprobe.ooni import limits
 from kzprobe.ooni.source import BadInput, Record, input_files, read_records
 from kzprobe.ooni.staging import Order
-from kzprobe.ooni.work import Batch, BatchOutcome, GroupTask, Workers, convert_batch, write_group
+from kzprobe.ooni.work import Batch, BatchOutcome, GroupTask, Workers, convert_batch, fewer_collections, write_group
 from kzprobe.report.write import ReportWriteError
 
 
@@ -84,7 +84,7 @@ def import_measurements(paths: list[Path], output: Path, *,
     groups: dict[str, _Group] = {}
     staging: set[str] = set()
     try:
-        with Workers(processes, staging_dir, window=processes + 2) as pool:
+        with fewer_collections(), Workers(processes, staging_dir, window=processes + 2) as pool:
             for outcome in pool.map(convert_batch, _batches(paths, output, summary)):
                 _count(outcome, summary, groups, staging, on_bad)
             tasks = (GroupTask(output, name, {**group.info, "files": sorted(group.files)}, tuple(sorted(staging)))

@@ -180,6 +180,9 @@ def write_import_report(output: Path, group: str, info: dict[str, Any], staged: 
 
 
 _ENCODER: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+# A report is written a few results at a time (a result with its page is up to ~150 KB of
+# JSON): a handful of writes per report rather than one per result.
+_WRITE_BUFFER_BYTES: Final = 256 * 1024
 
 
 def _json(value: Any) -> bytes:
@@ -238,7 +241,7 @@ def _replace(path: Path, report: dict[str, Any], encoded: dict[int, bytes]) -> N
     try:
         fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:
-            with os.fdopen(fd, "wb") as handle:
+            with os.fdopen(fd, "wb", buffering=_WRITE_BUFFER_BYTES) as handle:
                 for piece in _json_pieces(report, encoded):
                     handle.write(piece)
                 handle.write(b"\n")

