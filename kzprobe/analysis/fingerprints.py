@@ -39,11 +39,20 @@ def _ascii_lowered(text: str) -> bytes:
     return text.encode("utf-8", "surrogatepass").lower()
 
 
+@functools.lru_cache(maxsize=8)
+def _lowers_to_ascii(text: str) -> bool:
+    """The body holds a character beyond ASCII whose lower case holds an ASCII letter."""
+    return any(c in text for c in _LOWERING_TO_ASCII)
+
+
+# The searches below are remembered: patterns share their words ("заблокирован" is in four,
+# "challenge" in three), and one response is checked at several steps; each reads the whole body.
+@functools.lru_cache(maxsize=64)
 def _has_word(text: str, word: str) -> bool:
     """`word` (lower-case ASCII letters and digits) is in text.lower()."""
     if word.encode("ascii") in _ascii_lowered(text):
         return True
-    return any(c in text for c in _LOWERING_TO_ASCII) and word in text.lower()
+    return _lowers_to_ascii(text) and word in text.lower()
 
 
 @functools.lru_cache(maxsize=8)
@@ -53,14 +62,8 @@ def _casefolded(text: str) -> str:
 
 @functools.lru_cache(maxsize=64)
 def _folded_has(text: str, word: str) -> bool:
-    """`word` is in text.casefold(). Remembered: patterns share their words ("заблокирован" is in
-    four), and one response is checked at several steps; each search reads the whole body."""
+    """`word` is in text.casefold()."""
     return word in _casefolded(text)
-
-
-@functools.lru_cache(maxsize=64)
-def _has_word_cached(text: str, word: str) -> bool:
-    return _has_word(text, word)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -105,7 +108,7 @@ class PagePattern:
             if word:
                 if haystack.isascii() or not _folded_has(haystack, word):
                     return False
-            elif needle and not _has_word_cached(haystack, needle):
+            elif needle and not _has_word(haystack, needle):
                 return False
         elif self.where == "title":
             haystack = hop.title or ""
