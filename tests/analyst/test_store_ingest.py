@@ -18,9 +18,11 @@ import pytest
 from kzprobe.analyst.store import layout
 from kzprobe.analyst.store.engine import DuckDBEngine
 from kzprobe.analyst.store.ingest import add_paths
+from kzprobe.analyst.store.reader import PARALLEL_MIN_FILES, Readers
 from kzprobe.errors import ExitCode
 from support import reports as f
 from support.processes import alive_after, children
+from support.worker_probes import memory_pool_backend
 
 
 def _add(store: Path, *paths: Path, batch: int = 1000, problems: list | None = None):
@@ -175,6 +177,16 @@ def test_an_ingest_never_imports_pandas_in_the_writer_or_its_workers(tmp_path):
     imported = [line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")]
     assert "kzprobe.analyst.store.reader" in imported and "pyarrow.parquet" in imported
     assert not [name for name in imported if name.startswith(("pandas.", "pyarrow.dataset", "pyarrow.acero"))]
+
+
+def test_reading_workers_take_their_arrow_buffers_from_the_system_allocator(monkeypatch):
+    """mimalloc, Arrow's default, keeps what a chunk freed in arenas per thread: the summed RSS of
+    an ingest of 10,000 reports passed 300 MB with it (benchmarks/store.py)."""
+    monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
+    with Readers(2) as readers:
+        readers.start(PARALLEL_MIN_FILES)
+        backends = set(readers.map(memory_pool_backend, [f"file-{n}" for n in range(64)]))
+    assert backends == {"system"}
 
 
 def test_a_store_is_not_written_by_two_writers_at_once(tmp_path):
