@@ -38,7 +38,6 @@ too, from reading as a portal's page: the baselines work there, on their own add
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -135,8 +134,8 @@ def _groups(pages: list[tuple[str, HopFact]]) -> list[list[tuple[str, HopFact]]]
     by_body: dict[str, list[tuple[str, HopFact]]] = {}
     by_title: dict[str, list[tuple[str, HopFact]]] = {}
     for host, page in pages:
-        if not page.truncated:
-            by_body.setdefault(hashlib.sha256(page.body.encode()).hexdigest(), []).append((host, page))
+        if not page.truncated:  # the body itself as the key: equal bodies, one group (no hash to compute)
+            by_body.setdefault(page.body, []).append((host, page))
         title = " ".join((page.title or "").split()).casefold()
         if title:
             by_title.setdefault(title, []).append((host, page))

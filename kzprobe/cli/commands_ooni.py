@@ -67,8 +67,8 @@ def import_command(
             typer.echo(f"kzprobe: {clean_text(str(problem), 400)}", err=True)
 
     summary = import_measurements(paths, output, on_bad=bad, workers=workers)  # ReportWriteError: cannot write
-    if shown > MAX_PROBLEMS_SHOWN:
-        typer.echo(f"kzprobe: ... and {shown - MAX_PROBLEMS_SHOWN:,} more malformed lines or files", err=True)
+    if summary.bad > MAX_PROBLEMS_SHOWN:
+        typer.echo(f"kzprobe: ... and {summary.bad - MAX_PROBLEMS_SHOWN:,} more malformed lines or files", err=True)
     typer.echo(summary_line(summary, output), err=True)
     if summary.malformed:
         raise typer.Exit(ExitCode.BAD_INPUT)  # the malformed lines are listed above

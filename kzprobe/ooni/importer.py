@@ -1,19 +1,20 @@
 """`kzprobe ooni import`: OONI measurement files in, kzprobe reports out, and a count of
 everything read, imported, skipped and refused.
 
-Streaming in two passes over bounded memory. First the files are read here, split into records
-(source.py) and handed out in batches to be parsed, converted and staged on disk by report
-(work.py, staging.py); then each report's results are gathered, analysed and written
-(reports.py). Both passes run on every core (`workers`), a few batches or reports in flight at
-a time; since every result comes back in input order and a report's content depends only on its
-own measurements, the files written are the same whatever the number of workers. Nothing
-touches the network.
+Streaming in two passes over bounded memory. First the files are handed out to be read
+(source.py), parsed, converted and staged on disk by report (work.py, staging.py) - a large file
+is read here and handed out in batches of records, so that it too is converted on every core;
+then each report's results are gathered, analysed and written (reports.py). Both passes run on
+every core (`workers`), a few tasks in flight at a time; since every result comes back in input
+order and a report's content depends only on its own measurements, the files written are the
+same whatever the number of workers. Nothing touches the network.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -24,7 +25,16 @@ from typing import Any
 from kzprobe.ooni import limits
 from kzprobe.ooni.source import BadInput, Record, input_files, read_records
 from kzprobe.ooni.staging import Order
-from kzprobe.ooni.work import Batch, BatchOutcome, GroupTask, Workers, convert_batch, fewer_collections, write_group
+from kzprobe.ooni.work import (
+    Batch,
+    BatchOutcome,
+    FileTask,
+    GroupTask,
+    Workers,
+    convert,
+    fewer_collections,
+    write_groups,
+)
 from kzprobe.report.write import ReportWriteError
 
 
@@ -72,7 +82,8 @@ def import_measurements(paths: list[Path], output: Path, *,
     """Import every measurement under `paths` into reports in `output`.
 
     `on_bad` is called for each line or file that is not a readable measurement (the CLI prints
-    them), in input order. `workers`: processes to use (default_workers when None). Raises
+    them), in input order - for at most limits.MAX_PROBLEMS_SHOWN of them per file, all counted in
+    the summary's `bad`. `workers`: processes to use (default_workers when None). Raises
     ReportWriteError when the output cannot be written."""
     summary = ImportSummary()
     try:
@@ -85,14 +96,13 @@ def import_measurements(paths: list[Path], output: Path, *,
     staging: set[str] = set()
     try:
         with fewer_collections(), Workers(processes, staging_dir, window=processes + 2) as pool:
-            for outcome in pool.map(convert_batch, _batches(paths, output, summary)):
+            for outcome in pool.map(convert, _tasks(paths, output, summary)):
                 _count(outcome, summary, groups, staging, on_bad)
-            tasks = (GroupTask(output, name, {**group.info, "files": sorted(group.files)}, tuple(sorted(staging)))
-                     for name, group in sorted(groups.items()))
-            for written, merged in pool.map(write_group, tasks):
-                summary.reports_written += 1
-                summary.reports_merged += merged
-                summary.paths.append(written)
+            for written in pool.map(write_groups, _group_tasks(output, groups, tuple(sorted(staging)))):
+                for path, merged in written:
+                    summary.reports_written += 1
+                    summary.reports_merged += merged
+                    summary.paths.append(path)
     finally:
         shutil.rmtree(staging_dir, ignore_errors=True)
     if summary.reports_written:
@@ -102,14 +112,18 @@ def import_measurements(paths: list[Path], output: Path, *,
     return summary
 
 
-def _batches(paths: list[Path], output: Path, summary: ImportSummary) -> Iterator[Batch]:
-    """The input as batches of records, each from one file and of bounded size; a file that
-    cannot be read at all is a batch of its one BadInput."""
+def _tasks(paths: list[Path], output: Path, summary: ImportSummary) -> Iterator[Batch | FileTask]:
+    """The input as work: each file whole, or in batches of records of bounded size when it is
+    large (limits.WHOLE_FILE_BYTES); a file that cannot be read at all is a batch of its one
+    BadInput."""
     for index, path in enumerate(input_files(paths, exclude=output)):
         if isinstance(path, BadInput):
             yield Batch(index, path.source, [path])
             continue
         summary.files += 1
+        if _small_regular_file(path):
+            yield FileTask(index, str(path))
+            continue
         items: list[Record | BadInput] = []
         size = 0
         for item in read_records(path):
@@ -122,10 +136,30 @@ def _batches(paths: list[Path], output: Path, summary: ImportSummary) -> Iterato
             yield Batch(index, str(path), items)
 
 
+def _small_regular_file(path: Path) -> bool:
+    try:
+        status = path.stat()
+    except OSError:
+        return False  # read here, where read_records names the problem
+    return stat.S_ISREG(status.st_mode) and status.st_size <= limits.WHOLE_FILE_BYTES
+
+
+def _group_tasks(output: Path, groups: dict[str, _Group], staging: tuple[str, ...]) -> Iterator[GroupTask]:
+    """The reports to write, in name order, a few per task."""
+    chunk: list[tuple[str, dict[str, Any]]] = []
+    for name, group in sorted(groups.items()):
+        chunk.append((name, {**group.info, "files": sorted(group.files)}))
+        if len(chunk) >= limits.GROUPS_PER_TASK:
+            yield GroupTask(output, tuple(chunk), staging)
+            chunk = []
+    if chunk:
+        yield GroupTask(output, tuple(chunk), staging)
+
+
 def _count(outcome: BatchOutcome, summary: ImportSummary, groups: dict[str, _Group], staging: set[str],
            on_bad: Callable[[BadInput], None]) -> None:
+    summary.bad += outcome.bad_count
     for bad in outcome.bad:
-        summary.bad += 1
         on_bad(bad)
     summary.read += outcome.read
     summary.imported.update(outcome.imported)

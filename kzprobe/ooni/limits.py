@@ -52,12 +52,22 @@ MAX_PROBLEMS_SHOWN: Final = 50
 # Input file names listed in one report's settings.targets.
 MAX_FILES_NAMED: Final = 20
 
-# Work handed to a converting process at a time: records of one file, up to this many or this
-# many bytes (plus the record that crossed it, at most MAX_MEASUREMENT_BYTES). Large enough that
-# handing out costs little next to converting (~0.6 ms a measurement), small enough that the
-# batches in flight (one per process and two more, importer.py) hold a few MB.
+# Work handed to a converting process at a time: a whole file up to this size on disk, read by
+# that process (OONI's hourly files of one test and country are a few MB); a larger one is read
+# by the importing process and handed out in batches, so that one large file is still converted
+# on every core. Reading a file here and sending it on cost the importing process a tenth of the
+# import's CPU.
+WHOLE_FILE_BYTES: Final = 16 * 1024 * 1024
+# A batch: records of one file, up to this many or this many bytes (plus the record that crossed
+# it, at most MAX_MEASUREMENT_BYTES). Large enough that handing out costs little next to
+# converting (~0.5 ms a measurement), small enough that the batches in flight (one per process
+# and two more, importer.py) hold a few MB. A process reading a whole file stages its rows as
+# often.
 BATCH_RECORDS: Final = 64
 BATCH_BYTES: Final = 2 * 1024 * 1024
+# Reports written per task: each one alone cost about as much in handing out as writing a small
+# report; a few at a time keep the processes' turns short.
+GROUPS_PER_TASK: Final = 8
 # Processes an import uses by default: one per core, up to this. Each holds one batch or one
 # report at a time; past 8 the staging files and the disk, not the cores, set the pace.
 MAX_WORKERS: Final = 8

@@ -1,12 +1,12 @@
 """The two kinds of work an import hands out, and the processes that do them.
 
-Converting: a batch of records from one file (parsed, converted, staged in the process's own
-staging file) comes back as counts, bad lines and the reports it touched. Writing: one report's
-results gathered from every staging file, analysed and written. Both run in a pool of
-processes (the machine's cores) or, for a small import, in the importing process itself; the
-results come back in the order the work was handed out, at most a few batches ahead, so memory
-stays bounded and the output (files, messages, summary) is the same whatever the number of
-processes.
+Converting: a whole input file, or a batch of records the importing process read from a large
+one (parsed, converted, staged in the process's own staging file), comes back as counts, bad
+lines and the reports it touched. Writing: a few reports, each one's results gathered from every
+staging file, analysed and written. Both run in a pool of processes (the machine's cores) or,
+for a small import, in the importing process itself; the results come back in the order the
+work was handed out, at most a few tasks ahead, so memory stays bounded and the output (files,
+messages, summary) is the same whatever the number of processes.
 """
 
 from __future__ import annotations
@@ -24,10 +24,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from kzprobe.errors import KzprobeError
-from kzprobe.ooni.limits import GC_YOUNG_ALLOCATIONS
-from kzprobe.ooni.measurement import Converted, NotAMeasurement, Skipped, convert
+from kzprobe.ooni import limits
+from kzprobe.ooni.measurement import Converted, NotAMeasurement, Skipped
+from kzprobe.ooni.measurement import convert as convert_measurement
 from kzprobe.ooni.reports import write_import_report
-from kzprobe.ooni.source import BadInput, Record, parse_record
+from kzprobe.ooni.source import BadInput, Record, parse_record, read_records
 from kzprobe.ooni.staging import Order, StagedResults, StagingWriter
 from kzprobe.ooni.target_ids import TargetNames
 
@@ -42,6 +43,15 @@ class Batch:
     items: list[Record | BadInput]
 
 
+@dataclass(frozen=True)
+class FileTask:
+    """A whole input file (`index` in input order), read by the process that converts it: no
+    measurement crosses between processes, only the file's name."""
+
+    index: int
+    source: str
+
+
 @dataclass
 class BatchOutcome:
     staging: str | None  # the staging file its rows went to
@@ -49,16 +59,26 @@ class BatchOutcome:
     imported: Counter[str] = field(default_factory=Counter)
     other_tests: Counter[str] = field(default_factory=Counter)
     unusable: Counter[str] = field(default_factory=Counter)
-    bad: list[BadInput] = field(default_factory=list)  # in input order
+    # The lines or files that are not measurements: how many, and the first ones (in input
+    # order, at most limits.MAX_PROBLEMS_SHOWN: a file of garbage is not held line by line).
+    bad_count: int = 0
+    bad: list[BadInput] = field(default_factory=list)
     # Each report touched: where its first measurement stands, and the report's details.
     groups: dict[str, tuple[Order, dict[str, Any]]] = field(default_factory=dict)
+
+    def add_bad(self, bad: BadInput) -> None:
+        self.bad_count += 1
+        if len(self.bad) < limits.MAX_PROBLEMS_SHOWN:
+            self.bad.append(bad)
 
 
 @dataclass(frozen=True)
 class GroupTask:
+    """Reports to write (name, details), a few per task: handing out each alone cost more than
+    writing a small one."""
+
     output: Path
-    group: str
-    info: dict[str, Any]
+    groups: tuple[tuple[str, dict[str, Any]], ...]
     staging: tuple[str, ...]  # every staging file of the import
 
 
@@ -77,66 +97,84 @@ class Worker:
             self._writer = StagingWriter(self.staging_path)
         return self._writer
 
+    def commit(self) -> None:
+        if self._writer is not None:
+            self._writer.commit()
+
     def close(self) -> None:
         self.staged.close()
         if self._writer is not None:
             self._writer.close()
 
 
-def convert_batch(worker: Worker, batch: Batch) -> BatchOutcome:
-    """Parse, convert and stage a batch; what it held, counted."""
+def convert(worker: Worker, task: Batch | FileTask) -> BatchOutcome:
+    """Parse, convert and stage a batch or a whole file; what it held, counted."""
     outcome = BatchOutcome(staging=str(worker.staging_path))
-    name = Path(batch.source).name
-    for record in batch.items:
-        if isinstance(record, BadInput):
-            outcome.bad.append(record)
-            continue
-        for item_index, item in enumerate(parse_record(record, batch.source)):
-            if isinstance(item, BadInput):
-                outcome.bad.append(item)
-                continue
-            outcome.read += 1
-            try:
-                converted = convert(item.data, item.source, item.line, worker.names, surrogates=item.surrogates)
-            except NotAMeasurement as error:
-                outcome.bad.append(BadInput(item.source, item.line, str(error)))
-                continue
-            except RecursionError:
-                outcome.bad.append(BadInput(item.source, item.line, "nested too deeply to read"))
-                continue
-            if isinstance(converted, Skipped):
-                if converted.other_test:
-                    outcome.other_tests[converted.other_test] += 1
-                else:
-                    outcome.unusable[converted.reason] += 1
-                continue
-            assert isinstance(converted, Converted)
-            order = (batch.index, item.line, item_index)
-            worker.writer().add(converted, order)
-            outcome.imported[converted.result["ooni"]["test_name"]] += 1
-            if converted.group not in outcome.groups:
-                outcome.groups[converted.group] = (order, {
-                    "report_id": converted.report_id, "vantage": converted.vantage,
-                    "network_name": converted.network_name, "file": name})
-    if outcome.imported:
-        worker.writer().commit()
+    name = Path(task.source).name
+    if isinstance(task, Batch):
+        for record in task.items:
+            _take(worker, outcome, task.index, task.source, name, record)
+    else:
+        size = count = 0
+        for record in read_records(Path(task.source)):
+            _take(worker, outcome, task.index, task.source, name, record)
+            count += 1
+            size += record.size if isinstance(record, Record) else 0
+            if count >= limits.BATCH_RECORDS or size >= limits.BATCH_BYTES:  # staged rows held in memory
+                worker.commit()
+                size = count = 0
+    worker.commit()
     return outcome
 
 
-def write_group(worker: Worker, task: GroupTask) -> tuple[Path, bool]:
-    """Analyse and write one report; (its path, whether an earlier import's file was merged)."""
-    results = worker.staged.of_group(task.group, task.staging)
-    return write_import_report(task.output, task.group, task.info, results)
+def _take(worker: Worker, outcome: BatchOutcome, index: int, source: str, name: str, record: Record | BadInput) -> None:
+    if isinstance(record, BadInput):
+        outcome.add_bad(record)
+        return
+    for item_index, item in enumerate(parse_record(record, source)):
+        if isinstance(item, BadInput):
+            outcome.add_bad(item)
+            continue
+        outcome.read += 1
+        try:
+            converted = convert_measurement(item.data, item.source, item.line, worker.names,
+                                            surrogates=item.surrogates)
+        except NotAMeasurement as error:
+            outcome.add_bad(BadInput(item.source, item.line, str(error)))
+            continue
+        except RecursionError:
+            outcome.add_bad(BadInput(item.source, item.line, "nested too deeply to read"))
+            continue
+        if isinstance(converted, Skipped):
+            if converted.other_test:
+                outcome.other_tests[converted.other_test] += 1
+            else:
+                outcome.unusable[converted.reason] += 1
+            continue
+        assert isinstance(converted, Converted)
+        order = (index, item.line, item_index)
+        worker.writer().add(converted, order)
+        outcome.imported[converted.result["ooni"]["test_name"]] += 1
+        if converted.group not in outcome.groups:
+            outcome.groups[converted.group] = (order, {
+                "report_id": converted.report_id, "vantage": converted.vantage,
+                "network_name": converted.network_name, "file": name})
+
+
+def write_groups(worker: Worker, task: GroupTask) -> list[tuple[Path, bool]]:
+    """Analyse and write each report; (its path, whether an earlier import's file was merged)."""
+    return [write_import_report(task.output, group, info, worker.staged.of_group(group, task.staging))
+            for group, info in task.groups]
 
 
 @contextmanager
 def fewer_collections() -> Iterator[None]:
-    """The garbage collector's young passes every GC_YOUNG_ALLOCATIONS allocations, and the objects
+    """The garbage collector's young passes every limits.GC_YOUNG_ALLOCATIONS allocations, and the objects
     that exist now (the program's modules, the bundled lists) left out of its passes, while
     inside; the pool's processes, forked inside, keep that for their lifetime."""
     before = gc.get_threshold()
     gc.freeze()
-    gc.set_threshold(max(before[0], GC_YOUNG_ALLOCATIONS), *before[1:])
+    gc.set_threshold(max(before[0], limits.GC_YOUNG_ALLOCATIONS), *before[1:])
     try:
         yield
     finally:

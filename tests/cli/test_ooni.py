@@ -12,6 +12,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from kzprobe.ooni.limits import MAX_PROBLEMS_SHOWN
 from kzprobe.report import vocabulary as v
 from support.ooni_measurements import ORDA
 from support.ooni_qa_cases import CASES
@@ -79,6 +80,19 @@ def test_malformed_lines_are_named_the_rest_imported_and_the_exit_is_two(tmp_pat
     assert lines[1] == f"kzprobe: {source}:3: not a JSON object (a JSON str)"
     assert "1 imported" in lines[2] and "2 malformed" in lines[2]
     assert len(reports_in(tmp_path / "out")) == 1
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_past_fifty_malformed_lines_the_rest_are_counted_in_one_line(tmp_path, workers):
+    first = jsonl_gz(tmp_path / "in" / "a.jsonl.gz", [accessible_05()], [b"{not json"] * 120)
+    jsonl_gz(tmp_path / "in" / "b.jsonl.gz", [tls_timeout_04()], [b'"a string"'] * 5)
+    result = cli("ooni", "import", tmp_path / "in", "--output", tmp_path / "out", "--workers", str(workers))
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert lines[:MAX_PROBLEMS_SHOWN] == [f"kzprobe: {first}:{n}: malformed JSON (Expecting property name enclosed "
+                                          "in double quotes, column 2)" for n in range(2, 2 + MAX_PROBLEMS_SHOWN)]
+    assert lines[MAX_PROBLEMS_SHOWN] == "kzprobe: ... and 75 more malformed lines or files"
+    assert "2 imported" in lines[-1] and "125 malformed" in lines[-1]
 
 
 def test_several_workers_name_the_malformed_lines_in_order_and_write_the_same_reports(tmp_path):

@@ -53,9 +53,16 @@ def run(tmp_path: Path, name: str, workers: int) -> tuple[dict[str, bytes], list
     return files, bad, counts
 
 
+# How the input is handed out: each file whole to one process, or read by the importing process
+# and handed out in many small batches, finishing out of order.
+SPLITS = {"whole files": {}, "small batches": {"WHOLE_FILE_BYTES": 0, "BATCH_RECORDS": 4}}
+
+
+@pytest.mark.parametrize("split", SPLITS)
 @pytest.mark.parametrize("workers", [2, 3])
-def test_several_processes_write_what_one_writes(tmp_path, monkeypatch, workers):
-    monkeypatch.setattr(limits, "BATCH_RECORDS", 4)  # many small batches, finishing out of order
+def test_several_processes_write_what_one_writes(tmp_path, monkeypatch, workers, split):
+    for name, value in SPLITS[split].items():
+        monkeypatch.setattr(limits, name, value)
     (tmp_path / "in").mkdir()
     write_input(tmp_path / "in")
     alone = run(tmp_path, "one", 1)
