@@ -96,7 +96,7 @@ def import_measurements(paths: list[Path], output: Path, *,
     staging: set[str] = set()
     try:
         with fewer_collections(), Workers(processes, staging_dir, window=processes + 2) as pool:
-            for outcome in pool.map(convert, _tasks(paths, output, summary)):
+            for outcome in pool.map(convert, _tasks(paths, output, summary, processes)):
                 _count(outcome, summary, groups, staging, on_bad)
             for written in pool.map(write_groups, _group_tasks(output, groups, tuple(sorted(staging)))):
                 for path, merged in written:
@@ -112,16 +112,18 @@ def import_measurements(paths: list[Path], output: Path, *,
     return summary
 
 
-def _tasks(paths: list[Path], output: Path, summary: ImportSummary) -> Iterator[Batch | FileTask]:
+def _tasks(paths: list[Path], output: Path, summary: ImportSummary, processes: int) -> Iterator[Batch | FileTask]:
     """The input as work: each file whole, or in batches of records of bounded size when it is
-    large (limits.WHOLE_FILE_BYTES); a file that cannot be read at all is a batch of its one
-    BadInput."""
-    for index, path in enumerate(input_files(paths, exclude=output)):
+    large (limits.WHOLE_FILE_BYTES) or among the last `processes` files (so that the processes
+    finish together rather than wait for the one converting the last file); a file that cannot
+    be read at all is a batch of its one BadInput. How the work is cut changes nothing written."""
+    files = list(input_files(paths, exclude=output))
+    for index, path in enumerate(files):
         if isinstance(path, BadInput):
             yield Batch(index, path.source, [path])
             continue
         summary.files += 1
-        if _small_regular_file(path):
+        if index < len(files) - processes and _small_regular_file(path):
             yield FileTask(index, str(path))
             continue
         items: list[Record | BadInput] = []
