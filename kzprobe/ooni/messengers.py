@@ -87,10 +87,11 @@ class _Recorded:
     def tcp(self, host: str, addresses: list[str], port: int) -> list[TcpObservation]:
         """One connect per address tried on `port`: the first success, else the first failure."""
         found = []
+        name = host_key(host)
         for address in addresses:
             attempt = self._attempt(address, port)
             if attempt is not None:
-                found.append(TcpObservation(hostname=host_key(host), address=attempt["address"], port=attempt["port"],
+                found.append(TcpObservation(hostname=name, address=attempt["address"], port=attempt["port"],
                                             failure=attempt["failure"], duration_ms=attempt["duration_ms"]))
         return found
 

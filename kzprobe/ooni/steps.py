@@ -44,19 +44,25 @@ _NO_TYPE: Final = object()
 def _answers(query: dict) -> dict[str, list[str]]:
     """The query's A, AAAA and CNAME answers, read in one pass. An address answer without an
     answer_type counts by its field (ipv4: A, ipv6: AAAA)."""
-    found: dict[str, list[str]] = {"A": [], "AAAA": [], "CNAME": []}
+    v4: list[str] = []
+    v6: list[str] = []
+    cnames: list[str] = []
     for answer in f.objects(query.get("answers"), 64):
         kind = answer.get("answer_type", _NO_TYPE)
-        if kind == "CNAME" and isinstance(answer.get("hostname"), str):
-            found["CNAME"].append(host_key(answer["hostname"][:260]))
-        for record, field in (("A", "ipv4"), ("AAAA", "ipv6")):
-            value = f.address(answer.get(field))
-            if value is not None and (kind is _NO_TYPE or kind == record):
-                found[record].append(value)
-    return found
+        if kind == "A" or kind is _NO_TYPE:
+            value = f.address(answer.get("ipv4"))
+            if value is not None:
+                v4.append(value)
+        if kind == "AAAA" or kind is _NO_TYPE:
+            value = f.address(answer.get("ipv6"))
+            if value is not None:
+                v6.append(value)
+        elif kind == "CNAME" and isinstance(answer.get("hostname"), str):
+            cnames.append(host_key(answer["hostname"][:260]))
+    return {"A": v4, "AAAA": v6, "CNAME": cnames}
 
 
-def _dns_queries(query: dict) -> list[DnsQuery]:
+def _dns_queries(query: dict, duration: float) -> list[DnsQuery]:
     """kzprobe's A and AAAA queries for one OONI query (getaddrinfo's ANY becomes both)."""
     qtype = query.get("query_type")
     kinds = ["A", "AAAA"] if qtype == "ANY" else [qtype] if qtype in ("A", "AAAA") else []
@@ -67,14 +73,15 @@ def _dns_queries(query: dict) -> list[DnsQuery]:
     answers = _answers(query)
     return [DnsQuery(qtype=kind, rcode=_RCODES.get(rcode) if rcode is not None else None,
                      answers=list(answers[kind]), cnames=list(answers["CNAME"]),
-                     failure=failure, duration_ms=f.duration_ms(query)) for kind in kinds]
+                     failure=failure, duration_ms=duration) for kind in kinds]
 
 
 def dns_observation(queries: list[dict], hostname: str, resolver: str) -> DnsObservation | None:
     """One resolution of `hostname` from OONI's queries for it (A, AAAA, or getaddrinfo's ANY)."""
     if not queries or any(_unreadable_failure(q.get("failure")) for q in queries):
         return None
-    records = [q for query in queries for q in _dns_queries(query)]
+    durations = [f.duration_ms(q) for q in queries]
+    records = [q for query, duration in zip(queries, durations, strict=True) for q in _dns_queries(query, duration)]
     addresses = list(dict.fromkeys([a for q in records if q["qtype"] == "A" for a in q["answers"]]
                                    + [a for q in records if q["qtype"] == "AAAA" for a in q["answers"]]))
     failure = None
@@ -88,7 +95,7 @@ def dns_observation(queries: list[dict], hostname: str, resolver: str) -> DnsObs
             # nothing about the name (an empty answer is recorded as dns_no_answer).
             return None
     return DnsObservation(hostname=host_key(hostname), resolver=resolver, addresses=addresses, failure=failure,
-                          queries=records, duration_ms=max(f.duration_ms(q) for q in queries))
+                          queries=records, duration_ms=max(durations))
 
 
 def _unreadable_failure(value: object) -> bool:

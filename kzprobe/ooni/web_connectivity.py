@@ -21,6 +21,7 @@ Which of OONI's events become which observation (ooni/spec ts-017):
 
 from __future__ import annotations
 
+import functools
 from typing import Final
 
 from kzprobe.analysis.names import host_key, is_ip_literal, url_host
@@ -53,12 +54,13 @@ class _Events:
     to an address the system resolver returned (not one only the test helper knew)."""
 
     def __init__(self, test_keys: dict, test_version: str | None, url_address: str | None) -> None:
+        self._test_keys = test_keys
         lte = _version(test_version) >= (0, 5)
         names = ("queries", "tcp_connect", "tls_handshakes", "requests")
         lists = {name: f.objects(test_keys.get(name)) for name in names}
-        tagged = lte and any("classic" in f.tags(e) for events in lists.values() for e in events)
+        tagged = lte and any(_classic(e) for events in lists.values() for e in events)
         queries = [q for q in lists["queries"]
-                   if q.get("engine") in SYSTEM_ENGINES and (not tagged or "classic" in f.tags(q))]
+                   if q.get("engine") in SYSTEM_ENGINES and (not tagged or _classic(q))]
         resolved = {a for q in queries for a in (f.address(x.get("ipv4") or x.get("ipv6"))
                                                  for x in f.objects(q.get("answers"), 64)) if a}
         if url_address:
@@ -66,7 +68,7 @@ class _Events:
 
         def kept(events: list[dict], address_of) -> list[dict]:
             if tagged:
-                return [e for e in events if "classic" in f.tags(e)]
+                return [e for e in events if _classic(e)]
             if lte:
                 return [e for e in events if "fetch_body=false" not in f.tags(e)
                         and (address_of(e) is None or address_of(e) in resolved)]
@@ -81,8 +83,20 @@ class _Events:
         self.tcp = kept(lists["tcp_connect"], lambda e: f.address(e.get("ip")))
         self.tls = kept(lists["tls_handshakes"], endpoint_address)
         self.requests = kept(lists["requests"], endpoint_address)
-        self.connects = [e for e in f.objects(test_keys.get("network_events"), MAX_NETWORK_EVENTS)
-                         if e.get("operation") == "connect" and e.get("failure") is None]
+
+    @functools.cached_property
+    def connects(self) -> list[dict]:
+        """The successful connects among the network events (read only for 0.4's requests, which
+        name no address: a 0.5 measurement's 64 events per connection are not walked)."""
+        return [e for e in f.objects(self._test_keys.get("network_events"), MAX_NETWORK_EVENTS)
+                if e.get("operation") == "connect" and e.get("failure") is None]
+
+
+def _classic(event: dict) -> bool:
+    """The event is tagged "classic" (f.tags, without building the list: no other kind of
+    value equals a string)."""
+    tags = event.get("tags")
+    return isinstance(tags, list) and "classic" in tags[:16]
 
 
 def _by_host(queries: list[dict]) -> dict[str, list[dict]]:
