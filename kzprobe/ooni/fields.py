@@ -173,6 +173,10 @@ def ooni_time(value: Any) -> datetime | None:
 
 
 def iso(moment: datetime) -> str:
+    """moment.strftime("%Y-%m-%dT%H:%M:%SZ"), by the C isoformat (a tenth of the time) where the
+    two agree: from year 1000 (strftime writes a shorter year before)."""
+    if moment.year >= 1000:
+        return moment.isoformat(timespec="seconds")[:19] + "Z"
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

@@ -23,6 +23,7 @@ from typing import Any, Final
 import orjson
 
 from kzprobe.analysis import analyse_scan
+from kzprobe.ooni.fields import iso
 from kzprobe.ooni.limits import MAX_FILES_NAMED
 from kzprobe.ooni.staging import Staged
 from kzprobe.report.observations import measured_part
@@ -162,7 +163,7 @@ def build_import_report(group: str, info: dict[str, Any], results: list[dict]) -
 
 def _end(result: dict) -> str:
     start = datetime.fromisoformat(result["started_at"])  # written by fields.iso: "YYYY-MM-DDTHH:MM:SSZ"
-    return (start + timedelta(milliseconds=float(result.get("duration_ms") or 0))).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso(start + timedelta(milliseconds=float(result.get("duration_ms") or 0)))
 
 
 def write_import_report(output: Path, group: str, info: dict[str, Any], staged: list[Staged]) -> tuple[Path, bool]:
