@@ -50,14 +50,29 @@ def _lowers_to_ascii(text: str) -> bool:
 @functools.lru_cache(maxsize=64)
 def _has_word(text: str, word: str) -> bool:
     """`word` (lower-case ASCII letters and digits) is in text.lower()."""
+    folded = _FOLDED.get(text)
+    if folded is not None and word not in folded:
+        # The body was case folded for another pattern: its folding holds every ASCII letter
+        # its lower case holds (the only characters lowering to ASCII, İ and K, fold alike).
+        return False
     if word.encode("ascii") in _ascii_lowered(text):
         return True
     return _lowers_to_ascii(text) and word in text.lower()
 
 
-@functools.lru_cache(maxsize=8)
+# The last bodies case folded, by body (a page is checked several times in a row, then never
+# again): _has_word looks here before encoding a body folded already.
+_FOLDED: dict[str, str] = {}
+_FOLDED_KEPT: Final = 8
+
+
 def _casefolded(text: str) -> str:
-    return text.casefold()
+    folded = _FOLDED.get(text)
+    if folded is None:
+        folded = _FOLDED[text] = text.casefold()
+        if len(_FOLDED) > _FOLDED_KEPT:
+            del _FOLDED[next(iter(_FOLDED))]
+    return folded
 
 
 @functools.lru_cache(maxsize=64)

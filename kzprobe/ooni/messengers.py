@@ -86,13 +86,13 @@ class _Recorded:
 
     def tcp(self, host: str, addresses: list[str], port: int) -> list[TcpObservation]:
         """One connect per address tried on `port`: the first success, else the first failure."""
-        found = []
+        found: list[TcpObservation] = []
         name = host_key(host)
         for address in addresses:
             attempt = self._attempt(address, port)
-            if attempt is not None:
-                found.append(TcpObservation(hostname=name, address=attempt["address"], port=attempt["port"],
-                                            failure=attempt["failure"], duration_ms=attempt["duration_ms"]))
+            if attempt is not None:  # a literal: a TypedDict's call costs three times as much
+                found.append({"hostname": name, "address": attempt["address"], "port": attempt["port"],
+                              "failure": attempt["failure"], "duration_ms": attempt["duration_ms"]})
         return found
 
     def _attempt(self, address: str, port: int) -> TcpObservation | None:

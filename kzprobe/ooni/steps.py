@@ -71,9 +71,11 @@ def _dns_queries(query: dict, duration: float) -> list[DnsQuery]:
     rcode = f.integer(query.get("rcode"))
     failure = kzprobe_failure(query.get("failure"))
     answers = _answers(query)
-    return [DnsQuery(qtype=kind, rcode=_RCODES.get(rcode) if rcode is not None else None,
-                     answers=list(answers[kind]), cnames=list(answers["CNAME"]),
-                     failure=failure, duration_ms=duration) for kind in kinds]
+    code = _RCODES.get(rcode) if rcode is not None else None
+    found: list[DnsQuery] = [{"qtype": kind, "rcode": code, "answers": list(answers[kind]),
+                              "cnames": list(answers["CNAME"]), "failure": failure, "duration_ms": duration}
+                             for kind in kinds]
+    return found
 
 
 def dns_observation(queries: list[dict], hostname: str, resolver: str) -> DnsObservation | None:
@@ -114,8 +116,9 @@ def tcp_observation(entry: dict, hostname: str, notes: f.Notes | None = None) ->
     failure = kzprobe_failure(status.get("failure"))
     if failure is None and status.get("success") is False:
         failure = f"{v.UNKNOWN_FAILURE_PREFIX}connect failed without a failure string"
-    return TcpObservation(hostname=host_key(hostname), address=address, port=port, failure=failure,
-                          duration_ms=f.duration_ms(entry))
+    observation: TcpObservation = {"hostname": host_key(hostname), "address": address, "port": port, "failure": failure,
+                                   "duration_ms": f.duration_ms(entry)}
+    return observation
 
 
 def _chain(entry: dict, where: str, notes: f.Notes) -> list[CertificateInfo]:
