@@ -60,6 +60,7 @@ class _Group:
     first: Order  # where its first measurement stands in the input
     info: dict[str, Any]
     files: set[str] = field(default_factory=set)
+    measurements: int = 0  # staged (a measurement read twice counts twice)
 
 
 def default_workers(paths: list[Path]) -> int:
@@ -147,13 +148,17 @@ def _small_regular_file(path: Path) -> bool:
 
 
 def _group_tasks(output: Path, groups: dict[str, _Group], staging: tuple[str, ...]) -> Iterator[GroupTask]:
-    """The reports to write, in name order, a few per task."""
+    """The reports to write, in name order, a few per task: up to limits.GROUPS_PER_TASK of them
+    and limits.TASK_MEASUREMENTS measurements, so that a few large reports still go to every
+    process."""
     chunk: list[tuple[str, dict[str, Any]]] = []
+    size = 0
     for name, group in sorted(groups.items()):
-        chunk.append((name, {**group.info, "files": sorted(group.files)}))
-        if len(chunk) >= limits.GROUPS_PER_TASK:
+        if chunk and (len(chunk) >= limits.GROUPS_PER_TASK or size + group.measurements > limits.TASK_MEASUREMENTS):
             yield GroupTask(output, tuple(chunk), staging)
-            chunk = []
+            chunk, size = [], 0
+        chunk.append((name, {**group.info, "files": sorted(group.files)}))
+        size += group.measurements
     if chunk:
         yield GroupTask(output, tuple(chunk), staging)
 
@@ -169,7 +174,7 @@ def _count(outcome: BatchOutcome, summary: ImportSummary, groups: dict[str, _Gro
     summary.unusable.update(outcome.unusable)
     if outcome.imported and outcome.staging:
         staging.add(outcome.staging)
-    for name, (first, info) in outcome.groups.items():
+    for name, (first, info, measurements) in outcome.groups.items():
         details = {k: v for k, v in info.items() if k != "file"}
         group = groups.get(name)
         if group is None:
@@ -177,3 +182,4 @@ def _count(outcome: BatchOutcome, summary: ImportSummary, groups: dict[str, _Gro
         elif first < group.first:  # the report's details as its first measurement in the input gives them
             group.first, group.info = first, details
         group.files.add(info["file"])
+        group.measurements += measurements

@@ -66,8 +66,10 @@ WHOLE_FILE_BYTES: Final = 16 * 1024 * 1024
 BATCH_RECORDS: Final = 64
 BATCH_BYTES: Final = 2 * 1024 * 1024
 # Reports written per task: each one alone cost about as much in handing out as writing a small
-# report; a few at a time keep the processes' turns short.
+# report. A few at a time, and no more measurements than this many, so that an import of a few
+# large reports (a whole run of OONI Probe is ~1,500 measurements) still shares them out.
 GROUPS_PER_TASK: Final = 8
+TASK_MEASUREMENTS: Final = 320
 # Processes an import uses by default: one per core, up to this. Each holds one batch or one
 # report at a time; past 8 the staging files and the disk, not the cores, set the pace.
 MAX_WORKERS: Final = 8

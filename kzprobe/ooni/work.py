@@ -63,8 +63,9 @@ class BatchOutcome:
     # order, at most limits.MAX_PROBLEMS_SHOWN: a file of garbage is not held line by line).
     bad_count: int = 0
     bad: list[BadInput] = field(default_factory=list)
-    # Each report touched: where its first measurement stands, and the report's details.
-    groups: dict[str, tuple[Order, dict[str, Any]]] = field(default_factory=dict)
+    # Each report touched: where its first measurement stands, the report's details, and how
+    # many of its measurements were staged.
+    groups: dict[str, tuple[Order, dict[str, Any], int]] = field(default_factory=dict)
 
     def add_bad(self, bad: BadInput) -> None:
         self.bad_count += 1
@@ -155,10 +156,13 @@ def _take(worker: Worker, outcome: BatchOutcome, index: int, source: str, name: 
         order = (index, item.line, item_index)
         worker.writer().add(converted, order)
         outcome.imported[converted.result["ooni"]["test_name"]] += 1
-        if converted.group not in outcome.groups:
+        known = outcome.groups.get(converted.group)
+        if known is None:
             outcome.groups[converted.group] = (order, {
                 "report_id": converted.report_id, "vantage": converted.vantage,
-                "network_name": converted.network_name, "file": name})
+                "network_name": converted.network_name, "file": name}, 1)
+        else:
+            outcome.groups[converted.group] = (known[0], known[1], known[2] + 1)
 
 
 def write_groups(worker: Worker, task: GroupTask) -> list[tuple[Path, bool]]:
