@@ -304,6 +304,8 @@ def final_page(facts: TargetFacts, view: ControlView, ctx: Context, index: int) 
         if comparison.same is True:
             return _reachable(facts, view, ctx, index, _answered(final),
                               f"the control's page matches ({comparison.reason})")
+        if server_error and not unexpected:
+            return _server_error_here(facts, final, control_final, ctx, _answered(final))
         if comparison.same is False:
             evidence = ["http.blockpage_redirect", "http.diff"] if unexpected else ["http.diff"]
             return blocked("http", evidence, sentence(
@@ -327,6 +329,35 @@ def final_page(facts: TargetFacts, view: ControlView, ctx: Context, index: int) 
     return inconclusive([view.reason], sentence(
         _answered(final), f"over plain HTTP, and {no_control}",
         "a blockpage no fingerprint knows cannot be ruled out without the control's page"))
+
+
+def _server_error_here(facts: TargetFacts, final: HopFact, control_final: HopFact, ctx: Context,
+                       answered: str) -> Verdict:
+    """A server error (5xx) over plain HTTP, no blockpage in it, while the control got the page:
+    `inconclusive` + `http.server_error`. A server fails for its own reasons - an overloaded edge
+    of its CDN serving this region, a moment's outage between the two fetches - far more often
+    than a censor answers with a failure (Kazakhstan's filters time out, reset or show a
+    blockpage); OONI reads any status difference as http-diff, kzprobe will not publish it as
+    a block. The site's own validated HTTPS fetch here, when it was made, says which side erred."""
+    twin = facts.https_check.final_hop if facts.https_check is not None else None
+    validated = twin_page(facts, ctx)
+    if validated is not None and validated.status is not None and validated.status >= 500:
+        return inconclusive(["http.server_error"], sentence(
+            answered, f"the control scan got {control_final.status} from {cite(control_final.url, 100)}",
+            f"the site's own server answered {validated.status} over validated HTTPS here too "
+            f"({cite(validated.url, 100)}): the site fails for this vantage or at this moment, no censor's doing"))
+    if validated is not None and _ok_status(validated.status):
+        twin_clause = (f"the site's own page over validated HTTPS ({cite(validated.url, 100)}) was served here: "
+                       "only its plain-HTTP answer failed")
+    elif twin is not None:
+        twin_clause = "the site's HTTPS fetch here is no reference (not validated, refused or failed)"
+    else:
+        twin_clause = ""
+    return inconclusive(["http.server_error"], sentence(
+        answered, f"the control scan got {control_final.status} from {cite(control_final.url, 100)}",
+        twin_clause,
+        f"a server error ({final.status}) matching no blockpage fingerprint is the server's own trouble as often as "
+        "a censor's: no evidence of a block either way"))
 
 
 def _ok_status(status: int | None) -> bool:

@@ -53,6 +53,16 @@ GEO_451_PAGE: Final = """<!DOCTYPE html>
 </body></html>
 """
 
+# What a failing server (an overloaded edge of the site's CDN) answers: nginx's default 503 page.
+SERVER_ERROR_503_PAGE: Final = """<html>
+<head><title>503 Service Temporarily Unavailable</title></head>
+<body>
+<center><h1>503 Service Temporarily Unavailable</h1></center>
+<hr><center>nginx</center>
+</body>
+</html>
+"""
+
 # A Cloudflare bot challenge as the CDN serves it (403, cf-mitigated: challenge; the title and the
 # challenge-platform script of the page OONI keeps in internal/netemx/cloudflare.go).
 CHALLENGE_PAGE: Final = """<!DOCTYPE html>

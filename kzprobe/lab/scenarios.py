@@ -322,6 +322,10 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
              Conditions(site=m.SITE_REDIRECT, redirect_to=f"https://national.{NATIONAL_DOMAIN}/"), REACHABLE,
              outside=Conditions(site=m.SITE_REDIRECT, redirect_to=f"https://national-redirect.{LAB_DOMAIN}/en/"),
              expect_without_control=REACHABLE),  # its own HTTPS fetch goes to the national domain too
+    # A server failing for this region only, over plain HTTP (and its HTTPS as well): not a block.
+    Scenario("edge-503", "http:// site whose server (an edge of its CDN) answers 503 here, the page abroad",
+             _site("edge-503", scheme="http", https_redirect=False), Conditions(site=m.SITE_503),
+             _inconclusive("http.server_error"), expect_without_control=_inconclusive("control.missing")),
     Scenario("http-redirect-elsewhere", "plain-HTTP redirect by Host to a validated page on another site",
              _site("http-redirect-elsewhere", scheme="http", https_redirect=False,
                    aliases=(f"portal.{PORTAL_DOMAIN}",)),

@@ -106,7 +106,8 @@ SITE_451: Final = "451"  # 451 "not available in your country"
 SITE_CHALLENGE: Final = "challenge"  # a Cloudflare bot challenge: 403, cf-mitigated: challenge
 SITE_LOOP: Final = "loop"  # redirects to /loop and back, forever (over its own scheme)
 SITE_REDIRECT: Final = "redirect"  # 302 to Conditions.redirect_to (a national domain, a language page)
-SITE_ANSWERS: Final = (SITE_PAGE, SITE_451, SITE_CHALLENGE, SITE_LOOP, SITE_REDIRECT)
+SITE_503: Final = "503"  # 503 Service Unavailable: an edge of the site's CDN failing for this region
+SITE_ANSWERS: Final = (SITE_PAGE, SITE_451, SITE_CHALLENGE, SITE_LOOP, SITE_REDIRECT, SITE_503)
 
 # What the site itself serves at "/".
 PAGE_STANDARD: Final = "standard"  # a fixed article page
@@ -251,7 +252,8 @@ class Conditions:
             parts.append(f"frozen after {self.freeze_after // 1000} KB")
         if self.site != SITE_PAGE:
             parts.append({SITE_451: "site answers 451", SITE_CHALLENGE: "site answers a bot challenge",
-                          SITE_LOOP: "site redirects in a loop", SITE_REDIRECT: "site redirects"}[self.site]
+                          SITE_LOOP: "site redirects in a loop", SITE_REDIRECT: "site redirects",
+                          SITE_503: "site answers 503"}[self.site]
                          + (f" to {self.redirect_to}" if self.site == SITE_REDIRECT else ""))
         elif self.redirect_to:
             parts.append(f"to {self.redirect_to}")

@@ -62,6 +62,9 @@ EVIDENCE_CODES: Final = (
     "http.offsite_redirect",
     # Issue 21 (docs/methodology.md, "A redirect to nowhere"): the site's Location leads nowhere.
     "http.broken_redirect",
+    # A server error (5xx) over plain HTTP, no blockpage in it, where the control got the page: the
+    # server's trouble as often as a censor's (docs/methodology.md, "Server errors"): inconclusive.
+    "http.server_error",
     "throughput.freeze",
     "throughput.slow_page",
     "throughput.slow_handshake",

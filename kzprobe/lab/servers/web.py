@@ -53,7 +53,7 @@ _HANDSHAKE_TIMEOUT_S: Final = 10.0
 _PEEK_RETRY_S: Final = 0.01
 
 _REASONS: Final = {200: "OK", 301: "Moved Permanently", 302: "Found", 400: "Bad Request", 403: "Forbidden",
-                   404: "Not Found", 451: "Unavailable For Legal Reasons"}
+                   404: "Not Found", 451: "Unavailable For Legal Reasons", 503: "Service Unavailable"}
 # Where a site that redirects in a loop (SITE_LOOP) sends "/" and back.
 LOOP_PATH: Final = "/loop"
 
@@ -309,6 +309,9 @@ class WebServer:
             return False
         if answer == m.SITE_451:
             await self._respond(writer, 451, pages.GEO_451_PAGE.encode(), "text/html; charset=utf-8", None, method)
+            return True
+        if answer == m.SITE_503:
+            await self._respond(writer, 503, pages.SERVER_ERROR_503_PAGE.encode(), "text/html", None, method)
             return True
         if answer == m.SITE_CHALLENGE:
             await self._respond(writer, 403, pages.CHALLENGE_PAGE.encode(), "text/html; charset=UTF-8", None, method,
