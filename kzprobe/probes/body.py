@@ -21,7 +21,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from kzprobe.probes import limits
-from kzprobe.probes.failures import failure_from_exception
 from kzprobe.report import vocabulary as v
 from kzprobe.report.observations import elapsed_ms
 from kzprobe.text import clean_text
@@ -155,6 +154,8 @@ async def read_body(
     except TimeoutError:
         truncated, failure, stopped = True, v.GENERIC_TIMEOUT, "time_budget"
     except Exception as exc:
+        from kzprobe.probes.failures import failure_from_exception  # httpx, dnspython: not for charset_of's users
+
         truncated, failure = True, failure_from_exception(exc)
         if failure == v.GENERIC_TIMEOUT:
             stopped = "idle"  # the stream's own wait for the next chunk timed out

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -207,3 +210,16 @@ def test_analyse_of_an_import_with_a_control_judges_by_that_control_instead(tmp_
     assert judged.exit_code == 0, judged.stderr
     (result,) = json.loads(judged.stdout)["results"]
     assert (result["verdict"], result["evidence"][0]) == (v.DOWN, "tls.timeout"), result["explanation"]
+
+
+def test_the_import_loads_no_network_library(tmp_path):
+    """An import touches no network: httpx, dnspython, anyio and aioquic (a third of a second of
+    its start, before any process forks) stay unloaded. Python's import log names every module."""
+    source = jsonl_gz(tmp_path / "in.jsonl.gz", [accessible_05(), telegram(None)])
+    done = subprocess.run([sys.executable, "-m", "kzprobe", "ooni", "import", str(source), "--output",
+                           str(tmp_path / "out")], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+    assert "kzprobe.ooni.importer" in imported
+    assert not {name.split(".")[0] for name in imported} & {"httpx", "httpcore", "dns", "anyio", "aioquic"}
