@@ -98,6 +98,11 @@ def check_address(address: str, facts: TargetFacts, control: DnsControl, ctx: Co
         return AddressCheck(address, "consistent", f"{control.source} returned it too")
     if ctx.host_authenticated(facts, host or facts.hostname, address):
         return AddressCheck(address, "consistent", "TLS to it validates for the name")
+    twin = facts.https_check
+    if twin is not None and ctx.host_authenticated(twin, host or facts.hostname, address):
+        # An http:// target's HTTPS fetch connects to the addresses this lookup gave: a handshake
+        # validated there proves the address as the target's own would (a CDN's regional edge).
+        return AddressCheck(address, "consistent", "TLS to it validates for the name (the site's HTTPS fetch)")
     blockpage = ctx.blockpage_address(address)
     if blockpage and not _served_its_own_page(address, host or facts.hostname, facts, ctx):
         return AddressCheck(address, "blockpage", blockpage)

@@ -326,6 +326,12 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
     Scenario("edge-503", "http:// site whose server (an edge of its CDN) answers 503 here, the page abroad",
              _site("edge-503", scheme="http", https_redirect=False), Conditions(site=m.SITE_503),
              _inconclusive("http.server_error"), expect_without_control=_inconclusive("control.missing")),
+    # The same at a domestic edge only resolvers here answer (GeoDNS): the site's HTTPS fetch
+    # validates the name there, so the answer is the site's, not a lie.
+    Scenario("edge-503-replica", "http:// site whose domestic edge, answered by the resolvers here only, fails (503)",
+             _site("edge-503-replica", scheme="http", https_redirect=False, replica=True),
+             Conditions(dns=m.DNS_SPOOF, spoofed=(m.SPOOF_REPLICA,), site=m.SITE_503),
+             _inconclusive("http.server_error"), expect_without_control=_inconclusive("control.missing")),
     Scenario("http-redirect-elsewhere", "plain-HTTP redirect by Host to a validated page on another site",
              _site("http-redirect-elsewhere", scheme="http", https_redirect=False,
                    aliases=(f"portal.{PORTAL_DOMAIN}",)),

@@ -31,6 +31,7 @@ from support.observations import (
 URL = f"https://{HOST}/"
 HTTP_URL = f"http://{HOST}/"
 NATIONAL = "news.kz"
+EDGE = "95.56.10.20"  # a CDN's edge in Kazakhstan, which only resolvers here answer
 CHALLENGE = ('<html><head><title>Just a moment...</title></head><body>'
              '<script src="/cdn-cgi/challenge-platform/h/g/orchestrate/chl_page/v1"></script></body></html>')
 
@@ -185,6 +186,24 @@ ROWS = [
      http(http=[hop(HTTP_URL, 302, location="http://portal.example/", title=None, body=""),
                 hop("http://portal.example/", 503, title="503", body="<h1>503</h1>")]),
      "http", HTTP_CONTROL, "blocked", "http", ["http.blockpage_redirect", "http.diff"]),
+    # GeoDNS: the resolver here answers a regional edge no control returned; the site's HTTPS fetch
+    # validated the name there, so the answer is the site's own, and the page decides.
+    ("regional_edge_proven_by_the_https_fetch_serving_a_503",
+     http(dns=dns(HOST, [EDGE]), control_dns=dns(HOST, [ADDRESS]), tcp=[tcp(EDGE, port=80)],
+          http=[hop(HTTP_URL, 503, address=EDGE, title="503", body="<h1>503</h1>")],
+          https_check=dict(twin(hop(URL, 503, address=EDGE, title="503", body="<h1>503</h1>")),
+                           tcp=[tcp(EDGE)], tls=[tls(EDGE)])),
+     "http", HTTP_CONTROL, "inconclusive", None, ["http.server_error"]),
+    ("regional_edge_proven_by_the_https_fetch_serving_its_page_in_kazakh",
+     http(dns=dns(HOST, [EDGE]), control_dns=dns(HOST, [ADDRESS]), tcp=[tcp(EDGE, port=80)],
+          http=[hop(HTTP_URL, address=EDGE, title="Жаңалықтар", body=article_body("Жаңалықтар"))],
+          https_check=dict(twin(hop(URL, address=EDGE, title="Жаңалықтар", body=article_body("Жаңалықтар"))),
+                           tcp=[tcp(EDGE)], tls=[tls(EDGE)])),
+     "http", HTTP_CONTROL, "reachable", None, []),
+    ("unproven_answer_serving_another_page_stays_blocked_at_dns",
+     http(dns=dns(HOST, [EDGE]), control_dns=dns(HOST, [ADDRESS]), tcp=[tcp(EDGE, port=80)],
+          http=[hop(HTTP_URL, address=EDGE, title="Qazline: ескерту", body=UNKNOWN_BLOCKPAGE)]),
+     "http", HTTP_CONTROL, "blocked", "dns", ["dns.inconsistent", "http.diff"]),
     # Item 5: loops
     ("loop_over_validated_tls_only_here", https(http=LOOP), "https", HTTPS_CONTROL,
      "inconclusive", None, ["http.site_loop"]),
