@@ -150,6 +150,22 @@ def other_page(host: str) -> bytes:
             f"<body><h1>{title}</h1>\n{text}\n</body></html>\n").encode()
 
 
+_REGIONAL_WORDS: Final = ("область аким погода транспорт тарифы школы больницы дороги районы жители "
+                          "объявления афиша вакансии маршруты").split()
+
+
+@functools.lru_cache(maxsize=64)
+def regional_page(host: str) -> bytes:
+    """The site's regional edition (a GeoDNS replica's page for its region): the site's own, with
+    a title and words of its own, so that a comparison with the page served abroad finds them
+    different."""
+    rng = random.Random(host + "/regional")
+    text = "\n".join("<p>" + " ".join(rng.choice(_REGIONAL_WORDS) for _ in range(50)) + "</p>" for _ in range(12))
+    title = "Региональный выпуск: главное в области"
+    return (f'<!DOCTYPE html>\n<html lang="ru"><head><meta charset="utf-8"><title>{title}</title></head>\n'
+            f"<body><h1>{title}</h1>\n{text}\n<footer>{html.escape(host)}</footer></body></html>\n").encode()
+
+
 def page(kind: str, host: str) -> bytes:
     if kind == m.PAGE_DYNAMIC:
         return dynamic_page(host)

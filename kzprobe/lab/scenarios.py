@@ -332,6 +332,13 @@ SCENARIOS: Final[tuple[Scenario, ...]] = (
              _site("edge-503-replica", scheme="http", https_redirect=False, replica=True),
              Conditions(dns=m.DNS_SPOOF, spoofed=(m.SPOOF_REPLICA,), site=m.SITE_503),
              _inconclusive("http.server_error"), expect_without_control=_inconclusive("control.missing")),
+    # GeoDNS: the ISP's resolver answers the site's domestic replica, which serves this region its
+    # regional edition, over plain HTTP and over HTTPS validated for the name (read blocked/dns
+    # [dns.inconsistent, http.diff] before edge-503-replica's fix: the page differs from abroad's).
+    Scenario("geodns-regional", "http:// site on GeoDNS: its domestic replica serves its regional edition here",
+             _site("geodns-regional", scheme="http", https_redirect=False, replica=True),
+             Conditions(dns=m.DNS_SPOOF, spoofed=(m.SPOOF_REPLICA,), site=m.SITE_REGIONAL), REACHABLE,
+             expect_without_control=REACHABLE),
     Scenario("http-redirect-elsewhere", "plain-HTTP redirect by Host to a validated page on another site",
              _site("http-redirect-elsewhere", scheme="http", https_redirect=False,
                    aliases=(f"portal.{PORTAL_DOMAIN}",)),

@@ -107,7 +107,8 @@ SITE_CHALLENGE: Final = "challenge"  # a Cloudflare bot challenge: 403, cf-mitig
 SITE_LOOP: Final = "loop"  # redirects to /loop and back, forever (over its own scheme)
 SITE_REDIRECT: Final = "redirect"  # 302 to Conditions.redirect_to (a national domain, a language page)
 SITE_503: Final = "503"  # 503 Service Unavailable: an edge of the site's CDN failing for this region
-SITE_ANSWERS: Final = (SITE_PAGE, SITE_451, SITE_CHALLENGE, SITE_LOOP, SITE_REDIRECT, SITE_503)
+SITE_REGIONAL: Final = "regional"  # its regional edition for this region: another title and words
+SITE_ANSWERS: Final = (SITE_PAGE, SITE_451, SITE_CHALLENGE, SITE_LOOP, SITE_REDIRECT, SITE_503, SITE_REGIONAL)
 
 # What the site itself serves at "/".
 PAGE_STANDARD: Final = "standard"  # a fixed article page
@@ -253,7 +254,7 @@ class Conditions:
         if self.site != SITE_PAGE:
             parts.append({SITE_451: "site answers 451", SITE_CHALLENGE: "site answers a bot challenge",
                           SITE_LOOP: "site redirects in a loop", SITE_REDIRECT: "site redirects",
-                          SITE_503: "site answers 503"}[self.site]
+                          SITE_503: "site answers 503", SITE_REGIONAL: "site serves its regional edition"}[self.site]
                          + (f" to {self.redirect_to}" if self.site == SITE_REDIRECT else ""))
         elif self.redirect_to:
             parts.append(f"to {self.redirect_to}")

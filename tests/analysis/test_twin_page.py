@@ -65,6 +65,20 @@ NATIONAL_TWIN = twin(hop(URL, 302, location=f"https://{NATIONAL}/", title=None, 
 TO_PORTAL = [hop(HTTP_URL, 302, location="http://portal.example/", title=None, body=""),
              hop("http://portal.example/", title="Portal notice", body=article_body("Portal notice"))]
 
+# GeoDNS: the resolver here answers a replica inside the country (KZ_EDGE), the control resolver the
+# site's address abroad; the replica serves this region its Russian edition, over plain HTTP and
+# over HTTPS validated for the name at the same address (the https_check's handshake).
+KZ_EDGE = "95.57.9.9"
+AT_KZ_EDGE = {"dns": dns(HOST, [KZ_EDGE]), "tcp": [tcp(KZ_EDGE, port=80)],
+              "http": [hop(HTTP_URL, address=KZ_EDGE, title=RU, body=RU_PAGE)]}
+
+
+def twin_at(address: str, *hops: dict, failure: str | None = None) -> dict:
+    """observations.https_check made to `address` (the target's own answer): validated unless `failure`."""
+    return {"url": URL, "tcp": [tcp(address)], "tls": [tls(address, failure, completed=True)],
+            "http": list(hops), "redirect_dns": []}
+
+
 ROWS = [
     # H2: a page localised by country, the same as the site's own validated HTTPS page here
     ("localised_page_same_as_its_https_page_is_reachable", http(http=RU_HERE, https_check=RU_TWIN),
@@ -73,6 +87,21 @@ ROWS = [
      "reachable", None, []),
     ("page_unlike_the_control_and_without_https_page_stays_blocked", http(http=RU_HERE), ENGLISH_CONTROL,
      "blocked", "http", ["http.diff"]),
+    # GeoDNS: another answer than the control resolver's, proved the site's by the HTTPS fetch's
+    # validated handshake there (read blocked/dns [dns.inconsistent, http.diff] before)
+    ("geodns_replica_here_serving_its_regional_page_over_validated_https_is_reachable",
+     http(**AT_KZ_EDGE, https_check=twin_at(KZ_EDGE, hop(URL, address=KZ_EDGE, title=RU, body=RU_PAGE))),
+     ENGLISH_CONTROL, "reachable", None, []),
+    ("geodns_replica_here_without_control_is_reachable",
+     http(**AT_KZ_EDGE, https_check=twin_at(KZ_EDGE, hop(URL, address=KZ_EDGE, title=RU, body=RU_PAGE))),
+     None, "reachable", None, []),
+    ("geodns_replica_whose_plain_page_differs_from_its_https_page_is_blocked_at_http",
+     http(**AT_KZ_EDGE, https_check=twin_at(KZ_EDGE, hop(URL, address=KZ_EDGE, title=EN, body=EN_PAGE))),
+     ENGLISH_CONTROL, "blocked", "http", ["http.diff"]),
+    ("another_answer_whose_https_fetch_did_not_validate_stays_blocked_at_dns",
+     http(**AT_KZ_EDGE, https_check=twin_at(KZ_EDGE, hop(URL, address=KZ_EDGE, title=RU, body=RU_PAGE),
+                                            failure="ssl_unknown_authority")),
+     ENGLISH_CONTROL, "blocked", "dns", ["dns.inconsistent", "http.diff"]),
     ("page_unlike_both_the_control_and_its_https_page_stays_blocked",
      http(http=RU_HERE, https_check=twin(hop(URL, title=EN, body=EN_PAGE))), ENGLISH_CONTROL,
      "blocked", "http", ["http.diff"]),

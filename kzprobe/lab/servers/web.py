@@ -313,6 +313,9 @@ class WebServer:
         if answer == m.SITE_503:
             await self._respond(writer, 503, pages.SERVER_ERROR_503_PAGE.encode(), "text/html", None, method)
             return True
+        if answer == m.SITE_REGIONAL:
+            await self._respond(writer, 200, pages.regional_page(host), "text/html; charset=utf-8", None, method)
+            return True
         if answer == m.SITE_CHALLENGE:
             await self._respond(writer, 403, pages.CHALLENGE_PAGE.encode(), "text/html; charset=UTF-8", None, method,
                                 server="cloudflare", extra=["cf-mitigated: challenge", "cf-ray: 8f0e4b6a2c1d9e37-ALA"])
