@@ -30,7 +30,7 @@ from kzprobe.analysis.https_twin import offsite_landing, plain_page_against_twin
 from kzprobe.analysis.names import url_host, url_path
 from kzprobe.analysis.pages import compare_pages
 from kzprobe.analysis.refusals import site_refusal
-from kzprobe.analysis.slowness import as_slow_in_the_control, slow_site
+from kzprobe.analysis.slowness import as_slow_in_the_control, budget_race, slow_site
 from kzprobe.analysis.throttling import freeze_clause, reachable_or_throttled
 from kzprobe.analysis.transport_rules import no_control_clause, tls_attempt_verdict
 from kzprobe.report import vocabulary as v
@@ -161,6 +161,9 @@ def failed_hop(facts: TargetFacts, index: int, view: ControlView, ctx: Context) 
                                                f"{control_final.body_length or 0:,} "
                                                "bytes): the site itself fails to deliver it"))
         if hop.failure == v.GENERIC_TIMEOUT and some_body and view.step("http") == OK:
+            control_ms = budget_race(hop, view)  # a page dripping as slowly in the control: a race it won
+            if control_ms is not None:
+                return slow_site([code], said, "fetch of the whole page", control_ms, hop.total_ms or 0.0)
             stall = "throughput.freeze" if froze else "throughput.slow_page" if hop.stopped == "time_budget" \
                 else "throughput.stall"
             return throttled([stall], sentence(said, "the control scan fetched the whole page"))

@@ -13,7 +13,10 @@ from collections.abc import Iterable
 
 from kzprobe.analysis import thresholds as th
 from kzprobe.analysis.conclusion import Verdict, inconclusive
+from kzprobe.analysis.control import ControlView
 from kzprobe.analysis.explain import sentence
+from kzprobe.analysis.facts import HopFact
+from kzprobe.analysis.names import url_path
 
 
 def as_slow_in_the_control(waited_ms: Iterable[float | None], control_ms: Iterable[float | None]) -> float | None:
@@ -26,6 +29,20 @@ def as_slow_in_the_control(waited_ms: Iterable[float | None], control_ms: Iterab
         return None
     fastest = min(successes)
     return fastest if fastest >= max(th.SLOW_PATH_MIN_MS, th.SLOW_CONTROL_SHARE * max(waits)) else None
+
+
+def budget_race(hop: HopFact, view: ControlView) -> float | None:
+    """For a page still arriving when the target's time ran out here (`body_stopped`
+    "time_budget"): the control's complete fetch of the same path (first byte to last, in ms) when
+    it took at least SLOW_CONTROL_SHARE of the time this hop waited - a server dripping its page
+    for everyone, which the control fetched just inside its own time and this scan just outside.
+    None otherwise: another stop (a freeze, a stall: silences no server drips), or a control
+    clearly faster."""
+    if hop.stopped != "time_budget" or view.facts is None:
+        return None
+    control_ms = [h.total_ms for h in view.facts.http
+                  if h.responded and not h.failure and url_path(h.url) == url_path(hop.url)]
+    return as_slow_in_the_control([hop.total_ms], control_ms)
 
 
 def slow_site(evidence: list[str] | tuple[str, ...], said: str, step: str, control_ms: float,

@@ -99,7 +99,8 @@ SLOW_PATH_MIN_MS: Final = 200.0
 # Ours: a step that timed out here is blocked when the control did it - unless the control itself
 # needed at least half the time this scan waited: then the site is as slow as the timeout (a
 # server answering after 0.99 s against --timeout 1 wins the race in one scan and loses it in the
-# other), and its timeout here is no sign of a censor.
+# other), and its timeout here is no sign of a censor. The same for a page still flowing when the
+# target's time ran out here, which the control needed about as long to fetch whole.
 SLOW_CONTROL_SHARE: Final = 0.5
 
 # --- Explanations -----------------------------------------------------------------------------

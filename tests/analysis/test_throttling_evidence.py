@@ -47,6 +47,18 @@ def page(read_ms: float, length: int = MEDIUM, **kw) -> dict:
     return hop(URL, body_length=length, body_read_ms=read_ms, **kw)
 
 
+def timed(read_ms: float, length: int = 400_000, *, stopped: str | None = None) -> dict:
+    """A page whose hop took `read_ms` in all; with `stopped`, its body was cut then (a timeout)."""
+    cut = {"failure": "generic_timeout_error", "truncated": True} if stopped else {}
+    got = hop(URL, body_length=length, body_read_ms=read_ms - 10.0, **cut)
+    got["timings"]["total_ms"] = read_ms
+    return got | ({"body_stopped": stopped} if stopped else {})
+
+
+# Still arriving when the target's time ran out here, after 20 s (a page dripping for everyone).
+OUT_OF_TIME = web() | {"http": [timed(20_000.0, 380_000, stopped="time_budget")]}
+
+
 def target(obs: dict) -> dict:
     return result(obs, download_url=f"https://{HOST}/big.bin" if "download" in obs else None)
 
@@ -91,6 +103,23 @@ ROWS = [
      "throttled", ["throughput.freeze"]),
     ("frozen_download_without_control", web(with_download=FROZEN), None,
      "inconclusive", ["control.missing", "throughput.freeze"]),
+    # A page still arriving when the target's time ran out: throttled against a control that got it
+    # quickly; a race with the time budget against one that needed about as long (read throttled
+    # [throughput.slow_page] before: a server dripping its page for everyone)
+    ("page_out_of_time_where_the_control_got_it_at_once", OUT_OF_TIME, control_of(result(web())),
+     "throttled", ["throughput.slow_page"]),
+    ("page_out_of_time_where_the_control_needed_as_long", OUT_OF_TIME,
+     control_of(result(web() | {"http": [timed(19_000.0)]})), "inconclusive", ["http.timeout"]),
+    ("page_out_of_time_where_the_control_needed_half_as_long", OUT_OF_TIME,
+     control_of(result(web() | {"http": [timed(10_000.0)]})), "inconclusive", ["http.timeout"]),
+    ("page_out_of_time_where_the_control_was_much_faster", OUT_OF_TIME,
+     control_of(result(web() | {"http": [timed(6_000.0)]})), "throttled", ["throughput.slow_page"]),
+    ("page_out_of_time_where_the_control_ran_out_too_is_down", OUT_OF_TIME,
+     control_of(result(web() | {"http": [timed(20_000.0, 370_000, stopped="time_budget")]})), "down",
+     ["http.timeout"]),
+    ("page_frozen_where_the_control_needed_as_long_is_still_a_freeze",
+     web() | {"http": [timed(20_000.0, 8_000, stopped="idle")]},
+     control_of(result(web() | {"http": [timed(19_000.0)]})), "throttled", ["throughput.freeze"]),
     # A small page at a policer's rate, by its time to last byte
     ("small_page_at_a_policers_rate_with_a_fast_control", web() | {"http": [page(1_600.0)]},
      control_of(result(web() | {"http": [page(10.0)]})), "throttled", ["throughput.slow_page"]),
