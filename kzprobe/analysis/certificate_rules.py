@@ -20,6 +20,7 @@ from kzprobe.analysis.control import FAILED, OK, ControlView
 from kzprobe.analysis.explain import cite, quote, sentence
 from kzprobe.analysis.facts import CertFact, TargetFacts, TlsFact
 from kzprobe.report import vocabulary as v
+from kzprobe.report.read import parse_time
 
 SAME: Final = "same"
 DIFFERENT: Final = "different"
@@ -81,6 +82,15 @@ def missing_issuer(attempt: TlsFact, facts: TargetFacts) -> str | None:
         seen.add(above.subject)
         current = above
     return None
+
+
+def out_of_date(cert: CertFact, at: str | None) -> str | None:
+    """"expired" or "not yet valid" when the moment `at` (ISO 8601) lies outside `cert`'s validity
+    period; None when it lies inside, or a date is missing or unreadable."""
+    when, start, end = (parse_time(t) if t else None for t in (at, cert.not_before, cert.not_after))
+    if when is None or start is None or end is None:
+        return None
+    return "expired" if when > end else "not yet valid" if when < start else None
 
 
 def self_signed(attempt: TlsFact) -> bool:
@@ -230,6 +240,16 @@ def certificate_verdict(facts: TargetFacts, host: str, attempt: TlsFact, view: C
                 said, f"the control scan validated another certificate for the name from the same issuer "
                       f"({quote(issuer)}): a server of the site that omits its intermediate, not a chain replaced "
                       "on the way"))
+        dated = out_of_date(leaf, facts.measured_at) if leaf is not None and failure == v.SSL_INVALID_CERTIFICATE \
+            else None
+        if leaf is not None and dated and other is not None and other.issuer == issuer:
+            # The site's own certificate from the same CA, left to expire on one of its servers (an
+            # edge of its CDN): a forgery names its interceptor's issuer, and no interceptor forges
+            # a certificate out of date.
+            return inconclusive(["tls.invalid_cert"], sentence(
+                said, f"it is {dated} (valid {leaf.not_before or '?'} to {leaf.not_after or '?'}), and the control "
+                      f"scan validated another certificate for the name from the same issuer ({quote(issuer)}): a "
+                      "server of the site whose certificate was not renewed, not a chain replaced on the way"))
         code = "tls.mitm" if unknown_authority else "tls.invalid_cert"
         return blocked("tls", [code], sentence(said, _differs(other), "the control scan validated the site's "
                                                "certificate, so the chain was replaced on the way"))

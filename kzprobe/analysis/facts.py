@@ -76,6 +76,8 @@ class CertFact:
     issuer: str
     sha256: str
     spki_sha256: str = ""  # the leaf's key, when recorded
+    not_before: str = ""  # its validity period, ISO 8601 ("" when not recorded)
+    not_after: str = ""
 
 
 @dataclass(frozen=True)
@@ -266,7 +268,8 @@ def read_tcp(value: Any) -> TcpFact | None:
 def _cert(value: Any) -> CertFact:
     data = _dict(value)
     return CertFact(_str(data.get("subject")) or "", _str(data.get("issuer")) or "",
-                    (_str(data.get("sha256"), 128) or "").lower(), (_str(data.get("spki_sha256"), 128) or "").lower())
+                    (_str(data.get("sha256"), 128) or "").lower(), (_str(data.get("spki_sha256"), 128) or "").lower(),
+                    _str(data.get("not_before"), 40) or "", _str(data.get("not_after"), 40) or "")
 
 
 def _purpose(value: Any) -> str | None:

@@ -59,6 +59,12 @@ THREE_LEVELS = [cert(f"CN={HOST}", "CN=Issuing CA 2,O=Some Trust", "b1", "b2" * 
                 cert("CN=Policy CA,O=Some Trust", "CN=Some Trust Root,O=Some Trust", "b4")]
 # Another edge of the site's CDN: its own certificate (another key) from the same issuer as the control's.
 EDGE_LEAF = cert(f"CN={HOST}", "CN=R11,O=Let's Encrypt,C=US", "e5", "e6" * 32)
+# That edge's certificate left to expire (the scan starts 2026-11-22), or not yet valid; a forgery out
+# of date, from its own issuer; one in date that fails verification (a bad signature).
+EXPIRED_EDGE = dict(EDGE_LEAF, not_before="2026-08-01T00:00:00Z", not_after="2026-10-30T00:00:00Z")
+EARLY_EDGE = dict(EDGE_LEAF, not_before="2026-12-01T00:00:00Z", not_after="2027-03-01T00:00:00Z")
+EXPIRED_FORGERY = dict(FORGED[0], not_before="2026-08-01T00:00:00Z", not_after="2026-10-30T00:00:00Z")
+CURRENT_EDGE = dict(EDGE_LEAF, not_before="2026-11-01T00:00:00Z", not_after="2027-01-30T00:00:00Z")
 NATIONAL = [cert(f"CN={HOST}", "C=KZ,CN=ҰЛТТЫҚ КУӘЛАНДЫРУШЫ ОРТАЛЫҚ (RSA)", "ef", "e1" * 32)]
 RU_MINISTRY = "O=The Ministry of Digital Development and Communications,C=RU"
 RU_NATIONAL = [cert(f"CN={HOST}", f"CN=Russian Trusted Sub CA,{RU_MINISTRY}", "d1", "d2" * 32),
@@ -227,6 +233,23 @@ ROWS = [
     ("expired_here_the_same_certificate_the_control_validated",
      failed_tls(unverified(SITE_CHAIN, True, "ssl_invalid_certificate")), CONTROL_VALIDATES,
      "inconclusive", None, ["tls.invalid_cert"]),
+    # An edge of the site's CDN whose certificate, from the control's issuer, was not renewed (read
+    # blocked/tls [tls.invalid_cert] before); out of date from another issuer, or in date, stays blocked
+    ("expired_certificate_from_the_control_s_issuer_on_another_edge",
+     failed_tls(unverified([EXPIRED_EDGE, SITE_CHAIN[1]], True, "ssl_invalid_certificate")), CONTROL_VALIDATES,
+     "inconclusive", None, ["tls.invalid_cert"]),
+    ("not_yet_valid_certificate_from_the_control_s_issuer_on_another_edge",
+     failed_tls(unverified([EARLY_EDGE, SITE_CHAIN[1]], True, "ssl_invalid_certificate")), CONTROL_VALIDATES,
+     "inconclusive", None, ["tls.invalid_cert"]),
+    ("expired_certificate_from_another_issuer_than_the_control_s",
+     failed_tls(unverified([EXPIRED_FORGERY, *FORGED[1:]], True, "ssl_invalid_certificate")), CONTROL_VALIDATES,
+     "blocked", "tls", ["tls.invalid_cert"]),
+    ("certificate_in_date_from_the_control_s_issuer_failing_verification",
+     failed_tls(unverified([CURRENT_EDGE, SITE_CHAIN[1]], True, "ssl_invalid_certificate")), CONTROL_VALIDATES,
+     "blocked", "tls", ["tls.invalid_cert"]),
+    ("expired_certificate_without_recorded_dates_stays_blocked",
+     failed_tls(unverified([EDGE_LEAF, SITE_CHAIN[1]], True, "ssl_invalid_certificate")), CONTROL_VALIDATES,
+     "blocked", "tls", ["tls.invalid_cert"]),
     ("another_key_than_the_control_but_valid_here_is_a_cdn",
      https(tls=[validated([dict(SITE_LEAF, spki_sha256="77" * 32, sha256="78" * 32)])]), CONTROL_VALIDATES,
      "reachable", None, []),
