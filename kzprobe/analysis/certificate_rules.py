@@ -7,7 +7,8 @@ root installed on this system, or one from an untrusted issuer that a missing in
 not explain. A server that sent its certificate without the intermediate is completed the way
 browsers do (the probe fetches it through AIA); one that still cannot be completed is the site's
 own fault unless the control shows another certificate: `inconclusive` with
-`tls.chain_incomplete`, never `blocked`.
+`tls.chain_incomplete`, never `blocked`. A certificate out of date from the issuer of the one the
+control validated is a server of the site left unrenewed, not a forgery: `inconclusive`.
 """
 
 from __future__ import annotations
