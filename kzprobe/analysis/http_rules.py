@@ -338,29 +338,27 @@ def _server_error_here(facts: TargetFacts, final: HopFact, control_final: HopFac
                        answered: str) -> Verdict:
     """A server error (5xx) over plain HTTP, no blockpage in it, while the control got the page:
     `inconclusive` + `http.server_error`. A server fails for its own reasons - an overloaded edge
-    of its CDN serving this region, a moment's outage between the two fetches - far more often
-    than a censor answers with a failure (Kazakhstan's filters time out, reset or show a
-    blockpage); OONI reads any status difference as http-diff, kzprobe will not publish it as
-    a block. The site's own validated HTTPS fetch here, when it was made, says which side erred."""
-    twin = facts.https_check.final_hop if facts.https_check is not None else None
+    of its CDN serving this region, a moment's outage between the two fetches - as often as a
+    censor answers with a failure (Kazakhstan's filters time out, reset or show a blockpage);
+    OONI reads any status difference as http-diff, kzprobe will not publish it as a block. The
+    site's own validated HTTPS fetch here, when it was made, says which side erred."""
     validated = twin_page(facts, ctx)
     if validated is not None and validated.status is not None and validated.status >= 500:
-        return inconclusive(["http.server_error"], sentence(
-            answered, f"the control scan got {control_final.status} from {cite(control_final.url, 100)}",
-            f"the site's own server answered {validated.status} over validated HTTPS here too "
-            f"({cite(validated.url, 100)}): the site fails for this vantage or at this moment, no censor's doing"))
-    if validated is not None and _ok_status(validated.status):
-        twin_clause = (f"the site's own page over validated HTTPS ({cite(validated.url, 100)}) was served here: "
-                       "only its plain-HTTP answer failed")
-    elif twin is not None:
-        twin_clause = "the site's HTTPS fetch here is no reference (not validated, refused or failed)"
+        clauses = [f"the site's own server answered {validated.status} over validated HTTPS here too "
+                   f"({cite(validated.url, 100)}): the site fails for this vantage or at this moment, "
+                   "no censor's doing"]
     else:
-        twin_clause = ""
+        if validated is not None and _ok_status(validated.status):
+            twin_clause = (f"the site's own page over validated HTTPS ({cite(validated.url, 100)}) was served here: "
+                           "only its plain-HTTP answer failed")
+        elif facts.https_check is not None and facts.https_check.final_hop is not None:
+            twin_clause = "the site's HTTPS fetch here is no reference (not validated, refused or failed)"
+        else:
+            twin_clause = ""
+        clauses = [twin_clause, f"a server error ({final.status}) matching no blockpage fingerprint is the server's "
+                                "own trouble as often as a censor's: no evidence of a block either way"]
     return inconclusive(["http.server_error"], sentence(
-        answered, f"the control scan got {control_final.status} from {cite(control_final.url, 100)}",
-        twin_clause,
-        f"a server error ({final.status}) matching no blockpage fingerprint is the server's own trouble as often as "
-        "a censor's: no evidence of a block either way"))
+        answered, f"the control scan got {control_final.status} from {cite(control_final.url, 100)}", *clauses))
 
 
 def _ok_status(status: int | None) -> bool:
