@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,12 +27,11 @@ STORE_DIR = typer.Option(..., "--store", help="The store's directory (created by
 
 
 def _modules() -> Any:
-    """The modules of the commands that write a store (add, migrate, collect). Their Arrow
-    buffers come from the C library's allocator, chosen before pyarrow loads: mimalloc, Arrow's
-    default, keeps what a batch freed in arenas per thread (kzprobe.analyst.store.writer; an
-    ingest of 10,000 reports: 11 MB less for the writer, 25 MB for its reading workers, which
-    inherit the environment). ARROW_DEFAULT_MEMORY_POOL set by the user is kept."""
-    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
+    """The modules of the commands that write a store (add, migrate, collect), loaded with Arrow's
+    buffers from the C library's allocator (kzprobe.analyst.store.allocator)."""
+    from kzprobe.analyst.store.allocator import prefer_system_allocator
+
+    prefer_system_allocator()
     try:
         from kzprobe.analyst.store import ingest, layout, writer
 

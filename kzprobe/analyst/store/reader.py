@@ -33,6 +33,7 @@ from typing import Final, NamedTuple, TypeVar
 import pyarrow as pa
 
 from kzprobe.analyst.reading import digest_report, read_judged
+from kzprobe.analyst.store.allocator import prefer_system_allocator
 from kzprobe.analyst.store.columns import ChunkRows, ResultColumns, StoredScan
 from kzprobe.analyst.store.surrogates import may_hold_surrogates, without_surrogates
 from kzprobe.analyst.worker_exit import end_with_parent
@@ -226,11 +227,7 @@ class Readers:
         needs (half a second) while this process goes on."""
         if self._pool is not None or self.count <= 1 or planned < PARALLEL_MIN_FILES:
             return
-        # Their Arrow buffers from the C library's allocator, as the writer's (writer.open_writer),
-        # chosen before pyarrow loads in them: mimalloc, once started, keeps what a chunk freed
-        # in arenas per thread (10,000 reports: 25 MB less for the two workers together, as
-        # fast). The spawned workers inherit this process's environment; a choice made there stays.
-        os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
+        prefer_system_allocator()  # chosen before pyarrow loads in the workers, which inherit it
         # Spawned, not forked: a forked worker would share the writer's lock (flock belongs to
         # the open file, inherited by fork) and, outliving a killed writer, keep the store locked.
         self._pool = ProcessPoolExecutor(max_workers=self.count, mp_context=multiprocessing.get_context("spawn"),
