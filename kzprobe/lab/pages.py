@@ -139,15 +139,20 @@ _OTHER_WORDS: Final = ("services account citizens portal payments documents regi
                        "schedule office forms request status online help contact").split()
 
 
+def _worded_page(seed: str, words: list[str], title: str, lang: str, footer: str = "") -> bytes:
+    """Twelve paragraphs of 50 words drawn from `words` (seeded: the same page every time) under
+    its own title."""
+    rng = random.Random(seed)
+    text = "\n".join("<p>" + " ".join(rng.choice(words) for _ in range(50)) + "</p>" for _ in range(12))
+    return (f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title></head>\n'
+            f"<body><h1>{title}</h1>\n{text}\n{footer}</body></html>\n").encode()
+
+
 @functools.lru_cache(maxsize=64)
 def other_page(host: str) -> bytes:
     """A page of another kind of site (a portal, a national edition): its own title and words, so
     that a comparison with a news site's page finds them different."""
-    rng = random.Random(host)
-    text = "\n".join("<p>" + " ".join(rng.choice(_OTHER_WORDS) for _ in range(50)) + "</p>" for _ in range(12))
-    title = html.escape(f"{host.split('.')[0].title()} services portal")
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title></head>\n'
-            f"<body><h1>{title}</h1>\n{text}\n</body></html>\n").encode()
+    return _worded_page(host, _OTHER_WORDS, html.escape(f"{host.split('.')[0].title()} services portal"), "en")
 
 
 _REGIONAL_WORDS: Final = ("область аким погода транспорт тарифы школы больницы дороги районы жители "
@@ -159,11 +164,8 @@ def regional_page(host: str) -> bytes:
     """The site's regional edition (a GeoDNS replica's page for its region): the site's own, with
     a title and words of its own, so that a comparison with the page served abroad finds them
     different."""
-    rng = random.Random(host + "/regional")
-    text = "\n".join("<p>" + " ".join(rng.choice(_REGIONAL_WORDS) for _ in range(50)) + "</p>" for _ in range(12))
-    title = "Региональный выпуск: главное в области"
-    return (f'<!DOCTYPE html>\n<html lang="ru"><head><meta charset="utf-8"><title>{title}</title></head>\n'
-            f"<body><h1>{title}</h1>\n{text}\n<footer>{html.escape(host)}</footer></body></html>\n").encode()
+    return _worded_page(host + "/regional", _REGIONAL_WORDS, "Региональный выпуск: главное в области", "ru",
+                        f"<footer>{html.escape(host)}</footer>")
 
 
 def page(kind: str, host: str) -> bytes:
