@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from kzprobe.ooni import limits
-from kzprobe.ooni.source import BadInput, Record, input_files, read_records
+from kzprobe.ooni.source import BadInput, input_files, record_batches
 from kzprobe.ooni.staging import Order
 from kzprobe.ooni.work import (
     Batch,
@@ -127,15 +127,7 @@ def _tasks(paths: list[Path], output: Path, summary: ImportSummary, processes: i
         if index < len(files) - processes and _small_regular_file(path):
             yield FileTask(index, str(path))
             continue
-        items: list[Record | BadInput] = []
-        size = 0
-        for item in read_records(path):
-            items.append(item)
-            size += item.size if isinstance(item, Record) else 0
-            if len(items) >= limits.BATCH_RECORDS or size >= limits.BATCH_BYTES:
-                yield Batch(index, str(path), items)
-                items, size = [], 0
-        if items:
+        for items in record_batches(path):
             yield Batch(index, str(path), items)
 
 

@@ -266,6 +266,22 @@ def read_records(path: Path) -> Iterator[Record | BadInput]:
             yield BadInput(source, None, f"cannot be read ({error.strerror or error})")
 
 
+def record_batches(path: Path) -> Iterator[list[Record | BadInput]]:
+    """The file's records (and unreadable lines) in batches of up to limits.BATCH_RECORDS records
+    or limits.BATCH_BYTES bytes (plus the record that crossed it): the work handed out at a time,
+    and what a converting process stages at a time."""
+    items: list[Record | BadInput] = []
+    size = 0
+    for item in read_records(path):
+        items.append(item)
+        size += item.size if isinstance(item, Record) else 0
+        if len(items) >= limits.BATCH_RECORDS or size >= limits.BATCH_BYTES:
+            yield items
+            items, size = [], 0
+    if items:
+        yield items
+
+
 def read_measurements(path: Path) -> Iterator[Measurement | BadInput]:
     """Every measurement in the file, or the reason each line (or the file) cannot be read."""
     source = str(path)

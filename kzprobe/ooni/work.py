@@ -28,7 +28,7 @@ from kzprobe.ooni import limits
 from kzprobe.ooni.measurement import Converted, NotAMeasurement, Skipped
 from kzprobe.ooni.measurement import convert as convert_measurement
 from kzprobe.ooni.reports import write_import_report
-from kzprobe.ooni.source import BadInput, Record, parse_record, read_records
+from kzprobe.ooni.source import BadInput, Record, parse_record, record_batches
 from kzprobe.ooni.staging import Order, StagedResults, StagingWriter
 from kzprobe.ooni.target_ids import TargetNames
 
@@ -116,14 +116,10 @@ def convert(worker: Worker, task: Batch | FileTask) -> BatchOutcome:
         for record in task.items:
             _take(worker, outcome, task.index, task.source, name, record)
     else:
-        size = count = 0
-        for record in read_records(Path(task.source)):
-            _take(worker, outcome, task.index, task.source, name, record)
-            count += 1
-            size += record.size if isinstance(record, Record) else 0
-            if count >= limits.BATCH_RECORDS or size >= limits.BATCH_BYTES:  # staged rows held in memory
-                worker.commit()
-                size = count = 0
+        for items in record_batches(Path(task.source)):  # staged a batch at a time: rows held in memory
+            for record in items:
+                _take(worker, outcome, task.index, task.source, name, record)
+            worker.commit()
     worker.commit()
     return outcome
 
